@@ -1,0 +1,37 @@
+//! chinwag: a real-time chat web app. A Leptos page rendered on the server and hydrated in the
+//! browser talks over one websocket per tab to an axum handler that keeps a shared broadcast hub.
+//!
+//! # Layout
+//! - [`protocol`]: the wire types (client and server frames, error codes, validation), shared by the
+//!   server and the wasm client. Documented for outsiders in `docs/protocol.md`.
+//! - [`chat`]: the timeline the page shows and how server frames change it (pure, unit-tested).
+//! - [`client`]: the page's handle on the chat, and in the browser the websocket loop with reconnect.
+//! - [`app`]: the HTML shell, router and components.
+//! - `hub` (server): rooms, per-room `seq`, bounded broadcast with a lag policy.
+//! - `ws` (server): the `/ws` handler, one task per connection.
+//! - `state` (server): what every handler shares.
+//! - `server` (server): router, start-up, graceful shutdown.
+//!
+//! The feature `ssr` builds the server, `hydrate` the wasm client; `cargo leptos` builds both.
+
+pub mod app;
+pub mod chat;
+pub mod client;
+pub mod protocol;
+
+#[cfg(feature = "ssr")]
+pub mod hub;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod ws;
+
+/// The wasm entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,364 @@
+//! The wire protocol: every frame that crosses the websocket at `GET /ws`.
+//!
+//! Each frame is one JSON object in a websocket text frame, tagged by its `"type"` field. These types
+//! are compiled into both the server and the wasm client, so the two cannot drift apart; bots, the
+//! load tool and the tests rely on the same names, documented in `docs/protocol.md`.
+//!
+//! Parsing happens here and nowhere else: [`ClientMsg::parse`] turns a text frame into a typed message
+//! or a typed [`ErrorCode`], so the connection handler never sees raw JSON.
+
+use serde::{Deserialize, Serialize};
+
+/// The room every connection is in from its `hello` on.
+pub const GENERAL: &str = "general";
+
+/// Longest accepted nickname, in characters (not bytes: Unicode names are welcome).
+pub const MAX_NICK_CHARS: usize = 32;
+
+/// Longest accepted message text, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+/// Longest accepted `client_id`; it is echoed back in acks and frames, so it must stay small.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+
+/// A frame sent by a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// The first frame of every connection: who is talking.
+    Hello { nick: String },
+    /// Post `text` to `room`. `client_id` is the sender's own id for the message, echoed in its `ack`
+    /// and in the `message` others receive, so a client can match the two.
+    Say {
+        room: String,
+        text: String,
+        client_id: String,
+    },
+}
+
+impl ClientMsg {
+    /// Parses one websocket text frame. Anything that is not a well-formed client frame is a
+    /// [`ErrorCode::BadFrame`], with a message precise enough for a client author to fix it.
+    pub fn parse(frame: &str) -> Result<Self, FrameError> {
+        serde_json::from_str(frame).map_err(|err| FrameError {
+            code: ErrorCode::BadFrame,
+            message: format!("not a valid client frame: {err}"),
+        })
+    }
+
+    /// The frame as sent on the wire.
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail: no maps with non-string keys, no custom impls.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A chat message as stored and delivered; also the shape of a `message` frame's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub room: String,
+    /// Per-room sequence number: it only grows, so a client can order and de-duplicate by it.
+    pub seq: u64,
+    pub from: String,
+    pub text: String,
+    /// When the server accepted the message, RFC 3339 in UTC.
+    pub at: String,
+    /// The sender's id for the message, if it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// A frame sent by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The answer to a good `hello`: the nickname as the server will show it and the rooms joined.
+    Welcome { nick: String, rooms: Vec<String> },
+    /// Someone else's message.
+    Message(ChatMessage),
+    /// The sender's own message was accepted with this `seq` (it gets this instead of an echo).
+    Ack {
+        client_id: String,
+        room: String,
+        seq: u64,
+    },
+    /// A frame was refused. The connection stays open unless the code says otherwise. A refused `say`
+    /// carries its `client_id`, so the client can mark that message as failed.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// The connection fell behind the room's traffic and `missed` messages were not delivered to it.
+    /// The client knows it has a gap; it is never cut off without being told.
+    Lagged { room: String, missed: u64 },
+}
+
+impl ServerMsg {
+    /// The frame as sent on the wire.
+    pub fn to_json(&self) -> String {
+        // Cannot fail for these types; see `ClientMsg::to_json`.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses a server frame (used by the wasm client and the tests).
+    pub fn parse(frame: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(frame)
+    }
+
+    /// An error frame.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMsg::Error {
+            code,
+            message: message.into(),
+            client_id: None,
+        }
+    }
+}
+
+/// Stable, snake_case error codes. Clients switch on these; the `message` beside them is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, an unknown `type`, or a missing or mistyped field.
+    BadFrame,
+    /// A frame other than `hello` arrived before the `hello`.
+    HelloRequired,
+    /// A second `hello` on a connection that already has one.
+    AlreadyHello,
+    /// The nickname breaks the rules (empty, too long, control characters).
+    NickInvalid,
+    /// The message text is empty after trimming.
+    Empty,
+    /// The message text is longer than [`MAX_TEXT_CHARS`].
+    TooLong,
+    /// The `client_id` is empty or longer than [`MAX_CLIENT_ID_CHARS`].
+    BadClientId,
+    /// The room does not exist or the connection is not in it.
+    UnknownRoom,
+    /// A frame type the server does not accept from clients (binary frames).
+    Unsupported,
+}
+
+/// A client frame that could not be accepted: what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl FrameError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The error as the frame the client receives.
+    pub fn to_server_msg(&self) -> ServerMsg {
+        ServerMsg::error(self.code, self.message.clone())
+    }
+
+    /// The error as the answer to the message the client calls `client_id`.
+    pub fn about(&self, client_id: String) -> ServerMsg {
+        ServerMsg::Error {
+            code: self.code,
+            message: self.message.clone(),
+            client_id: Some(client_id),
+        }
+    }
+}
+
+/// Checks a nickname and returns it trimmed: 1–[`MAX_NICK_CHARS`] characters, no control characters.
+pub fn validate_nick(nick: &str) -> Result<String, FrameError> {
+    let nick = nick.trim();
+    if nick.is_empty() {
+        return Err(FrameError::new(
+            ErrorCode::NickInvalid,
+            "the nickname is empty",
+        ));
+    }
+    if nick.chars().count() > MAX_NICK_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::NickInvalid,
+            format!("a nickname has at most {MAX_NICK_CHARS} characters"),
+        ));
+    }
+    if nick.chars().any(char::is_control) {
+        return Err(FrameError::new(
+            ErrorCode::NickInvalid,
+            "a nickname cannot contain control characters",
+        ));
+    }
+    Ok(nick.to_owned())
+}
+
+/// Checks a message's text: not blank, at most [`MAX_TEXT_CHARS`] characters. The text is kept as
+/// typed (leading spaces can matter, e.g. in code), only its emptiness is judged on the trimmed form.
+pub fn validate_text(text: &str) -> Result<(), FrameError> {
+    if text.trim().is_empty() {
+        return Err(FrameError::new(ErrorCode::Empty, "the message is empty"));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::TooLong,
+            format!("a message has at most {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a `client_id`: 1–[`MAX_CLIENT_ID_CHARS`] characters.
+pub fn validate_client_id(client_id: &str) -> Result<(), FrameError> {
+    let len = client_id.chars().count();
+    if len == 0 || len > MAX_CLIENT_ID_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::BadClientId,
+            format!("client_id must have 1 to {MAX_CLIENT_ID_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn wire(msg: &ServerMsg) -> Value {
+        serde_json::from_str(&msg.to_json()).expect("server frames are JSON")
+    }
+
+    #[test]
+    fn hello_and_say_parse_from_the_documented_json() {
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"hello","nick":"alice"}"#),
+            Ok(ClientMsg::Hello {
+                nick: "alice".into()
+            })
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"say","room":"general","text":"hi","client_id":"c-1"}"#),
+            Ok(ClientMsg::Say {
+                room: "general".into(),
+                text: "hi".into(),
+                client_id: "c-1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn extra_fields_are_ignored() {
+        let parsed = ClientMsg::parse(r#"{"type":"hello","nick":"bob","client":"bot/1.0"}"#);
+        assert_eq!(parsed, Ok(ClientMsg::Hello { nick: "bob".into() }));
+    }
+
+    #[test]
+    fn client_frames_round_trip() {
+        for msg in [
+            ClientMsg::Hello {
+                nick: "zoë".into()
+            },
+            ClientMsg::Say {
+                room: GENERAL.into(),
+                text: "line\n\"quoted\" <b>".into(),
+                client_id: "c-9".into(),
+            },
+        ] {
+            assert_eq!(ClientMsg::parse(&msg.to_json()), Ok(msg));
+        }
+    }
+
+    #[test]
+    fn server_frames_have_the_documented_shape() {
+        let message = ServerMsg::Message(ChatMessage {
+            room: "general".into(),
+            seq: 17,
+            from: "alice".into(),
+            text: "hi".into(),
+            at: "2026-11-25T22:00:00.000Z".into(),
+            client_id: Some("c-1".into()),
+        });
+        assert_eq!(
+            wire(&message),
+            json!({"type":"message","room":"general","seq":17,"from":"alice","text":"hi",
+                   "at":"2026-11-25T22:00:00.000Z","client_id":"c-1"})
+        );
+        let ack = ServerMsg::Ack {
+            client_id: "c-1".into(),
+            room: "general".into(),
+            seq: 17,
+        };
+        assert_eq!(
+            wire(&ack),
+            json!({"type":"ack","client_id":"c-1","room":"general","seq":17})
+        );
+        assert_eq!(
+            wire(&ServerMsg::error(ErrorCode::BadFrame, "nope")),
+            json!({"type":"error","code":"bad_frame","message":"nope"})
+        );
+        let welcome = ServerMsg::Welcome {
+            nick: "alice".into(),
+            rooms: vec!["general".into()],
+        };
+        assert_eq!(
+            wire(&welcome),
+            json!({"type":"welcome","nick":"alice","rooms":["general"]})
+        );
+        for msg in [message, ack, welcome] {
+            assert_eq!(ServerMsg::parse(&msg.to_json()).ok(), Some(msg));
+        }
+    }
+
+    #[test]
+    fn bad_frames_are_bad_frame_errors() {
+        for frame in [
+            "not json",
+            "{}",
+            r#"{"type":"shout","text":"x"}"#,
+            r#"{"type":"say","room":"general","text":"x"}"#,
+            r#"{"type":"hello","nick":42}"#,
+            "[]",
+            "",
+        ] {
+            let err = ClientMsg::parse(frame).expect_err(frame);
+            assert_eq!(err.code, ErrorCode::BadFrame, "{frame}");
+        }
+    }
+
+    #[test]
+    fn nick_rules() {
+        assert_eq!(validate_nick("  alice "), Ok("alice".into()));
+        assert_eq!(validate_nick("Zoë 🦀"), Ok("Zoë 🦀".into()));
+        assert_eq!(
+            validate_nick(&"é".repeat(32)).map(|n| n.chars().count()),
+            Ok(32)
+        );
+        for bad in ["", "   ", "a\u{7}b", "tab\there", &"x".repeat(33)] {
+            assert_eq!(
+                validate_nick(bad).map_err(|e| e.code),
+                Err(ErrorCode::NickInvalid),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_rules() {
+        assert!(validate_text(" hi ").is_ok());
+        assert!(validate_text(&"é".repeat(MAX_TEXT_CHARS)).is_ok());
+        assert_eq!(
+            validate_text(" \n ").map_err(|e| e.code),
+            Err(ErrorCode::Empty)
+        );
+        assert_eq!(
+            validate_text(&"a".repeat(MAX_TEXT_CHARS + 1)).map_err(|e| e.code),
+            Err(ErrorCode::TooLong)
+        );
+        assert!(validate_client_id("c-1").is_ok());
+        assert!(validate_client_id("").is_err());
+        assert!(validate_client_id(&"c".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! The HTTP server: the router (page, websocket, static files), start-up and graceful shutdown.
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::config::{get_configuration, LeptosOptions};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::app::{shell, App};
+use crate::hub::{Hub, HubConfig};
+use crate::state::AppState;
+use crate::ws;
+
+/// How long shutdown waits for open websockets to say goodbye before the process exits anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The whole application as an axum router, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}
+
+/// Serves chinwag on `listener` until `stop` resolves, then tells every websocket client to come back
+/// later (close 1012), waits up to [`DRAIN_TIMEOUT`] for them, and returns.
+pub async fn serve(
+    listener: TcpListener,
+    leptos_options: LeptosOptions,
+    hub_config: HubConfig,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = AppState {
+        leptos_options,
+        hub: Hub::new(hub_config),
+        shutdown: shutdown_rx,
+    };
+    let app = router(state);
+    let signal_tx = shutdown_tx.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            stop.await;
+            tracing::info!("shutting down: closing websockets with 1012");
+            // Nobody listening only means no connection is open.
+            let _ = signal_tx.send(true);
+        })
+        .await?;
+    // Every connection holds a receiver; `closed` resolves when the last one has finished.
+    if tokio::time::timeout(DRAIN_TIMEOUT, shutdown_tx.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some websockets did not close within {DRAIN_TIMEOUT:?}");
+    }
+    Ok(())
+}
+
+/// Reads the configuration, binds, prints the URL and serves until SIGTERM or Ctrl-C.
+pub async fn run() -> io::Result<()> {
+    init_tracing();
+    // A Leptos.toml beside the binary carries the runtime settings; LEPTOS_* variables override it.
+    // Without the file (e.g. under `cargo leptos`, which sets the variables) the environment alone is used.
+    let file = std::path::Path::new("Leptos.toml")
+        .exists()
+        .then_some("Leptos.toml");
+    let conf = get_configuration(file).map_err(|err| io::Error::other(err.to_string()))?;
+    let options = conf.leptos_options;
+    let addr = options.site_addr;
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, "listening");
+    println!("chinwag is running at http://{local}/");
+    serve(listener, options, HubConfig::default(), shutdown_signal()).await
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
