@@ -139,7 +139,7 @@ pub use browser::start;
 #[cfg(feature = "hydrate")]
 mod browser {
     use futures::channel::mpsc;
-    use futures::{select, SinkExt, StreamExt};
+    use futures::{select, FutureExt, SinkExt, StreamExt};
     use gloo_net::websocket::futures::WebSocket;
     use gloo_net::websocket::Message;
     use gloo_timers::future::TimeoutFuture;
@@ -155,38 +155,66 @@ mod browser {
     const BASE_BACKOFF_MS: u32 = 500;
     const MAX_BACKOFF_MS: u32 = 15_000;
 
+    /// What the browser says about the network.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Network {
+        Up,
+        Down,
+    }
+
     /// Starts the connection loop for this tab. Call once, in the browser, after hydration.
     pub fn start(chat: ChatHandle) {
         let (tx, rx) = mpsc::unbounded();
         chat.outbox.set_value(Some(tx));
         chat.nick.set(stored_nick().unwrap_or_else(guest_nick));
-        spawn_local(run(chat, rx));
+        let (net_tx, net_rx) = mpsc::unbounded();
+        for (event, state) in [("online", Network::Up), ("offline", Network::Down)] {
+            let net_tx = net_tx.clone();
+            // The listeners live as long as the tab; their handles are never removed.
+            let _ = window_event_listener_untyped(event, move |_| {
+                let _ = net_tx.unbounded_send(state);
+            });
+        }
+        spawn_local(run(chat, rx, net_rx));
     }
 
-    async fn run(chat: ChatHandle, mut outbox: mpsc::UnboundedReceiver<ClientMsg>) {
+    async fn run(
+        chat: ChatHandle,
+        mut outbox: mpsc::UnboundedReceiver<ClientMsg>,
+        mut network: mpsc::UnboundedReceiver<Network>,
+    ) {
         let mut failures: u32 = 0;
         loop {
-            chat.status.set(ConnState::Connecting);
-            let welcomed = match WebSocket::open(&ws_url()) {
-                Ok(ws) => session(chat, ws, &mut outbox).await,
-                Err(_) => false,
+            let welcomed = if browser_online() {
+                chat.status.set(ConnState::Connecting);
+                match WebSocket::open(&ws_url()) {
+                    Ok(ws) => session(chat, ws, &mut outbox, &mut network).await,
+                    Err(_) => false,
+                }
+            } else {
+                false
             };
             failures = if welcomed {
                 1
             } else {
                 failures.saturating_add(1)
             };
-            let delay = backoff_ms(failures);
-            let mut left = delay;
+            let mut left = backoff_ms(failures);
             while left > 0 {
                 chat.status.set(ConnState::Offline {
                     retry_in_secs: left.div_ceil(1000),
                 });
                 let step = left.min(1000);
-                TimeoutFuture::new(step).await;
-                left -= step;
+                select! {
+                    () = TimeoutFuture::new(step).fuse() => left -= step,
+                    net = network.next() => if net == Some(Network::Up) { break },
+                }
             }
         }
+    }
+
+    fn browser_online() -> bool {
+        window().navigator().on_line()
     }
 
     /// One connection, from `hello` until it drops. Returns whether the server welcomed us.
@@ -194,6 +222,7 @@ mod browser {
         chat: ChatHandle,
         ws: WebSocket,
         outbox: &mut mpsc::UnboundedReceiver<ClientMsg>,
+        network: &mut mpsc::UnboundedReceiver<Network>,
     ) -> bool {
         let (mut sink, stream) = ws.split();
         let mut incoming = stream.fuse();
@@ -237,6 +266,12 @@ mod browser {
                             return false;
                         }
                         other => chat.timeline.maybe_update(|t| t.apply(&other)),
+                    }
+                }
+                net = network.next() => {
+                    // Dropping the socket closes it; the loop reconnects when the network is back.
+                    if net == Some(Network::Down) {
+                        return welcomed;
                     }
                 }
                 out = outbox.next() => {

@@ -1,0 +1,44 @@
+import { defineConfig } from '@playwright/test';
+
+// The tests drive a real chinwag server, started here from the binary `scripts/test` builds
+// (`cargo leptos build`), on a port of its own so a running dev server is not disturbed.
+const PORT = process.env.CHINWAG_E2E_PORT ?? '3107';
+const BIN = process.env.CHINWAG_BIN ?? 'target/debug/chinwag';
+const BASE_URL = `http://127.0.0.1:${PORT}`;
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  // One server is shared; tests use their own nicknames and texts, but run one at a time so
+  // two tests' traffic never races on this 2-core machine.
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL: BASE_URL,
+    trace: 'retain-on-failure',
+    // Debian's Chromium: Playwright's own browser download is not reachable here.
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    },
+  },
+  webServer: {
+    command: BIN,
+    cwd: '..',
+    url: BASE_URL,
+    env: { LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`, RUST_LOG: 'warn' },
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+  },
+});

@@ -1,0 +1,118 @@
+import { expect, test } from '@playwright/test';
+import { message, messages, openChat, unique } from './helpers';
+
+test('the server-rendered page already has the message list and the composer', async ({ request }) => {
+  const response = await request.get('/');
+  expect(response.ok()).toBeTruthy();
+  expect(response.headers()['content-type']).toContain('text/html');
+  const html = await response.text();
+  expect(html).toMatch(/<ul[^>]*aria-label="Messages"/);
+  expect(html).toMatch(/<form[^>]*class="composer"/);
+  expect(html).toMatch(/<input[^>]*aria-label="Message"/);
+  expect(html).toMatch(/<button[^>]*type="submit"[^>]*>Send<\/button>/);
+  // And it loads the wasm client that will hydrate it.
+  expect(html).toContain('/pkg/chinwag');
+});
+
+test('without JavaScript the page still shows the chat layout', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/');
+  await expect(page.getByRole('list', { name: 'Messages' })).toBeAttached();
+  await expect(page.getByRole('textbox', { name: 'Message' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Send' })).toBeVisible();
+  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'false');
+  await context.close();
+});
+
+test('the page hydrates, connects, and logs no errors', async ({ browser }) => {
+  const user = await openChat(browser, 'hydra');
+  await expect(user.page).toHaveTitle('chinwag');
+  await expect(user.page.getByText('You are')).toContainText('hydra');
+  expect(user.errors).toEqual([]);
+  await user.context.close();
+});
+
+test('two people chat: Enter and Send both work, each message shows once', async ({ browser }) => {
+  const alice = await openChat(browser, 'alice');
+  const bob = await openChat(browser, 'bob');
+
+  const hello = unique('hello bob');
+  const box = alice.page.getByRole('textbox', { name: 'Message' });
+  await box.fill(hello);
+  await box.press('Enter');
+  await expect(box).toHaveValue('');
+
+  // Alice sees her own message at once and then sees it confirmed; it is never doubled.
+  const mine = message(alice.page, hello);
+  await expect(mine).toHaveCount(1);
+  await expect(mine).toContainText('sent');
+  // Bob gets it with Alice's name on it.
+  const theirs = message(bob.page, hello);
+  await expect(theirs).toHaveCount(1);
+  await expect(theirs).toContainText('alice');
+
+  const reply = unique('hi alice');
+  await bob.page.getByRole('textbox', { name: 'Message' }).fill(reply);
+  await bob.page.getByRole('button', { name: 'Send' }).click();
+  await expect(message(alice.page, reply)).toContainText('bob');
+  await expect(message(bob.page, reply)).toHaveCount(1);
+
+  // Give any stray echo time to arrive, then check nothing was doubled.
+  await alice.page.waitForTimeout(300);
+  await expect(message(alice.page, hello)).toHaveCount(1);
+  await expect(message(bob.page, reply)).toHaveCount(1);
+
+  expect(alice.errors).toEqual([]);
+  expect(bob.errors).toEqual([]);
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test('a message written while offline is shown as sending, then sent after the reconnect', async ({ browser }) => {
+  const alice = await openChat(browser, 'alice-offline');
+  const bob = await openChat(browser, 'bob-online');
+
+  await alice.context.setOffline(true);
+  await expect(alice.page.getByRole('status')).toHaveText(/Offline/, { timeout: 15_000 });
+
+  const text = unique('written offline');
+  await alice.page.getByRole('textbox', { name: 'Message' }).fill(text);
+  await alice.page.getByRole('button', { name: 'Send' }).click();
+  await expect(message(alice.page, text)).toContainText('sending');
+
+  await alice.context.setOffline(false);
+  await expect(alice.page.getByRole('status')).toHaveText(/Online/, { timeout: 20_000 });
+  await expect(message(alice.page, text)).toContainText('sent');
+  await expect(message(bob.page, text)).toHaveCount(1);
+
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test('the list follows new messages, but not while the reader has scrolled up', async ({ browser }) => {
+  const alice = await openChat(browser, 'scroller');
+  const bob = await openChat(browser, 'talker');
+  await alice.page.setViewportSize({ width: 390, height: 640 });
+
+  const box = bob.page.getByRole('textbox', { name: 'Message' });
+  let last = '';
+  for (let i = 0; i < 25; i++) {
+    last = unique(`line ${i}`);
+    await box.fill(last);
+    await box.press('Enter');
+  }
+  await expect(message(alice.page, last)).toBeInViewport();
+
+  // Scroll up to read older lines: a new message must not yank the view down.
+  await messages(alice.page).evaluate((el) => (el.scrollTop = 0));
+  const next = unique('while reading');
+  await box.fill(next);
+  await box.press('Enter');
+  await expect(message(alice.page, next)).toHaveCount(1);
+  await alice.page.waitForTimeout(200);
+  await expect(message(alice.page, next)).not.toBeInViewport();
+
+  await alice.context.close();
+  await bob.context.close();
+});
