@@ -1,18 +1,21 @@
 //! The page: the HTML shell, the router and the chat components.
 //!
-//! Everything here is rendered on the server first (the message list and the composer are in the HTML
-//! itself) and then hydrated in the browser, where an effect starts the websocket ([`client::start`]).
+//! Everything here is rendered on the server first and then hydrated in the browser. Who you are is
+//! decided on the server from the session cookie ([`whoami`]): without a session the page is the
+//! nickname form, a plain `POST /join` that works before (or without) the wasm; with one it is the
+//! chat, whose websocket an effect opens after hydration ([`client::start`]).
 
 use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::hooks::use_query_map;
+use leptos_router::{path, SsrMode};
 
-use crate::chat::{Delivery, Line, LineKind};
+use crate::chat::{Delivery, Line, LineKind, View};
 use crate::client::{self, ChatHandle};
-use crate::protocol::{GENERAL, MAX_TEXT_CHARS};
+use crate::protocol::{MAX_NICK_CHARS, MAX_TEXT_CHARS};
 
 /// The whole HTML document, as the server sends it.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -44,16 +47,96 @@ pub fn App() -> impl IntoView {
         <Title text="chinwag"/>
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                <Route path=path!("/") view=ChatPage/>
+                // InOrder: the page waits at the Suspense for who you are, so it arrives as
+                // complete HTML that works without wasm, not a template that script moves into place.
+                <Route path=path!("/") view=Home ssr=SsrMode::InOrder/>
             </Routes>
         </Router>
     }
 }
 
-/// `#general`: the message list, the composer and the connection state.
+/// The nickname this browser's session can chat under, or `None` if it must pick one first.
+#[server]
+pub async fn whoami() -> Result<Option<String>, ServerFnError> {
+    use axum_extra::extract::CookieJar;
+
+    use crate::session::COOKIE;
+    use crate::state::AppState;
+
+    let state = use_context::<AppState>()
+        .ok_or_else(|| ServerFnError::new("the server state is missing"))?;
+    let jar: CookieJar = leptos_axum::extract().await?;
+    Ok(jar
+        .get(COOKIE)
+        .and_then(|cookie| state.sessions.current(cookie.value())))
+}
+
+/// `/`: the chat, or the nickname form if this browser has no usable session.
 #[component]
-fn ChatPage() -> impl IntoView {
-    let chat = ChatHandle::new();
+fn Home() -> impl IntoView {
+    let me = Resource::new_blocking(|| (), |()| whoami());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(nick)) => view! { <ChatPage me=nick/> }.into_any(),
+                    _ => view! { <JoinPage/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Marks the page once the wasm has hydrated it (tests and styles can tell the two apart).
+fn hydrated_marker() -> RwSignal<bool> {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    hydrated
+}
+
+/// The words for a `/join` refusal, by error code.
+fn join_error(code: &str) -> &'static str {
+    match code {
+        "nick_taken" => "That nickname is in use right now. Pick another one.",
+        "nick_invalid" => "A nickname has 1 to 32 characters and no control characters.",
+        "bad_session" => "Your session has ended. Pick a nickname to come back in.",
+        _ => "That did not work. Please try again.",
+    }
+}
+
+/// The nickname form: a plain HTML form, so it works before the wasm has loaded, or without it.
+#[component]
+fn JoinPage() -> impl IntoView {
+    let query = use_query_map();
+    let error = move || query.read().get("error").map(|code| join_error(&code));
+    let nick = query.read_untracked().get("nick").unwrap_or_default();
+    let hydrated = hydrated_marker();
+    view! {
+        <main class="join" data-hydrated=move || hydrated.get().to_string()>
+            <form class="join-card" method="post" action="/join">
+                <h1 class="brand">"chinwag"</h1>
+                <p class="lead">"Pick a nickname to start chatting."</p>
+                {move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+                <label for="nick">"Nickname"</label>
+                <input
+                    id="nick"
+                    name="nick"
+                    type="text"
+                    required
+                    maxlength=MAX_NICK_CHARS
+                    autocomplete="nickname"
+                    value=nick
+                />
+                <button type="submit">"Join"</button>
+            </form>
+        </main>
+    }
+}
+
+/// The chat: conversations and who is online beside the messages of the open conversation.
+#[component]
+fn ChatPage(me: String) -> impl IntoView {
+    let chat = ChatHandle::new(me);
     let hydrated = RwSignal::new(false);
     // Effects run only in the browser, after hydration: this is where the websocket opens.
     Effect::new(move |_| {
@@ -63,17 +146,30 @@ fn ChatPage() -> impl IntoView {
             client::start(chat);
         })
     });
+    let title = move || {
+        chat.chat.with(|c| match c.current_view() {
+            View::Room => "# general".to_owned(),
+            View::Direct(_) => format!("@ {}", c.current().title),
+        })
+    };
+    let typing = move || chat.chat.with(|c| c.typing_line()).unwrap_or_default();
 
     view! {
-        <main class="chat" data-hydrated=move || hydrated.get().to_string()>
+        <div class="app" data-hydrated=move || hydrated.get().to_string()>
             <header class="topbar">
                 <h1 class="brand">"chinwag"</h1>
-                <span class="room-name">"#" {GENERAL}</span>
                 <ConnectionStatus chat/>
             </header>
-            <MessageList chat/>
-            <Composer chat/>
-        </main>
+            <div class="layout">
+                <Sidebar chat/>
+                <main class="chat">
+                    <h2 class="conv-title">{title}</h2>
+                    <MessageList chat/>
+                    <p class="typing" aria-live="polite">{typing}</p>
+                    <Composer chat/>
+                </main>
+            </div>
+        </div>
     }
 }
 
@@ -86,14 +182,112 @@ fn ConnectionStatus(chat: ChatHandle) -> impl IntoView {
                 <span class="dot" aria-hidden="true"></span>
                 {move || chat.status.get().label()}
             </p>
-            <Show when=move || !chat.nick.get().is_empty()>
-                <p class="me">"You are " <strong>{move || chat.nick.get()}</strong></p>
-            </Show>
+            <p class="me">"You are " <strong>{move || chat.chat.with(|c| c.me.clone())}</strong></p>
         </div>
     }
 }
 
-/// The messages, oldest first; follows new ones unless the reader has scrolled up.
+/// An unread count, read out as "3 unread".
+#[component]
+fn Badge(count: u32) -> impl IntoView {
+    (count > 0).then(|| {
+        view! {
+            <span class="badge">
+                {count}
+                <span class="sr-only">" unread"</span>
+            </span>
+        }
+    })
+}
+
+/// Conversations (the room and private ones, with unread badges) and the online list.
+#[component]
+fn Sidebar(chat: ChatHandle) -> impl IntoView {
+    let conversations = move || {
+        chat.chat.with(|c| {
+            let current = c.current_view();
+            let mut rows = vec![(
+                View::Room,
+                "# general".to_owned(),
+                c.room().unread,
+                current == View::Room,
+            )];
+            rows.extend(c.directs().map(|(view, conv)| {
+                let open = current == view;
+                (view, format!("@ {}", conv.title), conv.unread, open)
+            }));
+            rows
+        })
+    };
+    let online = move || chat.chat.with(|c| c.online().to_vec());
+    let count = move || chat.chat.with(|c| c.online().len());
+    let me = move || chat.chat.with(|c| c.me.clone());
+
+    view! {
+        <aside class="sidebar">
+            <nav aria-label="Conversations">
+                <ul class="conversations">
+                    <For
+                        each=conversations
+                        key=|(view, title, unread, open)| (view.clone(), title.clone(), *unread, *open)
+                        children=move |(view, title, unread, open)| {
+                            view! {
+                                <li>
+                                    <button
+                                        class="conv"
+                                        class:open=open
+                                        aria-current=open.then_some("true")
+                                        on:click=move |_| chat.open(view.clone())
+                                    >
+                                        <span class="conv-name">{title}</span>
+                                        <Badge count=unread/>
+                                    </button>
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+            </nav>
+            <section class="people" aria-labelledby="online-heading">
+                <h2 id="online-heading">
+                    "Online " <span class="count">{count}</span>
+                </h2>
+                <ul class="online" aria-label="Online">
+                    <For
+                        each=online
+                        key=|nick| nick.clone()
+                        children=move |nick| {
+                            let is_me = nick == me();
+                            let peer = nick.clone();
+                            view! {
+                                <li>
+                                    {if is_me {
+                                        view! { <span class="person me-person">{nick}" (you)"</span> }
+                                            .into_any()
+                                    } else {
+                                        view! {
+                                            <button
+                                                class="person"
+                                                title="Send a private message"
+                                                on:click=move |_| chat.open(View::Direct(peer.clone()))
+                                            >
+                                                {nick}
+                                            </button>
+                                        }
+                                            .into_any()
+                                    }}
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+            </section>
+        </aside>
+    }
+}
+
+/// The messages of the open conversation, oldest first; follows new ones unless the reader has
+/// scrolled up. A polite live region, so screen readers announce what arrives.
 #[component]
 fn MessageList(chat: ChatHandle) -> impl IntoView {
     let list = NodeRef::<html::Ul>::new();
@@ -106,7 +300,7 @@ fn MessageList(chat: ChatHandle) -> impl IntoView {
         }
     };
     Effect::new(move |_| {
-        chat.timeline.track();
+        chat.chat.track();
         if follow.get_value() {
             if let Some(el) = list.get_untracked() {
                 // After the new rows are laid out, so scroll_height includes them.
@@ -114,16 +308,24 @@ fn MessageList(chat: ChatHandle) -> impl IntoView {
             }
         }
     });
-    let lines = move || chat.timeline.with(|t| t.lines().to_vec());
+    let lines = move || chat.chat.with(|c| c.current().lines.clone());
+    let empty = move || chat.chat.with(|c| c.current().lines.is_empty());
 
     view! {
         <div class="messages-wrap">
-            <Show when=move || chat.timeline.with(|t| t.lines().is_empty())>
+            <Show when=empty>
                 <p class="empty">"No messages yet. Say hello!"</p>
             </Show>
-            <ul class="messages" aria-label="Messages" node_ref=list on:scroll=on_scroll>
+            <ul
+                class="messages"
+                aria-label="Messages"
+                aria-live="polite"
+                aria-relevant="additions"
+                node_ref=list
+                on:scroll=on_scroll
+            >
                 <For each=lines key=Line::render_key let:line>
-                    <LineView line/>
+                    <LineView chat line/>
                 </For>
             </ul>
         </div>
@@ -131,13 +333,14 @@ fn MessageList(chat: ChatHandle) -> impl IntoView {
 }
 
 #[component]
-fn LineView(line: Line) -> impl IntoView {
+fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
     match line.kind {
         LineKind::Notice(text) => view! { <li class="notice">{text}</li> }.into_any(),
         LineKind::Chat {
             from,
             text,
             at,
+            action,
             mine,
         } => {
             let (class, state) = match mine {
@@ -147,15 +350,29 @@ fn LineView(line: Line) -> impl IntoView {
                 Some(Delivery::Failed) => ("msg mine failed", Some("not sent")),
             };
             let time = client::local_time(&at);
+            let id = line.id.clone();
+            let retry = (mine == Some(Delivery::Failed)).then(|| {
+                view! {
+                    <button class="retry" on:click=move |_| chat.retry(&id)>
+                        "Retry"
+                    </button>
+                }
+            });
+            // Text nodes, never HTML: whatever a user types is shown as typed.
+            let body = if action {
+                view! { <p class="text action">"* " {from.clone()} " " {text}</p> }.into_any()
+            } else {
+                view! { <p class="text">{text}</p> }.into_any()
+            };
             view! {
                 <li class=class data-id=line.id>
                     <div class="meta">
                         <span class="from">{from}</span>
                         <time datetime=at>{time}</time>
                         {state.map(|s| view! { <span class="state">{s}</span> })}
+                        {retry}
                     </div>
-                    // Text nodes, never HTML: whatever a user types is shown as typed.
-                    <p class="text">{text}</p>
+                    {body}
                 </li>
             }
             .into_any()
@@ -173,8 +390,14 @@ fn Composer(chat: ChatHandle) -> impl IntoView {
         if text.trim().is_empty() {
             return;
         }
-        chat.send(text);
+        chat.submit(&text);
         draft.set(String::new());
+    };
+    let placeholder = move || {
+        chat.chat.with(|c| match c.current_view() {
+            View::Room => "Message #general  (/help for commands)".to_owned(),
+            View::Direct(_) => format!("Message @{}", c.current().title),
+        })
     };
     view! {
         <form class="composer" on:submit=on_submit>
@@ -182,11 +405,16 @@ fn Composer(chat: ChatHandle) -> impl IntoView {
                 type="text"
                 name="text"
                 aria-label="Message"
-                placeholder="Message #general"
+                placeholder=placeholder
                 autocomplete="off"
                 maxlength=MAX_TEXT_CHARS
                 prop:value=draft
-                on:input=move |ev| draft.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    let text = event_target_value(&ev);
+                    chat.input_changed(!text.trim().is_empty());
+                    draft.set(text);
+                }
+                on:blur=move |_| chat.stop_typing()
             />
             <button type="submit">"Send"</button>
         </form>

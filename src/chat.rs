@@ -1,41 +1,55 @@
-//! The chat as the page shows it: a timeline of lines and how server frames change it.
+//! The chat as the page shows it, and how server frames and the clock change it.
 //!
-//! This is plain data with no browser or signal in it, so the rules (own messages shown at once as
-//! "sending", marked sent by their `ack`, failed by an `error` that names them; others' messages kept
-//! once each, by `seq`) are unit-tested natively. The page wraps a [`Timeline`] in a signal and
-//! `client` feeds it the frames it receives.
+//! This is plain data with no browser or signal in it, so every rule is unit-tested natively:
+//! - my own messages are shown at once as "sending", marked sent by their `ack`, and failed by an
+//!   `error` that names them or by no ack within [`ACK_TIMEOUT_MS`] of being sent; a failed one can be
+//!   retried under the same `client_id`;
+//! - others' room messages are kept once each, by `(room, seq)`;
+//! - private messages form one conversation per person, with an unread count while not open;
+//! - the online list follows `presence` and `renamed`; join and leave notices appear once per person;
+//! - "is typing" entries expire by themselves, so a lost `typing:false` never leaves one stuck.
+//!
+//! The page keeps a [`Chat`] in a signal; `client` feeds it frames and clock ticks.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::protocol::{ChatMessage, ServerMsg};
+use crate::protocol::{ChatMessage, ClientMsg, DirectMessage, ServerMsg, GENERAL};
+
+/// How long a sent message may wait for its ack before it is shown as failed.
+pub const ACK_TIMEOUT_MS: f64 = 8_000.0;
+
+/// How long a "typing" entry lasts without a refresh. Typers refresh every ~2 s.
+pub const TYPING_TTL_MS: f64 = 6_000.0;
 
 /// Where one of my own messages stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
     /// Shown, not yet confirmed by the server.
     Sending,
-    /// Confirmed: stored under this `seq`.
+    /// Confirmed by the server.
     Sent,
-    /// Refused by the server.
+    /// Refused, or unconfirmed for too long; can be retried.
     Failed,
 }
 
-/// What a line of the timeline is.
+/// What a line of a conversation is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineKind {
     /// A chat message, mine (`Some` delivery state) or someone else's (`None`).
     Chat {
         from: String,
         text: String,
-        /// RFC 3339; for my own messages, the local time they were written until acked.
+        /// RFC 3339.
         at: String,
+        /// A `/me` action.
+        action: bool,
         mine: Option<Delivery>,
     },
-    /// A notice from chinwag itself, e.g. about missed messages.
+    /// A notice: joins, leaves, renames, missed messages, command help.
     Notice(String),
 }
 
-/// One line of the timeline.
+/// One line of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     /// Stable identity: `client_id` for my own messages, `room:seq` for others', `notice-N`.
@@ -55,124 +69,463 @@ impl Line {
     }
 }
 
-/// The lines on screen, in the order they appeared, plus what is needed to keep them exact.
+/// Which conversation is on screen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum View {
+    /// The room `#general`.
+    Room,
+    /// Private messages with this person (keyed case-insensitively, shown as they spell it).
+    Direct(String),
+}
+
+/// A conversation: the room, or private messages with one person.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Timeline {
-    lines: Vec<Line>,
-    /// Every `(room, seq)` on screen, from others' messages and my acks. Membership, not a high-water
+pub struct Conversation {
+    /// The other person's name as last seen (empty for the room).
+    pub title: String,
+    pub lines: Vec<Line>,
+    /// Messages received while another conversation was open.
+    pub unread: u32,
+}
+
+/// One of my messages not yet confirmed: what to send again after a reconnect or a Retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub view: View,
+    pub client_id: String,
+    pub text: String,
+    pub action: bool,
+}
+
+impl Outgoing {
+    /// The frame that sends it.
+    pub fn frame(&self) -> ClientMsg {
+        match &self.view {
+            View::Room => ClientMsg::Say {
+                room: GENERAL.to_owned(),
+                text: self.text.clone(),
+                client_id: self.client_id.clone(),
+                action: self.action,
+            },
+            View::Direct(to) => ClientMsg::Dm {
+                to: to.clone(),
+                text: self.text.clone(),
+                client_id: self.client_id.clone(),
+                action: self.action,
+            },
+        }
+    }
+}
+
+/// Everything the page shows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chat {
+    /// My nickname, once known.
+    pub me: String,
+    /// The conversation on screen.
+    pub view: Option<View>,
+    room: Conversation,
+    directs: BTreeMap<String, Conversation>,
+    online: Vec<String>,
+    /// Typing in the room: nick → when the entry expires (ms since the epoch).
+    typing: HashMap<String, f64>,
+    /// Every `(room, seq)` shown, from others' messages and my acks. Membership, not a high-water
     /// mark: my ack for seq 5 may arrive before someone else's seq 4, which must still be shown.
     seen: HashSet<(String, u64)>,
+    /// My unconfirmed messages: client_id → (conversation, when it was last sent, if it was).
+    pending: HashMap<String, (View, Option<f64>)>,
     notices: u64,
 }
 
-impl Timeline {
-    pub fn lines(&self) -> &[Line] {
-        &self.lines
+fn key(nick: &str) -> String {
+    nick.to_lowercase()
+}
+
+impl Chat {
+    /// A chat for `me`, before anything has arrived.
+    pub fn new(me: impl Into<String>) -> Self {
+        Self {
+            me: me.into(),
+            ..Self::default()
+        }
     }
 
-    /// Shows my own message at once, as sending.
-    pub fn push_own(&mut self, client_id: &str, from: &str, text: &str, at: &str) {
-        self.lines.push(Line {
+    /// The conversation on screen (the room until another is opened).
+    pub fn current(&self) -> &Conversation {
+        match self.view.as_ref().unwrap_or(&View::Room) {
+            View::Room => &self.room,
+            View::Direct(peer) => self.directs.get(&key(peer)).unwrap_or(&self.room),
+        }
+    }
+
+    pub fn current_view(&self) -> View {
+        self.view.clone().unwrap_or(View::Room)
+    }
+
+    pub fn room(&self) -> &Conversation {
+        &self.room
+    }
+
+    /// Private conversations, by the other person's name.
+    pub fn directs(&self) -> impl Iterator<Item = (View, &Conversation)> {
+        self.directs
+            .iter()
+            .map(|(k, c)| (View::Direct(k.clone()), c))
+    }
+
+    /// Everyone online, me included, sorted case-insensitively.
+    pub fn online(&self) -> &[String] {
+        &self.online
+    }
+
+    /// Opens a conversation and marks it read.
+    pub fn open(&mut self, view: View) {
+        let view = match view {
+            View::Direct(peer) if key(&peer) == key(&self.me) => View::Room,
+            View::Direct(peer) => {
+                let conv = self.direct_mut(&peer);
+                conv.unread = 0;
+                View::Direct(key(&peer))
+            }
+            View::Room => {
+                self.room.unread = 0;
+                View::Room
+            }
+        };
+        self.view = Some(view);
+    }
+
+    fn direct_mut(&mut self, peer: &str) -> &mut Conversation {
+        let conv = self.directs.entry(key(peer)).or_default();
+        conv.title = peer.to_owned();
+        conv
+    }
+
+    fn conversation_mut(&mut self, view: &View) -> &mut Conversation {
+        match view {
+            View::Room => &mut self.room,
+            View::Direct(peer) => {
+                let peer = self
+                    .directs
+                    .get(&key(peer))
+                    .map(|c| c.title.clone())
+                    .unwrap_or_else(|| peer.clone());
+                self.direct_mut(&peer)
+            }
+        }
+    }
+
+    /// Who is typing in the room right now, me excluded, in a stable order.
+    pub fn typing_line(&self) -> Option<String> {
+        let mut typers: Vec<&String> = self.typing.keys().filter(|n| **n != self.me).collect();
+        typers.sort_by_key(|n| n.to_lowercase());
+        match typers.as_slice() {
+            [] => None,
+            [one] => Some(format!("{one} is typing…")),
+            [one, two] => Some(format!("{one} and {two} are typing…")),
+            _ => Some("several people are typing…".to_owned()),
+        }
+    }
+
+    /// Shows my own message at once, as sending, in conversation `view`.
+    pub fn push_own(&mut self, view: View, client_id: &str, text: &str, action: bool, at: &str) {
+        let from = self.me.clone();
+        self.conversation_mut(&view).lines.push(Line {
             id: client_id.to_owned(),
             kind: LineKind::Chat {
-                from: from.to_owned(),
+                from,
                 text: text.to_owned(),
                 at: at.to_owned(),
+                action,
                 mine: Some(Delivery::Sending),
             },
         });
+        self.pending.insert(client_id.to_owned(), (view, None));
     }
 
-    /// Adds a notice line.
-    pub fn notice(&mut self, text: impl Into<String>) {
+    /// Records that message `client_id` went out on an open socket at `now_ms`; its ack timer starts.
+    pub fn mark_transmitted(&mut self, client_id: &str, now_ms: f64) {
+        if let Some((_, sent)) = self.pending.get_mut(client_id) {
+            *sent = Some(now_ms);
+        }
+    }
+
+    /// Adds a notice to conversation `view`.
+    pub fn notice(&mut self, view: &View, text: impl Into<String>) {
         self.notices += 1;
-        self.lines.push(Line {
-            id: format!("notice-{}", self.notices),
+        let id = format!("notice-{}", self.notices);
+        self.conversation_mut(view).lines.push(Line {
+            id,
             kind: LineKind::Notice(text.into()),
         });
     }
 
-    /// My messages the server has not confirmed yet, oldest first: `(client_id, text)`. They are sent
-    /// again after a reconnect.
-    pub fn unconfirmed(&self) -> Vec<(String, String)> {
-        self.lines
-            .iter()
-            .filter_map(|line| match &line.kind {
-                LineKind::Chat {
+    /// My messages still "sending", oldest first: sent again after a reconnect.
+    pub fn unconfirmed(&self) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        let room = std::iter::once((View::Room, &self.room));
+        for (view, conv) in room.chain(self.directs()) {
+            for line in &conv.lines {
+                if let LineKind::Chat {
                     text,
+                    action,
                     mine: Some(Delivery::Sending),
                     ..
-                } => Some((line.id.clone(), text.clone())),
-                _ => None,
-            })
-            .collect()
+                } = &line.kind
+                {
+                    out.push(Outgoing {
+                        view: view.clone(),
+                        client_id: line.id.clone(),
+                        text: text.clone(),
+                        action: *action,
+                    });
+                }
+            }
+        }
+        out
     }
 
-    /// Applies one server frame. Returns whether anything visible changed.
-    pub fn apply(&mut self, msg: &ServerMsg) -> bool {
+    /// Puts a failed message back to "sending" and returns what to send, with the same `client_id`
+    /// (so the server stores it at most once).
+    pub fn retry(&mut self, client_id: &str) -> Option<Outgoing> {
+        let view = self.find_line_view(client_id)?;
+        let conv = self.conversation_mut(&view);
+        let line = conv.lines.iter_mut().rev().find(|l| l.id == client_id)?;
+        let LineKind::Chat {
+            text, action, mine, ..
+        } = &mut line.kind
+        else {
+            return None;
+        };
+        if *mine != Some(Delivery::Failed) {
+            return None;
+        }
+        *mine = Some(Delivery::Sending);
+        let out = Outgoing {
+            view: view.clone(),
+            client_id: client_id.to_owned(),
+            text: text.clone(),
+            action: *action,
+        };
+        self.pending.insert(client_id.to_owned(), (view, None));
+        Some(out)
+    }
+
+    fn find_line_view(&self, client_id: &str) -> Option<View> {
+        if self.room.lines.iter().any(|l| l.id == client_id) {
+            return Some(View::Room);
+        }
+        self.directs
+            .iter()
+            .find(|(_, c)| c.lines.iter().any(|l| l.id == client_id))
+            .map(|(k, _)| View::Direct(k.clone()))
+    }
+
+    /// Advances the clock: unacked messages time out, typing entries expire. Returns whether anything
+    /// visible changed.
+    pub fn tick(&mut self, now_ms: f64) -> bool {
+        let before = self.typing.len();
+        self.typing.retain(|_, expires| *expires > now_ms);
+        let mut changed = self.typing.len() != before;
+        let overdue: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, (_, sent))| sent.is_some_and(|t| now_ms - t > ACK_TIMEOUT_MS))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for client_id in overdue {
+            changed |= self.settle(&client_id, Delivery::Failed);
+        }
+        changed
+    }
+
+    /// Applies one server frame at time `now_ms`. Returns whether anything visible changed.
+    pub fn apply(&mut self, msg: &ServerMsg, now_ms: f64) -> bool {
         match msg {
+            ServerMsg::Welcome { nick, online, .. } => {
+                self.me = nick.clone();
+                self.online = online.clone();
+                self.sort_online();
+                true
+            }
             ServerMsg::Message(message) => self.receive(message),
             ServerMsg::Ack {
                 client_id,
                 room,
                 seq,
+                ..
             } => {
-                self.seen.insert((room.clone(), *seq));
-                self.set_state(client_id, Delivery::Sent)
+                if let (Some(room), Some(seq)) = (room, seq) {
+                    self.seen.insert((room.clone(), *seq));
+                }
+                self.settle(client_id, Delivery::Sent)
             }
             ServerMsg::Error {
                 client_id: Some(client_id),
                 message,
                 ..
             } => {
-                let changed = self.set_state(client_id, Delivery::Failed);
-                if changed {
-                    self.notice(format!("Not sent: {message}"));
+                let view = self.pending.get(client_id).map(|(v, _)| v.clone());
+                let changed = self.settle(client_id, Delivery::Failed);
+                if let (true, Some(view)) = (changed, view) {
+                    self.notice(&view, format!("Not sent: {message}"));
                 }
                 changed
             }
-            ServerMsg::Lagged { room, missed } => {
-                self.notice(format!(
-                    "Your connection fell behind: {missed} messages in #{room} were skipped."
-                ));
+            ServerMsg::Error { message, .. } => {
+                let view = self.current_view();
+                self.notice(&view, message.clone());
                 true
             }
-            ServerMsg::Welcome { .. } | ServerMsg::Error { .. } => false,
+            ServerMsg::Lagged { room, missed } => {
+                let where_ = if room == GENERAL {
+                    format!("#{room}")
+                } else {
+                    "private messages".to_owned()
+                };
+                self.notice(
+                    &View::Room,
+                    format!(
+                        "Your connection fell behind: {missed} messages in {where_} were skipped."
+                    ),
+                );
+                true
+            }
+            ServerMsg::Presence { nick, online } => self.presence(nick, *online),
+            ServerMsg::Renamed { from, to } => self.renamed(from, to),
+            ServerMsg::Typing { nick, active, room } if room == GENERAL => {
+                if *active {
+                    self.typing
+                        .insert(nick.clone(), now_ms + TYPING_TTL_MS)
+                        .is_none()
+                } else {
+                    self.typing.remove(nick).is_some()
+                }
+            }
+            ServerMsg::Typing { .. } => false,
+            ServerMsg::Dm(dm) => self.receive_direct(dm),
         }
+    }
+
+    fn sort_online(&mut self) {
+        self.online.sort_by_key(|n| n.to_lowercase());
+        self.online.dedup();
+    }
+
+    fn presence(&mut self, nick: &str, online: bool) -> bool {
+        let listed = self.online.iter().any(|n| n == nick);
+        if online == listed {
+            return false;
+        }
+        if online {
+            self.online.push(nick.to_owned());
+            self.sort_online();
+        } else {
+            self.online.retain(|n| n != nick);
+            self.typing.remove(nick);
+        }
+        if nick != self.me {
+            let verb = if online { "joined" } else { "left" };
+            self.notice(&View::Room, format!("{nick} {verb}"));
+        }
+        true
+    }
+
+    fn renamed(&mut self, from: &str, to: &str) -> bool {
+        for name in &mut self.online {
+            if name == from {
+                *name = to.to_owned();
+            }
+        }
+        self.sort_online();
+        if let Some(expires) = self.typing.remove(from) {
+            self.typing.insert(to.to_owned(), expires);
+        }
+        let text = if from == self.me {
+            self.me = to.to_owned();
+            format!("You are now known as {to}")
+        } else {
+            format!("{from} is now known as {to}")
+        };
+        // A conversation with the renamed person moves to the new name.
+        if key(from) != key(to) {
+            if let Some(mut conv) = self.directs.remove(&key(from)) {
+                conv.title = to.to_owned();
+                self.directs.insert(key(to), conv);
+                if self.view == Some(View::Direct(key(from))) {
+                    self.view = Some(View::Direct(key(to)));
+                }
+            }
+        } else if let Some(conv) = self.directs.get_mut(&key(from)) {
+            conv.title = to.to_owned();
+        }
+        self.notice(&View::Room, text);
+        true
     }
 
     fn receive(&mut self, message: &ChatMessage) -> bool {
         if !self.seen.insert((message.room.clone(), message.seq)) {
             return false;
         }
-        self.lines.push(Line {
+        self.typing.remove(&message.from);
+        let unseen = self.current_view() != View::Room;
+        self.room.lines.push(Line {
             id: format!("{}:{}", message.room, message.seq),
             kind: LineKind::Chat {
                 from: message.from.clone(),
                 text: message.text.clone(),
                 at: message.at.clone(),
+                action: message.action,
                 mine: None,
             },
         });
+        if unseen {
+            self.room.unread += 1;
+        }
         true
     }
 
-    fn set_state(&mut self, client_id: &str, state: Delivery) -> bool {
-        for line in self.lines.iter_mut().rev() {
-            if line.id != client_id {
-                continue;
-            }
-            if let LineKind::Chat {
-                mine: Some(current),
-                ..
-            } = &mut line.kind
-            {
-                if *current == Delivery::Sending {
-                    *current = state;
-                    return true;
-                }
-            }
+    fn receive_direct(&mut self, dm: &DirectMessage) -> bool {
+        let mine = key(&dm.from) == key(&self.me);
+        let peer = if mine { &dm.to } else { &dm.from };
+        let view = View::Direct(key(peer));
+        let unseen = self.current_view() != view;
+        let conv = self.direct_mut(peer);
+        // My other tab's message arrives as a dm; keep it once by its client_id.
+        let id = dm
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("dm-{}-{}", dm.from, dm.at));
+        if conv.lines.iter().any(|l| l.id == id) {
             return false;
+        }
+        conv.lines.push(Line {
+            id,
+            kind: LineKind::Chat {
+                from: dm.from.clone(),
+                text: dm.text.clone(),
+                at: dm.at.clone(),
+                action: dm.action,
+                mine: mine.then_some(Delivery::Sent),
+            },
+        });
+        if unseen && !mine {
+            conv.unread += 1;
+        }
+        true
+    }
+
+    /// Moves a pending message to its final state. Returns whether it was pending.
+    fn settle(&mut self, client_id: &str, state: Delivery) -> bool {
+        let Some((view, _)) = self.pending.remove(client_id) else {
+            return false;
+        };
+        let conv = self.conversation_mut(&view);
+        if let Some(line) = conv.lines.iter_mut().rev().find(|l| l.id == client_id) {
+            if let LineKind::Chat { mine, .. } = &mut line.kind {
+                *mine = Some(state);
+                return true;
+            }
         }
         false
     }
@@ -191,104 +544,323 @@ mod tests {
             text: text.into(),
             at: "2026-11-25T22:00:00.000Z".into(),
             client_id: None,
+            action: false,
         })
     }
 
-    fn states(timeline: &Timeline) -> Vec<Option<Delivery>> {
-        timeline
-            .lines()
+    fn ack(client_id: &str, seq: u64) -> ServerMsg {
+        ServerMsg::Ack {
+            client_id: client_id.into(),
+            room: Some("general".into()),
+            seq: Some(seq),
+            to: None,
+        }
+    }
+
+    fn welcomed(me: &str, online: &[&str]) -> Chat {
+        let mut chat = Chat::default();
+        chat.apply(
+            &ServerMsg::Welcome {
+                nick: me.into(),
+                rooms: vec!["general".into()],
+                online: online.iter().map(|s| s.to_string()).collect(),
+                session: None,
+            },
+            0.0,
+        );
+        chat
+    }
+
+    fn states(conv: &Conversation) -> Vec<Option<Delivery>> {
+        conv.lines
             .iter()
-            .map(|l| match l.kind {
-                LineKind::Chat { mine, .. } => mine,
+            .filter_map(|l| match l.kind {
+                LineKind::Chat { mine, .. } => Some(mine),
                 LineKind::Notice(_) => None,
+            })
+            .collect()
+    }
+
+    fn notices(conv: &Conversation) -> Vec<String> {
+        conv.lines
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LineKind::Notice(n) => Some(n.clone()),
+                LineKind::Chat { .. } => None,
             })
             .collect()
     }
 
     #[test]
     fn my_message_is_shown_at_once_then_marked_sent_by_its_ack() {
-        let mut t = Timeline::default();
-        t.push_own("c-1", "me", "hi", "now");
-        assert_eq!(states(&t), [Some(Delivery::Sending)]);
-        let key_before = t.lines()[0].render_key();
-        assert!(t.apply(&ServerMsg::Ack {
-            client_id: "c-1".into(),
-            room: "general".into(),
-            seq: 3
-        }));
-        assert_eq!(states(&t), [Some(Delivery::Sent)]);
-        assert_ne!(t.lines()[0].render_key(), key_before);
-        assert!(t.unconfirmed().is_empty());
+        let mut chat = welcomed("me", &["me"]);
+        chat.push_own(View::Room, "c-1", "hi", false, "now");
+        assert_eq!(states(chat.room()), [Some(Delivery::Sending)]);
+        let key_before = chat.room().lines[0].render_key();
+        assert!(chat.apply(&ack("c-1", 3), 0.0));
+        assert_eq!(states(chat.room()), [Some(Delivery::Sent)]);
+        assert_ne!(chat.room().lines[0].render_key(), key_before);
+        assert!(chat.unconfirmed().is_empty());
     }
 
     #[test]
     fn others_messages_are_kept_once_each() {
-        let mut t = Timeline::default();
-        assert!(t.apply(&message(1, "bob", "a")));
-        assert!(t.apply(&message(2, "bob", "b")));
-        assert!(!t.apply(&message(2, "bob", "b")));
-        assert!(!t.apply(&message(1, "bob", "a")));
-        assert_eq!(t.lines().len(), 2);
+        let mut chat = welcomed("me", &["me"]);
+        assert!(chat.apply(&message(1, "bob", "a"), 0.0));
+        assert!(chat.apply(&message(2, "bob", "b"), 0.0));
+        assert!(!chat.apply(&message(2, "bob", "b"), 0.0));
+        assert!(!chat.apply(&message(1, "bob", "a"), 0.0));
+        assert_eq!(chat.room().lines.len(), 2);
     }
 
     #[test]
     fn an_ack_overtaking_an_older_message_does_not_hide_it() {
-        let mut t = Timeline::default();
-        t.push_own("c-1", "me", "mine", "now");
-        t.apply(&ServerMsg::Ack {
-            client_id: "c-1".into(),
-            room: "general".into(),
-            seq: 5,
-        });
-        assert!(t.apply(&message(4, "bob", "older")));
-        assert_eq!(t.lines().len(), 2);
+        let mut chat = welcomed("me", &["me"]);
+        chat.push_own(View::Room, "c-1", "mine", false, "now");
+        chat.apply(&ack("c-1", 5), 0.0);
+        assert!(chat.apply(&message(4, "bob", "older"), 0.0));
+        assert_eq!(chat.room().lines.len(), 2);
     }
 
     #[test]
-    fn a_refused_message_fails_and_says_why() {
-        let mut t = Timeline::default();
-        t.push_own("c-1", "me", "x", "now");
+    fn a_refused_message_fails_says_why_and_can_be_retried_under_its_id() {
+        let mut chat = welcomed("me", &["me"]);
+        chat.push_own(View::Room, "c-1", "x", false, "now");
         let refusal = ServerMsg::Error {
             code: ErrorCode::TooLong,
             message: "too long".into(),
             client_id: Some("c-1".into()),
         };
-        assert!(t.apply(&refusal));
-        assert_eq!(states(&t)[0], Some(Delivery::Failed));
-        assert!(matches!(&t.lines()[1].kind, LineKind::Notice(n) if n.contains("too long")));
-        // A late ack does not resurrect it, and nothing is resent.
-        assert!(!t.apply(&ServerMsg::Ack {
-            client_id: "c-1".into(),
-            room: "general".into(),
-            seq: 1
-        }));
-        assert!(t.unconfirmed().is_empty());
+        assert!(chat.apply(&refusal, 0.0));
+        assert_eq!(states(chat.room()), [Some(Delivery::Failed)]);
+        assert!(notices(chat.room())[0].contains("too long"));
+        assert!(
+            chat.unconfirmed().is_empty(),
+            "failed messages are not resent by themselves"
+        );
+        let retry = chat.retry("c-1").expect("failed can be retried");
+        assert_eq!(retry.client_id, "c-1");
+        assert_eq!(states(chat.room()), [Some(Delivery::Sending)]);
+        assert!(chat.retry("c-1").is_none(), "only failed messages");
+        assert!(chat.apply(&ack("c-1", 9), 0.0));
+        assert_eq!(states(chat.room()), [Some(Delivery::Sent)]);
+    }
+
+    #[test]
+    fn a_message_without_ack_fails_only_after_it_was_sent_and_the_timeout_passed() {
+        let mut chat = welcomed("me", &["me"]);
+        chat.push_own(View::Room, "c-1", "x", false, "now");
+        // Queued while offline: never times out.
+        assert!(!chat.tick(1e9));
+        chat.mark_transmitted("c-1", 1e9);
+        assert!(!chat.tick(1e9 + ACK_TIMEOUT_MS - 1.0));
+        assert!(chat.tick(1e9 + ACK_TIMEOUT_MS + 1.0));
+        assert_eq!(states(chat.room()), [Some(Delivery::Failed)]);
+        // A late ack after the timeout does not flip it back.
+        assert!(!chat.apply(&ack("c-1", 2), 0.0));
     }
 
     #[test]
     fn unconfirmed_messages_are_listed_oldest_first_for_resending() {
-        let mut t = Timeline::default();
-        t.push_own("c-1", "me", "one", "now");
-        t.push_own("c-2", "me", "two", "now");
-        t.apply(&ServerMsg::Ack {
-            client_id: "c-1".into(),
-            room: "general".into(),
-            seq: 1,
-        });
-        t.push_own("c-3", "me", "three", "now");
+        let mut chat = welcomed("me", &["me", "bob"]);
+        chat.push_own(View::Room, "c-1", "one", false, "now");
+        chat.push_own(View::Room, "c-2", "two", true, "now");
+        chat.apply(&ack("c-1", 1), 0.0);
+        chat.push_own(View::Direct("bob".into()), "d-1", "psst", false, "now");
+        let frames: Vec<ClientMsg> = chat.unconfirmed().iter().map(Outgoing::frame).collect();
         assert_eq!(
-            t.unconfirmed(),
-            [("c-2".into(), "two".into()), ("c-3".into(), "three".into())]
+            frames,
+            [
+                ClientMsg::Say {
+                    room: "general".into(),
+                    text: "two".into(),
+                    client_id: "c-2".into(),
+                    action: true
+                },
+                ClientMsg::Dm {
+                    to: "bob".into(),
+                    text: "psst".into(),
+                    client_id: "d-1".into(),
+                    action: false
+                },
+            ]
         );
     }
 
     #[test]
-    fn lag_is_shown_as_a_notice() {
-        let mut t = Timeline::default();
-        assert!(t.apply(&ServerMsg::Lagged {
+    fn presence_keeps_the_online_list_and_announces_others_once() {
+        let mut chat = welcomed("me", &["me", "bob"]);
+        assert_eq!(chat.online(), ["bob", "me"]);
+        assert!(chat.apply(
+            &ServerMsg::Presence {
+                nick: "Alice".into(),
+                online: true
+            },
+            0.0
+        ));
+        assert!(!chat.apply(
+            &ServerMsg::Presence {
+                nick: "Alice".into(),
+                online: true
+            },
+            0.0
+        ));
+        assert_eq!(chat.online(), ["Alice", "bob", "me"]);
+        assert!(chat.apply(
+            &ServerMsg::Presence {
+                nick: "bob".into(),
+                online: false
+            },
+            0.0
+        ));
+        assert_eq!(chat.online(), ["Alice", "me"]);
+        // My own presence frame is not news to me.
+        chat.apply(
+            &ServerMsg::Presence {
+                nick: "me".into(),
+                online: false,
+            },
+            0.0,
+        );
+        assert_eq!(notices(chat.room()), ["Alice joined", "bob left"]);
+    }
+
+    #[test]
+    fn renames_update_the_list_my_name_and_the_conversation() {
+        let mut chat = welcomed("me", &["me", "bob"]);
+        chat.apply(&dm("bob", "me", "hi", None), 0.0);
+        chat.apply(
+            &ServerMsg::Renamed {
+                from: "bob".into(),
+                to: "robert".into(),
+            },
+            0.0,
+        );
+        assert_eq!(chat.online(), ["me", "robert"]);
+        let titles: Vec<String> = chat.directs().map(|(_, c)| c.title.clone()).collect();
+        assert_eq!(titles, ["robert"]);
+        chat.apply(
+            &ServerMsg::Renamed {
+                from: "me".into(),
+                to: "moi".into(),
+            },
+            0.0,
+        );
+        assert_eq!(chat.me, "moi");
+        assert_eq!(
+            notices(chat.room()),
+            ["bob is now known as robert", "You are now known as moi"]
+        );
+    }
+
+    fn typing(nick: &str, active: bool) -> ServerMsg {
+        ServerMsg::Typing {
             room: "general".into(),
-            missed: 7
-        }));
-        assert!(matches!(&t.lines()[0].kind, LineKind::Notice(n) if n.contains('7')));
+            nick: nick.into(),
+            active,
+        }
+    }
+
+    #[test]
+    fn the_typing_line_names_one_two_or_several_and_never_sticks() {
+        let mut chat = welcomed("me", &["me"]);
+        assert_eq!(chat.typing_line(), None);
+        chat.apply(&typing("bob", true), 0.0);
+        assert_eq!(chat.typing_line().as_deref(), Some("bob is typing…"));
+        chat.apply(&typing("alice", true), 0.0);
+        assert_eq!(
+            chat.typing_line().as_deref(),
+            Some("alice and bob are typing…")
+        );
+        chat.apply(&typing("carol", true), 1000.0);
+        assert_eq!(
+            chat.typing_line().as_deref(),
+            Some("several people are typing…")
+        );
+        chat.apply(&typing("carol", false), 1000.0);
+        // bob's message ends his typing; alice's entry expires without a refresh.
+        chat.apply(&message(1, "bob", "done"), 1000.0);
+        assert_eq!(chat.typing_line().as_deref(), Some("alice is typing…"));
+        assert!(chat.tick(TYPING_TTL_MS + 1.0));
+        assert_eq!(chat.typing_line(), None);
+        // And someone who leaves stops typing.
+        chat.apply(&typing("dan", true), 0.0);
+        chat.apply(
+            &ServerMsg::Presence {
+                nick: "dan".into(),
+                online: true,
+            },
+            0.0,
+        );
+        chat.apply(
+            &ServerMsg::Presence {
+                nick: "dan".into(),
+                online: false,
+            },
+            0.0,
+        );
+        assert_eq!(chat.typing_line(), None);
+    }
+
+    fn dm(from: &str, to: &str, text: &str, client_id: Option<&str>) -> ServerMsg {
+        ServerMsg::Dm(DirectMessage {
+            from: from.into(),
+            to: to.into(),
+            text: text.into(),
+            at: "2026-11-25T22:00:00.000Z".into(),
+            client_id: client_id.map(str::to_owned),
+            action: false,
+        })
+    }
+
+    #[test]
+    fn private_messages_form_conversations_with_unread_badges() {
+        let mut chat = welcomed("me", &["me", "Bob"]);
+        chat.apply(&dm("Bob", "me", "psst", Some("b-1")), 0.0);
+        chat.apply(&dm("Bob", "me", "hey", Some("b-2")), 0.0);
+        let (view, conv) = chat.directs().next().expect("a conversation");
+        assert_eq!((conv.title.as_str(), conv.unread), ("Bob", 2));
+        chat.open(view.clone());
+        assert_eq!(chat.current().lines.len(), 2);
+        assert_eq!(chat.directs().next().map(|(_, c)| c.unread), Some(0));
+        // While it is open, new ones are read at once; the room counts its own unread.
+        chat.apply(&dm("Bob", "me", "still there?", Some("b-3")), 0.0);
+        chat.apply(&message(1, "carol", "room talk"), 0.0);
+        assert_eq!(chat.directs().next().map(|(_, c)| c.unread), Some(0));
+        assert_eq!(chat.room().unread, 1);
+        // My own dm, sent from my other tab, lands in the same conversation, once.
+        chat.apply(&dm("me", "bob", "yes", Some("m-1")), 0.0);
+        chat.apply(&dm("me", "bob", "yes", Some("m-1")), 0.0);
+        assert_eq!(chat.current().lines.len(), 4);
+        chat.open(View::Room);
+        assert_eq!(chat.room().unread, 0);
+    }
+
+    #[test]
+    fn my_own_dm_is_confirmed_by_its_ack() {
+        let mut chat = welcomed("me", &["me", "bob"]);
+        chat.open(View::Direct("bob".into()));
+        chat.push_own(View::Direct("bob".into()), "d-1", "psst", false, "now");
+        let acked = ServerMsg::Ack {
+            client_id: "d-1".into(),
+            room: None,
+            seq: None,
+            to: Some("bob".into()),
+        };
+        assert!(chat.apply(&acked, 0.0));
+        assert_eq!(states(chat.current()), [Some(Delivery::Sent)]);
+    }
+
+    #[test]
+    fn lag_is_shown_as_a_notice() {
+        let mut chat = welcomed("me", &["me"]);
+        assert!(chat.apply(
+            &ServerMsg::Lagged {
+                room: "general".into(),
+                missed: 7
+            },
+            0.0
+        ));
+        assert!(notices(chat.room())[0].contains('7'));
     }
 }

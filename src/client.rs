@@ -1,17 +1,27 @@
 //! The browser's end of the websocket: one connection per tab, opened after hydration, kept open.
 //!
-//! [`ChatHandle`] is what the page holds: signals for the timeline, the connection state and the
-//! nickname, plus [`ChatHandle::send`]. In the browser, [`start`] spawns the connection loop: it
-//! opens `/ws` (gloo-net), says `hello`, applies every server frame to the timeline, and when the
-//! socket drops it waits with exponential backoff (0.5 s doubling to 15 s, with jitter so a restarted
-//! server is not hit by every tab at once), counting down on screen, and reconnects. Messages written
-//! while offline stay "sending" and go out once the server has welcomed the tab again.
+//! [`ChatHandle`] is what the page holds: a signal with the whole [`Chat`], the connection state, and
+//! the actions the page offers (submit the composer, retry, open a conversation, report typing). In
+//! the browser, [`start`] spawns the connection loop: it opens `/ws` (gloo-net; the session cookie
+//! goes with the upgrade), says `hello`, applies every server frame to the chat, and when the socket
+//! drops it waits with exponential backoff (0.5 s doubling to 15 s, with jitter so a restarted server
+//! is not hit by every tab at once), counting down on screen, and reconnects. The browser's own
+//! `offline` event drops the socket at once (a dead network can leave a websocket looking open for
+//! minutes) and its `online` event cuts the wait short. Messages written while offline stay
+//! "sending" and go out once the server has welcomed the tab again; the server de-duplicates them by
+//! `client_id`.
 
 use futures::channel::mpsc;
 use leptos::prelude::*;
 
-use crate::chat::Timeline;
+use crate::chat::{Chat, View};
+use crate::command::{Command, HELP};
 use crate::protocol::{ClientMsg, GENERAL};
+
+/// A typer refreshes `typing: true` at most this often while still typing.
+const TYPING_REFRESH_MS: f64 = 2_000.0;
+/// Typing stops by itself after this long without input.
+const TYPING_IDLE_MS: f64 = 5_000.0;
 
 /// The connection as the user is told about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,50 +57,150 @@ impl ConnState {
     }
 }
 
+/// Whether I am telling the room I am typing, and since when.
+#[derive(Debug, Clone, Copy, Default)]
+struct Typing {
+    active: bool,
+    last_sent_ms: f64,
+    last_input_ms: f64,
+}
+
 /// The page's handle on the chat. `Copy`, so every event handler can hold one.
 #[derive(Debug, Clone, Copy)]
 pub struct ChatHandle {
-    pub timeline: RwSignal<Timeline>,
+    pub chat: RwSignal<Chat>,
     pub status: RwSignal<ConnState>,
-    /// My nickname; empty until the browser has chosen one.
-    pub nick: RwSignal<String>,
     /// Frames for the connection loop; `None` on the server and before [`start`].
     outbox: StoredValue<Option<mpsc::UnboundedSender<ClientMsg>>>,
+    typing: StoredValue<Typing>,
 }
 
 impl ChatHandle {
-    pub fn new() -> Self {
+    pub fn new(me: String) -> Self {
         Self {
-            timeline: RwSignal::new(Timeline::default()),
+            chat: RwSignal::new(Chat::new(me)),
             status: RwSignal::new(ConnState::Connecting),
-            nick: RwSignal::new(String::new()),
             outbox: StoredValue::new(None),
+            typing: StoredValue::new(Typing::default()),
         }
     }
 
-    /// Shows `text` at once as my message, "sending", and hands it to the connection. If the tab is
-    /// offline it stays "sending" and is sent after the reconnect.
-    pub fn send(&self, text: String) {
-        let client_id = new_client_id();
-        let nick = self.nick.get_untracked();
-        self.timeline
-            .update(|t| t.push_own(&client_id, &nick, &text, &now_rfc3339()));
+    fn transmit(&self, msg: ClientMsg) {
         self.outbox.with_value(|outbox| {
             if let Some(outbox) = outbox {
-                // Fails only if the loop is gone, and then the line stays "sending" on screen.
-                let _ = outbox.unbounded_send(ClientMsg::Say {
-                    room: GENERAL.to_owned(),
-                    text,
-                    client_id,
-                });
+                // Fails only if the loop is gone; a message then stays "sending" and times out.
+                let _ = outbox.unbounded_send(msg);
             }
         });
     }
-}
 
-impl Default for ChatHandle {
-    fn default() -> Self {
-        Self::new()
+    /// Handles what was typed into the composer: a message to the conversation on screen, or a
+    /// slash command.
+    pub fn submit(&self, input: &str) {
+        match Command::parse(input) {
+            Command::Say { text, action } => {
+                let view = self.chat.with_untracked(Chat::current_view);
+                self.post(view, text, action);
+            }
+            Command::Msg { to, text } => {
+                let view = View::Direct(to);
+                self.chat.update(|c| c.open(view.clone()));
+                let view = self.chat.with_untracked(Chat::current_view);
+                self.post(view, text, false);
+            }
+            Command::Nick(nick) => self.transmit(ClientMsg::Nick { nick }),
+            Command::Help => self.note(HELP),
+            Command::Invalid(why) => self.note(&why),
+        }
+        self.stop_typing();
+    }
+
+    fn note(&self, text: &str) {
+        self.chat.update(|c| {
+            let view = c.current_view();
+            c.notice(&view, text);
+        });
+    }
+
+    /// Shows my message at once as "sending" and hands it to the connection.
+    fn post(&self, view: View, text: String, action: bool) {
+        if text.trim().is_empty() {
+            return;
+        }
+        let client_id = new_client_id();
+        let at = now_rfc3339();
+        self.chat
+            .update(|c| c.push_own(view.clone(), &client_id, &text, action, &at));
+        let outgoing = crate::chat::Outgoing {
+            view,
+            client_id,
+            text,
+            action,
+        };
+        self.transmit(outgoing.frame());
+    }
+
+    /// Sends a failed message again, under its first `client_id`.
+    pub fn retry(&self, client_id: &str) {
+        let mut outgoing = None;
+        self.chat.update(|c| outgoing = c.retry(client_id));
+        if let Some(outgoing) = outgoing {
+            self.transmit(outgoing.frame());
+        }
+    }
+
+    /// Opens a conversation (the room, or private messages with someone).
+    pub fn open(&self, view: View) {
+        self.stop_typing();
+        self.chat.update(|c| c.open(view));
+    }
+
+    /// The composer's text changed: tell the room I am typing (throttled), or that I stopped.
+    pub fn input_changed(&self, has_text: bool) {
+        if self.chat.with_untracked(Chat::current_view) != View::Room {
+            return;
+        }
+        if !has_text {
+            self.stop_typing();
+            return;
+        }
+        let now = now_ms();
+        let mut typing = self.typing.get_value();
+        typing.last_input_ms = now;
+        if !typing.active || now - typing.last_sent_ms >= TYPING_REFRESH_MS {
+            typing.active = true;
+            typing.last_sent_ms = now;
+            self.transmit(ClientMsg::Typing {
+                room: GENERAL.to_owned(),
+                active: true,
+            });
+        }
+        self.typing.set_value(typing);
+    }
+
+    /// Tells the room I stopped typing, if I had said I was (send, blur, idle, empty box).
+    pub fn stop_typing(&self) {
+        let mut typing = self.typing.get_value();
+        if typing.active {
+            typing.active = false;
+            self.typing.set_value(typing);
+            self.transmit(ClientMsg::Typing {
+                room: GENERAL.to_owned(),
+                active: false,
+            });
+        }
+    }
+
+    /// Once a second: expire typing entries and unacked messages, and stop my own idle typing.
+    pub fn tick(&self) {
+        let now = now_ms();
+        if self
+            .typing
+            .with_value(|t| t.active && now - t.last_input_ms > TYPING_IDLE_MS)
+        {
+            self.stop_typing();
+        }
+        self.chat.maybe_update(|c| c.tick(now));
     }
 }
 
@@ -115,6 +225,16 @@ fn now_rfc3339() -> String {
 #[cfg(not(feature = "hydrate"))]
 fn now_rfc3339() -> String {
     String::new()
+}
+
+#[cfg(feature = "hydrate")]
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn now_ms() -> f64 {
+    0.0
 }
 
 /// A fresh id for one of my messages: random enough that two tabs never collide.
@@ -146,11 +266,9 @@ mod browser {
     use leptos::prelude::*;
     use leptos::task::spawn_local;
 
-    use super::{ChatHandle, ConnState};
-    use crate::protocol::{ClientMsg, ErrorCode, ServerMsg, GENERAL};
+    use super::{now_ms, ChatHandle, ConnState};
+    use crate::protocol::{ClientMsg, ErrorCode, ServerMsg};
 
-    /// localStorage key of the nickname this browser uses.
-    const NICK_KEY: &str = "chinwag.nick";
     /// First reconnect delay; doubled on each failure up to [`MAX_BACKOFF_MS`].
     const BASE_BACKOFF_MS: u32 = 500;
     const MAX_BACKOFF_MS: u32 = 15_000;
@@ -162,11 +280,11 @@ mod browser {
         Down,
     }
 
-    /// Starts the connection loop for this tab. Call once, in the browser, after hydration.
+    /// Starts the connection loop and the clock for this tab. Call once, in the browser, after
+    /// hydration.
     pub fn start(chat: ChatHandle) {
         let (tx, rx) = mpsc::unbounded();
         chat.outbox.set_value(Some(tx));
-        chat.nick.set(stored_nick().unwrap_or_else(guest_nick));
         let (net_tx, net_rx) = mpsc::unbounded();
         for (event, state) in [("online", Network::Up), ("offline", Network::Down)] {
             let net_tx = net_tx.clone();
@@ -176,6 +294,12 @@ mod browser {
             });
         }
         spawn_local(run(chat, rx, net_rx));
+        spawn_local(async move {
+            loop {
+                TimeoutFuture::new(1000).await;
+                chat.tick();
+            }
+        });
     }
 
     async fn run(
@@ -217,6 +341,24 @@ mod browser {
         window().navigator().on_line()
     }
 
+    /// Sends one frame; for a message, starts its ack timer.
+    async fn send<S>(chat: ChatHandle, sink: &mut S, msg: &ClientMsg) -> bool
+    where
+        S: futures::Sink<Message> + Unpin,
+    {
+        if sink.send(Message::Text(msg.to_json())).await.is_err() {
+            return false;
+        }
+        if let ClientMsg::Say { client_id, .. } | ClientMsg::Dm { client_id, .. } = msg {
+            let now = now_ms();
+            chat.chat.maybe_update(|c| {
+                c.mark_transmitted(client_id, now);
+                false
+            });
+        }
+        true
+    }
+
     /// One connection, from `hello` until it drops. Returns whether the server welcomed us.
     async fn session(
         chat: ChatHandle,
@@ -226,10 +368,12 @@ mod browser {
     ) -> bool {
         let (mut sink, stream) = ws.split();
         let mut incoming = stream.fuse();
+        // The session cookie rides along with the upgrade; the nickname comes back in `welcome`.
         let hello = ClientMsg::Hello {
-            nick: chat.nick.get_untracked(),
+            nick: String::new(),
+            session: None,
         };
-        if sink.send(Message::Text(hello.to_json())).await.is_err() {
+        if !send(chat, &mut sink, &hello).await {
             return false;
         }
         let mut welcomed = false;
@@ -244,28 +388,35 @@ mod browser {
                     // Unknown frames are skipped: a newer server may say more than this client knows.
                     let Ok(msg) = ServerMsg::parse(&text) else { continue };
                     match msg {
-                        ServerMsg::Welcome { nick, .. } => {
+                        ServerMsg::Welcome { .. } => {
                             welcomed = true;
-                            remember_nick(&nick);
-                            chat.nick.set(nick);
+                            chat.chat.update(|c| { c.apply(&msg, now_ms()); });
                             chat.status.set(ConnState::Online);
-                            // Whatever queued up while offline is in the timeline as "sending";
+                            // Whatever queued up while offline is in the chat as "sending";
                             // send it from there, once, in order.
                             while outbox.try_recv().is_ok() {}
-                            let unconfirmed = chat.timeline.with_untracked(|t| t.unconfirmed());
-                            for (client_id, text) in unconfirmed {
-                                let say = ClientMsg::Say { room: GENERAL.to_owned(), text, client_id };
-                                if sink.send(Message::Text(say.to_json())).await.is_err() {
+                            let unconfirmed = chat.chat.with_untracked(|c| c.unconfirmed());
+                            for outgoing in unconfirmed {
+                                if !send(chat, &mut sink, &outgoing.frame()).await {
                                     return welcomed;
                                 }
                             }
                         }
-                        ServerMsg::Error { code: ErrorCode::NickInvalid, .. } if !welcomed => {
-                            // The stored name is no longer acceptable: pick a fresh one and retry.
-                            chat.nick.set(guest_nick());
+                        ServerMsg::Error { code: code @ (ErrorCode::BadSession | ErrorCode::NickTaken), .. }
+                            if !welcomed =>
+                        {
+                            // The session is gone or its name was taken while away: back to the
+                            // nickname form, which says why.
+                            let code = serde_json::to_value(code).ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default();
+                            let _ = window().location().assign(&format!("/?error={code}"));
                             return false;
                         }
-                        other => chat.timeline.maybe_update(|t| t.apply(&other)),
+                        other => {
+                            let now = now_ms();
+                            chat.chat.maybe_update(|c| c.apply(&other, now));
+                        }
                     }
                 }
                 net = network.next() => {
@@ -276,9 +427,9 @@ mod browser {
                 }
                 out = outbox.next() => {
                     let Some(msg) = out else { return welcomed };
-                    // Before `welcome` the frame is dropped here; it is still "sending" in the
-                    // timeline and goes out when the welcome arrives.
-                    if welcomed && sink.send(Message::Text(msg.to_json())).await.is_err() {
+                    // Before `welcome` the frame is dropped here; a message is still "sending" in
+                    // the chat and goes out when the welcome arrives.
+                    if welcomed && !send(chat, &mut sink, &msg).await {
                         return welcomed;
                     }
                 }
@@ -302,21 +453,5 @@ mod browser {
         };
         let host = location.host().unwrap_or_default();
         format!("{scheme}://{host}/ws")
-    }
-
-    fn stored_nick() -> Option<String> {
-        let storage = window().local_storage().ok()??;
-        storage.get_item(NICK_KEY).ok()?.filter(|n| !n.is_empty())
-    }
-
-    fn remember_nick(nick: &str) {
-        if let Ok(Some(storage)) = window().local_storage() {
-            // Private mode may refuse; the name then lasts for this tab only.
-            let _ = storage.set_item(NICK_KEY, nick);
-        }
-    }
-
-    fn guest_nick() -> String {
-        format!("guest-{:04}", (js_sys::Math::random() * 10_000.0) as u32)
     }
 }

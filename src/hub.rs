@@ -16,6 +16,13 @@
 //! (`lagged`), which knows it has a gap. Nobody is stalled by a slow reader and nobody is dropped
 //! without a word.
 //!
+//! # People
+//! Besides rooms the hub knows who is online: each session with its open connections, each connection
+//! with a bounded inbox for frames meant for it alone (private messages). A person comes online with
+//! their first connection and goes offline [`HubConfig::leave_grace`] after their last one closed, so
+//! a reload or a second tab never announces a leave and a join. An inbox that is full when a private
+//! message arrives counts the miss, and the connection reports it like a room lag.
+//!
 //! # Growing it
 //! Rooms are created on demand by name ([`Hub::room`]), so adding room commands touches only the
 //! connection handler. Stored history and a cross-node bus plug in at [`Hub::publish`]: the store
@@ -24,17 +31,22 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use time::OffsetDateTime;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
-use crate::protocol::{ChatMessage, ServerMsg};
+use crate::protocol::{ChatMessage, ErrorCode, FrameError, ServerMsg, GENERAL};
+use crate::session::SessionId;
 
 /// Identifies one websocket connection, so a subscriber can skip its own messages (no echo).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnId(u64);
+
+/// The origin of frames the server makes itself (presence, renames): no connection skips them.
+const SERVER: ConnId = ConnId(0);
 
 /// Tunables of the hub.
 #[derive(Debug, Clone)]
@@ -42,23 +54,29 @@ pub struct HubConfig {
     /// How many frames a room's ring holds: how far a subscriber may fall behind before it lags.
     /// 1024 frames is about 5 seconds of a very busy room; a healthy browser is never that far behind.
     pub room_capacity: usize,
+    /// How many private frames a connection's inbox holds before further ones are counted as missed.
+    pub inbox_capacity: usize,
+    /// How long after someone's last connection closed they are announced as gone. Long enough for a
+    /// reload or a brief network blip, short enough that the online list stays honest.
+    pub leave_grace: Duration,
 }
 
 impl Default for HubConfig {
     fn default() -> Self {
         Self {
             room_capacity: 1024,
+            inbox_capacity: 256,
+            leave_grace: Duration::from_secs(3),
         }
     }
 }
 
-/// One message on its way to a room's subscribers.
+/// One frame on its way to a room's subscribers.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// The connection that sent it; that connection gets an `ack` instead of the frame.
+    /// The connection that caused it; that connection does not receive it (no echo).
     pub origin: ConnId,
-    pub seq: u64,
-    /// The complete `message` frame, serialized once and shared.
+    /// The complete frame, serialized once and shared.
     pub frame: Utf8Bytes,
 }
 
@@ -73,8 +91,50 @@ struct Shared {
     config: HubConfig,
     /// Room name → room. A std mutex: it is held only to look up or insert, never across `.await`.
     rooms: Mutex<HashMap<String, Arc<Room>>>,
+    /// Who is online. A std mutex, held only for map updates, never across `.await`; frames are sent
+    /// after it is released.
+    people: Mutex<HashMap<SessionId, Person>>,
     /// Source of fresh connection ids.
     next_conn: AtomicU64,
+}
+
+/// Someone online (or within the leave grace).
+#[derive(Debug)]
+struct Person {
+    nick: String,
+    /// Each open connection's inbox.
+    connections: HashMap<ConnId, InboxSender>,
+    /// Bumped on every connect, so a pending leave can tell that the person came back meanwhile.
+    epoch: u64,
+}
+
+#[derive(Debug, Clone)]
+struct InboxSender {
+    tx: mpsc::Sender<Utf8Bytes>,
+    /// Frames that did not fit; the connection reports them.
+    missed: Arc<AtomicU64>,
+}
+
+/// A connection's private inbox.
+#[derive(Debug)]
+pub struct Inbox {
+    rx: mpsc::Receiver<Utf8Bytes>,
+    missed: Arc<AtomicU64>,
+}
+
+impl Inbox {
+    /// The next private frame. Cancel-safe. Pends forever once the hub has forgotten the connection.
+    pub async fn recv(&mut self) -> Utf8Bytes {
+        match self.rx.recv().await {
+            Some(frame) => frame,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// How many frames were dropped because the inbox was full since the last call.
+    pub fn take_missed(&self) -> u64 {
+        self.missed.swap(0, Ordering::Relaxed)
+    }
 }
 
 #[derive(Debug)]
@@ -105,6 +165,7 @@ impl Hub {
             shared: Arc::new(Shared {
                 config,
                 rooms: Mutex::new(HashMap::new()),
+                people: Mutex::new(HashMap::new()),
                 next_conn: AtomicU64::new(1),
             }),
         }
@@ -160,6 +221,7 @@ impl Hub {
         from: &str,
         text: String,
         client_id: Option<String>,
+        action: bool,
     ) -> Posted {
         let room = self.room(room);
         let at = now_rfc3339();
@@ -173,12 +235,169 @@ impl Hub {
             text,
             at,
             client_id,
+            action,
         };
         let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
         // An error here only means nobody is listening right now, which is not a failure.
-        let _ = state.tx.send(Delivery { origin, seq, frame });
+        let _ = state.tx.send(Delivery { origin, frame });
         drop(state);
         Posted { seq, message }
+    }
+
+    /// Sends a frame without a `seq` (typing, presence, renames) to every subscriber of `room`
+    /// except `origin`.
+    pub fn broadcast(&self, room: &str, origin: ConnId, msg: &ServerMsg) {
+        let room = self.room(room);
+        let frame = Utf8Bytes::from(msg.to_json());
+        let state = room.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = state.tx.send(Delivery { origin, frame });
+    }
+
+    fn people(&self) -> MutexGuard<'_, HashMap<SessionId, Person>> {
+        self.shared
+            .people
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers connection `conn` of `session` (called `nick`). Announces the person as online if
+    /// this is their first connection. Returns the connection's inbox.
+    pub fn connect(&self, session: SessionId, nick: &str, conn: ConnId) -> Inbox {
+        let (tx, rx) = mpsc::channel(self.shared.config.inbox_capacity);
+        let missed = Arc::new(AtomicU64::new(0));
+        let newcomer = {
+            let mut people = self.people();
+            let newcomer = !people.contains_key(&session);
+            let person = people.entry(session).or_insert_with(|| Person {
+                nick: nick.to_owned(),
+                connections: HashMap::new(),
+                epoch: 0,
+            });
+            person.epoch += 1;
+            let sender = InboxSender {
+                tx,
+                missed: Arc::clone(&missed),
+            };
+            person.connections.insert(conn, sender);
+            newcomer
+        };
+        if newcomer {
+            let online = ServerMsg::Presence {
+                nick: nick.to_owned(),
+                online: true,
+            };
+            self.broadcast(GENERAL, SERVER, &online);
+        }
+        Inbox { rx, missed }
+    }
+
+    /// Forgets connection `conn` of `session`. If it was the person's last one, they are announced as
+    /// gone after the leave grace, unless they came back meanwhile.
+    pub fn disconnect(&self, session: SessionId, conn: ConnId) {
+        let epoch = {
+            let mut people = self.people();
+            let Some(person) = people.get_mut(&session) else {
+                return;
+            };
+            person.connections.remove(&conn);
+            if !person.connections.is_empty() {
+                return;
+            }
+            person.epoch
+        };
+        let hub = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(hub.shared.config.leave_grace).await;
+            let gone = {
+                let mut people = hub.people();
+                match people.get(&session) {
+                    Some(p) if p.connections.is_empty() && p.epoch == epoch => {
+                        people.remove(&session).map(|p| p.nick)
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(nick) = gone {
+                hub.broadcast(
+                    GENERAL,
+                    SERVER,
+                    &ServerMsg::Presence {
+                        nick,
+                        online: false,
+                    },
+                );
+            }
+        });
+    }
+
+    /// Everyone online, sorted case-insensitively.
+    pub fn online(&self) -> Vec<String> {
+        let mut nicks: Vec<String> = self.people().values().map(|p| p.nick.clone()).collect();
+        nicks.sort_by_key(|n| n.to_lowercase());
+        nicks
+    }
+
+    /// Records that `session` is now called `to` and tells everyone.
+    pub fn rename(&self, session: SessionId, from: &str, to: &str) {
+        if let Some(person) = self.people().get_mut(&session) {
+            person.nick = to.to_owned();
+        }
+        let renamed = ServerMsg::Renamed {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        };
+        self.broadcast(GENERAL, SERVER, &renamed);
+    }
+
+    /// The nickname of the online person called `nick` (case-insensitively), as they spell it.
+    pub fn find_online(&self, nick: &str) -> Option<String> {
+        let wanted = nick.trim().to_lowercase();
+        self.people()
+            .values()
+            .find(|p| !p.connections.is_empty() && p.nick.to_lowercase() == wanted)
+            .map(|p| p.nick.clone())
+    }
+
+    /// Delivers a private frame to every connection of the person called `to` and to the sender's
+    /// other connections (not `origin`). Fails with `unknown_user` if `to` is not online.
+    pub fn direct(
+        &self,
+        from: SessionId,
+        origin: ConnId,
+        to: &str,
+        msg: &ServerMsg,
+    ) -> Result<(), FrameError> {
+        let frame = Utf8Bytes::from(msg.to_json());
+        let wanted = to.trim().to_lowercase();
+        let people = self.people();
+        let recipient = people
+            .iter()
+            .find(|(_, p)| !p.connections.is_empty() && p.nick.to_lowercase() == wanted)
+            .map(|(id, _)| *id)
+            .ok_or_else(|| {
+                FrameError::new(ErrorCode::UnknownUser, format!("{to:?} is not online"))
+            })?;
+        let mut targets: Vec<&InboxSender> = Vec::new();
+        for id in [recipient, from] {
+            if let Some(person) = people.get(&id) {
+                targets.extend(
+                    person
+                        .connections
+                        .iter()
+                        .filter(|(conn, _)| **conn != origin)
+                        .map(|(_, inbox)| inbox),
+                );
+            }
+            if recipient == from {
+                break;
+            }
+        }
+        for inbox in targets {
+            if inbox.tx.try_send(frame.clone()).is_err() {
+                inbox.missed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -249,14 +468,13 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::Sessions;
+    use std::future::Future as _;
 
     fn frame_of(received: Received) -> ChatMessage {
         match received {
             Received::Frame(d) => match ServerMsg::parse(d.frame.as_str()) {
-                Ok(ServerMsg::Message(m)) => {
-                    assert_eq!(m.seq, d.seq);
-                    m
-                }
+                Ok(ServerMsg::Message(m)) => m,
                 other => panic!("not a message frame: {other:?}"),
             },
             other => panic!("expected a frame, got {other:?}"),
@@ -270,13 +488,20 @@ mod tests {
         let mut alice_sub = hub.subscribe("general", alice);
         let mut bob_sub = hub.subscribe("general", bob);
 
-        let posted = hub.publish(alice, "general", "alice", "hi".into(), Some("c-1".into()));
+        let posted = hub.publish(
+            alice,
+            "general",
+            "alice",
+            "hi".into(),
+            Some("c-1".into()),
+            false,
+        );
         assert_eq!(posted.seq, 1);
         let got = frame_of(bob_sub.recv().await);
         assert_eq!((got.from.as_str(), got.text.as_str()), ("alice", "hi"));
         assert_eq!(got.client_id.as_deref(), Some("c-1"));
 
-        hub.publish(bob, "general", "bob", "hello".into(), None);
+        hub.publish(bob, "general", "bob", "hello".into(), None, false);
         let got = frame_of(alice_sub.recv().await);
         assert_eq!((got.seq, got.from.as_str()), (2, "bob"));
     }
@@ -286,11 +511,14 @@ mod tests {
         let hub = Hub::default();
         let me = hub.connection_id();
         let seqs: Vec<u64> = (0..3)
-            .map(|_| hub.publish(me, "general", "a", "x".into(), None).seq)
+            .map(|_| hub.publish(me, "general", "a", "x".into(), None, false).seq)
             .collect();
         assert_eq!(seqs, [1, 2, 3]);
-        assert_eq!(hub.publish(me, "rust", "a", "x".into(), None).seq, 1);
-        assert_eq!(hub.publish(me, "general", "a", "x".into(), None).seq, 4);
+        assert_eq!(hub.publish(me, "rust", "a", "x".into(), None, false).seq, 1);
+        assert_eq!(
+            hub.publish(me, "general", "a", "x".into(), None, false).seq,
+            4
+        );
     }
 
     #[tokio::test]
@@ -304,7 +532,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let me = hub.connection_id();
                     for i in 0..100 {
-                        hub.publish(me, "general", "w", format!("{w}-{i}"), None);
+                        hub.publish(me, "general", "w", format!("{w}-{i}"), None, false);
                     }
                 })
             })
@@ -319,7 +547,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_subscriber_is_told_how_much_it_missed_and_others_are_not_held_back() {
-        let hub = Hub::new(HubConfig { room_capacity: 8 });
+        let hub = Hub::new(HubConfig {
+            room_capacity: 8,
+            ..HubConfig::default()
+        });
         let (writer, slow, fast) = (
             hub.connection_id(),
             hub.connection_id(),
@@ -328,7 +559,7 @@ mod tests {
         let mut slow_sub = hub.subscribe("general", slow);
         let mut fast_sub = hub.subscribe("general", fast);
         for i in 1..=20u64 {
-            hub.publish(writer, "general", "w", i.to_string(), None);
+            hub.publish(writer, "general", "w", i.to_string(), None, false);
             // The fast reader keeps up: every publish is read at once.
             assert_eq!(frame_of(fast_sub.recv().await).seq, i);
         }
@@ -340,6 +571,120 @@ mod tests {
         for seq in 13..=20 {
             assert_eq!(frame_of(slow_sub.recv().await).seq, seq);
         }
+    }
+
+    fn next_frame(sub: &mut Subscription) -> Option<ServerMsg> {
+        let mut next = std::pin::pin!(sub.recv());
+        let waker = std::task::Waker::noop();
+        match next
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker))
+        {
+            std::task::Poll::Ready(Received::Frame(d)) => ServerMsg::parse(d.frame.as_str()).ok(),
+            _ => None,
+        }
+    }
+
+    fn presence(nick: &str, online: bool) -> Option<ServerMsg> {
+        Some(ServerMsg::Presence {
+            nick: nick.into(),
+            online,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_person_joins_once_and_leaves_once_whatever_their_tabs() {
+        let hub = Hub::default();
+        let sessions = Sessions::default();
+        let alice = sessions.create("alice").expect("free").id;
+        let watcher = hub.connection_id();
+        let mut general = hub.subscribe(GENERAL, watcher);
+
+        let tabs: Vec<ConnId> = (0..3).map(|_| hub.connection_id()).collect();
+        let _inboxes: Vec<Inbox> = tabs
+            .iter()
+            .map(|t| hub.connect(alice, "alice", *t))
+            .collect();
+        assert_eq!(next_frame(&mut general), presence("alice", true));
+        assert_eq!(next_frame(&mut general), None, "one join for three tabs");
+        assert_eq!(hub.online(), ["alice"]);
+
+        hub.disconnect(alice, tabs[0]);
+        hub.disconnect(alice, tabs[1]);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(next_frame(&mut general), None, "still has a tab");
+
+        // A reload: the last tab closes and a new one opens within the grace.
+        hub.disconnect(alice, tabs[2]);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let reloaded = hub.connection_id();
+        let _inbox = hub.connect(alice, "alice", reloaded);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(next_frame(&mut general), None, "a reload does not flap");
+
+        hub.disconnect(alice, reloaded);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(hub.online(), ["alice"], "listed during the grace");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(next_frame(&mut general), presence("alice", false));
+        assert!(hub.online().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_private_message_reaches_both_parties_and_nobody_else() {
+        let hub = Hub::default();
+        let sessions = Sessions::default();
+        let (alice, bob, carol) = (
+            sessions.create("alice").expect("free").id,
+            sessions.create("Bob").expect("free").id,
+            sessions.create("carol").expect("free").id,
+        );
+        let (a1, a2, b1, c1) = (
+            hub.connection_id(),
+            hub.connection_id(),
+            hub.connection_id(),
+            hub.connection_id(),
+        );
+        let mut a1_inbox = hub.connect(alice, "alice", a1);
+        let mut a2_inbox = hub.connect(alice, "alice", a2);
+        let mut b1_inbox = hub.connect(bob, "Bob", b1);
+        let mut c1_inbox = hub.connect(carol, "carol", c1);
+
+        let dm = ServerMsg::error(ErrorCode::Empty, "stand-in frame");
+        hub.direct(alice, a1, "bob", &dm).expect("bob is online");
+        assert_eq!(b1_inbox.recv().await.as_str(), dm.to_json());
+        assert_eq!(a2_inbox.recv().await.as_str(), dm.to_json(), "my other tab");
+        assert!(
+            a1_inbox.rx.try_recv().is_err(),
+            "not back to the sending tab"
+        );
+        assert!(c1_inbox.rx.try_recv().is_err(), "never to a third person");
+
+        let err = hub.direct(alice, a1, "nobody", &dm).expect_err("offline");
+        assert_eq!(err.code, ErrorCode::UnknownUser);
+        assert_eq!(hub.find_online("BOB").as_deref(), Some("Bob"));
+    }
+
+    #[tokio::test]
+    async fn a_full_inbox_counts_what_it_missed() {
+        let hub = Hub::new(HubConfig {
+            inbox_capacity: 2,
+            ..HubConfig::default()
+        });
+        let sessions = Sessions::default();
+        let (alice, bob) = (
+            sessions.create("alice").expect("free").id,
+            sessions.create("bob").expect("free").id,
+        );
+        let (a, b) = (hub.connection_id(), hub.connection_id());
+        let _a_inbox = hub.connect(alice, "alice", a);
+        let b_inbox = hub.connect(bob, "bob", b);
+        let dm = ServerMsg::error(ErrorCode::Empty, "x");
+        for _ in 0..5 {
+            hub.direct(alice, a, "bob", &dm).expect("online");
+        }
+        assert_eq!(b_inbox.take_missed(), 3);
+        assert_eq!(b_inbox.take_missed(), 0);
     }
 
     #[test]

@@ -4,25 +4,37 @@
 //! # Layout
 //! - [`protocol`]: the wire types (client and server frames, error codes, validation), shared by the
 //!   server and the wasm client. Documented for outsiders in `docs/protocol.md`.
-//! - [`chat`]: the timeline the page shows and how server frames change it (pure, unit-tested).
+//! - [`chat`]: the conversations, online list and typing line the page shows, and how server frames
+//!   and the clock change them (pure, unit-tested).
+//! - [`command`]: slash commands typed into the composer.
 //! - [`client`]: the page's handle on the chat, and in the browser the websocket loop with reconnect.
 //! - [`app`]: the HTML shell, router and components.
 //! - `hub` (server): rooms, per-room `seq`, bounded broadcast with a lag policy.
+//! - `session` (server): sessions, nickname claims, `client_id` de-duplication.
+//! - `join` (server): `POST /join`, the nickname form that creates a session cookie.
 //! - `ws` (server): the `/ws` handler, one task per connection.
 //! - `state` (server): what every handler shares.
 //! - `server` (server): router, start-up, graceful shutdown.
 //!
 //! The feature `ssr` builds the server, `hydrate` the wasm client; `cargo leptos` builds both.
 
+// Leptos views are nested types; the chat page's goes deeper than the default limit of 128.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod chat;
 pub mod client;
+pub mod command;
 pub mod protocol;
 
 #[cfg(feature = "ssr")]
 pub mod hub;
 #[cfg(feature = "ssr")]
+pub mod join;
+#[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod session;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]

@@ -25,15 +25,40 @@ pub const MAX_CLIENT_ID_CHARS: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
-    /// The first frame of every connection: who is talking.
-    Hello { nick: String },
+    /// The first frame of every connection: who is talking. A browser's session comes in its cookie;
+    /// other clients may name theirs in `session`. Without a session, `nick` claims a new one.
+    Hello {
+        #[serde(default)]
+        nick: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
     /// Post `text` to `room`. `client_id` is the sender's own id for the message, echoed in its `ack`
-    /// and in the `message` others receive, so a client can match the two.
+    /// and in the `message` others receive, so a client can match the two; a retry reuses it.
     Say {
         room: String,
         text: String,
         client_id: String,
+        /// A `/me` action: shown as "alice waves" rather than as a quote.
+        #[serde(default, skip_serializing_if = "is_false")]
+        action: bool,
     },
+    /// Change my nickname.
+    Nick { nick: String },
+    /// I started (`true`) or stopped (`false`) typing in `room`.
+    Typing { room: String, active: bool },
+    /// A private message to one person.
+    Dm {
+        to: String,
+        text: String,
+        client_id: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        action: bool,
+    },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl ClientMsg {
@@ -66,33 +91,75 @@ pub struct ChatMessage {
     /// The sender's id for the message, if it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// A `/me` action.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
+}
+
+/// A private message, as delivered to both parties' connections (`"type":"dm"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectMessage {
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
 }
 
 /// A frame sent by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
-    /// The answer to a good `hello`: the nickname as the server will show it and the rooms joined.
-    Welcome { nick: String, rooms: Vec<String> },
+    /// The answer to a good `hello`: the nickname as the server will show it, the rooms joined and who
+    /// is online (the newcomer included). `session` is set only when this `hello` created the session,
+    /// so a bot can reconnect as itself.
+    Welcome {
+        nick: String,
+        rooms: Vec<String>,
+        #[serde(default)]
+        online: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
     /// Someone else's message.
     Message(ChatMessage),
-    /// The sender's own message was accepted with this `seq` (it gets this instead of an echo).
+    /// The sender's own message was accepted (it gets this instead of an echo). Room messages carry
+    /// their `room` and `seq`; private ones their recipient `to`.
     Ack {
         client_id: String,
-        room: String,
-        seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
     },
     /// A frame was refused. The connection stays open unless the code says otherwise. A refused `say`
-    /// carries its `client_id`, so the client can mark that message as failed.
+    /// or `dm` carries its `client_id`, so the client can mark that message as failed.
     Error {
         code: ErrorCode,
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
-    /// The connection fell behind the room's traffic and `missed` messages were not delivered to it.
+    /// The connection fell behind and `missed` messages of `room` were not delivered to it.
     /// The client knows it has a gap; it is never cut off without being told.
     Lagged { room: String, missed: u64 },
+    /// Someone came online (their first tab) or went offline (their last tab closed).
+    Presence { nick: String, online: bool },
+    /// Someone changed their nickname.
+    Renamed { from: String, to: String },
+    /// Someone started or stopped typing in `room`.
+    Typing {
+        room: String,
+        nick: String,
+        active: bool,
+    },
+    /// A private message: to the recipient's connections and to the sender's other ones.
+    Dm(DirectMessage),
 }
 
 impl ServerMsg {
@@ -129,6 +196,12 @@ pub enum ErrorCode {
     AlreadyHello,
     /// The nickname breaks the rules (empty, too long, control characters).
     NickInvalid,
+    /// The nickname is in use by someone else.
+    NickTaken,
+    /// The session token is unknown (expired, forged, or the server forgot it).
+    BadSession,
+    /// A private message to someone who is not online.
+    UnknownUser,
     /// The message text is empty after trimming.
     Empty,
     /// The message text is longer than [`MAX_TEXT_CHARS`].
@@ -236,7 +309,15 @@ mod tests {
         assert_eq!(
             ClientMsg::parse(r#"{"type":"hello","nick":"alice"}"#),
             Ok(ClientMsg::Hello {
-                nick: "alice".into()
+                nick: "alice".into(),
+                session: None
+            })
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"hello","session":"tok"}"#),
+            Ok(ClientMsg::Hello {
+                nick: String::new(),
+                session: Some("tok".into())
             })
         );
         assert_eq!(
@@ -244,27 +325,61 @@ mod tests {
             Ok(ClientMsg::Say {
                 room: "general".into(),
                 text: "hi".into(),
-                client_id: "c-1".into()
+                client_id: "c-1".into(),
+                action: false,
+            })
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"typing","room":"general","active":true}"#),
+            Ok(ClientMsg::Typing {
+                room: "general".into(),
+                active: true
+            })
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"nick","nick":"new"}"#),
+            Ok(ClientMsg::Nick { nick: "new".into() })
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"dm","to":"bob","text":"psst","client_id":"d-1"}"#),
+            Ok(ClientMsg::Dm {
+                to: "bob".into(),
+                text: "psst".into(),
+                client_id: "d-1".into(),
+                action: false,
             })
         );
     }
 
     #[test]
     fn extra_fields_are_ignored() {
-        let parsed = ClientMsg::parse(r#"{"type":"hello","nick":"bob","client":"bot/1.0"}"#);
-        assert_eq!(parsed, Ok(ClientMsg::Hello { nick: "bob".into() }));
+        let parsed = ClientMsg::parse(r#"{"type":"nick","nick":"bob","client":"bot/1.0"}"#);
+        assert_eq!(parsed, Ok(ClientMsg::Nick { nick: "bob".into() }));
     }
 
     #[test]
     fn client_frames_round_trip() {
         for msg in [
             ClientMsg::Hello {
-                nick: "zoë".into()
+                nick: "zoë".into(),
+                session: Some("t".into()),
             },
             ClientMsg::Say {
                 room: GENERAL.into(),
                 text: "line\n\"quoted\" <b>".into(),
                 client_id: "c-9".into(),
+                action: true,
+            },
+            ClientMsg::Nick { nick: "x".into() },
+            ClientMsg::Typing {
+                room: GENERAL.into(),
+                active: false,
+            },
+            ClientMsg::Dm {
+                to: "bob".into(),
+                text: "hi".into(),
+                client_id: "d".into(),
+                action: false,
             },
         ] {
             assert_eq!(ClientMsg::parse(&msg.to_json()), Ok(msg));
@@ -280,34 +395,73 @@ mod tests {
             text: "hi".into(),
             at: "2026-11-25T22:00:00.000Z".into(),
             client_id: Some("c-1".into()),
+            action: false,
         });
-        assert_eq!(
-            wire(&message),
-            json!({"type":"message","room":"general","seq":17,"from":"alice","text":"hi",
-                   "at":"2026-11-25T22:00:00.000Z","client_id":"c-1"})
-        );
-        let ack = ServerMsg::Ack {
-            client_id: "c-1".into(),
-            room: "general".into(),
-            seq: 17,
-        };
-        assert_eq!(
-            wire(&ack),
-            json!({"type":"ack","client_id":"c-1","room":"general","seq":17})
-        );
-        assert_eq!(
-            wire(&ServerMsg::error(ErrorCode::BadFrame, "nope")),
-            json!({"type":"error","code":"bad_frame","message":"nope"})
-        );
-        let welcome = ServerMsg::Welcome {
-            nick: "alice".into(),
-            rooms: vec!["general".into()],
-        };
-        assert_eq!(
-            wire(&welcome),
-            json!({"type":"welcome","nick":"alice","rooms":["general"]})
-        );
-        for msg in [message, ack, welcome] {
+        let cases = [
+            (
+                message,
+                json!({"type":"message","room":"general","seq":17,"from":"alice","text":"hi",
+                       "at":"2026-11-25T22:00:00.000Z","client_id":"c-1"}),
+            ),
+            (
+                ServerMsg::Ack {
+                    client_id: "c-1".into(),
+                    room: Some("general".into()),
+                    seq: Some(17),
+                    to: None,
+                },
+                json!({"type":"ack","client_id":"c-1","room":"general","seq":17}),
+            ),
+            (
+                ServerMsg::error(ErrorCode::BadFrame, "nope"),
+                json!({"type":"error","code":"bad_frame","message":"nope"}),
+            ),
+            (
+                ServerMsg::Welcome {
+                    nick: "alice".into(),
+                    rooms: vec!["general".into()],
+                    online: vec!["alice".into(), "bob".into()],
+                    session: None,
+                },
+                json!({"type":"welcome","nick":"alice","rooms":["general"],"online":["alice","bob"]}),
+            ),
+            (
+                ServerMsg::Presence {
+                    nick: "alice".into(),
+                    online: false,
+                },
+                json!({"type":"presence","nick":"alice","online":false}),
+            ),
+            (
+                ServerMsg::Renamed {
+                    from: "old".into(),
+                    to: "new".into(),
+                },
+                json!({"type":"renamed","from":"old","to":"new"}),
+            ),
+            (
+                ServerMsg::Typing {
+                    room: "general".into(),
+                    nick: "bob".into(),
+                    active: true,
+                },
+                json!({"type":"typing","room":"general","nick":"bob","active":true}),
+            ),
+            (
+                ServerMsg::Dm(DirectMessage {
+                    from: "alice".into(),
+                    to: "bob".into(),
+                    text: "psst".into(),
+                    at: "2026-11-25T22:00:00.000Z".into(),
+                    client_id: None,
+                    action: true,
+                }),
+                json!({"type":"dm","from":"alice","to":"bob","text":"psst",
+                       "at":"2026-11-25T22:00:00.000Z","action":true}),
+            ),
+        ];
+        for (msg, expected) in cases {
+            assert_eq!(wire(&msg), expected);
             assert_eq!(ServerMsg::parse(&msg.to_json()).ok(), Some(msg));
         }
     }
@@ -320,6 +474,8 @@ mod tests {
             r#"{"type":"shout","text":"x"}"#,
             r#"{"type":"say","room":"general","text":"x"}"#,
             r#"{"type":"hello","nick":42}"#,
+            r#"{"type":"typing","room":"general"}"#,
+            r#"{"type":"dm","to":"bob","text":"x"}"#,
             "[]",
             "",
         ] {

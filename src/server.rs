@@ -4,7 +4,7 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::{get_configuration, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -13,8 +13,16 @@ use tokio::sync::watch;
 
 use crate::app::{shell, App};
 use crate::hub::{Hub, HubConfig};
+use crate::session::{SessionConfig, Sessions};
 use crate::state::AppState;
-use crate::ws;
+use crate::{join, ws};
+
+/// The server's tunables, with production defaults; tests shorten the timers.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    pub hub: HubConfig,
+    pub sessions: SessionConfig,
+}
 
 /// How long shutdown waits for open websockets to say goodbye before the process exits anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws", get(ws::upgrade))
+        .route("/join", post(join::join))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
@@ -35,13 +44,14 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(
     listener: TcpListener,
     leptos_options: LeptosOptions,
-    hub_config: HubConfig,
+    config: ServerConfig,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         leptos_options,
-        hub: Hub::new(hub_config),
+        hub: Hub::new(config.hub),
+        sessions: Sessions::new(config.sessions),
         shutdown: shutdown_rx,
     };
     let app = router(state);
@@ -79,7 +89,13 @@ pub async fn run() -> io::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(%local, "listening");
     println!("chinwag is running at http://{local}/");
-    serve(listener, options, HubConfig::default(), shutdown_signal()).await
+    serve(
+        listener,
+        options,
+        ServerConfig::default(),
+        shutdown_signal(),
+    )
+    .await
 }
 
 fn init_tracing() {

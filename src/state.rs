@@ -1,16 +1,19 @@
-//! The state every request handler shares: the Leptos options, the hub and the shutdown signal.
+//! The state every request handler shares: the Leptos options, the hub, the sessions and the
+//! shutdown signal. Leptos provides it as context to server functions and server-side rendering.
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio::sync::watch;
 
 use crate::hub::Hub;
+use crate::session::Sessions;
 
 /// Cloned into every handler by axum; each field is itself a cheap handle.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub hub: Hub,
+    pub sessions: Sessions,
     /// Turns `true` once when the server starts shutting down; every connection watches it so it can
     /// tell its client to come back (close code 1012) instead of vanishing.
     pub shutdown: watch::Receiver<bool>,

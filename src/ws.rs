@@ -1,25 +1,29 @@
 //! The websocket transport: `GET /ws`, one task per connection.
 //!
 //! A connection goes through two phases. Until a good `hello` it only answers that frame (anything
-//! else gets `hello_required`). After the `welcome` it is subscribed to `general` and a single task
-//! `select!`s between the client's frames and the room's deliveries, so a client that reads slowly
-//! only slows its own task: the hub's ring moves on without it and it is told it lagged.
+//! else gets `hello_required`). The `hello` names a session: the browser's cookie, a `session` field,
+//! or, for a client without one, a new session claiming `nick`. After the `welcome` a single task
+//! `select!`s between the client's frames, the `general` room's deliveries and the connection's private
+//! inbox, so a client that reads slowly only slows its own task: the hub's ring moves on without it
+//! and it is told it lagged.
 //!
 //! Every frame is parsed at the edge by [`ClientMsg::parse`]; a bad one is answered with a typed
 //! error and the connection stays open.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
+use axum_extra::extract::CookieJar;
 use tokio::sync::watch;
 
-use crate::hub::{ConnId, Hub, Received, Subscription};
+use crate::hub::{now_rfc3339, ConnId, Hub, Inbox, Received, Subscription};
 use crate::protocol::{
-    validate_client_id, validate_nick, validate_text, ClientMsg, ErrorCode, FrameError, ServerMsg,
+    validate_client_id, validate_text, ClientMsg, DirectMessage, ErrorCode, FrameError, ServerMsg,
     GENERAL,
 };
+use crate::session::{SessionId, Sessions, COOKIE};
 use crate::state::AppState;
 
 /// Largest websocket message accepted from a client. A `say` at the text limit is ~16 KiB of UTF-8
@@ -33,21 +37,35 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 /// (or hostile); closing it frees its task instead of letting it sit forever.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A typer's `active: true` is passed on at most this often; clients refresh it while typing so a
+/// receiver's expiry timer does not clear it, and this keeps a chatty client from flooding the room.
+const TYPING_REFRESH: Duration = Duration::from_millis(1500);
+
 /// Close code sent when the server shuts down: "service restart", the client should come back.
 const CLOSE_RESTART: u16 = 1012;
-/// Close code for a client that never said hello: "policy violation".
+/// Close code for a client that never said hello, or cannot be written to: "policy violation".
 const CLOSE_POLICY: u16 = 1008;
 
-/// The axum handler for `GET /ws`.
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+/// The pseudo-room private-message acks and lag reports are filed under.
+const DIRECT: &str = "direct";
+
+/// The axum handler for `GET /ws`. A browser's session arrives in its cookie.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    jar: CookieJar,
+) -> Response {
+    let cookie_token = jar.get(COOKIE).map(|c| c.value().to_owned());
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
             let conn = Connection {
                 socket,
-                hub: state.hub.clone(),
                 id: state.hub.connection_id(),
-                shutdown: state.shutdown.clone(),
+                hub: state.hub,
+                sessions: state.sessions,
+                shutdown: state.shutdown,
+                cookie_token,
             };
             conn.run().await;
         })
@@ -64,14 +82,30 @@ enum End {
 struct Connection {
     socket: WebSocket,
     hub: Hub,
+    sessions: Sessions,
     id: ConnId,
     shutdown: watch::Receiver<bool>,
+    /// The session token from the upgrade request's cookie, if any.
+    cookie_token: Option<String>,
+}
+
+/// Who this connection speaks for, once welcomed.
+struct Me {
+    session: SessionId,
+    /// Whether this connection last told the room it is typing.
+    typing: bool,
+    /// When `typing: true` was last passed on.
+    typing_sent: Option<Instant>,
 }
 
 impl Connection {
     async fn run(mut self) {
         let end = match self.handshake().await {
-            Ok(nick) => self.chat(nick).await,
+            Ok((mut me, mut general, mut inbox)) => {
+                let end = self.chat(&mut me, &mut general, &mut inbox).await;
+                self.leave(&me);
+                end
+            }
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
@@ -84,8 +118,8 @@ impl Connection {
         }
     }
 
-    /// Waits for a valid `hello` and answers `welcome`; returns the nickname.
-    async fn handshake(&mut self) -> Result<String, End> {
+    /// Waits for a valid `hello` and answers `welcome`.
+    async fn handshake(&mut self) -> Result<(Me, Subscription, Inbox), End> {
         let deadline = tokio::time::sleep(HELLO_TIMEOUT);
         tokio::pin!(deadline);
         loop {
@@ -97,36 +131,87 @@ impl Connection {
             let Some(parsed) = Incoming::sort(frame)?.parse() else {
                 continue;
             };
-            let reply = match parsed {
-                Ok(ClientMsg::Hello { nick }) => match validate_nick(&nick) {
-                    Ok(nick) => {
+            let refusal = match parsed {
+                Ok(ClientMsg::Hello { nick, session }) => match self.identify(&nick, session) {
+                    Ok((session, nick, new_token)) => {
+                        // Subscribe before announcing, so nothing said from here on is missed.
+                        let general = self.hub.subscribe(GENERAL, self.id);
+                        let inbox = self.hub.connect(session, &nick, self.id);
                         let welcome = ServerMsg::Welcome {
-                            nick: nick.clone(),
+                            nick,
                             rooms: vec![GENERAL.to_owned()],
+                            online: self.hub.online(),
+                            session: new_token,
                         };
-                        self.send(&welcome).await?;
-                        return Ok(nick);
+                        let me = Me {
+                            session,
+                            typing: false,
+                            typing_sent: None,
+                        };
+                        if let Err(end) = self.send(&welcome).await {
+                            self.leave(&me);
+                            return Err(end);
+                        }
+                        return Ok((me, general, inbox));
                     }
                     Err(err) => err,
                 },
                 Ok(_) => FrameError::new(ErrorCode::HelloRequired, "say hello first"),
                 Err(err) => err,
             };
-            self.send(&reply.to_server_msg()).await?;
+            self.send(&refusal.to_server_msg()).await?;
         }
     }
 
+    /// Finds (or, for a client without one, creates) the session a `hello` speaks for and opens a
+    /// connection of it. Returns the session, its nickname and the token if it is new.
+    fn identify(
+        &self,
+        nick: &str,
+        token: Option<String>,
+    ) -> Result<(SessionId, String, Option<String>), FrameError> {
+        if let Some(token) = token.or_else(|| self.cookie_token.clone()) {
+            let (session, _) = self.sessions.find(&token).ok_or_else(|| {
+                FrameError::new(
+                    ErrorCode::BadSession,
+                    "unknown session: pick a nickname again",
+                )
+            })?;
+            let nick = self.sessions.connect(session)?;
+            return Ok((session, nick, None));
+        }
+        let created = self.sessions.create(nick)?;
+        let nick = self.sessions.connect(created.id)?;
+        Ok((created.id, nick, Some(created.token)))
+    }
+
+    /// Undoes the connect: presence (after its grace) and any typing indicator.
+    fn leave(&self, me: &Me) {
+        if me.typing {
+            if let Some(nick) = self.sessions.nick(me.session) {
+                let stopped = ServerMsg::Typing {
+                    room: GENERAL.to_owned(),
+                    nick,
+                    active: false,
+                };
+                self.hub.broadcast(GENERAL, self.id, &stopped);
+            }
+        }
+        self.hub.disconnect(me.session, self.id);
+        self.sessions.disconnect(me.session);
+    }
+
     /// The main loop after `welcome`.
-    async fn chat(&mut self, nick: String) -> End {
-        let mut general = self.hub.subscribe(GENERAL, self.id);
+    async fn chat(&mut self, me: &mut Me, general: &mut Subscription, inbox: &mut Inbox) -> End {
         loop {
             let step = tokio::select! {
                 frame = self.socket.recv() => match Incoming::sort(frame).map(Incoming::parse) {
-                    Ok(Some(parsed)) => self.handle(&nick, parsed).await,
+                    Ok(Some(parsed)) => self.handle(me, parsed).await,
                     Ok(None) => Ok(()),
                     Err(end) => Err(end),
                 },
-                received = general.recv() => self.deliver(&general, received).await,
+                received = general.recv() => self.deliver(general, received).await,
+                frame = inbox.recv() => self.deliver_direct(inbox, frame).await,
                 () = stopping(&mut self.shutdown) => Err(End::Close(CLOSE_RESTART, "server restarting")),
             };
             if let Err(end) = step {
@@ -138,7 +223,7 @@ impl Connection {
     /// Answers one client frame (or the error its parsing produced).
     async fn handle(
         &mut self,
-        nick: &str,
+        me: &mut Me,
         parsed: Result<ClientMsg, FrameError>,
     ) -> Result<(), End> {
         let reply = match parsed {
@@ -146,9 +231,26 @@ impl Connection {
                 room,
                 text,
                 client_id,
-            }) => match self.say(nick, room, text, &client_id) {
-                Ok(ack) => ack,
-                Err(err) if validate_client_id(&client_id).is_ok() => err.about(client_id),
+                action,
+            }) => {
+                me.typing = false;
+                self.say(me, room, text, &client_id, action)
+                    .unwrap_or_else(|err| refusal(err, client_id))
+            }
+            Ok(ClientMsg::Dm {
+                to,
+                text,
+                client_id,
+                action,
+            }) => self
+                .dm(me, &to, text, &client_id, action)
+                .unwrap_or_else(|err| refusal(err, client_id)),
+            Ok(ClientMsg::Nick { nick }) => match self.rename(me, &nick) {
+                Ok(()) => return Ok(()),
+                Err(err) => err.to_server_msg(),
+            },
+            Ok(ClientMsg::Typing { room, active }) => match self.typing(me, &room, active) {
+                Ok(()) => return Ok(()),
                 Err(err) => err.to_server_msg(),
             },
             Ok(ClientMsg::Hello { .. }) => ServerMsg::error(
@@ -160,13 +262,21 @@ impl Connection {
         self.send(&reply).await
     }
 
-    /// Validates and publishes a `say`; returns the sender's `ack`.
+    fn nick(&self, me: &Me) -> Result<String, FrameError> {
+        self.sessions
+            .nick(me.session)
+            .ok_or_else(|| FrameError::new(ErrorCode::BadSession, "the session has ended"))
+    }
+
+    /// Validates and publishes a `say`; returns the sender's `ack`. A `client_id` this session used
+    /// before in this room is acked with its first `seq` and not published again.
     fn say(
         &self,
-        nick: &str,
+        me: &Me,
         room: String,
         text: String,
         client_id: &str,
+        action: bool,
     ) -> Result<ServerMsg, FrameError> {
         validate_client_id(client_id)?;
         validate_text(&text)?;
@@ -176,14 +286,105 @@ impl Connection {
                 format!("you are not in the room {room:?}"),
             ));
         }
-        let posted = self
-            .hub
-            .publish(self.id, &room, nick, text, Some(client_id.to_owned()));
+        let seq = match self.sessions.sent_before(me.session, &room, client_id) {
+            Some(seq) => seq,
+            None => {
+                let nick = self.nick(me)?;
+                let posted = self.hub.publish(
+                    self.id,
+                    &room,
+                    &nick,
+                    text,
+                    Some(client_id.to_owned()),
+                    action,
+                );
+                self.sessions
+                    .remember_sent(me.session, &room, client_id, posted.seq);
+                posted.seq
+            }
+        };
         Ok(ServerMsg::Ack {
             client_id: client_id.to_owned(),
-            room,
-            seq: posted.seq,
+            room: Some(room),
+            seq: Some(seq),
+            to: None,
         })
+    }
+
+    /// Validates and delivers a private message; returns the sender's `ack`.
+    fn dm(
+        &self,
+        me: &Me,
+        to: &str,
+        text: String,
+        client_id: &str,
+        action: bool,
+    ) -> Result<ServerMsg, FrameError> {
+        validate_client_id(client_id)?;
+        validate_text(&text)?;
+        let to = self.hub.find_online(to).ok_or_else(|| {
+            FrameError::new(ErrorCode::UnknownUser, format!("{to:?} is not online"))
+        })?;
+        // Private messages are filed per recipient for de-duplication; they have no seq (yet).
+        let key = format!("{DIRECT}:{}", to.to_lowercase());
+        if self
+            .sessions
+            .sent_before(me.session, &key, client_id)
+            .is_none()
+        {
+            let dm = ServerMsg::Dm(DirectMessage {
+                from: self.nick(me)?,
+                to: to.clone(),
+                text,
+                at: now_rfc3339(),
+                client_id: Some(client_id.to_owned()),
+                action,
+            });
+            self.hub.direct(me.session, self.id, &to, &dm)?;
+            self.sessions.remember_sent(me.session, &key, client_id, 0);
+        }
+        Ok(ServerMsg::Ack {
+            client_id: client_id.to_owned(),
+            room: None,
+            seq: None,
+            to: Some(to),
+        })
+    }
+
+    /// Renames this connection's session; everyone (this connection included) gets `renamed`.
+    fn rename(&self, me: &Me, nick: &str) -> Result<(), FrameError> {
+        let (from, to) = self.sessions.rename(me.session, nick)?;
+        if from != to {
+            self.hub.rename(me.session, &from, &to);
+        }
+        Ok(())
+    }
+
+    /// Passes a typing change on to the room's other connections.
+    fn typing(&self, me: &mut Me, room: &str, active: bool) -> Result<(), FrameError> {
+        if room != GENERAL {
+            return Err(FrameError::new(
+                ErrorCode::UnknownRoom,
+                format!("you are not in the room {room:?}"),
+            ));
+        }
+        let refresh_due = me
+            .typing_sent
+            .is_none_or(|sent| sent.elapsed() >= TYPING_REFRESH);
+        if active == me.typing && !(active && refresh_due) {
+            return Ok(());
+        }
+        me.typing = active;
+        if active {
+            me.typing_sent = Some(Instant::now());
+        }
+        let typing = ServerMsg::Typing {
+            room: room.to_owned(),
+            nick: self.nick(me)?,
+            active,
+        };
+        self.hub.broadcast(room, self.id, &typing);
+        Ok(())
     }
 
     /// Forwards what the room produced to the client.
@@ -200,6 +401,20 @@ impl Connection {
         }
     }
 
+    /// Forwards a private frame, then reports any that did not fit in the inbox.
+    async fn deliver_direct(&mut self, inbox: &Inbox, frame: Utf8Bytes) -> Result<(), End> {
+        self.send_raw(frame).await?;
+        let missed = inbox.take_missed();
+        if missed > 0 {
+            let lagged = ServerMsg::Lagged {
+                room: DIRECT.to_owned(),
+                missed,
+            };
+            self.send(&lagged).await?;
+        }
+        Ok(())
+    }
+
     async fn send(&mut self, msg: &ServerMsg) -> Result<(), End> {
         self.send_raw(Utf8Bytes::from(msg.to_json())).await
     }
@@ -210,6 +425,15 @@ impl Connection {
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => Err(End::Close(CLOSE_POLICY, "too slow to read")),
         }
+    }
+}
+
+/// A refused `say` or `dm`: the error, naming the message when its `client_id` is usable.
+fn refusal(err: FrameError, client_id: String) -> ServerMsg {
+    if validate_client_id(&client_id).is_ok() {
+        err.about(client_id)
+    } else {
+        err.to_server_msg()
     }
 }
 

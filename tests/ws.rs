@@ -18,10 +18,12 @@ async fn hello_is_answered_with_welcome_in_general() {
         .send(json!({"type": "hello", "nick": "  alice  "}))
         .await;
     let welcome = alice.recv().await;
-    assert_eq!(
-        welcome,
-        json!({"type": "welcome", "nick": "alice", "rooms": ["general"]})
-    );
+    assert_eq!(welcome["type"], "welcome");
+    assert_eq!(welcome["nick"], "alice");
+    assert_eq!(welcome["rooms"], json!(["general"]));
+    assert_eq!(welcome["online"], json!(["alice"]));
+    // A session was created; its token comes back once, for a client without cookies.
+    assert!(welcome["session"].as_str().is_some_and(|t| t.len() >= 43));
 }
 
 #[tokio::test]
@@ -33,13 +35,13 @@ async fn a_message_reaches_the_others_and_the_sender_gets_only_an_ack() {
 
     alice.say("hi", "c-1").await;
 
-    let ack = alice.recv().await;
+    let ack = alice.recv_chat().await;
     assert_eq!(ack["type"], "ack");
     assert_eq!(ack["client_id"], "c-1");
     let seq = ack["seq"].as_u64().expect("seq is a number");
 
     for receiver in [&mut bob, &mut carol] {
-        let msg = receiver.recv().await;
+        let msg = receiver.recv_chat().await;
         assert_eq!(msg["type"], "message");
         assert_eq!(msg["room"], "general");
         assert_eq!(msg["seq"], seq);
@@ -54,7 +56,7 @@ async fn a_message_reaches_the_others_and_the_sender_gets_only_an_ack() {
         assert!(at.ends_with('Z'), "UTC: {at}");
     }
     // No echo: the sender's own message never comes back to it.
-    alice.expect_silence(Duration::from_millis(300)).await;
+    alice.expect_no_chat(Duration::from_millis(300)).await;
 }
 
 #[tokio::test]
@@ -63,10 +65,10 @@ async fn seq_only_grows() {
     let mut alice = Client::join(&server, "alice").await;
     let mut bob = Client::join(&server, "bob").await;
     alice.say("one", "a-1").await;
-    let first = alice.recv().await["seq"].as_u64().expect("seq");
-    assert_eq!(bob.recv().await["seq"], first);
+    let first = alice.recv_chat().await["seq"].as_u64().expect("seq");
+    assert_eq!(bob.recv_chat().await["seq"], first);
     bob.say("two", "b-1").await;
-    let second = bob.recv().await["seq"].as_u64().expect("seq");
+    let second = bob.recv_chat().await["seq"].as_u64().expect("seq");
     assert!(second > first, "{first} then {second}");
 }
 
@@ -82,15 +84,15 @@ async fn bad_frames_get_bad_frame_and_the_connection_stays_open() {
         r#"{"no":"type"}"#,
     ] {
         alice.send_text(bad).await;
-        let err = alice.recv().await;
+        let err = alice.recv_chat().await;
         assert_eq!(err["type"], "error", "{bad}");
         assert_eq!(err["code"], "bad_frame", "{bad}");
         assert!(!err["message"].as_str().unwrap_or_default().is_empty());
     }
     // Still open, still chatting.
     alice.say("still here", "c-9").await;
-    assert_eq!(alice.recv().await["type"], "ack");
-    assert_eq!(bob.recv().await["text"], "still here");
+    assert_eq!(alice.recv_chat().await["type"], "ack");
+    assert_eq!(bob.recv_chat().await["text"], "still here");
 }
 
 #[tokio::test]
@@ -100,28 +102,28 @@ async fn invalid_messages_are_refused_with_a_precise_code_naming_the_message() {
     let mut bob = Client::join(&server, "bob").await;
 
     alice.say("   ", "c-1").await;
-    let err = alice.recv().await;
+    let err = alice.recv_chat().await;
     assert_eq!(
         (err["code"].as_str(), err["client_id"].as_str()),
         (Some("empty"), Some("c-1"))
     );
 
     alice.say(&"x".repeat(4001), "c-2").await;
-    assert_eq!(alice.recv().await["code"], "too_long");
+    assert_eq!(alice.recv_chat().await["code"], "too_long");
 
     alice
         .send(json!({"type":"say","room":"nowhere","text":"hi","client_id":"c-3"}))
         .await;
-    assert_eq!(alice.recv().await["code"], "unknown_room");
+    assert_eq!(alice.recv_chat().await["code"], "unknown_room");
 
     alice.send(json!({"type":"hello","nick":"again"})).await;
-    assert_eq!(alice.recv().await["code"], "already_hello");
+    assert_eq!(alice.recv_chat().await["code"], "already_hello");
 
     alice.send_raw(Message::binary(vec![1u8, 2, 3])).await;
-    assert_eq!(alice.recv().await["code"], "unsupported");
+    assert_eq!(alice.recv_chat().await["code"], "unsupported");
 
     // None of it reached anyone.
-    bob.expect_silence(Duration::from_millis(300)).await;
+    bob.expect_no_chat(Duration::from_millis(300)).await;
 }
 
 #[tokio::test]
@@ -139,6 +141,12 @@ async fn the_first_frame_must_be_a_valid_hello() {
     // Then a good hello still works.
     bot.send(json!({"type":"hello","nick":"bot"})).await;
     assert_eq!(bot.recv().await["type"], "welcome");
+    // A forged session is refused, whatever nick comes with it.
+    let mut forger = Client::connect(&server).await;
+    forger
+        .send(json!({"type":"hello","nick":"bot","session":"forged-token"}))
+        .await;
+    assert_eq!(forger.recv().await["code"], "bad_session");
 }
 
 #[tokio::test]
@@ -153,7 +161,7 @@ async fn three_hundred_messages_arrive_complete_and_in_order() {
         }
         let mut acks = Vec::with_capacity(N);
         for _ in 0..N {
-            let ack = alice.recv().await;
+            let ack = alice.recv_chat().await;
             assert_eq!(ack["type"], "ack");
             acks.push(ack["seq"].as_u64().expect("seq"));
         }
@@ -161,7 +169,7 @@ async fn three_hundred_messages_arrive_complete_and_in_order() {
     });
     let mut seqs = Vec::with_capacity(N);
     for i in 0..N {
-        let msg = bob.recv().await;
+        let msg = bob.recv_chat().await;
         assert_eq!(msg["type"], "message", "{msg}");
         assert_eq!(msg["text"], format!("message {i}"));
         seqs.push(msg["seq"].as_u64().expect("seq"));
@@ -172,12 +180,16 @@ async fn three_hundred_messages_arrive_complete_and_in_order() {
         seqs.windows(2).all(|w| w[1] == w[0] + 1),
         "gap-free and increasing"
     );
-    bob.expect_silence(Duration::from_millis(200)).await;
+    bob.expect_no_chat(Duration::from_millis(200)).await;
 }
 
 #[tokio::test]
 async fn a_slow_reader_is_told_it_lagged_and_the_others_get_everything() {
-    let server = TestServer::start_with(HubConfig { room_capacity: 16 }).await;
+    let server = TestServer::start_with(HubConfig {
+        room_capacity: 16,
+        ..HubConfig::default()
+    })
+    .await;
     let mut writer = Client::join(&server, "writer").await;
     let mut fast = Client::join(&server, "fast").await;
     // `slow` reads nothing until the burst is over. ~12 MB of frames is more than the loopback
@@ -189,8 +201,8 @@ async fn a_slow_reader_is_told_it_lagged_and_the_others_get_everything() {
         writer
             .say(&format!("{i:05}{body}"), &format!("c-{i}"))
             .await;
-        assert_eq!(writer.recv().await["type"], "ack");
-        let got = fast.recv().await;
+        assert_eq!(writer.recv_chat().await["type"], "ack");
+        let got = fast.recv_chat().await;
         assert_eq!(
             got["seq"],
             i + 1,
@@ -199,7 +211,7 @@ async fn a_slow_reader_is_told_it_lagged_and_the_others_get_everything() {
     }
     let (mut got, mut missed, mut last_seq) = (0, 0, 0);
     while got + missed < N {
-        let frame = slow.recv().await;
+        let frame = slow.recv_chat().await;
         match frame["type"].as_str() {
             Some("message") => {
                 let seq = frame["seq"].as_u64().expect("seq");
@@ -211,6 +223,7 @@ async fn a_slow_reader_is_told_it_lagged_and_the_others_get_everything() {
                 assert_eq!(frame["room"], "general");
                 missed += frame["missed"].as_u64().expect("missed");
             }
+            Some("presence") => {}
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -1,7 +1,10 @@
 import { expect, test } from '@playwright/test';
-import { message, messages, openChat, unique } from './helpers';
+import { message, messages, nickname, openChat, unique } from './helpers';
 
 test('the server-rendered page already has the message list and the composer', async ({ request }) => {
+  // Pick a nickname with a plain form post, as a browser without wasm would.
+  const join = await request.post('/join', { form: { nick: nickname('ssr') } });
+  expect(join.ok()).toBeTruthy();
   const response = await request.get('/');
   expect(response.ok()).toBeTruthy();
   expect(response.headers()['content-type']).toContain('text/html');
@@ -14,28 +17,32 @@ test('the server-rendered page already has the message list and the composer', a
   expect(html).toContain('/pkg/chinwag');
 });
 
-test('without JavaScript the page still shows the chat layout', async ({ browser }) => {
+test('without JavaScript a newcomer can pick a nickname and see the chat', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto('/');
+  const nick = nickname('nojs');
+  await page.getByLabel('Nickname').fill(nick);
+  await page.getByRole('button', { name: 'Join' }).click();
   await expect(page.getByRole('list', { name: 'Messages' })).toBeAttached();
   await expect(page.getByRole('textbox', { name: 'Message' })).toBeVisible();
   await expect(page.getByRole('button', { name: 'Send' })).toBeVisible();
-  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'false');
+  await expect(page.getByText('You are')).toContainText(nick);
+  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'false');
   await context.close();
 });
 
 test('the page hydrates, connects, and logs no errors', async ({ browser }) => {
-  const user = await openChat(browser, 'hydra');
+  const user = await openChat(browser, nickname('hydra'));
   await expect(user.page).toHaveTitle('chinwag');
-  await expect(user.page.getByText('You are')).toContainText('hydra');
+  await expect(user.page.getByText('You are')).toContainText(user.nick);
   expect(user.errors).toEqual([]);
   await user.context.close();
 });
 
 test('two people chat: Enter and Send both work, each message shows once', async ({ browser }) => {
-  const alice = await openChat(browser, 'alice');
-  const bob = await openChat(browser, 'bob');
+  const alice = await openChat(browser, nickname('alice'));
+  const bob = await openChat(browser, nickname('bob'));
 
   const hello = unique('hello bob');
   const box = alice.page.getByRole('textbox', { name: 'Message' });
@@ -50,12 +57,12 @@ test('two people chat: Enter and Send both work, each message shows once', async
   // Bob gets it with Alice's name on it.
   const theirs = message(bob.page, hello);
   await expect(theirs).toHaveCount(1);
-  await expect(theirs).toContainText('alice');
+  await expect(theirs).toContainText(alice.nick);
 
   const reply = unique('hi alice');
   await bob.page.getByRole('textbox', { name: 'Message' }).fill(reply);
   await bob.page.getByRole('button', { name: 'Send' }).click();
-  await expect(message(alice.page, reply)).toContainText('bob');
+  await expect(message(alice.page, reply)).toContainText(bob.nick);
   await expect(message(bob.page, reply)).toHaveCount(1);
 
   // Give any stray echo time to arrive, then check nothing was doubled.
@@ -70,8 +77,8 @@ test('two people chat: Enter and Send both work, each message shows once', async
 });
 
 test('a message written while offline is shown as sending, then sent after the reconnect', async ({ browser }) => {
-  const alice = await openChat(browser, 'alice-offline');
-  const bob = await openChat(browser, 'bob-online');
+  const alice = await openChat(browser, nickname('alice-off'));
+  const bob = await openChat(browser, nickname('bob-on'));
 
   await alice.context.setOffline(true);
   await expect(alice.page.getByRole('status')).toHaveText(/Offline/, { timeout: 15_000 });
@@ -91,8 +98,8 @@ test('a message written while offline is shown as sending, then sent after the r
 });
 
 test('the list follows new messages, but not while the reader has scrolled up', async ({ browser }) => {
-  const alice = await openChat(browser, 'scroller');
-  const bob = await openChat(browser, 'talker');
+  const alice = await openChat(browser, nickname('scroller'));
+  const bob = await openChat(browser, nickname('talker'));
   await alice.page.setViewportSize({ width: 390, height: 640 });
 
   const box = bob.page.getByRole('textbox', { name: 'Message' });

@@ -9,11 +9,9 @@ export interface User {
   errors: string[];
 }
 
-/** Opens the chat as a new user with the given nickname and waits until it is online. */
+/** Opens the chat as a new user: picks `nick` in the nickname form and waits until online. */
 export async function openChat(browser: Browser, nick: string): Promise<User> {
   const context = await browser.newContext();
-  // The client keeps its nickname in localStorage; seed it so each test knows who is who.
-  await context.addInitScript((name) => window.localStorage.setItem('chinwag.nick', name), nick);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (msg) => {
@@ -21,9 +19,28 @@ export async function openChat(browser: Browser, nick: string): Promise<User> {
   });
   page.on('pageerror', (err) => errors.push(err.message));
   await page.goto('/');
-  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
-  await expect(page.getByRole('status')).toHaveText(/Online/);
+  await page.getByLabel('Nickname').fill(nick);
+  await page.getByRole('button', { name: 'Join' }).click();
+  await waitOnline(page);
   return { context, page, nick, errors };
+}
+
+/** Waits until the page is hydrated and its websocket welcomed. */
+export async function waitOnline(page: Page) {
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  await expect(page.getByRole('status')).toHaveText(/Online/);
+}
+
+/** A nickname no other test (or earlier run against the same server) has used. */
+export function nickname(prefix: string): string {
+  return `${prefix}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** Types into the composer and presses Enter. */
+export async function say(page: Page, text: string) {
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill(text);
+  await box.press('Enter');
 }
 
 export function messages(page: Page) {

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chinwag::hub::HubConfig;
+use chinwag::server::ServerConfig;
+use chinwag::session::SessionConfig;
 use futures_util::{SinkExt, StreamExt};
 use leptos::config::LeptosOptions;
 use serde_json::{json, Value};
@@ -27,11 +29,24 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server with the production settings, except a short leave grace so tests need not wait.
     pub async fn start() -> Self {
-        Self::start_with(HubConfig::default()).await
+        Self::start_with(HubConfig {
+            leave_grace: Duration::from_millis(300),
+            ..HubConfig::default()
+        })
+        .await
     }
 
     pub async fn start_with(hub: HubConfig) -> Self {
+        Self::start_with_config(ServerConfig {
+            hub,
+            sessions: SessionConfig::default(),
+        })
+        .await
+    }
+
+    pub async fn start_with_config(config: ServerConfig) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let options = LeptosOptions::builder()
@@ -40,9 +55,14 @@ impl TestServer {
             .site_addr(addr)
             .build();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(chinwag::server::serve(listener, options, hub, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(chinwag::server::serve(
+            listener,
+            options,
+            config,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             addr,
             stop: Some(stop),
@@ -89,14 +109,75 @@ impl Client {
         Self { ws }
     }
 
-    /// Connects, says hello and checks the welcome.
-    pub async fn join(server: &TestServer, nick: &str) -> Self {
+    /// Connects with a browser's session cookie.
+    pub async fn connect_with_cookie(server: &TestServer, token: &str) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = server.ws_url().into_client_request().expect("request");
+        request.headers_mut().insert(
+            "cookie",
+            format!("chinwag_session={token}").parse().expect("header"),
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connect");
+        Self { ws }
+    }
+
+    /// Connects, says hello as a new session for `nick` and checks the welcome. Returns the client
+    /// and its session token. Frames announcing the join that others send are left unread.
+    pub async fn join_session(server: &TestServer, nick: &str) -> (Self, String) {
         let mut client = Self::connect(server).await;
         client.send(json!({"type": "hello", "nick": nick})).await;
         let welcome = client.recv().await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         assert_eq!(welcome["nick"], nick);
+        let token = welcome["session"]
+            .as_str()
+            .expect("a new session")
+            .to_owned();
+        // My own join notice arrives on the room right after the welcome.
+        client.expect_frame("presence").await;
+        (client, token)
+    }
+
+    /// Like [`Client::join_session`], without the token.
+    pub async fn join(server: &TestServer, nick: &str) -> Self {
+        Self::join_session(server, nick).await.0
+    }
+
+    /// Another connection (tab) of an existing session.
+    pub async fn resume(server: &TestServer, token: &str) -> (Self, Value) {
+        let mut client = Self::connect(server).await;
         client
+            .send(json!({"type": "hello", "session": token}))
+            .await;
+        let welcome = client.recv().await;
+        (client, welcome)
+    }
+
+    /// The next frame of type `kind`, skipping presence, typing and rename notices of other types.
+    pub async fn expect_frame(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+            let skippable = ["presence", "typing", "renamed"];
+            assert!(
+                skippable.contains(&frame["type"].as_str().unwrap_or_default()),
+                "expected {kind}, got {frame}"
+            );
+        }
+    }
+
+    /// The next frame that is not a presence notice (others joining or leaving).
+    pub async fn recv_chat(&mut self) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["type"] != "presence" {
+                return frame;
+            }
+        }
     }
 
     pub async fn send(&mut self, frame: Value) {
@@ -133,11 +214,24 @@ impl Client {
         }
     }
 
-    /// Asserts that no text frame arrives within `for_`.
+    /// Asserts that no text frame at all arrives within `for_`.
     pub async fn expect_silence(&mut self, for_: Duration) {
-        if let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(for_, self.ws.next()).await
-        {
-            panic!("expected nothing, got {text}");
+        self.expect_only(for_, &[]).await;
+    }
+
+    /// Asserts that nothing but presence notices (others joining) arrives within `for_`.
+    pub async fn expect_no_chat(&mut self, for_: Duration) {
+        self.expect_only(for_, &["presence"]).await;
+    }
+
+    async fn expect_only(&mut self, for_: Duration, allowed: &[&str]) {
+        let deadline = tokio::time::Instant::now() + for_;
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            if let Message::Text(text) = msg {
+                let frame: Value = serde_json::from_str(&text).expect("JSON frame");
+                let kind = frame["type"].as_str().unwrap_or_default();
+                assert!(allowed.contains(&kind), "expected nothing, got {frame}");
+            }
         }
     }
 
@@ -154,4 +248,36 @@ impl Client {
             }
         }
     }
+}
+
+/// Sends one raw HTTP/1.1 request to the server and returns the whole response (head and body).
+pub async fn http(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        server.addr,
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .expect("response within the wait")
+        .expect("read response");
+    String::from_utf8_lossy(&response).into_owned()
 }

@@ -1,0 +1,321 @@
+//! Sessions: who a connection is, and which nicknames are taken.
+//!
+//! A session is created when someone picks a nickname (the page's form, or a bot's `hello`). It is
+//! named by a random 256-bit token that the browser keeps in an HttpOnly cookie; the server keeps only
+//! the token's SHA-256, so a leaked session table cannot be replayed. Every tab of the browser shares
+//! the session, and so its nickname.
+//!
+//! A nickname is unique among *active* sessions, compared case-insensitively. A session is active while
+//! it has an open connection, and for [`SessionConfig::idle_hold`] after its last one closed (so a
+//! reload, a laptop lid or a train tunnel does not lose the name). After that it may be taken by
+//! someone else; the old session keeps working and is told `nick_taken` if it comes back to a name
+//! now in use.
+//!
+//! Sessions also remember the `client_id`s of their recent messages, so a retried `say` is stored and
+//! delivered at most once (the retry is acked with the first `seq`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore as _;
+use sha2::{Digest, Sha256};
+
+use crate::protocol::{validate_nick, ErrorCode, FrameError};
+
+/// The name of the browser's session cookie.
+pub const COOKIE: &str = "chinwag_session";
+
+/// Identifies a session inside the server (never shown to clients).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(u64);
+
+/// Tunables of the session registry.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// How long a session keeps its nickname after its last connection closed.
+    pub idle_hold: Duration,
+    /// How many recent `client_id`s a session remembers for de-duplication. A client retries only its
+    /// unconfirmed messages, which are few; 512 covers any realistic backlog.
+    pub remembered_ids: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_hold: Duration::from_secs(15 * 60),
+            remembered_ids: 512,
+        }
+    }
+}
+
+/// The shared session registry. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Sessions {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    config: SessionConfig,
+    next_id: u64,
+    /// SHA-256 of the token → session.
+    by_token: HashMap<[u8; 32], SessionId>,
+    sessions: HashMap<SessionId, Session>,
+}
+
+#[derive(Debug)]
+struct Session {
+    nick: String,
+    connections: usize,
+    /// When the last connection closed (or the session was created): starts the idle hold.
+    idle_since: Instant,
+    /// Recent `(room, client_id) → seq`, oldest first in `order`.
+    sent: HashMap<(String, String), u64>,
+    order: VecDeque<(String, String)>,
+}
+
+/// What a new session gets: its id, and the token for the cookie (shown once, never stored).
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub token: String,
+    pub nick: String,
+}
+
+impl Sessions {
+    pub fn new(config: SessionConfig) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                config,
+                ..Inner::default()
+            })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock leaves plain maps behind, still consistent enough to use.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Creates a session for `nick` (validated and trimmed), if the name is free.
+    pub fn create(&self, nick: &str) -> Result<NewSession, FrameError> {
+        let nick = validate_nick(nick)?;
+        let mut inner = self.lock();
+        inner.ensure_free(&nick, None)?;
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let token = URL_SAFE_NO_PAD.encode(raw);
+        inner.next_id += 1;
+        let id = SessionId(inner.next_id);
+        inner.by_token.insert(hash(&token), id);
+        inner.sessions.insert(
+            id,
+            Session {
+                nick: nick.clone(),
+                connections: 0,
+                idle_since: Instant::now(),
+                sent: HashMap::new(),
+                order: VecDeque::new(),
+            },
+        );
+        Ok(NewSession { id, token, nick })
+    }
+
+    /// The session a token names, with its current nickname.
+    pub fn find(&self, token: &str) -> Option<(SessionId, String)> {
+        let inner = self.lock();
+        let id = *inner.by_token.get(&hash(token))?;
+        let nick = inner.sessions.get(&id)?.nick.clone();
+        Some((id, nick))
+    }
+
+    /// The current nickname of session `id`.
+    pub fn nick(&self, id: SessionId) -> Option<String> {
+        self.lock().sessions.get(&id).map(|s| s.nick.clone())
+    }
+
+    /// The nickname a token's session can chat under now: `None` if the token is unknown or, while
+    /// the session was away, someone else took its name (the page then asks for a new one).
+    pub fn current(&self, token: &str) -> Option<String> {
+        let inner = self.lock();
+        let id = *inner.by_token.get(&hash(token))?;
+        let nick = inner.sessions.get(&id)?.nick.clone();
+        inner.ensure_free(&nick, Some(id)).ok()?;
+        Some(nick)
+    }
+
+    /// A connection of `id` opens. Fails with `nick_taken` if, while the session was away, someone
+    /// else took its name.
+    pub fn connect(&self, id: SessionId) -> Result<String, FrameError> {
+        let mut inner = self.lock();
+        let nick = match inner.sessions.get(&id) {
+            Some(session) => session.nick.clone(),
+            None => return Err(FrameError::new(ErrorCode::BadSession, "unknown session")),
+        };
+        inner.ensure_free(&nick, Some(id))?;
+        if let Some(session) = inner.sessions.get_mut(&id) {
+            session.connections += 1;
+        }
+        Ok(nick)
+    }
+
+    /// A connection of `id` closed.
+    pub fn disconnect(&self, id: SessionId) {
+        let mut inner = self.lock();
+        if let Some(session) = inner.sessions.get_mut(&id) {
+            session.connections = session.connections.saturating_sub(1);
+            if session.connections == 0 {
+                session.idle_since = Instant::now();
+            }
+        }
+    }
+
+    /// Renames session `id`; returns the old name.
+    pub fn rename(&self, id: SessionId, nick: &str) -> Result<(String, String), FrameError> {
+        let nick = validate_nick(nick)?;
+        let mut inner = self.lock();
+        inner.ensure_free(&nick, Some(id))?;
+        let session = inner
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| FrameError::new(ErrorCode::BadSession, "unknown session"))?;
+        let old = std::mem::replace(&mut session.nick, nick.clone());
+        Ok((old, nick))
+    }
+
+    /// The `seq` an earlier message of this session with this `client_id` in `room` got, if any.
+    pub fn sent_before(&self, id: SessionId, room: &str, client_id: &str) -> Option<u64> {
+        let inner = self.lock();
+        let key = (room.to_owned(), client_id.to_owned());
+        inner.sessions.get(&id)?.sent.get(&key).copied()
+    }
+
+    /// Remembers that this session's `client_id` in `room` was stored as `seq`.
+    pub fn remember_sent(&self, id: SessionId, room: &str, client_id: &str, seq: u64) {
+        let mut inner = self.lock();
+        let limit = inner.config.remembered_ids;
+        if let Some(session) = inner.sessions.get_mut(&id) {
+            let key = (room.to_owned(), client_id.to_owned());
+            if session.sent.insert(key.clone(), seq).is_none() {
+                session.order.push_back(key);
+            }
+            while session.order.len() > limit {
+                if let Some(old) = session.order.pop_front() {
+                    session.sent.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Fails with `nick_taken` if an active session other than `me` has this name.
+    fn ensure_free(&self, nick: &str, me: Option<SessionId>) -> Result<(), FrameError> {
+        let wanted = nick.to_lowercase();
+        let hold = self.config.idle_hold;
+        let taken = self.sessions.iter().any(|(id, s)| {
+            Some(*id) != me
+                && s.nick.to_lowercase() == wanted
+                && (s.connections > 0 || s.idle_since.elapsed() < hold)
+        });
+        if taken {
+            return Err(FrameError::new(
+                ErrorCode::NickTaken,
+                format!("{nick:?} is already in use; pick another name"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code<T: std::fmt::Debug>(r: Result<T, FrameError>) -> ErrorCode {
+        r.expect_err("should fail").code
+    }
+
+    #[test]
+    fn a_session_is_found_by_its_token_and_only_by_it() {
+        let sessions = Sessions::default();
+        let alice = sessions.create(" alice ").expect("free");
+        assert_eq!(alice.nick, "alice");
+        assert!(alice.token.len() >= 43, "256 bits of token");
+        assert_eq!(
+            sessions.find(&alice.token),
+            Some((alice.id, "alice".into()))
+        );
+        assert_eq!(sessions.find("forged"), None);
+        assert_eq!(sessions.current(&alice.token).as_deref(), Some("alice"));
+        assert_eq!(sessions.current("forged"), None);
+        let inner = sessions.lock();
+        assert!(inner.by_token.keys().all(|k| k != alice.token.as_bytes()));
+    }
+
+    #[test]
+    fn names_are_unique_case_insensitively_while_active() {
+        let sessions = Sessions::default();
+        let alice = sessions.create("Alice").expect("free");
+        assert_eq!(code(sessions.create("alice")), ErrorCode::NickTaken);
+        assert_eq!(code(sessions.create("ALICE ")), ErrorCode::NickTaken);
+        let bob = sessions.create("bob").expect("free");
+        assert_eq!(code(sessions.rename(bob.id, "aLiCe")), ErrorCode::NickTaken);
+        // Renaming to your own name in another case is fine.
+        assert_eq!(
+            sessions.rename(alice.id, "ALICE").expect("mine"),
+            ("Alice".into(), "ALICE".into())
+        );
+        assert_eq!(code(sessions.create("")), ErrorCode::NickInvalid);
+    }
+
+    #[test]
+    fn an_idle_name_is_released_and_its_owner_told_when_it_returns() {
+        let sessions = Sessions::new(SessionConfig {
+            idle_hold: Duration::ZERO,
+            ..SessionConfig::default()
+        });
+        let first = sessions.create("zed").expect("free");
+        sessions.connect(first.id).expect("connect");
+        // Connected: held no matter how long.
+        assert_eq!(code(sessions.create("zed")), ErrorCode::NickTaken);
+        sessions.disconnect(first.id);
+        let second = sessions.create("zed").expect("released");
+        sessions.connect(second.id).expect("connect");
+        assert_eq!(code(sessions.connect(first.id)), ErrorCode::NickTaken);
+        assert_eq!(
+            sessions.current(&first.token),
+            None,
+            "the page asks for a new name"
+        );
+    }
+
+    #[test]
+    fn client_ids_are_remembered_per_session_and_room_up_to_a_limit() {
+        let sessions = Sessions::new(SessionConfig {
+            remembered_ids: 2,
+            ..SessionConfig::default()
+        });
+        let a = sessions.create("a").expect("free");
+        let b = sessions.create("b").expect("free");
+        sessions.remember_sent(a.id, "general", "c-1", 7);
+        assert_eq!(sessions.sent_before(a.id, "general", "c-1"), Some(7));
+        assert_eq!(sessions.sent_before(b.id, "general", "c-1"), None);
+        assert_eq!(sessions.sent_before(a.id, "rust", "c-1"), None);
+        sessions.remember_sent(a.id, "general", "c-2", 8);
+        sessions.remember_sent(a.id, "general", "c-3", 9);
+        assert_eq!(
+            sessions.sent_before(a.id, "general", "c-1"),
+            None,
+            "oldest forgotten"
+        );
+        assert_eq!(sessions.sent_before(a.id, "general", "c-3"), Some(9));
+    }
+}
