@@ -72,8 +72,15 @@ struct Session {
     connections: usize,
     /// When the last connection closed (or the session was created): starts the idle hold.
     idle_since: Instant,
-    /// Recent `(room, client_id) → seq`, oldest first in `order`.
-    sent: HashMap<(String, String), u64>,
+    /// The session's recent `client_id`s, behind a lock of their own so that checking for a
+    /// duplicate and publishing happen as one step per session, without holding the registry.
+    sent: Arc<Mutex<SentIds>>,
+}
+
+/// Recent `(scope, client_id) → seq` of one session, oldest first in `order`.
+#[derive(Debug, Default)]
+struct SentIds {
+    seqs: HashMap<(String, String), u64>,
     order: VecDeque<(String, String)>,
 }
 
@@ -117,8 +124,7 @@ impl Sessions {
                 nick: nick.clone(),
                 connections: 0,
                 idle_since: Instant::now(),
-                sent: HashMap::new(),
-                order: VecDeque::new(),
+                sent: Arc::default(),
             },
         );
         Ok(NewSession { id, token, nick })
@@ -186,28 +192,39 @@ impl Sessions {
         Ok((old, nick))
     }
 
-    /// The `seq` an earlier message of this session with this `client_id` in `room` got, if any.
-    pub fn sent_before(&self, id: SessionId, room: &str, client_id: &str) -> Option<u64> {
-        let inner = self.lock();
-        let key = (room.to_owned(), client_id.to_owned());
-        inner.sessions.get(&id)?.sent.get(&key).copied()
-    }
-
-    /// Remembers that this session's `client_id` in `room` was stored as `seq`.
-    pub fn remember_sent(&self, id: SessionId, room: &str, client_id: &str, seq: u64) {
-        let mut inner = self.lock();
-        let limit = inner.config.remembered_ids;
-        if let Some(session) = inner.sessions.get_mut(&id) {
-            let key = (room.to_owned(), client_id.to_owned());
-            if session.sent.insert(key.clone(), seq).is_none() {
-                session.order.push_back(key);
-            }
-            while session.order.len() > limit {
-                if let Some(old) = session.order.pop_front() {
-                    session.sent.remove(&old);
-                }
+    /// Runs `publish` for this session's `client_id` in `scope` (a room, or a private conversation)
+    /// at most once: a repeat gets the `seq` the first run returned, without running again. Two
+    /// connections of one session racing with the same id are serialized here. `publish` must not
+    /// block: it runs under the session's lock.
+    pub fn once(
+        &self,
+        id: SessionId,
+        scope: &str,
+        client_id: &str,
+        publish: impl FnOnce() -> Result<u64, FrameError>,
+    ) -> Result<u64, FrameError> {
+        let (sent, limit) = {
+            let inner = self.lock();
+            let session = inner
+                .sessions
+                .get(&id)
+                .ok_or_else(|| FrameError::new(ErrorCode::BadSession, "the session has ended"))?;
+            (Arc::clone(&session.sent), inner.config.remembered_ids)
+        };
+        let mut sent = sent.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (scope.to_owned(), client_id.to_owned());
+        if let Some(seq) = sent.seqs.get(&key) {
+            return Ok(*seq);
+        }
+        let seq = publish()?;
+        sent.seqs.insert(key.clone(), seq);
+        sent.order.push_back(key);
+        while sent.order.len() > limit {
+            if let Some(old) = sent.order.pop_front() {
+                sent.seqs.remove(&old);
             }
         }
+        Ok(seq)
     }
 }
 
@@ -298,24 +315,31 @@ mod tests {
     }
 
     #[test]
-    fn client_ids_are_remembered_per_session_and_room_up_to_a_limit() {
+    fn client_ids_publish_once_per_session_and_scope_up_to_a_limit() {
         let sessions = Sessions::new(SessionConfig {
             remembered_ids: 2,
             ..SessionConfig::default()
         });
         let a = sessions.create("a").expect("free");
         let b = sessions.create("b").expect("free");
-        sessions.remember_sent(a.id, "general", "c-1", 7);
-        assert_eq!(sessions.sent_before(a.id, "general", "c-1"), Some(7));
-        assert_eq!(sessions.sent_before(b.id, "general", "c-1"), None);
-        assert_eq!(sessions.sent_before(a.id, "rust", "c-1"), None);
-        sessions.remember_sent(a.id, "general", "c-2", 8);
-        sessions.remember_sent(a.id, "general", "c-3", 9);
-        assert_eq!(
-            sessions.sent_before(a.id, "general", "c-1"),
-            None,
-            "oldest forgotten"
-        );
-        assert_eq!(sessions.sent_before(a.id, "general", "c-3"), Some(9));
+        let runs = std::cell::Cell::new(0);
+        let publish = |seq: u64| {
+            let runs = &runs;
+            move || {
+                runs.set(runs.get() + 1);
+                Ok(seq)
+            }
+        };
+        assert_eq!(sessions.once(a.id, "general", "c-1", publish(7)), Ok(7));
+        assert_eq!(sessions.once(a.id, "general", "c-1", publish(99)), Ok(7));
+        assert_eq!(runs.get(), 1, "the repeat did not publish");
+        assert_eq!(sessions.once(b.id, "general", "c-1", publish(8)), Ok(8));
+        assert_eq!(sessions.once(a.id, "rust", "c-1", publish(9)), Ok(9));
+        // A failed publish is not remembered: the retry runs again.
+        let refused = || Err(FrameError::new(ErrorCode::UnknownUser, "offline"));
+        assert!(sessions.once(a.id, "direct:x", "d-1", refused).is_err());
+        assert_eq!(sessions.once(a.id, "direct:x", "d-1", publish(0)), Ok(0));
+        // Only the last `remembered_ids` are kept.
+        assert_eq!(sessions.once(a.id, "general", "c-1", publish(10)), Ok(10));
     }
 }

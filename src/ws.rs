@@ -286,23 +286,18 @@ impl Connection {
                 format!("you are not in the room {room:?}"),
             ));
         }
-        let seq = match self.sessions.sent_before(me.session, &room, client_id) {
-            Some(seq) => seq,
-            None => {
-                let nick = self.nick(me)?;
-                let posted = self.hub.publish(
-                    self.id,
-                    &room,
-                    &nick,
-                    text,
-                    Some(client_id.to_owned()),
-                    action,
-                );
-                self.sessions
-                    .remember_sent(me.session, &room, client_id, posted.seq);
-                posted.seq
-            }
-        };
+        let nick = self.nick(me)?;
+        let seq = self.sessions.once(me.session, &room, client_id, || {
+            let posted = self.hub.publish(
+                self.id,
+                &room,
+                &nick,
+                text,
+                Some(client_id.to_owned()),
+                action,
+            );
+            Ok(posted.seq)
+        })?;
         Ok(ServerMsg::Ack {
             client_id: client_id.to_owned(),
             room: Some(room),
@@ -327,13 +322,10 @@ impl Connection {
         })?;
         // Private messages are filed per recipient for de-duplication; they have no seq (yet).
         let key = format!("{DIRECT}:{}", to.to_lowercase());
-        if self
-            .sessions
-            .sent_before(me.session, &key, client_id)
-            .is_none()
-        {
+        let from = self.nick(me)?;
+        self.sessions.once(me.session, &key, client_id, || {
             let dm = ServerMsg::Dm(DirectMessage {
-                from: self.nick(me)?,
+                from,
                 to: to.clone(),
                 text,
                 at: now_rfc3339(),
@@ -341,8 +333,8 @@ impl Connection {
                 action,
             });
             self.hub.direct(me.session, self.id, &to, &dm)?;
-            self.sessions.remember_sent(me.session, &key, client_id, 0);
-        }
+            Ok(0)
+        })?;
         Ok(ServerMsg::Ack {
             client_id: client_id.to_owned(),
             room: None,

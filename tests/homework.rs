@@ -280,3 +280,44 @@ async fn the_nickname_form_sets_a_safe_session_cookie_that_the_websocket_honours
     let page = http(&server, "GET", "/?error=nick_taken&nick=x", &[], "").await;
     assert!(page.contains("in use"), "{page}");
 }
+
+// Multi-threaded, so the two connection tasks really run at the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_tabs_racing_with_the_same_client_ids_publish_each_once() {
+    let server = TestServer::start().await;
+    let (tab1, token) = Client::join_session(&server, "alice").await;
+    let (tab2, _) = Client::resume(&server, &token).await;
+    let mut bob = Client::join(&server, "bob").await;
+    const N: usize = 50;
+    let send_all = |mut tab: Client| async move {
+        for i in 0..N {
+            tab.say(&format!("m{i}"), &format!("race-{i}")).await;
+        }
+        let mut seqs = Vec::new();
+        while seqs.len() < N {
+            let frame = tab.recv_chat().await;
+            if frame["type"] == "ack" {
+                seqs.push(frame["seq"].as_u64().expect("seq"));
+            }
+        }
+        seqs
+    };
+    let (one, two) = tokio::join!(send_all(tab1), send_all(tab2));
+    assert_eq!(
+        one, two,
+        "both tabs are acked with the same seq for each id"
+    );
+    let mut got = Vec::new();
+    for _ in 0..N {
+        got.push(
+            bob.recv_chat().await["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), N, "each message delivered once");
+    bob.expect_no_chat(Duration::from_millis(500)).await;
+}
