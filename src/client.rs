@@ -102,6 +102,12 @@ impl ChatHandle {
                 let view = self.chat.with_untracked(Chat::current_view);
                 self.post(view, text, action);
             }
+            Command::Msg { to, .. }
+                if to.to_lowercase() == self.chat.with_untracked(|c| c.me.to_lowercase()) =>
+            {
+                // Never let a private message fall through to the room.
+                self.note("You cannot send a private message to yourself.");
+            }
             Command::Msg { to, text } => {
                 let view = View::Direct(to);
                 self.chat.update(|c| c.open(view.clone()));

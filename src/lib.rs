@@ -11,6 +11,7 @@
 //! - [`app`]: the HTML shell, router and components.
 //! - `hub` (server): rooms, per-room `seq`, bounded broadcast with a lag policy.
 //! - `session` (server): sessions, nickname claims, `client_id` de-duplication.
+//! - `store` (server): messages in SQLite or PostgreSQL (sqlx), gap-free per-room `seq`.
 //! - `join` (server): `POST /join`, the nickname form that creates a session cookie.
 //! - `ws` (server): the `/ws` handler, one task per connection.
 //! - `state` (server): what every handler shares.
@@ -37,6 +38,8 @@ pub mod server;
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod state;
+#[cfg(feature = "ssr")]
+pub mod store;
 #[cfg(feature = "ssr")]
 pub mod ws;
 

@@ -37,6 +37,9 @@ pub struct SessionId(u64);
 pub struct SessionConfig {
     /// How long a session keeps its nickname after its last connection closed.
     pub idle_hold: Duration,
+    /// How long an unused session is kept at all. After this its cookie leads back to the nickname
+    /// form; until then the server remembers it (a few hundred bytes each).
+    pub forget_after: Duration,
     /// How many recent `client_id`s a session remembers for de-duplication. A client retries only its
     /// unconfirmed messages, which are few; 512 covers any realistic backlog.
     pub remembered_ids: usize,
@@ -46,6 +49,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             idle_hold: Duration::from_secs(15 * 60),
+            forget_after: Duration::from_secs(30 * 24 * 3600),
             remembered_ids: 512,
         }
     }
@@ -111,6 +115,7 @@ impl Sessions {
     pub fn create(&self, nick: &str) -> Result<NewSession, FrameError> {
         let nick = validate_nick(nick)?;
         let mut inner = self.lock();
+        inner.forget_unused();
         inner.ensure_free(&nick, None)?;
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
@@ -229,6 +234,23 @@ impl Sessions {
 }
 
 impl Inner {
+    /// Drops sessions unused for longer than `forget_after`, so the registry does not grow forever.
+    /// Called when a session is created, which is when the registry grows.
+    fn forget_unused(&mut self) {
+        let forget_after = self.config.forget_after;
+        let stale: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.connections == 0 && s.idle_since.elapsed() > forget_after)
+            .map(|(id, _)| *id)
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        self.sessions.retain(|id, _| !stale.contains(id));
+        self.by_token.retain(|_, id| !stale.contains(id));
+    }
+
     /// Fails with `nick_taken` if an active session other than `me` has this name.
     fn ensure_free(&self, nick: &str, me: Option<SessionId>) -> Result<(), FrameError> {
         let wanted = nick.to_lowercase();
@@ -311,6 +333,24 @@ mod tests {
             sessions.current(&first.token),
             None,
             "the page asks for a new name"
+        );
+    }
+
+    #[test]
+    fn unused_sessions_are_forgotten_in_time() {
+        let sessions = Sessions::new(SessionConfig {
+            forget_after: Duration::ZERO,
+            ..SessionConfig::default()
+        });
+        let connected = sessions.create("here").expect("free");
+        sessions.connect(connected.id).expect("connect");
+        let gone = sessions.create("gone").expect("free");
+        std::thread::sleep(Duration::from_millis(2));
+        sessions.create("new").expect("free");
+        assert!(sessions.find(&gone.token).is_none());
+        assert!(
+            sessions.find(&connected.token).is_some(),
+            "connected sessions stay"
         );
     }
 

@@ -116,8 +116,13 @@ test('private messages: click a name, only the two see it, with an unread badge'
   await expect(conversation(alice.page, carol.nick)).toContainText('1 unread');
   await conversation(alice.page, '# general').click();
   await conversation(bob.page, '# general').click();
+  // A private message to myself is refused locally, never posted to the room.
+  const toSelf = unique('note to self');
+  await say(alice.page, `/msg ${alice.nick} ${toSelf}`);
+  await expect(alice.page.getByText('You cannot send a private message to yourself.')).toBeVisible();
   await say(alice.page, '/me waves');
   await expect(messages(bob.page).getByText(`* ${alice.nick} waves`)).toBeVisible();
+  await expect(bob.page.getByText(toSelf)).toHaveCount(0);
   for (const u of [alice, bob, carol]) await u.context.close();
 });
 

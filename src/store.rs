@@ -1,0 +1,252 @@
+//! The message store: every room message is committed here before anyone is told about it.
+//!
+//! One sqlx pool over either backend: embedded SQLite by default (a file in the data directory, WAL
+//! mode, created on first start) or PostgreSQL when `DATABASE_URL` says `postgres://...`. The schema
+//! lives in `migrations/sqlite` and `migrations/postgres` and is applied at start-up.
+//!
+//! # Sequence numbers
+//! [`Store::append`] bumps the room's `last_seq` and inserts the message in one transaction. The
+//! bump takes the room row's write lock (a row lock in PostgreSQL, the database write lock in
+//! SQLite), so concurrent writers are ordered: seqs within a room are gap-free and in commit order, and
+//! a reader who saw seq N never later discovers a missing N−1.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+
+use crate::protocol::ChatMessage;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Where the store keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// Embedded SQLite in this file, created if missing.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL server.
+    Postgres(String),
+}
+
+impl StoreConfig {
+    /// From the environment: `DATABASE_URL=postgres://...` selects PostgreSQL; otherwise SQLite in
+    /// `CHINWAG_DATA_DIR` (default `./data`).
+    pub fn from_env() -> Self {
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                StoreConfig::Postgres(url)
+            }
+            _ => {
+                let dir = std::env::var("CHINWAG_DATA_DIR").unwrap_or_else(|_| "data".to_owned());
+                StoreConfig::Sqlite(Path::new(&dir).join("chinwag.db"))
+            }
+        }
+    }
+}
+
+/// A store failure: the cause is for the log, the client only learns that storing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The shared store handle. Cheap to clone (the pool is reference-counted).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    postgres: bool,
+}
+
+/// One page of a room's history, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub messages: Vec<ChatMessage>,
+    /// Whether the page reaches back to the room's first message.
+    pub complete: bool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store and applies pending migrations.
+    pub async fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, postgres) = match config {
+            StoreConfig::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                (format!("sqlite://{}?mode=rwc", path.display()), false)
+            }
+            StoreConfig::Postgres(url) => (url.clone(), true),
+        };
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer at a time anyway; a few connections serve the readers.
+            .max_connections(if postgres { 16 } else { 4 })
+            .connect(&url)
+            .await?;
+        if postgres {
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+        } else {
+            // WAL: readers never block the writer, and a commit survives a killed process.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+            SQLITE_MIGRATIONS.run(&pool).await?;
+        }
+        Ok(Self { pool, postgres })
+    }
+
+    /// Whether the store answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Commits a message to its room and returns it with its `seq`.
+    pub async fn append(
+        &self,
+        room: &str,
+        from: &str,
+        text: &str,
+        at: &str,
+        client_id: Option<&str>,
+        action: bool,
+    ) -> Result<ChatMessage, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO rooms (name, last_seq, created_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        ))
+        .bind(room)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let seq: i64 = sqlx::query(
+            &self
+                .sql("UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq"),
+        )
+        .bind(room)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        sqlx::query(&self.sql(
+            "INSERT INTO messages (room, seq, sender, text, at, client_id, action) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        ))
+        .bind(room)
+        .bind(seq)
+        .bind(from)
+        .bind(text)
+        .bind(at)
+        .bind(client_id)
+        .bind(i64::from(action))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ChatMessage {
+            room: room.to_owned(),
+            seq: u64::try_from(seq).unwrap_or_default(),
+            from: from.to_owned(),
+            text: text.to_owned(),
+            at: at.to_owned(),
+            client_id: client_id.map(str::to_owned),
+            action,
+        })
+    }
+
+    /// The latest `limit` messages of `room` before seq `before` (all, if `None`), oldest first.
+    pub async fn history(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let rows = sqlx::query(&self.sql(
+            "SELECT room, seq, sender, text, at, client_id, action FROM messages \
+             WHERE room = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+        ))
+        .bind(room)
+        .bind(before)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let complete = rows.len() <= limit as usize;
+        let mut messages = rows
+            .iter()
+            .take(limit as usize)
+            .map(message)
+            .collect::<Result<Vec<_>, _>>()?;
+        messages.reverse();
+        Ok(Page { messages, complete })
+    }
+
+    /// Up to `limit` messages of `room` after seq `after`, oldest first: what a client that saw
+    /// `after` missed.
+    pub async fn since(
+        &self,
+        room: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let rows = sqlx::query(&self.sql(
+            "SELECT room, seq, sender, text, at, client_id, action FROM messages \
+             WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        ))
+        .bind(room)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(message).collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Closes the pool, waiting for in-flight queries (a clean SQLite checkpoint on shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The query in this backend's placeholder style: PostgreSQL's `$1` as written, SQLite's `?1`.
+    fn sql(&self, query: &str) -> String {
+        if self.postgres {
+            query.to_owned()
+        } else {
+            query.replace('$', "?")
+        }
+    }
+}
+
+fn message(row: &AnyRow) -> Result<ChatMessage, sqlx::Error> {
+    let seq: i64 = row.try_get("seq")?;
+    let action: i64 = row.try_get("action")?;
+    Ok(ChatMessage {
+        room: row.try_get("room")?,
+        seq: u64::try_from(seq).unwrap_or_default(),
+        from: row.try_get("sender")?,
+        text: row.try_get("text")?,
+        at: row.try_get("at")?,
+        client_id: row.try_get("client_id")?,
+        action: action != 0,
+    })
+}
+
+impl FromStr for StoreConfig {
+    type Err = std::convert::Infallible;
+
+    /// `postgres://...` or a SQLite file path.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(StoreConfig::Postgres(s.to_owned()))
+        } else {
+            Ok(StoreConfig::Sqlite(s.into()))
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The store against both real backends: embedded SQLite in a temporary directory, and the
+//! PostgreSQL server at `CHINWAG_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`),
+//! each test in a schema of its own that is dropped afterwards.
+
+use std::collections::HashSet;
+
+use chinwag::store::{Store, StoreConfig};
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A store on a fresh database, and what to clean up.
+struct TestStore {
+    store: Store,
+    _dir: Option<TempDir>,
+    schema: Option<(String, String)>,
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn sqlite() -> TestStore {
+    let dir = std::env::temp_dir().join(format!(
+        "chinwag-store-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let store = Store::open(&StoreConfig::Sqlite(dir.join("data").join("chinwag.db")))
+        .await
+        .expect("open sqlite");
+    TestStore {
+        store,
+        _dir: Some(TempDir(dir)),
+        schema: None,
+    }
+}
+
+async fn postgres() -> TestStore {
+    let base =
+        std::env::var("CHINWAG_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+    let schema = format!("chinwag_test_{}_{}", std::process::id(), rand_suffix());
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base)
+        .await
+        .expect("PostgreSQL must be running for the store tests (see README)");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let store = Store::open(&StoreConfig::Postgres(url))
+        .await
+        .expect("open postgres");
+    TestStore {
+        store,
+        _dir: None,
+        schema: Some((base, schema)),
+    }
+}
+
+impl TestStore {
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some((base, schema)) = self.schema {
+            let admin = sqlx::AnyPool::connect(&base).await.expect("connect");
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .expect("drop schema");
+            admin.close().await;
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .elapsed()
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    h.finish() % 1_000_000_000
+}
+
+/// Runs `check` against a fresh store of each backend.
+macro_rules! both_backends {
+    ($name:ident, $check:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let t = super::sqlite().await;
+                super::$check(&t.store).await;
+                t.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let t = super::postgres().await;
+                super::$check(&t.store).await;
+                t.finish().await;
+            }
+        }
+    };
+}
+
+async fn appends_number_each_room_from_one(store: &Store) {
+    let at = "2026-11-25T22:00:00.000Z";
+    let a = store
+        .append("general", "alice", "hi", at, Some("c-1"), false)
+        .await
+        .expect("append");
+    let b = store
+        .append("general", "bob", "yo", at, None, true)
+        .await
+        .expect("append");
+    let c = store
+        .append("rust", "bob", "x", at, None, false)
+        .await
+        .expect("append");
+    assert_eq!((a.seq, b.seq, c.seq), (1, 2, 1));
+    let page = store.history("general", None, 50).await.expect("history");
+    assert!(page.complete);
+    assert_eq!(page.messages, vec![a, b]);
+}
+both_backends!(numbering, appends_number_each_room_from_one);
+
+async fn concurrent_writers_get_gap_free_seqs(store: &Store) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 40;
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..EACH {
+                    let m = store
+                        .append(
+                            "general",
+                            &format!("w{w}"),
+                            &format!("{w}-{i}"),
+                            "t",
+                            None,
+                            false,
+                        )
+                        .await
+                        .expect("append under contention");
+                    seqs.push(m.seq);
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut all = HashSet::new();
+    for task in tasks {
+        let seqs = task.await.expect("writer");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "each writer sees its seqs grow"
+        );
+        all.extend(seqs);
+    }
+    let expected: HashSet<u64> = (1..=(WRITERS * EACH) as u64).collect();
+    assert_eq!(all, expected, "gap-free, no duplicates");
+    let stored = store.since("general", 0, 10_000).await.expect("since");
+    let seqs: Vec<u64> = stored.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=(WRITERS * EACH) as u64).collect::<Vec<_>>());
+}
+both_backends!(contention, concurrent_writers_get_gap_free_seqs);
+
+async fn history_pages_backwards_and_since_reads_forwards(store: &Store) {
+    for i in 1..=120 {
+        store
+            .append("general", "a", &format!("m{i}"), "t", None, false)
+            .await
+            .expect("append");
+    }
+    let latest = store.history("general", None, 50).await.expect("history");
+    assert!(!latest.complete);
+    assert_eq!(latest.messages.first().map(|m| m.seq), Some(71));
+    assert_eq!(latest.messages.last().map(|m| m.seq), Some(120));
+    let older = store
+        .history("general", Some(71), 50)
+        .await
+        .expect("history");
+    assert_eq!(older.messages.first().map(|m| m.seq), Some(21));
+    let oldest = store
+        .history("general", Some(21), 50)
+        .await
+        .expect("history");
+    assert!(oldest.complete);
+    assert_eq!(oldest.messages.len(), 20);
+
+    let missed = store.since("general", 115, 100).await.expect("since");
+    assert_eq!(
+        missed.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [116, 117, 118, 119, 120]
+    );
+    assert!(store
+        .since("general", 120, 100)
+        .await
+        .expect("since")
+        .is_empty());
+    assert!(store
+        .since("nowhere", 0, 100)
+        .await
+        .expect("since")
+        .is_empty());
+    store.ping().await.expect("ping");
+}
+both_backends!(paging, history_pages_backwards_and_since_reads_forwards);
+
+#[tokio::test]
+async fn sqlite_data_survives_reopening() {
+    let t = sqlite().await;
+    let path = match t._dir.as_ref() {
+        Some(dir) => dir.0.join("data").join("chinwag.db"),
+        None => unreachable!(),
+    };
+    t.store
+        .append("general", "a", "kept", "t", None, false)
+        .await
+        .expect("append");
+    t.store.close().await;
+    let reopened = Store::open(&StoreConfig::Sqlite(path))
+        .await
+        .expect("reopen");
+    let page = reopened
+        .history("general", None, 10)
+        .await
+        .expect("history");
+    assert_eq!(page.messages.len(), 1);
+    let next = reopened
+        .append("general", "a", "next", "t", None, false)
+        .await
+        .expect("append");
+    assert_eq!(next.seq, 2);
+    reopened.close().await;
+}
