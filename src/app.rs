@@ -321,6 +321,8 @@ fn MessageList(chat: ChatHandle) -> impl IntoView {
                 aria-label="Messages"
                 aria-live="polite"
                 aria-relevant="additions"
+                // Focusable, so keyboard users can scroll back through it.
+                tabindex="0"
                 node_ref=list
                 on:scroll=on_scroll
             >

@@ -4,7 +4,8 @@
 //! - my own messages are shown at once as "sending", marked sent by their `ack`, and failed by an
 //!   `error` that names them or by no ack within [`ACK_TIMEOUT_MS`] of being sent; a failed one can be
 //!   retried under the same `client_id`;
-//! - others' room messages are kept once each, by `(room, seq)`;
+//! - room messages are kept once each, by `(room, seq)`, whether they came live or in a `history`
+//!   frame; the highest `seq` received per room is what a reconnect asks to continue from (`since`);
 //! - private messages form one conversation per person, with an unread count while not open;
 //! - the online list follows `presence` and `renamed`; join and leave notices appear once per person;
 //! - "is typing" entries expire by themselves, so a lost `typing:false` never leaves one stuck.
@@ -13,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::protocol::{ChatMessage, ClientMsg, DirectMessage, ServerMsg, GENERAL};
+use crate::protocol::{ChatMessage, ClientMsg, DirectMessage, ServerMsg, Stored, GENERAL};
 
 /// How long a sent message may wait for its ack before it is shown as failed.
 pub const ACK_TIMEOUT_MS: f64 = 8_000.0;
@@ -132,6 +133,9 @@ pub struct Chat {
     /// Every `(room, seq)` shown, from others' messages and my acks. Membership, not a high-water
     /// mark: my ack for seq 5 may arrive before someone else's seq 4, which must still be shown.
     seen: HashSet<(String, u64)>,
+    /// The highest `seq` per room received from the server, live or from history (not from acks: my
+    /// ack for 5 can overtake someone's 4). A reconnect asks for what came after it.
+    delivered: BTreeMap<String, u64>,
     /// My unconfirmed messages: client_id → (conversation, when it was last sent, if it was).
     pending: HashMap<String, (View, Option<f64>)>,
     notices: u64,
@@ -171,6 +175,11 @@ impl Chat {
         self.directs
             .iter()
             .map(|(k, c)| (View::Direct(k.clone()), c))
+    }
+
+    /// The last `seq` received per room: the `since` of the next `hello`.
+    pub fn since(&self) -> BTreeMap<String, u64> {
+        self.delivered.clone()
     }
 
     /// Everyone online, me included, sorted case-insensitively.
@@ -404,6 +413,38 @@ impl Chat {
             }
             ServerMsg::Typing { .. } => false,
             ServerMsg::Dm(dm) => self.receive_direct(dm),
+            ServerMsg::History {
+                room,
+                messages,
+                reset,
+                ..
+            } => {
+                let mut changed = false;
+                if *reset {
+                    // Too much was missed to fill in: start the room over from this page. My own
+                    // unconfirmed messages stay.
+                    let pending = &self.pending;
+                    self.room.lines.retain(|l| {
+                        matches!(
+                            &l.kind,
+                            LineKind::Chat {
+                                mine: Some(Delivery::Sending | Delivery::Failed),
+                                ..
+                            }
+                        ) && pending.contains_key(&l.id)
+                    });
+                    self.seen.retain(|(r, _)| r != room);
+                    self.notice(
+                        &View::Room,
+                        "You were away for a while: showing the latest messages.",
+                    );
+                    changed = true;
+                }
+                for Stored::Message(message) in messages {
+                    changed |= self.receive(message);
+                }
+                changed
+            }
         }
     }
 
@@ -464,11 +505,20 @@ impl Chat {
     }
 
     fn receive(&mut self, message: &ChatMessage) -> bool {
+        let delivered = self.delivered.entry(message.room.clone()).or_insert(0);
+        *delivered = (*delivered).max(message.seq);
         if !self.seen.insert((message.room.clone(), message.seq)) {
             return false;
         }
         self.typing.remove(&message.from);
-        let unseen = self.current_view() != View::Room;
+        let mine = message.from == self.me;
+        // My own message whose ack was lost (sent just before a disconnect): the stored copy confirms it.
+        if let Some(client_id) = message.client_id.as_deref() {
+            if mine && self.pending.contains_key(client_id) {
+                return self.settle(client_id, Delivery::Sent);
+            }
+        }
+        let unseen = self.current_view() != View::Room && !mine;
         self.room.lines.push(Line {
             id: format!("{}:{}", message.room, message.seq),
             kind: LineKind::Chat {
@@ -476,7 +526,8 @@ impl Chat {
                 text: message.text.clone(),
                 at: message.at.clone(),
                 action: message.action,
-                mine: None,
+                // Mine from another tab or an earlier visit.
+                mine: mine.then_some(Delivery::Sent),
             },
         });
         if unseen {
@@ -849,6 +900,90 @@ mod tests {
         };
         assert!(chat.apply(&acked, 0.0));
         assert_eq!(states(chat.current()), [Some(Delivery::Sent)]);
+    }
+
+    fn history(messages: Vec<ServerMsg>, reset: bool) -> ServerMsg {
+        ServerMsg::History {
+            room: "general".into(),
+            messages: messages
+                .into_iter()
+                .filter_map(|m| match m {
+                    ServerMsg::Message(m) => Some(Stored::Message(m)),
+                    _ => None,
+                })
+                .collect(),
+            complete: false,
+            reset,
+        }
+    }
+
+    #[test]
+    fn history_fills_in_once_and_sets_since() {
+        let mut chat = welcomed("me", &["me"]);
+        assert!(chat.since().is_empty());
+        chat.apply(
+            &history(
+                vec![message(1, "bob", "a"), message(2, "me", "mine")],
+                false,
+            ),
+            0.0,
+        );
+        chat.apply(&message(3, "bob", "live"), 0.0);
+        // A catch-up overlapping what arrived live adds only what is new.
+        chat.apply(
+            &history(
+                vec![
+                    message(2, "me", "mine"),
+                    message(3, "bob", "live"),
+                    message(4, "bob", "b"),
+                ],
+                false,
+            ),
+            0.0,
+        );
+        assert_eq!(chat.room().lines.len(), 4);
+        assert_eq!(chat.since().get("general"), Some(&4));
+        assert_eq!(
+            states(chat.room())[1],
+            Some(Delivery::Sent),
+            "my own, from an earlier visit"
+        );
+    }
+
+    #[test]
+    fn a_stored_copy_confirms_my_message_whose_ack_was_lost() {
+        let mut chat = welcomed("me", &["me"]);
+        chat.push_own(View::Room, "c-1", "hi", false, "now");
+        let mut stored = message(7, "me", "hi");
+        if let ServerMsg::Message(m) = &mut stored {
+            m.client_id = Some("c-1".into());
+        }
+        chat.apply(&history(vec![stored], false), 0.0);
+        assert_eq!(
+            states(chat.room()),
+            [Some(Delivery::Sent)],
+            "confirmed, not doubled"
+        );
+        assert!(chat.unconfirmed().is_empty());
+    }
+
+    #[test]
+    fn a_reset_replaces_the_room_but_keeps_my_unsent_messages() {
+        let mut chat = welcomed("me", &["me"]);
+        chat.apply(&message(1, "bob", "old"), 0.0);
+        chat.push_own(View::Room, "c-1", "queued", false, "now");
+        chat.apply(&history(vec![message(900, "bob", "new")], true), 0.0);
+        let texts: Vec<&str> = chat
+            .room()
+            .lines
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LineKind::Chat { text, .. } => Some(text.as_str()),
+                LineKind::Notice(_) => None,
+            })
+            .collect();
+        assert_eq!(texts, ["queued", "new"]);
+        assert_eq!(chat.since().get("general"), Some(&900));
     }
 
     #[test]

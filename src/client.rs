@@ -375,9 +375,11 @@ mod browser {
         let (mut sink, stream) = ws.split();
         let mut incoming = stream.fuse();
         // The session cookie rides along with the upgrade; the nickname comes back in `welcome`.
+        // `since` asks for exactly what this tab missed while it was away.
         let hello = ClientMsg::Hello {
             nick: String::new(),
             session: None,
+            since: chat.chat.with_untracked(|c| c.since()),
         };
         if !send(chat, &mut sink, &hello).await {
             return false;

@@ -1,9 +1,9 @@
 //! The broadcast hub: the shared state every connection publishes to and listens on.
 //!
-//! A [`Hub`] is a cheap-to-clone handle; the rooms live behind it. Each room owns its sequence counter
-//! and a bounded [`broadcast`] channel of [`Delivery`]s. A message is numbered and put on the channel
-//! under the room's lock, so the order on the channel is the order of the `seq`s: no reader ever sees
-//! seq 18 before seq 17.
+//! A [`Hub`] is a cheap-to-clone handle; the rooms live behind it. Each room owns a bounded
+//! [`broadcast`] channel of [`Delivery`]s and a writer lock. [`Hub::publish_with`] holds the writer lock
+//! while the store commits the message (which assigns its `seq`) and while the message goes on the
+//! channel, so the order on the channel is commit order: no reader ever sees seq 18 before seq 17.
 //!
 //! # Serialize once
 //! A published message is turned into its JSON `message` frame once, here; every subscriber gets a
@@ -25,11 +25,11 @@
 //!
 //! # Growing it
 //! Rooms are created on demand by name ([`Hub::room`]), so adding room commands touches only the
-//! connection handler. Stored history and a cross-node bus plug in at [`Hub::publish`]: the store
-//! assigns the `seq` when it commits, and frames arriving from other nodes are fed in as
-//! [`Delivery`]s; subscribers do not change.
+//! connection handler. A cross-node bus plugs in at [`Hub::publish_with`]: frames arriving from other
+//! nodes are fed in as [`Delivery`]s; subscribers do not change.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -76,6 +76,9 @@ impl Default for HubConfig {
 pub struct Delivery {
     /// The connection that caused it; that connection does not receive it (no echo).
     pub origin: ConnId,
+    /// The message's `seq`, for stored messages: a reader that caught up from the store skips what it
+    /// already has.
+    pub seq: Option<u64>,
     /// The complete frame, serialized once and shared.
     pub frame: Utf8Bytes,
 }
@@ -140,23 +143,10 @@ impl Inbox {
 #[derive(Debug)]
 struct Room {
     name: String,
-    /// Numbering and sending happen under this lock so channel order equals seq order. It is held for
-    /// a counter bump and a non-blocking channel send, never across `.await`.
-    state: Mutex<RoomState>,
-}
-
-#[derive(Debug)]
-struct RoomState {
-    /// The seq the next message gets. Starts at 1 so that "last seen 0" means "seen nothing".
-    next_seq: u64,
     tx: broadcast::Sender<Delivery>,
-}
-
-/// A message accepted by the hub.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Posted {
-    pub seq: u64,
-    pub message: ChatMessage,
+    /// Held across a message's commit and its send, so channel order is commit order. An async lock:
+    /// it is held across the store's `.await`. Frames without a seq (typing, presence) skip it.
+    writer: tokio::sync::Mutex<()>,
 }
 
 impl Hub {
@@ -189,7 +179,8 @@ impl Hub {
         let (tx, _) = broadcast::channel(self.shared.config.room_capacity);
         let room = Arc::new(Room {
             name: name.to_owned(),
-            state: Mutex::new(RoomState { next_seq: 1, tx }),
+            tx,
+            writer: tokio::sync::Mutex::new(()),
         });
         rooms.insert(name.to_owned(), Arc::clone(&room));
         room
@@ -199,12 +190,7 @@ impl Hub {
     /// call are received.
     pub fn subscribe(&self, room: &str, conn: ConnId) -> Subscription {
         let room = self.room(room);
-        let rx = room
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .tx
-            .subscribe();
+        let rx = room.tx.subscribe();
         Subscription {
             room: room.name.clone(),
             conn,
@@ -212,36 +198,26 @@ impl Hub {
         }
     }
 
-    /// Numbers a message and delivers it to every subscriber of `room` except `origin`.
-    /// The caller has validated `text` and `client_id` already.
-    pub fn publish(
+    /// Stores a message with `commit` (which assigns its `seq`) and delivers it to every subscriber of
+    /// its room except `origin`, in commit order. Returns the stored message, or `commit`'s error, in
+    /// which case nothing is delivered.
+    pub async fn publish_with<E>(
         &self,
-        origin: ConnId,
         room: &str,
-        from: &str,
-        text: String,
-        client_id: Option<String>,
-        action: bool,
-    ) -> Posted {
+        origin: ConnId,
+        commit: impl Future<Output = Result<ChatMessage, E>>,
+    ) -> Result<ChatMessage, E> {
         let room = self.room(room);
-        let at = now_rfc3339();
-        let mut state = room.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let seq = state.next_seq;
-        state.next_seq += 1;
-        let message = ChatMessage {
-            room: room.name.clone(),
-            seq,
-            from: from.to_owned(),
-            text,
-            at,
-            client_id,
-            action,
-        };
+        let _writer = room.writer.lock().await;
+        let message = commit.await?;
         let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
         // An error here only means nobody is listening right now, which is not a failure.
-        let _ = state.tx.send(Delivery { origin, frame });
-        drop(state);
-        Posted { seq, message }
+        let _ = room.tx.send(Delivery {
+            origin,
+            seq: Some(message.seq),
+            frame,
+        });
+        Ok(message)
     }
 
     /// Sends a frame without a `seq` (typing, presence, renames) to every subscriber of `room`
@@ -249,8 +225,11 @@ impl Hub {
     pub fn broadcast(&self, room: &str, origin: ConnId, msg: &ServerMsg) {
         let room = self.room(room);
         let frame = Utf8Bytes::from(msg.to_json());
-        let state = room.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = state.tx.send(Delivery { origin, frame });
+        let _ = room.tx.send(Delivery {
+            origin,
+            seq: None,
+            frame,
+        });
     }
 
     fn people(&self) -> MutexGuard<'_, HashMap<SessionId, Person>> {
@@ -469,7 +448,6 @@ pub fn now_rfc3339() -> String {
 mod tests {
     use super::*;
     use crate::session::Sessions;
-    use std::future::Future as _;
 
     fn frame_of(received: Received) -> ChatMessage {
         match received {
@@ -481,64 +459,92 @@ mod tests {
         }
     }
 
+    /// Stands in for the store: numbers messages per hub, inside the writer lock like a commit.
+    #[derive(Default)]
+    struct Counter(AtomicU64);
+
+    async fn post(hub: &Hub, n: &Counter, origin: ConnId, from: &str, text: &str) -> u64 {
+        let commit = async {
+            Ok::<_, ()>(ChatMessage {
+                room: GENERAL.into(),
+                seq: n.0.fetch_add(1, Ordering::SeqCst) + 1,
+                from: from.into(),
+                text: text.into(),
+                at: now_rfc3339(),
+                client_id: Some(format!("c-{text}")),
+                action: false,
+            })
+        };
+        match hub.publish_with(GENERAL, origin, commit).await {
+            Ok(message) => message.seq,
+            Err(()) => unreachable!(),
+        }
+    }
+
     #[tokio::test]
     async fn others_receive_the_sender_does_not() {
         let hub = Hub::default();
+        let n = Counter::default();
         let (alice, bob) = (hub.connection_id(), hub.connection_id());
-        let mut alice_sub = hub.subscribe("general", alice);
-        let mut bob_sub = hub.subscribe("general", bob);
+        let mut alice_sub = hub.subscribe(GENERAL, alice);
+        let mut bob_sub = hub.subscribe(GENERAL, bob);
 
-        let posted = hub.publish(
-            alice,
-            "general",
-            "alice",
-            "hi".into(),
-            Some("c-1".into()),
-            false,
-        );
-        assert_eq!(posted.seq, 1);
+        assert_eq!(post(&hub, &n, alice, "alice", "hi").await, 1);
         let got = frame_of(bob_sub.recv().await);
         assert_eq!((got.from.as_str(), got.text.as_str()), ("alice", "hi"));
-        assert_eq!(got.client_id.as_deref(), Some("c-1"));
+        assert_eq!(got.client_id.as_deref(), Some("c-hi"));
 
-        hub.publish(bob, "general", "bob", "hello".into(), None, false);
+        post(&hub, &n, bob, "bob", "hello").await;
         let got = frame_of(alice_sub.recv().await);
         assert_eq!((got.seq, got.from.as_str()), (2, "bob"));
     }
 
     #[tokio::test]
-    async fn seqs_grow_per_room() {
+    async fn a_failed_commit_delivers_nothing() {
         let hub = Hub::default();
-        let me = hub.connection_id();
-        let seqs: Vec<u64> = (0..3)
-            .map(|_| hub.publish(me, "general", "a", "x".into(), None, false).seq)
-            .collect();
-        assert_eq!(seqs, [1, 2, 3]);
-        assert_eq!(hub.publish(me, "rust", "a", "x".into(), None, false).seq, 1);
-        assert_eq!(
-            hub.publish(me, "general", "a", "x".into(), None, false).seq,
-            4
-        );
+        let (writer, reader) = (hub.connection_id(), hub.connection_id());
+        let mut sub = hub.subscribe(GENERAL, reader);
+        let failed = hub
+            .publish_with(GENERAL, writer, async {
+                Err::<ChatMessage, _>("disk full")
+            })
+            .await;
+        assert_eq!(failed, Err("disk full"));
+        assert!(next_frame(&mut sub).is_none());
     }
 
-    #[tokio::test]
-    async fn concurrent_publishers_are_delivered_in_seq_order() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_publishers_are_delivered_in_commit_order() {
         let hub = Hub::default();
+        let n = Arc::new(Counter::default());
         let reader = hub.connection_id();
-        let mut sub = hub.subscribe("general", reader);
+        let mut sub = hub.subscribe(GENERAL, reader);
         let writers: Vec<_> = (0..4)
             .map(|w| {
-                let hub = hub.clone();
-                std::thread::spawn(move || {
+                let (hub, n) = (hub.clone(), Arc::clone(&n));
+                tokio::spawn(async move {
                     let me = hub.connection_id();
                     for i in 0..100 {
-                        hub.publish(me, "general", "w", format!("{w}-{i}"), None, false);
+                        // Yield inside the commit, as a real store would, to invite interleaving.
+                        let commit = async {
+                            tokio::task::yield_now().await;
+                            Ok::<_, ()>(ChatMessage {
+                                room: GENERAL.into(),
+                                seq: n.0.fetch_add(1, Ordering::SeqCst) + 1,
+                                from: "w".into(),
+                                text: format!("{w}-{i}"),
+                                at: String::new(),
+                                client_id: None,
+                                action: false,
+                            })
+                        };
+                        let _ = hub.publish_with(GENERAL, me, commit).await;
                     }
                 })
             })
             .collect();
         for writer in writers {
-            writer.join().expect("writer thread");
+            writer.await.expect("writer task");
         }
         for expected in 1..=400 {
             assert_eq!(frame_of(sub.recv().await).seq, expected);
@@ -551,15 +557,16 @@ mod tests {
             room_capacity: 8,
             ..HubConfig::default()
         });
+        let n = Counter::default();
         let (writer, slow, fast) = (
             hub.connection_id(),
             hub.connection_id(),
             hub.connection_id(),
         );
-        let mut slow_sub = hub.subscribe("general", slow);
-        let mut fast_sub = hub.subscribe("general", fast);
+        let mut slow_sub = hub.subscribe(GENERAL, slow);
+        let mut fast_sub = hub.subscribe(GENERAL, fast);
         for i in 1..=20u64 {
-            hub.publish(writer, "general", "w", i.to_string(), None, false);
+            post(&hub, &n, writer, "w", &i.to_string()).await;
             // The fast reader keeps up: every publish is read at once.
             assert_eq!(frame_of(fast_sub.recv().await).seq, i);
         }

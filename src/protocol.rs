@@ -7,6 +7,8 @@
 //! Parsing happens here and nowhere else: [`ClientMsg::parse`] turns a text frame into a typed message
 //! or a typed [`ErrorCode`], so the connection handler never sees raw JSON.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The room every connection is in from its `hello` on.
@@ -32,6 +34,10 @@ pub enum ClientMsg {
         nick: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session: Option<String>,
+        /// The last `seq` this client saw per room: the server sends exactly what came after, before
+        /// anything live. Without it, the room's latest messages are sent.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        since: BTreeMap<String, u64>,
     },
     /// Post `text` to `room`. `client_id` is the sender's own id for the message, echoed in its `ack`
     /// and in the `message` others receive, so a client can match the two; a retry reuses it.
@@ -160,6 +166,24 @@ pub enum ServerMsg {
     },
     /// A private message: to the recipient's connections and to the sender's other ones.
     Dm(DirectMessage),
+    /// Stored messages of `room`, oldest first, each shaped like a `message` frame: the latest ones
+    /// after `welcome`, exactly the missed ones after a `since`, or the missed ones after a lag.
+    /// `complete` says whether they reach back to the room's first message. `reset` says the gap
+    /// was too large to fill: the client should replace what it shows of the room with these.
+    History {
+        room: String,
+        messages: Vec<Stored>,
+        complete: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        reset: bool,
+    },
+}
+
+/// An entry of a `history` frame: a message, tagged like a `message` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Stored {
+    Message(ChatMessage),
 }
 
 impl ServerMsg {
@@ -212,6 +236,8 @@ pub enum ErrorCode {
     UnknownRoom,
     /// A frame type the server does not accept from clients (binary frames).
     Unsupported,
+    /// The server could not store the message right now; it was not delivered. Try again.
+    Unavailable,
 }
 
 /// A client frame that could not be accepted: what the client is told.
@@ -310,14 +336,16 @@ mod tests {
             ClientMsg::parse(r#"{"type":"hello","nick":"alice"}"#),
             Ok(ClientMsg::Hello {
                 nick: "alice".into(),
-                session: None
+                session: None,
+                since: BTreeMap::new(),
             })
         );
         assert_eq!(
             ClientMsg::parse(r#"{"type":"hello","session":"tok"}"#),
             Ok(ClientMsg::Hello {
                 nick: String::new(),
-                session: Some("tok".into())
+                session: Some("tok".into()),
+                since: BTreeMap::new(),
             })
         );
         assert_eq!(
@@ -363,6 +391,7 @@ mod tests {
             ClientMsg::Hello {
                 nick: "zoë".into(),
                 session: Some("t".into()),
+                since: BTreeMap::from([("general".to_owned(), 41)]),
             },
             ClientMsg::Say {
                 room: GENERAL.into(),
@@ -458,6 +487,25 @@ mod tests {
                 }),
                 json!({"type":"dm","from":"alice","to":"bob","text":"psst",
                        "at":"2026-11-25T22:00:00.000Z","action":true}),
+            ),
+            (
+                ServerMsg::History {
+                    room: "general".into(),
+                    messages: vec![Stored::Message(ChatMessage {
+                        room: "general".into(),
+                        seq: 1,
+                        from: "a".into(),
+                        text: "x".into(),
+                        at: "2026-11-25T22:00:00.000Z".into(),
+                        client_id: None,
+                        action: false,
+                    })],
+                    complete: true,
+                    reset: false,
+                },
+                json!({"type":"history","room":"general","complete":true,"messages":[
+                    {"type":"message","room":"general","seq":1,"from":"a","text":"x",
+                     "at":"2026-11-25T22:00:00.000Z"}]}),
             ),
         ];
         for (msg, expected) in cases {

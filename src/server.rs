@@ -15,13 +15,26 @@ use crate::app::{shell, App};
 use crate::hub::{Hub, HubConfig};
 use crate::session::{SessionConfig, Sessions};
 use crate::state::AppState;
+use crate::store::{Store, StoreConfig};
 use crate::{join, ws};
 
 /// The server's tunables, with production defaults; tests shorten the timers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub hub: HubConfig,
     pub sessions: SessionConfig,
+    pub store: StoreConfig,
+}
+
+impl ServerConfig {
+    /// Production defaults, with the store chosen by `DATABASE_URL` / `CHINWAG_DATA_DIR`.
+    pub fn from_env() -> Self {
+        Self {
+            hub: HubConfig::default(),
+            sessions: SessionConfig::default(),
+            store: StoreConfig::from_env(),
+        }
+    }
 }
 
 /// How long shutdown waits for open websockets to say goodbye before the process exits anyway.
@@ -39,19 +52,24 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves chinwag on `listener` until `stop` resolves, then tells every websocket client to come back
-/// later (close 1012), waits up to [`DRAIN_TIMEOUT`] for them, and returns.
+/// Opens the store, serves chinwag on `listener` until `stop` resolves, then tells every websocket
+/// client to come back later (close 1012), waits up to [`DRAIN_TIMEOUT`] for them, closes the store
+/// and returns.
 pub async fn serve(
     listener: TcpListener,
     leptos_options: LeptosOptions,
     config: ServerConfig,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let store = Store::open(&config.store)
+        .await
+        .map_err(|err| io::Error::other(format!("cannot open the store: {err}")))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         leptos_options,
         hub: Hub::new(config.hub),
         sessions: Sessions::new(config.sessions),
+        store: store.clone(),
         shutdown: shutdown_rx,
     };
     let app = router(state);
@@ -71,6 +89,7 @@ pub async fn serve(
     {
         tracing::warn!("some websockets did not close within {DRAIN_TIMEOUT:?}");
     }
+    store.close().await;
     Ok(())
 }
 
@@ -92,7 +111,7 @@ pub async fn run() -> io::Result<()> {
     serve(
         listener,
         options,
-        ServerConfig::default(),
+        ServerConfig::from_env(),
         shutdown_signal(),
     )
     .await

@@ -77,8 +77,9 @@ struct Session {
     /// When the last connection closed (or the session was created): starts the idle hold.
     idle_since: Instant,
     /// The session's recent `client_id`s, behind a lock of their own so that checking for a
-    /// duplicate and publishing happen as one step per session, without holding the registry.
-    sent: Arc<Mutex<SentIds>>,
+    /// duplicate and publishing happen as one step per session, without holding the registry. An
+    /// async lock: it is held while the message is committed to the store.
+    sent: Arc<tokio::sync::Mutex<SentIds>>,
 }
 
 /// Recent `(scope, client_id) → seq` of one session, oldest first in `order`.
@@ -199,14 +200,14 @@ impl Sessions {
 
     /// Runs `publish` for this session's `client_id` in `scope` (a room, or a private conversation)
     /// at most once: a repeat gets the `seq` the first run returned, without running again. Two
-    /// connections of one session racing with the same id are serialized here. `publish` must not
-    /// block: it runs under the session's lock.
-    pub fn once(
+    /// connections of one session racing with the same id are serialized here (only that session
+    /// waits; others never contend).
+    pub async fn once(
         &self,
         id: SessionId,
         scope: &str,
         client_id: &str,
-        publish: impl FnOnce() -> Result<u64, FrameError>,
+        publish: impl std::future::Future<Output = Result<u64, FrameError>>,
     ) -> Result<u64, FrameError> {
         let (sent, limit) = {
             let inner = self.lock();
@@ -216,12 +217,12 @@ impl Sessions {
                 .ok_or_else(|| FrameError::new(ErrorCode::BadSession, "the session has ended"))?;
             (Arc::clone(&session.sent), inner.config.remembered_ids)
         };
-        let mut sent = sent.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut sent = sent.lock().await;
         let key = (scope.to_owned(), client_id.to_owned());
         if let Some(seq) = sent.seqs.get(&key) {
             return Ok(*seq);
         }
-        let seq = publish()?;
+        let seq = publish.await?;
         sent.seqs.insert(key.clone(), seq);
         sent.order.push_back(key);
         while sent.order.len() > limit {
@@ -354,32 +355,54 @@ mod tests {
         );
     }
 
-    #[test]
-    fn client_ids_publish_once_per_session_and_scope_up_to_a_limit() {
+    #[tokio::test]
+    async fn client_ids_publish_once_per_session_and_scope_up_to_a_limit() {
         let sessions = Sessions::new(SessionConfig {
             remembered_ids: 2,
             ..SessionConfig::default()
         });
         let a = sessions.create("a").expect("free");
         let b = sessions.create("b").expect("free");
-        let runs = std::cell::Cell::new(0);
+        let runs = std::sync::atomic::AtomicU32::new(0);
         let publish = |seq: u64| {
             let runs = &runs;
-            move || {
-                runs.set(runs.get() + 1);
+            async move {
+                runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(seq)
             }
         };
-        assert_eq!(sessions.once(a.id, "general", "c-1", publish(7)), Ok(7));
-        assert_eq!(sessions.once(a.id, "general", "c-1", publish(99)), Ok(7));
-        assert_eq!(runs.get(), 1, "the repeat did not publish");
-        assert_eq!(sessions.once(b.id, "general", "c-1", publish(8)), Ok(8));
-        assert_eq!(sessions.once(a.id, "rust", "c-1", publish(9)), Ok(9));
+        assert_eq!(
+            sessions.once(a.id, "general", "c-1", publish(7)).await,
+            Ok(7)
+        );
+        assert_eq!(
+            sessions.once(a.id, "general", "c-1", publish(99)).await,
+            Ok(7)
+        );
+        assert_eq!(
+            runs.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "the repeat did not publish"
+        );
+        assert_eq!(
+            sessions.once(b.id, "general", "c-1", publish(8)).await,
+            Ok(8)
+        );
+        assert_eq!(sessions.once(a.id, "rust", "c-1", publish(9)).await, Ok(9));
         // A failed publish is not remembered: the retry runs again.
-        let refused = || Err(FrameError::new(ErrorCode::UnknownUser, "offline"));
-        assert!(sessions.once(a.id, "direct:x", "d-1", refused).is_err());
-        assert_eq!(sessions.once(a.id, "direct:x", "d-1", publish(0)), Ok(0));
+        let refused = async { Err(FrameError::new(ErrorCode::UnknownUser, "offline")) };
+        assert!(sessions
+            .once(a.id, "direct:x", "d-1", refused)
+            .await
+            .is_err());
+        assert_eq!(
+            sessions.once(a.id, "direct:x", "d-1", publish(0)).await,
+            Ok(0)
+        );
         // Only the last `remembered_ids` are kept.
-        assert_eq!(sessions.once(a.id, "general", "c-1", publish(10)), Ok(10));
+        assert_eq!(
+            sessions.once(a.id, "general", "c-1", publish(10)).await,
+            Ok(10)
+        );
     }
 }

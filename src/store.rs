@@ -89,6 +89,22 @@ impl Store {
         let pool = AnyPoolOptions::new()
             // SQLite has one writer at a time anyway; a few connections serve the readers.
             .max_connections(if postgres { 16 } else { 4 })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if !postgres {
+                        // In WAL mode NORMAL keeps every commit across a killed process (only a
+                        // power cut can lose the last ones) without an fsync per message. Writers
+                        // wait for each other instead of failing.
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await?;
         if postgres {

@@ -2,10 +2,15 @@
 //!
 //! A connection goes through two phases. Until a good `hello` it only answers that frame (anything
 //! else gets `hello_required`). The `hello` names a session: the browser's cookie, a `session` field,
-//! or, for a client without one, a new session claiming `nick`. After the `welcome` a single task
-//! `select!`s between the client's frames, the `general` room's deliveries and the connection's private
-//! inbox, so a client that reads slowly only slows its own task: the hub's ring moves on without it
-//! and it is told it lagged.
+//! or, for a client without one, a new session claiming `nick`. After the `welcome` it catches the
+//! client up from the store (the latest messages, or exactly those after the `since` it sent), then a
+//! single task `select!`s between the client's frames, the `general` room's deliveries and the
+//! connection's private inbox. A client that reads slowly only slows its own task: the hub's ring
+//! moves on without it, and it is told it lagged and resynced from the store.
+//!
+//! No message falls between catch-up and live traffic: the connection subscribes to the room
+//! *before* it reads the store, and then skips live deliveries whose `seq` it already sent.
+//! A message is acked only after the store has committed it.
 //!
 //! Every frame is parsed at the edge by [`ClientMsg::parse`]; a bad one is answered with a typed
 //! error and the connection stays open.
@@ -20,11 +25,19 @@ use tokio::sync::watch;
 
 use crate::hub::{now_rfc3339, ConnId, Hub, Inbox, Received, Subscription};
 use crate::protocol::{
-    validate_client_id, validate_text, ClientMsg, DirectMessage, ErrorCode, FrameError, ServerMsg,
-    GENERAL,
+    validate_client_id, validate_text, ChatMessage, ClientMsg, DirectMessage, ErrorCode,
+    FrameError, ServerMsg, Stored, GENERAL,
 };
 use crate::session::{SessionId, Sessions, COOKIE};
 use crate::state::AppState;
+use crate::store::{Store, StoreError};
+
+/// How many messages a fresh connection is shown from the room's history.
+const HISTORY_PAGE: u32 = 50;
+
+/// The largest gap a catch-up fills message by message; beyond it the client gets the latest page
+/// with `reset` and reloads the room instead.
+const CATCH_UP_LIMIT: u32 = 1000;
 
 /// Largest websocket message accepted from a client. A `say` at the text limit is ~16 KiB of UTF-8
 /// at worst (4000 four-byte characters) plus its envelope.
@@ -64,6 +77,7 @@ pub async fn upgrade(
                 id: state.hub.connection_id(),
                 hub: state.hub,
                 sessions: state.sessions,
+                store: state.store,
                 shutdown: state.shutdown,
                 cookie_token,
             };
@@ -83,6 +97,7 @@ struct Connection {
     socket: WebSocket,
     hub: Hub,
     sessions: Sessions,
+    store: Store,
     id: ConnId,
     shutdown: watch::Receiver<bool>,
     /// The session token from the upgrade request's cookie, if any.
@@ -96,6 +111,8 @@ struct Me {
     typing: bool,
     /// When `typing: true` was last passed on.
     typing_sent: Option<Instant>,
+    /// The highest `seq` of `general` this connection has sent the client, from the store or live.
+    delivered: u64,
 }
 
 impl Connection {
@@ -132,7 +149,11 @@ impl Connection {
                 continue;
             };
             let refusal = match parsed {
-                Ok(ClientMsg::Hello { nick, session }) => match self.identify(&nick, session) {
+                Ok(ClientMsg::Hello {
+                    nick,
+                    session,
+                    since,
+                }) => match self.identify(&nick, session) {
                     Ok((session, nick, new_token)) => {
                         // Subscribe before announcing, so nothing said from here on is missed.
                         let general = self.hub.subscribe(GENERAL, self.id);
@@ -143,12 +164,18 @@ impl Connection {
                             online: self.hub.online(),
                             session: new_token,
                         };
-                        let me = Me {
+                        let mut me = Me {
                             session,
                             typing: false,
                             typing_sent: None,
+                            delivered: 0,
                         };
-                        if let Err(end) = self.send(&welcome).await {
+                        let since = since.get(GENERAL).copied();
+                        let welcomed = match self.send(&welcome).await {
+                            Ok(()) => self.catch_up(&mut me, since).await,
+                            Err(end) => Err(end),
+                        };
+                        if let Err(end) = welcomed {
                             self.leave(&me);
                             return Err(end);
                         }
@@ -185,6 +212,29 @@ impl Connection {
         Ok((created.id, nick, Some(created.token)))
     }
 
+    /// Sends the client what it is missing of `general`: the latest page if it has nothing
+    /// (`since` is `None`), exactly what came after `since` otherwise, or, if that gap is too large,
+    /// the latest page with `reset`. A store failure is reported and the connection goes on live.
+    async fn catch_up(&mut self, me: &mut Me, since: Option<u64>) -> Result<(), End> {
+        let history = match read_missing(&self.store, since).await {
+            Ok(history) => history,
+            Err(err) => {
+                tracing::error!(%err, "catch-up read failed");
+                let err = ServerMsg::error(
+                    ErrorCode::Unavailable,
+                    "history is unavailable right now; live messages still arrive",
+                );
+                return self.send(&err).await;
+            }
+        };
+        if let ServerMsg::History { messages, .. } = &history {
+            if let Some(Stored::Message(last)) = messages.last() {
+                me.delivered = me.delivered.max(last.seq);
+            }
+        }
+        self.send(&history).await
+    }
+
     /// Undoes the connect: presence (after its grace) and any typing indicator.
     fn leave(&self, me: &Me) {
         if me.typing {
@@ -210,7 +260,7 @@ impl Connection {
                     Ok(None) => Ok(()),
                     Err(end) => Err(end),
                 },
-                received = general.recv() => self.deliver(general, received).await,
+                received = general.recv() => self.deliver(me, general, received).await,
                 frame = inbox.recv() => self.deliver_direct(inbox, frame).await,
                 () = stopping(&mut self.shutdown) => Err(End::Close(CLOSE_RESTART, "server restarting")),
             };
@@ -235,6 +285,7 @@ impl Connection {
             }) => {
                 me.typing = false;
                 self.say(me, room, text, &client_id, action)
+                    .await
                     .unwrap_or_else(|err| refusal(err, client_id))
             }
             Ok(ClientMsg::Dm {
@@ -244,6 +295,7 @@ impl Connection {
                 action,
             }) => self
                 .dm(me, &to, text, &client_id, action)
+                .await
                 .unwrap_or_else(|err| refusal(err, client_id)),
             Ok(ClientMsg::Nick { nick }) => match self.rename(me, &nick) {
                 Ok(()) => return Ok(()),
@@ -268,10 +320,11 @@ impl Connection {
             .ok_or_else(|| FrameError::new(ErrorCode::BadSession, "the session has ended"))
     }
 
-    /// Validates and publishes a `say`; returns the sender's `ack`. A `client_id` this session used
-    /// before in this room is acked with its first `seq` and not published again.
-    fn say(
-        &self,
+    /// Validates, stores and publishes a `say`; returns the sender's `ack`, sent only once the store
+    /// has committed the message. A `client_id` this session used before in this room is acked with
+    /// its first `seq` and not stored or published again.
+    async fn say(
+        &mut self,
         me: &Me,
         room: String,
         text: String,
@@ -287,17 +340,25 @@ impl Connection {
             ));
         }
         let nick = self.nick(me)?;
-        let seq = self.sessions.once(me.session, &room, client_id, || {
-            let posted = self.hub.publish(
-                self.id,
-                &room,
-                &nick,
-                text,
-                Some(client_id.to_owned()),
-                action,
-            );
-            Ok(posted.seq)
-        })?;
+        let at = now_rfc3339();
+        // Only the shareable parts go into the futures; the socket stays out of them.
+        let (hub, sessions, id) = (&self.hub, &self.sessions, self.id);
+        let commit = self
+            .store
+            .append(&room, &nick, &text, &at, Some(client_id), action);
+        let publish = async {
+            match hub.publish_with(&room, id, commit).await {
+                Ok(message) => Ok(message.seq),
+                Err(err) => {
+                    tracing::error!(%err, "storing a message failed");
+                    Err(FrameError::new(
+                        ErrorCode::Unavailable,
+                        "the message could not be stored; try again",
+                    ))
+                }
+            }
+        };
+        let seq = sessions.once(me.session, &room, client_id, publish).await?;
         Ok(ServerMsg::Ack {
             client_id: client_id.to_owned(),
             room: Some(room),
@@ -307,8 +368,8 @@ impl Connection {
     }
 
     /// Validates and delivers a private message; returns the sender's `ack`.
-    fn dm(
-        &self,
+    async fn dm(
+        &mut self,
         me: &Me,
         to: &str,
         text: String,
@@ -323,7 +384,8 @@ impl Connection {
         // Private messages are filed per recipient for de-duplication; they have no seq (yet).
         let key = format!("{DIRECT}:{}", to.to_lowercase());
         let from = self.nick(me)?;
-        self.sessions.once(me.session, &key, client_id, || {
+        let (hub, sessions, id) = (&self.hub, &self.sessions, self.id);
+        let deliver = async {
             let dm = ServerMsg::Dm(DirectMessage {
                 from,
                 to: to.clone(),
@@ -332,9 +394,10 @@ impl Connection {
                 client_id: Some(client_id.to_owned()),
                 action,
             });
-            self.hub.direct(me.session, self.id, &to, &dm)?;
+            hub.direct(me.session, id, &to, &dm)?;
             Ok(0)
-        })?;
+        };
+        sessions.once(me.session, &key, client_id, deliver).await?;
         Ok(ServerMsg::Ack {
             client_id: client_id.to_owned(),
             room: None,
@@ -379,16 +442,31 @@ impl Connection {
         Ok(())
     }
 
-    /// Forwards what the room produced to the client.
-    async fn deliver(&mut self, sub: &Subscription, received: Received) -> Result<(), End> {
+    /// Forwards what the room produced to the client, skipping what catch-up already sent. After a
+    /// lag the client is told, then resynced from the store.
+    async fn deliver(
+        &mut self,
+        me: &mut Me,
+        sub: &Subscription,
+        received: Received,
+    ) -> Result<(), End> {
         match received {
-            Received::Frame(delivery) => self.send_raw(delivery.frame).await,
+            Received::Frame(delivery) => match delivery.seq {
+                Some(seq) if seq <= me.delivered => Ok(()),
+                Some(seq) => {
+                    me.delivered = seq;
+                    self.send_raw(delivery.frame).await
+                }
+                None => self.send_raw(delivery.frame).await,
+            },
             Received::Lagged { missed } => {
                 let lagged = ServerMsg::Lagged {
                     room: sub.room().to_owned(),
                     missed,
                 };
-                self.send(&lagged).await
+                self.send(&lagged).await?;
+                let since = me.delivered;
+                self.catch_up(me, Some(since)).await
             }
         }
     }
@@ -417,6 +495,28 @@ impl Connection {
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => Err(End::Close(CLOSE_POLICY, "too slow to read")),
         }
+    }
+}
+
+/// What a client that saw up to `since` is missing of `general`, as a `history` frame.
+async fn read_missing(store: &Store, since: Option<u64>) -> Result<ServerMsg, StoreError> {
+    if let Some(after) = since {
+        let missed = store.since(GENERAL, after, CATCH_UP_LIMIT + 1).await?;
+        if missed.len() <= CATCH_UP_LIMIT as usize {
+            return Ok(history(missed, true, false));
+        }
+    }
+    let page = store.history(GENERAL, None, HISTORY_PAGE).await?;
+    Ok(history(page.messages, page.complete, since.is_some()))
+}
+
+/// A `history` frame of `general`.
+fn history(messages: Vec<ChatMessage>, complete: bool, reset: bool) -> ServerMsg {
+    ServerMsg::History {
+        room: GENERAL.to_owned(),
+        messages: messages.into_iter().map(Stored::Message).collect(),
+        complete,
+        reset,
     }
 }
 

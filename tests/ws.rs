@@ -184,7 +184,7 @@ async fn three_hundred_messages_arrive_complete_and_in_order() {
 }
 
 #[tokio::test]
-async fn a_slow_reader_is_told_it_lagged_and_the_others_get_everything() {
+async fn a_slow_reader_is_told_it_lagged_resynced_and_the_others_get_everything() {
     let server = TestServer::start_with(HubConfig {
         room_capacity: 16,
         ..HubConfig::default()
@@ -195,7 +195,7 @@ async fn a_slow_reader_is_told_it_lagged_and_the_others_get_everything() {
     // `slow` reads nothing until the burst is over. ~12 MB of frames is more than the loopback
     // socket buffers hold, so its server task blocks on writing and the room's ring passes it by.
     let mut slow = Client::join(&server, "slow").await;
-    const N: u64 = 3000;
+    const N: u64 = 2000;
     let body = "x".repeat(3990);
     for i in 0..N {
         writer
@@ -209,31 +209,36 @@ async fn a_slow_reader_is_told_it_lagged_and_the_others_get_everything() {
             "the fast reader gets every message, in order"
         );
     }
-    let (mut got, mut missed, mut last_seq) = (0, 0, 0);
-    while got + missed < N {
-        let frame = slow.recv_chat().await;
+    // It is told it fell behind, then resynced from the store: every message exactly once, in order,
+    // whether it came live or in the resync. A gap larger than the catch-up limit is answered with
+    // the latest page and `reset` instead, after which it must again be complete and in order.
+    let (mut seqs, mut lagged, mut reset) = (Vec::<u64>::new(), false, false);
+    while seqs.last() != Some(&N) {
+        let frame = slow.recv().await;
         match frame["type"].as_str() {
-            Some("message") => {
-                let seq = frame["seq"].as_u64().expect("seq");
-                assert!(seq > last_seq, "in order after the gap");
-                last_seq = seq;
-                got += 1;
+            Some("message") => seqs.push(frame["seq"].as_u64().expect("seq")),
+            Some("history") => {
+                if frame["reset"] == true {
+                    reset = true;
+                    seqs.clear();
+                }
+                let messages = frame["messages"].as_array().expect("messages");
+                seqs.extend(messages.iter().map(|m| m["seq"].as_u64().expect("seq")));
             }
             Some("lagged") => {
                 assert_eq!(frame["room"], "general");
-                missed += frame["missed"].as_u64().expect("missed");
+                assert!(frame["missed"].as_u64().expect("missed") > 0);
+                lagged = true;
             }
             Some("presence") => {}
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(missed > 0, "the slow reader was told what it missed");
-    assert_eq!(
-        got + missed,
-        N,
-        "every message is either delivered or counted as missed"
-    );
-    assert_eq!(last_seq, N, "it ends up at the latest message");
+    assert!(lagged, "the slow reader was told it fell behind");
+    let first = if reset { seqs[0] } else { 1 };
+    let gap = seqs.windows(2).find(|w| w[1] != w[0] + 1);
+    assert_eq!(gap, None, "no gap and no duplicate (reset: {reset})");
+    assert_eq!(seqs.first(), Some(&first));
 }
 
 #[tokio::test]

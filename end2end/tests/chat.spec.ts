@@ -123,3 +123,22 @@ test('the list follows new messages, but not while the reader has scrolled up', 
   await alice.context.close();
   await bob.context.close();
 });
+
+test('history: a reload and a late joiner both see what was said', async ({ browser }) => {
+  const alice = await openChat(browser, nickname('alice'));
+  const text = unique('remember this');
+  const box = alice.page.getByRole('textbox', { name: 'Message' });
+  await box.fill(text);
+  await box.press('Enter');
+  await expect(message(alice.page, text)).toContainText('sent');
+
+  await alice.page.reload();
+  await expect(alice.page.locator('[data-hydrated="true"]')).toBeVisible();
+  await expect(message(alice.page, text)).toHaveCount(1);
+  await expect(message(alice.page, text)).toHaveClass(/mine/);
+
+  const late = await openChat(browser, nickname('late'));
+  await expect(message(late.page, text)).toContainText(alice.nick);
+  await alice.context.close();
+  await late.context.close();
+});

@@ -3,11 +3,15 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag::hub::HubConfig;
 use chinwag::server::ServerConfig;
 use chinwag::session::SessionConfig;
+use chinwag::store::StoreConfig;
 use futures_util::{SinkExt, StreamExt};
 use leptos::config::LeptosOptions;
 use serde_json::{json, Value};
@@ -24,29 +28,69 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// A running server; stopped when dropped (or explicitly, to test shutdown).
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Where its SQLite store lives; removed when the last server using it is dropped.
+    pub data: Arc<DataDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-impl TestServer {
-    /// A server with the production settings, except a short leave grace so tests need not wait.
-    pub async fn start() -> Self {
-        Self::start_with(HubConfig {
+/// A temporary data directory, removed on drop.
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    fn new() -> Arc<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "chinwag-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        Arc::new(Self(dir))
+    }
+
+    pub fn store(&self) -> StoreConfig {
+        StoreConfig::Sqlite(self.0.join("chinwag.db"))
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The server's settings for tests: production values, but a short leave grace so tests need not
+/// wait.
+pub fn test_config(data: &DataDir) -> ServerConfig {
+    ServerConfig {
+        hub: HubConfig {
             leave_grace: Duration::from_millis(300),
             ..HubConfig::default()
-        })
-        .await
+        },
+        sessions: SessionConfig::default(),
+        store: data.store(),
+    }
+}
+
+impl TestServer {
+    /// A server with [`test_config`] and a fresh store.
+    pub async fn start() -> Self {
+        let data = DataDir::new();
+        Self::start_on(data.clone(), test_config(&data)).await
     }
 
+    /// Like [`TestServer::start`], with these hub settings.
     pub async fn start_with(hub: HubConfig) -> Self {
-        Self::start_with_config(ServerConfig {
+        let data = DataDir::new();
+        let config = ServerConfig {
             hub,
-            sessions: SessionConfig::default(),
-        })
-        .await
+            ..test_config(&data)
+        };
+        Self::start_on(data, config).await
     }
 
-    pub async fn start_with_config(config: ServerConfig) -> Self {
+    /// A server on an existing data directory (e.g. to restart on the same store).
+    pub async fn start_on(data: Arc<DataDir>, config: ServerConfig) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let options = LeptosOptions::builder()
@@ -65,6 +109,7 @@ impl TestServer {
         ));
         Self {
             addr,
+            data,
             stop: Some(stop),
             task: Some(task),
         }
@@ -147,12 +192,30 @@ impl Client {
 
     /// Another connection (tab) of an existing session.
     pub async fn resume(server: &TestServer, token: &str) -> (Self, Value) {
-        let mut client = Self::connect(server).await;
-        client
-            .send(json!({"type": "hello", "session": token}))
-            .await;
-        let welcome = client.recv().await;
+        let (client, welcome, _) = Self::resume_since(server, token, None).await;
         (client, welcome)
+    }
+
+    /// Reconnects a session, optionally with `since` for `general`; returns the welcome and the
+    /// history frame that follows it.
+    pub async fn resume_since(
+        server: &TestServer,
+        token: &str,
+        since: Option<u64>,
+    ) -> (Self, Value, Value) {
+        let mut client = Self::connect(server).await;
+        let mut hello = json!({"type": "hello", "session": token});
+        if let Some(since) = since {
+            hello["since"] = json!({ "general": since });
+        }
+        client.send(hello).await;
+        let welcome = client.recv().await;
+        let history = if welcome["type"] == "welcome" {
+            client.expect_frame("history").await
+        } else {
+            Value::Null
+        };
+        (client, welcome, history)
     }
 
     /// The next frame of type `kind`, skipping presence, typing and rename notices of other types.
@@ -162,7 +225,7 @@ impl Client {
             if frame["type"] == kind {
                 return frame;
             }
-            let skippable = ["presence", "typing", "renamed"];
+            let skippable = ["presence", "typing", "renamed", "history"];
             assert!(
                 skippable.contains(&frame["type"].as_str().unwrap_or_default()),
                 "expected {kind}, got {frame}"
@@ -170,11 +233,12 @@ impl Client {
         }
     }
 
-    /// The next frame that is not a presence notice (others joining or leaving).
+    /// The next frame that is not a presence notice (others joining or leaving) or the history
+    /// sent after a welcome.
     pub async fn recv_chat(&mut self) -> Value {
         loop {
             let frame = self.recv().await;
-            if frame["type"] != "presence" {
+            if frame["type"] != "presence" && frame["type"] != "history" {
                 return frame;
             }
         }
@@ -219,9 +283,10 @@ impl Client {
         self.expect_only(for_, &[]).await;
     }
 
-    /// Asserts that nothing but presence notices (others joining) arrives within `for_`.
+    /// Asserts that nothing but presence notices (others joining) or post-welcome history arrives
+    /// within `for_`.
     pub async fn expect_no_chat(&mut self, for_: Duration) {
-        self.expect_only(for_, &["presence"]).await;
+        self.expect_only(for_, &["presence", "history"]).await;
     }
 
     async fn expect_only(&mut self, for_: Duration, allowed: &[&str]) {
