@@ -1,0 +1,209 @@
+//! Durability against the real binary: SIGKILL it while messages flow, start it again on the same data
+//! directory, and check that no acked message was lost and every client converges on one history.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The chinwag binary running on its own port and data directory; killed (by PID) when dropped.
+struct Process {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Process {
+    fn start(data_dir: &std::path::Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chinwag"))
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("CHINWAG_DATA_DIR", data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start chinwag");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the URL line");
+        let addr = line
+            .trim()
+            .trim_start_matches("chinwag is running at http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap_or_else(|_| panic!("unexpected first line: {line:?}"));
+        Self { child, addr }
+    }
+
+    fn kill(&mut self) {
+        // SIGKILL: no shutdown handler runs, no buffer is flushed.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn hello(addr: SocketAddr, nick: &str, since: Option<u64>) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .expect("connect");
+    let mut hello = json!({"type":"hello","nick":nick});
+    if let Some(since) = since {
+        hello["since"] = json!({ "general": since });
+    }
+    ws.send(Message::text(hello.to_string()))
+        .await
+        .expect("hello");
+    ws
+}
+
+async fn next(ws: &mut Ws) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(common::WAIT, ws.next()).await.ok()?? {
+            Ok(Message::Text(text)) => return serde_json::from_str(&text).ok(),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Every `(seq, text)` in a history frame or message frame.
+fn messages_of(frame: &Value) -> Vec<(u64, String)> {
+    let one = |m: &Value| {
+        (
+            m["seq"].as_u64().unwrap_or(0),
+            m["text"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    match frame["type"].as_str() {
+        Some("message") => vec![one(frame)],
+        Some("history") => frame["messages"]
+            .as_array()
+            .map(|a| a.iter().map(one).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn sigkill_mid_stream_loses_no_acked_message() {
+    let data = std::env::temp_dir().join(format!("chinwag-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let mut server = Process::start(&data);
+
+    // Bob listens; Alice writes without waiting for acks, as fast as the server takes them.
+    let mut bob = hello(server.addr, "bob", None).await;
+    let mut seen_by_bob = Vec::new();
+    let mut alice = hello(server.addr, "alice", None).await;
+    let (mut alice_tx, mut alice_rx) = alice.split();
+    let writer = tokio::spawn(async move {
+        for i in 0..100_000 {
+            let say = json!({"type":"say","room":"general","text":format!("m{i}"),"client_id":format!("c-{i}")});
+            if alice_tx.send(Message::text(say.to_string())).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    });
+    let mut acked: Vec<(u64, String)> = Vec::new();
+    // Kill the server once a few hundred messages are acked, while more are in flight.
+    while acked.len() < 300 {
+        match alice_rx.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).expect("json");
+                if frame["type"] == "ack" {
+                    let n: u64 = frame["client_id"]
+                        .as_str()
+                        .and_then(|c| c[2..].parse().ok())
+                        .expect("id");
+                    acked.push((frame["seq"].as_u64().expect("seq"), format!("m{n}")));
+                }
+            }
+            _ => panic!("alice's connection ended before the kill"),
+        }
+        while let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::ZERO, bob.next()).await
+        {
+            let frame: Value = serde_json::from_str(&text).expect("json");
+            seen_by_bob.extend(messages_of(&frame));
+        }
+    }
+    server.kill();
+    writer.abort();
+    // Whatever else reached Alice or Bob before the kill counts too.
+    while let Some(Some(Ok(Message::Text(text)))) =
+        tokio::time::timeout(Duration::from_millis(200), alice_rx.next())
+            .await
+            .ok()
+    {
+        let frame: Value = serde_json::from_str(&text).unwrap_or_default();
+        if frame["type"] == "ack" {
+            let n: u64 = frame["client_id"]
+                .as_str()
+                .and_then(|c| c[2..].parse().ok())
+                .unwrap_or(0);
+            acked.push((frame["seq"].as_u64().unwrap_or(0), format!("m{n}")));
+        }
+    }
+    while let Some(frame) = tokio::time::timeout(Duration::from_millis(200), next(&mut bob))
+        .await
+        .ok()
+        .flatten()
+    {
+        seen_by_bob.extend(messages_of(&frame));
+    }
+
+    // Start again on the same data: everything acked is there, gap-free and in order.
+    let server = Process::start(&data);
+    let mut carol = hello(server.addr, "carol", Some(0)).await;
+    let mut stored: Vec<(u64, String)> = Vec::new();
+    while stored.len() < acked.len() {
+        let frame = next(&mut carol).await.expect("carol's catch-up");
+        stored.extend(messages_of(&frame));
+    }
+    let seqs: Vec<u64> = stored.iter().map(|(s, _)| *s).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1) && seqs.first() == Some(&1),
+        "gap-free from 1"
+    );
+    for (seq, text) in &acked {
+        assert_eq!(
+            stored.get((*seq - 1) as usize).map(|(_, t)| t),
+            Some(text),
+            "acked seq {seq} is stored as acked"
+        );
+    }
+
+    // Bob comes back with what he saw and converges on the same history.
+    let last_seen = seen_by_bob.last().map(|(s, _)| *s).unwrap_or(0);
+    let mut bob = hello(server.addr, "bob2", Some(last_seen)).await;
+    loop {
+        let frame = next(&mut bob).await.expect("bob's catch-up");
+        if frame["type"] == "history" {
+            seen_by_bob.extend(messages_of(&frame));
+            break;
+        }
+    }
+    let stored_prefix: Vec<_> = stored.iter().take(seen_by_bob.len()).cloned().collect();
+    assert!(seen_by_bob.len() >= acked.len(), "bob has everything acked");
+    assert!(
+        seen_by_bob == stored_prefix,
+        "bob's history is the store's, in order, once each"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+}
