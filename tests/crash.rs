@@ -108,7 +108,7 @@ async fn sigkill_mid_stream_loses_no_acked_message() {
     // Bob listens; Alice writes without waiting for acks, as fast as the server takes them.
     let mut bob = hello(server.addr, "bob", None).await;
     let mut seen_by_bob = Vec::new();
-    let mut alice = hello(server.addr, "alice", None).await;
+    let alice = hello(server.addr, "alice", None).await;
     let (mut alice_tx, mut alice_rx) = alice.split();
     let writer = tokio::spawn(async move {
         for i in 0..100_000 {
