@@ -145,10 +145,8 @@ async fn sigkill_mid_stream_loses_no_acked_message() {
     server.kill();
     writer.abort();
     // Whatever else reached Alice or Bob before the kill counts too.
-    while let Some(Some(Ok(Message::Text(text)))) =
-        tokio::time::timeout(Duration::from_millis(200), alice_rx.next())
-            .await
-            .ok()
+    while let Ok(Some(Ok(Message::Text(text)))) =
+        tokio::time::timeout(Duration::from_millis(200), alice_rx.next()).await
     {
         let frame: Value = serde_json::from_str(&text).unwrap_or_default();
         if frame["type"] == "ack" {
