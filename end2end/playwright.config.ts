@@ -1,10 +1,15 @@
 import { defineConfig } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // The tests drive a real chinwag server, started here from the binary `scripts/test` builds
 // (`cargo leptos build`), on a port of its own so a running dev server is not disturbed.
 const PORT = process.env.CHINWAG_E2E_PORT ?? '3107';
 const BIN = process.env.CHINWAG_BIN ?? 'target/debug/chinwag';
 const BASE_URL = `http://127.0.0.1:${PORT}`;
+// A store of its own for every run, so runs never see each other's history.
+const DATA_DIR = process.env.CHINWAG_E2E_DATA ?? mkdtempSync(join(tmpdir(), 'chinwag-e2e-'));
 
 export default defineConfig({
   testDir: './tests',
@@ -36,7 +41,7 @@ export default defineConfig({
     command: BIN,
     cwd: '..',
     url: BASE_URL,
-    env: { LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`, RUST_LOG: 'warn' },
+    env: { LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`, CHINWAG_DATA_DIR: DATA_DIR, RUST_LOG: 'warn' },
     reuseExistingServer: false,
     timeout: 60_000,
     stdout: 'pipe',

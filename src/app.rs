@@ -1,9 +1,10 @@
 //! The page: the HTML shell, the router and the chat components.
 //!
 //! Everything here is rendered on the server first and then hydrated in the browser. Who you are is
-//! decided on the server from the session cookie ([`whoami`]): without a session the page is the
+//! decided on the server from the session cookie ([`page_state`]): without a session the page is the
 //! nickname form, a plain `POST /join` that works before (or without) the wasm; with one it is the
-//! chat, whose websocket an effect opens after hydration ([`client::start`]).
+//! chat, already holding the room's latest messages, whose websocket an effect opens after hydration
+//! ([`client::start`]). Without wasm the composer is a plain `POST /say`.
 
 use leptos::ev::SubmitEvent;
 use leptos::html;
@@ -13,9 +14,11 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_query_map;
 use leptos_router::{path, SsrMode};
 
+use serde::{Deserialize, Serialize};
+
 use crate::chat::{Delivery, Line, LineKind, View};
 use crate::client::{self, ChatHandle};
-use crate::protocol::{MAX_NICK_CHARS, MAX_TEXT_CHARS};
+use crate::protocol::{ChatMessage, ServerMsg, Stored, GENERAL, MAX_NICK_CHARS, MAX_TEXT_CHARS};
 
 /// The whole HTML document, as the server sends it.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -55,9 +58,20 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The nickname this browser's session can chat under, or `None` if it must pick one first.
+/// What the server knows when it renders the chat for a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageData {
+    /// The nickname this session chats under.
+    pub me: String,
+    /// The room's latest messages, oldest first.
+    pub history: Vec<ChatMessage>,
+    /// Whether `history` reaches back to the room's first message.
+    pub complete: bool,
+}
+
+/// Who this browser's session is and what the room said lately; `None` if it must pick a nickname.
 #[server]
-pub async fn whoami() -> Result<Option<String>, ServerFnError> {
+pub async fn page_state() -> Result<Option<PageData>, ServerFnError> {
     use axum_extra::extract::CookieJar;
 
     use crate::session::COOKIE;
@@ -66,20 +80,36 @@ pub async fn whoami() -> Result<Option<String>, ServerFnError> {
     let state = use_context::<AppState>()
         .ok_or_else(|| ServerFnError::new("the server state is missing"))?;
     let jar: CookieJar = leptos_axum::extract().await?;
-    Ok(jar
+    let Some(me) = jar
         .get(COOKIE)
-        .and_then(|cookie| state.sessions.current(cookie.value())))
+        .and_then(|cookie| state.sessions.current(cookie.value()))
+    else {
+        return Ok(None);
+    };
+    let page = state
+        .store
+        .history(GENERAL, None, 50)
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "reading history for the page failed");
+            ServerFnError::new("history is unavailable")
+        })?;
+    Ok(Some(PageData {
+        me,
+        history: page.messages,
+        complete: page.complete,
+    }))
 }
 
 /// `/`: the chat, or the nickname form if this browser has no usable session.
 #[component]
 fn Home() -> impl IntoView {
-    let me = Resource::new_blocking(|| (), |()| whoami());
+    let state = Resource::new_blocking(|| (), |()| page_state());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                match me.await {
-                    Ok(Some(nick)) => view! { <ChatPage me=nick/> }.into_any(),
+                match state.await {
+                    Ok(Some(state)) => view! { <ChatPage state/> }.into_any(),
                     _ => view! { <JoinPage/> }.into_any(),
                 }
             })}
@@ -135,9 +165,19 @@ fn JoinPage() -> impl IntoView {
 
 /// The chat: conversations and who is online beside the messages of the open conversation.
 #[component]
-fn ChatPage(me: String) -> impl IntoView {
-    let chat = ChatHandle::new(me);
-    let hydrated = RwSignal::new(false);
+fn ChatPage(state: PageData) -> impl IntoView {
+    let chat = ChatHandle::new(state.me);
+    // The latest messages are part of the page itself; the websocket later asks only for newer ones.
+    let history = ServerMsg::History {
+        room: GENERAL.to_owned(),
+        messages: state.history.into_iter().map(Stored::Message).collect(),
+        complete: state.complete,
+        reset: false,
+    };
+    chat.chat.update(|c| {
+        c.apply(&history, 0.0);
+    });
+    let hydrated = chat.hydrated;
     // Effects run only in the browser, after hydration: this is where the websocket opens.
     Effect::new(move |_| {
         untrack(|| {
@@ -351,7 +391,16 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
                 Some(Delivery::Sent) => ("msg mine sent", Some("sent")),
                 Some(Delivery::Failed) => ("msg mine failed", Some("not sent")),
             };
-            let time = client::local_time(&at);
+            // The server writes UTC; once hydrated the reader's own clock is used.
+            let hydrated = chat.hydrated;
+            let at_text = at.clone();
+            let time = move || {
+                if hydrated.get() {
+                    client::local_time(&at_text)
+                } else {
+                    client::utc_time(&at_text)
+                }
+            };
             let id = line.id.clone();
             let retry = (mine == Some(Delivery::Failed)).then(|| {
                 view! {
@@ -382,9 +431,18 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
     }
 }
 
-/// The text field and Send button. Enter sends (it submits the form), and so does the button.
+/// The text field and Send button. Enter sends (it submits the form), and so does the button. Without
+/// wasm the form posts to `/say` and the page reloads with the message in it.
 #[component]
 fn Composer(chat: ChatHandle) -> impl IntoView {
+    let query = use_query_map();
+    let error = move || {
+        query.read().get("error").map(|code| match code.as_str() {
+            "too_long" => "That message is too long (4000 characters at most).",
+            "empty" => "Type something first.",
+            _ => "That message could not be sent. Please try again.",
+        })
+    };
     let draft = RwSignal::new(String::new());
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -402,7 +460,8 @@ fn Composer(chat: ChatHandle) -> impl IntoView {
         })
     };
     view! {
-        <form class="composer" on:submit=on_submit>
+        {move || error().map(|e| view! { <p class="form-error composer-error" role="alert">{e}</p> })}
+        <form class="composer" method="post" action="/say" on:submit=on_submit>
             <input
                 type="text"
                 name="text"

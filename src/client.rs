@@ -70,6 +70,8 @@ struct Typing {
 pub struct ChatHandle {
     pub chat: RwSignal<Chat>,
     pub status: RwSignal<ConnState>,
+    /// Set once the wasm has hydrated the page: from then on, browser-only details (local times).
+    pub hydrated: RwSignal<bool>,
     /// Frames for the connection loop; `None` on the server and before [`start`].
     outbox: StoredValue<Option<mpsc::UnboundedSender<ClientMsg>>>,
     typing: StoredValue<Typing>,
@@ -80,6 +82,7 @@ impl ChatHandle {
         Self {
             chat: RwSignal::new(Chat::new(me)),
             status: RwSignal::new(ConnState::Connecting),
+            hydrated: RwSignal::new(false),
             outbox: StoredValue::new(None),
             typing: StoredValue::new(Typing::default()),
         }
@@ -210,6 +213,11 @@ impl ChatHandle {
     }
 }
 
+/// The `HH:MM` of an RFC 3339 UTC time, as written: what the server can render.
+pub fn utc_time(at: &str) -> String {
+    at.get(11..16).unwrap_or_default().to_owned()
+}
+
 /// Formats an RFC 3339 time as the reader's local `HH:MM`.
 pub fn local_time(at: &str) -> String {
     #[cfg(feature = "hydrate")]
@@ -220,7 +228,7 @@ pub fn local_time(at: &str) -> String {
         }
     }
     // On the server (and for unparsable input): the UTC time as written.
-    at.get(11..16).unwrap_or_default().to_owned()
+    utc_time(at)
 }
 
 #[cfg(feature = "hydrate")]
@@ -415,10 +423,7 @@ mod browser {
                         {
                             // The session is gone or its name was taken while away: back to the
                             // nickname form, which says why.
-                            let code = serde_json::to_value(code).ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default();
-                            let _ = window().location().assign(&format!("/?error={code}"));
+                            let _ = window().location().assign(&format!("/?error={}", code.name()));
                             return false;
                         }
                         other => {

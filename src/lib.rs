@@ -12,7 +12,9 @@
 //! - `hub` (server): rooms, per-room `seq`, bounded broadcast with a lag policy.
 //! - `session` (server): sessions, nickname claims, `client_id` de-duplication.
 //! - `store` (server): messages in SQLite or PostgreSQL (sqlx), gap-free per-room `seq`.
-//! - `join` (server): `POST /join`, the nickname form that creates a session cookie.
+//! - `post` (server): posting a room message (validate, store, broadcast), for `/ws` and the form.
+//! - `forms` (server): `POST /join` (nickname, session cookie) and `POST /say`, for browsers without
+//!   JavaScript.
 //! - `ws` (server): the `/ws` handler, one task per connection.
 //! - `state` (server): what every handler shares.
 //! - `server` (server): router, start-up, graceful shutdown.
@@ -29,9 +31,11 @@ pub mod command;
 pub mod protocol;
 
 #[cfg(feature = "ssr")]
+pub mod forms;
+#[cfg(feature = "ssr")]
 pub mod hub;
 #[cfg(feature = "ssr")]
-pub mod join;
+pub mod post;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]

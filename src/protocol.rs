@@ -240,6 +240,16 @@ pub enum ErrorCode {
     Unavailable,
 }
 
+impl ErrorCode {
+    /// The code as it appears on the wire, e.g. `"nick_taken"`.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
 /// A client frame that could not be accepted: what the client is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameError {
@@ -530,6 +540,12 @@ mod tests {
             let err = ClientMsg::parse(frame).expect_err(frame);
             assert_eq!(err.code, ErrorCode::BadFrame, "{frame}");
         }
+    }
+
+    #[test]
+    fn error_codes_have_their_wire_names() {
+        assert_eq!(ErrorCode::NickTaken.name(), "nick_taken");
+        assert_eq!(ErrorCode::BadFrame.name(), "bad_frame");
     }
 
     #[test]

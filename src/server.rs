@@ -16,7 +16,7 @@ use crate::hub::{Hub, HubConfig};
 use crate::session::{SessionConfig, Sessions};
 use crate::state::AppState;
 use crate::store::{Store, StoreConfig};
-use crate::{join, ws};
+use crate::{forms, ws};
 
 /// The server's tunables, with production defaults; tests shorten the timers.
 #[derive(Debug, Clone)]
@@ -46,7 +46,8 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/ws", get(ws::upgrade))
-        .route("/join", post(join::join))
+        .route("/join", post(forms::join))
+        .route("/say", post(forms::say))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)

@@ -24,6 +24,7 @@ use axum_extra::extract::CookieJar;
 use tokio::sync::watch;
 
 use crate::hub::{now_rfc3339, ConnId, Hub, Inbox, Received, Subscription};
+use crate::post::{post, Post};
 use crate::protocol::{
     validate_client_id, validate_text, ChatMessage, ClientMsg, DirectMessage, ErrorCode,
     FrameError, ServerMsg, Stored, GENERAL,
@@ -332,31 +333,24 @@ impl Connection {
         action: bool,
     ) -> Result<ServerMsg, FrameError> {
         validate_client_id(client_id)?;
-        validate_text(&text)?;
-        if room != GENERAL {
-            return Err(FrameError::new(
-                ErrorCode::UnknownRoom,
-                format!("you are not in the room {room:?}"),
-            ));
-        }
         let nick = self.nick(me)?;
-        let at = now_rfc3339();
-        // Only the shareable parts go into the futures; the socket stays out of them.
-        let (hub, sessions, id) = (&self.hub, &self.sessions, self.id);
-        let commit = self
-            .store
-            .append(&room, &nick, &text, &at, Some(client_id), action);
+        // Only the shareable parts go into the future; the socket stays out of it.
+        let (hub, store, sessions, id) = (&self.hub, &self.store, &self.sessions, self.id);
         let publish = async {
-            match hub.publish_with(&room, id, commit).await {
-                Ok(message) => Ok(message.seq),
-                Err(err) => {
-                    tracing::error!(%err, "storing a message failed");
-                    Err(FrameError::new(
-                        ErrorCode::Unavailable,
-                        "the message could not be stored; try again",
-                    ))
-                }
-            }
+            let stored = post(
+                hub,
+                store,
+                id,
+                Post {
+                    room: &room,
+                    from: &nick,
+                    text: &text,
+                    client_id: Some(client_id),
+                    action,
+                },
+            )
+            .await?;
+            Ok(stored.seq)
         };
         let seq = sessions.once(me.session, &room, client_id, publish).await?;
         Ok(ServerMsg::Ack {

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{test_config, Client, TestServer};
+use common::{http, test_config, Client, TestServer};
 use serde_json::{json, Value};
 
 fn seqs(history: &Value) -> Vec<u64> {
@@ -151,4 +151,51 @@ async fn a_message_is_acked_only_once_it_is_stored() {
         (ack["seq"].as_u64().unwrap_or(0), "durable")
     );
     store.close().await;
+}
+
+#[tokio::test]
+async fn without_javascript_the_page_shows_history_and_the_form_posts_to_everyone() {
+    let server = TestServer::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    alice.say("said <b>earlier</b>", "c-1").await;
+    alice.expect_frame("ack").await;
+
+    // Dana has no JavaScript: a nickname by form, the page with history, a post by form.
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let joined = http(&server, "POST", "/join", &form, "nick=dana").await;
+    let token = joined
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: chinwag_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    let cookie = format!("chinwag_session={token}");
+    let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
+    assert!(
+        page.contains("said &lt;b&gt;earlier&lt;/b&gt;"),
+        "history in the HTML, escaped"
+    );
+    assert!(page.contains(r#"action="/say""#));
+
+    let headers = [form[0], ("cookie", cookie.as_str())];
+    let posted = http(&server, "POST", "/say", &headers, "text=hello+from+a+form").await;
+    assert!(posted.starts_with("HTTP/1.1 303"), "{posted}");
+    let live = alice.recv_chat().await;
+    assert_eq!(
+        (live["from"].as_str(), live["text"].as_str()),
+        (Some("dana"), Some("hello from a form"))
+    );
+    let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
+    assert!(page.contains("hello from a form"));
+
+    // Refusals come back as an error the page explains; without a session, nothing is posted.
+    let long = format!("text={}", "x".repeat(4001));
+    let refused = http(&server, "POST", "/say", &headers, &long).await;
+    assert!(refused.contains("location: /?error=too_long"), "{refused}");
+    let anonymous = http(&server, "POST", "/say", &form, "text=hi").await;
+    assert!(
+        anonymous.contains("location: /?error=bad_session"),
+        "{anonymous}"
+    );
+    alice.expect_no_chat(Duration::from_millis(300)).await;
 }

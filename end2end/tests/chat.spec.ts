@@ -29,6 +29,15 @@ test('without JavaScript a newcomer can pick a nickname and see the chat', async
   await expect(page.getByRole('button', { name: 'Send' })).toBeVisible();
   await expect(page.getByText('You are')).toContainText(nick);
   await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'false');
+
+  // Posting works too: a plain form post, stored and shown to everyone connected.
+  const watcher = await openChat(browser, nickname('watcher'));
+  const text = unique('posted without js');
+  await page.getByRole('textbox', { name: 'Message' }).fill(text);
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(message(page, text)).toHaveCount(1);
+  await expect(message(watcher.page, text)).toContainText(nick);
+  await watcher.context.close();
   await context.close();
 });
 

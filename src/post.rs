@@ -1,0 +1,51 @@
+//! Posting a room message: validate, commit to the store, broadcast. One path for the websocket's
+//! `say` and the no-JavaScript form (`POST /say`), so both get the same rules and the same ordering.
+
+use crate::hub::{now_rfc3339, ConnId, Hub};
+use crate::protocol::{validate_text, ChatMessage, ErrorCode, FrameError, GENERAL};
+use crate::store::Store;
+
+/// What is being posted.
+#[derive(Debug, Clone)]
+pub struct Post<'a> {
+    pub room: &'a str,
+    pub from: &'a str,
+    pub text: &'a str,
+    pub client_id: Option<&'a str>,
+    pub action: bool,
+}
+
+/// Validates `post`, commits it and delivers it to everyone in its room but `origin`. Returns the
+/// stored message; it is acked by the caller only after this returns, so an acked message is stored.
+pub async fn post(
+    hub: &Hub,
+    store: &Store,
+    origin: ConnId,
+    post: Post<'_>,
+) -> Result<ChatMessage, FrameError> {
+    validate_text(post.text)?;
+    if post.room != GENERAL {
+        return Err(FrameError::new(
+            ErrorCode::UnknownRoom,
+            format!("you are not in the room {:?}", post.room),
+        ));
+    }
+    let at = now_rfc3339();
+    let commit = store.append(
+        post.room,
+        post.from,
+        post.text,
+        &at,
+        post.client_id,
+        post.action,
+    );
+    hub.publish_with(post.room, origin, commit)
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "storing a message failed");
+            FrameError::new(
+                ErrorCode::Unavailable,
+                "the message could not be stored; try again",
+            )
+        })
+}
