@@ -15,6 +15,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use crate::hub::now_rfc3339;
 use crate::post::{post, Post};
 use crate::protocol::{ErrorCode, GENERAL};
 use crate::session::COOKIE;
@@ -37,6 +38,14 @@ pub async fn join(
 ) -> Response {
     match state.sessions.create(&form.nick) {
         Ok(session) => {
+            let saved = state
+                .store
+                .save_session(&session.token_hash, &session.nick, &now_rfc3339())
+                .await;
+            if let Err(err) = saved {
+                // The session works; it just will not outlive a restart.
+                tracing::error!(%err, "saving a session failed");
+            }
             let cookie = Cookie::build((COOKIE, session.token))
                 .path("/")
                 .http_only(true)

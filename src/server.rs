@@ -65,11 +65,17 @@ pub async fn serve(
     let store = Store::open(&config.store)
         .await
         .map_err(|err| io::Error::other(format!("cannot open the store: {err}")))?;
+    let sessions = Sessions::new(config.sessions);
+    let saved = store
+        .sessions()
+        .await
+        .map_err(|err| io::Error::other(format!("cannot read sessions: {err}")))?;
+    sessions.restore(saved);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         leptos_options,
         hub: Hub::new(config.hub),
-        sessions: Sessions::new(config.sessions),
+        sessions,
         store: store.clone(),
         shutdown: shutdown_rx,
     };

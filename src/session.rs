@@ -11,6 +11,10 @@
 //! someone else; the old session keeps working and is told `nick_taken` if it comes back to a name
 //! now in use.
 //!
+//! The registry lives in memory and is written through to the store by its callers (a new session,
+//! a rename), and restored from it at start-up ([`Sessions::restore`]), so a browser keeps its name
+//! across a server restart.
+//!
 //! Sessions also remember the `client_id`s of their recent messages, so a retried `say` is stored and
 //! delivered at most once (the retry is acked with the first `seq`).
 
@@ -94,6 +98,8 @@ struct SentIds {
 pub struct NewSession {
     pub id: SessionId,
     pub token: String,
+    /// The token's SHA-256 in hex: what the store keeps.
+    pub token_hash: String,
     pub nick: String,
 }
 
@@ -121,19 +127,37 @@ impl Sessions {
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
         let token = URL_SAFE_NO_PAD.encode(raw);
-        inner.next_id += 1;
-        let id = SessionId(inner.next_id);
-        inner.by_token.insert(hash(&token), id);
-        inner.sessions.insert(
+        let digest = hash(&token);
+        let id = inner.insert(digest, nick.clone());
+        Ok(NewSession {
             id,
-            Session {
-                nick: nick.clone(),
-                connections: 0,
-                idle_since: Instant::now(),
-                sent: Arc::default(),
-            },
-        );
-        Ok(NewSession { id, token, nick })
+            token,
+            token_hash: hex(&digest),
+            nick,
+        })
+    }
+
+    /// Restores sessions saved in the store, `(token hash in hex, nickname)`. Their names are held
+    /// for the idle hold from now, so people coming back after a restart find them free.
+    pub fn restore(&self, saved: impl IntoIterator<Item = (String, String)>) {
+        let mut inner = self.lock();
+        for (token_hash, nick) in saved {
+            if let Some(digest) = unhex(&token_hash) {
+                if !inner.by_token.contains_key(&digest) {
+                    inner.insert(digest, nick);
+                }
+            }
+        }
+    }
+
+    /// The hex SHA-256 of session `id`'s token, as the store keys it.
+    pub fn token_hash(&self, id: SessionId) -> Option<String> {
+        let inner = self.lock();
+        inner
+            .by_token
+            .iter()
+            .find(|(_, sid)| **sid == id)
+            .map(|(digest, _)| hex(digest))
     }
 
     /// The session a token names, with its current nickname.
@@ -235,6 +259,22 @@ impl Sessions {
 }
 
 impl Inner {
+    fn insert(&mut self, digest: [u8; 32], nick: String) -> SessionId {
+        self.next_id += 1;
+        let id = SessionId(self.next_id);
+        self.by_token.insert(digest, id);
+        self.sessions.insert(
+            id,
+            Session {
+                nick,
+                connections: 0,
+                idle_since: Instant::now(),
+                sent: Arc::default(),
+            },
+        );
+        id
+    }
+
     /// Drops sessions unused for longer than `forget_after`, so the registry does not grow forever.
     /// Called when a session is created, which is when the registry grows.
     fn forget_unused(&mut self) {
@@ -275,6 +315,21 @@ fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    let mut digest = [0u8; 32];
+    if text.len() != 64 {
+        return None;
+    }
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(digest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +353,27 @@ mod tests {
         assert_eq!(sessions.current("forged"), None);
         let inner = sessions.lock();
         assert!(inner.by_token.keys().all(|k| k != alice.token.as_bytes()));
+    }
+
+    #[test]
+    fn sessions_restore_from_their_hashes() {
+        let before = Sessions::default();
+        let alice = before.create("alice").expect("free");
+        assert_eq!(
+            before.token_hash(alice.id).as_deref(),
+            Some(alice.token_hash.as_str())
+        );
+        let after = Sessions::default();
+        after.restore([
+            (alice.token_hash.clone(), "alice".to_owned()),
+            ("junk".into(), "x".into()),
+        ]);
+        assert_eq!(after.current(&alice.token).as_deref(), Some("alice"));
+        assert_eq!(
+            code(after.create("ALICE")),
+            ErrorCode::NickTaken,
+            "held after a restart"
+        );
     }
 
     #[test]

@@ -225,6 +225,36 @@ impl Store {
         Ok(rows.iter().map(message).collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// Records a new session (by its token's hash) and its nickname.
+    pub async fn save_session(
+        &self,
+        token_hash: &str,
+        nick: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&self.sql(
+            "INSERT INTO sessions (token_hash, nick, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (token_hash) DO UPDATE SET nick = excluded.nick",
+        ))
+        .bind(token_hash)
+        .bind(nick)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every stored session: `(token hash, nickname)`.
+    pub async fn sessions(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT token_hash, nick FROM sessions")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("token_hash")?, row.try_get("nick")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// Closes the pool, waiting for in-flight queries (a clean SQLite checkpoint on shutdown).
     pub async fn close(&self) {
         self.pool.close().await;

@@ -156,6 +156,9 @@ impl Connection {
                     since,
                 }) => match self.identify(&nick, session) {
                     Ok((session, nick, new_token)) => {
+                        if new_token.is_some() {
+                            self.save_session(session, &nick).await;
+                        }
                         // Subscribe before announcing, so nothing said from here on is missed.
                         let general = self.hub.subscribe(GENERAL, self.id);
                         let inbox = self.hub.connect(session, &nick, self.id);
@@ -236,6 +239,20 @@ impl Connection {
         self.send(&history).await
     }
 
+    /// Writes a session (new, or renamed) through to the store. A failure is logged: the session
+    /// still works, it just will not outlive a restart.
+    async fn save_session(&mut self, session: SessionId, nick: &str) {
+        if let Some(token_hash) = self.sessions.token_hash(session) {
+            let saved = self
+                .store
+                .save_session(&token_hash, nick, &now_rfc3339())
+                .await;
+            if let Err(err) = saved {
+                tracing::error!(%err, "saving a session failed");
+            }
+        }
+    }
+
     /// Undoes the connect: presence (after its grace) and any typing indicator.
     fn leave(&self, me: &Me) {
         if me.typing {
@@ -298,7 +315,7 @@ impl Connection {
                 .dm(me, &to, text, &client_id, action)
                 .await
                 .unwrap_or_else(|err| refusal(err, client_id)),
-            Ok(ClientMsg::Nick { nick }) => match self.rename(me, &nick) {
+            Ok(ClientMsg::Nick { nick }) => match self.rename(me, &nick).await {
                 Ok(()) => return Ok(()),
                 Err(err) => err.to_server_msg(),
             },
@@ -401,9 +418,10 @@ impl Connection {
     }
 
     /// Renames this connection's session; everyone (this connection included) gets `renamed`.
-    fn rename(&self, me: &Me, nick: &str) -> Result<(), FrameError> {
+    async fn rename(&mut self, me: &Me, nick: &str) -> Result<(), FrameError> {
         let (from, to) = self.sessions.rename(me.session, nick)?;
         if from != to {
+            self.save_session(me.session, &to).await;
             self.hub.rename(me.session, &from, &to);
         }
         Ok(())

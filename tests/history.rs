@@ -116,15 +116,21 @@ async fn a_gap_too_large_to_fill_is_answered_with_the_latest_page_and_reset() {
 }
 
 #[tokio::test]
-async fn stored_messages_survive_a_restart_and_seqs_continue() {
+async fn messages_and_sessions_survive_a_restart_and_seqs_continue() {
     let server = TestServer::start().await;
     let data = server.data.clone();
-    let mut alice = Client::join(&server, "alice").await;
+    let (mut alice, token) = Client::join_session(&server, "alice").await;
     let before = post(&mut alice, 5, "r").await;
+    alice.send(json!({"type":"nick","nick":"alicia"})).await;
+    alice.expect_frame("renamed").await;
     drop(alice);
     server.shutdown().await;
 
     let server = TestServer::start_on(data.clone(), test_config(&data)).await;
+    // Alice's session survived, under her new name, and she catches up exactly.
+    let (_alice, welcome, history) = Client::resume_since(&server, &token, Some(3)).await;
+    assert_eq!(welcome["nick"], "alicia");
+    assert_eq!(seqs(&history), [4, 5]);
     let mut carol = Client::connect(&server).await;
     carol.send(json!({"type":"hello","nick":"carol"})).await;
     assert_eq!(carol.recv().await["type"], "welcome");

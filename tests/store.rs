@@ -244,3 +244,26 @@ async fn sqlite_data_survives_reopening() {
     assert_eq!(next.seq, 2);
     reopened.close().await;
 }
+
+async fn sessions_are_saved_and_renamed(store: &Store) {
+    let hash = "ab".repeat(32);
+    store.save_session(&hash, "alice", "t").await.expect("save");
+    store
+        .save_session(&hash, "alicia", "t")
+        .await
+        .expect("rename");
+    store
+        .save_session(&"cd".repeat(32), "bob", "t")
+        .await
+        .expect("save");
+    let mut saved = store.sessions().await.expect("sessions");
+    saved.sort();
+    assert_eq!(
+        saved,
+        [
+            ("ab".repeat(32), "alicia".to_owned()),
+            ("cd".repeat(32), "bob".to_owned())
+        ]
+    );
+}
+both_backends!(sessions, sessions_are_saved_and_renamed);
