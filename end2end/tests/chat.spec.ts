@@ -151,3 +151,35 @@ test('history: a reload and a late joiner both see what was said', async ({ brow
   await alice.context.close();
   await late.context.close();
 });
+
+test('after an offline spell every participant has the same messages, once each', async ({ browser }) => {
+  const alice = await openChat(browser, nickname('alice'));
+  const bob = await openChat(browser, nickname('bob'));
+  const carol = await openChat(browser, nickname('carol'));
+  const users = [alice, bob, carol];
+  const sent: string[] = [];
+  const sayAs = async (page: typeof alice.page, text: string) => {
+    const box = page.getByRole('textbox', { name: 'Message' });
+    await box.fill(text);
+    await box.press('Enter');
+    sent.push(text);
+  };
+
+  await alice.context.setOffline(true);
+  await expect(alice.page.getByRole('status')).toHaveText(/Offline/, { timeout: 15_000 });
+  for (let i = 0; i < 3; i++) {
+    await sayAs(alice.page, unique(`from the tunnel ${i}`));
+    await sayAs(bob.page, unique(`meanwhile ${i}`));
+  }
+  await sayAs(carol.page, unique('anyone there?'));
+  await alice.context.setOffline(false);
+  await expect(alice.page.getByRole('status')).toHaveText(/Online/, { timeout: 20_000 });
+
+  for (const user of users) {
+    for (const text of sent) {
+      await expect(message(user.page, text), `${user.nick} has "${text}" once`).toHaveCount(1);
+    }
+    await expect(user.page.locator('.msg.sending')).toHaveCount(0);
+  }
+  for (const user of users) await user.context.close();
+});
