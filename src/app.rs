@@ -173,6 +173,7 @@ fn ChatPage(state: PageData) -> impl IntoView {
         messages: state.history.into_iter().map(Stored::Message).collect(),
         complete: state.complete,
         reset: false,
+        before: None,
     };
     chat.chat.update(|c| {
         c.apply(&history, 0.0);
@@ -333,21 +334,43 @@ fn MessageList(chat: ChatHandle) -> impl IntoView {
     let list = NodeRef::<html::Ul>::new();
     // Whether the reader is at (or near) the bottom; only then do new messages scroll the list.
     let follow = StoredValue::new(true);
+    // The first line and the list's height at the last render: when older lines are put on top,
+    // the view is kept where the reader was instead of jumping.
+    let top = StoredValue::new((String::new(), 0));
     let on_scroll = move |_| {
         if let Some(el) = list.get_untracked() {
             let gap = el.scroll_height() - el.scroll_top() - el.client_height();
             follow.set_value(gap < 48);
+            if el.scroll_top() < 40 && chat.chat.with_untracked(|c| c.current_view() == View::Room)
+            {
+                chat.load_older();
+            }
         }
     };
     Effect::new(move |_| {
-        chat.chat.track();
-        if follow.get_value() {
-            if let Some(el) = list.get_untracked() {
-                // After the new rows are laid out, so scroll_height includes them.
-                request_animation_frame(move || el.set_scroll_top(el.scroll_height()));
-            }
+        let first = chat
+            .chat
+            .with(|c| c.current().lines.first().map(|l| l.id.clone()))
+            .unwrap_or_default();
+        if let Some(el) = list.get_untracked() {
+            let (old_first, old_height) = top.get_value();
+            // After the new rows are laid out, so scroll_height includes them.
+            request_animation_frame(move || {
+                let height = el.scroll_height();
+                if follow.get_value() {
+                    el.set_scroll_top(height);
+                } else if !old_first.is_empty() && old_first != first {
+                    el.set_scroll_top(el.scroll_top() + height - old_height);
+                }
+                top.set_value((first, height));
+            });
         }
     });
+    let more = move || {
+        chat.chat.with(|c| {
+            c.current_view() == View::Room && !c.room().complete && c.oldest_seq().is_some()
+        })
+    };
     let lines = move || chat.chat.with(|c| c.current().lines.clone());
     let empty = move || chat.chat.with(|c| c.current().lines.is_empty());
 
@@ -355,6 +378,11 @@ fn MessageList(chat: ChatHandle) -> impl IntoView {
         <div class="messages-wrap">
             <Show when=empty>
                 <p class="empty">"No messages yet. Say hello!"</p>
+            </Show>
+            <Show when=more>
+                <button class="older" on:click=move |_| chat.load_older()>
+                    "Load older messages"
+                </button>
             </Show>
             <ul
                 class="messages"

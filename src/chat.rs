@@ -87,6 +87,8 @@ pub struct Conversation {
     pub lines: Vec<Line>,
     /// Messages received while another conversation was open.
     pub unread: u32,
+    /// Whether the history shown reaches back to the first message (no older page to load).
+    pub complete: bool,
 }
 
 /// One of my messages not yet confirmed: what to send again after a reconnect or a Retry.
@@ -175,6 +177,15 @@ impl Chat {
         self.directs
             .iter()
             .map(|(k, c)| (View::Direct(k.clone()), c))
+    }
+
+    /// The oldest `seq` shown in the room: older pages are asked for before it.
+    pub fn oldest_seq(&self) -> Option<u64> {
+        self.seen
+            .iter()
+            .filter(|(room, _)| room == GENERAL)
+            .map(|(_, seq)| *seq)
+            .min()
     }
 
     /// The last `seq` received per room: the `since` of the next `hello`.
@@ -416,9 +427,38 @@ impl Chat {
             ServerMsg::History {
                 room,
                 messages,
-                reset,
+                complete,
+                before: Some(_),
                 ..
             } => {
+                // An older page, asked for by scrolling up: it goes on top, oldest first.
+                let mut older = Vec::new();
+                for Stored::Message(message) in messages {
+                    if self.seen.insert((room.clone(), message.seq)) {
+                        older.push(self.line_of(message));
+                    }
+                }
+                self.room.complete = *complete;
+                self.room.lines.splice(0..0, older);
+                true
+            }
+            ServerMsg::History {
+                room,
+                messages,
+                reset,
+                complete,
+                before: None,
+            } => {
+                // The first page (or a reset) says whether the room has anything older; a catch-up's
+                // `complete` is about the gap, not the room.
+                let fresh = !self
+                    .room
+                    .lines
+                    .iter()
+                    .any(|l| matches!(l.kind, LineKind::Chat { .. }));
+                if *reset || fresh {
+                    self.room.complete = *complete;
+                }
                 let mut changed = false;
                 if *reset {
                     // Too much was missed to fill in: start the room over from this page. My own
@@ -519,7 +559,16 @@ impl Chat {
             }
         }
         let unseen = self.current_view() != View::Room && !mine;
-        self.room.lines.push(Line {
+        let line = self.line_of(message);
+        self.room.lines.push(line);
+        if unseen {
+            self.room.unread += 1;
+        }
+        true
+    }
+
+    fn line_of(&self, message: &ChatMessage) -> Line {
+        Line {
             id: format!("{}:{}", message.room, message.seq),
             kind: LineKind::Chat {
                 from: message.from.clone(),
@@ -527,13 +576,9 @@ impl Chat {
                 at: message.at.clone(),
                 action: message.action,
                 // Mine from another tab or an earlier visit.
-                mine: mine.then_some(Delivery::Sent),
+                mine: (message.from == self.me).then_some(Delivery::Sent),
             },
-        });
-        if unseen {
-            self.room.unread += 1;
         }
-        true
     }
 
     fn receive_direct(&mut self, dm: &DirectMessage) -> bool {
@@ -914,7 +959,50 @@ mod tests {
                 .collect(),
             complete: false,
             reset,
+            before: None,
         }
+    }
+
+    #[test]
+    fn an_older_page_goes_on_top_and_says_when_the_room_is_complete() {
+        let mut chat = welcomed("me", &["me"]);
+        chat.apply(
+            &history(
+                vec![message(51, "bob", "x"), message(52, "bob", "y")],
+                false,
+            ),
+            0.0,
+        );
+        assert!(!chat.room().complete);
+        assert_eq!(chat.oldest_seq(), Some(51));
+        let older = ServerMsg::History {
+            room: "general".into(),
+            messages: vec![
+                Stored::Message(match message(49, "bob", "old") {
+                    ServerMsg::Message(m) => m,
+                    _ => unreachable!(),
+                }),
+                Stored::Message(match message(50, "bob", "older") {
+                    ServerMsg::Message(m) => m,
+                    _ => unreachable!(),
+                }),
+            ],
+            complete: true,
+            reset: false,
+            before: Some(51),
+        };
+        assert!(chat.apply(&older, 0.0));
+        let ids: Vec<&str> = chat.room().lines.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["general:49", "general:50", "general:51", "general:52"]
+        );
+        assert!(chat.room().complete);
+        assert_eq!(
+            chat.since().get("general"),
+            Some(&52),
+            "older pages do not move since"
+        );
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub struct ChatHandle {
     /// Frames for the connection loop; `None` on the server and before [`start`].
     outbox: StoredValue<Option<mpsc::UnboundedSender<ClientMsg>>>,
     typing: StoredValue<Typing>,
+    /// The `before` of an older-history request in flight, so scrolling does not repeat it.
+    loading_older: StoredValue<Option<u64>>,
 }
 
 impl ChatHandle {
@@ -85,6 +87,7 @@ impl ChatHandle {
             hydrated: RwSignal::new(false),
             outbox: StoredValue::new(None),
             typing: StoredValue::new(Typing::default()),
+            loading_older: StoredValue::new(None),
         }
     }
 
@@ -156,6 +159,24 @@ impl ChatHandle {
         if let Some(outgoing) = outgoing {
             self.transmit(outgoing.frame());
         }
+    }
+
+    /// Asks for the page of the room's history before the oldest message shown (scrolling up).
+    pub fn load_older(&self) {
+        let (complete, oldest) = self
+            .chat
+            .with_untracked(|c| (c.room().complete, c.oldest_seq()));
+        let Some(before) = oldest.filter(|_| !complete) else {
+            return;
+        };
+        if self.loading_older.get_value() == Some(before) {
+            return;
+        }
+        self.loading_older.set_value(Some(before));
+        self.transmit(ClientMsg::History {
+            room: GENERAL.to_owned(),
+            before,
+        });
     }
 
     /// Opens a conversation (the room, or private messages with someone).

@@ -53,6 +53,8 @@ pub enum ClientMsg {
     Nick { nick: String },
     /// I started (`true`) or stopped (`false`) typing in `room`.
     Typing { room: String, active: bool },
+    /// Asks for the page of `room`'s history just before seq `before` (scrolling up).
+    History { room: String, before: u64 },
     /// A private message to one person.
     Dm {
         to: String,
@@ -176,6 +178,9 @@ pub enum ServerMsg {
         complete: bool,
         #[serde(default, skip_serializing_if = "is_false")]
         reset: bool,
+        /// Set when this answers a client's `history` request: the page ends just before this seq.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
     },
 }
 
@@ -375,6 +380,13 @@ mod tests {
             })
         );
         assert_eq!(
+            ClientMsg::parse(r#"{"type":"history","room":"general","before":11}"#),
+            Ok(ClientMsg::History {
+                room: "general".into(),
+                before: 11
+            })
+        );
+        assert_eq!(
             ClientMsg::parse(r#"{"type":"nick","nick":"new"}"#),
             Ok(ClientMsg::Nick { nick: "new".into() })
         );
@@ -512,6 +524,7 @@ mod tests {
                     })],
                     complete: true,
                     reset: false,
+                    before: None,
                 },
                 json!({"type":"history","room":"general","complete":true,"messages":[
                     {"type":"message","room":"general","seq":1,"from":"a","text":"x",

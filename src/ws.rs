@@ -323,6 +323,10 @@ impl Connection {
                 Ok(()) => return Ok(()),
                 Err(err) => err.to_server_msg(),
             },
+            Ok(ClientMsg::History { room, before }) => self
+                .older(&room, before)
+                .await
+                .unwrap_or_else(|err| err.to_server_msg()),
             Ok(ClientMsg::Hello { .. }) => ServerMsg::error(
                 ErrorCode::AlreadyHello,
                 "this connection already said hello",
@@ -414,6 +418,31 @@ impl Connection {
             room: None,
             seq: None,
             to: Some(to),
+        })
+    }
+
+    /// The page of history before seq `before`, for a client scrolling up.
+    async fn older(&mut self, room: &str, before: u64) -> Result<ServerMsg, FrameError> {
+        if room != GENERAL {
+            return Err(FrameError::new(
+                ErrorCode::UnknownRoom,
+                format!("you are not in the room {room:?}"),
+            ));
+        }
+        let page = self
+            .store
+            .history(room, Some(before), HISTORY_PAGE)
+            .await
+            .map_err(|err| {
+                tracing::error!(%err, "reading older history failed");
+                FrameError::new(ErrorCode::Unavailable, "history is unavailable right now")
+            })?;
+        Ok(ServerMsg::History {
+            room: room.to_owned(),
+            messages: page.messages.into_iter().map(Stored::Message).collect(),
+            complete: page.complete,
+            reset: false,
+            before: Some(before),
         })
     }
 
@@ -529,6 +558,7 @@ fn history(messages: Vec<ChatMessage>, complete: bool, reset: bool) -> ServerMsg
         messages: messages.into_iter().map(Stored::Message).collect(),
         complete,
         reset,
+        before: None,
     }
 }
 

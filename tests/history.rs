@@ -205,3 +205,27 @@ async fn without_javascript_the_page_shows_history_and_the_form_posts_to_everyon
     );
     alice.expect_no_chat(Duration::from_millis(300)).await;
 }
+
+#[tokio::test]
+async fn scrolling_up_asks_for_the_page_before_the_oldest_shown() {
+    let server = TestServer::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    post(&mut alice, 120, "p").await;
+    alice
+        .send(json!({"type":"history","room":"general","before":71}))
+        .await;
+    let page = alice.expect_frame("history").await;
+    assert_eq!(page["before"], 71);
+    assert_eq!(page["complete"], false);
+    assert_eq!(seqs(&page), (21..=70).collect::<Vec<_>>());
+    alice
+        .send(json!({"type":"history","room":"general","before":21}))
+        .await;
+    let page = alice.expect_frame("history").await;
+    assert_eq!(page["complete"], true);
+    assert_eq!(seqs(&page), (1..=20).collect::<Vec<_>>());
+    alice
+        .send(json!({"type":"history","room":"elsewhere","before":5}))
+        .await;
+    assert_eq!(alice.recv_chat().await["code"], "unknown_room");
+}

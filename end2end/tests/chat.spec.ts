@@ -183,3 +183,21 @@ test('after an offline spell every participant has the same messages, once each'
   }
   for (const user of users) await user.context.close();
 });
+
+test('the page shows the latest 50 and loads older ones on request', async ({ browser }) => {
+  const bob = await openChat(browser, nickname('bob'));
+  const first = unique('the very first');
+  const box = bob.page.getByRole('textbox', { name: 'Message' });
+  for (const text of [first, ...Array.from({ length: 55 }, (_, i) => unique(`filler ${i}`))]) {
+    await box.fill(text);
+    await box.press('Enter');
+  }
+  await expect(bob.page.locator('.msg.sending')).toHaveCount(0);
+
+  const alice = await openChat(browser, nickname('alice'));
+  await expect(message(alice.page, first)).toHaveCount(0);
+  await alice.page.getByRole('button', { name: 'Load older messages' }).click();
+  await expect(message(alice.page, first)).toHaveCount(1);
+  await alice.context.close();
+  await bob.context.close();
+});
