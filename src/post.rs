@@ -5,6 +5,18 @@ use crate::hub::{now_rfc3339, ConnId, Hub};
 use crate::protocol::{validate_text, ChatMessage, ErrorCode, FrameError, GENERAL};
 use crate::store::Store;
 
+/// Fails with `unknown_room` unless the connection is in `room`. Every connection is in `general`,
+/// and (until rooms can be joined) only there: the one place that rule lives.
+pub fn ensure_member(room: &str) -> Result<(), FrameError> {
+    if room == GENERAL {
+        return Ok(());
+    }
+    Err(FrameError::new(
+        ErrorCode::UnknownRoom,
+        format!("you are not in the room {room:?}"),
+    ))
+}
+
 /// What is being posted.
 #[derive(Debug, Clone)]
 pub struct Post<'a> {
@@ -24,12 +36,7 @@ pub async fn post(
     post: Post<'_>,
 ) -> Result<ChatMessage, FrameError> {
     validate_text(post.text)?;
-    if post.room != GENERAL {
-        return Err(FrameError::new(
-            ErrorCode::UnknownRoom,
-            format!("you are not in the room {:?}", post.room),
-        ));
-    }
+    ensure_member(post.room)?;
     let at = now_rfc3339();
     let commit = store.append(
         post.room,

@@ -24,7 +24,7 @@ use axum_extra::extract::CookieJar;
 use tokio::sync::watch;
 
 use crate::hub::{now_rfc3339, ConnId, Hub, Inbox, Received, Subscription};
-use crate::post::{post, Post};
+use crate::post::{ensure_member, post, Post};
 use crate::protocol::{
     validate_client_id, validate_text, ChatMessage, ClientMsg, DirectMessage, ErrorCode,
     FrameError, ServerMsg, Stored, GENERAL,
@@ -423,12 +423,7 @@ impl Connection {
 
     /// The page of history before seq `before`, for a client scrolling up.
     async fn older(&mut self, room: &str, before: u64) -> Result<ServerMsg, FrameError> {
-        if room != GENERAL {
-            return Err(FrameError::new(
-                ErrorCode::UnknownRoom,
-                format!("you are not in the room {room:?}"),
-            ));
-        }
+        ensure_member(room)?;
         let page = self
             .store
             .history(room, Some(before), HISTORY_PAGE)
@@ -458,12 +453,7 @@ impl Connection {
 
     /// Passes a typing change on to the room's other connections.
     fn typing(&self, me: &mut Me, room: &str, active: bool) -> Result<(), FrameError> {
-        if room != GENERAL {
-            return Err(FrameError::new(
-                ErrorCode::UnknownRoom,
-                format!("you are not in the room {room:?}"),
-            ));
-        }
+        ensure_member(room)?;
         let refresh_due = me
             .typing_sent
             .is_none_or(|sent| sent.elapsed() >= TYPING_REFRESH);
