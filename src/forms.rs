@@ -83,6 +83,7 @@ pub async fn say(
         text: &form.text,
         client_id: None,
         action: false,
+        session_hash: None,
     };
     match post(&state.hub, &state.store, origin, message).await {
         Ok(_) => Redirect::to("/").into_response(),

@@ -77,6 +77,8 @@ struct Inner {
 #[derive(Debug)]
 struct Session {
     nick: String,
+    /// The token's SHA-256 in hex, as the store keys the session.
+    token_hash: String,
     connections: usize,
     /// When the last connection closed (or the session was created): starts the idle hold.
     idle_since: Instant,
@@ -152,12 +154,7 @@ impl Sessions {
 
     /// The hex SHA-256 of session `id`'s token, as the store keys it.
     pub fn token_hash(&self, id: SessionId) -> Option<String> {
-        let inner = self.lock();
-        inner
-            .by_token
-            .iter()
-            .find(|(_, sid)| **sid == id)
-            .map(|(digest, _)| hex(digest))
+        self.lock().sessions.get(&id).map(|s| s.token_hash.clone())
     }
 
     /// The session a token names, with its current nickname.
@@ -267,6 +264,7 @@ impl Inner {
             id,
             Session {
                 nick,
+                token_hash: hex(&digest),
                 connections: 0,
                 idle_since: Instant::now(),
                 sent: Arc::default(),

@@ -125,7 +125,29 @@ impl Store {
         Ok(())
     }
 
-    /// Commits a message to its room and returns it with its `seq`.
+    /// The message a session already stored in `room` under `client_id`, if any: a retry (even one
+    /// made after a server restart) is answered with it instead of being stored again.
+    pub async fn sent_before(
+        &self,
+        room: &str,
+        session_hash: &str,
+        client_id: &str,
+    ) -> Result<Option<ChatMessage>, StoreError> {
+        let row = sqlx::query(&self.sql(
+            "SELECT room, seq, sender, text, at, client_id, action FROM messages \
+             WHERE room = $1 AND session_hash = $2 AND client_id = $3",
+        ))
+        .bind(room)
+        .bind(session_hash)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(message).transpose()?)
+    }
+
+    /// Commits a message to its room and returns it with its `seq`. `session_hash` names the sending
+    /// session; with a `client_id`, the pair is unique per room (a second insert fails).
+    #[allow(clippy::too_many_arguments)]
     pub async fn append(
         &self,
         room: &str,
@@ -134,6 +156,7 @@ impl Store {
         at: &str,
         client_id: Option<&str>,
         action: bool,
+        session_hash: Option<&str>,
     ) -> Result<ChatMessage, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(&self.sql(
@@ -153,8 +176,8 @@ impl Store {
         .await?
         .try_get(0)?;
         sqlx::query(&self.sql(
-            "INSERT INTO messages (room, seq, sender, text, at, client_id, action) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO messages (room, seq, sender, text, at, client_id, action, session_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         ))
         .bind(room)
         .bind(seq)
@@ -163,6 +186,7 @@ impl Store {
         .bind(at)
         .bind(client_id)
         .bind(i64::from(action))
+        .bind(session_hash)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -355,6 +355,7 @@ impl Connection {
     ) -> Result<ServerMsg, FrameError> {
         validate_client_id(client_id)?;
         let nick = self.nick(me)?;
+        let session_hash = self.sessions.token_hash(me.session);
         // Only the shareable parts go into the future; the socket stays out of it.
         let (hub, store, sessions, id) = (&self.hub, &self.store, &self.sessions, self.id);
         let publish = async {
@@ -368,6 +369,7 @@ impl Connection {
                     text: &text,
                     client_id: Some(client_id),
                     action,
+                    session_hash: session_hash.as_deref(),
                 },
             )
             .await?;

@@ -128,9 +128,12 @@ async fn messages_and_sessions_survive_a_restart_and_seqs_continue() {
 
     let server = TestServer::start_on(data.clone(), test_config(&data)).await;
     // Alice's session survived, under her new name, and she catches up exactly.
-    let (_alice, welcome, history) = Client::resume_since(&server, &token, Some(3)).await;
+    let (mut alice, welcome, history) = Client::resume_since(&server, &token, Some(3)).await;
     assert_eq!(welcome["nick"], "alicia");
     assert_eq!(seqs(&history), [4, 5]);
+    // A message she resends after the restart (its ack was lost, say) is recognised, not doubled.
+    alice.say("r4", "r-4").await;
+    assert_eq!(alice.expect_frame("ack").await["seq"], before[4]);
     let mut carol = Client::connect(&server).await;
     carol.send(json!({"type":"hello","nick":"carol"})).await;
     assert_eq!(carol.recv().await["type"], "welcome");

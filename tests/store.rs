@@ -114,15 +114,15 @@ macro_rules! both_backends {
 async fn appends_number_each_room_from_one(store: &Store) {
     let at = "2026-11-25T22:00:00.000Z";
     let a = store
-        .append("general", "alice", "hi", at, Some("c-1"), false)
+        .append("general", "alice", "hi", at, Some("c-1"), false, None)
         .await
         .expect("append");
     let b = store
-        .append("general", "bob", "yo", at, None, true)
+        .append("general", "bob", "yo", at, None, true, None)
         .await
         .expect("append");
     let c = store
-        .append("rust", "bob", "x", at, None, false)
+        .append("rust", "bob", "x", at, None, false, None)
         .await
         .expect("append");
     assert_eq!((a.seq, b.seq, c.seq), (1, 2, 1));
@@ -149,6 +149,7 @@ async fn concurrent_writers_get_gap_free_seqs(store: &Store) {
                             "t",
                             None,
                             false,
+                            None,
                         )
                         .await
                         .expect("append under contention");
@@ -178,7 +179,7 @@ both_backends!(contention, concurrent_writers_get_gap_free_seqs);
 async fn history_pages_backwards_and_since_reads_forwards(store: &Store) {
     for i in 1..=120 {
         store
-            .append("general", "a", &format!("m{i}"), "t", None, false)
+            .append("general", "a", &format!("m{i}"), "t", None, false, None)
             .await
             .expect("append");
     }
@@ -225,7 +226,7 @@ async fn sqlite_data_survives_reopening() {
         None => unreachable!(),
     };
     t.store
-        .append("general", "a", "kept", "t", None, false)
+        .append("general", "a", "kept", "t", None, false, None)
         .await
         .expect("append");
     t.store.close().await;
@@ -238,7 +239,7 @@ async fn sqlite_data_survives_reopening() {
         .expect("history");
     assert_eq!(page.messages.len(), 1);
     let next = reopened
-        .append("general", "a", "next", "t", None, false)
+        .append("general", "a", "next", "t", None, false, None)
         .await
         .expect("append");
     assert_eq!(next.seq, 2);
@@ -267,3 +268,58 @@ async fn sessions_are_saved_and_renamed(store: &Store) {
     );
 }
 both_backends!(sessions, sessions_are_saved_and_renamed);
+
+async fn a_client_id_is_stored_once_per_session_and_room(store: &Store) {
+    let alice = "aa".repeat(32);
+    let bob = "bb".repeat(32);
+    let first = store
+        .append(
+            "general",
+            "alice",
+            "hi",
+            "t",
+            Some("c-1"),
+            false,
+            Some(&alice),
+        )
+        .await
+        .expect("append");
+    let found = store
+        .sent_before("general", &alice, "c-1")
+        .await
+        .expect("lookup");
+    assert_eq!(found, Some(first));
+    assert_eq!(
+        store
+            .sent_before("general", &bob, "c-1")
+            .await
+            .expect("lookup"),
+        None
+    );
+    // The index refuses a second copy (and rolls back its seq: the next message is seq 2).
+    let again = store
+        .append(
+            "general",
+            "alice",
+            "hi",
+            "t",
+            Some("c-1"),
+            false,
+            Some(&alice),
+        )
+        .await;
+    assert!(again.is_err());
+    let bobs = store
+        .append("general", "bob", "hi", "t", Some("c-1"), false, Some(&bob))
+        .await
+        .expect("another session may reuse the id");
+    assert_eq!(bobs.seq, 2);
+    // Without a client_id (the form) nothing collides.
+    for _ in 0..2 {
+        store
+            .append("general", "dana", "x", "t", None, false, Some(&bob))
+            .await
+            .expect("append");
+    }
+}
+both_backends!(once, a_client_id_is_stored_once_per_session_and_room);
