@@ -69,9 +69,11 @@ pub async fn say(
     jar: CookieJar,
     Form(form): Form<SayForm>,
 ) -> Response {
-    let Some((_, nick)) = jar
+    // `current`, not `find`: a session whose name someone else took while it was away must not post
+    // under that name.
+    let Some(nick) = jar
         .get(COOKIE)
-        .and_then(|cookie| state.sessions.find(cookie.value()))
+        .and_then(|cookie| state.sessions.current(cookie.value()))
     else {
         return back_with_error(ErrorCode::BadSession, &[]);
     };

@@ -232,3 +232,34 @@ async fn scrolling_up_asks_for_the_page_before_the_oldest_shown() {
         .await;
     assert_eq!(alice.recv_chat().await["code"], "unknown_room");
 }
+
+#[tokio::test]
+async fn a_session_whose_name_was_taken_cannot_post_under_it_by_form() {
+    let data = common::DataDir::new();
+    let config = chinwag::server::ServerConfig {
+        sessions: chinwag::session::SessionConfig {
+            idle_hold: Duration::ZERO,
+            ..Default::default()
+        },
+        ..test_config(&data)
+    };
+    let server = TestServer::start_on(data, config).await;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let joined = http(&server, "POST", "/join", &form, "nick=zed").await;
+    let token = joined
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: chinwag_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    // Zed never connects; with no hold, the name is free, and someone else takes it.
+    let mut other_zed = Client::join(&server, "zed").await;
+    let cookie = format!("chinwag_session={token}");
+    let headers = [form[0], ("cookie", cookie.as_str())];
+    let refused = http(&server, "POST", "/say", &headers, "text=it+is+me").await;
+    assert!(
+        refused.contains("location: /?error=bad_session"),
+        "{refused}"
+    );
+    other_zed.expect_no_chat(Duration::from_millis(300)).await;
+}

@@ -38,7 +38,7 @@ pub struct TestServer {
 pub struct DataDir(pub PathBuf);
 
 impl DataDir {
-    fn new() -> Arc<Self> {
+    pub fn new() -> Arc<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "chinwag-test-{}-{}",
