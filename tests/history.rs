@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{http, test_config, Client, TestServer};
+use common::{cookie_token, http, test_config, Client, TestServer};
 use serde_json::{json, Value};
 
 fn seqs(history: &Value) -> Vec<u64> {
@@ -172,12 +172,7 @@ async fn without_javascript_the_page_shows_history_and_the_form_posts_to_everyon
     // Dana has no JavaScript: a nickname by form, the page with history, a post by form.
     let form = [("content-type", "application/x-www-form-urlencoded")];
     let joined = http(&server, "POST", "/join", &form, "nick=dana").await;
-    let token = joined
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: chinwag_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("session cookie")
-        .to_owned();
+    let token = cookie_token(&joined).expect("session cookie");
     let cookie = format!("chinwag_session={token}");
     let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
     assert!(
@@ -246,12 +241,7 @@ async fn a_session_whose_name_was_taken_cannot_post_under_it_by_form() {
     let server = TestServer::start_on(data, config).await;
     let form = [("content-type", "application/x-www-form-urlencoded")];
     let joined = http(&server, "POST", "/join", &form, "nick=zed").await;
-    let token = joined
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: chinwag_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("session cookie")
-        .to_owned();
+    let token = cookie_token(&joined).expect("session cookie");
     // Zed never connects; with no hold, the name is free, and someone else takes it.
     let mut other_zed = Client::join(&server, "zed").await;
     let cookie = format!("chinwag_session={token}");

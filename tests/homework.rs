@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{http, Client, TestServer};
+use common::{cookie_token, http, Client, TestServer};
 use serde_json::json;
 
 #[tokio::test]
@@ -230,15 +230,6 @@ async fn a_me_action_is_delivered_as_an_action() {
         (msg["text"].clone(), msg["action"].clone()),
         (json!("waves"), json!(true))
     );
-}
-
-fn cookie_token(response: &str) -> Option<String> {
-    response
-        .lines()
-        .find(|l| l.to_lowercase().starts_with("set-cookie: chinwag_session="))
-        .and_then(|l| l.split_once('=').map(|(_, v)| v))
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned)
 }
 
 #[tokio::test]

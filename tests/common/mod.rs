@@ -346,3 +346,13 @@ pub async fn http(
         .expect("read response");
     String::from_utf8_lossy(&response).into_owned()
 }
+
+/// The session token a response's `Set-Cookie: chinwag_session=...` carries, if any.
+pub fn cookie_token(response: &str) -> Option<String> {
+    response
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie: chinwag_session="))
+        .and_then(|l| l.split_once('=').map(|(_, v)| v))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
