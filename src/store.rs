@@ -11,7 +11,6 @@
 //! a reader who saw seq N never later discovers a missing N−1.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
@@ -306,17 +305,4 @@ fn message(row: &AnyRow) -> Result<ChatMessage, sqlx::Error> {
         client_id: row.try_get("client_id")?,
         action: action != 0,
     })
-}
-
-impl FromStr for StoreConfig {
-    type Err = std::convert::Infallible;
-
-    /// `postgres://...` or a SQLite file path.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            Ok(StoreConfig::Postgres(s.to_owned()))
-        } else {
-            Ok(StoreConfig::Sqlite(s.into()))
-        }
-    }
 }
