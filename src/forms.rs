@@ -15,10 +15,9 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use crate::hub::now_rfc3339;
 use crate::post::{post, Post};
 use crate::protocol::{ErrorCode, GENERAL};
-use crate::session::COOKIE;
+use crate::session::{write_through, COOKIE};
 use crate::state::AppState;
 
 /// How long the browser keeps the session cookie. The server may forget an idle name sooner; the
@@ -38,14 +37,7 @@ pub async fn join(
 ) -> Response {
     match state.sessions.create(&form.nick) {
         Ok(session) => {
-            let saved = state
-                .store
-                .save_session(&session.token_hash, &session.nick, &now_rfc3339())
-                .await;
-            if let Err(err) = saved {
-                // The session works; it just will not outlive a restart.
-                tracing::error!(%err, "saving a session failed");
-            }
+            write_through(&state.store, &session.token_hash, &session.nick).await;
             let cookie = Cookie::build((COOKIE, session.token))
                 .path("/")
                 .http_only(true)

@@ -309,6 +309,17 @@ impl Inner {
     }
 }
 
+/// Writes a session (new, or renamed) through to the store, by its token hash. A failure is logged:
+/// the session still works, it just will not outlive a restart.
+pub async fn write_through(store: &crate::store::Store, token_hash: &str, nick: &str) {
+    let saved = store
+        .save_session(token_hash, nick, &crate::hub::now_rfc3339())
+        .await;
+    if let Err(err) = saved {
+        tracing::error!(%err, "saving a session failed");
+    }
+}
+
 fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }

@@ -29,7 +29,7 @@ use crate::protocol::{
     validate_client_id, validate_text, ChatMessage, ClientMsg, DirectMessage, ErrorCode,
     FrameError, ServerMsg, Stored, GENERAL,
 };
-use crate::session::{SessionId, Sessions, COOKIE};
+use crate::session::{write_through, SessionId, Sessions, COOKIE};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
@@ -239,17 +239,10 @@ impl Connection {
         self.send(&history).await
     }
 
-    /// Writes a session (new, or renamed) through to the store. A failure is logged: the session
-    /// still works, it just will not outlive a restart.
+    /// Writes a session (new, or renamed) through to the store.
     async fn save_session(&mut self, session: SessionId, nick: &str) {
         if let Some(token_hash) = self.sessions.token_hash(session) {
-            let saved = self
-                .store
-                .save_session(&token_hash, nick, &now_rfc3339())
-                .await;
-            if let Err(err) = saved {
-                tracing::error!(%err, "saving a session failed");
-            }
+            write_through(&self.store, &token_hash, nick).await;
         }
     }
 
