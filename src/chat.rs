@@ -71,9 +71,10 @@ impl Line {
 }
 
 /// Which conversation is on screen.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum View {
     /// The room `#general`.
+    #[default]
     Room,
     /// Private messages with this person (keyed case-insensitively, shown as they spell it).
     Direct(String),
@@ -126,7 +127,7 @@ pub struct Chat {
     /// My nickname, once known.
     pub me: String,
     /// The conversation on screen.
-    pub view: Option<View>,
+    view: View,
     room: Conversation,
     directs: BTreeMap<String, Conversation>,
     online: Vec<String>,
@@ -158,14 +159,14 @@ impl Chat {
 
     /// The conversation on screen (the room until another is opened).
     pub fn current(&self) -> &Conversation {
-        match self.view.as_ref().unwrap_or(&View::Room) {
+        match &self.view {
             View::Room => &self.room,
             View::Direct(peer) => self.directs.get(&key(peer)).unwrap_or(&self.room),
         }
     }
 
     pub fn current_view(&self) -> View {
-        self.view.clone().unwrap_or(View::Room)
+        self.view.clone()
     }
 
     pub fn room(&self) -> &Conversation {
@@ -212,7 +213,7 @@ impl Chat {
                 View::Room
             }
         };
-        self.view = Some(view);
+        self.view = view;
     }
 
     fn direct_mut(&mut self, peer: &str) -> &mut Conversation {
@@ -533,8 +534,8 @@ impl Chat {
             if let Some(mut conv) = self.directs.remove(&key(from)) {
                 conv.title = to.to_owned();
                 self.directs.insert(key(to), conv);
-                if self.view == Some(View::Direct(key(from))) {
-                    self.view = Some(View::Direct(key(to)));
+                if self.view == View::Direct(key(from)) {
+                    self.view = View::Direct(key(to));
                 }
             }
         } else if let Some(conv) = self.directs.get_mut(&key(from)) {
