@@ -4,21 +4,54 @@
 //! decided on the server from the session cookie ([`page_state`]): without a session the page is the
 //! nickname form, a plain `POST /join` that works before (or without) the wasm; with one it is the
 //! chat, already holding the room's latest messages, whose websocket an effect opens after hydration
-//! ([`client::start`]). Without wasm the composer is a plain `POST /say`.
+//! ([`client::start`]). Without wasm the composer is a plain `POST /say`, and joining, creating and
+//! leaving rooms are plain forms too.
+//!
+//! Each room has its own URL: `/` is `#general`, `/r/<room>` any other. Both are children of one
+//! parent route, so moving between rooms in the browser keeps the page (and its websocket) and only
+//! changes which conversation is on screen.
 
 use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::hooks::use_query_map;
-use leptos_router::{path, SsrMode};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+use leptos_router::{path, NavigateOptions, SsrMode};
 
 use serde::{Deserialize, Serialize};
 
 use crate::chat::{Delivery, Line, LineKind, View};
 use crate::client::{self, ChatHandle};
-use crate::protocol::{ChatMessage, ServerMsg, Stored, GENERAL, MAX_NICK_CHARS, MAX_TEXT_CHARS};
+use crate::protocol::{
+    validate_room, ChatMessage, ServerMsg, Stored, GENERAL, MAX_NICK_CHARS, MAX_ROOM_CHARS,
+    MAX_TEXT_CHARS,
+};
+
+/// The page of `room`: `/` for `general`, `/r/<room>` for the others (and `/` for a bad name).
+pub fn room_path(room: &str) -> String {
+    if room == GENERAL || validate_room(room).is_err() {
+        "/".to_owned()
+    } else {
+        format!("/r/{room}")
+    }
+}
+
+/// The room a page path shows: `general` for `/`, the room for `/r/<room>`, `None` otherwise.
+pub fn room_of_path(path: &str) -> Option<String> {
+    let path = path.trim_end_matches('/');
+    if path.is_empty() {
+        return Some(GENERAL.to_owned());
+    }
+    let room = path.strip_prefix("/r/")?;
+    validate_room(room).ok()?;
+    Some(room.to_owned())
+}
+
+/// What someone typed as a room name, made into one if it can be: "#Rust " means `rust`.
+pub fn room_from_input(input: &str) -> String {
+    input.trim().trim_start_matches('#').to_lowercase()
+}
 
 /// The whole HTML document, as the server sends it.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,7 +85,11 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                 // InOrder: the page waits at the Suspense for who you are, so it arrives as
                 // complete HTML that works without wasm, not a template that script moves into place.
-                <Route path=path!("/") view=Home ssr=SsrMode::InOrder/>
+                // The parent stays mounted while the child (the room in the URL) changes.
+                <ParentRoute path=path!("") view=Home ssr=SsrMode::InOrder>
+                    <Route path=path!("") view=|| () ssr=SsrMode::InOrder/>
+                    <Route path=path!("r/:room") view=|| () ssr=SsrMode::InOrder/>
+                </ParentRoute>
             </Routes>
         </Router>
     }
@@ -63,15 +100,20 @@ pub fn App() -> impl IntoView {
 pub struct PageData {
     /// The nickname this session chats under.
     pub me: String,
-    /// The room's latest messages, oldest first.
+    /// The rooms this session is in, `general` first.
+    pub rooms: Vec<String>,
+    /// The room in the URL.
+    pub room: String,
+    /// Its latest messages, oldest first (none if the session is not in it).
     pub history: Vec<ChatMessage>,
     /// Whether `history` reaches back to the room's first message.
     pub complete: bool,
 }
 
-/// Who this browser's session is and what the room said lately; `None` if it must pick a nickname.
+/// Who this browser's session is, its rooms, and what `room` said lately; `None` if it must pick
+/// a nickname.
 #[server]
-pub async fn page_state() -> Result<Option<PageData>, ServerFnError> {
+pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError> {
     use axum_extra::extract::CookieJar;
 
     use crate::session::COOKIE;
@@ -80,31 +122,44 @@ pub async fn page_state() -> Result<Option<PageData>, ServerFnError> {
     let state = use_context::<AppState>()
         .ok_or_else(|| ServerFnError::new("the server state is missing"))?;
     let jar: CookieJar = leptos_axum::extract().await?;
-    let Some(me) = jar
+    let Some((session, me)) = jar
         .get(COOKIE)
         .and_then(|cookie| state.sessions.current(cookie.value()))
     else {
         return Ok(None);
     };
-    let page = state
-        .store
-        .history(GENERAL, None, 50)
-        .await
-        .map_err(|err| {
-            tracing::error!(%err, "reading history for the page failed");
-            ServerFnError::new("history is unavailable")
-        })?;
+    let rooms = state.sessions.rooms(session);
+    if !rooms.contains(&room) {
+        return Ok(Some(PageData {
+            me,
+            rooms,
+            room,
+            history: Vec::new(),
+            complete: true,
+        }));
+    }
+    let page = state.store.history(&room, None, 50).await.map_err(|err| {
+        tracing::error!(%err, "reading history for the page failed");
+        ServerFnError::new("history is unavailable")
+    })?;
     Ok(Some(PageData {
         me,
+        rooms,
+        room,
         history: page.messages,
         complete: page.complete,
     }))
 }
 
-/// `/`: the chat, or the nickname form if this browser has no usable session.
+/// `/` and `/r/<room>`: the chat, or the nickname form if this browser has no usable session.
 #[component]
 fn Home() -> impl IntoView {
-    let state = Resource::new_blocking(|| (), |()| page_state());
+    // Read once: later moves between rooms happen in the page, without asking the server again.
+    let room = use_location()
+        .pathname
+        .with_untracked(|path| room_of_path(path))
+        .unwrap_or_else(|| GENERAL.to_owned());
+    let state = Resource::new_blocking(|| (), move |()| page_state(room.clone()));
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
@@ -166,17 +221,27 @@ fn JoinPage() -> impl IntoView {
 /// The chat: conversations and who is online beside the messages of the open conversation.
 #[component]
 fn ChatPage(state: PageData) -> impl IntoView {
-    let chat = ChatHandle::new(state.me);
-    // The latest messages are part of the page itself; the websocket later asks only for newer ones.
+    let chat = ChatHandle::new(state.me.clone());
+    // The session's rooms and the room's latest messages are part of the page itself; the websocket
+    // later asks only for what is newer.
+    let rooms = ServerMsg::Welcome {
+        nick: state.me,
+        rooms: state.rooms,
+        online: Vec::new(),
+        members: Default::default(),
+        session: None,
+    };
     let history = ServerMsg::History {
-        room: GENERAL.to_owned(),
+        room: state.room.clone(),
         messages: state.history.into_iter().map(Stored::Message).collect(),
         complete: state.complete,
         reset: false,
         before: None,
     };
     chat.chat.update(|c| {
+        c.apply(&rooms, 0.0);
         c.apply(&history, 0.0);
+        c.open(View::Room(state.room));
     });
     let hydrated = chat.hydrated;
     // Effects run only in the browser, after hydration: this is where the websocket opens.
@@ -187,13 +252,37 @@ fn ChatPage(state: PageData) -> impl IntoView {
             client::start(chat);
         })
     });
+    // The URL names the room on screen: follow it when the reader moves between rooms (links, back
+    // and forward buttons).
+    let location = use_location();
+    Effect::new(move |_| {
+        let room = location.pathname.with(|path| room_of_path(path));
+        if let Some(room) = room {
+            chat.open(View::Room(room));
+        }
+    });
     let title = move || {
         chat.chat.with(|c| match c.current_view() {
-            View::Room => "# general".to_owned(),
+            View::Room(room) => format!("# {room}"),
             View::Direct(_) => format!("@ {}", c.current().title),
         })
     };
     let typing = move || chat.chat.with(|c| c.typing_line()).unwrap_or_default();
+    // A room in the URL that this session is not in: offer to join it.
+    let outside = move || {
+        chat.chat.with(|c| {
+            c.current_room()
+                .filter(|room| !c.is_member(room))
+                .map(str::to_owned)
+        })
+    };
+    let leavable = move || {
+        chat.chat.with(|c| {
+            c.current_room()
+                .filter(|room| *room != GENERAL && c.is_member(room))
+                .map(str::to_owned)
+        })
+    };
 
     view! {
         <div class="app" data-hydrated=move || hydrated.get().to_string()>
@@ -204,13 +293,61 @@ fn ChatPage(state: PageData) -> impl IntoView {
             <div class="layout">
                 <Sidebar chat/>
                 <main class="chat">
-                    <h2 class="conv-title">{title}</h2>
-                    <MessageList chat/>
-                    <p class="typing" aria-live="polite">{typing}</p>
-                    <Composer chat/>
+                    <div class="conv-head">
+                        <h2 class="conv-title">{title}</h2>
+                        {move || leavable().map(|room| view! { <LeaveRoom chat room/> })}
+                    </div>
+                    {move || match outside() {
+                        Some(room) => view! { <JoinRoomPrompt chat room/> }.into_any(),
+                        None => {
+                            view! {
+                                <MessageList chat/>
+                                <p class="typing" aria-live="polite">{typing}</p>
+                                <Composer chat/>
+                            }
+                                .into_any()
+                        }
+                    }}
                 </main>
             </div>
         </div>
+    }
+}
+
+/// For a room in the URL that I am not in: what it is and a button to join it.
+#[component]
+fn JoinRoomPrompt(chat: ChatHandle, room: String) -> impl IntoView {
+    let target = room.clone();
+    let navigate = use_navigate();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        chat.join(&target);
+        navigate(&room_path(&target), NavigateOptions::default());
+    };
+    view! {
+        <form class="join-room" method="post" action="/rooms/join" on:submit=on_submit>
+            <p>"You are not in " <strong>"#" {room.clone()}</strong> " yet."</p>
+            <input type="hidden" name="room" value=room.clone()/>
+            <button type="submit">"Join #" {room}</button>
+        </form>
+    }
+}
+
+/// Leaves the room on screen and goes back to `#general`.
+#[component]
+fn LeaveRoom(chat: ChatHandle, room: String) -> impl IntoView {
+    let target = room.clone();
+    let navigate = use_navigate();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        chat.leave(&target);
+        navigate("/", NavigateOptions::default());
+    };
+    view! {
+        <form class="leave-room" method="post" action="/rooms/leave" on:submit=on_submit>
+            <input type="hidden" name="room" value=room.clone()/>
+            <button type="submit" class="secondary">"Leave #" {room}</button>
+        </form>
     }
 }
 
@@ -241,36 +378,80 @@ fn Badge(count: u32) -> impl IntoView {
     })
 }
 
-/// Conversations (the room and private ones, with unread badges) and the online list.
+/// Rooms (links to their pages) and private conversations, with unread badges; a form to join or
+/// create a room; who of the room on screen is online.
 #[component]
 fn Sidebar(chat: ChatHandle) -> impl IntoView {
-    let conversations = move || {
+    let rooms = move || {
         chat.chat.with(|c| {
             let current = c.current_view();
-            let mut rows = vec![(
-                View::Room,
-                "# general".to_owned(),
-                c.room().unread,
-                current == View::Room,
-            )];
-            rows.extend(c.directs().map(|(view, conv)| {
-                let open = current == view;
-                (view, format!("@ {}", conv.title), conv.unread, open)
-            }));
-            rows
+            c.rooms()
+                .map(|(view, conv)| {
+                    let open = current == view;
+                    (view, conv.title.clone(), conv.unread, open)
+                })
+                .collect::<Vec<_>>()
         })
     };
-    let online = move || chat.chat.with(|c| c.online().to_vec());
-    let count = move || chat.chat.with(|c| c.online().len());
+    let directs = move || {
+        chat.chat.with(|c| {
+            let current = c.current_view();
+            c.directs()
+                .map(|(view, conv)| {
+                    let open = current == view;
+                    (view, conv.title.clone(), conv.unread, open)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    // Who is online in the room on screen; in a private conversation, everyone online.
+    let online = move || {
+        chat.chat.with(|c| match c.current_room() {
+            Some(room) => c.members(room).to_vec(),
+            None => c.online().to_vec(),
+        })
+    };
+    let count = move || online().len();
+    let where_ = move || {
+        chat.chat
+            .with(|c| c.current_room().map(|room| format!(" in #{room}")))
+            .unwrap_or_default()
+    };
     let me = move || chat.chat.with(|c| c.me.clone());
 
     view! {
         <aside class="sidebar">
-            <nav aria-label="Conversations">
-                <ul class="conversations">
+            <nav aria-label="Rooms">
+                <ul class="conversations rooms">
                     <For
-                        each=conversations
-                        key=|(view, title, unread, open)| (view.clone(), title.clone(), *unread, *open)
+                        each=rooms
+                        key=|row| row.clone()
+                        children=move |(view, title, unread, open)| {
+                            let href = room_path(&title);
+                            view! {
+                                <li>
+                                    <a
+                                        class="conv"
+                                        class:open=open
+                                        href=href
+                                        aria-current=open.then_some("page")
+                                        on:click=move |_| chat.open(view.clone())
+                                    >
+                                        <span class="conv-name">"# " {title}</span>
+                                        <Badge count=unread/>
+                                    </a>
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+                <NewRoom chat/>
+            </nav>
+            <nav aria-label="Private messages">
+                <ul class="conversations directs">
+                    <For
+                        each=directs
+                        key=|row| row.clone()
                         children=move |(view, title, unread, open)| {
                             view! {
                                 <li>
@@ -280,7 +461,7 @@ fn Sidebar(chat: ChatHandle) -> impl IntoView {
                                         aria-current=open.then_some("true")
                                         on:click=move |_| chat.open(view.clone())
                                     >
-                                        <span class="conv-name">{title}</span>
+                                        <span class="conv-name">"@ " {title}</span>
                                         <Badge count=unread/>
                                     </button>
                                 </li>
@@ -291,7 +472,7 @@ fn Sidebar(chat: ChatHandle) -> impl IntoView {
             </nav>
             <section class="people" aria-labelledby="online-heading">
                 <h2 id="online-heading">
-                    "Online " <span class="count">{count}</span>
+                    "Online" {where_} " " <span class="count">{count}</span>
                 </h2>
                 <ul class="online" aria-label="Online">
                     <For
@@ -327,6 +508,66 @@ fn Sidebar(chat: ChatHandle) -> impl IntoView {
     }
 }
 
+/// The words for a room form's refusal, by error code.
+fn room_error(code: &str) -> &'static str {
+    match code {
+        "room_invalid" => "A room name has 1 to 32 lowercase letters, digits and dashes.",
+        "too_many_rooms" => "You are in too many rooms; leave one first.",
+        _ => "That did not work. Please try again.",
+    }
+}
+
+/// "Join or create a room": a plain form to `POST /rooms/join`; with wasm it joins over the
+/// websocket and moves to the room's page without a reload.
+#[component]
+fn NewRoom(chat: ChatHandle) -> impl IntoView {
+    let query = use_query_map();
+    let server_error = move || {
+        query
+            .read()
+            .get("error")
+            .filter(|code| code.starts_with("room_") || code == "too_many_rooms")
+            .map(|code| room_error(&code))
+    };
+    let local_error = RwSignal::new(None::<&'static str>);
+    let name = RwSignal::new(String::new());
+    let navigate = use_navigate();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let room = room_from_input(&name.get_untracked());
+        if validate_room(&room).is_err() {
+            local_error.set(Some(room_error("room_invalid")));
+            return;
+        }
+        local_error.set(None);
+        name.set(String::new());
+        chat.join(&room);
+        chat.open(View::Room(room.clone()));
+        navigate(&room_path(&room), NavigateOptions::default());
+    };
+    let error = move || local_error.get().or_else(server_error);
+    view! {
+        <form class="new-room" method="post" action="/rooms/join" on:submit=on_submit>
+            <label for="new-room">"Join or create a room"</label>
+            <div class="new-room-row">
+                <input
+                    id="new-room"
+                    name="room"
+                    type="text"
+                    required
+                    maxlength=MAX_ROOM_CHARS + 1
+                    placeholder="room-name"
+                    autocomplete="off"
+                    prop:value=name
+                    on:input=move |ev| name.set(event_target_value(&ev))
+                />
+                <button type="submit">"Join"</button>
+            </div>
+            {move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+        </form>
+    }
+}
+
 /// The messages of the open conversation, oldest first; follows new ones unless the reader has
 /// scrolled up. A polite live region, so screen readers announce what arrives.
 #[component]
@@ -341,8 +582,7 @@ fn MessageList(chat: ChatHandle) -> impl IntoView {
         if let Some(el) = list.get_untracked() {
             let gap = el.scroll_height() - el.scroll_top() - el.client_height();
             follow.set_value(gap < 48);
-            if el.scroll_top() < 40 && chat.chat.with_untracked(|c| c.current_view() == View::Room)
-            {
+            if el.scroll_top() < 40 {
                 chat.load_older();
             }
         }
@@ -368,7 +608,9 @@ fn MessageList(chat: ChatHandle) -> impl IntoView {
     });
     let more = move || {
         chat.chat.with(|c| {
-            c.current_view() == View::Room && !c.room().complete && c.oldest_seq().is_some()
+            c.current_room().is_some_and(|room| {
+                c.is_member(room) && !c.room(room).complete && c.oldest_seq(room).is_some()
+            })
         })
     };
     let lines = move || chat.chat.with(|c| c.current().lines.clone());
@@ -465,11 +707,16 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
 fn Composer(chat: ChatHandle) -> impl IntoView {
     let query = use_query_map();
     let error = move || {
-        query.read().get("error").map(|code| match code.as_str() {
-            "too_long" => "That message is too long (4000 characters at most).",
-            "empty" => "Type something first.",
-            _ => "That message could not be sent. Please try again.",
-        })
+        query
+            .read()
+            .get("error")
+            .and_then(|code| match code.as_str() {
+                "too_long" => Some("That message is too long (4000 characters at most)."),
+                "empty" => Some("Type something first."),
+                "unknown_room" => Some("You are not in that room; join it first."),
+                "unavailable" => Some("That message could not be sent. Please try again."),
+                _ => None,
+            })
     };
     let draft = RwSignal::new(String::new());
     let on_submit = move |ev: SubmitEvent| {
@@ -483,13 +730,20 @@ fn Composer(chat: ChatHandle) -> impl IntoView {
     };
     let placeholder = move || {
         chat.chat.with(|c| match c.current_view() {
-            View::Room => "Message #general  (/help for commands)".to_owned(),
+            View::Room(room) => format!("Message #{room}  (/help for commands)"),
             View::Direct(_) => format!("Message @{}", c.current().title),
         })
+    };
+    // Which room the no-JavaScript post goes to.
+    let room = move || {
+        chat.chat
+            .with(|c| c.current_room().map(str::to_owned))
+            .unwrap_or_else(|| GENERAL.to_owned())
     };
     view! {
         {move || error().map(|e| view! { <p class="form-error composer-error" role="alert">{e}</p> })}
         <form class="composer" method="post" action="/say" on:submit=on_submit>
+            <input type="hidden" name="room" value=room/>
             <input
                 type="text"
                 name="text"

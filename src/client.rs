@@ -16,7 +16,7 @@ use leptos::prelude::*;
 
 use crate::chat::{Chat, View};
 use crate::command::{Command, HELP};
-use crate::protocol::{ClientMsg, GENERAL};
+use crate::protocol::ClientMsg;
 
 /// A typer refreshes `typing: true` at most this often while still typing.
 const TYPING_REFRESH_MS: f64 = 2_000.0;
@@ -57,10 +57,11 @@ impl ConnState {
     }
 }
 
-/// Whether I am telling the room I am typing, and since when.
-#[derive(Debug, Clone, Copy, Default)]
+/// Whether I am telling a room I am typing, which one, and since when.
+#[derive(Debug, Clone, Default)]
 struct Typing {
-    active: bool,
+    /// The room told, while active.
+    room: Option<String>,
     last_sent_ms: f64,
     last_input_ms: f64,
 }
@@ -161,21 +162,35 @@ impl ChatHandle {
         }
     }
 
-    /// Asks for the page of the room's history before the oldest message shown (scrolling up).
+    /// Asks for the page of the room on screen before the oldest message shown (scrolling up).
     pub fn load_older(&self) {
-        let (complete, oldest) = self
-            .chat
-            .with_untracked(|c| (c.room().complete, c.oldest_seq()));
-        let Some(before) = oldest.filter(|_| !complete) else {
+        let request = self.chat.with_untracked(|c| {
+            let room = c.current_room().filter(|room| c.is_member(room))?;
+            let before = c.oldest_seq(room).filter(|_| !c.room(room).complete)?;
+            Some((room.to_owned(), before))
+        });
+        let Some((room, before)) = request else {
             return;
         };
         if self.loading_older.get_value() == Some(before) {
             return;
         }
         self.loading_older.set_value(Some(before));
-        self.transmit(ClientMsg::History {
-            room: GENERAL.to_owned(),
-            before,
+        self.transmit(ClientMsg::History { room, before });
+    }
+
+    /// Joins (or creates) a room; the server answers `joined` and its history.
+    pub fn join(&self, room: &str) {
+        self.transmit(ClientMsg::Join {
+            room: room.to_owned(),
+        });
+    }
+
+    /// Leaves a room; the server answers `left` (on every tab of this browser).
+    pub fn leave(&self, room: &str) {
+        self.stop_typing();
+        self.transmit(ClientMsg::Leave {
+            room: room.to_owned(),
         });
     }
 
@@ -185,37 +200,39 @@ impl ChatHandle {
         self.chat.update(|c| c.open(view));
     }
 
-    /// The composer's text changed: tell the room I am typing (throttled), or that I stopped.
+    /// The composer's text changed: tell the room on screen I am typing (throttled), or that I
+    /// stopped. Private conversations have no typing line.
     pub fn input_changed(&self, has_text: bool) {
-        if self.chat.with_untracked(Chat::current_view) != View::Room {
-            return;
-        }
-        if !has_text {
+        let room = self
+            .chat
+            .with_untracked(|c| c.current_room().map(str::to_owned));
+        let Some(room) = room.filter(|_| has_text) else {
             self.stop_typing();
             return;
-        }
+        };
         let now = now_ms();
         let mut typing = self.typing.get_value();
+        if typing.room.as_ref().is_some_and(|r| *r != room) {
+            self.stop_typing();
+            typing = self.typing.get_value();
+        }
         typing.last_input_ms = now;
-        if !typing.active || now - typing.last_sent_ms >= TYPING_REFRESH_MS {
-            typing.active = true;
+        if typing.room.is_none() || now - typing.last_sent_ms >= TYPING_REFRESH_MS {
+            typing.room = Some(room.clone());
             typing.last_sent_ms = now;
-            self.transmit(ClientMsg::Typing {
-                room: GENERAL.to_owned(),
-                active: true,
-            });
+            self.transmit(ClientMsg::Typing { room, active: true });
         }
         self.typing.set_value(typing);
     }
 
-    /// Tells the room I stopped typing, if I had said I was (send, blur, idle, empty box).
+    /// Tells the room I stopped typing, if I had said I was (send, blur, idle, empty box, switching
+    /// conversations).
     pub fn stop_typing(&self) {
         let mut typing = self.typing.get_value();
-        if typing.active {
-            typing.active = false;
+        if let Some(room) = typing.room.take() {
             self.typing.set_value(typing);
             self.transmit(ClientMsg::Typing {
-                room: GENERAL.to_owned(),
+                room,
                 active: false,
             });
         }
@@ -226,7 +243,7 @@ impl ChatHandle {
         let now = now_ms();
         if self
             .typing
-            .with_value(|t| t.active && now - t.last_input_ms > TYPING_IDLE_MS)
+            .with_value(|t| t.room.is_some() && now - t.last_input_ms > TYPING_IDLE_MS)
         {
             self.stop_typing();
         }
@@ -405,10 +422,12 @@ mod browser {
         let mut incoming = stream.fuse();
         // The session cookie rides along with the upgrade; the nickname comes back in `welcome`.
         // `since` asks for exactly what this tab missed while it was away.
+        let (since, dm_since) = chat.chat.with_untracked(|c| (c.since(), c.dm_since()));
         let hello = ClientMsg::Hello {
             nick: String::new(),
             session: None,
-            since: chat.chat.with_untracked(|c| c.since()),
+            since,
+            dm_since,
         };
         if !send(chat, &mut sink, &hello).await {
             return false;

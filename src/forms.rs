@@ -3,8 +3,10 @@
 //! - `POST /join`: the nickname form. Creates a session, sets its cookie and redirects back to the
 //!   chat; a refused name redirects back to the form with the error code and the name typed.
 //! - `POST /say`: the composer, when no wasm intercepts it. Stores and broadcasts the message like a
-//!   websocket `say` and redirects back to the chat, which then shows it; a refused message redirects
-//!   back with the error code.
+//!   websocket `say` and redirects back to the room's page, which then shows it; a refused message
+//!   redirects back with the error code.
+//! - `POST /rooms/join` and `POST /rooms/leave`: join (or create) and leave a room, like the
+//!   websocket's `join` and `leave`; the session's open tabs follow.
 //!
 //! Both rely on the session cookie being `SameSite=Lax`: a form on another site cannot post as you.
 
@@ -15,9 +17,11 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use crate::app::room_path as room_page;
 use crate::post::{post, Post};
 use crate::protocol::{ErrorCode, GENERAL};
-use crate::session::{write_through, COOKIE};
+use crate::rooms::Rooms;
+use crate::session::{write_through, SessionId, COOKIE};
 use crate::state::AppState;
 
 /// How long the browser keeps the session cookie. The server may forget an idle name sooner; the
@@ -46,7 +50,7 @@ pub async fn join(
                 .build();
             (jar.add(cookie), Redirect::to("/")).into_response()
         }
-        Err(err) => back_with_error(err.code, &[("nick", form.nick)]),
+        Err(err) => back_with_error("/", err.code, &[("nick", form.nick)]),
     }
 }
 
@@ -54,6 +58,12 @@ pub async fn join(
 pub struct SayForm {
     #[serde(default)]
     text: String,
+    #[serde(default = "general")]
+    room: String,
+}
+
+fn general() -> String {
+    GENERAL.to_owned()
 }
 
 pub async fn say(
@@ -61,34 +71,86 @@ pub async fn say(
     jar: CookieJar,
     Form(form): Form<SayForm>,
 ) -> Response {
-    // `current`, not `find`: a session whose name someone else took while it was away must not post
-    // under that name.
-    let Some(nick) = jar
-        .get(COOKIE)
-        .and_then(|cookie| state.sessions.current(cookie.value()))
-    else {
-        return back_with_error(ErrorCode::BadSession, &[]);
+    let page = room_page(&form.room);
+    let Some((session, nick)) = current(&state, &jar) else {
+        return back_with_error("/", ErrorCode::BadSession, &[]);
     };
     // A connection id of its own: nobody is subscribed under it, so everyone gets the message.
     let origin = state.hub.connection_id();
     let message = Post {
-        room: GENERAL,
+        room: &form.room,
+        session,
         from: &nick,
         text: &form.text,
         client_id: None,
         action: false,
-        session_hash: None,
     };
-    match post(&state.hub, &state.store, origin, message).await {
-        Ok(_) => Redirect::to("/").into_response(),
-        Err(err) => back_with_error(err.code, &[]),
+    match post(&state.hub, &state.store, &state.sessions, origin, message).await {
+        Ok(_) => Redirect::to(&page).into_response(),
+        Err(err) => back_with_error(&page, err.code, &[]),
     }
 }
 
-/// A redirect to the page with `?error=<code>` (and any other fields), for the page to explain.
-fn back_with_error(code: ErrorCode, fields: &[(&str, String)]) -> Response {
+#[derive(Debug, Deserialize)]
+pub struct RoomForm {
+    #[serde(default)]
+    room: String,
+}
+
+/// `POST /rooms/join`: joins (or creates) the room and shows it.
+pub async fn join_room(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<RoomForm>,
+) -> Response {
+    // Forgive what people type into a form: "#Rust " means the room rust.
+    let room = form.room.trim().trim_start_matches('#').to_lowercase();
+    let Some((session, _)) = current(&state, &jar) else {
+        return back_with_error("/", ErrorCode::BadSession, &[]);
+    };
+    let rooms = Rooms {
+        hub: &state.hub,
+        store: &state.store,
+        sessions: &state.sessions,
+    };
+    let origin = state.hub.connection_id();
+    match rooms.join(session, &room, origin).await {
+        Ok(_) => Redirect::to(&room_page(&room)).into_response(),
+        Err(err) => back_with_error("/", err.code, &[("room", form.room)]),
+    }
+}
+
+/// `POST /rooms/leave`: leaves the room and goes back to `general`.
+pub async fn leave_room(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<RoomForm>,
+) -> Response {
+    let Some((session, _)) = current(&state, &jar) else {
+        return back_with_error("/", ErrorCode::BadSession, &[]);
+    };
+    let rooms = Rooms {
+        hub: &state.hub,
+        store: &state.store,
+        sessions: &state.sessions,
+    };
+    let origin = state.hub.connection_id();
+    match rooms.leave(session, &form.room, origin).await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(err) => back_with_error(&room_page(&form.room), err.code, &[]),
+    }
+}
+
+/// The session the cookie names and the name it chats under: `current`, not `find`, because a
+/// session whose name someone else took while it was away must not act under that name.
+fn current(state: &AppState, jar: &CookieJar) -> Option<(SessionId, String)> {
+    state.sessions.current(jar.get(COOKIE)?.value())
+}
+
+/// A redirect to `page` with `?error=<code>` (and any other fields), for the page to explain.
+fn back_with_error(page: &str, code: ErrorCode, fields: &[(&str, String)]) -> Response {
     let mut query = vec![("error", code.name())];
     query.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
     let query = serde_urlencoded::to_string(query).unwrap_or_default();
-    Redirect::to(&format!("/?{query}")).into_response()
+    Redirect::to(&format!("{page}?{query}")).into_response()
 }

@@ -17,28 +17,33 @@
 //! without a word.
 //!
 //! # People
-//! Besides rooms the hub knows who is online: each session with its open connections, each connection
-//! with a bounded inbox for frames meant for it alone (private messages). A person comes online with
+//! Besides rooms the hub knows who is online: each session with its rooms and open connections, each
+//! connection with a bounded inbox for what is meant for it alone (private messages, and the news
+//! that its session joined or left a room, so every tab follows). A person comes online with
 //! their first connection and goes offline [`HubConfig::leave_grace`] after their last one closed, so
 //! a reload or a second tab never announces a leave and a join. An inbox that is full when a private
 //! message arrives counts the miss, and the connection reports it like a room lag.
 //!
 //! # Growing it
-//! Rooms are created on demand by name ([`Hub::room`]), so adding room commands touches only the
-//! connection handler. A cross-node bus plugs in at [`Hub::publish_with`]: frames arriving from other
+//! Rooms are created on demand by name. A cross-node bus plugs in at [`Hub::publish_with`]: frames arriving from other
 //! nodes are fed in as [`Delivery`]s; subscribers do not change.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::{Stream, StreamExt as _};
 
-use crate::protocol::{ChatMessage, ErrorCode, FrameError, ServerMsg, GENERAL};
+use crate::protocol::{ChatMessage, DirectMessage, ErrorCode, FrameError, ServerMsg, GENERAL};
 use crate::session::SessionId;
 
 /// Identifies one websocket connection, so a subscriber can skip its own messages (no echo).
@@ -99,21 +104,36 @@ struct Shared {
     people: Mutex<HashMap<SessionId, Person>>,
     /// Source of fresh connection ids.
     next_conn: AtomicU64,
+    /// Held across a private message's commit and its delivery, so every connection receives
+    /// private messages in id order (and a reconnect's `dm_since` never skips one).
+    direct_writer: tokio::sync::Mutex<()>,
 }
 
 /// Someone online (or within the leave grace).
 #[derive(Debug)]
 struct Person {
     nick: String,
+    /// The rooms they are in, `general` included.
+    rooms: BTreeSet<String>,
     /// Each open connection's inbox.
     connections: HashMap<ConnId, InboxSender>,
     /// Bumped on every connect, so a pending leave can tell that the person came back meanwhile.
     epoch: u64,
 }
 
+/// What arrives in a connection's inbox.
+#[derive(Debug, Clone)]
+pub enum Private {
+    /// A private message (`dm` frame) with its id.
+    Dm { id: u64, frame: Utf8Bytes },
+    /// The session joined or left a room on another connection: the connection re-reads its
+    /// session's rooms and follows.
+    RoomsChanged,
+}
+
 #[derive(Debug, Clone)]
 struct InboxSender {
-    tx: mpsc::Sender<Utf8Bytes>,
+    tx: mpsc::Sender<Private>,
     /// Frames that did not fit; the connection reports them.
     missed: Arc<AtomicU64>,
 }
@@ -121,20 +141,20 @@ struct InboxSender {
 /// A connection's private inbox.
 #[derive(Debug)]
 pub struct Inbox {
-    rx: mpsc::Receiver<Utf8Bytes>,
+    rx: mpsc::Receiver<Private>,
     missed: Arc<AtomicU64>,
 }
 
 impl Inbox {
-    /// The next private frame. Cancel-safe. Pends forever once the hub has forgotten the connection.
-    pub async fn recv(&mut self) -> Utf8Bytes {
+    /// The next private item. Cancel-safe. Pends forever once the hub has forgotten the connection.
+    pub async fn recv(&mut self) -> Private {
         match self.rx.recv().await {
             Some(frame) => frame,
             None => std::future::pending().await,
         }
     }
 
-    /// How many frames were dropped because the inbox was full since the last call.
+    /// How many items were dropped because the inbox was full since the last call.
     pub fn take_missed(&self) -> u64 {
         self.missed.swap(0, Ordering::Relaxed)
     }
@@ -157,6 +177,7 @@ impl Hub {
                 rooms: Mutex::new(HashMap::new()),
                 people: Mutex::new(HashMap::new()),
                 next_conn: AtomicU64::new(1),
+                direct_writer: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -190,11 +211,10 @@ impl Hub {
     /// call are received.
     pub fn subscribe(&self, room: &str, conn: ConnId) -> Subscription {
         let room = self.room(room);
-        let rx = room.tx.subscribe();
         Subscription {
             room: room.name.clone(),
             conn,
-            rx,
+            rx: BroadcastStream::new(room.tx.subscribe()),
         }
     }
 
@@ -239,9 +259,9 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers connection `conn` of `session` (called `nick`). Announces the person as online if
-    /// this is their first connection. Returns the connection's inbox.
-    pub fn connect(&self, session: SessionId, nick: &str, conn: ConnId) -> Inbox {
+    /// Registers connection `conn` of `session` (called `nick`, in `rooms`). Announces the person as
+    /// online if this is their first connection. Returns the connection's inbox.
+    pub fn connect(&self, session: SessionId, nick: &str, rooms: &[String], conn: ConnId) -> Inbox {
         let (tx, rx) = mpsc::channel(self.shared.config.inbox_capacity);
         let missed = Arc::new(AtomicU64::new(0));
         let newcomer = {
@@ -249,9 +269,12 @@ impl Hub {
             let newcomer = !people.contains_key(&session);
             let person = people.entry(session).or_insert_with(|| Person {
                 nick: nick.to_owned(),
+                rooms: BTreeSet::new(),
                 connections: HashMap::new(),
                 epoch: 0,
             });
+            person.rooms = rooms.iter().cloned().collect();
+            person.rooms.insert(GENERAL.to_owned());
             person.epoch += 1;
             let sender = InboxSender {
                 tx,
@@ -264,10 +287,52 @@ impl Hub {
             let online = ServerMsg::Presence {
                 nick: nick.to_owned(),
                 online: true,
+                rooms: rooms.iter().filter(|r| *r != GENERAL).cloned().collect(),
             };
             self.broadcast(GENERAL, SERVER, &online);
         }
         Inbox { rx, missed }
+    }
+
+    /// Records that `session` joined (`joined`) or left `room`: its members are told, if the person
+    /// is online, and the session's connections other than `origin` follow.
+    pub fn membership(&self, session: SessionId, room: &str, joined: bool, origin: ConnId) {
+        let nick = {
+            let mut people = self.people();
+            let Some(person) = people.get_mut(&session) else {
+                return;
+            };
+            if joined {
+                person.rooms.insert(room.to_owned());
+            } else {
+                person.rooms.remove(room);
+            }
+            for (conn, inbox) in &person.connections {
+                if *conn != origin && inbox.tx.try_send(Private::RoomsChanged).is_err() {
+                    // The connection reconciles its rooms when it reports the miss.
+                    inbox.missed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            person.nick.clone()
+        };
+        let member = ServerMsg::Member {
+            room: room.to_owned(),
+            nick,
+            joined,
+        };
+        self.broadcast(room, SERVER, &member);
+    }
+
+    /// Who of `room` is online, sorted case-insensitively.
+    pub fn members(&self, room: &str) -> Vec<String> {
+        let mut nicks: Vec<String> = self
+            .people()
+            .values()
+            .filter(|p| p.rooms.contains(room))
+            .map(|p| p.nick.clone())
+            .collect();
+        nicks.sort_by_key(|n| n.to_lowercase());
+        nicks
     }
 
     /// Forgets connection `conn` of `session`. If it was the person's last one, they are announced as
@@ -303,6 +368,7 @@ impl Hub {
                     &ServerMsg::Presence {
                         nick,
                         online: false,
+                        rooms: Vec::new(),
                     },
                 );
             }
@@ -328,34 +394,33 @@ impl Hub {
         self.broadcast(GENERAL, SERVER, &renamed);
     }
 
-    /// The nickname of the online person called `nick` (case-insensitively), as they spell it.
-    pub fn find_online(&self, nick: &str) -> Option<String> {
+    /// The session and nickname (as they spell it) of the online person called `nick`,
+    /// case-insensitively. Fails with `unknown_user` if nobody online is called that.
+    pub fn find_online(&self, nick: &str) -> Result<(SessionId, String), FrameError> {
         let wanted = nick.trim().to_lowercase();
         self.people()
-            .values()
-            .find(|p| !p.connections.is_empty() && p.nick.to_lowercase() == wanted)
-            .map(|p| p.nick.clone())
+            .iter()
+            .find(|(_, p)| !p.connections.is_empty() && p.nick.to_lowercase() == wanted)
+            .map(|(id, p)| (*id, p.nick.clone()))
+            .ok_or_else(|| {
+                FrameError::new(ErrorCode::UnknownUser, format!("{nick:?} is not online"))
+            })
     }
 
-    /// Delivers a private frame to every connection of the person called `to` and to the sender's
-    /// other connections (not `origin`). Fails with `unknown_user` if `to` is not online.
-    pub fn direct(
+    /// Stores a private message with `commit` (which assigns its id) and delivers it to every
+    /// connection of session `recipient` and to the sender's other connections (not `origin`), in
+    /// id order. Someone who went offline meanwhile just does not get it live (it is stored).
+    pub async fn direct_with<E>(
         &self,
         from: SessionId,
         origin: ConnId,
-        to: &str,
-        msg: &ServerMsg,
-    ) -> Result<(), FrameError> {
-        let frame = Utf8Bytes::from(msg.to_json());
-        let wanted = to.trim().to_lowercase();
+        recipient: SessionId,
+        commit: impl Future<Output = Result<DirectMessage, E>>,
+    ) -> Result<DirectMessage, E> {
+        let _writer = self.shared.direct_writer.lock().await;
+        let dm = commit.await?;
+        let frame = Utf8Bytes::from(ServerMsg::Dm(dm.clone()).to_json());
         let people = self.people();
-        let recipient = people
-            .iter()
-            .find(|(_, p)| !p.connections.is_empty() && p.nick.to_lowercase() == wanted)
-            .map(|(id, _)| *id)
-            .ok_or_else(|| {
-                FrameError::new(ErrorCode::UnknownUser, format!("{to:?} is not online"))
-            })?;
         let mut targets: Vec<&InboxSender> = Vec::new();
         for id in [recipient, from] {
             if let Some(person) = people.get(&id) {
@@ -372,11 +437,15 @@ impl Hub {
             }
         }
         for inbox in targets {
-            if inbox.tx.try_send(frame.clone()).is_err() {
+            let private = Private::Dm {
+                id: dm.id,
+                frame: frame.clone(),
+            };
+            if inbox.tx.try_send(private).is_err() {
                 inbox.missed.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Ok(())
+        Ok(dm)
     }
 }
 
@@ -386,12 +455,12 @@ impl Default for Hub {
     }
 }
 
-/// One connection's view of one room.
+/// One connection's view of one room: a stream of what others publish there.
 #[derive(Debug)]
 pub struct Subscription {
     room: String,
     conn: ConnId,
-    rx: broadcast::Receiver<Delivery>,
+    rx: BroadcastStream<Delivery>,
 }
 
 /// What [`Subscription::recv`] yields.
@@ -413,16 +482,30 @@ impl Subscription {
     /// Waits for the next message from another connection. Cancel-safe, so it can sit in a
     /// `select!`. Never ends: rooms outlive their subscribers.
     pub async fn recv(&mut self) -> Received {
+        match self.next().await {
+            Some(received) => received,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Received;
+
+    /// The next message from another connection (own ones are skipped: no echo). A connection
+    /// listens to all its rooms at once through a `StreamMap` of these.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Received>> {
         loop {
-            match self.rx.recv().await {
-                Ok(delivery) if delivery.origin == self.conn => continue,
-                Ok(delivery) => return Received::Frame(delivery),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    return Received::Lagged { missed }
+            return match Pin::new(&mut self.rx).poll_next(cx) {
+                Poll::Ready(Some(Ok(delivery))) if delivery.origin == self.conn => continue,
+                Poll::Ready(Some(Ok(delivery))) => Poll::Ready(Some(Received::Frame(delivery))),
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
+                    Poll::Ready(Some(Received::Lagged { missed }))
                 }
                 // The room's sender lives as long as the hub, which outlives every subscription.
-                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
-            }
+                Poll::Ready(None) => Poll::Pending,
+                Poll::Pending => Poll::Pending,
+            };
         }
     }
 }
@@ -596,7 +679,39 @@ mod tests {
         Some(ServerMsg::Presence {
             nick: nick.into(),
             online,
+            rooms: vec![],
         })
+    }
+
+    fn rooms(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    fn frame_text(private: Private) -> String {
+        match private {
+            Private::Dm { frame, .. } => frame.as_str().to_owned(),
+            Private::RoomsChanged => "rooms changed".to_owned(),
+        }
+    }
+
+    fn stand_in_dm(id: u64) -> DirectMessage {
+        DirectMessage {
+            id,
+            from: "alice".into(),
+            to: "Bob".into(),
+            text: "psst".into(),
+            at: now_rfc3339(),
+            client_id: None,
+            action: false,
+        }
+    }
+
+    async fn send_dm(hub: &Hub, from: SessionId, origin: ConnId, to: SessionId, id: u64) -> String {
+        let dm = stand_in_dm(id);
+        let sent = hub
+            .direct_with(from, origin, to, async { Ok::<_, ()>(dm) })
+            .await;
+        ServerMsg::Dm(sent.expect("stored")).to_json()
     }
 
     #[tokio::test(start_paused = true)]
@@ -610,7 +725,7 @@ mod tests {
         let tabs: Vec<ConnId> = (0..3).map(|_| hub.connection_id()).collect();
         let _inboxes: Vec<Inbox> = tabs
             .iter()
-            .map(|t| hub.connect(alice, "alice", *t))
+            .map(|t| hub.connect(alice, "alice", &rooms(&["general"]), *t))
             .collect();
         assert_eq!(next_frame(&mut general), presence("alice", true));
         assert_eq!(next_frame(&mut general), None, "one join for three tabs");
@@ -625,7 +740,7 @@ mod tests {
         hub.disconnect(alice, tabs[2]);
         tokio::time::sleep(Duration::from_millis(500)).await;
         let reloaded = hub.connection_id();
-        let _inbox = hub.connect(alice, "alice", reloaded);
+        let _inbox = hub.connect(alice, "alice", &rooms(&["general"]), reloaded);
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(next_frame(&mut general), None, "a reload does not flap");
 
@@ -652,24 +767,25 @@ mod tests {
             hub.connection_id(),
             hub.connection_id(),
         );
-        let mut a1_inbox = hub.connect(alice, "alice", a1);
-        let mut a2_inbox = hub.connect(alice, "alice", a2);
-        let mut b1_inbox = hub.connect(bob, "Bob", b1);
-        let mut c1_inbox = hub.connect(carol, "carol", c1);
+        let general = rooms(&["general"]);
+        let mut a1_inbox = hub.connect(alice, "alice", &general, a1);
+        let mut a2_inbox = hub.connect(alice, "alice", &general, a2);
+        let mut b1_inbox = hub.connect(bob, "Bob", &general, b1);
+        let mut c1_inbox = hub.connect(carol, "carol", &general, c1);
 
-        let dm = ServerMsg::error(ErrorCode::Empty, "stand-in frame");
-        hub.direct(alice, a1, "bob", &dm).expect("bob is online");
-        assert_eq!(b1_inbox.recv().await.as_str(), dm.to_json());
-        assert_eq!(a2_inbox.recv().await.as_str(), dm.to_json(), "my other tab");
+        let (to, spelled) = hub.find_online("bob").expect("bob is online");
+        assert_eq!((to, spelled.as_str()), (bob, "Bob"));
+        let dm = send_dm(&hub, alice, a1, to, 1).await;
+        assert_eq!(frame_text(b1_inbox.recv().await), dm);
+        assert_eq!(frame_text(a2_inbox.recv().await), dm, "my other tab");
         assert!(
             a1_inbox.rx.try_recv().is_err(),
             "not back to the sending tab"
         );
         assert!(c1_inbox.rx.try_recv().is_err(), "never to a third person");
 
-        let err = hub.direct(alice, a1, "nobody", &dm).expect_err("offline");
+        let err = hub.find_online("nobody").expect_err("offline");
         assert_eq!(err.code, ErrorCode::UnknownUser);
-        assert_eq!(hub.find_online("BOB").as_deref(), Some("Bob"));
     }
 
     #[tokio::test]
@@ -684,14 +800,57 @@ mod tests {
             sessions.create("bob").expect("free").id,
         );
         let (a, b) = (hub.connection_id(), hub.connection_id());
-        let _a_inbox = hub.connect(alice, "alice", a);
-        let b_inbox = hub.connect(bob, "bob", b);
-        let dm = ServerMsg::error(ErrorCode::Empty, "x");
-        for _ in 0..5 {
-            hub.direct(alice, a, "bob", &dm).expect("online");
+        let general = rooms(&["general"]);
+        let _a_inbox = hub.connect(alice, "alice", &general, a);
+        let b_inbox = hub.connect(bob, "bob", &general, b);
+        for id in 1..=5 {
+            send_dm(&hub, alice, a, bob, id).await;
         }
         assert_eq!(b_inbox.take_missed(), 3);
         assert_eq!(b_inbox.take_missed(), 0);
+    }
+
+    #[tokio::test]
+    async fn membership_tells_the_room_and_the_sessions_other_tabs() {
+        let hub = Hub::default();
+        let sessions = Sessions::default();
+        let (alice, bob) = (
+            sessions.create("alice").expect("free").id,
+            sessions.create("bob").expect("free").id,
+        );
+        let (a1, a2, b1) = (
+            hub.connection_id(),
+            hub.connection_id(),
+            hub.connection_id(),
+        );
+        let general = rooms(&["general"]);
+        let mut a1_inbox = hub.connect(alice, "alice", &general, a1);
+        let mut a2_inbox = hub.connect(alice, "alice", &general, a2);
+        let _b1_inbox = hub.connect(bob, "bob", &rooms(&["general", "rust"]), b1);
+        let mut rust = hub.subscribe("rust", b1);
+        assert_eq!(hub.members("rust"), ["bob"]);
+
+        hub.membership(alice, "rust", true, a1);
+        assert_eq!(hub.members("rust"), ["alice", "bob"]);
+        assert_eq!(hub.members("general"), ["alice", "bob"]);
+        assert_eq!(
+            next_frame(&mut rust),
+            Some(ServerMsg::Member {
+                room: "rust".into(),
+                nick: "alice".into(),
+                joined: true
+            })
+        );
+        assert_eq!(
+            frame_text(a2_inbox.recv().await),
+            "rooms changed",
+            "the other tab follows"
+        );
+        assert!(a1_inbox.rx.try_recv().is_err(), "the tab that joined knows");
+
+        hub.membership(alice, "rust", false, a2);
+        assert_eq!(hub.members("rust"), ["bob"]);
+        assert_eq!(frame_text(a1_inbox.recv().await), "rooms changed");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - `session` (server): sessions, nickname claims, `client_id` de-duplication.
 //! - `store` (server): messages in SQLite or PostgreSQL (sqlx), gap-free per-room `seq`.
 //! - `post` (server): posting a room message (validate, store, broadcast), for `/ws` and the form.
+//! - `rooms` (server): joining and leaving rooms, for `/ws` and the forms.
 //! - `forms` (server): `POST /join` (nickname, session cookie) and `POST /say`, for browsers without
 //!   JavaScript.
 //! - `ws` (server): the `/ws` handler, one task per connection.
@@ -36,6 +37,8 @@ pub mod forms;
 pub mod hub;
 #[cfg(feature = "ssr")]
 pub mod post;
+#[cfg(feature = "ssr")]
+pub mod rooms;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]

@@ -2,32 +2,21 @@
 //! `say` and the no-JavaScript form (`POST /say`), so both get the same rules and the same ordering.
 
 use crate::hub::{now_rfc3339, ConnId, Hub};
-use crate::protocol::{validate_text, ChatMessage, ErrorCode, FrameError, GENERAL};
+use crate::protocol::{validate_text, ChatMessage, ErrorCode, FrameError};
+use crate::session::{SessionId, Sessions};
 use crate::store::{Store, StoreError};
-
-/// Fails with `unknown_room` unless the connection is in `room`. Every connection is in `general`,
-/// and (until rooms can be joined) only there: the one place that rule lives.
-pub fn ensure_member(room: &str) -> Result<(), FrameError> {
-    if room == GENERAL {
-        return Ok(());
-    }
-    Err(FrameError::new(
-        ErrorCode::UnknownRoom,
-        format!("you are not in the room {room:?}"),
-    ))
-}
 
 /// What is being posted.
 #[derive(Debug, Clone)]
 pub struct Post<'a> {
     pub room: &'a str,
+    /// The sending session: it must be in `room`. With `client_id`, its token hash makes a retry
+    /// recognisable even after a server restart.
+    pub session: SessionId,
     pub from: &'a str,
     pub text: &'a str,
     pub client_id: Option<&'a str>,
     pub action: bool,
-    /// The sending session's token hash: with `client_id`, what makes a retry recognisable even
-    /// after a server restart.
-    pub session_hash: Option<&'a str>,
 }
 
 /// Validates `post`, commits it and delivers it to everyone in its room but `origin`. Returns the
@@ -37,12 +26,14 @@ pub struct Post<'a> {
 pub async fn post(
     hub: &Hub,
     store: &Store,
+    sessions: &Sessions,
     origin: ConnId,
     post: Post<'_>,
 ) -> Result<ChatMessage, FrameError> {
     validate_text(post.text)?;
-    ensure_member(post.room)?;
-    if let (Some(session_hash), Some(client_id)) = (post.session_hash, post.client_id) {
+    sessions.ensure_member(post.session, post.room)?;
+    let session_hash = sessions.token_hash(post.session);
+    if let (Some(session_hash), Some(client_id)) = (session_hash.as_deref(), post.client_id) {
         let earlier = store.sent_before(post.room, session_hash, client_id).await;
         if let Some(message) = earlier.map_err(unavailable)? {
             return Ok(message);
@@ -56,14 +47,15 @@ pub async fn post(
         &at,
         post.client_id,
         post.action,
-        post.session_hash,
+        session_hash.as_deref(),
     );
     hub.publish_with(post.room, origin, commit)
         .await
         .map_err(unavailable)
 }
 
-fn unavailable(err: StoreError) -> FrameError {
+/// A store failure as the client hears it; the cause goes to the log.
+pub fn unavailable(err: StoreError) -> FrameError {
     tracing::error!(%err, "storing a message failed");
     FrameError::new(
         ErrorCode::Unavailable,

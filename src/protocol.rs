@@ -23,6 +23,12 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 /// Longest accepted `client_id`; it is echoed back in acks and frames, so it must stay small.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
 
+/// Longest room name, in characters (lowercase letters, digits and dashes).
+pub const MAX_ROOM_CHARS: usize = 32;
+
+/// How many rooms one session may be in, `general` included.
+pub const MAX_ROOMS: usize = 50;
+
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -38,7 +44,15 @@ pub enum ClientMsg {
         /// anything live. Without it, the room's latest messages are sent.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         since: BTreeMap<String, u64>,
+        /// The highest private-message `id` this client saw: the server sends the ones after it.
+        /// Without it, the latest private messages are sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dm_since: Option<u64>,
     },
+    /// Join `room`, creating it if nobody has yet. Every tab of the session joins with it.
+    Join { room: String },
+    /// Leave `room` (`general` cannot be left). Every tab of the session leaves with it.
+    Leave { room: String },
     /// Post `text` to `room`. `client_id` is the sender's own id for the message, echoed in its `ack`
     /// and in the `message` others receive, so a client can match the two; a retry reuses it.
     Say {
@@ -107,6 +121,9 @@ pub struct ChatMessage {
 /// A private message, as delivered to both parties' connections (`"type":"dm"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectMessage {
+    /// Its number among all private messages: it only grows, so a client can de-duplicate by it and
+    /// ask for what came after it (`hello.dm_since`).
+    pub id: u64,
     pub from: String,
     pub to: String,
     pub text: String,
@@ -129,6 +146,9 @@ pub enum ServerMsg {
         rooms: Vec<String>,
         #[serde(default)]
         online: Vec<String>,
+        /// Who of each of my rooms but `general` is online (in `general` that is `online`).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        members: BTreeMap<String, Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session: Option<String>,
     },
@@ -156,8 +176,25 @@ pub enum ServerMsg {
     /// The connection fell behind and `missed` messages of `room` were not delivered to it.
     /// The client knows it has a gap; it is never cut off without being told.
     Lagged { room: String, missed: u64 },
-    /// Someone came online (their first tab) or went offline (their last tab closed).
-    Presence { nick: String, online: bool },
+    /// Someone came online (their first tab) or went offline (their last tab closed). Coming online,
+    /// it lists the rooms they are in besides `general` (omitted if none).
+    Presence {
+        nick: String,
+        online: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rooms: Vec<String>,
+    },
+    /// This session joined `room` (on this tab or another): who of it is online. Its `history`
+    /// follows.
+    Joined { room: String, members: Vec<String> },
+    /// This session left `room` (on this tab or another); nothing more of it arrives.
+    Left { room: String },
+    /// Someone online joined (`joined: true`) or left `room`; sent to the room's members.
+    Member {
+        room: String,
+        nick: String,
+        joined: bool,
+    },
     /// Someone changed their nickname.
     Renamed { from: String, to: String },
     /// Someone started or stopped typing in `room`.
@@ -168,6 +205,14 @@ pub enum ServerMsg {
     },
     /// A private message: to the recipient's connections and to the sender's other ones.
     Dm(DirectMessage),
+    /// Stored private messages of this session, oldest first, each shaped like a `dm` frame: the
+    /// latest ones after `welcome`, or exactly those after `hello.dm_since`.
+    DmHistory {
+        messages: Vec<DirectMessage>,
+        /// The gap after `dm_since` was too large: these are only the latest ones.
+        #[serde(default, skip_serializing_if = "is_false")]
+        reset: bool,
+    },
     /// Stored messages of `room`, oldest first, each shaped like a `message` frame: the latest ones
     /// after `welcome`, exactly the missed ones after a `since`, or the missed ones after a lag.
     /// `complete` says whether they reach back to the room's first message. `reset` says the gap
@@ -239,6 +284,12 @@ pub enum ErrorCode {
     BadClientId,
     /// The room does not exist or the connection is not in it.
     UnknownRoom,
+    /// A room name breaks the rules: 1–32 lowercase letters, digits and dashes.
+    RoomInvalid,
+    /// `general` cannot be left.
+    CannotLeave,
+    /// The session is already in [`MAX_ROOMS`] rooms.
+    TooManyRooms,
     /// A frame type the server does not accept from clients (binary frames).
     Unsupported,
     /// The server could not store the message right now; it was not delivered. Try again.
@@ -324,6 +375,23 @@ pub fn validate_text(text: &str) -> Result<(), FrameError> {
     Ok(())
 }
 
+/// Checks a room name: 1–[`MAX_ROOM_CHARS`] lowercase ASCII letters, digits and dashes. Names are
+/// part of URLs (`/r/<room>`), so nothing else is allowed and nothing is normalised.
+pub fn validate_room(room: &str) -> Result<(), FrameError> {
+    let valid = (1..=MAX_ROOM_CHARS).contains(&room.len())
+        && room
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(FrameError::new(
+            ErrorCode::RoomInvalid,
+            format!("a room name has 1 to {MAX_ROOM_CHARS} lowercase letters, digits and dashes"),
+        ))
+    }
+}
+
 /// Checks a `client_id`: 1–[`MAX_CLIENT_ID_CHARS`] characters.
 pub fn validate_client_id(client_id: &str) -> Result<(), FrameError> {
     let len = client_id.chars().count();
@@ -353,6 +421,7 @@ mod tests {
                 nick: "alice".into(),
                 session: None,
                 since: BTreeMap::new(),
+                dm_since: None,
             })
         );
         assert_eq!(
@@ -361,6 +430,7 @@ mod tests {
                 nick: String::new(),
                 session: Some("tok".into()),
                 since: BTreeMap::new(),
+                dm_since: None,
             })
         );
         assert_eq!(
@@ -384,6 +454,27 @@ mod tests {
             Ok(ClientMsg::History {
                 room: "general".into(),
                 before: 11
+            })
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"join","room":"rust"}"#),
+            Ok(ClientMsg::Join {
+                room: "rust".into()
+            })
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"leave","room":"rust"}"#),
+            Ok(ClientMsg::Leave {
+                room: "rust".into()
+            })
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"hello","since":{"general":41,"rust":7},"dm_since":3}"#),
+            Ok(ClientMsg::Hello {
+                nick: String::new(),
+                session: None,
+                since: BTreeMap::from([("general".to_owned(), 41), ("rust".to_owned(), 7)]),
+                dm_since: Some(3),
             })
         );
         assert_eq!(
@@ -414,6 +505,13 @@ mod tests {
                 nick: "zoë".into(),
                 session: Some("t".into()),
                 since: BTreeMap::from([("general".to_owned(), 41)]),
+                dm_since: Some(7),
+            },
+            ClientMsg::Join {
+                room: "rust".into(),
+            },
+            ClientMsg::Leave {
+                room: "rust".into(),
             },
             ClientMsg::Say {
                 room: GENERAL.into(),
@@ -472,16 +570,48 @@ mod tests {
                     nick: "alice".into(),
                     rooms: vec!["general".into()],
                     online: vec!["alice".into(), "bob".into()],
+                    members: BTreeMap::from([("rust".to_owned(), vec!["alice".to_owned()])]),
                     session: None,
                 },
-                json!({"type":"welcome","nick":"alice","rooms":["general"],"online":["alice","bob"]}),
+                json!({"type":"welcome","nick":"alice","rooms":["general"],"online":["alice","bob"],
+                       "members":{"rust":["alice"]}}),
             ),
             (
                 ServerMsg::Presence {
                     nick: "alice".into(),
                     online: false,
+                    rooms: vec![],
                 },
                 json!({"type":"presence","nick":"alice","online":false}),
+            ),
+            (
+                ServerMsg::Presence {
+                    nick: "alice".into(),
+                    online: true,
+                    rooms: vec!["rust".into()],
+                },
+                json!({"type":"presence","nick":"alice","online":true,"rooms":["rust"]}),
+            ),
+            (
+                ServerMsg::Joined {
+                    room: "rust".into(),
+                    members: vec!["alice".into()],
+                },
+                json!({"type":"joined","room":"rust","members":["alice"]}),
+            ),
+            (
+                ServerMsg::Left {
+                    room: "rust".into(),
+                },
+                json!({"type":"left","room":"rust"}),
+            ),
+            (
+                ServerMsg::Member {
+                    room: "rust".into(),
+                    nick: "bob".into(),
+                    joined: true,
+                },
+                json!({"type":"member","room":"rust","nick":"bob","joined":true}),
             ),
             (
                 ServerMsg::Renamed {
@@ -500,6 +630,7 @@ mod tests {
             ),
             (
                 ServerMsg::Dm(DirectMessage {
+                    id: 4,
                     from: "alice".into(),
                     to: "bob".into(),
                     text: "psst".into(),
@@ -507,8 +638,15 @@ mod tests {
                     client_id: None,
                     action: true,
                 }),
-                json!({"type":"dm","from":"alice","to":"bob","text":"psst",
+                json!({"type":"dm","id":4,"from":"alice","to":"bob","text":"psst",
                        "at":"2026-11-25T22:00:00.000Z","action":true}),
+            ),
+            (
+                ServerMsg::DmHistory {
+                    messages: vec![],
+                    reset: true,
+                },
+                json!({"type":"dm_history","messages":[],"reset":true}),
             ),
             (
                 ServerMsg::History {
@@ -573,6 +711,29 @@ mod tests {
             assert_eq!(
                 validate_nick(bad).map_err(|e| e.code),
                 Err(ErrorCode::NickInvalid),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn room_rules() {
+        for good in ["general", "rust", "a", "rust-2026", "-", &"x".repeat(32)] {
+            assert!(validate_room(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "",
+            "Rust",
+            "ru st",
+            "rüst",
+            "r_s",
+            "#rust",
+            "a/b",
+            &"x".repeat(33),
+        ] {
+            assert_eq!(
+                validate_room(bad).map_err(|e| e.code),
+                Err(ErrorCode::RoomInvalid),
                 "{bad:?}"
             );
         }

@@ -48,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/join", post(forms::join))
         .route("/say", post(forms::say))
+        .route("/rooms/join", post(forms::join_room))
+        .route("/rooms/leave", post(forms::leave_room))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)

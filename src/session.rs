@@ -15,10 +15,14 @@
 //! a rename), and restored from it at start-up ([`Sessions::restore`]), so a browser keeps its name
 //! across a server restart.
 //!
+//! A session also owns its room memberships: every tab of a browser is in the same rooms, and they
+//! survive reconnects, reloads and restarts (written through to the store like the name). Everyone
+//! is in `general`, which is never stored and cannot be left.
+//!
 //! Sessions also remember the `client_id`s of their recent messages, so a retried `say` is stored and
 //! delivered at most once (the retry is acked with the first `seq`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,7 +31,8 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
-use crate::protocol::{validate_nick, ErrorCode, FrameError};
+use crate::protocol::{validate_nick, validate_room, ErrorCode, FrameError, GENERAL, MAX_ROOMS};
+use crate::store::SavedSession;
 
 /// The name of the browser's session cookie.
 pub const COOKIE: &str = "chinwag_session";
@@ -80,6 +85,8 @@ struct Session {
     /// The token's SHA-256 in hex, as the store keys the session.
     token_hash: String,
     connections: usize,
+    /// The rooms joined besides `general`.
+    rooms: BTreeSet<String>,
     /// When the last connection closed (or the session was created): starts the idle hold.
     idle_since: Instant,
     /// The session's recent `client_id`s, behind a lock of their own so that checking for a
@@ -139,17 +146,96 @@ impl Sessions {
         })
     }
 
-    /// Restores sessions saved in the store, `(token hash in hex, nickname)`. Their names are held
-    /// for the idle hold from now, so people coming back after a restart find them free.
-    pub fn restore(&self, saved: impl IntoIterator<Item = (String, String)>) {
+    /// Restores sessions saved in the store, with their rooms. Their names are held for the idle
+    /// hold from now, so people coming back after a restart find them free.
+    pub fn restore(&self, saved: impl IntoIterator<Item = SavedSession>) {
         let mut inner = self.lock();
-        for (token_hash, nick) in saved {
-            if let Some(digest) = unhex(&token_hash) {
+        for session in saved {
+            if let Some(digest) = unhex(&session.token_hash) {
                 if !inner.by_token.contains_key(&digest) {
-                    inner.insert(digest, nick);
+                    let id = inner.insert(digest, session.nick);
+                    if let Some(restored) = inner.sessions.get_mut(&id) {
+                        restored.rooms = session
+                            .rooms
+                            .into_iter()
+                            .filter(|room| room != GENERAL && validate_room(room).is_ok())
+                            .collect();
+                    }
                 }
             }
         }
+    }
+
+    /// The rooms session `id` is in: `general` first, then the others by name.
+    pub fn rooms(&self, id: SessionId) -> Vec<String> {
+        let inner = self.lock();
+        let mut rooms = vec![GENERAL.to_owned()];
+        if let Some(session) = inner.sessions.get(&id) {
+            rooms.extend(session.rooms.iter().cloned());
+        }
+        rooms
+    }
+
+    /// Whether session `id` is in `room`.
+    pub fn is_member(&self, id: SessionId, room: &str) -> bool {
+        room == GENERAL
+            || self
+                .lock()
+                .sessions
+                .get(&id)
+                .is_some_and(|s| s.rooms.contains(room))
+    }
+
+    /// Fails with `unknown_room` unless session `id` is in `room`: the one place that rule lives.
+    pub fn ensure_member(&self, id: SessionId, room: &str) -> Result<(), FrameError> {
+        if self.is_member(id, room) {
+            Ok(())
+        } else {
+            Err(FrameError::new(
+                ErrorCode::UnknownRoom,
+                format!("you are not in the room {room:?}; join it first"),
+            ))
+        }
+    }
+
+    /// Adds `room` to session `id`'s rooms. Returns whether it is new (joining twice is no error).
+    pub fn join(&self, id: SessionId, room: &str) -> Result<bool, FrameError> {
+        validate_room(room)?;
+        if room == GENERAL {
+            return Ok(false);
+        }
+        let mut inner = self.lock();
+        let session = inner
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| FrameError::new(ErrorCode::BadSession, "the session has ended"))?;
+        if session.rooms.contains(room) {
+            return Ok(false);
+        }
+        if session.rooms.len() + 1 >= MAX_ROOMS {
+            return Err(FrameError::new(
+                ErrorCode::TooManyRooms,
+                format!("you can be in at most {MAX_ROOMS} rooms; leave one first"),
+            ));
+        }
+        session.rooms.insert(room.to_owned());
+        Ok(true)
+    }
+
+    /// Removes `room` from session `id`'s rooms. Returns whether it was there.
+    pub fn leave(&self, id: SessionId, room: &str) -> Result<bool, FrameError> {
+        validate_room(room)?;
+        if room == GENERAL {
+            return Err(FrameError::new(
+                ErrorCode::CannotLeave,
+                "everyone is in #general; it cannot be left",
+            ));
+        }
+        let mut inner = self.lock();
+        Ok(inner
+            .sessions
+            .get_mut(&id)
+            .is_some_and(|s| s.rooms.remove(room)))
     }
 
     /// The hex SHA-256 of session `id`'s token, as the store keys it.
@@ -170,14 +256,15 @@ impl Sessions {
         self.lock().sessions.get(&id).map(|s| s.nick.clone())
     }
 
-    /// The nickname a token's session can chat under now: `None` if the token is unknown or, while
-    /// the session was away, someone else took its name (the page then asks for a new one).
-    pub fn current(&self, token: &str) -> Option<String> {
+    /// The session a token names and the nickname it can chat under now: `None` if the token is
+    /// unknown or, while the session was away, someone else took its name (the page then asks for
+    /// a new one).
+    pub fn current(&self, token: &str) -> Option<(SessionId, String)> {
         let inner = self.lock();
         let id = *inner.by_token.get(&hash(token))?;
         let nick = inner.sessions.get(&id)?.nick.clone();
         inner.ensure_free(&nick, Some(id)).ok()?;
-        Some(nick)
+        Some((id, nick))
     }
 
     /// A connection of `id` opens. Fails with `nick_taken` if, while the session was away, someone
@@ -266,6 +353,7 @@ impl Inner {
                 nick,
                 token_hash: hex(&digest),
                 connections: 0,
+                rooms: BTreeSet::new(),
                 idle_since: Instant::now(),
                 sent: Arc::default(),
             },
@@ -358,7 +446,10 @@ mod tests {
             Some((alice.id, "alice".into()))
         );
         assert_eq!(sessions.find("forged"), None);
-        assert_eq!(sessions.current(&alice.token).as_deref(), Some("alice"));
+        assert_eq!(
+            sessions.current(&alice.token),
+            Some((alice.id, "alice".into()))
+        );
         assert_eq!(sessions.current("forged"), None);
         let inner = sessions.lock();
         assert!(inner.by_token.keys().all(|k| k != alice.token.as_bytes()));
@@ -374,10 +465,27 @@ mod tests {
         );
         let after = Sessions::default();
         after.restore([
-            (alice.token_hash.clone(), "alice".to_owned()),
-            ("junk".into(), "x".into()),
+            SavedSession {
+                token_hash: alice.token_hash.clone(),
+                nick: "alice".to_owned(),
+                rooms: vec!["rust".into(), "Bad Name".into()],
+            },
+            SavedSession {
+                token_hash: "junk".into(),
+                nick: "x".into(),
+                rooms: vec![],
+            },
         ]);
-        assert_eq!(after.current(&alice.token).as_deref(), Some("alice"));
+        assert_eq!(
+            after.current(&alice.token).map(|(_, nick)| nick).as_deref(),
+            Some("alice")
+        );
+        let (id, _) = after.find(&alice.token).expect("restored");
+        assert_eq!(
+            after.rooms(id),
+            ["general", "rust"],
+            "invalid names dropped"
+        );
         assert_eq!(
             code(after.create("ALICE")),
             ErrorCode::NickTaken,
@@ -437,6 +545,41 @@ mod tests {
         assert!(
             sessions.find(&connected.token).is_some(),
             "connected sessions stay"
+        );
+    }
+
+    #[test]
+    fn rooms_belong_to_the_session() {
+        let sessions = Sessions::default();
+        let alice = sessions.create("alice").expect("free").id;
+        assert_eq!(sessions.rooms(alice), ["general"]);
+        assert!(sessions.is_member(alice, "general"));
+        assert!(!sessions.is_member(alice, "rust"));
+        assert_eq!(
+            code(sessions.ensure_member(alice, "rust")),
+            ErrorCode::UnknownRoom
+        );
+        assert_eq!(sessions.join(alice, "rust"), Ok(true));
+        assert_eq!(sessions.join(alice, "rust"), Ok(false), "twice is fine");
+        assert_eq!(sessions.join(alice, "general"), Ok(false));
+        assert_eq!(code(sessions.join(alice, "No")), ErrorCode::RoomInvalid);
+        assert_eq!(sessions.rooms(alice), ["general", "rust"]);
+        assert!(sessions.ensure_member(alice, "rust").is_ok());
+        assert_eq!(
+            code(sessions.leave(alice, "general")),
+            ErrorCode::CannotLeave
+        );
+        assert_eq!(sessions.leave(alice, "rust"), Ok(true));
+        assert_eq!(sessions.leave(alice, "rust"), Ok(false));
+        assert_eq!(sessions.rooms(alice), ["general"]);
+        for i in 0..MAX_ROOMS - 1 {
+            sessions
+                .join(alice, &format!("r{i}"))
+                .expect("under the cap");
+        }
+        assert_eq!(
+            code(sessions.join(alice, "one-more")),
+            ErrorCode::TooManyRooms
         );
     }
 

@@ -9,6 +9,11 @@
 //! bump takes the room row's write lock (a row lock in PostgreSQL, the database write lock in
 //! SQLite), so concurrent writers are ordered: seqs within a room are gap-free and in commit order, and
 //! a reader who saw seq N never later discovers a missing N−1.
+//!
+//! # Sessions, rooms and private messages
+//! Sessions are kept by their token's hash, with the rooms they joined (memberships), so a browser
+//! keeps its name and rooms across restarts. Private messages are stored with both parties' session
+//! hashes and read back only for one of them ([`Store::directs`]).
 
 use std::path::Path;
 
@@ -16,7 +21,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
-use crate::protocol::ChatMessage;
+use crate::protocol::{ChatMessage, DirectMessage};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -63,6 +68,29 @@ pub struct Store {
     pool: AnyPool,
     postgres: bool,
 }
+
+/// A session as saved: its token's hash, nickname and the rooms it joined (`general` implied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSession {
+    pub token_hash: String,
+    pub nick: String,
+    pub rooms: Vec<String>,
+}
+
+/// A private message about to be stored: who sends it to whom, by session and by name.
+#[derive(Debug, Clone)]
+pub struct DirectDraft<'a> {
+    pub from_session: &'a str,
+    pub to_session: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub text: &'a str,
+    pub at: &'a str,
+    pub client_id: Option<&'a str>,
+    pub action: bool,
+}
+
+const DIRECT_COLUMNS: &str = "id, sender, recipient, text, at, client_id, action";
 
 /// One page of a room's history, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,15 +295,145 @@ impl Store {
         Ok(())
     }
 
-    /// Every stored session: `(token hash, nickname)`.
-    pub async fn sessions(&self) -> Result<Vec<(String, String)>, StoreError> {
+    /// Every stored session with its rooms.
+    pub async fn sessions(&self) -> Result<Vec<SavedSession>, StoreError> {
         let rows = sqlx::query("SELECT token_hash, nick FROM sessions")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("token_hash")?, row.try_get("nick")?)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(StoreError::from)
+        let mut saved = rows
+            .iter()
+            .map(|row| {
+                Ok(SavedSession {
+                    token_hash: row.try_get("token_hash")?,
+                    nick: row.try_get("nick")?,
+                    rooms: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let mut rooms: std::collections::HashMap<String, Vec<String>> = Default::default();
+        let rows = sqlx::query("SELECT session_hash, room FROM memberships ORDER BY room")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &rows {
+            let hash: String = row.try_get("session_hash")?;
+            rooms.entry(hash).or_default().push(row.try_get("room")?);
+        }
+        for session in &mut saved {
+            session.rooms = rooms.remove(&session.token_hash).unwrap_or_default();
+        }
+        Ok(saved)
+    }
+
+    /// Records that a session joined `room`, creating the room if it is new.
+    pub async fn join(&self, session_hash: &str, room: &str, at: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO rooms (name, last_seq, created_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        ))
+        .bind(room)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO memberships (session_hash, room, joined_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (session_hash, room) DO NOTHING",
+        ))
+        .bind(session_hash)
+        .bind(room)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that a session left `room`.
+    pub async fn leave(&self, session_hash: &str, room: &str) -> Result<(), StoreError> {
+        sqlx::query(&self.sql("DELETE FROM memberships WHERE session_hash = $1 AND room = $2"))
+            .bind(session_hash)
+            .bind(room)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Commits a private message and returns it with its `id`. With a `client_id`, the pair
+    /// (sending session, client_id) is unique: a second insert fails.
+    pub async fn append_direct(&self, dm: DirectDraft<'_>) -> Result<DirectMessage, StoreError> {
+        let id: i64 = sqlx::query(&self.sql(
+            "INSERT INTO direct_messages \
+             (from_session, to_session, sender, recipient, text, at, client_id, action) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        ))
+        .bind(dm.from_session)
+        .bind(dm.to_session)
+        .bind(dm.from)
+        .bind(dm.to)
+        .bind(dm.text)
+        .bind(dm.at)
+        .bind(dm.client_id)
+        .bind(i64::from(dm.action))
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(DirectMessage {
+            id: u64::try_from(id).unwrap_or_default(),
+            from: dm.from.to_owned(),
+            to: dm.to.to_owned(),
+            text: dm.text.to_owned(),
+            at: dm.at.to_owned(),
+            client_id: dm.client_id.map(str::to_owned),
+            action: dm.action,
+        })
+    }
+
+    /// The private message a session already stored under `client_id`, if any.
+    pub async fn direct_sent_before(
+        &self,
+        session_hash: &str,
+        client_id: &str,
+    ) -> Result<Option<DirectMessage>, StoreError> {
+        let row = sqlx::query(&self.sql(&format!(
+            "SELECT {DIRECT_COLUMNS} FROM direct_messages \
+             WHERE from_session = $1 AND client_id = $2"
+        )))
+        .bind(session_hash)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(direct).transpose()?)
+    }
+
+    /// A session's private messages (sent or received), oldest first: up to `limit` after id
+    /// `after`, or the latest `limit` if `after` is `None`. Nobody else's are ever read.
+    pub async fn directs(
+        &self,
+        session_hash: &str,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<DirectMessage>, StoreError> {
+        let parties = "(from_session = $1 OR to_session = $1)";
+        let query = match after {
+            Some(_) => format!(
+                "SELECT {DIRECT_COLUMNS} FROM direct_messages \
+                 WHERE {parties} AND id > $2 ORDER BY id LIMIT $3"
+            ),
+            None => format!(
+                "SELECT {DIRECT_COLUMNS} FROM direct_messages \
+                 WHERE {parties} AND id > $2 ORDER BY id DESC LIMIT $3"
+            ),
+        };
+        let after = after.map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX));
+        let rows = sqlx::query(&self.sql(&query))
+            .bind(session_hash)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut messages = rows.iter().map(direct).collect::<Result<Vec<_>, _>>()?;
+        messages.sort_by_key(|m| m.id);
+        Ok(messages)
     }
 
     /// Closes the pool, waiting for in-flight queries (a clean SQLite checkpoint on shutdown).
@@ -291,6 +449,20 @@ impl Store {
             query.replace('$', "?")
         }
     }
+}
+
+fn direct(row: &AnyRow) -> Result<DirectMessage, sqlx::Error> {
+    let id: i64 = row.try_get("id")?;
+    let action: i64 = row.try_get("action")?;
+    Ok(DirectMessage {
+        id: u64::try_from(id).unwrap_or_default(),
+        from: row.try_get("sender")?,
+        to: row.try_get("recipient")?,
+        text: row.try_get("text")?,
+        at: row.try_get("at")?,
+        client_id: row.try_get("client_id")?,
+        action: action != 0,
+    })
 }
 
 fn message(row: &AnyRow) -> Result<ChatMessage, sqlx::Error> {

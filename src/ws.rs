@@ -3,18 +3,23 @@
 //! A connection goes through two phases. Until a good `hello` it only answers that frame (anything
 //! else gets `hello_required`). The `hello` names a session: the browser's cookie, a `session` field,
 //! or, for a client without one, a new session claiming `nick`. After the `welcome` it catches the
-//! client up from the store (the latest messages, or exactly those after the `since` it sent), then a
-//! single task `select!`s between the client's frames, the `general` room's deliveries and the
+//! client up from the store, room by room (the latest messages, or exactly those after the `since` it
+//! sent), and its private messages likewise; then a single task `select!`s between the client's
+//! frames, the deliveries of every room the session is in (a `StreamMap` keyed by room) and the
 //! connection's private inbox. A client that reads slowly only slows its own task: the hub's ring
 //! moves on without it, and it is told it lagged and resynced from the store.
 //!
-//! No message falls between catch-up and live traffic: the connection subscribes to the room
-//! *before* it reads the store, and then skips live deliveries whose `seq` it already sent.
-//! A message is acked only after the store has committed it.
+//! No message falls between catch-up and live traffic: the connection subscribes to a room *before*
+//! it reads the store, and then skips live deliveries whose `seq` it already sent. A message is acked
+//! only after the store has committed it.
+//!
+//! Rooms follow the session: when any of its connections joins or leaves one, the others get
+//! [`Private::RoomsChanged`] and reconcile their subscriptions with the session's rooms.
 //!
 //! Every frame is parsed at the edge by [`ClientMsg::parse`]; a bad one is answered with a typed
 //! error and the connection stays open.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -22,19 +27,24 @@ use axum::extract::State;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use tokio::sync::watch;
+use tokio_stream::{StreamExt as _, StreamMap};
 
-use crate::hub::{now_rfc3339, ConnId, Hub, Inbox, Received, Subscription};
-use crate::post::{ensure_member, post, Post};
+use crate::hub::{now_rfc3339, ConnId, Hub, Inbox, Private, Received, Subscription};
+use crate::post::{post, unavailable, Post};
 use crate::protocol::{
-    validate_client_id, validate_text, ChatMessage, ClientMsg, DirectMessage, ErrorCode,
+    validate_client_id, validate_room, validate_text, ChatMessage, ClientMsg, ErrorCode,
     FrameError, ServerMsg, Stored, GENERAL,
 };
+use crate::rooms::Rooms;
 use crate::session::{write_through, SessionId, Sessions, COOKIE};
 use crate::state::AppState;
-use crate::store::{Store, StoreError};
+use crate::store::{DirectDraft, Store, StoreError};
 
-/// How many messages a fresh connection is shown from the room's history.
+/// How many messages a room's history page holds (a fresh connection, a join, scrolling up).
 const HISTORY_PAGE: u32 = 50;
+
+/// How many private messages a fresh connection is shown.
+const DM_PAGE: u32 = 100;
 
 /// The largest gap a catch-up fills message by message; beyond it the client gets the latest page
 /// with `reset` and reloads the room instead.
@@ -60,8 +70,8 @@ const CLOSE_RESTART: u16 = 1012;
 /// Close code for a client that never said hello, or cannot be written to: "policy violation".
 const CLOSE_POLICY: u16 = 1008;
 
-/// The pseudo-room private-message acks and lag reports are filed under.
-const DIRECT: &str = "direct";
+/// The `sessions.once` scope of private messages: their `client_id`s are unique per sender.
+const DIRECT_SCOPE: &str = "@direct";
 
 /// The axum handler for `GET /ws`. A browser's session arrives in its cookie.
 pub async fn upgrade(
@@ -105,22 +115,30 @@ struct Connection {
     cookie_token: Option<String>,
 }
 
-/// Who this connection speaks for, once welcomed.
+/// Who this connection speaks for, once welcomed, and what it has sent them.
 struct Me {
     session: SessionId,
-    /// Whether this connection last told the room it is typing.
-    typing: bool,
+    /// The room this connection last told it is typing in, if it still is.
+    typing: Option<String>,
     /// When `typing: true` was last passed on.
     typing_sent: Option<Instant>,
-    /// The highest `seq` of `general` this connection has sent the client, from the store or live.
-    delivered: u64,
+    /// Per room, the highest `seq` this connection has sent the client, from the store or live.
+    delivered: HashMap<String, u64>,
+    /// The highest private-message id sent to the client.
+    dm_delivered: u64,
+}
+
+/// What a welcomed connection listens to: every room of its session, and its private inbox.
+struct Live {
+    rooms: StreamMap<String, Subscription>,
+    inbox: Inbox,
 }
 
 impl Connection {
     async fn run(mut self) {
         let end = match self.handshake().await {
-            Ok((mut me, mut general, mut inbox)) => {
-                let end = self.chat(&mut me, &mut general, &mut inbox).await;
+            Ok((mut me, mut live)) => {
+                let end = self.chat(&mut me, &mut live).await;
                 self.leave(&me);
                 end
             }
@@ -136,8 +154,16 @@ impl Connection {
         }
     }
 
-    /// Waits for a valid `hello` and answers `welcome`.
-    async fn handshake(&mut self) -> Result<(Me, Subscription, Inbox), End> {
+    fn rooms(&self) -> Rooms<'_> {
+        Rooms {
+            hub: &self.hub,
+            store: &self.store,
+            sessions: &self.sessions,
+        }
+    }
+
+    /// Waits for a valid `hello`, answers `welcome` and catches the client up.
+    async fn handshake(&mut self) -> Result<(Me, Live), End> {
         let deadline = tokio::time::sleep(HELLO_TIMEOUT);
         tokio::pin!(deadline);
         loop {
@@ -154,36 +180,15 @@ impl Connection {
                     nick,
                     session,
                     since,
+                    dm_since,
                 }) => match self.identify(&nick, session) {
                     Ok((session, nick, new_token)) => {
                         if new_token.is_some() {
                             self.save_session(session, &nick).await;
                         }
-                        // Subscribe before announcing, so nothing said from here on is missed.
-                        let general = self.hub.subscribe(GENERAL, self.id);
-                        let inbox = self.hub.connect(session, &nick, self.id);
-                        let welcome = ServerMsg::Welcome {
-                            nick,
-                            rooms: vec![GENERAL.to_owned()],
-                            online: self.hub.online(),
-                            session: new_token,
-                        };
-                        let mut me = Me {
-                            session,
-                            typing: false,
-                            typing_sent: None,
-                            delivered: 0,
-                        };
-                        let since = since.get(GENERAL).copied();
-                        let welcomed = match self.send(&welcome).await {
-                            Ok(()) => self.catch_up(&mut me, since).await,
-                            Err(end) => Err(end),
-                        };
-                        if let Err(end) = welcomed {
-                            self.leave(&me);
-                            return Err(end);
-                        }
-                        return Ok((me, general, inbox));
+                        return self
+                            .welcome(session, nick, new_token, since, dm_since)
+                            .await;
                     }
                     Err(err) => err,
                 },
@@ -191,6 +196,75 @@ impl Connection {
                 Err(err) => err,
             };
             self.send(&refusal.to_server_msg()).await?;
+        }
+    }
+
+    /// Everything after a good `hello`: rejoin the rooms `since` names, subscribe to every room of
+    /// the session (before reading the store, so nothing falls between), announce, `welcome`, then
+    /// each room's catch-up and the private messages'.
+    async fn welcome(
+        &mut self,
+        session: SessionId,
+        nick: String,
+        new_token: Option<String>,
+        since: BTreeMap<String, u64>,
+        dm_since: Option<u64>,
+    ) -> Result<(Me, Live), End> {
+        let mut refused = Vec::new();
+        for room in since.keys() {
+            if let Err(err) = self.rooms().join(session, room, self.id).await {
+                refused.push(err.to_server_msg());
+            }
+        }
+        let rooms = self.sessions.rooms(session);
+        let mut subscriptions = StreamMap::new();
+        for room in &rooms {
+            subscriptions.insert(room.clone(), self.hub.subscribe(room, self.id));
+        }
+        let inbox = self.hub.connect(session, &nick, &rooms, self.id);
+        let mut me = Me {
+            session,
+            typing: None,
+            typing_sent: None,
+            delivered: HashMap::new(),
+            dm_delivered: 0,
+        };
+        let live = Live {
+            rooms: subscriptions,
+            inbox,
+        };
+        let members = rooms
+            .iter()
+            .filter(|room| *room != GENERAL)
+            .map(|room| (room.clone(), self.hub.members(room)))
+            .collect();
+        let welcome = ServerMsg::Welcome {
+            nick,
+            rooms: rooms.clone(),
+            online: self.hub.online(),
+            members,
+            session: new_token,
+        };
+        let mut welcomed = self.send(&welcome).await;
+        for err in &refused {
+            if welcomed.is_ok() {
+                welcomed = self.send(err).await;
+            }
+        }
+        for room in &rooms {
+            if welcomed.is_ok() {
+                welcomed = self.catch_up(&mut me, room, since.get(room).copied()).await;
+            }
+        }
+        if welcomed.is_ok() {
+            welcomed = self.catch_up_directs(&mut me, dm_since).await;
+        }
+        match welcomed {
+            Ok(()) => Ok((me, live)),
+            Err(end) => {
+                self.leave(&me);
+                Err(end)
+            }
         }
     }
 
@@ -216,27 +290,65 @@ impl Connection {
         Ok((created.id, nick, Some(created.token)))
     }
 
-    /// Sends the client what it is missing of `general`: the latest page if it has nothing
-    /// (`since` is `None`), exactly what came after `since` otherwise, or, if that gap is too large,
-    /// the latest page with `reset`. A store failure is reported and the connection goes on live.
-    async fn catch_up(&mut self, me: &mut Me, since: Option<u64>) -> Result<(), End> {
-        let history = match read_missing(&self.store, since).await {
+    /// Sends the client what it is missing of `room`: the latest page if it has nothing (`since` is
+    /// `None`), exactly what came after `since` otherwise, or, if that gap is too large, the latest
+    /// page with `reset`. A store failure is reported and the connection goes on live.
+    async fn catch_up(&mut self, me: &mut Me, room: &str, since: Option<u64>) -> Result<(), End> {
+        let history = match read_missing(&self.store, room, since).await {
             Ok(history) => history,
             Err(err) => {
-                tracing::error!(%err, "catch-up read failed");
+                tracing::error!(%err, room, "catch-up read failed");
                 let err = ServerMsg::error(
                     ErrorCode::Unavailable,
-                    "history is unavailable right now; live messages still arrive",
+                    format!("the history of {room:?} is unavailable right now; live messages still arrive"),
                 );
                 return self.send(&err).await;
             }
         };
         if let ServerMsg::History { messages, .. } = &history {
             if let Some(Stored::Message(last)) = messages.last() {
-                me.delivered = me.delivered.max(last.seq);
+                let delivered = me.delivered.entry(room.to_owned()).or_default();
+                *delivered = (*delivered).max(last.seq);
             }
         }
         self.send(&history).await
+    }
+
+    /// Sends the client its private messages: the latest ones, or exactly those after `since`
+    /// (the latest ones with `reset` if that gap is too large).
+    async fn catch_up_directs(&mut self, me: &mut Me, since: Option<u64>) -> Result<(), End> {
+        let Some(token_hash) = self.sessions.token_hash(me.session) else {
+            return Ok(());
+        };
+        let read = async {
+            if let Some(after) = since {
+                let missed = self
+                    .store
+                    .directs(&token_hash, Some(after), CATCH_UP_LIMIT + 1)
+                    .await?;
+                if missed.len() <= CATCH_UP_LIMIT as usize {
+                    return Ok((missed, false));
+                }
+            }
+            let latest = self.store.directs(&token_hash, None, DM_PAGE).await?;
+            Ok::<_, StoreError>((latest, since.is_some()))
+        };
+        match read.await {
+            Ok((messages, reset)) => {
+                if let Some(last) = messages.last() {
+                    me.dm_delivered = me.dm_delivered.max(last.id);
+                }
+                self.send(&ServerMsg::DmHistory { messages, reset }).await
+            }
+            Err(err) => {
+                tracing::error!(%err, "reading private messages failed");
+                let err = ServerMsg::error(
+                    ErrorCode::Unavailable,
+                    "private messages are unavailable right now; new ones still arrive",
+                );
+                self.send(&err).await
+            }
+        }
     }
 
     /// Writes a session (new, or renamed) through to the store.
@@ -246,33 +358,46 @@ impl Connection {
         }
     }
 
-    /// Undoes the connect: presence (after its grace) and any typing indicator.
-    fn leave(&self, me: &Me) {
-        if me.typing {
+    /// Tells the room this connection stopped typing in, if it had said it was typing.
+    fn stop_typing(&self, me: &mut Me) {
+        if let Some(room) = me.typing.take() {
             if let Some(nick) = self.sessions.nick(me.session) {
                 let stopped = ServerMsg::Typing {
-                    room: GENERAL.to_owned(),
+                    room: room.clone(),
                     nick,
                     active: false,
                 };
-                self.hub.broadcast(GENERAL, self.id, &stopped);
+                self.hub.broadcast(&room, self.id, &stopped);
             }
+        }
+    }
+
+    /// Undoes the connect: presence (after its grace) and any typing indicator.
+    fn leave(&self, me: &Me) {
+        if let (Some(room), Some(nick)) = (&me.typing, self.sessions.nick(me.session)) {
+            let stopped = ServerMsg::Typing {
+                room: room.clone(),
+                nick,
+                active: false,
+            };
+            self.hub.broadcast(room, self.id, &stopped);
         }
         self.hub.disconnect(me.session, self.id);
         self.sessions.disconnect(me.session);
     }
 
     /// The main loop after `welcome`.
-    async fn chat(&mut self, me: &mut Me, general: &mut Subscription, inbox: &mut Inbox) -> End {
+    async fn chat(&mut self, me: &mut Me, live: &mut Live) -> End {
         loop {
             let step = tokio::select! {
                 frame = self.socket.recv() => match Incoming::sort(frame).map(Incoming::parse) {
-                    Ok(Some(parsed)) => self.handle(me, parsed).await,
+                    Ok(Some(parsed)) => self.handle(me, live, parsed).await,
                     Ok(None) => Ok(()),
                     Err(end) => Err(end),
                 },
-                received = general.recv() => self.deliver(me, general, received).await,
-                frame = inbox.recv() => self.deliver_direct(inbox, frame).await,
+                // Never empty (everyone is in general), so this branch never finishes.
+                Some((room, received)) = live.rooms.next() => self.deliver(me, &room, received).await,
+                private = live.inbox.recv() => self.deliver_private(me, live, private).await,
                 () = stopping(&mut self.shutdown) => Err(End::Close(CLOSE_RESTART, "server restarting")),
             };
             if let Err(end) = step {
@@ -285,6 +410,7 @@ impl Connection {
     async fn handle(
         &mut self,
         me: &mut Me,
+        live: &mut Live,
         parsed: Result<ClientMsg, FrameError>,
     ) -> Result<(), End> {
         let reply = match parsed {
@@ -294,7 +420,10 @@ impl Connection {
                 client_id,
                 action,
             }) => {
-                me.typing = false;
+                // Receivers clear a typer's line when their message arrives; no frame needed.
+                if me.typing.as_deref() == Some(room.as_str()) {
+                    me.typing = None;
+                }
                 self.say(me, room, text, &client_id, action)
                     .await
                     .unwrap_or_else(|err| refusal(err, client_id))
@@ -308,6 +437,17 @@ impl Connection {
                 .dm(me, &to, text, &client_id, action)
                 .await
                 .unwrap_or_else(|err| refusal(err, client_id)),
+            Ok(ClientMsg::Join { room }) => match self.join(me, live, &room).await {
+                Ok(()) => return Ok(()),
+                Err(Refused::Frame(err)) => err.to_server_msg(),
+                Err(Refused::End(end)) => return Err(end),
+            },
+            Ok(ClientMsg::Leave { room }) => {
+                match self.rooms().leave(me.session, &room, self.id).await {
+                    Ok(()) => return self.reconcile(me, live).await,
+                    Err(err) => err.to_server_msg(),
+                }
+            }
             Ok(ClientMsg::Nick { nick }) => match self.rename(me, &nick).await {
                 Ok(()) => return Ok(()),
                 Err(err) => err.to_server_msg(),
@@ -317,7 +457,7 @@ impl Connection {
                 Err(err) => err.to_server_msg(),
             },
             Ok(ClientMsg::History { room, before }) => self
-                .older(&room, before)
+                .older(me, &room, before)
                 .await
                 .unwrap_or_else(|err| err.to_server_msg()),
             Ok(ClientMsg::Hello { .. }) => ServerMsg::error(
@@ -335,6 +475,57 @@ impl Connection {
             .ok_or_else(|| FrameError::new(ErrorCode::BadSession, "the session has ended"))
     }
 
+    /// Joins a room (creating it if new). This connection answers `joined` and the room's history;
+    /// joining a room it is already in answers the same, so a client can always ask again.
+    async fn join(&mut self, me: &mut Me, live: &mut Live, room: &str) -> Result<(), Refused> {
+        self.rooms().join(me.session, room, self.id).await?;
+        if live.rooms.contains_key(room) {
+            self.send_joined(me, room).await?;
+            Ok(())
+        } else {
+            Ok(self.reconcile(me, live).await?)
+        }
+    }
+
+    /// Makes this connection's subscriptions match its session's rooms: stops listening to rooms
+    /// the session left (`left`), and starts on rooms it joined (`joined` and their history).
+    async fn reconcile(&mut self, me: &mut Me, live: &mut Live) -> Result<(), End> {
+        let rooms = self.sessions.rooms(me.session);
+        let gone: Vec<String> = live
+            .rooms
+            .keys()
+            .filter(|room| !rooms.contains(room))
+            .cloned()
+            .collect();
+        for room in gone {
+            live.rooms.remove(&room);
+            me.delivered.remove(&room);
+            if me.typing.as_deref() == Some(room.as_str()) {
+                self.stop_typing(me);
+            }
+            self.send(&ServerMsg::Left { room }).await?;
+        }
+        for room in rooms {
+            if !live.rooms.contains_key(&room) {
+                // Subscribe first, then read the store: nothing falls between.
+                live.rooms
+                    .insert(room.clone(), self.hub.subscribe(&room, self.id));
+                self.send_joined(me, &room).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `joined` with who of the room is online, then its latest page.
+    async fn send_joined(&mut self, me: &mut Me, room: &str) -> Result<(), End> {
+        let joined = ServerMsg::Joined {
+            room: room.to_owned(),
+            members: self.hub.members(room),
+        };
+        self.send(&joined).await?;
+        self.catch_up(me, room, None).await
+    }
+
     /// Validates, stores and publishes a `say`; returns the sender's `ack`, sent only once the store
     /// has committed the message. A `client_id` this session used before in this room is acked with
     /// its first `seq` and not stored or published again.
@@ -347,22 +538,23 @@ impl Connection {
         action: bool,
     ) -> Result<ServerMsg, FrameError> {
         validate_client_id(client_id)?;
+        validate_room(&room)?;
         let nick = self.nick(me)?;
-        let session_hash = self.sessions.token_hash(me.session);
         // Only the shareable parts go into the future; the socket stays out of it.
         let (hub, store, sessions, id) = (&self.hub, &self.store, &self.sessions, self.id);
         let publish = async {
             let stored = post(
                 hub,
                 store,
+                sessions,
                 id,
                 Post {
                     room: &room,
+                    session: me.session,
                     from: &nick,
                     text: &text,
                     client_id: Some(client_id),
                     action,
-                    session_hash: session_hash.as_deref(),
                 },
             )
             .await?;
@@ -377,7 +569,8 @@ impl Connection {
         })
     }
 
-    /// Validates and delivers a private message; returns the sender's `ack`.
+    /// Validates, stores and delivers a private message; returns the sender's `ack`, sent only once
+    /// the store has committed it. A repeated `client_id` is acked without storing it again.
     async fn dm(
         &mut self,
         me: &Me,
@@ -388,26 +581,42 @@ impl Connection {
     ) -> Result<ServerMsg, FrameError> {
         validate_client_id(client_id)?;
         validate_text(&text)?;
-        let to = self.hub.find_online(to).ok_or_else(|| {
+        let (recipient, to) = self.hub.find_online(to)?;
+        let from = self.nick(me)?;
+        let session_ended = || FrameError::new(ErrorCode::BadSession, "the session has ended");
+        let from_session = self
+            .sessions
+            .token_hash(me.session)
+            .ok_or_else(session_ended)?;
+        let to_session = self.sessions.token_hash(recipient).ok_or_else(|| {
             FrameError::new(ErrorCode::UnknownUser, format!("{to:?} is not online"))
         })?;
-        // Private messages are filed per recipient for de-duplication; they have no seq (yet).
-        let key = format!("{DIRECT}:{}", to.to_lowercase());
-        let from = self.nick(me)?;
-        let (hub, sessions, id) = (&self.hub, &self.sessions, self.id);
+        let (hub, store, sessions, id) = (&self.hub, &self.store, &self.sessions, self.id);
         let deliver = async {
-            let dm = ServerMsg::Dm(DirectMessage {
-                from,
-                to: to.clone(),
-                text,
-                at: now_rfc3339(),
-                client_id: Some(client_id.to_owned()),
+            let earlier = store.direct_sent_before(&from_session, client_id).await;
+            if let Some(dm) = earlier.map_err(unavailable)? {
+                return Ok(dm.id);
+            }
+            let at = now_rfc3339();
+            let commit = store.append_direct(DirectDraft {
+                from_session: &from_session,
+                to_session: &to_session,
+                from: &from,
+                to: &to,
+                text: &text,
+                at: &at,
+                client_id: Some(client_id),
                 action,
             });
-            hub.direct(me.session, id, &to, &dm)?;
-            Ok(0)
+            let dm = hub
+                .direct_with(me.session, id, recipient, commit)
+                .await
+                .map_err(unavailable)?;
+            Ok(dm.id)
         };
-        sessions.once(me.session, &key, client_id, deliver).await?;
+        sessions
+            .once(me.session, DIRECT_SCOPE, client_id, deliver)
+            .await?;
         Ok(ServerMsg::Ack {
             client_id: client_id.to_owned(),
             room: None,
@@ -417,8 +626,8 @@ impl Connection {
     }
 
     /// The page of history before seq `before`, for a client scrolling up.
-    async fn older(&mut self, room: &str, before: u64) -> Result<ServerMsg, FrameError> {
-        ensure_member(room)?;
+    async fn older(&mut self, me: &Me, room: &str, before: u64) -> Result<ServerMsg, FrameError> {
+        self.sessions.ensure_member(me.session, room)?;
         let page = self
             .store
             .history(room, Some(before), HISTORY_PAGE)
@@ -446,67 +655,84 @@ impl Connection {
         Ok(())
     }
 
-    /// Passes a typing change on to the room's other connections.
+    /// Passes a typing change on to the room's other connections. Typing in one room ends typing
+    /// in another.
     fn typing(&self, me: &mut Me, room: &str, active: bool) -> Result<(), FrameError> {
-        ensure_member(room)?;
+        self.sessions.ensure_member(me.session, room)?;
+        let here = me.typing.as_deref() == Some(room);
+        if !active {
+            if here {
+                self.stop_typing(me);
+            }
+            return Ok(());
+        }
         let refresh_due = me
             .typing_sent
             .is_none_or(|sent| sent.elapsed() >= TYPING_REFRESH);
-        if active == me.typing && !(active && refresh_due) {
+        if here && !refresh_due {
             return Ok(());
         }
-        me.typing = active;
-        if active {
-            me.typing_sent = Some(Instant::now());
+        if !here {
+            self.stop_typing(me);
         }
+        me.typing = Some(room.to_owned());
+        me.typing_sent = Some(Instant::now());
         let typing = ServerMsg::Typing {
             room: room.to_owned(),
             nick: self.nick(me)?,
-            active,
+            active: true,
         };
         self.hub.broadcast(room, self.id, &typing);
         Ok(())
     }
 
-    /// Forwards what the room produced to the client, skipping what catch-up already sent. After a
+    /// Forwards what a room produced to the client, skipping what catch-up already sent. After a
     /// lag the client is told, then resynced from the store.
-    async fn deliver(
-        &mut self,
-        me: &mut Me,
-        sub: &Subscription,
-        received: Received,
-    ) -> Result<(), End> {
+    async fn deliver(&mut self, me: &mut Me, room: &str, received: Received) -> Result<(), End> {
         match received {
             Received::Frame(delivery) => match delivery.seq {
-                Some(seq) if seq <= me.delivered => Ok(()),
                 Some(seq) => {
-                    me.delivered = seq;
+                    let delivered = me.delivered.entry(room.to_owned()).or_default();
+                    if seq <= *delivered {
+                        return Ok(());
+                    }
+                    *delivered = seq;
                     self.send_raw(delivery.frame).await
                 }
                 None => self.send_raw(delivery.frame).await,
             },
             Received::Lagged { missed } => {
                 let lagged = ServerMsg::Lagged {
-                    room: sub.room().to_owned(),
+                    room: room.to_owned(),
                     missed,
                 };
                 self.send(&lagged).await?;
-                let since = me.delivered;
-                self.catch_up(me, Some(since)).await
+                let since = me.delivered.get(room).copied().unwrap_or_default();
+                self.catch_up(me, room, Some(since)).await
             }
         }
     }
 
-    /// Forwards a private frame, then reports any that did not fit in the inbox.
-    async fn deliver_direct(&mut self, inbox: &Inbox, frame: Utf8Bytes) -> Result<(), End> {
-        self.send_raw(frame).await?;
-        let missed = inbox.take_missed();
-        if missed > 0 {
-            let lagged = ServerMsg::Lagged {
-                room: DIRECT.to_owned(),
-                missed,
-            };
-            self.send(&lagged).await?;
+    /// Forwards a private message, or follows the session into or out of rooms. If the inbox
+    /// overflowed, both are resynced: rooms from the session, private messages from the store.
+    async fn deliver_private(
+        &mut self,
+        me: &mut Me,
+        live: &mut Live,
+        private: Private,
+    ) -> Result<(), End> {
+        match private {
+            Private::Dm { id, frame } if id > me.dm_delivered => {
+                me.dm_delivered = id;
+                self.send_raw(frame).await?;
+            }
+            Private::Dm { .. } => {}
+            Private::RoomsChanged => self.reconcile(me, live).await?,
+        }
+        if live.inbox.take_missed() > 0 {
+            self.reconcile(me, live).await?;
+            let since = me.dm_delivered;
+            self.catch_up_directs(me, Some(since)).await?;
         }
         Ok(())
     }
@@ -524,29 +750,50 @@ impl Connection {
     }
 }
 
-/// What a client that saw up to `since` is missing of `general`, as a `history` frame.
-async fn read_missing(store: &Store, since: Option<u64>) -> Result<ServerMsg, StoreError> {
-    if let Some(after) = since {
-        let missed = store.since(GENERAL, after, CATCH_UP_LIMIT + 1).await?;
-        if missed.len() <= CATCH_UP_LIMIT as usize {
-            return Ok(history(missed, true, false));
-        }
-    }
-    let page = store.history(GENERAL, None, HISTORY_PAGE).await?;
-    Ok(history(page.messages, page.complete, since.is_some()))
+/// A request refused with an error frame, or a connection that ended while answering it.
+enum Refused {
+    Frame(FrameError),
+    End(End),
 }
 
-/// A `history` frame of `general`.
-fn history(messages: Vec<ChatMessage>, complete: bool, reset: bool) -> ServerMsg {
+impl From<FrameError> for Refused {
+    fn from(err: FrameError) -> Self {
+        Refused::Frame(err)
+    }
+}
+
+impl From<End> for Refused {
+    fn from(end: End) -> Self {
+        Refused::End(end)
+    }
+}
+
+/// What a client that saw up to `since` is missing of `room`, as a `history` frame.
+async fn read_missing(
+    store: &Store,
+    room: &str,
+    since: Option<u64>,
+) -> Result<ServerMsg, StoreError> {
+    if let Some(after) = since {
+        let missed = store.since(room, after, CATCH_UP_LIMIT + 1).await?;
+        if missed.len() <= CATCH_UP_LIMIT as usize {
+            return Ok(history(room, missed, true, false));
+        }
+    }
+    let page = store.history(room, None, HISTORY_PAGE).await?;
+    Ok(history(room, page.messages, page.complete, since.is_some()))
+}
+
+/// A `history` frame of `room`.
+fn history(room: &str, messages: Vec<ChatMessage>, complete: bool, reset: bool) -> ServerMsg {
     ServerMsg::History {
-        room: GENERAL.to_owned(),
+        room: room.to_owned(),
         messages: messages.into_iter().map(Stored::Message).collect(),
         complete,
         reset,
         before: None,
     }
 }
-
 /// A refused `say` or `dm`: the error, naming the message when its `client_id` is usable.
 fn refusal(err: FrameError, client_id: String) -> ServerMsg {
     if validate_client_id(&client_id).is_ok() {

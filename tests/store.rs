@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use chinwag::store::{Store, StoreConfig};
+use chinwag::store::{DirectDraft, Store, StoreConfig};
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -257,17 +257,113 @@ async fn sessions_are_saved_and_renamed(store: &Store) {
         .save_session(&"cd".repeat(32), "bob", "t")
         .await
         .expect("save");
-    let mut saved = store.sessions().await.expect("sessions");
+    store.join(&hash, "rust", "t").await.expect("join");
+    store
+        .join(&hash, "rust", "t")
+        .await
+        .expect("joining twice is fine");
+    store.join(&hash, "go", "t").await.expect("join");
+    store.leave(&hash, "go").await.expect("leave");
+    let mut saved: Vec<(String, String, Vec<String>)> = store
+        .sessions()
+        .await
+        .expect("sessions")
+        .into_iter()
+        .map(|s| (s.token_hash, s.nick, s.rooms))
+        .collect();
     saved.sort();
     assert_eq!(
         saved,
         [
-            ("ab".repeat(32), "alicia".to_owned()),
-            ("cd".repeat(32), "bob".to_owned())
+            (
+                "ab".repeat(32),
+                "alicia".to_owned(),
+                vec!["rust".to_owned()]
+            ),
+            ("cd".repeat(32), "bob".to_owned(), vec![])
         ]
     );
+    // Joining created the room: messages can be posted to it.
+    let first = store
+        .append("rust", "alicia", "hi", "t", None, false, None)
+        .await
+        .expect("append");
+    assert_eq!(first.seq, 1);
 }
 both_backends!(sessions, sessions_are_saved_and_renamed);
+
+async fn private_messages_are_read_only_by_their_parties(store: &Store) {
+    let (alice, bob, carol) = ("aa".repeat(32), "bb".repeat(32), "cc".repeat(32));
+    let send = |from: &'static str, to: &'static str, text: &'static str, id: &'static str| {
+        let hashes = |who: &str| match who {
+            "alice" => alice.clone(),
+            "bob" => bob.clone(),
+            _ => carol.clone(),
+        };
+        let (from_session, to_session) = (hashes(from), hashes(to));
+        async move {
+            store
+                .append_direct(DirectDraft {
+                    from_session: &from_session,
+                    to_session: &to_session,
+                    from,
+                    to,
+                    text,
+                    at: "t",
+                    client_id: Some(id),
+                    action: false,
+                })
+                .await
+        }
+    };
+    let one = send("alice", "bob", "psst", "a-1").await.expect("store");
+    let two = send("bob", "alice", "yes?", "b-1").await.expect("store");
+    let other = send("carol", "bob", "hi bob", "c-1").await.expect("store");
+    assert!(one.id < two.id && two.id < other.id, "ids grow");
+    assert!(
+        send("alice", "bob", "psst", "a-1").await.is_err(),
+        "a client_id is stored once per sender"
+    );
+    let texts = |dms: Vec<chinwag::protocol::DirectMessage>| -> Vec<String> {
+        dms.into_iter().map(|d| d.text).collect()
+    };
+    assert_eq!(
+        texts(store.directs(&alice, None, 10).await.expect("read")),
+        ["psst", "yes?"],
+        "never carol's"
+    );
+    assert_eq!(
+        texts(store.directs(&bob, None, 10).await.expect("read")),
+        ["psst", "yes?", "hi bob"]
+    );
+    assert_eq!(
+        texts(store.directs(&bob, None, 2).await.expect("read")),
+        ["yes?", "hi bob"],
+        "the latest, oldest first"
+    );
+    assert_eq!(
+        texts(store.directs(&bob, Some(one.id), 10).await.expect("read")),
+        ["yes?", "hi bob"],
+        "exactly what came after"
+    );
+    assert!(store
+        .directs(&"dd".repeat(32), None, 10)
+        .await
+        .expect("read")
+        .is_empty());
+    assert_eq!(
+        store
+            .direct_sent_before(&alice, "a-1")
+            .await
+            .expect("lookup"),
+        Some(one)
+    );
+    assert_eq!(
+        store.direct_sent_before(&bob, "a-1").await.expect("lookup"),
+        None
+    );
+}
+both_backends!(directs, private_messages_are_read_only_by_their_parties);
 
 async fn a_client_id_is_stored_once_per_session_and_room(store: &Store) {
     let alice = "aa".repeat(32);

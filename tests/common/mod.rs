@@ -225,7 +225,7 @@ impl Client {
             if frame["type"] == kind {
                 return frame;
             }
-            let skippable = ["presence", "typing", "renamed", "history"];
+            let skippable = ["presence", "typing", "renamed", "history", "dm_history"];
             assert!(
                 skippable.contains(&frame["type"].as_str().unwrap_or_default()),
                 "expected {kind}, got {frame}"
@@ -233,12 +233,14 @@ impl Client {
         }
     }
 
-    /// The next frame that is not a presence notice (others joining or leaving) or the history
+    /// The next frame that is not a presence notice (others joining or leaving) or the histories
     /// sent after a welcome.
     pub async fn recv_chat(&mut self) -> Value {
         loop {
             let frame = self.recv().await;
-            if frame["type"] != "presence" && frame["type"] != "history" {
+            if !["presence", "history", "dm_history"]
+                .contains(&frame["type"].as_str().unwrap_or_default())
+            {
                 return frame;
             }
         }
@@ -286,7 +288,8 @@ impl Client {
     /// Asserts that nothing but presence notices (others joining) or post-welcome history arrives
     /// within `for_`.
     pub async fn expect_no_chat(&mut self, for_: Duration) {
-        self.expect_only(for_, &["presence", "history"]).await;
+        self.expect_only(for_, &["presence", "history", "dm_history"])
+            .await;
     }
 
     async fn expect_only(&mut self, for_: Duration, allowed: &[&str]) {
