@@ -218,14 +218,23 @@ impl Client {
         (client, welcome, history)
     }
 
-    /// The next frame of type `kind`, skipping presence, typing and rename notices of other types.
+    /// The next frame of type `kind`, skipping welcomes, histories and notices (presence, members,
+    /// typing, renames) of other types; any other frame fails the test.
     pub async fn expect_frame(&mut self, kind: &str) -> Value {
         loop {
             let frame = self.recv().await;
             if frame["type"] == kind {
                 return frame;
             }
-            let skippable = ["presence", "typing", "renamed", "history", "dm_history"];
+            let skippable = [
+                "welcome",
+                "presence",
+                "member",
+                "typing",
+                "renamed",
+                "history",
+                "dm_history",
+            ];
             assert!(
                 skippable.contains(&frame["type"].as_str().unwrap_or_default()),
                 "expected {kind}, got {frame}"
