@@ -268,21 +268,22 @@ fn ChatPage(state: PageData) -> impl IntoView {
         })
     };
     let typing = move || chat.chat.with(|c| c.typing_line()).unwrap_or_default();
-    // A room in the URL that this session is not in: offer to join it.
-    let outside = move || {
+    // A room in the URL that this session is not in: offer to join it. Memos, so the views below
+    // are rebuilt only when these change, not on every message.
+    let outside = Memo::new(move |_| {
         chat.chat.with(|c| {
             c.current_room()
                 .filter(|room| !c.is_member(room))
                 .map(str::to_owned)
         })
-    };
-    let leavable = move || {
+    });
+    let leavable = Memo::new(move |_| {
         chat.chat.with(|c| {
             c.current_room()
                 .filter(|room| *room != GENERAL && c.is_member(room))
                 .map(str::to_owned)
         })
-    };
+    });
 
     view! {
         <div class="app" data-hydrated=move || hydrated.get().to_string()>
@@ -295,9 +296,9 @@ fn ChatPage(state: PageData) -> impl IntoView {
                 <main class="chat">
                     <div class="conv-head">
                         <h2 class="conv-title">{title}</h2>
-                        {move || leavable().map(|room| view! { <LeaveRoom chat room/> })}
+                        {move || leavable.get().map(|room| view! { <LeaveRoom chat room/> })}
                     </div>
-                    {move || match outside() {
+                    {move || match outside.get() {
                         Some(room) => view! { <JoinRoomPrompt chat room/> }.into_any(),
                         None => {
                             view! {
@@ -596,13 +597,17 @@ fn MessageList(chat: ChatHandle) -> impl IntoView {
             let (old_first, old_height) = top.get_value();
             // After the new rows are laid out, so scroll_height includes them.
             request_animation_frame(move || {
+                // The list may be gone by the next frame (the reader left the room).
+                let Some(following) = follow.try_get_value() else {
+                    return;
+                };
                 let height = el.scroll_height();
-                if follow.get_value() {
+                if following {
                     el.set_scroll_top(height);
                 } else if !old_first.is_empty() && old_first != first {
                     el.set_scroll_top(el.scroll_top() + height - old_height);
                 }
-                top.set_value((first, height));
+                let _ = top.try_set_value((first, height));
             });
         }
     });

@@ -4,8 +4,8 @@ import { message, messages, nickname, openChat, say, unique, waitOnline } from '
 
 const online = (page: Page) => page.getByRole('list', { name: 'Online' });
 const typingLine = (page: Page) => page.locator('.typing');
-const conversation = (page: Page, name: string) =>
-  page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(name) });
+/** A room (link) or private conversation (button) in the sidebar. */
+const conversation = (page: Page, name: string) => page.locator('.sidebar .conv').filter({ hasText: new RegExp(name) });
 
 test('three people: names, join notices and the online list with its count', async ({ browser }) => {
   const alice = await openChat(browser, nickname('alice'));
