@@ -947,6 +947,7 @@ mod tests {
             code: ErrorCode::TooLong,
             message: "too long".into(),
             client_id: Some("c-1".into()),
+            retry_after_ms: None,
         };
         assert!(chat.apply(&refusal, 0.0));
         assert_eq!(states(chat.room(GENERAL)), [Some(Delivery::Failed)]);

@@ -11,6 +11,7 @@
 //! Both rely on the session cookie being `SameSite=Lax`: a form on another site cannot post as you.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -18,6 +19,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use crate::app::room_path as room_page;
+use crate::limits::Throttle;
 use crate::post::{post, Post};
 use crate::protocol::{ErrorCode, GENERAL};
 use crate::rooms::Rooms;
@@ -36,16 +38,22 @@ pub struct JoinForm {
 
 pub async fn join(
     State(state): State<AppState>,
+    headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<JoinForm>,
 ) -> Response {
     match state.sessions.create(&form.nick) {
         Ok(session) => {
             write_through(&state.store, &session.token_hash, &session.nick).await;
+            // Secure when served over HTTPS (a TLS proxy says so), or when configured to always be.
+            let https = headers
+                .get("x-forwarded-proto")
+                .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
             let cookie = Cookie::build((COOKIE, session.token))
                 .path("/")
                 .http_only(true)
                 .same_site(SameSite::Lax)
+                .secure(https || state.secure_cookies)
                 .max_age(time::Duration::days(COOKIE_DAYS))
                 .build();
             (jar.add(cookie), Redirect::to("/")).into_response()
@@ -75,6 +83,9 @@ pub async fn say(
     let Some((session, nick)) = current(&state, &jar) else {
         return back_with_error("/", ErrorCode::BadSession, &[]);
     };
+    if let Err(err) = state.sessions.throttle(session, Throttle::Message) {
+        return back_with_error(&page, err.code, &[]);
+    }
     // A connection id of its own: nobody is subscribed under it, so everyone gets the message.
     let origin = state.hub.connection_id();
     let message = Post {

@@ -43,12 +43,20 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt as _};
 
+use crate::metrics::Metrics;
 use crate::protocol::{ChatMessage, DirectMessage, ErrorCode, FrameError, ServerMsg, GENERAL};
 use crate::session::SessionId;
 
 /// Identifies one websocket connection, so a subscriber can skip its own messages (no echo).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnId(u64);
+
+impl ConnId {
+    /// The number, for logs.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
 
 /// The origin of frames the server makes itself (presence, renames): no connection skips them.
 const SERVER: ConnId = ConnId(0);
@@ -97,6 +105,8 @@ pub struct Hub {
 #[derive(Debug)]
 struct Shared {
     config: HubConfig,
+    /// The server's metrics: the hub is the one handle every part holds.
+    metrics: Metrics,
     /// Room name → room. A std mutex: it is held only to look up or insert, never across `.await`.
     rooms: Mutex<HashMap<String, Arc<Room>>>,
     /// Who is online. A std mutex, held only for map updates, never across `.await`; frames are sent
@@ -174,12 +184,18 @@ impl Hub {
         Self {
             shared: Arc::new(Shared {
                 config,
+                metrics: Metrics::new(),
                 rooms: Mutex::new(HashMap::new()),
                 people: Mutex::new(HashMap::new()),
                 next_conn: AtomicU64::new(1),
                 direct_writer: tokio::sync::Mutex::new(()),
             }),
         }
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
     }
 
     /// A fresh id for a new connection.
@@ -229,7 +245,9 @@ impl Hub {
     ) -> Result<ChatMessage, E> {
         let room = self.room(room);
         let _writer = room.writer.lock().await;
+        let started = std::time::Instant::now();
         let message = commit.await?;
+        self.metrics().store_commit(started.elapsed().as_secs_f64());
         let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
         // An error here only means nobody is listening right now, which is not a failure.
         let _ = room.tx.send(Delivery {
@@ -418,7 +436,9 @@ impl Hub {
         commit: impl Future<Output = Result<DirectMessage, E>>,
     ) -> Result<DirectMessage, E> {
         let _writer = self.shared.direct_writer.lock().await;
+        let started = std::time::Instant::now();
         let dm = commit.await?;
+        self.metrics().store_commit(started.elapsed().as_secs_f64());
         let frame = Utf8Bytes::from(ServerMsg::Dm(dm.clone()).to_json());
         let people = self.people();
         let mut targets: Vec<&InboxSender> = Vec::new();

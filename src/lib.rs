@@ -12,6 +12,8 @@
 //! - `hub` (server): rooms, per-room `seq`, bounded broadcast with a lag policy.
 //! - `session` (server): sessions, nickname claims, `client_id` de-duplication.
 //! - `store` (server): messages in SQLite or PostgreSQL (sqlx), gap-free per-room `seq`.
+//! - `limits` (server): rate limits (token buckets) and connection caps.
+//! - `metrics` (server): Prometheus metrics, `/metrics`, `/healthz`, `/readyz`.
 //! - `post` (server): posting a room message (validate, store, broadcast), for `/ws` and the form.
 //! - `rooms` (server): joining and leaving rooms, for `/ws` and the forms.
 //! - `forms` (server): `POST /join` (nickname, session cookie) and `POST /say`, for browsers without
@@ -35,6 +37,10 @@ pub mod protocol;
 pub mod forms;
 #[cfg(feature = "ssr")]
 pub mod hub;
+#[cfg(feature = "ssr")]
+pub mod limits;
+#[cfg(feature = "ssr")]
+pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod post;
 #[cfg(feature = "ssr")]

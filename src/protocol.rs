@@ -87,10 +87,20 @@ impl ClientMsg {
     /// Parses one websocket text frame. Anything that is not a well-formed client frame is a
     /// [`ErrorCode::BadFrame`], with a message precise enough for a client author to fix it.
     pub fn parse(frame: &str) -> Result<Self, FrameError> {
-        serde_json::from_str(frame).map_err(|err| FrameError {
-            code: ErrorCode::BadFrame,
-            message: format!("not a valid client frame: {err}"),
+        serde_json::from_str(frame).map_err(|err| {
+            FrameError::new(
+                ErrorCode::BadFrame,
+                format!("not a valid client frame: {err}"),
+            )
         })
+    }
+
+    /// The sender's id for the message, for frames that carry one (`say`, `dm`).
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            ClientMsg::Say { client_id, .. } | ClientMsg::Dm { client_id, .. } => Some(client_id),
+            _ => None,
+        }
     }
 
     /// The frame as sent on the wire.
@@ -172,6 +182,9 @@ pub enum ServerMsg {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// For `rate_limited`: how long to wait before the next frame of that kind is accepted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     /// The connection fell behind and `missed` messages of `room` were not delivered to it.
     /// The client knows it has a gap; it is never cut off without being told.
@@ -254,6 +267,7 @@ impl ServerMsg {
             code,
             message: message.into(),
             client_id: None,
+            retry_after_ms: None,
         }
     }
 }
@@ -290,6 +304,8 @@ pub enum ErrorCode {
     CannotLeave,
     /// The session is already in [`MAX_ROOMS`] rooms.
     TooManyRooms,
+    /// Too many frames too fast; `retry_after_ms` says when the next one will be accepted.
+    RateLimited,
     /// A frame type the server does not accept from clients (binary frames).
     Unsupported,
     /// The server could not store the message right now; it was not delivered. Try again.
@@ -311,6 +327,8 @@ impl ErrorCode {
 pub struct FrameError {
     pub code: ErrorCode,
     pub message: String,
+    /// For `rate_limited`: when to try again.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl FrameError {
@@ -318,12 +336,27 @@ impl FrameError {
         Self {
             code,
             message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// Too many frames of one kind: the next is accepted in `retry_after_ms`.
+    pub fn rate_limited(retry_after_ms: u64) -> Self {
+        Self {
+            code: ErrorCode::RateLimited,
+            message: format!("too many frames; wait {retry_after_ms} ms"),
+            retry_after_ms: Some(retry_after_ms),
         }
     }
 
     /// The error as the frame the client receives.
     pub fn to_server_msg(&self) -> ServerMsg {
-        ServerMsg::error(self.code, self.message.clone())
+        ServerMsg::Error {
+            code: self.code,
+            message: self.message.clone(),
+            client_id: None,
+            retry_after_ms: self.retry_after_ms,
+        }
     }
 
     /// The error as the answer to the message the client calls `client_id`.
@@ -332,6 +365,7 @@ impl FrameError {
             code: self.code,
             message: self.message.clone(),
             client_id: Some(client_id),
+            retry_after_ms: self.retry_after_ms,
         }
     }
 }
@@ -691,6 +725,16 @@ mod tests {
             let err = ClientMsg::parse(frame).expect_err(frame);
             assert_eq!(err.code, ErrorCode::BadFrame, "{frame}");
         }
+    }
+
+    #[test]
+    fn a_rate_limit_says_when_to_retry() {
+        let msg = FrameError::rate_limited(250).about("c-1".into());
+        assert_eq!(
+            wire(&msg),
+            json!({"type":"error","code":"rate_limited","message":"too many frames; wait 250 ms",
+                   "client_id":"c-1","retry_after_ms":250})
+        );
     }
 
     #[test]

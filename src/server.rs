@@ -13,10 +13,11 @@ use tokio::sync::watch;
 
 use crate::app::{shell, App};
 use crate::hub::{Hub, HubConfig};
+use crate::limits::{ConnectionLimits, Limits};
 use crate::session::{SessionConfig, Sessions};
 use crate::state::AppState;
 use crate::store::{Store, StoreConfig};
-use crate::{forms, ws};
+use crate::{forms, metrics, ws};
 
 /// The server's tunables, with production defaults; tests shorten the timers.
 #[derive(Debug, Clone)]
@@ -24,15 +25,39 @@ pub struct ServerConfig {
     pub hub: HubConfig,
     pub sessions: SessionConfig,
     pub store: StoreConfig,
+    pub limits: Limits,
+    /// Origins allowed to open a websocket besides the server's own.
+    pub allowed_origins: Vec<String>,
+    /// Always mark the session cookie `Secure`.
+    pub secure_cookies: bool,
 }
 
 impl ServerConfig {
-    /// Production defaults, with the store chosen by `DATABASE_URL` / `CHINWAG_DATA_DIR`.
+    /// Production defaults, with the store chosen by `DATABASE_URL` / `CHINWAG_DATA_DIR`, limits
+    /// from `CHINWAG_*` variables, extra websocket origins from `CHINWAG_ALLOWED_ORIGINS`
+    /// (comma-separated) and `CHINWAG_SECURE_COOKIES=1` to always mark the cookie `Secure`.
     pub fn from_env() -> Self {
+        let limits = Limits::from_env();
+        let allowed_origins = std::env::var("CHINWAG_ALLOWED_ORIGINS")
+            .map(|list| {
+                list.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let secure_cookies = std::env::var("CHINWAG_SECURE_COOKIES").is_ok_and(|v| v == "1");
         Self {
             hub: HubConfig::default(),
-            sessions: SessionConfig::default(),
+            sessions: SessionConfig {
+                message_rate: (limits.messages_per_sec, limits.message_burst),
+                typing_rate: (limits.typing_per_sec, limits.typing_burst),
+                ..SessionConfig::default()
+            },
             store: StoreConfig::from_env(),
+            limits,
+            allowed_origins,
+            secure_cookies,
         }
     }
 }
@@ -50,6 +75,9 @@ pub fn router(state: AppState) -> Router {
         .route("/say", post(forms::say))
         .route("/rooms/join", post(forms::join_room))
         .route("/rooms/leave", post(forms::leave_room))
+        .route("/healthz", get(metrics::healthz))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
@@ -74,15 +102,23 @@ pub async fn serve(
         .map_err(|err| io::Error::other(format!("cannot read sessions: {err}")))?;
     sessions.restore(saved);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let hub = Hub::new(config.hub);
     let state = AppState {
         leptos_options,
-        hub: Hub::new(config.hub),
+        metrics: hub.metrics().clone(),
+        hub,
         sessions,
         store: store.clone(),
+        connections: ConnectionLimits::new(&config.limits),
+        limits: config.limits,
+        allowed_origins: config.allowed_origins,
+        secure_cookies: config.secure_cookies,
         shutdown: shutdown_rx,
     };
     let app = router(state);
     let signal_tx = shutdown_tx.clone();
+    // The peer address is what the per-address connection cap counts.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             stop.await;

@@ -31,6 +31,7 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
+use crate::limits::{Throttle, TokenBucket};
 use crate::protocol::{validate_nick, validate_room, ErrorCode, FrameError, GENERAL, MAX_ROOMS};
 use crate::store::SavedSession;
 
@@ -52,6 +53,10 @@ pub struct SessionConfig {
     /// How many recent `client_id`s a session remembers for de-duplication. A client retries only its
     /// unconfirmed messages, which are few; 512 covers any realistic backlog.
     pub remembered_ids: usize,
+    /// Per-session rate of messages: (per second, burst). Shared by all the session's tabs.
+    pub message_rate: (f64, f64),
+    /// Per-session rate of `typing` frames: (per second, burst).
+    pub typing_rate: (f64, f64),
 }
 
 impl Default for SessionConfig {
@@ -60,6 +65,8 @@ impl Default for SessionConfig {
             idle_hold: Duration::from_secs(15 * 60),
             forget_after: Duration::from_secs(30 * 24 * 3600),
             remembered_ids: 512,
+            message_rate: (10.0, 20.0),
+            typing_rate: (2.0, 5.0),
         }
     }
 }
@@ -87,6 +94,9 @@ struct Session {
     connections: usize,
     /// The rooms joined besides `general`.
     rooms: BTreeSet<String>,
+    /// Rate limits: messages, and typing frames.
+    messages: TokenBucket,
+    typing: TokenBucket,
     /// When the last connection closed (or the session was created): starts the idle hold.
     idle_since: Instant,
     /// The session's recent `client_id`s, behind a lock of their own so that checking for a
@@ -196,6 +206,22 @@ impl Sessions {
                 format!("you are not in the room {room:?}; join it first"),
             ))
         }
+    }
+
+    /// Counts one frame of `kind` against session `id`'s rate limit; over it, `rate_limited` with
+    /// when to try again.
+    pub fn throttle(&self, id: SessionId, kind: Throttle) -> Result<(), FrameError> {
+        let mut inner = self.lock();
+        let Some(session) = inner.sessions.get_mut(&id) else {
+            return Ok(());
+        };
+        let bucket = match kind {
+            Throttle::Message => &mut session.messages,
+            Throttle::Typing => &mut session.typing,
+        };
+        bucket.take(Instant::now()).map_err(|wait| {
+            FrameError::rate_limited(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1))
+        })
     }
 
     /// Adds `room` to session `id`'s rooms. Returns whether it is new (joining twice is no error).
@@ -354,6 +380,16 @@ impl Inner {
                 token_hash: hex(&digest),
                 connections: 0,
                 rooms: BTreeSet::new(),
+                messages: TokenBucket::new(
+                    self.config.message_rate.0,
+                    self.config.message_rate.1,
+                    Instant::now(),
+                ),
+                typing: TokenBucket::new(
+                    self.config.typing_rate.0,
+                    self.config.typing_rate.1,
+                    Instant::now(),
+                ),
                 idle_since: Instant::now(),
                 sent: Arc::default(),
             },

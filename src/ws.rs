@@ -20,16 +20,20 @@
 //! error and the connection stays open.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::response::Response;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use tokio::sync::watch;
 use tokio_stream::{StreamExt as _, StreamMap};
 
 use crate::hub::{now_rfc3339, ConnId, Hub, Inbox, Private, Received, Subscription};
+use crate::limits::{ConnectionSlot, Limits, Throttle};
+use crate::metrics::Metrics;
 use crate::post::{post, unavailable, Post};
 use crate::protocol::{
     validate_client_id, validate_room, validate_text, ChatMessage, ClientMsg, ErrorCode,
@@ -50,9 +54,10 @@ const DM_PAGE: u32 = 100;
 /// with `reset` and reloads the room instead.
 const CATCH_UP_LIMIT: u32 = 1000;
 
-/// Largest websocket message accepted from a client. A `say` at the text limit is ~16 KiB of UTF-8
-/// at worst (4000 four-byte characters) plus its envelope.
-pub const MAX_FRAME_BYTES: usize = 20 * 1024;
+/// What the websocket layer itself buffers at most for one message. Anything over
+/// [`Limits::max_frame_bytes`] but under this is answered with close code 1009 and a reason; beyond
+/// it the connection is simply dropped.
+const HARD_FRAME_CAP: usize = 1024 * 1024;
 
 /// How long a client may take to send its `hello` before it is closed.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -60,6 +65,9 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one write to a client may take. A client whose socket stays full this long is gone
 /// (or hostile); closing it frees its task instead of letting it sit forever.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a closing connection waits for the client to answer its close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// A typer's `active: true` is passed on at most this often; clients refresh it while typing so a
 /// receiver's expiry timer does not clear it, and this keeps a chatty client from flooding the room.
@@ -69,31 +77,88 @@ const TYPING_REFRESH: Duration = Duration::from_millis(1500);
 const CLOSE_RESTART: u16 = 1012;
 /// Close code for a client that never said hello, or cannot be written to: "policy violation".
 const CLOSE_POLICY: u16 = 1008;
+/// Close code for a frame over the size limit: "message too big".
+const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code for a connection that stopped answering pings: "going away".
+const CLOSE_GONE: u16 = 1001;
 
 /// The `sessions.once` scope of private messages: their `client_id`s are unique per sender.
 const DIRECT_SCOPE: &str = "@direct";
 
-/// The axum handler for `GET /ws`. A browser's session arrives in its cookie.
+/// The axum handler for `GET /ws`. A browser's session arrives in its cookie. A cross-site page is
+/// refused (403), and so is an upgrade over the connection caps (429 for the address, 503 for the
+/// server), before any websocket exists.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     jar: CookieJar,
 ) -> Response {
+    let metrics = state.metrics.clone();
+    if !origin_allowed(&headers, &state.allowed_origins) {
+        metrics.refused("origin");
+        tracing::info!(%peer, "refused a cross-origin websocket");
+        return (
+            StatusCode::FORBIDDEN,
+            "this page's origin may not open a chinwag websocket\n",
+        )
+            .into_response();
+    }
+    let slot = match state.connections.acquire(peer.ip()) {
+        Ok(slot) => slot,
+        Err(status) => {
+            let reason = if status == StatusCode::TOO_MANY_REQUESTS {
+                "per_address"
+            } else {
+                "total"
+            };
+            metrics.refused(reason);
+            return (status, "too many connections; try again later\n").into_response();
+        }
+    };
     let cookie_token = jar.get(COOKIE).map(|c| c.value().to_owned());
-    ws.max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
+    ws.max_message_size(HARD_FRAME_CAP)
+        .max_frame_size(HARD_FRAME_CAP)
         .on_upgrade(move |socket| async move {
+            let id = state.hub.connection_id();
+            let span = tracing::info_span!("ws", conn = id.get(), %peer);
             let conn = Connection {
                 socket,
-                id: state.hub.connection_id(),
+                id,
                 hub: state.hub,
                 sessions: state.sessions,
                 store: state.store,
                 shutdown: state.shutdown,
                 cookie_token,
+                limits: state.limits,
+                metrics: state.metrics,
+                _slot: slot,
             };
-            conn.run().await;
+            tracing::Instrument::instrument(conn.run(), span).await;
         })
+}
+
+/// Whether a websocket may be opened from the page at `Origin`: the server's own origin (the
+/// `Origin`'s host is the `Host` the request was sent to), or one configured. Clients that are not
+/// browsers send no `Origin` and are let in; they cannot carry someone else's cookie.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/');
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, host)| host)
+        .filter(|host| !host.contains('/'));
+    matches!((host, origin_host), (Some(host), Some(origin_host)) if host.eq_ignore_ascii_case(origin_host))
 }
 
 /// Why a connection's loop ended.
@@ -101,7 +166,13 @@ enum End {
     /// The client closed or the socket failed; nothing more can be said to it.
     Gone,
     /// The server closes it with this code and reason.
-    Close(u16, &'static str),
+    Close(u16, String),
+}
+
+impl End {
+    fn close(code: u16, reason: &str) -> Self {
+        End::Close(code, reason.to_owned())
+    }
 }
 
 struct Connection {
@@ -113,6 +184,10 @@ struct Connection {
     shutdown: watch::Receiver<bool>,
     /// The session token from the upgrade request's cookie, if any.
     cookie_token: Option<String>,
+    limits: Limits,
+    metrics: Metrics,
+    /// Counts this connection against the caps until it is dropped.
+    _slot: ConnectionSlot,
 }
 
 /// Who this connection speaks for, once welcomed, and what it has sent them.
@@ -136,6 +211,7 @@ struct Live {
 
 impl Connection {
     async fn run(mut self) {
+        self.metrics.connection_opened();
         let end = match self.handshake().await {
             Ok((mut me, mut live)) => {
                 let end = self.chat(&mut me, &mut live).await;
@@ -145,13 +221,26 @@ impl Connection {
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
+            tracing::info!(code, reason, "closing");
             let close = Message::Close(Some(CloseFrame {
                 code,
-                reason: Utf8Bytes::from_static(reason),
+                reason: Utf8Bytes::from(reason),
             }));
             // The peer may already be gone; there is nobody left to tell.
             let _ = tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(close)).await;
+            // Finish the closing handshake: wait (briefly) for the client's close. Dropping a socket
+            // with unread input resets it, and a reset can destroy our close frame before the client
+            // reads it; then it would not know to come back.
+            let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                while let Some(Ok(frame)) = self.socket.recv().await {
+                    if matches!(frame, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
         }
+        self.metrics.connection_closed();
     }
 
     fn rooms(&self) -> Rooms<'_> {
@@ -169,10 +258,10 @@ impl Connection {
         loop {
             let frame = tokio::select! {
                 frame = self.socket.recv() => frame,
-                () = &mut deadline => return Err(End::Close(CLOSE_POLICY, "no hello in time")),
-                () = stopping(&mut self.shutdown) => return Err(End::Close(CLOSE_RESTART, "server restarting")),
+                () = &mut deadline => return Err(End::close(CLOSE_POLICY, "no hello in time")),
+                () = stopping(&mut self.shutdown) => return Err(End::close(CLOSE_RESTART, "server restarting")),
             };
-            let Some(parsed) = Incoming::sort(frame)?.parse() else {
+            let Some(parsed) = self.incoming(frame)?.parse() else {
                 continue;
             };
             let refusal = match parsed {
@@ -386,19 +475,51 @@ impl Connection {
         self.sessions.disconnect(me.session);
     }
 
-    /// The main loop after `welcome`.
+    /// Sorts what the socket produced, counting it and enforcing the frame size limit.
+    fn incoming(&self, frame: Option<Result<Message, axum::Error>>) -> Result<Incoming, End> {
+        let incoming = Incoming::sort(frame)?;
+        if let Incoming::Text(text) = &incoming {
+            self.metrics.frame_in();
+            let limit = self.limits.max_frame_bytes;
+            if text.len() > limit {
+                self.metrics.error(ErrorCode::TooLong);
+                return Err(End::Close(
+                    CLOSE_TOO_BIG,
+                    format!("frame larger than {limit} bytes"),
+                ));
+            }
+        }
+        Ok(incoming)
+    }
+
+    /// The main loop after `welcome`. Pings the client when it is quiet, and closes it once it has
+    /// said nothing (not even a pong) for the idle timeout: a dead peer never lingers in presence.
     async fn chat(&mut self, me: &mut Me, live: &mut Live) -> End {
+        let mut last_heard = Instant::now();
+        let mut ping = tokio::time::interval(self.limits.ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.tick().await;
         loop {
             let step = tokio::select! {
-                frame = self.socket.recv() => match Incoming::sort(frame).map(Incoming::parse) {
-                    Ok(Some(parsed)) => self.handle(me, live, parsed).await,
-                    Ok(None) => Ok(()),
-                    Err(end) => Err(end),
+                frame = self.socket.recv() => {
+                    last_heard = Instant::now();
+                    match self.incoming(frame).map(Incoming::parse) {
+                        Ok(Some(parsed)) => self.handle(me, live, parsed).await,
+                        Ok(None) => Ok(()),
+                        Err(end) => Err(end),
+                    }
+                },
+                _ = ping.tick() => {
+                    if last_heard.elapsed() >= self.limits.idle_timeout {
+                        Err(End::close(CLOSE_GONE, "no answer to pings"))
+                    } else {
+                        self.send_message(Message::Ping(Default::default())).await
+                    }
                 },
                 // Never empty (everyone is in general), so this branch never finishes.
                 Some((room, received)) = live.rooms.next() => self.deliver(me, &room, received).await,
                 private = live.inbox.recv() => self.deliver_private(me, live, private).await,
-                () = stopping(&mut self.shutdown) => Err(End::Close(CLOSE_RESTART, "server restarting")),
+                () = stopping(&mut self.shutdown) => Err(End::close(CLOSE_RESTART, "server restarting")),
             };
             if let Err(end) = step {
                 return end;
@@ -413,6 +534,15 @@ impl Connection {
         live: &mut Live,
         parsed: Result<ClientMsg, FrameError>,
     ) -> Result<(), End> {
+        if let Ok(msg) = &parsed {
+            if let Err(err) = self.sessions.throttle(me.session, Throttle::of(msg)) {
+                let reply = match msg.client_id() {
+                    Some(client_id) => refusal(err, client_id.to_owned()),
+                    None => err.to_server_msg(),
+                };
+                return self.send(&reply).await;
+            }
+        }
         let reply = match parsed {
             Ok(ClientMsg::Say {
                 room,
@@ -702,6 +832,8 @@ impl Connection {
                 None => self.send_raw(delivery.frame).await,
             },
             Received::Lagged { missed } => {
+                self.metrics.lagged();
+                tracing::info!(room, missed, "fell behind; resyncing from the store");
                 let lagged = ServerMsg::Lagged {
                     room: room.to_owned(),
                     missed,
@@ -738,14 +870,22 @@ impl Connection {
     }
 
     async fn send(&mut self, msg: &ServerMsg) -> Result<(), End> {
+        if let ServerMsg::Error { code, .. } = msg {
+            self.metrics.error(*code);
+        }
         self.send_raw(Utf8Bytes::from(msg.to_json())).await
     }
 
     async fn send_raw(&mut self, frame: Utf8Bytes) -> Result<(), End> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(Message::Text(frame))).await {
+        self.metrics.frame_out();
+        self.send_message(Message::Text(frame)).await
+    }
+
+    async fn send_message(&mut self, message: Message) -> Result<(), End> {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(message)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Gone),
-            Err(_) => Err(End::Close(CLOSE_POLICY, "too slow to read")),
+            Err(_) => Err(End::close(CLOSE_POLICY, "too slow to read")),
         }
     }
 }

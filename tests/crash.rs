@@ -1,5 +1,6 @@
-//! Durability against the real binary: SIGKILL it while messages flow, start it again on the same data
-//! directory, and check that no acked message was lost and every client converges on one history.
+//! Durability against the real binary: SIGKILL it (or SIGTERM it) while messages flow, start it again
+//! on the same data directory, and check that no acked message was lost and every client converges on
+//! one history. After SIGTERM the clients are also told to come back (close code 1012).
 
 mod common;
 
@@ -24,6 +25,9 @@ impl Process {
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("CHINWAG_DATA_DIR", data_dir)
             .env("RUST_LOG", "warn")
+            // The writer below posts as fast as it can on purpose.
+            .env("CHINWAG_RATE_PER_SEC", "100000")
+            .env("CHINWAG_RATE_BURST", "100000")
             .stdout(Stdio::piped())
             .spawn()
             .expect("start chinwag");
@@ -41,10 +45,32 @@ impl Process {
         Self { child, addr }
     }
 
+    /// SIGTERM, by PID, and waits for the process to exit; returns how long that took and
+    /// whether it exited cleanly.
+    fn terminate(&mut self) -> (Duration, bool) {
+        let started = std::time::Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("wait");
+        (started.elapsed(), status.success())
+    }
+
     fn kill(&mut self) {
         // SIGKILL: no shutdown handler runs, no buffer is flushed.
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    /// A stand-in while the real process is terminated on another thread.
+    fn placeholder() -> Self {
+        let child = Command::new("true").spawn().expect("spawn true");
+        Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
     }
 }
 
@@ -202,6 +228,90 @@ async fn sigkill_mid_stream_loses_no_acked_message() {
         seen_by_bob == stored_prefix,
         "bob's history is the store's, in order, once each"
     );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test]
+async fn sigterm_mid_stream_stores_every_acked_message_and_tells_clients_to_come_back() {
+    let data = std::env::temp_dir().join(format!("chinwag-term-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let mut server = Process::start(&data);
+
+    let mut bob = hello(server.addr, "bob", None).await;
+    let alice = hello(server.addr, "alice", None).await;
+    let (mut alice_tx, mut alice_rx) = alice.split();
+    let writer = tokio::spawn(async move {
+        for i in 0..100_000 {
+            let say = json!({"type":"say","room":"general","text":format!("m{i}"),"client_id":format!("c-{i}")});
+            if alice_tx.send(Message::text(say.to_string())).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_micros(300)).await;
+        }
+    });
+    // SIGTERM once some are acked; keep reading alice's acks until her socket closes.
+    let mut acked: Vec<(u64, String)> = Vec::new();
+    let mut alice_close = None;
+    let mut terminated = None;
+    loop {
+        if acked.len() >= 200 && terminated.is_none() {
+            let mut server_ref = std::mem::replace(&mut server, Process::placeholder());
+            terminated = Some(tokio::task::spawn_blocking(move || {
+                let result = server_ref.terminate();
+                (server_ref, result)
+            }));
+        }
+        match tokio::time::timeout(Duration::from_secs(10), alice_rx.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let frame: Value = serde_json::from_str(&text).expect("json");
+                if frame["type"] == "ack" {
+                    let n: u64 = frame["client_id"]
+                        .as_str()
+                        .and_then(|c| c[2..].parse().ok())
+                        .expect("id");
+                    acked.push((frame["seq"].as_u64().expect("seq"), format!("m{n}")));
+                }
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                alice_close = frame.map(|f| u16::from(f.code));
+                break;
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_)) | None) => break,
+            Err(_) => panic!("alice heard nothing for 10 s"),
+        }
+    }
+    writer.abort();
+    assert_eq!(alice_close, Some(1012), "told to come back");
+    let mut bob_close = None;
+    while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(10), bob.next()).await {
+        if let Ok(Message::Close(frame)) = frame {
+            bob_close = frame.map(|f| u16::from(f.code));
+            break;
+        }
+    }
+    assert_eq!(bob_close, Some(1012));
+    let (process, (took, clean)) = terminated.expect("terminated").await.expect("join");
+    drop(process);
+    assert!(clean, "a clean exit");
+    assert!(took < Duration::from_secs(8), "exited in {took:?}");
+
+    // Back up on the same data: every acked message is there, as acked.
+    let server = Process::start(&data);
+    let mut carol = hello(server.addr, "carol", Some(0)).await;
+    let mut stored: Vec<(u64, String)> = Vec::new();
+    while stored.len() < acked.len() {
+        let frame = next(&mut carol).await.expect("carol's catch-up");
+        stored.extend(messages_of(&frame));
+    }
+    for (seq, text) in &acked {
+        assert_eq!(
+            stored.get((*seq - 1) as usize).map(|(_, t)| t),
+            Some(text),
+            "acked seq {seq} is stored as acked"
+        );
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
 }

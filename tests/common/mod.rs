@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag::hub::HubConfig;
+use chinwag::limits::Limits;
 use chinwag::server::ServerConfig;
 use chinwag::session::SessionConfig;
 use chinwag::store::StoreConfig;
@@ -67,8 +68,16 @@ pub fn test_config(data: &DataDir) -> ServerConfig {
             leave_grace: Duration::from_millis(300),
             ..HubConfig::default()
         },
-        sessions: SessionConfig::default(),
+        sessions: SessionConfig {
+            // Tests post fast on purpose; the rate limit has tests of its own.
+            message_rate: (1000.0, 1000.0),
+            typing_rate: (1000.0, 1000.0),
+            ..SessionConfig::default()
+        },
         store: data.store(),
+        limits: Limits::default(),
+        allowed_origins: Vec::new(),
+        secure_cookies: false,
     }
 }
 
