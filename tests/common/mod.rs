@@ -321,6 +321,28 @@ impl Client {
         }
     }
 
+    /// Waits for the server to close the connection and returns its close code and reason.
+    pub async fn closed_with_reason(&mut self) -> Option<(CloseCode, String)> {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("close within the wait")
+            {
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|f| (f.code, f.reason.as_str().to_owned()))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// Stops reading (and so answering pings) but keeps the TCP connection open, like a peer
+    /// that vanished without closing. Drop the result to close it.
+    pub fn stop_reading(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        self.ws
+    }
+
     /// Waits for the server to close the connection and returns its close code.
     pub async fn closed(&mut self) -> Option<CloseCode> {
         loop {
