@@ -4,7 +4,9 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
+use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
+use tower_http::set_header::SetResponseHeaderLayer;
 use axum::Router;
 use leptos::config::{get_configuration, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -80,8 +82,23 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Headers on every response: no MIME sniffing, no referrer beyond this origin, no framing.
+        // (The page's Content-Security-Policy carries a per-response nonce, so `shell` sets it.)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .with_state(state)
 }
+
 
 /// Opens the store, serves chinwag on `listener` until `stop` resolves, then tells every websocket
 /// client to come back later (close 1012), waits up to [`DRAIN_TIMEOUT`] for them, closes the store

@@ -1,0 +1,57 @@
+import { expect, test } from '@playwright/test';
+import { message, nickname, openChat, say, unique } from './helpers';
+
+test('markup in a message is shown as text and runs nothing', async ({ browser }) => {
+  const alice = await openChat(browser, nickname('alice'));
+  const bob = await openChat(browser, nickname('bob'));
+  let dialogs = 0;
+  for (const user of [alice, bob]) {
+    user.page.on('dialog', async (dialog) => {
+      dialogs += 1;
+      await dialog.dismiss();
+    });
+  }
+  const tag = unique('xss');
+  const payloads = [
+    `<img src=x onerror="window.__pwned='${tag}';alert(1)">`,
+    `<script>window.__pwned='${tag}';alert(2)</script>`,
+    `<a href="javascript:alert(3)">click ${tag}</a>`,
+  ];
+  for (const text of payloads) await say(alice.page, text);
+  for (const user of [alice, bob]) {
+    for (const text of payloads) {
+      // Shown exactly as typed, as text.
+      await expect(message(user.page, text)).toHaveCount(1);
+    }
+    // Nothing was turned into markup: no image, script or link inside the message list.
+    await expect(user.page.locator('.messages img, .messages script, .messages a')).toHaveCount(0);
+    expect(await user.page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
+  }
+  // After a reload the server-rendered copy is escaped too.
+  await bob.page.reload();
+  await expect(message(bob.page, payloads[0])).toHaveCount(1);
+  await expect(bob.page.locator('.messages img')).toHaveCount(0);
+  expect(dialogs).toBe(0);
+  expect(alice.errors).toEqual([]);
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test('the page is served with a Content-Security-Policy that still lets the wasm client run', async ({ browser, request }) => {
+  const response = await request.get('/');
+  const headers = response.headers();
+  const csp = headers['content-security-policy'];
+  expect(csp).toContain("'wasm-unsafe-eval'");
+  expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=_-]+'/);
+  expect(csp).not.toContain('unsafe-inline');
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(headers['x-content-type-options']).toBe('nosniff');
+  expect(headers['referrer-policy']).toBe('strict-origin-when-cross-origin');
+  // And under that policy the page hydrates, connects and chats, with no violation reported.
+  const user = await openChat(browser, nickname('csp'));
+  const text = unique('under csp');
+  await say(user.page, text);
+  await expect(message(user.page, text)).toContainText('sent');
+  expect(user.errors).toEqual([]);
+  await user.context.close();
+});
