@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
-use tower_http::set_header::SetResponseHeaderLayer;
 use axum::Router;
 use leptos::config::{get_configuration, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app::{shell, App};
 use crate::hub::{Hub, HubConfig};
@@ -98,7 +98,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
-
 
 /// Opens the store, serves chinwag on `listener` until `stop` resolves, then tells every websocket
 /// client to come back later (close 1012), waits up to [`DRAIN_TIMEOUT`] for them, closes the store
