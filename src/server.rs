@@ -11,7 +11,11 @@ use leptos::config::{get_configuration, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::Request;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
 use crate::hub::{Hub, HubConfig};
@@ -96,6 +100,17 @@ pub fn router(state: AppState) -> Router {
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
+        // One span per request with an id, the method and the path (never the query, which may
+        // carry a typed nickname, and never headers, which carry the session cookie).
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            static NEXT: AtomicU64 = AtomicU64::new(1);
+            tracing::debug_span!(
+                "request",
+                id = NEXT.fetch_add(1, Ordering::Relaxed),
+                method = %request.method(),
+                path = request.uri().path(),
+            )
+        }))
         .with_state(state)
 }
 
@@ -178,10 +193,17 @@ pub async fn run() -> io::Result<()> {
     .await
 }
 
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`); `CHINWAG_LOG_FORMAT=json` writes one JSON
+/// object per line for log collectors. Message text and session tokens are never logged.
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("CHINWAG_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        subscriber.json().init();
+    } else {
+        subscriber.init();
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
