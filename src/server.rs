@@ -9,9 +9,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::{get_configuration, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::Request;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -102,15 +102,17 @@ pub fn router(state: AppState) -> Router {
         ))
         // One span per request with an id, the method and the path (never the query, which may
         // carry a typed nickname, and never headers, which carry the session cookie).
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            static NEXT: AtomicU64 = AtomicU64::new(1);
-            tracing::debug_span!(
-                "request",
-                id = NEXT.fetch_add(1, Ordering::Relaxed),
-                method = %request.method(),
-                path = request.uri().path(),
-            )
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                static NEXT: AtomicU64 = AtomicU64::new(1);
+                tracing::debug_span!(
+                    "request",
+                    id = NEXT.fetch_add(1, Ordering::Relaxed),
+                    method = %request.method(),
+                    path = request.uri().path(),
+                )
+            }),
+        )
         .with_state(state)
 }
 

@@ -271,3 +271,58 @@ async fn health_readiness_and_metrics_answer() {
     assert!(metrics.contains("chinwag_frames_in_total"));
     assert!(!metrics.contains("counted"), "no message text in metrics");
 }
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_same_site_and_secure_behind_https() {
+    let server = TestServer::start().await;
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let plain = http(&server, "POST", "/join", &[form], "nick=plain").await;
+    let cookie = plain
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+        .expect("a cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP cannot carry a Secure cookie: {cookie}"
+    );
+    let behind_tls = http(
+        &server,
+        "POST",
+        "/join",
+        &[form, ("x-forwarded-proto", "https")],
+        "nick=tls",
+    )
+    .await;
+    let cookie = behind_tls
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+        .expect("a cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    // The token is long and random (256 bits, base64url) and never appears in the page.
+    let token = common::cookie_token(&behind_tls).expect("token");
+    assert!(token.len() >= 43, "{token}");
+    let page = http(
+        &server,
+        "GET",
+        "/",
+        &[("cookie", &format!("chinwag_session={token}"))],
+        "",
+    )
+    .await;
+    assert!(!page.contains(&token));
+    for header in [
+        "x-content-type-options: nosniff",
+        "content-security-policy:",
+    ] {
+        assert!(page.to_lowercase().contains(header), "{header}");
+    }
+}
