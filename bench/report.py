@@ -1,0 +1,99 @@
+"""Turns bench/run's JSON results into docs/BENCHMARKS.md (medians of the rounds, and ratios)."""
+import datetime
+import glob
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+out, rounds, secs, conns = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+
+
+def load(pattern):
+    runs = []
+    for path in sorted(glob.glob(os.path.join(out, pattern))):
+        with open(path) as f:
+            runs.append(json.load(f)["figures"])
+    return runs
+
+
+def median(runs, key):
+    values = [r[key] for r in runs if key in r]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, digits=1):
+    if value is None:
+        return "—"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def cpu():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+servers = [("chinwag", "chinwag (SQLite store on, limits on)"),
+           ("socketio", "socket.io 4 tutorial server (Node " + subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip() + ")"),
+           ("bare", "bare axum + tokio broadcast")]
+through = {s: load(f"{s}-throughput-*.json") for s, _ in servers}
+latency = {s: load(f"{s}-latency-*.json") for s, _ in servers}
+conn = {s: (load(f"{s}-conns.json") or [{}])[0] for s, _ in servers}
+reconnect = (load("chinwag-reconnect.json") or [{}])[0]
+
+print("# Benchmarks\n")
+print(f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores ({cpu()}), "
+      f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, Linux "
+      f"{platform.release()}, everything on loopback, the load tool on the same machine. "
+      f"Medians of {rounds} rounds of {secs} s each. The machine is shared and noisy: the ratios are "
+      "the figures to read.\n")
+print("Reproduce: `bench/run` (or `ROUNDS=5 SECS=20 bench/run`). It builds the release binaries, starts "
+      "each server in turn, drives it with `chinwag-load` and rewrites this file.\n")
+print("## Fan-out\n")
+print("200 clients in one room, 4 of them sending. *Throughput*: each sender keeps at most 16 messages "
+      "that have not yet reached all 199 receivers. *Latency*: 200 messages/s in all (about 40 000 "
+      "deliveries/s), from send to receipt, measured by every receiver.\n")
+print("| server | deliveries/s | × socket.io | × bare | p50 ms | p99 ms (at 200 msg/s) | p999 ms | max ms | lost | dup | out of order |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+base_io = median(through["socketio"], "deliveries_per_sec")
+base_bare = median(through["bare"], "deliveries_per_sec")
+for s, name in servers:
+    d = median(through[s], "deliveries_per_sec")
+    ratio_io = d / base_io if d and base_io else None
+    ratio_bare = d / base_bare if d and base_bare else None
+    lost = sum(r.get("lost", 0) for r in through[s] + latency[s])
+    dup = sum(r.get("duplicated", 0) for r in through[s] + latency[s])
+    ooo = sum(r.get("out_of_order", 0) for r in through[s] + latency[s])
+    print(f"| {name} | {fmt(d)} | {fmt(ratio_io, 2)} | {fmt(ratio_bare, 2)} | "
+          f"{fmt(median(latency[s], 'latency_p50_ms'), 2)} | {fmt(median(latency[s], 'latency_p99_ms'), 2)} | "
+          f"{fmt(median(latency[s], 'latency_p999_ms'), 2)} | {fmt(median(latency[s], 'latency_max_ms'), 2)} | "
+          f"{int(lost)} | {int(dup)} | {int(ooo)} |")
+print("\nLost, duplicated and out-of-order are summed over all rounds of both fan-out runs. The bare "
+      "server and socket.io drop messages for a reader that falls behind (bounded buffers); chinwag "
+      "resyncs it from the store.\n")
+print(f"## Idle connections ({conns})\n")
+print("| server | connections/s | RSS per idle connection (KiB) | held | failed |")
+print("|---|---:|---:|---:|---:|")
+for s, name in servers:
+    c = conn[s]
+    print(f"| {name} | {fmt(c.get('conns_per_sec'))} | {fmt(c.get('rss_per_conn_kib'), 2)} | "
+          f"{fmt(c.get('conns'))} | {fmt(c.get('failed'))} |")
+print("\nchinwag's idle connections have said `hello` (a session each, as a real user); the others "
+      "are connected websockets.\n")
+print("## Reconnect with catch-up (chinwag)\n")
+print("100 clients drop; 200 messages are posted; all come back at once with `since`.\n")
+print("| reconnected | catch-up p50 ms | catch-up max ms | all caught up (s) | lost | duplicated | out of order |")
+print("|---:|---:|---:|---:|---:|---:|---:|")
+r = reconnect
+print(f"| {fmt(r.get('reconnected'))} | {fmt(r.get('catch_up_p50_ms'), 2)} | {fmt(r.get('catch_up_max_ms'), 2)} | "
+      f"{fmt(r.get('all_caught_up_secs'), 2)} | {fmt(r.get('lost'))} | {fmt(r.get('duplicated'))} | {fmt(r.get('out_of_order'))} |")
