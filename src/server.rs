@@ -152,6 +152,12 @@ pub async fn serve(
     let signal_tx = shutdown_tx.clone();
     // The peer address is what the per-address connection cap counts.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // No Nagle delay: chat frames are small and latency is the point.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(%err, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             stop.await;

@@ -59,6 +59,9 @@ const CATCH_UP_LIMIT: u32 = 1000;
 /// it the connection is simply dropped.
 const HARD_FRAME_CAP: usize = 1024 * 1024;
 
+/// The websocket read buffer per connection.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// How long a client may take to send its `hello` before it is closed.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -120,6 +123,10 @@ pub async fn upgrade(
     let cookie_token = jar.get(COOKIE).map(|c| c.value().to_owned());
     ws.max_message_size(HARD_FRAME_CAP)
         .max_frame_size(HARD_FRAME_CAP)
+        // tungstenite's default 128 KiB read buffer is allocated up front for every connection;
+        // chat frames are small, so 4 KiB keeps an idle connection cheap.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             let id = state.hub.connection_id();
             let span = tracing::info_span!("ws", conn = id.get(), %peer);

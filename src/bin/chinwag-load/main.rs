@@ -161,15 +161,15 @@ async fn fanout(args: &Args) -> Result<Report, String> {
     }
     let window = args.window.unwrap_or(16);
     let run = run_id();
-    let epoch = Instant::now();
     let mut sockets = Vec::with_capacity(n);
     for i in 0..n {
         let connected =
             wire::connect(args.proto, args.addr, source(i), Some(hello(run, i))).await?;
         sockets.push(connected.ws);
     }
-    // Let join notices settle before measuring.
+    // Let join notices settle before measuring; time starts now, after every client is in.
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let epoch = Instant::now();
 
     let receivers_per_message = (n - 1) as u32;
     let remaining: Arc<Vec<Vec<AtomicU32>>> = Arc::new(
