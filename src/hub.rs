@@ -1,9 +1,14 @@
 //! The broadcast hub: the shared state every connection publishes to and listens on.
 //!
 //! A [`Hub`] is a cheap-to-clone handle; the rooms live behind it. Each room owns a bounded
-//! [`broadcast`] channel of [`Delivery`]s and a writer lock. [`Hub::publish_with`] holds the writer lock
-//! while the store commits the message (which assigns its `seq`) and while the message goes on the
-//! channel, so the order on the channel is commit order: no reader ever sees seq 18 before seq 17.
+//! [`broadcast`] channel of [`Delivery`]s and a queue of messages waiting to be stored.
+//!
+//! # Group commit
+//! [`Hub::publish`] queues a message on its room. One committer per room at a time takes everything
+//! queued, has the [`Committer`] (the store) commit it in one transaction, which assigns consecutive
+//! `seq`s, then puts the messages on the channel in that order and answers each publisher. So the order
+//! on the channel is commit order (no reader ever sees seq 18 before seq 17), a message is delivered
+//! and acked only once stored, and a busy room pays one commit per batch instead of one per message.
 //!
 //! # Serialize once
 //! A published message is turned into its JSON `message` frame once, here; every subscriber gets a
@@ -25,7 +30,7 @@
 //! message arrives counts the miss, and the connection reports it like a room lag.
 //!
 //! # Growing it
-//! Rooms are created on demand by name. A cross-node bus plugs in at [`Hub::publish_with`]: frames arriving from other
+//! Rooms are created on demand by name. A cross-node bus plugs in at [`Hub::publish`]: frames arriving from other
 //! nodes are fed in as [`Delivery`]s; subscribers do not change.
 
 use std::collections::{BTreeSet, HashMap};
@@ -37,8 +42,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
+use futures::future::BoxFuture;
 use time::OffsetDateTime;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt as _};
@@ -46,6 +52,7 @@ use tokio_stream::{Stream, StreamExt as _};
 use crate::metrics::Metrics;
 use crate::protocol::{ChatMessage, DirectMessage, ErrorCode, FrameError, ServerMsg, GENERAL};
 use crate::session::SessionId;
+use crate::store::NewMessage;
 
 /// Identifies one websocket connection, so a subscriber can skip its own messages (no echo).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,9 +109,9 @@ pub struct Hub {
     shared: Arc<Shared>,
 }
 
-#[derive(Debug)]
 struct Shared {
     config: HubConfig,
+    committer: Committer,
     /// The server's metrics: the hub is the one handle every part holds.
     metrics: Metrics,
     /// Room name → room. A std mutex: it is held only to look up or insert, never across `.await`.
@@ -174,16 +181,42 @@ impl Inbox {
 struct Room {
     name: String,
     tx: broadcast::Sender<Delivery>,
-    /// Held across a message's commit and its send, so channel order is commit order. An async lock:
-    /// it is held across the store's `.await`. Frames without a seq (typing, presence) skip it.
-    writer: tokio::sync::Mutex<()>,
+    /// Messages waiting to be committed, and whether a committer is at work. Frames without a seq
+    /// (typing, presence) skip it.
+    queue: Mutex<Queue>,
 }
 
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: Vec<Queued>,
+    committing: bool,
+}
+
+#[derive(Debug)]
+struct Queued {
+    draft: NewMessage,
+    origin: ConnId,
+    reply: oneshot::Sender<Result<ChatMessage, String>>,
+}
+
+/// Most messages one commit takes; more wait for the next.
+const MAX_BATCH: usize = 256;
+
+/// Stores a batch of one room's messages in one transaction and returns them with their seqs, in
+/// order; all or nothing. The server's is the store's [`crate::store::Store::append_batch`].
+pub type Committer = Arc<
+    dyn Fn(String, Vec<NewMessage>) -> BoxFuture<'static, Result<Vec<ChatMessage>, String>>
+        + Send
+        + Sync,
+>;
+
 impl Hub {
-    pub fn new(config: HubConfig) -> Self {
+    /// A hub whose room messages are stored by `committer`.
+    pub fn new(config: HubConfig, committer: Committer) -> Self {
         Self {
             shared: Arc::new(Shared {
                 config,
+                committer,
                 metrics: Metrics::new(),
                 rooms: Mutex::new(HashMap::new()),
                 people: Mutex::new(HashMap::new()),
@@ -217,7 +250,7 @@ impl Hub {
         let room = Arc::new(Room {
             name: name.to_owned(),
             tx,
-            writer: tokio::sync::Mutex::new(()),
+            queue: Mutex::new(Queue::default()),
         });
         rooms.insert(name.to_owned(), Arc::clone(&room));
         room
@@ -234,28 +267,80 @@ impl Hub {
         }
     }
 
-    /// Stores a message with `commit` (which assigns its `seq`) and delivers it to every subscriber of
-    /// its room except `origin`, in commit order. Returns the stored message, or `commit`'s error, in
-    /// which case nothing is delivered.
-    pub async fn publish_with<E>(
+    /// Stores `draft` in `room` (group commit, see the module docs) and delivers it to every
+    /// subscriber of the room except `origin`, in commit order. Returns the stored message, or why it
+    /// could not be stored, in which case nothing is delivered.
+    pub async fn publish(
         &self,
         room: &str,
         origin: ConnId,
-        commit: impl Future<Output = Result<ChatMessage, E>>,
-    ) -> Result<ChatMessage, E> {
+        draft: NewMessage,
+    ) -> Result<ChatMessage, String> {
         let room = self.room(room);
-        let _writer = room.writer.lock().await;
-        let started = std::time::Instant::now();
-        let message = commit.await?;
-        self.metrics().store_commit(started.elapsed().as_secs_f64());
-        let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
-        // An error here only means nobody is listening right now, which is not a failure.
-        let _ = room.tx.send(Delivery {
-            origin,
-            seq: Some(message.seq),
-            frame,
-        });
-        Ok(message)
+        let (reply, stored) = oneshot::channel();
+        let lead = {
+            let mut queue = room.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.waiting.push(Queued {
+                draft,
+                origin,
+                reply,
+            });
+            !std::mem::replace(&mut queue.committing, true)
+        };
+        if lead {
+            // A task of its own: a publisher whose connection goes away must not strand the queue.
+            let hub = self.clone();
+            tokio::spawn(async move { hub.commit_queued(room).await });
+        }
+        stored
+            .await
+            .unwrap_or_else(|_| Err("the commit was abandoned".to_owned()))
+    }
+
+    /// Commits what is queued on `room`, batch after batch, until the queue is empty.
+    async fn commit_queued(&self, room: Arc<Room>) {
+        loop {
+            let batch: Vec<Queued> = {
+                let mut queue = room.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                if queue.waiting.is_empty() {
+                    queue.committing = false;
+                    return;
+                }
+                let take = queue.waiting.len().min(MAX_BATCH);
+                queue.waiting.drain(..take).collect()
+            };
+            let (drafts, waiters): (Vec<NewMessage>, Vec<_>) = batch
+                .into_iter()
+                .map(|q| (q.draft, (q.origin, q.reply)))
+                .unzip();
+            let started = std::time::Instant::now();
+            let result = (self.shared.committer)(room.name.clone(), drafts).await;
+            self.metrics().store_commit(started.elapsed().as_secs_f64());
+            match result {
+                Ok(stored) if stored.len() == waiters.len() => {
+                    for (message, (origin, reply)) in stored.into_iter().zip(waiters) {
+                        let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
+                        // An error only means nobody is listening right now, which is not a failure.
+                        let _ = room.tx.send(Delivery {
+                            origin,
+                            seq: Some(message.seq),
+                            frame,
+                        });
+                        let _ = reply.send(Ok(message));
+                    }
+                }
+                Ok(_) => {
+                    for (_, reply) in waiters {
+                        let _ = reply.send(Err("the store answered a batch wrongly".to_owned()));
+                    }
+                }
+                Err(err) => {
+                    for (_, reply) in waiters {
+                        let _ = reply.send(Err(err.clone()));
+                    }
+                }
+            }
+        }
     }
 
     /// Sends a frame without a `seq` (typing, presence, renames) to every subscriber of `room`
@@ -469,9 +554,49 @@ impl Hub {
     }
 }
 
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// A hub that keeps room messages in memory only, numbering them per room (for tests).
+    pub fn in_memory(config: HubConfig) -> Self {
+        let seqs: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+        let committer: Committer = Arc::new(move |room: String, drafts: Vec<NewMessage>| {
+            let seqs = Arc::clone(&seqs);
+            Box::pin(async move {
+                // Yield, as a real store would, to invite interleaving.
+                tokio::task::yield_now().await;
+                let mut seqs = seqs.lock().unwrap_or_else(PoisonError::into_inner);
+                let last = seqs.entry(room.clone()).or_insert(0);
+                Ok(drafts
+                    .into_iter()
+                    .map(|d| {
+                        *last += 1;
+                        ChatMessage {
+                            room: room.clone(),
+                            seq: *last,
+                            from: d.from,
+                            text: d.text,
+                            at: d.at,
+                            client_id: d.client_id,
+                            action: d.action,
+                        }
+                    })
+                    .collect())
+            })
+        });
+        Self::new(config, committer)
+    }
+}
+
 impl Default for Hub {
     fn default() -> Self {
-        Self::new(HubConfig::default())
+        Self::in_memory(HubConfig::default())
     }
 }
 
@@ -562,105 +687,108 @@ mod tests {
         }
     }
 
-    /// Stands in for the store: numbers messages per hub, inside the writer lock like a commit.
-    #[derive(Default)]
-    struct Counter(AtomicU64);
+    fn draft(from: &str, text: &str) -> NewMessage {
+        NewMessage {
+            from: from.into(),
+            text: text.into(),
+            at: now_rfc3339(),
+            client_id: Some(format!("c-{text}")),
+            action: false,
+            session_hash: None,
+        }
+    }
 
-    async fn post(hub: &Hub, n: &Counter, origin: ConnId, from: &str, text: &str) -> u64 {
-        let commit = async {
-            Ok::<_, ()>(ChatMessage {
-                room: GENERAL.into(),
-                seq: n.0.fetch_add(1, Ordering::SeqCst) + 1,
-                from: from.into(),
-                text: text.into(),
-                at: now_rfc3339(),
-                client_id: Some(format!("c-{text}")),
-                action: false,
-            })
-        };
-        match hub.publish_with(GENERAL, origin, commit).await {
+    async fn post(hub: &Hub, origin: ConnId, from: &str, text: &str) -> u64 {
+        match hub.publish(GENERAL, origin, draft(from, text)).await {
             Ok(message) => message.seq,
-            Err(()) => unreachable!(),
+            Err(err) => panic!("in-memory commits do not fail: {err}"),
         }
     }
 
     #[tokio::test]
     async fn others_receive_the_sender_does_not() {
         let hub = Hub::default();
-        let n = Counter::default();
         let (alice, bob) = (hub.connection_id(), hub.connection_id());
         let mut alice_sub = hub.subscribe(GENERAL, alice);
         let mut bob_sub = hub.subscribe(GENERAL, bob);
 
-        assert_eq!(post(&hub, &n, alice, "alice", "hi").await, 1);
+        assert_eq!(post(&hub, alice, "alice", "hi").await, 1);
         let got = frame_of(bob_sub.recv().await);
         assert_eq!((got.from.as_str(), got.text.as_str()), ("alice", "hi"));
         assert_eq!(got.client_id.as_deref(), Some("c-hi"));
 
-        post(&hub, &n, bob, "bob", "hello").await;
+        post(&hub, bob, "bob", "hello").await;
         let got = frame_of(alice_sub.recv().await);
         assert_eq!((got.seq, got.from.as_str()), (2, "bob"));
     }
 
     #[tokio::test]
-    async fn a_failed_commit_delivers_nothing() {
-        let hub = Hub::default();
+    async fn a_failed_commit_delivers_nothing_and_tells_every_publisher() {
+        let failing: Committer =
+            Arc::new(|_, _| Box::pin(async { Err::<Vec<ChatMessage>, _>("disk full".to_owned()) }));
+        let hub = Hub::new(HubConfig::default(), failing);
         let (writer, reader) = (hub.connection_id(), hub.connection_id());
         let mut sub = hub.subscribe(GENERAL, reader);
-        let failed = hub
-            .publish_with(GENERAL, writer, async {
-                Err::<ChatMessage, _>("disk full")
-            })
-            .await;
-        assert_eq!(failed, Err("disk full"));
+        let failed = hub.publish(GENERAL, writer, draft("w", "x")).await;
+        assert_eq!(failed, Err("disk full".to_owned()));
         assert!(next_frame(&mut sub).is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_publishers_are_delivered_in_commit_order() {
-        let hub = Hub::default();
-        let n = Arc::new(Counter::default());
+    async fn concurrent_publishers_are_committed_in_batches_and_delivered_in_commit_order() {
+        let batches = Arc::new(AtomicU64::new(0));
+        let inner = Hub::in_memory(HubConfig::default());
+        let counting: Committer = {
+            let batches = Arc::clone(&batches);
+            let inner = Arc::clone(&inner.shared.committer);
+            Arc::new(move |room, drafts| {
+                batches.fetch_add(1, Ordering::Relaxed);
+                inner(room, drafts)
+            })
+        };
+        let hub = Hub::new(HubConfig::default(), counting);
         let reader = hub.connection_id();
         let mut sub = hub.subscribe(GENERAL, reader);
-        let writers: Vec<_> = (0..4)
+        let writers: Vec<_> = (0..8)
             .map(|w| {
-                let (hub, n) = (hub.clone(), Arc::clone(&n));
+                let hub = hub.clone();
                 tokio::spawn(async move {
                     let me = hub.connection_id();
+                    let mut seqs = Vec::new();
                     for i in 0..100 {
-                        // Yield inside the commit, as a real store would, to invite interleaving.
-                        let commit = async {
-                            tokio::task::yield_now().await;
-                            Ok::<_, ()>(ChatMessage {
-                                room: GENERAL.into(),
-                                seq: n.0.fetch_add(1, Ordering::SeqCst) + 1,
-                                from: "w".into(),
-                                text: format!("{w}-{i}"),
-                                at: String::new(),
-                                client_id: None,
-                                action: false,
-                            })
-                        };
-                        let _ = hub.publish_with(GENERAL, me, commit).await;
+                        seqs.push(post(&hub, me, "w", &format!("{w}-{i}")).await);
                     }
+                    seqs
                 })
             })
             .collect();
+        let mut acked = Vec::new();
         for writer in writers {
-            writer.await.expect("writer task");
+            let seqs = writer.await.expect("writer task");
+            assert!(
+                seqs.windows(2).all(|w| w[0] < w[1]),
+                "each writer's acks grow"
+            );
+            acked.extend(seqs);
         }
-        for expected in 1..=400 {
+        acked.sort_unstable();
+        assert_eq!(acked, (1..=800).collect::<Vec<_>>(), "gap-free, each once");
+        for expected in 1..=800 {
             assert_eq!(frame_of(sub.recv().await).seq, expected);
         }
+        let batches = batches.load(Ordering::Relaxed);
+        assert!(
+            batches < 800,
+            "concurrent messages share commits ({batches} for 800)"
+        );
     }
 
     #[tokio::test]
     async fn a_slow_subscriber_is_told_how_much_it_missed_and_others_are_not_held_back() {
-        let hub = Hub::new(HubConfig {
+        let hub = Hub::in_memory(HubConfig {
             room_capacity: 8,
             ..HubConfig::default()
         });
-        let n = Counter::default();
         let (writer, slow, fast) = (
             hub.connection_id(),
             hub.connection_id(),
@@ -669,7 +797,7 @@ mod tests {
         let mut slow_sub = hub.subscribe(GENERAL, slow);
         let mut fast_sub = hub.subscribe(GENERAL, fast);
         for i in 1..=20u64 {
-            post(&hub, &n, writer, "w", &i.to_string()).await;
+            post(&hub, writer, "w", &i.to_string()).await;
             // The fast reader keeps up: every publish is read at once.
             assert_eq!(frame_of(fast_sub.recv().await).seq, i);
         }
@@ -810,7 +938,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_inbox_counts_what_it_missed() {
-        let hub = Hub::new(HubConfig {
+        let hub = Hub::in_memory(HubConfig {
             inbox_capacity: 2,
             ..HubConfig::default()
         });

@@ -4,7 +4,7 @@
 use crate::hub::{now_rfc3339, ConnId, Hub};
 use crate::protocol::{validate_text, ChatMessage, ErrorCode, FrameError};
 use crate::session::{SessionId, Sessions};
-use crate::store::{Store, StoreError};
+use crate::store::{NewMessage, Store, StoreError};
 
 /// What is being posted.
 #[derive(Debug, Clone)]
@@ -39,19 +39,21 @@ pub async fn post(
             return Ok(message);
         }
     }
-    let at = now_rfc3339();
-    let commit = store.append(
-        post.room,
-        post.from,
-        post.text,
-        &at,
-        post.client_id,
-        post.action,
-        session_hash.as_deref(),
-    );
-    hub.publish_with(post.room, origin, commit)
-        .await
-        .map_err(unavailable)
+    let draft = NewMessage {
+        from: post.from.to_owned(),
+        text: post.text.to_owned(),
+        at: now_rfc3339(),
+        client_id: post.client_id.map(str::to_owned),
+        action: post.action,
+        session_hash,
+    };
+    hub.publish(post.room, origin, draft).await.map_err(|err| {
+        tracing::error!(%err, "storing a message failed");
+        FrameError::new(
+            ErrorCode::Unavailable,
+            "the message could not be stored; try again",
+        )
+    })
 }
 
 /// A store failure as the client hears it; the cause goes to the log.

@@ -10,6 +10,7 @@ use axum::Router;
 use leptos::config::{get_configuration, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -18,7 +19,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
-use crate::hub::{Hub, HubConfig};
+use crate::hub::{Committer, Hub, HubConfig};
 use crate::limits::{ConnectionLimits, Limits};
 use crate::session::{SessionConfig, Sessions};
 use crate::state::AppState;
@@ -135,7 +136,7 @@ pub async fn serve(
         .map_err(|err| io::Error::other(format!("cannot read sessions: {err}")))?;
     sessions.restore(saved);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let hub = Hub::new(config.hub);
+    let hub = Hub::new(config.hub, store_committer(store.clone()));
     let state = AppState {
         leptos_options,
         metrics: hub.metrics().clone(),
@@ -175,6 +176,19 @@ pub async fn serve(
     }
     store.close().await;
     Ok(())
+}
+
+/// The hub's group commit, done by the store.
+fn store_committer(store: Store) -> Committer {
+    Arc::new(move |room: String, drafts| {
+        let store = store.clone();
+        Box::pin(async move {
+            store
+                .append_batch(&room, drafts)
+                .await
+                .map_err(|err| err.to_string())
+        })
+    })
 }
 
 /// Reads the configuration, binds, prints the URL and serves until SIGTERM or Ctrl-C.

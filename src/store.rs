@@ -5,7 +5,9 @@
 //! lives in `migrations/sqlite` and `migrations/postgres` and is applied at start-up.
 //!
 //! # Sequence numbers
-//! [`Store::append`] bumps the room's `last_seq` and inserts the message in one transaction. The
+//! [`Store::append_batch`] bumps the room's `last_seq` by the number of messages and inserts them in
+//! one transaction (group commit: the hub hands it everything that queued up for a room while the
+//! previous commit ran). The
 //! bump takes the room row's write lock (a row lock in PostgreSQL, the database write lock in
 //! SQLite), so concurrent writers are ordered: seqs within a room are gap-free and in commit order, and
 //! a reader who saw seq N never later discovers a missing N−1.
@@ -60,6 +62,20 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the store returned nothing for a stored message")]
+    Empty,
+}
+
+/// A room message about to be stored; the store gives it its `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub from: String,
+    pub text: String,
+    pub at: String,
+    pub client_id: Option<String>,
+    pub action: bool,
+    /// The sending session's token hash: with `client_id`, unique per room.
+    pub session_hash: Option<String>,
 }
 
 /// The shared store handle. Cheap to clone (the pool is reference-counted).
@@ -185,47 +201,76 @@ impl Store {
         action: bool,
         session_hash: Option<&str>,
     ) -> Result<ChatMessage, StoreError> {
+        let draft = NewMessage {
+            from: from.to_owned(),
+            text: text.to_owned(),
+            at: at.to_owned(),
+            client_id: client_id.map(str::to_owned),
+            action,
+            session_hash: session_hash.map(str::to_owned),
+        };
+        let mut stored = self.append_batch(room, vec![draft]).await?;
+        stored.pop().ok_or(StoreError::Empty)
+    }
+
+    /// Commits several messages to `room` in one transaction (group commit), with consecutive seqs
+    /// in the given order. Either all are stored or none.
+    pub async fn append_batch(
+        &self,
+        room: &str,
+        drafts: Vec<NewMessage>,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let Some(first) = drafts.first() else {
+            return Ok(Vec::new());
+        };
+        let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await?;
         sqlx::query(&self.sql(
             "INSERT INTO rooms (name, last_seq, created_at) VALUES ($1, 0, $2) \
              ON CONFLICT (name) DO NOTHING",
         ))
         .bind(room)
-        .bind(at)
+        .bind(&first.at)
         .execute(&mut *tx)
         .await?;
-        let seq: i64 = sqlx::query(
-            &self
-                .sql("UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq"),
-        )
-        .bind(room)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-        sqlx::query(&self.sql(
+        let last: i64 =
+            sqlx::query(&self.sql(
+                "UPDATE rooms SET last_seq = last_seq + $2 WHERE name = $1 RETURNING last_seq",
+            ))
+            .bind(room)
+            .bind(count)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let insert = self.sql(
             "INSERT INTO messages (room, seq, sender, text, at, client_id, action, session_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        ))
-        .bind(room)
-        .bind(seq)
-        .bind(from)
-        .bind(text)
-        .bind(at)
-        .bind(client_id)
-        .bind(i64::from(action))
-        .bind(session_hash)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let mut stored = Vec::with_capacity(drafts.len());
+        for (seq, draft) in (last - count + 1..).zip(drafts) {
+            sqlx::query(&insert)
+                .bind(room)
+                .bind(seq)
+                .bind(&draft.from)
+                .bind(&draft.text)
+                .bind(&draft.at)
+                .bind(draft.client_id.as_deref())
+                .bind(i64::from(draft.action))
+                .bind(draft.session_hash.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            stored.push(ChatMessage {
+                room: room.to_owned(),
+                seq: u64::try_from(seq).unwrap_or_default(),
+                from: draft.from,
+                text: draft.text,
+                at: draft.at,
+                client_id: draft.client_id,
+                action: draft.action,
+            });
+        }
         tx.commit().await?;
-        Ok(ChatMessage {
-            room: room.to_owned(),
-            seq: u64::try_from(seq).unwrap_or_default(),
-            from: from.to_owned(),
-            text: text.to_owned(),
-            at: at.to_owned(),
-            client_id: client_id.map(str::to_owned),
-            action,
-        })
+        Ok(stored)
     }
 
     /// The latest `limit` messages of `room` before seq `before` (all, if `None`), oldest first.

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use chinwag::store::{DirectDraft, Store, StoreConfig};
+use chinwag::store::{DirectDraft, NewMessage, Store, StoreConfig};
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -419,3 +419,48 @@ async fn a_client_id_is_stored_once_per_session_and_room(store: &Store) {
     }
 }
 both_backends!(once, a_client_id_is_stored_once_per_session_and_room);
+
+async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
+    let draft = |text: &str, client_id: Option<&str>| NewMessage {
+        from: "a".into(),
+        text: text.into(),
+        at: "t".into(),
+        client_id: client_id.map(str::to_owned),
+        action: false,
+        session_hash: Some("aa".repeat(32)),
+    };
+    store
+        .append("general", "a", "first", "t", None, false, None)
+        .await
+        .expect("append");
+    let batch = store
+        .append_batch(
+            "general",
+            vec![
+                draft("x", Some("b-1")),
+                draft("y", None),
+                draft("z", Some("b-2")),
+            ],
+        )
+        .await
+        .expect("batch");
+    let seqs: Vec<u64> = batch.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [2, 3, 4]);
+    // A batch with a repeated client_id fails whole: nothing of it is stored, no seq is used.
+    let refused = store
+        .append_batch(
+            "general",
+            vec![draft("new", Some("b-3")), draft("again", Some("b-1"))],
+        )
+        .await;
+    assert!(refused.is_err());
+    let page = store.history("general", None, 10).await.expect("history");
+    let texts: Vec<&str> = page.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["first", "x", "y", "z"]);
+    let next = store
+        .append("general", "a", "after", "t", None, false, None)
+        .await
+        .expect("append");
+    assert_eq!(next.seq, 5);
+}
+both_backends!(batch, a_batch_is_committed_whole_with_consecutive_seqs);
