@@ -62,6 +62,12 @@ const HARD_FRAME_CAP: usize = 1024 * 1024;
 /// The websocket read buffer per connection.
 const READ_BUFFER: usize = 4 * 1024;
 
+/// How much the websocket buffers before writing, within a burst of deliveries.
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// Most room frames written before one flush.
+const DELIVERY_BATCH: usize = 64;
+
 /// How long a client may take to send its `hello` before it is closed.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -126,7 +132,8 @@ pub async fn upgrade(
         // tungstenite's default 128 KiB read buffer is allocated up front for every connection;
         // chat frames are small, so 4 KiB keeps an idle connection cheap.
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        // Frames fed in a burst are written together once this fills or at the flush.
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
             let id = state.hub.connection_id();
             let span = tracing::info_span!("ws", conn = id.get(), %peer);
@@ -524,7 +531,7 @@ impl Connection {
                     }
                 },
                 // Never empty (everyone is in general), so this branch never finishes.
-                Some((room, received)) = live.rooms.next() => self.deliver(me, &room, received).await,
+                Some((room, received)) = live.rooms.next() => self.deliver_ready(me, live, room, received).await,
                 private = live.inbox.recv() => self.deliver_private(me, live, private).await,
                 () = stopping(&mut self.shutdown) => Err(End::close(CLOSE_RESTART, "server restarting")),
             };
@@ -823,8 +830,27 @@ impl Connection {
         Ok(())
     }
 
-    /// Forwards what a room produced to the client, skipping what catch-up already sent. After a
-    /// lag the client is told, then resynced from the store.
+    /// Forwards `received` and whatever else the rooms already have ready (up to a batch), writing
+    /// them into the socket's buffer and flushing once: one write for a burst instead of one each.
+    async fn deliver_ready(
+        &mut self,
+        me: &mut Me,
+        live: &mut Live,
+        room: String,
+        received: Received,
+    ) -> Result<(), End> {
+        self.deliver(me, &room, received).await?;
+        for _ in 1..DELIVERY_BATCH {
+            match futures::FutureExt::now_or_never(live.rooms.next()) {
+                Some(Some((room, received))) => self.deliver(me, &room, received).await?,
+                _ => break,
+            }
+        }
+        self.flush().await
+    }
+
+    /// Forwards what a room produced to the client (buffered; the caller flushes), skipping what
+    /// catch-up already sent. After a lag the client is told, then resynced from the store.
     async fn deliver(&mut self, me: &mut Me, room: &str, received: Received) -> Result<(), End> {
         match received {
             Received::Frame(delivery) => match delivery.seq {
@@ -834,9 +860,9 @@ impl Connection {
                         return Ok(());
                     }
                     *delivered = seq;
-                    self.send_raw(delivery.frame).await
+                    self.feed_raw(delivery.frame).await
                 }
-                None => self.send_raw(delivery.frame).await,
+                None => self.feed_raw(delivery.frame).await,
             },
             Received::Lagged { missed } => {
                 self.metrics.lagged();
@@ -886,6 +912,26 @@ impl Connection {
     async fn send_raw(&mut self, frame: Utf8Bytes) -> Result<(), End> {
         self.metrics.frame_out();
         self.send_message(Message::Text(frame)).await
+    }
+
+    /// Writes a frame into the socket's buffer without flushing it.
+    async fn feed_raw(&mut self, frame: Utf8Bytes) -> Result<(), End> {
+        self.metrics.frame_out();
+        let feed = futures::SinkExt::feed(&mut self.socket, Message::Text(frame));
+        match tokio::time::timeout(WRITE_TIMEOUT, feed).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => Err(End::close(CLOSE_POLICY, "too slow to read")),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), End> {
+        let flush = futures::SinkExt::flush(&mut self.socket);
+        match tokio::time::timeout(WRITE_TIMEOUT, flush).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => Err(End::close(CLOSE_POLICY, "too slow to read")),
+        }
     }
 
     async fn send_message(&mut self, message: Message) -> Result<(), End> {
