@@ -97,3 +97,32 @@ print("|---:|---:|---:|---:|---:|---:|---:|")
 r = reconnect
 print(f"| {fmt(r.get('reconnected'))} | {fmt(r.get('catch_up_p50_ms'), 2)} | {fmt(r.get('catch_up_max_ms'), 2)} | "
       f"{fmt(r.get('all_caught_up_secs'), 2)} | {fmt(r.get('lost'))} | {fmt(r.get('duplicated'))} | {fmt(r.get('out_of_order'))} |")
+
+print("\n## Against the targets\n")
+chin_d = median(through["chinwag"], "deliveries_per_sec")
+chin_p99 = median(latency["chinwag"], "latency_p99_ms")
+chin_rss = conn["chinwag"].get("rss_per_conn_kib")
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+rows = []
+if chin_d and base_io:
+    rows.append(("fan-out deliveries/s ≥ 2.5× socket.io", f"{chin_d / base_io:.2f}×", verdict(chin_d / base_io >= 2.5)))
+if chin_d and base_bare:
+    rows.append(("fan-out deliveries/s ≥ 1.0× bare broadcast", f"{chin_d / base_bare:.2f}×", verdict(chin_d / base_bare >= 1.0)))
+if chin_p99 is not None:
+    rows.append(("p99 ≤ 12 ms at 200 msg/s into 200 clients", f"{chin_p99:.2f} ms", verdict(chin_p99 <= 12)))
+if chin_rss is not None:
+    rows.append((f"≤ 6 KiB RSS per idle connection (at {conns})", f"{chin_rss:.2f} KiB", verdict(chin_rss <= 6)))
+print("| target | measured | |")
+print("|---|---:|---|")
+for target, value, ok in rows:
+    print(f"| {target} | {value} | {ok} |")
+notes_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "NOTES.md")
+if os.path.exists(notes_path):
+    print()
+    with open(notes_path) as f:
+        print(f.read().rstrip())
