@@ -18,7 +18,8 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use crate::app::room_path as room_page;
+use crate::app::{room_from_input, room_path as room_page};
+use crate::hub::ConnId;
 use crate::limits::Throttle;
 use crate::post::{post, Post};
 use crate::protocol::{ErrorCode, GENERAL};
@@ -115,16 +116,11 @@ pub async fn join_room(
     Form(form): Form<RoomForm>,
 ) -> Response {
     // Forgive what people type into a form: "#Rust " means the room rust.
-    let room = form.room.trim().trim_start_matches('#').to_lowercase();
+    let room = room_from_input(&form.room);
     let Some((session, _)) = current(&state, &jar) else {
         return back_with_error("/", ErrorCode::BadSession, &[]);
     };
-    let rooms = Rooms {
-        hub: &state.hub,
-        store: &state.store,
-        sessions: &state.sessions,
-    };
-    let origin = state.hub.connection_id();
+    let (rooms, origin) = rooms_of(&state);
     match rooms.join(session, &room, origin).await {
         Ok(_) => Redirect::to(&room_page(&room)).into_response(),
         Err(err) => back_with_error("/", err.code, &[("room", form.room)]),
@@ -140,16 +136,22 @@ pub async fn leave_room(
     let Some((session, _)) = current(&state, &jar) else {
         return back_with_error("/", ErrorCode::BadSession, &[]);
     };
+    let (rooms, origin) = rooms_of(&state);
+    match rooms.leave(session, &form.room, origin).await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(err) => back_with_error(&room_page(&form.room), err.code, &[]),
+    }
+}
+
+/// Membership changes from a form, under a connection id of their own (no tab is this request, so
+/// every open tab of the session follows).
+fn rooms_of(state: &AppState) -> (Rooms<'_>, ConnId) {
     let rooms = Rooms {
         hub: &state.hub,
         store: &state.store,
         sessions: &state.sessions,
     };
-    let origin = state.hub.connection_id();
-    match rooms.leave(session, &form.room, origin).await {
-        Ok(()) => Redirect::to("/").into_response(),
-        Err(err) => back_with_error(&room_page(&form.room), err.code, &[]),
-    }
+    (rooms, state.hub.connection_id())
 }
 
 /// The session the cookie names and the name it chats under: `current`, not `find`, because a

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use axum::extract::Request;
+use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -76,8 +77,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    Router::new()
-        .route("/ws", get(ws::upgrade))
+    // Pages, forms and assets are compressed (brotli or gzip, as the browser accepts); the
+    // websocket upgrade is kept apart from that layer.
+    let compressed = Router::new()
         .route("/join", post(forms::join))
         .route("/say", post(forms::say))
         .route("/rooms/join", post(forms::join_room))
@@ -87,6 +89,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(CompressionLayer::new());
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .merge(compressed)
         // Headers on every response: no MIME sniffing, no referrer beyond this origin, no framing.
         // (The page's Content-Security-Policy carries a per-response nonce, so `shell` sets it.)
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -107,6 +107,28 @@ async fn next(ws: &mut Ws) -> Option<Value> {
     }
 }
 
+/// Posts `m0`, `m1`, ... (client ids `c-0`, ...) with `gap` between them, without waiting for acks;
+/// at most 800 in all, so a restart's catch-up (up to 1000) returns every one of them.
+async fn write_numbered(mut tx: futures_util::stream::SplitSink<Ws, Message>, gap: Duration) {
+    for i in 0..800 {
+        let say = json!({"type":"say","room":"general","text":format!("m{i}"),"client_id":format!("c-{i}")});
+        if tx.send(Message::text(say.to_string())).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(gap).await;
+    }
+}
+
+/// The `(seq, text)` an `ack` frame confirms (the text is `m<n>` for client id `c-<n>`).
+fn ack_of(text: &str) -> Option<(u64, String)> {
+    let frame: Value = serde_json::from_str(text).ok()?;
+    if frame["type"] != "ack" {
+        return None;
+    }
+    let n: u64 = frame["client_id"].as_str()?.get(2..)?.parse().ok()?;
+    Some((frame["seq"].as_u64()?, format!("m{n}")))
+}
+
 /// Every `(seq, text)` in a history frame or message frame.
 fn messages_of(frame: &Value) -> Vec<(u64, String)> {
     let one = |m: &Value| {
@@ -135,30 +157,14 @@ async fn sigkill_mid_stream_loses_no_acked_message() {
     let mut bob = hello(server.addr, "bob", None).await;
     let mut seen_by_bob = Vec::new();
     let alice = hello(server.addr, "alice", None).await;
-    let (mut alice_tx, mut alice_rx) = alice.split();
-    let writer = tokio::spawn(async move {
-        // At most 800 in all, so the restart's catch-up (up to 1000) returns every one of them.
-        for i in 0..800 {
-            let say = json!({"type":"say","room":"general","text":format!("m{i}"),"client_id":format!("c-{i}")});
-            if alice_tx.send(Message::text(say.to_string())).await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        }
-    });
+    let (alice_tx, mut alice_rx) = alice.split();
+    let writer = tokio::spawn(write_numbered(alice_tx, Duration::from_micros(200)));
     let mut acked: Vec<(u64, String)> = Vec::new();
     // Kill the server once a few hundred messages are acked, while more are in flight.
     while acked.len() < 300 {
         match alice_rx.next().await {
             Some(Ok(Message::Text(text))) => {
-                let frame: Value = serde_json::from_str(&text).expect("json");
-                if frame["type"] == "ack" {
-                    let n: u64 = frame["client_id"]
-                        .as_str()
-                        .and_then(|c| c[2..].parse().ok())
-                        .expect("id");
-                    acked.push((frame["seq"].as_u64().expect("seq"), format!("m{n}")));
-                }
+                acked.extend(ack_of(&text));
             }
             _ => panic!("alice's connection ended before the kill"),
         }
@@ -175,14 +181,7 @@ async fn sigkill_mid_stream_loses_no_acked_message() {
     while let Ok(Some(Ok(Message::Text(text)))) =
         tokio::time::timeout(Duration::from_millis(200), alice_rx.next()).await
     {
-        let frame: Value = serde_json::from_str(&text).unwrap_or_default();
-        if frame["type"] == "ack" {
-            let n: u64 = frame["client_id"]
-                .as_str()
-                .and_then(|c| c[2..].parse().ok())
-                .unwrap_or(0);
-            acked.push((frame["seq"].as_u64().unwrap_or(0), format!("m{n}")));
-        }
+        acked.extend(ack_of(&text));
     }
     while let Some(frame) = tokio::time::timeout(Duration::from_millis(200), next(&mut bob))
         .await
@@ -241,17 +240,8 @@ async fn sigterm_mid_stream_stores_every_acked_message_and_tells_clients_to_come
 
     let mut bob = hello(server.addr, "bob", None).await;
     let alice = hello(server.addr, "alice", None).await;
-    let (mut alice_tx, mut alice_rx) = alice.split();
-    let writer = tokio::spawn(async move {
-        // At most 800 in all, so the restart's catch-up (up to 1000) returns every one of them.
-        for i in 0..800 {
-            let say = json!({"type":"say","room":"general","text":format!("m{i}"),"client_id":format!("c-{i}")});
-            if alice_tx.send(Message::text(say.to_string())).await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_micros(300)).await;
-        }
-    });
+    let (alice_tx, mut alice_rx) = alice.split();
+    let writer = tokio::spawn(write_numbered(alice_tx, Duration::from_micros(300)));
     // SIGTERM once some are acked; keep reading alice's acks until her socket closes.
     let mut acked: Vec<(u64, String)> = Vec::new();
     let mut alice_close = None;
@@ -266,14 +256,7 @@ async fn sigterm_mid_stream_stores_every_acked_message_and_tells_clients_to_come
         }
         match tokio::time::timeout(Duration::from_secs(10), alice_rx.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => {
-                let frame: Value = serde_json::from_str(&text).expect("json");
-                if frame["type"] == "ack" {
-                    let n: u64 = frame["client_id"]
-                        .as_str()
-                        .and_then(|c| c[2..].parse().ok())
-                        .expect("id");
-                    acked.push((frame["seq"].as_u64().expect("seq"), format!("m{n}")));
-                }
+                acked.extend(ack_of(&text));
             }
             Ok(Some(Ok(Message::Close(frame)))) => {
                 alice_close = frame.map(|f| u16::from(f.code));

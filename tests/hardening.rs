@@ -276,12 +276,15 @@ async fn health_readiness_and_metrics_answer() {
 async fn the_session_cookie_is_http_only_same_site_and_secure_behind_https() {
     let server = TestServer::start().await;
     let form = ("content-type", "application/x-www-form-urlencoded");
+    let set_cookie = |response: &str| {
+        response
+            .lines()
+            .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+            .expect("a cookie")
+            .to_owned()
+    };
     let plain = http(&server, "POST", "/join", &[form], "nick=plain").await;
-    let cookie = plain
-        .lines()
-        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
-        .expect("a cookie")
-        .to_owned();
+    let cookie = set_cookie(&plain);
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
@@ -298,11 +301,7 @@ async fn the_session_cookie_is_http_only_same_site_and_secure_behind_https() {
         "nick=tls",
     )
     .await;
-    let cookie = behind_tls
-        .lines()
-        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
-        .expect("a cookie")
-        .to_owned();
+    let cookie = set_cookie(&behind_tls);
     assert!(
         cookie.contains("Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
@@ -325,4 +324,23 @@ async fn the_session_cookie_is_http_only_same_site_and_secure_behind_https() {
     ] {
         assert!(page.to_lowercase().contains(header), "{header}");
     }
+}
+
+#[tokio::test]
+async fn pages_are_served_compressed_to_browsers_that_accept_it() {
+    let server = TestServer::start().await;
+    for (accept, expected) in [
+        ("br", "content-encoding: br"),
+        ("gzip", "content-encoding: gzip"),
+    ] {
+        let page = http(&server, "GET", "/", &[("accept-encoding", accept)], "").await;
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        assert!(
+            page.to_lowercase().contains(expected),
+            "{accept}: {page:.400}"
+        );
+    }
+    let plain = http(&server, "GET", "/", &[], "").await;
+    assert!(!plain.to_lowercase().contains("content-encoding"));
+    assert!(plain.contains("chinwag"));
 }
