@@ -98,6 +98,19 @@ r = reconnect
 print(f"| {fmt(r.get('reconnected'))} | {fmt(r.get('catch_up_p50_ms'), 2)} | {fmt(r.get('catch_up_max_ms'), 2)} | "
       f"{fmt(r.get('all_caught_up_secs'), 2)} | {fmt(r.get('lost'))} | {fmt(r.get('duplicated'))} | {fmt(r.get('out_of_order'))} |")
 
+page = (load("chinwag-page.json") or [{}])[0]
+if page:
+    print("\n## First page load (chinwag, release build)\n")
+    print("The nickname page, its wasm client, script and stylesheet, as served with `Accept-Encoding: br`.\n")
+    print("| asset | bytes (brotli) | bytes (uncompressed) |")
+    print("|---|---:|---:|")
+    total = 0
+    for asset in ["/", "/pkg/chinwag.wasm", "/pkg/chinwag.js", "/pkg/chinwag.css"]:
+        if asset in page:
+            total += page[asset]
+            print(f"| `{asset}` | {fmt(page[asset], 0)} | {fmt(page.get(asset + ' raw'), 0)} |")
+    print(f"| **total** | **{fmt(total)}** | |")
+
 print("\n## Against the targets\n")
 chin_d = median(through["chinwag"], "deliveries_per_sec")
 chin_p99 = median(latency["chinwag"], "latency_p99_ms")
@@ -117,6 +130,9 @@ if chin_p99 is not None:
     rows.append(("p99 ≤ 12 ms at 200 msg/s into 200 clients", f"{chin_p99:.2f} ms", verdict(chin_p99 <= 12)))
 if chin_rss is not None:
     rows.append((f"≤ 6 KiB RSS per idle connection (at {conns})", f"{chin_rss:.2f} KiB", verdict(chin_rss <= 6)))
+if page:
+    total = sum(page.get(a, 0) for a in ["/", "/pkg/chinwag.wasm", "/pkg/chinwag.js", "/pkg/chinwag.css"])
+    rows.append(("first page load ≤ 150 KB compressed", f"{total / 1000:.0f} KB", verdict(total <= 150_000)))
 print("| target | measured | |")
 print("|---|---:|---|")
 for target, value, ok in rows:
