@@ -229,7 +229,7 @@ impl Connection {
         let end = match self.handshake().await {
             Ok((mut me, mut live)) => {
                 let end = self.chat(&mut me, &mut live).await;
-                self.leave(&me);
+                self.leave(&mut me);
                 end
             }
             Err(end) => end,
@@ -365,7 +365,7 @@ impl Connection {
         match welcomed {
             Ok(()) => Ok((me, live)),
             Err(end) => {
-                self.leave(&me);
+                self.leave(&mut me);
                 Err(end)
             }
         }
@@ -476,15 +476,8 @@ impl Connection {
     }
 
     /// Undoes the connect: presence (after its grace) and any typing indicator.
-    fn leave(&self, me: &Me) {
-        if let (Some(room), Some(nick)) = (&me.typing, self.sessions.nick(me.session)) {
-            let stopped = ServerMsg::Typing {
-                room: room.clone(),
-                nick,
-                active: false,
-            };
-            self.hub.broadcast(room, self.id, &stopped);
-        }
+    fn leave(&self, me: &mut Me) {
+        self.stop_typing(me);
         self.hub.disconnect(me.session, self.id);
         self.sessions.disconnect(me.session);
     }
@@ -855,7 +848,12 @@ impl Connection {
         match received {
             Received::Frame(delivery) => match delivery.seq {
                 Some(seq) => {
-                    let delivered = me.delivered.entry(room.to_owned()).or_default();
+                    // The hot path: look the room up without allocating its name; catch-up has
+                    // already entered every room this connection listens to.
+                    let delivered = match me.delivered.get_mut(room) {
+                        Some(delivered) => delivered,
+                        None => me.delivered.entry(room.to_owned()).or_default(),
+                    };
                     if seq <= *delivered {
                         return Ok(());
                     }
@@ -917,29 +915,31 @@ impl Connection {
     /// Writes a frame into the socket's buffer without flushing it.
     async fn feed_raw(&mut self, frame: Utf8Bytes) -> Result<(), End> {
         self.metrics.frame_out();
-        let feed = futures::SinkExt::feed(&mut self.socket, Message::Text(frame));
-        match tokio::time::timeout(WRITE_TIMEOUT, feed).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(End::Gone),
-            Err(_) => Err(End::close(CLOSE_POLICY, "too slow to read")),
-        }
+        written(futures::SinkExt::feed(
+            &mut self.socket,
+            Message::Text(frame),
+        ))
+        .await
     }
 
     async fn flush(&mut self) -> Result<(), End> {
-        let flush = futures::SinkExt::flush(&mut self.socket);
-        match tokio::time::timeout(WRITE_TIMEOUT, flush).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(End::Gone),
-            Err(_) => Err(End::close(CLOSE_POLICY, "too slow to read")),
-        }
+        written(futures::SinkExt::flush(&mut self.socket)).await
     }
 
     async fn send_message(&mut self, message: Message) -> Result<(), End> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(message)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(End::Gone),
-            Err(_) => Err(End::close(CLOSE_POLICY, "too slow to read")),
-        }
+        written(self.socket.send(message)).await
+    }
+}
+
+/// Waits for a write to the client, for at most [`WRITE_TIMEOUT`]: a client whose socket stays full
+/// that long is closed instead of holding its task forever.
+async fn written(
+    write: impl std::future::Future<Output = Result<(), axum::Error>>,
+) -> Result<(), End> {
+    match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => Err(End::close(CLOSE_POLICY, "too slow to read")),
     }
 }
 
