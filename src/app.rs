@@ -259,6 +259,7 @@ fn ChatPage(state: PageData) -> impl IntoView {
         rooms: state.rooms,
         online: Vec::new(),
         members: Default::default(),
+        counts: Default::default(),
         session: None,
     };
     let history = ServerMsg::History {
@@ -442,7 +443,11 @@ fn Sidebar(chat: ChatHandle) -> impl IntoView {
             None => c.online().to_vec(),
         })
     };
-    let count = move || online().len();
+    // In a crowd the list holds only some of them; the count is everyone.
+    let count = move || {
+        chat.chat
+            .with(|c| c.head_count(c.current_room().unwrap_or(GENERAL)))
+    };
     let where_ = move || {
         chat.chat
             .with(|c| c.current_room().map(|room| format!(" in #{room}")))

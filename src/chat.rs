@@ -157,6 +157,9 @@ pub struct Chat {
     members: BTreeMap<String, Vec<String>>,
     directs: BTreeMap<String, Conversation>,
     online: Vec<String>,
+    /// For a crowded room (general included), how many are online in all: its list above holds only
+    /// some of them and follows `roster` summaries rather than every arrival.
+    crowds: BTreeMap<String, usize>,
     /// Typing per room: nick → when the entry expires (ms since the epoch).
     typing: BTreeMap<String, HashMap<String, f64>>,
     /// Every `(room, seq)` shown, from others' messages and my acks. Membership, not a high-water
@@ -236,6 +239,14 @@ impl Chat {
         } else {
             self.members.get(room).map_or(&[], Vec::as_slice)
         }
+    }
+
+    /// How many are online in `room`: its list's length, or the count of a crowd.
+    pub fn head_count(&self, room: &str) -> usize {
+        let listed = self.members(room).len();
+        self.crowds
+            .get(room)
+            .map_or(listed, |&count| count.max(listed))
     }
 
     /// Private conversations, by the other person's name.
@@ -452,9 +463,11 @@ impl Chat {
                 rooms,
                 online,
                 members,
+                counts,
                 ..
             } => {
                 self.me = nick.clone();
+                self.crowds = counts.clone();
                 self.online = online.clone();
                 self.sort_online();
                 // Rooms left on another tab while this one was away are gone.
@@ -473,10 +486,43 @@ impl Chat {
                 self.members = members.clone();
                 true
             }
-            ServerMsg::Joined { room, members } => {
+            ServerMsg::Joined {
+                room,
+                members,
+                count,
+            } => {
                 self.ensure_room(room);
                 if room != GENERAL {
                     self.members.insert(room.clone(), members.clone());
+                }
+                match count {
+                    Some(count) => self.crowds.insert(room.clone(), *count),
+                    None => self.crowds.remove(room),
+                };
+                true
+            }
+            ServerMsg::Roster {
+                room,
+                count,
+                members,
+            } => {
+                if room != GENERAL && !self.rooms.contains_key(room) {
+                    return false;
+                }
+                match members {
+                    Some(members) => {
+                        let mut members = members.clone();
+                        members.sort_by_key(|n| n.to_lowercase());
+                        if room == GENERAL {
+                            self.online = members;
+                        } else {
+                            self.members.insert(room.clone(), members);
+                        }
+                        self.crowds.remove(room);
+                    }
+                    None => {
+                        self.crowds.insert(room.clone(), *count);
+                    }
                 }
                 true
             }
@@ -632,6 +678,7 @@ impl Chat {
         }
         self.rooms.remove(room);
         self.members.remove(room);
+        self.crowds.remove(room);
         self.typing.remove(room);
         self.delivered.remove(room);
         self.seen.retain(|(r, _)| r != room);
@@ -881,6 +928,7 @@ mod tests {
                 rooms: vec!["general".into()],
                 online: online.iter().map(|s| s.to_string()).collect(),
                 members: BTreeMap::new(),
+                counts: Default::default(),
                 session: None,
             },
             0.0,
@@ -1003,6 +1051,40 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_crowd_shows_its_count_and_its_list_comes_back_when_it_fits() {
+        let mut chat = welcomed("me", &["ann", "me"]);
+        chat.apply(
+            &ServerMsg::Roster {
+                room: "general".into(),
+                count: 300,
+                members: None,
+            },
+            0.0,
+        );
+        assert_eq!(chat.online(), ["ann", "me"], "the list stays as it was");
+        assert_eq!(chat.head_count("general"), 300);
+        chat.apply(
+            &ServerMsg::Roster {
+                room: "general".into(),
+                count: 2,
+                members: Some(vec!["me".into(), "Bea".into()]),
+            },
+            0.0,
+        );
+        assert_eq!(chat.online(), ["Bea", "me"]);
+        assert_eq!(chat.head_count("general"), 2);
+        let ignored = chat.apply(
+            &ServerMsg::Roster {
+                room: "elsewhere".into(),
+                count: 9,
+                members: None,
+            },
+            0.0,
+        );
+        assert!(!ignored, "a room I am not in");
     }
 
     #[test]
@@ -1338,6 +1420,7 @@ mod tests {
             &ServerMsg::Joined {
                 room: "rust".into(),
                 members: vec!["bob".into(), "me".into()],
+                count: None,
             },
             0.0,
         );
@@ -1445,6 +1528,7 @@ mod tests {
                 &ServerMsg::Joined {
                     room: room.into(),
                     members: vec![],
+                    count: None,
                 },
                 0.0,
             );
@@ -1455,6 +1539,7 @@ mod tests {
                 rooms: vec!["general".into(), "rust".into()],
                 online: vec!["me".into()],
                 members: BTreeMap::from([("rust".to_owned(), vec!["me".to_owned()])]),
+                counts: Default::default(),
                 session: None,
             },
             0.0,

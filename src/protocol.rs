@@ -159,6 +159,10 @@ pub enum ServerMsg {
         /// Who of each of my rooms but `general` is online (in `general` that is `online`).
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         members: BTreeMap<String, Vec<String>>,
+        /// The rooms (`general` included) whose lists above were cut short because the room is a
+        /// crowd, with how many are online there in all.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        counts: BTreeMap<String, usize>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session: Option<String>,
     },
@@ -199,7 +203,13 @@ pub enum ServerMsg {
     },
     /// This session joined `room` (on this tab or another): who of it is online. Its `history`
     /// follows.
-    Joined { room: String, members: Vec<String> },
+    Joined {
+        room: String,
+        members: Vec<String>,
+        /// How many are online in all, when `members` was cut short (a crowd).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<usize>,
+    },
     /// This session left `room` (on this tab or another); nothing more of it arrives.
     Left { room: String },
     /// Someone online joined (`joined: true`) or left `room`; sent to the room's members.
@@ -207,6 +217,15 @@ pub enum ServerMsg {
         room: String,
         nick: String,
         joined: bool,
+    },
+    /// A crowd's comings and goings, summed up: in a room with more people online than it lists,
+    /// `presence` and `member` frames give way to this, at most about once a second. `members`, the
+    /// whole list, comes only once it fits again.
+    Roster {
+        room: String,
+        count: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        members: Option<Vec<String>>,
     },
     /// Someone changed their nickname.
     Renamed { from: String, to: String },
@@ -605,6 +624,7 @@ mod tests {
                     rooms: vec!["general".into()],
                     online: vec!["alice".into(), "bob".into()],
                     members: BTreeMap::from([("rust".to_owned(), vec!["alice".to_owned()])]),
+                    counts: Default::default(),
                     session: None,
                 },
                 json!({"type":"welcome","nick":"alice","rooms":["general"],"online":["alice","bob"],
@@ -630,6 +650,7 @@ mod tests {
                 ServerMsg::Joined {
                     room: "rust".into(),
                     members: vec!["alice".into()],
+                    count: None,
                 },
                 json!({"type":"joined","room":"rust","members":["alice"]}),
             ),

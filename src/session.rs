@@ -39,8 +39,16 @@ use crate::store::SavedSession;
 pub const COOKIE: &str = "chinwag_session";
 
 /// Identifies a session inside the server (never shown to clients).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionId(u64);
+
+#[cfg(test)]
+impl SessionId {
+    /// Any id, for tests of the structures keyed by it.
+    pub(crate) fn from_raw(n: u64) -> Self {
+        Self(n)
+    }
+}
 
 /// Tunables of the session registry.
 #[derive(Debug, Clone)]

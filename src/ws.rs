@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -60,7 +61,7 @@ const CATCH_UP_LIMIT: u32 = 1000;
 const HARD_FRAME_CAP: usize = 1024 * 1024;
 
 /// The websocket read buffer per connection.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 
 /// How much the websocket buffers before writing, within a burst of deliveries.
 const WRITE_BUFFER: usize = 16 * 1024;
@@ -127,29 +128,40 @@ pub async fn upgrade(
         }
     };
     let cookie_token = jar.get(COOKIE).map(|c| c.value().to_owned());
+    // Only what the connection needs is captured, not the whole state: the callback waits inside
+    // the upgrade task for the connection's whole life.
+    let AppState {
+        hub,
+        sessions,
+        store,
+        shutdown,
+        limits,
+        ..
+    } = state;
     ws.max_message_size(HARD_FRAME_CAP)
         .max_frame_size(HARD_FRAME_CAP)
         // tungstenite's default 128 KiB read buffer is allocated up front for every connection;
-        // chat frames are small, so 4 KiB keeps an idle connection cheap.
+        // chat frames are small (a larger one grows the buffer as it arrives), so 1 KiB keeps an
+        // idle connection cheap.
         .read_buffer_size(READ_BUFFER)
         // Frames fed in a burst are written together once this fills or at the flush.
         .write_buffer_size(WRITE_BUFFER)
-        .on_upgrade(move |socket| async move {
-            let id = state.hub.connection_id();
+        .on_upgrade(move |socket| {
+            let id = hub.connection_id();
             let span = tracing::info_span!("ws", conn = id.get(), %peer);
             let conn = Connection {
                 socket,
                 id,
-                hub: state.hub,
-                sessions: state.sessions,
-                store: state.store,
-                shutdown: state.shutdown,
+                hub,
+                sessions,
+                store,
+                shutdown,
                 cookie_token,
-                limits: state.limits,
-                metrics: state.metrics,
+                limits,
+                metrics,
                 _slot: slot,
             };
-            tracing::Instrument::instrument(conn.run(), span).await;
+            tracing::Instrument::instrument(conn.run(), span)
         })
 }
 
@@ -219,14 +231,19 @@ struct Me {
 
 /// What a welcomed connection listens to: every room of its session, and its private inbox.
 struct Live {
-    rooms: StreamMap<String, Subscription>,
+    /// Keyed by a shared name: the map hands its key out with every delivery, and cloning an
+    /// `Arc<str>` does not allocate.
+    rooms: StreamMap<Arc<str>, Subscription>,
     inbox: Inbox,
 }
 
 impl Connection {
     async fn run(mut self) {
         self.metrics.connection_opened();
-        let end = match self.handshake().await {
+        // Boxed, like every rare and deep path below: an idle connection's task holds only what
+        // waiting needs, not the largest state any of its handlers could reach (issue 6: memory per
+        // idle connection).
+        let end = match Box::pin(self.handshake()).await {
             Ok((mut me, mut live)) => {
                 let end = self.chat(&mut me, &mut live).await;
                 self.leave(&mut me);
@@ -322,7 +339,7 @@ impl Connection {
         let rooms = self.sessions.rooms(session);
         let mut subscriptions = StreamMap::new();
         for room in &rooms {
-            subscriptions.insert(room.clone(), self.hub.subscribe(room, self.id));
+            subscriptions.insert(Arc::from(room.as_str()), self.hub.subscribe(room, self.id));
         }
         let inbox = self.hub.connect(session, &nick, &rooms, self.id);
         let mut me = Me {
@@ -336,16 +353,27 @@ impl Connection {
             rooms: subscriptions,
             inbox,
         };
-        let members = rooms
-            .iter()
-            .filter(|room| *room != GENERAL)
-            .map(|room| (room.clone(), self.hub.members(room)))
-            .collect();
+        // Every session is in general, so `online` is always filled in here.
+        let mut online = Vec::new();
+        let mut members = BTreeMap::new();
+        let mut counts = BTreeMap::new();
+        for room in &rooms {
+            let (list, count) = self.listing(room);
+            if let Some(count) = count {
+                counts.insert(room.clone(), count);
+            }
+            if room == GENERAL {
+                online = list;
+            } else {
+                members.insert(room.clone(), list);
+            }
+        }
         let welcome = ServerMsg::Welcome {
             nick,
             rooms: rooms.clone(),
-            online: self.hub.online(),
+            online,
             members,
+            counts,
             session: new_token,
         };
         let mut welcomed = self.send(&welcome).await;
@@ -461,6 +489,14 @@ impl Connection {
         }
     }
 
+    /// Who of `room` is online, and how many in all if that list was cut short (a crowd).
+    fn listing(&self, room: &str) -> (Vec<String>, Option<usize>) {
+        let list = self.hub.members(room);
+        let count = self.hub.head_count(room);
+        let cut = (list.len() < count).then_some(count);
+        (list, cut)
+    }
+
     /// Tells the room this connection stopped typing in, if it had said it was typing.
     fn stop_typing(&self, me: &mut Me) {
         if let Some(room) = me.typing.take() {
@@ -511,7 +547,7 @@ impl Connection {
                 frame = self.socket.recv() => {
                     last_heard = Instant::now();
                     match self.incoming(frame).map(Incoming::parse) {
-                        Ok(Some(parsed)) => self.handle(me, live, parsed).await,
+                        Ok(Some(parsed)) => Box::pin(self.handle(me, live, parsed)).await,
                         Ok(None) => Ok(()),
                         Err(end) => Err(end),
                     }
@@ -524,8 +560,8 @@ impl Connection {
                     }
                 },
                 // Never empty (everyone is in general), so this branch never finishes.
-                Some((room, received)) = live.rooms.next() => self.deliver_ready(me, live, room, received).await,
-                private = live.inbox.recv() => self.deliver_private(me, live, private).await,
+                Some((room, received)) = live.rooms.next() => Box::pin(self.deliver_ready(me, live, room, received)).await,
+                private = live.inbox.recv() => Box::pin(self.deliver_private(me, live, private)).await,
                 () = stopping(&mut self.shutdown) => Err(End::close(CLOSE_RESTART, "server restarting")),
             };
             if let Err(end) = step {
@@ -628,25 +664,26 @@ impl Connection {
     /// the session left (`left`), and starts on rooms it joined (`joined` and their history).
     async fn reconcile(&mut self, me: &mut Me, live: &mut Live) -> Result<(), End> {
         let rooms = self.sessions.rooms(me.session);
-        let gone: Vec<String> = live
+        let gone: Vec<Arc<str>> = live
             .rooms
             .keys()
-            .filter(|room| !rooms.contains(room))
+            .filter(|room| !rooms.iter().any(|r| r.as_str() == &***room))
             .cloned()
             .collect();
         for room in gone {
-            live.rooms.remove(&room);
-            me.delivered.remove(&room);
-            if me.typing.as_deref() == Some(room.as_str()) {
+            live.rooms.remove(&*room);
+            me.delivered.remove(&*room);
+            if me.typing.as_deref() == Some(&*room) {
                 self.stop_typing(me);
             }
+            let room = room.to_string();
             self.send(&ServerMsg::Left { room }).await?;
         }
         for room in rooms {
-            if !live.rooms.contains_key(&room) {
+            if !live.rooms.contains_key(room.as_str()) {
                 // Subscribe first, then read the store: nothing falls between.
                 live.rooms
-                    .insert(room.clone(), self.hub.subscribe(&room, self.id));
+                    .insert(Arc::from(room.as_str()), self.hub.subscribe(&room, self.id));
                 self.send_joined(me, &room).await?;
             }
         }
@@ -655,9 +692,11 @@ impl Connection {
 
     /// `joined` with who of the room is online, then its latest page.
     async fn send_joined(&mut self, me: &mut Me, room: &str) -> Result<(), End> {
+        let (members, count) = self.listing(room);
         let joined = ServerMsg::Joined {
             room: room.to_owned(),
-            members: self.hub.members(room),
+            members,
+            count,
         };
         self.send(&joined).await?;
         self.catch_up(me, room, None).await
@@ -829,7 +868,7 @@ impl Connection {
         &mut self,
         me: &mut Me,
         live: &mut Live,
-        room: String,
+        room: Arc<str>,
         received: Received,
     ) -> Result<(), End> {
         self.deliver(me, &room, received).await?;
@@ -862,18 +901,21 @@ impl Connection {
                 }
                 None => self.feed_raw(delivery.frame).await,
             },
-            Received::Lagged { missed } => {
-                self.metrics.lagged();
-                tracing::info!(room, missed, "fell behind; resyncing from the store");
-                let lagged = ServerMsg::Lagged {
-                    room: room.to_owned(),
-                    missed,
-                };
-                self.send(&lagged).await?;
-                let since = me.delivered.get(room).copied().unwrap_or_default();
-                self.catch_up(me, room, Some(since)).await
-            }
+            Received::Lagged { missed } => Box::pin(self.resync(me, room, missed)).await,
         }
+    }
+
+    /// Tells the client it fell behind in `room`, then sends what it missed from the store.
+    async fn resync(&mut self, me: &mut Me, room: &str, missed: u64) -> Result<(), End> {
+        self.metrics.lagged();
+        tracing::info!(room, missed, "fell behind; resyncing from the store");
+        let lagged = ServerMsg::Lagged {
+            room: room.to_owned(),
+            missed,
+        };
+        self.send(&lagged).await?;
+        let since = me.delivered.get(room).copied().unwrap_or_default();
+        self.catch_up(me, room, Some(since)).await
     }
 
     /// Forwards a private message, or follows the session into or out of rooms. If the inbox

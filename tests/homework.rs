@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use chinwag::hub::HubConfig;
 use common::{cookie_token, http, Client, TestServer};
 use serde_json::json;
 
@@ -21,6 +22,48 @@ async fn a_name_in_use_cannot_be_taken_by_another_session_in_any_case() {
     // The connection stays open and another name works.
     impostor.send(json!({"type":"hello","nick":"Alice2"})).await;
     assert_eq!(impostor.recv().await["type"], "welcome");
+}
+
+/// Says hello as `nick` without expecting a presence frame of its own (a crowd sends none); returns
+/// the client and its welcome.
+async fn arrive(server: &TestServer, nick: &str) -> (Client, serde_json::Value) {
+    let mut client = Client::connect(server).await;
+    client.send(json!({"type":"hello","nick":nick})).await;
+    let welcome = client.expect_frame("welcome").await;
+    (client, welcome)
+}
+
+#[tokio::test]
+async fn a_crowd_gets_a_cut_list_with_its_count_and_summaries_instead_of_a_frame_per_arrival() {
+    let server = TestServer::start_with(HubConfig {
+        crowd: 2,
+        ..HubConfig::default()
+    })
+    .await;
+    let mut ann = Client::join(&server, "ann").await;
+    let _bob = Client::join(&server, "bob").await;
+    assert_eq!(
+        ann.recv().await,
+        json!({"type":"presence","nick":"bob","online":true}),
+        "two are no crowd: each arrival is announced"
+    );
+
+    let (_carol, welcome) = arrive(&server, "carol").await;
+    assert_eq!(welcome["online"], json!(["ann", "bob"]), "{welcome}");
+    assert_eq!(welcome["counts"], json!({"general": 3}), "{welcome}");
+    let (_dave, welcome) = arrive(&server, "dave").await;
+    assert_eq!(welcome["counts"], json!({"general": 4}), "{welcome}");
+
+    // Nothing per arrival: only summaries, the last one counting everyone.
+    loop {
+        let frame = ann.recv().await;
+        assert_eq!(frame["type"], "roster", "{frame}");
+        assert_eq!(frame["room"], "general");
+        assert!(frame.get("members").is_none(), "a crowd's list is not sent: {frame}");
+        if frame["count"] == 4 {
+            break;
+        }
+    }
 }
 
 #[tokio::test]

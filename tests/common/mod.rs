@@ -243,6 +243,7 @@ impl Client {
                 "renamed",
                 "history",
                 "dm_history",
+                "roster",
             ];
             assert!(
                 skippable.contains(&frame["type"].as_str().unwrap_or_default()),
