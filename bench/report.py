@@ -98,18 +98,26 @@ r = reconnect
 print(f"| {fmt(r.get('reconnected'))} | {fmt(r.get('catch_up_p50_ms'), 2)} | {fmt(r.get('catch_up_max_ms'), 2)} | "
       f"{fmt(r.get('all_caught_up_secs'), 2)} | {fmt(r.get('lost'))} | {fmt(r.get('duplicated'))} | {fmt(r.get('out_of_order'))} |")
 
-page = (load("chinwag-page.json") or [{}])[0]
+page_doc = {}
+if os.path.exists(os.path.join(out, "chinwag-page.json")):
+    with open(os.path.join(out, "chinwag-page.json")) as f:
+        page_doc = json.load(f)
+page = page_doc.get("figures", {})
+# The page, then its hashed assets in the order the page names them.
+assets = [a for a in page if not a.endswith(" raw")]
+page_total = sum(page[a] for a in assets)
 if page:
     print("\n## First page load (chinwag, release build)\n")
-    print("The nickname page, its wasm client, script and stylesheet, as served with `Accept-Encoding: br`.\n")
+    print("The nickname page, its wasm client, script and stylesheet, as served with `Accept-Encoding: br` "
+          "(the assets precompressed at build time with brotli at its highest level).\n")
     print("| asset | bytes (brotli) | bytes (uncompressed) |")
     print("|---|---:|---:|")
-    total = 0
-    for asset in ["/", "/pkg/chinwag.wasm", "/pkg/chinwag.js", "/pkg/chinwag.css"]:
-        if asset in page:
-            total += page[asset]
-            print(f"| `{asset}` | {fmt(page[asset], 0)} | {fmt(page.get(asset + ' raw'), 0)} |")
-    print(f"| **total** | **{fmt(total)}** | |")
+    for asset in assets:
+        print(f"| `{asset}` | {fmt(page[asset], 0)} | {fmt(page.get(asset + ' raw'), 0)} |")
+    print(f"| **total** | **{fmt(page_total)}** | |")
+    if page_doc.get("cache_control"):
+        print(f"\nThe hashed assets are served with `Cache-Control: {page_doc['cache_control']}`: "
+              "a returning visitor downloads only the page.")
 
 print("\n## Against the targets\n")
 chin_d = median(through["chinwag"], "deliveries_per_sec")
@@ -131,8 +139,7 @@ if chin_p99 is not None:
 if chin_rss is not None:
     rows.append((f"≤ 6 KiB RSS per idle connection (at {conns})", f"{chin_rss:.2f} KiB", verdict(chin_rss <= 6)))
 if page:
-    total = sum(page.get(a, 0) for a in ["/", "/pkg/chinwag.wasm", "/pkg/chinwag.js", "/pkg/chinwag.css"])
-    rows.append(("first page load ≤ 150 KB compressed", f"{total / 1000:.0f} KB", verdict(total <= 150_000)))
+    rows.append(("first page load ≤ 150 KB compressed", f"{page_total / 1000:.0f} KB", verdict(page_total <= 150_000)))
 print("| target | measured | |")
 print("|---|---:|---|")
 for target, value, ok in rows:

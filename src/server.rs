@@ -77,6 +77,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let pkg = format!("/{}", options.site_pkg_dir);
     // Pages, forms and assets are compressed (brotli or gzip, as the browser accepts); the
     // websocket upgrade is kept apart from that layer.
     let compressed = Router::new()
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(metrics::healthz))
         .route("/readyz", get(metrics::readyz))
         .route("/metrics", get(metrics::metrics))
+        .nest_service(&pkg, assets(&options))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new());
@@ -121,6 +123,35 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// The client's wasm, script and stylesheet. A release build ships them precompressed (brotli at
+/// its highest level and gzip, `cargo leptos build --release --precompress`), and those files are
+/// served as they are; otherwise the compression layer compresses on the fly. With hashed file
+/// names (`hash-files`) a name never changes meaning, so browsers may keep a file for a year without
+/// asking again; without them every use revalidates.
+fn assets(options: &LeptosOptions) -> Router {
+    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let cache = if options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Router::new()
+        .fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache),
+        ))
+        // Which file is sent depends on Accept-Encoding; caches between must know.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::VARY,
+            HeaderValue::from_static("accept-encoding"),
+        ))
 }
 
 /// Opens the store, serves chinwag on `listener` until `stop` resolves, then tells every websocket

@@ -59,7 +59,10 @@ async fn a_crowd_gets_a_cut_list_with_its_count_and_summaries_instead_of_a_frame
         let frame = ann.recv().await;
         assert_eq!(frame["type"], "roster", "{frame}");
         assert_eq!(frame["room"], "general");
-        assert!(frame.get("members").is_none(), "a crowd's list is not sent: {frame}");
+        assert!(
+            frame.get("members").is_none(),
+            "a crowd's list is not sent: {frame}"
+        );
         if frame["count"] == 4 {
             break;
         }

@@ -55,3 +55,19 @@ test('the page is served with a Content-Security-Policy that still lets the wasm
   expect(user.errors).toEqual([]);
   await user.context.close();
 });
+
+test('the client files carry content hashes, come compressed, and may be cached for a year', async ({ request }) => {
+  const page = await (await request.get('/')).text();
+  const assets = [...new Set(page.match(/\/pkg\/[^"]+/g) ?? [])];
+  // The stylesheet, the script and the wasm, each named by its content.
+  expect(assets.map((a) => a.split('.').pop()).sort()).toEqual(['css', 'js', 'wasm']);
+  for (const asset of assets) {
+    expect(asset).toMatch(/^\/pkg\/chinwag\.[A-Za-z0-9_-]{16,}\.(css|js|wasm)$/);
+    const response = await request.get(asset, { headers: { 'accept-encoding': 'br, gzip' } });
+    expect(response.status()).toBe(200);
+    const headers = response.headers();
+    expect(headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(['br', 'gzip']).toContain(headers['content-encoding']);
+    expect(headers['vary']).toContain('accept-encoding');
+  }
+});
