@@ -224,42 +224,53 @@ impl Store {
             return Ok(Vec::new());
         };
         let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
+        // Two statements whatever the batch size: SQLite runs on a worker thread of its own, so every
+        // statement is a round trip to it, and a statement per message made storage the largest cost
+        // of a busy room (issue 6's profile).
         let mut tx = self.pool.begin().await?;
-        sqlx::query(&self.sql(
-            "INSERT INTO rooms (name, last_seq, created_at) VALUES ($1, 0, $2) \
-             ON CONFLICT (name) DO NOTHING",
+        let last: i64 = sqlx::query(&self.sql(
+            "INSERT INTO rooms (name, last_seq, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET last_seq = rooms.last_seq + excluded.last_seq \
+             RETURNING last_seq",
         ))
         .bind(room)
+        .bind(count)
         .bind(&first.at)
-        .execute(&mut *tx)
-        .await?;
-        let last: i64 =
-            sqlx::query(&self.sql(
-                "UPDATE rooms SET last_seq = last_seq + $2 WHERE name = $1 RETURNING last_seq",
-            ))
-            .bind(room)
-            .bind(count)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        let insert = self.sql(
-            "INSERT INTO messages (room, seq, sender, text, at, client_id, action, session_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        let mut insert = String::from(
+            "INSERT INTO messages (room, seq, sender, text, at, client_id, action, session_hash) VALUES ",
         );
-        let mut stored = Vec::with_capacity(drafts.len());
-        for (seq, draft) in (last - count + 1..).zip(drafts) {
-            sqlx::query(&insert)
-                .bind(room)
+        for row in 0..drafts.len() {
+            // `$1` is the room, shared by every row; then seven parameters per row.
+            let base = 2 + row * 7;
+            if row > 0 {
+                insert.push_str(", ");
+            }
+            insert.push_str("($1");
+            for column in base..base + 7 {
+                insert.push_str(&format!(", ${column}"));
+            }
+            insert.push(')');
+        }
+        let insert = self.sql(&insert);
+        let first_seq = last - count + 1;
+        let mut query = sqlx::query(&insert).bind(room);
+        for (seq, draft) in (first_seq..).zip(&drafts) {
+            query = query
                 .bind(seq)
                 .bind(&draft.from)
                 .bind(&draft.text)
                 .bind(&draft.at)
                 .bind(draft.client_id.as_deref())
                 .bind(i64::from(draft.action))
-                .bind(draft.session_hash.as_deref())
-                .execute(&mut *tx)
-                .await?;
-            stored.push(ChatMessage {
+                .bind(draft.session_hash.as_deref());
+        }
+        query.execute(&mut *tx).await?;
+        let stored = (first_seq..)
+            .zip(drafts)
+            .map(|(seq, draft)| ChatMessage {
                 room: room.to_owned(),
                 seq: u64::try_from(seq).unwrap_or_default(),
                 from: draft.from,
@@ -267,8 +278,8 @@ impl Store {
                 at: draft.at,
                 client_id: draft.client_id,
                 action: draft.action,
-            });
-        }
+            })
+            .collect::<Vec<_>>();
         tx.commit().await?;
         Ok(stored)
     }
