@@ -542,6 +542,11 @@ impl Connection {
         let mut ping = tokio::time::interval(self.limits.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
+        // Made once, not on every turn of the loop: waiting on the shared shutdown signal registers
+        // with it, and doing that per wake-up of every connection is a lock they all contend for.
+        let mut shutdown = self.shutdown.clone();
+        let stop = stopping(&mut shutdown);
+        tokio::pin!(stop);
         loop {
             let step = tokio::select! {
                 frame = self.socket.recv() => {
@@ -562,7 +567,7 @@ impl Connection {
                 // Never empty (everyone is in general), so this branch never finishes.
                 Some((room, received)) = live.rooms.next() => Box::pin(self.deliver_ready(me, live, room, received)).await,
                 private = live.inbox.recv() => Box::pin(self.deliver_private(me, live, private)).await,
-                () = stopping(&mut self.shutdown) => Err(End::close(CLOSE_RESTART, "server restarting")),
+                () = &mut stop => Err(End::close(CLOSE_RESTART, "server restarting")),
             };
             if let Err(end) = step {
                 return end;
@@ -864,6 +869,8 @@ impl Connection {
 
     /// Forwards `received` and whatever else the rooms already have ready (up to a batch), writing
     /// them into the socket's buffer and flushing once: one write for a burst instead of one each.
+    /// The whole burst gets one write timeout rather than one per frame (reading the clock per frame
+    /// showed in the profile).
     async fn deliver_ready(
         &mut self,
         me: &mut Me,
@@ -871,14 +878,19 @@ impl Connection {
         room: Arc<str>,
         received: Received,
     ) -> Result<(), End> {
-        self.deliver(me, &room, received).await?;
-        for _ in 1..DELIVERY_BATCH {
-            match futures::FutureExt::now_or_never(live.rooms.next()) {
-                Some(Some((room, received))) => self.deliver(me, &room, received).await?,
-                _ => break,
+        let burst = async {
+            self.deliver(me, &room, received).await?;
+            for _ in 1..DELIVERY_BATCH {
+                match futures::FutureExt::now_or_never(live.rooms.next()) {
+                    Some(Some((room, received))) => self.deliver(me, &room, received).await?,
+                    _ => break,
+                }
             }
-        }
-        self.flush().await
+            futures::SinkExt::flush(&mut self.socket)
+                .await
+                .map_err(|_| End::Gone)
+        };
+        written(burst).await
     }
 
     /// Forwards what a room produced to the client (buffered; the caller flushes), skipping what
@@ -954,18 +966,12 @@ impl Connection {
         self.send_message(Message::Text(frame)).await
     }
 
-    /// Writes a frame into the socket's buffer without flushing it.
+    /// Writes a frame into the socket's buffer without flushing it; the caller bounds the time.
     async fn feed_raw(&mut self, frame: Utf8Bytes) -> Result<(), End> {
         self.metrics.frame_out();
-        written(futures::SinkExt::feed(
-            &mut self.socket,
-            Message::Text(frame),
-        ))
-        .await
-    }
-
-    async fn flush(&mut self) -> Result<(), End> {
-        written(futures::SinkExt::flush(&mut self.socket)).await
+        futures::SinkExt::feed(&mut self.socket, Message::Text(frame))
+            .await
+            .map_err(|_| End::Gone)
     }
 
     async fn send_message(&mut self, message: Message) -> Result<(), End> {
@@ -975,13 +981,20 @@ impl Connection {
 
 /// Waits for a write to the client, for at most [`WRITE_TIMEOUT`]: a client whose socket stays full
 /// that long is closed instead of holding its task forever.
-async fn written(
-    write: impl std::future::Future<Output = Result<(), axum::Error>>,
-) -> Result<(), End> {
+async fn written<E>(write: impl std::future::Future<Output = Result<(), E>>) -> Result<(), End>
+where
+    End: From<E>,
+{
     match tokio::time::timeout(WRITE_TIMEOUT, write).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(End::Gone),
+        Ok(result) => result.map_err(End::from),
         Err(_) => Err(End::close(CLOSE_POLICY, "too slow to read")),
+    }
+}
+
+impl From<axum::Error> for End {
+    /// A failed write: the client is gone.
+    fn from(_: axum::Error) -> Self {
+        End::Gone
     }
 }
 
