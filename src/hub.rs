@@ -162,6 +162,25 @@ struct Announce {
     summaries: Vec<String>,
 }
 
+impl Announce {
+    /// How `room`, `size` people at its largest around a change, hears of it: `frame` if the room
+    /// is no crowd (at most `crowd`), otherwise the room's next `roster` summary.
+    fn tell(
+        &mut self,
+        rosters: &mut Rosters,
+        crowd: usize,
+        room: String,
+        size: usize,
+        frame: ServerMsg,
+    ) {
+        if size <= crowd {
+            self.frames.push((room, frame));
+        } else if rosters.mark_pending(&room) {
+            self.summaries.push(room);
+        }
+    }
+}
+
 /// What arrives in a connection's inbox.
 #[derive(Debug, Clone)]
 pub enum Private {
@@ -497,13 +516,7 @@ impl Hub {
             return announce;
         }
         for (room, size) in sizes {
-            if size > crowd {
-                if rosters.mark_pending(&room) {
-                    announce.summaries.push(room);
-                }
-            } else {
-                announce.frames.push((room, presence.clone()));
-            }
+            announce.tell(rosters, crowd, room, size, presence.clone());
         }
         announce
     }
@@ -556,17 +569,19 @@ impl Hub {
                 (true, true) => rosters.add(room, session, &person.nick),
                 (true, false) => rosters.remove(room, session, &person.nick),
             };
+            let member = ServerMsg::Member {
+                room: room.to_owned(),
+                nick: person.nick.clone(),
+                joined,
+            };
             let mut announce = Announce::default();
-            if size <= self.shared.config.crowd {
-                let member = ServerMsg::Member {
-                    room: room.to_owned(),
-                    nick: person.nick.clone(),
-                    joined,
-                };
-                announce.frames.push((room.to_owned(), member));
-            } else if rosters.mark_pending(room) {
-                announce.summaries.push(room.to_owned());
-            }
+            announce.tell(
+                rosters,
+                self.shared.config.crowd,
+                room.to_owned(),
+                size,
+                member,
+            );
             announce
         };
         self.announce(announce);
@@ -578,9 +593,14 @@ impl Hub {
         self.people().rosters.list(room, self.shared.config.crowd)
     }
 
-    /// How many are online in `room`.
-    pub fn head_count(&self, room: &str) -> usize {
-        self.people().rosters.count(room)
+    /// Who of `room` is online, as [`Hub::members`], and how many in all if that list was cut
+    /// short (a crowd). Both are read under one lock, so the count always belongs to the list.
+    pub fn listing(&self, room: &str) -> (Vec<String>, Option<usize>) {
+        let people = self.people();
+        let list = people.rosters.list(room, self.shared.config.crowd);
+        let count = people.rosters.count(room);
+        let cut = (list.len() < count).then_some(count);
+        (list, cut)
     }
 
     /// Forgets connection `conn` of `session`. If it was the person's last one, they are announced as
@@ -1058,7 +1078,7 @@ mod tests {
             })
         );
         assert_eq!(hub.online(), ["p0", "p1"], "a crowd's list is cut short");
-        assert_eq!(hub.head_count(GENERAL), 4);
+        assert_eq!(hub.listing(GENERAL).1, Some(4));
         tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(next_frame(&mut general), roster(GENERAL, 4, None));
         assert_eq!(next_frame(&mut general), None, "one summary for both");

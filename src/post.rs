@@ -4,7 +4,7 @@
 use crate::hub::{now_rfc3339, ConnId, Hub};
 use crate::protocol::{validate_text, ChatMessage, ErrorCode, FrameError};
 use crate::session::{SessionId, Sessions};
-use crate::store::{NewMessage, Store, StoreError};
+use crate::store::{NewMessage, Store};
 
 /// What is being posted.
 #[derive(Debug, Clone)]
@@ -47,17 +47,13 @@ pub async fn post(
         action: post.action,
         session_hash,
     };
-    hub.publish(post.room, origin, draft).await.map_err(|err| {
-        tracing::error!(%err, "storing a message failed");
-        FrameError::new(
-            ErrorCode::Unavailable,
-            "the message could not be stored; try again",
-        )
-    })
+    hub.publish(post.room, origin, draft)
+        .await
+        .map_err(unavailable)
 }
 
 /// A store failure as the client hears it; the cause goes to the log.
-pub fn unavailable(err: StoreError) -> FrameError {
+pub fn unavailable(err: impl std::fmt::Display) -> FrameError {
     tracing::error!(%err, "storing a message failed");
     FrameError::new(
         ErrorCode::Unavailable,

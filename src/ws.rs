@@ -358,7 +358,7 @@ impl Connection {
         let mut members = BTreeMap::new();
         let mut counts = BTreeMap::new();
         for room in &rooms {
-            let (list, count) = self.listing(room);
+            let (list, count) = self.hub.listing(room);
             if let Some(count) = count {
                 counts.insert(room.clone(), count);
             }
@@ -487,14 +487,6 @@ impl Connection {
         if let Some(token_hash) = self.sessions.token_hash(session) {
             write_through(&self.store, &token_hash, nick).await;
         }
-    }
-
-    /// Who of `room` is online, and how many in all if that list was cut short (a crowd).
-    fn listing(&self, room: &str) -> (Vec<String>, Option<usize>) {
-        let list = self.hub.members(room);
-        let count = self.hub.head_count(room);
-        let cut = (list.len() < count).then_some(count);
-        (list, cut)
     }
 
     /// Tells the room this connection stopped typing in, if it had said it was typing.
@@ -697,7 +689,7 @@ impl Connection {
 
     /// `joined` with who of the room is online, then its latest page.
     async fn send_joined(&mut self, me: &mut Me, room: &str) -> Result<(), End> {
-        let (members, count) = self.listing(room);
+        let (members, count) = self.hub.listing(room);
         let joined = ServerMsg::Joined {
             room: room.to_owned(),
             members,
@@ -886,9 +878,7 @@ impl Connection {
                     _ => break,
                 }
             }
-            futures::SinkExt::flush(&mut self.socket)
-                .await
-                .map_err(|_| End::Gone)
+            Ok::<(), End>(futures::SinkExt::flush(&mut self.socket).await?)
         };
         written(burst).await
     }
@@ -969,9 +959,7 @@ impl Connection {
     /// Writes a frame into the socket's buffer without flushing it; the caller bounds the time.
     async fn feed_raw(&mut self, frame: Utf8Bytes) -> Result<(), End> {
         self.metrics.frame_out();
-        futures::SinkExt::feed(&mut self.socket, Message::Text(frame))
-            .await
-            .map_err(|_| End::Gone)
+        Ok(futures::SinkExt::feed(&mut self.socket, Message::Text(frame)).await?)
     }
 
     async fn send_message(&mut self, message: Message) -> Result<(), End> {
