@@ -146,19 +146,26 @@ pub struct PageData {
 pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError> {
     use axum_extra::extract::CookieJar;
 
-    use crate::session::COOKIE;
-    use crate::state::AppState;
+    use crate::server::session::COOKIE;
+    use crate::server::state::AppState;
 
     let state = use_context::<AppState>()
         .ok_or_else(|| ServerFnError::new("the server state is missing"))?;
     let jar: CookieJar = leptos_axum::extract().await?;
-    let Some((session, me)) = jar
-        .get(COOKIE)
-        .and_then(|cookie| state.sessions.current(cookie.value()))
-    else {
+    let Some(token) = jar.get(COOKIE).map(|cookie| cookie.value().to_owned()) else {
         return Ok(None);
     };
-    let rooms = state.sessions.rooms(session);
+    // A store that does not answer is an error page, not the nickname form: the session is not
+    // lost, only unreachable for a moment.
+    let session = state.sessions.authenticate(&token).await.map_err(|err| {
+        tracing::error!(%err, "reading the session for the page failed");
+        ServerFnError::new("the server cannot reach its store right now")
+    })?;
+    let Some(session) = session else {
+        return Ok(None);
+    };
+    let me = session.nick();
+    let rooms = session.rooms();
     if !rooms.contains(&room) {
         return Ok(Some(PageData {
             me,
@@ -195,10 +202,30 @@ fn Home() -> impl IntoView {
             {move || Suspend::new(async move {
                 match state.await {
                     Ok(Some(state)) => view! { <ChatPage state/> }.into_any(),
-                    _ => view! { <JoinPage/> }.into_any(),
+                    Ok(None) => view! { <JoinPage/> }.into_any(),
+                    // Not the nickname form: the session is fine, the server is not, for now.
+                    Err(_) => view! { <Unavailable/> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The server could not tell who this is (its store did not answer): say so, with a way to retry.
+#[component]
+fn Unavailable() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    }
+    view! {
+        <main class="join">
+            <div class="join-card" role="alert">
+                <h1 class="brand">"chinwag"</h1>
+                <p class="lead">"chinwag cannot reach its store right now. Your session is safe."</p>
+                <a href="/">"Try again"</a>
+            </div>
+        </main>
     }
 }
 
@@ -268,6 +295,8 @@ fn ChatPage(state: PageData) -> impl IntoView {
         complete: state.complete,
         reset: false,
         before: None,
+        more: false,
+        reply_to: None,
     };
     chat.chat.update(|c| {
         c.apply(&rooms, 0.0);

@@ -490,6 +490,7 @@ impl Chat {
                 room,
                 members,
                 count,
+                ..
             } => {
                 self.ensure_room(room);
                 if room != GENERAL {
@@ -526,7 +527,7 @@ impl Chat {
                 }
                 true
             }
-            ServerMsg::Left { room } => {
+            ServerMsg::Left { room, .. } => {
                 self.forget_room(room);
                 true
             }
@@ -572,7 +573,7 @@ impl Chat {
                 online,
                 rooms,
             } => self.presence(nick, *online, rooms),
-            ServerMsg::Renamed { from, to } => self.renamed(from, to),
+            ServerMsg::Renamed { from, to, .. } => self.renamed(from, to),
             ServerMsg::Typing { nick, active, room } => {
                 if !self.rooms.contains_key(room) {
                     return false;
@@ -624,6 +625,7 @@ impl Chat {
                 reset,
                 complete,
                 before: None,
+                ..
             } => self.history(room, messages, *complete, *reset),
         }
     }
@@ -917,6 +919,7 @@ mod tests {
             room: Some("general".into()),
             seq: Some(seq),
             to: None,
+            id: None,
         }
     }
 
@@ -996,6 +999,7 @@ mod tests {
             message: "too long".into(),
             client_id: Some("c-1".into()),
             retry_after_ms: None,
+            reply_to: None,
         };
         assert!(chat.apply(&refusal, 0.0));
         assert_eq!(states(chat.room(GENERAL)), [Some(Delivery::Failed)]);
@@ -1137,6 +1141,7 @@ mod tests {
             &ServerMsg::Renamed {
                 from: "bob".into(),
                 to: "robert".into(),
+                reply_to: None,
             },
             0.0,
         );
@@ -1147,6 +1152,7 @@ mod tests {
             &ServerMsg::Renamed {
                 from: "me".into(),
                 to: "moi".into(),
+                reply_to: None,
             },
             0.0,
         );
@@ -1253,6 +1259,7 @@ mod tests {
             room: None,
             seq: None,
             to: Some("bob".into()),
+            id: None,
         };
         assert!(chat.apply(&acked, 0.0));
         assert_eq!(states(chat.current()), [Some(Delivery::Sent)]);
@@ -1271,6 +1278,8 @@ mod tests {
             complete: false,
             reset,
             before: None,
+            more: false,
+            reply_to: None,
         }
     }
 
@@ -1301,6 +1310,8 @@ mod tests {
             complete: true,
             reset: false,
             before: Some(51),
+            more: false,
+            reply_to: None,
         };
         assert!(chat.apply(&older, 0.0));
         let ids: Vec<&str> = chat
@@ -1421,6 +1432,7 @@ mod tests {
                 room: "rust".into(),
                 members: vec!["bob".into(), "me".into()],
                 count: None,
+                reply_to: None,
             },
             0.0,
         );
@@ -1437,6 +1449,8 @@ mod tests {
                 complete: true,
                 reset: false,
                 before: None,
+                more: false,
+                reply_to: None,
             },
             0.0,
         );
@@ -1507,6 +1521,7 @@ mod tests {
         chat.apply(
             &ServerMsg::Left {
                 room: "rust".into(),
+                reply_to: None,
             },
             0.0,
         );
@@ -1529,6 +1544,7 @@ mod tests {
                     room: room.into(),
                     members: vec![],
                     count: None,
+                    reply_to: None,
                 },
                 0.0,
             );
@@ -1567,6 +1583,7 @@ mod tests {
             &ServerMsg::DmHistory {
                 messages: vec![stored(3, "old")],
                 reset: false,
+                more: false,
             },
             0.0,
         );
@@ -1577,6 +1594,7 @@ mod tests {
             &ServerMsg::DmHistory {
                 messages: vec![stored(4, "new"), stored(5, "newer")],
                 reset: false,
+                more: false,
             },
             0.0,
         );

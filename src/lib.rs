@@ -34,29 +34,7 @@ pub mod command;
 pub mod protocol;
 
 #[cfg(feature = "ssr")]
-pub mod forms;
-#[cfg(feature = "ssr")]
-pub mod hub;
-#[cfg(feature = "ssr")]
-pub mod limits;
-#[cfg(feature = "ssr")]
-pub mod metrics;
-#[cfg(feature = "ssr")]
-pub mod post;
-#[cfg(feature = "ssr")]
-pub mod rooms;
-#[cfg(feature = "ssr")]
-pub mod roster;
-#[cfg(feature = "ssr")]
 pub mod server;
-#[cfg(feature = "ssr")]
-pub mod session;
-#[cfg(feature = "ssr")]
-pub mod state;
-#[cfg(feature = "ssr")]
-pub mod store;
-#[cfg(feature = "ssr")]
-pub mod ws;
 
 /// The wasm entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]

@@ -29,6 +29,9 @@ pub const MAX_ROOM_CHARS: usize = 32;
 /// How many rooms one session may be in, `general` included.
 pub const MAX_ROOMS: usize = 50;
 
+/// Longest accepted request `id`; it is echoed back as `reply_to`.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -110,6 +113,67 @@ impl ClientMsg {
     }
 }
 
+/// A client frame with its optional request id: `{"type":"join","room":"rust","id":"r-7"}`. The
+/// server's answer to it (an `error`, or the frame that completes it: `joined`, `left`, `renamed`,
+/// `history`) carries the id back as `reply_to`, so a client always knows which request an answer
+/// belongs to. `say` and `dm` are named by their `client_id` instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub id: Option<String>,
+    pub msg: ClientMsg,
+}
+
+impl Request {
+    /// Parses one websocket text frame. A bad frame is a [`ErrorCode::BadFrame`] that still
+    /// carries the request id when one could be read, so even that refusal names its request.
+    pub fn parse(frame: &str) -> Result<Self, (Option<String>, FrameError)> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            #[serde(default)]
+            id: Option<serde_json::Value>,
+            #[serde(flatten)]
+            msg: ClientMsg,
+        }
+        #[derive(Deserialize)]
+        struct IdOnly {
+            #[serde(default)]
+            id: Option<serde_json::Value>,
+        }
+        let request_id = |id: Option<serde_json::Value>| -> Result<Option<String>, FrameError> {
+            match id {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(id))
+                    if (1..=MAX_REQUEST_ID_CHARS).contains(&id.chars().count()) =>
+                {
+                    Ok(Some(id))
+                }
+                Some(_) => Err(FrameError::new(
+                    ErrorCode::BadFrame,
+                    format!("id must be a string of 1 to {MAX_REQUEST_ID_CHARS} characters"),
+                )),
+            }
+        };
+        match serde_json::from_str::<Envelope>(frame) {
+            Ok(Envelope { id, msg }) => match request_id(id) {
+                Ok(id) => Ok(Request { id, msg }),
+                Err(err) => Err((None, err)),
+            },
+            Err(err) => {
+                let id = serde_json::from_str::<IdOnly>(frame)
+                    .ok()
+                    .and_then(|only| request_id(only.id).ok().flatten());
+                Err((
+                    id,
+                    FrameError::new(
+                        ErrorCode::BadFrame,
+                        format!("not a valid client frame: {err}"),
+                    ),
+                ))
+            }
+        }
+    }
+}
+
 /// A chat message as stored and delivered; also the shape of a `message` frame's body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
@@ -169,7 +233,7 @@ pub enum ServerMsg {
     /// Someone else's message.
     Message(ChatMessage),
     /// The sender's own message was accepted (it gets this instead of an echo). Room messages carry
-    /// their `room` and `seq`; private ones their recipient `to`.
+    /// their `room` and `seq`; private ones their recipient `to` and their `id`.
     Ack {
         client_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,6 +242,9 @@ pub enum ServerMsg {
         seq: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
+        /// A private message's id, as its `dm` frame carries it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
     },
     /// A frame was refused. The connection stays open unless the code says otherwise. A refused `say`
     /// or `dm` carries its `client_id`, so the client can mark that message as failed.
@@ -189,6 +256,9 @@ pub enum ServerMsg {
         /// For `rate_limited`: how long to wait before the next frame of that kind is accepted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        /// The `id` of the request refused, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
     },
     /// The connection fell behind and `missed` messages of `room` were not delivered to it.
     /// The client knows it has a gap; it is never cut off without being told.
@@ -209,9 +279,17 @@ pub enum ServerMsg {
         /// How many are online in all, when `members` was cut short (a crowd).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         count: Option<usize>,
+        /// On the connection that asked: the `id` of its `join`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
     },
     /// This session left `room` (on this tab or another); nothing more of it arrives.
-    Left { room: String },
+    Left {
+        room: String,
+        /// On the connection that asked: the `id` of its `leave`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
     /// Someone online joined (`joined: true`) or left `room`; sent to the room's members.
     Member {
         room: String,
@@ -228,7 +306,13 @@ pub enum ServerMsg {
         members: Option<Vec<String>>,
     },
     /// Someone changed their nickname.
-    Renamed { from: String, to: String },
+    Renamed {
+        from: String,
+        to: String,
+        /// On the connection that asked: the `id` of its `nick`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
     /// Someone started or stopped typing in `room`.
     Typing {
         room: String,
@@ -244,6 +328,9 @@ pub enum ServerMsg {
         /// The gap after `dm_since` was too large: these are only the latest ones.
         #[serde(default, skip_serializing_if = "is_false")]
         reset: bool,
+        /// More `dm_history` frames follow at once (a catch-up too large for one frame).
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
     },
     /// Stored messages of `room`, oldest first, each shaped like a `message` frame: the latest ones
     /// after `welcome`, exactly the missed ones after a `since`, or the missed ones after a lag.
@@ -258,6 +345,13 @@ pub enum ServerMsg {
         /// Set when this answers a client's `history` request: the page ends just before this seq.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         before: Option<u64>,
+        /// More `history` frames of this room follow at once: a catch-up too large for one frame
+        /// comes in several, each continuing where the last ended.
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
+        /// The `id` of the `history` request this answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
     },
 }
 
@@ -287,6 +381,7 @@ impl ServerMsg {
             message: message.into(),
             client_id: None,
             retry_after_ms: None,
+            reply_to: None,
         }
     }
 }
@@ -329,15 +424,42 @@ pub enum ErrorCode {
     Unsupported,
     /// The server could not store the message right now; it was not delivered. Try again.
     Unavailable,
+    /// The server holds as many rooms as it is configured to; no new one can be created.
+    RoomLimit,
+    /// A code this build does not know (a newer server's): shown by its `message`.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ErrorCode {
     /// The code as it appears on the wire, e.g. `"nick_taken"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::HelloRequired => "hello_required",
+            ErrorCode::AlreadyHello => "already_hello",
+            ErrorCode::NickInvalid => "nick_invalid",
+            ErrorCode::NickTaken => "nick_taken",
+            ErrorCode::BadSession => "bad_session",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::Empty => "empty",
+            ErrorCode::TooLong => "too_long",
+            ErrorCode::BadClientId => "bad_client_id",
+            ErrorCode::UnknownRoom => "unknown_room",
+            ErrorCode::RoomInvalid => "room_invalid",
+            ErrorCode::CannotLeave => "cannot_leave",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::RoomLimit => "room_limit",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+
+    /// The code as it appears on the wire, owned.
     pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        self.as_str().to_owned()
     }
 }
 
@@ -370,21 +492,23 @@ impl FrameError {
 
     /// The error as the frame the client receives.
     pub fn to_server_msg(&self) -> ServerMsg {
-        ServerMsg::Error {
-            code: self.code,
-            message: self.message.clone(),
-            client_id: None,
-            retry_after_ms: self.retry_after_ms,
-        }
+        self.answer(None, None)
     }
 
     /// The error as the answer to the message the client calls `client_id`.
     pub fn about(&self, client_id: String) -> ServerMsg {
+        self.answer(Some(client_id), None)
+    }
+
+    /// The error as the answer to a request: the message it names (`client_id`) and the request's
+    /// `id` (`reply_to`), where the client gave them.
+    pub fn answer(&self, client_id: Option<String>, reply_to: Option<String>) -> ServerMsg {
         ServerMsg::Error {
             code: self.code,
             message: self.message.clone(),
-            client_id: Some(client_id),
+            client_id,
             retry_after_ms: self.retry_after_ms,
+            reply_to,
         }
     }
 }
@@ -611,6 +735,7 @@ mod tests {
                     room: Some("general".into()),
                     seq: Some(17),
                     to: None,
+                    id: None,
                 },
                 json!({"type":"ack","client_id":"c-1","room":"general","seq":17}),
             ),
@@ -651,14 +776,16 @@ mod tests {
                     room: "rust".into(),
                     members: vec!["alice".into()],
                     count: None,
+                    reply_to: None,
                 },
                 json!({"type":"joined","room":"rust","members":["alice"]}),
             ),
             (
                 ServerMsg::Left {
                     room: "rust".into(),
+                    reply_to: Some("r-2".into()),
                 },
-                json!({"type":"left","room":"rust"}),
+                json!({"type":"left","room":"rust","reply_to":"r-2"}),
             ),
             (
                 ServerMsg::Member {
@@ -672,6 +799,7 @@ mod tests {
                 ServerMsg::Renamed {
                     from: "old".into(),
                     to: "new".into(),
+                    reply_to: None,
                 },
                 json!({"type":"renamed","from":"old","to":"new"}),
             ),
@@ -700,6 +828,7 @@ mod tests {
                 ServerMsg::DmHistory {
                     messages: vec![],
                     reset: true,
+                    more: false,
                 },
                 json!({"type":"dm_history","messages":[],"reset":true}),
             ),
@@ -718,6 +847,8 @@ mod tests {
                     complete: true,
                     reset: false,
                     before: None,
+                    more: false,
+                    reply_to: None,
                 },
                 json!({"type":"history","room":"general","complete":true,"messages":[
                     {"type":"message","room":"general","seq":1,"from":"a","text":"x",
@@ -749,6 +880,60 @@ mod tests {
     }
 
     #[test]
+    fn a_request_id_is_read_with_the_frame_and_named_in_a_refusal() {
+        assert_eq!(
+            Request::parse(r#"{"type":"join","room":"rust","id":"r-1"}"#),
+            Ok(Request {
+                id: Some("r-1".into()),
+                msg: ClientMsg::Join {
+                    room: "rust".into()
+                }
+            })
+        );
+        assert_eq!(
+            Request::parse(r#"{"type":"nick","nick":"x"}"#).map(|r| r.id),
+            Ok(None)
+        );
+        let (id, err) = Request::parse(r#"{"type":"join","id":"r-2"}"#).expect_err("no room");
+        assert_eq!(
+            (id.as_deref(), err.code),
+            (Some("r-2"), ErrorCode::BadFrame)
+        );
+        let (id, err) = Request::parse(r#"{"type":"shout","id":"r-3"}"#).expect_err("unknown");
+        assert_eq!(
+            (id.as_deref(), err.code),
+            (Some("r-3"), ErrorCode::BadFrame)
+        );
+        for bad_id in [r#"42"#, r#""""#, &format!("{:?}", "x".repeat(65))] {
+            let frame = format!(r#"{{"type":"nick","nick":"x","id":{bad_id}}}"#);
+            let (id, err) = Request::parse(&frame).expect_err(&frame);
+            assert_eq!((id, err.code), (None, ErrorCode::BadFrame), "{frame}");
+        }
+        let refusal =
+            FrameError::new(ErrorCode::UnknownRoom, "no").answer(None, Some("r-4".into()));
+        assert_eq!(
+            wire(&refusal),
+            json!({"type":"error","code":"unknown_room","message":"no","reply_to":"r-4"})
+        );
+    }
+
+    #[test]
+    fn an_unknown_error_code_still_parses() {
+        let frame = r#"{"type":"error","code":"from_the_future","message":"hm","client_id":"c-1"}"#;
+        match ServerMsg::parse(frame) {
+            Ok(ServerMsg::Error {
+                code, client_id, ..
+            }) => {
+                assert_eq!(
+                    (code, client_id.as_deref()),
+                    (ErrorCode::Unknown, Some("c-1"))
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_rate_limit_says_when_to_retry() {
         let msg = FrameError::rate_limited(250).about("c-1".into());
         assert_eq!(
@@ -762,6 +947,29 @@ mod tests {
     fn error_codes_have_their_wire_names() {
         assert_eq!(ErrorCode::NickTaken.name(), "nick_taken");
         assert_eq!(ErrorCode::BadFrame.name(), "bad_frame");
+        // The hand-written names agree with serde's.
+        for code in [
+            ErrorCode::BadFrame,
+            ErrorCode::HelloRequired,
+            ErrorCode::AlreadyHello,
+            ErrorCode::NickInvalid,
+            ErrorCode::NickTaken,
+            ErrorCode::BadSession,
+            ErrorCode::UnknownUser,
+            ErrorCode::Empty,
+            ErrorCode::TooLong,
+            ErrorCode::BadClientId,
+            ErrorCode::UnknownRoom,
+            ErrorCode::RoomInvalid,
+            ErrorCode::CannotLeave,
+            ErrorCode::TooManyRooms,
+            ErrorCode::RateLimited,
+            ErrorCode::Unsupported,
+            ErrorCode::Unavailable,
+            ErrorCode::RoomLimit,
+        ] {
+            assert_eq!(serde_json::to_value(code).ok(), Some(json!(code.as_str())));
+        }
     }
 
     #[test]

@@ -1,0 +1,734 @@
+//! One typed configuration: every setting, read from a flag or from the environment (the flag
+//! wins), with its default, and validated once at start-up. `chinwag --help` lists them all.
+//!
+//! A value that does not parse or breaks its rule (NaN, zero, negative, a frame limit too small for
+//! a valid message, ...) stops the server before it listens, with one line naming the variable;
+//! nothing is checked (or can panic) later. [`Settings`] is what clap reads; [`ServerConfig`] is
+//! what the server runs on, built from it by [`Settings::into_config`] (tests build it directly from
+//! its defaults).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, CommandFactory, Parser, ValueEnum};
+
+use super::hub::HubConfig;
+use super::limits::{Limits, Rate, MIN_FRAME_BYTES};
+use super::session::SessionConfig;
+use super::store::StoreConfig;
+
+/// The `chinwag` command line: the server's settings (every one also read from the environment).
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "chinwag",
+    version = version(),
+    about = "chinwag: a real-time chat server (Leptos page, axum websocket hub).",
+    long_about = "chinwag: a real-time chat server (Leptos page, axum websocket hub).\n\n\
+        Every setting can be given as a flag or as the environment variable shown beside it; a \
+        flag wins. Durations take a unit: 500ms, 30s, 15m, 2h, 30d (a bare number is seconds)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The version `chinwag --version` prints: the crate's, and the commit it was built from when the
+/// build said (`CHINWAG_COMMIT`, set by the release script).
+pub fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let commit = option_env!("CHINWAG_COMMIT").unwrap_or("development build");
+        format!("{} ({commit})", env!("CARGO_PKG_VERSION"))
+    })
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Every setting of the server.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address and port to listen on (`0.0.0.0:3000` to expose it) [default: Leptos.toml's
+    /// site-addr, else 127.0.0.1:3000]
+    #[arg(long = "addr", env = "LEPTOS_SITE_ADDR", value_name = "ADDR")]
+    pub site_addr: Option<SocketAddr>,
+    /// Where the built client files are [default: Leptos.toml's site-root, else target/site]
+    #[arg(long, env = "LEPTOS_SITE_ROOT", value_name = "DIR")]
+    pub site_root: Option<String>,
+    /// Where the SQLite store `chinwag.db` lives (unused with --database-url)
+    #[arg(
+        long,
+        env = "CHINWAG_DATA_DIR",
+        default_value = "data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// `postgres://user@host:5432/db` to store in PostgreSQL instead of SQLite
+    #[arg(long, env = "DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Extra page origins allowed to open the websocket and post forms, comma-separated (the
+    /// server's own origin always is)
+    #[arg(
+        long,
+        env = "CHINWAG_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGINS"
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Always mark the session cookie `Secure` (it already is behind a TLS proxy that sends
+    /// `X-Forwarded-Proto: https`)
+    #[arg(long, env = "CHINWAG_SECURE_COOKIES", action = ArgAction::Set, default_value = "false",
+          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub secure_cookies: bool,
+    /// Serve `/metrics` on this address only (e.g. 127.0.0.1:9100), not on the public one
+    #[arg(long, env = "CHINWAG_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Log format
+    #[arg(long, env = "CHINWAG_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Largest websocket message, in bytes; larger ones close the connection with 1009 (at least
+    /// 53248, so that every valid message fits however it is escaped)
+    #[arg(
+        long,
+        env = "CHINWAG_MAX_FRAME_BYTES",
+        default_value = "65536",
+        value_name = "BYTES"
+    )]
+    pub max_frame_bytes: usize,
+    /// Messages per second per session (`say`, `dm`, `join`, `leave`, `nick`, `history`)
+    #[arg(
+        long,
+        env = "CHINWAG_RATE_PER_SEC",
+        default_value = "10",
+        value_name = "N"
+    )]
+    pub rate_per_sec: f64,
+    /// Messages a session may send at once before the rate applies
+    #[arg(
+        long,
+        env = "CHINWAG_RATE_BURST",
+        default_value = "20",
+        value_name = "N"
+    )]
+    pub rate_burst: f64,
+    /// `typing` frames per second per session
+    #[arg(
+        long,
+        env = "CHINWAG_TYPING_RATE_PER_SEC",
+        default_value = "2",
+        value_name = "N"
+    )]
+    pub typing_rate_per_sec: f64,
+    /// `typing` frames a session may send at once
+    #[arg(
+        long,
+        env = "CHINWAG_TYPING_BURST",
+        default_value = "5",
+        value_name = "N"
+    )]
+    pub typing_burst: f64,
+    /// Frames of any kind per second per connection (over it: close 1008)
+    #[arg(
+        long,
+        env = "CHINWAG_FRAMES_PER_SEC",
+        default_value = "50",
+        value_name = "N"
+    )]
+    pub frames_per_sec: f64,
+    /// Frames a connection may send at once
+    #[arg(
+        long,
+        env = "CHINWAG_FRAMES_BURST",
+        default_value = "200",
+        value_name = "N"
+    )]
+    pub frames_burst: f64,
+    /// New sessions per minute per client address
+    #[arg(
+        long,
+        env = "CHINWAG_SESSIONS_PER_MINUTE",
+        default_value = "10",
+        value_name = "N"
+    )]
+    pub sessions_per_minute: f64,
+    /// New sessions an address may create at once
+    #[arg(
+        long,
+        env = "CHINWAG_SESSIONS_BURST",
+        default_value = "30",
+        value_name = "N"
+    )]
+    pub sessions_burst: f64,
+    /// New rooms per minute per client address
+    #[arg(
+        long,
+        env = "CHINWAG_ROOMS_PER_MINUTE",
+        default_value = "1",
+        value_name = "N"
+    )]
+    pub rooms_per_minute: f64,
+    /// New rooms an address may create at once
+    #[arg(
+        long,
+        env = "CHINWAG_ROOMS_BURST",
+        default_value = "10",
+        value_name = "N"
+    )]
+    pub rooms_burst: f64,
+    /// Form posts (`/say`, `/rooms/join`, `/rooms/leave`) per minute per client address
+    #[arg(
+        long,
+        env = "CHINWAG_FORMS_PER_MINUTE",
+        default_value = "120",
+        value_name = "N"
+    )]
+    pub forms_per_minute: f64,
+    /// Form posts an address may send at once
+    #[arg(
+        long,
+        env = "CHINWAG_FORMS_BURST",
+        default_value = "30",
+        value_name = "N"
+    )]
+    pub forms_burst: f64,
+    /// Rooms the server holds at most
+    #[arg(
+        long,
+        env = "CHINWAG_MAX_ROOMS",
+        default_value = "1000",
+        value_name = "N"
+    )]
+    pub max_rooms: usize,
+    /// Open websockets per client address (more get HTTP 429)
+    #[arg(
+        long,
+        env = "CHINWAG_MAX_CONNECTIONS_PER_IP",
+        default_value = "256",
+        value_name = "N"
+    )]
+    pub max_connections_per_ip: usize,
+    /// Open websockets in all (more get HTTP 503)
+    #[arg(
+        long,
+        env = "CHINWAG_MAX_CONNECTIONS",
+        default_value = "200000",
+        value_name = "N"
+    )]
+    pub max_connections: usize,
+    /// Open TCP connections per client address (more are closed at once)
+    #[arg(
+        long,
+        env = "CHINWAG_MAX_HTTP_CONNECTIONS_PER_IP",
+        default_value = "512",
+        value_name = "N"
+    )]
+    pub max_http_connections_per_ip: usize,
+    /// Open TCP connections in all
+    #[arg(
+        long,
+        env = "CHINWAG_MAX_HTTP_CONNECTIONS",
+        default_value = "210000",
+        value_name = "N"
+    )]
+    pub max_http_connections: usize,
+    /// How long a client may take to send a request's headers; also how long an idle keep-alive
+    /// connection is kept
+    #[arg(long, env = "CHINWAG_HEADER_TIMEOUT", default_value = "10s", value_parser = duration, value_name = "DURATION")]
+    pub header_timeout: Duration,
+    /// How long a websocket may take to say `hello` (then: close 1008)
+    #[arg(long, env = "CHINWAG_HELLO_TIMEOUT", default_value = "10s", value_parser = duration, value_name = "DURATION")]
+    pub hello_timeout: Duration,
+    /// How often an idle websocket is pinged
+    #[arg(long, env = "CHINWAG_PING_INTERVAL", default_value = "30s", value_parser = duration, value_name = "DURATION")]
+    pub ping_interval: Duration,
+    /// A websocket that sends nothing, not even a pong, for this long is closed (1001)
+    #[arg(long, env = "CHINWAG_IDLE_TIMEOUT", default_value = "75s", value_parser = duration, value_name = "DURATION")]
+    pub idle_timeout: Duration,
+    /// A write the client does not take within this is its end (close 1008, too slow)
+    #[arg(long, env = "CHINWAG_WRITE_TIMEOUT", default_value = "20s", value_parser = duration, value_name = "DURATION")]
+    pub write_timeout: Duration,
+    /// Largest gap a reconnect's `since` is filled message by message (beyond: the latest page,
+    /// with `reset`)
+    #[arg(
+        long,
+        env = "CHINWAG_CATCH_UP_LIMIT",
+        default_value = "5000",
+        value_name = "N"
+    )]
+    pub catch_up_limit: u64,
+    /// How long a session keeps its nickname after its last connection closed
+    #[arg(long, env = "CHINWAG_NICK_HOLD", default_value = "15m", value_parser = duration, value_name = "DURATION")]
+    pub nick_hold: Duration,
+    /// How long an unused session is kept at all (then deleted from the store)
+    #[arg(long, env = "CHINWAG_SESSION_TTL", default_value = "30d", value_parser = duration, value_name = "DURATION")]
+    pub session_ttl: Duration,
+    /// Sessions without a connection kept in memory at most (the store has them all)
+    #[arg(
+        long,
+        env = "CHINWAG_SESSION_CACHE",
+        default_value = "10000",
+        value_name = "N"
+    )]
+    pub session_cache: usize,
+    /// How long after someone's last tab closed they are announced as gone
+    #[arg(long, env = "CHINWAG_LEAVE_GRACE", default_value = "3s", value_parser = duration, value_name = "DURATION")]
+    pub leave_grace: Duration,
+    /// People online that make a room a crowd (cut lists, summed-up arrivals)
+    #[arg(long, env = "CHINWAG_CROWD", default_value = "100", value_name = "N")]
+    pub crowd: usize,
+    /// Frames a room buffers for its slowest reader before that reader is resynced from the store
+    #[arg(
+        long,
+        env = "CHINWAG_ROOM_BUFFER",
+        default_value = "256",
+        value_name = "N"
+    )]
+    pub room_buffer: usize,
+    /// Private frames a connection buffers before it resyncs from the store
+    #[arg(long, env = "CHINWAG_INBOX", default_value = "256", value_name = "N")]
+    pub inbox: usize,
+}
+
+/// Where each part of the server takes its settings from.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub store: StoreConfig,
+    pub hub: HubConfig,
+    pub sessions: SessionConfig,
+    pub limits: Limits,
+    pub http: HttpConfig,
+}
+
+/// The HTTP side's settings.
+#[derive(Debug, Clone, Default)]
+pub struct HttpConfig {
+    /// Origins allowed to open a websocket or post a form besides the server's own.
+    pub allowed_origins: Vec<String>,
+    /// Always mark the session cookie `Secure`.
+    pub secure_cookies: bool,
+    /// Where `/metrics` is served instead of the public address, if set.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl ServerConfig {
+    /// Production defaults with the store in `data_dir`.
+    pub fn with_store(store: StoreConfig) -> Self {
+        Self {
+            store,
+            hub: HubConfig::default(),
+            sessions: SessionConfig::default(),
+            limits: Limits::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+/// A setting that broke its rule: one line for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable and flag, e.g. `CHINWAG_RATE_BURST (--rate-burst)`.
+    pub name: String,
+    pub problem: String,
+}
+
+impl Settings {
+    /// Checks every rule and builds the server's configuration.
+    pub fn into_config(self) -> Result<ServerConfig, ConfigError> {
+        let rate = |per: f64, per_id: &str, burst: f64, burst_id: &str| {
+            positive(per, per_id)?;
+            at_least_one(burst, burst_id)?;
+            Ok::<_, ConfigError>((per, burst))
+        };
+        let (per, burst) = rate(
+            self.rate_per_sec,
+            "rate_per_sec",
+            self.rate_burst,
+            "rate_burst",
+        )?;
+        let messages = Rate::new(per, burst);
+        let (per, burst) = rate(
+            self.typing_rate_per_sec,
+            "typing_rate_per_sec",
+            self.typing_burst,
+            "typing_burst",
+        )?;
+        let typing = Rate::new(per, burst);
+        let (per, burst) = rate(
+            self.frames_per_sec,
+            "frames_per_sec",
+            self.frames_burst,
+            "frames_burst",
+        )?;
+        let frames = Rate::new(per, burst);
+        let (per, burst) = rate(
+            self.sessions_per_minute,
+            "sessions_per_minute",
+            self.sessions_burst,
+            "sessions_burst",
+        )?;
+        let sessions_per_addr = Rate::per_minute(per, burst);
+        let (per, burst) = rate(
+            self.rooms_per_minute,
+            "rooms_per_minute",
+            self.rooms_burst,
+            "rooms_burst",
+        )?;
+        let rooms_per_addr = Rate::per_minute(per, burst);
+        let (per, burst) = rate(
+            self.forms_per_minute,
+            "forms_per_minute",
+            self.forms_burst,
+            "forms_burst",
+        )?;
+        let forms_per_addr = Rate::per_minute(per, burst);
+        if !(MIN_FRAME_BYTES..=16 * 1024 * 1024).contains(&self.max_frame_bytes) {
+            return Err(invalid(
+                "max_frame_bytes",
+                format!(
+                    "must be between {MIN_FRAME_BYTES} (the largest valid message, fully escaped) \
+                     and 16777216, not {}",
+                    self.max_frame_bytes
+                ),
+            ));
+        }
+        for (value, id) in [
+            (self.max_rooms, "max_rooms"),
+            (self.max_connections_per_ip, "max_connections_per_ip"),
+            (self.max_connections, "max_connections"),
+            (
+                self.max_http_connections_per_ip,
+                "max_http_connections_per_ip",
+            ),
+            (self.max_http_connections, "max_http_connections"),
+            (self.session_cache, "session_cache"),
+            (self.crowd, "crowd"),
+            (self.inbox, "inbox"),
+        ] {
+            if value == 0 {
+                return Err(invalid(id, "must be at least 1, not 0".to_owned()));
+            }
+        }
+        if self.catch_up_limit == 0 {
+            return Err(invalid(
+                "catch_up_limit",
+                "must be at least 1, not 0".to_owned(),
+            ));
+        }
+        if self.room_buffer < 16 {
+            return Err(invalid(
+                "room_buffer",
+                format!("must be at least 16, not {}", self.room_buffer),
+            ));
+        }
+        if self.idle_timeout <= self.ping_interval {
+            return Err(invalid(
+                "idle_timeout",
+                format!(
+                    "must be longer than the ping interval ({:?}), not {:?}",
+                    self.ping_interval, self.idle_timeout
+                ),
+            ));
+        }
+        let store = match self.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                StoreConfig::Postgres(url)
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "database_url",
+                    "must be a postgres:// or postgresql:// URL (leave it unset for SQLite)"
+                        .to_owned(),
+                ))
+            }
+            None => StoreConfig::Sqlite(self.data_dir.join("chinwag.db")),
+        };
+        let limits = Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            messages,
+            typing,
+            frames,
+            sessions_per_addr,
+            rooms_per_addr,
+            forms_per_addr,
+            max_rooms: self.max_rooms,
+            max_connections_per_ip: self.max_connections_per_ip,
+            max_connections: self.max_connections,
+            max_http_connections_per_ip: self.max_http_connections_per_ip,
+            max_http_connections: self.max_http_connections,
+            header_read_timeout: self.header_timeout,
+            hello_timeout: self.hello_timeout,
+            ping_interval: self.ping_interval,
+            idle_timeout: self.idle_timeout,
+            write_timeout: self.write_timeout,
+            catch_up_limit: self.catch_up_limit,
+            ..Limits::default()
+        };
+        Ok(ServerConfig {
+            store,
+            hub: HubConfig {
+                room_capacity: self.room_buffer,
+                inbox_capacity: self.inbox,
+                leave_grace: self.leave_grace,
+                crowd: self.crowd,
+                ..HubConfig::default()
+            },
+            sessions: SessionConfig {
+                idle_hold: self.nick_hold,
+                forget_after: self.session_ttl,
+                max_cached: self.session_cache,
+                ..SessionConfig::default()
+            },
+            limits,
+            http: HttpConfig {
+                allowed_origins: self
+                    .allowed_origins
+                    .into_iter()
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+                secure_cookies: self.secure_cookies,
+                metrics_addr: self.metrics_addr,
+            },
+        })
+    }
+}
+
+/// Parses the command line and the environment. A help or version request is printed and the
+/// process exits; a bad setting becomes one line naming its variable.
+pub fn parse_cli() -> Result<Cli, ConfigError> {
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(err) => match err.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                err.exit()
+            }
+            _ => Err(from_clap(&err)),
+        },
+    }
+}
+
+/// One line from clap's (multi-line) error, naming the environment variable behind the flag.
+fn from_clap(err: &clap::Error) -> ConfigError {
+    use clap::error::{ContextKind, ContextValue};
+    let context = |kind| match err.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let arg = context(ContextKind::InvalidArg).unwrap_or_default();
+    let flag = arg.split_whitespace().next().unwrap_or_default();
+    let id = Cli::command()
+        .get_arguments()
+        .find(|a| a.get_long().is_some_and(|long| flag == format!("--{long}")))
+        .map(|a| a.get_id().to_string());
+    let problem = match context(ContextKind::InvalidValue) {
+        Some(value) => {
+            let why = std::error::Error::source(err)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            format!("invalid value {value:?}{why}")
+        }
+        None => err
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned(),
+    };
+    match id {
+        Some(id) => invalid(&id, problem),
+        None => ConfigError {
+            name: "command line".to_owned(),
+            problem,
+        },
+    }
+}
+
+/// The error for the setting with clap id `id`, named by its environment variable and flag.
+fn invalid(id: &str, problem: String) -> ConfigError {
+    let command = Cli::command();
+    let arg = command.get_arguments().find(|a| a.get_id() == id);
+    let env = arg
+        .and_then(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned());
+    let flag = arg.and_then(|a| a.get_long()).map(|l| format!("--{l}"));
+    let name = match (env, flag) {
+        (Some(env), Some(flag)) => format!("{env} ({flag})"),
+        (None, Some(flag)) => flag,
+        _ => id.to_owned(),
+    };
+    ConfigError { name, problem }
+}
+
+fn positive(value: f64, id: &str) -> Result<(), ConfigError> {
+    if value.is_finite() && value > 0.0 && value <= 1e12 {
+        Ok(())
+    } else {
+        Err(invalid(
+            id,
+            format!("must be a finite number above 0, not {value}"),
+        ))
+    }
+}
+
+fn at_least_one(value: f64, id: &str) -> Result<(), ConfigError> {
+    if value.is_finite() && (1.0..=1e12).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(
+            id,
+            format!("must be a finite number of at least 1, not {value}"),
+        ))
+    }
+}
+
+/// A duration with a unit (`500ms`, `30s`, `15m`, `2h`, `30d`); a bare number is seconds. Zero is
+/// refused: every duration here is a timeout or an interval.
+fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| "expected a number with a unit, e.g. 30s".to_owned())?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        "d" => number * 86_400.0,
+        other => return Err(format!("unknown unit {other:?}; use ms, s, m, h or d")),
+    };
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(d) if !d.is_zero() && d <= Duration::from_secs(10 * 365 * 86_400) => Ok(d),
+        _ => Err("must be above zero and at most ten years".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: &[&str]) -> Result<Settings, clap::Error> {
+        let mut argv = vec!["chinwag"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).map(|cli| cli.settings)
+    }
+
+    #[test]
+    fn the_defaults_are_the_servers_defaults() {
+        let config = settings(&[]).expect("parses").into_config().expect("valid");
+        let defaults =
+            ServerConfig::with_store(StoreConfig::Sqlite(PathBuf::from("data/chinwag.db")));
+        assert_eq!(
+            format!("{:?}", config.limits),
+            format!("{:?}", defaults.limits)
+        );
+        assert_eq!(format!("{:?}", config.hub), format!("{:?}", defaults.hub));
+        assert_eq!(
+            format!("{:?}", config.sessions),
+            format!("{:?}", defaults.sessions)
+        );
+        assert_eq!(config.store, defaults.store);
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_with_its_variable_named() {
+        for (args, name) in [
+            (
+                &["--rate-burst", "nan"][..],
+                "CHINWAG_RATE_BURST (--rate-burst)",
+            ),
+            (
+                &["--rate-per-sec", "0"],
+                "CHINWAG_RATE_PER_SEC (--rate-per-sec)",
+            ),
+            (
+                &["--rate-per-sec=-3"],
+                "CHINWAG_RATE_PER_SEC (--rate-per-sec)",
+            ),
+            (
+                &["--rate-burst", "inf"],
+                "CHINWAG_RATE_BURST (--rate-burst)",
+            ),
+            (
+                &["--max-frame-bytes", "16384"],
+                "CHINWAG_MAX_FRAME_BYTES (--max-frame-bytes)",
+            ),
+            (&["--max-rooms", "0"], "CHINWAG_MAX_ROOMS (--max-rooms)"),
+            (
+                &["--idle-timeout", "10s"],
+                "CHINWAG_IDLE_TIMEOUT (--idle-timeout)",
+            ),
+            (
+                &["--database-url", "mysql://x"],
+                "DATABASE_URL (--database-url)",
+            ),
+        ] {
+            let err = settings(args)
+                .expect("parses")
+                .into_config()
+                .expect_err(&format!("{args:?}"));
+            assert_eq!(err.name, name, "{args:?}: {err}");
+            assert!(!err.to_string().contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn an_unparseable_value_is_one_line_naming_the_variable() {
+        for (args, name) in [
+            (
+                &["--max-connections", "lots"][..],
+                "CHINWAG_MAX_CONNECTIONS (--max-connections)",
+            ),
+            (
+                &["--ping-interval", "0s"],
+                "CHINWAG_PING_INTERVAL (--ping-interval)",
+            ),
+            (
+                &["--leave-grace", "3 weeks"],
+                "CHINWAG_LEAVE_GRACE (--leave-grace)",
+            ),
+        ] {
+            let err = from_clap(&settings(args).expect_err(&format!("{args:?}")));
+            assert_eq!(err.name, name, "{args:?}: {err}");
+            assert!(!err.to_string().contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "s", "0", "-1s", "nan", "1y", "1e400s"] {
+            assert!(duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn help_lists_every_setting_with_its_variable_and_default() {
+        let help = Cli::command().render_long_help().to_string();
+        for arg in Cli::command().get_arguments() {
+            if let Some(env) = arg.get_env() {
+                let env = env.to_string_lossy();
+                assert!(help.contains(&format!("env: {env}")), "{env} in --help");
+            }
+        }
+        assert!(help.contains("[default: 20]"), "{help}");
+    }
+}

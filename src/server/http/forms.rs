@@ -1,0 +1,242 @@
+//! The plain HTML forms, which work without JavaScript (and before the wasm has loaded).
+//!
+//! - `POST /join`: the nickname form. Creates a session, sets its cookie and redirects back to the
+//!   chat. A browser whose session lost its name while away (someone else took it) is renamed
+//!   instead, so it keeps its rooms and private messages. A refused name redirects back to the form
+//!   with the error code and the name typed.
+//! - `POST /say`: the composer, when no wasm intercepts it. Stores and broadcasts the message like a
+//!   websocket `say` and redirects back to the room's page.
+//! - `POST /rooms/join` and `POST /rooms/leave`: join (or create) and leave a room, like the
+//!   websocket's `join` and `leave`; the session's open tabs follow.
+//!
+//! Every form is refused from another site's page (403, see `origin`), counted against its
+//! address's limits (new sessions, new rooms, form posts) and, once signed in, against the
+//! session's message rate.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use crate::app::{room_from_input, room_path as room_page};
+use crate::protocol::{ErrorCode, GENERAL};
+use crate::server::limits::Throttle;
+use crate::server::membership::Membership;
+use crate::server::messages::{publish, Draft};
+use crate::server::session::{unavailable, Session, COOKIE};
+use crate::server::state::AppState;
+
+/// How long the browser keeps the session cookie. The server may forget an idle session sooner;
+/// the cookie then leads back to the form.
+const COOKIE_DAYS: i64 = 365;
+
+#[derive(Debug, Deserialize)]
+pub struct JoinForm {
+    #[serde(default)]
+    nick: String,
+}
+
+/// `POST /join`.
+pub async fn join(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<JoinForm>,
+) -> Response {
+    let back = |code| back_with_error("/", code, &[("nick", form.nick.clone())]);
+    // A browser that already has a session keeps it under the new name.
+    if let Some(cookie) = jar.get(COOKIE) {
+        match state.sessions.lookup(cookie.value()).await {
+            Ok(Some(session)) => return rename(&state, &session, &form.nick, back).await,
+            Ok(None) => {}
+            Err(err) => return back(unavailable(err).code),
+        }
+    }
+    let nick = match state.sessions.check_name(&form.nick) {
+        Ok(nick) => nick,
+        Err(err) => return back(err.code),
+    };
+    if state.addresses.sessions.check(peer.ip()).is_err() {
+        state.metrics.refused("sessions_per_address");
+        return back(ErrorCode::RateLimited);
+    }
+    let (_, token) = match state.sessions.create(nick).await {
+        Ok(created) => created,
+        Err(err) => return back(err.code),
+    };
+    // Secure when served over HTTPS (a TLS proxy says so), or when configured to always be.
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+    let cookie = Cookie::build((COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(https || state.http.secure_cookies)
+        .max_age(time::Duration::days(COOKIE_DAYS))
+        .build();
+    (jar.add(cookie), Redirect::to("/")).into_response()
+}
+
+/// Renames the session a browser already has, and tells everyone if it is online.
+async fn rename(
+    state: &AppState,
+    session: &Arc<Session>,
+    nick: &str,
+    back: impl Fn(ErrorCode) -> Response,
+) -> Response {
+    match state.sessions.rename(session, nick).await {
+        Ok((from, to)) => {
+            if from != to {
+                let key = session.nick_key();
+                let origin = state.hub.connection_id();
+                state.hub.rename(session.id, &from, &to, &key, origin);
+            }
+            Redirect::to("/").into_response()
+        }
+        Err(err) => back(err.code),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SayForm {
+    #[serde(default)]
+    text: String,
+    #[serde(default = "general")]
+    room: String,
+}
+
+fn general() -> String {
+    GENERAL.to_owned()
+}
+
+/// `POST /say`.
+pub async fn say(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    Form(form): Form<SayForm>,
+) -> Response {
+    let page = room_page(&form.room);
+    let session = match current(&state, &jar, peer).await {
+        Ok(session) => session,
+        Err((to, code)) => return back_with_error(if to == "/" { "/" } else { &page }, code, &[]),
+    };
+    if let Err(err) = state.sessions.throttle(&session, Throttle::Message) {
+        return back_with_error(&page, err.code, &[]);
+    }
+    // A connection id of its own: nobody is subscribed under it, so everyone gets the message.
+    let origin = state.hub.connection_id();
+    let draft = Draft {
+        room: &form.room,
+        text: &form.text,
+        client_id: None,
+        action: false,
+    };
+    match publish(&state.hub, &state.store, &session, origin, draft).await {
+        Ok(_) => Redirect::to(&page).into_response(),
+        Err(err) => back_with_error(&page, err.code, &[]),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoomForm {
+    #[serde(default)]
+    room: String,
+}
+
+/// `POST /rooms/join`: joins (or creates) the room and shows it.
+pub async fn join_room(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    Form(form): Form<RoomForm>,
+) -> Response {
+    // Forgive what people type into a form: "#Rust " means the room rust.
+    let room = room_from_input(&form.room);
+    let session = match current(&state, &jar, peer).await {
+        Ok(session) => session,
+        Err((_, code)) => return back_with_error("/", code, &[("room", form.room)]),
+    };
+    let joined = async {
+        state.sessions.throttle(&session, Throttle::Message)?;
+        let origin = state.hub.connection_id();
+        membership(&state)
+            .join(&session, &room, origin, peer.ip())
+            .await
+    };
+    match joined.await {
+        Ok(_) => Redirect::to(&room_page(&room)).into_response(),
+        Err(err) => back_with_error("/", err.code, &[("room", form.room)]),
+    }
+}
+
+/// `POST /rooms/leave`: leaves the room and goes back to `general`.
+pub async fn leave_room(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    Form(form): Form<RoomForm>,
+) -> Response {
+    let session = match current(&state, &jar, peer).await {
+        Ok(session) => session,
+        Err((_, code)) => return back_with_error("/", code, &[]),
+    };
+    let left = async {
+        state.sessions.throttle(&session, Throttle::Message)?;
+        let origin = state.hub.connection_id();
+        membership(&state).leave(&session, &form.room, origin).await
+    };
+    match left.await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(err) => back_with_error(&room_page(&form.room), err.code, &[]),
+    }
+}
+
+fn membership(state: &AppState) -> Membership<'_> {
+    Membership {
+        hub: &state.hub,
+        store: &state.store,
+        limits: &state.limits,
+        addresses: &state.addresses,
+    }
+}
+
+/// The session the cookie names, if it can chat under its name now (a session whose name someone
+/// else took while it was away must not act under that name), after counting the post against
+/// its address. On refusal: where to send the browser back to, and why.
+async fn current(
+    state: &AppState,
+    jar: &CookieJar,
+    peer: SocketAddr,
+) -> Result<Arc<Session>, (&'static str, ErrorCode)> {
+    if state.addresses.forms.check(peer.ip()).is_err() {
+        state.metrics.refused("forms_per_address");
+        return Err(("page", ErrorCode::RateLimited));
+    }
+    let token = jar
+        .get(COOKIE)
+        .ok_or(("/", ErrorCode::BadSession))?
+        .value()
+        .to_owned();
+    match state.sessions.authenticate(&token).await {
+        Ok(Some(session)) => Ok(session),
+        Ok(None) => Err(("/", ErrorCode::BadSession)),
+        Err(err) => Err(("page", unavailable(err).code)),
+    }
+}
+
+/// A redirect to `page` with `?error=<code>` (and any other fields), for the page to explain.
+fn back_with_error(page: &str, code: ErrorCode, fields: &[(&str, String)]) -> Response {
+    let mut query = vec![("error", code.name())];
+    query.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
+    let query = serde_urlencoded::to_string(query).unwrap_or_default();
+    Redirect::to(&format!("{page}?{query}")).into_response()
+}

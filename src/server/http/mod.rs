@@ -1,0 +1,119 @@
+//! HTTP: the router (pages, forms, `/ws`, operations, hashed client files), the security headers
+//! every response carries, and the accept loop that serves it.
+//!
+//! - [`accept`]: our own accept loop (hyper), for what `axum::serve` does not do: a deadline for a
+//!   request's headers and caps on open connections per address.
+//! - [`forms`]: `POST /join`, `/say`, `/rooms/join`, `/rooms/leave`, for browsers without wasm.
+//! - [`origin`]: cross-site websockets and form posts are refused (403).
+//! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
+
+pub mod accept;
+pub mod forms;
+pub mod ops;
+pub mod origin;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use super::state::AppState;
+use crate::app::{shell, App};
+
+/// The whole application as an axum router, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    let pkg = format!("/{}", options.site_pkg_dir);
+    let forms = Router::new()
+        .route("/join", post(forms::join))
+        .route("/say", post(forms::say))
+        .route("/rooms/join", post(forms::join_room))
+        .route("/rooms/leave", post(forms::leave_room))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::same_origin_posts,
+        ));
+    let mut ops = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz));
+    if state.http.metrics_addr.is_none() {
+        ops = ops.route("/metrics", get(ops::metrics));
+    }
+    // Pages, forms and assets are compressed (brotli or gzip, as the browser accepts); the
+    // websocket upgrade is kept apart from that layer.
+    let compressed = Router::new()
+        .merge(forms)
+        .merge(ops)
+        .nest_service(&pkg, assets(&options))
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(CompressionLayer::new());
+    Router::new()
+        .route("/ws", get(super::ws::upgrade))
+        .merge(compressed)
+        // Headers on every response: no MIME sniffing, no referrer beyond this origin, no framing.
+        // (The page's Content-Security-Policy carries a per-response nonce, so `shell` sets it.)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        // One span per request with an id, the method and the path (never the query, which may
+        // carry a typed nickname, and never headers, which carry the session cookie).
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                static NEXT: AtomicU64 = AtomicU64::new(1);
+                tracing::debug_span!(
+                    "request",
+                    id = NEXT.fetch_add(1, Ordering::Relaxed),
+                    method = %request.method(),
+                    path = request.uri().path(),
+                )
+            }),
+        )
+        .with_state(state)
+}
+
+/// The client's wasm, script and stylesheet. A release build ships them precompressed (brotli at
+/// its highest level and gzip, `cargo leptos build --release --precompress`), and those files are
+/// served as they are; otherwise the compression layer compresses on the fly. With hashed file
+/// names (`hash-files`) a name never changes meaning, so browsers may keep a file for a year without
+/// asking again; without them every use revalidates.
+fn assets(options: &LeptosOptions) -> Router {
+    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let cache = if options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Router::new()
+        .fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache),
+        ))
+        // Which file is sent depends on Accept-Encoding; caches between must know.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::VARY,
+            HeaderValue::from_static("accept-encoding"),
+        ))
+}

@@ -1,0 +1,217 @@
+//! Group commit of room messages.
+//!
+//! [`Hub::publish`] queues a message on its room. One committer per room at a time takes
+//! everything queued, has the [`Log`] (the store) commit it in one transaction, which assigns
+//! consecutive `seq`s, then puts the messages on the room's ring in that order and only then
+//! answers each publisher. So the order on the ring is commit order (no reader ever sees seq 18
+//! before seq 17), a message is delivered and acked only once stored, a publisher's answer comes
+//! after every earlier message of its room is on the ring, and a busy room pays one commit per
+//! batch instead of one per message.
+//!
+//! The queue is bounded by its publishers: each connection waits for its message's answer before
+//! it reads its next frame, so a room never holds more than one queued message per connection.
+
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use futures::future::BoxFuture;
+use tokio::sync::oneshot;
+
+use super::room::Room;
+use super::{ConnId, Delivery, Hub};
+use crate::protocol::{ChatMessage, DirectMessage, ErrorCode, FrameError, ServerMsg};
+use crate::server::store::{DirectDraft, NewMessage, Store, StoreError};
+
+/// Most messages one commit takes; more wait for the next.
+const MAX_BATCH: usize = 256;
+
+/// Where the hub commits what it is given: the store. (Tests use an in-memory one.)
+pub trait Log: Send + Sync + 'static {
+    /// Stores a batch of one room's messages in one transaction and returns them with their seqs,
+    /// in order; all or nothing.
+    fn append_batch<'a>(
+        &'a self,
+        room: &'a str,
+        drafts: Vec<NewMessage>,
+    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>>;
+
+    /// Stores a batch of private messages in one transaction, ids in order; all or nothing.
+    fn append_directs(
+        &self,
+        drafts: Vec<DirectDraft>,
+    ) -> BoxFuture<'_, Result<Vec<DirectMessage>, StoreError>>;
+}
+
+impl Log for Store {
+    fn append_batch<'a>(
+        &'a self,
+        room: &'a str,
+        drafts: Vec<NewMessage>,
+    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+        Box::pin(Store::append_batch(self, room, drafts))
+    }
+
+    fn append_directs(
+        &self,
+        drafts: Vec<DirectDraft>,
+    ) -> BoxFuture<'_, Result<Vec<DirectMessage>, StoreError>> {
+        Box::pin(Store::append_directs(self, drafts))
+    }
+}
+
+/// A room's messages waiting to be stored, and whether a committer is at work.
+#[derive(Debug, Default)]
+pub(super) struct Queue {
+    waiting: Vec<Queued>,
+    committing: bool,
+}
+
+impl Queue {
+    /// Nothing queued and no committer at work.
+    pub(super) fn is_idle(&self) -> bool {
+        self.waiting.is_empty() && !self.committing
+    }
+}
+
+#[derive(Debug)]
+struct Queued {
+    draft: NewMessage,
+    origin: ConnId,
+    reply: oneshot::Sender<Result<ChatMessage, FrameError>>,
+}
+
+/// What a publisher hears when its commit failed; the cause goes to the log once, by the committer.
+pub(super) fn not_stored() -> FrameError {
+    FrameError::new(
+        ErrorCode::Unavailable,
+        "the message could not be stored; try again",
+    )
+}
+
+impl Hub {
+    /// Stores `draft` in `room` (group commit, see the module docs) and delivers it to every
+    /// subscriber of the room except `origin`, in commit order. Returns the stored message once it
+    /// and every earlier message of the room are on the room's ring; nothing is delivered if it
+    /// could not be stored.
+    pub async fn publish(
+        &self,
+        room: &str,
+        origin: ConnId,
+        draft: NewMessage,
+    ) -> Result<ChatMessage, FrameError> {
+        let (reply, stored) = oneshot::channel();
+        let queued = Queued {
+            draft,
+            origin,
+            reply,
+        };
+        let (room, lead) = self.shared.rooms.with_room(room, |room| {
+            let mut queue = room.queue();
+            queue.waiting.push(queued);
+            (
+                Arc::clone(room),
+                !std::mem::replace(&mut queue.committing, true),
+            )
+        });
+        if lead {
+            // A task of its own: a publisher whose connection goes away must not strand the queue.
+            let hub = self.clone();
+            tokio::spawn(async move { hub.commit_queued(room).await });
+        }
+        stored.await.unwrap_or_else(|_| Err(not_stored()))
+    }
+
+    /// Commits what is queued on `room`, batch after batch, until the queue is empty.
+    async fn commit_queued(&self, room: Arc<Room>) {
+        // Whatever ends this task (an empty queue, or a panic in the store's driver), the room is
+        // not left marked as committing, which would stall it for good.
+        let _committing = Committing {
+            hub: self.clone(),
+            room: Arc::clone(&room),
+        };
+        loop {
+            let batch: Vec<Queued> = {
+                let mut queue = room.queue();
+                if queue.waiting.is_empty() {
+                    return;
+                }
+                let take = queue.waiting.len().min(MAX_BATCH);
+                queue.waiting.drain(..take).collect()
+            };
+            let (drafts, waiters): (Vec<NewMessage>, Vec<_>) = batch
+                .into_iter()
+                .map(|q| (q.draft, (q.origin, q.reply)))
+                .unzip();
+            let started = std::time::Instant::now();
+            let result = self.shared.log.append_batch(&room.name, drafts).await;
+            self.shared
+                .metrics
+                .store_commit(started.elapsed().as_secs_f64());
+            match result {
+                Ok(stored) if stored.len() == waiters.len() => {
+                    // Every message of the batch goes on the ring before any publisher hears back:
+                    // an ack never overtakes a message committed before it.
+                    let mut replies = Vec::with_capacity(waiters.len());
+                    for (message, (origin, reply)) in stored.into_iter().zip(waiters) {
+                        let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
+                        room.send(Delivery {
+                            origin,
+                            seq: Some(message.seq),
+                            frame,
+                        });
+                        replies.push((reply, message));
+                    }
+                    for (reply, message) in replies {
+                        let _ = reply.send(Ok(message));
+                    }
+                }
+                Ok(stored) => {
+                    let err = StoreError::Mismatch {
+                        sent: waiters.len(),
+                        got: stored.len(),
+                    };
+                    tracing::error!(%err, room = %room.name, "committing messages failed");
+                    for (_, reply) in waiters {
+                        let _ = reply.send(Err(not_stored()));
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(%err, room = %room.name, "committing messages failed");
+                    for (_, reply) in waiters {
+                        let _ = reply.send(Err(not_stored()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Clears a room's "committing" mark when its committer ends, then frees the room if nothing
+/// needs it. If messages are still queued (the committer died), a new committer takes over.
+struct Committing {
+    hub: Hub,
+    room: Arc<Room>,
+}
+
+impl Drop for Committing {
+    fn drop(&mut self) {
+        let restart = {
+            let mut queue = self.room.queue();
+            if queue.waiting.is_empty() {
+                queue.committing = false;
+                false
+            } else {
+                true
+            }
+        };
+        if restart {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let (hub, room) = (self.hub.clone(), Arc::clone(&self.room));
+                runtime.spawn(async move { hub.commit_queued(room).await });
+                return;
+            }
+            self.room.queue().committing = false;
+        }
+        self.hub.shared.rooms.release(&self.room);
+    }
+}

@@ -1,0 +1,184 @@
+//! Private messages: group commit and delivery.
+//!
+//! Private messages queue on one server-wide queue; one committer at a time takes everything
+//! queued and has the store commit it in one transaction, which gives them consecutive ids in
+//! commit order. It then puts each message, in id order, in the inboxes of the recipient's
+//! connections and the sender's other ones, and only then answers the senders. So every connection
+//! receives private messages in id order (a reconnect's `dm_since` never skips one), a sender's
+//! ack never overtakes a message with a lower id, and no lock is held across the store's round
+//! trip: senders only wait for their batch.
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::oneshot;
+
+use super::commit::not_stored;
+use super::inbox::Private;
+use super::{ConnId, Hub};
+use crate::protocol::{DirectMessage, FrameError, ServerMsg};
+use crate::server::session::SessionId;
+use crate::server::store::{DirectDraft, StoreError};
+
+/// Most private messages one commit takes.
+const MAX_BATCH: usize = 256;
+
+/// Private messages waiting to be stored, and whether a committer is at work.
+#[derive(Debug, Default)]
+pub(super) struct DirectQueue {
+    waiting: Vec<QueuedDm>,
+    committing: bool,
+}
+
+#[derive(Debug)]
+struct QueuedDm {
+    draft: DirectDraft,
+    from: SessionId,
+    to: SessionId,
+    origin: ConnId,
+    reply: oneshot::Sender<Result<DirectMessage, FrameError>>,
+}
+
+impl Hub {
+    /// Stores a private message from session `from` to session `to` and delivers it to `to`'s
+    /// connections and `from`'s other connections (not `origin`), in id order. Returns it once it
+    /// is stored and delivered; someone who went offline meanwhile finds it in the store.
+    pub async fn send_direct(
+        &self,
+        draft: DirectDraft,
+        from: SessionId,
+        to: SessionId,
+        origin: ConnId,
+    ) -> Result<DirectMessage, FrameError> {
+        let (reply, stored) = oneshot::channel();
+        let lead = {
+            let mut queue = self.directs();
+            queue.waiting.push(QueuedDm {
+                draft,
+                from,
+                to,
+                origin,
+                reply,
+            });
+            !std::mem::replace(&mut queue.committing, true)
+        };
+        if lead {
+            let hub = self.clone();
+            tokio::spawn(async move { hub.commit_directs().await });
+        }
+        stored.await.unwrap_or_else(|_| Err(not_stored()))
+    }
+
+    fn directs(&self) -> std::sync::MutexGuard<'_, DirectQueue> {
+        self.shared
+            .directs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn commit_directs(&self) {
+        let _committing = CommittingDirects { hub: self.clone() };
+        loop {
+            let batch: Vec<QueuedDm> = {
+                let mut queue = self.directs();
+                if queue.waiting.is_empty() {
+                    return;
+                }
+                let take = queue.waiting.len().min(MAX_BATCH);
+                queue.waiting.drain(..take).collect()
+            };
+            let mut drafts = Vec::with_capacity(batch.len());
+            let mut waiters = Vec::with_capacity(batch.len());
+            for queued in batch {
+                drafts.push(queued.draft);
+                waiters.push((queued.from, queued.to, queued.origin, queued.reply));
+            }
+            let started = std::time::Instant::now();
+            let result = self.shared.log.append_directs(drafts).await;
+            self.shared
+                .metrics
+                .store_commit(started.elapsed().as_secs_f64());
+            match result {
+                Ok(stored) if stored.len() == waiters.len() => {
+                    let mut replies = Vec::with_capacity(waiters.len());
+                    for (dm, (from, to, origin, reply)) in stored.into_iter().zip(waiters) {
+                        let frame = Utf8Bytes::from(ServerMsg::Dm(dm.clone()).to_json());
+                        self.deliver_direct(dm.id, &frame, from, to, origin);
+                        replies.push((reply, dm));
+                    }
+                    for (reply, dm) in replies {
+                        let _ = reply.send(Ok(dm));
+                    }
+                }
+                other => {
+                    match other {
+                        Err(err) => tracing::error!(%err, "committing private messages failed"),
+                        Ok(stored) => {
+                            let err = StoreError::Mismatch {
+                                sent: waiters.len(),
+                                got: stored.len(),
+                            };
+                            tracing::error!(%err, "committing private messages failed");
+                        }
+                    }
+                    for (_, _, _, reply) in waiters {
+                        let _ = reply.send(Err(not_stored()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Puts a stored private message in the inboxes of `to`'s connections and `from`'s other ones.
+    fn deliver_direct(
+        &self,
+        id: u64,
+        frame: &Utf8Bytes,
+        from: SessionId,
+        to: SessionId,
+        origin: ConnId,
+    ) {
+        let people = self.people();
+        for session in [to, from] {
+            if let Some(person) = people.persons.get(&session) {
+                for (conn, mailbox) in &person.connections {
+                    if *conn != origin {
+                        mailbox.push(Private::Dm {
+                            id,
+                            frame: frame.clone(),
+                        });
+                    }
+                }
+            }
+            if to == from {
+                break;
+            }
+        }
+    }
+}
+
+/// Clears the "committing" mark when the committer ends; restarts it if messages are still queued.
+struct CommittingDirects {
+    hub: Hub,
+}
+
+impl Drop for CommittingDirects {
+    fn drop(&mut self) {
+        let restart = {
+            let mut queue = self.hub.directs();
+            if queue.waiting.is_empty() {
+                queue.committing = false;
+                false
+            } else {
+                true
+            }
+        };
+        if restart {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let hub = self.hub.clone();
+                    runtime.spawn(async move { hub.commit_directs().await });
+                }
+                Err(_) => self.hub.directs().committing = false,
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The broadcast hub: what every connection on this server publishes to and listens on.
+//!
+//! A [`Hub`] is a cheap-to-clone handle. Behind it:
+//! - [`room`]: the live rooms (freed when nobody needs them), each a bounded broadcast ring;
+//!   [`Subscription`] is one connection's view of one room.
+//! - [`commit`]: group commit of room messages through the [`Log`] (the store), then delivery in
+//!   commit order.
+//! - [`direct`]: the same for private messages, into the parties' inboxes.
+//! - [`presence`]: who is online, per room ([`roster`] keeps the sorted lists and decides when a
+//!   room is a crowd), each connection's [`Inbox`] ([`inbox`]), and the RAII [`Presence`] guard.
+//!
+//! # Serialize once
+//! A published message is turned into its JSON frame once; every subscriber gets a clone of the
+//! same reference-counted bytes, so a fan-out to N connections costs one serialization.
+
+pub mod commit;
+pub mod direct;
+pub mod inbox;
+pub mod presence;
+pub mod room;
+pub mod roster;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+
+pub use commit::Log;
+pub use inbox::{Inbox, Private};
+pub use presence::{Arrival, Presence, Recipient};
+pub use room::{Received, Subscription};
+
+use super::metrics::Metrics;
+use crate::protocol::ServerMsg;
+
+/// Identifies one websocket connection, so a subscriber can skip its own messages (no echo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(u64);
+
+impl ConnId {
+    /// The number, for logs.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// The origin of frames the server makes itself (presence, summaries): no connection skips them.
+const SERVER: ConnId = ConnId(0);
+
+/// Tunables of the hub.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// How many frames a room's ring holds: how far a subscriber may fall behind before it is
+    /// resynced from the store. A ring is allocated whole when its room goes live.
+    pub room_capacity: usize,
+    /// How many private frames a connection's inbox holds before further ones are counted as
+    /// missed (and the connection resyncs from the store).
+    pub inbox_capacity: usize,
+    /// How long after someone's last connection closed they are announced as gone. Long enough for
+    /// a reload or a brief network blip, short enough that the online list stays honest.
+    pub leave_grace: Duration,
+    /// How many people online make a room a crowd: lists stop at this many names and comings and
+    /// goings are summed up in `roster` frames instead of announced one by one.
+    pub crowd: usize,
+    /// How often a crowd's `roster` frame goes out at most.
+    pub roster_every: Duration,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            room_capacity: 256,
+            inbox_capacity: 256,
+            leave_grace: Duration::from_secs(3),
+            crowd: 100,
+            roster_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One frame on its way to a room's subscribers.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The connection that caused it; that connection does not receive it (no echo).
+    pub origin: ConnId,
+    /// The message's `seq`, for stored messages: a reader that caught up from the store skips what
+    /// it already has.
+    pub seq: Option<u64>,
+    /// The complete frame, serialized once and shared.
+    pub frame: Utf8Bytes,
+}
+
+/// The shared hub handle. Cloning is cheap; every clone is the same hub.
+#[derive(Clone)]
+pub struct Hub {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: HubConfig,
+    log: Arc<dyn Log>,
+    metrics: Metrics,
+    rooms: Arc<room::Registry>,
+    /// Who is online. A std mutex, held only for map updates, never across `.await`; frames are
+    /// sent after it is released.
+    people: Mutex<presence::People>,
+    directs: Mutex<direct::DirectQueue>,
+    /// Source of fresh connection ids.
+    next_conn: AtomicU64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// A hub whose messages are stored by `log`.
+    pub fn new(config: HubConfig, log: Arc<dyn Log>, metrics: Metrics) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                rooms: Arc::new(room::Registry::new(config.room_capacity)),
+                config,
+                log,
+                metrics,
+                people: Mutex::new(presence::People::default()),
+                directs: Mutex::new(direct::DirectQueue::default()),
+                next_conn: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// A fresh id for a new connection (or a form post, which is no connection: everyone gets
+    /// what it publishes).
+    pub fn connection_id(&self) -> ConnId {
+        ConnId(self.shared.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Starts listening to `room` on behalf of connection `conn`. Only frames sent after this call
+    /// are received; the room stays live while the subscription does.
+    pub fn subscribe(&self, room: &str, conn: ConnId) -> Subscription {
+        self.shared.rooms.subscribe(room, conn)
+    }
+
+    /// Sends a frame without a `seq` (typing, presence, renames) to every subscriber of `room`
+    /// except `origin`.
+    pub fn broadcast(&self, room: &str, origin: ConnId, msg: &ServerMsg) {
+        let frame = Utf8Bytes::from(msg.to_json());
+        self.shared.rooms.send(
+            room,
+            Delivery {
+                origin,
+                seq: None,
+                frame,
+            },
+        );
+    }
+
+    /// How many rooms are live (listened to, or with a commit at work).
+    pub fn live_rooms(&self) -> usize {
+        self.shared.rooms.len()
+    }
+
+    /// Whether `room` is live here (so it exists).
+    pub fn is_live(&self, room: &str) -> bool {
+        self.shared.rooms.contains(room)
+    }
+
+    fn people(&self) -> MutexGuard<'_, presence::People> {
+        self.shared
+            .people
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,388 @@
+//! Who is online: each person (a session with at least one connection here, or within the leave
+//! grace after its last one), their rooms, and each open connection's inbox.
+//!
+//! A person comes online with their first connection and goes offline
+//! [`super::HubConfig::leave_grace`] after their last one closed, so a reload or a second tab never
+//! announces a leave and a join. Registration is RAII: [`Hub::connect`] returns a [`Presence`]
+//! guard whose drop unregisters the connection, whatever ends the connection's task.
+//!
+//! Every person's rooms here are a cache of the session's memberships, written only under the
+//! session's order lock (by `membership` and by a connection's registration), so it never
+//! disagrees with the store for longer than one change takes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use super::inbox::{Inbox, Mailbox, Private};
+use super::roster::Rosters;
+use super::{ConnId, Hub, SERVER};
+use crate::protocol::{ServerMsg, GENERAL};
+use crate::server::session::SessionId;
+
+/// Who is online: each person, an index of their name keys, and each room's sorted list.
+#[derive(Debug, Default)]
+pub(super) struct People {
+    pub(super) persons: HashMap<SessionId, Person>,
+    by_key: HashMap<String, SessionId>,
+    rosters: Rosters,
+}
+
+/// Someone online (or within the leave grace).
+#[derive(Debug)]
+pub(super) struct Person {
+    nick: String,
+    key: String,
+    /// The session's token hash, as private messages are stored by.
+    token_hash: Arc<str>,
+    /// The rooms they are in, `general` included.
+    rooms: BTreeSet<String>,
+    /// Each open connection's inbox.
+    pub(super) connections: HashMap<ConnId, Arc<Mailbox>>,
+    /// Bumped on every connect, so a pending leave can tell that the person came back meanwhile.
+    epoch: u64,
+}
+
+/// Who someone online is, for a private message to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub session: SessionId,
+    /// Their nickname as they spell it.
+    pub nick: String,
+    pub token_hash: Arc<str>,
+}
+
+/// A connection registered with the hub; dropping it unregisters the connection (and, after the
+/// leave grace, the person if it was their last).
+#[derive(Debug)]
+pub struct Presence {
+    hub: Hub,
+    session: SessionId,
+    conn: ConnId,
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        self.hub.disconnect(self.session, self.conn);
+    }
+}
+
+/// A session as the hub registers its connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival<'a> {
+    pub session: SessionId,
+    pub nick: &'a str,
+    pub key: &'a str,
+    pub token_hash: &'a Arc<str>,
+    /// Its rooms, `general` included, read under the session's order lock.
+    pub rooms: &'a [String],
+}
+
+/// Frames to send once the people lock is released, and rooms whose crowd summary to schedule.
+#[derive(Debug, Default)]
+pub(super) struct Announce {
+    frames: Vec<(String, ServerMsg)>,
+    summaries: Vec<String>,
+}
+
+impl Announce {
+    /// How `room`, `size` people at its largest around a change, hears of it: `frame` if the room
+    /// is no crowd (at most `crowd`), otherwise the room's next `roster` summary.
+    fn tell(
+        &mut self,
+        rosters: &mut Rosters,
+        crowd: usize,
+        room: String,
+        size: usize,
+        frame: ServerMsg,
+    ) {
+        if size <= crowd {
+            self.frames.push((room, frame));
+        } else if rosters.mark_pending(&room) {
+            self.summaries.push(room);
+        }
+    }
+}
+
+impl Hub {
+    /// Registers connection `conn` of a session; announces the person as online if this is their
+    /// first connection. Returns the connection's inbox and the guard that unregisters it.
+    pub fn connect(&self, arrival: Arrival<'_>, conn: ConnId) -> (Inbox, Presence) {
+        let mailbox = Mailbox::new(self.shared.config.inbox_capacity);
+        let session = arrival.session;
+        let announce = {
+            let mut people = self.people();
+            let People {
+                persons,
+                by_key,
+                rosters,
+            } = &mut *people;
+            let newcomer = !persons.contains_key(&session);
+            let person = persons.entry(session).or_insert_with(|| Person {
+                nick: arrival.nick.to_owned(),
+                key: arrival.key.to_owned(),
+                token_hash: Arc::clone(arrival.token_hash),
+                rooms: BTreeSet::new(),
+                connections: HashMap::new(),
+                epoch: 0,
+            });
+            by_key.insert(person.key.clone(), session);
+            // The session's rooms were read under its order lock, so they are the current ones.
+            let mut now_in: BTreeSet<String> = arrival.rooms.iter().cloned().collect();
+            now_in.insert(GENERAL.to_owned());
+            for gone in person.rooms.difference(&now_in) {
+                rosters.remove(gone, session, &person.nick);
+            }
+            let mut sizes = Vec::new();
+            for room in &now_in {
+                let size = rosters.add(room, session, &person.nick);
+                if !person.rooms.contains(room) {
+                    sizes.push((room.clone(), size));
+                }
+            }
+            person.rooms = now_in;
+            person.epoch += 1;
+            person.connections.insert(conn, Arc::clone(&mailbox));
+            let nick = person.nick.clone();
+            newcomer.then(|| self.plan_presence(rosters, nick, true, sizes))
+        };
+        if let Some(announce) = announce {
+            self.announce(announce);
+        }
+        let presence = Presence {
+            hub: self.clone(),
+            session,
+            conn,
+        };
+        (Inbox { mailbox }, presence)
+    }
+
+    /// Decides how the rooms of someone who came online (`online`) or went offline hear of it,
+    /// given each room's size at its largest around the change: one `presence` in `general` if that
+    /// is no crowd; otherwise a `roster` summary for each crowd and a `presence` in each other room.
+    fn plan_presence(
+        &self,
+        rosters: &mut Rosters,
+        nick: String,
+        online: bool,
+        sizes: Vec<(String, usize)>,
+    ) -> Announce {
+        let crowd = self.shared.config.crowd;
+        let rooms: Vec<String> = sizes
+            .iter()
+            .filter(|(room, _)| room != GENERAL)
+            .map(|(room, _)| room.clone())
+            .collect();
+        let general_fits = sizes
+            .iter()
+            .find(|(room, _)| room == GENERAL)
+            .is_none_or(|(_, size)| *size <= crowd);
+        let mut announce = Announce::default();
+        let presence = ServerMsg::Presence {
+            nick,
+            online,
+            rooms: if online { rooms } else { Vec::new() },
+        };
+        if general_fits {
+            announce.frames.push((GENERAL.to_owned(), presence));
+            return announce;
+        }
+        for (room, size) in sizes {
+            announce.tell(rosters, crowd, room, size, presence.clone());
+        }
+        announce
+    }
+
+    /// Sends what was decided, after the lock is released.
+    fn announce(&self, announce: Announce) {
+        for (room, frame) in &announce.frames {
+            self.broadcast(room, SERVER, frame);
+        }
+        for room in announce.summaries {
+            let hub = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(hub.shared.config.roster_every).await;
+                let (count, members) = hub
+                    .people()
+                    .rosters
+                    .take_pending(&room, hub.shared.config.crowd);
+                let roster = ServerMsg::Roster {
+                    room: room.clone(),
+                    count,
+                    members,
+                };
+                hub.broadcast(&room, SERVER, &roster);
+            });
+        }
+    }
+
+    /// Records that `session` joined (`joined`) or left `room`: its members are told, if the person
+    /// is online, and the session's connections other than `origin` follow. Called under the
+    /// session's order lock, after the store took the change.
+    pub fn membership(&self, session: SessionId, room: &str, joined: bool, origin: ConnId) {
+        let announce = {
+            let mut people = self.people();
+            let People {
+                persons, rosters, ..
+            } = &mut *people;
+            let Some(person) = persons.get_mut(&session) else {
+                return;
+            };
+            let changed = if joined {
+                person.rooms.insert(room.to_owned())
+            } else {
+                person.rooms.remove(room)
+            };
+            for (conn, inbox) in &person.connections {
+                // If it does not fit, the connection reconciles its rooms when it reports the miss.
+                if *conn != origin {
+                    inbox.push(Private::RoomsChanged);
+                }
+            }
+            let size = match (changed, joined) {
+                (false, _) => rosters.count(room),
+                (true, true) => rosters.add(room, session, &person.nick),
+                (true, false) => rosters.remove(room, session, &person.nick),
+            };
+            let member = ServerMsg::Member {
+                room: room.to_owned(),
+                nick: person.nick.clone(),
+                joined,
+            };
+            let mut announce = Announce::default();
+            announce.tell(
+                rosters,
+                self.shared.config.crowd,
+                room.to_owned(),
+                size,
+                member,
+            );
+            announce
+        };
+        self.announce(announce);
+    }
+
+    /// Who of `room` is online, sorted case-insensitively; in a crowd, only the first
+    /// [`super::HubConfig::crowd`] of them.
+    pub fn members(&self, room: &str) -> Vec<String> {
+        self.people().rosters.list(room, self.shared.config.crowd)
+    }
+
+    /// Who of `room` is online, as [`Hub::members`], and how many in all if that list was cut
+    /// short (a crowd). Both are read under one lock, so the count always belongs to the list.
+    pub fn listing(&self, room: &str) -> (Vec<String>, Option<usize>) {
+        self.listing_cut(room, self.shared.config.crowd)
+    }
+
+    /// Like [`Hub::listing`], cut at `cap` names.
+    pub fn listing_cut(&self, room: &str, cap: usize) -> (Vec<String>, Option<usize>) {
+        let people = self.people();
+        let list = people.rosters.list(room, cap);
+        let count = people.rosters.count(room);
+        let cut = (list.len() < count).then_some(count);
+        (list, cut)
+    }
+
+    /// Forgets connection `conn` of `session`. If it was the person's last one, they are announced
+    /// as gone after the leave grace, unless they came back meanwhile.
+    fn disconnect(&self, session: SessionId, conn: ConnId) {
+        let epoch = {
+            let mut people = self.people();
+            let Some(person) = people.persons.get_mut(&session) else {
+                return;
+            };
+            person.connections.remove(&conn);
+            if !person.connections.is_empty() {
+                return;
+            }
+            person.epoch
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let hub = self.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(hub.shared.config.leave_grace).await;
+            let announce = {
+                let mut people = hub.people();
+                let People {
+                    persons,
+                    by_key,
+                    rosters,
+                } = &mut *people;
+                match persons.get(&session) {
+                    Some(p) if p.connections.is_empty() && p.epoch == epoch => {
+                        persons.remove(&session).map(|p| {
+                            if by_key.get(&p.key) == Some(&session) {
+                                by_key.remove(&p.key);
+                            }
+                            let sizes = p
+                                .rooms
+                                .iter()
+                                .map(|room| (room.clone(), rosters.remove(room, session, &p.nick)))
+                                .collect();
+                            hub.plan_presence(rosters, p.nick, false, sizes)
+                        })
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(announce) = announce {
+                hub.announce(announce);
+            }
+        });
+    }
+
+    /// Everyone online, sorted case-insensitively; in a crowd, only the first ones.
+    pub fn online(&self) -> Vec<String> {
+        self.members(GENERAL)
+    }
+
+    /// How many people are online (or within the leave grace).
+    pub fn people_online(&self) -> usize {
+        self.people().persons.len()
+    }
+
+    /// Records that `session` is now called `to` (key `key`) and, if they are online, tells everyone
+    /// but `origin`, which answers its own client.
+    pub fn rename(&self, session: SessionId, from: &str, to: &str, key: &str, origin: ConnId) {
+        {
+            let mut people = self.people();
+            let People {
+                persons,
+                by_key,
+                rosters,
+            } = &mut *people;
+            let Some(person) = persons.get_mut(&session) else {
+                return;
+            };
+            for room in &person.rooms {
+                rosters.remove(room, session, &person.nick);
+                rosters.add(room, session, to);
+            }
+            if by_key.get(&person.key) == Some(&session) {
+                by_key.remove(&person.key);
+            }
+            person.nick = to.to_owned();
+            person.key = key.to_owned();
+            by_key.insert(person.key.clone(), session);
+        }
+        let renamed = ServerMsg::Renamed {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            reply_to: None,
+        };
+        self.broadcast(GENERAL, origin, &renamed);
+    }
+
+    /// The person online whose name has key `key` (see `session::nick`), if any.
+    pub fn find_online(&self, key: &str) -> Option<Recipient> {
+        let people = self.people();
+        let session = *people.by_key.get(key)?;
+        let person = people.persons.get(&session)?;
+        (!person.connections.is_empty()).then(|| Recipient {
+            session,
+            nick: person.nick.clone(),
+            token_hash: Arc::clone(&person.token_hash),
+        })
+    }
+}

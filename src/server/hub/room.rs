@@ -1,0 +1,217 @@
+//! The live rooms: for each room someone listens to (or is posting to right now), a bounded
+//! broadcast ring of frames and a queue of messages waiting to be stored.
+//!
+//! # Freed when unused
+//! A room is in memory only while it has a subscriber, a queued message or a commit at work; when
+//! the last of those goes, the room goes (the store keeps its messages). Every decision about a
+//! room's life is taken under the registry's lock: subscribing (the receiver is made while the lock
+//! is held), queueing a message, sending a frame, and the check that removes a room. So a
+//! subscriber can never attach to a room that was just removed while a new one takes its place,
+//! which would split its listeners in two.
+//!
+//! # Slow subscribers
+//! A ring holds [`super::HubConfig::room_capacity`] frames. A connection that falls further behind
+//! does not hold anyone back: the ring moves on, and its next read returns [`Received::Lagged`]
+//! with how many frames it missed; the connection then resyncs that room from the store, exactly.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::{Stream, StreamExt as _};
+
+use super::commit::Queue;
+use super::{ConnId, Delivery};
+
+/// Every live room, by name.
+#[derive(Debug)]
+pub(super) struct Registry {
+    rooms: Mutex<HashMap<Arc<str>, Arc<Room>>>,
+    /// Frames per ring.
+    capacity: usize,
+}
+
+/// One live room.
+#[derive(Debug)]
+pub(super) struct Room {
+    pub(super) name: Arc<str>,
+    tx: broadcast::Sender<Delivery>,
+    /// Messages waiting to be committed, and whether a committer is at work.
+    pub(super) queue: Mutex<Queue>,
+}
+
+impl Room {
+    pub(super) fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts a frame on the ring. Only the committer of this room calls it outside the registry's
+    /// lock: a room with a commit at work is never removed.
+    pub(super) fn send(&self, delivery: Delivery) {
+        // An error only means nobody is listening right now, which is not a failure.
+        let _ = self.tx.send(delivery);
+    }
+
+    /// Whether nothing needs this room: no subscriber, nothing queued, no commit at work.
+    fn unused(&self) -> bool {
+        self.tx.receiver_count() == 0 && self.queue().is_idle()
+    }
+}
+
+impl Registry {
+    pub(super) fn new(capacity: usize) -> Self {
+        Self {
+            rooms: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Room>>> {
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get_or_create(&self, rooms: &mut HashMap<Arc<str>, Arc<Room>>, name: &str) -> Arc<Room> {
+        if let Some(room) = rooms.get(name) {
+            return Arc::clone(room);
+        }
+        let (tx, _) = broadcast::channel(self.capacity);
+        let name: Arc<str> = Arc::from(name);
+        let room = Arc::new(Room {
+            name: Arc::clone(&name),
+            tx,
+            queue: Mutex::new(Queue::default()),
+        });
+        rooms.insert(name, Arc::clone(&room));
+        room
+    }
+
+    /// Runs `queue` on the room called `name` (created if needed) under the registry's lock, so the
+    /// room cannot be removed between finding it and queueing on it.
+    pub(super) fn with_room<T>(&self, name: &str, queue: impl FnOnce(&Arc<Room>) -> T) -> T {
+        let mut rooms = self.lock();
+        let room = self.get_or_create(&mut rooms, name);
+        queue(&room)
+    }
+
+    /// Sends a frame to the room's subscribers, if it has any (a room nobody listens to is not
+    /// created for a frame nobody would read).
+    pub(super) fn send(&self, name: &str, delivery: Delivery) {
+        if let Some(room) = self.lock().get(name) {
+            room.send(delivery);
+        }
+    }
+
+    /// Starts listening to `name` on behalf of connection `conn`: only frames sent after this call
+    /// are received.
+    pub(super) fn subscribe(self: &Arc<Self>, name: &str, conn: ConnId) -> Subscription {
+        let mut rooms = self.lock();
+        let room = self.get_or_create(&mut rooms, name);
+        let rx = room.tx.subscribe();
+        drop(rooms);
+        Subscription {
+            conn,
+            rx: Some(BroadcastStream::new(rx)),
+            registry: Arc::clone(self),
+            room,
+        }
+    }
+
+    /// Removes `room` if nothing needs it any more (and it is still the registered room of its
+    /// name).
+    pub(super) fn release(&self, room: &Arc<Room>) {
+        let mut rooms = self.lock();
+        let registered = rooms
+            .get(&room.name)
+            .is_some_and(|current| Arc::ptr_eq(current, room));
+        if registered && room.unused() {
+            rooms.remove(&room.name);
+            if rooms.capacity() > 64 && rooms.len() < rooms.capacity() / 4 {
+                let keep = rooms.len() * 2;
+                rooms.shrink_to(keep);
+            }
+        }
+    }
+
+    /// How many rooms are live.
+    pub(super) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether `name` is live.
+    pub(super) fn contains(&self, name: &str) -> bool {
+        self.lock().contains_key(name)
+    }
+}
+
+/// One connection's view of one room: a stream of what others publish there. Dropping it stops
+/// the listening, and frees the room if nothing else needs it.
+#[derive(Debug)]
+pub struct Subscription {
+    conn: ConnId,
+    /// Taken out (and dropped) first when the subscription is dropped, so the room's receiver
+    /// count is already down when the registry looks at it.
+    rx: Option<BroadcastStream<Delivery>>,
+    registry: Arc<Registry>,
+    room: Arc<Room>,
+}
+
+/// What a [`Subscription`] yields.
+#[derive(Debug, Clone)]
+pub enum Received {
+    /// The next frame from someone else.
+    Frame(Delivery),
+    /// This subscriber fell behind and `missed` frames were skipped; the next read goes on with the
+    /// oldest frame still in the ring.
+    Lagged { missed: u64 },
+}
+
+impl Subscription {
+    /// The room this subscription listens to.
+    pub fn room(&self) -> &Arc<str> {
+        &self.room.name
+    }
+
+    /// Waits for the next frame from another connection. Cancel-safe.
+    pub async fn recv(&mut self) -> Received {
+        match self.next().await {
+            Some(received) => received,
+            // The subscription holds its room, and so the ring's sender: this never happens.
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        drop(self.rx.take());
+        self.registry.release(&self.room);
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Received;
+
+    /// The next frame from another connection (its own are skipped: no echo). A connection listens
+    /// to all its rooms at once through a `StreamMap` of these.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Received>> {
+        let conn = self.conn;
+        let Some(rx) = self.rx.as_mut() else {
+            return Poll::Ready(None);
+        };
+        loop {
+            return match Pin::new(&mut *rx).poll_next(cx) {
+                Poll::Ready(Some(Ok(delivery))) if delivery.origin == conn => continue,
+                Poll::Ready(Some(Ok(delivery))) => Poll::Ready(Some(Received::Frame(delivery))),
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
+                    Poll::Ready(Some(Received::Lagged { missed }))
+                }
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}

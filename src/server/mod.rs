@@ -1,0 +1,268 @@
+//! The server (feature `ssr`): everything that runs in the `chinwag` process.
+//!
+//! # Layout
+//! - [`config`]: every setting, from flags and the environment, validated once.
+//! - [`http`]: the router, the accept loop (header deadline, connection caps), the forms, the
+//!   cross-site check, `/healthz`, `/readyz`, `/metrics`.
+//! - [`ws`]: `GET /ws`, one task per connection: handshake, catch-up, delivery, one module per
+//!   client command.
+//! - [`hub`]: live rooms and their broadcast rings, group commit, private-message delivery, who is
+//!   online.
+//! - [`session`]: sessions and nickname claims, a bounded cache of the store's.
+//! - [`membership`]: joining and leaving rooms (store first, then every cache, in one order per
+//!   session).
+//! - [`messages`]: posting a room message, for `/ws` and the form.
+//! - [`store`]: SQLite or PostgreSQL, the authority on everything that outlives a connection.
+//! - [`limits`]: rates and caps; [`metrics`]: Prometheus counters; [`clock`]: timestamps;
+//!   [`state`]: what every handler shares.
+//!
+//! # Ownership
+//! The store owns messages, sessions, nickname claims and memberships. Memory holds bounded caches
+//! of them, each with an owner and a way to be freed: live rooms go with their last listener,
+//! sessions with their last connection (then a bounded LRU), people with their last connection
+//! (after the leave grace), per-address counters when their buckets refill, and expired sessions
+//! are deleted from the store by a sweep.
+
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod hub;
+pub mod limits;
+pub mod membership;
+pub mod messages;
+pub mod metrics;
+pub mod session;
+pub mod state;
+pub mod store;
+pub mod ws;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use leptos::config::{get_configuration, LeptosOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use config::{LogFormat, ServerConfig};
+use hub::Hub;
+use limits::{AddressLimits, ConnectionLimits};
+use metrics::Metrics;
+use session::Sessions;
+use state::AppState;
+use store::Store;
+
+/// How long shutdown waits for open websockets (and HTTP requests) to say goodbye before the
+/// process exits anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often per-address counters are swept.
+const SWEEP_ADDRESSES_EVERY: Duration = Duration::from_secs(10);
+
+/// How often live sessions are marked seen (and their names' claims moved forward), and idle ones
+/// leave the cache.
+const REFRESH_SESSIONS_EVERY: Duration = Duration::from_secs(60);
+
+/// How often expired sessions are deleted from the store.
+const SWEEP_SESSIONS_EVERY: Duration = Duration::from_secs(3600);
+
+/// A start-up failure, said in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    #[error("cannot read Leptos.toml: {0}")]
+    Leptos(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: io::Error },
+    #[error("cannot open the store: {0}")]
+    Store(#[from] store::StoreError),
+}
+
+/// Opens the store, serves chinwag on `listener` until `stop` resolves, then tells every websocket
+/// client to come back later (close 1012), waits up to [`DRAIN_TIMEOUT`] for them, closes the store
+/// and returns.
+pub async fn serve(
+    listener: TcpListener,
+    leptos_options: LeptosOptions,
+    config: ServerConfig,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let store = Store::open(&config.store).await?;
+    let metrics = Metrics::new();
+    let sessions = Sessions::new(
+        session::SessionConfig {
+            messages: config.limits.messages,
+            typing: config.limits.typing,
+            ..config.sessions
+        },
+        store.clone(),
+    );
+    let hub = Hub::new(config.hub, Arc::new(store.clone()), metrics.clone());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let limits = Arc::new(config.limits);
+    let state = AppState {
+        leptos_options,
+        hub,
+        sessions: sessions.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        connections: ConnectionLimits::new(limits.max_connections_per_ip, limits.max_connections),
+        addresses: Arc::new(AddressLimits::new(&limits)),
+        limits: Arc::clone(&limits),
+        http: Arc::new(config.http),
+        shutdown: shutdown_rx.clone(),
+    };
+    let maintenance = tokio::spawn(maintain(state.clone(), shutdown_rx.clone()));
+    if let Some(addr) = state.http.metrics_addr {
+        let metrics_listener =
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: addr.to_string(),
+                    source,
+                })?;
+        let router = http::ops::metrics_router(state.clone());
+        let mut shutdown = shutdown_rx.clone();
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            };
+            let served = axum::serve(metrics_listener, router)
+                .with_graceful_shutdown(stop)
+                .await;
+            if let Err(err) = served {
+                tracing::error!(%err, "the metrics listener failed");
+            }
+        });
+    }
+    let app = http::router(state);
+    let signal_tx = shutdown_tx.clone();
+    let stop = async move {
+        stop.await;
+        tracing::info!("shutting down: closing websockets with 1012");
+        // Nobody listening only means no connection is open.
+        let _ = signal_tx.send(true);
+    };
+    http::accept::serve(listener, app, &limits, metrics, stop, DRAIN_TIMEOUT).await;
+    // Every connection holds a receiver; `closed` resolves when the last one has finished.
+    drop(shutdown_rx);
+    if tokio::time::timeout(DRAIN_TIMEOUT, shutdown_tx.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some websockets did not close within {DRAIN_TIMEOUT:?}");
+    }
+    maintenance.abort();
+    // The last word on who was connected: the hold of their names starts now.
+    if let Err(err) = sessions.refresh().await {
+        tracing::warn!(%err, "recording live sessions at shutdown failed");
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The server's periodic work: forget refilled per-address counters, keep live sessions' claims
+/// and last-seen times current (and the session cache small), delete expired sessions.
+async fn maintain(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut addresses = tokio::time::interval(SWEEP_ADDRESSES_EVERY);
+    let mut refresh = tokio::time::interval(REFRESH_SESSIONS_EVERY);
+    let mut sweep = tokio::time::interval(SWEEP_SESSIONS_EVERY);
+    let stop = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    tokio::pin!(stop);
+    for timer in [&mut addresses, &mut refresh, &mut sweep] {
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+    loop {
+        tokio::select! {
+            _ = addresses.tick() => state.addresses.sweep(),
+            _ = refresh.tick() => {
+                if let Err(err) = state.sessions.refresh().await {
+                    tracing::warn!(%err, "refreshing live sessions failed");
+                }
+            }
+            _ = sweep.tick() => match state.sessions.sweep().await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "deleted expired sessions"),
+                Err(err) => tracing::warn!(%err, "deleting expired sessions failed"),
+            },
+            () = &mut stop => return,
+        }
+    }
+}
+
+/// Reads the configuration, binds, prints the URL and serves until SIGTERM or Ctrl-C.
+pub async fn run() -> Result<(), StartError> {
+    let cli = config::parse_cli()?;
+    init_tracing(cli.settings.log_format);
+    let site_addr = cli.settings.site_addr;
+    let site_root = cli.settings.site_root.clone();
+    let config = cli.settings.into_config()?;
+    // A Leptos.toml beside the binary carries the runtime settings; LEPTOS_* variables and the
+    // flags override it. Without the file (e.g. under `cargo leptos`, which sets the variables)
+    // the environment alone is used.
+    let file = std::path::Path::new("Leptos.toml")
+        .exists()
+        .then_some("Leptos.toml");
+    let conf = get_configuration(file).map_err(|err| StartError::Leptos(err.to_string()))?;
+    let mut options = conf.leptos_options;
+    if let Some(addr) = site_addr {
+        options.site_addr = addr;
+    }
+    if let Some(root) = site_root {
+        options.site_root = root.into();
+    }
+    let addr = options.site_addr;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: addr.to_string(),
+        source,
+    })?;
+    tracing::info!(%local, "listening");
+    println!("chinwag is running at http://{local}/");
+    serve(listener, options, config, shutdown_signal()).await
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Message text and session tokens are
+/// never logged.
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => subscriber.json().try_init(),
+        LogFormat::Text => subscriber.try_init(),
+    };
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,151 @@
+//! Private messages, readable only by their two parties (sessions, by token hash).
+//!
+//! Their ids come from the `direct_messages` counter row, bumped in the inserting transaction as a
+//! room's `last_seq` is: the row lock orders writers (on one server or several), so ids follow
+//! commit order and a client that saw id N never later finds a missing N−1. A batch of them is one
+//! transaction (group commit, see `hub::direct`).
+
+use sqlx::Row;
+
+use super::{direct, signed, unsigned, value_rows, Store, StoreError, DIRECT_COLUMNS};
+use crate::protocol::DirectMessage;
+
+/// A private message about to be stored: who sends it to whom, by session and by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectDraft {
+    pub from_session: String,
+    pub to_session: String,
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    pub at: String,
+    pub client_id: Option<String>,
+    pub action: bool,
+}
+
+impl Store {
+    /// Commits private messages in one transaction with consecutive ids, in the given order.
+    pub async fn append_directs(
+        &self,
+        drafts: Vec<DirectDraft>,
+    ) -> Result<Vec<DirectMessage>, StoreError> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
+        let last: i64 = sqlx::query(&self.sql(
+            "UPDATE counters SET value = value + $1 WHERE name = 'direct_messages' RETURNING value",
+        ))
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        let insert = self.sql(&format!(
+            "INSERT INTO direct_messages \
+             (id, from_session, to_session, sender, recipient, text, at, client_id, action) VALUES {}",
+            value_rows(drafts.len(), 9, &[])
+        ));
+        let first = last - count + 1;
+        let mut query = sqlx::query(&insert);
+        for (id, draft) in (first..).zip(&drafts) {
+            query = query
+                .bind(id)
+                .bind(&draft.from_session)
+                .bind(&draft.to_session)
+                .bind(&draft.from)
+                .bind(&draft.to)
+                .bind(&draft.text)
+                .bind(&draft.at)
+                .bind(draft.client_id.as_deref())
+                .bind(i64::from(draft.action));
+        }
+        query.execute(&mut *tx).await?;
+        let stored = (first..)
+            .zip(drafts)
+            .map(|(id, draft)| {
+                Ok(DirectMessage {
+                    id: unsigned(id)?,
+                    from: draft.from,
+                    to: draft.to,
+                    text: draft.text,
+                    at: draft.at,
+                    client_id: draft.client_id,
+                    action: draft.action,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// The private message a session already stored under `client_id`, if any.
+    pub async fn direct_sent_before(
+        &self,
+        session_hash: &str,
+        client_id: &str,
+    ) -> Result<Option<DirectMessage>, StoreError> {
+        let row = sqlx::query(&self.sql(&format!(
+            "SELECT {DIRECT_COLUMNS} FROM direct_messages \
+             WHERE from_session = $1 AND client_id = $2"
+        )))
+        .bind(session_hash)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(direct).transpose()
+    }
+
+    /// A session's private messages (sent or received), oldest first: up to `limit` after id
+    /// `after`, or the latest `limit` if `after` is `None`. Nobody else's are ever read.
+    pub async fn directs(
+        &self,
+        session_hash: &str,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<DirectMessage>, StoreError> {
+        let parties = "(from_session = $1 OR to_session = $1)";
+        let order = if after.is_some() { "" } else { " DESC" };
+        let rows = sqlx::query(&self.sql(&format!(
+            "SELECT {DIRECT_COLUMNS} FROM direct_messages \
+             WHERE {parties} AND id > $2 ORDER BY id{order} LIMIT $3"
+        )))
+        .bind(session_hash)
+        .bind(after.map_or(0, signed))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut messages = rows.iter().map(direct).collect::<Result<Vec<_>, _>>()?;
+        messages.sort_by_key(|m| m.id);
+        Ok(messages)
+    }
+
+    /// How many of a session's private messages come after id `after`, counting no further than
+    /// `cap` (a bounded count: enough to decide whether a catch-up is exact or a reset).
+    pub async fn count_directs_after(
+        &self,
+        session_hash: &str,
+        after: u64,
+        cap: u64,
+    ) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query(&self.sql(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM direct_messages              WHERE (from_session = $1 OR to_session = $1) AND id > $2 LIMIT $3) AS newer",
+        ))
+        .bind(session_hash)
+        .bind(signed(after))
+        .bind(signed(cap))
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        unsigned(count)
+    }
+
+    /// The highest private-message id stored.
+    pub async fn direct_head(&self) -> Result<u64, StoreError> {
+        let value: i64 = sqlx::query("SELECT value FROM counters WHERE name = 'direct_messages'")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        unsigned(value)
+    }
+}

@@ -1,0 +1,217 @@
+//! The store: the authority on everything that outlives a connection. Room messages (committed here
+//! before anyone is told about them), private messages, sessions, nickname claims and room
+//! memberships. A server's memory only caches it.
+//!
+//! One sqlx pool over either backend: embedded SQLite by default (a file in the data directory, WAL
+//! mode, created on first start) or PostgreSQL when `DATABASE_URL` says `postgres://...`. The
+//! schema lives in `migrations/sqlite` and `migrations/postgres` and is applied at start-up. Queries
+//! are written once in PostgreSQL's placeholder style and rewritten for SQLite ([`Store::sql`]).
+//!
+//! - [`messages`]: room messages; gap-free per-room `seq` in commit order (group commit).
+//! - [`directs`]: private messages; ids from a counter row, so in commit order too.
+//! - [`sessions`]: sessions (by token hash), nickname claims, expiry.
+//! - [`rooms`]: rooms and memberships.
+
+pub mod directs;
+pub mod messages;
+pub mod rooms;
+pub mod sessions;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+
+pub use directs::DirectDraft;
+pub use messages::{NewMessage, Page};
+pub use rooms::JoinOutcome;
+pub use sessions::{Claim, SavedSession};
+
+use crate::protocol::{ChatMessage, DirectMessage};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Where the store keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// Embedded SQLite in this file, created if missing.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL server.
+    Postgres(String),
+}
+
+/// A store failure: the cause is for the log, the client only learns that the store is unavailable.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the store answered a batch with {got} rows for {sent}")]
+    Mismatch { sent: usize, got: usize },
+    #[error("a stored number is out of range: {0}")]
+    OutOfRange(i64),
+}
+
+/// The shared store handle. Cheap to clone (the pool is reference-counted).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    postgres: bool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store and applies pending migrations.
+    pub async fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, postgres) = match config {
+            StoreConfig::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                (format!("sqlite://{}?mode=rwc", path.display()), false)
+            }
+            StoreConfig::Postgres(url) => (url.clone(), true),
+        };
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer at a time anyway; a few connections serve the readers.
+            .max_connections(if postgres { 16 } else { 4 })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if !postgres {
+                        // In WAL mode NORMAL keeps every commit across a killed process (only a
+                        // power cut can lose the last ones) without an fsync per message. Writers
+                        // wait for each other instead of failing.
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        if postgres {
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+        } else {
+            // WAL: readers never block the writer, and a commit survives a killed process.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+            SQLITE_MIGRATIONS.run(&pool).await?;
+        }
+        Ok(Self { pool, postgres })
+    }
+
+    /// Whether this store is PostgreSQL (several servers may share it).
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// Whether the store answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for in-flight queries (a clean SQLite checkpoint on shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The query in this backend's placeholder style: PostgreSQL's `$1` as written, SQLite's `?1`.
+    fn sql(&self, query: &str) -> String {
+        if self.postgres {
+            query.to_owned()
+        } else {
+            query.replace('$', "?")
+        }
+    }
+}
+
+/// A stored (non-negative) number as the protocol's `u64`.
+fn unsigned(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::OutOfRange(n))
+}
+
+/// A protocol number as the store's `BIGINT` (saturating: such numbers are bounds in queries).
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The columns a room message is read back with.
+const MESSAGE_COLUMNS: &str = "room, seq, sender, text, at, client_id, action";
+
+/// The columns a private message is read back with.
+const DIRECT_COLUMNS: &str = "id, sender, recipient, text, at, client_id, action";
+
+fn message(row: &AnyRow) -> Result<ChatMessage, StoreError> {
+    let action: i64 = row.try_get("action")?;
+    Ok(ChatMessage {
+        room: row.try_get("room")?,
+        seq: unsigned(row.try_get("seq")?)?,
+        from: row.try_get("sender")?,
+        text: row.try_get("text")?,
+        at: row.try_get("at")?,
+        client_id: row.try_get("client_id")?,
+        action: action != 0,
+    })
+}
+
+fn direct(row: &AnyRow) -> Result<DirectMessage, StoreError> {
+    let action: i64 = row.try_get("action")?;
+    Ok(DirectMessage {
+        id: unsigned(row.try_get("id")?)?,
+        from: row.try_get("sender")?,
+        to: row.try_get("recipient")?,
+        text: row.try_get("text")?,
+        at: row.try_get("at")?,
+        client_id: row.try_get("client_id")?,
+        action: action != 0,
+    })
+}
+
+/// The placeholders of a multi-row insert: `($first, $first+1, ...), (...)`, `rows` rows of `width`
+/// parameters each, after `shared` leading parameters that every row repeats (e.g. `$1` the room).
+fn value_rows(rows: usize, width: usize, shared: &[usize]) -> String {
+    let mut sql = String::new();
+    let mut next = shared.len() + 1;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        let mut first = true;
+        for s in shared {
+            if !first {
+                sql.push_str(", ");
+            }
+            first = false;
+            sql.push_str(&format!("${s}"));
+        }
+        for _ in 0..width {
+            if !first {
+                sql.push_str(", ");
+            }
+            first = false;
+            sql.push_str(&format!("${next}"));
+            next += 1;
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_rows_number_the_placeholders() {
+        assert_eq!(super::value_rows(2, 2, &[1]), "($1, $2, $3), ($1, $4, $5)");
+        assert_eq!(super::value_rows(1, 3, &[]), "($1, $2, $3)");
+    }
+}

@@ -1,0 +1,267 @@
+//! Sessions and nickname claims.
+//!
+//! A session is kept by its token's SHA-256 (hex): a copy of the table cannot be used to act as
+//! anyone. Each has a number (`id`, its identity on every server), its nickname, the key that
+//! nickname is claimed under, and when it was last seen; a session unseen for longer than the
+//! session TTL is deleted by [`Store::sweep_sessions`], with its memberships and claim.
+//!
+//! A nickname is held through a row of `nick_claims`, one per name key: the database's primary key
+//! is what makes two sessions unable to hold one name, on one server or several, however they race.
+//! A claim lasts until `held_until`; a session may take a name whose claim ran out, and its server
+//! moves `held_until` forward while the session is connected ([`Store::refresh_sessions`]).
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A session as stored, with its rooms (besides `general`) and the claim on its name key, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSession {
+    pub id: i64,
+    pub token_hash: String,
+    pub nick: String,
+    pub nick_key: String,
+    pub rooms: Vec<String>,
+    pub claim: Option<Claim>,
+}
+
+/// Who holds a name key, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub session_id: i64,
+    pub held_until: String,
+}
+
+/// Claims `$1` for session `$2` until `$3`, unless another session holds it past `$4` (now).
+/// Returns a row only when the claim is this session's afterwards.
+const CLAIM: &str =
+    "INSERT INTO nick_claims (nick_key, session_id, held_until) VALUES ($1, $2, $3) \
+     ON CONFLICT (nick_key) DO UPDATE \
+     SET session_id = excluded.session_id, held_until = excluded.held_until \
+     WHERE nick_claims.held_until < $4 OR nick_claims.session_id = excluded.session_id \
+     RETURNING session_id";
+
+/// How many ids one refresh statement names at most.
+const REFRESH_CHUNK: usize = 500;
+
+impl Store {
+    /// Creates a session for `nick` if its key can be claimed: returns its id, or `None` if another
+    /// session holds the name. Nothing is stored when the name is taken.
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        nick: &str,
+        nick_key: &str,
+        now: &str,
+        hold_until: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(&self.sql(
+            "INSERT INTO sessions (token_hash, nick, nick_key, created_at, last_seen) \
+             VALUES ($1, $2, $3, $4, $4) RETURNING id",
+        ))
+        .bind(token_hash)
+        .bind(nick)
+        .bind(nick_key)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        let claimed = sqlx::query(&self.sql(CLAIM))
+            .bind(nick_key)
+            .bind(id)
+            .bind(hold_until)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !claimed {
+            // Dropping the transaction rolls the session back.
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// The session with this token hash, unless it expired (last seen before `expired_before`).
+    pub async fn session_by_hash(
+        &self,
+        token_hash: &str,
+        expired_before: &str,
+    ) -> Result<Option<SavedSession>, StoreError> {
+        let row = sqlx::query(&self.sql(
+            "SELECT s.id, s.nick, s.nick_key, c.session_id AS holder, c.held_until \
+             FROM sessions s LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
+             WHERE s.token_hash = $1 AND s.last_seen >= $2",
+        ))
+        .bind(token_hash)
+        .bind(expired_before)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut saved = saved_session(&row, token_hash)?;
+        saved.rooms = self.rooms_of(token_hash).await?;
+        Ok(Some(saved))
+    }
+
+    /// Claims `nick_key` for session `id` until `hold_until`, unless another session holds it
+    /// beyond `now`. Returns whether the session holds it now.
+    pub async fn claim_nick(
+        &self,
+        nick_key: &str,
+        id: i64,
+        now: &str,
+        hold_until: &str,
+    ) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(&self.sql(CLAIM))
+            .bind(nick_key)
+            .bind(id)
+            .bind(hold_until)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        Ok(claimed)
+    }
+
+    /// Renames session `id` to `nick` if `nick_key` can be claimed; its old claim (`old_key`) is
+    /// given up in the same transaction. Returns whether it was renamed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn rename_session(
+        &self,
+        id: i64,
+        old_key: &str,
+        nick: &str,
+        nick_key: &str,
+        now: &str,
+        hold_until: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(&self.sql(CLAIM))
+            .bind(nick_key)
+            .bind(id)
+            .bind(hold_until)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !claimed {
+            return Ok(false);
+        }
+        if old_key != nick_key {
+            sqlx::query(
+                &self.sql("DELETE FROM nick_claims WHERE nick_key = $1 AND session_id = $2"),
+            )
+            .bind(old_key)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            &self.sql("UPDATE sessions SET nick = $1, nick_key = $2, last_seen = $3 WHERE id = $4"),
+        )
+        .bind(nick)
+        .bind(nick_key)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Marks sessions `ids` as seen `now` and moves their claims to `hold_until` (claims another
+    /// session took meanwhile are left alone).
+    pub async fn refresh_sessions(
+        &self,
+        ids: &[i64],
+        now: &str,
+        hold_until: &str,
+    ) -> Result<(), StoreError> {
+        for chunk in ids.chunks(REFRESH_CHUNK) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut tx = self.pool.begin().await?;
+            let statements = [
+                (
+                    format!("UPDATE sessions SET last_seen = $1 WHERE id IN ({list})"),
+                    now,
+                ),
+                (
+                    format!("UPDATE nick_claims SET held_until = $1 WHERE session_id IN ({list})"),
+                    hold_until,
+                ),
+            ];
+            for (statement, time) in &statements {
+                let sql = self.sql(statement);
+                let mut query = sqlx::query(&sql).bind(*time);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes sessions last seen before `expired_before`, with their memberships and claims, and
+    /// every claim that ran out before `now`. Returns how many sessions were deleted.
+    pub async fn sweep_sessions(&self, expired_before: &str, now: &str) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&self.sql(
+            "DELETE FROM memberships WHERE session_hash IN \
+             (SELECT token_hash FROM sessions WHERE last_seen < $1)",
+        ))
+        .bind(expired_before)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&self.sql(
+            "DELETE FROM nick_claims WHERE held_until < $1 OR session_id IN \
+             (SELECT id FROM sessions WHERE last_seen < $2)",
+        ))
+        .bind(now)
+        .bind(expired_before)
+        .execute(&mut *tx)
+        .await?;
+        let deleted = sqlx::query(&self.sql("DELETE FROM sessions WHERE last_seen < $1"))
+            .bind(expired_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// How many sessions are stored.
+    pub async fn session_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM sessions")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        super::unsigned(count)
+    }
+}
+
+fn saved_session(row: &AnyRow, token_hash: &str) -> Result<SavedSession, StoreError> {
+    let holder: Option<i64> = row.try_get("holder")?;
+    let held_until: Option<String> = row.try_get("held_until")?;
+    Ok(SavedSession {
+        id: row.try_get("id")?,
+        token_hash: token_hash.to_owned(),
+        nick: row.try_get("nick")?,
+        nick_key: row.try_get("nick_key")?,
+        rooms: Vec::new(),
+        claim: holder
+            .zip(held_until)
+            .map(|(session_id, held_until)| Claim {
+                session_id,
+                held_until,
+            }),
+    })
+}

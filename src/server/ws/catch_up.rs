@@ -1,0 +1,549 @@
+//! Bringing a client up to date from the store: a room's latest page, exactly what came after its
+//! `since`, what a slow reader missed, and private messages likewise.
+//!
+//! Every reply is bounded and paced: a catch-up is read from the store a page at a time and sent as
+//! `history` frames of at most [`MAX_SERVER_FRAME`] bytes, each written (and so taken by the client)
+//! before the next page is read. A client that does not read holds no more than one page.
+//!
+//! A read the store cannot serve leaves the room (or the private messages) stale: the client is
+//! told, nothing of it with a position is passed on live meanwhile, and the catch-up is retried
+//! with backoff until it succeeds. The client's position so never moves past a hole.
+
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+
+use super::handshake::MAX_SERVER_FRAME;
+use super::socket::End;
+use super::{Connection, Cursor, Live, Me, WsIo, FIRST_RETRY_BACKOFF};
+use crate::protocol::{ChatMessage, DirectMessage, ErrorCode, ServerMsg, Stored};
+use crate::server::store::StoreError;
+
+/// How many messages a room's latest page holds (a fresh connection, a join, scrolling up).
+pub const HISTORY_PAGE: u32 = 50;
+
+/// How many private messages a fresh connection is shown.
+pub const DM_PAGE: u32 = 100;
+
+/// How many messages one store read of a catch-up takes.
+const CATCH_UP_PAGE: u32 = 200;
+
+/// Room for a frame's own fields around its messages.
+const ENVELOPE: usize = 512;
+
+/// What a stale room needs once the store answers again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    /// Its latest page (the client had nothing of it).
+    Latest,
+    /// Everything after the cursor.
+    Missed,
+}
+
+/// A `history` frame's fields besides its messages.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFrame<'a> {
+    pub room: &'a str,
+    pub complete: bool,
+    pub reset: bool,
+    pub before: Option<u64>,
+    pub reply_to: Option<&'a str>,
+}
+
+impl<S: WsIo> Connection<S> {
+    /// Sends the client what it is missing of `room`: the latest page if it has nothing (`since` is
+    /// `None`); exactly what came after `since`; or, when that gap is larger than the catch-up
+    /// limit or `since` is beyond the room's end (the client saw another store), the latest page
+    /// with `reset`.
+    pub(super) async fn catch_up(
+        &mut self,
+        me: &mut Me,
+        room: &str,
+        since: Option<u64>,
+        reply_to: Option<&str>,
+    ) -> Result<(), End> {
+        let Some(since) = since else {
+            return self.latest_page(me, room, false, reply_to).await;
+        };
+        let head = match self.ctx.store.room_head(room).await {
+            Ok(head) => head,
+            Err(err) => return self.went_stale(me, room, Stale::Missed, since, err).await,
+        };
+        if since > head || head - since > self.ctx.limits.catch_up_limit {
+            return self.latest_page(me, room, true, reply_to).await;
+        }
+        if let Some(cursor) = me.cursors.get_mut(room) {
+            cursor.delivered = cursor.delivered.max(since);
+        }
+        if head == since {
+            // Nothing was missed: said so, without reading a page.
+            let frame = history_frame(
+                &HistoryFrame {
+                    room,
+                    complete: true,
+                    reply_to,
+                    ..HistoryFrame::default()
+                },
+                &[],
+                false,
+            );
+            return self.socket.send_raw(frame).await;
+        }
+        self.fill(me, room, None).await
+    }
+
+    /// Sends `room`'s latest page, cut to fit one frame.
+    pub(super) async fn latest_page(
+        &mut self,
+        me: &mut Me,
+        room: &str,
+        reset: bool,
+        reply_to: Option<&str>,
+    ) -> Result<(), End> {
+        let page = match self.ctx.store.history(room, None, HISTORY_PAGE).await {
+            Ok(page) => page,
+            Err(err) => return self.went_stale(me, room, Stale::Latest, 0, err).await,
+        };
+        let (messages, cut) = fitting_tail(page.messages);
+        if let Some(cursor) = me.cursors.get_mut(room) {
+            if let Some(last) = messages.last() {
+                if reset {
+                    cursor.delivered = 0;
+                    cursor.acked.clear();
+                }
+                cursor.advance(last.1);
+            }
+            cursor.stale = None;
+        }
+        let frame = history_frame(
+            &HistoryFrame {
+                room,
+                complete: page.complete && !cut,
+                reset,
+                before: None,
+                reply_to,
+            },
+            &messages,
+            false,
+        );
+        self.socket.send_raw(frame).await
+    }
+
+    /// Sends everything of `room` after the cursor (up to `upto`, if given), a page at a time, as
+    /// long as the store has more. Own messages acked meanwhile are skipped (the client has their
+    /// ack).
+    pub(super) async fn fill(
+        &mut self,
+        me: &mut Me,
+        room: &str,
+        upto: Option<u64>,
+    ) -> Result<(), End> {
+        loop {
+            let Some(cursor) = me.cursors.get(room) else {
+                return Ok(());
+            };
+            let after = cursor.delivered;
+            if upto.is_some_and(|upto| after >= upto) {
+                return Ok(());
+            }
+            let page = match self.ctx.store.since(room, after, CATCH_UP_PAGE).await {
+                Ok(page) => page,
+                Err(err) => return self.went_stale(me, room, Stale::Missed, after, err).await,
+            };
+            let last_page = page.len() < CATCH_UP_PAGE as usize;
+            let Some(cursor) = me.cursors.get_mut(room) else {
+                return Ok(());
+            };
+            let mut messages = Vec::with_capacity(page.len());
+            let mut reached = false;
+            for message in page {
+                if upto.is_some_and(|upto| message.seq > upto) {
+                    reached = true;
+                    break;
+                }
+                let seq = message.seq;
+                if !cursor.acked.contains(&seq) {
+                    messages.push(encode_message(&message));
+                }
+                cursor.advance(seq);
+            }
+            cursor.stale = None;
+            let done = last_page || reached || upto.is_some_and(|upto| cursor.delivered >= upto);
+            let header = HistoryFrame {
+                room,
+                complete: true,
+                ..HistoryFrame::default()
+            };
+            let parts = chunks(&messages);
+            for (i, chunk) in parts.iter().enumerate() {
+                let more = !done || i + 1 < parts.len();
+                let frame = history_frame(&header, chunk, more);
+                self.socket.send_raw(frame).await?;
+            }
+            if messages.is_empty() && done {
+                let frame = history_frame(&header, &[], false);
+                self.socket.send_raw(frame).await?;
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The client fell behind in `room`: tell it, then send exactly what it missed, however much.
+    pub(super) async fn resync(
+        &mut self,
+        me: &mut Me,
+        room: &str,
+        missed: u64,
+        upto: Option<u64>,
+    ) -> Result<(), End> {
+        self.ctx.metrics.lagged();
+        tracing::info!(room, missed, "fell behind; resyncing from the store");
+        let lagged = ServerMsg::Lagged {
+            room: room.to_owned(),
+            missed,
+        };
+        self.socket.send(&lagged).await?;
+        if me.cursors.get(room).is_some_and(|c| c.stale.is_some()) {
+            // Already waiting for the store; the retry brings this too.
+            return Ok(());
+        }
+        self.fill(me, room, upto).await
+    }
+
+    /// Marks `room` stale after a failed read and tells the client; a retry follows.
+    async fn went_stale(
+        &mut self,
+        me: &mut Me,
+        room: &str,
+        stale: Stale,
+        since: u64,
+        err: StoreError,
+    ) -> Result<(), End> {
+        tracing::error!(%err, room, "catch-up read failed; will retry");
+        let Some(cursor) = me.cursors.get_mut(room) else {
+            return Ok(());
+        };
+        let already = cursor.stale.is_some();
+        cursor.delivered = cursor.delivered.max(since);
+        cursor.stale = Some(match (cursor.stale, stale) {
+            (Some(Stale::Latest), _) | (None, Stale::Latest) => Stale::Latest,
+            _ => Stale::Missed,
+        });
+        me.retry_due = true;
+        if already {
+            return Ok(());
+        }
+        let err = crate::protocol::FrameError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "the history of #{room} is unavailable right now; it will follow when the store \
+                 answers"
+            ),
+        );
+        self.socket.send(&err.to_server_msg()).await
+    }
+
+    /// Tries every stale catch-up again.
+    pub(super) async fn retry_stale(&mut self, me: &mut Me, _live: &mut Live) -> Result<(), End> {
+        let stale: Vec<(Arc<str>, Stale)> = me
+            .cursors
+            .iter()
+            .filter_map(|(room, c)| c.stale.map(|s| (Arc::clone(room), s)))
+            .collect();
+        for (room, stale) in stale {
+            match stale {
+                Stale::Latest => self.latest_page(me, &room, false, None).await?,
+                Stale::Missed => self.fill(me, &room, None).await?,
+            }
+        }
+        if me.dm_stale {
+            let since = me.dm_delivered;
+            self.catch_up_directs(me, Some(since)).await?;
+        }
+        if !me.retry_due {
+            me.retry_backoff = FIRST_RETRY_BACKOFF;
+        }
+        Ok(())
+    }
+
+    /// Sends the client its private messages: the latest ones, or exactly those after `since`
+    /// (the latest ones with `reset` if more than the catch-up limit were missed).
+    pub(super) async fn catch_up_directs(
+        &mut self,
+        me: &mut Me,
+        since: Option<u64>,
+    ) -> Result<(), End> {
+        let hash = Arc::clone(&me.session.token_hash);
+        let store = self.ctx.store.clone();
+        let limit = self.ctx.limits.catch_up_limit;
+        let exact = match since {
+            Some(after) => match store.count_directs_after(&hash, after, limit + 1).await {
+                Ok(count) => count <= limit,
+                Err(err) => return self.directs_stale(me, err).await,
+            },
+            None => false,
+        };
+        if !exact {
+            let latest = match store.directs(&hash, None, DM_PAGE).await {
+                Ok(latest) => latest,
+                Err(err) => return self.directs_stale(me, err).await,
+            };
+            let encoded: Vec<(String, u64)> = latest.iter().map(encode_direct).collect();
+            let (fitting, _) = fitting_tail_encoded(encoded);
+            if let Some(last) = fitting.last() {
+                me.dm_delivered = me.dm_delivered.max(last.1);
+            }
+            me.dm_stale = false;
+            return self
+                .socket
+                .send_raw(dm_history_frame(&fitting, since.is_some(), false))
+                .await;
+        }
+        let mut after = since.unwrap_or(0).max(me.dm_delivered);
+        loop {
+            let page = match store.directs(&hash, Some(after), CATCH_UP_PAGE).await {
+                Ok(page) => page,
+                Err(err) => return self.directs_stale(me, err).await,
+            };
+            let done = page.len() < CATCH_UP_PAGE as usize;
+            let encoded: Vec<(String, u64)> = page.iter().map(encode_direct).collect();
+            if let Some(last) = encoded.last() {
+                after = last.1;
+                me.dm_delivered = me.dm_delivered.max(after);
+            }
+            me.dm_stale = false;
+            let parts = chunks(&encoded);
+            if parts.is_empty() {
+                self.socket
+                    .send_raw(dm_history_frame(&[], false, false))
+                    .await?;
+            }
+            for (i, chunk) in parts.iter().enumerate() {
+                let more = !done || i + 1 < parts.len();
+                self.socket
+                    .send_raw(dm_history_frame(chunk, false, more))
+                    .await?;
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn directs_stale(&mut self, me: &mut Me, err: StoreError) -> Result<(), End> {
+        tracing::error!(%err, "reading private messages failed; will retry");
+        me.retry_due = true;
+        if std::mem::replace(&mut me.dm_stale, true) {
+            return Ok(());
+        }
+        let err = crate::protocol::FrameError::new(
+            ErrorCode::Unavailable,
+            "private messages are unavailable right now; they will follow when the store answers",
+        );
+        self.socket.send(&err.to_server_msg()).await
+    }
+}
+
+/// A room message as it appears in a `history` frame, with its seq.
+pub fn encode_message(message: &ChatMessage) -> (String, u64) {
+    let json = serde_json::to_string(&Stored::Message(message.clone())).unwrap_or_default();
+    (json, message.seq)
+}
+
+/// A private message as it appears in a `dm_history` frame, with its id.
+fn encode_direct(dm: &DirectMessage) -> (String, u64) {
+    let json = serde_json::to_string(&ServerMsg::Dm(dm.clone())).unwrap_or_default();
+    (json, dm.id)
+}
+
+/// The newest messages of a page that fit in one frame, oldest first, and whether older ones were
+/// cut off to fit.
+pub fn fitting_tail(messages: Vec<ChatMessage>) -> (Vec<(String, u64)>, bool) {
+    fitting_tail_encoded(messages.iter().map(encode_message).collect())
+}
+
+fn fitting_tail_encoded(mut encoded: Vec<(String, u64)>) -> (Vec<(String, u64)>, bool) {
+    let mut size = ENVELOPE;
+    let mut keep = 0;
+    for (json, _) in encoded.iter().rev() {
+        if size + json.len() + 1 > MAX_SERVER_FRAME {
+            break;
+        }
+        size += json.len() + 1;
+        keep += 1;
+    }
+    let cut = keep < encoded.len();
+    let tail = encoded.split_off(encoded.len() - keep);
+    (tail, cut)
+}
+
+/// Encoded messages in runs that each fit in one frame.
+fn chunks(encoded: &[(String, u64)]) -> Vec<&[(String, u64)]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut size) = (0, ENVELOPE);
+    for (i, (json, _)) in encoded.iter().enumerate() {
+        if size + json.len() + 1 > MAX_SERVER_FRAME && i > start {
+            chunks.push(&encoded[start..i]);
+            start = i;
+            size = ENVELOPE;
+        }
+        size += json.len() + 1;
+    }
+    if start < encoded.len() {
+        chunks.push(&encoded[start..]);
+    }
+    chunks
+}
+
+/// A `history` frame from messages already encoded (each serialized once, whatever the paging).
+pub fn history_frame(
+    header: &HistoryFrame<'_>,
+    messages: &[(String, u64)],
+    more: bool,
+) -> Utf8Bytes {
+    let mut frame = String::with_capacity(
+        ENVELOPE
+            + messages
+                .iter()
+                .map(|(json, _)| json.len() + 1)
+                .sum::<usize>(),
+    );
+    frame.push_str(r#"{"type":"history","room":"#);
+    frame.push_str(&json_string(header.room));
+    frame.push_str(r#","messages":["#);
+    push_joined(&mut frame, messages);
+    frame.push_str(r#"],"complete":"#);
+    frame.push_str(if header.complete { "true" } else { "false" });
+    if header.reset {
+        frame.push_str(r#","reset":true"#);
+    }
+    if let Some(before) = header.before {
+        frame.push_str(&format!(r#","before":{before}"#));
+    }
+    if more {
+        frame.push_str(r#","more":true"#);
+    }
+    if let Some(reply_to) = header.reply_to {
+        frame.push_str(r#","reply_to":"#);
+        frame.push_str(&json_string(reply_to));
+    }
+    frame.push('}');
+    Utf8Bytes::from(frame)
+}
+
+/// A `dm_history` frame from private messages already encoded.
+fn dm_history_frame(messages: &[(String, u64)], reset: bool, more: bool) -> Utf8Bytes {
+    let mut frame = String::from(r#"{"type":"dm_history","messages":["#);
+    push_joined(&mut frame, messages);
+    frame.push(']');
+    if reset {
+        frame.push_str(r#","reset":true"#);
+    }
+    if more {
+        frame.push_str(r#","more":true"#);
+    }
+    frame.push('}');
+    Utf8Bytes::from(frame)
+}
+
+fn push_joined(frame: &mut String, messages: &[(String, u64)]) {
+    for (i, (json, _)) in messages.iter().enumerate() {
+        if i > 0 {
+            frame.push(',');
+        }
+        frame.push_str(json);
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+impl Cursor {
+    /// Whether a live frame with `seq` is to be passed on: not already sent, and the room not
+    /// waiting for a catch-up.
+    pub(super) fn takes(&self, seq: u64) -> bool {
+        self.stale.is_none() && seq > self.delivered && !self.acked.contains(&seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(seq: u64, text: &str) -> ChatMessage {
+        ChatMessage {
+            room: "general".into(),
+            seq,
+            from: "a\"b".into(),
+            text: text.into(),
+            at: "2026-11-26T00:00:00.000Z".into(),
+            client_id: Some("c-1".into()),
+            action: seq.is_multiple_of(2),
+        }
+    }
+
+    #[test]
+    fn a_hand_built_history_frame_is_what_serde_would_write() {
+        let messages = vec![message(1, "hi \u{1}\n"), message(2, "yo")];
+        let encoded: Vec<_> = messages.iter().map(encode_message).collect();
+        let header = HistoryFrame {
+            room: "general",
+            complete: false,
+            reset: true,
+            before: Some(9),
+            reply_to: Some("r\"1"),
+        };
+        let frame = history_frame(&header, &encoded, true);
+        let expected = ServerMsg::History {
+            room: "general".into(),
+            messages: messages.into_iter().map(Stored::Message).collect(),
+            complete: false,
+            reset: true,
+            before: Some(9),
+            more: true,
+            reply_to: Some("r\"1".into()),
+        };
+        assert_eq!(ServerMsg::parse(frame.as_str()).ok(), Some(expected));
+        let empty = history_frame(
+            &HistoryFrame {
+                room: "x",
+                ..HistoryFrame::default()
+            },
+            &[],
+            false,
+        );
+        assert!(matches!(
+            ServerMsg::parse(empty.as_str()),
+            Ok(ServerMsg::History { .. })
+        ));
+    }
+
+    #[test]
+    fn frames_never_pass_the_limit_and_keep_every_message_in_order() {
+        let big = "\u{1}".repeat(4000); // escaped as \u0001: 24 KB of JSON
+        let messages: Vec<_> = (1..=20).map(|seq| message(seq, &big)).collect();
+        let encoded: Vec<_> = messages.iter().map(encode_message).collect();
+        let parts = chunks(&encoded);
+        assert!(parts.len() > 1);
+        let mut seqs = Vec::new();
+        for part in &parts {
+            let frame = history_frame(
+                &HistoryFrame {
+                    room: "general",
+                    ..HistoryFrame::default()
+                },
+                part,
+                true,
+            );
+            assert!(frame.len() <= MAX_SERVER_FRAME, "{}", frame.len());
+            seqs.extend(part.iter().map(|(_, seq)| *seq));
+        }
+        assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+        let (tail, cut) = fitting_tail(messages);
+        assert!(cut);
+        assert_eq!(tail.last().map(|m| m.1), Some(20), "the newest are kept");
+    }
+}

@@ -1,0 +1,41 @@
+//! `say`: post to a room. Answered with an `ack` once the message is stored, in its place among
+//! the room's messages on this connection.
+
+use super::{Outcome, Refused};
+use crate::protocol::{validate_client_id, validate_room, ServerMsg};
+use crate::server::messages::{publish, Draft};
+use crate::server::ws::{Connection, Live, Me, WsIo};
+
+pub async fn apply<S: WsIo>(
+    conn: &mut Connection<S>,
+    me: &mut Me,
+    live: &mut Live,
+    room: String,
+    text: String,
+    client_id: String,
+    action: bool,
+) -> Outcome {
+    validate_client_id(&client_id)?;
+    validate_room(&room)?;
+    // Receivers clear a typer's line when their message arrives; no frame needed.
+    if me.typing.as_deref() == Some(room.as_str()) {
+        me.typing = None;
+    }
+    let draft = Draft {
+        room: &room,
+        text: &text,
+        client_id: Some(&client_id),
+        action,
+    };
+    let stored = publish(&conn.ctx.hub, &conn.ctx.store, &me.session, conn.id, draft).await?;
+    let ack = ServerMsg::Ack {
+        client_id,
+        room: Some(room.clone()),
+        seq: Some(stored.seq),
+        to: None,
+        id: None,
+    };
+    conn.ack_in_order(me, live, &room, stored.seq, &ack)
+        .await
+        .map_err(Refused::End)
+}

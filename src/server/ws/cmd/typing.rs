@@ -1,0 +1,43 @@
+//! `typing`: pass a typing change on to the room's other members. A notification, not a request:
+//! it is answered only when refused. Typing in one room ends typing in another, and repeats are
+//! passed on at most every [`TYPING_REFRESH`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Outcome;
+use crate::protocol::ServerMsg;
+use crate::server::ws::{Connection, Me, WsIo};
+
+/// A typer's `active: true` is passed on at most this often; clients refresh it while typing so a
+/// receiver's expiry timer does not clear it, and this keeps a chatty client from flooding the room.
+const TYPING_REFRESH: Duration = Duration::from_millis(1500);
+
+pub fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, room: &str, active: bool) -> Outcome {
+    me.session.ensure_member(room)?;
+    let here = me.typing.as_deref() == Some(room);
+    if !active {
+        if here {
+            conn.stop_typing(me);
+        }
+        return Ok(());
+    }
+    let refresh_due = me
+        .typing_sent
+        .is_none_or(|sent| sent.elapsed() >= TYPING_REFRESH);
+    if here && !refresh_due {
+        return Ok(());
+    }
+    if !here {
+        conn.stop_typing(me);
+    }
+    me.typing = Some(Arc::from(room));
+    me.typing_sent = Some(Instant::now());
+    let typing = ServerMsg::Typing {
+        room: room.to_owned(),
+        nick: me.session.nick(),
+        active: true,
+    };
+    conn.ctx.hub.broadcast(room, conn.id, &typing);
+    Ok(())
+}

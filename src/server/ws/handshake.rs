@@ -1,0 +1,231 @@
+//! From the first frame to live traffic: `hello`, the session it names, registration, `welcome`,
+//! and the catch-up of every room and of private messages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use tokio_stream::StreamMap;
+
+use super::socket::{End, Incoming, CLOSE_POLICY, CLOSE_RESTART};
+use super::{stopping, Connection, Cursor, Live, Me, WsIo, FIRST_RETRY_BACKOFF};
+use crate::protocol::{ClientMsg, ErrorCode, FrameError, Request, ServerMsg, GENERAL};
+use crate::server::hub::Arrival;
+use crate::server::limits::wait_ms;
+use crate::server::session::{unavailable, Online, Session};
+
+/// The largest frame the server sends: history and catch-up pages are cut to fit, and so are the
+/// lists in a `welcome`.
+pub const MAX_SERVER_FRAME: usize = 64 * 1024;
+
+/// Who a good `hello` speaks for.
+struct Identified {
+    session: Arc<Session>,
+    online: Online,
+    /// The token of a session this `hello` created (told once, in `welcome`).
+    new_token: Option<String>,
+}
+
+impl<S: WsIo> Connection<S> {
+    /// Waits for a valid `hello`, answers `welcome` and catches the client up. A client gets a few
+    /// refused `hello`s (a taken name, say) before it is closed, and a bounded time for all of them.
+    pub(super) async fn handshake(&mut self) -> Result<(Me, Live), End> {
+        let deadline = tokio::time::sleep(self.ctx.limits.hello_timeout);
+        tokio::pin!(deadline);
+        let mut refused = 0;
+        loop {
+            let incoming = tokio::select! {
+                incoming = self.socket.recv() => incoming?,
+                () = &mut deadline => return Err(End::close(CLOSE_POLICY, "no hello in time")),
+                () = stopping(&mut self.shutdown) => {
+                    return Err(End::close(CLOSE_RESTART, "server restarting"))
+                }
+            };
+            let (reply_to, err) = match incoming {
+                Incoming::Control => continue,
+                Incoming::Request(Err((id, err))) => (id, err),
+                Incoming::Request(Ok(Request {
+                    id,
+                    msg:
+                        ClientMsg::Hello {
+                            nick,
+                            session,
+                            since,
+                            dm_since,
+                        },
+                })) => match self.identify(&nick, session).await {
+                    Ok(who) => return self.welcome(who, since, dm_since).await,
+                    Err(err) => (id, err),
+                },
+                Incoming::Request(Ok(Request { id, .. })) => (
+                    id,
+                    FrameError::new(ErrorCode::HelloRequired, "say hello first"),
+                ),
+            };
+            refused += 1;
+            self.socket.send(&err.answer(None, reply_to)).await?;
+            if refused >= self.ctx.limits.hello_attempts {
+                self.ctx.metrics.refused("hello_attempts");
+                return Err(End::close(CLOSE_POLICY, "too many refused hellos"));
+            }
+        }
+    }
+
+    /// Finds (or, for a client without one, creates) the session a `hello` speaks for and opens a
+    /// connection of it.
+    async fn identify(
+        &mut self,
+        nick: &str,
+        token: Option<String>,
+    ) -> Result<Identified, FrameError> {
+        let sessions = &self.ctx.sessions;
+        if let Some(token) = token.or_else(|| self.cookie_token.clone()) {
+            let session = sessions
+                .lookup(&token)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| {
+                    FrameError::new(
+                        ErrorCode::BadSession,
+                        "unknown session: pick a nickname again",
+                    )
+                })?;
+            let online = sessions.connect(&session).await?;
+            return Ok(Identified {
+                session,
+                online,
+                new_token: None,
+            });
+        }
+        // A name checked for free here costs nothing; only then does creating a session count
+        // against the address and reach the store.
+        let nick = sessions.check_name(nick)?;
+        if let Err(wait) = self.ctx.addresses.sessions.check(self.ctx.peer) {
+            self.ctx.metrics.refused("sessions_per_address");
+            return Err(FrameError::rate_limited(wait_ms(wait)));
+        }
+        let (session, token) = sessions.create(nick).await?;
+        let online = sessions.connect(&session).await?;
+        Ok(Identified {
+            session,
+            online,
+            new_token: Some(token),
+        })
+    }
+
+    /// Everything after a good `hello`: register (subscribe to every room of the session before
+    /// reading the store, so nothing falls between), `welcome`, then each room's catch-up and the
+    /// private messages'. `since` resumes only rooms the session is still in: joining is only ever
+    /// explicit.
+    async fn welcome(
+        &mut self,
+        who: Identified,
+        since: BTreeMap<String, u64>,
+        dm_since: Option<u64>,
+    ) -> Result<(Me, Live), End> {
+        let Identified {
+            session,
+            online,
+            new_token,
+        } = who;
+        let (rooms, subscriptions, inbox, presence) = {
+            // Under the session's order lock: a join or leave on another tab lands wholly before
+            // (these rooms include it) or after (this connection's inbox hears of it).
+            let _order = session.in_order().await;
+            let rooms = session.rooms();
+            let mut subscriptions = StreamMap::with_capacity(rooms.len());
+            for room in &rooms {
+                let subscription = self.ctx.hub.subscribe(room, self.id);
+                subscriptions.insert(Arc::clone(subscription.room()), subscription);
+            }
+            let (nick, key) = (session.nick(), session.nick_key());
+            let arrival = Arrival {
+                session: session.id,
+                nick: &nick,
+                key: &key,
+                token_hash: &session.token_hash,
+                rooms: &rooms,
+            };
+            let (inbox, presence) = self.ctx.hub.connect(arrival, self.id);
+            (rooms, subscriptions, inbox, presence)
+        };
+        let mut me = Me {
+            _presence: presence,
+            _online: online,
+            typing: None,
+            typing_sent: None,
+            cursors: subscriptions
+                .keys()
+                .map(|room| (Arc::clone(room), Cursor::default()))
+                .collect::<HashMap<_, _>>(),
+            dm_delivered: 0,
+            dm_stale: false,
+            retry_due: false,
+            retry_backoff: FIRST_RETRY_BACKOFF,
+            session,
+        };
+        let mut live = Live {
+            rooms: subscriptions,
+            inbox,
+        };
+        let welcome = self.welcome_frame(&me.session, rooms.clone(), new_token);
+        self.socket.send(&welcome).await?;
+        for room in &rooms {
+            self.catch_up(&mut me, room, since.get(room).copied(), None)
+                .await?;
+        }
+        self.catch_up_directs(&mut me, dm_since).await?;
+        // Whatever arrived in the inbox meanwhile (a join on another tab) is handled by the loop.
+        let _ = &mut live;
+        Ok((me, live))
+    }
+
+    /// The `welcome`, its lists cut to fit in one frame: each room's list holds at most the crowd
+    /// size, and fewer if the session is in many crowded rooms (the counts say how many in all).
+    fn welcome_frame(
+        &self,
+        session: &Session,
+        rooms: Vec<String>,
+        new_token: Option<String>,
+    ) -> ServerMsg {
+        let hub = &self.ctx.hub;
+        let mut cap = usize::MAX;
+        loop {
+            let mut online = Vec::new();
+            let mut members = BTreeMap::new();
+            let mut counts = BTreeMap::new();
+            for room in &rooms {
+                let (mut list, mut count) = hub.listing(room);
+                if room != GENERAL && list.len() > cap {
+                    count = Some(count.unwrap_or(list.len()));
+                    list.truncate(cap);
+                }
+                if let Some(count) = count {
+                    counts.insert(room.clone(), count);
+                }
+                if room == GENERAL {
+                    online = list;
+                } else {
+                    members.insert(room.clone(), list);
+                }
+            }
+            let welcome = ServerMsg::Welcome {
+                nick: session.nick(),
+                rooms: rooms.clone(),
+                online,
+                members,
+                counts,
+                session: new_token.clone(),
+            };
+            if cap == 0 || welcome.to_json().len() <= MAX_SERVER_FRAME {
+                return welcome;
+            }
+            let longest = rooms
+                .iter()
+                .filter(|room| *room != GENERAL)
+                .map(|room| hub.listing(room).0.len())
+                .max()
+                .unwrap_or(0);
+            cap = cap.min(longest) / 2;
+        }
+    }
+}

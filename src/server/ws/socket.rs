@@ -1,0 +1,226 @@
+//! The websocket as the connection logic sees it: typed frames in, frames out, every limit of the
+//! transport applied here, in one place.
+//!
+//! Generic over any `Sink` + `Stream` of websocket messages (axum's `WebSocket` in the server, a
+//! pair of channels in the unit tests), as axum's `testing-websockets` example does.
+//!
+//! - Size: a message over the frame limit is refused by the websocket layer itself before it is
+//!   buffered (fragments included); it closes the connection with 1009 and a reason.
+//! - Rate: every frame the client sends counts against the connection's budget, control frames and
+//!   bad frames included, so no reply (error, pong, refusal) can be driven faster than the budget;
+//!   over it, the connection is closed with 1008.
+//! - Time: every write has a timeout; a client that will not read is closed as too slow.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures::{Sink, SinkExt as _, Stream, StreamExt as _};
+
+use crate::protocol::{ErrorCode, FrameError, Request, ServerMsg};
+use crate::server::limits::{Rate, TokenBucket};
+use crate::server::metrics::Metrics;
+
+/// Close code sent when the server shuts down: "service restart", the client should come back.
+pub const CLOSE_RESTART: u16 = 1012;
+/// Close code for a client that broke a rule (no hello in time, too many frames, too slow to read).
+pub const CLOSE_POLICY: u16 = 1008;
+/// Close code for a message over the size limit: "message too big".
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code for a connection that stopped answering pings: "going away".
+pub const CLOSE_GONE: u16 = 1001;
+/// Close code for a server that cannot go on with this connection (the store failed it).
+pub const CLOSE_ERROR: u16 = 1011;
+
+/// How long a closing connection waits for the client to answer its close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The client closed or the socket failed; nothing more can be said to it.
+    Gone,
+    /// The server closes it with this code and reason.
+    Close(u16, String),
+}
+
+impl End {
+    pub fn close(code: u16, reason: &str) -> Self {
+        End::Close(code, reason.to_owned())
+    }
+}
+
+/// One thing the client sent.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A text frame, parsed: the request, or why it was refused (with its id if it had one).
+    Request(Result<Request, (Option<String>, FrameError)>),
+    /// A control frame (ping, pong): nothing to answer (the websocket layer answers pings).
+    Control,
+}
+
+/// The transport's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketLimits {
+    /// The largest message, for the close reason (the websocket layer enforces it).
+    pub max_frame_bytes: usize,
+    /// Every frame the client sends counts against this.
+    pub frames: Rate,
+    pub write_timeout: Duration,
+}
+
+/// A websocket with the transport's rules.
+pub struct Socket<S> {
+    io: S,
+    metrics: Metrics,
+    limits: SocketLimits,
+    budget: TokenBucket,
+}
+
+impl<S> Socket<S>
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
+{
+    pub fn new(io: S, metrics: Metrics, limits: SocketLimits) -> Self {
+        Self {
+            io,
+            metrics,
+            limits,
+            budget: TokenBucket::new(limits.frames, Instant::now()),
+        }
+    }
+
+    /// The next thing the client sent. Cancel-safe: its only wait is for the next message.
+    pub async fn recv(&mut self) -> Result<Incoming, End> {
+        let message = self.io.next().await;
+        self.sort(message)
+    }
+
+    fn sort(&mut self, message: Option<Result<Message, axum::Error>>) -> Result<Incoming, End> {
+        let message = match message {
+            None | Some(Ok(Message::Close(_))) => return Err(End::Gone),
+            Some(Err(err)) => return Err(self.read_failed(err)),
+            Some(Ok(message)) => message,
+        };
+        self.metrics.frame_in();
+        if self.budget.take(Instant::now()).is_err() {
+            self.metrics.refused("frames");
+            return Err(End::close(CLOSE_POLICY, "too many frames"));
+        }
+        Ok(match message {
+            Message::Text(text) => Incoming::Request(Request::parse(text.as_str())),
+            Message::Binary(_) => Incoming::Request(Err((
+                None,
+                FrameError::new(
+                    ErrorCode::Unsupported,
+                    "binary frames are not supported; send JSON text frames",
+                ),
+            ))),
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Incoming::Control,
+        })
+    }
+
+    /// What a failed read means: a message over the size limit is answered with 1009 and a reason;
+    /// anything else means the client is gone.
+    fn read_failed(&self, err: axum::Error) -> End {
+        let too_big = err
+            .into_inner()
+            .downcast::<tungstenite::Error>()
+            .is_ok_and(|err| matches!(*err, tungstenite::Error::Capacity(_)));
+        if too_big {
+            self.metrics.error(ErrorCode::TooLong);
+            self.metrics.refused("frame_size");
+            let limit = self.limits.max_frame_bytes;
+            End::Close(CLOSE_TOO_BIG, format!("frame larger than {limit} bytes"))
+        } else {
+            End::Gone
+        }
+    }
+
+    /// Sends a frame and flushes it.
+    pub async fn send(&mut self, msg: &ServerMsg) -> Result<(), End> {
+        if let ServerMsg::Error { code, .. } = msg {
+            self.metrics.error(*code);
+        }
+        self.send_raw(Utf8Bytes::from(msg.to_json())).await
+    }
+
+    /// Sends serialized frame bytes and flushes them.
+    pub async fn send_raw(&mut self, frame: Utf8Bytes) -> Result<(), End> {
+        self.metrics.frame_out();
+        let timeout = self.limits.write_timeout;
+        written(timeout, self.io.send(Message::Text(frame))).await
+    }
+
+    /// Writes a frame into the websocket's buffer without flushing it: the caller feeds a burst,
+    /// then flushes once, within one timeout ([`Socket::within_timeout`]).
+    pub async fn feed(&mut self, frame: Utf8Bytes) -> Result<(), End> {
+        self.metrics.frame_out();
+        self.io.feed(Message::Text(frame)).await.map_err(End::from)
+    }
+
+    /// Like [`Socket::feed`], for a typed frame.
+    pub async fn feed_msg(&mut self, msg: &ServerMsg) -> Result<(), End> {
+        if let ServerMsg::Error { code, .. } = msg {
+            self.metrics.error(*code);
+        }
+        self.feed(Utf8Bytes::from(msg.to_json())).await
+    }
+
+    /// Flushes what was fed.
+    pub async fn flush(&mut self) -> Result<(), End> {
+        self.io.flush().await.map_err(End::from)
+    }
+
+    /// The write timeout, for a burst of feeds and its flush.
+    pub fn write_timeout(&self) -> Duration {
+        self.limits.write_timeout
+    }
+
+    /// Pings the client (it must answer with a pong, which counts as hearing from it).
+    pub async fn ping(&mut self) -> Result<(), End> {
+        let timeout = self.limits.write_timeout;
+        written(timeout, self.io.send(Message::Ping(Default::default()))).await
+    }
+
+    /// Closes with `code` and `reason`, then waits briefly for the client's own close: dropping a
+    /// socket with unread input resets it, and a reset can destroy the close frame before the
+    /// client reads it; then it would not know to come back.
+    pub async fn close(&mut self, code: u16, reason: String) {
+        let close = Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason),
+        }));
+        // The peer may already be gone; there is nobody left to tell.
+        let _ = tokio::time::timeout(self.limits.write_timeout, self.io.send(close)).await;
+        let _ = tokio::time::timeout(CLOSE_WAIT, async {
+            while let Some(Ok(frame)) = self.io.next().await {
+                if matches!(frame, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Waits for a write to the client, for at most `timeout`: a client whose socket stays full that
+/// long is closed instead of holding its task forever.
+pub async fn written<E>(
+    timeout: Duration,
+    write: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), End>
+where
+    End: From<E>,
+{
+    match tokio::time::timeout(timeout, write).await {
+        Ok(result) => result.map_err(End::from),
+        Err(_) => Err(End::close(CLOSE_POLICY, "too slow to read")),
+    }
+}
+
+impl From<axum::Error> for End {
+    /// A failed write: the client is gone.
+    fn from(_: axum::Error) -> Self {
+        End::Gone
+    }
+}

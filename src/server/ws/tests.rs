@@ -1,0 +1,1 @@
+//! The connection, driven over in-memory channels with paused time.

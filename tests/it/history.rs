@@ -1,0 +1,251 @@
+//! Stored history over the real protocol: what a newcomer sees, exact catch-up with `since`, the
+//! seam between catch-up and live traffic, and messages surviving a restart.
+
+use std::time::Duration;
+
+use crate::common::{cookie_token, http, test_config, Client, TestServer};
+use serde_json::{json, Value};
+
+fn seqs(history: &Value) -> Vec<u64> {
+    history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["seq"].as_u64().expect("seq"))
+        .collect()
+}
+
+async fn post(client: &mut Client, n: usize, tag: &str) -> Vec<u64> {
+    let mut acked = Vec::new();
+    for i in 0..n {
+        client
+            .say(&format!("{tag}{i}"), &format!("{tag}-{i}"))
+            .await;
+        let ack = client.expect_frame("ack").await;
+        acked.push(ack["seq"].as_u64().expect("seq"));
+    }
+    acked
+}
+
+#[tokio::test]
+async fn a_newcomer_gets_the_latest_messages_shaped_like_message_frames() {
+    let server = TestServer::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    post(&mut alice, 60, "m").await;
+
+    let mut bob = Client::connect(&server).await;
+    bob.send(json!({"type":"hello","nick":"bob"})).await;
+    assert_eq!(bob.recv().await["type"], "welcome");
+    let history = bob.recv().await;
+    assert_eq!(history["type"], "history");
+    assert_eq!(history["room"], "general");
+    assert_eq!(history["complete"], false, "60 messages, 50 shown");
+    assert_eq!(seqs(&history), (11..=60).collect::<Vec<_>>());
+    let first = &history["messages"][0];
+    assert_eq!(first["type"], "message");
+    assert_eq!(
+        (
+            first["from"].as_str(),
+            first["text"].as_str(),
+            first["client_id"].as_str()
+        ),
+        (Some("alice"), Some("m10"), Some("m-10"))
+    );
+}
+
+#[tokio::test]
+async fn reconnecting_with_since_gets_exactly_what_was_missed_then_live() {
+    let server = TestServer::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    let (bob, token) = Client::join_session(&server, "bob").await;
+    post(&mut alice, 3, "a").await;
+    drop(bob); // bob saw up to seq 3, say, then his train entered a tunnel
+    let missed = post(&mut alice, 7, "b").await;
+
+    let (mut bob, welcome, history) = Client::resume_since(&server, &token, Some(3)).await;
+    assert_eq!(welcome["nick"], "bob");
+    assert_eq!(history["complete"], true);
+    assert_eq!(seqs(&history), missed, "exactly the missed ones, in order");
+
+    // Live traffic continues right after, with nothing repeated.
+    let live = post(&mut alice, 2, "c").await;
+    for seq in live {
+        assert_eq!(bob.recv_chat().await["seq"], seq);
+    }
+    bob.expect_no_chat(Duration::from_millis(300)).await;
+
+    // Up to date: an empty catch-up.
+    let (_bob2, _, history) = Client::resume_since(&server, &token, Some(12)).await;
+    assert!(seqs(&history).is_empty());
+}
+
+#[tokio::test]
+async fn messages_posted_during_catch_up_are_neither_lost_nor_doubled() {
+    let server = TestServer::start().await;
+    let (bob, token) = Client::join_session(&server, "bob").await;
+    drop(bob);
+    let writer = tokio::spawn({
+        let mut alice = Client::join(&server, "alice").await;
+        async move { post(&mut alice, 200, "w").await }
+    });
+    // Reconnect while the writer is mid-stream: catch-up and live traffic must meet exactly.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let (mut bob, _, history) = Client::resume_since(&server, &token, Some(0)).await;
+    let mut got = seqs(&history);
+    let acked = writer.await.expect("writer");
+    while got.last() != acked.last() {
+        let frame = bob.recv_chat().await;
+        assert_eq!(frame["type"], "message", "{frame}");
+        got.push(frame["seq"].as_u64().expect("seq"));
+    }
+    assert_eq!(got, acked, "every message once, in order");
+}
+
+#[tokio::test]
+async fn a_gap_too_large_to_fill_is_answered_with_the_latest_page_and_reset() {
+    let data = crate::common::DataDir::new();
+    let mut config = test_config(&data);
+    config.limits.catch_up_limit = 1000;
+    let server = TestServer::start_on(data, config).await;
+    let (bob, token) = Client::join_session(&server, "bob").await;
+    drop(bob);
+    let mut alice = Client::join(&server, "alice").await;
+    post(&mut alice, 1100, "x").await;
+    let (_bob, _, history) = Client::resume_since(&server, &token, Some(1)).await;
+    assert_eq!(history["reset"], true);
+    assert_eq!(seqs(&history), (1051..=1100).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn messages_and_sessions_survive_a_restart_and_seqs_continue() {
+    let server = TestServer::start().await;
+    let data = server.data.clone();
+    let (mut alice, token) = Client::join_session(&server, "alice").await;
+    let before = post(&mut alice, 5, "r").await;
+    alice.send(json!({"type":"nick","nick":"alicia"})).await;
+    alice.expect_frame("renamed").await;
+    drop(alice);
+    server.shutdown().await;
+
+    let server = TestServer::start_on(data.clone(), test_config(&data)).await;
+    // Alice's session survived, under her new name, and she catches up exactly.
+    let (mut alice, welcome, history) = Client::resume_since(&server, &token, Some(3)).await;
+    assert_eq!(welcome["nick"], "alicia");
+    assert_eq!(seqs(&history), [4, 5]);
+    // A message she resends after the restart (its ack was lost, say) is recognised, not doubled.
+    alice.say("r4", "r-4").await;
+    assert_eq!(alice.expect_frame("ack").await["seq"], before[4]);
+    let mut carol = Client::connect(&server).await;
+    carol.send(json!({"type":"hello","nick":"carol"})).await;
+    assert_eq!(carol.recv().await["type"], "welcome");
+    let history = carol.recv().await;
+    assert_eq!(seqs(&history), before);
+    carol.say("after the restart", "c-1").await;
+    assert_eq!(carol.expect_frame("ack").await["seq"], 6);
+}
+
+#[tokio::test]
+async fn a_message_is_acked_only_once_it_is_stored() {
+    let server = TestServer::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    alice.say("durable", "c-1").await;
+    let ack = alice.expect_frame("ack").await;
+    // Read the store directly: the acked message is there under the acked seq.
+    let store = chinwag::server::store::Store::open(&server.data.store())
+        .await
+        .expect("open");
+    let page = store.history("general", None, 10).await.expect("history");
+    let stored = page.messages.last().expect("stored");
+    assert_eq!(
+        (stored.seq, stored.text.as_str()),
+        (ack["seq"].as_u64().unwrap_or(0), "durable")
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn without_javascript_the_page_shows_history_and_the_form_posts_to_everyone() {
+    let server = TestServer::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    alice.say("said <b>earlier</b>", "c-1").await;
+    alice.expect_frame("ack").await;
+
+    // Dana has no JavaScript: a nickname by form, the page with history, a post by form.
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let joined = http(&server, "POST", "/join", &form, "nick=dana").await;
+    let token = cookie_token(&joined).expect("session cookie");
+    let cookie = format!("chinwag_session={token}");
+    let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
+    assert!(
+        page.contains("said &lt;b&gt;earlier&lt;/b&gt;"),
+        "history in the HTML, escaped"
+    );
+    assert!(page.contains(r#"action="/say""#));
+
+    let headers = [form[0], ("cookie", cookie.as_str())];
+    let posted = http(&server, "POST", "/say", &headers, "text=hello+from+a+form").await;
+    assert!(posted.starts_with("HTTP/1.1 303"), "{posted}");
+    let live = alice.recv_chat().await;
+    assert_eq!(
+        (live["from"].as_str(), live["text"].as_str()),
+        (Some("dana"), Some("hello from a form"))
+    );
+    let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
+    assert!(page.contains("hello from a form"));
+
+    // Refusals come back as an error the page explains; without a session, nothing is posted.
+    let long = format!("text={}", "x".repeat(4001));
+    let refused = http(&server, "POST", "/say", &headers, &long).await;
+    assert!(refused.contains("location: /?error=too_long"), "{refused}");
+    let anonymous = http(&server, "POST", "/say", &form, "text=hi").await;
+    assert!(
+        anonymous.contains("location: /?error=bad_session"),
+        "{anonymous}"
+    );
+    alice.expect_no_chat(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn scrolling_up_asks_for_the_page_before_the_oldest_shown() {
+    let server = TestServer::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    post(&mut alice, 120, "p").await;
+    alice
+        .send(json!({"type":"history","room":"general","before":71}))
+        .await;
+    let page = alice.expect_frame("history").await;
+    assert_eq!(page["before"], 71);
+    assert_eq!(page["complete"], false);
+    assert_eq!(seqs(&page), (21..=70).collect::<Vec<_>>());
+    alice
+        .send(json!({"type":"history","room":"general","before":21}))
+        .await;
+    let page = alice.expect_frame("history").await;
+    assert_eq!(page["complete"], true);
+    assert_eq!(seqs(&page), (1..=20).collect::<Vec<_>>());
+    alice
+        .send(json!({"type":"history","room":"elsewhere","before":5}))
+        .await;
+    assert_eq!(alice.recv_chat().await["code"], "unknown_room");
+}
+
+#[tokio::test]
+async fn a_session_whose_name_was_taken_cannot_post_under_it_by_form() {
+    let data = crate::common::DataDir::new();
+    let mut config = test_config(&data);
+    config.sessions.idle_hold = Duration::ZERO;
+    let server = TestServer::start_on(data, config).await;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let joined = http(&server, "POST", "/join", &form, "nick=zed").await;
+    let token = cookie_token(&joined).expect("session cookie");
+    // Zed never connects; with no hold, the name is free, and someone else takes it.
+    let mut other_zed = Client::join(&server, "zed").await;
+    let cookie = format!("chinwag_session={token}");
+    let headers = [form[0], ("cookie", cookie.as_str())];
+    let refused = http(&server, "POST", "/say", &headers, "text=it+is+me").await;
+    assert!(
+        refused.contains("location: /?error=bad_session"),
+        "{refused}"
+    );
+    other_zed.expect_no_chat(Duration::from_millis(300)).await;
+}

@@ -1,0 +1,15 @@
+//! chinwag's integration tests, in one binary (one link of the server instead of one per file).
+//!
+//! Each module starts real servers on `127.0.0.1:0` (in this process, or the real binary where the
+//! process itself is what is tested) and speaks the real protocol over real websockets.
+
+mod common;
+
+mod crash;
+mod fuzz;
+mod hardening;
+mod history;
+mod homework;
+mod rooms;
+mod store;
+mod ws;

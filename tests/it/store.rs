@@ -1,0 +1,641 @@
+//! The store against both real backends: embedded SQLite in a temporary directory, and the
+//! PostgreSQL server at `CHINWAG_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`),
+//! each test in a schema of its own that is dropped afterwards.
+
+use std::collections::HashSet;
+
+use chinwag::protocol::ChatMessage;
+use chinwag::server::store::{
+    DirectDraft, JoinOutcome, NewMessage, Store, StoreConfig, StoreError,
+};
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A store on a fresh database, and what to clean up.
+struct TestStore {
+    store: Store,
+    _dir: Option<TempDir>,
+    schema: Option<(String, String)>,
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn sqlite() -> TestStore {
+    let dir = std::env::temp_dir().join(format!(
+        "chinwag-store-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let store = Store::open(&StoreConfig::Sqlite(dir.join("data").join("chinwag.db")))
+        .await
+        .expect("open sqlite");
+    TestStore {
+        store,
+        _dir: Some(TempDir(dir)),
+        schema: None,
+    }
+}
+
+async fn postgres() -> TestStore {
+    let base =
+        std::env::var("CHINWAG_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+    let schema = format!("chinwag_test_{}_{}", std::process::id(), rand_suffix());
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base)
+        .await
+        .expect("PostgreSQL must be running for the store tests (see README)");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let store = Store::open(&StoreConfig::Postgres(url))
+        .await
+        .expect("open postgres");
+    TestStore {
+        store,
+        _dir: None,
+        schema: Some((base, schema)),
+    }
+}
+
+impl TestStore {
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some((base, schema)) = self.schema {
+            let admin = sqlx::AnyPool::connect(&base).await.expect("connect");
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .expect("drop schema");
+            admin.close().await;
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .elapsed()
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    h.finish() % 1_000_000_000
+}
+
+/// Commits one message (a batch of one).
+#[allow(clippy::too_many_arguments)]
+async fn append(
+    store: &Store,
+    room: &str,
+    from: &str,
+    text: &str,
+    at: &str,
+    client_id: Option<&str>,
+    action: bool,
+    session_hash: Option<&str>,
+) -> Result<ChatMessage, StoreError> {
+    let draft = NewMessage {
+        from: from.to_owned(),
+        text: text.to_owned(),
+        at: at.to_owned(),
+        client_id: client_id.map(str::to_owned),
+        action,
+        session_hash: session_hash.map(str::to_owned),
+    };
+    let mut stored = store.append_batch(room, vec![draft]).await?;
+    Ok(stored.remove(0))
+}
+
+/// Runs `check` against a fresh store of each backend.
+macro_rules! both_backends {
+    ($name:ident, $check:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let t = super::sqlite().await;
+                super::$check(&t.store).await;
+                t.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let t = super::postgres().await;
+                super::$check(&t.store).await;
+                t.finish().await;
+            }
+        }
+    };
+}
+
+async fn appends_number_each_room_from_one(store: &Store) {
+    let at = "2026-11-25T22:00:00.000Z";
+    let a = append(
+        store,
+        "general",
+        "alice",
+        "hi",
+        at,
+        Some("c-1"),
+        false,
+        None,
+    )
+    .await
+    .expect("append");
+    let b = append(store, "general", "bob", "yo", at, None, true, None)
+        .await
+        .expect("append");
+    let c = append(store, "rust", "bob", "x", at, None, false, None)
+        .await
+        .expect("append");
+    assert_eq!((a.seq, b.seq, c.seq), (1, 2, 1));
+    let page = store.history("general", None, 50).await.expect("history");
+    assert!(page.complete);
+    assert_eq!(page.messages, vec![a, b]);
+}
+both_backends!(numbering, appends_number_each_room_from_one);
+
+async fn concurrent_writers_get_gap_free_seqs(store: &Store) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 40;
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..EACH {
+                    let m = append(
+                        &store,
+                        "general",
+                        &format!("w{w}"),
+                        &format!("{w}-{i}"),
+                        "t",
+                        None,
+                        false,
+                        None,
+                    )
+                    .await
+                    .expect("append under contention");
+                    seqs.push(m.seq);
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut all = HashSet::new();
+    for task in tasks {
+        let seqs = task.await.expect("writer");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "each writer sees its seqs grow"
+        );
+        all.extend(seqs);
+    }
+    let expected: HashSet<u64> = (1..=(WRITERS * EACH) as u64).collect();
+    assert_eq!(all, expected, "gap-free, no duplicates");
+    let stored = store.since("general", 0, 10_000).await.expect("since");
+    let seqs: Vec<u64> = stored.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=(WRITERS * EACH) as u64).collect::<Vec<_>>());
+}
+both_backends!(contention, concurrent_writers_get_gap_free_seqs);
+
+async fn history_pages_backwards_and_since_reads_forwards(store: &Store) {
+    for i in 1..=120 {
+        append(
+            store,
+            "general",
+            "a",
+            &format!("m{i}"),
+            "t",
+            None,
+            false,
+            None,
+        )
+        .await
+        .expect("append");
+    }
+    let latest = store.history("general", None, 50).await.expect("history");
+    assert!(!latest.complete);
+    assert_eq!(latest.messages.first().map(|m| m.seq), Some(71));
+    assert_eq!(latest.messages.last().map(|m| m.seq), Some(120));
+    let older = store
+        .history("general", Some(71), 50)
+        .await
+        .expect("history");
+    assert_eq!(older.messages.first().map(|m| m.seq), Some(21));
+    let oldest = store
+        .history("general", Some(21), 50)
+        .await
+        .expect("history");
+    assert!(oldest.complete);
+    assert_eq!(oldest.messages.len(), 20);
+
+    let missed = store.since("general", 115, 100).await.expect("since");
+    assert_eq!(
+        missed.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [116, 117, 118, 119, 120]
+    );
+    assert!(store
+        .since("general", 120, 100)
+        .await
+        .expect("since")
+        .is_empty());
+    assert!(store
+        .since("nowhere", 0, 100)
+        .await
+        .expect("since")
+        .is_empty());
+    store.ping().await.expect("ping");
+}
+both_backends!(paging, history_pages_backwards_and_since_reads_forwards);
+
+#[tokio::test]
+async fn sqlite_data_survives_reopening() {
+    let t = sqlite().await;
+    let path = match t._dir.as_ref() {
+        Some(dir) => dir.0.join("data").join("chinwag.db"),
+        None => unreachable!(),
+    };
+    append(&t.store, "general", "a", "kept", "t", None, false, None)
+        .await
+        .expect("append");
+    t.store.close().await;
+    let reopened = Store::open(&StoreConfig::Sqlite(path))
+        .await
+        .expect("reopen");
+    let page = reopened
+        .history("general", None, 10)
+        .await
+        .expect("history");
+    assert_eq!(page.messages.len(), 1);
+    let next = append(&reopened, "general", "a", "next", "t", None, false, None)
+        .await
+        .expect("append");
+    assert_eq!(next.seq, 2);
+    reopened.close().await;
+}
+
+async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
+    const NOW: &str = "2026-11-26T12:00:00.000Z";
+    const LATER: &str = "2026-11-26T12:15:00.000Z";
+    const MUCH_LATER: &str = "2026-11-26T13:00:00.000Z";
+    let (alice_hash, bob_hash) = ("ab".repeat(32), "cd".repeat(32));
+    let alice = store
+        .create_session(&alice_hash, "alice", "alice", NOW, LATER)
+        .await
+        .expect("create")
+        .expect("the name is free");
+    assert_eq!(
+        store
+            .create_session(&bob_hash, "Alice", "alice", NOW, LATER)
+            .await
+            .expect("create"),
+        None,
+        "a held name is refused, and nothing is stored"
+    );
+    assert_eq!(
+        store
+            .session_by_hash(&bob_hash, "2000-01-01T00:00:00.000Z")
+            .await
+            .expect("read"),
+        None
+    );
+    let bob = store
+        .create_session(&bob_hash, "bob", "bob", NOW, LATER)
+        .await
+        .expect("create")
+        .expect("free");
+    assert_ne!(alice, bob);
+    // A hold that ran out lets someone else take the name; the first session cannot take it back.
+    assert!(!store
+        .claim_nick("alice", bob, NOW, LATER)
+        .await
+        .expect("claim"));
+    assert!(store
+        .claim_nick("alice", bob, MUCH_LATER, "2026-11-26T13:15:00.000Z")
+        .await
+        .expect("claim"));
+    assert!(!store
+        .claim_nick("alice", alice, MUCH_LATER, "2026-11-26T13:15:00.000Z")
+        .await
+        .expect("claim"));
+    let saved = store
+        .session_by_hash(&alice_hash, "2000-01-01T00:00:00.000Z")
+        .await
+        .expect("read")
+        .expect("alice");
+    assert_eq!(
+        saved.claim.map(|c| c.session_id),
+        Some(bob),
+        "the claim, not the row, says who holds it"
+    );
+    // Renaming claims the new name and gives up the old one.
+    assert!(store
+        .rename_session(
+            alice,
+            "alice",
+            "Alicia",
+            "alicia",
+            MUCH_LATER,
+            "2026-11-26T13:15:00.000Z"
+        )
+        .await
+        .expect("rename"));
+    assert!(
+        !store
+            .rename_session(alice, "alicia", "Bob", "bob", NOW, LATER)
+            .await
+            .expect("rename"),
+        "a held name cannot be renamed to"
+    );
+    // Memberships: joining creates the room, twice is fine, leaving an empty unused room deletes it.
+    assert_eq!(
+        store
+            .join(&alice_hash, "rust", NOW, 10)
+            .await
+            .expect("join"),
+        JoinOutcome::Joined { created: true }
+    );
+    assert_eq!(
+        store
+            .join(&alice_hash, "rust", NOW, 10)
+            .await
+            .expect("join"),
+        JoinOutcome::Joined { created: false }
+    );
+    assert_eq!(
+        store.join(&bob_hash, "go", NOW, 10).await.expect("join"),
+        JoinOutcome::Joined { created: true }
+    );
+    assert!(store.leave(&bob_hash, "go").await.expect("leave"));
+    assert!(
+        !store.room_exists("go").await.expect("exists"),
+        "nobody in it, nothing said: gone"
+    );
+    assert!(!store.leave(&bob_hash, "go").await.expect("leave"));
+    let saved = store
+        .session_by_hash(&alice_hash, "2000-01-01T00:00:00.000Z")
+        .await
+        .expect("read")
+        .expect("alice");
+    assert_eq!(
+        (saved.nick.as_str(), saved.rooms.as_slice()),
+        ("Alicia", &["rust".to_owned()][..])
+    );
+    // The room cap counts rooms, general's included once it has messages.
+    let rooms_now = store.room_count().await.expect("count");
+    let cap = usize::try_from(rooms_now).expect("small");
+    assert_eq!(
+        store
+            .join(&bob_hash, "new-one", NOW, cap)
+            .await
+            .expect("join"),
+        JoinOutcome::RoomLimit
+    );
+    assert_eq!(
+        store.join(&bob_hash, "rust", NOW, cap).await.expect("join"),
+        JoinOutcome::Joined { created: false },
+        "an existing room is joined at the cap"
+    );
+    // Joining created the room: messages can be posted to it.
+    let first = append(store, "rust", "alicia", "hi", "t", None, false, None)
+        .await
+        .expect("append");
+    assert_eq!(first.seq, 1);
+    assert!(store.leave(&alice_hash, "rust").await.expect("leave"));
+    assert!(store.leave(&bob_hash, "rust").await.expect("leave"));
+    assert!(
+        store.room_exists("rust").await.expect("exists"),
+        "a room with history stays"
+    );
+    // Refreshing moves last-seen and holds; the sweep deletes what expired, with its rooms and claim.
+    store
+        .refresh_sessions(
+            &[bob],
+            "2026-11-27T00:00:00.000Z",
+            "2026-11-27T00:15:00.000Z",
+        )
+        .await
+        .expect("refresh");
+    store
+        .join(&alice_hash, "rust", NOW, 10)
+        .await
+        .expect("join");
+    let deleted = store
+        .sweep_sessions("2026-11-26T23:00:00.000Z", "2026-11-27T00:00:00.000Z")
+        .await
+        .expect("sweep");
+    assert_eq!(deleted, 1, "alice, last seen at noon");
+    assert_eq!(
+        store
+            .session_by_hash(&alice_hash, "2000-01-01T00:00:00.000Z")
+            .await
+            .expect("read"),
+        None
+    );
+    assert!(store
+        .session_by_hash(&bob_hash, "2026-11-26T23:00:00.000Z")
+        .await
+        .expect("read")
+        .is_some());
+    assert_eq!(
+        store
+            .session_by_hash(&bob_hash, "2026-11-27T01:00:00.000Z")
+            .await
+            .expect("read"),
+        None,
+        "expired sessions are not found even before the sweep"
+    );
+    assert_eq!(store.session_count().await.expect("count"), 1);
+}
+both_backends!(sessions, sessions_claim_names_and_own_their_rooms);
+
+async fn private_messages_are_read_only_by_their_parties(store: &Store) {
+    let (alice, bob, carol) = ("aa".repeat(32), "bb".repeat(32), "cc".repeat(32));
+    let send = |from: &'static str, to: &'static str, text: &'static str, id: &'static str| {
+        let hashes = |who: &str| match who {
+            "alice" => alice.clone(),
+            "bob" => bob.clone(),
+            _ => carol.clone(),
+        };
+        let (from_session, to_session) = (hashes(from), hashes(to));
+        async move {
+            let draft = DirectDraft {
+                from_session,
+                to_session,
+                from: from.to_owned(),
+                to: to.to_owned(),
+                text: text.to_owned(),
+                at: "t".to_owned(),
+                client_id: Some(id.to_owned()),
+                action: false,
+            };
+            store
+                .append_directs(vec![draft])
+                .await
+                .map(|mut stored| stored.remove(0))
+        }
+    };
+    let one = send("alice", "bob", "psst", "a-1").await.expect("store");
+    let two = send("bob", "alice", "yes?", "b-1").await.expect("store");
+    let other = send("carol", "bob", "hi bob", "c-1").await.expect("store");
+    assert!(one.id < two.id && two.id < other.id, "ids grow");
+    assert!(
+        send("alice", "bob", "psst", "a-1").await.is_err(),
+        "a client_id is stored once per sender"
+    );
+    let texts = |dms: Vec<chinwag::protocol::DirectMessage>| -> Vec<String> {
+        dms.into_iter().map(|d| d.text).collect()
+    };
+    assert_eq!(
+        texts(store.directs(&alice, None, 10).await.expect("read")),
+        ["psst", "yes?"],
+        "never carol's"
+    );
+    assert_eq!(
+        texts(store.directs(&bob, None, 10).await.expect("read")),
+        ["psst", "yes?", "hi bob"]
+    );
+    assert_eq!(
+        texts(store.directs(&bob, None, 2).await.expect("read")),
+        ["yes?", "hi bob"],
+        "the latest, oldest first"
+    );
+    assert_eq!(
+        texts(store.directs(&bob, Some(one.id), 10).await.expect("read")),
+        ["yes?", "hi bob"],
+        "exactly what came after"
+    );
+    assert!(store
+        .directs(&"dd".repeat(32), None, 10)
+        .await
+        .expect("read")
+        .is_empty());
+    assert_eq!(
+        store
+            .direct_sent_before(&alice, "a-1")
+            .await
+            .expect("lookup"),
+        Some(one)
+    );
+    assert_eq!(
+        store.direct_sent_before(&bob, "a-1").await.expect("lookup"),
+        None
+    );
+}
+both_backends!(directs, private_messages_are_read_only_by_their_parties);
+
+async fn a_client_id_is_stored_once_per_session_and_room(store: &Store) {
+    let alice = "aa".repeat(32);
+    let bob = "bb".repeat(32);
+    let first = append(
+        store,
+        "general",
+        "alice",
+        "hi",
+        "t",
+        Some("c-1"),
+        false,
+        Some(&alice),
+    )
+    .await
+    .expect("append");
+    let found = store
+        .sent_before("general", &alice, "c-1")
+        .await
+        .expect("lookup");
+    assert_eq!(found, Some(first));
+    assert_eq!(
+        store
+            .sent_before("general", &bob, "c-1")
+            .await
+            .expect("lookup"),
+        None
+    );
+    // The index refuses a second copy (and rolls back its seq: the next message is seq 2).
+    let again = append(
+        store,
+        "general",
+        "alice",
+        "hi",
+        "t",
+        Some("c-1"),
+        false,
+        Some(&alice),
+    )
+    .await;
+    assert!(again.is_err());
+    let bobs = append(
+        store,
+        "general",
+        "bob",
+        "hi",
+        "t",
+        Some("c-1"),
+        false,
+        Some(&bob),
+    )
+    .await
+    .expect("another session may reuse the id");
+    assert_eq!(bobs.seq, 2);
+    // Without a client_id (the form) nothing collides.
+    for _ in 0..2 {
+        append(store, "general", "dana", "x", "t", None, false, Some(&bob))
+            .await
+            .expect("append");
+    }
+}
+both_backends!(once, a_client_id_is_stored_once_per_session_and_room);
+
+async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
+    let draft = |text: &str, client_id: Option<&str>| NewMessage {
+        from: "a".into(),
+        text: text.into(),
+        at: "t".into(),
+        client_id: client_id.map(str::to_owned),
+        action: false,
+        session_hash: Some("aa".repeat(32)),
+    };
+    append(store, "general", "a", "first", "t", None, false, None)
+        .await
+        .expect("append");
+    let batch = store
+        .append_batch(
+            "general",
+            vec![
+                draft("x", Some("b-1")),
+                draft("y", None),
+                draft("z", Some("b-2")),
+            ],
+        )
+        .await
+        .expect("batch");
+    let seqs: Vec<u64> = batch.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [2, 3, 4]);
+    // A batch with a repeated client_id fails whole: nothing of it is stored, no seq is used.
+    let refused = store
+        .append_batch(
+            "general",
+            vec![draft("new", Some("b-3")), draft("again", Some("b-1"))],
+        )
+        .await;
+    assert!(refused.is_err());
+    let page = store.history("general", None, 10).await.expect("history");
+    let texts: Vec<&str> = page.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["first", "x", "y", "z"]);
+    let next = append(store, "general", "a", "after", "t", None, false, None)
+        .await
+        .expect("append");
+    assert_eq!(next.seq, 5);
+}
+both_backends!(batch, a_batch_is_committed_whole_with_consecutive_seqs);
