@@ -5,9 +5,9 @@
 
 use std::hint::black_box;
 
-use chinwag::hub::{Hub, HubConfig, Received};
 use chinwag::protocol::{ChatMessage, ClientMsg, ServerMsg, GENERAL};
-use chinwag::store::NewMessage;
+use chinwag::server::hub::{Hub, HubConfig, Received};
+use chinwag::server::store::NewMessage;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use futures::StreamExt;
 

@@ -113,12 +113,13 @@ pub fn App() -> impl IntoView {
         <Title text="chinwag"/>
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                // InOrder: the page waits at the Suspense for who you are, so it arrives as
-                // complete HTML that works without wasm, not a template that script moves into place.
+                // Async: the page waits for who you are before anything is sent, so it arrives as
+                // complete HTML that works without wasm (not a template that script moves into
+                // place), and with the right status (503 when the store does not answer).
                 // The parent stays mounted while the child (the room in the URL) changes.
-                <ParentRoute path=path!("") view=Home ssr=SsrMode::InOrder>
-                    <Route path=path!("") view=|| () ssr=SsrMode::InOrder/>
-                    <Route path=path!("r/:room") view=|| () ssr=SsrMode::InOrder/>
+                <ParentRoute path=path!("") view=Home ssr=SsrMode::Async>
+                    <Route path=path!("") view=|| () ssr=SsrMode::Async/>
+                    <Route path=path!("r/:room") view=|| () ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

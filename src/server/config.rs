@@ -484,6 +484,8 @@ impl Settings {
             sessions: SessionConfig {
                 idle_hold: self.nick_hold,
                 forget_after: self.session_ttl,
+                // Well within the hold, so a connected session's claim never runs out.
+                refresh_every: (self.nick_hold / 3).min(SessionConfig::default().refresh_every),
                 max_cached: self.session_cache,
                 ..SessionConfig::default()
             },

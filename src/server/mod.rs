@@ -60,13 +60,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often per-address counters are swept.
 const SWEEP_ADDRESSES_EVERY: Duration = Duration::from_secs(10);
 
-/// How often live sessions are marked seen (and their names' claims moved forward), and idle ones
-/// leave the cache.
-const REFRESH_SESSIONS_EVERY: Duration = Duration::from_secs(60);
-
-/// How often expired sessions are deleted from the store.
-const SWEEP_SESSIONS_EVERY: Duration = Duration::from_secs(3600);
-
 /// A start-up failure, said in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -167,8 +160,8 @@ pub async fn serve(
 /// and last-seen times current (and the session cache small), delete expired sessions.
 async fn maintain(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut addresses = tokio::time::interval(SWEEP_ADDRESSES_EVERY);
-    let mut refresh = tokio::time::interval(REFRESH_SESSIONS_EVERY);
-    let mut sweep = tokio::time::interval(SWEEP_SESSIONS_EVERY);
+    let mut refresh = tokio::time::interval(state.sessions.config().refresh_every);
+    let mut sweep = tokio::time::interval(state.sessions.config().sweep_every);
     let stop = async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
     };

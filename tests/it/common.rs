@@ -155,6 +155,34 @@ impl Client {
         Self { ws }
     }
 
+    /// Connects to a websocket URL (e.g. a [`Process`]'s).
+    pub async fn connect_url(url: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connect");
+        Self { ws }
+    }
+
+    /// Connects from the local address `from` (e.g. 127.0.0.2), as a different client address.
+    pub async fn connect_from(server: &TestServer, from: [u8; 4]) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::from((from, 0)))
+            .expect("bind the source address");
+        let stream = socket.connect(server.addr).await.expect("connect");
+        let (ws, _) =
+            tokio_tungstenite::client_async(server.ws_url(), MaybeTlsStream::Plain(stream))
+                .await
+                .expect("websocket handshake");
+        Self { ws }
+    }
+
+    /// Says hello as a new session for `nick`; returns the first answer (a welcome or an error).
+    pub async fn hello(&mut self, nick: &str) -> Value {
+        self.send(json!({"type": "hello", "nick": nick})).await;
+        self.recv().await
+    }
+
     /// Connects with a browser's session cookie.
     pub async fn connect_with_cookie(server: &TestServer, token: &str) -> Self {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -267,6 +295,19 @@ impl Client {
 
     pub async fn send_raw(&mut self, msg: Message) {
         self.ws.send(msg).await.expect("send frame");
+    }
+
+    /// Sends a message that the server may refuse by closing (the send may then fail).
+    pub async fn try_send_raw(
+        &mut self,
+        msg: Message,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(msg).await
+    }
+
+    /// The next websocket message of any kind, `None` once the connection is over.
+    pub async fn next_raw(&mut self) -> Option<Message> {
+        self.ws.next().await.and_then(Result::ok)
     }
 
     /// Posts `text` to general as `client_id`.
@@ -391,4 +432,110 @@ pub fn cookie_token(response: &str) -> Option<String> {
         .and_then(|l| l.split_once('=').map(|(_, v)| v))
         .and_then(|v| v.split(';').next())
         .map(str::to_owned)
+}
+
+/// The chinwag binary running on its own port and data directory; killed (by PID) when dropped.
+pub struct Process {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl Process {
+    /// Starts the binary on a free port with its SQLite store in `data_dir` and these settings.
+    pub fn start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chinwag"));
+        command
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("CHINWAG_DATA_DIR", data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start chinwag");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the URL line");
+        let addr = line
+            .trim()
+            .trim_start_matches("chinwag is running at http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap_or_else(|_| panic!("unexpected first line: {line:?}"));
+        Self { child, addr }
+    }
+
+    /// The process's resident memory, in KiB (from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// SIGTERM, by PID, and waits for the process to exit; returns how long that took and
+    /// whether it exited cleanly.
+    pub fn terminate(&mut self) -> (Duration, bool) {
+        let started = std::time::Instant::now();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("wait");
+        (started.elapsed(), status.success())
+    }
+
+    /// SIGKILL: no shutdown handler runs, no buffer is flushed.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A stand-in while the real process is terminated on another thread.
+    pub fn placeholder() -> Self {
+        let child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A temporary directory for a test's own files, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "chinwag-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -2,83 +2,22 @@
 //! on the same data directory, and check that no acked message was lost and every client converges on
 //! one history. After SIGTERM the clients are also told to come back (close code 1012).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-/// The chinwag binary running on its own port and data directory; killed (by PID) when dropped.
-struct Process {
-    child: Child,
-    addr: SocketAddr,
-}
+use crate::common::Process;
 
-impl Process {
-    fn start(data_dir: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chinwag"))
-            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-            .env("CHINWAG_DATA_DIR", data_dir)
-            .env("RUST_LOG", "warn")
-            // The writer below posts as fast as it can on purpose.
-            .env("CHINWAG_RATE_PER_SEC", "100000")
-            .env("CHINWAG_RATE_BURST", "100000")
-            .env("CHINWAG_FRAMES_PER_SEC", "100000")
-            .env("CHINWAG_FRAMES_BURST", "100000")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start chinwag");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the URL line");
-        let addr = line
-            .trim()
-            .trim_start_matches("chinwag is running at http://")
-            .trim_end_matches('/')
-            .parse()
-            .unwrap_or_else(|_| panic!("unexpected first line: {line:?}"));
-        Self { child, addr }
-    }
-
-    /// SIGTERM, by PID, and waits for the process to exit; returns how long that took and
-    /// whether it exited cleanly.
-    fn terminate(&mut self) -> (Duration, bool) {
-        let started = std::time::Instant::now();
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let status = self.child.wait().expect("wait");
-        (started.elapsed(), status.success())
-    }
-
-    fn kill(&mut self) {
-        // SIGKILL: no shutdown handler runs, no buffer is flushed.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Process {
-    /// A stand-in while the real process is terminated on another thread.
-    fn placeholder() -> Self {
-        let child = Command::new("true").spawn().expect("spawn true");
-        Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+/// The writers here post as fast as they can on purpose.
+const FAST: &[(&str, &str)] = &[
+    ("CHINWAG_RATE_PER_SEC", "100000"),
+    ("CHINWAG_RATE_BURST", "100000"),
+    ("CHINWAG_FRAMES_PER_SEC", "100000"),
+    ("CHINWAG_FRAMES_BURST", "100000"),
+];
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -154,7 +93,7 @@ fn messages_of(frame: &Value) -> Vec<(u64, String)> {
 async fn sigkill_mid_stream_loses_no_acked_message() {
     let data = std::env::temp_dir().join(format!("chinwag-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let mut server = Process::start(&data);
+    let mut server = Process::start(&data, FAST);
 
     // Bob listens; Alice writes without waiting for acks, as fast as the server takes them.
     let mut bob = hello(server.addr, "bob", None).await;
@@ -195,7 +134,7 @@ async fn sigkill_mid_stream_loses_no_acked_message() {
     }
 
     // Start again on the same data: everything acked is there, gap-free and in order.
-    let server = Process::start(&data);
+    let server = Process::start(&data, FAST);
     let mut carol = hello(server.addr, "carol", Some(0)).await;
     let mut stored: Vec<(u64, String)> = Vec::new();
     while stored.len() < acked.len() {
@@ -239,7 +178,7 @@ async fn sigkill_mid_stream_loses_no_acked_message() {
 async fn sigterm_mid_stream_stores_every_acked_message_and_tells_clients_to_come_back() {
     let data = std::env::temp_dir().join(format!("chinwag-term-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let mut server = Process::start(&data);
+    let mut server = Process::start(&data, FAST);
 
     let mut bob = hello(server.addr, "bob", None).await;
     let alice = hello(server.addr, "alice", None).await;
@@ -286,7 +225,7 @@ async fn sigterm_mid_stream_stores_every_acked_message_and_tells_clients_to_come
     assert!(took < Duration::from_secs(8), "exited in {took:?}");
 
     // Back up on the same data: every acked message is there, as acked.
-    let server = Process::start(&data);
+    let server = Process::start(&data, FAST);
     let mut carol = hello(server.addr, "carol", Some(0)).await;
     let mut stored: Vec<(u64, String)> = Vec::new();
     while stored.len() < acked.len() {

@@ -5,11 +5,16 @@
 
 mod common;
 
+mod abuse;
+mod config;
 mod crash;
 mod fuzz;
 mod hardening;
 mod history;
 mod homework;
+mod memory;
+mod order;
+mod ownership;
 mod rooms;
 mod store;
 mod ws;

@@ -645,3 +645,65 @@ async fn a_rename_moves_the_name_in_every_list_and_index() {
         })
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn private_messages_share_commits_instead_of_waiting_on_each_other() {
+    struct SlowCounting {
+        inner: MemoryLog,
+        batches: AtomicU64,
+    }
+    impl Log for SlowCounting {
+        fn append_batch<'a>(
+            &'a self,
+            room: &'a str,
+            drafts: Vec<NewMessage>,
+        ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+            self.inner.append_batch(room, drafts)
+        }
+        fn append_directs(
+            &self,
+            drafts: Vec<DirectDraft>,
+        ) -> BoxFuture<'_, Result<Vec<DirectMessage>, StoreError>> {
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            Box::pin(async move {
+                // A store round trip: senders arriving meanwhile share the next commit.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                self.inner.append_directs(drafts).await
+            })
+        }
+    }
+    let log = Arc::new(SlowCounting {
+        inner: MemoryLog::default(),
+        batches: AtomicU64::new(0),
+    });
+    let hub = Hub::new(
+        HubConfig::default(),
+        Arc::clone(&log) as Arc<dyn Log>,
+        Metrics::new(),
+    );
+    let senders: Vec<_> = (1..=50)
+        .map(|s| {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                let me = hub.connection_id();
+                hub.send_direct(
+                    dm_draft(&format!("s{s}"), "r", "hi"),
+                    SessionId::from_raw(s),
+                    SessionId::from_raw(100),
+                    me,
+                )
+                .await
+                .expect("stored")
+                .id
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for sender in senders {
+        ids.push(sender.await.expect("sender"));
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=50).collect::<Vec<_>>());
+    let batches = log.batches.load(Ordering::Relaxed);
+    assert!(batches < 10, "50 private messages took {batches} commits");
+}

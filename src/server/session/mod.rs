@@ -69,6 +69,11 @@ pub struct SessionConfig {
     pub max_cached: usize,
     /// How long a session without a connection stays cached unused.
     pub cache_idle: Duration,
+    /// How often live sessions are marked seen and their claims moved forward (well within
+    /// `idle_hold`, so a connected session's name never runs out).
+    pub refresh_every: Duration,
+    /// How often expired sessions are deleted from the store.
+    pub sweep_every: Duration,
     /// Per session, all its tabs together.
     pub messages: Rate,
     pub typing: Rate,
@@ -81,6 +86,8 @@ impl Default for SessionConfig {
             forget_after: Duration::from_secs(30 * 24 * 3600),
             max_cached: 10_000,
             cache_idle: Duration::from_secs(120),
+            refresh_every: Duration::from_secs(60),
+            sweep_every: Duration::from_secs(3600),
             messages: Rate::new(10.0, 20.0),
             typing: Rate::new(2.0, 5.0),
         }
@@ -247,7 +254,8 @@ impl Sessions {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn config(&self) -> &SessionConfig {
+    /// The session cache's settings.
+    pub fn config(&self) -> &SessionConfig {
         &self.shared.config
     }
 
@@ -336,7 +344,13 @@ impl Sessions {
         if let Some(session) = cache.live.get(digest) {
             return Some(Arc::clone(session));
         }
-        cache.idle.get(digest).map(Arc::clone)
+        let session = Arc::clone(cache.idle.get(digest)?);
+        // Unused for longer than a session lives: expired, whatever the cache still holds.
+        if session.lock().idle_since.elapsed() > self.config().forget_after {
+            cache.idle.pop(digest);
+            return None;
+        }
+        Some(session)
     }
 
     /// Caches a session read from the store, unless another lookup cached it meanwhile (then that

@@ -25,8 +25,9 @@ pub const HISTORY_PAGE: u32 = 50;
 /// How many private messages a fresh connection is shown.
 pub const DM_PAGE: u32 = 100;
 
-/// How many messages one store read of a catch-up takes.
-const CATCH_UP_PAGE: u32 = 200;
+/// How many messages one store read of a catch-up takes: what a connection whose client does not
+/// read holds at most (50 of the longest messages are about a megabyte; typical ones, 10 KB).
+const CATCH_UP_PAGE: u32 = 50;
 
 /// Room for a frame's own fields around its messages.
 const ENVELOPE: usize = 512;

@@ -277,7 +277,8 @@ impl<S: WsIo> Connection<S> {
     /// presence.
     async fn chat(&mut self, me: &mut Me, live: &mut Live) -> End {
         let (ping_every, idle) = (self.ctx.limits.ping_interval, self.ctx.limits.idle_timeout);
-        let mut last_heard = Instant::now();
+        // Tokio's clock, the one the timer below runs on (and tests can pause).
+        let mut last_heard = tokio::time::Instant::now();
         let mut next_ping = last_heard + ping_every;
         let clock = tokio::time::sleep(ping_every);
         tokio::pin!(clock);
@@ -290,7 +291,7 @@ impl<S: WsIo> Connection<S> {
         loop {
             let step = tokio::select! {
                 incoming = self.socket.recv() => {
-                    last_heard = Instant::now();
+                    last_heard = tokio::time::Instant::now();
                     match incoming {
                         Ok(Incoming::Request(request)) => Box::pin(self.handle(me, live, request)).await,
                         Ok(Incoming::Control) => Ok(()),
@@ -298,7 +299,7 @@ impl<S: WsIo> Connection<S> {
                     }
                 },
                 () = &mut clock => {
-                    let now = Instant::now();
+                    let now = tokio::time::Instant::now();
                     if now >= last_heard + idle {
                         Err(End::close(CLOSE_GONE, "no answer to pings"))
                     } else {
@@ -309,7 +310,7 @@ impl<S: WsIo> Connection<S> {
                             Ok(())
                         };
                         let wake = next_ping.min(last_heard + idle);
-                        clock.as_mut().reset(tokio::time::Instant::from_std(wake));
+                        clock.as_mut().reset(wake);
                         pinged
                     }
                 },

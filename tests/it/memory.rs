@@ -1,0 +1,95 @@
+//! Memory against the real binary (its resident set, from /proc): what a client can make the
+//! server hold is bounded, and freed when the client is gone.
+
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::{Client, Process, TempDir};
+
+/// Limits opened wide: these tests measure memory, not rates.
+const WIDE: &[(&str, &str)] = &[
+    ("CHINWAG_RATE_PER_SEC", "100000"),
+    ("CHINWAG_RATE_BURST", "100000"),
+    ("CHINWAG_FRAMES_PER_SEC", "100000"),
+    ("CHINWAG_FRAMES_BURST", "100000"),
+    ("CHINWAG_ROOMS_PER_MINUTE", "1000000"),
+    ("CHINWAG_ROOMS_BURST", "1000000"),
+    ("CHINWAG_SESSIONS_PER_MINUTE", "1000000"),
+    ("CHINWAG_SESSIONS_BURST", "1000000"),
+    ("CHINWAG_MAX_ROOMS", "100000"),
+];
+
+async fn settled_rss(server: &Process) -> u64 {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.rss_kib()
+}
+
+/// Creates rooms `from..from + 1000` one by one, and leaves each.
+async fn abandon_rooms(client: &mut Client, from: usize) {
+    for i in from..from + 1000 {
+        let room = format!("room-{i}");
+        client.send(json!({"type":"join","room":room})).await;
+        while client.recv().await["type"] != "history" {}
+        client.send(json!({"type":"leave","room":room})).await;
+        while client.recv().await["type"] != "left" {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_abandoned_a_second_time_cost_no_new_memory() {
+    let dir = TempDir::new("rooms-rss");
+    let server = Process::start(&dir.0, WIDE);
+    let mut client = Client::connect_url(&server.ws_url()).await;
+    assert_eq!(client.hello("roamer").await["type"], "welcome");
+    abandon_rooms(&mut client, 0).await;
+    let after_first = settled_rss(&server).await;
+    abandon_rooms(&mut client, 1000).await;
+    let after_second = settled_rss(&server).await;
+    assert!(
+        after_second <= after_first + 2048,
+        "1000 more abandoned rooms grew the server from {after_first} KiB to {after_second} KiB"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_read_their_catch_up_hold_little_and_free_it() {
+    let dir = TempDir::new("reader-rss");
+    let server = Process::start(&dir.0, WIDE);
+    let mut writer = Client::connect_url(&server.ws_url()).await;
+    assert_eq!(writer.hello("writer").await["type"], "welcome");
+    let text = "é".repeat(4000);
+    for i in 0..400 {
+        writer.say(&text, &format!("w-{i}")).await;
+        while writer.recv().await["type"] != "ack" {}
+    }
+    let before = settled_rss(&server).await;
+    let mut silent = Vec::new();
+    for i in 0..20 {
+        let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+            .await
+            .expect("connect");
+        let hello = json!({"type":"hello","nick":format!("silent{i}"),"since":{"general":0}});
+        ws.send(Message::text(hello.to_string()))
+            .await
+            .expect("hello");
+        silent.push(ws);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let holding = server.rss_kib();
+    assert!(
+        holding < before + 40 * 1024,
+        "20 clients that never read their 3 MB catch-up: {before} KiB before, {holding} KiB now"
+    );
+    drop(silent);
+    let after = settled_rss(&server).await;
+    assert!(
+        after < before + 24 * 1024,
+        "and after they left: {before} KiB before, {after} KiB after"
+    );
+    // The server is still fine.
+    writer.say("still here", "w-last").await;
+    while writer.recv().await["type"] != "ack" {}
+}
