@@ -2,36 +2,44 @@
 //! browser talks over one websocket per tab to an axum handler that keeps a shared broadcast hub.
 //!
 //! # Layout
-//! - [`protocol`]: the wire types (client and server frames, error codes, validation), shared by the
-//!   server and the wasm client. Documented for outsiders in `docs/protocol.md`.
-//! - [`chat`]: the conversations, online list and typing line the page shows, and how server frames
-//!   and the clock change them (pure, unit-tested).
+//! Shared by the server and the wasm client:
+//! - [`protocol`]: the wire types (client and server frames, error codes, rules), documented for
+//!   outsiders in `docs/protocol.md`.
+//! - [`chat`]: the page's chat model: conversations, my messages' states, who is online, the
+//!   typing line, and how server frames and the clock change them (pure, unit-tested).
 //! - [`command`]: slash commands typed into the composer.
-//! - [`client`]: the page's handle on the chat, and in the browser the websocket loop with reconnect.
-//! - [`app`]: the HTML shell, router and components.
-//! - `hub` (server): rooms, per-room `seq`, bounded broadcast with a lag policy.
-//! - `session` (server): sessions, nickname claims, `client_id` de-duplication.
-//! - `store` (server): messages in SQLite or PostgreSQL (sqlx), gap-free per-room `seq`.
-//! - `limits` (server): rate limits (token buckets) and connection caps.
-//! - `metrics` (server): Prometheus metrics, `/metrics`, `/healthz`, `/readyz`.
-//! - `post` (server): posting a room message (validate, store, broadcast), for `/ws` and the form.
-//! - `rooms` (server): joining and leaving rooms, for `/ws` and the forms.
-//! - `forms` (server): `POST /join` (nickname, session cookie) and `POST /say`, for browsers without
-//!   JavaScript.
-//! - `ws` (server): the `/ws` handler, one task per connection.
-//! - `state` (server): what every handler shares.
-//! - `server` (server): router, start-up, graceful shutdown.
+//! - [`client`]: the page's handle on the chat; in the browser, the websocket loop with reconnect.
+//! - [`ui`]: the HTML shell, the router and the components, one file per part.
+//!
+//! The server (feature `ssr`), all under [`server`]:
+//! - `server::config`: every setting, from flags and the environment, validated once.
+//! - `server::http`: router, accept loop (header deadline, connection caps), forms, cross-site
+//!   check, `/healthz`, `/readyz`, `/metrics`.
+//! - `server::ws`: `GET /ws`, one task per connection (`socket`, `handshake`, `catch_up`,
+//!   `deliver`, and `cmd/` with one module per client command).
+//! - `server::hub`: live rooms (freed when unused) and their broadcast rings, group commit of room
+//!   and private messages, who is online.
+//! - `server::session`: sessions and nickname claims, a bounded cache of the store's.
+//! - `server::membership`, `server::messages`: joining and leaving rooms, posting a message.
+//! - `server::store`: SQLite or PostgreSQL, the authority on everything that outlives a connection.
+//! - `server::limits`, `server::metrics`, `server::clock`, `server::state`.
+//!
+//! Dependencies point one way: `protocol` ← `chat` ← `client` ← `ui`; on the server, `ws` and
+//! `http` use `membership` and `messages`, which use `hub`, `session` and `store`; `store`,
+//! `limits`, `metrics` and `clock` use nothing of the server's. The page reaches into the server
+//! in one place, the server function `ui::page_state`, and the server uses the page's shell,
+//! routes and `ui::paths`.
 //!
 //! The feature `ssr` builds the server, `hydrate` the wasm client; `cargo leptos` builds both.
 
 // Leptos views are nested types; the chat page's goes deeper than the default limit of 128.
 #![recursion_limit = "256"]
 
-pub mod app;
 pub mod chat;
 pub mod client;
 pub mod command;
 pub mod protocol;
+pub mod ui;
 
 #[cfg(feature = "ssr")]
 pub mod server;
@@ -41,5 +49,5 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_body(ui::App);
 }

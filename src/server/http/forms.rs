@@ -24,13 +24,13 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use crate::app::{room_from_input, room_path as room_page};
 use crate::protocol::{ErrorCode, GENERAL};
 use crate::server::limits::Throttle;
 use crate::server::membership::Membership;
 use crate::server::messages::{publish, Draft};
 use crate::server::session::{unavailable, Session, COOKIE};
 use crate::server::state::AppState;
+use crate::ui::paths::{room_from_input, room_path as room_page};
 
 /// How long the browser keeps the session cookie. The server may forget an idle session sooner;
 /// the cookie then leads back to the form.

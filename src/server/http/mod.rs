@@ -25,7 +25,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use super::state::AppState;
-use crate::app::{shell, App};
+use crate::ui::{shell, App};
 
 /// The whole application as an axum router, ready to serve.
 pub fn router(state: AppState) -> Router {

@@ -1,4 +1,5 @@
-//! The hub's rules, with an in-memory log and paused time where timing matters.
+//! The hub's rules, with an in-memory log and paused time where timing matters. (Longer than most
+//! files: one test module for the hub's parts, which share the builders at the top.)
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

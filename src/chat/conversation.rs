@@ -1,0 +1,93 @@
+//! A conversation and its lines: a room, or private messages with one person.
+
+use crate::protocol::GENERAL;
+
+/// Where one of my own messages stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendState {
+    /// Shown, not yet confirmed by the server.
+    Sending,
+    /// Confirmed by the server.
+    Sent,
+    /// Refused, or unconfirmed for too long; can be retried.
+    Failed,
+}
+
+/// What a line of a conversation is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    /// A chat message, mine (`Some` delivery state) or someone else's (`None`).
+    Chat {
+        from: String,
+        text: String,
+        /// RFC 3339.
+        at: String,
+        /// A `/me` action.
+        action: bool,
+        mine: Option<SendState>,
+    },
+    /// A notice: joins, leaves, renames, missed messages, command help.
+    Notice(String),
+}
+
+/// One line of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// Stable identity: `client_id` for my own messages, `room:seq` for others', `notice-N`.
+    pub id: String,
+    pub kind: LineKind,
+}
+
+impl Line {
+    /// A key that changes whenever the line's look does, so a keyed list re-renders it.
+    pub fn render_key(&self) -> String {
+        match &self.kind {
+            LineKind::Chat {
+                mine: Some(state), ..
+            } => format!("{}#{state:?}", self.id),
+            _ => self.id.clone(),
+        }
+    }
+}
+
+/// Which conversation is on screen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum View {
+    /// A room, by name.
+    Room(String),
+    /// Private messages with this person (keyed case-insensitively, shown as they spell it).
+    Direct(String),
+}
+
+impl View {
+    /// The room `#general`, where everyone is.
+    pub fn general() -> Self {
+        View::Room(GENERAL.to_owned())
+    }
+}
+
+impl Default for View {
+    fn default() -> Self {
+        View::general()
+    }
+}
+
+/// A conversation: a room, or private messages with one person.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conversation {
+    /// The room's name, or the other person's name as last seen.
+    pub title: String,
+    pub lines: Vec<Line>,
+    /// Messages received while another conversation was open.
+    pub unread: u32,
+    /// Whether the history shown reaches back to the first message (no older page to load).
+    pub complete: bool,
+}
+
+/// What is shown for a room I am not in.
+pub(super) static NOT_JOINED: Conversation = Conversation {
+    title: String::new(),
+    lines: Vec::new(),
+    unread: 0,
+    complete: true,
+};

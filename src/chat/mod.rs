@@ -1,0 +1,388 @@
+//! The chat as the page shows it, and how server frames and the clock change it.
+//!
+//! This is plain data with no browser or signal in it, so every rule is unit-tested natively:
+//! - my own messages are shown at once as "sending", marked sent by their `ack`, and failed by an
+//!   `error` that names them or by no ack within [`ACK_TIMEOUT_MS`] of being sent; a failed one can be
+//!   retried under the same `client_id`;
+//! - one conversation per room I am in, each with its messages, unread count, members and typing
+//!   line; room messages are kept once each, by `(room, seq)`, whether they came live or in a
+//!   `history` frame; the highest `seq` received per room is what a reconnect asks to continue from
+//!   (`since`);
+//! - private messages form one conversation per person, with an unread count while not open, kept
+//!   once each by id; the highest id is the reconnect's `dm_since`;
+//! - the online list follows `presence` and `renamed`; join and leave notices appear once per person;
+//! - "is typing" entries expire by themselves, so a lost `typing:false` never leaves one stuck.
+//!
+//! The page keeps a [`Chat`] in a signal; `client` feeds it frames and clock ticks.
+//!
+//! - [`conversation`]: a conversation, its lines and what is on screen.
+//! - [`outbox`]: my own messages, from "sending" to "sent" or "not sent", and their resending.
+//! - [`timeline`]: messages received, live or from history, each kept once and in order.
+//! - [`people`]: who is online, per room, and their comings, goings and renames.
+//! - [`typing`]: the "is typing" line.
+
+pub mod conversation;
+pub mod outbox;
+pub mod people;
+#[cfg(test)]
+mod tests;
+pub mod timeline;
+pub mod typing;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+pub use conversation::{Conversation, Line, LineKind, SendState, View};
+pub use outbox::Outgoing;
+
+use crate::protocol::{ServerMsg, Stored, GENERAL};
+use conversation::NOT_JOINED;
+
+/// How long a sent message may wait for its ack before it is shown as failed.
+pub const ACK_TIMEOUT_MS: f64 = 8_000.0;
+
+/// How long a "typing" entry lasts without a refresh. Typers refresh every ~2 s.
+pub const TYPING_TTL_MS: f64 = 6_000.0;
+
+/// Everything the page shows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chat {
+    /// My nickname, once known.
+    pub me: String,
+    /// The conversation on screen.
+    view: View,
+    /// The rooms I am in, by name; `general` always.
+    rooms: BTreeMap<String, Conversation>,
+    /// Who of each room but `general` is online (in `general` that is `online`).
+    members: BTreeMap<String, Vec<String>>,
+    directs: BTreeMap<String, Conversation>,
+    online: Vec<String>,
+    /// For a crowded room (general included), how many are online in all: its list above holds only
+    /// some of them and follows `roster` summaries rather than every arrival.
+    crowds: BTreeMap<String, usize>,
+    /// Typing per room: nick → when the entry expires (ms since the epoch).
+    typing: BTreeMap<String, HashMap<String, f64>>,
+    /// Every `(room, seq)` shown, from others' messages and my acks. Membership, not a high-water
+    /// mark: my ack for seq 5 may arrive before someone else's seq 4, which must still be shown.
+    seen: HashSet<(String, u64)>,
+    /// The highest `seq` per room received from the server, live or from history (not from acks: my
+    /// ack for 5 can overtake someone's 4). A reconnect asks for what came after it.
+    delivered: BTreeMap<String, u64>,
+    /// Private message ids shown, and the highest one (a reconnect's `dm_since`).
+    dm_seen: HashSet<u64>,
+    dm_delivered: u64,
+    /// My unconfirmed messages: client_id → (conversation, when it was last sent, if it was).
+    pending: HashMap<String, (View, Option<f64>)>,
+    notices: u64,
+}
+
+fn key(nick: &str) -> String {
+    nick.to_lowercase()
+}
+
+impl Chat {
+    /// A chat for `me`, before anything has arrived: in `general` only.
+    pub fn new(me: impl Into<String>) -> Self {
+        let mut chat = Self {
+            me: me.into(),
+            ..Self::default()
+        };
+        chat.ensure_room(GENERAL);
+        chat
+    }
+
+    /// The conversation on screen (an empty one for a room I am not in).
+    pub fn current(&self) -> &Conversation {
+        match &self.view {
+            View::Room(room) => self.room(room),
+            View::Direct(peer) => self.directs.get(&key(peer)).unwrap_or(&NOT_JOINED),
+        }
+    }
+
+    pub fn current_view(&self) -> View {
+        self.view.clone()
+    }
+
+    /// The room on screen, if a room is.
+    pub fn current_room(&self) -> Option<&str> {
+        match &self.view {
+            View::Room(room) => Some(room),
+            View::Direct(_) => None,
+        }
+    }
+
+    /// A room's conversation (an empty one if I am not in it).
+    pub fn room(&self, room: &str) -> &Conversation {
+        self.rooms.get(room).unwrap_or(&NOT_JOINED)
+    }
+
+    /// Whether I am in `room`.
+    pub fn is_member(&self, room: &str) -> bool {
+        self.rooms.contains_key(room)
+    }
+
+    /// The rooms I am in, `general` first, then by name.
+    pub fn rooms(&self) -> impl Iterator<Item = (View, &Conversation)> {
+        let general = self.rooms.get(GENERAL).map(|c| (View::general(), c));
+        let others = self
+            .rooms
+            .iter()
+            .filter(|(name, _)| *name != GENERAL)
+            .map(|(name, c)| (View::Room(name.clone()), c));
+        general.into_iter().chain(others)
+    }
+
+    /// Private conversations, by the other person's name.
+    pub fn directs(&self) -> impl Iterator<Item = (View, &Conversation)> {
+        self.directs
+            .iter()
+            .map(|(k, c)| (View::Direct(k.clone()), c))
+    }
+
+    /// Opens a conversation and marks it read.
+    pub fn open(&mut self, view: View) {
+        let view = match view {
+            View::Direct(peer) if key(&peer) == key(&self.me) => View::general(),
+            View::Direct(peer) => {
+                let conv = self.direct_mut(&peer);
+                conv.unread = 0;
+                View::Direct(key(&peer))
+            }
+            View::Room(room) => {
+                if let Some(conv) = self.rooms.get_mut(&room) {
+                    conv.unread = 0;
+                }
+                View::Room(room)
+            }
+        };
+        self.view = view;
+    }
+
+    pub(super) fn ensure_room(&mut self, room: &str) -> &mut Conversation {
+        self.rooms
+            .entry(room.to_owned())
+            .or_insert_with(|| Conversation {
+                title: room.to_owned(),
+                ..Conversation::default()
+            })
+    }
+
+    pub(super) fn direct_mut(&mut self, peer: &str) -> &mut Conversation {
+        let conv = self.directs.entry(key(peer)).or_default();
+        conv.title = peer.to_owned();
+        conv
+    }
+
+    /// The conversation `view` names; for a room I am not (or no longer) in, `general`, so a
+    /// notice is never lost and no room is joined by accident.
+    pub(super) fn conversation_mut(&mut self, view: &View) -> &mut Conversation {
+        match view {
+            View::Room(room) if self.rooms.contains_key(room) => self.ensure_room(room),
+            View::Room(_) => self.ensure_room(GENERAL),
+            View::Direct(peer) => {
+                let peer = self
+                    .directs
+                    .get(&key(peer))
+                    .map(|c| c.title.clone())
+                    .unwrap_or_else(|| peer.clone());
+                self.direct_mut(&peer)
+            }
+        }
+    }
+
+    /// Advances the clock: unacked messages time out, typing entries expire. Returns whether anything
+    /// visible changed.
+    pub fn tick(&mut self, now_ms: f64) -> bool {
+        let typing = self.expire_typing(now_ms);
+        let unacked = self.expire_unacked(now_ms);
+        typing || unacked
+    }
+
+    /// Applies one server frame at time `now_ms`. Returns whether anything visible changed.
+    pub fn apply(&mut self, msg: &ServerMsg, now_ms: f64) -> bool {
+        match msg {
+            ServerMsg::Welcome {
+                nick,
+                rooms,
+                online,
+                members,
+                counts,
+                ..
+            } => {
+                self.me = nick.clone();
+                self.crowds = counts.clone();
+                self.online = online.clone();
+                self.sort_online();
+                // Rooms left on another tab while this one was away are gone.
+                let gone: Vec<String> = self
+                    .rooms
+                    .keys()
+                    .filter(|r| *r != GENERAL && !rooms.contains(r))
+                    .cloned()
+                    .collect();
+                for room in gone {
+                    self.forget_room(&room);
+                }
+                for room in rooms {
+                    self.ensure_room(room);
+                }
+                self.members = members.clone();
+                true
+            }
+            ServerMsg::Joined {
+                room,
+                members,
+                count,
+                ..
+            } => {
+                self.ensure_room(room);
+                if room != GENERAL {
+                    self.members.insert(room.clone(), members.clone());
+                }
+                match count {
+                    Some(count) => self.crowds.insert(room.clone(), *count),
+                    None => self.crowds.remove(room),
+                };
+                true
+            }
+            ServerMsg::Roster {
+                room,
+                count,
+                members,
+            } => {
+                if room != GENERAL && !self.rooms.contains_key(room) {
+                    return false;
+                }
+                match members {
+                    Some(members) => {
+                        let mut members = members.clone();
+                        members.sort_by_key(|n| n.to_lowercase());
+                        if room == GENERAL {
+                            self.online = members;
+                        } else {
+                            self.members.insert(room.clone(), members);
+                        }
+                        self.crowds.remove(room);
+                    }
+                    None => {
+                        self.crowds.insert(room.clone(), *count);
+                    }
+                }
+                true
+            }
+            ServerMsg::Left { room, .. } => {
+                self.forget_room(room);
+                true
+            }
+            ServerMsg::Member { room, nick, joined } => self.member(room, nick, *joined),
+            ServerMsg::Message(message) => self.receive(message, true),
+            ServerMsg::Ack {
+                client_id,
+                room,
+                seq,
+                ..
+            } => {
+                if let (Some(room), Some(seq)) = (room, seq) {
+                    self.seen.insert((room.clone(), *seq));
+                }
+                self.settle(client_id, SendState::Sent)
+            }
+            ServerMsg::Error {
+                client_id: Some(client_id),
+                message,
+                ..
+            } => {
+                let view = self.pending.get(client_id).map(|(v, _)| v.clone());
+                let changed = self.settle(client_id, SendState::Failed);
+                if let (true, Some(view)) = (changed, view) {
+                    self.notice(&view, format!("Not sent: {message}"));
+                }
+                changed
+            }
+            ServerMsg::Error { message, .. } => {
+                let view = self.current_view();
+                self.notice(&view, message.clone());
+                true
+            }
+            ServerMsg::Lagged { room, missed } => {
+                self.notice(
+                    &View::Room(room.clone()),
+                    format!("Your connection fell behind: {missed} messages in #{room} were skipped; catching up."),
+                );
+                true
+            }
+            ServerMsg::Presence {
+                nick,
+                online,
+                rooms,
+            } => self.presence(nick, *online, rooms),
+            ServerMsg::Renamed { from, to, .. } => self.renamed(from, to),
+            ServerMsg::Typing { nick, active, room } => {
+                if !self.rooms.contains_key(room) {
+                    return false;
+                }
+                let typing = self.typing.entry(room.clone()).or_default();
+                if *active {
+                    typing
+                        .insert(nick.clone(), now_ms + TYPING_TTL_MS)
+                        .is_none()
+                } else {
+                    typing.remove(nick).is_some()
+                }
+            }
+            ServerMsg::Dm(dm) => self.receive_direct(dm, true),
+            ServerMsg::DmHistory { messages, .. } => {
+                // The first load is not news; a catch-up after a reconnect is.
+                let news = self.dm_delivered > 0;
+                let mut changed = false;
+                for dm in messages {
+                    changed |= self.receive_direct(dm, news);
+                }
+                changed
+            }
+            ServerMsg::History {
+                room,
+                messages,
+                complete,
+                before: Some(_),
+                ..
+            } => {
+                if !self.rooms.contains_key(room) {
+                    return false;
+                }
+                // An older page, asked for by scrolling up: it goes on top, oldest first.
+                let mut older = Vec::new();
+                for Stored::Message(message) in messages {
+                    if self.seen.insert((room.clone(), message.seq)) {
+                        older.push(self.line_of(message));
+                    }
+                }
+                let conv = self.ensure_room(room);
+                conv.complete = *complete;
+                conv.lines.splice(0..0, older);
+                true
+            }
+            ServerMsg::History {
+                room,
+                messages,
+                reset,
+                complete,
+                before: None,
+                ..
+            } => self.history(room, messages, *complete, *reset),
+        }
+    }
+
+    pub(super) fn forget_room(&mut self, room: &str) {
+        if room == GENERAL {
+            return;
+        }
+        self.rooms.remove(room);
+        self.members.remove(room);
+        self.crowds.remove(room);
+        self.typing.remove(room);
+        self.delivered.remove(room);
+        self.seen.retain(|(r, _)| r != room);
+        self.pending
+            .retain(|_, (view, _)| *view != View::Room(room.to_owned()));
+    }
+}

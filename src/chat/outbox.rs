@@ -1,0 +1,148 @@
+//! My own messages: shown at once as "sending", marked "sent" by their `ack` (or by their stored
+//! copy when the ack was lost), "not sent" by an `error` naming them or by no ack within
+//! [`ACK_TIMEOUT_MS`] of being sent; a failed one can be retried under its first `client_id`.
+
+use super::conversation::{Line, LineKind};
+use super::{Chat, SendState, View, ACK_TIMEOUT_MS};
+use crate::protocol::ClientMsg;
+
+/// One of my messages not yet confirmed: what to send again after a reconnect or a Retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub view: View,
+    pub client_id: String,
+    pub text: String,
+    pub action: bool,
+}
+
+impl Outgoing {
+    /// The frame that sends it.
+    pub fn frame(&self) -> ClientMsg {
+        match &self.view {
+            View::Room(room) => ClientMsg::Say {
+                room: room.clone(),
+                text: self.text.clone(),
+                client_id: self.client_id.clone(),
+                action: self.action,
+            },
+            View::Direct(to) => ClientMsg::Dm {
+                to: to.clone(),
+                text: self.text.clone(),
+                client_id: self.client_id.clone(),
+                action: self.action,
+            },
+        }
+    }
+}
+
+impl Chat {
+    /// Shows my own message at once, as sending, in conversation `view`.
+    pub fn push_own(&mut self, view: View, client_id: &str, text: &str, action: bool, at: &str) {
+        let from = self.me.clone();
+        self.conversation_mut(&view).lines.push(Line {
+            id: client_id.to_owned(),
+            kind: LineKind::Chat {
+                from,
+                text: text.to_owned(),
+                at: at.to_owned(),
+                action,
+                mine: Some(SendState::Sending),
+            },
+        });
+        self.pending.insert(client_id.to_owned(), (view, None));
+    }
+
+    /// Records that message `client_id` went out on an open socket at `now_ms`; its ack timer starts.
+    pub fn mark_transmitted(&mut self, client_id: &str, now_ms: f64) {
+        if let Some((_, sent)) = self.pending.get_mut(client_id) {
+            *sent = Some(now_ms);
+        }
+    }
+
+    /// My messages still "sending", oldest first per conversation: sent again after a reconnect.
+    pub fn unconfirmed(&self) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for (view, conv) in self.rooms().chain(self.directs()) {
+            for line in &conv.lines {
+                if let LineKind::Chat {
+                    text,
+                    action,
+                    mine: Some(SendState::Sending),
+                    ..
+                } = &line.kind
+                {
+                    out.push(Outgoing {
+                        view: view.clone(),
+                        client_id: line.id.clone(),
+                        text: text.clone(),
+                        action: *action,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Puts a failed message back to "sending" and returns what to send, with the same `client_id`
+    /// (so the server stores it at most once).
+    pub fn retry(&mut self, client_id: &str) -> Option<Outgoing> {
+        let view = self.find_line_view(client_id)?;
+        let conv = self.conversation_mut(&view);
+        let line = conv.lines.iter_mut().rev().find(|l| l.id == client_id)?;
+        let LineKind::Chat {
+            text, action, mine, ..
+        } = &mut line.kind
+        else {
+            return None;
+        };
+        if *mine != Some(SendState::Failed) {
+            return None;
+        }
+        *mine = Some(SendState::Sending);
+        let out = Outgoing {
+            view: view.clone(),
+            client_id: client_id.to_owned(),
+            text: text.clone(),
+            action: *action,
+        };
+        self.pending.insert(client_id.to_owned(), (view, None));
+        Some(out)
+    }
+
+    pub(super) fn find_line_view(&self, client_id: &str) -> Option<View> {
+        self.rooms()
+            .chain(self.directs())
+            .find(|(_, c)| c.lines.iter().any(|l| l.id == client_id))
+            .map(|(view, _)| view)
+    }
+
+    /// Moves a pending message to its final state. Returns whether it was pending.
+    pub(super) fn settle(&mut self, client_id: &str, state: SendState) -> bool {
+        let Some((view, _)) = self.pending.remove(client_id) else {
+            return false;
+        };
+        let conv = self.conversation_mut(&view);
+        if let Some(line) = conv.lines.iter_mut().rev().find(|l| l.id == client_id) {
+            if let LineKind::Chat { mine, .. } = &mut line.kind {
+                *mine = Some(state);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Fails my messages that waited too long for their ack. Returns whether any did.
+    pub(super) fn expire_unacked(&mut self, now_ms: f64) -> bool {
+        let overdue: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, (_, sent))| sent.is_some_and(|t| now_ms - t > ACK_TIMEOUT_MS))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut changed = false;
+        for client_id in overdue {
+            changed |= self.settle(&client_id, SendState::Failed);
+        }
+        changed
+    }
+}

@@ -1,0 +1,132 @@
+//! Who is online: everyone (`general`), each room's members, crowds summed up by count; arrivals,
+//! departures and renames, each announced once per person.
+
+use super::{key, Chat, View};
+use crate::protocol::GENERAL;
+
+impl Chat {
+    /// Who of `room` is online, sorted case-insensitively.
+    pub fn members(&self, room: &str) -> &[String] {
+        if room == GENERAL {
+            &self.online
+        } else {
+            self.members.get(room).map_or(&[], Vec::as_slice)
+        }
+    }
+
+    /// How many are online in `room`: its list's length, or the count of a crowd.
+    pub fn head_count(&self, room: &str) -> usize {
+        let listed = self.members(room).len();
+        self.crowds
+            .get(room)
+            .map_or(listed, |&count| count.max(listed))
+    }
+
+    /// Everyone online, me included, sorted case-insensitively.
+    pub fn online(&self) -> &[String] {
+        &self.online
+    }
+
+    pub(super) fn sort_online(&mut self) {
+        self.online.sort_by_key(|n| n.to_lowercase());
+        self.online.dedup();
+    }
+
+    pub(super) fn member(&mut self, room: &str, nick: &str, joined: bool) -> bool {
+        if room == GENERAL || !self.rooms.contains_key(room) {
+            return false;
+        }
+        let members = self.members.entry(room.to_owned()).or_default();
+        let listed = members.iter().any(|n| n == nick);
+        if joined == listed {
+            return false;
+        }
+        if joined {
+            members.push(nick.to_owned());
+            members.sort_by_key(|n| n.to_lowercase());
+        } else {
+            members.retain(|n| n != nick);
+            if let Some(typing) = self.typing.get_mut(room) {
+                typing.remove(nick);
+            }
+        }
+        if nick != self.me {
+            let verb = if joined { "joined" } else { "left" };
+            self.notice(
+                &View::Room(room.to_owned()),
+                format!("{nick} {verb} #{room}"),
+            );
+        }
+        true
+    }
+
+    pub(super) fn presence(&mut self, nick: &str, online: bool, rooms: &[String]) -> bool {
+        let listed = self.online.iter().any(|n| n == nick);
+        if online == listed {
+            return false;
+        }
+        if online {
+            self.online.push(nick.to_owned());
+            self.sort_online();
+            for room in rooms.iter().filter(|r| *r != GENERAL) {
+                if let Some(members) = self.members.get_mut(room) {
+                    if !members.iter().any(|n| n == nick) {
+                        members.push(nick.to_owned());
+                        members.sort_by_key(|n| n.to_lowercase());
+                    }
+                }
+            }
+        } else {
+            self.online.retain(|n| n != nick);
+            for members in self.members.values_mut() {
+                members.retain(|n| n != nick);
+            }
+            for typing in self.typing.values_mut() {
+                typing.remove(nick);
+            }
+        }
+        if nick != self.me {
+            let verb = if online { "joined" } else { "left" };
+            self.notice(&View::general(), format!("{nick} {verb}"));
+        }
+        true
+    }
+
+    pub(super) fn renamed(&mut self, from: &str, to: &str) -> bool {
+        let lists = std::iter::once(&mut self.online).chain(self.members.values_mut());
+        for list in lists {
+            for name in list.iter_mut() {
+                if name == from {
+                    *name = to.to_owned();
+                }
+            }
+            list.sort_by_key(|n| n.to_lowercase());
+        }
+        self.online.dedup();
+        for typing in self.typing.values_mut() {
+            if let Some(expires) = typing.remove(from) {
+                typing.insert(to.to_owned(), expires);
+            }
+        }
+        let text = if from == self.me {
+            self.me = to.to_owned();
+            format!("You are now known as {to}")
+        } else {
+            format!("{from} is now known as {to}")
+        };
+        // A conversation with the renamed person moves to the new name.
+        if key(from) != key(to) {
+            if let Some(mut conv) = self.directs.remove(&key(from)) {
+                conv.title = to.to_owned();
+                self.directs.insert(key(to), conv);
+                if self.view == View::Direct(key(from)) {
+                    self.view = View::Direct(key(to));
+                }
+            }
+        } else if let Some(conv) = self.directs.get_mut(&key(from)) {
+            conv.title = to.to_owned();
+        }
+        self.notice(&View::general(), text);
+        true
+    }
+}

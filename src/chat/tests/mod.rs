@@ -1,0 +1,114 @@
+//! The chat model's rules, one file per concern; the builders they share are here.
+
+mod outbox;
+mod people;
+mod rooms;
+mod timeline;
+
+pub(super) use super::*;
+pub(super) use crate::protocol::ErrorCode;
+pub(super) use crate::protocol::{ChatMessage, ClientMsg, DirectMessage};
+
+pub(super) fn message(seq: u64, from: &str, text: &str) -> ServerMsg {
+    ServerMsg::Message(ChatMessage {
+        room: "general".into(),
+        seq,
+        from: from.into(),
+        text: text.into(),
+        at: "2026-11-25T22:00:00.000Z".into(),
+        client_id: None,
+        action: false,
+    })
+}
+
+pub(super) fn ack(client_id: &str, seq: u64) -> ServerMsg {
+    ServerMsg::Ack {
+        client_id: client_id.into(),
+        room: Some("general".into()),
+        seq: Some(seq),
+        to: None,
+        id: None,
+    }
+}
+
+pub(super) fn welcomed(me: &str, online: &[&str]) -> Chat {
+    let mut chat = Chat::default();
+    chat.apply(
+        &ServerMsg::Welcome {
+            nick: me.into(),
+            rooms: vec!["general".into()],
+            online: online.iter().map(|s| s.to_string()).collect(),
+            members: BTreeMap::new(),
+            counts: Default::default(),
+            session: None,
+        },
+        0.0,
+    );
+    chat
+}
+
+pub(super) fn states(conv: &Conversation) -> Vec<Option<SendState>> {
+    conv.lines
+        .iter()
+        .filter_map(|l| match l.kind {
+            LineKind::Chat { mine, .. } => Some(mine),
+            LineKind::Notice(_) => None,
+        })
+        .collect()
+}
+
+pub(super) fn notices(conv: &Conversation) -> Vec<String> {
+    conv.lines
+        .iter()
+        .filter_map(|l| match &l.kind {
+            LineKind::Notice(n) => Some(n.clone()),
+            LineKind::Chat { .. } => None,
+        })
+        .collect()
+}
+
+pub(super) fn typing(nick: &str, active: bool) -> ServerMsg {
+    ServerMsg::Typing {
+        room: "general".into(),
+        nick: nick.into(),
+        active,
+    }
+}
+
+pub(super) fn dm(from: &str, to: &str, text: &str, client_id: Option<&str>) -> ServerMsg {
+    ServerMsg::Dm(DirectMessage {
+        id: 0,
+        from: from.into(),
+        to: to.into(),
+        text: text.into(),
+        at: "2026-11-25T22:00:00.000Z".into(),
+        client_id: client_id.map(str::to_owned),
+        action: false,
+    })
+}
+
+pub(super) fn history(messages: Vec<ServerMsg>, reset: bool) -> ServerMsg {
+    ServerMsg::History {
+        room: "general".into(),
+        messages: messages
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMsg::Message(m) => Some(Stored::Message(m)),
+                _ => None,
+            })
+            .collect(),
+        complete: false,
+        reset,
+        before: None,
+        more: false,
+        reply_to: None,
+    }
+}
+
+pub(super) fn in_room(room: &str, seq: u64, from: &str, text: &str) -> ServerMsg {
+    let mut msg = message(seq, from, text);
+    if let ServerMsg::Message(m) = &mut msg {
+        m.room = room.into();
+    }
+    msg
+}

@@ -1,0 +1,134 @@
+//! My own messages: sending, sent, not sent, retried, resent.
+
+use super::*;
+
+#[test]
+fn my_message_is_shown_at_once_then_marked_sent_by_its_ack() {
+    let mut chat = welcomed("me", &["me"]);
+    chat.push_own(View::general(), "c-1", "hi", false, "now");
+    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sending)]);
+    let key_before = chat.room(GENERAL).lines[0].render_key();
+    assert!(chat.apply(&ack("c-1", 3), 0.0));
+    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sent)]);
+    assert_ne!(chat.room(GENERAL).lines[0].render_key(), key_before);
+    assert!(chat.unconfirmed().is_empty());
+}
+
+#[test]
+fn a_refused_message_fails_says_why_and_can_be_retried_under_its_id() {
+    let mut chat = welcomed("me", &["me"]);
+    chat.push_own(View::general(), "c-1", "x", false, "now");
+    let refusal = ServerMsg::Error {
+        code: ErrorCode::TooLong,
+        message: "too long".into(),
+        client_id: Some("c-1".into()),
+        retry_after_ms: None,
+        reply_to: None,
+    };
+    assert!(chat.apply(&refusal, 0.0));
+    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
+    assert!(notices(chat.room(GENERAL))[0].contains("too long"));
+    assert!(
+        chat.unconfirmed().is_empty(),
+        "failed messages are not resent by themselves"
+    );
+    let retry = chat.retry("c-1").expect("failed can be retried");
+    assert_eq!(retry.client_id, "c-1");
+    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sending)]);
+    assert!(chat.retry("c-1").is_none(), "only failed messages");
+    assert!(chat.apply(&ack("c-1", 9), 0.0));
+    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sent)]);
+}
+
+#[test]
+fn a_message_without_ack_fails_only_after_it_was_sent_and_the_timeout_passed() {
+    let mut chat = welcomed("me", &["me"]);
+    chat.push_own(View::general(), "c-1", "x", false, "now");
+    // Queued while offline: never times out.
+    assert!(!chat.tick(1e9));
+    chat.mark_transmitted("c-1", 1e9);
+    assert!(!chat.tick(1e9 + ACK_TIMEOUT_MS - 1.0));
+    assert!(chat.tick(1e9 + ACK_TIMEOUT_MS + 1.0));
+    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
+    // A late ack after the timeout does not flip it back.
+    assert!(!chat.apply(&ack("c-1", 2), 0.0));
+}
+
+#[test]
+fn unconfirmed_messages_are_listed_oldest_first_for_resending() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    chat.push_own(View::general(), "c-1", "one", false, "now");
+    chat.push_own(View::general(), "c-2", "two", true, "now");
+    chat.apply(&ack("c-1", 1), 0.0);
+    chat.push_own(View::Direct("bob".into()), "d-1", "psst", false, "now");
+    let frames: Vec<ClientMsg> = chat.unconfirmed().iter().map(Outgoing::frame).collect();
+    assert_eq!(
+        frames,
+        [
+            ClientMsg::Say {
+                room: "general".into(),
+                text: "two".into(),
+                client_id: "c-2".into(),
+                action: true
+            },
+            ClientMsg::Dm {
+                to: "bob".into(),
+                text: "psst".into(),
+                client_id: "d-1".into(),
+                action: false
+            },
+        ]
+    );
+}
+
+#[test]
+fn my_own_dm_is_confirmed_by_its_ack() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    chat.open(View::Direct("bob".into()));
+    chat.push_own(View::Direct("bob".into()), "d-1", "psst", false, "now");
+    let acked = ServerMsg::Ack {
+        client_id: "d-1".into(),
+        room: None,
+        seq: None,
+        to: Some("bob".into()),
+        id: None,
+    };
+    assert!(chat.apply(&acked, 0.0));
+    assert_eq!(states(chat.current()), [Some(SendState::Sent)]);
+}
+
+#[test]
+fn a_stored_copy_confirms_my_message_whose_ack_was_lost() {
+    let mut chat = welcomed("me", &["me"]);
+    chat.push_own(View::general(), "c-1", "hi", false, "now");
+    let mut stored = message(7, "me", "hi");
+    if let ServerMsg::Message(m) = &mut stored {
+        m.client_id = Some("c-1".into());
+    }
+    chat.apply(&history(vec![stored], false), 0.0);
+    assert_eq!(
+        states(chat.room(GENERAL)),
+        [Some(SendState::Sent)],
+        "confirmed, not doubled"
+    );
+    assert!(chat.unconfirmed().is_empty());
+}
+
+#[test]
+fn a_reset_replaces_the_room_but_keeps_my_unsent_messages() {
+    let mut chat = welcomed("me", &["me"]);
+    chat.apply(&message(1, "bob", "old"), 0.0);
+    chat.push_own(View::general(), "c-1", "queued", false, "now");
+    chat.apply(&history(vec![message(900, "bob", "new")], true), 0.0);
+    let texts: Vec<&str> = chat
+        .room(GENERAL)
+        .lines
+        .iter()
+        .filter_map(|l| match &l.kind {
+            LineKind::Chat { text, .. } => Some(text.as_str()),
+            LineKind::Notice(_) => None,
+        })
+        .collect();
+    assert_eq!(texts, ["queued", "new"]);
+    assert_eq!(chat.since().get("general"), Some(&900));
+}

@@ -1,0 +1,146 @@
+//! Rooms: their own messages, members, unread counts and typing; leaving elsewhere.
+
+use super::*;
+
+#[test]
+fn rooms_have_their_own_messages_members_unread_and_typing() {
+    let mut chat = welcomed("me", &["me", "bob", "carol"]);
+    assert!(!chat.is_member("rust"));
+    assert!(!chat.apply(&in_room("rust", 1, "bob", "not for me"), 0.0));
+    chat.apply(
+        &ServerMsg::Joined {
+            room: "rust".into(),
+            members: vec!["bob".into(), "me".into()],
+            count: None,
+            reply_to: None,
+        },
+        0.0,
+    );
+    let names: Vec<View> = chat.rooms().map(|(v, _)| v).collect();
+    assert_eq!(names, [View::general(), View::Room("rust".into())]);
+    assert_eq!(chat.members("rust"), ["bob", "me"]);
+    assert_eq!(chat.members("general"), ["bob", "carol", "me"]);
+
+    // The first page is not news; live messages elsewhere are.
+    chat.apply(
+        &ServerMsg::History {
+            room: "rust".into(),
+            messages: vec![],
+            complete: true,
+            reset: false,
+            before: None,
+            more: false,
+            reply_to: None,
+        },
+        0.0,
+    );
+    chat.apply(&in_room("rust", 1, "bob", "borrowck"), 0.0);
+    chat.apply(&in_room("rust", 2, "bob", "lifetimes"), 0.0);
+    assert_eq!(chat.room("rust").unread, 2);
+    assert_eq!(chat.room(GENERAL).unread, 0);
+    assert_eq!(chat.since().get("rust"), Some(&2));
+
+    // Typing is per room: bob typing in rust is not shown in general.
+    chat.apply(
+        &ServerMsg::Typing {
+            room: "rust".into(),
+            nick: "bob".into(),
+            active: true,
+        },
+        0.0,
+    );
+    assert_eq!(chat.typing_line(), None);
+    chat.open(View::Room("rust".into()));
+    assert_eq!(chat.room("rust").unread, 0);
+    assert_eq!(chat.typing_line().as_deref(), Some("bob is typing…"));
+
+    // Members come and go; someone going offline leaves every list.
+    chat.apply(
+        &ServerMsg::Member {
+            room: "rust".into(),
+            nick: "carol".into(),
+            joined: true,
+        },
+        0.0,
+    );
+    assert_eq!(chat.members("rust"), ["bob", "carol", "me"]);
+    assert!(notices(chat.room("rust")).contains(&"carol joined #rust".to_owned()));
+    chat.apply(
+        &ServerMsg::Presence {
+            nick: "bob".into(),
+            online: false,
+            rooms: vec![],
+        },
+        0.0,
+    );
+    assert_eq!(chat.members("rust"), ["carol", "me"]);
+    assert_eq!(chat.typing_line(), None);
+    chat.apply(
+        &ServerMsg::Presence {
+            nick: "bob".into(),
+            online: true,
+            rooms: vec!["general".into(), "rust".into()],
+        },
+        0.0,
+    );
+    assert_eq!(chat.members("rust"), ["bob", "carol", "me"]);
+
+    // My message here goes to this room.
+    chat.push_own(View::Room("rust".into()), "c-1", "hi", false, "now");
+    assert_eq!(
+        chat.unconfirmed()[0].frame(),
+        ClientMsg::Say {
+            room: "rust".into(),
+            text: "hi".into(),
+            client_id: "c-1".into(),
+            action: false
+        }
+    );
+
+    // Leaving forgets the room, and reconnecting no longer asks for it.
+    chat.apply(
+        &ServerMsg::Left {
+            room: "rust".into(),
+            reply_to: None,
+        },
+        0.0,
+    );
+    assert!(!chat.is_member("rust"));
+    assert_eq!(chat.since().get("rust"), None);
+    assert!(chat.unconfirmed().is_empty());
+    assert_eq!(
+        chat.current().lines.len(),
+        0,
+        "the page offers to join again"
+    );
+}
+
+#[test]
+fn a_welcome_drops_rooms_left_elsewhere_and_keeps_general() {
+    let mut chat = welcomed("me", &["me"]);
+    for room in ["rust", "go"] {
+        chat.apply(
+            &ServerMsg::Joined {
+                room: room.into(),
+                members: vec![],
+                count: None,
+                reply_to: None,
+            },
+            0.0,
+        );
+    }
+    chat.apply(
+        &ServerMsg::Welcome {
+            nick: "me".into(),
+            rooms: vec!["general".into(), "rust".into()],
+            online: vec!["me".into()],
+            members: BTreeMap::from([("rust".to_owned(), vec!["me".to_owned()])]),
+            counts: Default::default(),
+            session: None,
+        },
+        0.0,
+    );
+    let names: Vec<String> = chat.rooms().map(|(_, c)| c.title.clone()).collect();
+    assert_eq!(names, ["general", "rust"]);
+    assert_eq!(chat.members("rust"), ["me"]);
+}

@@ -1,0 +1,179 @@
+//! Messages kept once each, in order, from live frames and history.
+
+use super::*;
+
+#[test]
+fn others_messages_are_kept_once_each() {
+    let mut chat = welcomed("me", &["me"]);
+    assert!(chat.apply(&message(1, "bob", "a"), 0.0));
+    assert!(chat.apply(&message(2, "bob", "b"), 0.0));
+    assert!(!chat.apply(&message(2, "bob", "b"), 0.0));
+    assert!(!chat.apply(&message(1, "bob", "a"), 0.0));
+    assert_eq!(chat.room(GENERAL).lines.len(), 2);
+}
+
+#[test]
+fn an_ack_overtaking_an_older_message_does_not_hide_it() {
+    let mut chat = welcomed("me", &["me"]);
+    chat.push_own(View::general(), "c-1", "mine", false, "now");
+    chat.apply(&ack("c-1", 5), 0.0);
+    assert!(chat.apply(&message(4, "bob", "older"), 0.0));
+    assert_eq!(chat.room(GENERAL).lines.len(), 2);
+}
+
+#[test]
+fn private_messages_form_conversations_with_unread_badges() {
+    let mut chat = welcomed("me", &["me", "Bob"]);
+    chat.apply(&dm("Bob", "me", "psst", Some("b-1")), 0.0);
+    chat.apply(&dm("Bob", "me", "hey", Some("b-2")), 0.0);
+    let (view, conv) = chat.directs().next().expect("a conversation");
+    assert_eq!((conv.title.as_str(), conv.unread), ("Bob", 2));
+    chat.open(view.clone());
+    assert_eq!(chat.current().lines.len(), 2);
+    assert_eq!(chat.directs().next().map(|(_, c)| c.unread), Some(0));
+    // While it is open, new ones are read at once; the room counts its own unread.
+    chat.apply(&dm("Bob", "me", "still there?", Some("b-3")), 0.0);
+    chat.apply(&message(1, "carol", "room talk"), 0.0);
+    assert_eq!(chat.directs().next().map(|(_, c)| c.unread), Some(0));
+    assert_eq!(chat.room(GENERAL).unread, 1);
+    // My own dm, sent from my other tab, lands in the same conversation, once.
+    chat.apply(&dm("me", "bob", "yes", Some("m-1")), 0.0);
+    chat.apply(&dm("me", "bob", "yes", Some("m-1")), 0.0);
+    assert_eq!(chat.current().lines.len(), 4);
+    chat.open(View::general());
+    assert_eq!(chat.room(GENERAL).unread, 0);
+}
+
+#[test]
+fn an_older_page_goes_on_top_and_says_when_the_room_is_complete() {
+    let mut chat = welcomed("me", &["me"]);
+    chat.apply(
+        &history(
+            vec![message(51, "bob", "x"), message(52, "bob", "y")],
+            false,
+        ),
+        0.0,
+    );
+    assert!(!chat.room(GENERAL).complete);
+    assert_eq!(chat.oldest_seq(GENERAL), Some(51));
+    let older = ServerMsg::History {
+        room: "general".into(),
+        messages: vec![
+            Stored::Message(match message(49, "bob", "old") {
+                ServerMsg::Message(m) => m,
+                _ => unreachable!(),
+            }),
+            Stored::Message(match message(50, "bob", "older") {
+                ServerMsg::Message(m) => m,
+                _ => unreachable!(),
+            }),
+        ],
+        complete: true,
+        reset: false,
+        before: Some(51),
+        more: false,
+        reply_to: None,
+    };
+    assert!(chat.apply(&older, 0.0));
+    let ids: Vec<&str> = chat
+        .room(GENERAL)
+        .lines
+        .iter()
+        .map(|l| l.id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["general:49", "general:50", "general:51", "general:52"]
+    );
+    assert!(chat.room(GENERAL).complete);
+    assert_eq!(
+        chat.since().get("general"),
+        Some(&52),
+        "older pages do not move since"
+    );
+}
+
+#[test]
+fn history_fills_in_once_and_sets_since() {
+    let mut chat = welcomed("me", &["me"]);
+    assert!(chat.since().is_empty());
+    chat.apply(
+        &history(
+            vec![message(1, "bob", "a"), message(2, "me", "mine")],
+            false,
+        ),
+        0.0,
+    );
+    chat.apply(&message(3, "bob", "live"), 0.0);
+    // A catch-up overlapping what arrived live adds only what is new.
+    chat.apply(
+        &history(
+            vec![
+                message(2, "me", "mine"),
+                message(3, "bob", "live"),
+                message(4, "bob", "b"),
+            ],
+            false,
+        ),
+        0.0,
+    );
+    assert_eq!(chat.room(GENERAL).lines.len(), 4);
+    assert_eq!(chat.since().get("general"), Some(&4));
+    assert_eq!(
+        states(chat.room(GENERAL))[1],
+        Some(SendState::Sent),
+        "my own, from an earlier visit"
+    );
+}
+
+#[test]
+fn lag_is_shown_as_a_notice() {
+    let mut chat = welcomed("me", &["me"]);
+    assert!(chat.apply(
+        &ServerMsg::Lagged {
+            room: "general".into(),
+            missed: 7
+        },
+        0.0
+    ));
+    assert!(notices(chat.room(GENERAL))[0].contains('7'));
+}
+
+#[test]
+fn private_messages_are_kept_once_by_id_and_set_dm_since() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    assert_eq!(chat.dm_since(), None);
+    let stored = |id: u64, text: &str| DirectMessage {
+        id,
+        from: "bob".into(),
+        to: "me".into(),
+        text: text.into(),
+        at: "2026-11-25T22:00:00.000Z".into(),
+        client_id: Some(format!("b-{id}")),
+        action: false,
+    };
+    // The first load is history, not unread.
+    chat.apply(
+        &ServerMsg::DmHistory {
+            messages: vec![stored(3, "old")],
+            reset: false,
+            more: false,
+        },
+        0.0,
+    );
+    assert_eq!(chat.directs().next().map(|(_, c)| c.unread), Some(0));
+    chat.apply(&ServerMsg::Dm(stored(4, "new")), 0.0);
+    // A catch-up overlapping the live one adds only what is new, and counts it.
+    chat.apply(
+        &ServerMsg::DmHistory {
+            messages: vec![stored(4, "new"), stored(5, "newer")],
+            reset: false,
+            more: false,
+        },
+        0.0,
+    );
+    let (_, conv) = chat.directs().next().expect("a conversation");
+    assert_eq!(conv.lines.len(), 3);
+    assert_eq!(conv.unread, 2);
+    assert_eq!(chat.dm_since(), Some(5));
+}

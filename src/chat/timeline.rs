@@ -1,0 +1,178 @@
+//! Messages received, live or from history: room messages kept once each by `(room, seq)`, private
+//! ones by id; the highest of each is what a reconnect asks to continue from.
+
+use std::collections::BTreeMap;
+
+use super::conversation::{Line, LineKind};
+use super::{key, Chat, SendState, View};
+use crate::protocol::{ChatMessage, DirectMessage, Stored};
+
+impl Chat {
+    /// The oldest `seq` shown in `room`: older pages are asked for before it.
+    pub fn oldest_seq(&self, room: &str) -> Option<u64> {
+        self.seen
+            .iter()
+            .filter(|(r, _)| r == room)
+            .map(|(_, seq)| *seq)
+            .min()
+    }
+
+    /// The last `seq` received per room: the `since` of the next `hello`.
+    pub fn since(&self) -> BTreeMap<String, u64> {
+        self.delivered.clone()
+    }
+
+    /// The highest private-message id received: the `dm_since` of the next `hello`.
+    pub fn dm_since(&self) -> Option<u64> {
+        (self.dm_delivered > 0).then_some(self.dm_delivered)
+    }
+
+    /// Adds a notice to conversation `view`.
+    pub fn notice(&mut self, view: &View, text: impl Into<String>) {
+        self.notices += 1;
+        let id = format!("notice-{}", self.notices);
+        self.conversation_mut(view).lines.push(Line {
+            id,
+            kind: LineKind::Notice(text.into()),
+        });
+    }
+
+    /// A room's first page, a catch-up after a reconnect, or (with `reset`) the latest page after
+    /// too long away.
+    pub(super) fn history(
+        &mut self,
+        room: &str,
+        messages: &[Stored],
+        complete: bool,
+        reset: bool,
+    ) -> bool {
+        // Messages after what I had are news (unread); a first page is not.
+        let news = self.delivered.contains_key(room) && !reset;
+        let Some(conv) = self.rooms.get_mut(room) else {
+            return false;
+        };
+        // The first page (or a reset) says whether the room has anything older; a catch-up's
+        // `complete` is about the gap, not the room.
+        let fresh = !conv
+            .lines
+            .iter()
+            .any(|l| matches!(l.kind, LineKind::Chat { .. }));
+        if reset || fresh {
+            conv.complete = complete;
+        }
+        let mut changed = false;
+        if reset {
+            // Too much was missed to fill in: start the room over from this page. My own
+            // unconfirmed messages stay.
+            let pending = &self.pending;
+            conv.lines.retain(|l| {
+                matches!(
+                    &l.kind,
+                    LineKind::Chat {
+                        mine: Some(SendState::Sending | SendState::Failed),
+                        ..
+                    }
+                ) && pending.contains_key(&l.id)
+            });
+            self.seen.retain(|(r, _)| r != room);
+            self.notice(
+                &View::Room(room.to_owned()),
+                "You were away for a while: showing the latest messages.",
+            );
+            changed = true;
+        }
+        for Stored::Message(message) in messages {
+            changed |= self.receive(message, news);
+        }
+        changed
+    }
+
+    /// Shows a room message once. `news`: it counts as unread if its room is not on screen.
+    pub(super) fn receive(&mut self, message: &ChatMessage, news: bool) -> bool {
+        if !self.rooms.contains_key(&message.room) {
+            // A room I left meanwhile.
+            return false;
+        }
+        let delivered = self.delivered.entry(message.room.clone()).or_insert(0);
+        *delivered = (*delivered).max(message.seq);
+        if !self.seen.insert((message.room.clone(), message.seq)) {
+            return false;
+        }
+        if let Some(typing) = self.typing.get_mut(&message.room) {
+            typing.remove(&message.from);
+        }
+        let mine = message.from == self.me;
+        // My own message whose ack was lost (sent just before a disconnect): the stored copy confirms it.
+        if let Some(client_id) = message.client_id.as_deref() {
+            if mine && self.pending.contains_key(client_id) {
+                return self.settle(client_id, SendState::Sent);
+            }
+        }
+        let view = View::Room(message.room.clone());
+        let unseen = news && self.current_view() != view && !mine;
+        let line = self.line_of(message);
+        let conv = self.ensure_room(&message.room);
+        conv.lines.push(line);
+        if unseen {
+            conv.unread += 1;
+        }
+        true
+    }
+
+    pub(super) fn line_of(&self, message: &ChatMessage) -> Line {
+        Line {
+            id: format!("{}:{}", message.room, message.seq),
+            kind: LineKind::Chat {
+                from: message.from.clone(),
+                text: message.text.clone(),
+                at: message.at.clone(),
+                action: message.action,
+                // Mine from another tab or an earlier visit.
+                mine: (message.from == self.me).then_some(SendState::Sent),
+            },
+        }
+    }
+
+    /// Shows a private message once (by id, and by `client_id` for my own).
+    pub(super) fn receive_direct(&mut self, dm: &DirectMessage, news: bool) -> bool {
+        if dm.id > 0 {
+            self.dm_delivered = self.dm_delivered.max(dm.id);
+            if !self.dm_seen.insert(dm.id) {
+                return false;
+            }
+        }
+        let mine = key(&dm.from) == key(&self.me);
+        // My own message whose ack was lost: the stored copy confirms it.
+        if let Some(client_id) = dm.client_id.as_deref() {
+            if mine && self.pending.contains_key(client_id) {
+                return self.settle(client_id, SendState::Sent);
+            }
+        }
+        let peer = if mine { &dm.to } else { &dm.from };
+        let view = View::Direct(key(peer));
+        let unseen = news && self.current_view() != view && !mine;
+        let conv = self.direct_mut(peer);
+        // My message from this tab (already shown) or from another one: once, by its client_id.
+        let id = dm
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("dm-{}", dm.id));
+        if conv.lines.iter().any(|l| l.id == id) {
+            return false;
+        }
+        conv.lines.push(Line {
+            id,
+            kind: LineKind::Chat {
+                from: dm.from.clone(),
+                text: dm.text.clone(),
+                at: dm.at.clone(),
+                action: dm.action,
+                mine: mine.then_some(SendState::Sent),
+            },
+        });
+        if unseen {
+            conv.unread += 1;
+        }
+        true
+    }
+}

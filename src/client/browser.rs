@@ -1,0 +1,199 @@
+//! The browser's connection loop: open `/ws`, say `hello`, apply frames, reconnect with backoff.
+
+use futures::channel::mpsc;
+use futures::{select, FutureExt, SinkExt, StreamExt};
+use gloo_net::websocket::futures::WebSocket;
+use gloo_net::websocket::Message;
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::{now_ms, ChatHandle, ConnState};
+use crate::protocol::{ClientMsg, ErrorCode, ServerMsg};
+
+/// First reconnect delay; doubled on each failure up to [`MAX_BACKOFF_MS`].
+const BASE_BACKOFF_MS: u32 = 500;
+const MAX_BACKOFF_MS: u32 = 15_000;
+
+/// What the browser says about the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Network {
+    Up,
+    Down,
+}
+
+/// Starts the connection loop and the clock for this tab. Call once, in the browser, after
+/// hydration.
+pub fn start(chat: ChatHandle) {
+    let (tx, rx) = mpsc::unbounded();
+    chat.outbox.set_value(Some(tx));
+    let (net_tx, net_rx) = mpsc::unbounded();
+    for (event, state) in [("online", Network::Up), ("offline", Network::Down)] {
+        let net_tx = net_tx.clone();
+        // The listeners live as long as the tab; their handles are never removed.
+        let _ = window_event_listener_untyped(event, move |_| {
+            let _ = net_tx.unbounded_send(state);
+        });
+    }
+    spawn_local(run(chat, rx, net_rx));
+    spawn_local(async move {
+        loop {
+            TimeoutFuture::new(1000).await;
+            chat.tick();
+        }
+    });
+}
+
+async fn run(
+    chat: ChatHandle,
+    mut outbox: mpsc::UnboundedReceiver<ClientMsg>,
+    mut network: mpsc::UnboundedReceiver<Network>,
+) {
+    let mut failures: u32 = 0;
+    loop {
+        let welcomed = if browser_online() {
+            chat.status.set(ConnState::Connecting);
+            match WebSocket::open(&ws_url()) {
+                Ok(ws) => session(chat, ws, &mut outbox, &mut network).await,
+                Err(_) => false,
+            }
+        } else {
+            false
+        };
+        failures = if welcomed {
+            1
+        } else {
+            failures.saturating_add(1)
+        };
+        let mut left = backoff_ms(failures);
+        while left > 0 {
+            chat.status.set(ConnState::Offline {
+                retry_in_secs: left.div_ceil(1000),
+            });
+            let step = left.min(1000);
+            select! {
+                () = TimeoutFuture::new(step).fuse() => left -= step,
+                net = network.next() => if net == Some(Network::Up) { break },
+            }
+        }
+    }
+}
+
+fn browser_online() -> bool {
+    window().navigator().on_line()
+}
+
+/// Sends one frame; for a message, starts its ack timer.
+async fn send<S>(chat: ChatHandle, sink: &mut S, msg: &ClientMsg) -> bool
+where
+    S: futures::Sink<Message> + Unpin,
+{
+    if sink.send(Message::Text(msg.to_json())).await.is_err() {
+        return false;
+    }
+    if let ClientMsg::Say { client_id, .. } | ClientMsg::Dm { client_id, .. } = msg {
+        let now = now_ms();
+        chat.chat.maybe_update(|c| {
+            c.mark_transmitted(client_id, now);
+            false
+        });
+    }
+    true
+}
+
+/// One connection, from `hello` until it drops. Returns whether the server welcomed us.
+async fn session(
+    chat: ChatHandle,
+    ws: WebSocket,
+    outbox: &mut mpsc::UnboundedReceiver<ClientMsg>,
+    network: &mut mpsc::UnboundedReceiver<Network>,
+) -> bool {
+    let (mut sink, stream) = ws.split();
+    let mut incoming = stream.fuse();
+    // The session cookie rides along with the upgrade; the nickname comes back in `welcome`.
+    // `since` asks for exactly what this tab missed while it was away.
+    let (since, dm_since) = chat.chat.with_untracked(|c| (c.since(), c.dm_since()));
+    let hello = ClientMsg::Hello {
+        nick: String::new(),
+        session: None,
+        since,
+        dm_since,
+    };
+    if !send(chat, &mut sink, &hello).await {
+        return false;
+    }
+    let mut welcomed = false;
+    loop {
+        select! {
+            frame = incoming.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Bytes(_))) => continue,
+                    Some(Err(_)) | None => return welcomed,
+                };
+                // Unknown frames are skipped: a newer server may say more than this client knows.
+                let Ok(msg) = ServerMsg::parse(&text) else { continue };
+                match msg {
+                    ServerMsg::Welcome { .. } => {
+                        welcomed = true;
+                        chat.chat.update(|c| { c.apply(&msg, now_ms()); });
+                        chat.status.set(ConnState::Online);
+                        // Whatever queued up while offline is in the chat as "sending";
+                        // send it from there, once, in order.
+                        while outbox.try_recv().is_ok() {}
+                        let unconfirmed = chat.chat.with_untracked(|c| c.unconfirmed());
+                        for outgoing in unconfirmed {
+                            if !send(chat, &mut sink, &outgoing.frame()).await {
+                                return welcomed;
+                            }
+                        }
+                    }
+                    ServerMsg::Error { code: code @ (ErrorCode::BadSession | ErrorCode::NickTaken), .. }
+                        if !welcomed =>
+                    {
+                        // The session is gone or its name was taken while away: back to the
+                        // nickname form, which says why.
+                        let _ = window().location().assign(&format!("/?error={}", code.name()));
+                        return false;
+                    }
+                    other => {
+                        let now = now_ms();
+                        chat.chat.maybe_update(|c| c.apply(&other, now));
+                    }
+                }
+            }
+            net = network.next() => {
+                // Dropping the socket closes it; the loop reconnects when the network is back.
+                if net == Some(Network::Down) {
+                    return welcomed;
+                }
+            }
+            out = outbox.next() => {
+                let Some(msg) = out else { return welcomed };
+                // Before `welcome` the frame is dropped here; a message is still "sending" in
+                // the chat and goes out when the welcome arrives.
+                if welcomed && !send(chat, &mut sink, &msg).await {
+                    return welcomed;
+                }
+            }
+        }
+    }
+}
+
+/// Delay before reconnect attempt number `failures` (1-based), with ±25% jitter.
+fn backoff_ms(failures: u32) -> u32 {
+    let exp = failures.saturating_sub(1).min(10);
+    let base = BASE_BACKOFF_MS.saturating_mul(1 << exp).min(MAX_BACKOFF_MS);
+    let jitter = 0.75 + js_sys::Math::random() * 0.5;
+    (f64::from(base) * jitter) as u32
+}
+
+fn ws_url() -> String {
+    let location = window().location();
+    let scheme = match location.protocol().as_deref() {
+        Ok("https:") => "wss",
+        _ => "ws",
+    };
+    let host = location.host().unwrap_or_default();
+    format!("{scheme}://{host}/ws")
+}

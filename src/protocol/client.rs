@@ -1,0 +1,145 @@
+//! Frames a client sends.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{is_false, ErrorCode, FrameError, MAX_REQUEST_ID_CHARS};
+
+/// A frame sent by a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// The first frame of every connection: who is talking. A browser's session comes in its cookie;
+    /// other clients may name theirs in `session`. Without a session, `nick` claims a new one.
+    Hello {
+        #[serde(default)]
+        nick: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+        /// The last `seq` this client saw per room: the server sends exactly what came after, before
+        /// anything live. Without it, the room's latest messages are sent.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        since: BTreeMap<String, u64>,
+        /// The highest private-message `id` this client saw: the server sends the ones after it.
+        /// Without it, the latest private messages are sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dm_since: Option<u64>,
+    },
+    /// Join `room`, creating it if nobody has yet. Every tab of the session joins with it.
+    Join { room: String },
+    /// Leave `room` (`general` cannot be left). Every tab of the session leaves with it.
+    Leave { room: String },
+    /// Post `text` to `room`. `client_id` is the sender's own id for the message, echoed in its `ack`
+    /// and in the `message` others receive, so a client can match the two; a retry reuses it.
+    Say {
+        room: String,
+        text: String,
+        client_id: String,
+        /// A `/me` action: shown as "alice waves" rather than as a quote.
+        #[serde(default, skip_serializing_if = "is_false")]
+        action: bool,
+    },
+    /// Change my nickname.
+    Nick { nick: String },
+    /// I started (`true`) or stopped (`false`) typing in `room`.
+    Typing { room: String, active: bool },
+    /// Asks for the page of `room`'s history just before seq `before` (scrolling up).
+    History { room: String, before: u64 },
+    /// A private message to one person.
+    Dm {
+        to: String,
+        text: String,
+        client_id: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        action: bool,
+    },
+}
+
+impl ClientMsg {
+    /// Parses one websocket text frame. Anything that is not a well-formed client frame is a
+    /// [`ErrorCode::BadFrame`], with a message precise enough for a client author to fix it.
+    pub fn parse(frame: &str) -> Result<Self, FrameError> {
+        serde_json::from_str(frame).map_err(|err| {
+            FrameError::new(
+                ErrorCode::BadFrame,
+                format!("not a valid client frame: {err}"),
+            )
+        })
+    }
+
+    /// The sender's id for the message, for frames that carry one (`say`, `dm`).
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            ClientMsg::Say { client_id, .. } | ClientMsg::Dm { client_id, .. } => Some(client_id),
+            _ => None,
+        }
+    }
+
+    /// The frame as sent on the wire.
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail: no maps with non-string keys, no custom impls.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A client frame with its optional request id: `{"type":"join","room":"rust","id":"r-7"}`. The
+/// server's answer to it (an `error`, or the frame that completes it: `joined`, `left`, `renamed`,
+/// `history`) carries the id back as `reply_to`, so a client always knows which request an answer
+/// belongs to. `say` and `dm` are named by their `client_id` instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub id: Option<String>,
+    pub msg: ClientMsg,
+}
+
+impl Request {
+    /// Parses one websocket text frame. A bad frame is a [`ErrorCode::BadFrame`] that still
+    /// carries the request id when one could be read, so even that refusal names its request.
+    pub fn parse(frame: &str) -> Result<Self, (Option<String>, FrameError)> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            #[serde(default)]
+            id: Option<serde_json::Value>,
+            #[serde(flatten)]
+            msg: ClientMsg,
+        }
+        #[derive(Deserialize)]
+        struct IdOnly {
+            #[serde(default)]
+            id: Option<serde_json::Value>,
+        }
+        let request_id = |id: Option<serde_json::Value>| -> Result<Option<String>, FrameError> {
+            match id {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(id))
+                    if (1..=MAX_REQUEST_ID_CHARS).contains(&id.chars().count()) =>
+                {
+                    Ok(Some(id))
+                }
+                Some(_) => Err(FrameError::new(
+                    ErrorCode::BadFrame,
+                    format!("id must be a string of 1 to {MAX_REQUEST_ID_CHARS} characters"),
+                )),
+            }
+        };
+        match serde_json::from_str::<Envelope>(frame) {
+            Ok(Envelope { id, msg }) => match request_id(id) {
+                Ok(id) => Ok(Request { id, msg }),
+                Err(err) => Err((None, err)),
+            },
+            Err(err) => {
+                let id = serde_json::from_str::<IdOnly>(frame)
+                    .ok()
+                    .and_then(|only| request_id(only.id).ok().flatten());
+                Err((
+                    id,
+                    FrameError::new(
+                        ErrorCode::BadFrame,
+                        format!("not a valid client frame: {err}"),
+                    ),
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The wire protocol: every frame that crosses the websocket at `GET /ws`.
+//!
+//! Each frame is one JSON object in a websocket text frame, tagged by its `"type"` field. These types
+//! are compiled into both the server and the wasm client, so the two cannot drift apart; bots, the
+//! load tool and the tests rely on the same names, documented in `docs/protocol.md`.
+//!
+//! - [`client`]: the frames a client sends ([`ClientMsg`]), and [`Request`], one parsed with its id.
+//! - [`server`]: the frames the server sends ([`ServerMsg`]) and the messages they carry.
+//! - [`error`]: the stable error codes and the refusal a client is told.
+//! - [`rules`]: what a nickname, a message, a room name and a `client_id` may be.
+//!
+//! Parsing happens here and nowhere else: [`Request::parse`] turns a text frame into a typed
+//! message or a typed [`ErrorCode`], so the connection handler never sees raw JSON.
+
+pub mod client;
+pub mod error;
+pub mod rules;
+pub mod server;
+#[cfg(test)]
+mod tests;
+
+pub use client::{ClientMsg, Request};
+pub use error::{ErrorCode, FrameError};
+pub use rules::{validate_client_id, validate_nick, validate_room, validate_text};
+pub use server::{ChatMessage, DirectMessage, ServerMsg, Stored};
+
+/// The room every connection is in from its `hello` on.
+pub const GENERAL: &str = "general";
+
+/// Longest accepted nickname, in characters (not bytes: Unicode names are welcome).
+pub const MAX_NICK_CHARS: usize = 32;
+
+/// Longest accepted message text, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+/// Longest accepted `client_id`; it is echoed back in acks and frames, so it must stay small.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+
+/// Longest room name, in characters (lowercase letters, digits and dashes).
+pub const MAX_ROOM_CHARS: usize = 32;
+
+/// How many rooms one session may be in, `general` included.
+pub const MAX_ROOMS: usize = 50;
+
+/// Longest accepted request `id`; it is echoed back as `reply_to`.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// Serde's `skip_serializing_if` for flags that are off.
+fn is_false(b: &bool) -> bool {
+    !*b
+}

@@ -1,0 +1,219 @@
+//! Frames the server sends, and the messages they carry.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{is_false, ErrorCode};
+
+/// A chat message as stored and delivered; also the shape of a `message` frame's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub room: String,
+    /// Per-room sequence number: it only grows, so a client can order and de-duplicate by it.
+    pub seq: u64,
+    pub from: String,
+    pub text: String,
+    /// When the server accepted the message, RFC 3339 in UTC.
+    pub at: String,
+    /// The sender's id for the message, if it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// A `/me` action.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
+}
+
+/// A private message, as delivered to both parties' connections (`"type":"dm"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectMessage {
+    /// Its number among all private messages: it only grows, so a client can de-duplicate by it and
+    /// ask for what came after it (`hello.dm_since`).
+    pub id: u64,
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
+}
+
+/// A frame sent by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The answer to a good `hello`: the nickname as the server will show it, the rooms joined and who
+    /// is online (the newcomer included). `session` is set only when this `hello` created the session,
+    /// so a bot can reconnect as itself.
+    Welcome {
+        nick: String,
+        rooms: Vec<String>,
+        #[serde(default)]
+        online: Vec<String>,
+        /// Who of each of my rooms but `general` is online (in `general` that is `online`).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        members: BTreeMap<String, Vec<String>>,
+        /// The rooms (`general` included) whose lists above were cut short because the room is a
+        /// crowd, with how many are online there in all.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        counts: BTreeMap<String, usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
+    /// Someone else's message.
+    Message(ChatMessage),
+    /// The sender's own message was accepted (it gets this instead of an echo). Room messages carry
+    /// their `room` and `seq`; private ones their recipient `to` and their `id`.
+    Ack {
+        client_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        /// A private message's id, as its `dm` frame carries it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+    },
+    /// A frame was refused. The connection stays open unless the code says otherwise. A refused `say`
+    /// or `dm` carries its `client_id`, so the client can mark that message as failed.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        /// For `rate_limited`: how long to wait before the next frame of that kind is accepted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+        /// The `id` of the request refused, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// The connection fell behind and `missed` messages of `room` were not delivered to it.
+    /// The client knows it has a gap; it is never cut off without being told.
+    Lagged { room: String, missed: u64 },
+    /// Someone came online (their first tab) or went offline (their last tab closed). Coming online,
+    /// it lists the rooms they are in besides `general` (omitted if none).
+    Presence {
+        nick: String,
+        online: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rooms: Vec<String>,
+    },
+    /// This session joined `room` (on this tab or another): who of it is online. Its `history`
+    /// follows.
+    Joined {
+        room: String,
+        members: Vec<String>,
+        /// How many are online in all, when `members` was cut short (a crowd).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<usize>,
+        /// On the connection that asked: the `id` of its `join`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// This session left `room` (on this tab or another); nothing more of it arrives.
+    Left {
+        room: String,
+        /// On the connection that asked: the `id` of its `leave`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// Someone online joined (`joined: true`) or left `room`; sent to the room's members.
+    Member {
+        room: String,
+        nick: String,
+        joined: bool,
+    },
+    /// A crowd's comings and goings, summed up: in a room with more people online than it lists,
+    /// `presence` and `member` frames give way to this, at most about once a second. `members`, the
+    /// whole list, comes only once it fits again.
+    Roster {
+        room: String,
+        count: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        members: Option<Vec<String>>,
+    },
+    /// Someone changed their nickname.
+    Renamed {
+        from: String,
+        to: String,
+        /// On the connection that asked: the `id` of its `nick`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// Someone started or stopped typing in `room`.
+    Typing {
+        room: String,
+        nick: String,
+        active: bool,
+    },
+    /// A private message: to the recipient's connections and to the sender's other ones.
+    Dm(DirectMessage),
+    /// Stored private messages of this session, oldest first, each shaped like a `dm` frame: the
+    /// latest ones after `welcome`, or exactly those after `hello.dm_since`.
+    DmHistory {
+        messages: Vec<DirectMessage>,
+        /// The gap after `dm_since` was too large: these are only the latest ones.
+        #[serde(default, skip_serializing_if = "is_false")]
+        reset: bool,
+        /// More `dm_history` frames follow at once (a catch-up too large for one frame).
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
+    },
+    /// Stored messages of `room`, oldest first, each shaped like a `message` frame: the latest ones
+    /// after `welcome`, exactly the missed ones after a `since`, or the missed ones after a lag.
+    /// `complete` says whether they reach back to the room's first message. `reset` says the gap
+    /// was too large to fill: the client should replace what it shows of the room with these.
+    History {
+        room: String,
+        messages: Vec<Stored>,
+        complete: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        reset: bool,
+        /// Set when this answers a client's `history` request: the page ends just before this seq.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        /// More `history` frames of this room follow at once: a catch-up too large for one frame
+        /// comes in several, each continuing where the last ended.
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
+        /// The `id` of the `history` request this answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+}
+
+/// An entry of a `history` frame: a message, tagged like a `message` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Stored {
+    Message(ChatMessage),
+}
+
+impl ServerMsg {
+    /// The frame as sent on the wire.
+    pub fn to_json(&self) -> String {
+        // Cannot fail for these types; see `ClientMsg::to_json`.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses a server frame (used by the wasm client and the tests).
+    pub fn parse(frame: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(frame)
+    }
+
+    /// An error frame.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMsg::Error {
+            code,
+            message: message.into(),
+            client_id: None,
+            retry_after_ms: None,
+            reply_to: None,
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! What the server knows when it renders the chat for a session: the server function the page
+//! awaits before anything is sent.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::ChatMessage;
+
+/// What the server knows when it renders the chat for a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageData {
+    /// The nickname this session chats under.
+    pub me: String,
+    /// The rooms this session is in, `general` first.
+    pub rooms: Vec<String>,
+    /// The room in the URL.
+    pub room: String,
+    /// Its latest messages, oldest first (none if the session is not in it).
+    pub history: Vec<ChatMessage>,
+    /// Whether `history` reaches back to the room's first message.
+    pub complete: bool,
+}
+
+/// Who this browser's session is, its rooms, and what `room` said lately; `None` if it must pick
+/// a nickname.
+#[server]
+pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError> {
+    use axum_extra::extract::CookieJar;
+
+    use crate::server::session::COOKIE;
+    use crate::server::state::AppState;
+
+    let state = use_context::<AppState>()
+        .ok_or_else(|| ServerFnError::new("the server state is missing"))?;
+    let jar: CookieJar = leptos_axum::extract().await?;
+    let Some(token) = jar.get(COOKIE).map(|cookie| cookie.value().to_owned()) else {
+        return Ok(None);
+    };
+    // A store that does not answer is an error page, not the nickname form: the session is not
+    // lost, only unreachable for a moment.
+    let session = state.sessions.authenticate(&token).await.map_err(|err| {
+        tracing::error!(%err, "reading the session for the page failed");
+        ServerFnError::new("the server cannot reach its store right now")
+    })?;
+    let Some(session) = session else {
+        return Ok(None);
+    };
+    let me = session.nick();
+    let rooms = session.rooms();
+    if !rooms.contains(&room) {
+        return Ok(Some(PageData {
+            me,
+            rooms,
+            room,
+            history: Vec::new(),
+            complete: true,
+        }));
+    }
+    let page = state.store.history(&room, None, 50).await.map_err(|err| {
+        tracing::error!(%err, "reading history for the page failed");
+        ServerFnError::new("history is unavailable")
+    })?;
+    Ok(Some(PageData {
+        me,
+        rooms,
+        room,
+        history: page.messages,
+        complete: page.complete,
+    }))
+}

@@ -1,0 +1,211 @@
+//! The sidebar: rooms and private conversations with unread badges, the form to join or create a
+//! room, and who of the room on screen is online.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+
+use super::errors::{about_rooms, describe};
+use super::paths::{room_from_input, room_path};
+use crate::chat::View;
+use crate::client::ChatHandle;
+use crate::protocol::{validate_room, GENERAL, MAX_ROOM_CHARS};
+
+/// An unread count, read out as "3 unread".
+#[component]
+fn Badge(count: u32) -> impl IntoView {
+    (count > 0).then(|| {
+        view! {
+            <span class="badge">
+                {count}
+                <span class="sr-only">" unread"</span>
+            </span>
+        }
+    })
+}
+
+/// Rooms (links to their pages) and private conversations, with unread badges; a form to join or
+/// create a room; who of the room on screen is online.
+#[component]
+pub fn Sidebar(chat: ChatHandle) -> impl IntoView {
+    let rooms = move || {
+        chat.chat.with(|c| {
+            let current = c.current_view();
+            c.rooms()
+                .map(|(view, conv)| {
+                    let open = current == view;
+                    (view, conv.title.clone(), conv.unread, open)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let directs = move || {
+        chat.chat.with(|c| {
+            let current = c.current_view();
+            c.directs()
+                .map(|(view, conv)| {
+                    let open = current == view;
+                    (view, conv.title.clone(), conv.unread, open)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    // Who is online in the room on screen; in a private conversation, everyone online.
+    let online = move || {
+        chat.chat.with(|c| match c.current_room() {
+            Some(room) => c.members(room).to_vec(),
+            None => c.online().to_vec(),
+        })
+    };
+    // In a crowd the list holds only some of them; the count is everyone.
+    let count = move || {
+        chat.chat
+            .with(|c| c.head_count(c.current_room().unwrap_or(GENERAL)))
+    };
+    let where_ = move || {
+        chat.chat
+            .with(|c| c.current_room().map(|room| format!(" in #{room}")))
+            .unwrap_or_default()
+    };
+    let me = move || chat.chat.with(|c| c.me.clone());
+
+    view! {
+        <aside class="sidebar">
+            <nav aria-label="Rooms">
+                <ul class="conversations rooms">
+                    <For
+                        each=rooms
+                        key=|row| row.clone()
+                        children=move |(view, title, unread, open)| {
+                            let href = room_path(&title);
+                            view! {
+                                <li>
+                                    <a
+                                        class="conv"
+                                        class:open=open
+                                        href=href
+                                        aria-current=open.then_some("page")
+                                        on:click=move |_| chat.open(view.clone())
+                                    >
+                                        <span class="conv-name">"# " {title}</span>
+                                        <Badge count=unread/>
+                                    </a>
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+                <NewRoom chat/>
+            </nav>
+            <nav aria-label="Private messages">
+                <ul class="conversations directs">
+                    <For
+                        each=directs
+                        key=|row| row.clone()
+                        children=move |(view, title, unread, open)| {
+                            view! {
+                                <li>
+                                    <button
+                                        class="conv"
+                                        class:open=open
+                                        aria-current=open.then_some("true")
+                                        on:click=move |_| chat.open(view.clone())
+                                    >
+                                        <span class="conv-name">"@ " {title}</span>
+                                        <Badge count=unread/>
+                                    </button>
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+            </nav>
+            <section class="people" aria-labelledby="online-heading">
+                <h2 id="online-heading">
+                    "Online" {where_} " " <span class="count">{count}</span>
+                </h2>
+                <ul class="online" aria-label="Online">
+                    <For
+                        each=online
+                        key=|nick| nick.clone()
+                        children=move |nick| {
+                            let is_me = nick == me();
+                            let peer = nick.clone();
+                            view! {
+                                <li>
+                                    {if is_me {
+                                        view! { <span class="person me-person">{nick}" (you)"</span> }
+                                            .into_any()
+                                    } else {
+                                        view! {
+                                            <button
+                                                class="person"
+                                                title="Send a private message"
+                                                on:click=move |_| chat.open(View::Direct(peer.clone()))
+                                            >
+                                                {nick}
+                                            </button>
+                                        }
+                                            .into_any()
+                                    }}
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+            </section>
+        </aside>
+    }
+}
+
+/// "Join or create a room": a plain form to `POST /rooms/join`; with wasm it joins over the
+/// websocket and moves to the room's page without a reload.
+#[component]
+fn NewRoom(chat: ChatHandle) -> impl IntoView {
+    let query = use_query_map();
+    let server_error = move || {
+        query
+            .read()
+            .get("error")
+            .filter(|code| about_rooms(code) || code == "room_limit")
+            .map(|code| describe(&code))
+    };
+    let local_error = RwSignal::new(None::<String>);
+    let name = RwSignal::new(String::new());
+    let navigate = use_navigate();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let room = room_from_input(&name.get_untracked());
+        if validate_room(&room).is_err() {
+            local_error.set(Some(describe("room_invalid")));
+            return;
+        }
+        local_error.set(None);
+        name.set(String::new());
+        chat.join(&room);
+        chat.open(View::Room(room.clone()));
+        navigate(&room_path(&room), NavigateOptions::default());
+    };
+    let error = move || local_error.get().or_else(server_error);
+    view! {
+        <form class="new-room" method="post" action="/rooms/join" on:submit=on_submit>
+            <label for="new-room">"Join or create a room"</label>
+            <div class="new-room-row">
+                <input
+                    id="new-room"
+                    name="room"
+                    type="text"
+                    required
+                    maxlength=MAX_ROOM_CHARS + 1
+                    placeholder="room-name"
+                    autocomplete="off"
+                    prop:value=name
+                    on:input=move |ev| name.set(event_target_value(&ev))
+                />
+                <button type="submit">"Join"</button>
+            </div>
+            {move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+        </form>
+    }
+}
