@@ -171,7 +171,10 @@ async fn maintain(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
     loop {
         tokio::select! {
-            _ = addresses.tick() => state.addresses.sweep(),
+            _ = addresses.tick() => {
+                state.addresses.sweep();
+                trim_heap();
+            }
             _ = refresh.tick() => {
                 if let Err(err) = state.sessions.refresh().await {
                     tracing::warn!(%err, "refreshing live sessions failed");
@@ -184,6 +187,18 @@ async fn maintain(state: AppState, mut shutdown: watch::Receiver<bool>) {
             },
             () = &mut stop => return,
         }
+    }
+}
+
+/// Gives memory freed since the last time back to the system. glibc keeps what is freed in its
+/// arenas, mostly unused pages in the middle of them that it never returns by itself: after a
+/// crowd leaves (or a burst of catch-ups ends), the server would stay at its peak size.
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer and has no precondition; it only walks the allocator's
+    // own free lists and releases whole free pages.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

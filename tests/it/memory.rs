@@ -84,9 +84,15 @@ async fn clients_that_never_read_their_catch_up_hold_little_and_free_it() {
         "20 clients that never read their 3 MB catch-up: {before} KiB before, {holding} KiB now"
     );
     drop(silent);
-    let after = settled_rss(&server).await;
+    // Freed memory goes back to the system within the server's maintenance interval (10 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut after = settled_rss(&server).await;
+    while after >= before + 8 * 1024 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        after = server.rss_kib();
+    }
     assert!(
-        after < before + 24 * 1024,
+        after < before + 8 * 1024,
         "and after they left: {before} KiB before, {after} KiB after"
     );
     // The server is still fine.

@@ -7,7 +7,9 @@
 //!   receiver measures its latency. With `--window W` each sender keeps at most W messages that have
 //!   not yet reached every receiver; with `--rate R` the senders send R messages/s in all.
 //! - `conns`: opens N idle connections, reports connections/s and (with `--pid`) the server's RSS
-//!   growth per connection, holds them, closes them.
+//!   growth per connection, holds them, closes them. With `--sessions FILE` (chinwag only) they are
+//!   returning sessions, as after a deploy: each says hello with a session from `seed`.
+//! - `seed` (chinwag only): creates N sessions and writes their tokens to `--out FILE`, one a line.
 //! - `reconnect` (chinwag only): N clients drop, messages are posted while they are away, they come
 //!   back with `since`; reports catch-up time and checks that each got exactly the missed messages.
 //!
@@ -31,9 +33,10 @@ use stats::{Receiver, Report};
 use wire::{Event, Proto};
 
 const USAGE: &str =
-    "usage: chinwag-load <fanout|conns|reconnect> --addr HOST:PORT [--proto chinwag|socketio|plain]
+    "usage: chinwag-load <fanout|conns|seed|reconnect> --addr HOST:PORT [--proto chinwag|socketio|plain]
   fanout:    --clients 200 --senders 4 (--window 16 | --rate 200) --secs 10 [--warmup 2]
-  conns:     --conns 10000 [--pid SERVER_PID] [--hold 5]
+  conns:     --conns 10000 [--pid SERVER_PID] [--hold 5] [--sessions FILE]
+  seed:      --conns 10000 --out FILE
   reconnect: --clients 100 --missed 200
   common:    --json FILE (also write the report as JSON) --label NAME";
 
@@ -53,6 +56,9 @@ struct Args {
     missed: usize,
     json: Option<String>,
     label: String,
+    /// Returning sessions' tokens (`conns`), or where to write them (`seed`).
+    sessions: Option<String>,
+    out: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -74,6 +80,8 @@ fn parse_args() -> Result<Args, String> {
         missed: 200,
         json: None,
         label: String::new(),
+        sessions: None,
+        out: None,
     };
     while let Some(flag) = argv.next() {
         let value = argv
@@ -95,6 +103,8 @@ fn parse_args() -> Result<Args, String> {
             "--missed" => args.missed = value.parse().map_err(|e| bad(Box::new(e)))?,
             "--json" => args.json = Some(value),
             "--label" => args.label = value,
+            "--sessions" => args.sessions = Some(value),
+            "--out" => args.out = Some(value),
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
     }
@@ -122,6 +132,7 @@ async fn main() {
     let result = match args.scenario.as_str() {
         "fanout" => fanout(&args).await,
         "conns" => conns(&args).await,
+        "seed" => seed(&args).await,
         "reconnect" => reconnect(&args).await,
         other => Err(format!("unknown scenario {other}\n{USAGE}")),
     };
@@ -308,8 +319,52 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Creates `--conns` sessions (each says hello with a fresh name, then leaves) and writes their
+/// tokens to `--out`, one a line: what `conns --sessions` comes back with.
+async fn seed(args: &Args) -> Result<Report, String> {
+    if args.proto != Proto::Chinwag {
+        return Err("seed makes chinwag sessions".into());
+    }
+    let out = args.out.as_deref().ok_or("seed needs --out FILE")?;
+    let run = run_id();
+    let mut tokens = Vec::with_capacity(args.conns);
+    let mut pending = futures::stream::FuturesUnordered::new();
+    let mut next = 0usize;
+    while next < args.conns || !pending.is_empty() {
+        while next < args.conns && pending.len() < 64 {
+            let (proto, addr, i) = (args.proto, args.addr, next);
+            pending.push(async move {
+                let connected = wire::connect(proto, addr, source(i), Some(hello(run, i))).await?;
+                connected
+                    .welcome
+                    .as_ref()
+                    .and_then(|w| w["session"].as_str())
+                    .map(str::to_owned)
+                    .ok_or_else(|| "no session in the welcome".to_owned())
+            });
+            next += 1;
+        }
+        match pending.next().await {
+            Some(Ok(token)) => tokens.push(token),
+            Some(Err(err)) => return Err(err),
+            None => break,
+        }
+    }
+    std::fs::write(out, tokens.join("\n")).map_err(|e| format!("{out}: {e}"))?;
+    let mut report = Report::new(&args.label, "seed");
+    report.set("sessions", tokens.len() as f64);
+    Ok(report)
+}
+
 async fn conns(args: &Args) -> Result<Report, String> {
     let run = run_id();
+    let returning: Option<Arc<Vec<String>>> = match &args.sessions {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+            Some(Arc::new(text.lines().map(str::to_owned).collect()))
+        }
+        None => None,
+    };
     let before = args.pid.and_then(rss_kib);
     let started = Instant::now();
     let mut open = Vec::with_capacity(args.conns);
@@ -320,9 +375,14 @@ async fn conns(args: &Args) -> Result<Report, String> {
     while next < args.conns || !pending.is_empty() {
         while next < args.conns && pending.len() < 64 {
             let (proto, addr, i) = (args.proto, args.addr, next);
-            pending.push(async move {
-                wire::connect(proto, addr, source(i), Some(hello(run, i))).await
-            });
+            let hello = match &returning {
+                // A returning tab says where it was: nothing was missed meanwhile.
+                Some(tokens) => tokens
+                    .get(i)
+                    .map(|token| json!({"type":"hello","session":token,"since":{"general":0}})),
+                None => Some(hello(run, i)),
+            };
+            pending.push(async move { wire::connect(proto, addr, source(i), hello).await });
             next += 1;
         }
         match pending.next().await {

@@ -13,9 +13,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
 use futures::future::BoxFuture;
 use tokio::sync::oneshot;
+use tungstenite::Utf8Bytes;
 
 use super::room::Room;
 use super::{ConnId, Delivery, Hub};
@@ -152,6 +152,9 @@ impl Hub {
                     // Every message of the batch goes on the ring before any publisher hears back:
                     // an ack never overtakes a message committed before it.
                     let mut replies = Vec::with_capacity(waiters.len());
+                    if let Some(last) = stored.last() {
+                        room.committed(last.seq);
+                    }
                     for (message, (origin, reply)) in stored.into_iter().zip(waiters) {
                         let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
                         room.send(Delivery {

@@ -8,8 +8,8 @@
 //! ack never overtakes a message with a lower id, and no lock is held across the store's round
 //! trip: senders only wait for their batch.
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::oneshot;
+use tungstenite::Utf8Bytes;
 
 use super::commit::not_stored;
 use super::inbox::Private;

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
+use tungstenite::Utf8Bytes;
 
 pub use commit::Log;
 pub use inbox::{Inbox, Private};
@@ -165,6 +165,17 @@ impl Hub {
     /// How many rooms are live (listened to, or with a commit at work).
     pub fn live_rooms(&self) -> usize {
         self.shared.rooms.len()
+    }
+
+    /// The last `seq` committed in `room`, if it is live and this server knows it without asking
+    /// the store.
+    pub fn known_head(&self, room: &str) -> Option<u64> {
+        self.shared.rooms.head(room)
+    }
+
+    /// Tells a live room its last committed `seq`, read from the store.
+    pub fn learn_head(&self, room: &str, seq: u64) {
+        self.shared.rooms.learn_head(room, seq);
     }
 
     /// Whether `room` is live here (so it exists).

@@ -34,7 +34,8 @@ pub(super) struct Person {
     key: String,
     /// The session's token hash, as private messages are stored by.
     token_hash: Arc<str>,
-    /// The rooms they are in, `general` included.
+    /// The rooms they are in besides `general` (where everyone is): for most people none, and an
+    /// empty set costs nothing.
     rooms: BTreeSet<String>,
     /// Each open connection's inbox.
     pub(super) connections: HashMap<ConnId, Arc<Mailbox>>,
@@ -127,12 +128,20 @@ impl Hub {
             });
             by_key.insert(person.key.clone(), session);
             // The session's rooms were read under its order lock, so they are the current ones.
-            let mut now_in: BTreeSet<String> = arrival.rooms.iter().cloned().collect();
-            now_in.insert(GENERAL.to_owned());
+            let now_in: BTreeSet<String> = arrival
+                .rooms
+                .iter()
+                .filter(|room| *room != GENERAL)
+                .cloned()
+                .collect();
             for gone in person.rooms.difference(&now_in) {
                 rosters.remove(gone, session, &person.nick);
             }
             let mut sizes = Vec::new();
+            let general = rosters.add(GENERAL, session, &person.nick);
+            if newcomer {
+                sizes.push((GENERAL.to_owned(), general));
+            }
             for room in &now_in {
                 let size = rosters.add(room, session, &person.nick);
                 if !person.rooms.contains(room) {
@@ -315,10 +324,11 @@ impl Hub {
                             if by_key.get(&p.key) == Some(&session) {
                                 by_key.remove(&p.key);
                             }
-                            let sizes = p
-                                .rooms
-                                .iter()
-                                .map(|room| (room.clone(), rosters.remove(room, session, &p.nick)))
+                            let sizes = std::iter::once(GENERAL)
+                                .chain(p.rooms.iter().map(String::as_str))
+                                .map(|room| {
+                                    (room.to_owned(), rosters.remove(room, session, &p.nick))
+                                })
                                 .collect();
                             hub.plan_presence(rosters, p.nick, false, sizes)
                         })
@@ -355,7 +365,7 @@ impl Hub {
             let Some(person) = persons.get_mut(&session) else {
                 return;
             };
-            for room in &person.rooms {
+            for room in std::iter::once(GENERAL).chain(person.rooms.iter().map(String::as_str)) {
                 rosters.remove(room, session, &person.nick);
                 rosters.add(room, session, to);
             }

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
@@ -42,7 +43,13 @@ pub(super) struct Room {
     tx: broadcast::Sender<Delivery>,
     /// Messages waiting to be committed, and whether a committer is at work.
     pub(super) queue: Mutex<Queue>,
+    /// The room's last committed `seq`, as far as this server knows ([`UNKNOWN_HEAD`] until a
+    /// commit here or a read of the store tells): a reconnect that missed nothing needs no read.
+    head: AtomicU64,
 }
+
+/// A room's head before anything told it.
+const UNKNOWN_HEAD: u64 = u64::MAX;
 
 impl Room {
     pub(super) fn queue(&self) -> MutexGuard<'_, Queue> {
@@ -54,6 +61,20 @@ impl Room {
     pub(super) fn send(&self, delivery: Delivery) {
         // An error only means nobody is listening right now, which is not a failure.
         let _ = self.tx.send(delivery);
+    }
+
+    /// Records that everything up to `seq` is committed.
+    pub(super) fn committed(&self, seq: u64) {
+        let _ = self
+            .head
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |head| {
+                (head == UNKNOWN_HEAD || head < seq).then_some(seq)
+            });
+    }
+
+    fn head(&self) -> Option<u64> {
+        let head = self.head.load(Ordering::Acquire);
+        (head != UNKNOWN_HEAD).then_some(head)
     }
 
     /// Whether nothing needs this room: no subscriber, nothing queued, no commit at work.
@@ -84,6 +105,7 @@ impl Registry {
             name: Arc::clone(&name),
             tx,
             queue: Mutex::new(Queue::default()),
+            head: AtomicU64::new(UNKNOWN_HEAD),
         });
         rooms.insert(name, Arc::clone(&room));
         room
@@ -139,6 +161,19 @@ impl Registry {
     /// How many rooms are live.
     pub(super) fn len(&self) -> usize {
         self.lock().len()
+    }
+
+    /// The last committed `seq` of `name`, if it is live and this server knows it.
+    pub(super) fn head(&self, name: &str) -> Option<u64> {
+        self.lock().get(name).and_then(|room| room.head())
+    }
+
+    /// Records that `name`'s messages are committed up to `seq` (from a read of the store), if it
+    /// is live.
+    pub(super) fn learn_head(&self, name: &str, seq: u64) {
+        if let Some(room) = self.lock().get(name) {
+            room.committed(seq);
+        }
     }
 
     /// Whether `name` is live.

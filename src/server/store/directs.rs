@@ -97,18 +97,26 @@ impl Store {
     }
 
     /// A session's private messages (sent or received), oldest first: up to `limit` after id
-    /// `after`, or the latest `limit` if `after` is `None`. Nobody else's are ever read.
+    /// `after`, or the latest `limit` if `after` is `None`. Nobody else's are ever read. (Two
+    /// indexed reads, one per side of the conversation, so a session's messages cost what they are
+    /// however many others exist.)
     pub async fn directs(
         &self,
         session_hash: &str,
         after: Option<u64>,
         limit: u32,
     ) -> Result<Vec<DirectMessage>, StoreError> {
-        let parties = "(from_session = $1 OR to_session = $1)";
         let order = if after.is_some() { "" } else { " DESC" };
+        let side = |party: &str| {
+            format!(
+                "SELECT * FROM (SELECT {DIRECT_COLUMNS} FROM direct_messages \
+                 WHERE {party} = $1 AND id > $2 ORDER BY id{order} LIMIT $3) AS {party}_side"
+            )
+        };
         let rows = sqlx::query(&self.sql(&format!(
-            "SELECT {DIRECT_COLUMNS} FROM direct_messages \
-             WHERE {parties} AND id > $2 ORDER BY id{order} LIMIT $3"
+            "SELECT {DIRECT_COLUMNS} FROM ({} UNION {}) AS both_sides ORDER BY id{order} LIMIT $3",
+            side("from_session"),
+            side("to_session"),
         )))
         .bind(session_hash)
         .bind(after.map_or(0, signed))
@@ -128,16 +136,24 @@ impl Store {
         after: u64,
         cap: u64,
     ) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query(&self.sql(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM direct_messages              WHERE (from_session = $1 OR to_session = $1) AND id > $2 LIMIT $3) AS newer",
-        ))
+        let side = |party: &str| {
+            format!(
+                "SELECT * FROM (SELECT id FROM direct_messages \
+                 WHERE {party} = $1 AND id > $2 ORDER BY id LIMIT $3) AS {party}_side"
+            )
+        };
+        let count: i64 = sqlx::query(&self.sql(&format!(
+            "SELECT COUNT(*) FROM ({} UNION {}) AS newer",
+            side("from_session"),
+            side("to_session"),
+        )))
         .bind(session_hash)
         .bind(signed(after))
         .bind(signed(cap))
         .fetch_one(&self.pool)
         .await?
         .try_get(0)?;
-        unsigned(count)
+        Ok(unsigned(count)?.min(cap))
     }
 
     /// The highest private-message id stored.

@@ -90,6 +90,12 @@ impl Store {
                         sqlx::query("PRAGMA busy_timeout = 5000")
                             .execute(&mut *conn)
                             .await?;
+                        // 1 MiB of page cache per connection (SQLite's default is 2): the
+                        // operating system caches the file too, and the server's memory is
+                        // better spent on connections.
+                        sqlx::query("PRAGMA cache_size = -1024")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })

@@ -90,20 +90,27 @@ impl Store {
         token_hash: &str,
         expired_before: &str,
     ) -> Result<Option<SavedSession>, StoreError> {
-        let row = sqlx::query(&self.sql(
-            "SELECT s.id, s.nick, s.nick_key, c.session_id AS holder, c.held_until \
+        // One read for the session, its name's claim and its rooms: a row per room (or one row
+        // with no room).
+        let rows = sqlx::query(&self.sql(
+            "SELECT s.id, s.nick, s.nick_key, c.session_id AS holder, c.held_until, m.room \
              FROM sessions s LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
-             WHERE s.token_hash = $1 AND s.last_seen >= $2",
+             LEFT JOIN memberships m ON m.session_hash = s.token_hash \
+             WHERE s.token_hash = $1 AND s.last_seen >= $2 ORDER BY m.room",
         ))
         .bind(token_hash)
         .bind(expired_before)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        let Some(row) = row else {
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let mut saved = saved_session(&row, token_hash)?;
-        saved.rooms = self.rooms_of(token_hash).await?;
+        let mut saved = saved_session(first, token_hash)?;
+        for row in &rows {
+            if let Some(room) = row.try_get::<Option<String>, _>("room")? {
+                saved.rooms.push(room);
+            }
+        }
         Ok(Some(saved))
     }
 

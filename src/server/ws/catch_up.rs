@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
+use tungstenite::Utf8Bytes;
 
 use super::handshake::MAX_SERVER_FRAME;
 use super::socket::End;
@@ -66,9 +66,17 @@ impl<S: WsIo> Connection<S> {
         let Some(since) = since else {
             return self.latest_page(me, room, false, reply_to).await;
         };
-        let head = match self.ctx.store.room_head(room).await {
-            Ok(head) => head,
-            Err(err) => return self.went_stale(me, room, Stale::Missed, since, err).await,
+        // The connection is subscribed, so the room is live: its head is known once it has been
+        // committed to or read here.
+        let head = match self.ctx.hub.known_head(room) {
+            Some(head) => head,
+            None => match self.ctx.store.room_head(room).await {
+                Ok(head) => {
+                    self.ctx.hub.learn_head(room, head);
+                    head
+                }
+                Err(err) => return self.went_stale(me, room, Stale::Missed, since, err).await,
+            },
         };
         if since > head || head - since > self.ctx.limits.catch_up_limit {
             return self.latest_page(me, room, true, reply_to).await;

@@ -1,7 +1,7 @@
 //! From the first frame to live traffic: `hello`, the session it names, registration, `welcome`,
 //! and the catch-up of every room and of private messages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio_stream::StreamMap;
@@ -28,7 +28,8 @@ struct Identified {
 impl<S: WsIo> Connection<S> {
     /// Waits for a valid `hello`, answers `welcome` and catches the client up. A client gets a few
     /// refused `hello`s (a taken name, say) before it is closed, and a bounded time for all of them.
-    pub(super) async fn handshake(&mut self) -> Result<(Me, Live), End> {
+    /// (Boxed: the caller keeps a pointer, not the whole of it, for the connection's life.)
+    pub(super) async fn handshake(&mut self) -> Result<Box<(Me, Live)>, End> {
         let deadline = tokio::time::sleep(self.ctx.limits.hello_timeout);
         tokio::pin!(deadline);
         let mut refused = 0;
@@ -121,12 +122,14 @@ impl<S: WsIo> Connection<S> {
         who: Identified,
         since: BTreeMap<String, u64>,
         dm_since: Option<u64>,
-    ) -> Result<(Me, Live), End> {
+    ) -> Result<Box<(Me, Live)>, End> {
         let Identified {
             session,
             online,
             new_token,
         } = who;
+        // Not needed again: the connection speaks for this session from now on.
+        self.cookie_token = None;
         let (rooms, subscriptions, inbox, presence) = {
             // Under the session's order lock: a join or leave on another tab lands wholly before
             // (these rooms include it) or after (this connection's inbox hears of it).
@@ -153,10 +156,13 @@ impl<S: WsIo> Connection<S> {
             _online: online,
             typing: None,
             typing_sent: None,
-            cursors: subscriptions
-                .keys()
-                .map(|room| (Arc::clone(room), Cursor::default()))
-                .collect::<HashMap<_, _>>(),
+            cursors: {
+                let mut cursors = super::Cursors::with_capacity(subscriptions.len());
+                for room in subscriptions.keys() {
+                    cursors.insert(Arc::clone(room), Cursor::default());
+                }
+                cursors
+            },
             dm_delivered: 0,
             dm_stale: false,
             retry_due: false,
@@ -176,7 +182,7 @@ impl<S: WsIo> Connection<S> {
         self.catch_up_directs(&mut me, dm_since).await?;
         // Whatever arrived in the inbox meanwhile (a join on another tab) is handled by the loop.
         let _ = &mut live;
-        Ok((me, live))
+        Ok(Box::new((me, live)))
     }
 
     /// The `welcome`, its lists cut to fit in one frame: each room's list holds at most the crowd

@@ -32,21 +32,26 @@ pub mod socket;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use futures::{Sink, Stream};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 use tokio::time::Sleep;
 use tokio_stream::{StreamExt as _, StreamMap};
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::handshake::derive_accept_key;
+use tungstenite::protocol::{Role, WebSocketConfig};
+use tungstenite::Message;
 
 use super::hub::{ConnId, Hub, Inbox, Presence, Subscription};
 use super::limits::{AddressLimits, Limits};
@@ -57,9 +62,9 @@ use super::store::Store;
 use socket::{End, Incoming, Socket, SocketLimits, CLOSE_GONE, CLOSE_RESTART};
 
 /// The websocket read buffer per connection: chat frames are small (a larger one grows the buffer
-/// as it arrives), and tungstenite's default (128 KiB, allocated up front) would dominate an idle
-/// connection's memory.
-const READ_BUFFER: usize = 1024;
+/// as it arrives, a few reads each), and tungstenite's default (128 KiB, allocated up front) would
+/// dominate an idle connection's memory.
+const READ_BUFFER: usize = 256;
 
 /// How much the websocket buffers before writing, within a burst of deliveries.
 const WRITE_BUFFER: usize = 16 * 1024;
@@ -67,15 +72,19 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// What one connection may have waiting to be written at most (a burst, or one catch-up page).
 const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 
-/// Anything that carries websocket messages both ways: axum's `WebSocket`, or a test's channels.
+/// Anything that carries websocket messages both ways: tokio-tungstenite's `WebSocketStream`, or a
+/// test's channels.
 pub trait WsIo:
-    Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin + Send
+    Stream<Item = Result<Message, tungstenite::Error>>
+    + Sink<Message, Error = tungstenite::Error>
+    + Unpin
+    + Send
 {
 }
 
 impl<T> WsIo for T where
-    T: Stream<Item = Result<Message, axum::Error>>
-        + Sink<Message, Error = axum::Error>
+    T: Stream<Item = Result<Message, tungstenite::Error>>
+        + Sink<Message, Error = tungstenite::Error>
         + Unpin
         + Send
 {
@@ -83,16 +92,18 @@ impl<T> WsIo for T where
 
 /// The axum handler for `GET /ws`. A browser's session arrives in its cookie. A cross-site page is
 /// refused (403), and so is an upgrade over the connection caps (429 for the address, 503 for the
-/// server), before any websocket exists.
+/// server), before any websocket exists. The handshake itself is checked here (RFC 6455), and the
+/// upgraded connection is handed to tokio-tungstenite with the frame limits set, so an oversize
+/// message is refused before it is buffered.
 pub async fn upgrade(
-    ws: WebSocketUpgrade,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     jar: CookieJar,
+    mut request: Request,
 ) -> Response {
     let metrics = state.metrics.clone();
-    if !super::http::origin::allowed(&headers, &state.http.allowed_origins) {
+    let headers = request.headers();
+    if !super::http::origin::allowed(headers, &state.http.allowed_origins) {
         metrics.refused("origin");
         tracing::info!(%peer, "refused a cross-origin websocket");
         return (
@@ -101,6 +112,10 @@ pub async fn upgrade(
         )
             .into_response();
     }
+    let accept = match handshake_key(headers) {
+        Ok(accept) => accept,
+        Err(refusal) => return *refusal,
+    };
     let slot = match state.connections.acquire(peer.ip()) {
         Ok(slot) => slot,
         Err(status) => {
@@ -113,10 +128,16 @@ pub async fn upgrade(
             return (status, "too many connections; try again later\n").into_response();
         }
     };
+    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            "this connection cannot be upgraded\n",
+        )
+            .into_response();
+    };
     let cookie_token = jar.get(COOKIE).map(|c| c.value().to_owned());
     let limits = Arc::clone(&state.limits);
-    // Only what the connection needs is captured, not the whole state: the callback waits inside
-    // the upgrade task for the connection's whole life.
+    // Only what the connection needs goes into its task, not the whole state.
     let ctx = Ctx {
         hub: state.hub,
         sessions: state.sessions,
@@ -126,21 +147,130 @@ pub async fn upgrade(
         limits: Arc::clone(&limits),
         peer: peer.ip(),
     };
-    let shutdown = state.shutdown;
-    ws.max_message_size(limits.max_frame_bytes)
-        .max_frame_size(limits.max_frame_bytes)
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limits.max_frame_bytes))
+        .max_frame_size(Some(limits.max_frame_bytes))
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(MAX_WRITE_BUFFER.max(limits.max_frame_bytes * 2))
-        .on_upgrade(move |socket: WebSocket| {
-            let id = ctx.hub.connection_id();
-            let span = tracing::info_span!("ws", conn = id.get(), peer = %peer);
-            let connection = Connection::new(socket, ctx, id, shutdown, cookie_token);
-            async move {
-                let _slot = slot;
-                tracing::Instrument::instrument(connection.run(), span).await;
-            }
+        .max_write_buffer_size(MAX_WRITE_BUFFER.max(limits.max_frame_bytes * 2));
+    // Everything the connection is made of, in one box: the task keeps a pointer to it while the
+    // upgrade completes.
+    let parts = Box::new(Parts {
+        ctx,
+        shutdown: state.shutdown,
+        cookie_token,
+        slot,
+        config,
+        peer,
+    });
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => connection_task(upgraded, parts).await,
+            Err(err) => tracing::debug!(%err, "the websocket upgrade did not complete"),
+        }
+    });
+    (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::CONNECTION, HeaderValue::from_static("upgrade")),
+            (header::UPGRADE, HeaderValue::from_static("websocket")),
+            (header::SEC_WEBSOCKET_ACCEPT, accept),
+        ],
+    )
+        .into_response()
+}
+
+/// What a connection is made of, between the handshake's answer and the upgraded socket.
+struct Parts {
+    ctx: Ctx,
+    shutdown: watch::Receiver<bool>,
+    cookie_token: Option<String>,
+    slot: super::limits::ConnectionSlot,
+    config: WebSocketConfig,
+    peer: SocketAddr,
+}
+
+/// The connection's life on an upgraded socket, as one boxed future: its task holds the box and
+/// nothing else, and the box holds the connection once (its parts come in one box, emptied at the
+/// start, so the future does not keep a copy of each part beside the connection made of them).
+fn connection_task(
+    upgraded: hyper::upgrade::Upgraded,
+    parts: Box<Parts>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    let parts = Box::new((upgraded, parts));
+    Box::pin(async move {
+        let (upgraded, parts) = unbox(parts);
+        let Parts {
+            ctx,
+            shutdown,
+            cookie_token,
+            slot,
+            config,
+            peer,
+        } = unbox(parts);
+        let socket = Box::pin(WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            Role::Server,
+            Some(config),
+        ))
+        .await;
+        let id = ctx.hub.connection_id();
+        let span = tracing::info_span!("ws", conn = id.get(), peer = %peer);
+        let mut connection = Connection::new(socket, ctx, id, shutdown, cookie_token);
+        connection.slot = Some(slot);
+        tracing::Instrument::instrument(connection.run(), span).await;
+    })
+}
+
+/// Moves a value out of its box and frees the box at once (inside a future, the box would
+/// otherwise be freed only when the future ends).
+#[allow(clippy::boxed_local)]
+fn unbox<T>(boxed: Box<T>) -> T {
+    *boxed
+}
+
+/// Checks a websocket handshake request (RFC 6455, section 4.2.1) and returns the
+/// `Sec-WebSocket-Accept` value; a request that is not a version-13 websocket handshake is refused
+/// (400, or 426 with the version the server speaks).
+fn handshake_key(headers: &HeaderMap) -> Result<HeaderValue, Box<Response>> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value.to_str().is_ok_and(|value| {
+                value
+                    .split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
         })
+    };
+    if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
+        return Err(Box::new(
+            (StatusCode::BAD_REQUEST, "not a websocket handshake\n").into_response(),
+        ));
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        let version = [(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        )];
+        return Err(Box::new(
+            (
+                StatusCode::UPGRADE_REQUIRED,
+                version,
+                "websocket version 13 is required\n",
+            )
+                .into_response(),
+        ));
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or_else(|| {
+        Box::new((StatusCode::BAD_REQUEST, "no Sec-WebSocket-Key\n").into_response())
+    })?;
+    HeaderValue::from_str(&derive_accept_key(key.as_bytes())).map_err(|_| {
+        Box::new((StatusCode::BAD_REQUEST, "a bad Sec-WebSocket-Key\n").into_response())
+    })
 }
 
 /// What a connection works with.
@@ -164,6 +294,8 @@ pub struct Connection<S> {
     shutdown: watch::Receiver<bool>,
     /// The session token from the upgrade request's cookie, if any.
     cookie_token: Option<String>,
+    /// Counts this connection against the caps until it ends.
+    slot: Option<super::limits::ConnectionSlot>,
 }
 
 /// Who a welcomed connection speaks for, and what it has sent them. Holding it keeps the
@@ -178,7 +310,7 @@ pub struct Me {
     /// When `typing: true` was last passed on.
     typing_sent: Option<Instant>,
     /// Per room: how far the client has been brought.
-    cursors: HashMap<Arc<str>, Cursor>,
+    cursors: Cursors,
     /// The highest private-message id sent to the client.
     dm_delivered: u64,
     /// The store could not serve the private messages' catch-up: live ones wait for the retry.
@@ -200,6 +332,43 @@ pub struct Cursor {
     /// Own messages acked while the room was stale, above `delivered`: a later read from the store
     /// skips them (the client has their ack).
     acked: BTreeSet<u64>,
+}
+
+/// The cursors of a connection's rooms: a few (at most the rooms a session may be in), so a list
+/// searched in order, which costs less than a hash table for the one room most connections have.
+#[derive(Debug, Default)]
+pub struct Cursors(Vec<(Arc<str>, Cursor)>);
+
+impl Cursors {
+    fn with_capacity(rooms: usize) -> Self {
+        Self(Vec::with_capacity(rooms))
+    }
+
+    fn get(&self, room: &str) -> Option<&Cursor> {
+        self.0.iter().find(|(r, _)| &**r == room).map(|(_, c)| c)
+    }
+
+    fn get_mut(&mut self, room: &str) -> Option<&mut Cursor> {
+        self.0
+            .iter_mut()
+            .find(|(r, _)| &**r == room)
+            .map(|(_, c)| c)
+    }
+
+    fn insert(&mut self, room: Arc<str>, cursor: Cursor) {
+        match self.get_mut(&room) {
+            Some(existing) => *existing = cursor,
+            None => self.0.push((room, cursor)),
+        }
+    }
+
+    fn remove(&mut self, room: &str) {
+        self.0.retain(|(r, _)| &**r != room);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Cursor)> {
+        self.0.iter().map(|(r, c)| (r, c))
+    }
 }
 
 impl Cursor {
@@ -249,27 +418,37 @@ impl<S: WsIo> Connection<S> {
             id,
             shutdown,
             cookie_token,
+            slot: None,
         }
     }
 
     /// The connection's whole life: handshake, chat, close.
-    pub async fn run(mut self) {
+    /// (By `&mut self`: a by-value `mut self` would be kept twice in this future, once as it came in
+    /// and once as the local it is moved to.)
+    pub async fn run(&mut self) {
         self.ctx.metrics.connection_opened();
         let _counted = Counted(self.ctx.metrics.clone());
-        // Boxed, like every rare and deep path below: an idle connection's task holds only what
-        // waiting needs, not the largest state any of its handlers could reach.
+        // Boxed, like every rare and deep path below: the task's own future is as large as its
+        // largest state, so what is not held while waiting (the handshake, a handler, the close)
+        // is allocated only while it runs. The chat loop is boxed too, so the task is no larger
+        // than the handshake's start needs.
         let end = match Box::pin(self.handshake()).await {
-            Ok((mut me, mut live)) => {
-                let end = self.chat(&mut me, &mut live).await;
-                self.stop_typing(&mut me);
-                end
-            }
+            Ok(welcomed) => Box::pin(self.live(welcomed)).await,
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
             tracing::info!(code, reason, "closing");
-            self.socket.close(code, reason).await;
+            Box::pin(self.socket.close(code, reason)).await;
         }
+    }
+
+    /// Everything after the `welcome`, owning who the connection speaks for (so the task's own
+    /// future does not keep a copy of it).
+    async fn live(&mut self, welcomed: Box<(Me, Live)>) -> End {
+        let (mut me, mut live) = *welcomed;
+        let end = self.chat(&mut me, &mut live).await;
+        self.stop_typing(&mut me);
+        end
     }
 
     /// The main loop after `welcome`. Pings the client every ping interval, and closes it once it
@@ -305,7 +484,7 @@ impl<S: WsIo> Connection<S> {
                     } else {
                         let pinged = if now >= next_ping {
                             next_ping = now + ping_every;
-                            self.socket.ping().await
+                            Box::pin(self.socket.ping()).await
                         } else {
                             Ok(())
                         };

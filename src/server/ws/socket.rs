@@ -1,8 +1,9 @@
 //! The websocket as the connection logic sees it: typed frames in, frames out, every limit of the
 //! transport applied here, in one place.
 //!
-//! Generic over any `Sink` + `Stream` of websocket messages (axum's `WebSocket` in the server, a
-//! pair of channels in the unit tests), as axum's `testing-websockets` example does.
+//! Generic over any `Sink` + `Stream` of websocket messages (tokio-tungstenite's `WebSocketStream`
+//! in the server, a pair of channels in the unit tests), as axum's `testing-websockets` example
+//! does.
 //!
 //! - Size: a message over the frame limit is refused by the websocket layer itself before it is
 //!   buffered (fragments included); it closes the connection with 1009 and a reason.
@@ -10,11 +11,17 @@
 //!   bad frames included, so no reply (error, pong, refusal) can be driven faster than the budget;
 //!   over it, the connection is closed with 1008.
 //! - Time: every write has a timeout; a client that will not read is closed as too slow.
+//! - Memory: a frame larger than [`FRAGMENT`] is sent in fragments of that size, each written
+//!   before the next: the websocket keeps its write buffer at the size of the largest write for the
+//!   connection's life, and an idle connection should not keep the size of its `welcome` or of a
+//!   catch-up page.
 
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures::{Sink, SinkExt as _, Stream, StreamExt as _};
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+use tungstenite::protocol::frame::{CloseFrame, Frame};
+use tungstenite::{Bytes, Message, Utf8Bytes};
 
 use crate::protocol::{ErrorCode, FrameError, Request, ServerMsg};
 use crate::server::limits::{Rate, TokenBucket};
@@ -33,6 +40,10 @@ pub const CLOSE_ERROR: u16 = 1011;
 
 /// How long a closing connection waits for the client to answer its close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// The largest piece a frame is sent in by [`Socket::send_raw`]: small enough that the websocket's
+/// write buffer stays small, large enough that a 64 KiB catch-up page is a hundred-odd writes.
+pub const FRAGMENT: usize = 512;
 
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +89,9 @@ pub struct Socket<S> {
 
 impl<S> Socket<S>
 where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
+    S: Stream<Item = Result<Message, tungstenite::Error>>
+        + Sink<Message, Error = tungstenite::Error>
+        + Unpin,
 {
     pub fn new(io: S, metrics: Metrics, limits: SocketLimits) -> Self {
         Self {
@@ -95,7 +108,10 @@ where
         self.sort(message)
     }
 
-    fn sort(&mut self, message: Option<Result<Message, axum::Error>>) -> Result<Incoming, End> {
+    fn sort(
+        &mut self,
+        message: Option<Result<Message, tungstenite::Error>>,
+    ) -> Result<Incoming, End> {
         let message = match message {
             None | Some(Ok(Message::Close(_))) => return Err(End::Gone),
             Some(Err(err)) => return Err(self.read_failed(err)),
@@ -115,18 +131,16 @@ where
                     "binary frames are not supported; send JSON text frames",
                 ),
             ))),
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Incoming::Control,
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {
+                Incoming::Control
+            }
         })
     }
 
     /// What a failed read means: a message over the size limit is answered with 1009 and a reason;
     /// anything else means the client is gone.
-    fn read_failed(&self, err: axum::Error) -> End {
-        let too_big = err
-            .into_inner()
-            .downcast::<tungstenite::Error>()
-            .is_ok_and(|err| matches!(*err, tungstenite::Error::Capacity(_)));
-        if too_big {
+    fn read_failed(&self, err: tungstenite::Error) -> End {
+        if matches!(err, tungstenite::Error::Capacity(_)) {
             self.metrics.error(ErrorCode::TooLong);
             self.metrics.refused("frame_size");
             let limit = self.limits.max_frame_bytes;
@@ -144,11 +158,28 @@ where
         self.send_raw(Utf8Bytes::from(msg.to_json())).await
     }
 
-    /// Sends serialized frame bytes and flushes them.
+    /// Sends serialized frame bytes and flushes them; a frame larger than [`FRAGMENT`] goes in
+    /// fragments (clients see one message).
     pub async fn send_raw(&mut self, frame: Utf8Bytes) -> Result<(), End> {
         self.metrics.frame_out();
         let timeout = self.limits.write_timeout;
-        written(timeout, self.io.send(Message::Text(frame))).await
+        if frame.len() <= FRAGMENT {
+            return written(timeout, self.io.send(Message::Text(frame))).await;
+        }
+        let bytes = Bytes::from(frame);
+        let mut start = 0;
+        while start < bytes.len() {
+            let end = (start + FRAGMENT).min(bytes.len());
+            let opcode = if start == 0 {
+                OpCode::Data(Data::Text)
+            } else {
+                OpCode::Data(Data::Continue)
+            };
+            let fragment = Frame::message(bytes.slice(start..end), opcode, end == bytes.len());
+            written(timeout, self.io.send(Message::Frame(fragment))).await?;
+            start = end;
+        }
+        Ok(())
     }
 
     /// Writes a frame into the websocket's buffer without flushing it: the caller feeds a burst,
@@ -187,7 +218,7 @@ where
     /// client reads it; then it would not know to come back.
     pub async fn close(&mut self, code: u16, reason: String) {
         let close = Message::Close(Some(CloseFrame {
-            code,
+            code: code.into(),
             reason: Utf8Bytes::from(reason),
         }));
         // The peer may already be gone; there is nobody left to tell.
@@ -218,9 +249,9 @@ where
     }
 }
 
-impl From<axum::Error> for End {
+impl From<tungstenite::Error> for End {
     /// A failed write: the client is gone.
-    fn from(_: axum::Error) -> Self {
+    fn from(_: tungstenite::Error) -> Self {
         End::Gone
     }
 }

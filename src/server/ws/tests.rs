@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures::channel::mpsc;
 use futures::{Sink, SinkExt as _, Stream, StreamExt as _};
 use serde_json::{json, Value};
 use tokio::sync::watch;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
 use super::{Connection, Ctx};
 use crate::server::hub::{Hub, HubConfig};
@@ -19,12 +20,12 @@ use crate::server::store::{Store, StoreConfig};
 
 /// The server's end of an in-memory websocket.
 struct TestSocket {
-    incoming: mpsc::UnboundedReceiver<Result<Message, axum::Error>>,
+    incoming: mpsc::UnboundedReceiver<Result<Message, tungstenite::Error>>,
     outgoing: mpsc::UnboundedSender<Message>,
 }
 
 impl Stream for TestSocket {
-    type Item = Result<Message, axum::Error>;
+    type Item = Result<Message, tungstenite::Error>;
 
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
@@ -35,39 +36,45 @@ impl Stream for TestSocket {
 }
 
 impl Sink<Message> for TestSocket {
-    type Error = axum::Error;
+    type Error = tungstenite::Error;
 
     fn poll_ready(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.outgoing.poll_ready_unpin(cx).map_err(axum::Error::new)
+        self.outgoing
+            .poll_ready_unpin(cx)
+            .map_err(|_| tungstenite::Error::ConnectionClosed)
     }
 
     fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
         self.outgoing
             .start_send_unpin(item)
-            .map_err(axum::Error::new)
+            .map_err(|_| tungstenite::Error::ConnectionClosed)
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.outgoing.poll_flush_unpin(cx).map_err(axum::Error::new)
+        self.outgoing
+            .poll_flush_unpin(cx)
+            .map_err(|_| tungstenite::Error::ConnectionClosed)
     }
 
     fn poll_close(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.outgoing.poll_close_unpin(cx).map_err(axum::Error::new)
+        self.outgoing
+            .poll_close_unpin(cx)
+            .map_err(|_| tungstenite::Error::ConnectionClosed)
     }
 }
 
 /// The client's end.
 struct Peer {
-    to_server: mpsc::UnboundedSender<Result<Message, axum::Error>>,
+    to_server: mpsc::UnboundedSender<Result<Message, tungstenite::Error>>,
     from_server: mpsc::UnboundedReceiver<Message>,
     _dir: TempDir,
     _shutdown: watch::Sender<bool>,
@@ -116,7 +123,7 @@ impl Peer {
         loop {
             match self.next().await {
                 Some(Message::Close(Some(CloseFrame { code, reason }))) => {
-                    return (code, reason.as_str().to_owned())
+                    return (u16::from(code), reason.as_str().to_owned())
                 }
                 Some(_) => continue,
                 None => panic!("no close frame"),
@@ -155,8 +162,8 @@ async fn connect(limits: Limits) -> Peer {
     let (outgoing, from_server) = mpsc::unbounded();
     let (shutdown_tx, shutdown) = watch::channel(false);
     let socket = TestSocket { incoming, outgoing };
-    let connection = Connection::new(socket, ctx, hub.connection_id(), shutdown, None);
-    tokio::spawn(connection.run());
+    let mut connection = Connection::new(socket, ctx, hub.connection_id(), shutdown, None);
+    tokio::spawn(async move { connection.run().await });
     Peer {
         to_server,
         from_server,
@@ -217,9 +224,7 @@ async fn an_oversize_message_refused_by_the_websocket_layer_closes_with_1009() {
             size: 70_000,
             max_size: 65_536,
         });
-    let _ = peer
-        .to_server
-        .unbounded_send(Err(axum::Error::new(too_long)));
+    let _ = peer.to_server.unbounded_send(Err(too_long));
     assert_eq!(
         peer.closed().await,
         (1009, "frame larger than 65536 bytes".to_owned())
