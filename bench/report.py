@@ -50,6 +50,7 @@ through = {s: load(f"{s}-throughput-*.json") for s, _ in servers}
 latency = {s: load(f"{s}-latency-*.json") for s, _ in servers}
 conn = {s: (load(f"{s}-conns.json") or [{}])[0] for s, _ in servers}
 reconnect = (load("chinwag-reconnect.json") or [{}])[0]
+returning = (load("chinwag-returning.json") or [{}])[0]
 
 print("# Benchmarks\n")
 print(f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores ({cpu()}), "
@@ -88,8 +89,12 @@ for s, name in servers:
     c = conn[s]
     print(f"| {name} | {fmt(c.get('conns_per_sec'))} | {fmt(c.get('rss_per_conn_kib'), 2)} | "
           f"{fmt(c.get('conns'))} | {fmt(c.get('failed'))} |")
+print(f"| chinwag, returning sessions after a restart | {fmt(returning.get('conns_per_sec'))} | "
+      f"{fmt(returning.get('rss_per_conn_kib'), 2)} | {fmt(returning.get('conns'))} | {fmt(returning.get('failed'))} |")
 print("\nchinwag's idle connections have said `hello` (a session each, as a real user); the others "
-      "are connected websockets.\n")
+      "are connected websockets. *Returning sessions*: the same number of sessions made beforehand, "
+      "the server restarted on its data (a deploy), and every one reconnecting at once with its "
+      "token and `since`, as open tabs do.\n")
 print("## Reconnect with catch-up (chinwag)\n")
 print("100 clients drop; 200 messages are posted; all come back at once with `since`.\n")
 print("| reconnected | catch-up p50 ms | catch-up max ms | all caught up (s) | lost | duplicated | out of order |")
@@ -138,6 +143,11 @@ if chin_p99 is not None:
     rows.append(("p99 ≤ 12 ms at 200 msg/s into 200 clients", f"{chin_p99:.2f} ms", verdict(chin_p99 <= 12)))
 if chin_rss is not None:
     rows.append((f"≤ 6 KiB RSS per idle connection (at {conns})", f"{chin_rss:.2f} KiB", verdict(chin_rss <= 6)))
+ret_rate = returning.get("conns_per_sec")
+bare_rate = conn["bare"].get("conns_per_sec")
+if ret_rate and bare_rate:
+    rows.append(("returning sessions' connections/s ≥ 0.5× the bare server's", f"{ret_rate / bare_rate:.2f}×",
+                 verdict(ret_rate / bare_rate >= 0.5)))
 if page:
     rows.append(("first page load ≤ 150 KB compressed", f"{page_total / 1000:.0f} KB", verdict(page_total <= 150_000)))
 print("| target | measured | |")
