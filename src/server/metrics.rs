@@ -4,7 +4,9 @@
 //! measured: open websockets, client frames in, frames out, errors sent by code, refusals by
 //! reason (upgrades, forms, closes), connections that fell behind, how long the store takes to
 //! commit a batch, and, read when scraped, how much the server holds in memory: live rooms, cached
-//! sessions, people online. Nothing here ever holds message text or tokens.
+//! sessions, people online. With several servers: whether the bus is up, what went over it (and
+//! what was dropped), how late it arrives, how many servers are seen, and what was repaired from
+//! the store. Nothing here ever holds message text or tokens.
 
 use std::sync::Arc;
 
@@ -47,6 +49,13 @@ struct Inner {
     rooms_live: Gauge,
     sessions_cached: Gauge,
     people_online: Gauge,
+    bus_up: Gauge,
+    bus_published: Counter,
+    bus_received: Counter,
+    bus_dropped: Counter,
+    bus_lag: Histogram,
+    repaired: Family<ReasonLabel, Counter>,
+    cluster_nodes: Gauge,
 }
 
 impl Default for Metrics {
@@ -103,6 +112,50 @@ impl Metrics {
             "People with a connection here (or within the leave grace)",
             people_online.clone(),
         );
+        let bus_up = Gauge::default();
+        registry.register(
+            "bus_up",
+            "1 while the link to the other servers (Redis) is up, 0 while it is down or unused",
+            bus_up.clone(),
+        );
+        let bus_published = Counter::default();
+        registry.register(
+            "bus_published",
+            "Events published to the other servers",
+            bus_published.clone(),
+        );
+        let bus_received = Counter::default();
+        registry.register(
+            "bus_received",
+            "Events received from the servers (this one's included)",
+            bus_received.clone(),
+        );
+        let bus_dropped = Counter::default();
+        registry.register(
+            "bus_dropped",
+            "Events not published (bus down or behind); the servers repair from the store",
+            bus_dropped.clone(),
+        );
+        // 100 µs to ~3 s.
+        let bus_lag = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        registry.register(
+            "bus_lag_seconds",
+            "Time from an event's publishing on another server to its arrival here",
+            bus_lag.clone(),
+        );
+        let repaired = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "repaired",
+            "Messages read from the store because the bus lost or delayed them, by reason \
+             (gap: a later one came first; tail: a position check; direct: private messages)",
+            repaired.clone(),
+        );
+        let cluster_nodes = Gauge::default();
+        registry.register(
+            "cluster_nodes",
+            "Servers this one hears from, itself included",
+            cluster_nodes.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -116,6 +169,13 @@ impl Metrics {
                 rooms_live,
                 sessions_cached,
                 people_online,
+                bus_up,
+                bus_published,
+                bus_received,
+                bus_dropped,
+                bus_lag,
+                repaired,
+                cluster_nodes,
             }),
         }
     }
@@ -166,6 +226,41 @@ impl Metrics {
         self.inner.rooms_live.set(gauge(rooms));
         self.inner.sessions_cached.set(gauge(sessions));
         self.inner.people_online.set(gauge(people));
+    }
+
+    pub fn bus_up(&self, up: bool) {
+        self.inner.bus_up.set(i64::from(up));
+    }
+
+    pub fn bus_published(&self, n: u64) {
+        self.inner.bus_published.inc_by(n);
+    }
+
+    pub fn bus_received(&self) {
+        self.inner.bus_received.inc();
+    }
+
+    pub fn bus_dropped(&self, n: u64) {
+        if n > 0 {
+            self.inner.bus_dropped.inc_by(n);
+        }
+    }
+
+    pub fn bus_lag(&self, seconds: f64) {
+        self.inner.bus_lag.observe(seconds);
+    }
+
+    pub fn repaired(&self, reason: &'static str, n: u64) {
+        self.inner
+            .repaired
+            .get_or_create(&ReasonLabel { reason })
+            .inc_by(n);
+    }
+
+    pub fn cluster_nodes(&self, n: usize) {
+        self.inner
+            .cluster_nodes
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// The metrics in the Prometheus text format.

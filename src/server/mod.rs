@@ -13,6 +13,8 @@
 //!   session).
 //! - [`messages`]: posting a room message, for `/ws` and the form.
 //! - [`store`]: SQLite or PostgreSQL, the authority on everything that outlives a connection.
+//! - [`bus`] and [`cluster`]: several servers as one (Redis between them, PostgreSQL shared): what
+//!   each tells the others, and what each repairs from the store when the bus lost it.
 //! - [`limits`]: rates and caps; [`metrics`]: Prometheus counters; [`clock`]: timestamps;
 //!   [`state`]: what every handler shares.
 //!
@@ -23,7 +25,9 @@
 //! (after the leave grace), per-address counters when their buckets refill, and expired sessions
 //! are deleted from the store by a sweep.
 
+pub mod bus;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod hub;
@@ -71,6 +75,8 @@ pub enum StartError {
     Listen { addr: String, source: io::Error },
     #[error("cannot open the store: {0}")]
     Store(#[from] store::StoreError),
+    #[error("cannot set up the bus: {0}")]
+    Bus(#[from] bus::redis::UrlError),
 }
 
 /// Opens the store, serves chinwag on `listener` until `stop` resolves, then tells every websocket
@@ -92,8 +98,34 @@ pub async fn serve(
         },
         store.clone(),
     );
-    let hub = Hub::new(config.hub, Arc::new(store.clone()), metrics.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (bus, inbound) = match &config.cluster {
+        None => (bus::Bus::local(), None),
+        Some(cluster) => {
+            let node: bus::NodeId = rand::random();
+            let (link, inbound) = bus::redis::Link::start(
+                &cluster.redis_url,
+                format!("{}:events", cluster.prefix),
+                metrics.clone(),
+            )?;
+            tracing::info!(node, "one of several servers, linked through Redis");
+            (bus::Bus::shared(node, link), Some(inbound))
+        }
+    };
+    let hub = Hub::new(config.hub, Arc::new(store.clone()), metrics.clone(), bus);
+    let cluster_task = match (config.cluster, inbound) {
+        (Some(settings), Some(inbound)) => Some(
+            cluster::Cluster {
+                hub: hub.clone(),
+                sessions: sessions.clone(),
+                store: store.clone(),
+                metrics: metrics.clone(),
+                config: settings.cluster,
+            }
+            .start(inbound, shutdown_rx.clone()),
+        ),
+        _ => None,
+    };
     let limits = Arc::new(config.limits);
     let state = AppState {
         leptos_options,
@@ -148,6 +180,10 @@ pub async fn serve(
         tracing::warn!("some websockets did not close within {DRAIN_TIMEOUT:?}");
     }
     maintenance.abort();
+    if let Some(task) = cluster_task {
+        // It says goodbye to the other servers as it ends.
+        let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+    }
     // The last word on who was connected: the hold of their names starts now.
     if let Err(err) = sessions.refresh().await {
         tracing::warn!(%err, "recording live sessions at shutdown failed");
@@ -244,7 +280,10 @@ pub async fn run() -> Result<(), StartError> {
 fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter);
+    // stderr, as the README says: stdout carries only the "running at" line.
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => subscriber.json().try_init(),
         LogFormat::Text => subscriber.try_init(),

@@ -6,6 +6,7 @@
 mod common;
 
 mod abuse;
+mod cluster;
 mod config;
 mod crash;
 mod fuzz;

@@ -483,7 +483,7 @@ async fn private_messages_are_read_only_by_their_parties(store: &Store) {
             store
                 .append_directs(vec![draft])
                 .await
-                .map(|mut stored| stored.remove(0))
+                .map(|mut stored| stored.remove(0).message)
         }
     };
     let one = send("alice", "bob", "psst", "a-1").await.expect("store");

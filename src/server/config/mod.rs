@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, CommandFactory, Parser, ValueEnum};
 
+use super::cluster::ClusterConfig;
 use super::hub::HubConfig;
 use super::limits::{Limits, Rate, MIN_FRAME_BYTES};
 use super::session::SessionConfig;
@@ -296,6 +297,25 @@ pub struct Settings {
     /// Private frames a connection buffers before it resyncs from the store
     #[arg(long, env = "CHINWAG_INBOX", default_value = "256", value_name = "N")]
     pub inbox: usize,
+
+    /// Run as one of several servers sharing the store, linked through this Redis
+    /// (`redis://host:6379`); needs --database-url (PostgreSQL). Unset: one server
+    #[arg(long, env = "CHINWAG_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of the Redis channel the servers share (servers of one chat must agree; different
+    /// chats on one Redis must not)
+    #[arg(
+        long,
+        env = "CHINWAG_BUS_PREFIX",
+        default_value = "chinwag",
+        value_name = "NAME"
+    )]
+    pub bus_prefix: String,
+
+    /// How long another server may stay silent on the bus before its people are announced gone
+    #[arg(long, env = "CHINWAG_NODE_TIMEOUT", default_value = "5s", value_parser = duration, value_name = "DURATION")]
+    pub node_timeout: Duration,
 }
 
 /// Where each part of the server takes its settings from.
@@ -306,6 +326,18 @@ pub struct ServerConfig {
     pub sessions: SessionConfig,
     pub limits: Limits,
     pub http: HttpConfig,
+    /// Several servers: how they are linked (none: this server is the only one).
+    pub cluster: Option<BusConfig>,
+}
+
+/// How this server is linked to the others.
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    /// The Redis they share.
+    pub redis_url: String,
+    /// The Redis channel is `<prefix>:events`.
+    pub prefix: String,
+    pub cluster: ClusterConfig,
 }
 
 /// The HTTP side's settings.
@@ -328,6 +360,7 @@ impl ServerConfig {
             sessions: SessionConfig::default(),
             limits: Limits::default(),
             http: HttpConfig::default(),
+            cluster: None,
         }
     }
 }
@@ -452,6 +485,42 @@ impl Settings {
             }
             None => StoreConfig::Sqlite(self.data_dir.join("chinwag.db")),
         };
+        let cluster = match self.redis_url {
+            None => None,
+            Some(_) if !matches!(store, StoreConfig::Postgres(_)) => {
+                return Err(invalid(
+                    "redis_url",
+                    "several servers must share their store: set DATABASE_URL to a PostgreSQL \
+                     database (SQLite is one server's file)"
+                        .to_owned(),
+                ))
+            }
+            Some(url) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => {
+                return Err(invalid(
+                    "redis_url",
+                    "must be a redis:// or rediss:// URL".to_owned(),
+                ))
+            }
+            Some(redis_url) => {
+                let prefix = self.bus_prefix.trim().to_owned();
+                if prefix.is_empty() || prefix.len() > 64 || prefix.chars().any(char::is_whitespace)
+                {
+                    return Err(invalid(
+                        "bus_prefix",
+                        "must be 1 to 64 characters without spaces".to_owned(),
+                    ));
+                }
+                Some(BusConfig {
+                    redis_url,
+                    prefix,
+                    cluster: ClusterConfig {
+                        node_timeout: self.node_timeout,
+                        leave_grace: self.leave_grace,
+                        ..ClusterConfig::default()
+                    },
+                })
+            }
+        };
         let limits = Limits {
             max_frame_bytes: self.max_frame_bytes,
             messages,
@@ -488,6 +557,7 @@ impl Settings {
                 // Well within the hold, so a connected session's claim never runs out.
                 refresh_every: (self.nick_hold / 3).min(SessionConfig::default().refresh_every),
                 max_cached: self.session_cache,
+                shared: cluster.is_some(),
                 ..SessionConfig::default()
             },
             limits,
@@ -501,6 +571,7 @@ impl Settings {
                 secure_cookies: self.secure_cookies,
                 metrics_addr: self.metrics_addr,
             },
+            cluster,
         })
     }
 }

@@ -6,7 +6,9 @@
 //! answers each publisher. So the order on the ring is commit order (no reader ever sees seq 18
 //! before seq 17), a message is delivered and acked only once stored, a publisher's answer comes
 //! after every earlier message of its room is on the ring, and a busy room pays one commit per
-//! batch instead of one per message.
+//! batch instead of one per message. With several servers, each committed message is also
+//! published on the bus, and the room's sequencer may hold it until an earlier one committed
+//! elsewhere arrives (the connection then reads that one from the store before its ack).
 //!
 //! The queue is bounded by its publishers: each connection waits for its message's answer before
 //! it reads its next frame, so a room never holds more than one queued message per connection.
@@ -19,8 +21,9 @@ use tungstenite::Utf8Bytes;
 
 use super::room::Room;
 use super::{ConnId, Delivery, Hub};
-use crate::protocol::{ChatMessage, DirectMessage, ErrorCode, FrameError, ServerMsg};
-use crate::server::store::{DirectDraft, NewMessage, Store, StoreError};
+use crate::protocol::{ChatMessage, ErrorCode, FrameError, ServerMsg};
+use crate::server::bus::Event;
+use crate::server::store::{DirectDraft, NewMessage, Store, StoreError, StoredDirect};
 
 /// Most messages one commit takes; more wait for the next.
 const MAX_BATCH: usize = 256;
@@ -39,7 +42,15 @@ pub trait Log: Send + Sync + 'static {
     fn append_directs(
         &self,
         drafts: Vec<DirectDraft>,
-    ) -> BoxFuture<'_, Result<Vec<DirectMessage>, StoreError>>;
+    ) -> BoxFuture<'_, Result<Vec<StoredDirect>, StoreError>>;
+
+    /// Up to `limit` of `room`'s messages after `after`, in order (to fill a gap).
+    fn since<'a>(
+        &'a self,
+        room: &'a str,
+        after: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>>;
 }
 
 impl Log for Store {
@@ -54,8 +65,17 @@ impl Log for Store {
     fn append_directs(
         &self,
         drafts: Vec<DirectDraft>,
-    ) -> BoxFuture<'_, Result<Vec<DirectMessage>, StoreError>> {
+    ) -> BoxFuture<'_, Result<Vec<StoredDirect>, StoreError>> {
         Box::pin(Store::append_directs(self, drafts))
+    }
+
+    fn since<'a>(
+        &'a self,
+        room: &'a str,
+        after: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+        Box::pin(Store::since(self, room, after, limit))
     }
 }
 
@@ -149,20 +169,28 @@ impl Hub {
                 .store_commit(started.elapsed().as_secs_f64());
             match result {
                 Ok(stored) if stored.len() == waiters.len() => {
-                    // Every message of the batch goes on the ring before any publisher hears back:
-                    // an ack never overtakes a message committed before it.
+                    // Every message of the batch goes to the ring before any publisher hears back
+                    // (unless an earlier one, committed by another server, is still on its way).
                     let mut replies = Vec::with_capacity(waiters.len());
-                    if let Some(last) = stored.last() {
-                        room.committed(last.seq);
-                    }
+                    let mut gap = false;
                     for (message, (origin, reply)) in stored.into_iter().zip(waiters) {
                         let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
-                        room.send(Delivery {
+                        self.shared.bus.publish(
+                            &Event::Message {
+                                room: room.name.to_string(),
+                                seq: message.seq,
+                            },
+                            Some(frame.as_str()),
+                        );
+                        gap |= room.deliver(Delivery {
                             origin,
                             seq: Some(message.seq),
                             frame,
                         });
                         replies.push((reply, message));
+                    }
+                    if gap {
+                        self.repair_soon(&room);
                     }
                     for (reply, message) in replies {
                         let _ = reply.send(Ok(message));

@@ -7,6 +7,12 @@
 //! receives private messages in id order (a reconnect's `dm_since` never skips one), a sender's
 //! ack never overtakes a message with a lower id, and no lock is held across the store's round
 //! trip: senders only wait for their batch.
+//!
+//! With several servers, ids still follow commit order (the store's counter row orders every
+//! server's writers), but a message committed elsewhere may arrive after a later one committed
+//! here. So each stored message carries each party's previous private message, and each is also
+//! published on the bus with it: a connection passes a message on only if it has passed on that
+//! previous one, and reads the store first otherwise.
 
 use tokio::sync::oneshot;
 use tungstenite::Utf8Bytes;
@@ -14,9 +20,10 @@ use tungstenite::Utf8Bytes;
 use super::commit::not_stored;
 use super::inbox::Private;
 use super::{ConnId, Hub};
-use crate::protocol::{DirectMessage, FrameError, ServerMsg};
+use crate::protocol::{FrameError, ServerMsg};
+use crate::server::bus::Event;
 use crate::server::session::SessionId;
-use crate::server::store::{DirectDraft, StoreError};
+use crate::server::store::{DirectDraft, StoreError, StoredDirect};
 
 /// Most private messages one commit takes.
 const MAX_BATCH: usize = 256;
@@ -34,7 +41,7 @@ struct QueuedDm {
     from: SessionId,
     to: SessionId,
     origin: ConnId,
-    reply: oneshot::Sender<Result<DirectMessage, FrameError>>,
+    reply: oneshot::Sender<Result<StoredDirect, FrameError>>,
 }
 
 impl Hub {
@@ -47,7 +54,7 @@ impl Hub {
         from: SessionId,
         to: SessionId,
         origin: ConnId,
-    ) -> Result<DirectMessage, FrameError> {
+    ) -> Result<StoredDirect, FrameError> {
         let (reply, stored) = oneshot::channel();
         let lead = {
             let mut queue = self.directs();
@@ -100,8 +107,18 @@ impl Hub {
                 Ok(stored) if stored.len() == waiters.len() => {
                     let mut replies = Vec::with_capacity(waiters.len());
                     for (dm, (from, to, origin, reply)) in stored.into_iter().zip(waiters) {
-                        let frame = Utf8Bytes::from(ServerMsg::Dm(dm.clone()).to_json());
-                        self.deliver_direct(dm.id, &frame, from, to, origin);
+                        let frame = Utf8Bytes::from(ServerMsg::Dm(dm.message.clone()).to_json());
+                        self.shared.bus.publish(
+                            &Event::Dm {
+                                id: dm.message.id,
+                                from: from.get(),
+                                to: to.get(),
+                                prev_from: dm.prev_from,
+                                prev_to: dm.prev_to,
+                            },
+                            Some(frame.as_str()),
+                        );
+                        self.deliver_direct(&dm, &frame, (from, to), origin);
                         replies.push((reply, dm));
                     }
                     for (reply, dm) in replies {
@@ -130,19 +147,19 @@ impl Hub {
     /// Puts a stored private message in the inboxes of `to`'s connections and `from`'s other ones.
     fn deliver_direct(
         &self,
-        id: u64,
+        dm: &StoredDirect,
         frame: &Utf8Bytes,
-        from: SessionId,
-        to: SessionId,
+        (from, to): (SessionId, SessionId),
         origin: ConnId,
     ) {
         let people = self.people();
-        for session in [to, from] {
+        for (session, prev) in [(to, dm.prev_to), (from, dm.prev_from)] {
             if let Some(person) = people.persons.get(&session) {
                 for (conn, mailbox) in &person.connections {
                     if *conn != origin {
                         mailbox.push(Private::Dm {
-                            id,
+                            id: dm.message.id,
+                            prev: Some(prev),
                             frame: frame.clone(),
                         });
                     }

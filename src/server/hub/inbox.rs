@@ -16,8 +16,17 @@ use tungstenite::Utf8Bytes;
 /// What arrives in a connection's inbox.
 #[derive(Debug, Clone)]
 pub enum Private {
-    /// A private message (`dm` frame) with its id.
-    Dm { id: u64, frame: Utf8Bytes },
+    /// A private message (`dm` frame) with its id, and, when it came from another server, the id
+    /// of this session's private message before it: a connection that has not sent that one yet
+    /// reads the store first.
+    Dm {
+        id: u64,
+        prev: Option<u64>,
+        frame: Utf8Bytes,
+    },
+    /// A private message with this id may have been missed (another server could not announce
+    /// it): the connection reads the store if it has not sent it.
+    Missed { id: u64 },
     /// The session joined or left a room on another connection: the connection re-reads its
     /// session's rooms and follows.
     RoomsChanged,

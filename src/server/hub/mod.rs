@@ -8,6 +8,9 @@
 //! - [`direct`]: the same for private messages, into the parties' inboxes.
 //! - [`presence`]: who is online, per room ([`roster`] keeps the sorted lists and decides when a
 //!   room is a crowd), each connection's [`Inbox`] ([`inbox`]), and the RAII [`Presence`] guard.
+//! - [`sequencer`] and [`repair`]: each room's messages in `seq` order, whatever server committed
+//!   them, with gaps read from the store.
+//! - [`remote`]: what other servers say over the bus, applied to all of the above.
 //!
 //! # Serialize once
 //! A published message is turned into its JSON frame once; every subscriber gets a clone of the
@@ -17,8 +20,11 @@ pub mod commit;
 pub mod direct;
 pub mod inbox;
 pub mod presence;
+pub mod remote;
+pub mod repair;
 pub mod room;
 pub mod roster;
+pub mod sequencer;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
@@ -33,6 +39,7 @@ pub use inbox::{Inbox, Private};
 pub use presence::{Arrival, Presence, Recipient};
 pub use room::{Received, Subscription};
 
+use super::bus::{Bus, Event};
 use super::metrics::Metrics;
 use crate::protocol::ServerMsg;
 
@@ -103,6 +110,8 @@ struct Shared {
     config: HubConfig,
     log: Arc<dyn Log>,
     metrics: Metrics,
+    /// To and from the other servers (none by default).
+    bus: Bus,
     rooms: Arc<room::Registry>,
     /// Who is online. A std mutex, held only for map updates, never across `.await`; frames are
     /// sent after it is released.
@@ -121,14 +130,15 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// A hub whose messages are stored by `log`.
-    pub fn new(config: HubConfig, log: Arc<dyn Log>, metrics: Metrics) -> Self {
+    /// A hub whose messages are stored by `log`, and shared with other servers over `bus`.
+    pub fn new(config: HubConfig, log: Arc<dyn Log>, metrics: Metrics, bus: Bus) -> Self {
         Self {
             shared: Arc::new(Shared {
                 rooms: Arc::new(room::Registry::new(config.room_capacity)),
                 config,
                 log,
                 metrics,
+                bus,
                 people: Mutex::new(presence::People::default()),
                 directs: Mutex::new(direct::DirectQueue::default()),
                 next_conn: AtomicU64::new(1),
@@ -160,6 +170,31 @@ impl Hub {
                 frame,
             },
         );
+    }
+
+    /// Sends a frame without a `seq` (typing) to every subscriber of `room` except `origin`, on
+    /// this server and on the others.
+    pub fn broadcast_everywhere(&self, room: &str, origin: ConnId, msg: &ServerMsg) {
+        let frame = Utf8Bytes::from(msg.to_json());
+        self.shared.bus.publish(
+            &Event::Frame {
+                room: room.to_owned(),
+            },
+            Some(frame.as_str()),
+        );
+        self.shared.rooms.send(
+            room,
+            Delivery {
+                origin,
+                seq: None,
+                frame,
+            },
+        );
+    }
+
+    /// The bus this hub is shared over.
+    pub fn bus(&self) -> &Bus {
+        &self.shared.bus
     }
 
     /// How many rooms are live (listened to, or with a commit at work).

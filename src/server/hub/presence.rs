@@ -9,6 +9,16 @@
 //! Every person's rooms here are a cache of the session's memberships, written only under the
 //! session's order lock (by `membership` and by a connection's registration), so it never
 //! disagrees with the store for longer than one change takes.
+//!
+//! # Several servers
+//! Each server owns the entries of the people connected to it: it tells the others over the bus
+//! when someone comes online *here* (their first connection here) and goes offline *here* (after
+//! the grace), numbering these changes. Every server keeps, per person, whether they are online
+//! here and on which other servers, and announces to its own clients only the transitions of that
+//! whole view: online on some server after none, online on none after some. So a person with tabs
+//! on two servers comes online once, a reload that lands on another server announces nothing,
+//! and everyone hears of a change once, from the server they are connected to. What the other
+//! servers say is applied by [`super::remote`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -17,30 +27,69 @@ use super::inbox::{Inbox, Mailbox, Private};
 use super::roster::Rosters;
 use super::{ConnId, Hub, SERVER};
 use crate::protocol::{ServerMsg, GENERAL};
+use crate::server::bus::{Event, NodeId, PersonInfo};
 use crate::server::session::SessionId;
 
 /// Who is online: each person, an index of their name keys, and each room's sorted list.
 #[derive(Debug, Default)]
 pub(super) struct People {
     pub(super) persons: HashMap<SessionId, Person>,
-    by_key: HashMap<String, SessionId>,
-    rosters: Rosters,
+    pub(super) by_key: HashMap<String, SessionId>,
+    pub(super) rosters: Rosters,
+    /// How many presence changes this server has told the others (each one numbered, so a server
+    /// that missed one asks for a snapshot).
+    pub(super) version: u64,
 }
 
-/// Someone online (or within the leave grace).
+/// Someone online (here or on another server), or within the leave grace here.
 #[derive(Debug)]
 pub(super) struct Person {
-    nick: String,
-    key: String,
-    /// The session's token hash, as private messages are stored by.
-    token_hash: Arc<str>,
+    pub(super) nick: String,
+    pub(super) key: String,
+    /// The session's token hash, as private messages are stored by (known for people who
+    /// connected here).
+    token_hash: Option<Arc<str>>,
     /// The rooms they are in besides `general` (where everyone is): for most people none, and an
     /// empty set costs nothing.
-    rooms: BTreeSet<String>,
+    pub(super) rooms: BTreeSet<String>,
     /// Each open connection's inbox.
     pub(super) connections: HashMap<ConnId, Arc<Mailbox>>,
     /// Bumped on every connect, so a pending leave can tell that the person came back meanwhile.
     epoch: u64,
+    /// Whether they are online on this server: connected, or within the leave grace.
+    pub(super) here: bool,
+    /// The other servers they are online on.
+    pub(super) elsewhere: Vec<NodeId>,
+}
+
+impl Person {
+    /// Someone who just came online, here or elsewhere, with no connection here yet.
+    pub(super) fn new(nick: String, key: String, rooms: BTreeSet<String>) -> Self {
+        Self {
+            nick,
+            key,
+            token_hash: None,
+            rooms,
+            connections: HashMap::new(),
+            epoch: 0,
+            here: false,
+            elsewhere: Vec::new(),
+        }
+    }
+
+    /// Whether they are online on any server.
+    pub(super) fn online(&self) -> bool {
+        self.here || !self.elsewhere.is_empty()
+    }
+
+    /// Who they are, as the other servers learn it.
+    pub(super) fn info(&self, session: SessionId) -> PersonInfo {
+        PersonInfo {
+            id: session.get(),
+            nick: self.nick.clone(),
+            rooms: self.rooms.iter().cloned().collect(),
+        }
+    }
 }
 
 /// Who someone online is, for a private message to them.
@@ -49,7 +98,8 @@ pub struct Recipient {
     pub session: SessionId,
     /// Their nickname as they spell it.
     pub nick: String,
-    pub token_hash: Arc<str>,
+    /// Their token hash, if they are connected here (otherwise it is read from the store).
+    pub token_hash: Option<Arc<str>>,
 }
 
 /// A connection registered with the hub; dropping it unregisters the connection (and, after the
@@ -81,14 +131,14 @@ pub struct Arrival<'a> {
 /// Frames to send once the people lock is released, and rooms whose crowd summary to schedule.
 #[derive(Debug, Default)]
 pub(super) struct Announce {
-    frames: Vec<(String, ServerMsg)>,
+    pub(super) frames: Vec<(String, ServerMsg)>,
     summaries: Vec<String>,
 }
 
 impl Announce {
     /// How `room`, `size` people at its largest around a change, hears of it: `frame` if the room
     /// is no crowd (at most `crowd`), otherwise the room's next `roster` summary.
-    fn tell(
+    pub(super) fn tell(
         &mut self,
         rosters: &mut Rosters,
         crowd: usize,
@@ -116,16 +166,30 @@ impl Hub {
                 persons,
                 by_key,
                 rosters,
+                version,
             } = &mut *people;
-            let newcomer = !persons.contains_key(&session);
-            let person = persons.entry(session).or_insert_with(|| Person {
-                nick: arrival.nick.to_owned(),
-                key: arrival.key.to_owned(),
-                token_hash: Arc::clone(arrival.token_hash),
-                rooms: BTreeSet::new(),
-                connections: HashMap::new(),
-                epoch: 0,
+            let newcomer = !persons.get(&session).is_some_and(Person::online);
+            let person = persons.entry(session).or_insert_with(|| {
+                Person::new(
+                    arrival.nick.to_owned(),
+                    arrival.key.to_owned(),
+                    BTreeSet::new(),
+                )
             });
+            if person.nick != arrival.nick {
+                // Another server's word on them was older than the store's.
+                let rooms: Vec<String> = person.rooms.iter().cloned().collect();
+                for room in std::iter::once(GENERAL).chain(rooms.iter().map(String::as_str)) {
+                    rosters.remove(room, session, &person.nick);
+                    rosters.add(room, session, arrival.nick);
+                }
+                if by_key.get(&person.key) == Some(&session) {
+                    by_key.remove(&person.key);
+                }
+                arrival.nick.clone_into(&mut person.nick);
+                arrival.key.clone_into(&mut person.key);
+            }
+            person.token_hash = Some(Arc::clone(arrival.token_hash));
             by_key.insert(person.key.clone(), session);
             // The session's rooms were read under its order lock, so they are the current ones.
             let now_in: BTreeSet<String> = arrival
@@ -151,6 +215,15 @@ impl Hub {
             person.rooms = now_in;
             person.epoch += 1;
             person.connections.insert(conn, Arc::clone(&mailbox));
+            if !std::mem::replace(&mut person.here, true) && self.shared.bus.is_shared() {
+                // Told under the lock, so the others hear this server's changes in their order.
+                *version += 1;
+                let online = Event::Online {
+                    v: *version,
+                    person: person.info(session),
+                };
+                self.shared.bus.publish(&online, None);
+            }
             let nick = person.nick.clone();
             newcomer.then(|| self.plan_presence(rosters, nick, true, sizes))
         };
@@ -168,7 +241,7 @@ impl Hub {
     /// Decides how the rooms of someone who came online (`online`) or went offline hear of it,
     /// given each room's size at its largest around the change: one `presence` in `general` if that
     /// is no crowd; otherwise a `roster` summary for each crowd and a `presence` in each other room.
-    fn plan_presence(
+    pub(super) fn plan_presence(
         &self,
         rosters: &mut Rosters,
         nick: String,
@@ -202,7 +275,7 @@ impl Hub {
     }
 
     /// Sends what was decided, after the lock is released.
-    fn announce(&self, announce: Announce) {
+    pub(super) fn announce(&self, announce: Announce) {
         for (room, frame) in &announce.frames {
             self.broadcast(room, SERVER, frame);
         }
@@ -226,48 +299,65 @@ impl Hub {
 
     /// Records that `session` joined (`joined`) or left `room`: its members are told, if the person
     /// is online, and the session's connections other than `origin` follow. Called under the
-    /// session's order lock, after the store took the change.
+    /// session's order lock, after the store took the change. Other servers are told to read the
+    /// session again.
     pub fn membership(&self, session: SessionId, room: &str, joined: bool, origin: ConnId) {
+        self.shared
+            .bus
+            .publish(&Event::Session { id: session.get() }, None);
         let announce = {
             let mut people = self.people();
-            let People {
-                persons, rosters, ..
-            } = &mut *people;
-            let Some(person) = persons.get_mut(&session) else {
-                return;
-            };
-            let changed = if joined {
-                person.rooms.insert(room.to_owned())
-            } else {
-                person.rooms.remove(room)
-            };
-            for (conn, inbox) in &person.connections {
-                // If it does not fit, the connection reconciles its rooms when it reports the miss.
-                if *conn != origin {
-                    inbox.push(Private::RoomsChanged);
-                }
-            }
-            let size = match (changed, joined) {
-                (false, _) => rosters.count(room),
-                (true, true) => rosters.add(room, session, &person.nick),
-                (true, false) => rosters.remove(room, session, &person.nick),
-            };
-            let member = ServerMsg::Member {
-                room: room.to_owned(),
-                nick: person.nick.clone(),
-                joined,
-            };
-            let mut announce = Announce::default();
-            announce.tell(
-                rosters,
-                self.shared.config.crowd,
-                room.to_owned(),
-                size,
-                member,
-            );
-            announce
+            self.change_room(&mut people, session, room, joined, origin)
         };
-        self.announce(announce);
+        if let Some(announce) = announce {
+            self.announce(announce);
+        }
+    }
+
+    /// One room of an online person changed: the room's lists, what its members hear, and the
+    /// person's connections here (but `origin`) told to follow.
+    pub(super) fn change_room(
+        &self,
+        people: &mut People,
+        session: SessionId,
+        room: &str,
+        joined: bool,
+        origin: ConnId,
+    ) -> Option<Announce> {
+        let People {
+            persons, rosters, ..
+        } = people;
+        let person = persons.get_mut(&session)?;
+        let changed = if joined {
+            person.rooms.insert(room.to_owned())
+        } else {
+            person.rooms.remove(room)
+        };
+        for (conn, inbox) in &person.connections {
+            // If it does not fit, the connection reconciles its rooms when it reports the miss.
+            if *conn != origin {
+                inbox.push(Private::RoomsChanged);
+            }
+        }
+        let size = match (changed, joined) {
+            (false, _) => rosters.count(room),
+            (true, true) => rosters.add(room, session, &person.nick),
+            (true, false) => rosters.remove(room, session, &person.nick),
+        };
+        let member = ServerMsg::Member {
+            room: room.to_owned(),
+            nick: person.nick.clone(),
+            joined,
+        };
+        let mut announce = Announce::default();
+        announce.tell(
+            rosters,
+            self.shared.config.crowd,
+            room.to_owned(),
+            size,
+            member,
+        );
+        Some(announce)
     }
 
     /// Who of `room` is online, sorted case-insensitively; in a crowd, only the first
@@ -292,7 +382,8 @@ impl Hub {
     }
 
     /// Forgets connection `conn` of `session`. If it was the person's last one, they are announced
-    /// as gone after the leave grace, unless they came back meanwhile.
+    /// as gone after the leave grace, unless they came back meanwhile (or are online on another
+    /// server).
     fn disconnect(&self, session: SessionId, conn: ConnId) {
         let epoch = {
             let mut people = self.people();
@@ -313,25 +404,19 @@ impl Hub {
             tokio::time::sleep(hub.shared.config.leave_grace).await;
             let announce = {
                 let mut people = hub.people();
-                let People {
-                    persons,
-                    by_key,
-                    rosters,
-                } = &mut *people;
-                match persons.get(&session) {
-                    Some(p) if p.connections.is_empty() && p.epoch == epoch => {
-                        persons.remove(&session).map(|p| {
-                            if by_key.get(&p.key) == Some(&session) {
-                                by_key.remove(&p.key);
-                            }
-                            let sizes = std::iter::once(GENERAL)
-                                .chain(p.rooms.iter().map(String::as_str))
-                                .map(|room| {
-                                    (room.to_owned(), rosters.remove(room, session, &p.nick))
-                                })
-                                .collect();
-                            hub.plan_presence(rosters, p.nick, false, sizes)
-                        })
+                match people.persons.get_mut(&session) {
+                    Some(p) if p.connections.is_empty() && p.epoch == epoch && p.here => {
+                        p.here = false;
+                        p.token_hash = None;
+                        if hub.shared.bus.is_shared() {
+                            people.version += 1;
+                            let offline = Event::Offline {
+                                v: people.version,
+                                id: session.get(),
+                            };
+                            hub.shared.bus.publish(&offline, None);
+                        }
+                        hub.forget_if_gone(&mut people, session)
                     }
                     _ => None,
                 }
@@ -340,6 +425,32 @@ impl Hub {
                 hub.announce(announce);
             }
         });
+    }
+
+    /// Removes `session` if it is online on no server any more, and says how that is announced.
+    pub(super) fn forget_if_gone(
+        &self,
+        people: &mut People,
+        session: SessionId,
+    ) -> Option<Announce> {
+        let People {
+            persons,
+            by_key,
+            rosters,
+            ..
+        } = people;
+        if persons.get(&session).is_none_or(Person::online) {
+            return None;
+        }
+        let p = persons.remove(&session)?;
+        if by_key.get(&p.key) == Some(&session) {
+            by_key.remove(&p.key);
+        }
+        let sizes = std::iter::once(GENERAL)
+            .chain(p.rooms.iter().map(String::as_str))
+            .map(|room| (room.to_owned(), rosters.remove(room, session, &p.nick)))
+            .collect();
+        Some(self.plan_presence(rosters, p.nick, false, sizes))
     }
 
     /// Everyone online, sorted case-insensitively; in a crowd, only the first ones.
@@ -353,46 +464,57 @@ impl Hub {
     }
 
     /// Records that `session` is now called `to` (key `key`) and, if they are online, tells everyone
-    /// but `origin`, which answers its own client.
+    /// but `origin`, which answers its own client. Other servers are told to read the session
+    /// again.
     pub fn rename(&self, session: SessionId, from: &str, to: &str, key: &str, origin: ConnId) {
-        {
-            let mut people = self.people();
-            let People {
-                persons,
-                by_key,
-                rosters,
-            } = &mut *people;
-            let Some(person) = persons.get_mut(&session) else {
-                return;
+        self.shared
+            .bus
+            .publish(&Event::Session { id: session.get() }, None);
+        if self.rekey(session, to, key) {
+            let renamed = ServerMsg::Renamed {
+                from: from.to_owned(),
+                to: to.to_owned(),
+                reply_to: None,
             };
-            for room in std::iter::once(GENERAL).chain(person.rooms.iter().map(String::as_str)) {
-                rosters.remove(room, session, &person.nick);
-                rosters.add(room, session, to);
-            }
-            if by_key.get(&person.key) == Some(&session) {
-                by_key.remove(&person.key);
-            }
-            person.nick = to.to_owned();
-            person.key = key.to_owned();
-            by_key.insert(person.key.clone(), session);
+            self.broadcast(GENERAL, origin, &renamed);
         }
-        let renamed = ServerMsg::Renamed {
-            from: from.to_owned(),
-            to: to.to_owned(),
-            reply_to: None,
-        };
-        self.broadcast(GENERAL, origin, &renamed);
     }
 
-    /// The person online whose name has key `key` (see `session::nick`), if any.
+    /// Lists an online person under their new name. Returns whether they are online.
+    pub(super) fn rekey(&self, session: SessionId, to: &str, key: &str) -> bool {
+        let mut people = self.people();
+        let People {
+            persons,
+            by_key,
+            rosters,
+            ..
+        } = &mut *people;
+        let Some(person) = persons.get_mut(&session) else {
+            return false;
+        };
+        for room in std::iter::once(GENERAL).chain(person.rooms.iter().map(String::as_str)) {
+            rosters.remove(room, session, &person.nick);
+            rosters.add(room, session, to);
+        }
+        if by_key.get(&person.key) == Some(&session) {
+            by_key.remove(&person.key);
+        }
+        person.nick = to.to_owned();
+        person.key = key.to_owned();
+        by_key.insert(person.key.clone(), session);
+        true
+    }
+
+    /// The person online (here or on another server) whose name has key `key` (see
+    /// `session::nick`), if any.
     pub fn find_online(&self, key: &str) -> Option<Recipient> {
         let people = self.people();
         let session = *people.by_key.get(key)?;
         let person = people.persons.get(&session)?;
-        (!person.connections.is_empty()).then(|| Recipient {
+        (!person.connections.is_empty() || !person.elsewhere.is_empty()).then(|| Recipient {
             session,
             nick: person.nick.clone(),
-            token_hash: Arc::clone(&person.token_hash),
+            token_hash: person.token_hash.clone(),
         })
     }
 }

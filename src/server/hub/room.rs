@@ -9,6 +9,11 @@
 //! subscriber can never attach to a room that was just removed while a new one takes its place,
 //! which would split its listeners in two.
 //!
+//! # Order
+//! Messages with a `seq` go through the room's [`Sequencer`]: they reach the ring in `seq` order,
+//! once each, whichever server committed them and whatever order they arrived in. A gap that
+//! stays open is read from the store ([`super::repair`]).
+//!
 //! # Slow subscribers
 //! A ring holds [`super::HubConfig::room_capacity`] frames. A connection that falls further behind
 //! does not hold anyone back: the ring moves on, and its next read returns [`Received::Lagged`]
@@ -16,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
@@ -26,6 +31,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt as _};
 
 use super::commit::Queue;
+use super::sequencer::{Gap, Sequencer};
 use super::{ConnId, Delivery};
 
 /// Every live room, by name.
@@ -44,8 +50,12 @@ pub(super) struct Room {
     /// Messages waiting to be committed, and whether a committer is at work.
     pub(super) queue: Mutex<Queue>,
     /// The room's last committed `seq`, as far as this server knows ([`UNKNOWN_HEAD`] until a
-    /// commit here or a read of the store tells): a reconnect that missed nothing needs no read.
+    /// delivery here or a read of the store tells): a reconnect that missed nothing needs no read.
     head: AtomicU64,
+    /// Puts messages in `seq` order on the ring.
+    order: Mutex<Sequencer<Delivery>>,
+    /// Whether a task is reading a gap of this room from the store.
+    pub(super) repairing: AtomicBool,
 }
 
 /// A room's head before anything told it.
@@ -56,11 +66,72 @@ impl Room {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Puts a frame on the ring. Only the committer of this room calls it outside the registry's
-    /// lock: a room with a commit at work is never removed.
+    fn order(&self) -> MutexGuard<'_, Sequencer<Delivery>> {
+        self.order.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts a frame without a `seq` on the ring at once.
     pub(super) fn send(&self, delivery: Delivery) {
         // An error only means nobody is listening right now, which is not a failure.
         let _ = self.tx.send(delivery);
+    }
+
+    /// Puts a stored message on the ring in its place in the order: at once if it is the next one,
+    /// later if an earlier one is missing, never if it was passed on before. Returns whether a gap
+    /// is left open (the caller starts its repair).
+    pub(super) fn deliver(&self, delivery: Delivery) -> bool {
+        let Some(seq) = delivery.seq else {
+            self.send(delivery);
+            return false;
+        };
+        let mut order = self.order();
+        let mut last = None;
+        for (seq, delivery) in order.accept(seq, delivery) {
+            last = Some(seq);
+            self.send(delivery);
+        }
+        if let Some(last) = last {
+            self.committed(last);
+        }
+        order.gap().is_some()
+    }
+
+    /// Gives up on the messages up to `to`, passing on what waited behind them.
+    pub(super) fn skip_gap(&self, to: u64) {
+        let mut order = self.order();
+        let mut last = None;
+        for (seq, delivery) in order.skip(to) {
+            last = Some(seq);
+            self.send(delivery);
+        }
+        if let Some(last) = last {
+            self.committed(last);
+        }
+    }
+
+    /// What is missing before the next message can be passed on.
+    pub(super) fn gap(&self) -> Option<Gap> {
+        self.order().gap()
+    }
+
+    /// The store's last `seq` of this room is `head`: returns whether that leaves a gap to read.
+    pub(super) fn learn_position(&self, head: u64) -> bool {
+        self.order().learn(head)
+    }
+
+    /// A reader of this room has everything up to `position` (from its catch-up).
+    pub(super) fn reported(&self, position: u64) {
+        self.order().reported(position);
+    }
+
+    /// Forgets the room's order (nobody listens: nothing to pass on).
+    pub(super) fn forget_order(&self) {
+        self.order().reset();
+    }
+
+    /// Whether anyone listens to this room.
+    pub(super) fn has_listeners(&self) -> bool {
+        self.tx.receiver_count() > 0
     }
 
     /// Records that everything up to `seq` is committed.
@@ -77,9 +148,11 @@ impl Room {
         (head != UNKNOWN_HEAD).then_some(head)
     }
 
-    /// Whether nothing needs this room: no subscriber, nothing queued, no commit at work.
+    /// Whether nothing needs this room: no subscriber, nothing queued, no commit or repair at work.
     fn unused(&self) -> bool {
-        self.tx.receiver_count() == 0 && self.queue().is_idle()
+        self.tx.receiver_count() == 0
+            && self.queue().is_idle()
+            && !self.repairing.load(Ordering::Acquire)
     }
 }
 
@@ -106,6 +179,8 @@ impl Registry {
             tx,
             queue: Mutex::new(Queue::default()),
             head: AtomicU64::new(UNKNOWN_HEAD),
+            order: Mutex::new(Sequencer::default()),
+            repairing: AtomicBool::new(false),
         });
         rooms.insert(name, Arc::clone(&room));
         room
@@ -125,6 +200,20 @@ impl Registry {
         if let Some(room) = self.lock().get(name) {
             room.send(delivery);
         }
+    }
+
+    /// The live room called `name`, if any.
+    pub(super) fn get(&self, name: &str) -> Option<Arc<Room>> {
+        self.lock().get(name).cloned()
+    }
+
+    /// The live rooms that someone listens to.
+    pub(super) fn listened(&self) -> Vec<Arc<Room>> {
+        self.lock()
+            .values()
+            .filter(|room| room.has_listeners())
+            .cloned()
+            .collect()
     }
 
     /// Starts listening to `name` on behalf of connection `conn`: only frames sent after this call

@@ -9,10 +9,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::*;
-use crate::protocol::{ChatMessage, DirectMessage, ServerMsg, GENERAL};
+use crate::protocol::{ChatMessage, ServerMsg, GENERAL};
+use crate::server::bus::Bus;
 use crate::server::clock::now_rfc3339;
 use crate::server::session::SessionId;
-use crate::server::store::{DirectDraft, NewMessage, StoreError};
+use crate::server::store::{DirectDraft, NewMessage, StoreError, StoredDirect};
 use testing::MemoryLog;
 
 fn frame_of(received: Received) -> ChatMessage {
@@ -75,6 +76,7 @@ fn frame_text(private: Private) -> String {
     match private {
         Private::Dm { frame, .. } => frame.as_str().to_owned(),
         Private::RoomsChanged => "rooms changed".to_owned(),
+        Private::Missed { id } => format!("missed {id}"),
     }
 }
 
@@ -149,8 +151,17 @@ impl Log for Broken {
     fn append_directs(
         &self,
         _drafts: Vec<DirectDraft>,
-    ) -> BoxFuture<'_, Result<Vec<DirectMessage>, StoreError>> {
+    ) -> BoxFuture<'_, Result<Vec<StoredDirect>, StoreError>> {
         Box::pin(async { Err(StoreError::Mismatch { sent: 1, got: 0 }) })
+    }
+
+    fn since<'a>(
+        &'a self,
+        _room: &'a str,
+        _after: u64,
+        _limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 
@@ -160,7 +171,7 @@ async fn a_failed_commit_delivers_nothing_and_tells_every_publisher() {
         panic: false,
         calls: AtomicU64::new(0),
     });
-    let hub = Hub::new(HubConfig::default(), log, Metrics::new());
+    let hub = Hub::new(HubConfig::default(), log, Metrics::new(), Bus::local());
     let (writer, reader) = (hub.connection_id(), hub.connection_id());
     let mut sub = hub.subscribe(GENERAL, reader);
     let failed = hub.publish(GENERAL, writer, draft("w", "x")).await;
@@ -181,6 +192,7 @@ async fn a_panicking_commit_does_not_wedge_its_room() {
         HubConfig::default(),
         Arc::clone(&log) as Arc<dyn Log>,
         Metrics::new(),
+        Bus::local(),
     );
     let writer = hub.connection_id();
     for _ in 0..3 {
@@ -219,8 +231,16 @@ async fn concurrent_publishers_are_committed_in_batches_and_delivered_in_commit_
         fn append_directs(
             &self,
             drafts: Vec<DirectDraft>,
-        ) -> BoxFuture<'_, Result<Vec<DirectMessage>, StoreError>> {
+        ) -> BoxFuture<'_, Result<Vec<StoredDirect>, StoreError>> {
             self.inner.append_directs(drafts)
+        }
+        fn since<'a>(
+            &'a self,
+            room: &'a str,
+            after: u64,
+            limit: u32,
+        ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+            self.inner.since(room, after, limit)
         }
     }
     let log = Arc::new(Counting {
@@ -231,7 +251,12 @@ async fn concurrent_publishers_are_committed_in_batches_and_delivered_in_commit_
         room_capacity: 1024,
         ..HubConfig::default()
     };
-    let hub = Hub::new(config, Arc::clone(&log) as Arc<dyn Log>, Metrics::new());
+    let hub = Hub::new(
+        config,
+        Arc::clone(&log) as Arc<dyn Log>,
+        Metrics::new(),
+        Bus::local(),
+    );
     let reader = hub.connection_id();
     let mut sub = hub.subscribe(GENERAL, reader);
     let writers: Vec<_> = (0..8)
@@ -520,7 +545,7 @@ async fn a_private_message_reaches_both_parties_and_nobody_else() {
         )
         .await
         .expect("stored");
-    let dm = ServerMsg::Dm(sent).to_json();
+    let dm = ServerMsg::Dm(sent.message).to_json();
     assert_eq!(frame_text(b1_inbox.recv().await), dm);
     assert_eq!(frame_text(a2_inbox.recv().await), dm, "my other tab");
     assert!(a1_inbox.try_recv().is_none(), "not back to the sending tab");
@@ -664,13 +689,21 @@ async fn private_messages_share_commits_instead_of_waiting_on_each_other() {
         fn append_directs(
             &self,
             drafts: Vec<DirectDraft>,
-        ) -> BoxFuture<'_, Result<Vec<DirectMessage>, StoreError>> {
+        ) -> BoxFuture<'_, Result<Vec<StoredDirect>, StoreError>> {
             self.batches.fetch_add(1, Ordering::Relaxed);
             Box::pin(async move {
                 // A store round trip: senders arriving meanwhile share the next commit.
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 self.inner.append_directs(drafts).await
             })
+        }
+        fn since<'a>(
+            &'a self,
+            room: &'a str,
+            after: u64,
+            limit: u32,
+        ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+            self.inner.since(room, after, limit)
         }
     }
     let log = Arc::new(SlowCounting {
@@ -681,6 +714,7 @@ async fn private_messages_share_commits_instead_of_waiting_on_each_other() {
         HubConfig::default(),
         Arc::clone(&log) as Arc<dyn Log>,
         Metrics::new(),
+        Bus::local(),
     );
     let senders: Vec<_> = (1..=50)
         .map(|s| {
@@ -695,6 +729,7 @@ async fn private_messages_share_commits_instead_of_waiting_on_each_other() {
                 )
                 .await
                 .expect("stored")
+                .message
                 .id
             })
         })

@@ -50,6 +50,11 @@ impl SessionId {
         self.0
     }
 
+    /// The session with this id in the store (as another server names it on the bus).
+    pub fn from_store(id: i64) -> Self {
+        Self(id)
+    }
+
     /// Any id, for tests of the structures keyed by it.
     #[cfg(any(test, feature = "test-util"))]
     pub fn from_raw(n: i64) -> Self {
@@ -77,6 +82,10 @@ pub struct SessionConfig {
     /// Per session, all its tabs together.
     pub messages: Rate,
     pub typing: Rate,
+    /// Whether other servers share the store (and may rename a session or change its rooms):
+    /// then a session without a connection here is read again from the store whenever it is
+    /// looked up, and one with a connection here is re-read when the bus says it changed.
+    pub shared: bool,
 }
 
 impl Default for SessionConfig {
@@ -90,6 +99,7 @@ impl Default for SessionConfig {
             sweep_every: Duration::from_secs(3600),
             messages: Rate::new(10.0, 20.0),
             typing: Rate::new(2.0, 5.0),
+            shared: false,
         }
     }
 }
@@ -111,6 +121,8 @@ struct Shared {
 struct Cache {
     /// Sessions with a connection on this server; each leaves when its last connection closes.
     live: HashMap<Digest, Arc<Session>>,
+    /// The same sessions by id (the bus names sessions by id).
+    live_ids: HashMap<SessionId, Digest>,
     /// Recently used sessions without a connection, bounded.
     idle: LruCache<Digest, Arc<Session>>,
     /// The name keys held by live sessions: a name in use here is refused without a store round
@@ -240,6 +252,7 @@ impl Sessions {
                 store,
                 cache: Mutex::new(Cache {
                     live: HashMap::new(),
+                    live_ids: HashMap::new(),
                     idle: LruCache::new(capacity),
                     names: HashMap::new(),
                 }),
@@ -328,7 +341,11 @@ impl Sessions {
     pub async fn lookup(&self, token: &str) -> Result<Option<Arc<Session>>, StoreError> {
         let digest = token::digest(token);
         if let Some(session) = self.in_cache(&digest) {
-            return Ok(Some(session));
+            // With other servers, only a session connected here is kept current (by the bus);
+            // any other is read again, as another server may have changed it.
+            if !self.config().shared || session.connections() > 0 {
+                return Ok(Some(session));
+            }
         }
         let expired_before = rfc3339_ago(self.config().forget_after);
         let saved = self
@@ -354,33 +371,21 @@ impl Sessions {
     }
 
     /// Caches a session read from the store, unless another lookup cached it meanwhile (then that
-    /// one is the session: there is never more than one in memory).
+    /// one is the session, brought up to date: there is never more than one in memory).
     fn admit(&self, digest: Digest, saved: SavedSession) -> Arc<Session> {
-        let display = saved.nick;
-        let key = nick::key(&display);
-        let rooms = saved
-            .rooms
-            .into_iter()
-            .filter(|room| room != GENERAL && crate::protocol::validate_room(room).is_ok())
-            .collect();
-        let session = self.new_session(
-            saved.id,
-            digest,
-            Nick {
-                display,
-                key: key.clone(),
-            },
-            rooms,
-        );
-        // Still held by this session for at least half a hold: no need to claim it again soon.
-        let fresh_until = rfc3339_in(self.config().idle_hold / 2);
-        if saved.nick_key == key
-            && saved
-                .claim
-                .is_some_and(|c| c.session_id == saved.id && c.held_until >= fresh_until)
-        {
-            session.lock().claim_until = Some(Instant::now() + self.config().idle_hold / 2);
+        let existing = {
+            let mut cache = self.cache();
+            match cache.live.get(&digest) {
+                Some(existing) => Some(Arc::clone(existing)),
+                None => cache.idle.get(&digest).cloned(),
+            }
+        };
+        if let Some(existing) = existing {
+            self.reload(&existing, saved);
+            return existing;
         }
+        let session = self.new_session(saved.id, digest, Nick::default(), BTreeSet::new());
+        self.reload(&session, saved);
         let mut cache = self.cache();
         if let Some(existing) = cache.live.get(&digest) {
             return Arc::clone(existing);
@@ -391,6 +396,63 @@ impl Sessions {
         let session = Arc::new(session);
         cache.idle.put(digest, Arc::clone(&session));
         session
+    }
+
+    /// Brings `session` up to date with the store's row; returns its name before. Under the
+    /// session's order lock (or before anyone else can see it).
+    pub fn reload(&self, session: &Session, saved: SavedSession) -> String {
+        let display = saved.nick;
+        let key = nick::key(&display);
+        let rooms: BTreeSet<String> = saved
+            .rooms
+            .into_iter()
+            .filter(|room| room != GENERAL && crate::protocol::validate_room(room).is_ok())
+            .collect();
+        // Still held by this session for at least half a hold: no need to claim it again soon.
+        let fresh_until = rfc3339_in(self.config().idle_hold / 2);
+        let held = saved.nick_key == key
+            && saved
+                .claim
+                .is_some_and(|c| c.session_id == saved.id && c.held_until >= fresh_until);
+        let (old, connected) = {
+            let mut state = session.lock();
+            let old = std::mem::replace(
+                &mut state.nick,
+                Nick {
+                    display,
+                    key: key.clone(),
+                },
+            );
+            state.rooms = rooms;
+            state.claim_until = held.then(|| Instant::now() + self.config().idle_hold / 2);
+            (old, state.connections > 0)
+        };
+        if connected && old.key != key {
+            let mut cache = self.cache();
+            if cache.names.get(&old.key) == Some(&session.id) {
+                cache.names.remove(&old.key);
+            }
+            cache.names.insert(key, session.id);
+        }
+        old.display
+    }
+
+    /// The session with this id, if it has a connection here.
+    pub fn live(&self, id: SessionId) -> Option<Arc<Session>> {
+        let cache = self.cache();
+        let digest = cache.live_ids.get(&id)?;
+        cache.live.get(digest).cloned()
+    }
+
+    /// The sessions with a connection here.
+    pub fn live_ids(&self) -> Vec<SessionId> {
+        self.cache().live_ids.keys().copied().collect()
+    }
+
+    /// Session `id` as the store has it now, unless it expired.
+    pub async fn read(&self, id: SessionId) -> Result<Option<SavedSession>, StoreError> {
+        let expired_before = rfc3339_ago(self.config().forget_after);
+        self.shared.store.session_by_id(id.0, &expired_before).await
     }
 
     /// Makes sure `session` holds its name: known to this server, or claimed in the store now.
@@ -445,6 +507,7 @@ impl Sessions {
         };
         cache.idle.pop(&session.digest);
         cache.live.insert(session.digest, Arc::clone(session));
+        cache.live_ids.insert(session.id, session.digest);
         cache.names.insert(key, session.id);
         Ok(Online {
             sessions: self.clone(),
@@ -466,6 +529,7 @@ impl Sessions {
             };
             if last {
                 cache.live.remove(&session.digest);
+                cache.live_ids.remove(&session.id);
                 if cache.names.get(&key) == Some(&session.id) {
                     cache.names.remove(&key);
                 }

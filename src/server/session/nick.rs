@@ -17,7 +17,7 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
 use crate::protocol::{ErrorCode, FrameError, MAX_NICK_CHARS};
 
 /// A nickname as shown, and the key it is claimed under.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Nick {
     pub display: String,
     pub key: String,

@@ -4,6 +4,12 @@
 //! room's `last_seq` is: the row lock orders writers (on one server or several), so ids follow
 //! commit order and a client that saw id N never later finds a missing N−1. A batch of them is one
 //! transaction (group commit, see `hub::direct`).
+//!
+//! Each stored message also says which private message of each party came before it
+//! ([`StoredDirect`]): a server that receives it from another can tell whether a connection has
+//! everything before it, or must read the store first.
+
+use std::collections::HashMap;
 
 use sqlx::Row;
 
@@ -23,12 +29,28 @@ pub struct DirectDraft {
     pub action: bool,
 }
 
+/// A private message as stored, with the id of each party's private message before it (0 if none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDirect {
+    pub message: DirectMessage,
+    pub prev_from: u64,
+    pub prev_to: u64,
+}
+
+/// A private message's id and its parties' session ids, as a server that missed it reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectParties {
+    pub id: u64,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
 impl Store {
     /// Commits private messages in one transaction with consecutive ids, in the given order.
     pub async fn append_directs(
         &self,
         drafts: Vec<DirectDraft>,
-    ) -> Result<Vec<DirectMessage>, StoreError> {
+    ) -> Result<Vec<StoredDirect>, StoreError> {
         if drafts.is_empty() {
             return Ok(Vec::new());
         }
@@ -41,6 +63,26 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
+        // Under the counter's lock every earlier message is committed: each party's latest one is
+        // its previous.
+        let mut latest: HashMap<&str, u64> = HashMap::new();
+        for draft in &drafts {
+            for party in [draft.from_session.as_str(), draft.to_session.as_str()] {
+                if !latest.contains_key(party) {
+                    let row = sqlx::query(&self.sql(
+                        "SELECT (SELECT MAX(id) FROM direct_messages WHERE from_session = $1), \
+                         (SELECT MAX(id) FROM direct_messages WHERE to_session = $1)",
+                    ))
+                    .bind(party)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let sent: Option<i64> = row.try_get(0)?;
+                    let received: Option<i64> = row.try_get(1)?;
+                    let last = sent.max(received).map_or(Ok(0), unsigned)?;
+                    latest.insert(party, last);
+                }
+            }
+        }
         let insert = self.sql(&format!(
             "INSERT INTO direct_messages \
              (id, from_session, to_session, sender, recipient, text, at, client_id, action) VALUES {}",
@@ -61,22 +103,64 @@ impl Store {
                 .bind(i64::from(draft.action));
         }
         query.execute(&mut *tx).await?;
-        let stored = (first..)
+        let mut stored = Vec::with_capacity(drafts.len());
+        for (id, draft) in (first..).zip(&drafts) {
+            let id = unsigned(id)?;
+            let prev_from = latest
+                .get(draft.from_session.as_str())
+                .copied()
+                .unwrap_or(0);
+            let prev_to = latest.get(draft.to_session.as_str()).copied().unwrap_or(0);
+            latest.insert(draft.from_session.as_str(), id);
+            latest.insert(draft.to_session.as_str(), id);
+            stored.push((id, prev_from, prev_to));
+        }
+        tx.commit().await?;
+        Ok(stored
+            .into_iter()
             .zip(drafts)
-            .map(|(id, draft)| {
-                Ok(DirectMessage {
-                    id: unsigned(id)?,
+            .map(|((id, prev_from, prev_to), draft)| StoredDirect {
+                message: DirectMessage {
+                    id,
                     from: draft.from,
                     to: draft.to,
                     text: draft.text,
                     at: draft.at,
                     client_id: draft.client_id,
                     action: draft.action,
+                },
+                prev_from,
+                prev_to,
+            })
+            .collect())
+    }
+
+    /// Private messages after id `after` (at most `limit`), with their parties' session ids: what a
+    /// server reads to deliver those another server committed but could not announce.
+    pub async fn directs_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<DirectParties>, StoreError> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT d.id, f.id AS from_id, t.id AS to_id FROM direct_messages d \
+             LEFT JOIN sessions f ON f.token_hash = d.from_session \
+             LEFT JOIN sessions t ON t.token_hash = d.to_session \
+             WHERE d.id > $1 ORDER BY d.id LIMIT $2",
+        ))
+        .bind(signed(after))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DirectParties {
+                    id: unsigned(row.try_get(0)?)?,
+                    from: row.try_get(1)?,
+                    to: row.try_get(2)?,
                 })
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        tx.commit().await?;
-        Ok(stored)
+            .collect()
     }
 
     /// The private message a session already stored under `client_id`, if any.

@@ -172,4 +172,30 @@ impl Store {
             None => Ok(0),
         }
     }
+
+    /// The last `seq` of each of `rooms` that exists (a position check: one indexed read per room,
+    /// not blocked by writers).
+    pub async fn room_heads(&self, rooms: &[&str]) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut heads = Vec::with_capacity(rooms.len());
+        for chunk in rooms.chunks(HEADS_CHUNK) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = self.sql(&format!(
+                "SELECT name, last_seq FROM rooms WHERE name IN ({list})"
+            ));
+            let mut query = sqlx::query(&sql);
+            for room in chunk {
+                query = query.bind(*room);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                heads.push((row.try_get(0)?, unsigned(row.try_get(1)?)?));
+            }
+        }
+        Ok(heads)
+    }
 }
+
+/// How many rooms one position-check statement names at most.
+const HEADS_CHUNK: usize = 500;

@@ -21,7 +21,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
-pub use directs::DirectDraft;
+pub use directs::{DirectDraft, DirectParties, StoredDirect};
 pub use messages::{NewMessage, Page};
 pub use rooms::JoinOutcome;
 pub use sessions::{Claim, SavedSession};

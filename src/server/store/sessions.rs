@@ -90,28 +90,60 @@ impl Store {
         token_hash: &str,
         expired_before: &str,
     ) -> Result<Option<SavedSession>, StoreError> {
+        self.saved_session("s.token_hash = $1", token_hash.to_owned(), expired_before)
+            .await
+    }
+
+    /// Session `id` as the store has it now (another server may have renamed it or changed its
+    /// rooms), unless it expired.
+    pub async fn session_by_id(
+        &self,
+        id: i64,
+        expired_before: &str,
+    ) -> Result<Option<SavedSession>, StoreError> {
+        self.saved_session("s.id = $1", id, expired_before).await
+    }
+
+    async fn saved_session<T>(
+        &self,
+        which: &str,
+        key: T,
+        expired_before: &str,
+    ) -> Result<Option<SavedSession>, StoreError>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + 'static,
+    {
         // One read for the session, its name's claim and its rooms: a row per room (or one row
         // with no room).
-        let rows = sqlx::query(&self.sql(
-            "SELECT s.id, s.nick, s.nick_key, c.session_id AS holder, c.held_until, m.room \
-             FROM sessions s LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
+        let rows = sqlx::query(&self.sql(&format!(
+            "SELECT s.id, s.token_hash, s.nick, s.nick_key, c.session_id AS holder, c.held_until, \
+             m.room FROM sessions s LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
              LEFT JOIN memberships m ON m.session_hash = s.token_hash \
-             WHERE s.token_hash = $1 AND s.last_seen >= $2 ORDER BY m.room",
-        ))
-        .bind(token_hash)
+             WHERE {which} AND s.last_seen >= $2 ORDER BY m.room"
+        )))
+        .bind(key)
         .bind(expired_before)
         .fetch_all(&self.pool)
         .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let mut saved = saved_session(first, token_hash)?;
+        let mut saved = saved_session(first)?;
         for row in &rows {
             if let Some(room) = row.try_get::<Option<String>, _>("room")? {
                 saved.rooms.push(room);
             }
         }
         Ok(Some(saved))
+    }
+
+    /// The token hash of session `id` (what its private messages are stored by), if it exists.
+    pub async fn session_hash(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(&self.sql("SELECT token_hash FROM sessions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 
     /// Claims `nick_key` for session `id` until `hold_until`, unless another session holds it
@@ -255,12 +287,12 @@ impl Store {
     }
 }
 
-fn saved_session(row: &AnyRow, token_hash: &str) -> Result<SavedSession, StoreError> {
+fn saved_session(row: &AnyRow) -> Result<SavedSession, StoreError> {
     let holder: Option<i64> = row.try_get("holder")?;
     let held_until: Option<String> = row.try_get("held_until")?;
     Ok(SavedSession {
         id: row.try_get("id")?,
-        token_hash: token_hash.to_owned(),
+        token_hash: row.try_get("token_hash")?,
         nick: row.try_get("nick")?,
         nick_key: row.try_get("nick_key")?,
         rooms: Vec::new(),

@@ -67,10 +67,11 @@ impl<S: WsIo> Connection<S> {
             return self.latest_page(me, room, false, reply_to).await;
         };
         // The connection is subscribed, so the room is live: its head is known once it has been
-        // committed to or read here.
+        // committed to or read here. A `since` beyond it may be a message another server stored
+        // that has not arrived here yet: only the store says whether it is beyond the room's end.
         let head = match self.ctx.hub.known_head(room) {
-            Some(head) => head,
-            None => match self.ctx.store.room_head(room).await {
+            Some(head) if since <= head => head,
+            _ => match self.ctx.store.room_head(room).await {
                 Ok(head) => {
                     self.ctx.hub.learn_head(room, head);
                     head
@@ -85,6 +86,7 @@ impl<S: WsIo> Connection<S> {
             cursor.delivered = cursor.delivered.max(since);
         }
         if head == since {
+            self.ctx.hub.reported(room, since);
             // Nothing was missed: said so, without reading a page.
             let frame = history_frame(
                 &HistoryFrame {
@@ -123,6 +125,7 @@ impl<S: WsIo> Connection<S> {
                 cursor.advance(last.1);
             }
             cursor.stale = None;
+            self.ctx.hub.reported(room, cursor.delivered);
         }
         let frame = history_frame(
             &HistoryFrame {
@@ -194,6 +197,9 @@ impl<S: WsIo> Connection<S> {
                 self.socket.send_raw(frame).await?;
             }
             if done {
+                if let Some(cursor) = me.cursors.get(room) {
+                    self.ctx.hub.reported(room, cursor.delivered);
+                }
                 return Ok(());
             }
         }
@@ -310,17 +316,37 @@ impl<S: WsIo> Connection<S> {
                 .send_raw(dm_history_frame(&fitting, since.is_some(), false))
                 .await;
         }
-        let mut after = since.unwrap_or(0).max(me.dm_delivered);
+        if let Some(since) = since {
+            me.dm_delivered = me.dm_delivered.max(since);
+        }
+        self.fill_directs(me, None).await
+    }
+
+    /// Sends every private message of the session after the last one sent to the client, up to
+    /// `upto` if given, as `dm_history` frames, a page at a time.
+    pub(super) async fn fill_directs(&mut self, me: &mut Me, upto: Option<u64>) -> Result<(), End> {
+        let hash = Arc::clone(&me.session.token_hash);
+        let store = self.ctx.store.clone();
         loop {
+            let after = me.dm_delivered;
+            if upto.is_some_and(|upto| after >= upto) {
+                return Ok(());
+            }
             let page = match store.directs(&hash, Some(after), CATCH_UP_PAGE).await {
                 Ok(page) => page,
                 Err(err) => return self.directs_stale(me, err).await,
             };
-            let done = page.len() < CATCH_UP_PAGE as usize;
-            let encoded: Vec<(String, u64)> = page.iter().map(encode_direct).collect();
+            let reached = page
+                .last()
+                .is_some_and(|last| upto.is_some_and(|upto| last.id >= upto));
+            let done = page.len() < CATCH_UP_PAGE as usize || reached;
+            let encoded: Vec<(String, u64)> = page
+                .iter()
+                .filter(|dm| upto.is_none_or(|upto| dm.id <= upto))
+                .map(encode_direct)
+                .collect();
             if let Some(last) = encoded.last() {
-                after = last.1;
-                me.dm_delivered = me.dm_delivered.max(after);
+                me.dm_delivered = me.dm_delivered.max(last.1);
             }
             me.dm_stale = false;
             let parts = chunks(&encoded);

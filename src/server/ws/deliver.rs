@@ -124,30 +124,49 @@ impl<S: WsIo> Connection<S> {
     }
 
     /// Sends the ack of this connection's own private message `id` after every private message
-    /// with a lower id meant for this connection (already in its inbox: the hub answers a sender
-    /// only after delivering).
+    /// with a lower id meant for this connection: those in its inbox (the hub answers a sender
+    /// only after delivering), and, if the session's previous one (`prev`) has still not been
+    /// passed on (it was committed by another server and is on its way), those read from the
+    /// store.
     pub(super) async fn direct_ack_in_order(
         &mut self,
         me: &mut Me,
         live: &mut Live,
-        id: u64,
+        (id, prev): (u64, u64),
         ack: &ServerMsg,
     ) -> Result<(), End> {
         loop {
             let front = live.inbox.try_recv_if(|private| match private {
-                Private::Dm { id: earlier, .. } => *earlier < id,
+                Private::Dm { id: earlier, .. } | Private::Missed { id: earlier } => *earlier < id,
                 Private::RoomsChanged => true,
             });
             match front {
-                Some(Private::Dm { id: earlier, frame }) => {
-                    if !me.dm_stale && earlier > me.dm_delivered {
+                Some(Private::Dm {
+                    id: earlier,
+                    prev: before,
+                    frame,
+                }) => {
+                    if me.dm_stale || earlier <= me.dm_delivered {
+                        continue;
+                    }
+                    if before.is_none_or(|before| before <= me.dm_delivered) {
                         me.dm_delivered = earlier;
                         self.socket.feed(frame).await?;
+                    } else {
+                        Box::pin(self.fill_directs(me, Some(id - 1))).await?;
+                    }
+                }
+                Some(Private::Missed { id: earlier }) => {
+                    if !me.dm_stale && earlier > me.dm_delivered {
+                        Box::pin(self.fill_directs(me, Some(id - 1))).await?;
                     }
                 }
                 Some(Private::RoomsChanged) => Box::pin(self.reconcile(me, live, None)).await?,
                 None => break,
             }
+        }
+        if !me.dm_stale && prev > me.dm_delivered {
+            Box::pin(self.fill_directs(me, Some(id - 1))).await?;
         }
         if !me.dm_stale {
             me.dm_delivered = me.dm_delivered.max(id);
@@ -155,8 +174,10 @@ impl<S: WsIo> Connection<S> {
         self.socket.send(ack).await
     }
 
-    /// Forwards a private message, or follows the session into or out of rooms. If the inbox
-    /// overflowed, both are resynced: rooms from the session, private messages from the store.
+    /// Forwards a private message, or follows the session into or out of rooms. A private message
+    /// whose predecessor this connection has not passed on (it came from another server ahead of
+    /// it) is preceded by what the store has. If the inbox overflowed, both are resynced: rooms
+    /// from the session, private messages from the store.
     pub(super) async fn deliver_private(
         &mut self,
         me: &mut Me,
@@ -164,11 +185,18 @@ impl<S: WsIo> Connection<S> {
         private: Private,
     ) -> Result<(), End> {
         match private {
-            Private::Dm { id, frame } if !me.dm_stale && id > me.dm_delivered => {
-                me.dm_delivered = id;
-                self.socket.send_raw(frame).await?;
+            Private::Dm { id, prev, frame } if !me.dm_stale && id > me.dm_delivered => {
+                if prev.is_none_or(|prev| prev <= me.dm_delivered) {
+                    me.dm_delivered = id;
+                    self.socket.send_raw(frame).await?;
+                } else {
+                    self.fill_directs(me, None).await?;
+                }
             }
-            Private::Dm { .. } => {}
+            Private::Missed { id } if !me.dm_stale && id > me.dm_delivered => {
+                self.fill_directs(me, None).await?;
+            }
+            Private::Dm { .. } | Private::Missed { .. } => {}
             Private::RoomsChanged => self.reconcile(me, live, None).await?,
         }
         if live.inbox.take_missed() > 0 {

@@ -523,7 +523,7 @@ impl<S: WsIo> Connection<S> {
                 nick: me.session.nick(),
                 active: false,
             };
-            self.ctx.hub.broadcast(&room, self.id, &stopped);
+            self.ctx.hub.broadcast_everywhere(&room, self.id, &stopped);
         }
     }
 }

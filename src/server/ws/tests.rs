@@ -148,6 +148,7 @@ async fn connect(limits: Limits) -> Peer {
         HubConfig::default(),
         Arc::new(store.clone()),
         metrics.clone(),
+        crate::server::bus::Bus::local(),
     );
     let ctx = Ctx {
         sessions: Sessions::new(SessionConfig::default(), store.clone()),

@@ -23,7 +23,21 @@ pub async fn apply<S: WsIo>(
         conn.ctx.hub.find_online(&nick::key(to)).ok_or_else(|| {
             FrameError::new(ErrorCode::UnknownUser, format!("{to:?} is not online"))
         })?;
-    let dm = {
+    // Someone online on another server: their private messages are stored by their token hash,
+    // which only the store tells (it never crosses the bus).
+    let to_hash = match &recipient.token_hash {
+        Some(hash) => hash.to_string(),
+        None => conn
+            .ctx
+            .store
+            .session_hash(recipient.session.get())
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| {
+                FrameError::new(ErrorCode::UnknownUser, format!("{to:?} is not online"))
+            })?,
+    };
+    let (dm, prev) = {
         // A retry of a message already stored (even before a restart) is acked, not stored again;
         // the check and the commit are in the session's order, so two tabs retrying at once store
         // it once.
@@ -35,11 +49,12 @@ pub async fn apply<S: WsIo>(
             .await
             .map_err(unavailable)?;
         match earlier {
-            Some(dm) => dm,
+            // Already stored: everything before it was passed on or is in the store.
+            Some(dm) => (dm, 0),
             None => {
                 let draft = DirectDraft {
                     from_session: me.session.token_hash.to_string(),
-                    to_session: recipient.token_hash.to_string(),
+                    to_session: to_hash,
                     from: me.session.nick(),
                     to: recipient.nick.clone(),
                     text,
@@ -47,10 +62,12 @@ pub async fn apply<S: WsIo>(
                     client_id: Some(client_id.clone()),
                     action,
                 };
-                conn.ctx
+                let stored = conn
+                    .ctx
                     .hub
                     .send_direct(draft, me.session.id, recipient.session, conn.id)
-                    .await?
+                    .await?;
+                (stored.message, stored.prev_from)
             }
         }
     };
@@ -61,7 +78,7 @@ pub async fn apply<S: WsIo>(
         to: Some(dm.to.clone()),
         id: Some(dm.id),
     };
-    conn.direct_ack_in_order(me, live, dm.id, &ack)
+    conn.direct_ack_in_order(me, live, (dm.id, prev), &ack)
         .await
         .map_err(Refused::End)
 }

@@ -38,6 +38,6 @@ pub fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, room: &str, active:
         nick: me.session.nick(),
         active: true,
     };
-    conn.ctx.hub.broadcast(room, conn.id, &typing);
+    conn.ctx.hub.broadcast_everywhere(room, conn.id, &typing);
     Ok(())
 }

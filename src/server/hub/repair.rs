@@ -1,0 +1,156 @@
+//! Filling a room's gaps from the store.
+//!
+//! A room's sequencer holds back a message whose predecessor has not arrived. Usually the
+//! predecessor is a moment behind on the bus; if it is still missing after [`GAP_WAIT`], it was
+//! lost (its server died between commit and publish, or the bus dropped it), and it is read from
+//! the store, which has it: a message with a higher `seq` exists only once every lower one is
+//! committed. One task per room does this, reading at most [`REPAIR_PAGE`] messages at a time,
+//! with backoff while the store fails.
+//!
+//! The *tail* (a last message nothing follows, so no gap shows it) is found by position checks:
+//! the cluster reads the store's last `seq` of every room listened to here and hands it to
+//! [`Hub::check_positions`].
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tungstenite::Utf8Bytes;
+
+use super::room::Room;
+use super::{Delivery, Hub, SERVER};
+use crate::protocol::ServerMsg;
+
+/// How long a gap may stay open before it is read from the store: long enough for a message a
+/// moment behind on the bus, short enough to be a hiccup rather than a stall.
+pub const GAP_WAIT: Duration = Duration::from_millis(100);
+
+/// Most messages one repair read takes.
+const REPAIR_PAGE: u64 = 256;
+
+/// The longest wait between repair reads while the store fails.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl Hub {
+    /// A delivery left a gap in `room`: reads it from the store after [`GAP_WAIT`], unless a
+    /// repair is already at work there.
+    pub(super) fn repair_soon(&self, room: &Arc<Room>) {
+        self.start_repair(room, GAP_WAIT, "gap");
+    }
+
+    fn start_repair(&self, room: &Arc<Room>, wait: Duration, reason: &'static str) {
+        if room.repairing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            room.repairing.store(false, Ordering::Release);
+            return;
+        };
+        let (hub, room) = (self.clone(), Arc::clone(room));
+        runtime.spawn(async move {
+            let _repairing = Repairing {
+                hub: hub.clone(),
+                room: Arc::clone(&room),
+            };
+            hub.repair(&room, wait, reason).await;
+        });
+    }
+
+    /// Reads `room`'s gaps from the store until none is left (or nobody listens any more).
+    async fn repair(&self, room: &Room, mut wait: Duration, reason: &'static str) {
+        loop {
+            tokio::time::sleep(wait).await;
+            if !room.has_listeners() {
+                room.forget_order();
+                return;
+            }
+            let Some(gap) = room.gap() else {
+                return;
+            };
+            let limit = (gap.to - gap.from + 1).min(REPAIR_PAGE);
+            let read = self
+                .shared
+                .log
+                .since(
+                    &room.name,
+                    gap.from - 1,
+                    u32::try_from(limit).unwrap_or(u32::MAX),
+                )
+                .await;
+            match read {
+                Ok(messages) if !messages.is_empty() => {
+                    self.shared.metrics.repaired(reason, messages.len() as u64);
+                    for message in messages {
+                        let seq = message.seq;
+                        let frame = Utf8Bytes::from(ServerMsg::Message(message).to_json());
+                        room.deliver(Delivery {
+                            origin: SERVER,
+                            seq: Some(seq),
+                            frame,
+                        });
+                    }
+                    wait = Duration::ZERO;
+                }
+                Ok(_) => {
+                    // The store has nothing there (it cannot be the store these seqs came from):
+                    // stop waiting for what will never come.
+                    tracing::error!(room = %room.name, from = gap.from, to = gap.to,
+                        "a gap the store cannot fill; passing on without it");
+                    room.skip_gap(gap.to);
+                    wait = Duration::ZERO;
+                }
+                Err(err) => {
+                    tracing::warn!(%err, room = %room.name, "reading a gap from the store failed; will retry");
+                    wait = (wait * 2).clamp(GAP_WAIT, MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// The store's last `seq` of each room: rooms listened to here whose end this server has not
+    /// passed on are repaired at once. The cluster calls it periodically and whenever the bus
+    /// comes back.
+    pub fn check_positions(&self, heads: &[(String, u64)]) {
+        for (name, head) in heads {
+            if let Some(room) = self.shared.rooms.get(name) {
+                if room.learn_position(*head) {
+                    self.start_repair(&room, Duration::ZERO, "tail");
+                }
+            }
+        }
+    }
+
+    /// The rooms someone listens to here (whose positions to check).
+    pub fn listened_rooms(&self) -> Vec<String> {
+        self.shared
+            .rooms
+            .listened()
+            .iter()
+            .map(|room| room.name.to_string())
+            .collect()
+    }
+
+    /// A reader of `room` has everything up to `position` after its catch-up.
+    pub fn reported(&self, room: &str, position: u64) {
+        if let Some(room) = self.shared.rooms.get(room) {
+            room.reported(position);
+        }
+    }
+}
+
+/// Ends a room's repair however its task ends; starts another if a gap opened meanwhile.
+struct Repairing {
+    hub: Hub,
+    room: Arc<Room>,
+}
+
+impl Drop for Repairing {
+    fn drop(&mut self) {
+        self.room.repairing.store(false, Ordering::Release);
+        if self.room.has_listeners() && self.room.gap().is_some() {
+            self.hub.start_repair(&self.room, GAP_WAIT, "gap");
+        } else {
+            self.hub.shared.rooms.release(&self.room);
+        }
+    }
+}
