@@ -22,11 +22,14 @@
 //! - `server::session`: sessions and nickname claims, a bounded cache of the store's.
 //! - `server::membership`, `server::messages`: joining and leaving rooms, posting a message.
 //! - `server::store`: SQLite or PostgreSQL, the authority on everything that outlives a connection.
+//! - `server::bus`, `server::cluster`: several servers as one (Redis between them): what each
+//!   tells the others, and what each reads from the store when the bus lost it.
 //! - `server::limits`, `server::metrics`, `server::clock`, `server::state`.
 //!
 //! Dependencies point one way: `protocol` ← `chat` ← `client` ← `ui`; on the server, `ws` and
 //! `http` use `membership` and `messages`, which use `hub`, `session` and `store`; `store`,
-//! `limits`, `metrics` and `clock` use nothing of the server's. The page reaches into the server
+//! `limits`, `metrics` and `clock` use nothing of the server's; `cluster` feeds what `bus`
+//! brings into `hub` and `session`, and `hub` publishes on `bus`. The page reaches into the server
 //! in one place, the server function `ui::page_state`, and the server uses the page's shell,
 //! routes and `ui::paths`.
 //!

@@ -13,8 +13,11 @@
 //! - `reconnect` (chinwag only): N clients drop, messages are posted while they are away, they come
 //!   back with `since`; reports catch-up time and checks that each got exactly the missed messages.
 //!
-//! Connections come from 127.0.0.1–127.0.0.250 in turn so ephemeral ports do not run out. Every run
-//! is bounded in time and count and only touches loopback.
+//! Connections come from 127.0.0.1–127.0.0.250 in turn so ephemeral ports do not run out. With
+//! several `--addr`esses (`A,B,C`: servers of one cluster), connection `i` goes to address
+//! `i % n`, so clients and senders are spread over the servers, and `fanout` also reports latency
+//! from senders on the receiver's own server and on another. Every run is bounded in time and count
+//! and only touches loopback.
 
 mod stats;
 mod wire;
@@ -33,7 +36,7 @@ use stats::{Receiver, Report};
 use wire::{Event, Proto};
 
 const USAGE: &str =
-    "usage: chinwag-load <fanout|conns|seed|reconnect> --addr HOST:PORT [--proto chinwag|socketio|plain]
+    "usage: chinwag-load <fanout|conns|seed|reconnect> --addr HOST:PORT[,HOST:PORT...] [--proto chinwag|socketio|plain]
   fanout:    --clients 200 --senders 4 (--window 16 | --rate 200) --secs 10 [--warmup 2]
   conns:     --conns 10000 [--pid SERVER_PID] [--hold 5] [--sessions FILE]
   seed:      --conns 10000 --out FILE
@@ -42,7 +45,8 @@ const USAGE: &str =
 
 struct Args {
     scenario: String,
-    addr: SocketAddr,
+    /// The servers; connection `i` goes to `addrs[i % len]`.
+    addrs: Vec<SocketAddr>,
     proto: Proto,
     clients: usize,
     senders: usize,
@@ -66,7 +70,7 @@ fn parse_args() -> Result<Args, String> {
     let scenario = argv.next().ok_or(USAGE)?;
     let mut args = Args {
         scenario,
-        addr: "127.0.0.1:3000".parse().map_err(|_| "addr")?,
+        addrs: vec!["127.0.0.1:3000".parse().map_err(|_| "addr")?],
         proto: Proto::Chinwag,
         clients: 200,
         senders: 4,
@@ -89,7 +93,12 @@ fn parse_args() -> Result<Args, String> {
             .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
         let bad = |_: Box<dyn std::error::Error>| format!("bad value for {flag}: {value}");
         match flag.as_str() {
-            "--addr" => args.addr = value.parse().map_err(|_| format!("bad --addr {value}"))?,
+            "--addr" => {
+                args.addrs = value
+                    .split(',')
+                    .map(|a| a.trim().parse().map_err(|_| format!("bad --addr {a}")))
+                    .collect::<Result<_, _>>()?;
+            }
             "--proto" => args.proto = value.parse()?,
             "--clients" => args.clients = value.parse().map_err(|e| bad(Box::new(e)))?,
             "--senders" => args.senders = value.parse().map_err(|e| bad(Box::new(e)))?,
@@ -109,6 +118,13 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(args)
+}
+
+impl Args {
+    /// The server connection `i` goes to.
+    fn addr(&self, i: usize) -> SocketAddr {
+        self.addrs[i % self.addrs.len()]
+    }
 }
 
 /// The n-th connection's source address: 127.0.0.1 to 127.0.0.250.
@@ -175,7 +191,7 @@ async fn fanout(args: &Args) -> Result<Report, String> {
     let mut sockets = Vec::with_capacity(n);
     for i in 0..n {
         let connected =
-            wire::connect(args.proto, args.addr, source(i), Some(hello(run, i))).await?;
+            wire::connect(args.proto, args.addr(i), source(i), Some(hello(run, i))).await?;
         sockets.push(connected.ws);
     }
     // Let join notices settle before measuring; time starts now, after every client is in.
@@ -195,6 +211,7 @@ async fn fanout(args: &Args) -> Result<Report, String> {
     let measure_from = args.warmup;
     let measure_to = args.warmup + args.secs;
 
+    let servers = args.addrs.len();
     let mut receiver_tasks = Vec::new();
     let mut sender_tasks = Vec::new();
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
@@ -208,7 +225,8 @@ async fn fanout(args: &Args) -> Result<Report, String> {
         let mut done = done_rx.clone();
         receiver_tasks.push(tokio::spawn(async move {
             let (remaining, permits) = (remaining_rx, permits_rx);
-            let mut receiver = Receiver::new(senders, epoch, measure_from, measure_to);
+            let mut receiver = Receiver::new(senders, epoch, measure_from, measure_to)
+                .on_server(i % servers, servers);
             loop {
                 let msg = tokio::select! {
                     msg = stream.next() => msg,
@@ -332,7 +350,7 @@ async fn seed(args: &Args) -> Result<Report, String> {
     let mut next = 0usize;
     while next < args.conns || !pending.is_empty() {
         while next < args.conns && pending.len() < 64 {
-            let (proto, addr, i) = (args.proto, args.addr, next);
+            let (proto, addr, i) = (args.proto, args.addr(next), next);
             pending.push(async move {
                 let connected = wire::connect(proto, addr, source(i), Some(hello(run, i))).await?;
                 connected
@@ -374,7 +392,7 @@ async fn conns(args: &Args) -> Result<Report, String> {
     let mut next = 0usize;
     while next < args.conns || !pending.is_empty() {
         while next < args.conns && pending.len() < 64 {
-            let (proto, addr, i) = (args.proto, args.addr, next);
+            let (proto, addr, i) = (args.proto, args.addr(next), next);
             let hello = match &returning {
                 // A returning tab says where it was: nothing was missed meanwhile.
                 Some(tokens) => tokens
@@ -427,13 +445,13 @@ async fn reconnect(args: &Args) -> Result<Report, String> {
     let run = run_id();
     let n = args.clients.max(1);
     // The writer stays; the others each note their session and last seq, then drop.
-    let mut writer = wire::connect(args.proto, args.addr, source(0), Some(hello(run, 0)))
+    let mut writer = wire::connect(args.proto, args.addr(0), source(0), Some(hello(run, 0)))
         .await?
         .ws;
     let mut away = Vec::with_capacity(n);
     for i in 1..=n {
         let connected =
-            wire::connect(args.proto, args.addr, source(i), Some(hello(run, i))).await?;
+            wire::connect(args.proto, args.addr(i), source(i), Some(hello(run, i))).await?;
         let session = connected
             .welcome
             .as_ref()
@@ -484,7 +502,7 @@ async fn reconnect(args: &Args) -> Result<Report, String> {
     let expected = Arc::new(expected);
     let mut tasks = Vec::new();
     for (i, session) in away.into_iter().enumerate() {
-        let (proto, addr, expected) = (args.proto, args.addr, Arc::clone(&expected));
+        let (proto, addr, expected) = (args.proto, args.addr(i + 1), Arc::clone(&expected));
         let hello = json!({"type":"hello","session":session,"since":{"general":start_seq}});
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();

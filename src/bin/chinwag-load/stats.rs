@@ -13,6 +13,13 @@ pub struct Receiver {
     from_us: u64,
     to_us: u64,
     latency_us: Histogram<u64>,
+    /// With several servers: latency of messages from a sender on this receiver's server, and
+    /// from one on another server.
+    same_us: Histogram<u64>,
+    cross_us: Histogram<u64>,
+    /// This receiver's server and how many there are (sender `s` is on server `s % servers`).
+    server: usize,
+    servers: usize,
     /// Per sender, the numbers seen (a bitmap) and the highest one.
     seen: Vec<Vec<u64>>,
     highest: Vec<Option<u64>>,
@@ -23,16 +30,23 @@ pub struct Receiver {
     pub measured: u64,
 }
 
+/// 1 µs to 60 s, 3 significant digits.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!("3 digits is valid")))
+}
+
 impl Receiver {
     pub fn new(senders: usize, epoch: Instant, from_secs: f64, to_secs: f64) -> Self {
         Self {
             epoch,
             from_us: (from_secs * 1e6) as u64,
             to_us: (to_secs * 1e6) as u64,
-            // 1 µs to 60 s, 3 significant digits.
-            latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| {
-                Histogram::new(3).unwrap_or_else(|_| unreachable!("3 digits is valid"))
-            }),
+            latency_us: histogram(),
+            same_us: histogram(),
+            cross_us: histogram(),
+            server: 0,
+            servers: 1,
             seen: vec![Vec::new(); senders],
             highest: vec![None; senders],
             unique: 0,
@@ -40,6 +54,13 @@ impl Receiver {
             out_of_order: 0,
             measured: 0,
         }
+    }
+
+    /// This receiver is on server `server` of `servers`.
+    pub fn on_server(mut self, server: usize, servers: usize) -> Self {
+        self.server = server;
+        self.servers = servers.max(1);
+        self
     }
 
     /// Records one received text. Returns `(sender, n)` the first time a message arrives here.
@@ -72,13 +93,23 @@ impl Receiver {
         if (self.from_us..self.to_us).contains(&sent) {
             self.measured += 1;
             let now = self.epoch.elapsed().as_micros() as u64;
-            let _ = self.latency_us.record(now.saturating_sub(sent).max(1));
+            let latency = now.saturating_sub(sent).max(1);
+            let _ = self.latency_us.record(latency);
+            if self.servers > 1 {
+                let _ = if s % self.servers == self.server {
+                    self.same_us.record(latency)
+                } else {
+                    self.cross_us.record(latency)
+                };
+            }
         }
         Some((s, n))
     }
 
     pub fn merge(&mut self, other: &Receiver) {
         let _ = self.latency_us.add(&other.latency_us);
+        let _ = self.same_us.add(&other.same_us);
+        let _ = self.cross_us.add(&other.cross_us);
         self.duplicated += other.duplicated;
         self.out_of_order += other.out_of_order;
         self.measured += other.measured;
@@ -96,6 +127,16 @@ impl Receiver {
             );
         }
         report.set("latency_max_ms", h.max() as f64 / 1000.0);
+        for (kind, h) in [("same", &self.same_us), ("cross", &self.cross_us)] {
+            if !h.is_empty() {
+                for (name, q) in [("p50", 0.5), ("p99", 0.99)] {
+                    report.set(
+                        &format!("latency_{kind}_server_{name}_ms"),
+                        h.value_at_quantile(q) as f64 / 1000.0,
+                    );
+                }
+            }
+        }
         report.set("duplicated", self.duplicated as f64);
         report.set("out_of_order", self.out_of_order as f64);
         report

@@ -154,6 +154,9 @@ struct State {
     claim_until: Option<Instant>,
     /// When it was last used without a connection (for the cache's idle eviction).
     idle_since: Instant,
+    /// Its latest private message's id, as the store said when this session was just read from it
+    /// (taken by the first connection: see [`Session::take_fresh_directs`]).
+    fresh_directs: Option<u64>,
     messages: TokenBucket,
     typing: TokenBucket,
 }
@@ -237,6 +240,15 @@ impl Session {
         self.lock().rooms.remove(room);
     }
 
+    /// The latest private message id the store had for this session when it was read from the
+    /// store for this connection, once (`None` if it came from the cache, or was taken). While
+    /// nobody else on one server speaks for the session, no private message of it can be stored
+    /// between that read and the connection's registration (nobody can send one to someone not
+    /// online), so a returning tab that has it needs no read of its private messages.
+    pub fn take_fresh_directs(&self) -> Option<u64> {
+        self.lock().fresh_directs.take()
+    }
+
     /// How many connections this session has on this server.
     pub fn connections(&self) -> usize {
         self.lock().connections
@@ -284,6 +296,7 @@ impl Sessions {
                 connections: 0,
                 claim_until: None,
                 idle_since: now,
+                fresh_directs: None,
                 messages: TokenBucket::new(self.config().messages, now),
                 typing: TokenBucket::new(self.config().typing, now),
             }),
@@ -385,7 +398,9 @@ impl Sessions {
             return existing;
         }
         let session = self.new_session(saved.id, digest, Nick::default(), BTreeSet::new());
+        let last_direct = saved.last_direct;
         self.reload(&session, saved);
+        session.lock().fresh_directs = Some(last_direct);
         let mut cache = self.cache();
         if let Some(existing) = cache.live.get(&digest) {
             return Arc::clone(existing);

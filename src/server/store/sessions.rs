@@ -24,6 +24,9 @@ pub struct SavedSession {
     pub nick_key: String,
     pub rooms: Vec<String>,
     pub claim: Option<Claim>,
+    /// The id of its latest private message (sent or received), 0 if none: a returning tab with
+    /// nothing newer needs no read of them.
+    pub last_direct: u64,
 }
 
 /// Who holds a name key, and until when.
@@ -117,7 +120,10 @@ impl Store {
         // with no room).
         let rows = sqlx::query(&self.sql(&format!(
             "SELECT s.id, s.token_hash, s.nick, s.nick_key, c.session_id AS holder, c.held_until, \
-             m.room FROM sessions s LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
+             m.room, \
+             (SELECT MAX(id) FROM direct_messages WHERE from_session = s.token_hash) AS sent, \
+             (SELECT MAX(id) FROM direct_messages WHERE to_session = s.token_hash) AS received \
+             FROM sessions s LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
              LEFT JOIN memberships m ON m.session_hash = s.token_hash \
              WHERE {which} AND s.last_seen >= $2 ORDER BY m.room"
         )))
@@ -290,6 +296,8 @@ impl Store {
 fn saved_session(row: &AnyRow) -> Result<SavedSession, StoreError> {
     let holder: Option<i64> = row.try_get("holder")?;
     let held_until: Option<String> = row.try_get("held_until")?;
+    let sent: Option<i64> = row.try_get("sent")?;
+    let received: Option<i64> = row.try_get("received")?;
     Ok(SavedSession {
         id: row.try_get("id")?,
         token_hash: row.try_get("token_hash")?,
@@ -302,5 +310,6 @@ fn saved_session(row: &AnyRow) -> Result<SavedSession, StoreError> {
                 session_id,
                 held_until,
             }),
+        last_direct: sent.max(received).map_or(Ok(0), super::unsigned)?,
     })
 }

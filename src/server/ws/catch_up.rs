@@ -322,6 +322,20 @@ impl<S: WsIo> Connection<S> {
         self.fill_directs(me, None).await
     }
 
+    /// Tells the client it has every private message (after `since`, or none at all), without
+    /// reading the store: the caller knows.
+    pub(super) async fn no_new_directs(
+        &mut self,
+        me: &mut Me,
+        since: Option<u64>,
+    ) -> Result<(), End> {
+        me.dm_delivered = me.dm_delivered.max(since.unwrap_or(0));
+        me.dm_stale = false;
+        self.socket
+            .send_raw(dm_history_frame(&[], false, false))
+            .await
+    }
+
     /// Sends every private message of the session after the last one sent to the client, up to
     /// `upto` if given, as `dm_history` frames, a page at a time.
     pub(super) async fn fill_directs(&mut self, me: &mut Me, upto: Option<u64>) -> Result<(), End> {

@@ -174,12 +174,21 @@ impl<S: WsIo> Connection<S> {
             inbox,
         };
         let welcome = self.welcome_frame(&me.session, rooms.clone(), new_token);
-        self.socket.send(&welcome).await?;
+        self.socket.send_raw(welcome).await?;
         for room in &rooms {
             self.catch_up(&mut me, room, since.get(room).copied(), None)
                 .await?;
         }
-        self.catch_up_directs(&mut me, dm_since).await?;
+        // Just read from the store, and this the session's only connection (on the only server):
+        // the store's latest private message then is still its latest.
+        let fresh = me.session.take_fresh_directs();
+        let alone = !self.ctx.hub.bus().is_shared() && me.session.connections() == 1;
+        match fresh.filter(|_| alone) {
+            Some(last) if dm_since.map_or(last == 0, |since| since >= last) => {
+                self.no_new_directs(&mut me, dm_since).await?;
+            }
+            _ => self.catch_up_directs(&mut me, dm_since).await?,
+        }
         // Whatever arrived in the inbox meanwhile (a join on another tab) is handled by the loop.
         let _ = &mut live;
         Ok(Box::new((me, live)))
@@ -187,12 +196,13 @@ impl<S: WsIo> Connection<S> {
 
     /// The `welcome`, its lists cut to fit in one frame: each room's list holds at most the crowd
     /// size, and fewer if the session is in many crowded rooms (the counts say how many in all).
+    /// Serialized once.
     fn welcome_frame(
         &self,
         session: &Session,
         rooms: Vec<String>,
         new_token: Option<String>,
-    ) -> ServerMsg {
+    ) -> tungstenite::Utf8Bytes {
         let hub = &self.ctx.hub;
         let mut cap = usize::MAX;
         loop {
@@ -222,8 +232,9 @@ impl<S: WsIo> Connection<S> {
                 counts,
                 session: new_token.clone(),
             };
-            if cap == 0 || welcome.to_json().len() <= MAX_SERVER_FRAME {
-                return welcome;
+            let json = welcome.to_json();
+            if cap == 0 || json.len() <= MAX_SERVER_FRAME {
+                return json.into();
             }
             let longest = rooms
                 .iter()
