@@ -12,6 +12,12 @@
 //! - `seed` (chinwag only): creates N sessions and writes their tokens to `--out FILE`, one a line.
 //! - `reconnect` (chinwag only): N clients drop, messages are posted while they are away, they come
 //!   back with `since`; reports catch-up time and checks that each got exactly the missed messages.
+//! - `hold` (chinwag only): opens N connections (new sessions) and holds them for `--secs` after the
+//!   last one is open (writing `--out FILE` then, so a script can tell), every one recording when
+//!   each probe arrives; reports connections/s and, per probe, how long it took to reach them. Run
+//!   several at once for more connections than one process may hold.
+//! - `probe` (chinwag only): one client posts `--count` probes, one every `--every` seconds, each
+//!   carrying its send time (the machine's clock, shared by every process on it).
 //!
 //! Connections come from 127.0.0.1–127.0.0.250 in turn so ephemeral ports do not run out. With
 //! several `--addr`esses (`A,B,C`: servers of one cluster), connection `i` goes to address
@@ -41,6 +47,8 @@ const USAGE: &str =
   conns:     --conns 10000 [--pid SERVER_PID] [--hold 5] [--sessions FILE]
   seed:      --conns 10000 --out FILE
   reconnect: --clients 100 --missed 200
+  hold:      --conns 16000 --secs 30 --out READY_FILE
+  probe:     --count 5 --every 1
   common:    --json FILE (also write the report as JSON) --label NAME";
 
 struct Args {
@@ -63,6 +71,8 @@ struct Args {
     /// Returning sessions' tokens (`conns`), or where to write them (`seed`).
     sessions: Option<String>,
     out: Option<String>,
+    count: usize,
+    every: f64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -86,6 +96,8 @@ fn parse_args() -> Result<Args, String> {
         label: String::new(),
         sessions: None,
         out: None,
+        count: 5,
+        every: 1.0,
     };
     while let Some(flag) = argv.next() {
         let value = argv
@@ -114,6 +126,8 @@ fn parse_args() -> Result<Args, String> {
             "--label" => args.label = value,
             "--sessions" => args.sessions = Some(value),
             "--out" => args.out = Some(value),
+            "--count" => args.count = value.parse().map_err(|e| bad(Box::new(e)))?,
+            "--every" => args.every = value.parse().map_err(|e| bad(Box::new(e)))?,
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
     }
@@ -150,6 +164,8 @@ async fn main() {
         "conns" => conns(&args).await,
         "seed" => seed(&args).await,
         "reconnect" => reconnect(&args).await,
+        "hold" => hold(&args).await,
+        "probe" => probe(&args).await,
         other => Err(format!("unknown scenario {other}\n{USAGE}")),
     };
     match result {
@@ -310,13 +326,21 @@ async fn fanout(args: &Args) -> Result<Report, String> {
     let _ = done_tx.send(true);
     let mut merged = Receiver::new(senders, epoch, measure_from, measure_to);
     let mut unique_total = 0u64;
-    for task in receiver_tasks {
+    let sent_each: Vec<u64> = sent.iter().map(|s| s.load(Ordering::Relaxed)).collect();
+    let diagnose = std::env::var_os("CHINWAG_LOAD_MISSING").is_some();
+    for (i, task) in receiver_tasks.into_iter().enumerate() {
         if let Ok(receiver) = task.await {
             unique_total += receiver.unique;
             merged.merge(&receiver);
+            if diagnose {
+                let missing = receiver.missing(&sent_each, i);
+                if !missing.is_empty() {
+                    eprintln!("client {i} (server {}) never got {missing:?}", i % servers);
+                }
+            }
         }
     }
-    let sent_total: u64 = sent.iter().map(|s| s.load(Ordering::Relaxed)).sum();
+    let sent_total: u64 = sent_each.iter().sum();
     let expected = sent_total * u64::from(receivers_per_message);
     let mut report = merged.report(&args.label, "fanout", args.secs);
     report.set("clients", n as f64);
@@ -547,5 +571,116 @@ async fn reconnect(args: &Args) -> Result<Report, String> {
     if let Some(max) = times.last() {
         report.set("catch_up_max_ms", max.as_secs_f64() * 1000.0);
     }
+    Ok(report)
+}
+
+/// Microseconds since the Unix epoch: one clock for every process on the machine.
+fn wall_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+async fn hold(args: &Args) -> Result<Report, String> {
+    if args.proto != Proto::Chinwag {
+        return Err("hold makes chinwag sessions".into());
+    }
+    // Nicknames unique across the processes running at once.
+    let tag = format!("h{:x}{:x}", std::process::id(), run_id());
+    let arrivals: Arc<std::sync::Mutex<Vec<(u32, u64)>>> = Arc::default();
+    let started = Instant::now();
+    let mut open = Vec::with_capacity(args.conns);
+    let mut failed = 0u64;
+    let mut pending = futures::stream::FuturesUnordered::new();
+    let mut next = 0usize;
+    while next < args.conns || !pending.is_empty() {
+        while next < args.conns && pending.len() < 64 {
+            let (proto, addr, i) = (args.proto, args.addr(next), next);
+            let hello = json!({"type":"hello","nick":format!("{tag}-{i}")});
+            pending.push(async move { wire::connect(proto, addr, source(i), Some(hello)).await });
+            next += 1;
+        }
+        match pending.next().await {
+            Some(Ok(connected)) => {
+                let (sink, mut stream) = connected.ws.split();
+                let arrivals = Arc::clone(&arrivals);
+                open.push(tokio::spawn(async move {
+                    let _sink = sink;
+                    while let Some(Ok(msg)) = stream.next().await {
+                        let Message::Text(text) = msg else { continue };
+                        if let Event::Chat(chat) = wire::decode(Proto::Chinwag, text.as_str()) {
+                            let mut parts = chat.split(' ');
+                            if parts.next() != Some("P") {
+                                continue;
+                            }
+                            let k: Option<u32> = parts.next().and_then(|k| k.parse().ok());
+                            let sent: Option<u64> = parts.next().and_then(|t| t.parse().ok());
+                            if let (Some(k), Some(sent)) = (k, sent) {
+                                let latency = wall_us().saturating_sub(sent);
+                                if let Ok(mut arrivals) = arrivals.lock() {
+                                    arrivals.push((k, latency));
+                                }
+                            }
+                        }
+                    }
+                }));
+            }
+            Some(Err(_)) => failed += 1,
+            None => break,
+        }
+    }
+    let connect_secs = started.elapsed().as_secs_f64();
+    if let Some(ready) = &args.out {
+        std::fs::write(ready, format!("{}\n", open.len())).map_err(|e| format!("{ready}: {e}"))?;
+    }
+    tokio::time::sleep(Duration::from_secs_f64(args.secs)).await;
+    let mut report = Report::new(&args.label, "hold");
+    report.set("conns", open.len() as f64);
+    report.set("failed", failed as f64);
+    report.set("connect_secs", connect_secs);
+    report.set("conns_per_sec", open.len() as f64 / connect_secs.max(1e-9));
+    let arrivals = arrivals.lock().map(|a| a.clone()).unwrap_or_default();
+    let mut probes: std::collections::BTreeMap<u32, Vec<u64>> = std::collections::BTreeMap::new();
+    for (k, latency) in arrivals {
+        probes.entry(k).or_default().push(latency);
+    }
+    for (k, mut latencies) in probes {
+        latencies.sort_unstable();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+        report.set(&format!("probe{k}_received"), latencies.len() as f64);
+        report.set(&format!("probe{k}_p50_ms"), at(0.5));
+        report.set(&format!("probe{k}_p99_ms"), at(0.99));
+        report.set(&format!("probe{k}_max_ms"), at(1.0));
+    }
+    for task in open {
+        task.abort();
+    }
+    Ok(report)
+}
+
+async fn probe(args: &Args) -> Result<Report, String> {
+    let run = run_id();
+    let connected = wire::connect(
+        args.proto,
+        args.addr(0),
+        source(0),
+        Some(json!({"type":"hello","nick":format!("probe{run:x}")})),
+    )
+    .await?;
+    let (mut sink, mut stream) = connected.ws.split();
+    // Read (and drop) whatever comes, as a client does.
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
+    for k in 0..args.count {
+        let text = format!("P {k} {}", wall_us());
+        let frame = wire::encode(args.proto, &text, &format!("p{run:x}-{k}"));
+        sink.send(Message::text(frame))
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        tokio::time::sleep(Duration::from_secs_f64(args.every)).await;
+    }
+    reader.abort();
+    let mut report = Report::new(&args.label, "probe");
+    report.set("sent", args.count as f64);
     Ok(report)
 }

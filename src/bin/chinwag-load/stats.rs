@@ -106,6 +106,24 @@ impl Receiver {
         Some((s, n))
     }
 
+    /// The messages `(sender, n)` this receiver never got, of `sent[s]` per sender (itself
+    /// excepted), for a diagnosis when some were lost.
+    pub fn missing(&self, sent: &[u64], me: usize) -> Vec<(usize, u64)> {
+        let mut missing = Vec::new();
+        for (s, count) in sent.iter().enumerate() {
+            if s == me {
+                continue;
+            }
+            for n in 0..*count {
+                let (word, bit) = ((n / 64) as usize, n % 64);
+                if self.seen[s].get(word).is_none_or(|w| w & (1 << bit) == 0) {
+                    missing.push((s, n));
+                }
+            }
+        }
+        missing
+    }
+
     pub fn merge(&mut self, other: &Receiver) {
         let _ = self.latency_us.add(&other.latency_us);
         let _ = self.same_us.add(&other.same_us);

@@ -97,8 +97,11 @@ impl Queue {
 struct Queued {
     draft: NewMessage,
     origin: ConnId,
-    reply: oneshot::Sender<Result<ChatMessage, FrameError>>,
+    reply: Reply,
 }
+
+/// How a publisher hears of its message.
+pub(super) type Reply = oneshot::Sender<Result<ChatMessage, FrameError>>;
 
 /// What a publisher hears when its commit failed; the cause goes to the log once, by the committer.
 pub(super) fn not_stored() -> FrameError {
@@ -169,10 +172,13 @@ impl Hub {
                 .store_commit(started.elapsed().as_secs_f64());
             match result {
                 Ok(stored) if stored.len() == waiters.len() => {
-                    // Every message of the batch goes to the ring before any publisher hears back
-                    // (unless an earlier one, committed by another server, is still on its way).
+                    // Every message of the batch goes to the ring before any publisher hears back:
+                    // an ack never overtakes a message committed before it. (With several
+                    // servers, one committed elsewhere just before may still be on its way: the
+                    // room then holds the answers until it has passed it on.)
                     let mut replies = Vec::with_capacity(waiters.len());
                     let mut gap = false;
+                    let mut last = 0;
                     for (message, (origin, reply)) in stored.into_iter().zip(waiters) {
                         let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
                         self.shared.bus.publish(
@@ -187,13 +193,12 @@ impl Hub {
                             seq: Some(message.seq),
                             frame,
                         });
+                        last = message.seq;
                         replies.push((reply, message));
                     }
+                    room.answer_when_passed(last, replies);
                     if gap {
                         self.repair_soon(&room);
-                    }
-                    for (reply, message) in replies {
-                        let _ = reply.send(Ok(message));
                     }
                 }
                 Ok(stored) => {

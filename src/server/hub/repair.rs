@@ -25,6 +25,9 @@ use crate::protocol::ServerMsg;
 /// moment behind on the bus, short enough to be a hiccup rather than a stall.
 pub const GAP_WAIT: Duration = Duration::from_millis(100);
 
+/// The wait before reading a gap while the bus is down.
+const GAP_WAIT_BUS_DOWN: Duration = Duration::from_millis(5);
+
 /// Most messages one repair read takes.
 const REPAIR_PAGE: u64 = 256;
 
@@ -35,7 +38,14 @@ impl Hub {
     /// A delivery left a gap in `room`: reads it from the store after [`GAP_WAIT`], unless a
     /// repair is already at work there.
     pub(super) fn repair_soon(&self, room: &Arc<Room>) {
-        self.start_repair(room, GAP_WAIT, "gap");
+        // With the bus down nothing is on its way: read at once (after a moment that lets a burst
+        // of gaps be read together).
+        let wait = if self.shared.bus.is_up() {
+            GAP_WAIT
+        } else {
+            GAP_WAIT_BUS_DOWN
+        };
+        self.start_repair(room, wait, "gap");
     }
 
     fn start_repair(&self, room: &Arc<Room>, wait: Duration, reason: &'static str) {

@@ -30,9 +30,10 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt as _};
 
-use super::commit::Queue;
+use super::commit::{Queue, Reply};
 use super::sequencer::{Gap, Sequencer};
 use super::{ConnId, Delivery};
+use crate::protocol::ChatMessage;
 
 /// Every live room, by name.
 #[derive(Debug)]
@@ -56,6 +57,27 @@ pub(super) struct Room {
     order: Mutex<Sequencer<Delivery>>,
     /// Whether a task is reading a gap of this room from the store.
     pub(super) repairing: AtomicBool,
+    /// Publishers' answers waiting until the ring has passed their messages on (and so every one
+    /// before them), by the last seq of their batch.
+    held: Mutex<Vec<Held>>,
+}
+
+/// A batch's answers, held until the ring passes its last seq on.
+type Held = (u64, Vec<(Reply, ChatMessage)>);
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        // Stored is stored: whoever still waits hears so.
+        let held = std::mem::take(self.held.get_mut().unwrap_or_else(PoisonError::into_inner));
+        answer(held.into_iter().flat_map(|(_, replies)| replies));
+    }
+}
+
+/// Tells publishers their messages are stored.
+fn answer(replies: impl IntoIterator<Item = (Reply, ChatMessage)>) {
+    for (reply, message) in replies {
+        let _ = reply.send(Ok(message));
+    }
 }
 
 /// A room's head before anything told it.
@@ -92,8 +114,47 @@ impl Room {
         }
         if let Some(last) = last {
             self.committed(last);
+            self.release_held(last);
         }
         order.gap().is_some()
+    }
+
+    /// Answers the publishers of a batch ending at `last` once the ring has passed it on: now, if
+    /// it has.
+    pub(super) fn answer_when_passed(&self, last: u64, replies: Vec<(Reply, ChatMessage)>) {
+        {
+            let order = self.order();
+            if order.head().is_none_or(|head| head < last) {
+                self.held().push((last, replies));
+                return;
+            }
+        }
+        answer(replies);
+    }
+
+    fn held(&self) -> MutexGuard<'_, Vec<Held>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Answers the publishers whose batches the ring has now passed on (up to `head`).
+    fn release_held(&self, head: u64) {
+        let ready: Vec<(Reply, ChatMessage)> = {
+            let mut held = self.held();
+            if held.is_empty() {
+                return;
+            }
+            let mut ready = Vec::new();
+            held.retain_mut(|(last, replies)| {
+                if *last <= head {
+                    ready.append(replies);
+                    false
+                } else {
+                    true
+                }
+            });
+            ready
+        };
+        answer(ready);
     }
 
     /// Gives up on the messages up to `to`, passing on what waited behind them.
@@ -104,8 +165,9 @@ impl Room {
             last = Some(seq);
             self.send(delivery);
         }
-        if let Some(last) = last {
+        if let Some(last) = last.or_else(|| order.head()) {
             self.committed(last);
+            self.release_held(last);
         }
     }
 
@@ -124,9 +186,12 @@ impl Room {
         self.order().reported(position);
     }
 
-    /// Forgets the room's order (nobody listens: nothing to pass on).
+    /// Forgets the room's order (nobody listens: nothing to pass on); whoever waits for it hears
+    /// their message is stored.
     pub(super) fn forget_order(&self) {
         self.order().reset();
+        let held = std::mem::take(&mut *self.held());
+        answer(held.into_iter().flat_map(|(_, replies)| replies));
     }
 
     /// Whether anyone listens to this room.
@@ -181,6 +246,7 @@ impl Registry {
             head: AtomicU64::new(UNKNOWN_HEAD),
             order: Mutex::new(Sequencer::default()),
             repairing: AtomicBool::new(false),
+            held: Mutex::new(Vec::new()),
         });
         rooms.insert(name, Arc::clone(&room));
         room
