@@ -21,8 +21,12 @@
 //! puts what must happen in one order per session (membership changes, a new connection's
 //! registration, at-most-once sends) in that order across all its tabs.
 
+mod entry;
 pub mod nick;
 pub mod token;
+
+use entry::State;
+pub use entry::{Online, Session};
 
 use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroUsize;
@@ -128,131 +132,6 @@ struct Cache {
     /// The name keys held by live sessions: a name in use here is refused without a store round
     /// trip.
     names: HashMap<String, SessionId>,
-}
-
-/// One session, shared by its connections and the cache.
-#[derive(Debug)]
-pub struct Session {
-    pub id: SessionId,
-    /// The token's SHA-256 in hex, as the store keys the session.
-    pub token_hash: Arc<str>,
-    digest: Digest,
-    state: Mutex<State>,
-    /// Serializes, per session: membership changes (store first, then every cache), a new
-    /// connection's registration (which reads the rooms), renames and at-most-once sends. Async:
-    /// it is held across the store's round trips; only this session's tabs ever wait on it.
-    order: tokio::sync::Mutex<()>,
-}
-
-#[derive(Debug)]
-struct State {
-    nick: Nick,
-    /// The rooms joined besides `general`, as the store has them.
-    rooms: BTreeSet<String>,
-    connections: usize,
-    /// Until when this server knows the session holds its name's claim without asking the store.
-    claim_until: Option<Instant>,
-    /// When it was last used without a connection (for the cache's idle eviction).
-    idle_since: Instant,
-    /// Its latest private message's id, as the store said when this session was just read from it
-    /// (taken by the first connection: see [`Session::take_fresh_directs`]).
-    fresh_directs: Option<u64>,
-    messages: TokenBucket,
-    typing: TokenBucket,
-}
-
-/// A connection of a session, counted until dropped: whatever ends the connection (a close, an
-/// error, a panic, a cancelled task), the session's count goes down and, at zero, its name's hold
-/// starts running out.
-#[derive(Debug)]
-pub struct Online {
-    sessions: Sessions,
-    session: Arc<Session>,
-}
-
-impl Drop for Online {
-    fn drop(&mut self) {
-        self.sessions.disconnected(&self.session);
-    }
-}
-
-impl Session {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock leaves plain data behind, consistent enough to use.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The nickname as shown.
-    pub fn nick(&self) -> String {
-        self.lock().nick.display.clone()
-    }
-
-    /// The nickname's key (see [`nick`]).
-    pub fn nick_key(&self) -> String {
-        self.lock().nick.key.clone()
-    }
-
-    /// The rooms this session is in: `general` first, then the others by name.
-    pub fn rooms(&self) -> Vec<String> {
-        let state = self.lock();
-        let mut rooms = Vec::with_capacity(state.rooms.len() + 1);
-        rooms.push(GENERAL.to_owned());
-        rooms.extend(state.rooms.iter().cloned());
-        rooms
-    }
-
-    /// Whether this session is in `room`.
-    pub fn is_member(&self, room: &str) -> bool {
-        room == GENERAL || self.lock().rooms.contains(room)
-    }
-
-    /// How many rooms this session is in, `general` included.
-    pub fn room_count(&self) -> usize {
-        self.lock().rooms.len() + 1
-    }
-
-    /// Fails with `unknown_room` unless this session is in `room`: the one place that rule lives.
-    pub fn ensure_member(&self, room: &str) -> Result<(), FrameError> {
-        if self.is_member(room) {
-            Ok(())
-        } else {
-            Err(FrameError::new(
-                ErrorCode::UnknownRoom,
-                format!("you are not in the room {room:?}; join it first"),
-            ))
-        }
-    }
-
-    /// Waits for this session's turn: see [`Session::order`].
-    pub async fn in_order(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.order.lock().await
-    }
-
-    /// Records a room the store now has this session in. Only under [`Session::in_order`].
-    pub fn add_room(&self, room: &str) {
-        if room != GENERAL {
-            self.lock().rooms.insert(room.to_owned());
-        }
-    }
-
-    /// Records a room the store no longer has this session in. Only under [`Session::in_order`].
-    pub fn remove_room(&self, room: &str) {
-        self.lock().rooms.remove(room);
-    }
-
-    /// The latest private message id the store had for this session when it was read from the
-    /// store for this connection, once (`None` if it came from the cache, or was taken). While
-    /// nobody else on one server speaks for the session, no private message of it can be stored
-    /// between that read and the connection's registration (nobody can send one to someone not
-    /// online), so a returning tab that has it needs no read of its private messages.
-    pub fn take_fresh_directs(&self) -> Option<u64> {
-        self.lock().fresh_directs.take()
-    }
-
-    /// How many connections this session has on this server.
-    pub fn connections(&self) -> usize {
-        self.lock().connections
-    }
 }
 
 impl Sessions {
