@@ -124,6 +124,79 @@ if page:
         print(f"\nThe hashed assets are served with `Cache-Control: {page_doc['cache_control']}`: "
               "a returning visitor downloads only the page.")
 
+
+cluster_dir = os.path.join(out, "cluster")
+
+
+def load_plain(pattern):
+    runs = []
+    for path in sorted(glob.glob(os.path.join(cluster_dir, pattern))):
+        with open(path) as f:
+            doc = json.load(f)
+        runs.append(doc.get("figures", doc))
+    return runs
+
+
+if os.path.isdir(cluster_dir):
+    print("\n## Several servers (PostgreSQL store, Redis bus)\n")
+    print("`bench/cluster`: the same fan-out (200 clients, 4 senders) with clients and senders spread "
+          "round-robin over 1, 2 or 3 chinwag servers on this machine, all on one PostgreSQL database "
+          "(fresh per run) and, for 2 and 3, one Redis the script starts. *Same server* / *cross "
+          "server*: latency of messages whose sender is on the receiver's server / on another. CPU: "
+          "what each kind of process spent during the throughput run, per message delivered to a "
+          "client. Every process shares the same 2 cores, so more servers here means more processes "
+          "competing for them, not more capacity: the table shows the cost of the bus, not scaling.\n")
+    print("| servers | deliveries/s | p50 ms | p99 ms (200 msg/s) | same-server p99 ms | cross-server p99 ms "
+          "| lost | dup | out of order | CPU µs/delivery: chinwag (all) | per chinwag | Redis | PostgreSQL |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in (1, 2, 3):
+        th = load_plain(f"fanout-{n}-*.json")
+        la = load_plain(f"latency-{n}-*.json")
+        cpu_runs = load_plain(f"cpu-{n}-*.json")
+        if not th:
+            continue
+        d = median(th, "deliveries_per_sec")
+        delivered = [r["deliveries_per_sec"] * float(secs) for r in th]
+        per = lambda key: statistics.median(c[key] / dl * 1e6 for c, dl in zip(cpu_runs, delivered)) if cpu_runs else None
+        nodes_us, redis_us, pg_us = per("nodes"), per("redis"), per("postgres")
+        lost = sum(r.get("lost", 0) for r in th + la)
+        dup = sum(r.get("duplicated", 0) for r in th + la)
+        ooo = sum(r.get("out_of_order", 0) for r in th + la)
+        print(f"| {n} | {fmt(d)} | {fmt(median(la, 'latency_p50_ms'), 2)} | {fmt(median(la, 'latency_p99_ms'), 2)} | "
+              f"{fmt(median(la, 'latency_same_server_p99_ms'), 2)} | {fmt(median(la, 'latency_cross_server_p99_ms'), 2)} | "
+              f"{int(lost)} | {int(dup)} | {int(ooo)} | {fmt(nodes_us, 2)} | "
+              f"{fmt(nodes_us / n if nodes_us is not None else None, 2)} | "
+              f"{fmt(redis_us if n > 1 else None, 2)} | {fmt(pg_us, 2)} |")
+    hold = (load_plain("hold.json") or [{}])[0]
+    holders = load_plain("hold-*.json")
+    if hold and holders:
+        held = sum(h.get("conns", 0) for h in holders)
+        failed = sum(h.get("failed", 0) for h in holders)
+        print(f"\n### {fmt(hold.get('conns'))} connections across {hold.get('nodes')} servers\n")
+        print(f"{hold.get('procs')} load processes (one process may hold 20,000 files here) open new "
+              "sessions round-robin over the servers, all in `general`; then one client posts 5 probes, "
+              "2 s apart, and every held connection records when each reached it.\n")
+        print("| held | failed | connections/s (all) | people online (as a server sees them) | RSS: chinwag (all) MiB "
+              "| per connection KiB | Redis MiB |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        secs_to_ready = hold.get("connect_secs") or 0
+        rate = held / secs_to_ready if secs_to_ready else None
+        nodes_mib = hold.get("nodes_rss_kib", 0) / 1024
+        print(f"| {fmt(held)} | {fmt(failed)} | {fmt(rate)} | {fmt(hold.get('people_online'))} | {fmt(nodes_mib)} | "
+              f"{fmt(hold.get('nodes_rss_kib', 0) / held if held else None, 2)} | "
+              f"{fmt(hold.get('redis_rss_kib', 0) / 1024)} |")
+        print("\n| probe | reached | p50 ms | p99 ms | max ms (the last of all) |")
+        print("|---:|---:|---:|---:|---:|")
+        for k in range(5):
+            got = sum(h.get(f"probe{k}_received", 0) for h in holders)
+            if not got:
+                continue
+            p50 = statistics.median(h[f"probe{k}_p50_ms"] for h in holders if f"probe{k}_p50_ms" in h)
+            p99 = max(h[f"probe{k}_p99_ms"] for h in holders if f"probe{k}_p99_ms" in h)
+            mx = max(h[f"probe{k}_max_ms"] for h in holders if f"probe{k}_max_ms" in h)
+            print(f"| {k + 1} | {fmt(got)} | {fmt(p50, 1)} | {fmt(p99, 1)} | {fmt(mx, 1)} |")
+        print("\np50 is the median of the load processes' medians; p99 and max are the worst process's.\n")
+
 print("\n## Against the targets\n")
 chin_d = median(through["chinwag"], "deliveries_per_sec")
 chin_p99 = median(latency["chinwag"], "latency_p99_ms")
