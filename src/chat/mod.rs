@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub use conversation::{Conversation, Line, LineKind, SendState, View};
 pub use outbox::Outgoing;
 
-use crate::protocol::{ServerMsg, Stored, GENERAL};
+use crate::protocol::{ServerMsg, Stored, GENERAL, PROTOCOL_VERSION};
 use conversation::NOT_JOINED;
 
 /// How long a sent message may wait for its ack before it is shown as failed.
@@ -73,6 +73,8 @@ pub struct Chat {
     /// My unconfirmed messages: client_id → (conversation, when it was last sent, if it was).
     pending: HashMap<String, (View, Option<f64>)>,
     notices: u64,
+    /// The server speaks a newer protocol than this page: a new version is available (reload).
+    pub outdated: bool,
 }
 
 fn key(nick: &str) -> String {
@@ -206,9 +208,11 @@ impl Chat {
                 online,
                 members,
                 counts,
+                version,
                 ..
             } => {
                 self.me = nick.clone();
+                self.outdated = *version > PROTOCOL_VERSION;
                 self.crowds = counts.clone();
                 self.online = online.clone();
                 self.sort_online();
@@ -351,7 +355,7 @@ impl Chat {
                 }
                 // An older page, asked for by scrolling up: it goes on top, oldest first.
                 let mut older = Vec::new();
-                for Stored::Message(message) in messages {
+                for message in messages.iter().filter_map(Stored::message) {
                     if self.seen.insert((room.clone(), message.seq)) {
                         older.push(self.line_of(message));
                     }
@@ -369,6 +373,8 @@ impl Chat {
                 before: None,
                 ..
             } => self.history(room, messages, *complete, *reset),
+            // A newer server's frame: nothing this page knows how to show.
+            ServerMsg::Unknown => false,
         }
     }
 

@@ -83,6 +83,24 @@ impl Chat {
         out
     }
 
+    /// How many of my messages are not confirmed (sending, or shown as not sent): what a reload
+    /// would lose.
+    pub fn unsent(&self) -> usize {
+        self.rooms()
+            .chain(self.directs())
+            .flat_map(|(_, conv)| &conv.lines)
+            .filter(|line| {
+                matches!(
+                    line.kind,
+                    LineKind::Chat {
+                        mine: Some(SendState::Sending | SendState::Failed),
+                        ..
+                    }
+                )
+            })
+            .count()
+    }
+
     /// Puts a failed message back to "sending" and returns what to send, with the same `client_id`
     /// (so the server stores it at most once).
     pub fn retry(&mut self, client_id: &str) -> Option<Outgoing> {
@@ -114,6 +132,32 @@ impl Chat {
             .chain(self.directs())
             .find(|(_, c)| c.lines.iter().any(|l| l.id == client_id))
             .map(|(view, _)| view)
+    }
+
+    /// The connection dropped: messages that went out and wait for their ack stop their clock (no
+    /// ack can come while offline) and stay "sending"; [`Chat::unconfirmed`] sends them again, with
+    /// the same `client_id`, after the next `welcome`.
+    pub fn disconnected(&mut self) {
+        for (_, sent) in self.pending.values_mut() {
+            *sent = None;
+        }
+    }
+
+    /// My message `client_id` is stored (its copy came back, live or by catch-up): its line, still
+    /// "sending" or already shown as failed, becomes "sent"; it is never shown twice. Returns
+    /// whether such a line was found.
+    pub(super) fn confirm_stored(&mut self, view: &View, client_id: &str) -> bool {
+        if self.settle(client_id, SendState::Sent) {
+            return true;
+        }
+        let conv = self.conversation_mut(view);
+        let Some(line) = conv.lines.iter_mut().rev().find(|l| l.id == client_id) else {
+            return false;
+        };
+        if let LineKind::Chat { mine, .. } = &mut line.kind {
+            *mine = Some(SendState::Sent);
+        }
+        true
     }
 
     /// Moves a pending message to its final state. Returns whether it was pending.

@@ -63,8 +63,7 @@ impl Chat {
         let mut changed = false;
         if reset {
             // Too much was missed to fill in: start the room over from this page. My own
-            // unconfirmed messages stay.
-            let pending = &self.pending;
+            // unconfirmed messages stay, sending or failed (a failed one still offers Retry).
             conv.lines.retain(|l| {
                 matches!(
                     &l.kind,
@@ -72,7 +71,7 @@ impl Chat {
                         mine: Some(SendState::Sending | SendState::Failed),
                         ..
                     }
-                ) && pending.contains_key(&l.id)
+                )
             });
             self.seen.retain(|(r, _)| r != room);
             self.notice(
@@ -81,7 +80,7 @@ impl Chat {
             );
             changed = true;
         }
-        for Stored::Message(message) in messages {
+        for message in messages.iter().filter_map(Stored::message) {
             changed |= self.receive(message, news);
         }
         changed
@@ -102,13 +101,14 @@ impl Chat {
             typing.remove(&message.from);
         }
         let mine = message.from == self.me;
-        // My own message whose ack was lost (sent just before a disconnect): the stored copy confirms it.
+        let view = View::Room(message.room.clone());
+        // My own message whose ack was lost (sent just before a disconnect): the stored copy confirms
+        // its line, even one already shown as not sent.
         if let Some(client_id) = message.client_id.as_deref() {
-            if mine && self.pending.contains_key(client_id) {
-                return self.settle(client_id, SendState::Sent);
+            if mine && self.confirm_stored(&view, client_id) {
+                return true;
             }
         }
-        let view = View::Room(message.room.clone());
         let unseen = news && self.current_view() != view && !mine;
         let line = self.line_of(message);
         let conv = self.ensure_room(&message.room);
@@ -142,14 +142,17 @@ impl Chat {
             }
         }
         let mine = key(&dm.from) == key(&self.me);
-        // My own message whose ack was lost: the stored copy confirms it.
-        if let Some(client_id) = dm.client_id.as_deref() {
-            if mine && self.pending.contains_key(client_id) {
-                return self.settle(client_id, SendState::Sent);
-            }
-        }
         let peer = if mine { &dm.to } else { &dm.from };
         let view = View::Direct(key(peer));
+        // My own message whose ack was lost: the stored copy confirms its line.
+        if let Some(client_id) = dm.client_id.as_deref() {
+            if mine
+                && self.directs.contains_key(&key(peer))
+                && self.confirm_stored(&view, client_id)
+            {
+                return true;
+            }
+        }
         let unseen = news && self.current_view() != view && !mine;
         let conv = self.direct_mut(peer);
         // My message from this tab (already shown) or from another one: once, by its client_id.

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::{now_ms, ChatHandle, ConnState};
-use crate::protocol::{ClientMsg, ErrorCode, ServerMsg};
+use crate::protocol::{ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
 
 /// First reconnect delay; doubled on each failure up to [`MAX_BACKOFF_MS`].
 const BASE_BACKOFF_MS: u32 = 500;
@@ -50,16 +50,25 @@ async fn run(
     mut network: mpsc::UnboundedReceiver<Network>,
 ) {
     let mut failures: u32 = 0;
+    // Joins, leaves and renames asked for while not connected: sent after the next `welcome`.
+    let mut deferred = Vec::new();
     loop {
         let welcomed = if browser_online() {
             chat.status.set(ConnState::Connecting);
             match WebSocket::open(&ws_url()) {
-                Ok(ws) => session(chat, ws, &mut outbox, &mut network).await,
+                Ok(ws) => session(chat, ws, &mut outbox, &mut network, &mut deferred).await,
                 Err(_) => false,
             }
         } else {
             false
         };
+        // No ack can come while offline: my messages wait, "sending", for the next welcome.
+        chat.chat.maybe_update(|c| {
+            c.disconnected();
+            false
+        });
+        // An older-history request in flight is lost with the socket.
+        chat.history_answered();
         failures = if welcomed {
             1
         } else {
@@ -101,12 +110,25 @@ where
     true
 }
 
+/// Keeps what must survive until the next `welcome`: joins, leaves and renames. Messages need not
+/// be kept (the chat has them, "sending"); typing is stale by then; a history request is asked
+/// again by scrolling.
+fn defer(deferred: &mut Vec<ClientMsg>, msg: ClientMsg) {
+    if matches!(
+        msg,
+        ClientMsg::Join { .. } | ClientMsg::Leave { .. } | ClientMsg::Nick { .. }
+    ) {
+        deferred.push(msg);
+    }
+}
+
 /// One connection, from `hello` until it drops. Returns whether the server welcomed us.
 async fn session(
     chat: ChatHandle,
     ws: WebSocket,
     outbox: &mut mpsc::UnboundedReceiver<ClientMsg>,
     network: &mut mpsc::UnboundedReceiver<Network>,
+    deferred: &mut Vec<ClientMsg>,
 ) -> bool {
     let (mut sink, stream) = ws.split();
     let mut incoming = stream.fuse();
@@ -118,6 +140,7 @@ async fn session(
         session: None,
         since,
         dm_since,
+        version: Some(PROTOCOL_VERSION),
     };
     if !send(chat, &mut sink, &hello).await {
         return false;
@@ -138,12 +161,23 @@ async fn session(
                         welcomed = true;
                         chat.chat.update(|c| { c.apply(&msg, now_ms()); });
                         chat.status.set(ConnState::Online);
-                        // Whatever queued up while offline is in the chat as "sending";
-                        // send it from there, once, in order.
-                        while outbox.try_recv().is_ok() {}
+                        // My messages written while offline are in the chat as "sending": send
+                        // them from there, once, in order; then the joins, leaves and renames
+                        // asked for meanwhile.
+                        while let Ok(msg) = outbox.try_recv() {
+                            defer(deferred, msg);
+                        }
                         let unconfirmed = chat.chat.with_untracked(|c| c.unconfirmed());
                         for outgoing in unconfirmed {
                             if !send(chat, &mut sink, &outgoing.frame()).await {
+                                return welcomed;
+                            }
+                        }
+                        while !deferred.is_empty() {
+                            let msg = deferred.remove(0);
+                            if !send(chat, &mut sink, &msg).await {
+                                // Not sent: it waits for the next welcome.
+                                deferred.insert(0, msg);
                                 return welcomed;
                             }
                         }
@@ -157,6 +191,15 @@ async fn session(
                         return false;
                     }
                     other => {
+                        if matches!(
+                            other,
+                            ServerMsg::History { before: Some(_), .. }
+                                | ServerMsg::Error { client_id: None, .. }
+                        ) {
+                            // An older page, or a refusal that may be its answer: scrolling up
+                            // may ask again.
+                            chat.history_answered();
+                        }
                         let now = now_ms();
                         chat.chat.maybe_update(|c| c.apply(&other, now));
                     }
@@ -170,9 +213,12 @@ async fn session(
             }
             out = outbox.next() => {
                 let Some(msg) = out else { return welcomed };
-                // Before `welcome` the frame is dropped here; a message is still "sending" in
-                // the chat and goes out when the welcome arrives.
-                if welcomed && !send(chat, &mut sink, &msg).await {
+                // Before `welcome`: a message is still "sending" in the chat and goes out when the
+                // welcome arrives; a join, leave or rename waits for it too.
+                if !welcomed {
+                    defer(deferred, msg);
+                } else if !send(chat, &mut sink, &msg).await {
+                    defer(deferred, msg);
                     return welcomed;
                 }
             }

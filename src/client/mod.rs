@@ -8,8 +8,10 @@
 //! is not hit by every tab at once), counting down on screen, and reconnects. The browser's own
 //! `offline` event drops the socket at once (a dead network can leave a websocket looking open for
 //! minutes) and its `online` event cuts the wait short. Messages written while offline stay
-//! "sending" and go out once the server has welcomed the tab again; the server de-duplicates them by
-//! `client_id`.
+//! "sending" (their ack clock stopped while offline) and go out once the server has welcomed the tab
+//! again, under the same `client_id`, so the server stores each at most once; a stored copy that
+//! comes back by catch-up settles its line. Joins, leaves and renames asked for while offline are
+//! kept and sent after the `welcome` (the page says so); typing is not (it would be stale).
 
 use futures::channel::mpsc;
 use leptos::prelude::*;
@@ -22,6 +24,9 @@ use crate::protocol::ClientMsg;
 const TYPING_REFRESH_MS: f64 = 2_000.0;
 /// Typing stops by itself after this long without input.
 const TYPING_IDLE_MS: f64 = 5_000.0;
+/// An older-history request unanswered for this long (lost with a dropped connection, or refused)
+/// may be made again.
+const HISTORY_RETRY_MS: f64 = 10_000.0;
 
 /// The connection as the user is told about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +81,9 @@ pub struct ChatHandle {
     /// Frames for the connection loop; `None` on the server and before [`start`].
     outbox: StoredValue<Option<mpsc::UnboundedSender<ClientMsg>>>,
     typing: StoredValue<Typing>,
-    /// The `before` of an older-history request in flight, so scrolling does not repeat it.
-    loading_older: StoredValue<Option<u64>>,
+    /// The `before` of an older-history request in flight and when it was made, so scrolling does
+    /// not repeat it (until it is answered, refused, lost with the connection, or too old).
+    loading_older: StoredValue<Option<(u64, f64)>>,
 }
 
 impl ChatHandle {
@@ -93,6 +99,14 @@ impl ChatHandle {
     }
 
     fn transmit(&self, msg: ClientMsg) {
+        let control = matches!(
+            msg,
+            ClientMsg::Join { .. } | ClientMsg::Leave { .. } | ClientMsg::Nick { .. }
+        );
+        if control && self.status.get_untracked() != ConnState::Online {
+            // Kept by the connection loop and sent after the next `welcome`.
+            self.note("Not connected: this will be done once the connection is back.");
+        }
         self.outbox.with_value(|outbox| {
             if let Some(outbox) = outbox {
                 // Fails only if the loop is gone; a message then stays "sending" and times out.
@@ -172,11 +186,23 @@ impl ChatHandle {
         let Some((room, before)) = request else {
             return;
         };
-        if self.loading_older.get_value() == Some(before) {
+        let now = now_ms();
+        if self
+            .loading_older
+            .get_value()
+            .is_some_and(|(asked, at)| asked == before && now - at < HISTORY_RETRY_MS)
+        {
             return;
         }
-        self.loading_older.set_value(Some(before));
+        self.loading_older.set_value(Some((before, now)));
         self.transmit(ClientMsg::History { room, before });
+    }
+
+    /// Forgets the older-history request in flight: it was answered, refused, or lost with the
+    /// connection, so scrolling up may ask again.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn history_answered(&self) {
+        self.loading_older.set_value(None);
     }
 
     /// Joins (or creates) a room; the server answers `joined` and its history.

@@ -25,6 +25,9 @@ pub enum ClientMsg {
         /// Without it, the latest private messages are sent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         dm_since: Option<u64>,
+        /// The client's [`crate::protocol::PROTOCOL_VERSION`] (absent from clients before it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<u32>,
     },
     /// Join `room`, creating it if nobody has yet. Every tab of the session joins with it.
     Join { room: String },

@@ -61,6 +61,9 @@ pub enum ServerMsg {
         counts: BTreeMap<String, usize>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session: Option<String>,
+        /// The server's [`crate::protocol::PROTOCOL_VERSION`] (0 from a server before it).
+        #[serde(default)]
+        version: u32,
     },
     /// Someone else's message.
     Message(ChatMessage),
@@ -185,6 +188,10 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
     },
+    /// A frame type this build does not know (a newer server's): ignored, never a parse failure
+    /// that would hide the frames around it. Never sent.
+    #[serde(other, skip_serializing)]
+    Unknown,
 }
 
 /// An entry of a `history` frame: a message, tagged like a `message` frame.
@@ -192,6 +199,19 @@ pub enum ServerMsg {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Stored {
     Message(ChatMessage),
+    /// An entry of a kind this build does not know (a newer server's): skipped. Never sent.
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+impl Stored {
+    /// The message, if this entry is one.
+    pub fn message(&self) -> Option<&ChatMessage> {
+        match self {
+            Stored::Message(message) => Some(message),
+            Stored::Unknown => None,
+        }
+    }
 }
 
 impl ServerMsg {

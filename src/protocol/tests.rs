@@ -17,6 +17,7 @@ fn hello_and_say_parse_from_the_documented_json() {
             session: None,
             since: BTreeMap::new(),
             dm_since: None,
+            version: None,
         })
     );
     assert_eq!(
@@ -26,6 +27,7 @@ fn hello_and_say_parse_from_the_documented_json() {
             session: Some("tok".into()),
             since: BTreeMap::new(),
             dm_since: None,
+            version: None,
         })
     );
     assert_eq!(
@@ -70,6 +72,7 @@ fn hello_and_say_parse_from_the_documented_json() {
             session: None,
             since: BTreeMap::from([("general".to_owned(), 41), ("rust".to_owned(), 7)]),
             dm_since: Some(3),
+            version: None,
         })
     );
     assert_eq!(
@@ -101,6 +104,7 @@ fn client_frames_round_trip() {
             session: Some("t".into()),
             since: BTreeMap::from([("general".to_owned(), 41)]),
             dm_since: Some(7),
+            version: Some(1),
         },
         ClientMsg::Join {
             room: "rust".into(),
@@ -169,9 +173,10 @@ fn server_frames_have_the_documented_shape() {
                 members: BTreeMap::from([("rust".to_owned(), vec!["alice".to_owned()])]),
                 counts: Default::default(),
                 session: None,
+                version: 1,
             },
             json!({"type":"welcome","nick":"alice","rooms":["general"],"online":["alice","bob"],
-                   "members":{"rust":["alice"]}}),
+                   "members":{"rust":["alice"]},"version":1}),
         ),
         (
             ServerMsg::Presence {
@@ -444,4 +449,44 @@ fn text_rules() {
     assert!(validate_client_id("c-1").is_ok());
     assert!(validate_client_id("").is_err());
     assert!(validate_client_id(&"c".repeat(65)).is_err());
+}
+
+#[test]
+fn a_newer_servers_frames_never_break_parsing() {
+    // A frame type this build does not know is ignored, not an error hiding what follows.
+    assert_eq!(
+        ServerMsg::parse(r#"{"type":"reaction","room":"general","seq":4,"emoji":"+1"}"#).ok(),
+        Some(ServerMsg::Unknown)
+    );
+    // An error code it does not know is shown by its message.
+    let Ok(ServerMsg::Error { code, message, .. }) =
+        ServerMsg::parse(r#"{"type":"error","code":"brand_new","message":"Something new"}"#)
+    else {
+        panic!("an unknown error code must parse");
+    };
+    assert_eq!(
+        (code, message.as_str()),
+        (ErrorCode::Unknown, "Something new")
+    );
+    // A history entry of a new kind is skipped; the messages beside it are kept.
+    let Ok(ServerMsg::History { messages, .. }) = ServerMsg::parse(
+        r#"{"type":"history","room":"general","complete":true,"messages":[
+            {"type":"edited","room":"general","seq":1,"text":"x"},
+            {"type":"message","room":"general","seq":2,"from":"bob","text":"hi","at":"2026-11-26T10:00:00Z"}]}"#,
+    ) else {
+        panic!("a history with a new kind of entry must parse");
+    };
+    let seqs: Vec<u64> = messages
+        .iter()
+        .filter_map(Stored::message)
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(seqs, [2]);
+    // A welcome from a server before versions says version 0.
+    let Ok(ServerMsg::Welcome { version, .. }) =
+        ServerMsg::parse(r#"{"type":"welcome","nick":"a","rooms":["general"]}"#)
+    else {
+        panic!("an old welcome must parse");
+    };
+    assert_eq!(version, 0);
 }

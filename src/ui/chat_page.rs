@@ -28,6 +28,7 @@ pub fn ChatPage(state: PageData) -> impl IntoView {
         members: Default::default(),
         counts: Default::default(),
         session: None,
+        version: crate::protocol::PROTOCOL_VERSION,
     };
     let history = ServerMsg::History {
         room: state.room.clone(),
@@ -91,6 +92,7 @@ pub fn ChatPage(state: PageData) -> impl IntoView {
                 <h1 class="brand">"chinwag"</h1>
                 <ConnectionStatus chat/>
             </header>
+            <NewVersion chat/>
             <div class="layout">
                 <Sidebar chat/>
                 <main class="chat">
@@ -149,6 +151,37 @@ fn LeaveRoom(chat: ChatHandle, room: String) -> impl IntoView {
             <input type="hidden" name="room" value=room.clone()/>
             <button type="submit" class="secondary">"Leave #" {room}</button>
         </form>
+    }
+}
+
+/// Shown once the server speaks a newer protocol than this page: a reload gets the new page. It
+/// never reloads by itself, and offers the reload only when no message of mine would be lost.
+#[component]
+fn NewVersion(chat: ChatHandle) -> impl IntoView {
+    let outdated = Memo::new(move |_| chat.chat.with(|c| c.outdated));
+    let unsent = Memo::new(move |_| chat.chat.with(|c| c.outdated.then(|| c.unsent())));
+    let reload = move |_| {
+        #[cfg(feature = "hydrate")]
+        let _ = window().location().reload();
+    };
+    move || {
+        outdated.get().then(|| {
+            view! {
+                <p class="new-version" aria-live="polite">
+                    "A new version of chinwag is available. "
+                    {move || match unsent.get() {
+                        Some(n) if n > 0 => view! {
+                            <span>"Reload once your " {n} " unsent message(s) are sent."</span>
+                        }
+                            .into_any(),
+                        _ => view! {
+                            <button type="button" class="reload" on:click=reload>"Reload"</button>
+                        }
+                            .into_any(),
+                    }}
+                </p>
+            }
+        })
     }
 }
 

@@ -41,6 +41,7 @@ pub(super) fn welcomed(me: &str, online: &[&str]) -> Chat {
             members: BTreeMap::new(),
             counts: Default::default(),
             session: None,
+            version: crate::protocol::PROTOCOL_VERSION,
         },
         0.0,
     );

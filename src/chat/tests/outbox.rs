@@ -132,3 +132,106 @@ fn a_reset_replaces_the_room_but_keeps_my_unsent_messages() {
     assert_eq!(texts, ["queued", "new"]);
     assert_eq!(chat.since().get("general"), Some(&900));
 }
+
+#[test]
+fn a_message_in_flight_when_the_connection_drops_stays_sending_and_is_resent() {
+    let mut chat = welcomed("me", &["me"]);
+    chat.push_own(View::general(), "c-1", "hi", false, "now");
+    chat.mark_transmitted("c-1", 1_000.0);
+    chat.disconnected();
+    // However long the tab stays offline, no ack can come: it is not "not sent".
+    assert!(!chat.tick(1_000.0 + 10.0 * ACK_TIMEOUT_MS));
+    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sending)]);
+    let resend = chat.unconfirmed();
+    assert_eq!(resend.len(), 1);
+    assert_eq!(
+        resend[0].client_id, "c-1",
+        "the same id: stored at most once"
+    );
+    // Sent again after the welcome: its clock starts again.
+    chat.mark_transmitted("c-1", 100_000.0);
+    assert!(chat.tick(100_000.0 + ACK_TIMEOUT_MS + 1.0));
+    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
+}
+
+#[test]
+fn a_stored_copy_settles_a_line_already_shown_as_not_sent() {
+    let mut chat = welcomed("me", &["me"]);
+    chat.push_own(View::general(), "c-1", "hi", false, "now");
+    chat.mark_transmitted("c-1", 0.0);
+    assert!(chat.tick(ACK_TIMEOUT_MS + 1.0));
+    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
+    // The server had stored it: catch-up brings the copy.
+    let mut stored = message(7, "me", "hi");
+    if let ServerMsg::Message(m) = &mut stored {
+        m.client_id = Some("c-1".into());
+    }
+    chat.apply(&history(vec![stored], false), 0.0);
+    assert_eq!(
+        states(chat.room(GENERAL)),
+        [Some(SendState::Sent)],
+        "one line, sent, no Retry beside a second copy"
+    );
+    assert_eq!(chat.unsent(), 0);
+    assert!(chat.retry("c-1").is_none());
+}
+
+#[test]
+fn a_stored_copy_of_my_dm_settles_its_failed_line() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    chat.push_own(View::Direct("bob".into()), "d-1", "psst", false, "now");
+    chat.mark_transmitted("d-1", 0.0);
+    assert!(chat.tick(ACK_TIMEOUT_MS + 1.0));
+    chat.apply(&dm("me", "bob", "psst", Some("d-1")), 0.0);
+    let conv = chat
+        .directs()
+        .find(|(v, _)| *v == View::Direct("bob".into()))
+        .map(|(_, c)| c.clone())
+        .expect("the conversation");
+    assert_eq!(states(&conv), [Some(SendState::Sent)]);
+}
+
+#[test]
+fn a_reset_keeps_my_failed_messages_too() {
+    let mut chat = welcomed("me", &["me"]);
+    chat.push_own(View::general(), "c-1", "refused", false, "now");
+    chat.apply(
+        &ServerMsg::Error {
+            code: ErrorCode::Unavailable,
+            message: "try again".into(),
+            client_id: Some("c-1".into()),
+            retry_after_ms: None,
+            reply_to: None,
+        },
+        0.0,
+    );
+    chat.apply(&history(vec![message(900, "bob", "new")], true), 0.0);
+    assert_eq!(
+        states(chat.room(GENERAL)),
+        [Some(SendState::Failed), None],
+        "the failed line still offers Retry"
+    );
+    assert_eq!(chat.unsent(), 1);
+}
+
+#[test]
+fn a_newer_server_marks_the_page_outdated_and_unknown_frames_change_nothing() {
+    let mut chat = welcomed("me", &["me"]);
+    assert!(!chat.outdated);
+    let before = chat.clone();
+    assert!(!chat.apply(&ServerMsg::Unknown, 0.0));
+    assert_eq!(chat, before);
+    chat.apply(
+        &ServerMsg::Welcome {
+            nick: "me".into(),
+            rooms: vec!["general".into()],
+            online: vec!["me".into()],
+            members: BTreeMap::new(),
+            counts: Default::default(),
+            session: None,
+            version: crate::protocol::PROTOCOL_VERSION + 1,
+        },
+        0.0,
+    );
+    assert!(chat.outdated);
+}

@@ -137,6 +137,7 @@ fn a_welcome_drops_rooms_left_elsewhere_and_keeps_general() {
             members: BTreeMap::from([("rust".to_owned(), vec!["me".to_owned()])]),
             counts: Default::default(),
             session: None,
+            version: crate::protocol::PROTOCOL_VERSION,
         },
         0.0,
     );

@@ -8,7 +8,9 @@ use tokio_stream::StreamMap;
 
 use super::socket::{End, Incoming, CLOSE_POLICY, CLOSE_RESTART};
 use super::{stopping, Connection, Cursor, Live, Me, WsIo, FIRST_RETRY_BACKOFF};
-use crate::protocol::{ClientMsg, ErrorCode, FrameError, Request, ServerMsg, GENERAL};
+use crate::protocol::{
+    ClientMsg, ErrorCode, FrameError, Request, ServerMsg, GENERAL, PROTOCOL_VERSION,
+};
 use crate::server::hub::Arrival;
 use crate::server::limits::wait_ms;
 use crate::server::session::{unavailable, Online, Session};
@@ -52,6 +54,7 @@ impl<S: WsIo> Connection<S> {
                             session,
                             since,
                             dm_since,
+                            ..
                         },
                 })) => match self.identify(&nick, session).await {
                     Ok(who) => return self.welcome(who, since, dm_since).await,
@@ -231,6 +234,7 @@ impl<S: WsIo> Connection<S> {
                 members,
                 counts,
                 session: new_token.clone(),
+                version: PROTOCOL_VERSION,
             };
             let json = welcome.to_json();
             if cap == 0 || json.len() <= MAX_SERVER_FRAME {
