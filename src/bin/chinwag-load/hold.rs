@@ -39,7 +39,8 @@ pub(crate) async fn hold(args: &Args) -> Result<Report, String> {
         while next < args.conns && pending.len() < 64 {
             let (proto, addr, i) = (args.proto, args.addr(next), next);
             let hello = json!({"type":"hello","nick":format!("{tag}-{i}")});
-            pending.push(async move { wire::connect(proto, addr, source(i), Some(hello)).await });
+            pending
+                .push(async move { wire::connect_lean(proto, addr, source(i), Some(hello)).await });
             next += 1;
         }
         match pending.next().await {

@@ -8,8 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{client_async, WebSocketStream};
+use tokio_tungstenite::{client_async_with_config, WebSocketStream};
 
 pub type Ws = WebSocketStream<tokio::net::TcpStream>;
 
@@ -66,6 +67,28 @@ pub async fn connect(
     source: IpAddr,
     hello: Option<Value>,
 ) -> Result<Connected, String> {
+    connect_with(proto, server, source, hello, None).await
+}
+
+/// [`connect`] with small socket buffers (tungstenite's read buffer is 128 KiB by default): for
+/// scenarios that hold many mostly idle connections in one process.
+pub async fn connect_lean(
+    proto: Proto,
+    server: SocketAddr,
+    source: IpAddr,
+    hello: Option<Value>,
+) -> Result<Connected, String> {
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    connect_with(proto, server, source, hello, Some(config)).await
+}
+
+async fn connect_with(
+    proto: Proto,
+    server: SocketAddr,
+    source: IpAddr,
+    hello: Option<Value>,
+    config: Option<WebSocketConfig>,
+) -> Result<Connected, String> {
     let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
     socket
         .bind(SocketAddr::new(source, 0))
@@ -79,7 +102,7 @@ pub async fn connect(
         Proto::Chinwag | Proto::Plain => "/ws",
         Proto::SocketIo => "/socket.io/?EIO=4&transport=websocket",
     };
-    let (mut ws, _) = client_async(format!("ws://{server}{path}"), stream)
+    let (mut ws, _) = client_async_with_config(format!("ws://{server}{path}"), stream, config)
         .await
         .map_err(|e| format!("upgrade: {e}"))?;
     let mut welcome = None;
