@@ -84,6 +84,55 @@ pub struct Conversation {
     pub complete: bool,
 }
 
+/// How many lines a conversation keeps: the newest. Older ones come back by scrolling up ("Load
+/// older messages"), so a tab left open for days holds no more than this per conversation.
+pub const MAX_LINES: usize = 300;
+
+/// How far past [`MAX_LINES`] a conversation may grow before it is cut back: trimming costs a pass
+/// over the lines, so it happens once per this many new lines, not on every one.
+const TRIM_SLACK: usize = 50;
+
+impl Conversation {
+    /// Drops the oldest lines past [`MAX_LINES`] (never my own unconfirmed ones, which still offer
+    /// their state and Retry). Returns whether any went; the conversation then has older messages
+    /// to load again.
+    pub(super) fn trim(&mut self) -> bool {
+        if self.lines.len() <= MAX_LINES + TRIM_SLACK {
+            return false;
+        }
+        let excess = self.lines.len() - MAX_LINES;
+        let mut dropped = 0;
+        self.lines.retain(|line| {
+            let unsent = matches!(
+                line.kind,
+                LineKind::Chat {
+                    mine: Some(SendState::Sending | SendState::Failed),
+                    ..
+                }
+            );
+            if dropped == excess || unsent {
+                return true;
+            }
+            dropped += 1;
+            false
+        });
+        if dropped > 0 {
+            self.complete = false;
+        }
+        dropped > 0
+    }
+
+    /// The lowest `seq` among the room messages still shown (others' messages and history lines,
+    /// named `room:seq`).
+    pub(super) fn lowest_seq(&self) -> Option<u64> {
+        self.lines
+            .iter()
+            .filter(|line| matches!(line.kind, LineKind::Chat { .. }))
+            .filter_map(|line| line.id.rsplit_once(':')?.1.parse().ok())
+            .min()
+    }
+}
+
 /// What is shown for a room I am not in.
 pub(super) static NOT_JOINED: Conversation = Conversation {
     title: String::new(),

@@ -31,7 +31,7 @@ pub mod typing;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-pub use conversation::{Conversation, Line, LineKind, SendState, View};
+pub use conversation::{Conversation, Line, LineKind, SendState, View, MAX_LINES};
 pub use outbox::Outgoing;
 
 use crate::protocol::{ServerMsg, Stored, GENERAL, PROTOCOL_VERSION};

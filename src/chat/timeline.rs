@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::conversation::{Line, LineKind};
+use super::conversation::{Line, LineKind, MAX_LINES};
 use super::{key, Chat, SendState, View};
 use crate::protocol::{ChatMessage, DirectMessage, Stored};
 
@@ -116,6 +116,14 @@ impl Chat {
         if unseen {
             conv.unread += 1;
         }
+        if conv.trim() {
+            // What scrolled out of memory is forgotten too; "Load older" asks before the oldest
+            // line kept, and brings the rest back once each.
+            if let Some(floor) = conv.lowest_seq() {
+                let room = &message.room;
+                self.seen.retain(|(r, seq)| r != room || *seq >= floor);
+            }
+        }
         true
     }
 
@@ -175,6 +183,15 @@ impl Chat {
         });
         if unseen {
             conv.unread += 1;
+        }
+        conv.trim();
+        // Ids at or below `dm_since` never come again (a reconnect asks for what is newer), so the
+        // newest ones are all that de-duplication needs.
+        if self.dm_seen.len() > 3 * MAX_LINES {
+            let mut ids: Vec<u64> = self.dm_seen.iter().copied().collect();
+            ids.sort_unstable();
+            let keep_from = ids[ids.len() - 2 * MAX_LINES];
+            self.dm_seen.retain(|id| *id >= keep_from);
         }
         true
     }

@@ -10,7 +10,7 @@ use super::composer::Composer;
 use super::messages::MessageList;
 use super::page_state::PageData;
 use super::paths::{room_of_path, room_path};
-use super::sidebar::Sidebar;
+use super::sidebar::{Badge, Sidebar};
 use crate::chat::View;
 use crate::client::ChatHandle;
 use crate::protocol::{ServerMsg, Stored, GENERAL};
@@ -86,15 +86,19 @@ pub fn ChatPage(state: PageData) -> impl IntoView {
         })
     });
 
+    // On a phone the sidebar is a drawer over the conversation (see `Sidebar`).
+    let drawer = RwSignal::new(false);
+
     view! {
         <div class="app" data-hydrated=move || hydrated.get().to_string()>
             <header class="topbar">
                 <h1 class="brand">"chinwag"</h1>
+                <DrawerToggle chat drawer/>
                 <ConnectionStatus chat/>
             </header>
             <NewVersion chat/>
-            <div class="layout">
-                <Sidebar chat/>
+            <div class="layout" class:drawer-open=move || drawer.get()>
+                <Sidebar chat drawer/>
                 <main class="chat">
                     <div class="conv-head">
                         <h2 class="conv-title">{title}</h2>
@@ -151,6 +155,35 @@ fn LeaveRoom(chat: ChatHandle, room: String) -> impl IntoView {
             <input type="hidden" name="room" value=room.clone()/>
             <button type="submit" class="secondary">"Leave #" {room}</button>
         </form>
+    }
+}
+
+/// On a phone: opens the drawer with the rooms, private conversations and who is online, showing
+/// how many unread messages wait there. Hidden on wider screens, where the sidebar is always shown.
+#[component]
+fn DrawerToggle(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
+    let unread = Memo::new(move |_| {
+        chat.chat.with(|c| {
+            c.rooms()
+                .chain(c.directs())
+                .map(|(_, conv)| conv.unread)
+                .sum::<u32>()
+        })
+    });
+    view! {
+        <a
+            class="drawer-toggle"
+            href="#sidebar"
+            aria-controls="sidebar"
+            aria-expanded=move || drawer.get().to_string()
+            on:click=move |ev| {
+                ev.prevent_default();
+                drawer.update(|open| *open = !*open);
+            }
+        >
+            "Rooms & people"
+            {move || view! { <Badge count=unread.get()/> }}
+        </a>
     }
 }
 

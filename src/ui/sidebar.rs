@@ -14,7 +14,7 @@ use crate::protocol::{validate_room, GENERAL, MAX_ROOM_CHARS};
 
 /// An unread count, read out as "3 unread".
 #[component]
-fn Badge(count: u32) -> impl IntoView {
+pub(super) fn Badge(count: u32) -> impl IntoView {
     (count > 0).then(|| {
         view! {
             <span class="badge">
@@ -27,8 +27,12 @@ fn Badge(count: u32) -> impl IntoView {
 
 /// Rooms (links to their pages) and private conversations, with unread badges; a form to join or
 /// create a room; who of the room on screen is online.
+///
+/// On a phone it is a drawer over the conversation, opened from the top bar (`drawer`), and closed
+/// by its Close link or by opening a conversation from it; without wasm, `#sidebar` as the URL's fragment
+/// opens it (CSS `:target`).
 #[component]
-pub fn Sidebar(chat: ChatHandle) -> impl IntoView {
+pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     let rooms = move || {
         chat.chat.with(|c| {
             let current = c.current_view();
@@ -71,7 +75,17 @@ pub fn Sidebar(chat: ChatHandle) -> impl IntoView {
     let me = move || chat.chat.with(|c| c.me.clone());
 
     view! {
-        <aside class="sidebar">
+        <aside class="sidebar" id="sidebar">
+            <a
+                class="drawer-close"
+                href="#"
+                on:click=move |ev| {
+                    ev.prevent_default();
+                    drawer.set(false);
+                }
+            >
+                "Close"
+            </a>
             <nav aria-label="Rooms">
                 <ul class="conversations rooms">
                     <For
@@ -86,7 +100,10 @@ pub fn Sidebar(chat: ChatHandle) -> impl IntoView {
                                         class:open=open
                                         href=href
                                         aria-current=open.then_some("page")
-                                        on:click=move |_| chat.open(view.clone())
+                                        on:click=move |_| {
+                                            chat.open(view.clone());
+                                            drawer.set(false);
+                                        }
                                     >
                                         <span class="conv-name">"# " {title}</span>
                                         <Badge count=unread/>
@@ -110,7 +127,10 @@ pub fn Sidebar(chat: ChatHandle) -> impl IntoView {
                                         class="conv"
                                         class:open=open
                                         aria-current=open.then_some("true")
-                                        on:click=move |_| chat.open(view.clone())
+                                        on:click=move |_| {
+                                            chat.open(view.clone());
+                                            drawer.set(false);
+                                        }
                                     >
                                         <span class="conv-name">"@ " {title}</span>
                                         <Badge count=unread/>
@@ -142,7 +162,10 @@ pub fn Sidebar(chat: ChatHandle) -> impl IntoView {
                                             <button
                                                 class="person"
                                                 title="Send a private message"
-                                                on:click=move |_| chat.open(View::Direct(peer.clone()))
+                                                on:click=move |_| {
+                                                    chat.open(View::Direct(peer.clone()));
+                                                    drawer.set(false);
+                                                }
                                             >
                                                 {nick}
                                             </button>

@@ -177,3 +177,80 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
     assert_eq!(conv.unread, 2);
     assert_eq!(chat.dm_since(), Some(5));
 }
+
+#[test]
+fn a_conversation_keeps_a_bounded_number_of_lines_and_older_ones_come_back() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    // My unsent message, the oldest line of all: it is never trimmed.
+    chat.push_own(View::general(), "c-1", "still sending", false, "now");
+    for seq in 1..=2_000 {
+        chat.apply(&message(seq, "bob", &format!("line {seq}")), 0.0);
+    }
+    let conv = chat.room(GENERAL);
+    assert!(
+        conv.lines.len() <= MAX_LINES + 60,
+        "{} lines kept",
+        conv.lines.len()
+    );
+    assert!(conv.lines.len() >= MAX_LINES);
+    assert_eq!(
+        states(conv)[0],
+        Some(SendState::Sending),
+        "my unsent line stays"
+    );
+    let LineKind::Chat { text, .. } = &conv.lines.last().expect("lines").kind else {
+        panic!("the last line is a message");
+    };
+    assert_eq!(text, "line 2000", "the newest are kept");
+    assert!(!conv.complete, "older messages can be loaded again");
+    // What was forgotten can come back: "Load older" asks before the oldest kept, and the page it
+    // gets is shown once each.
+    let oldest = chat.oldest_seq(GENERAL).expect("an oldest seq");
+    assert!(
+        oldest > 1_500,
+        "seen was trimmed with the lines: oldest {oldest}"
+    );
+    let older: Vec<Stored> = (oldest - 50..oldest)
+        .map(|seq| match message(seq, "bob", &format!("line {seq}")) {
+            ServerMsg::Message(m) => Stored::Message(m),
+            _ => unreachable!(),
+        })
+        .collect();
+    let page = ServerMsg::History {
+        room: GENERAL.into(),
+        messages: older.clone(),
+        complete: false,
+        reset: false,
+        before: Some(oldest),
+        more: false,
+        reply_to: None,
+    };
+    let before = chat.room(GENERAL).lines.len();
+    assert!(chat.apply(&page, 0.0));
+    assert_eq!(chat.room(GENERAL).lines.len(), before + 50);
+    // The same page again (a retried request) adds nothing.
+    chat.apply(&page, 0.0);
+    assert_eq!(chat.room(GENERAL).lines.len(), before + 50);
+    // The live stream goes on where it was: no re-delivery of a kept message doubles it.
+    assert!(!chat.apply(&message(2_000, "bob", "line 2000"), 0.0));
+    assert_eq!(chat.since().get(GENERAL), Some(&2_000));
+}
+
+#[test]
+fn private_conversations_are_bounded_too() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    for id in 1..=2_000u64 {
+        let mut frame = dm("bob", "me", &format!("dm {id}"), None);
+        if let ServerMsg::Dm(d) = &mut frame {
+            d.id = id;
+        }
+        chat.apply(&frame, 0.0);
+    }
+    let conv = chat
+        .directs()
+        .find(|(v, _)| *v == View::Direct("bob".into()))
+        .map(|(_, c)| c.clone())
+        .expect("the conversation");
+    assert!(conv.lines.len() <= MAX_LINES + 60);
+    assert_eq!(chat.dm_since(), Some(2_000));
+}
