@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::inbox::{Inbox, Mailbox, Private};
 use super::roster::Rosters;
@@ -281,8 +282,12 @@ impl Hub {
         }
         for room in announce.summaries {
             let hub = self.clone();
+            let wait = summary_wait(
+                self.shared.config.roster_every,
+                self.people().rosters.count(&room),
+            );
             tokio::spawn(async move {
-                tokio::time::sleep(hub.shared.config.roster_every).await;
+                tokio::time::sleep(wait).await;
                 let (count, members) = hub
                     .people()
                     .rosters
@@ -516,5 +521,35 @@ impl Hub {
             nick: person.nick.clone(),
             token_hash: person.token_hash.clone(),
         })
+    }
+}
+
+/// A crowd's summary costs one frame to everyone in it, so a larger crowd gets it less often: one
+/// more `every` per [`SUMMARY_PEOPLE_PER_STEP`] online, up to [`SUMMARY_MAX_WAIT`]. A room of 100,000
+/// would otherwise cost 100,000 frames a second just to say how many are there.
+fn summary_wait(every: Duration, online: usize) -> Duration {
+    let steps = u32::try_from(online / SUMMARY_PEOPLE_PER_STEP)
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    every.saturating_mul(steps).min(SUMMARY_MAX_WAIT.max(every))
+}
+
+/// See [`summary_wait`].
+const SUMMARY_PEOPLE_PER_STEP: usize = 1_000;
+/// See [`summary_wait`].
+const SUMMARY_MAX_WAIT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    #[test]
+    fn larger_crowds_get_their_summary_less_often() {
+        let every = Duration::from_secs(1);
+        assert_eq!(summary_wait(every, 150), every);
+        assert_eq!(summary_wait(every, 999), every);
+        assert_eq!(summary_wait(every, 5_400), Duration::from_secs(6));
+        assert_eq!(summary_wait(every, 100_000), Duration::from_secs(30));
+        assert_eq!(summary_wait(every, usize::MAX), Duration::from_secs(30));
     }
 }
