@@ -48,9 +48,12 @@ servers = [("chinwag", "chinwag (SQLite store on, limits on)"),
            ("bare", "bare axum + tokio broadcast")]
 through = {s: load(f"{s}-throughput-*.json") for s, _ in servers}
 latency = {s: load(f"{s}-latency-*.json") for s, _ in servers}
-conn = {s: (load(f"{s}-conns.json") or [{}])[0] for s, _ in servers}
+conn_runs = {s: load(f"{s}-conns-*.json") for s, _ in servers}
+conn = {s: {k: median(conn_runs[s], k) for k in ("conns_per_sec", "rss_per_conn_kib", "conns", "failed")}
+        for s, _ in servers}
 reconnect = (load("chinwag-reconnect.json") or [{}])[0]
-returning = (load("chinwag-returning.json") or [{}])[0]
+returning_runs = load("chinwag-returning-*.json")
+returning = {k: median(returning_runs, k) for k in ("conns_per_sec", "rss_per_conn_kib", "conns", "failed")}
 
 print("# Benchmarks\n")
 print(f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores ({cpu()}), "
@@ -91,7 +94,7 @@ for s, name in servers:
           f"{fmt(c.get('conns'))} | {fmt(c.get('failed'))} |")
 print(f"| chinwag, returning sessions after a restart | {fmt(returning.get('conns_per_sec'))} | "
       f"{fmt(returning.get('rss_per_conn_kib'), 2)} | {fmt(returning.get('conns'))} | {fmt(returning.get('failed'))} |")
-print("\nchinwag's idle connections have said `hello` (a session each, as a real user); the others "
+print("\nMedians of the rounds. chinwag's idle connections have said `hello` (a session each, as a real user); the others "
       "are connected websockets. *Returning sessions*: the same number of sessions made beforehand, "
       "the server restarted on its data (a deploy), and every one reconnecting at once with its "
       "token and `since`, as open tabs do.\n")
