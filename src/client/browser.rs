@@ -1,5 +1,7 @@
 //! The browser's connection loop: open `/ws`, say `hello`, apply frames, reconnect with backoff.
 
+use std::collections::VecDeque;
+
 use futures::channel::mpsc;
 use futures::{select, FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
@@ -51,7 +53,7 @@ async fn run(
 ) {
     let mut failures: u32 = 0;
     // Joins, leaves and renames asked for while not connected: sent after the next `welcome`.
-    let mut deferred = Vec::new();
+    let mut deferred = VecDeque::new();
     loop {
         let welcomed = if browser_online() {
             chat.status.set(ConnState::Connecting);
@@ -110,16 +112,25 @@ where
     true
 }
 
+/// How many joins, leaves and renames wait for the next `welcome` at most; past that one is refused
+/// (and the page says so).
+const MAX_DEFERRED: usize = 32;
+
 /// Keeps what must survive until the next `welcome`: joins, leaves and renames. Messages need not
 /// be kept (the chat has them, "sending"); typing is stale by then; a history request is asked
 /// again by scrolling.
-fn defer(deferred: &mut Vec<ClientMsg>, msg: ClientMsg) {
-    if matches!(
+fn defer(chat: ChatHandle, deferred: &mut VecDeque<ClientMsg>, msg: ClientMsg) {
+    if !matches!(
         msg,
         ClientMsg::Join { .. } | ClientMsg::Leave { .. } | ClientMsg::Nick { .. }
     ) {
-        deferred.push(msg);
+        return;
     }
+    if deferred.len() >= MAX_DEFERRED {
+        chat.note("Not done: too many actions are waiting for the connection.");
+        return;
+    }
+    deferred.push_back(msg);
 }
 
 /// One connection, from `hello` until it drops. Returns whether the server welcomed us.
@@ -128,7 +139,7 @@ async fn session(
     ws: WebSocket,
     outbox: &mut mpsc::UnboundedReceiver<ClientMsg>,
     network: &mut mpsc::UnboundedReceiver<Network>,
-    deferred: &mut Vec<ClientMsg>,
+    deferred: &mut VecDeque<ClientMsg>,
 ) -> bool {
     let (mut sink, stream) = ws.split();
     let mut incoming = stream.fuse();
@@ -165,7 +176,7 @@ async fn session(
                         // them from there, once, in order; then the joins, leaves and renames
                         // asked for meanwhile.
                         while let Ok(msg) = outbox.try_recv() {
-                            defer(deferred, msg);
+                            defer(chat, deferred, msg);
                         }
                         let unconfirmed = chat.chat.with_untracked(|c| c.unconfirmed());
                         for outgoing in unconfirmed {
@@ -173,11 +184,10 @@ async fn session(
                                 return welcomed;
                             }
                         }
-                        while !deferred.is_empty() {
-                            let msg = deferred.remove(0);
+                        while let Some(msg) = deferred.pop_front() {
                             if !send(chat, &mut sink, &msg).await {
                                 // Not sent: it waits for the next welcome.
-                                deferred.insert(0, msg);
+                                deferred.push_front(msg);
                                 return welcomed;
                             }
                         }
@@ -216,9 +226,9 @@ async fn session(
                 // Before `welcome`: a message is still "sending" in the chat and goes out when the
                 // welcome arrives; a join, leave or rename waits for it too.
                 if !welcomed {
-                    defer(deferred, msg);
+                    defer(chat, deferred, msg);
                 } else if !send(chat, &mut sink, &msg).await {
-                    defer(deferred, msg);
+                    defer(chat, deferred, msg);
                     return welcomed;
                 }
             }
