@@ -1,5 +1,5 @@
 import { expect, test, type Browser, type WebSocketRoute } from '@playwright/test';
-import { message, nickname, openChat, say, unique, waitOnline, type User } from './helpers';
+import { message, nickname, openChat, say, unique, type User } from './helpers';
 
 // The browser client never loses what a person typed or clicked, and an old tab keeps working
 // against a newer server. Several tests stand between the page and the server with Playwright's
@@ -20,29 +20,19 @@ interface Wire {
 
 /** Opens the chat as a new user whose websocket goes through `wire`. */
 async function openRouted(browser: Browser, nick: string, wire: Wire): Promise<User> {
-  const context = await browser.newContext();
-  await context.routeWebSocket(/\/ws$/, (ws) => {
-    const server = ws.connectToServer();
-    wire.page = ws;
-    ws.onMessage((m) => {
-      if (wire.fromPage(JSON.parse(String(m)))) server.send(m);
-    });
-    server.onMessage((m) => {
-      const frame = JSON.parse(String(m));
-      if (wire.fromServer(frame)) ws.send(JSON.stringify(wire.rewrite(frame)));
-    });
-  });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text());
-  });
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto('/');
-  await page.getByLabel('Nickname').fill(nick);
-  await page.getByRole('button', { name: 'Join' }).click();
-  await waitOnline(page);
-  return { context, page, nick, errors };
+  return openChat(browser, nick, (context) =>
+    context.routeWebSocket(/\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      wire.page = ws;
+      ws.onMessage((m) => {
+        if (wire.fromPage(JSON.parse(String(m)))) server.send(m);
+      });
+      server.onMessage((m) => {
+        const frame = JSON.parse(String(m));
+        if (wire.fromServer(frame)) ws.send(JSON.stringify(wire.rewrite(frame)));
+      });
+    }),
+  );
 }
 
 function passThrough(): Wire {

@@ -9,9 +9,17 @@ export interface User {
   errors: string[];
 }
 
-/** Opens the chat as a new user: picks `nick` in the nickname form and waits until online. */
-export async function openChat(browser: Browser, nick: string): Promise<User> {
+/**
+ * Opens the chat as a new user: picks `nick` in the nickname form and waits until online. `prepare`
+ * runs on the new context before any page opens (to route its websocket, say).
+ */
+export async function openChat(
+  browser: Browser,
+  nick: string,
+  prepare?: (context: BrowserContext) => Promise<void>,
+): Promise<User> {
   const context = await browser.newContext();
+  if (prepare) await prepare(context);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (msg) => {

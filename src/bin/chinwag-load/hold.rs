@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::stats::Report;
 use crate::wire::{self, Event, Proto};
-use crate::{run_id, source, Args};
+use crate::{open_many, run_id, source, Args};
 
 /// Microseconds since the Unix epoch: one clock for every process on the machine.
 fn wall_us() -> u64 {
@@ -32,46 +32,35 @@ pub(crate) async fn hold(args: &Args) -> Result<Report, String> {
     let arrivals: Arc<std::sync::Mutex<Vec<(u32, u64)>>> = Arc::default();
     let started = Instant::now();
     let mut open = Vec::with_capacity(args.conns);
-    let mut failed = 0u64;
-    let mut pending = futures::stream::FuturesUnordered::new();
-    let mut next = 0usize;
-    while next < args.conns || !pending.is_empty() {
-        while next < args.conns && pending.len() < 64 {
-            let (proto, addr, i) = (args.proto, args.addr(next), next);
-            let hello = json!({"type":"hello","nick":format!("{tag}-{i}")});
-            pending
-                .push(async move { wire::connect_lean(proto, addr, source(i), Some(hello)).await });
-            next += 1;
-        }
-        match pending.next().await {
-            Some(Ok(connected)) => {
-                let (sink, mut stream) = connected.ws.split();
-                let arrivals = Arc::clone(&arrivals);
-                open.push(tokio::spawn(async move {
-                    let _sink = sink;
-                    while let Some(Ok(msg)) = stream.next().await {
-                        let Message::Text(text) = msg else { continue };
-                        if let Event::Chat(chat) = wire::decode(Proto::Chinwag, text.as_str()) {
-                            let mut parts = chat.split(' ');
-                            if parts.next() != Some("P") {
-                                continue;
-                            }
-                            let k: Option<u32> = parts.next().and_then(|k| k.parse().ok());
-                            let sent: Option<u64> = parts.next().and_then(|t| t.parse().ok());
-                            if let (Some(k), Some(sent)) = (k, sent) {
-                                let latency = wall_us().saturating_sub(sent);
-                                if let Ok(mut arrivals) = arrivals.lock() {
-                                    arrivals.push((k, latency));
-                                }
-                            }
+    let connect = |i: usize| {
+        let hello = json!({"type":"hello","nick":format!("{tag}-{i}")});
+        wire::connect_lean(args.proto, args.addr(i), source(i), Some(hello))
+    };
+    let failed = open_many(args.conns, connect, |connected| {
+        let (sink, mut stream) = connected.ws.split();
+        let arrivals = Arc::clone(&arrivals);
+        open.push(tokio::spawn(async move {
+            let _sink = sink;
+            while let Some(Ok(msg)) = stream.next().await {
+                let Message::Text(text) = msg else { continue };
+                if let Event::Chat(chat) = wire::decode(Proto::Chinwag, text.as_str()) {
+                    let mut parts = chat.split(' ');
+                    if parts.next() != Some("P") {
+                        continue;
+                    }
+                    let k: Option<u32> = parts.next().and_then(|k| k.parse().ok());
+                    let sent: Option<u64> = parts.next().and_then(|t| t.parse().ok());
+                    if let (Some(k), Some(sent)) = (k, sent) {
+                        let latency = wall_us().saturating_sub(sent);
+                        if let Ok(mut arrivals) = arrivals.lock() {
+                            arrivals.push((k, latency));
                         }
                     }
-                }));
+                }
             }
-            Some(Err(_)) => failed += 1,
-            None => break,
-        }
-    }
+        }));
+    })
+    .await;
     let connect_secs = started.elapsed().as_secs_f64();
     if let Some(ready) = &args.out {
         std::fs::write(ready, format!("{}\n", open.len())).map_err(|e| format!("{ready}: {e}"))?;

@@ -399,6 +399,30 @@ async fn seed(args: &Args) -> Result<Report, String> {
     Ok(report)
 }
 
+/// Opens `n` connections (`connect(i)` opens the `i`th), at most 64 in flight at once, like many
+/// people arriving, handing each that opened to `opened`. Returns how many failed.
+async fn open_many<C, F>(n: usize, connect: C, mut opened: impl FnMut(wire::Connected)) -> u64
+where
+    C: Fn(usize) -> F,
+    F: std::future::Future<Output = Result<wire::Connected, String>>,
+{
+    let mut failed = 0;
+    let mut pending = futures::stream::FuturesUnordered::new();
+    let mut next = 0;
+    while next < n || !pending.is_empty() {
+        while next < n && pending.len() < 64 {
+            pending.push(connect(next));
+            next += 1;
+        }
+        match pending.next().await {
+            Some(Ok(connected)) => opened(connected),
+            Some(Err(_)) => failed += 1,
+            None => break,
+        }
+    }
+    failed
+}
+
 async fn conns(args: &Args) -> Result<Report, String> {
     let run = run_id();
     let returning: Option<Arc<Vec<String>>> = match &args.sessions {
@@ -411,37 +435,26 @@ async fn conns(args: &Args) -> Result<Report, String> {
     let before = args.pid.and_then(rss_kib);
     let started = Instant::now();
     let mut open = Vec::with_capacity(args.conns);
-    let mut failed = 0u64;
-    // A few connects in flight at once, like many people arriving.
-    let mut pending = futures::stream::FuturesUnordered::new();
-    let mut next = 0usize;
-    while next < args.conns || !pending.is_empty() {
-        while next < args.conns && pending.len() < 64 {
-            let (proto, addr, i) = (args.proto, args.addr(next), next);
-            let hello = match &returning {
-                // A returning tab says where it was: nothing was missed meanwhile.
-                Some(tokens) => tokens
-                    .get(i)
-                    .map(|token| json!({"type":"hello","session":token,"since":{"general":0}})),
-                None => Some(hello(run, i)),
-            };
-            pending.push(async move { wire::connect(proto, addr, source(i), hello).await });
-            next += 1;
-        }
-        match pending.next().await {
-            Some(Ok(connected)) => {
-                let ws = connected.ws;
-                // Each idle client still reads (and drops) what it is sent, as a browser would.
-                let (sink, mut stream) = ws.split();
-                open.push(tokio::spawn(async move {
-                    let _sink = sink;
-                    while let Some(Ok(_)) = stream.next().await {}
-                }));
-            }
-            Some(Err(_)) => failed += 1,
-            None => break,
-        }
-    }
+    let connect = |i: usize| {
+        let (proto, addr) = (args.proto, args.addr(i));
+        let hello = match &returning {
+            // A returning tab says where it was: nothing was missed meanwhile.
+            Some(tokens) => tokens
+                .get(i)
+                .map(|token| json!({"type":"hello","session":token,"since":{"general":0}})),
+            None => Some(hello(run, i)),
+        };
+        wire::connect(proto, addr, source(i), hello)
+    };
+    let failed = open_many(args.conns, connect, |connected| {
+        // Each idle client still reads (and drops) what it is sent, as a browser would.
+        let (sink, mut stream) = connected.ws.split();
+        open.push(tokio::spawn(async move {
+            let _sink = sink;
+            while let Some(Ok(_)) = stream.next().await {}
+        }));
+    })
+    .await;
     let connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs_f64(args.hold)).await;
     let after = args.pid.and_then(rss_kib);
