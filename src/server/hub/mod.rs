@@ -161,7 +161,11 @@ impl Hub {
     /// Sends a frame without a `seq` (typing, presence, renames) to every subscriber of `room`
     /// except `origin`.
     pub fn broadcast(&self, room: &str, origin: ConnId, msg: &ServerMsg) {
-        let frame = Utf8Bytes::from(msg.to_json());
+        self.send_unsequenced(room, origin, Utf8Bytes::from(msg.to_json()));
+    }
+
+    /// Puts a frame without a `seq` on `room`'s ring, for its subscribers here but `origin`.
+    pub(super) fn send_unsequenced(&self, room: &str, origin: ConnId, frame: Utf8Bytes) {
         self.shared.rooms.send(
             room,
             Delivery {
@@ -182,14 +186,7 @@ impl Hub {
             },
             Some(frame.as_str()),
         );
-        self.shared.rooms.send(
-            room,
-            Delivery {
-                origin,
-                seq: None,
-                frame,
-            },
-        );
+        self.send_unsequenced(room, origin, frame);
     }
 
     /// The bus this hub is shared over.

@@ -33,14 +33,7 @@ impl Hub {
 
     /// A frame without a `seq` (typing) from another server: on to the room's ring as it is.
     pub fn remote_frame(&self, room: &str, frame: Utf8Bytes) {
-        self.shared.rooms.send(
-            room,
-            Delivery {
-                origin: SERVER,
-                seq: None,
-                frame,
-            },
-        );
+        self.send_unsequenced(room, SERVER, frame);
     }
 
     /// A private message another server stored: into the inboxes of its parties' connections
