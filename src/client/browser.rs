@@ -99,7 +99,7 @@ async fn send<S>(chat: ChatHandle, sink: &mut S, msg: &ClientMsg) -> bool
 where
     S: futures::Sink<Message> + Unpin,
 {
-    if sink.send(Message::Text(msg.to_json())).await.is_err() {
+    if sink.send(Message::Text(msg.encode())).await.is_err() {
         return false;
     }
     if let ClientMsg::Say { client_id, .. } | ClientMsg::Dm { client_id, .. } = msg {
@@ -166,7 +166,7 @@ async fn session(
                     Some(Err(_)) | None => return welcomed,
                 };
                 // Unknown frames are skipped: a newer server may say more than this client knows.
-                let Ok(msg) = ServerMsg::parse(&text) else { continue };
+                let Some(msg) = ServerMsg::decode(&text) else { continue };
                 match msg {
                     ServerMsg::Welcome { .. } => {
                         welcomed = true;
@@ -197,7 +197,7 @@ async fn session(
                     {
                         // The session is gone or its name was taken while away: back to the
                         // nickname form, which says why.
-                        let _ = window().location().assign(&format!("/?error={}", code.name()));
+                        let _ = window().location().assign(&format!("/?error={}", code.as_str()));
                         return false;
                     }
                     other => {

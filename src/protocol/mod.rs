@@ -8,6 +8,7 @@
 //! - [`server`]: the frames the server sends ([`ServerMsg`]) and the messages they carry.
 //! - [`error`]: the stable error codes and the refusal a client is told.
 //! - [`rules`]: what a nickname, a message, a room name and a `client_id` may be.
+//! - [`wire`]: the browser's decoder and encoder, the same frames without serde (a smaller wasm).
 //!
 //! Parsing happens here and nowhere else: [`Request::parse`] turns a text frame into a typed
 //! message or a typed [`ErrorCode`], so the connection handler never sees raw JSON.
@@ -18,6 +19,7 @@ pub mod rules;
 pub mod server;
 #[cfg(test)]
 mod tests;
+pub mod wire;
 
 pub use client::{ClientMsg, Request};
 pub use error::{ErrorCode, FrameError};
