@@ -18,6 +18,8 @@ use crate::{
 use futures::future::{join, join_all};
 use std::{any::TypeId, fmt::Debug};
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
+// chinwag's patch: only the `ssr` build still uses these here.
+#[allow(unused_imports)]
 use std::{future::Future, pin::Pin};
 
 /// A type-erased view. This can be used if control flow requires that multiple different types of
