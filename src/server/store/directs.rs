@@ -55,7 +55,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let last: i64 = sqlx::query(&self.sql(
             "UPDATE counters SET value = value + $1 WHERE name = 'direct_messages' RETURNING value",
         ))

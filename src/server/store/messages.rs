@@ -66,7 +66,7 @@ impl Store {
         let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
         // Two statements whatever the batch size: SQLite runs on a worker thread of its own, so
         // every statement is a round trip to it.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let last: i64 = sqlx::query(&self.sql(
             "INSERT INTO rooms (name, last_seq, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET last_seq = rooms.last_seq + excluded.last_seq \

@@ -130,6 +130,18 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
+    /// SQLITE_BUSY, without waiting (`busy_timeout` does not apply), when another connection wrote
+    /// in between, so a room join could be answered `unavailable` while the store was fine.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        if self.postgres {
+            self.pool.begin().await
+        } else {
+            self.pool.begin_with("BEGIN IMMEDIATE").await
+        }
+    }
+
     /// The query in this backend's placeholder style: PostgreSQL's `$1` as written, SQLite's `?1`.
     fn sql(&self, query: &str) -> String {
         if self.postgres {

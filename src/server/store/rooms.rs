@@ -35,7 +35,7 @@ impl Store {
         at: &str,
         max_rooms: usize,
     ) -> Result<JoinOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query(&self.sql("SELECT 1 FROM rooms WHERE name = $1"))
             .bind(room)
             .fetch_optional(&mut *tx)
@@ -74,7 +74,7 @@ impl Store {
     /// Takes a session out of `room`; returns whether it was in it. A room left empty that never
     /// had a message is deleted.
     pub async fn leave(&self, session_hash: &str, room: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let removed =
             sqlx::query(&self.sql("DELETE FROM memberships WHERE session_hash = $1 AND room = $2"))
                 .bind(session_hash)

@@ -59,7 +59,7 @@ impl Store {
         now: &str,
         hold_until: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(&self.sql(
             "INSERT INTO sessions (token_hash, nick, nick_key, created_at, last_seen) \
              VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -184,7 +184,7 @@ impl Store {
         now: &str,
         hold_until: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(&self.sql(CLAIM))
             .bind(nick_key)
             .bind(id)
@@ -231,7 +231,7 @@ impl Store {
                 .map(|i| format!("${}", i + 2))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let statements = [
                 (
                     format!("UPDATE sessions SET last_seen = $1 WHERE id IN ({list})"),
@@ -258,7 +258,7 @@ impl Store {
     /// Deletes sessions last seen before `expired_before`, with their memberships and claims, and
     /// every claim that ran out before `now`. Returns how many sessions were deleted.
     pub async fn sweep_sessions(&self, expired_before: &str, now: &str) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql(
             "DELETE FROM memberships WHERE session_hash IN \
              (SELECT token_hash FROM sessions WHERE last_seen < $1)",
