@@ -16,12 +16,14 @@
 //! The page keeps a [`Chat`] in a signal; `client` feeds it frames and clock ticks.
 //!
 //! - [`conversation`]: a conversation, its lines and what is on screen.
+//! - [`links`]: web addresses in a message's text, shown as links.
 //! - [`outbox`]: my own messages, from "sending" to "sent" or "not sent", and their resending.
 //! - [`timeline`]: messages received, live or from history, each kept once and in order.
 //! - [`people`]: who is online, per room, and their comings, goings and renames.
 //! - [`typing`]: the "is typing" line.
 
 pub mod conversation;
+pub mod links;
 pub mod outbox;
 pub mod people;
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! The messages of the open conversation.
 
+use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 
+use crate::chat::links::{segments, Segment};
 use crate::chat::{Line, LineKind, SendState};
 use crate::client::{self, ChatHandle};
 
@@ -121,11 +123,12 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
                     </button>
                 }
             });
-            // Text nodes, never HTML: whatever a user types is shown as typed.
+            // Text nodes, never HTML: whatever a user types is shown as typed, web addresses as links.
             let body = if action {
-                view! { <p class="text action">"* " {from.clone()} " " {text}</p> }.into_any()
+                view! { <p class="text action">"* " {from.clone()} " " {message_text(&text)}</p> }
+                    .into_any()
             } else {
-                view! { <p class="text">{text}</p> }.into_any()
+                view! { <p class="text">{message_text(&text)}</p> }.into_any()
             };
             view! {
                 <li class=class data-id=line.id>
@@ -141,4 +144,21 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
             .into_any()
         }
     }
+}
+
+/// A message's text as text nodes, with its `http(s)://` addresses as links that open in a new tab
+/// and tell the site nothing about this page (`rel`): user-generated (`ugc`), not endorsed
+/// (`nofollow`). Nothing else becomes markup.
+fn message_text(text: &str) -> impl IntoView {
+    segments(text)
+        .into_iter()
+        .map(|segment| match segment {
+            Segment::Text(t) => Either::Left(t.to_owned()),
+            Segment::Link(url) => Either::Right(view! {
+                <a href=url.to_owned() rel="noopener noreferrer nofollow ugc" target="_blank">
+                    {url.to_owned()}
+                </a>
+            }),
+        })
+        .collect_view()
 }
