@@ -76,30 +76,33 @@ impl ErrorCode {
     }
 
     /// The code as it appears on the wire, owned.
+    /// Every code this build knows, [`ErrorCode::Unknown`] aside.
+    pub const KNOWN: [ErrorCode; 18] = [
+        ErrorCode::BadFrame,
+        ErrorCode::HelloRequired,
+        ErrorCode::AlreadyHello,
+        ErrorCode::NickInvalid,
+        ErrorCode::NickTaken,
+        ErrorCode::BadSession,
+        ErrorCode::UnknownUser,
+        ErrorCode::Empty,
+        ErrorCode::TooLong,
+        ErrorCode::BadClientId,
+        ErrorCode::UnknownRoom,
+        ErrorCode::RoomInvalid,
+        ErrorCode::CannotLeave,
+        ErrorCode::TooManyRooms,
+        ErrorCode::RateLimited,
+        ErrorCode::Unsupported,
+        ErrorCode::Unavailable,
+        ErrorCode::RoomLimit,
+    ];
+
     /// The code a name stands for; [`ErrorCode::Unknown`] for a name this build does not know (a
     /// newer server's), as serde reads it.
     pub fn from_name(name: &str) -> ErrorCode {
-        const ALL: [ErrorCode; 18] = [
-            ErrorCode::BadFrame,
-            ErrorCode::HelloRequired,
-            ErrorCode::AlreadyHello,
-            ErrorCode::NickInvalid,
-            ErrorCode::NickTaken,
-            ErrorCode::BadSession,
-            ErrorCode::UnknownUser,
-            ErrorCode::Empty,
-            ErrorCode::TooLong,
-            ErrorCode::BadClientId,
-            ErrorCode::UnknownRoom,
-            ErrorCode::RoomInvalid,
-            ErrorCode::CannotLeave,
-            ErrorCode::TooManyRooms,
-            ErrorCode::RateLimited,
-            ErrorCode::Unsupported,
-            ErrorCode::Unavailable,
-            ErrorCode::RoomLimit,
-        ];
-        ALL.into_iter()
+        Self::KNOWN
+            .into_iter()
             .find(|code| code.as_str() == name)
             .unwrap_or(ErrorCode::Unknown)
     }

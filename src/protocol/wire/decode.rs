@@ -1,0 +1,243 @@
+//! Server frames from parsed JSON: [`ServerMsg::decode`].
+
+use std::collections::BTreeMap;
+
+use super::Json;
+use crate::protocol::{ChatMessage, DirectMessage, ErrorCode, ServerMsg, Stored};
+
+/// Reading one frame's fields: each accessor is `None` when the field is missing or of the wrong
+/// kind, and the `opt_` ones also accept a missing field or `null` (serde's `#[serde(default)]`).
+struct Fields<'a>(&'a Json);
+
+impl Fields<'_> {
+    fn str(&self, key: &str) -> Option<String> {
+        match self.0.get(key)? {
+            Json::Str(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    fn uint(&self, key: &str) -> Option<u64> {
+        match self.0.get(key)? {
+            Json::Uint(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn bool(&self, key: &str) -> Option<bool> {
+        match self.0.get(key)? {
+            Json::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// `Ok(None)` when missing or null, `Err` when present but not what `read` accepts.
+    fn optional<T>(&self, key: &str, read: impl Fn(&Json) -> Option<T>) -> Option<Option<T>> {
+        match self.0.get(key) {
+            None | Some(Json::Null) => Some(None),
+            Some(value) => read(value).map(Some),
+        }
+    }
+
+    fn opt_str(&self, key: &str) -> Option<Option<String>> {
+        self.optional(key, |v| match v {
+            Json::Str(s) => Some(s.clone()),
+            _ => None,
+        })
+    }
+
+    fn opt_uint(&self, key: &str) -> Option<Option<u64>> {
+        self.optional(key, |v| match v {
+            Json::Uint(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    /// A flag that defaults to false (null is refused, as serde refuses it for a `bool`).
+    fn flag(&self, key: &str) -> Option<bool> {
+        match self.0.get(key) {
+            None => Some(false),
+            Some(Json::Bool(b)) => Some(*b),
+            Some(_) => None,
+        }
+    }
+
+    fn strings(&self, key: &str) -> Option<Vec<String>> {
+        strings(self.0.get(key)?)
+    }
+
+    fn opt_strings(&self, key: &str) -> Option<Vec<String>> {
+        match self.0.get(key) {
+            None => Some(Vec::new()),
+            Some(value) => strings(value),
+        }
+    }
+
+    fn opt_map<T>(
+        &self,
+        key: &str,
+        read: impl Fn(&Json) -> Option<T>,
+    ) -> Option<BTreeMap<String, T>> {
+        match self.0.get(key) {
+            None => Some(BTreeMap::new()),
+            Some(Json::Object(fields)) => {
+                let mut map = BTreeMap::new();
+                for (k, v) in fields {
+                    map.insert(k.clone(), read(v)?);
+                }
+                Some(map)
+            }
+            Some(_) => None,
+        }
+    }
+}
+
+fn strings(value: &Json) -> Option<Vec<String>> {
+    match value {
+        Json::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Json::Str(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+fn usize_of(value: &Json) -> Option<usize> {
+    match value {
+        Json::Uint(n) => usize::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+fn chat_message(f: &Fields) -> Option<ChatMessage> {
+    Some(ChatMessage {
+        room: f.str("room")?,
+        seq: f.uint("seq")?,
+        from: f.str("from")?,
+        text: f.str("text")?,
+        at: f.str("at")?,
+        client_id: f.opt_str("client_id")?,
+        action: f.flag("action")?,
+    })
+}
+
+fn direct_message(f: &Fields) -> Option<DirectMessage> {
+    Some(DirectMessage {
+        id: f.uint("id")?,
+        from: f.str("from")?,
+        to: f.str("to")?,
+        text: f.str("text")?,
+        at: f.str("at")?,
+        client_id: f.opt_str("client_id")?,
+        action: f.flag("action")?,
+    })
+}
+
+fn list<T>(value: Option<&Json>, read: impl Fn(&Fields) -> Option<T>) -> Option<Vec<T>> {
+    match value? {
+        Json::Array(items) => items.iter().map(|item| read(&Fields(item))).collect(),
+        _ => None,
+    }
+}
+
+fn stored(f: &Fields) -> Option<Stored> {
+    match f.str("type")?.as_str() {
+        "message" => chat_message(f).map(Stored::Message),
+        _ => Some(Stored::Unknown),
+    }
+}
+
+impl ServerMsg {
+    /// The client's decoder: what [`ServerMsg::parse`] returns for the same frame, without serde.
+    pub fn decode(frame: &str) -> Option<ServerMsg> {
+        let json = Json::parse(frame)?;
+        let f = Fields(&json);
+        Some(match f.str("type")?.as_str() {
+            "welcome" => ServerMsg::Welcome {
+                nick: f.str("nick")?,
+                rooms: f.strings("rooms")?,
+                online: f.opt_strings("online")?,
+                members: f.opt_map("members", strings)?,
+                counts: f.opt_map("counts", usize_of)?,
+                session: f.opt_str("session")?,
+                version: match f.opt_uint("version")? {
+                    None => 0,
+                    Some(v) => u32::try_from(v).ok()?,
+                },
+            },
+            "message" => ServerMsg::Message(chat_message(&f)?),
+            "ack" => ServerMsg::Ack {
+                client_id: f.str("client_id")?,
+                room: f.opt_str("room")?,
+                seq: f.opt_uint("seq")?,
+                to: f.opt_str("to")?,
+                id: f.opt_uint("id")?,
+            },
+            "error" => ServerMsg::Error {
+                code: ErrorCode::from_name(&f.str("code")?),
+                message: f.str("message")?,
+                client_id: f.opt_str("client_id")?,
+                retry_after_ms: f.opt_uint("retry_after_ms")?,
+                reply_to: f.opt_str("reply_to")?,
+            },
+            "lagged" => ServerMsg::Lagged {
+                room: f.str("room")?,
+                missed: f.uint("missed")?,
+            },
+            "presence" => ServerMsg::Presence {
+                nick: f.str("nick")?,
+                online: f.bool("online")?,
+                rooms: f.opt_strings("rooms")?,
+            },
+            "joined" => ServerMsg::Joined {
+                room: f.str("room")?,
+                members: f.strings("members")?,
+                count: f.optional("count", usize_of)?,
+                reply_to: f.opt_str("reply_to")?,
+            },
+            "left" => ServerMsg::Left {
+                room: f.str("room")?,
+                reply_to: f.opt_str("reply_to")?,
+            },
+            "member" => ServerMsg::Member {
+                room: f.str("room")?,
+                nick: f.str("nick")?,
+                joined: f.bool("joined")?,
+            },
+            "roster" => ServerMsg::Roster {
+                room: f.str("room")?,
+                count: usize_of(json.get("count")?)?,
+                members: f.optional("members", strings)?,
+            },
+            "renamed" => ServerMsg::Renamed {
+                from: f.str("from")?,
+                to: f.str("to")?,
+                reply_to: f.opt_str("reply_to")?,
+            },
+            "typing" => ServerMsg::Typing {
+                room: f.str("room")?,
+                nick: f.str("nick")?,
+                active: f.bool("active")?,
+            },
+            "dm" => ServerMsg::Dm(direct_message(&f)?),
+            "dm_history" => ServerMsg::DmHistory {
+                messages: list(json.get("messages"), direct_message)?,
+                reset: f.flag("reset")?,
+                more: f.flag("more")?,
+            },
+            "history" => ServerMsg::History {
+                room: f.str("room")?,
+                messages: list(json.get("messages"), stored)?,
+                complete: f.bool("complete")?,
+                reset: f.flag("reset")?,
+                before: f.opt_uint("before")?,
+                more: f.flag("more")?,
+                reply_to: f.opt_str("reply_to")?,
+            },
+            _ => ServerMsg::Unknown,
+        })
+    }
+}

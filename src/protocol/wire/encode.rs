@@ -1,0 +1,142 @@
+//! Client frames as JSON text: [`ClientMsg::encode`].
+
+use crate::protocol::ClientMsg;
+
+/// Writes JSON text by hand, fields in the order given.
+struct Writer(String);
+
+impl Writer {
+    fn new(kind: &str) -> Self {
+        let mut w = Writer(String::with_capacity(64));
+        w.0.push_str("{\"type\":");
+        w.string(kind);
+        w
+    }
+
+    fn string(&mut self, s: &str) {
+        self.0.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => self.0.push_str("\\\""),
+                '\\' => self.0.push_str("\\\\"),
+                '\n' => self.0.push_str("\\n"),
+                '\r' => self.0.push_str("\\r"),
+                '\t' => self.0.push_str("\\t"),
+                c if (c as u32) < 0x20 => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let n = c as usize;
+                    self.0.push_str("\\u00");
+                    self.0.push(HEX[n >> 4] as char);
+                    self.0.push(HEX[n & 15] as char);
+                }
+                c => self.0.push(c),
+            }
+        }
+        self.0.push('"');
+    }
+
+    fn key(&mut self, key: &str) {
+        self.0.push(',');
+        self.string(key);
+        self.0.push(':');
+    }
+
+    fn str(mut self, key: &str, value: &str) -> Self {
+        self.key(key);
+        self.string(value);
+        self
+    }
+
+    fn uint(mut self, key: &str, value: u64) -> Self {
+        self.key(key);
+        self.0.push_str(&value.to_string());
+        self
+    }
+
+    fn bool(mut self, key: &str, value: bool) -> Self {
+        self.key(key);
+        self.0.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    fn finish(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+impl ClientMsg {
+    /// The client's encoder: JSON that [`crate::protocol::Request::parse`] reads back as this frame, without
+    /// serde (see the module's doc).
+    pub fn encode(&self) -> String {
+        match self {
+            ClientMsg::Hello {
+                nick,
+                session,
+                since,
+                dm_since,
+                version,
+            } => {
+                let mut w = Writer::new("hello").str("nick", nick);
+                if let Some(session) = session {
+                    w = w.str("session", session);
+                }
+                if !since.is_empty() {
+                    w.key("since");
+                    w.0.push('{');
+                    for (i, (room, seq)) in since.iter().enumerate() {
+                        if i > 0 {
+                            w.0.push(',');
+                        }
+                        w.string(room);
+                        w.0.push(':');
+                        w.0.push_str(&seq.to_string());
+                    }
+                    w.0.push('}');
+                }
+                if let Some(dm_since) = dm_since {
+                    w = w.uint("dm_since", *dm_since);
+                }
+                if let Some(version) = version {
+                    w = w.uint("version", u64::from(*version));
+                }
+                w.finish()
+            }
+            ClientMsg::Join { room } => Writer::new("join").str("room", room).finish(),
+            ClientMsg::Leave { room } => Writer::new("leave").str("room", room).finish(),
+            ClientMsg::Say {
+                room,
+                text,
+                client_id,
+                action,
+            } => {
+                let w = Writer::new("say")
+                    .str("room", room)
+                    .str("text", text)
+                    .str("client_id", client_id);
+                if *action { w.bool("action", true) } else { w }.finish()
+            }
+            ClientMsg::Nick { nick } => Writer::new("nick").str("nick", nick).finish(),
+            ClientMsg::Typing { room, active } => Writer::new("typing")
+                .str("room", room)
+                .bool("active", *active)
+                .finish(),
+            ClientMsg::History { room, before } => Writer::new("history")
+                .str("room", room)
+                .uint("before", *before)
+                .finish(),
+            ClientMsg::Dm {
+                to,
+                text,
+                client_id,
+                action,
+            } => {
+                let w = Writer::new("dm")
+                    .str("to", to)
+                    .str("text", text)
+                    .str("client_id", client_id);
+                if *action { w.bool("action", true) } else { w }.finish()
+            }
+        }
+    }
+}
