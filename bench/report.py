@@ -113,7 +113,6 @@ if os.path.exists(os.path.join(out, "first-load.json")):
 # chinwag's nickname page and chat page (the first two); the tutorial's page last.
 pages = first_load.get("pages", [])
 chinwag_pages = [p for p in pages if p["label"].startswith("chinwag")]
-seed_page = next((p for p in pages if not p["label"].startswith("chinwag")), None)
 page_total = max((p["total_br"] for p in chinwag_pages), default=None)
 if pages:
     print("\n## First page load (release build)\n")

@@ -21,12 +21,11 @@ pub fn segments(text: &str) -> Vec<Segment<'_>> {
     let mut plain_from = 0;
     let mut search_from = 0;
     while let Some(found) = next_scheme(text, search_from) {
-        let end = address_end(text, found);
-        if end <= found + scheme_len(&text[found..]) {
+        let Some(end) = address_end(text, found) else {
             // A scheme with nothing after it: not an address.
             search_from = found + scheme_len(&text[found..]);
             continue;
-        }
+        };
         if plain_from < found {
             out.push(Segment::Text(&text[plain_from..found]));
         }
@@ -75,8 +74,8 @@ fn scheme_len_bytes(s: &[u8]) -> usize {
     0
 }
 
-/// Where the address starting at `start` ends (exclusive).
-fn address_end(text: &str, start: usize) -> usize {
+/// Where the address starting at `start` ends (exclusive); `None` if nothing follows its scheme.
+fn address_end(text: &str, start: usize) -> Option<usize> {
     let body_start = start + scheme_len(&text[start..]);
     let mut end = body_start;
     for (i, c) in text[body_start..].char_indices() {
@@ -90,7 +89,7 @@ fn address_end(text: &str, start: usize) -> usize {
     }
     // Trailing punctuation belongs to the sentence, and a closing bracket to the text around the
     // address unless the address opened it.
-    loop {
+    while end > body_start {
         let address = &text[start..end];
         let Some(last) = address.chars().last() else {
             break;
@@ -101,12 +100,12 @@ fn address_end(text: &str, start: usize) -> usize {
             ']' => address.matches(']').count() > address.matches('[').count(),
             _ => false,
         };
-        if !trim || end <= body_start {
+        if !trim {
             break;
         }
         end -= last.len_utf8();
     }
-    end
+    (end > body_start).then_some(end)
 }
 
 #[cfg(test)]

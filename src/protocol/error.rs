@@ -75,7 +75,6 @@ impl ErrorCode {
         }
     }
 
-    /// The code as it appears on the wire, owned.
     /// Every code this build knows, [`ErrorCode::Unknown`] aside.
     pub const KNOWN: [ErrorCode; 18] = [
         ErrorCode::BadFrame,
@@ -107,6 +106,7 @@ impl ErrorCode {
             .unwrap_or(ErrorCode::Unknown)
     }
 
+    /// The code as it appears on the wire, owned.
     pub fn name(self) -> String {
         self.as_str().to_owned()
     }

@@ -11,27 +11,18 @@ struct Fields<'a>(&'a Json);
 
 impl Fields<'_> {
     fn str(&self, key: &str) -> Option<String> {
-        match self.0.get(key)? {
-            Json::Str(s) => Some(s.clone()),
-            _ => None,
-        }
+        self.0.get(key)?.as_str()
     }
 
     fn uint(&self, key: &str) -> Option<u64> {
-        match self.0.get(key)? {
-            Json::Uint(n) => Some(*n),
-            _ => None,
-        }
+        self.0.get(key)?.as_uint()
     }
 
     fn bool(&self, key: &str) -> Option<bool> {
-        match self.0.get(key)? {
-            Json::Bool(b) => Some(*b),
-            _ => None,
-        }
+        self.0.get(key)?.as_bool()
     }
 
-    /// `Ok(None)` when missing or null, `Err` when present but not what `read` accepts.
+    /// `Some(None)` when missing or null, `None` when present but not what `read` accepts.
     fn optional<T>(&self, key: &str, read: impl Fn(&Json) -> Option<T>) -> Option<Option<T>> {
         match self.0.get(key) {
             None | Some(Json::Null) => Some(None),
@@ -40,17 +31,11 @@ impl Fields<'_> {
     }
 
     fn opt_str(&self, key: &str) -> Option<Option<String>> {
-        self.optional(key, |v| match v {
-            Json::Str(s) => Some(s.clone()),
-            _ => None,
-        })
+        self.optional(key, Json::as_str)
     }
 
     fn opt_uint(&self, key: &str) -> Option<Option<u64>> {
-        self.optional(key, |v| match v {
-            Json::Uint(n) => Some(*n),
-            _ => None,
-        })
+        self.optional(key, Json::as_uint)
     }
 
     /// A flag that defaults to false (null is refused, as serde refuses it for a `bool`).
@@ -94,22 +79,13 @@ impl Fields<'_> {
 
 fn strings(value: &Json) -> Option<Vec<String>> {
     match value {
-        Json::Array(items) => items
-            .iter()
-            .map(|item| match item {
-                Json::Str(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect(),
+        Json::Array(items) => items.iter().map(Json::as_str).collect(),
         _ => None,
     }
 }
 
 fn usize_of(value: &Json) -> Option<usize> {
-    match value {
-        Json::Uint(n) => usize::try_from(*n).ok(),
-        _ => None,
-    }
+    usize::try_from(value.as_uint()?).ok()
 }
 
 fn chat_message(f: &Fields) -> Option<ChatMessage> {

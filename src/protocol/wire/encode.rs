@@ -59,6 +59,30 @@ impl Writer {
         self
     }
 
+    /// A flag written only when set (serde's `skip_serializing_if = "is_false"`).
+    fn flag(self, key: &str, on: bool) -> Self {
+        if on {
+            self.bool(key, true)
+        } else {
+            self
+        }
+    }
+
+    /// A field written only when present (serde's `skip_serializing_if = "Option::is_none"`).
+    fn opt_str(self, key: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(value) => self.str(key, value),
+            None => self,
+        }
+    }
+
+    fn opt_uint(self, key: &str, value: Option<u64>) -> Self {
+        match value {
+            Some(value) => self.uint(key, value),
+            None => self,
+        }
+    }
+
     fn finish(mut self) -> String {
         self.0.push('}');
         self.0
@@ -66,8 +90,8 @@ impl Writer {
 }
 
 impl ClientMsg {
-    /// The client's encoder: JSON that [`crate::protocol::Request::parse`] reads back as this frame, without
-    /// serde (see the module's doc).
+    /// The client's encoder: JSON that [`crate::protocol::Request::parse`] reads back as this
+    /// frame, without serde (see the module's doc).
     pub fn encode(&self) -> String {
         match self {
             ClientMsg::Hello {
@@ -77,10 +101,9 @@ impl ClientMsg {
                 dm_since,
                 version,
             } => {
-                let mut w = Writer::new("hello").str("nick", nick);
-                if let Some(session) = session {
-                    w = w.str("session", session);
-                }
+                let mut w = Writer::new("hello")
+                    .str("nick", nick)
+                    .opt_str("session", session.as_deref());
                 if !since.is_empty() {
                     w.key("since");
                     w.0.push('{');
@@ -94,13 +117,9 @@ impl ClientMsg {
                     }
                     w.0.push('}');
                 }
-                if let Some(dm_since) = dm_since {
-                    w = w.uint("dm_since", *dm_since);
-                }
-                if let Some(version) = version {
-                    w = w.uint("version", u64::from(*version));
-                }
-                w.finish()
+                w.opt_uint("dm_since", *dm_since)
+                    .opt_uint("version", version.map(u64::from))
+                    .finish()
             }
             ClientMsg::Join { room } => Writer::new("join").str("room", room).finish(),
             ClientMsg::Leave { room } => Writer::new("leave").str("room", room).finish(),
@@ -109,13 +128,12 @@ impl ClientMsg {
                 text,
                 client_id,
                 action,
-            } => {
-                let w = Writer::new("say")
-                    .str("room", room)
-                    .str("text", text)
-                    .str("client_id", client_id);
-                if *action { w.bool("action", true) } else { w }.finish()
-            }
+            } => Writer::new("say")
+                .str("room", room)
+                .str("text", text)
+                .str("client_id", client_id)
+                .flag("action", *action)
+                .finish(),
             ClientMsg::Nick { nick } => Writer::new("nick").str("nick", nick).finish(),
             ClientMsg::Typing { room, active } => Writer::new("typing")
                 .str("room", room)
@@ -130,13 +148,12 @@ impl ClientMsg {
                 text,
                 client_id,
                 action,
-            } => {
-                let w = Writer::new("dm")
-                    .str("to", to)
-                    .str("text", text)
-                    .str("client_id", client_id);
-                if *action { w.bool("action", true) } else { w }.finish()
-            }
+            } => Writer::new("dm")
+                .str("to", to)
+                .str("text", text)
+                .str("client_id", client_id)
+                .flag("action", *action)
+                .finish(),
         }
     }
 }

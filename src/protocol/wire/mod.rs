@@ -58,6 +58,27 @@ impl Json {
             _ => None,
         }
     }
+
+    fn as_str(&self) -> Option<String> {
+        match self {
+            Json::Str(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    fn as_uint(&self) -> Option<u64> {
+        match self {
+            Json::Uint(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Json::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
 }
 
 struct Parser<'a> {
@@ -101,47 +122,49 @@ impl Parser<'_> {
             b'f' => self.literal("false", Json::Bool(false)),
             b'"' => self.string().map(Json::Str),
             b'[' => {
-                self.at += 1;
                 let mut items = Vec::new();
-                if self.eat(b']') {
-                    return Some(Json::Array(items));
-                }
-                loop {
-                    items.push(self.value(depth + 1)?);
-                    if self.eat(b']') {
-                        return Some(Json::Array(items));
-                    }
-                    if !self.eat(b',') {
-                        return None;
-                    }
-                }
+                self.sequence(b']', |p| {
+                    items.push(p.value(depth + 1)?);
+                    Some(())
+                })?;
+                Some(Json::Array(items))
             }
             b'{' => {
-                self.at += 1;
                 let mut fields = Vec::new();
-                if self.eat(b'}') {
-                    return Some(Json::Object(fields));
-                }
-                loop {
-                    self.skip_space();
-                    if self.bytes.get(self.at) != Some(&b'"') {
+                self.sequence(b'}', |p| {
+                    p.skip_space();
+                    if p.bytes.get(p.at) != Some(&b'"') {
                         return None;
                     }
-                    let key = self.string()?;
-                    if !self.eat(b':') {
+                    let key = p.string()?;
+                    if !p.eat(b':') {
                         return None;
                     }
-                    fields.push((key, self.value(depth + 1)?));
-                    if self.eat(b'}') {
-                        return Some(Json::Object(fields));
-                    }
-                    if !self.eat(b',') {
-                        return None;
-                    }
-                }
+                    fields.push((key, p.value(depth + 1)?));
+                    Some(())
+                })?;
+                Some(Json::Object(fields))
             }
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
+        }
+    }
+
+    /// The items of an array or object, the opening bracket next: `item` reads one, and they are
+    /// separated by commas up to `close`.
+    fn sequence(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.at += 1;
+        if self.eat(close) {
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            if self.eat(close) {
+                return Some(());
+            }
+            if !self.eat(b',') {
+                return None;
+            }
         }
     }
 
