@@ -127,6 +127,7 @@ pub async fn serve(
         _ => None,
     };
     let limits = Arc::new(config.limits);
+    let proxies = http::proxy::TrustedProxies::new(config.http.trusted_proxies.clone());
     let state = AppState {
         leptos_options,
         hub,
@@ -170,7 +171,16 @@ pub async fn serve(
         // Nobody listening only means no connection is open.
         let _ = signal_tx.send(true);
     };
-    http::accept::serve(listener, app, &limits, metrics, stop, DRAIN_TIMEOUT).await;
+    http::accept::serve(
+        listener,
+        app,
+        &limits,
+        proxies,
+        metrics,
+        stop,
+        DRAIN_TIMEOUT,
+    )
+    .await;
     // Every connection holds a receiver; `closed` resolves when the last one has finished.
     drop(shutdown_rx);
     if tokio::time::timeout(DRAIN_TIMEOUT, shutdown_tx.closed())

@@ -71,6 +71,40 @@ async fn new_sessions_are_limited_per_address() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_each_client_is_limited_by_its_own_address() {
+    let server = start(|config| {
+        config.limits.sessions_per_addr = Rate::per_minute(1.0, 2.0);
+        config.http.trusted_proxies = vec![[127, 0, 0, 1].into()];
+    })
+    .await;
+    let proxy = [127, 0, 0, 1];
+    let hello = |from: [u8; 4], forwarded: &'static str, nick: String| {
+        let server = &server;
+        async move {
+            let mut client =
+                Client::connect_with_headers(server, from, &[("x-forwarded-for", forwarded)]).await;
+            client.hello(&nick).await
+        }
+    };
+    // Two clients behind the proxy: each has its own allowance.
+    for client in ["198.51.100.1", "10.9.8.7, 198.51.100.2"] {
+        for i in 0..2 {
+            let answer = hello(proxy, client, format!("p{}{i}", client.len())).await;
+            assert_eq!(answer["type"], "welcome", "{client} {i}: {answer}");
+        }
+    }
+    let answer = hello(proxy, "198.51.100.1", "p-third".into()).await;
+    assert_eq!(answer["code"], "rate_limited", "{answer}");
+    // A peer that is not a trusted proxy cannot choose its address: its header is ignored.
+    for (i, claimed) in ["203.0.113.1", "203.0.113.2"].into_iter().enumerate() {
+        let answer = hello([127, 0, 0, 2], claimed, format!("liar{i}")).await;
+        assert_eq!(answer["type"], "welcome", "{answer}");
+    }
+    let answer = hello([127, 0, 0, 2], "203.0.113.3", "liar2".into()).await;
+    assert_eq!(answer["code"], "rate_limited", "{answer}");
+}
+
+#[tokio::test]
 async fn new_rooms_are_limited_per_address_and_capped_per_server() {
     let server = start(|config| {
         config.limits.rooms_per_addr = Rate::per_minute(1.0, 3.0);

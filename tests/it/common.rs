@@ -177,6 +177,32 @@ impl Client {
         Self { ws }
     }
 
+    /// Connects from the local address `from` with extra request headers (a proxy's
+    /// `X-Forwarded-For`, say).
+    pub async fn connect_with_headers(
+        server: &TestServer,
+        from: [u8; 4],
+        headers: &[(&str, &str)],
+    ) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = server.ws_url().into_client_request().expect("request");
+        for (name, value) in headers {
+            request.headers_mut().append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                value.parse().expect("header value"),
+            );
+        }
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::from((from, 0)))
+            .expect("bind the source address");
+        let stream = socket.connect(server.addr).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("websocket handshake");
+        Self { ws }
+    }
+
     /// Says hello as a new session for `nick`; returns the first answer (a welcome or an error).
     pub async fn hello(&mut self, nick: &str) -> Value {
         self.send(json!({"type": "hello", "nick": nick})).await;

@@ -8,7 +8,7 @@
 //! what the server runs on, built from it by [`Settings::into_config`] (tests build it directly from
 //! its defaults).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -89,6 +89,16 @@ pub struct Settings {
     #[arg(long, env = "CHINWAG_SECURE_COOKIES", action = ArgAction::Set, default_value = "false",
           value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
     pub secure_cookies: bool,
+    /// Reverse proxies (e.g. 127.0.0.1 for an nginx on the same host), comma-separated, whose
+    /// `X-Forwarded-For` names the client: the per-address limits then count each client, not
+    /// the proxy
+    #[arg(
+        long,
+        env = "CHINWAG_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "ADDRESSES"
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
     /// Serve `/metrics` on this address only (e.g. 127.0.0.1:9100), not on the public one
     #[arg(long, env = "CHINWAG_METRICS_ADDR", value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -349,6 +359,8 @@ pub struct HttpConfig {
     pub secure_cookies: bool,
     /// Where `/metrics` is served instead of the public address, if set.
     pub metrics_addr: Option<SocketAddr>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl ServerConfig {
@@ -570,6 +582,7 @@ impl Settings {
                     .collect(),
                 secure_cookies: self.secure_cookies,
                 metrics_addr: self.metrics_addr,
+                trusted_proxies: self.trusted_proxies,
             },
             cluster,
         })

@@ -7,6 +7,10 @@
 //! - open connections are capped per client address and in total (over a cap, the connection is
 //!   closed at once);
 //! - on shutdown the listener stops accepting and open HTTP connections finish their requests.
+//!
+//! A trusted reverse proxy's connections count only in the total, and each request names its
+//! client from the proxy's `X-Forwarded-For` ([`TrustedProxies`]): the address the per-address
+//! limits see is the client's.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,6 +25,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
+use super::proxy::TrustedProxies;
 use crate::server::limits::{ConnectionLimits, Limits};
 use crate::server::metrics::Metrics;
 
@@ -30,6 +35,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: &Limits,
+    proxies: TrustedProxies,
     metrics: Metrics,
     stop: impl Future<Output = ()>,
     drain: std::time::Duration,
@@ -62,7 +68,12 @@ pub async fn serve(
             },
             () = &mut stop => break,
         };
-        let slot = match caps.acquire(peer.ip()) {
+        let proxied = proxies.trusts(peer.ip());
+        let slot = match if proxied {
+            caps.acquire_shared()
+        } else {
+            caps.acquire(peer.ip())
+        } {
             Ok(slot) => slot,
             Err(_) => {
                 metrics.refused("tcp_connections");
@@ -73,13 +84,19 @@ pub async fn serve(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::warn!(%err, "cannot set TCP_NODELAY");
         }
+        let proxies = proxies.clone();
         let service = app
             .clone()
             .map_request(move |mut request: axum::http::Request<Incoming>| {
-                // The peer address is what the per-address limits count.
+                // The client's address is what the per-address limits count.
+                let client = if proxied {
+                    proxies.client(peer, request.headers())
+                } else {
+                    peer
+                };
                 request
                     .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(peer));
+                    .insert(ConnectInfo::<SocketAddr>(client));
                 request
             });
         let connection = builder

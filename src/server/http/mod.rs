@@ -6,11 +6,13 @@
 //! - [`forms`]: `POST /join`, `/say`, `/rooms/join`, `/rooms/leave`, for browsers without wasm.
 //! - [`origin`]: cross-site websockets and form posts are refused (403).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`proxy`]: the client's address behind a trusted reverse proxy (`X-Forwarded-For`).
 
 pub mod accept;
 pub mod forms;
 pub mod ops;
 pub mod origin;
+pub mod proxy;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

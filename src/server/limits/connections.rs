@@ -31,7 +31,8 @@ struct Counts {
 #[derive(Debug)]
 pub struct ConnectionSlot {
     counts: Arc<Counts>,
-    addr: AddrKey,
+    /// `None` for a connection counted only in the total (a trusted proxy's).
+    addr: Option<AddrKey>,
 }
 
 impl ConnectionLimits {
@@ -66,8 +67,26 @@ impl ConnectionLimits {
         counts.total.fetch_add(1, Ordering::Relaxed);
         Ok(ConnectionSlot {
             counts: Arc::clone(counts),
-            addr,
+            addr: Some(addr),
         })
+    }
+
+    /// Counts a new connection in the total only: a trusted proxy's, which carries many clients
+    /// (each is counted by its own address where it matters, e.g. its websockets).
+    pub fn acquire_shared(&self) -> Result<ConnectionSlot, StatusCode> {
+        let counts = &self.inner;
+        let reserved = counts
+            .total
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                (total < counts.max_total).then_some(total + 1)
+            });
+        match reserved {
+            Ok(_) => Ok(ConnectionSlot {
+                counts: Arc::clone(counts),
+                addr: None,
+            }),
+            Err(_) => Err(StatusCode::SERVICE_UNAVAILABLE),
+        }
     }
 
     /// How many connections are open.
@@ -78,15 +97,17 @@ impl ConnectionLimits {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        let mut per_addr = self
-            .counts
-            .per_addr
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = per_addr.get_mut(&self.addr) {
-            *count -= 1;
-            if *count == 0 {
-                per_addr.remove(&self.addr);
+        if let Some(addr) = &self.addr {
+            let mut per_addr = self
+                .counts
+                .per_addr
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(count) = per_addr.get_mut(addr) {
+                *count -= 1;
+                if *count == 0 {
+                    per_addr.remove(addr);
+                }
             }
         }
         self.counts.total.fetch_sub(1, Ordering::Relaxed);
