@@ -20,6 +20,8 @@ fn message() -> ChatMessage {
         at: "2026-11-26T02:30:00.000Z".to_owned(),
         client_id: Some("c-0123456789abcdef".to_owned()),
         action: false,
+        edited: false,
+        deleted: false,
     }
 }
 

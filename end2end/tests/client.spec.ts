@@ -109,7 +109,8 @@ test('frames and error codes from a newer server never break the page', async ({
   // An error code it does not know: shown by its message.
   wire.page!.send(JSON.stringify({ type: 'error', code: 'brand_new', message: 'Something new happened' }));
   await expect(alice.page.getByText('Something new happened')).toBeVisible();
-  // A history with an entry of a new kind: the messages beside it still show.
+  // A history with an entry of a new kind, and a change shaped otherwise than this page reads it:
+  // the messages beside them still show.
   const future = unique('beside a new kind of entry');
   wire.page!.send(
     JSON.stringify({
@@ -117,6 +118,7 @@ test('frames and error codes from a newer server never break the page', async ({
       room: 'general',
       complete: false,
       messages: [
+        { type: 'poll', room: 'general', seq: 1, question: 'lunch?' },
         { type: 'edited', room: 'general', seq: 1, text: 'changed' },
         { type: 'message', room: 'general', seq: 900000, from: 'ghost', text: future, at: new Date().toISOString() },
       ],

@@ -47,3 +47,82 @@ test('web addresses in a message are links that open in a new tab; nothing else 
   await ana.context.close();
   await bo.context.close();
 });
+
+test('an author edits and deletes a message; every browser sees it, live and after a reload', async ({ browser }) => {
+  const ana = await openChat(browser, nickname('ana'));
+  const bo = await openChat(browser, nickname('bo'));
+  const cy = await openChat(browser, nickname('cy'));
+
+  const tag = unique('edit');
+  await say(ana.page, `${tag} helo wrold`);
+  const mine = messages(ana.page).getByRole('listitem').filter({ hasText: tag });
+  await expect(mine).toHaveClass(/sent/);
+
+  // Only the author is offered the change.
+  await expect(mine.getByRole('button', { name: 'Edit' })).toBeVisible();
+  for (const page of [bo.page, cy.page]) {
+    const line = messages(page).getByRole('listitem').filter({ hasText: tag });
+    await expect(line).toHaveCount(1);
+    await expect(line.getByRole('button', { name: 'Edit' })).toHaveCount(0);
+    await expect(line.getByRole('button', { name: 'Delete' })).toHaveCount(0);
+  }
+
+  // Edit in place: Enter saves.
+  await mine.getByRole('button', { name: 'Edit' }).click();
+  const box = mine.getByRole('textbox', { name: 'Edit message' });
+  await expect(box).toHaveValue(`${tag} helo wrold`);
+  await box.fill(`${tag} hello world`);
+  await box.press('Enter');
+  for (const page of [ana.page, bo.page, cy.page]) {
+    const line = messages(page).getByRole('listitem').filter({ hasText: tag });
+    await expect(line.locator('.text')).toHaveText(`${tag} hello world`);
+    await expect(line.locator('.edited')).toHaveText('(edited)');
+  }
+
+  // Cy reloads: the server-rendered page shows the current version.
+  await cy.page.reload();
+  const reloaded = messages(cy.page).getByRole('listitem').filter({ hasText: tag });
+  await expect(reloaded.locator('.text')).toHaveText(`${tag} hello world`);
+  await expect(reloaded.locator('.edited')).toBeVisible();
+
+  // Delete: a tombstone everywhere, the words gone.
+  const edited = messages(ana.page).getByRole('listitem').filter({ hasText: tag });
+  await edited.getByRole('button', { name: 'Delete' }).click();
+  for (const page of [ana.page, bo.page, cy.page]) {
+    await expect(messages(page).getByText(`${tag} hello world`)).toHaveCount(0);
+    await expect(messages(page).locator('li.deleted').filter({ hasText: 'message deleted' }).last()).toBeVisible();
+  }
+  await bo.page.reload();
+  await expect(messages(bo.page).getByText(tag)).toHaveCount(0);
+
+  for (const user of [ana, bo, cy]) {
+    expect(user.errors).toEqual([]);
+    await user.context.close();
+  }
+});
+
+test('an edit made while a browser was away reaches it on reconnect', async ({ browser }) => {
+  const ana = await openChat(browser, nickname('ana'));
+  const bo = await openChat(browser, nickname('bo'));
+  const tag = unique('away');
+  await say(ana.page, `${tag} first draft`);
+  await expect(messages(bo.page).getByText(`${tag} first draft`)).toBeVisible();
+
+  await bo.context.setOffline(true);
+  await expect(bo.page.getByRole('status')).toHaveText(/Offline/, { timeout: 15_000 });
+  const mine = messages(ana.page).getByRole('listitem').filter({ hasText: tag });
+  await mine.getByRole('button', { name: 'Edit' }).click();
+  await mine.getByRole('textbox', { name: 'Edit message' }).fill(`${tag} final words`);
+  await mine.getByRole('button', { name: 'Save' }).click();
+  await expect(mine.locator('.text')).toHaveText(`${tag} final words`);
+
+  await bo.context.setOffline(false);
+  await expect(bo.page.getByRole('status')).toHaveText(/Online/, { timeout: 20_000 });
+  const line = messages(bo.page).getByRole('listitem').filter({ hasText: tag });
+  await expect(line.locator('.text')).toHaveText(`${tag} final words`);
+  await expect(line).toHaveCount(1);
+
+  expect(ana.errors).toEqual([]);
+  await ana.context.close();
+  await bo.context.close();
+});

@@ -25,6 +25,13 @@ pub enum LineKind {
         /// A `/me` action.
         action: bool,
         mine: Option<SendState>,
+        /// Its place in its room, once known (mine learn it from their ack); `None` for private
+        /// messages.
+        seq: Option<u64>,
+        /// Changed by its author since it was posted.
+        edited: bool,
+        /// Deleted: shown as a tombstone.
+        deleted: bool,
     },
     /// A notice: joins, leaves, renames, missed messages, command help.
     Notice(String),
@@ -43,9 +50,20 @@ impl Line {
     pub fn render_key(&self) -> String {
         match &self.kind {
             LineKind::Chat {
-                mine: Some(state), ..
-            } => format!("{}#{state:?}", self.id),
-            _ => self.id.clone(),
+                mine,
+                seq,
+                edited,
+                deleted,
+                text,
+                ..
+            } => {
+                // An edit changes the text, perhaps not its length: a hash of it tells.
+                let text = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+                format!("{}#{mine:?}{seq:?}{edited}{deleted}{text:x}", self.id)
+            }
+            LineKind::Notice(_) => self.id.clone(),
         }
     }
 }
@@ -122,13 +140,14 @@ impl Conversation {
         dropped > 0
     }
 
-    /// The lowest `seq` among the room messages still shown (others' messages and history lines,
-    /// named `room:seq`).
+    /// The lowest `seq` among the room messages still shown.
     pub(super) fn lowest_seq(&self) -> Option<u64> {
         self.lines
             .iter()
-            .filter(|line| matches!(line.kind, LineKind::Chat { .. }))
-            .filter_map(|line| line.id.rsplit_once(':')?.1.parse().ok())
+            .filter_map(|line| match line.kind {
+                LineKind::Chat { seq, .. } => seq,
+                LineKind::Notice(_) => None,
+            })
             .min()
     }
 }

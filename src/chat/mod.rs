@@ -281,6 +281,8 @@ impl Chat {
             }
             ServerMsg::Member { room, nick, joined } => self.member(room, nick, *joined),
             ServerMsg::Message(message) => self.receive(message, true),
+            ServerMsg::Edited(change) => self.change(change, false),
+            ServerMsg::Deleted(change) => self.change(change, true),
             ServerMsg::Ack {
                 client_id,
                 room,
@@ -289,6 +291,7 @@ impl Chat {
             } => {
                 if let (Some(room), Some(seq)) = (room, seq) {
                     self.seen.insert((room.clone(), *seq));
+                    self.number_own(room, client_id, *seq);
                 }
                 self.settle(client_id, SendState::Sent)
             }

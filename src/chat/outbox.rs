@@ -47,6 +47,9 @@ impl Chat {
                 at: at.to_owned(),
                 action,
                 mine: Some(SendState::Sending),
+                seq: None,
+                edited: false,
+                deleted: false,
             },
         });
         self.pending.insert(client_id.to_owned(), (view, None));
@@ -146,18 +149,30 @@ impl Chat {
     /// My message `client_id` is stored (its copy came back, live or by catch-up): its line, still
     /// "sending" or already shown as failed, becomes "sent"; it is never shown twice. Returns
     /// whether such a line was found.
-    pub(super) fn confirm_stored(&mut self, view: &View, client_id: &str) -> bool {
-        if self.settle(client_id, SendState::Sent) {
-            return true;
-        }
+    pub(super) fn confirm_stored(&mut self, view: &View, client_id: &str, at: Option<u64>) -> bool {
+        self.settle(client_id, SendState::Sent);
         let conv = self.conversation_mut(view);
         let Some(line) = conv.lines.iter_mut().rev().find(|l| l.id == client_id) else {
             return false;
         };
-        if let LineKind::Chat { mine, .. } = &mut line.kind {
+        if let LineKind::Chat { mine, seq, .. } = &mut line.kind {
             *mine = Some(SendState::Sent);
+            *seq = seq.or(at);
         }
         true
+    }
+
+    /// My room message `client_id` is stored as `seq` of `room` (its ack): its line can now be
+    /// edited or deleted.
+    pub(super) fn number_own(&mut self, room: &str, client_id: &str, at: u64) {
+        let Some(conv) = self.rooms.get_mut(room) else {
+            return;
+        };
+        if let Some(line) = conv.lines.iter_mut().rev().find(|l| l.id == client_id) {
+            if let LineKind::Chat { seq, .. } = &mut line.kind {
+                *seq = Some(at);
+            }
+        }
     }
 
     /// Moves a pending message to its final state. Returns whether it was pending.

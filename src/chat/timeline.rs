@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::conversation::{Line, LineKind, MAX_LINES};
 use super::{key, Chat, SendState, View};
-use crate::protocol::{ChatMessage, DirectMessage, Stored};
+use crate::protocol::{Change, ChatMessage, DirectMessage, Stored};
 
 impl Chat {
     /// The oldest `seq` shown in `room`: older pages are asked for before it.
@@ -80,10 +80,51 @@ impl Chat {
             );
             changed = true;
         }
-        for message in messages.iter().filter_map(Stored::message) {
-            changed |= self.receive(message, news);
+        for entry in messages {
+            changed |= match entry {
+                Stored::Message(message) => self.receive(message, news),
+                Stored::Edited(change) => self.change(change, false),
+                Stored::Deleted(change) => self.change(change, true),
+                Stored::Unknown => false,
+            };
         }
         changed
+    }
+
+    /// An edit or a delete of a message of a room I am in: its line, if shown, takes the change (a
+    /// delete for good: a later or repeated edit does not bring it back). Either way the room's
+    /// position moves past the change, so a reconnect does not ask for it again.
+    pub(super) fn change(&mut self, change: &Change, delete: bool) -> bool {
+        let Some(conv) = self.rooms.get_mut(&change.room) else {
+            return false;
+        };
+        let delivered = self.delivered.entry(change.room.clone()).or_insert(0);
+        *delivered = (*delivered).max(change.log_seq);
+        let Some(line) = conv.lines.iter_mut().find(
+            |line| matches!(line.kind, LineKind::Chat { seq: Some(seq), .. } if seq == change.seq),
+        ) else {
+            return false;
+        };
+        let LineKind::Chat {
+            text,
+            edited,
+            deleted,
+            ..
+        } = &mut line.kind
+        else {
+            return false;
+        };
+        if *deleted {
+            return false;
+        }
+        if delete {
+            *deleted = true;
+            text.clear();
+        } else {
+            *edited = true;
+            *text = change.text.clone().unwrap_or_default();
+        }
+        true
     }
 
     /// Shows a room message once. `news`: it counts as unread if its room is not on screen.
@@ -105,7 +146,7 @@ impl Chat {
         // My own message whose ack was lost (sent just before a disconnect): the stored copy confirms
         // its line, even one already shown as not sent.
         if let Some(client_id) = message.client_id.as_deref() {
-            if mine && self.confirm_stored(&view, client_id) {
+            if mine && self.confirm_stored(&view, client_id, Some(message.seq)) {
                 return true;
             }
         }
@@ -137,6 +178,9 @@ impl Chat {
                 action: message.action,
                 // Mine from another tab or an earlier visit.
                 mine: (message.from == self.me).then_some(SendState::Sent),
+                seq: Some(message.seq),
+                edited: message.edited,
+                deleted: message.deleted,
             },
         }
     }
@@ -156,7 +200,7 @@ impl Chat {
         if let Some(client_id) = dm.client_id.as_deref() {
             if mine
                 && self.directs.contains_key(&key(peer))
-                && self.confirm_stored(&view, client_id)
+                && self.confirm_stored(&view, client_id, None)
             {
                 return true;
             }
@@ -179,6 +223,9 @@ impl Chat {
                 at: dm.at.clone(),
                 action: dm.action,
                 mine: mine.then_some(SendState::Sent),
+                seq: None,
+                edited: false,
+                deleted: false,
             },
         });
         if unseen {

@@ -52,7 +52,8 @@ async fn run(
     mut network: mpsc::UnboundedReceiver<Network>,
 ) {
     let mut failures: u32 = 0;
-    // Joins, leaves and renames asked for while not connected: sent after the next `welcome`.
+    // Joins, leaves, renames, edits and deletes asked for while not connected: sent after the next
+    // `welcome`.
     let mut deferred = VecDeque::new();
     loop {
         let welcomed = if browser_online() {
@@ -112,18 +113,13 @@ where
     true
 }
 
-/// How many joins, leaves and renames wait for the next `welcome` at most; past that one is refused
-/// (and the page says so).
+/// How many joins, leaves, renames, edits and deletes wait for the next `welcome` at most; past
+/// that one is refused (and the page says so).
 const MAX_DEFERRED: usize = 32;
 
-/// Keeps what must survive until the next `welcome`: joins, leaves and renames. Messages need not
-/// be kept (the chat has them, "sending"); typing is stale by then; a history request is asked
-/// again by scrolling.
+/// Keeps what must survive until the next `welcome` ([`super::kept_while_offline`]).
 fn defer(chat: ChatHandle, deferred: &mut VecDeque<ClientMsg>, msg: ClientMsg) {
-    if !matches!(
-        msg,
-        ClientMsg::Join { .. } | ClientMsg::Leave { .. } | ClientMsg::Nick { .. }
-    ) {
+    if !super::kept_while_offline(&msg) {
         return;
     }
     if deferred.len() >= MAX_DEFERRED {

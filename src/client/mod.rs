@@ -10,8 +10,9 @@
 //! minutes) and its `online` event cuts the wait short. Messages written while offline stay
 //! "sending" (their ack clock stopped while offline) and go out once the server has welcomed the tab
 //! again, under the same `client_id`, so the server stores each at most once; a stored copy that
-//! comes back by catch-up settles its line. Joins, leaves and renames asked for while offline are
-//! kept and sent after the `welcome` (the page says so); typing is not (it would be stale).
+//! comes back by catch-up settles its line. Joins, leaves, renames, edits and deletes asked for
+//! while offline are kept and sent after the `welcome` (the page says so); typing is not (it would
+//! be stale).
 
 use futures::channel::mpsc;
 use leptos::prelude::*;
@@ -22,6 +23,9 @@ use crate::protocol::ClientMsg;
 
 /// A typer refreshes `typing: true` at most this often while still typing.
 const TYPING_REFRESH_MS: f64 = 2_000.0;
+/// The typing frames a tab sends, at most: the server takes 2 a second in bursts of 5, per session.
+const TYPING_PER_SEC: f64 = 2.0;
+const TYPING_BURST: f64 = 4.0;
 /// Typing stops by itself after this long without input.
 const TYPING_IDLE_MS: f64 = 5_000.0;
 /// An older-history request unanswered for this long (lost with a dropped connection, or refused)
@@ -67,8 +71,30 @@ impl ConnState {
 struct Typing {
     /// The room told, while active.
     room: Option<String>,
+    /// The room I am typing in but have not told yet (no typing frame was allowed just then):
+    /// told by the clock's next tick that may.
+    wanted: Option<String>,
     last_sent_ms: f64,
     last_input_ms: f64,
+    /// Typing frames sent recently, draining at the server's typing rate: the client stays
+    /// within it, so someone posting short messages one after another never sees a refusal.
+    spent: f64,
+    spent_at_ms: f64,
+}
+
+impl Typing {
+    /// Whether one more typing frame may go out now (and counts it if so).
+    fn allowed(&mut self, now: f64) -> bool {
+        let drained = (now - self.spent_at_ms).max(0.0) / 1000.0 * TYPING_PER_SEC;
+        self.spent = (self.spent - drained).max(0.0);
+        self.spent_at_ms = now;
+        if self.spent + 1.0 <= TYPING_BURST {
+            self.spent += 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// The page's handle on the chat. `Copy`, so every event handler can hold one.
@@ -99,11 +125,7 @@ impl ChatHandle {
     }
 
     fn transmit(&self, msg: ClientMsg) {
-        let control = matches!(
-            msg,
-            ClientMsg::Join { .. } | ClientMsg::Leave { .. } | ClientMsg::Nick { .. }
-        );
-        if control && self.status.get_untracked() != ConnState::Online {
+        if kept_while_offline(&msg) && self.status.get_untracked() != ConnState::Online {
             // Kept by the connection loop and sent after the next `welcome`.
             self.note("Not connected: this will be done once the connection is back.");
         }
@@ -121,6 +143,16 @@ impl ChatHandle {
         match Command::parse(input) {
             Command::Say { text, action } => {
                 let view = self.chat.with_untracked(Chat::current_view);
+                if let View::Room(room) = &view {
+                    // The room clears my typing line when my message arrives: no `typing: false`
+                    // frame is needed (each one counts against the typing rate).
+                    self.typing.update_value(|t| {
+                        if t.room.as_ref() == Some(room) {
+                            t.room = None;
+                        }
+                        t.wanted = None;
+                    });
+                }
                 self.post(view, text, action);
             }
             Command::Msg { to, .. }
@@ -174,6 +206,31 @@ impl ChatHandle {
         if let Some(outgoing) = outgoing {
             self.transmit(outgoing.frame());
         }
+    }
+
+    /// Replaces the text of my message `seq` of `room`; every tab shows it once the server has
+    /// stored the change (`edited`).
+    pub fn edit(&self, room: &str, seq: u64, text: &str) {
+        if text.trim().is_empty() {
+            self.note("A message cannot be edited to nothing: delete it instead.");
+            return;
+        }
+        self.transmit(ClientMsg::Edit {
+            room: room.to_owned(),
+            seq,
+            text: text.to_owned(),
+            client_id: None,
+        });
+    }
+
+    /// Deletes my message `seq` of `room`; every tab shows a tombstone once the server has stored
+    /// it (`deleted`).
+    pub fn delete(&self, room: &str, seq: u64) {
+        self.transmit(ClientMsg::Delete {
+            room: room.to_owned(),
+            seq,
+            client_id: None,
+        });
     }
 
     /// Asks for the page of the room on screen before the oldest message shown (scrolling up).
@@ -244,37 +301,70 @@ impl ChatHandle {
         }
         typing.last_input_ms = now;
         if typing.room.is_none() || now - typing.last_sent_ms >= TYPING_REFRESH_MS {
-            typing.room = Some(room.clone());
-            typing.last_sent_ms = now;
-            self.transmit(ClientMsg::Typing { room, active: true });
+            if typing.allowed(now) {
+                typing.room = Some(room.clone());
+                typing.wanted = None;
+                typing.last_sent_ms = now;
+                self.transmit(ClientMsg::Typing { room, active: true });
+            } else if typing.room.is_none() {
+                typing.wanted = Some(room);
+            }
         }
         self.typing.set_value(typing);
     }
 
     /// Tells the room I stopped typing, if I had said I was (send, blur, idle, empty box, switching
-    /// conversations).
+    /// conversations). Past the typing rate it is not said: the room forgets a typer by itself
+    /// after a few seconds.
     pub fn stop_typing(&self) {
         let mut typing = self.typing.get_value();
+        typing.wanted = None;
         if let Some(room) = typing.room.take() {
-            self.typing.set_value(typing);
-            self.transmit(ClientMsg::Typing {
-                room,
-                active: false,
-            });
+            if typing.allowed(now_ms()) {
+                self.transmit(ClientMsg::Typing {
+                    room,
+                    active: false,
+                });
+            }
         }
+        self.typing.set_value(typing);
     }
 
     /// Once a second: expire typing entries and unacked messages, and stop my own idle typing.
     pub fn tick(&self) {
         let now = now_ms();
-        if self
-            .typing
-            .with_value(|t| t.room.is_some() && now - t.last_input_ms > TYPING_IDLE_MS)
-        {
+        if self.typing.with_value(|t| {
+            (t.room.is_some() || t.wanted.is_some()) && now - t.last_input_ms > TYPING_IDLE_MS
+        }) {
             self.stop_typing();
+        }
+        // Typing that could not be told at the time, once the rate allows.
+        let mut typing = self.typing.get_value();
+        if let Some(room) = typing.wanted.clone() {
+            if typing.allowed(now) {
+                typing.wanted = None;
+                typing.room = Some(room.clone());
+                typing.last_sent_ms = now;
+                self.transmit(ClientMsg::Typing { room, active: true });
+            }
+            self.typing.set_value(typing);
         }
         self.chat.maybe_update(|c| c.tick(now));
     }
+}
+
+/// Whether a frame asked for while not connected is kept and sent after the next `welcome`: what a
+/// person asked for (joins, leaves, renames, edits, deletes). Messages need not be kept (the chat
+/// has them, "sending"); typing is stale by then; a history request is asked again by scrolling.
+pub(crate) fn kept_while_offline(msg: &ClientMsg) -> bool {
+    matches!(
+        msg,
+        ClientMsg::Join { .. }
+            | ClientMsg::Leave { .. }
+            | ClientMsg::Nick { .. }
+            | ClientMsg::Edit { .. }
+            | ClientMsg::Delete { .. }
+    )
 }
 
 /// The `HH:MM` of an RFC 3339 UTC time, as written: what the server can render.
@@ -336,3 +426,26 @@ pub use browser::start;
 
 #[cfg(feature = "hydrate")]
 mod browser;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typing_frames_stay_within_the_servers_rate() {
+        let mut typing = Typing::default();
+        // A burst, then nothing until the rate has made room again.
+        let sent = (0..10).filter(|_| typing.allowed(1_000.0)).count();
+        assert_eq!(sent, TYPING_BURST as usize);
+        assert!(!typing.allowed(1_100.0));
+        assert!(typing.allowed(1_000.0 + 1_000.0 / TYPING_PER_SEC));
+        // Over any second after that, no more than the server's 2 a second.
+        let mut now = 2_000.0;
+        let mut in_a_second = 0;
+        while now < 3_000.0 {
+            in_a_second += usize::from(typing.allowed(now));
+            now += 50.0;
+        }
+        assert!(in_a_second <= 2, "{in_a_second}");
+    }
+}

@@ -43,6 +43,23 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "is_false")]
         action: bool,
     },
+    /// Replace the text of my message `seq` in `room`. Everyone in the room gets `edited`; with a
+    /// `client_id`, I also get an `ack` naming the change's place in the log.
+    Edit {
+        room: String,
+        seq: u64,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// Delete my message `seq` in `room`. Everyone in the room gets
+    /// `deleted`; with a `client_id`, I also get an `ack`.
+    Delete {
+        room: String,
+        seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
     /// Change my nickname.
     Nick { nick: String },
     /// I started (`true`) or stopped (`false`) typing in `room`.
@@ -75,6 +92,9 @@ impl ClientMsg {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             ClientMsg::Say { client_id, .. } | ClientMsg::Dm { client_id, .. } => Some(client_id),
+            ClientMsg::Edit { client_id, .. } | ClientMsg::Delete { client_id, .. } => {
+                client_id.as_deref()
+            }
             _ => None,
         }
     }

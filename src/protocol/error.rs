@@ -44,6 +44,10 @@ pub enum ErrorCode {
     Unavailable,
     /// The server holds as many rooms as it is configured to; no new one can be created.
     RoomLimit,
+    /// Not allowed to this session: editing or deleting someone else's message.
+    Forbidden,
+    /// What the frame names does not exist: a message `seq` the room never had, or one deleted.
+    NotFound,
     /// A code this build does not know (a newer server's): shown by its `message`.
     #[serde(other)]
     Unknown,
@@ -71,12 +75,14 @@ impl ErrorCode {
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::RoomLimit => "room_limit",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
             ErrorCode::Unknown => "unknown",
         }
     }
 
     /// Every code this build knows, [`ErrorCode::Unknown`] aside.
-    pub const KNOWN: [ErrorCode; 18] = [
+    pub const KNOWN: [ErrorCode; 20] = [
         ErrorCode::BadFrame,
         ErrorCode::HelloRequired,
         ErrorCode::AlreadyHello,
@@ -95,6 +101,8 @@ impl ErrorCode {
         ErrorCode::Unsupported,
         ErrorCode::Unavailable,
         ErrorCode::RoomLimit,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
     ];
 
     /// The code a name stands for; [`ErrorCode::Unknown`] for a name this build does not know (a

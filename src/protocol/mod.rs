@@ -24,13 +24,17 @@ pub mod wire;
 pub use client::{ClientMsg, Request};
 pub use error::{ErrorCode, FrameError};
 pub use rules::{validate_client_id, validate_nick, validate_room, validate_text};
-pub use server::{ChatMessage, DirectMessage, ServerMsg, Stored};
+pub use server::{Change, ChatMessage, DirectMessage, ServerMsg, Stored};
 
 /// This build's protocol version: a client says it in `hello`, the server in `welcome`. A tab whose
 /// version is older than its server's is told a new version is available (it may reload when it
 /// likes). Within a version, frames only gain optional fields; a new frame type or error code is
 /// one an older client ignores (frames) or shows by its `message` (codes).
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// - 1: the first numbered version.
+/// - 2: `edit` and `delete`; `edited` and `deleted` frames and history entries; `forbidden` and
+///   `not_found`.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The room every connection is in from its `hello` on.
 pub const GENERAL: &str = "general";

@@ -22,6 +22,33 @@ pub struct ChatMessage {
     /// A `/me` action.
     #[serde(default, skip_serializing_if = "is_false")]
     pub action: bool,
+    /// Changed by its author since it was posted: `text` is the current version.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub edited: bool,
+    /// Deleted by its author or a moderator: a tombstone, `text` is empty.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+}
+
+/// An edit or a delete of a stored room message (the body of `edited` and `deleted` frames, and of
+/// those entries in `history`). The change has a place of its own in the room's log, `log_seq`,
+/// after every message and change before it: a client's position in the room (its `since`) counts
+/// it, so a client that was away gets exactly the changes it missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub room: String,
+    /// The message changed.
+    pub seq: u64,
+    /// The change's own place in the room's log.
+    pub log_seq: u64,
+    /// Who made it: the author, or a moderator.
+    pub by: String,
+    /// When the server accepted it, RFC 3339 in UTC.
+    pub at: String,
+    /// An edit's new text (absent from a delete; empty for an edit whose message was deleted
+    /// since, as the old words are gone from the store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// A private message, as delivered to both parties' connections (`"type":"dm"`).
@@ -67,6 +94,11 @@ pub enum ServerMsg {
     },
     /// Someone else's message.
     Message(ChatMessage),
+    /// A message of `room` was edited (to everyone in the room, the editor's own connection
+    /// included, which then gets an `ack` if the `edit` carried a `client_id`).
+    Edited(Change),
+    /// A message of `room` was deleted: show a tombstone in its place.
+    Deleted(Change),
     /// The sender's own message was accepted (it gets this instead of an echo). Room messages carry
     /// their `room` and `seq`; private ones their recipient `to` and their `id`.
     Ack {
@@ -199,6 +231,10 @@ pub enum ServerMsg {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Stored {
     Message(ChatMessage),
+    /// An edit, in its place in the log (a catch-up with `since` brings the changes it missed).
+    Edited(Change),
+    /// A delete, likewise.
+    Deleted(Change),
     /// An entry of a kind this build does not know (a newer server's): skipped. Never sent.
     #[serde(other, skip_serializing)]
     Unknown,
@@ -209,8 +245,23 @@ impl Stored {
     pub fn message(&self) -> Option<&ChatMessage> {
         match self {
             Stored::Message(message) => Some(message),
-            Stored::Unknown => None,
+            _ => None,
         }
+    }
+
+    /// The entry's place in its room's log (0 for an unknown one).
+    pub fn position(&self) -> u64 {
+        match self {
+            Stored::Message(message) => message.seq,
+            Stored::Edited(change) | Stored::Deleted(change) => change.log_seq,
+            Stored::Unknown => 0,
+        }
+    }
+
+    /// The entry as the live frame that carries it (`message`, `edited` or `deleted`): the two
+    /// are tagged alike, so the JSON is the same.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 

@@ -40,6 +40,23 @@ fn hello_and_say_parse_from_the_documented_json() {
         })
     );
     assert_eq!(
+        ClientMsg::parse(r#"{"type":"edit","room":"general","seq":3,"text":"fixed"}"#),
+        Ok(ClientMsg::Edit {
+            room: "general".into(),
+            seq: 3,
+            text: "fixed".into(),
+            client_id: None,
+        })
+    );
+    assert_eq!(
+        ClientMsg::parse(r#"{"type":"delete","room":"general","seq":3,"client_id":"c-2"}"#),
+        Ok(ClientMsg::Delete {
+            room: "general".into(),
+            seq: 3,
+            client_id: Some("c-2".into()),
+        })
+    );
+    assert_eq!(
         ClientMsg::parse(r#"{"type":"typing","room":"general","active":true}"#),
         Ok(ClientMsg::Typing {
             room: "general".into(),
@@ -144,6 +161,8 @@ fn server_frames_have_the_documented_shape() {
         at: "2026-11-25T22:00:00.000Z".into(),
         client_id: Some("c-1".into()),
         action: false,
+        edited: false,
+        deleted: false,
     });
     let cases = [
         (
@@ -160,6 +179,30 @@ fn server_frames_have_the_documented_shape() {
                 id: None,
             },
             json!({"type":"ack","client_id":"c-1","room":"general","seq":17}),
+        ),
+        (
+            ServerMsg::Edited(Change {
+                room: "general".into(),
+                seq: 17,
+                log_seq: 21,
+                by: "alice".into(),
+                at: "2026-11-25T22:01:00.000Z".into(),
+                text: Some("hi all".into()),
+            }),
+            json!({"type":"edited","room":"general","seq":17,"log_seq":21,"by":"alice",
+                   "at":"2026-11-25T22:01:00.000Z","text":"hi all"}),
+        ),
+        (
+            ServerMsg::Deleted(Change {
+                room: "general".into(),
+                seq: 17,
+                log_seq: 22,
+                by: "mod".into(),
+                at: "2026-11-25T22:02:00.000Z".into(),
+                text: None,
+            }),
+            json!({"type":"deleted","room":"general","seq":17,"log_seq":22,"by":"mod",
+                   "at":"2026-11-25T22:02:00.000Z"}),
         ),
         (
             ServerMsg::error(ErrorCode::BadFrame, "nope"),
@@ -266,6 +309,8 @@ fn server_frames_have_the_documented_shape() {
                     at: "2026-11-25T22:00:00.000Z".into(),
                     client_id: None,
                     action: false,
+                    edited: false,
+                    deleted: false,
                 })],
                 complete: true,
                 reset: false,
@@ -452,7 +497,7 @@ fn a_newer_servers_frames_never_break_parsing() {
     // A history entry of a new kind is skipped; the messages beside it are kept.
     let Ok(ServerMsg::History { messages, .. }) = ServerMsg::parse(
         r#"{"type":"history","room":"general","complete":true,"messages":[
-            {"type":"edited","room":"general","seq":1,"text":"x"},
+            {"type":"poll","room":"general","seq":1,"question":"x"},
             {"type":"message","room":"general","seq":2,"from":"bob","text":"hi","at":"2026-11-26T10:00:00Z"}]}"#,
     ) else {
         panic!("a history with a new kind of entry must parse");

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::chat::links::{segments, Segment};
 use crate::chat::{Line, LineKind, SendState};
 use crate::client::{self, ChatHandle};
+use crate::protocol::MAX_TEXT_CHARS;
 
 /// The messages of the open conversation, oldest first; follows new ones unless the reader has
 /// scrolled up. A polite live region, so screen readers announce what arrives.
@@ -98,12 +99,17 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
             at,
             action,
             mine,
+            seq,
+            edited,
+            deleted,
         } => {
-            let (class, state) = match mine {
-                None => ("msg", None),
-                Some(SendState::Sending) => ("msg mine sending", Some("sending…")),
-                Some(SendState::Sent) => ("msg mine sent", Some("sent")),
-                Some(SendState::Failed) => ("msg mine failed", Some("not sent")),
+            let (class, state) = match (deleted, mine) {
+                (true, None) => ("msg deleted", None),
+                (true, Some(_)) => ("msg mine deleted", None),
+                (false, None) => ("msg", None),
+                (false, Some(SendState::Sending)) => ("msg mine sending", Some("sending…")),
+                (false, Some(SendState::Sent)) => ("msg mine sent", Some("sent")),
+                (false, Some(SendState::Failed)) => ("msg mine failed", Some("not sent")),
             };
             // The server writes UTC; once hydrated the reader's own clock is used.
             let hydrated = chat.hydrated;
@@ -123,26 +129,106 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
                     </button>
                 }
             });
+            // My stored room messages can be edited and deleted.
+            let changeable = seq.filter(|_| mine == Some(SendState::Sent) && !deleted);
+            let editing = RwSignal::new(false);
+            let actions = changeable.map(|seq| {
+                let delete = move |_| {
+                    if let Some(room) = chat
+                        .chat
+                        .with_untracked(|c| c.current_room().map(str::to_owned))
+                    {
+                        chat.delete(&room, seq);
+                    }
+                };
+                view! {
+                    <button class="line-action" on:click=move |_| editing.set(true)>"Edit"</button>
+                    <button class="line-action" on:click=delete>"Delete"</button>
+                }
+            });
             // Text nodes, never HTML: whatever a user types is shown as typed, web addresses as links.
-            let body = if action {
-                view! { <p class="text action">"* " {from.clone()} " " {message_text(&text)}</p> }
-                    .into_any()
-            } else {
-                view! { <p class="text">{message_text(&text)}</p> }.into_any()
+            let name = from.clone();
+            let shown = text.clone();
+            let body = move || {
+                if deleted {
+                    view! { <p class="text tombstone">"message deleted"</p> }.into_any()
+                } else if action {
+                    view! { <p class="text action">"* " {name.clone()} " " {message_text(&shown)}</p> }
+                        .into_any()
+                } else {
+                    view! { <p class="text">{message_text(&shown)}</p> }.into_any()
+                }
+            };
+            // While my message is edited, its text stays above the box, dimmed: what is being
+            // changed stays in view.
+            let body = match changeable {
+                Some(seq) => {
+                    let editor = move || editing.get().then(|| editor(chat, seq, &text, editing));
+                    let class = move || {
+                        if editing.get() {
+                            "body editing"
+                        } else {
+                            "body"
+                        }
+                    };
+                    view! { <div class=class>{body()}</div> {editor} }.into_any()
+                }
+                None => body(),
             };
             view! {
                 <li class=class data-id=line.id>
                     <div class="meta">
                         <span class="from">{from}</span>
                         <time datetime=at>{time}</time>
+                        {edited.then(|| view! { <span class="edited">"(edited)"</span> })}
                         {state.map(|s| view! { <span class="state">{s}</span> })}
                         {retry}
+                        {actions}
                     </div>
                     {body}
                 </li>
             }
             .into_any()
         }
+    }
+}
+
+/// The box that edits my message `seq` in place: Enter or Save sends the new text, Escape or
+/// Cancel puts the message back as it was.
+fn editor(chat: ChatHandle, seq: u64, text: &str, editing: RwSignal<bool>) -> impl IntoView {
+    let input = NodeRef::<html::Input>::new();
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let room = chat
+            .chat
+            .with_untracked(|c| c.current_room().map(str::to_owned));
+        if let (Some(room), Some(input)) = (room, input.get_untracked()) {
+            chat.edit(&room, seq, &input.value());
+        }
+        editing.set(false);
+    };
+    let cancel_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            editing.set(false);
+        }
+    };
+    Effect::new(move |_| {
+        if let Some(input) = input.get() {
+            let _ = input.focus();
+        }
+    });
+    view! {
+        <form class="edit" on:submit=save>
+            <input
+                node_ref=input
+                aria-label="Edit message"
+                value=text.to_owned()
+                maxlength=MAX_TEXT_CHARS.to_string()
+                on:keydown=cancel_key
+            />
+            <button type="submit">"Save"</button>
+            <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
+        </form>
     }
 }
 

@@ -64,7 +64,7 @@ pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError>
         me,
         rooms,
         room,
-        history: page.messages,
+        history: page.messages().cloned().collect(),
         complete: page.complete,
     }))
 }

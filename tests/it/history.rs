@@ -155,7 +155,7 @@ async fn a_message_is_acked_only_once_it_is_stored() {
         .await
         .expect("open");
     let page = store.history("general", None, 10).await.expect("history");
-    let stored = page.messages.last().expect("stored");
+    let stored = page.messages().last().expect("stored");
     assert_eq!(
         (stored.seq, stored.text.as_str()),
         (ack["seq"].as_u64().unwrap_or(0), "durable")

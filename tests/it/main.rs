@@ -9,6 +9,7 @@ mod abuse;
 mod cluster;
 mod config;
 mod crash;
+mod edits;
 mod fuzz;
 mod hardening;
 mod history;

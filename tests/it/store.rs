@@ -4,9 +4,10 @@
 
 use std::collections::HashSet;
 
-use chinwag::protocol::ChatMessage;
+use chinwag::protocol::{ChatMessage, Stored};
 use chinwag::server::store::{
-    DirectDraft, JoinOutcome, NewMessage, Store, StoreConfig, StoreError,
+    ChangeDraft, ChangeOutcome, DirectDraft, JoinOutcome, NewMessage, Store, StoreConfig,
+    StoreError,
 };
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -161,7 +162,7 @@ async fn appends_number_each_room_from_one(store: &Store) {
     assert_eq!((a.seq, b.seq, c.seq), (1, 2, 1));
     let page = store.history("general", None, 50).await.expect("history");
     assert!(page.complete);
-    assert_eq!(page.messages, vec![a, b]);
+    assert_eq!(page.messages().cloned().collect::<Vec<_>>(), vec![a, b]);
 }
 both_backends!(numbering, appends_number_each_room_from_one);
 
@@ -204,7 +205,7 @@ async fn concurrent_writers_get_gap_free_seqs(store: &Store) {
     let expected: HashSet<u64> = (1..=(WRITERS * EACH) as u64).collect();
     assert_eq!(all, expected, "gap-free, no duplicates");
     let stored = store.since("general", 0, 10_000).await.expect("since");
-    let seqs: Vec<u64> = stored.iter().map(|m| m.seq).collect();
+    let seqs: Vec<u64> = stored.iter().map(Stored::position).collect();
     assert_eq!(seqs, (1..=(WRITERS * EACH) as u64).collect::<Vec<_>>());
 }
 both_backends!(contention, concurrent_writers_get_gap_free_seqs);
@@ -226,23 +227,23 @@ async fn history_pages_backwards_and_since_reads_forwards(store: &Store) {
     }
     let latest = store.history("general", None, 50).await.expect("history");
     assert!(!latest.complete);
-    assert_eq!(latest.messages.first().map(|m| m.seq), Some(71));
-    assert_eq!(latest.messages.last().map(|m| m.seq), Some(120));
+    assert_eq!(latest.messages().next().map(|m| m.seq), Some(71));
+    assert_eq!(latest.messages().last().map(|m| m.seq), Some(120));
     let older = store
         .history("general", Some(71), 50)
         .await
         .expect("history");
-    assert_eq!(older.messages.first().map(|m| m.seq), Some(21));
+    assert_eq!(older.messages().next().map(|m| m.seq), Some(21));
     let oldest = store
         .history("general", Some(21), 50)
         .await
         .expect("history");
     assert!(oldest.complete);
-    assert_eq!(oldest.messages.len(), 20);
+    assert_eq!(oldest.messages().count(), 20);
 
     let missed = store.since("general", 115, 100).await.expect("since");
     assert_eq!(
-        missed.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        missed.iter().map(Stored::position).collect::<Vec<_>>(),
         [116, 117, 118, 119, 120]
     );
     assert!(store
@@ -277,7 +278,7 @@ async fn sqlite_data_survives_reopening() {
         .history("general", None, 10)
         .await
         .expect("history");
-    assert_eq!(page.messages.len(), 1);
+    assert_eq!(page.messages().count(), 1);
     let next = append(&reopened, "general", "a", "next", "t", None, false, None)
         .await
         .expect("append");
@@ -631,7 +632,7 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
         .await;
     assert!(refused.is_err());
     let page = store.history("general", None, 10).await.expect("history");
-    let texts: Vec<&str> = page.messages.iter().map(|m| m.text.as_str()).collect();
+    let texts: Vec<&str> = page.messages().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["first", "x", "y", "z"]);
     let next = append(store, "general", "a", "after", "t", None, false, None)
         .await
@@ -639,3 +640,155 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
     assert_eq!(next.seq, 5);
 }
 both_backends!(batch, a_batch_is_committed_whole_with_consecutive_seqs);
+
+async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
+    let alice = "aa".repeat(32);
+    let bob = "bb".repeat(32);
+    let change = |hash: &str, text: Option<&str>, moderator: bool| ChangeDraft {
+        by: "someone".to_owned(),
+        session_hash: hash.to_owned(),
+        at: "t2".to_owned(),
+        text: text.map(str::to_owned),
+        moderator,
+    };
+    let first = append(
+        store,
+        "general",
+        "alice",
+        "helo",
+        "t",
+        Some("c-1"),
+        false,
+        Some(&alice),
+    )
+    .await
+    .expect("append");
+    append(store, "general", "bob", "yo", "t", None, false, Some(&bob))
+        .await
+        .expect("append");
+
+    // Only the author edits; the change takes the next position.
+    assert_eq!(
+        store
+            .change("general", first.seq, change(&bob, Some("hacked"), false))
+            .await
+            .expect("change"),
+        ChangeOutcome::Forbidden
+    );
+    assert_eq!(
+        store
+            .change("general", first.seq, change(&bob, Some("hacked"), true))
+            .await
+            .expect("change"),
+        ChangeOutcome::Forbidden,
+        "a moderator deletes, never edits, someone else's message"
+    );
+    for missing in [99, 0] {
+        assert_eq!(
+            store
+                .change("general", missing, change(&alice, None, false))
+                .await
+                .expect("change"),
+            ChangeOutcome::NotFound
+        );
+    }
+    assert_eq!(
+        store
+            .change("nowhere", 1, change(&alice, None, false))
+            .await
+            .expect("change"),
+        ChangeOutcome::NotFound
+    );
+    let ChangeOutcome::Stored(edit) = store
+        .change("general", first.seq, change(&alice, Some("hello"), false))
+        .await
+        .expect("edit")
+    else {
+        panic!("the author's edit is stored");
+    };
+    assert_eq!(edit.position(), 3, "refusals took no position");
+    assert!(
+        matches!(&edit, Stored::Edited(c) if c.seq == first.seq && c.text.as_deref() == Some("hello"))
+    );
+    assert_eq!(store.room_head("general").await.expect("head"), 3);
+    // The message's row is its current version.
+    let page = store.history("general", None, 50).await.expect("history");
+    let shown = page.messages().next().expect("a message").clone();
+    assert_eq!(
+        (shown.text.as_str(), shown.edited, shown.deleted),
+        ("hello", true, false)
+    );
+    assert_eq!(
+        page.entries.len(),
+        3,
+        "the latest page ends at the last position"
+    );
+    // The log after a position has exactly the changes since.
+    let since = store.since("general", 2, 50).await.expect("since");
+    assert_eq!(since, vec![edit.clone()]);
+
+    // A moderator deletes it; the old words are gone from every entry.
+    let ChangeOutcome::Stored(delete) = store
+        .change("general", first.seq, change(&bob, None, true))
+        .await
+        .expect("delete")
+    else {
+        panic!("a moderator's delete is stored");
+    };
+    assert!(matches!(&delete, Stored::Deleted(c) if c.log_seq == 4 && c.text.is_none()));
+    let all = store.since("general", 0, 50).await.expect("since");
+    assert_eq!(
+        all.iter().map(Stored::position).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    let texts: Vec<String> = all
+        .iter()
+        .map(|entry| match entry {
+            Stored::Message(m) => m.text.clone(),
+            Stored::Edited(c) | Stored::Deleted(c) => c.text.clone().unwrap_or_default(),
+            Stored::Unknown => String::new(),
+        })
+        .collect();
+    assert_eq!(texts, ["", "yo", "", ""]);
+    assert!(matches!(&all[0], Stored::Message(m) if m.deleted));
+    // Deleting again is done already; editing a deleted message finds nothing.
+    assert_eq!(
+        store
+            .change("general", first.seq, change(&alice, None, false))
+            .await
+            .expect("change"),
+        ChangeOutcome::AlreadyDeleted
+    );
+    assert_eq!(
+        store
+            .change("general", first.seq, change(&alice, Some("back"), false))
+            .await
+            .expect("change"),
+        ChangeOutcome::NotFound
+    );
+    // Scrolling up gets messages only.
+    let older = store.history("general", Some(4), 50).await.expect("older");
+    assert_eq!(
+        older
+            .entries
+            .iter()
+            .map(Stored::position)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    // New messages go on after the changes' positions.
+    let next = append(
+        store,
+        "general",
+        "bob",
+        "next",
+        "t",
+        None,
+        false,
+        Some(&bob),
+    )
+    .await
+    .expect("append");
+    assert_eq!(next.seq, 5);
+}
+both_backends!(edits, edits_and_deletes_are_entries_of_the_log);

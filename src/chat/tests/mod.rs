@@ -18,6 +18,8 @@ pub(super) fn message(seq: u64, from: &str, text: &str) -> ServerMsg {
         at: "2026-11-25T22:00:00.000Z".into(),
         client_id: None,
         action: false,
+        edited: false,
+        deleted: false,
     })
 }
 

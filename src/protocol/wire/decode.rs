@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::Json;
-use crate::protocol::{ChatMessage, DirectMessage, ErrorCode, ServerMsg, Stored};
+use crate::protocol::{Change, ChatMessage, DirectMessage, ErrorCode, ServerMsg, Stored};
 
 /// Reading one frame's fields: each accessor is `None` when the field is missing or of the wrong
 /// kind, and the `opt_` ones also accept a missing field or `null` (serde's `#[serde(default)]`).
@@ -97,6 +97,19 @@ fn chat_message(f: &Fields) -> Option<ChatMessage> {
         at: f.str("at")?,
         client_id: f.opt_str("client_id")?,
         action: f.flag("action")?,
+        edited: f.flag("edited")?,
+        deleted: f.flag("deleted")?,
+    })
+}
+
+fn change(f: &Fields) -> Option<Change> {
+    Some(Change {
+        room: f.str("room")?,
+        seq: f.uint("seq")?,
+        log_seq: f.uint("log_seq")?,
+        by: f.str("by")?,
+        at: f.str("at")?,
+        text: f.opt_str("text")?,
     })
 }
 
@@ -119,9 +132,14 @@ fn list<T>(value: Option<&Json>, read: impl Fn(&Fields) -> Option<T>) -> Option<
     }
 }
 
+/// An entry of a `history` frame. A change this build cannot read (a server of another version
+/// shaped it differently) is skipped like an unknown kind: the messages beside it still count, and
+/// the message it names stays as shown. A message must be well-formed, as serde reads it.
 fn stored(f: &Fields) -> Option<Stored> {
     match f.str("type")?.as_str() {
         "message" => chat_message(f).map(Stored::Message),
+        "edited" => Some(change(f).map_or(Stored::Unknown, Stored::Edited)),
+        "deleted" => Some(change(f).map_or(Stored::Unknown, Stored::Deleted)),
         _ => Some(Stored::Unknown),
     }
 }
@@ -145,6 +163,8 @@ impl ServerMsg {
                 },
             },
             "message" => ServerMsg::Message(chat_message(&f)?),
+            "edited" => ServerMsg::Edited(change(&f)?),
+            "deleted" => ServerMsg::Deleted(change(&f)?),
             "ack" => ServerMsg::Ack {
                 client_id: f.str("client_id")?,
                 room: f.opt_str("room")?,

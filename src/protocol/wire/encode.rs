@@ -134,6 +134,26 @@ impl ClientMsg {
                 .str("client_id", client_id)
                 .flag("action", *action)
                 .finish(),
+            ClientMsg::Edit {
+                room,
+                seq,
+                text,
+                client_id,
+            } => Writer::new("edit")
+                .str("room", room)
+                .uint("seq", *seq)
+                .str("text", text)
+                .opt_str("client_id", client_id.as_deref())
+                .finish(),
+            ClientMsg::Delete {
+                room,
+                seq,
+                client_id,
+            } => Writer::new("delete")
+                .str("room", room)
+                .uint("seq", *seq)
+                .opt_str("client_id", client_id.as_deref())
+                .finish(),
             ClientMsg::Nick { nick } => Writer::new("nick").str("nick", nick).finish(),
             ClientMsg::Typing { room, active } => Writer::new("typing")
                 .str("room", room)

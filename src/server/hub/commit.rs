@@ -21,7 +21,7 @@ use tungstenite::Utf8Bytes;
 
 use super::room::Room;
 use super::{ConnId, Delivery, Hub};
-use crate::protocol::{ChatMessage, ErrorCode, FrameError, ServerMsg};
+use crate::protocol::{ChatMessage, ErrorCode, FrameError, ServerMsg, Stored};
 use crate::server::bus::Event;
 use crate::server::store::{DirectDraft, NewMessage, Store, StoreError, StoredDirect};
 
@@ -44,13 +44,14 @@ pub trait Log: Send + Sync + 'static {
         drafts: Vec<DirectDraft>,
     ) -> BoxFuture<'_, Result<Vec<StoredDirect>, StoreError>>;
 
-    /// Up to `limit` of `room`'s messages after `after`, in order (to fill a gap).
+    /// Up to `limit` entries of `room`'s log (messages and changes) after position `after`, in
+    /// order (to fill a gap).
     fn since<'a>(
         &'a self,
         room: &'a str,
         after: u64,
         limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>>;
 }
 
 impl Log for Store {
@@ -74,7 +75,7 @@ impl Log for Store {
         room: &'a str,
         after: u64,
         limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>> {
         Box::pin(Store::since(self, room, after, limit))
     }
 }
@@ -142,6 +143,31 @@ impl Hub {
             tokio::spawn(async move { hub.commit_queued(room).await });
         }
         stored.await.unwrap_or_else(|_| Err(not_stored()))
+    }
+
+    /// Passes on a change the store has just committed to `room` (an edit or a delete): to the
+    /// other servers, and to the room's subscribers here but `origin`, in its place in the room's
+    /// order (a message committed just before it is passed on first).
+    pub fn deliver_change(&self, room: &str, origin: ConnId, change: &Stored) {
+        let seq = change.position();
+        let frame = Utf8Bytes::from(change.to_json());
+        self.shared.bus.publish(
+            &Event::Message {
+                room: room.to_owned(),
+                seq,
+            },
+            Some(frame.as_str()),
+        );
+        if let Some(room) = self.shared.rooms.get(room) {
+            let gap = room.deliver(Delivery {
+                origin,
+                seq: Some(seq),
+                frame,
+            });
+            if gap {
+                self.repair_soon(&room);
+            }
+        }
     }
 
     /// Commits what is queued on `room`, batch after batch, until the queue is empty.

@@ -19,7 +19,6 @@ use tungstenite::Utf8Bytes;
 
 use super::room::Room;
 use super::{Delivery, Hub, SERVER};
-use crate::protocol::ServerMsg;
 
 /// How long a gap may stay open before it is read from the store: long enough for a message a
 /// moment behind on the bus, short enough to be a hiccup rather than a stall.
@@ -88,11 +87,11 @@ impl Hub {
                 )
                 .await;
             match read {
-                Ok(messages) if !messages.is_empty() => {
-                    self.shared.metrics.repaired(reason, messages.len() as u64);
-                    for message in messages {
-                        let seq = message.seq;
-                        let frame = Utf8Bytes::from(ServerMsg::Message(message).to_json());
+                Ok(entries) if !entries.is_empty() => {
+                    self.shared.metrics.repaired(reason, entries.len() as u64);
+                    for entry in entries {
+                        let seq = entry.position();
+                        let frame = Utf8Bytes::from(entry.to_json());
                         room.deliver(Delivery {
                             origin: SERVER,
                             seq: Some(seq),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures::future::BoxFuture;
 
 use super::{Hub, HubConfig, Log};
-use crate::protocol::{ChatMessage, DirectMessage};
+use crate::protocol::{ChatMessage, DirectMessage, Stored};
 use crate::server::metrics::Metrics;
 use crate::server::store::{DirectDraft, NewMessage, StoreError, StoredDirect};
 
@@ -45,6 +45,8 @@ impl Log for MemoryLog {
                         at: d.at,
                         client_id: d.client_id,
                         action: d.action,
+                        edited: false,
+                        deleted: false,
                     }
                 })
                 .collect())
@@ -92,7 +94,7 @@ impl Log for MemoryLog {
         _room: &'a str,
         _after: u64,
         _limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }

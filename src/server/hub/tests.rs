@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::*;
-use crate::protocol::{ChatMessage, ServerMsg, GENERAL};
+use crate::protocol::{ChatMessage, ServerMsg, Stored, GENERAL};
 use crate::server::bus::Bus;
 use crate::server::clock::now_rfc3339;
 use crate::server::session::SessionId;
@@ -160,7 +160,7 @@ impl Log for Broken {
         _room: &'a str,
         _after: u64,
         _limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }
@@ -239,7 +239,7 @@ async fn concurrent_publishers_are_committed_in_batches_and_delivered_in_commit_
             room: &'a str,
             after: u64,
             limit: u32,
-        ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+        ) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>> {
             self.inner.since(room, after, limit)
         }
     }
@@ -702,7 +702,7 @@ async fn private_messages_share_commits_instead_of_waiting_on_each_other() {
             room: &'a str,
             after: u64,
             limit: u32,
-        ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+        ) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>> {
             self.inner.since(room, after, limit)
         }
     }

@@ -6,11 +6,24 @@
 //! database write lock in SQLite), so concurrent writers, on one server or several, are ordered:
 //! seqs within a room are gap-free and in commit order, and a reader who saw seq N never later
 //! discovers a missing N−1.
+//!
+//! An edit or a delete ([`Store::change`]) is a row of the same log: it takes the next `seq` the
+//! same way, names the message it changes (`target`), and rewrites that message's row to its
+//! current version in the same transaction. So a reader of the log after a position gets exactly
+//! the messages and changes it missed, and a reader of a page of messages gets them as they are
+//! now.
 
 use sqlx::Row;
 
-use super::{message, signed, unsigned, value_rows, Store, StoreError, MESSAGE_COLUMNS};
-use crate::protocol::ChatMessage;
+use super::{entry, message, signed, unsigned, value_rows, Store, StoreError, MESSAGE_COLUMNS};
+use crate::protocol::{Change, ChatMessage, Stored};
+
+/// A log row that is a message.
+pub(super) const KIND_MESSAGE: i64 = 0;
+/// A log row that is an edit of the message `target`.
+pub(super) const KIND_EDIT: i64 = 1;
+/// A log row that is the delete of the message `target`.
+pub(super) const KIND_DELETE: i64 = 2;
 
 /// A room message about to be stored; the store gives it its `seq`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +40,45 @@ pub struct NewMessage {
 /// One page of a room's history, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    pub messages: Vec<ChatMessage>,
+    /// Messages as they are now; in the latest page, with the changes among them (so the page
+    /// ends at the room's last position).
+    pub entries: Vec<Stored>,
     /// Whether the page reaches back to the room's first message.
     pub complete: bool,
+}
+
+impl Page {
+    /// The page's messages, changes left out.
+    pub fn messages(&self) -> impl Iterator<Item = &ChatMessage> {
+        self.entries.iter().filter_map(Stored::message)
+    }
+}
+
+/// An edit (`text`) or a delete (`None`) about to be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeDraft {
+    /// Who makes it, as shown.
+    pub by: String,
+    /// Their session's token hash: the author's may change their message.
+    pub session_hash: String,
+    pub at: String,
+    /// The new text; `None` deletes.
+    pub text: Option<String>,
+    /// A moderator's: may delete anyone's message.
+    pub moderator: bool,
+}
+
+/// What became of a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    /// Stored: the `edited` or `deleted` entry, with its place in the log.
+    Stored(Stored),
+    /// A delete of a message already deleted, by someone who may: nothing more to do.
+    AlreadyDeleted,
+    /// The room has no such message (or, for an edit, it was deleted).
+    NotFound,
+    /// The message is someone else's.
+    Forbidden,
 }
 
 impl Store {
@@ -107,6 +156,8 @@ impl Store {
                     at: draft.at,
                     client_id: draft.client_id,
                     action: draft.action,
+                    edited: false,
+                    deleted: false,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -114,41 +165,44 @@ impl Store {
         Ok(stored)
     }
 
-    /// The latest `limit` messages of `room` before seq `before` (all, if `None`), oldest first.
+    /// The latest `limit` entries of `room`'s log, oldest first: messages as they are now, and the
+    /// changes among them, so the page ends at the room's last position. With `before` (scrolling
+    /// up), the `limit` messages before that seq, without changes: they are already in the
+    /// messages.
     pub async fn history(
         &self,
         room: &str,
         before: Option<u64>,
         limit: u32,
     ) -> Result<Page, StoreError> {
-        let before = before.map_or(i64::MAX, signed);
         let rows = sqlx::query(&self.sql(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
-             WHERE room = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+             WHERE room = $1 AND seq < $2 AND (kind = 0 OR $3 = 1) ORDER BY seq DESC LIMIT $4"
         )))
         .bind(room)
-        .bind(before)
+        .bind(before.map_or(i64::MAX, signed))
+        .bind(i64::from(before.is_none()))
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
         let complete = rows.len() <= limit as usize;
-        let mut messages = rows
+        let mut entries = rows
             .iter()
             .take(limit as usize)
-            .map(message)
+            .map(entry)
             .collect::<Result<Vec<_>, _>>()?;
-        messages.reverse();
-        Ok(Page { messages, complete })
+        entries.reverse();
+        Ok(Page { entries, complete })
     }
 
-    /// Up to `limit` messages of `room` after seq `after`, oldest first: what a client that saw
-    /// `after` missed.
+    /// Up to `limit` entries of `room`'s log after position `after`, oldest first: exactly what a
+    /// client that saw `after` missed, messages and changes.
     pub async fn since(
         &self,
         room: &str,
         after: u64,
         limit: u32,
-    ) -> Result<Vec<ChatMessage>, StoreError> {
+    ) -> Result<Vec<Stored>, StoreError> {
         let rows = sqlx::query(&self.sql(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
              WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3"
@@ -158,7 +212,108 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(message).collect()
+        rows.iter().map(entry).collect()
+    }
+
+    /// Edits or deletes message `target` of `room`, in one transaction: the change takes the
+    /// room's next position (the room row's lock orders it among messages and other changes), the
+    /// message's row becomes its current version, and a delete empties the text of the message
+    /// and of its earlier edits. Only the author's session may edit; the author or a moderator may
+    /// delete. A refusal stores nothing.
+    pub async fn change(
+        &self,
+        room: &str,
+        target: u64,
+        draft: ChangeDraft,
+    ) -> Result<ChangeOutcome, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // The lock first: a check made before it could be stale by the time the change is
+        // written (a delete racing an edit).
+        let Some(row) = sqlx::query(
+            &self
+                .sql("UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq"),
+        )
+        .bind(room)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(ChangeOutcome::NotFound);
+        };
+        let position: i64 = row.try_get(0)?;
+        let Some(row) = sqlx::query(&self.sql(
+            "SELECT session_hash, deleted FROM messages WHERE room = $1 AND seq = $2 AND kind = 0",
+        ))
+        .bind(room)
+        .bind(signed(target))
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(ChangeOutcome::NotFound);
+        };
+        let author: Option<String> = row.try_get(0)?;
+        let deleted = row.try_get::<i64, _>(1)? != 0;
+        let own = author.as_deref() == Some(draft.session_hash.as_str());
+        let allowed = own || (draft.moderator && draft.text.is_none());
+        // Someone else's deleted message is as good as gone: not found, not forbidden.
+        match (deleted, allowed, &draft.text) {
+            (true, true, None) => return Ok(ChangeOutcome::AlreadyDeleted),
+            (true, _, _) => return Ok(ChangeOutcome::NotFound),
+            (false, false, _) => return Ok(ChangeOutcome::Forbidden),
+            (false, true, _) => {}
+        }
+        let kind =
+            match &draft.text {
+                Some(text) => {
+                    sqlx::query(&self.sql(
+                        "UPDATE messages SET text = $3, edited = 1 WHERE room = $1 AND seq = $2",
+                    ))
+                    .bind(room)
+                    .bind(signed(target))
+                    .bind(text)
+                    .execute(&mut *tx)
+                    .await?;
+                    KIND_EDIT
+                }
+                None => {
+                    sqlx::query(&self.sql(
+                        "UPDATE messages SET text = '', deleted = 1 \
+                     WHERE room = $1 AND (seq = $2 OR target = $2)",
+                    ))
+                    .bind(room)
+                    .bind(signed(target))
+                    .execute(&mut *tx)
+                    .await?;
+                    KIND_DELETE
+                }
+            };
+        sqlx::query(&self.sql(
+            "INSERT INTO messages (room, seq, sender, text, at, kind, target, session_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        ))
+        .bind(room)
+        .bind(position)
+        .bind(&draft.by)
+        .bind(draft.text.as_deref().unwrap_or_default())
+        .bind(&draft.at)
+        .bind(kind)
+        .bind(signed(target))
+        .bind(&draft.session_hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let change = Change {
+            room: room.to_owned(),
+            seq: target,
+            log_seq: unsigned(position)?,
+            by: draft.by,
+            at: draft.at,
+            text: draft.text,
+        };
+        Ok(ChangeOutcome::Stored(if kind == KIND_EDIT {
+            Stored::Edited(change)
+        } else {
+            Stored::Deleted(change)
+        }))
     }
 
     /// The last `seq` of `room` (0 for a room without messages, or none at all).

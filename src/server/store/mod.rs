@@ -7,7 +7,8 @@
 //! schema lives in `migrations/sqlite` and `migrations/postgres` and is applied at start-up. Queries
 //! are written once in PostgreSQL's placeholder style and rewritten for SQLite ([`Store::sql`]).
 //!
-//! - [`messages`]: room messages; gap-free per-room `seq` in commit order (group commit).
+//! - [`messages`]: room messages and their edits and deletes; gap-free per-room `seq` in commit
+//!   order (group commit).
 //! - [`directs`]: private messages; ids from a counter row, so in commit order too.
 //! - [`sessions`]: sessions (by token hash), nickname claims, expiry.
 //! - [`rooms`]: rooms and memberships.
@@ -22,11 +23,11 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
 pub use directs::{DirectDraft, DirectParties, StoredDirect};
-pub use messages::{NewMessage, Page};
+pub use messages::{ChangeDraft, ChangeOutcome, NewMessage, Page};
 pub use rooms::JoinOutcome;
 pub use sessions::{Claim, SavedSession};
 
-use crate::protocol::{ChatMessage, DirectMessage};
+use crate::protocol::{Change, ChatMessage, DirectMessage, Stored};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -96,6 +97,11 @@ impl Store {
                         sqlx::query("PRAGMA cache_size = -1024")
                             .execute(&mut *conn)
                             .await?;
+                        // A deleted message's words are overwritten on disk, not merely unlinked
+                        // (its page is rewritten anyway, so the cost is small).
+                        sqlx::query("PRAGMA secure_delete = ON")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -163,13 +169,15 @@ fn signed(n: u64) -> i64 {
 }
 
 /// The columns a room message is read back with.
-const MESSAGE_COLUMNS: &str = "room, seq, sender, text, at, client_id, action";
+const MESSAGE_COLUMNS: &str =
+    "room, seq, sender, text, at, client_id, action, kind, target, edited, deleted";
 
 /// The columns a private message is read back with.
 const DIRECT_COLUMNS: &str = "id, sender, recipient, text, at, client_id, action";
 
 fn message(row: &AnyRow) -> Result<ChatMessage, StoreError> {
-    let action: i64 = row.try_get("action")?;
+    let flag =
+        |column: &str| -> Result<bool, StoreError> { Ok(row.try_get::<i64, _>(column)? != 0) };
     Ok(ChatMessage {
         room: row.try_get("room")?,
         seq: unsigned(row.try_get("seq")?)?,
@@ -177,7 +185,33 @@ fn message(row: &AnyRow) -> Result<ChatMessage, StoreError> {
         text: row.try_get("text")?,
         at: row.try_get("at")?,
         client_id: row.try_get("client_id")?,
-        action: action != 0,
+        action: flag("action")?,
+        edited: flag("edited")?,
+        deleted: flag("deleted")?,
+    })
+}
+
+/// A row of a room's log: a message, or a change to one ([`messages::KIND_EDIT`],
+/// [`messages::KIND_DELETE`]).
+fn entry(row: &AnyRow) -> Result<Stored, StoreError> {
+    let kind: i64 = row.try_get("kind")?;
+    if kind == messages::KIND_MESSAGE {
+        return message(row).map(Stored::Message);
+    }
+    let target: Option<i64> = row.try_get("target")?;
+    let text: String = row.try_get("text")?;
+    let change = Change {
+        room: row.try_get("room")?,
+        seq: unsigned(target.unwrap_or_default())?,
+        log_seq: unsigned(row.try_get("seq")?)?,
+        by: row.try_get("sender")?,
+        at: row.try_get("at")?,
+        text: (kind == messages::KIND_EDIT).then_some(text),
+    };
+    Ok(match kind {
+        messages::KIND_EDIT => Stored::Edited(change),
+        messages::KIND_DELETE => Stored::Deleted(change),
+        _ => Stored::Unknown,
     })
 }
 

@@ -16,7 +16,7 @@ use tungstenite::Utf8Bytes;
 use super::handshake::MAX_SERVER_FRAME;
 use super::socket::End;
 use super::{Connection, Cursor, Live, Me, WsIo, FIRST_RETRY_BACKOFF};
-use crate::protocol::{ChatMessage, DirectMessage, ErrorCode, ServerMsg, Stored};
+use crate::protocol::{DirectMessage, ErrorCode, ServerMsg, Stored};
 use crate::server::store::StoreError;
 
 /// How many messages a room's latest page holds (a fresh connection, a join, scrolling up).
@@ -115,7 +115,7 @@ impl<S: WsIo> Connection<S> {
             Ok(page) => page,
             Err(err) => return self.went_stale(me, room, Stale::Latest, 0, err).await,
         };
-        let (messages, cut) = fitting_tail(page.messages);
+        let (messages, cut) = fitting_tail(&page.entries);
         if let Some(cursor) = me.cursors.get_mut(room) {
             if let Some(last) = messages.last() {
                 if reset {
@@ -168,14 +168,14 @@ impl<S: WsIo> Connection<S> {
             };
             let mut messages = Vec::with_capacity(page.len());
             let mut reached = false;
-            for message in page {
-                if upto.is_some_and(|upto| message.seq > upto) {
+            for entry in page {
+                let seq = entry.position();
+                if upto.is_some_and(|upto| seq > upto) {
                     reached = true;
                     break;
                 }
-                let seq = message.seq;
                 if !cursor.acked.contains(&seq) {
-                    messages.push(encode_message(&message));
+                    messages.push(encode_entry(&entry));
                 }
                 cursor.advance(seq);
             }
@@ -395,10 +395,9 @@ impl<S: WsIo> Connection<S> {
     }
 }
 
-/// A room message as it appears in a `history` frame, with its seq.
-pub fn encode_message(message: &ChatMessage) -> (String, u64) {
-    let json = serde_json::to_string(&Stored::Message(message.clone())).unwrap_or_default();
-    (json, message.seq)
+/// An entry of a room's log as it appears in a `history` frame, with its position.
+pub fn encode_entry(entry: &Stored) -> (String, u64) {
+    (entry.to_json(), entry.position())
 }
 
 /// A private message as it appears in a `dm_history` frame, with its id.
@@ -409,8 +408,8 @@ fn encode_direct(dm: &DirectMessage) -> (String, u64) {
 
 /// The newest messages of a page that fit in one frame, oldest first, and whether older ones were
 /// cut off to fit.
-pub fn fitting_tail(messages: Vec<ChatMessage>) -> (Vec<(String, u64)>, bool) {
-    fitting_tail_encoded(messages.iter().map(encode_message).collect())
+pub fn fitting_tail(entries: &[Stored]) -> (Vec<(String, u64)>, bool) {
+    fitting_tail_encoded(entries.iter().map(encode_entry).collect())
 }
 
 fn fitting_tail_encoded(mut encoded: Vec<(String, u64)>) -> (Vec<(String, u64)>, bool) {
@@ -521,9 +520,10 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{Change, ChatMessage};
 
-    fn message(seq: u64, text: &str) -> ChatMessage {
-        ChatMessage {
+    fn message(seq: u64, text: &str) -> Stored {
+        Stored::Message(ChatMessage {
             room: "general".into(),
             seq,
             from: "a\"b".into(),
@@ -531,13 +531,40 @@ mod tests {
             at: "2026-11-26T00:00:00.000Z".into(),
             client_id: Some("c-1".into()),
             action: seq.is_multiple_of(2),
+            edited: seq.is_multiple_of(3),
+            deleted: false,
+        })
+    }
+
+    fn change(seq: u64, log_seq: u64, text: Option<&str>) -> Stored {
+        let change = Change {
+            room: "general".into(),
+            seq,
+            log_seq,
+            by: "a\"b".into(),
+            at: "2026-11-26T00:00:00.000Z".into(),
+            text: text.map(str::to_owned),
+        };
+        if text.is_some() {
+            Stored::Edited(change)
+        } else {
+            Stored::Deleted(change)
         }
     }
 
     #[test]
     fn a_hand_built_history_frame_is_what_serde_would_write() {
-        let messages = vec![message(1, "hi \u{1}\n"), message(2, "yo")];
-        let encoded: Vec<_> = messages.iter().map(encode_message).collect();
+        let messages = vec![
+            message(1, "hi \u{1}\n"),
+            message(2, "yo"),
+            change(1, 3, Some("hi!")),
+            change(2, 4, None),
+        ];
+        let encoded: Vec<_> = messages.iter().map(encode_entry).collect();
+        assert_eq!(
+            encoded.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
         let header = HistoryFrame {
             room: "general",
             complete: false,
@@ -548,7 +575,7 @@ mod tests {
         let frame = history_frame(&header, &encoded, true);
         let expected = ServerMsg::History {
             room: "general".into(),
-            messages: messages.into_iter().map(Stored::Message).collect(),
+            messages,
             complete: false,
             reset: true,
             before: Some(9),
@@ -574,7 +601,7 @@ mod tests {
     fn frames_never_pass_the_limit_and_keep_every_message_in_order() {
         let big = "\u{1}".repeat(4000); // escaped as \u0001: 24 KB of JSON
         let messages: Vec<_> = (1..=20).map(|seq| message(seq, &big)).collect();
-        let encoded: Vec<_> = messages.iter().map(encode_message).collect();
+        let encoded: Vec<_> = messages.iter().map(encode_entry).collect();
         let parts = chunks(&encoded);
         assert!(parts.len() > 1);
         let mut seqs = Vec::new();
@@ -591,7 +618,7 @@ mod tests {
             seqs.extend(part.iter().map(|(_, seq)| *seq));
         }
         assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
-        let (tail, cut) = fitting_tail(messages);
+        let (tail, cut) = fitting_tail(&messages);
         assert!(cut);
         assert_eq!(tail.last().map(|m| m.1), Some(20), "the newest are kept");
     }

@@ -282,7 +282,8 @@ pub async fn metric_sum(addr: SocketAddr, name: &str) -> f64 {
 /// What a client has received, as a browser tab would keep it.
 #[derive(Debug, Default)]
 pub struct Seen {
-    /// Per room: the seqs in the order they arrived (messages, history, and own acks).
+    /// Per room: the positions in the order they arrived (messages, edits and deletes, history,
+    /// and own acks).
     pub seqs: HashMap<String, Vec<u64>>,
     /// Seqs that arrived twice.
     pub doubled: Vec<(String, u64)>,
@@ -320,11 +321,22 @@ impl Seen {
                     self.record_seq(room, seq);
                 }
             }
+            // A change has a place of its own in the room's log.
+            "edited" | "deleted" => {
+                if let (Some(room), Some(seq)) = (frame["room"].as_str(), frame["log_seq"].as_u64())
+                {
+                    self.record_seq(room, seq);
+                }
+                self.frames.push(frame);
+            }
             "history" => {
                 let room = frame["room"].as_str().unwrap_or_default().to_owned();
-                for message in frame["messages"].as_array().into_iter().flatten() {
-                    if let Some(seq) = message["seq"].as_u64() {
+                for entry in frame["messages"].as_array().into_iter().flatten() {
+                    if let Some(seq) = entry["log_seq"].as_u64().or(entry["seq"].as_u64()) {
                         self.record_seq(&room, seq);
+                    }
+                    if entry["type"] != "message" {
+                        self.frames.push(entry.clone());
                     }
                 }
             }

@@ -468,3 +468,70 @@ async fn a_room_joined_on_one_node_follows_to_the_tab_on_another_and_typing_cros
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_and_deletes_take_their_place_in_the_log_on_every_node() {
+    let _serial = SERIAL.lock().await;
+    let (db, redis) = (Database::create().await, Redis::start());
+    let nodes = start_nodes(3, &db, &redis).await;
+    let ann = Peer::join(&nodes[0].ws_url(), "ann").await;
+    let bo = Peer::join(&nodes[1].ws_url(), "bo").await;
+    let cy = Peer::join(&nodes[2].ws_url(), "cy").await;
+    // One after the other, so their seqs are 1, 2, 3.
+    for (peer, text, id) in [
+        (&ann, "one", "a-1"),
+        (&ann, "two", "a-2"),
+        (&bo, "three", "b-1"),
+    ] {
+        peer.say("general", text, id);
+        peer.wait_acked(&[id.into()], Duration::from_secs(10)).await;
+    }
+    assert_eq!(all_complete(&db, "general", &[&ann, &bo, &cy]).await, 3);
+    // Changes from two nodes while a third posts.
+    ann.send(
+        json!({"type":"edit","room":"general","seq":1,"text":"one, edited","client_id":"e-1"}),
+    );
+    ann.send(json!({"type":"delete","room":"general","seq":2,"client_id":"d-1"}));
+    cy.say("general", "four", "c-1");
+    bo.send(
+        json!({"type":"edit","room":"general","seq":3,"text":"three, edited","client_id":"e-2"}),
+    );
+    ann.wait_acked(&["e-1".into(), "d-1".into()], Duration::from_secs(10))
+        .await;
+    bo.wait_acked(&["e-2".into()], Duration::from_secs(10))
+        .await;
+    let last = all_complete(&db, "general", &[&ann, &bo, &cy]).await;
+    assert_eq!(
+        last, 7,
+        "three messages, three changes and one more message"
+    );
+    for peer in [&ann, &bo, &cy] {
+        let seen = peer.seen.lock().expect("seen");
+        let edited: Vec<(u64, String)> = seen
+            .of("edited")
+            .iter()
+            .map(|f| (f["seq"].as_u64().unwrap_or_default(), f["text"].to_string()))
+            .collect();
+        assert_eq!(edited.len(), 2, "{edited:?}");
+        assert!(edited.contains(&(1, "\"one, edited\"".into())));
+        assert!(edited.contains(&(3, "\"three, edited\"".into())));
+        let deleted: Vec<u64> = seen
+            .of("deleted")
+            .iter()
+            .filter_map(|f| f["seq"].as_u64())
+            .collect();
+        assert_eq!(deleted, [2]);
+    }
+    // A tab that comes in later catches up from before the changes: it gets them, in place.
+    let late = Peer::connect(
+        &nodes[2].ws_url(),
+        json!({"type":"hello","session":bo.token,"since":{"general":3}}),
+    )
+    .await;
+    late.wait_until(CONVERGE, "the late tab has exactly 4..=7, in order", |s| {
+        s.doubled.is_empty() && s.seqs.get("general").map(Vec::as_slice) == Some(&[4, 5, 6, 7][..])
+    })
+    .await;
+    let seen = late.seen.lock().expect("seen");
+    assert_eq!((seen.of("edited").len(), seen.of("deleted").len()), (2, 1));
+}

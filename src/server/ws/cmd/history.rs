@@ -20,7 +20,7 @@ pub async fn apply<S: WsIo>(
         .history(room, Some(before), HISTORY_PAGE)
         .await
         .map_err(unavailable)?;
-    let (messages, cut) = fitting_tail(page.messages);
+    let (messages, cut) = fitting_tail(&page.entries);
     let header = HistoryFrame {
         room,
         complete: page.complete && !cut,

@@ -1,9 +1,10 @@
-//! The client's commands, one module each (as mini-redis's `cmd/`): [`say`], [`dm`], [`join`],
+//! The client's commands, one module each (as mini-redis's `cmd/`): [`say`], [`edit`], [`dm`], [`join`],
 //! [`leave`], [`nick`], [`typing`], [`history`]. [`Connection::handle`] throttles a frame, then
 //! hands it to its command, whose answer (or refusal) names the request: a `say` or `dm` by its
 //! `client_id`, anything else by the request's `id`.
 
 pub mod dm;
+pub mod edit;
 pub mod history;
 pub mod join;
 pub mod leave;
@@ -62,6 +63,17 @@ impl<S: WsIo> Connection<S> {
                 client_id,
                 action,
             } => say::apply(self, me, live, room, text, client_id, action).await,
+            ClientMsg::Edit {
+                room,
+                seq,
+                text,
+                client_id,
+            } => edit::apply(self, me, live, room, seq, Some(text), client_id).await,
+            ClientMsg::Delete {
+                room,
+                seq,
+                client_id,
+            } => edit::apply(self, me, live, room, seq, None, client_id).await,
             ClientMsg::Dm {
                 to,
                 text,
