@@ -41,7 +41,20 @@ export default defineConfig({
     command: BIN,
     cwd: '..',
     url: BASE_URL,
-    env: { LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`, CHINWAG_DATA_DIR: DATA_DIR, RUST_LOG: 'warn' },
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`,
+      CHINWAG_DATA_DIR: DATA_DIR,
+      RUST_LOG: 'warn',
+      // Every browser of the suite comes from 127.0.0.1, so the per-address limits on new names,
+      // rooms and form posts (production values: about 30 of each at once) would count the whole
+      // suite as one person. They have tests of their own (tests/it/abuse.rs).
+      CHINWAG_SESSIONS_PER_MINUTE: '600',
+      CHINWAG_SESSIONS_BURST: '600',
+      CHINWAG_ROOMS_PER_MINUTE: '600',
+      CHINWAG_ROOMS_BURST: '600',
+      CHINWAG_FORMS_PER_MINUTE: '600',
+      CHINWAG_FORMS_BURST: '600',
+    },
     reuseExistingServer: false,
     timeout: 60_000,
     stdout: 'pipe',

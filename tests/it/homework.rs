@@ -267,6 +267,57 @@ async fn a_private_message_reaches_the_recipient_and_my_other_tabs_and_nobody_el
 }
 
 #[tokio::test]
+async fn a_private_message_to_someone_offline_waits_for_them() {
+    let server = TestServer::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    let (bob, bob_token) = Client::join_session(&server, "Bob").await;
+    drop(bob);
+    tokio::time::sleep(Duration::from_millis(500)).await; // past the leave grace: offline
+
+    alice
+        .send(json!({"type":"dm","to":"bob","text":"for later","client_id":"d-1"}))
+        .await;
+    let ack = alice.expect_frame("ack").await;
+    assert_eq!(
+        (&ack["client_id"], &ack["to"]),
+        (&json!("d-1"), &json!("Bob"))
+    );
+    let id = ack["id"].as_u64().expect("id");
+    // A retry is acked again, not stored twice, whether or not he is online.
+    alice
+        .send(json!({"type":"dm","to":"bob","text":"for later","client_id":"d-1"}))
+        .await;
+    assert_eq!(alice.expect_frame("ack").await["id"], id);
+
+    // He comes back: it is in his private messages' catch-up, once.
+    let (mut bob, welcome) = Client::resume(&server, &bob_token).await;
+    assert_eq!(welcome["nick"], "Bob");
+    let dms = bob.expect_frame("dm_history").await;
+    let messages = dms["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 1, "{dms}");
+    assert_eq!(
+        (
+            &messages[0]["id"],
+            &messages[0]["from"],
+            &messages[0]["text"]
+        ),
+        (&json!(id), &json!("alice"), &json!("for later"))
+    );
+    // And from a tab that had seen everything before it, exactly it.
+    let mut tab = Client::connect(&server).await;
+    tab.send(json!({"type":"hello","session":bob_token,"dm_since":id - 1}))
+        .await;
+    let dms = tab.expect_frame("dm_history").await;
+    assert_eq!(dms["messages"].as_array().map(Vec::len), Some(1), "{dms}");
+
+    // A name nobody goes by is still unknown.
+    alice
+        .send(json!({"type":"dm","to":"nobody","text":"hello?","client_id":"d-2"}))
+        .await;
+    assert_eq!(alice.expect_frame("error").await["code"], "unknown_user");
+}
+
+#[tokio::test]
 async fn a_me_action_is_delivered_as_an_action() {
     let server = TestServer::start().await;
     let mut alice = Client::join(&server, "alice").await;

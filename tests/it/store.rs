@@ -792,3 +792,58 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     assert_eq!(next.seq, 5);
 }
 both_backends!(edits, edits_and_deletes_are_entries_of_the_log);
+
+async fn a_private_message_finds_the_names_holder_online_or_not(store: &Store) {
+    const NOW: &str = "2026-11-26T12:00:00.000Z";
+    const LATER: &str = "2026-11-26T12:15:00.000Z";
+    const MUCH_LATER: &str = "2026-11-26T13:00:00.000Z";
+    let (first, second) = ("ef".repeat(32), "01".repeat(32));
+    assert_eq!(store.direct_recipient("dana").await.expect("lookup"), None);
+    let dana = store
+        .create_session(&first, "Dana", "dana", NOW, LATER)
+        .await
+        .expect("create")
+        .expect("free");
+    // Holding the name, online or not.
+    assert_eq!(
+        store.direct_recipient("dana").await.expect("lookup"),
+        Some((dana, first.clone(), "Dana".to_owned()))
+    );
+    // Her claim ran out and was swept: she still goes by that name until someone takes it.
+    store
+        .sweep_sessions("2026-01-01T00:00:00.000Z", MUCH_LATER)
+        .await
+        .expect("sweep");
+    assert_eq!(
+        store
+            .direct_recipient("dana")
+            .await
+            .map(|r| r.map(|r| r.0))
+            .expect("lookup"),
+        Some(dana)
+    );
+    // Someone else takes the name: messages go to its holder.
+    let other = store
+        .create_session(
+            &second,
+            "dana",
+            "dana",
+            MUCH_LATER,
+            "2026-11-26T13:15:00.000Z",
+        )
+        .await
+        .expect("create")
+        .expect("the claim ran out");
+    assert_eq!(
+        store
+            .direct_recipient("dana")
+            .await
+            .map(|r| r.map(|r| r.0))
+            .expect("lookup"),
+        Some(other)
+    );
+}
+both_backends!(
+    direct_recipients,
+    a_private_message_finds_the_names_holder_online_or_not
+);

@@ -152,6 +152,27 @@ impl Store {
         Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 
+    /// Who a private message to the name key `nick_key` is for, online or not: the session that
+    /// holds the name; or, while nobody does (its holder has been away longer than the hold), the
+    /// session last seen under that name, which takes it back when it returns. `None` when no
+    /// session goes by that name. Returns its id, token hash and nickname.
+    pub async fn direct_recipient(
+        &self,
+        nick_key: &str,
+    ) -> Result<Option<(i64, String, String)>, StoreError> {
+        let row = sqlx::query(&self.sql(
+            "SELECT s.id, s.token_hash, s.nick FROM sessions s \
+             LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
+             WHERE s.nick_key = $1 AND (c.session_id IS NULL OR c.session_id = s.id) \
+             ORDER BY s.last_seen DESC LIMIT 1",
+        ))
+        .bind(nick_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+            .transpose()
+    }
+
     /// Claims `nick_key` for session `id` until `hold_until`, unless another session holds it
     /// beyond `now`. Returns whether the session holds it now.
     pub async fn claim_nick(

@@ -1,12 +1,13 @@
-//! `dm`: a private message to someone online. Answered with an `ack` (with the message's id) once
-//! it is stored, after every earlier private message this connection had to pass on.
+//! `dm`: a private message to someone, online or not (it waits in the store for their next
+//! connection). Answered with an `ack` (with the message's id) once it is stored, after every
+//! earlier private message this connection had to pass on.
 
 use super::{Outcome, Refused};
 use crate::protocol::{validate_client_id, validate_text, ErrorCode, FrameError, ServerMsg};
 use crate::server::clock::now_rfc3339;
-use crate::server::session::{nick, unavailable};
+use crate::server::session::{nick, unavailable, SessionId};
 use crate::server::store::DirectDraft;
-use crate::server::ws::{Connection, Live, Me, WsIo};
+use crate::server::ws::{Connection, Ctx, Live, Me, WsIo};
 
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
@@ -19,28 +20,10 @@ pub async fn apply<S: WsIo>(
 ) -> Outcome {
     validate_client_id(&client_id)?;
     validate_text(&text)?;
-    let recipient =
-        conn.ctx.hub.find_online(&nick::key(to)).ok_or_else(|| {
-            FrameError::new(ErrorCode::UnknownUser, format!("{to:?} is not online"))
-        })?;
-    // Someone online on another server: their private messages are stored by their token hash,
-    // which only the store tells (it never crosses the bus).
-    let to_hash = match &recipient.token_hash {
-        Some(hash) => hash.to_string(),
-        None => conn
-            .ctx
-            .store
-            .session_hash(recipient.session.get())
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| {
-                FrameError::new(ErrorCode::UnknownUser, format!("{to:?} is not online"))
-            })?,
-    };
     let (dm, prev) = {
-        // A retry of a message already stored (even before a restart) is acked, not stored again;
-        // the check and the commit are in the session's order, so two tabs retrying at once store
-        // it once.
+        // A retry of a message already stored (even before a restart, even to someone who has
+        // gone offline since) is acked, not stored again; the check and the commit are in the
+        // session's order, so two tabs retrying at once store it once.
         let _order = me.session.in_order().await;
         let earlier = conn
             .ctx
@@ -52,11 +35,12 @@ pub async fn apply<S: WsIo>(
             // Already stored: everything before it was passed on or is in the store.
             Some(dm) => (dm, 0),
             None => {
+                let (session, to_hash, to_nick) = recipient(&conn.ctx, to).await?;
                 let draft = DirectDraft {
                     from_session: me.session.token_hash.to_string(),
                     to_session: to_hash,
                     from: me.session.nick(),
-                    to: recipient.nick.clone(),
+                    to: to_nick,
                     text,
                     at: now_rfc3339(),
                     client_id: Some(client_id.clone()),
@@ -65,7 +49,7 @@ pub async fn apply<S: WsIo>(
                 let stored = conn
                     .ctx
                     .hub
-                    .send_direct(draft, me.session.id, recipient.session, conn.id)
+                    .send_direct(draft, me.session.id, session, conn.id)
                     .await?;
                 (stored.message, stored.prev_from)
             }
@@ -81,4 +65,33 @@ pub async fn apply<S: WsIo>(
     conn.direct_ack_in_order(me, live, (dm.id, prev), &ack)
         .await
         .map_err(Refused::End)
+}
+
+/// Who `to` names: someone online (here or on another server), or else the session that goes by
+/// that name in the store, online or not (its private messages wait in the store for its next
+/// connection). Returns its id, the token hash its private messages are stored by, and its name as
+/// it spells it; `unknown_user` when nobody goes by that name.
+async fn recipient(ctx: &Ctx, to: &str) -> Result<(SessionId, String, String), FrameError> {
+    let key = nick::key(to);
+    let unknown = || FrameError::new(ErrorCode::UnknownUser, format!("nobody is called {to:?}"));
+    if let Some(online) = ctx.hub.find_online(&key) {
+        if let Some(hash) = &online.token_hash {
+            return Ok((online.session, hash.to_string(), online.nick.clone()));
+        }
+        // Online on another server: the token hash never crosses the bus; the store has it.
+        let hash = ctx
+            .store
+            .session_hash(online.session.get())
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(unknown)?;
+        return Ok((online.session, hash, online.nick.clone()));
+    }
+    let (id, hash, nick) = ctx
+        .store
+        .direct_recipient(&key)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(unknown)?;
+    Ok((SessionId::from_store(id), hash, nick))
 }
