@@ -126,3 +126,75 @@ test('an edit made while a browser was away reaches it on reconnect', async ({ b
   await ana.context.close();
   await bo.context.close();
 });
+
+/** Pretends the tab went to the background (Playwright's pages are always visible). */
+async function hide(page: import('@playwright/test').Page) {
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+  });
+}
+
+async function show(page: import('@playwright/test').Page) {
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+  });
+}
+
+test('a mention is highlighted, badges its room, and in a hidden tab counts in the title and notifies', async ({ browser }) => {
+  const ana = await openChat(browser, nickname('ana'));
+  // Bo allowed notifications; the page's notifications are recorded.
+  const bo = await openChat(browser, nickname('bo'), async (context) => {
+    await context.grantPermissions(['notifications']);
+    await context.addInitScript(() => {
+      const real = window.Notification;
+      const shown: { title: string; body?: string }[] = [];
+      (window as unknown as { __shown: typeof shown }).__shown = shown;
+      function Recorded(title: string, options?: NotificationOptions) {
+        shown.push({ title, body: options?.body });
+      }
+      Object.defineProperty(Recorded, 'permission', { get: () => real.permission });
+      (Recorded as unknown as { requestPermission: unknown }).requestPermission = real.requestPermission.bind(real);
+      (window as unknown as { Notification: unknown }).Notification = Recorded;
+    });
+  });
+  // Notifications are offered from a control, never asked for on load: Ana has not answered.
+  await expect(ana.page.getByRole('button', { name: 'Turn on notifications' })).toBeVisible();
+  await expect(bo.page.getByRole('button', { name: 'Turn on notifications' })).toHaveCount(0);
+
+  // Bo reads a private conversation, so #general is not on screen.
+  await bo.page.getByRole('list', { name: 'Online' }).getByRole('button', { name: ana.nick }).click();
+  const tag = unique('mention');
+  await say(ana.page, `${tag} hey @${bo.nick}, look`);
+  const general = bo.page.locator('.sidebar .conv').filter({ hasText: '# general' });
+  await expect(general.locator('.mention-badge')).toContainText('@1');
+  // Highlighted for everyone, strongly for Bo.
+  const inAnas = messages(ana.page).getByRole('listitem').filter({ hasText: tag });
+  await expect(inAnas.locator('.mention')).toHaveText(`@${bo.nick}`);
+  await expect(inAnas.locator('.mention.me')).toHaveCount(0);
+  await general.click();
+  await expect(general.locator('.mention-badge')).toHaveCount(0);
+  const inBos = messages(bo.page).getByRole('listitem').filter({ hasText: tag });
+  await expect(inBos.locator('.mention.me')).toHaveText(`@${bo.nick}`);
+
+  // In the background: the title counts mentions and private messages, each notified.
+  await hide(bo.page);
+  await say(ana.page, `@${bo.nick} one`);
+  await say(ana.page, `@${bo.nick} two`);
+  await say(ana.page, 'nothing for bo');
+  await say(ana.page, `/msg ${bo.nick} three`);
+  await expect(bo.page).toHaveTitle('(3) chinwag');
+  const shown = await bo.page.evaluate(() => (window as unknown as { __shown: { title: string; body?: string }[] }).__shown);
+  expect(shown.map((n) => n.body)).toEqual([`@${bo.nick} one`, `@${bo.nick} two`, 'three']);
+  expect(shown[0].title).toBe(`${ana.nick} mentioned you in #general`);
+  await show(bo.page);
+  await expect(bo.page).toHaveTitle('chinwag');
+
+  expect(ana.errors).toEqual([]);
+  expect(bo.errors).toEqual([]);
+  await ana.context.close();
+  await bo.context.close();
+});

@@ -98,6 +98,8 @@ pub struct Conversation {
     pub lines: Vec<Line>,
     /// Messages received while another conversation was open.
     pub unread: u32,
+    /// Of those, the ones that mention me (rooms only).
+    pub mentions: u32,
     /// Whether the history shown reaches back to the first message (no older page to load).
     pub complete: bool,
 }
@@ -157,5 +159,6 @@ pub(super) static NOT_JOINED: Conversation = Conversation {
     title: String::new(),
     lines: Vec::new(),
     unread: 0,
+    mentions: 0,
     complete: true,
 };

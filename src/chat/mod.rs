@@ -17,6 +17,7 @@
 //!
 //! - [`conversation`]: a conversation, its lines and what is on screen.
 //! - [`links`]: web addresses in a message's text, shown as links.
+//! - [`mentions`]: `@name` in a message's text; a mention of me raises badges and notifications.
 //! - [`outbox`]: my own messages, from "sending" to "sent" or "not sent", and their resending.
 //! - [`timeline`]: messages received, live or from history, each kept once and in order.
 //! - [`people`]: who is online, per room, and their comings, goings and renames.
@@ -24,6 +25,7 @@
 
 pub mod conversation;
 pub mod links;
+pub mod mentions;
 pub mod outbox;
 pub mod people;
 #[cfg(test)]
@@ -77,7 +79,18 @@ pub struct Chat {
     notices: u64,
     /// The server speaks a newer protocol than this page: a new version is available (reload).
     pub outdated: bool,
+    /// The tab is hidden (another tab, minimized): mentions of me and private messages count in
+    /// the title and are notified.
+    hidden: bool,
+    /// Mentions of me and private messages to me since the tab was hidden: the title's count.
+    pub alerts: u32,
+    /// Notifications to show (title, body), taken by the browser after each frame; at most
+    /// [`MAX_NOTIFY`].
+    notify: Vec<(String, String)>,
 }
+
+/// Notifications waiting to be shown at most: a burst while hidden shows its first few.
+const MAX_NOTIFY: usize = 3;
 
 fn key(nick: &str) -> String {
     nick.to_lowercase()
@@ -149,16 +162,52 @@ impl Chat {
             View::Direct(peer) => {
                 let conv = self.direct_mut(&peer);
                 conv.unread = 0;
+                conv.mentions = 0;
                 View::Direct(key(&peer))
             }
             View::Room(room) => {
                 if let Some(conv) = self.rooms.get_mut(&room) {
                     conv.unread = 0;
+                    conv.mentions = 0;
                 }
                 View::Room(room)
             }
         };
         self.view = view;
+    }
+
+    /// The tab was hidden or shown again; shown, its title's count is cleared. Returns whether
+    /// anything visible changed.
+    pub fn set_hidden(&mut self, hidden: bool) -> bool {
+        self.hidden = hidden;
+        if !hidden {
+            self.notify.clear();
+            return std::mem::take(&mut self.alerts) > 0;
+        }
+        false
+    }
+
+    /// Whether notifications wait to be shown.
+    pub fn notifications_waiting(&self) -> bool {
+        !self.notify.is_empty()
+    }
+
+    /// The notifications to show now (title, body), oldest first.
+    pub fn take_notifications(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.notify)
+    }
+
+    /// Something for me arrived (a mention, a private message): counted in the title and notified
+    /// while the tab is hidden.
+    pub(super) fn alert(&mut self, title: String, body: &str) {
+        if !self.hidden {
+            return;
+        }
+        self.alerts += 1;
+        if self.notify.len() < MAX_NOTIFY {
+            let body: String = body.chars().take(200).collect();
+            self.notify.push((title, body));
+        }
     }
 
     pub(super) fn ensure_room(&mut self, room: &str) -> &mut Conversation {

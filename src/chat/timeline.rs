@@ -151,11 +151,19 @@ impl Chat {
             }
         }
         let unseen = news && self.current_view() != view && !mine;
+        let mentioned = news && !mine && super::mentions::mentions(&message.text, &self.me);
+        if mentioned {
+            let title = format!("{} mentioned you in #{}", message.from, message.room);
+            self.alert(title, &message.text);
+        }
         let line = self.line_of(message);
         let conv = self.ensure_room(&message.room);
         conv.lines.push(line);
         if unseen {
             conv.unread += 1;
+            if mentioned {
+                conv.mentions += 1;
+            }
         }
         if conv.trim() {
             // What scrolled out of memory is forgotten too; "Load older" asks before the oldest
@@ -206,6 +214,9 @@ impl Chat {
             }
         }
         let unseen = news && self.current_view() != view && !mine;
+        if news && !mine {
+            self.alert(format!("{} (private)", dm.from), &dm.text);
+        }
         let conv = self.direct_mut(peer);
         // My message from this tab (already shown) or from another one: once, by its client_id.
         let id = dm

@@ -37,6 +37,7 @@ pub fn start(chat: ChatHandle) {
             let _ = net_tx.unbounded_send(state);
         });
     }
+    super::attention::watch(chat);
     spawn_local(run(chat, rx, net_rx));
     spawn_local(async move {
         loop {
@@ -208,6 +209,7 @@ async fn session(
                         }
                         let now = now_ms();
                         chat.chat.maybe_update(|c| c.apply(&other, now));
+                        super::attention::notify(chat);
                     }
                 }
             }

@@ -104,6 +104,9 @@ pub struct ChatHandle {
     pub status: RwSignal<ConnState>,
     /// Set once the wasm has hydrated the page: from then on, browser-only details (local times).
     pub hydrated: RwSignal<bool>,
+    /// Whether the browser may show notifications ("granted", "denied", "default" for not asked
+    /// yet, "unsupported"); `None` on the server and before hydration.
+    pub notify_permission: RwSignal<Option<String>>,
     /// Frames for the connection loop; `None` on the server and before [`start`].
     outbox: StoredValue<Option<mpsc::UnboundedSender<ClientMsg>>>,
     typing: StoredValue<Typing>,
@@ -118,6 +121,7 @@ impl ChatHandle {
             chat: RwSignal::new(Chat::new(me)),
             status: RwSignal::new(ConnState::Connecting),
             hydrated: RwSignal::new(false),
+            notify_permission: RwSignal::new(None),
             outbox: StoredValue::new(None),
             typing: StoredValue::new(Typing::default()),
             loading_older: StoredValue::new(None),
@@ -424,6 +428,11 @@ fn new_client_id() -> String {
 #[cfg(feature = "hydrate")]
 pub use browser::start;
 
+#[cfg(feature = "hydrate")]
+pub use attention::ask_permission;
+
+#[cfg(feature = "hydrate")]
+mod attention;
 #[cfg(feature = "hydrate")]
 mod browser;
 

@@ -94,6 +94,7 @@ pub fn ChatPage(state: PageData) -> impl IntoView {
             <header class="topbar">
                 <h1 class="brand">"chinwag"</h1>
                 <DrawerToggle chat drawer/>
+                <NotifyControl chat/>
                 <ConnectionStatus chat/>
             </header>
             <NewVersion chat/>
@@ -213,6 +214,26 @@ fn NewVersion(chat: ChatHandle) -> impl IntoView {
                             .into_any(),
                     }}
                 </p>
+            }
+        })
+    }
+}
+
+/// Offers browser notifications (for mentions of me and private messages while the tab is hidden)
+/// until the person has answered; asking happens only when they click, never on load. Nothing is
+/// shown before hydration, so the server's page and the hydrated one agree.
+#[component]
+fn NotifyControl(chat: ChatHandle) -> impl IntoView {
+    let ask = move |_| {
+        #[cfg(feature = "hydrate")]
+        crate::client::ask_permission(chat);
+    };
+    move || {
+        (chat.notify_permission.get().as_deref() == Some("default")).then(|| {
+            view! {
+                <button type="button" class="notify secondary" on:click=ask>
+                    "Turn on notifications"
+                </button>
             }
         })
     }

@@ -5,6 +5,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use crate::chat::links::{segments, Segment};
+use crate::chat::mentions::{names, pieces, Piece};
 use crate::chat::{Line, LineKind, SendState};
 use crate::client::{self, ChatHandle};
 use crate::protocol::MAX_TEXT_CHARS;
@@ -149,14 +150,15 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
             // Text nodes, never HTML: whatever a user types is shown as typed, web addresses as links.
             let name = from.clone();
             let shown = text.clone();
+            let me = chat.chat.with_untracked(|c| c.me.clone());
             let body = move || {
                 if deleted {
                     view! { <p class="text tombstone">"message deleted"</p> }.into_any()
                 } else if action {
-                    view! { <p class="text action">"* " {name.clone()} " " {message_text(&shown)}</p> }
+                    view! { <p class="text action">"* " {name.clone()} " " {message_text(&shown, &me)}</p> }
                         .into_any()
                 } else {
-                    view! { <p class="text">{message_text(&shown)}</p> }.into_any()
+                    view! { <p class="text">{message_text(&shown, &me)}</p> }.into_any()
                 }
             };
             // While my message is edited, its text stays above the box, dimmed: what is being
@@ -234,12 +236,28 @@ fn editor(chat: ChatHandle, seq: u64, text: &str, editing: RwSignal<bool>) -> im
 
 /// A message's text as text nodes, with its `http(s)://` addresses as links that open in a new tab
 /// and tell the site nothing about this page (`rel`): user-generated (`ugc`), not endorsed
-/// (`nofollow`). Nothing else becomes markup.
-fn message_text(text: &str) -> impl IntoView {
+/// (`nofollow`), and its `@name` mentions highlighted (strongly when they name `me`). Nothing else
+/// becomes markup.
+fn message_text(text: &str, me: &str) -> impl IntoView {
     segments(text)
         .into_iter()
         .map(|segment| match segment {
-            Segment::Text(t) => Either::Left(t.to_owned()),
+            Segment::Text(t) => Either::Left(
+                pieces(t)
+                    .into_iter()
+                    .map(|piece| match piece {
+                        Piece::Text(t) => Either::Left(t.to_owned()),
+                        Piece::Mention(m) => {
+                            let class = if names(m, me) {
+                                "mention me"
+                            } else {
+                                "mention"
+                            };
+                            Either::Right(view! { <span class=class>{m.to_owned()}</span> })
+                        }
+                    })
+                    .collect_view(),
+            ),
             Segment::Link(url) => Either::Right(view! {
                 <a href=url.to_owned() rel="noopener noreferrer nofollow ugc" target="_blank">
                     {url.to_owned()}

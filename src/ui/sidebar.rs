@@ -25,6 +25,19 @@ pub(super) fn Badge(count: u32) -> impl IntoView {
     })
 }
 
+/// How many unread messages of a room mention me, read out as "2 mentions of you".
+#[component]
+pub(super) fn MentionBadge(count: u32) -> impl IntoView {
+    (count > 0).then(|| {
+        view! {
+            <span class="badge mention-badge">
+                "@" {count}
+                <span class="sr-only">" mentions of you"</span>
+            </span>
+        }
+    })
+}
+
 /// Rooms (links to their pages) and private conversations, with unread badges; a form to join or
 /// create a room; who of the room on screen is online.
 ///
@@ -39,7 +52,7 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
             c.rooms()
                 .map(|(view, conv)| {
                     let open = current == view;
-                    (view, conv.title.clone(), conv.unread, open)
+                    (view, conv.title.clone(), (conv.unread, conv.mentions), open)
                 })
                 .collect::<Vec<_>>()
         })
@@ -91,7 +104,7 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                     <For
                         each=rooms
                         key=|row| row.clone()
-                        children=move |(view, title, unread, open)| {
+                        children=move |(view, title, (unread, mentions), open)| {
                             let href = room_path(&title);
                             view! {
                                 <li>
@@ -106,6 +119,7 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                                         }
                                     >
                                         <span class="conv-name">"# " {title}</span>
+                                        <MentionBadge count=mentions/>
                                         <Badge count=unread/>
                                     </a>
                                 </li>

@@ -336,3 +336,55 @@ fn my_message_learns_its_seq_from_its_ack_so_it_can_be_changed() {
     assert_ne!(line.render_key(), before, "an edited line is drawn again");
     assert_eq!(shown(&chat, 7), Some(("mine, fixed".into(), true, false)));
 }
+
+#[test]
+fn a_mention_of_me_badges_its_room_and_counts_in_the_title_while_hidden() {
+    let mut chat = welcomed("Bo", &["Bo", "ana"]);
+    chat.apply(
+        &ServerMsg::Joined {
+            room: "rust".into(),
+            members: vec!["Bo".into()],
+            count: None,
+            reply_to: None,
+        },
+        0.0,
+    );
+    chat.open(View::Room("rust".into()));
+    // In general, which is not on screen: unread, and a mention of me.
+    chat.apply(&message(1, "ana", "hi @bo, look"), 0.0);
+    chat.apply(&message(2, "ana", "and @bob is not you"), 0.0);
+    assert_eq!(
+        (chat.room(GENERAL).unread, chat.room(GENERAL).mentions),
+        (2, 1)
+    );
+    assert_eq!(chat.alerts, 0, "the tab is visible: nothing for the title");
+    assert!(!chat.notifications_waiting());
+    chat.open(View::general());
+    assert_eq!(chat.room(GENERAL).mentions, 0);
+
+    // Hidden: mentions and private messages count in the title and are notified.
+    chat.set_hidden(true);
+    chat.apply(&message(3, "ana", "@Bo are you there?"), 0.0);
+    chat.apply(&dm("ana", "Bo", "psst", Some("a-1")), 0.0);
+    chat.apply(&message(4, "ana", "no mention here"), 0.0);
+    assert_eq!(chat.alerts, 2);
+    let shown = chat.take_notifications();
+    assert_eq!(
+        shown,
+        vec![
+            (
+                "ana mentioned you in #general".to_owned(),
+                "@Bo are you there?".to_owned()
+            ),
+            ("ana (private)".to_owned(), "psst".to_owned()),
+        ]
+    );
+    // My own mention of myself, or a first page, is nothing new.
+    chat.apply(&message(5, "Bo", "note to @bo"), 0.0);
+    assert_eq!(chat.alerts, 2);
+    assert!(
+        chat.set_hidden(false),
+        "shown again: the title's count clears"
+    );
+    assert_eq!(chat.alerts, 0);
+}
