@@ -54,6 +54,10 @@ export default defineConfig({
       CHINWAG_ROOMS_BURST: '600',
       CHINWAG_FORMS_PER_MINUTE: '600',
       CHINWAG_FORMS_BURST: '600',
+      // Scripted users post faster than people: a test that fills a room with 56 messages would
+      // otherwise meet the per-session message rate (10 a second, bursts of 20) halfway.
+      CHINWAG_RATE_PER_SEC: '200',
+      CHINWAG_RATE_BURST: '400',
     },
     reuseExistingServer: false,
     timeout: 60_000,

@@ -2,10 +2,10 @@ import { expect, test, type Browser } from '@playwright/test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { message, nickname, say, waitOnline } from './helpers';
+import { freePort, nginxConf, waitFor } from './processes';
 
 // The install archive (scripts/release) on its own: unpacked in an empty directory, its binary
 // started from there with the settings its systemd unit gives (nothing from the repository), behind
@@ -21,31 +21,10 @@ let dir = '';
 let app = '';
 let base = '';
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-    server.on('error', fail);
-  });
-}
-
 function run(command: string, args: string[], cwd?: string): string {
   const result = spawnSync(command, args, { cwd, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}${result.stdout}`);
   return result.stdout + result.stderr;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what}: not within ${ms} ms`);
 }
 
 /** The status of a GET over HTTPS, the certificate not checked (it is the test's own). */
@@ -109,25 +88,8 @@ test.describe('the install archive', () => {
       .replace(/listen 80;/g, `listen ${httpPort};`)
       .replace(/listen \[::\]:80;/g, `listen [::1]:${httpPort};`);
     writeFileSync(join(dir, 'site.conf'), site);
-    writeFileSync(
-      join(dir, 'nginx.conf'),
-      `# As Debian's nginx.conf includes a site, in one process so stopping its PID stops all of it.
-master_process off;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/site.conf;
-}
-`,
-    );
+    // As Debian's nginx.conf includes a site.
+    writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, `  include ${dir}/site.conf;`));
     started.push(spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'inherit' }));
     base = `https://127.0.0.1:${httpsPort}`;
     await waitFor('nginx answers over HTTPS', async () => (await status(`${base}/healthz`)) === 200);

@@ -164,6 +164,8 @@ test('"Load older messages" recovers from a request lost with the connection', a
     await box.press('Enter');
   }
   await expect(bob.page.locator('.msg.sending')).toHaveCount(0);
+  // All stored: the first is more than a page (50) back.
+  await expect(bob.page.locator('.msg.failed')).toHaveCount(0);
 
   const wire = passThrough();
   const alice = await openRouted(browser, nickname('alice-old'), wire);

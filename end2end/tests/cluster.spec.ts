@@ -1,10 +1,10 @@
 import { expect, test, type Browser } from '@playwright/test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { message, nickname, say, waitOnline } from './helpers';
+import { freePort, nginxConf, waitFor } from './processes';
 
 // Two chinwag servers behind nginx (round-robin, no stickiness), sharing a fresh PostgreSQL
 // database and a Redis of this test's own, both on free ports. Two browsers whose websockets land
@@ -20,30 +20,9 @@ let database = '';
 let base = '';
 const nodes: string[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
 function psql(sql: string) {
   const result = spawnSync('psql', [POSTGRES, '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`psql failed: ${result.stderr}`);
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what}: not within ${ms} ms`);
 }
 
 /** Starts a chinwag node; resolves with its address once it prints it. */
@@ -99,20 +78,9 @@ test.beforeAll(async () => {
   const port = await freePort();
   writeFileSync(
     join(dir, 'nginx.conf'),
-    `# One process (no master and workers), so stopping it by its PID stops all of it.
-master_process off;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  # Round-robin over both servers, request by request: no stickiness.
+    nginxConf(
+      dir,
+      `  # Round-robin over both servers, request by request: no stickiness.
   upstream chinwag { server ${nodes[0]}; server ${nodes[1]}; }
   map $http_upgrade $connection_upgrade { default upgrade; '' close; }
   server {
@@ -127,9 +95,8 @@ http {
       proxy_read_timeout 120s;
       proxy_buffering off;
     }
-  }
-}
-`,
+  }`,
+    ),
   );
   started.push(spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'inherit' }));
   base = `http://127.0.0.1:${port}`;
