@@ -100,17 +100,17 @@ impl Chat {
         };
         let delivered = self.delivered.entry(change.room.clone()).or_insert(0);
         *delivered = (*delivered).max(change.log_seq);
-        let Some(line) = conv.lines.iter_mut().find(
-            |line| matches!(line.kind, LineKind::Chat { seq: Some(seq), .. } if seq == change.seq),
-        ) else {
-            return false;
-        };
-        let LineKind::Chat {
-            text,
-            edited,
-            deleted,
-            ..
-        } = &mut line.kind
+        let Some((text, edited, deleted)) =
+            conv.lines.iter_mut().find_map(|line| match &mut line.kind {
+                LineKind::Chat {
+                    seq: Some(seq),
+                    text,
+                    edited,
+                    deleted,
+                    ..
+                } if *seq == change.seq => Some((text, edited, deleted)),
+                _ => None,
+            })
         else {
             return false;
         };

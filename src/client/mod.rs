@@ -95,6 +95,18 @@ impl Typing {
             false
         }
     }
+
+    /// Records that `room` is told I am typing, if the rate allows a frame now; returns whether
+    /// to send it.
+    fn start(&mut self, room: &str, now: f64) -> bool {
+        if !self.allowed(now) {
+            return false;
+        }
+        self.room = Some(room.to_owned());
+        self.wanted = None;
+        self.last_sent_ms = now;
+        true
+    }
 }
 
 /// The page's handle on the chat. `Copy`, so every event handler can hold one.
@@ -305,10 +317,7 @@ impl ChatHandle {
         }
         typing.last_input_ms = now;
         if typing.room.is_none() || now - typing.last_sent_ms >= TYPING_REFRESH_MS {
-            if typing.allowed(now) {
-                typing.room = Some(room.clone());
-                typing.wanted = None;
-                typing.last_sent_ms = now;
+            if typing.start(&room, now) {
                 self.transmit(ClientMsg::Typing { room, active: true });
             } else if typing.room.is_none() {
                 typing.wanted = Some(room);
@@ -345,10 +354,7 @@ impl ChatHandle {
         // Typing that could not be told at the time, once the rate allows.
         let mut typing = self.typing.get_value();
         if let Some(room) = typing.wanted.clone() {
-            if typing.allowed(now) {
-                typing.wanted = None;
-                typing.room = Some(room.clone());
-                typing.last_sent_ms = now;
+            if typing.start(&room, now) {
                 self.transmit(ClientMsg::Typing { room, active: true });
             }
             self.typing.set_value(typing);

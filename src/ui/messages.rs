@@ -148,18 +148,14 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
                 }
             });
             // Text nodes, never HTML: whatever a user types is shown as typed, web addresses as links.
-            let name = from.clone();
-            let shown = text.clone();
             let me = chat.chat.with_untracked(|c| c.me.clone());
-            let body = move || {
-                if deleted {
-                    view! { <p class="text tombstone">"message deleted"</p> }.into_any()
-                } else if action {
-                    view! { <p class="text action">"* " {name.clone()} " " {message_text(&shown, &me)}</p> }
-                        .into_any()
-                } else {
-                    view! { <p class="text">{message_text(&shown, &me)}</p> }.into_any()
-                }
+            let body = if deleted {
+                view! { <p class="text tombstone">"message deleted"</p> }.into_any()
+            } else if action {
+                view! { <p class="text action">"* " {from.clone()} " " {message_text(&text, &me)}</p> }
+                    .into_any()
+            } else {
+                view! { <p class="text">{message_text(&text, &me)}</p> }.into_any()
             };
             // While my message is edited, its text stays above the box, dimmed: what is being
             // changed stays in view.
@@ -173,9 +169,9 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
                             "body"
                         }
                     };
-                    view! { <div class=class>{body()}</div> {editor} }.into_any()
+                    view! { <div class=class>{body}</div> {editor} }.into_any()
                 }
-                None => body(),
+                None => body,
             };
             view! {
                 <li class=class data-id=line.id>

@@ -36,14 +36,11 @@ impl TrustedProxies {
         if !self.trusts(peer.ip()) {
             return peer;
         }
-        let forwarded = headers
+        headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
-            .collect::<Vec<_>>();
-        forwarded
-            .iter()
             .rev()
             .take(MAX_HOPS)
             .map(|entry| entry.trim().parse::<IpAddr>())

@@ -151,23 +151,21 @@ impl Hub {
     pub fn deliver_change(&self, room: &str, origin: ConnId, change: &Stored) {
         let seq = change.position();
         let frame = Utf8Bytes::from(change.to_json());
-        self.shared.bus.publish(
-            &Event::Message {
-                room: room.to_owned(),
-                seq,
-            },
-            Some(frame.as_str()),
-        );
+        self.publish_committed(room, seq, &frame);
         if let Some(room) = self.shared.rooms.get(room) {
-            let gap = room.deliver(Delivery {
-                origin,
-                seq: Some(seq),
-                frame,
-            });
-            if gap {
+            if room.deliver(Delivery::sequenced(origin, seq, frame)) {
                 self.repair_soon(&room);
             }
         }
+    }
+
+    /// Tells the other servers that `room` has `seq` committed, with its frame.
+    fn publish_committed(&self, room: &str, seq: u64, frame: &str) {
+        let event = Event::Message {
+            room: room.to_owned(),
+            seq,
+        };
+        self.shared.bus.publish(&event, Some(frame));
     }
 
     /// Commits what is queued on `room`, batch after batch, until the queue is empty.
@@ -207,18 +205,8 @@ impl Hub {
                     let mut last = 0;
                     for (message, (origin, reply)) in stored.into_iter().zip(waiters) {
                         let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
-                        self.shared.bus.publish(
-                            &Event::Message {
-                                room: room.name.to_string(),
-                                seq: message.seq,
-                            },
-                            Some(frame.as_str()),
-                        );
-                        gap |= room.deliver(Delivery {
-                            origin,
-                            seq: Some(message.seq),
-                            frame,
-                        });
+                        self.publish_committed(&room.name, message.seq, &frame);
+                        gap |= room.deliver(Delivery::sequenced(origin, message.seq, frame));
                         last = message.seq;
                         replies.push((reply, message));
                     }

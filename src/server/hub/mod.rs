@@ -100,6 +100,17 @@ pub struct Delivery {
     pub frame: Utf8Bytes,
 }
 
+impl Delivery {
+    /// A stored entry of a room's log (a message or a change) at `seq`.
+    pub fn sequenced(origin: ConnId, seq: u64, frame: Utf8Bytes) -> Self {
+        Self {
+            origin,
+            seq: Some(seq),
+            frame,
+        }
+    }
+}
+
 /// The shared hub handle. Cloning is cheap; every clone is the same hub.
 #[derive(Clone)]
 pub struct Hub {

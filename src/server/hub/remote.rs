@@ -20,12 +20,7 @@ impl Hub {
             if !room.has_listeners() {
                 return;
             }
-            let gap = room.deliver(Delivery {
-                origin: SERVER,
-                seq: Some(seq),
-                frame,
-            });
-            if gap {
+            if room.deliver(Delivery::sequenced(SERVER, seq, frame)) {
                 self.repair_soon(&room);
             }
         }

@@ -90,13 +90,8 @@ impl Hub {
                 Ok(entries) if !entries.is_empty() => {
                     self.shared.metrics.repaired(reason, entries.len() as u64);
                     for entry in entries {
-                        let seq = entry.position();
                         let frame = Utf8Bytes::from(entry.to_json());
-                        room.deliver(Delivery {
-                            origin: SERVER,
-                            seq: Some(seq),
-                            frame,
-                        });
+                        room.deliver(Delivery::sequenced(SERVER, entry.position(), frame));
                     }
                     wait = Duration::ZERO;
                 }
