@@ -87,6 +87,14 @@ pub struct Chat {
     /// Notifications to show (title, body), taken by the browser after each frame; at most
     /// [`MAX_NOTIFY`].
     notify: Vec<(String, String)>,
+    /// I am a moderator: I may delete anyone's message, mute and ban.
+    pub moderator: bool,
+    /// Who online are bots (by name key).
+    bots: HashSet<String>,
+    /// I am muted until then (RFC 3339).
+    pub muted_until: Option<String>,
+    /// I was banned until then: the tab stops reconnecting.
+    pub banned_until: Option<String>,
 }
 
 /// Notifications waiting to be shown at most: a burst while hidden shows its first few.
@@ -117,6 +125,11 @@ impl Chat {
 
     pub fn current_view(&self) -> View {
         self.view.clone()
+    }
+
+    /// Whether `nick` is a bot.
+    pub fn is_bot(&self, nick: &str) -> bool {
+        !self.bots.is_empty() && self.bots.contains(&key(nick))
     }
 
     /// The room on screen, if a room is.
@@ -260,9 +273,15 @@ impl Chat {
                 members,
                 counts,
                 version,
+                moderator,
+                bots,
+                muted_until,
                 ..
             } => {
                 self.me = nick.clone();
+                self.moderator = *moderator;
+                self.bots = bots.iter().map(|b| key(b)).collect();
+                self.muted_until.clone_from(muted_until);
                 self.outdated = *version > PROTOCOL_VERSION;
                 self.crowds = counts.clone();
                 self.online = online.clone();
@@ -356,9 +375,42 @@ impl Chat {
                 }
                 changed
             }
+            ServerMsg::Error {
+                code: crate::protocol::ErrorCode::Banned,
+                message,
+                until,
+                ..
+            } => {
+                self.banned_until = Some(until.clone().unwrap_or_default());
+                let view = self.current_view();
+                self.notice(&view, message.clone());
+                true
+            }
             ServerMsg::Error { message, .. } => {
                 let view = self.current_view();
                 self.notice(&view, message.clone());
+                true
+            }
+            ServerMsg::Moderated {
+                action,
+                nick,
+                by,
+                until,
+                reason,
+            } => {
+                if key(nick) == key(&self.me) && action == "muted" {
+                    self.muted_until = Some(until.clone());
+                }
+                let reason = if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {reason}")
+                };
+                let until = until.get(..16).unwrap_or(until).replace('T', " ");
+                self.notice(
+                    &View::Room(GENERAL.to_owned()),
+                    format!("{nick} was {action} by {by} until {until} UTC{reason}"),
+                );
                 true
             }
             ServerMsg::Lagged { room, missed } => {
@@ -372,7 +424,15 @@ impl Chat {
                 nick,
                 online,
                 rooms,
-            } => self.presence(nick, *online, rooms),
+                bot,
+            } => {
+                if *bot && *online {
+                    self.bots.insert(key(nick));
+                } else if !*online {
+                    self.bots.remove(&key(nick));
+                }
+                self.presence(nick, *online, rooms)
+            }
             ServerMsg::Renamed { from, to, .. } => self.renamed(from, to),
             ServerMsg::Typing { nick, active, room } => {
                 if !self.rooms.contains_key(room) {
@@ -428,7 +488,7 @@ impl Chat {
                 ..
             } => self.history(room, messages, *complete, *reset),
             // A newer server's frame: nothing this page knows how to show.
-            ServerMsg::Unknown => false,
+            ServerMsg::AuditLog { .. } | ServerMsg::Unknown => false,
         }
     }
 

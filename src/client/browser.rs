@@ -71,6 +71,12 @@ async fn run(
             c.disconnected();
             false
         });
+        if chat.chat.with_untracked(|c| c.banned_until.is_some()) {
+            // Coming back is refused until the ban ends; the page says so, and a reload later
+            // tries again.
+            chat.status.set(ConnState::Banned);
+            return;
+        }
         // An older-history request in flight is lost with the socket.
         chat.history_answered();
         failures = if welcomed {

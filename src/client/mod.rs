@@ -41,6 +41,8 @@ pub enum ConnState {
     Online,
     /// Disconnected; the next attempt is in this many seconds.
     Offline { retry_in_secs: u32 },
+    /// A moderator banned this session: no more attempts.
+    Banned,
 }
 
 impl ConnState {
@@ -53,6 +55,7 @@ impl ConnState {
             ConnState::Offline { retry_in_secs } => {
                 format!("Offline, reconnecting in {retry_in_secs} s")
             }
+            ConnState::Banned => "Banned".to_owned(),
         }
     }
 
@@ -62,6 +65,7 @@ impl ConnState {
             ConnState::Connecting => "connecting",
             ConnState::Online => "online",
             ConnState::Offline { .. } => "offline",
+            ConnState::Banned => "banned",
         }
     }
 }

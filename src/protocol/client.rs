@@ -74,6 +74,26 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "is_false")]
         action: bool,
     },
+    /// Moderators: mute `nick` for `seconds` (they can read, not post). Everyone gets `moderated`.
+    Mute {
+        nick: String,
+        seconds: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
+    /// Moderators: ban `nick` for `seconds`: their connections are closed, their session refused,
+    /// and new sessions from their address too. Everyone gets `moderated`.
+    Ban {
+        nick: String,
+        seconds: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
+    /// Moderators: the audit log, newest first; `before` an entry's `id` for older ones.
+    Audit {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+    },
 }
 
 impl ClientMsg {

@@ -48,6 +48,11 @@ pub enum ErrorCode {
     Forbidden,
     /// What the frame names does not exist: a message `seq` the room never had, or one deleted.
     NotFound,
+    /// This session is muted: it may read but not post until `until`.
+    Muted,
+    /// This session is banned until `until` (or a new session is refused because its address is):
+    /// the connection is closed.
+    Banned,
     /// A code this build does not know (a newer server's): shown by its `message`.
     #[serde(other)]
     Unknown,
@@ -77,12 +82,14 @@ impl ErrorCode {
             ErrorCode::RoomLimit => "room_limit",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::Muted => "muted",
+            ErrorCode::Banned => "banned",
             ErrorCode::Unknown => "unknown",
         }
     }
 
     /// Every code this build knows, [`ErrorCode::Unknown`] aside.
-    pub const KNOWN: [ErrorCode; 20] = [
+    pub const KNOWN: [ErrorCode; 22] = [
         ErrorCode::BadFrame,
         ErrorCode::HelloRequired,
         ErrorCode::AlreadyHello,
@@ -103,6 +110,8 @@ impl ErrorCode {
         ErrorCode::RoomLimit,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
+        ErrorCode::Muted,
+        ErrorCode::Banned,
     ];
 
     /// The code a name stands for; [`ErrorCode::Unknown`] for a name this build does not know (a
@@ -127,6 +136,8 @@ pub struct FrameError {
     pub message: String,
     /// For `rate_limited`: when to try again.
     pub retry_after_ms: Option<u64>,
+    /// For `muted` and `banned`: until when.
+    pub until: Option<String>,
 }
 
 impl FrameError {
@@ -135,6 +146,17 @@ impl FrameError {
             code,
             message: message.into(),
             retry_after_ms: None,
+            until: None,
+        }
+    }
+
+    /// A `muted` or `banned` refusal lasting until `until`.
+    pub fn sanctioned(code: ErrorCode, until: &str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+            until: Some(until.to_owned()),
         }
     }
 
@@ -144,6 +166,7 @@ impl FrameError {
             code: ErrorCode::RateLimited,
             message: format!("too many frames; wait {retry_after_ms} ms"),
             retry_after_ms: Some(retry_after_ms),
+            until: None,
         }
     }
 
@@ -166,6 +189,7 @@ impl FrameError {
             client_id,
             retry_after_ms: self.retry_after_ms,
             reply_to,
+            until: self.until.clone(),
         }
     }
 }

@@ -24,7 +24,7 @@ pub mod wire;
 pub use client::{ClientMsg, Request};
 pub use error::{ErrorCode, FrameError};
 pub use rules::{validate_client_id, validate_nick, validate_room, validate_text};
-pub use server::{Change, ChatMessage, DirectMessage, ServerMsg, Stored};
+pub use server::{AuditEntry, Change, ChatMessage, DirectMessage, ServerMsg, Stored};
 
 /// This build's protocol version: a client says it in `hello`, the server in `welcome`. A tab whose
 /// version is older than its server's is told a new version is available (it may reload when it
@@ -34,7 +34,10 @@ pub use server::{Change, ChatMessage, DirectMessage, ServerMsg, Stored};
 /// - 1: the first numbered version.
 /// - 2: `edit` and `delete`; `edited` and `deleted` frames and history entries; `forbidden` and
 ///   `not_found`.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// - 3: moderation (`mute`, `ban`, `audit`; `moderated` and `audit_log` frames; `muted` and
+///   `banned`; `welcome.moderator`, `welcome.muted_until`) and bots (`welcome.bots`,
+///   `presence.bot`).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The room every connection is in from its `hello` on.
 pub const GENERAL: &str = "general";
@@ -56,6 +59,12 @@ pub const MAX_ROOMS: usize = 50;
 
 /// Longest accepted request `id`; it is echoed back as `reply_to`.
 pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// Longest reason a moderator may give for a mute or a ban, in characters.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// Longest mute or ban, in seconds (a year).
+pub const MAX_SANCTION_SECS: u64 = 365 * 24 * 3600;
 
 /// Serde's `skip_serializing_if` for flags that are off.
 fn is_false(b: &bool) -> bool {

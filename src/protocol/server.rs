@@ -67,6 +67,24 @@ pub struct DirectMessage {
     pub action: bool,
 }
 
+/// One moderation action, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: u64,
+    /// When, RFC 3339 in UTC.
+    pub at: String,
+    /// Who: a moderator's name, or `chinwag admin`.
+    pub by: String,
+    /// What: `delete`, `mute`, `ban`, `ban_lifted`, `moderator_link`, `moderator_added`,
+    /// `moderator_removed`, `bot_created`.
+    pub action: String,
+    /// On whom.
+    pub target: String,
+    /// The rest: which message, until when, why.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
 /// A frame sent by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -91,6 +109,16 @@ pub enum ServerMsg {
         /// The server's [`crate::protocol::PROTOCOL_VERSION`] (0 from a server before it).
         #[serde(default)]
         version: u32,
+        /// This session is a moderator: it may delete any message, `mute`, `ban` and read the
+        /// `audit` log.
+        #[serde(default, skip_serializing_if = "is_false")]
+        moderator: bool,
+        /// Who of `online` are bots.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bots: Vec<String>,
+        /// This session is muted until then (it may read, not post).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        muted_until: Option<String>,
     },
     /// Someone else's message.
     Message(ChatMessage),
@@ -126,6 +154,9 @@ pub enum ServerMsg {
         /// The `id` of the request refused, if it had one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
+        /// For `muted` and `banned`: until when (RFC 3339, UTC).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
     },
     /// The connection fell behind and `missed` messages of `room` were not delivered to it.
     /// The client knows it has a gap; it is never cut off without being told.
@@ -137,6 +168,28 @@ pub enum ServerMsg {
         online: bool,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         rooms: Vec<String>,
+        /// A bot (made by `chinwag admin bot`), not a person.
+        #[serde(default, skip_serializing_if = "is_false")]
+        bot: bool,
+    },
+    /// A moderator muted (`action: "muted"`) or banned (`"banned"`) someone: to everyone. A muted
+    /// person can read but not post until `until`; a banned one is disconnected.
+    Moderated {
+        action: String,
+        nick: String,
+        by: String,
+        until: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
+    /// The moderation audit log, newest first (the answer to a moderator's `audit`). `more`: older
+    /// entries exist (ask with `before` the last `id`).
+    AuditLog {
+        entries: Vec<AuditEntry>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
     },
     /// This session joined `room` (on this tab or another): who of it is online. Its `history`
     /// follows.
@@ -285,6 +338,7 @@ impl ServerMsg {
             client_id: None,
             retry_after_ms: None,
             reply_to: None,
+            until: None,
         }
     }
 }

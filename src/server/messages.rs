@@ -31,6 +31,7 @@ pub async fn publish(
 ) -> Result<ChatMessage, FrameError> {
     validate_text(draft.text)?;
     session.ensure_member(draft.room)?;
+    session.ensure_may_post()?;
     let _order = match draft.client_id {
         Some(client_id) => {
             let order = session.in_order().await;

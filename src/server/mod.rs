@@ -15,6 +15,7 @@
 //! - [`store`]: SQLite or PostgreSQL, the authority on everything that outlives a connection.
 //! - [`bus`] and [`cluster`]: several servers as one (Redis between them, PostgreSQL shared): what
 //!   each tells the others, and what each repairs from the store when the bus lost it.
+//! - [`admin`]: `chinwag admin ...`, the operator's commands on the store.
 //! - [`limits`]: rates and caps; [`metrics`]: Prometheus counters; [`clock`]: timestamps;
 //!   [`state`]: what every handler shares.
 //!
@@ -25,6 +26,7 @@
 //! (after the leave grace), per-address counters when their buckets refill, and expired sessions
 //! are deleted from the store by a sweep.
 
+pub mod admin;
 pub mod bus;
 pub mod clock;
 pub mod cluster;
@@ -77,6 +79,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error("cannot set up the bus: {0}")]
     Bus(#[from] bus::redis::UrlError),
+    #[error("{0}")]
+    Admin(#[from] admin::AdminError),
 }
 
 /// Opens the store, serves chinwag on `listener` until `stop` resolves, then tells every websocket
@@ -251,6 +255,11 @@ fn trim_heap() {
 /// Reads the configuration, binds, prints the URL and serves until SIGTERM or Ctrl-C.
 pub async fn run() -> Result<(), StartError> {
     let cli = config::parse_cli()?;
+    if let Some(config::Command::Admin(command)) = cli.command {
+        let store = cli.settings.into_config()?.store;
+        print!("{}", admin::run(command, &store).await?);
+        return Ok(());
+    }
     init_tracing(cli.settings.log_format);
     let site_addr = cli.settings.site_addr;
     let site_root = cli.settings.site_root.clone();

@@ -29,6 +29,9 @@ pub fn ChatPage(state: PageData) -> impl IntoView {
         counts: Default::default(),
         session: None,
         version: crate::protocol::PROTOCOL_VERSION,
+        moderator: state.moderator,
+        bots: Vec::new(),
+        muted_until: None,
     };
     let history = ServerMsg::History {
         room: state.room.clone(),

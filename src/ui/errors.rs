@@ -22,6 +22,8 @@ pub fn describe(code: &str) -> String {
         "empty" => "Type something first.".into(),
         "unknown_room" => "You are not in that room; join it first.".into(),
         "unavailable" => "That could not be done just now. Please try again.".into(),
+        "banned" => "A moderator banned you from this chat for now.".into(),
+        "muted" => "A moderator muted you for now: you can read, not post.".into(),
         _ => "That did not work. Please try again.".into(),
     }
 }
@@ -35,6 +37,6 @@ pub fn about_rooms(code: &str) -> bool {
 pub fn about_messages(code: &str) -> bool {
     matches!(
         code,
-        "too_long" | "empty" | "unknown_room" | "unavailable" | "rate_limited"
+        "too_long" | "empty" | "unknown_room" | "unavailable" | "rate_limited" | "muted" | "banned"
     )
 }

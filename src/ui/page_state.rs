@@ -19,6 +19,9 @@ pub struct PageData {
     pub history: Vec<ChatMessage>,
     /// Whether `history` reaches back to the room's first message.
     pub complete: bool,
+    /// The session is a moderator (the page shows their controls).
+    #[serde(default)]
+    pub moderator: bool,
 }
 
 /// Who this browser's session is, its rooms, and what `room` said lately; `None` if it must pick
@@ -47,6 +50,7 @@ pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError>
     };
     let me = session.nick();
     let rooms = session.rooms();
+    let moderator = session.standing().moderator;
     if !rooms.contains(&room) {
         return Ok(Some(PageData {
             me,
@@ -54,6 +58,7 @@ pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError>
             room,
             history: Vec::new(),
             complete: true,
+            moderator,
         }));
     }
     let page = state.store.history(&room, None, 50).await.map_err(|err| {
@@ -66,5 +71,6 @@ pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError>
         room,
         history: page.messages().cloned().collect(),
         complete: page.complete,
+        moderator,
     }))
 }

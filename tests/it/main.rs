@@ -15,6 +15,7 @@ mod hardening;
 mod history;
 mod homework;
 mod memory;
+mod moderation;
 mod order;
 mod ownership;
 mod rooms;

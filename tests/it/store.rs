@@ -292,13 +292,13 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
     const MUCH_LATER: &str = "2026-11-26T13:00:00.000Z";
     let (alice_hash, bob_hash) = ("ab".repeat(32), "cd".repeat(32));
     let alice = store
-        .create_session(&alice_hash, "alice", "alice", NOW, LATER)
+        .create_session(&alice_hash, "alice", "alice", "127.0.0.1", NOW, LATER)
         .await
         .expect("create")
         .expect("the name is free");
     assert_eq!(
         store
-            .create_session(&bob_hash, "Alice", "alice", NOW, LATER)
+            .create_session(&bob_hash, "Alice", "alice", "127.0.0.1", NOW, LATER)
             .await
             .expect("create"),
         None,
@@ -312,7 +312,7 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
         None
     );
     let bob = store
-        .create_session(&bob_hash, "bob", "bob", NOW, LATER)
+        .create_session(&bob_hash, "bob", "bob", "127.0.0.1", NOW, LATER)
         .await
         .expect("create")
         .expect("free");
@@ -727,6 +727,36 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     let since = store.since("general", 2, 50).await.expect("since");
     assert_eq!(since, vec![edit.clone()]);
 
+    // Asking as a moderator is not enough: the store says who is one.
+    assert_eq!(
+        store
+            .change("general", first.seq, change(&bob, None, true))
+            .await
+            .expect("change"),
+        ChangeOutcome::Forbidden,
+        "bob is no moderator yet"
+    );
+    let bob_id = store
+        .create_session(&bob, "bob", "bob", "127.0.0.1", "t", "t9")
+        .await
+        .expect("create")
+        .expect("free");
+    store
+        .create_moderator_link("link-hash", "t", "t9")
+        .await
+        .expect("link");
+    assert!(store
+        .use_moderator_link("link-hash", bob_id, "bob", "t")
+        .await
+        .expect("use"));
+    assert!(
+        !store
+            .use_moderator_link("link-hash", bob_id, "bob", "t")
+            .await
+            .expect("use"),
+        "a link works once"
+    );
+
     // A moderator deletes it; the old words are gone from every entry.
     let ChangeOutcome::Stored(delete) = store
         .change("general", first.seq, change(&bob, None, true))
@@ -800,7 +830,7 @@ async fn a_private_message_finds_the_names_holder_online_or_not(store: &Store) {
     let (first, second) = ("ef".repeat(32), "01".repeat(32));
     assert_eq!(store.direct_recipient("dana").await.expect("lookup"), None);
     let dana = store
-        .create_session(&first, "Dana", "dana", NOW, LATER)
+        .create_session(&first, "Dana", "dana", "127.0.0.1", NOW, LATER)
         .await
         .expect("create")
         .expect("free");
@@ -828,6 +858,7 @@ async fn a_private_message_finds_the_names_holder_online_or_not(store: &Store) {
             &second,
             "dana",
             "dana",
+            "127.0.0.1",
             MUCH_LATER,
             "2026-11-26T13:15:00.000Z",
         )
@@ -847,3 +878,217 @@ both_backends!(
     direct_recipients,
     a_private_message_finds_the_names_holder_online_or_not
 );
+
+async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
+    use chinwag::server::store::moderation::FOREVER;
+    use chinwag::server::store::{BotOutcome, SanctionDraft, SanctionKind, SanctionOutcome};
+    const NOW: &str = "2026-11-26T12:00:00.000Z";
+    const HOLD: &str = "2026-11-26T12:15:00.000Z";
+    const HOUR: &str = "2026-11-26T13:00:00.000Z";
+    let create = |hash: &'static str, nick: &'static str, address: &'static str| async move {
+        store
+            .create_session(hash, nick, nick, address, NOW, HOLD)
+            .await
+            .expect("create")
+            .expect("free")
+    };
+    let moderator = create("m", "mod", "10.0.0.1").await;
+    let troll = create("t", "troll", "10.0.0.66").await;
+    let draft = |actor: i64, kind, target: &str| SanctionDraft {
+        kind,
+        actor,
+        actor_nick: "mod".to_owned(),
+        target_key: target.to_owned(),
+        reason: "spam".to_owned(),
+        at: NOW.to_owned(),
+        until: HOUR.to_owned(),
+    };
+    // Not a moderator yet: refused, nothing recorded.
+    assert_eq!(
+        store
+            .sanction(draft(moderator, SanctionKind::Ban, "troll"))
+            .await
+            .expect("sanction"),
+        SanctionOutcome::NotModerator
+    );
+    assert!(store.audit_log(None, 50).await.expect("audit").is_empty());
+    store
+        .create_moderator_link("h1", NOW, HOUR)
+        .await
+        .expect("link");
+    assert!(!store
+        .use_moderator_link("h1", moderator, "mod", "2026-11-26T14:00:00.000Z")
+        .await
+        .expect("late"));
+    assert!(store
+        .use_moderator_link("h1", moderator, "mod", NOW)
+        .await
+        .expect("use"));
+    assert!(store.is_moderator(moderator).await.expect("is"));
+    assert_eq!(
+        store
+            .sanction(draft(moderator, SanctionKind::Ban, "nobody"))
+            .await
+            .expect("sanction"),
+        SanctionOutcome::NoSuchPerson
+    );
+    assert_eq!(
+        store
+            .sanction(draft(troll, SanctionKind::Ban, "mod"))
+            .await
+            .expect("sanction"),
+        SanctionOutcome::NotModerator
+    );
+    let SanctionOutcome::Stored(ban) = store
+        .sanction(draft(moderator, SanctionKind::Ban, "troll"))
+        .await
+        .expect("ban")
+    else {
+        panic!("a moderator's ban is stored");
+    };
+    assert_eq!(
+        (ban.session_id, ban.address.as_deref()),
+        (troll, Some("10.0.0.66"))
+    );
+    // The ban reaches the session and its address, until it ends or is lifted.
+    let saved = store
+        .session_by_id(troll, "2000-01-01T00:00:00.000Z")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(saved.banned_until.as_deref(), Some(HOUR));
+    assert_eq!(
+        store
+            .address_banned_until("10.0.0.66", NOW)
+            .await
+            .expect("address"),
+        Some(HOUR.to_owned())
+    );
+    assert_eq!(
+        store
+            .address_banned_until("10.0.0.66", "2026-11-26T13:00:00.001Z")
+            .await
+            .expect("address"),
+        None,
+        "a ban ends"
+    );
+    assert_eq!(
+        store
+            .address_banned_until("10.0.0.1", NOW)
+            .await
+            .expect("address"),
+        None
+    );
+    let in_force = store
+        .sanctions_in_force(SanctionKind::Ban, NOW)
+        .await
+        .expect("bans");
+    assert_eq!(in_force.len(), 1);
+    assert_eq!(
+        store
+            .lift_bans("troll", None, "chinwag admin", NOW)
+            .await
+            .expect("lift"),
+        vec![troll]
+    );
+    assert_eq!(
+        store
+            .address_banned_until("10.0.0.66", NOW)
+            .await
+            .expect("address"),
+        None
+    );
+    // A moderator is not muted or banned by another.
+    assert_eq!(
+        store
+            .sanction(draft(moderator, SanctionKind::Mute, "mod"))
+            .await
+            .expect("sanction"),
+        SanctionOutcome::TargetIsModerator
+    );
+    // Revoked: the next action is refused by the store itself.
+    assert_eq!(
+        store
+            .revoke_moderator("mod", "chinwag admin", NOW)
+            .await
+            .expect("revoke"),
+        vec![moderator]
+    );
+    assert_eq!(
+        store
+            .sanction(draft(moderator, SanctionKind::Mute, "troll"))
+            .await
+            .expect("sanction"),
+        SanctionOutcome::NotModerator
+    );
+    // Every action, in order, newest first.
+    let actions: Vec<String> = store
+        .audit_log(None, 50)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| format!("{} {} {}", e.by, e.action, e.target))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "chinwag admin moderator_removed mod",
+            "chinwag admin ban_lifted troll",
+            "mod ban troll",
+            "mod moderator_added mod",
+            "chinwag admin moderator_link ",
+        ]
+    );
+    let older = store.audit_log(Some(2), 50).await.expect("page");
+    assert_eq!(older.len(), 1);
+
+    // A bot's name is its own for good: refreshing never shortens its claim, sweeps keep it.
+    let BotOutcome::Created(bot) = store
+        .create_bot("b", "helper", "helper", NOW)
+        .await
+        .expect("bot")
+    else {
+        panic!("a free name makes a bot");
+    };
+    assert_eq!(
+        store
+            .create_bot("b2", "troll", "troll", NOW)
+            .await
+            .expect("bot"),
+        BotOutcome::NameTaken
+    );
+    store
+        .refresh_sessions(&[bot], NOW, HOLD)
+        .await
+        .expect("refresh");
+    assert!(store
+        .claim_nick("helper", bot, NOW, HOLD)
+        .await
+        .expect("claim"));
+    let far = "2027-06-01T00:00:00.000Z";
+    store.sweep_sessions(far, far).await.expect("sweep");
+    let saved = store
+        .session_by_id(bot, far)
+        .await
+        .expect("read")
+        .expect("a bot is never swept");
+    assert!(saved.bot);
+    assert_eq!(saved.claim.map(|c| c.held_until).as_deref(), Some(FOREVER));
+    assert!(
+        !store
+            .claim_nick("helper", troll, far, far)
+            .await
+            .expect("claim"),
+        "nobody else takes a bot's name"
+    );
+    assert!(
+        store
+            .session_by_id(troll, far)
+            .await
+            .expect("read")
+            .is_none(),
+        "people unseen for long are swept"
+    );
+}
+
+both_backends!(moderation, moderation_is_decided_and_recorded_by_the_store);

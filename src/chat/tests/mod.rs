@@ -44,6 +44,9 @@ pub(super) fn welcomed(me: &str, online: &[&str]) -> Chat {
             counts: Default::default(),
             session: None,
             version: crate::protocol::PROTOCOL_VERSION,
+            moderator: false,
+            bots: Vec::new(),
+            muted_until: None,
         },
         0.0,
     );

@@ -24,6 +24,7 @@ fn a_refused_message_fails_says_why_and_can_be_retried_under_its_id() {
         client_id: Some("c-1".into()),
         retry_after_ms: None,
         reply_to: None,
+        until: None,
     };
     assert!(chat.apply(&refusal, 0.0));
     assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
@@ -202,6 +203,7 @@ fn a_reset_keeps_my_failed_messages_too() {
             client_id: Some("c-1".into()),
             retry_after_ms: None,
             reply_to: None,
+            until: None,
         },
         0.0,
     );
@@ -230,6 +232,9 @@ fn a_newer_server_marks_the_page_outdated_and_unknown_frames_change_nothing() {
             counts: Default::default(),
             session: None,
             version: crate::protocol::PROTOCOL_VERSION + 1,
+            moderator: false,
+            bots: Vec::new(),
+            muted_until: None,
         },
         0.0,
     );

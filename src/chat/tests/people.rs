@@ -45,6 +45,7 @@ fn presence_keeps_the_online_list_and_announces_others_once() {
             nick: "Alice".into(),
             online: true,
             rooms: vec![],
+            bot: false,
         },
         0.0
     ));
@@ -53,6 +54,7 @@ fn presence_keeps_the_online_list_and_announces_others_once() {
             nick: "Alice".into(),
             online: true,
             rooms: vec![],
+            bot: false,
         },
         0.0
     ));
@@ -62,6 +64,7 @@ fn presence_keeps_the_online_list_and_announces_others_once() {
             nick: "bob".into(),
             online: false,
             rooms: vec![],
+            bot: false,
         },
         0.0
     ));
@@ -72,6 +75,7 @@ fn presence_keeps_the_online_list_and_announces_others_once() {
             nick: "me".into(),
             online: false,
             rooms: vec![],
+            bot: false,
         },
         0.0,
     );
@@ -137,6 +141,7 @@ fn the_typing_line_names_one_two_or_several_and_never_sticks() {
             nick: "dan".into(),
             online: true,
             rooms: vec![],
+            bot: false,
         },
         0.0,
     );
@@ -145,6 +150,7 @@ fn the_typing_line_names_one_two_or_several_and_never_sticks() {
             nick: "dan".into(),
             online: false,
             rooms: vec![],
+            bot: false,
         },
         0.0,
     );

@@ -70,6 +70,7 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
             nick: "bob".into(),
             online: false,
             rooms: vec![],
+            bot: false,
         },
         0.0,
     );
@@ -80,6 +81,7 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
             nick: "bob".into(),
             online: true,
             rooms: vec!["general".into(), "rust".into()],
+            bot: false,
         },
         0.0,
     );
@@ -138,6 +140,9 @@ fn a_welcome_drops_rooms_left_elsewhere_and_keeps_general() {
             counts: Default::default(),
             session: None,
             version: crate::protocol::PROTOCOL_VERSION,
+            moderator: false,
+            bots: Vec::new(),
+            muted_until: None,
         },
         0.0,
     );

@@ -161,6 +161,9 @@ impl ServerMsg {
                     None => 0,
                     Some(v) => u32::try_from(v).ok()?,
                 },
+                moderator: f.flag("moderator")?,
+                bots: f.opt_strings("bots")?,
+                muted_until: f.opt_str("muted_until")?,
             },
             "message" => ServerMsg::Message(chat_message(&f)?),
             "edited" => ServerMsg::Edited(change(&f)?),
@@ -178,6 +181,7 @@ impl ServerMsg {
                 client_id: f.opt_str("client_id")?,
                 retry_after_ms: f.opt_uint("retry_after_ms")?,
                 reply_to: f.opt_str("reply_to")?,
+                until: f.opt_str("until")?,
             },
             "lagged" => ServerMsg::Lagged {
                 room: f.str("room")?,
@@ -187,6 +191,14 @@ impl ServerMsg {
                 nick: f.str("nick")?,
                 online: f.bool("online")?,
                 rooms: f.opt_strings("rooms")?,
+                bot: f.flag("bot")?,
+            },
+            "moderated" => ServerMsg::Moderated {
+                action: f.str("action")?,
+                nick: f.str("nick")?,
+                by: f.str("by")?,
+                until: f.str("until")?,
+                reason: f.opt_str("reason")?.unwrap_or_default(),
             },
             "joined" => ServerMsg::Joined {
                 room: f.str("room")?,
@@ -233,6 +245,7 @@ impl ServerMsg {
                 more: f.flag("more")?,
                 reply_to: f.opt_str("reply_to")?,
             },
+            // The page reads the audit log from `/moderation`, not over the socket.
             _ => ServerMsg::Unknown,
         })
     }

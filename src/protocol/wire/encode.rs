@@ -174,6 +174,28 @@ impl ClientMsg {
                 .str("client_id", client_id)
                 .flag("action", *action)
                 .finish(),
+            ClientMsg::Mute {
+                nick,
+                seconds,
+                reason,
+            } => sanction("mute", nick, *seconds, reason),
+            ClientMsg::Ban {
+                nick,
+                seconds,
+                reason,
+            } => sanction("ban", nick, *seconds, reason),
+            ClientMsg::Audit { before } => {
+                Writer::new("audit").opt_uint("before", *before).finish()
+            }
         }
     }
+}
+
+/// A `mute` or a `ban`.
+fn sanction(kind: &str, nick: &str, seconds: u64, reason: &str) -> String {
+    Writer::new(kind)
+        .str("nick", nick)
+        .uint("seconds", seconds)
+        .opt_str("reason", Some(reason).filter(|r| !r.is_empty()))
+        .finish()
 }

@@ -56,6 +56,9 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             counts: [("general".to_owned(), 1500)].into(),
             session: Some("token".into()),
             version: 1,
+            moderator: true,
+            bots: vec!["bo".into()],
+            muted_until: Some("2026-11-27T10:00:00.000Z".into()),
         },
         ServerMsg::Welcome {
             nick: text.into(),
@@ -65,6 +68,9 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             counts: BTreeMap::new(),
             session: None,
             version: 0,
+            moderator: false,
+            bots: vec![],
+            muted_until: None,
         },
         ServerMsg::Message(message(text, None, false)),
         ServerMsg::Message(message(text, Some("c-9"), true)),
@@ -90,6 +96,7 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             client_id: Some("c-1".into()),
             retry_after_ms: Some(250),
             reply_to: Some("r-1".into()),
+            until: Some("2026-11-27T10:00:00.000Z".into()),
         },
         ServerMsg::error(ErrorCode::NickTaken, "taken"),
         ServerMsg::Lagged {
@@ -100,11 +107,27 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             nick: "bo".into(),
             online: true,
             rooms: vec!["rust".into()],
+            bot: true,
         },
         ServerMsg::Presence {
             nick: "bo".into(),
             online: false,
             rooms: vec![],
+            bot: false,
+        },
+        ServerMsg::Moderated {
+            action: "muted".into(),
+            nick: "bo".into(),
+            by: "ana".into(),
+            until: "2026-11-27T10:00:00.000Z".into(),
+            reason: text.into(),
+        },
+        ServerMsg::Moderated {
+            action: "banned".into(),
+            nick: "bo".into(),
+            by: "ana".into(),
+            until: "2026-11-27T10:00:00.000Z".into(),
+            reason: String::new(),
         },
         ServerMsg::Joined {
             room: "rust".into(),
@@ -255,6 +278,18 @@ fn client_frames(text: &str) -> Vec<ClientMsg> {
             client_id: "c-3".into(),
             action: true,
         },
+        ClientMsg::Mute {
+            nick: text.into(),
+            seconds: 600,
+            reason: text.into(),
+        },
+        ClientMsg::Ban {
+            nick: "bo".into(),
+            seconds: 86_400,
+            reason: String::new(),
+        },
+        ClientMsg::Audit { before: Some(9) },
+        ClientMsg::Audit { before: None },
     ]
 }
 

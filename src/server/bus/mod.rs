@@ -35,6 +35,9 @@ pub struct PersonInfo {
     /// Their rooms besides `general`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rooms: Vec<String>,
+    /// A bot's session.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
 }
 
 /// What a server tells the others.

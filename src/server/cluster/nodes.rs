@@ -198,6 +198,7 @@ mod tests {
             id,
             nick: format!("p{id}"),
             rooms: Vec::new(),
+            bot: false,
         }
     }
 

@@ -163,6 +163,11 @@ async fn refresh(hub: &Hub, sessions: &Sessions, id: SessionId) {
             if rooms != before {
                 hub.rooms_changed(id);
             }
+            // Banned on another server: its connections here are closed too.
+            let now = crate::server::clock::now_rfc3339();
+            if let Some(until) = session.standing().banned_at(&now) {
+                hub.close_session(id, until);
+            }
         }
         Ok(None) => {}
         Err(err) => tracing::warn!(%err, "re-reading a session failed"),

@@ -33,6 +33,17 @@ use super::store::StoreConfig;
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
+    /// Without a command, the server runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What else the binary does besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Administer a chinwag's store (works while the server runs): moderators, bans, bots.
+    #[command(subcommand)]
+    Admin(super::admin::AdminCommand),
 }
 
 /// The version `chinwag --version` prints: the crate's, and the commit it was built from when the
@@ -67,13 +78,14 @@ pub struct Settings {
     /// Where the SQLite store `chinwag.db` lives (unused with --database-url)
     #[arg(
         long,
+        global = true,
         env = "CHINWAG_DATA_DIR",
         default_value = "data",
         value_name = "DIR"
     )]
     pub data_dir: PathBuf,
     /// `postgres://user@host:5432/db` to store in PostgreSQL instead of SQLite
-    #[arg(long, env = "DATABASE_URL", value_name = "URL")]
+    #[arg(long, global = true, env = "DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
     /// Extra page origins allowed to open the websocket and post forms, comma-separated (the
     /// server's own origin always is)
@@ -680,7 +692,7 @@ fn at_least_one(value: f64, id: &str) -> Result<(), ConfigError> {
 
 /// A duration with a unit (`500ms`, `30s`, `15m`, `2h`, `30d`); a bare number is seconds. Zero is
 /// refused: every duration here is a timeout or an interval.
-fn duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

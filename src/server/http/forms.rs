@@ -67,7 +67,7 @@ pub async fn join(
         state.metrics.refused("sessions_per_address");
         return back(ErrorCode::RateLimited);
     }
-    let (_, token) = match state.sessions.create(nick).await {
+    let (_, token) = match state.sessions.create(nick, peer.ip()).await {
         Ok(created) => created,
         Err(err) => return back(err.code),
     };

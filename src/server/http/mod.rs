@@ -4,12 +4,14 @@
 //! - [`accept`]: our own accept loop (hyper), for what `axum::serve` does not do: a deadline for a
 //!   request's headers and caps on open connections per address.
 //! - [`forms`]: `POST /join`, `/say`, `/rooms/join`, `/rooms/leave`, for browsers without wasm.
+//! - [`moderation`]: the one-time moderator link's page and `/moderation`, the audit log.
 //! - [`origin`]: cross-site websockets and form posts are refused (403).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`proxy`]: the client's address behind a trusted reverse proxy (`X-Forwarded-For`).
 
 pub mod accept;
 pub mod forms;
+pub mod moderation;
 pub mod ops;
 pub mod origin;
 pub mod proxy;
@@ -39,10 +41,14 @@ pub fn router(state: AppState) -> Router {
         .route("/say", post(forms::say))
         .route("/rooms/join", post(forms::join_room))
         .route("/rooms/leave", post(forms::leave_room))
+        .route("/moderator", post(moderation::claim))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             origin::same_origin_posts,
         ));
+    let pages = Router::new()
+        .route("/moderator/{token}", get(moderation::link))
+        .route("/moderation", get(moderation::log));
     let mut ops = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
@@ -53,6 +59,7 @@ pub fn router(state: AppState) -> Router {
     // websocket upgrade is kept apart from that layer.
     let compressed = Router::new()
         .merge(forms)
+        .merge(pages)
         .merge(ops)
         .nest_service(&pkg, assets(&options))
         .leptos_routes(&state, routes, move || shell(options.clone()))

@@ -30,6 +30,8 @@ pub enum Private {
     /// The session joined or left a room on another connection: the connection re-reads its
     /// session's rooms and follows.
     RoomsChanged,
+    /// The session was banned until then: the connection says so and closes.
+    Banned { until: String },
 }
 
 /// The shared half of a connection's inbox: the hub pushes to it without waiting.
@@ -52,15 +54,19 @@ impl Mailbox {
         })
     }
 
-    /// Queues `item`, or counts it as missed if the inbox is full.
+    /// Queues `item`, or counts it as missed if the inbox is full (a ban is never missed: it
+    /// goes first, whatever waits).
     pub(super) fn push(&self, item: Private) {
         {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            if queue.len() >= self.capacity {
+            if matches!(item, Private::Banned { .. }) {
+                queue.push_front(item);
+            } else if queue.len() >= self.capacity {
                 self.missed.fetch_add(1, Ordering::Relaxed);
                 return;
+            } else {
+                queue.push_back(item);
             }
-            queue.push_back(item);
         }
         // Stores a permit if the connection is not waiting right now, so no wake-up is lost.
         self.ready.notify_one();

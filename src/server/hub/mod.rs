@@ -41,6 +41,7 @@ pub use room::{Received, Subscription};
 
 use super::bus::{Bus, Event};
 use super::metrics::Metrics;
+use super::session::SessionId;
 use crate::protocol::ServerMsg;
 
 /// Identifies one websocket connection, so a subscriber can skip its own messages (no echo).
@@ -198,6 +199,19 @@ impl Hub {
             Some(frame.as_str()),
         );
         self.send_unsequenced(room, origin, frame);
+    }
+
+    /// Tells everyone online, on every server, of a moderation action (`moderated`).
+    pub fn announce_everywhere(&self, msg: &ServerMsg) {
+        self.broadcast_everywhere(crate::protocol::GENERAL, SERVER, msg);
+    }
+
+    /// Tells the other servers that session `id` changed in the store (its standing): those that
+    /// know it read it again.
+    pub fn session_changed(&self, id: SessionId) {
+        self.shared
+            .bus
+            .publish(&Event::Session { id: id.get() }, None);
     }
 
     /// The bus this hub is shared over.

@@ -40,6 +40,9 @@ pub(super) struct People {
     /// How many presence changes this server has told the others (each one numbered, so a server
     /// that missed one asks for a snapshot).
     pub(super) version: u64,
+    /// The bots among `persons`, with their names (a bot never renames): a few, listed in every
+    /// `welcome` without a walk over everyone.
+    pub(super) bots: std::collections::BTreeMap<SessionId, String>,
 }
 
 /// Someone online (here or on another server), or within the leave grace here.
@@ -59,6 +62,8 @@ pub(super) struct Person {
     epoch: u64,
     /// Whether they are online on this server: connected, or within the leave grace.
     pub(super) here: bool,
+    /// A bot, not a person.
+    pub(super) bot: bool,
     /// The other servers they are online on.
     pub(super) elsewhere: Vec<NodeId>,
 }
@@ -74,6 +79,7 @@ impl Person {
             connections: HashMap::new(),
             epoch: 0,
             here: false,
+            bot: false,
             elsewhere: Vec::new(),
         }
     }
@@ -89,6 +95,7 @@ impl Person {
             id: session.get(),
             nick: self.nick.clone(),
             rooms: self.rooms.iter().cloned().collect(),
+            bot: self.bot,
         }
     }
 }
@@ -127,6 +134,8 @@ pub struct Arrival<'a> {
     pub token_hash: &'a Arc<str>,
     /// Its rooms, `general` included, read under the session's order lock.
     pub rooms: &'a [String],
+    /// A bot's session.
+    pub bot: bool,
 }
 
 /// Frames to send once the people lock is released, and rooms whose crowd summary to schedule.
@@ -168,6 +177,7 @@ impl Hub {
                 by_key,
                 rosters,
                 version,
+                bots,
             } = &mut *people;
             let newcomer = !persons.get(&session).is_some_and(Person::online);
             let person = persons.entry(session).or_insert_with(|| {
@@ -191,6 +201,10 @@ impl Hub {
                 arrival.key.clone_into(&mut person.key);
             }
             person.token_hash = Some(Arc::clone(arrival.token_hash));
+            if arrival.bot {
+                person.bot = true;
+                bots.insert(session, person.nick.clone());
+            }
             by_key.insert(person.key.clone(), session);
             // The session's rooms were read under its order lock, so they are the current ones.
             let now_in: BTreeSet<String> = arrival
@@ -226,7 +240,8 @@ impl Hub {
                 self.shared.bus.publish(&online, None);
             }
             let nick = person.nick.clone();
-            newcomer.then(|| self.plan_presence(rosters, nick, true, sizes))
+            let bot = person.bot;
+            newcomer.then(|| self.plan_presence(rosters, nick, bot, true, sizes))
         };
         if let Some(announce) = announce {
             self.announce(announce);
@@ -246,6 +261,7 @@ impl Hub {
         &self,
         rosters: &mut Rosters,
         nick: String,
+        bot: bool,
         online: bool,
         sizes: Vec<(String, usize)>,
     ) -> Announce {
@@ -264,6 +280,7 @@ impl Hub {
             nick,
             online,
             rooms: if online { rooms } else { Vec::new() },
+            bot,
         };
         if general_fits {
             announce.frames.push((GENERAL.to_owned(), presence));
@@ -442,12 +459,16 @@ impl Hub {
             persons,
             by_key,
             rosters,
+            bots,
             ..
         } = people;
         if persons.get(&session).is_none_or(Person::online) {
             return None;
         }
         let p = persons.remove(&session)?;
+        if p.bot {
+            bots.remove(&session);
+        }
         if by_key.get(&p.key) == Some(&session) {
             by_key.remove(&p.key);
         }
@@ -455,12 +476,32 @@ impl Hub {
             .chain(p.rooms.iter().map(String::as_str))
             .map(|room| (room.to_owned(), rosters.remove(room, session, &p.nick)))
             .collect();
-        Some(self.plan_presence(rosters, p.nick, false, sizes))
+        Some(self.plan_presence(rosters, p.nick, p.bot, false, sizes))
     }
 
     /// Everyone online, sorted case-insensitively; in a crowd, only the first ones.
     pub fn online(&self) -> Vec<String> {
         self.members(GENERAL)
+    }
+
+    /// Closes every connection of `session` on this server: each says it is banned until `until`,
+    /// then closes.
+    pub fn close_session(&self, session: SessionId, until: &str) {
+        let people = self.people();
+        if let Some(person) = people.persons.get(&session) {
+            for mailbox in person.connections.values() {
+                mailbox.push(Private::Banned {
+                    until: until.to_owned(),
+                });
+            }
+        }
+    }
+
+    /// The bots online, sorted.
+    pub fn bots_online(&self) -> Vec<String> {
+        let mut bots: Vec<String> = self.people().bots.values().cloned().collect();
+        bots.sort_unstable();
+        bots
     }
 
     /// How many people are online (or within the leave grace).

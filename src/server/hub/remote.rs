@@ -115,6 +115,7 @@ impl Hub {
             persons,
             by_key,
             rosters,
+            bots,
             ..
         } = people;
         let newcomer = !persons.contains_key(&session);
@@ -130,6 +131,10 @@ impl Hub {
         if !person.elsewhere.contains(&node) {
             person.elsewhere.push(node);
         }
+        if info.bot {
+            person.bot = true;
+            bots.insert(session, person.nick.clone());
+        }
         if !newcomer {
             return None;
         }
@@ -139,7 +144,7 @@ impl Hub {
             .map(|room| (room.to_owned(), rosters.add(room, session, &person.nick)))
             .collect();
         let nick = person.nick.clone();
-        Some(self.plan_presence(rosters, nick, true, sizes))
+        Some(self.plan_presence(rosters, nick, person.bot, true, sizes))
     }
 
     /// `node` says session `id` went offline there.

@@ -65,6 +65,7 @@ fn presence(nick: &str, online: bool) -> Option<ServerMsg> {
         nick: nick.into(),
         online,
         rooms: vec![],
+        bot: false,
     })
 }
 
@@ -77,6 +78,7 @@ fn frame_text(private: Private) -> String {
         Private::Dm { frame, .. } => frame.as_str().to_owned(),
         Private::RoomsChanged => "rooms changed".to_owned(),
         Private::Missed { id } => format!("missed {id}"),
+        Private::Banned { until } => format!("banned until {until}"),
     }
 }
 
@@ -91,6 +93,7 @@ fn arrive(hub: &Hub, n: i64, nick: &str, in_rooms: &[&str], conn: ConnId) -> (In
             key: &key,
             token_hash: &hash,
             rooms: &rooms(in_rooms),
+            bot: false,
         },
         conn,
     )
@@ -442,6 +445,7 @@ async fn a_crowd_is_summed_up_instead_of_announced_one_by_one() {
             nick: "p3".into(),
             online: true,
             rooms: rooms(&["rust"]),
+            bot: false,
         })
     );
     assert_eq!(hub.online(), ["p0", "p1"], "a crowd's list is cut short");

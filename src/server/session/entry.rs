@@ -41,6 +41,35 @@ pub(super) struct State {
     pub(super) fresh_directs: Option<u64>,
     pub(super) messages: TokenBucket,
     pub(super) typing: TokenBucket,
+    pub(super) standing: Standing,
+}
+
+/// What the store says a session may do: its role, and the mute or ban on it. Read with the
+/// session; kept current by whoever changes it (the server that does, and every other server
+/// through the bus, which re-reads the session). The store decides again where it matters (a
+/// moderator's action is checked in its transaction; a ban is read again before it refuses a
+/// connection, so a ban lifted by `chinwag admin` holds at once).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standing {
+    pub moderator: bool,
+    pub bot: bool,
+    /// Where it last connected from, as the store has it.
+    pub address: Option<String>,
+    /// The end of its latest mute and ban (RFC 3339; possibly past).
+    pub muted_until: Option<String>,
+    pub banned_until: Option<String>,
+}
+
+impl Standing {
+    /// Until when it is muted, if it is at `now`.
+    pub fn muted_at(&self, now: &str) -> Option<&str> {
+        self.muted_until.as_deref().filter(|until| *until > now)
+    }
+
+    /// Until when it is banned, if it is at `now`.
+    pub fn banned_at(&self, now: &str) -> Option<&str> {
+        self.banned_until.as_deref().filter(|until| *until > now)
+    }
 }
 
 /// A connection of a session, counted until dropped: whatever ends the connection (a close, an
@@ -129,6 +158,38 @@ impl Session {
     /// online), so a returning tab that has it needs no read of its private messages.
     pub fn take_fresh_directs(&self) -> Option<u64> {
         self.lock().fresh_directs.take()
+    }
+
+    /// Its role and the mute or ban on it, as last read.
+    pub fn standing(&self) -> Standing {
+        self.lock().standing.clone()
+    }
+
+    /// Changes what is known of its standing (after this server changed it in the store).
+    pub fn update_standing(&self, change: impl FnOnce(&mut Standing)) {
+        change(&mut self.lock().standing);
+    }
+
+    /// Fails with `banned` or `muted` unless this session may post now: the one place that rule
+    /// lives.
+    pub fn ensure_may_post(&self) -> Result<(), FrameError> {
+        let now = crate::server::clock::now_rfc3339();
+        let state = self.lock();
+        if let Some(until) = state.standing.banned_at(&now) {
+            return Err(FrameError::sanctioned(
+                ErrorCode::Banned,
+                until,
+                format!("you are banned until {until}"),
+            ));
+        }
+        if let Some(until) = state.standing.muted_at(&now) {
+            return Err(FrameError::sanctioned(
+                ErrorCode::Muted,
+                until,
+                format!("you are muted until {until}: you can read, not post"),
+            ));
+        }
+        Ok(())
     }
 
     /// How many connections this session has on this server.

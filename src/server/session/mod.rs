@@ -26,9 +26,10 @@ pub mod nick;
 pub mod token;
 
 use entry::State;
-pub use entry::{Online, Session};
+pub use entry::{Online, Session, Standing};
 
 use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -178,6 +179,7 @@ impl Sessions {
                 fresh_directs: None,
                 messages: TokenBucket::new(self.config().messages, now),
                 typing: TokenBucket::new(self.config().typing, now),
+                standing: Standing::default(),
             }),
             order: tokio::sync::Mutex::new(()),
         }
@@ -201,19 +203,37 @@ impl Sessions {
         Ok(nick)
     }
 
-    /// Creates a session for `nick` (see [`Sessions::check_name`]) if the store's claim on the name
-    /// can be had. Returns it with its token (shown once, never stored).
-    pub async fn create(&self, nick: Nick) -> Result<(Arc<Session>, String), FrameError> {
+    /// Creates a session for `nick` (see [`Sessions::check_name`]), for someone at `address`, if
+    /// the store's claim on the name can be had and the address is not banned. Returns it with its
+    /// token (shown once, never stored).
+    pub async fn create(
+        &self,
+        nick: Nick,
+        address: IpAddr,
+    ) -> Result<(Arc<Session>, String), FrameError> {
         let (token, digest) = token::generate();
         let hold = self.config().idle_hold;
-        let created = self
-            .shared
-            .store
+        let now = now_rfc3339();
+        let address = address.to_string();
+        let store = &self.shared.store;
+        if let Some(until) = store
+            .address_banned_until(&address, &now)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(FrameError::sanctioned(
+                ErrorCode::Banned,
+                &until,
+                format!("new sessions from your address are refused until {until}"),
+            ));
+        }
+        let created = store
             .create_session(
                 &token::hex(&digest),
                 &nick.display,
                 &nick.key,
-                &now_rfc3339(),
+                &address,
+                &now,
                 &rfc3339_in(hold),
             )
             .await
@@ -222,7 +242,11 @@ impl Sessions {
             return Err(nick_taken(&nick.display));
         };
         let session = self.new_session(id, digest, nick, BTreeSet::new());
-        session.lock().claim_until = Some(Instant::now() + hold / 2);
+        {
+            let mut state = session.lock();
+            state.claim_until = Some(Instant::now() + hold / 2);
+            state.standing.address = Some(address);
+        }
         let session = Arc::new(session);
         self.cache().idle.put(digest, Arc::clone(&session));
         Ok((session, token))
@@ -297,6 +321,13 @@ impl Sessions {
     pub fn reload(&self, session: &Session, saved: SavedSession) -> String {
         let display = saved.nick;
         let key = nick::key(&display);
+        let standing = Standing {
+            moderator: saved.moderator,
+            bot: saved.bot,
+            address: saved.address,
+            muted_until: saved.muted_until,
+            banned_until: saved.banned_until,
+        };
         let rooms: BTreeSet<String> = saved
             .rooms
             .into_iter()
@@ -318,6 +349,7 @@ impl Sessions {
                 },
             );
             state.rooms = rooms;
+            state.standing = standing;
             state.claim_until = held.then(|| Instant::now() + self.config().idle_hold / 2);
             (old, state.connections > 0)
         };
@@ -457,6 +489,20 @@ impl Sessions {
         nick: &str,
     ) -> Result<(String, String), FrameError> {
         let new = nick::normalize(nick)?;
+        let standing = session.standing();
+        if standing.bot {
+            return Err(FrameError::new(
+                ErrorCode::Forbidden,
+                "a bot keeps the name it was made with",
+            ));
+        }
+        if let Some(until) = standing.banned_at(&now_rfc3339()) {
+            return Err(FrameError::sanctioned(
+                ErrorCode::Banned,
+                until,
+                format!("you are banned until {until}"),
+            ));
+        }
         let _order = session.in_order().await;
         let old = session.lock().nick.clone();
         if old == new {

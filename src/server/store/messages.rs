@@ -64,7 +64,8 @@ pub struct ChangeDraft {
     pub at: String,
     /// The new text; `None` deletes.
     pub text: Option<String>,
-    /// A moderator's: may delete anyone's message.
+    /// Asked as a moderator: may delete anyone's message if the store says the session is one
+    /// (such a delete is written to the audit log).
     pub moderator: bool,
 }
 
@@ -241,7 +242,8 @@ impl Store {
         };
         let position: i64 = row.try_get(0)?;
         let Some(row) = sqlx::query(&self.sql(
-            "SELECT session_hash, deleted FROM messages WHERE room = $1 AND seq = $2 AND kind = 0",
+            "SELECT session_hash, deleted, sender FROM messages \
+             WHERE room = $1 AND seq = $2 AND kind = 0",
         ))
         .bind(room)
         .bind(signed(target))
@@ -253,7 +255,19 @@ impl Store {
         let author: Option<String> = row.try_get(0)?;
         let deleted = row.try_get::<i64, _>(1)? != 0;
         let own = author.as_deref() == Some(draft.session_hash.as_str());
-        let allowed = own || (draft.moderator && draft.text.is_none());
+        // Whether the session is a moderator is the store's word, read in this transaction: a
+        // moderator revoked a moment ago (by `chinwag admin`, another process) cannot delete.
+        let moderating = !own
+            && draft.moderator
+            && draft.text.is_none()
+            && sqlx::query(
+                &self.sql("SELECT 1 FROM sessions WHERE token_hash = $1 AND moderator = 1"),
+            )
+            .bind(&draft.session_hash)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        let allowed = own || moderating;
         // Someone else's deleted message is as good as gone: not found, not forbidden.
         match (deleted, allowed, &draft.text) {
             (true, true, None) => return Ok(ChangeOutcome::AlreadyDeleted),
@@ -300,6 +314,14 @@ impl Store {
         .bind(&draft.session_hash)
         .execute(&mut *tx)
         .await?;
+        if moderating {
+            let author: String = row.try_get(2)?;
+            let detail = format!("#{room} message {target}");
+            super::moderation::audit(
+                self, &mut tx, &draft.at, &draft.by, "delete", &author, &detail,
+            )
+            .await?;
+        }
         tx.commit().await?;
         let change = Change {
             room: room.to_owned(),

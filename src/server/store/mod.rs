@@ -12,9 +12,11 @@
 //! - [`directs`]: private messages; ids from a counter row, so in commit order too.
 //! - [`sessions`]: sessions (by token hash), nickname claims, expiry.
 //! - [`rooms`]: rooms and memberships.
+//! - [`moderation`]: moderators, mutes and bans, the audit log, bots.
 
 pub mod directs;
 pub mod messages;
+pub mod moderation;
 pub mod rooms;
 pub mod sessions;
 
@@ -24,6 +26,9 @@ use sqlx::{AnyPool, Row};
 
 pub use directs::{DirectDraft, DirectParties, StoredDirect};
 pub use messages::{ChangeDraft, ChangeOutcome, NewMessage, Page};
+pub use moderation::{
+    BotOutcome, Moderator, Sanction, SanctionDraft, SanctionKind, SanctionOutcome,
+};
 pub use rooms::JoinOutcome;
 pub use sessions::{Claim, SavedSession};
 

@@ -27,6 +27,15 @@ pub struct SavedSession {
     /// The id of its latest private message (sent or received), 0 if none: a returning tab with
     /// nothing newer needs no read of them.
     pub last_direct: u64,
+    /// A moderator (may delete any message, mute and ban).
+    pub moderator: bool,
+    /// A bot (its name is held for good; it may not rename).
+    pub bot: bool,
+    /// Where it last connected from.
+    pub address: Option<String>,
+    /// The end of its latest mute and ban not lifted (possibly past).
+    pub muted_until: Option<String>,
+    pub banned_until: Option<String>,
 }
 
 /// Who holds a name key, and until when.
@@ -37,11 +46,14 @@ pub struct Claim {
 }
 
 /// Claims `$1` for session `$2` until `$3`, unless another session holds it past `$4` (now).
-/// Returns a row only when the claim is this session's afterwards.
-const CLAIM: &str =
+/// Returns a row only when the claim is this session's afterwards. A session's own claim is never
+/// shortened (a bot's lasts for good).
+pub(super) const CLAIM: &str =
     "INSERT INTO nick_claims (nick_key, session_id, held_until) VALUES ($1, $2, $3) \
      ON CONFLICT (nick_key) DO UPDATE \
-     SET session_id = excluded.session_id, held_until = excluded.held_until \
+     SET session_id = excluded.session_id, held_until = CASE \
+     WHEN nick_claims.session_id = excluded.session_id AND nick_claims.held_until > excluded.held_until \
+     THEN nick_claims.held_until ELSE excluded.held_until END \
      WHERE nick_claims.held_until < $4 OR nick_claims.session_id = excluded.session_id \
      RETURNING session_id";
 
@@ -56,18 +68,20 @@ impl Store {
         token_hash: &str,
         nick: &str,
         nick_key: &str,
+        address: &str,
         now: &str,
         hold_until: &str,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(&self.sql(
-            "INSERT INTO sessions (token_hash, nick, nick_key, created_at, last_seen) \
-             VALUES ($1, $2, $3, $4, $4) RETURNING id",
+            "INSERT INTO sessions (token_hash, nick, nick_key, created_at, last_seen, address) \
+             VALUES ($1, $2, $3, $4, $4, $5) RETURNING id",
         ))
         .bind(token_hash)
         .bind(nick)
         .bind(nick_key)
         .bind(now)
+        .bind(address)
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
@@ -120,12 +134,16 @@ impl Store {
         // with no room).
         let rows = sqlx::query(&self.sql(&format!(
             "SELECT s.id, s.token_hash, s.nick, s.nick_key, c.session_id AS holder, c.held_until, \
-             m.room, \
+             m.room, s.moderator, s.bot, s.address, \
+             (SELECT MAX(until) FROM sanctions WHERE session_id = s.id AND kind = 'mute' \
+              AND lifted_at IS NULL) AS muted_until, \
+             (SELECT MAX(until) FROM sanctions WHERE session_id = s.id AND kind = 'ban' \
+              AND lifted_at IS NULL) AS banned_until, \
              (SELECT MAX(id) FROM direct_messages WHERE from_session = s.token_hash) AS sent, \
              (SELECT MAX(id) FROM direct_messages WHERE to_session = s.token_hash) AS received \
              FROM sessions s LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
              LEFT JOIN memberships m ON m.session_hash = s.token_hash \
-             WHERE {which} AND s.last_seen >= $2 ORDER BY m.room"
+             WHERE {which} AND (s.last_seen >= $2 OR s.moderator = 1 OR s.bot = 1) ORDER BY m.room"
         )))
         .bind(key)
         .bind(expired_before)
@@ -258,8 +276,12 @@ impl Store {
                     format!("UPDATE sessions SET last_seen = $1 WHERE id IN ({list})"),
                     now,
                 ),
+                // Never shortened: a bot's claim lasts for good.
                 (
-                    format!("UPDATE nick_claims SET held_until = $1 WHERE session_id IN ({list})"),
+                    format!(
+                        "UPDATE nick_claims SET held_until = $1 \
+                         WHERE session_id IN ({list}) AND held_until < $1"
+                    ),
                     hold_until,
                 ),
             ];
@@ -277,29 +299,32 @@ impl Store {
     }
 
     /// Deletes sessions last seen before `expired_before`, with their memberships and claims, and
-    /// every claim that ran out before `now`. Returns how many sessions were deleted.
+    /// every claim that ran out before `now`. Moderators and bots are kept. Returns how many
+    /// sessions were deleted.
     pub async fn sweep_sessions(&self, expired_before: &str, now: &str) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql(
             "DELETE FROM memberships WHERE session_hash IN \
-             (SELECT token_hash FROM sessions WHERE last_seen < $1)",
+             (SELECT token_hash FROM sessions WHERE last_seen < $1 AND moderator = 0 AND bot = 0)",
         ))
         .bind(expired_before)
         .execute(&mut *tx)
         .await?;
         sqlx::query(&self.sql(
             "DELETE FROM nick_claims WHERE held_until < $1 OR session_id IN \
-             (SELECT id FROM sessions WHERE last_seen < $2)",
+             (SELECT id FROM sessions WHERE last_seen < $2 AND moderator = 0 AND bot = 0)",
         ))
         .bind(now)
         .bind(expired_before)
         .execute(&mut *tx)
         .await?;
-        let deleted = sqlx::query(&self.sql("DELETE FROM sessions WHERE last_seen < $1"))
-            .bind(expired_before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let deleted = sqlx::query(
+            &self.sql("DELETE FROM sessions WHERE last_seen < $1 AND moderator = 0 AND bot = 0"),
+        )
+        .bind(expired_before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(deleted)
     }
@@ -332,5 +357,10 @@ fn saved_session(row: &AnyRow) -> Result<SavedSession, StoreError> {
                 held_until,
             }),
         last_direct: sent.max(received).map_or(Ok(0), super::unsigned)?,
+        moderator: row.try_get::<i64, _>("moderator")? != 0,
+        bot: row.try_get::<i64, _>("bot")? != 0,
+        address: row.try_get("address")?,
+        muted_until: row.try_get("muted_until")?,
+        banned_until: row.try_get("banned_until")?,
     })
 }

@@ -139,6 +139,8 @@ impl<S: WsIo> Connection<S> {
             let front = live.inbox.try_recv_if(|private| match private {
                 Private::Dm { id: earlier, .. } | Private::Missed { id: earlier } => *earlier < id,
                 Private::RoomsChanged => true,
+                // Left for the main loop, which closes the connection.
+                Private::Banned { .. } => false,
             });
             match front {
                 Some(Private::Dm {
@@ -162,7 +164,7 @@ impl<S: WsIo> Connection<S> {
                     }
                 }
                 Some(Private::RoomsChanged) => Box::pin(self.reconcile(me, live, None)).await?,
-                None => break,
+                Some(Private::Banned { .. }) | None => break,
             }
         }
         if !me.dm_stale && prev > me.dm_delivered {
@@ -198,6 +200,7 @@ impl<S: WsIo> Connection<S> {
             }
             Private::Dm { .. } | Private::Missed { .. } => {}
             Private::RoomsChanged => self.reconcile(me, live, None).await?,
+            Private::Banned { until } => return Err(self.banned(&until).await),
         }
         if live.inbox.take_missed() > 0 {
             self.reconcile(me, live, None).await?;

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use tokio_stream::StreamMap;
 
 use super::socket::{End, Incoming, CLOSE_POLICY, CLOSE_RESTART};
-use super::{stopping, Connection, Cursor, Live, Me, WsIo, FIRST_RETRY_BACKOFF};
+use super::{stopping, Connection, Ctx, Cursor, Live, Me, WsIo, FIRST_RETRY_BACKOFF};
 use crate::protocol::{
     ClientMsg, ErrorCode, FrameError, Request, ServerMsg, GENERAL, PROTOCOL_VERSION,
 };
+use crate::server::clock::now_rfc3339;
 use crate::server::hub::Arrival;
 use crate::server::limits::wait_ms;
 use crate::server::session::{unavailable, Online, Session};
@@ -67,6 +68,10 @@ impl<S: WsIo> Connection<S> {
             };
             refused += 1;
             self.socket.send(&err.answer(None, reply_to)).await?;
+            if err.code == ErrorCode::Banned {
+                self.ctx.metrics.refused("banned");
+                return Err(End::close(CLOSE_POLICY, "banned"));
+            }
             if refused >= self.ctx.limits.hello_attempts {
                 self.ctx.metrics.refused("hello_attempts");
                 return Err(End::close(CLOSE_POLICY, "too many refused hellos"));
@@ -93,6 +98,7 @@ impl<S: WsIo> Connection<S> {
                         "unknown session: pick a nickname again",
                     )
                 })?;
+            check_standing(&self.ctx, &session).await?;
             let online = sessions.connect(&session).await?;
             return Ok(Identified {
                 session,
@@ -107,7 +113,7 @@ impl<S: WsIo> Connection<S> {
             self.ctx.metrics.refused("sessions_per_address");
             return Err(FrameError::rate_limited(wait_ms(wait)));
         }
-        let (session, token) = sessions.create(nick).await?;
+        let (session, token) = sessions.create(nick, self.ctx.peer).await?;
         let online = sessions.connect(&session).await?;
         Ok(Identified {
             session,
@@ -150,6 +156,7 @@ impl<S: WsIo> Connection<S> {
                 key: &key,
                 token_hash: &session.token_hash,
                 rooms: &rooms,
+                bot: session.standing().bot,
             };
             let (inbox, presence) = self.ctx.hub.connect(arrival, self.id);
             (rooms, subscriptions, inbox, presence)
@@ -207,6 +214,9 @@ impl<S: WsIo> Connection<S> {
         new_token: Option<String>,
     ) -> tungstenite::Utf8Bytes {
         let hub = &self.ctx.hub;
+        let standing = session.standing();
+        let muted_until = standing.muted_at(&now_rfc3339()).map(str::to_owned);
+        let bots = hub.bots_online();
         let mut cap = usize::MAX;
         loop {
             let mut online = Vec::new();
@@ -235,6 +245,9 @@ impl<S: WsIo> Connection<S> {
                 counts,
                 session: new_token.clone(),
                 version: PROTOCOL_VERSION,
+                moderator: standing.moderator,
+                bots: bots.clone(),
+                muted_until: muted_until.clone(),
             };
             let json = welcome.to_json();
             if cap == 0 || json.len() <= MAX_SERVER_FRAME {
@@ -249,4 +262,32 @@ impl<S: WsIo> Connection<S> {
             cap = cap.min(longest) / 2;
         }
     }
+}
+
+/// Refuses a banned session (read again from the store first: a ban lifted by `chinwag admin`
+/// holds at once), and records where the session connects from when that changed.
+async fn check_standing(ctx: &Ctx, session: &Session) -> Result<(), FrameError> {
+    let sessions = &ctx.sessions;
+    if session.standing().banned_at(&now_rfc3339()).is_some() {
+        let _order = session.in_order().await;
+        if let Some(saved) = sessions.read(session.id).await.map_err(unavailable)? {
+            sessions.reload(session, saved);
+        }
+        if let Some(until) = session.standing().banned_at(&now_rfc3339()) {
+            return Err(FrameError::sanctioned(
+                ErrorCode::Banned,
+                until,
+                format!("you are banned until {until}"),
+            ));
+        }
+    }
+    let address = ctx.peer.to_string();
+    if session.standing().address.as_deref() != Some(address.as_str()) {
+        ctx.store
+            .record_address(session.id.get(), &address)
+            .await
+            .map_err(unavailable)?;
+        session.update_standing(|s| s.address = Some(address));
+    }
+    Ok(())
 }

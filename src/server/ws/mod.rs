@@ -59,6 +59,7 @@ use super::metrics::Metrics;
 use super::session::{Online, Session, Sessions, COOKIE};
 use super::state::AppState;
 use super::store::Store;
+use crate::protocol::FrameError;
 use socket::{End, Incoming, Socket, SocketLimits, CLOSE_GONE, CLOSE_RESTART};
 
 /// The websocket read buffer per connection: chat frames are small (a larger one grows the buffer
@@ -513,6 +514,19 @@ impl<S: WsIo> Connection<S> {
                 me.retry_backoff = (me.retry_backoff * 2).min(MAX_RETRY_BACKOFF);
             }
         }
+    }
+
+    /// Tells the client it is banned until `until`, and ends the connection.
+    pub(super) async fn banned(&mut self, until: &str) -> End {
+        let refusal = FrameError::sanctioned(
+            crate::protocol::ErrorCode::Banned,
+            until,
+            format!("a moderator banned you until {until}"),
+        );
+        if let Err(end) = self.socket.send(&refusal.to_server_msg()).await {
+            return end;
+        }
+        End::close(socket::CLOSE_POLICY, "banned")
     }
 
     /// Tells the room this connection stopped typing in, if it had said it was typing.

@@ -20,6 +20,7 @@ pub async fn apply<S: WsIo>(
 ) -> Outcome {
     validate_client_id(&client_id)?;
     validate_text(&text)?;
+    me.session.ensure_may_post()?;
     let (dm, prev) = {
         // A retry of a message already stored (even before a restart, even to someone who has
         // gone offline since) is acked, not stored again; the check and the commit are in the

@@ -30,12 +30,14 @@ pub async fn apply<S: WsIo>(
         validate_text(text)?;
     }
     me.session.ensure_member(&room)?;
+    me.session.ensure_may_post()?;
     let draft = ChangeDraft {
         by: me.session.nick(),
         session_hash: me.session.token_hash.to_string(),
         at: now_rfc3339(),
         text,
-        moderator: false,
+        // The store checks that it is one, in the change's transaction.
+        moderator: me.session.standing().moderator,
     };
     let outcome = conn
         .ctx
@@ -43,31 +45,30 @@ pub async fn apply<S: WsIo>(
         .change(&room, seq, draft)
         .await
         .map_err(unavailable)?;
-    let change = match outcome {
-        ChangeOutcome::Stored(change) => change,
-        ChangeOutcome::AlreadyDeleted => {
-            // A retried delete whose answer was lost: done, and said so again.
-            if let Some(client_id) = client_id {
-                let ack = ack(client_id, &room, None);
-                conn.socket.send(&ack).await?;
+    let change =
+        match outcome {
+            ChangeOutcome::Stored(change) => change,
+            ChangeOutcome::AlreadyDeleted => {
+                // A retried delete whose answer was lost: done, and said so again.
+                if let Some(client_id) = client_id {
+                    let ack = ack(client_id, &room, None);
+                    conn.socket.send(&ack).await?;
+                }
+                return Ok(());
             }
-            return Ok(());
-        }
-        ChangeOutcome::NotFound => {
-            return Err(FrameError::new(
-                ErrorCode::NotFound,
-                format!("#{room} has no message {seq}"),
-            )
-            .into())
-        }
-        ChangeOutcome::Forbidden => {
-            return Err(FrameError::new(
+            ChangeOutcome::NotFound => {
+                return Err(FrameError::new(
+                    ErrorCode::NotFound,
+                    format!("#{room} has no message {seq}"),
+                )
+                .into())
+            }
+            ChangeOutcome::Forbidden => return Err(FrameError::new(
                 ErrorCode::Forbidden,
-                "only its author can change a message",
+                "only its author can edit a message, and only its author or a moderator delete it",
             )
-            .into())
-        }
-    };
+            .into()),
+        };
     let position = change.position();
     conn.ctx.hub.deliver_change(&room, conn.id, &change);
     // This connection's copy, in its place among the room's frames (the ring skips the sender).

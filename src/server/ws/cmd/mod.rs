@@ -1,5 +1,5 @@
 //! The client's commands, one module each (as mini-redis's `cmd/`): [`say`], [`edit`], [`dm`], [`join`],
-//! [`leave`], [`nick`], [`typing`], [`history`]. [`Connection::handle`] throttles a frame, then
+//! [`leave`], [`nick`], [`typing`], [`history`], and a moderator's [`moderate`]. [`Connection::handle`] throttles a frame, then
 //! hands it to its command, whose answer (or refusal) names the request: a `say` or `dm` by its
 //! `client_id`, anything else by the request's `id`.
 
@@ -8,6 +8,7 @@ pub mod edit;
 pub mod history;
 pub mod join;
 pub mod leave;
+pub mod moderate;
 pub mod nick;
 pub mod say;
 pub mod typing;
@@ -16,6 +17,7 @@ use super::socket::End;
 use super::{Connection, Live, Me, WsIo};
 use crate::protocol::{validate_client_id, ClientMsg, ErrorCode, FrameError, Request, ServerMsg};
 use crate::server::limits::Throttle;
+use crate::server::store::SanctionKind;
 
 /// How a command ended: answered already, or refused with an error to send.
 pub type Outcome = Result<(), Refused>;
@@ -87,6 +89,17 @@ impl<S: WsIo> Connection<S> {
             ClientMsg::History { room, before } => {
                 history::apply(self, me, &room, before, reply_to).await
             }
+            ClientMsg::Mute {
+                nick,
+                seconds,
+                reason,
+            } => moderate::sanction(self, me, SanctionKind::Mute, &nick, seconds, reason).await,
+            ClientMsg::Ban {
+                nick,
+                seconds,
+                reason,
+            } => moderate::sanction(self, me, SanctionKind::Ban, &nick, seconds, reason).await,
+            ClientMsg::Audit { before } => moderate::audit(self, me, before, reply_to).await,
             ClientMsg::Hello { .. } => Err(FrameError::new(
                 ErrorCode::AlreadyHello,
                 "this connection already said hello",

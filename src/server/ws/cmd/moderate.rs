@@ -1,0 +1,148 @@
+//! `mute`, `ban` and `audit`: a moderator's commands. (A moderator's `delete` is `edit`'s.)
+//!
+//! A session this server does not know as a moderator is refused at once, without a store round
+//! trip. Otherwise the store decides, in the transaction that records the action and its audit
+//! entry ([`crate::server::store::Store::sanction`]). Then this server updates the person's
+//! session if it holds it (closing their connections for a ban), tells the other servers to read
+//! it again, and tells everyone online (`moderated`).
+
+use super::Outcome;
+use crate::protocol::{ErrorCode, FrameError, ServerMsg, MAX_REASON_CHARS, MAX_SANCTION_SECS};
+use crate::server::clock::{now_rfc3339, rfc3339_in};
+use crate::server::session::{nick, unavailable, SessionId};
+use crate::server::store::{SanctionDraft, SanctionKind, SanctionOutcome};
+use crate::server::ws::{Connection, Me, WsIo};
+
+/// How many audit entries one `audit_log` frame carries at most (well inside a frame: each entry is
+/// a few hundred bytes at most).
+pub const AUDIT_PAGE: u32 = 50;
+
+/// Mutes or bans `nick` for `seconds`.
+pub async fn sanction<S: WsIo>(
+    conn: &mut Connection<S>,
+    me: &mut Me,
+    kind: SanctionKind,
+    target: &str,
+    seconds: u64,
+    reason: String,
+) -> Outcome {
+    ensure_moderator(me)?;
+    if !(1..=MAX_SANCTION_SECS).contains(&seconds) {
+        return Err(FrameError::new(
+            ErrorCode::BadFrame,
+            format!("seconds must be from 1 to {MAX_SANCTION_SECS}"),
+        )
+        .into());
+    }
+    let reason = reason.trim().to_owned();
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::TooLong,
+            format!("a reason has at most {MAX_REASON_CHARS} characters"),
+        )
+        .into());
+    }
+    let target = nick::normalize(target)?;
+    let draft = SanctionDraft {
+        kind,
+        actor: me.session.id.get(),
+        actor_nick: me.session.nick(),
+        target_key: target.key,
+        reason,
+        at: now_rfc3339(),
+        until: rfc3339_in(std::time::Duration::from_secs(seconds)),
+    };
+    let outcome = conn.ctx.store.sanction(draft).await.map_err(unavailable)?;
+    let sanction = match outcome {
+        SanctionOutcome::Stored(sanction) => sanction,
+        SanctionOutcome::NotModerator => {
+            me.session.update_standing(|s| s.moderator = false);
+            return Err(not_moderator().into());
+        }
+        SanctionOutcome::NoSuchPerson => {
+            return Err(FrameError::new(
+                ErrorCode::UnknownUser,
+                format!("nobody is called {}", target.display),
+            )
+            .into())
+        }
+        SanctionOutcome::TargetIsModerator => {
+            return Err(FrameError::new(
+                ErrorCode::Forbidden,
+                "a moderator cannot be muted or banned (revoke them first, with chinwag admin)",
+            )
+            .into())
+        }
+    };
+    let id = SessionId::from_store(sanction.session_id);
+    let hub = &conn.ctx.hub;
+    if let Some(session) = conn.ctx.sessions.live(id) {
+        let until = Some(sanction.until.clone());
+        session.update_standing(|s| match kind {
+            SanctionKind::Mute => s.muted_until = until,
+            SanctionKind::Ban => s.banned_until = until,
+        });
+    }
+    if kind == SanctionKind::Ban {
+        hub.close_session(id, &sanction.until);
+    }
+    hub.session_changed(id);
+    let announcement = ServerMsg::Moderated {
+        action: match kind {
+            SanctionKind::Mute => "muted",
+            SanctionKind::Ban => "banned",
+        }
+        .to_owned(),
+        nick: sanction.nick,
+        by: sanction.by,
+        until: sanction.until,
+        reason: sanction.reason,
+    };
+    hub.announce_everywhere(&announcement);
+    Ok(())
+}
+
+/// Sends a page of the audit log, newest first, before entry `before` (or the latest).
+pub async fn audit<S: WsIo>(
+    conn: &mut Connection<S>,
+    me: &mut Me,
+    before: Option<u64>,
+    reply_to: Option<&str>,
+) -> Outcome {
+    ensure_moderator(me)?;
+    let store = &conn.ctx.store;
+    if !store
+        .is_moderator(me.session.id.get())
+        .await
+        .map_err(unavailable)?
+    {
+        me.session.update_standing(|s| s.moderator = false);
+        return Err(not_moderator().into());
+    }
+    let mut entries = store
+        .audit_log(before, AUDIT_PAGE + 1)
+        .await
+        .map_err(unavailable)?;
+    let more = entries.len() > AUDIT_PAGE as usize;
+    entries.truncate(AUDIT_PAGE as usize);
+    let page = ServerMsg::AuditLog {
+        entries,
+        more,
+        reply_to: reply_to.map(str::to_owned),
+    };
+    conn.socket.send(&page).await?;
+    Ok(())
+}
+
+/// Refuses at once a session this server does not know as a moderator.
+fn ensure_moderator(me: &Me) -> Result<(), FrameError> {
+    if me.session.standing().moderator {
+        Ok(())
+    } else {
+        Err(not_moderator())
+    }
+}
+
+fn not_moderator() -> FrameError {
+    FrameError::new(ErrorCode::Forbidden, "only moderators can do that")
+}
