@@ -1,7 +1,7 @@
 import { defineConfig } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 // The tests drive a real chinwag server, started here from the binary `scripts/test` builds
 // (`cargo leptos build`), on a port of its own so a running dev server is not disturbed.
@@ -10,6 +10,9 @@ const BIN = process.env.CHINWAG_BIN ?? 'target/debug/chinwag';
 const BASE_URL = `http://127.0.0.1:${PORT}`;
 // A store of its own for every run, so runs never see each other's history.
 const DATA_DIR = process.env.CHINWAG_E2E_DATA ?? mkdtempSync(join(tmpdir(), 'chinwag-e2e-'));
+// The test workers inherit these: tests that run `chinwag admin` use the server's own store.
+process.env.CHINWAG_E2E_DATA = DATA_DIR;
+process.env.CHINWAG_E2E_BIN = resolve(__dirname, '..', BIN);
 
 export default defineConfig({
   testDir: './tests',

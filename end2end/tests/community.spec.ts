@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { messages, nickname, openChat, say, unique } from './helpers';
+import { expect, test, type Page } from '@playwright/test';
+import { admin, messages, nickname, openChat, say, unique, waitOnline } from './helpers';
 
 test('web addresses in a message are links that open in a new tab; nothing else is markup', async ({ browser }) => {
   const ana = await openChat(browser, nickname('ana'));
@@ -197,4 +197,92 @@ test('a mention is highlighted, badges its room, and in a hidden tab counts in t
   expect(bo.errors).toEqual([]);
   await ana.context.close();
   await bo.context.close();
+});
+
+test('a moderator made by chinwag admin deletes a message and bans; three browsers see it', async ({ browser }) => {
+  const mod = await openChat(browser, nickname('mod'));
+  const ana = await openChat(browser, nickname('ana'));
+  const troll = await openChat(browser, nickname('troll'));
+  // Banning refuses new sessions from the banned person's address, and every browser of this suite
+  // comes from 127.0.0.1: the ban is lifted however the test ends.
+  try {
+    // The operator prints a one-time link; the moderator opens it in their browser.
+    const link = admin('moderator-link', '--url', test.info().project.use.baseURL ?? '').split('\n')[0];
+    expect(link).toMatch(/\/moderator\/[A-Za-z0-9_-]+$/);
+    await mod.page.goto(link);
+    await mod.page.getByRole('button', { name: 'Make me a moderator' }).click();
+    await waitOnline(mod.page);
+    await expect(mod.page.getByRole('link', { name: 'Moderation log' })).toBeVisible();
+    await expect(ana.page.getByRole('link', { name: 'Moderation log' })).toHaveCount(0);
+
+    // The troll posts; only the moderator is offered to delete it.
+    const tag = unique('spam');
+    await say(troll.page, `${tag} buy cheap stuff`);
+    const spam = (page: Page) => messages(page).getByRole('listitem').filter({ hasText: tag });
+    await expect(spam(ana.page)).toHaveCount(1);
+    await expect(spam(ana.page).getByRole('button', { name: 'Delete' })).toHaveCount(0);
+    await spam(mod.page).getByRole('button', { name: 'Delete' }).click();
+    for (const page of [mod.page, ana.page, troll.page]) {
+      await expect(messages(page).getByText(`${tag} buy cheap stuff`)).toHaveCount(0);
+      await expect(messages(page).locator('li.deleted').last()).toHaveText(/message deleted/);
+    }
+
+    // The ban, from the online list: everyone is told; the troll is disconnected and stays out.
+    const online = mod.page.getByRole('list', { name: 'Online' });
+    await online.getByRole('listitem').filter({ hasText: troll.nick }).getByRole('button', { name: 'Ban' }).click();
+    for (const page of [mod.page, ana.page]) {
+      await expect(messages(page).locator('li.notice').filter({ hasText: `${troll.nick} was banned by ${mod.nick}` })).toBeVisible();
+      await expect(page.getByRole('list', { name: 'Online' }).getByText(troll.nick)).toHaveCount(0);
+    }
+    await expect(troll.page.getByRole('status')).toHaveText(/Banned/);
+    await expect(messages(troll.page).locator('li.notice').filter({ hasText: 'banned you until' })).toBeVisible();
+    await troll.page.reload();
+    await expect(troll.page.getByRole('status')).toHaveText(/Banned/);
+    // A new session from the same address is refused too.
+    const fresh = await browser.newContext();
+    const page = await fresh.newPage();
+    await page.goto('/');
+    await page.getByLabel('Nickname').fill(nickname('innocent'));
+    await page.getByRole('button', { name: 'Join' }).click();
+    await expect(page.getByRole('alert')).toHaveText(/banned/);
+    await fresh.close();
+
+    // The moderation log has both actions, stored.
+    await mod.page.goto('/moderation');
+    const log = mod.page.locator('#audit');
+    await expect(log.getByRole('row').filter({ hasText: 'ban' }).filter({ hasText: troll.nick })).toHaveCount(1);
+    await expect(log.getByRole('row').filter({ hasText: 'delete' }).filter({ hasText: troll.nick })).toHaveCount(1);
+  } finally {
+    admin('lift-ban', troll.nick);
+  }
+  for (const user of [mod, ana]) {
+    expect(user.errors).toEqual([]);
+  }
+  for (const user of [mod, ana, troll]) await user.context.close();
+});
+
+test('a bot made by chinwag admin is marked as a bot in the online list', async ({ browser }) => {
+  const name = nickname('helper');
+  const token = admin('bot', name).split('\n')[0];
+  const ana = await openChat(browser, nickname('ana'));
+  // The bot: a websocket naming its session, from a page of its own.
+  const botContext = await browser.newContext();
+  const botPage = await botContext.newPage();
+  await botPage.goto('/');
+  await botPage.evaluate((token) => {
+    const ws = new WebSocket(`ws://${location.host}/ws`);
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', session: token }));
+    (window as unknown as { bot: WebSocket }).bot = ws;
+  }, token);
+  const row = ana.page.getByRole('list', { name: 'Online' }).getByRole('listitem').filter({ hasText: name });
+  await expect(row.locator('.bot-badge')).toHaveText('bot');
+  // Someone arriving later sees it marked too.
+  const bo = await openChat(browser, nickname('bo'));
+  await expect(bo.page.getByRole('list', { name: 'Online' }).getByRole('listitem').filter({ hasText: name }).locator('.bot-badge')).toBeVisible();
+  await expect(ana.page.getByRole('list', { name: 'Online' }).getByRole('listitem').filter({ hasText: ana.nick }).locator('.bot-badge')).toHaveCount(0);
+  for (const user of [ana, bo]) {
+    expect(user.errors).toEqual([]);
+    await user.context.close();
+  }
+  await botContext.close();
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 /** A user: a browser context of its own (own storage, own websocket) with the chat open. */
@@ -63,4 +64,14 @@ export function message(page: Page, text: string) {
 /** A text no other test (or earlier run) has used. */
 export function unique(prefix: string): string {
   return `${prefix} ${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** Runs `chinwag admin ARGS` on the test server's own store; returns what it printed. */
+export function admin(...args: string[]): string {
+  const bin = process.env.CHINWAG_E2E_BIN;
+  const data = process.env.CHINWAG_E2E_DATA;
+  if (!bin || !data) throw new Error('playwright.config.ts sets CHINWAG_E2E_BIN and CHINWAG_E2E_DATA');
+  const env: NodeJS.ProcessEnv = { ...process.env, CHINWAG_DATA_DIR: data };
+  delete env.DATABASE_URL;
+  return execFileSync(bin, ['admin', ...args], { env, encoding: 'utf8' });
 }

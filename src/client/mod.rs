@@ -188,6 +188,12 @@ impl ChatHandle {
                 self.post(view, text, false);
             }
             Command::Nick(nick) => self.transmit(ClientMsg::Nick { nick }),
+            Command::Sanction {
+                ban,
+                nick,
+                seconds,
+                reason,
+            } => self.sanction(ban, nick, seconds, reason),
             Command::Help => self.note(HELP),
             Command::Invalid(why) => self.note(&why),
         }
@@ -250,6 +256,28 @@ impl ChatHandle {
             room: room.to_owned(),
             seq,
             client_id: None,
+        });
+    }
+
+    /// A moderator mutes (`ban: false`) or bans `nick` for `seconds`; everyone is told
+    /// (`moderated`) once the server has stored it.
+    pub fn sanction(&self, ban: bool, nick: String, seconds: u64, reason: String) {
+        if !self.chat.with_untracked(|c| c.moderator) {
+            self.note("Only moderators can mute and ban.");
+            return;
+        }
+        self.transmit(if ban {
+            ClientMsg::Ban {
+                nick,
+                seconds,
+                reason,
+            }
+        } else {
+            ClientMsg::Mute {
+                nick,
+                seconds,
+                reason,
+            }
         });
     }
 
@@ -378,6 +406,8 @@ pub(crate) fn kept_while_offline(msg: &ClientMsg) -> bool {
             | ClientMsg::Nick { .. }
             | ClientMsg::Edit { .. }
             | ClientMsg::Delete { .. }
+            | ClientMsg::Mute { .. }
+            | ClientMsg::Ban { .. }
     )
 }
 

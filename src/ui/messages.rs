@@ -60,6 +60,8 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
         })
     };
     let lines = move || chat.chat.with(|c| c.current().lines.clone());
+    // One memo for every line: a frame re-runs it once, and the lines only when it changes.
+    let moderator = Memo::new(move |_| chat.chat.with(|c| c.moderator));
     let empty = move || chat.chat.with(|c| c.current().lines.is_empty());
 
     view! {
@@ -83,7 +85,7 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
                 on:scroll=on_scroll
             >
                 <For each=lines key=Line::render_key let:line>
-                    <LineView chat line/>
+                    <LineView chat line moderator/>
                 </For>
             </ul>
         </div>
@@ -91,7 +93,7 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
 }
 
 #[component]
-fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
+fn LineView(chat: ChatHandle, line: Line, moderator: Memo<bool>) -> impl IntoView {
     match line.kind {
         LineKind::Notice(text) => view! { <li class="notice">{text}</li> }.into_any(),
         LineKind::Chat {
@@ -130,21 +132,30 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
                     </button>
                 }
             });
-            // My stored room messages can be edited and deleted.
+            // My stored room messages can be edited and deleted; a moderator deletes anyone's.
             let changeable = seq.filter(|_| mine == Some(SendState::Sent) && !deleted);
             let editing = RwSignal::new(false);
-            let actions = changeable.map(|seq| {
-                let delete = move |_| {
+            let delete = move |seq: u64| {
+                move |_| {
                     if let Some(room) = chat
                         .chat
                         .with_untracked(|c| c.current_room().map(str::to_owned))
                     {
                         chat.delete(&room, seq);
                     }
-                };
+                }
+            };
+            let actions = changeable.map(|seq| {
                 view! {
                     <button class="line-action" on:click=move |_| editing.set(true)>"Edit"</button>
-                    <button class="line-action" on:click=delete>"Delete"</button>
+                    <button class="line-action" on:click=delete(seq)>"Delete"</button>
+                }
+            });
+            let moderated = seq.filter(|_| mine.is_none() && !deleted).map(|seq| {
+                view! {
+                    <Show when=move || moderator.get()>
+                        <button class="line-action mod-delete" on:click=delete(seq)>"Delete"</button>
+                    </Show>
                 }
             });
             // Text nodes, never HTML: whatever a user types is shown as typed, web addresses as links.
@@ -182,6 +193,7 @@ fn LineView(chat: ChatHandle, line: Line) -> impl IntoView {
                         {state.map(|s| view! { <span class="state">{s}</span> })}
                         {retry}
                         {actions}
+                        {moderated}
                     </div>
                     {body}
                 </li>

@@ -86,6 +86,7 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
             .unwrap_or_default()
     };
     let me = move || chat.chat.with(|c| c.me.clone());
+    let moderator = Memo::new(move |_| chat.chat.with(|c| c.moderator));
 
     view! {
         <aside class="sidebar" id="sidebar">
@@ -166,6 +167,51 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                         children=move |nick| {
                             let is_me = nick == me();
                             let peer = nick.clone();
+                            let bot = chat.chat.with_untracked(|c| c.is_bot(&nick));
+                            let target = nick.clone();
+                            let controls = (!is_me && !bot).then(|| {
+                                let (mute, ban) = (target.clone(), target);
+                                view! {
+                                    <Show when=move || moderator.get()>
+                                        <span class="mod-controls">
+                                            <button
+                                                class="mod-action mute"
+                                                title="Mute for 10 minutes: they can read, not post"
+                                                on:click={
+                                                    let nick = mute.clone();
+                                                    move |_| {
+                                                        chat.sanction(
+                                                            false,
+                                                            nick.clone(),
+                                                            crate::command::DEFAULT_MUTE_SECS,
+                                                            String::new(),
+                                                        )
+                                                    }
+                                                }
+                                            >
+                                                "Mute"
+                                            </button>
+                                            <button
+                                                class="mod-action ban"
+                                                title="Ban for a day: disconnected, and refused from their address"
+                                                on:click={
+                                                    let nick = ban.clone();
+                                                    move |_| {
+                                                        chat.sanction(
+                                                            true,
+                                                            nick.clone(),
+                                                            crate::command::DEFAULT_BAN_SECS,
+                                                            String::new(),
+                                                        )
+                                                    }
+                                                }
+                                            >
+                                                "Ban"
+                                            </button>
+                                        </span>
+                                    </Show>
+                                }
+                            });
                             view! {
                                 <li>
                                     {if is_me {
@@ -186,11 +232,18 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                                         }
                                             .into_any()
                                     }}
+                                    {bot.then(|| view! { <span class="bot-badge" title="A bot">"bot"</span> })}
+                                    {controls}
                                 </li>
                             }
                         }
                     />
                 </ul>
+                <Show when=move || moderator.get()>
+                    <p class="moderation-link">
+                        <a href="/moderation" rel="external">"Moderation log"</a>
+                    </p>
+                </Show>
             </section>
         </aside>
     }
