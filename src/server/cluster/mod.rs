@@ -191,6 +191,22 @@ impl Cluster {
                 }
             }
             Event::Session { id } => repairs.refresh(SessionId::from_store(id)),
+            Event::Sanctioned { id, ban, until } => {
+                let id = SessionId::from_store(id);
+                if let Some(session) = self.sessions.live(id) {
+                    session.update_standing(|s| {
+                        let until = Some(until.clone());
+                        if ban {
+                            s.banned_until = until;
+                        } else {
+                            s.muted_until = until;
+                        }
+                    });
+                }
+                if ban {
+                    self.hub.close_session(id, &until);
+                }
+            }
             Event::Online { v, person } => {
                 let heard = state.nodes.change(node, v, now);
                 if heard.ask {

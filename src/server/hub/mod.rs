@@ -206,7 +206,17 @@ impl Hub {
         self.broadcast_everywhere(crate::protocol::GENERAL, SERVER, msg);
     }
 
-    /// Tells the other servers that session `id` changed in the store (its standing): those that
+    /// Tells the other servers that session `id` was muted (`ban: false`) or banned until `until`.
+    pub fn sanctioned(&self, id: SessionId, ban: bool, until: &str) {
+        let event = Event::Sanctioned {
+            id: id.get(),
+            ban,
+            until: until.to_owned(),
+        };
+        self.shared.bus.publish(&event, None);
+    }
+
+    /// Tells the other servers that session `id` changed in the store (its role): those that
     /// know it read it again.
     pub fn session_changed(&self, id: SessionId) {
         self.shared

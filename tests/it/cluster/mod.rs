@@ -535,3 +535,94 @@ async fn edits_and_deletes_take_their_place_in_the_log_on_every_node() {
     let seen = late.seen.lock().expect("seen");
     assert_eq!((seen.of("edited").len(), seen.of("deleted").len()), (2, 1));
 }
+
+/// Makes the session `token` a moderator as an operator would: `chinwag admin moderator-link` on
+/// the cluster's store, then the link's form posted to `node` with the browser's cookie.
+async fn make_moderator(db: &Database, node: &Node, token: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_chinwag"))
+        .args(["admin", "moderator-link"])
+        .env("DATABASE_URL", &db.url)
+        .env("CHINWAG_PUBLIC_URL", format!("http://{}", node.addr()))
+        .output()
+        .expect("run chinwag admin");
+    assert!(output.status.success(), "{output:?}");
+    let link = String::from_utf8(output.stdout).expect("utf-8");
+    let secret = link
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit_once("/moderator/"))
+        .map(|(_, s)| s.to_owned())
+        .expect("a link");
+    let body = format!("token={secret}");
+    let request = format!(
+        "POST /moderator HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\n\
+         Cookie: chinwag_session={token}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len(),
+        addr = node.addr()
+    );
+    let mut stream = tokio::net::TcpStream::connect(node.addr())
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_on_one_node_closes_the_persons_connections_on_every_node() {
+    let _serial = SERIAL.lock().await;
+    let (db, redis) = (Database::create().await, Redis::start());
+    let nodes = start_nodes(2, &db, &redis).await;
+    let first = Peer::join(&nodes[0].ws_url(), "mod").await;
+    make_moderator(&db, &nodes[0], &first.token).await;
+    // The moderator's tab on the other node learns it from the store, through the bus.
+    let moderator = Peer::tab(&nodes[1].ws_url(), &first.token).await;
+    assert_eq!(
+        moderator.welcome["moderator"], true,
+        "{}",
+        moderator.welcome
+    );
+    let troll = Peer::join(&nodes[0].ws_url(), "troll").await;
+    let troll_elsewhere = Peer::tab(&nodes[1].ws_url(), &troll.token).await;
+    let watcher = Peer::join(&nodes[0].ws_url(), "watcher").await;
+
+    // A mute on node 1 holds on node 0 at once.
+    moderator.send(json!({"type":"mute","nick":"troll","seconds":600}));
+    watcher
+        .wait_until(CONVERGE, "the mute is told on the other node", |s| {
+            s.of("moderated").iter().any(|f| f["action"] == "muted")
+        })
+        .await;
+    troll.say("general", "spam", "t-1");
+    troll
+        .wait_until(CONVERGE, "muted on the other node", |s| {
+            s.of("error").iter().any(|f| f["code"] == "muted")
+        })
+        .await;
+
+    // A ban on node 1 closes both of the person's connections, on both nodes.
+    moderator.send(json!({"type":"ban","nick":"troll","seconds":600}));
+    for peer in [&troll, &troll_elsewhere] {
+        peer.wait_until(CONVERGE, "told it is banned", |s| {
+            s.of("error").iter().any(|f| f["code"] == "banned")
+        })
+        .await;
+    }
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    while troll.is_open() || troll_elsewhere.is_open() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "closed on both nodes"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    watcher
+        .wait_until(CONVERGE, "the ban is told on the other node", |s| {
+            s.of("moderated").iter().any(|f| f["action"] == "banned")
+        })
+        .await;
+}

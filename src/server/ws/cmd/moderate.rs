@@ -86,7 +86,8 @@ pub async fn sanction<S: WsIo>(
     if kind == SanctionKind::Ban {
         hub.close_session(id, &sanction.until);
     }
-    hub.session_changed(id);
+    // Before everyone is told: the other servers apply it first (the bus keeps one order).
+    hub.sanctioned(id, kind == SanctionKind::Ban, &sanction.until);
     let announcement = ServerMsg::Moderated {
         action: match kind {
             SanctionKind::Mute => "muted",
