@@ -1,6 +1,6 @@
 import { expect, test, type Browser } from '@playwright/test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -122,6 +122,20 @@ test.describe('the install archive', () => {
     for (const setting of ['User=chinwag', 'StateDirectory=chinwag', 'ProtectSystem=strict', 'NoNewPrivileges=yes']) {
       expect(unit).toContain(setting);
     }
+  });
+
+  test('its admin commands work on the store of the running server', async () => {
+    // The wrapper INSTALL.md uses is shipped, executable, and valid shell (it runs as root on a
+    // host with the chinwag user, which this machine is not).
+    const wrapper = join(app, 'chinwag-admin');
+    expect(statSync(wrapper).mode & 0o111).not.toBe(0);
+    expect(spawnSync('sh', ['-n', wrapper]).status).toBe(0);
+    const env = { PATH: '/usr/bin:/bin', CHINWAG_DATA_DIR: join(dir, 'state') };
+    const made = spawnSync(join(app, 'chinwag'), ['admin', 'moderator-link', '--url', 'https://chat.example.org'], { cwd: app, env, encoding: 'utf8' });
+    expect(made.status).toBe(0);
+    expect(made.stdout).toMatch(/^https:\/\/chat\.example\.org\/moderator\/\S+\n/);
+    const log = spawnSync(join(app, 'chinwag'), ['admin', 'audit'], { cwd: app, env, encoding: 'utf8' });
+    expect(log.stdout).toContain('chinwag admin\tmoderator_link');
   });
 
   async function open(browser: Browser, nick: string) {

@@ -100,6 +100,11 @@ pub struct Chat {
 /// Notifications waiting to be shown at most: a burst while hidden shows its first few.
 const MAX_NOTIFY: usize = 3;
 
+/// An RFC 3339 UTC time as people read it: `2026-11-27 10:00 UTC`.
+fn readable_time(at: &str) -> String {
+    format!("{} UTC", at.get(..16).unwrap_or(at).replace('T', " "))
+}
+
 fn key(nick: &str) -> String {
     nick.to_lowercase()
 }
@@ -281,6 +286,15 @@ impl Chat {
                 self.me = nick.clone();
                 self.moderator = *moderator;
                 self.bots = bots.iter().map(|b| key(b)).collect();
+                if muted_until.is_some() && *muted_until != self.muted_until {
+                    if let Some(until) = muted_until {
+                        let until = readable_time(until);
+                        self.notice(
+                            &View::Room(GENERAL.to_owned()),
+                            format!("A moderator muted you until {until}: you can read, not post."),
+                        );
+                    }
+                }
                 self.muted_until.clone_from(muted_until);
                 self.outdated = *version > PROTOCOL_VERSION;
                 self.crowds = counts.clone();
@@ -406,10 +420,10 @@ impl Chat {
                 } else {
                     format!(": {reason}")
                 };
-                let until = until.get(..16).unwrap_or(until).replace('T', " ");
+                let until = readable_time(until);
                 self.notice(
                     &View::Room(GENERAL.to_owned()),
-                    format!("{nick} was {action} by {by} until {until} UTC{reason}"),
+                    format!("{nick} was {action} by {by} until {until}{reason}"),
                 );
                 true
             }

@@ -87,6 +87,8 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     };
     let me = move || chat.chat.with(|c| c.me.clone());
     let moderator = Memo::new(move |_| chat.chat.with(|c| c.moderator));
+    // How long a moderator's Mute and Ban last, in seconds (`/mute` and `/ban` take their own).
+    let span = RwSignal::new(3600_u64);
 
     view! {
         <aside class="sidebar" id="sidebar">
@@ -176,14 +178,14 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                                         <span class="mod-controls">
                                             <button
                                                 class="mod-action mute"
-                                                title="Mute for 10 minutes: they can read, not post"
+                                                title="Mute for the time chosen below: they can read, not post"
                                                 on:click={
                                                     let nick = mute.clone();
                                                     move |_| {
                                                         chat.sanction(
                                                             false,
                                                             nick.clone(),
-                                                            crate::command::DEFAULT_MUTE_SECS,
+                                                            span.get_untracked(),
                                                             String::new(),
                                                         )
                                                     }
@@ -193,14 +195,14 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                                             </button>
                                             <button
                                                 class="mod-action ban"
-                                                title="Ban for a day: disconnected, and refused from their address"
+                                                title="Ban for the time chosen below: disconnected, and refused from their address"
                                                 on:click={
                                                     let nick = ban.clone();
                                                     move |_| {
                                                         chat.sanction(
                                                             true,
                                                             nick.clone(),
-                                                            crate::command::DEFAULT_BAN_SECS,
+                                                            span.get_untracked(),
                                                             String::new(),
                                                         )
                                                     }
@@ -241,6 +243,20 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                 </ul>
                 <Show when=move || moderator.get()>
                     <p class="moderation-link">
+                        <label>
+                            "Mute and ban for "
+                            <select on:change=move |ev| {
+                                if let Ok(secs) = event_target_value(&ev).parse() {
+                                    span.set(secs);
+                                }
+                            }>
+                                <option value="600">"10 minutes"</option>
+                                <option value="3600" selected>"1 hour"</option>
+                                <option value="86400">"1 day"</option>
+                                <option value="604800">"1 week"</option>
+                            </select>
+                        </label>
+                        " · "
                         <a href="/moderation" rel="external">"Moderation log"</a>
                     </p>
                 </Show>

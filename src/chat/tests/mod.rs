@@ -1,5 +1,6 @@
 //! The chat model's rules, one file per concern; the builders they share are here.
 
+mod moderation;
 mod outbox;
 mod people;
 mod rooms;
