@@ -172,44 +172,11 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                             let bot = chat.chat.with_untracked(|c| c.is_bot(&nick));
                             let target = nick.clone();
                             let controls = (!is_me && !bot).then(|| {
-                                let (mute, ban) = (target.clone(), target);
                                 view! {
                                     <Show when=move || moderator.get()>
                                         <span class="mod-controls">
-                                            <button
-                                                class="mod-action mute"
-                                                title="Mute for the time chosen below: they can read, not post"
-                                                on:click={
-                                                    let nick = mute.clone();
-                                                    move |_| {
-                                                        chat.sanction(
-                                                            false,
-                                                            nick.clone(),
-                                                            span.get_untracked(),
-                                                            String::new(),
-                                                        )
-                                                    }
-                                                }
-                                            >
-                                                "Mute"
-                                            </button>
-                                            <button
-                                                class="mod-action ban"
-                                                title="Ban for the time chosen below: disconnected, and refused from their address"
-                                                on:click={
-                                                    let nick = ban.clone();
-                                                    move |_| {
-                                                        chat.sanction(
-                                                            true,
-                                                            nick.clone(),
-                                                            span.get_untracked(),
-                                                            String::new(),
-                                                        )
-                                                    }
-                                                }
-                                            >
-                                                "Ban"
-                                            </button>
+                                            {sanction_button(chat, span, false, target.clone())}
+                                            {sanction_button(chat, span, true, target.clone())}
                                         </span>
                                     </Show>
                                 }
@@ -262,6 +229,34 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                 </Show>
             </section>
         </aside>
+    }
+}
+
+/// A moderator's Mute (`ban: false`) or Ban of `nick`, for as long as `span` says.
+fn sanction_button(
+    chat: ChatHandle,
+    span: RwSignal<u64>,
+    ban: bool,
+    nick: String,
+) -> impl IntoView {
+    let (class, title, label) = if ban {
+        (
+            "mod-action ban",
+            "Ban for the time chosen below: disconnected, and refused from their address",
+            "Ban",
+        )
+    } else {
+        (
+            "mod-action mute",
+            "Mute for the time chosen below: they can read, not post",
+            "Mute",
+        )
+    };
+    let act = move |_| chat.sanction(ban, nick.clone(), span.get_untracked(), String::new());
+    view! {
+        <button class=class title=title on:click=act>
+            {label}
+        </button>
     }
 }
 

@@ -179,6 +179,12 @@ async fn a_moderator_made_by_chinwag_admin_deletes_mutes_and_bans() {
     );
     let banned = next(&mut troll, "error").await;
     assert_eq!(banned["code"], "banned", "{banned}");
+    assert!(
+        banned["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with(": spam")),
+        "the moderator's reason is stated: {banned}"
+    );
     assert!(banned["until"].is_string());
     let (code, reason) = troll.closed_with_reason().await.expect("closed");
     assert_eq!((code, reason.as_str()), (CloseCode::Policy, "banned"));

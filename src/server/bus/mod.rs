@@ -63,7 +63,13 @@ pub enum Event {
     /// A moderator muted (`ban: false`) or banned session `id` until `until`: servers where it is
     /// connected apply it at once, in the bus's order (before the `moderated` frame that follows,
     /// so no post slips through between the two), and close its connections for a ban.
-    Sanctioned { id: i64, ban: bool, until: String },
+    Sanctioned {
+        id: i64,
+        ban: bool,
+        until: String,
+        #[serde(default)]
+        reason: String,
+    },
     /// Someone came online on the sender (their first connection there). `v` numbers the sender's
     /// presence changes, so a receiver can tell it missed one.
     Online { v: u64, person: PersonInfo },

@@ -191,7 +191,12 @@ impl Cluster {
                 }
             }
             Event::Session { id } => repairs.refresh(SessionId::from_store(id)),
-            Event::Sanctioned { id, ban, until } => {
+            Event::Sanctioned {
+                id,
+                ban,
+                until,
+                reason,
+            } => {
                 let id = SessionId::from_store(id);
                 if let Some(session) = self.sessions.live(id) {
                     session.update_standing(|s| {
@@ -204,7 +209,7 @@ impl Cluster {
                     });
                 }
                 if ban {
-                    self.hub.close_session(id, &until);
+                    self.hub.close_session(id, &until, &reason);
                 }
             }
             Event::Online { v, person } => {

@@ -166,7 +166,7 @@ async fn refresh(hub: &Hub, sessions: &Sessions, id: SessionId) {
             // Banned on another server: its connections here are closed too.
             let now = crate::server::clock::now_rfc3339();
             if let Some(until) = session.standing().banned_at(&now) {
-                hub.close_session(id, until);
+                hub.close_session(id, until, "");
             }
         }
         Ok(None) => {}

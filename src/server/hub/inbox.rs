@@ -30,8 +30,9 @@ pub enum Private {
     /// The session joined or left a room on another connection: the connection re-reads its
     /// session's rooms and follows.
     RoomsChanged,
-    /// The session was banned until then: the connection says so and closes.
-    Banned { until: String },
+    /// The session was banned until then, for that reason (empty if none was given or it is not
+    /// known here): the connection says so and closes.
+    Banned { until: String, reason: String },
 }
 
 /// The shared half of a connection's inbox: the hub pushes to it without waiting.

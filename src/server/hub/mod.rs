@@ -207,11 +207,12 @@ impl Hub {
     }
 
     /// Tells the other servers that session `id` was muted (`ban: false`) or banned until `until`.
-    pub fn sanctioned(&self, id: SessionId, ban: bool, until: &str) {
+    pub fn sanctioned(&self, id: SessionId, ban: bool, until: &str, reason: &str) {
         let event = Event::Sanctioned {
             id: id.get(),
             ban,
             until: until.to_owned(),
+            reason: reason.to_owned(),
         };
         self.shared.bus.publish(&event, None);
     }

@@ -484,14 +484,15 @@ impl Hub {
         self.members(GENERAL)
     }
 
-    /// Closes every connection of `session` on this server: each says it is banned until `until`,
-    /// then closes.
-    pub fn close_session(&self, session: SessionId, until: &str) {
+    /// Closes every connection of `session` on this server: each says it is banned until `until`
+    /// (and why), then closes.
+    pub fn close_session(&self, session: SessionId, until: &str, reason: &str) {
         let people = self.people();
         if let Some(person) = people.persons.get(&session) {
             for mailbox in person.connections.values() {
                 mailbox.push(Private::Banned {
                     until: until.to_owned(),
+                    reason: reason.to_owned(),
                 });
             }
         }

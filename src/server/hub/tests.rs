@@ -78,7 +78,7 @@ fn frame_text(private: Private) -> String {
         Private::Dm { frame, .. } => frame.as_str().to_owned(),
         Private::RoomsChanged => "rooms changed".to_owned(),
         Private::Missed { id } => format!("missed {id}"),
-        Private::Banned { until } => format!("banned until {until}"),
+        Private::Banned { until, .. } => format!("banned until {until}"),
     }
 }
 

@@ -210,12 +210,7 @@ impl Store {
         .bind(nick_key)
         .fetch_all(&mut *tx)
         .await?;
-        let mut ids = Vec::with_capacity(rows.len());
-        for row in &rows {
-            ids.push(row.try_get(0)?);
-            let nick: String = row.try_get(1)?;
-            audit(self, &mut tx, now, actor, "moderator_removed", &nick, "").await?;
-        }
+        let ids = audit_rows(self, &mut tx, &rows, (now, actor, "moderator_removed")).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -335,12 +330,7 @@ impl Store {
         .bind(id.unwrap_or(-1))
         .fetch_all(&mut *tx)
         .await?;
-        let mut lifted = Vec::with_capacity(rows.len());
-        for row in &rows {
-            lifted.push(row.try_get(0)?);
-            let nick: String = row.try_get(1)?;
-            audit(self, &mut tx, now, actor, "ban_lifted", &nick, "").await?;
-        }
+        let lifted = audit_rows(self, &mut tx, &rows, (now, actor, "ban_lifted")).await?;
         tx.commit().await?;
         Ok(lifted)
     }
@@ -477,6 +467,23 @@ pub(super) async fn audit(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Records `action` (at, by whom, what) on each changed row, a `(session id, nick)`; returns the
+/// session ids.
+async fn audit_rows(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rows: &[AnyRow],
+    (at, actor, action): (&str, &str, &str),
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in rows {
+        ids.push(row.try_get(0)?);
+        let nick: String = row.try_get(1)?;
+        audit(store, tx, at, actor, action, &nick, "").await?;
+    }
+    Ok(ids)
 }
 
 fn sanction(row: &AnyRow) -> Result<Sanction, StoreError> {

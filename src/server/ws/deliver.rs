@@ -200,7 +200,7 @@ impl<S: WsIo> Connection<S> {
             }
             Private::Dm { .. } | Private::Missed { .. } => {}
             Private::RoomsChanged => self.reconcile(me, live, None).await?,
-            Private::Banned { until } => return Err(self.banned(&until).await),
+            Private::Banned { until, reason } => return Err(self.banned(&until, &reason).await),
         }
         if live.inbox.take_missed() > 0 {
             self.reconcile(me, live, None).await?;

@@ -516,12 +516,17 @@ impl<S: WsIo> Connection<S> {
         }
     }
 
-    /// Tells the client it is banned until `until`, and ends the connection.
-    pub(super) async fn banned(&mut self, until: &str) -> End {
+    /// Tells the client it is banned until `until` and why, and ends the connection.
+    pub(super) async fn banned(&mut self, until: &str, reason: &str) -> End {
+        let why = if reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {reason}")
+        };
         let refusal = FrameError::sanctioned(
             crate::protocol::ErrorCode::Banned,
             until,
-            format!("a moderator banned you until {until}"),
+            format!("a moderator banned you until {until}{why}"),
         );
         if let Err(end) = self.socket.send(&refusal.to_server_msg()).await {
             return end;

@@ -84,10 +84,15 @@ pub async fn sanction<S: WsIo>(
         });
     }
     if kind == SanctionKind::Ban {
-        hub.close_session(id, &sanction.until);
+        hub.close_session(id, &sanction.until, &sanction.reason);
     }
     // Before everyone is told: the other servers apply it first (the bus keeps one order).
-    hub.sanctioned(id, kind == SanctionKind::Ban, &sanction.until);
+    hub.sanctioned(
+        id,
+        kind == SanctionKind::Ban,
+        &sanction.until,
+        &sanction.reason,
+    );
     let announcement = ServerMsg::Moderated {
         action: match kind {
             SanctionKind::Mute => "muted",
