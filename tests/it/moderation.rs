@@ -280,6 +280,22 @@ async fn a_banned_session_is_refused_until_the_ban_is_lifted() {
     make_moderator(&server, &mod_token).await;
     let (mut moderator, _) = Client::resume(&server, &mod_token).await;
     let (mut carol, carol_token) = Client::join_session(&server, "carol").await;
+    // Dave was here a moment ago: his session is still in the server's memory, without a
+    // connection, when he is banned and muted.
+    let (dave, dave_token) = Client::join_session(&server, "dave").await;
+    drop(dave);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    moderator
+        .send(json!({"type":"ban","nick":"dave","seconds":3600}))
+        .await;
+    frame_about(&mut moderator, "moderated", "dave").await;
+    let mut dave = Client::connect_with_cookie(&server, &dave_token).await;
+    dave.send(json!({"type":"hello"})).await;
+    let refused = dave.recv().await;
+    assert_eq!(
+        refused["code"], "banned",
+        "a ban while away holds: {refused}"
+    );
     moderator
         .send(json!({"type":"ban","nick":"carol","seconds":3600}))
         .await;

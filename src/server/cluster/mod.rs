@@ -198,15 +198,16 @@ impl Cluster {
                 reason,
             } => {
                 let id = SessionId::from_store(id);
-                if let Some(session) = self.sessions.live(id) {
-                    session.update_standing(|s| {
+                match self.sessions.live(id) {
+                    Some(session) => session.update_standing(|s| {
                         let until = Some(until.clone());
                         if ban {
                             s.banned_until = until;
                         } else {
                             s.muted_until = until;
                         }
-                    });
+                    }),
+                    None => self.sessions.forget_idle(id),
                 }
                 if ban {
                     self.hub.close_session(id, &until, &reason);

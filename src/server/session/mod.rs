@@ -363,6 +363,22 @@ impl Sessions {
         old.display
     }
 
+    /// Drops session `id` from the cache of sessions without a connection here, so that its next
+    /// use reads it from the store: after a change made to it in the store by someone else (a mute
+    /// or a ban). A walk of that cache (at most `max_cached`), for what moderators do, not what
+    /// every request does.
+    pub fn forget_idle(&self, id: SessionId) {
+        let mut cache = self.cache();
+        let digest = cache
+            .idle
+            .iter()
+            .find(|(_, session)| session.id == id)
+            .map(|(digest, _)| *digest);
+        if let Some(digest) = digest {
+            cache.idle.pop(&digest);
+        }
+    }
+
     /// The session with this id, if it has a connection here.
     pub fn live(&self, id: SessionId) -> Option<Arc<Session>> {
         let cache = self.cache();

@@ -76,12 +76,16 @@ pub async fn sanction<S: WsIo>(
     };
     let id = SessionId::from_store(sanction.session_id);
     let hub = &conn.ctx.hub;
-    if let Some(session) = conn.ctx.sessions.live(id) {
-        let until = Some(sanction.until.clone());
-        session.update_standing(|s| match kind {
-            SanctionKind::Mute => s.muted_until = until,
-            SanctionKind::Ban => s.banned_until = until,
-        });
+    match conn.ctx.sessions.live(id) {
+        Some(session) => {
+            let until = Some(sanction.until.clone());
+            session.update_standing(|s| match kind {
+                SanctionKind::Mute => s.muted_until = until,
+                SanctionKind::Ban => s.banned_until = until,
+            });
+        }
+        // Offline here: a copy kept in the cache would not know; the next use reads the store.
+        None => conn.ctx.sessions.forget_idle(id),
     }
     if kind == SanctionKind::Ban {
         hub.close_session(id, &sanction.until, &sanction.reason);
