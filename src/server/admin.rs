@@ -132,8 +132,9 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
             let _ = writeln!(out, "Lifted {} ban(s) of {who}.", lifted.len());
         }
         AdminCommand::Bot { name } => {
-            let name = nick::normalize(&name)
-                .map_err(|err| AdminError::Refused(format!("{name}: {}", err.message)))?;
+            let name = nick::normalize(&name).map_err(|err| {
+                AdminError::Refused(format!("bot name {name:?}: {}", err.message))
+            })?;
             let (token, digest) = token::generate();
             match store
                 .create_bot(&token::hex(&digest), &name.display, &name.key, &now)
