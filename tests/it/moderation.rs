@@ -166,6 +166,10 @@ async fn a_moderator_made_by_chinwag_admin_deletes_mutes_and_bans() {
         .send(json!({"type":"dm","to":"bob","text":"psst","client_id":"t-3"}))
         .await;
     assert_eq!(next(&mut troll, "error").await["code"], "muted");
+    // Nor is a muted person shown typing.
+    troll
+        .send(json!({"type":"typing","room":"general","active":true}))
+        .await;
     bob.expect_no_chat(std::time::Duration::from_millis(300))
         .await;
 

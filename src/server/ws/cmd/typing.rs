@@ -31,6 +31,11 @@ pub fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, room: &str, active:
     if !here {
         conn.stop_typing(me);
     }
+    if me.session.ensure_may_post().is_err() {
+        // Someone who may not post is not shown typing either (and is not told: nothing they
+        // type could be sent, which their refused messages say).
+        return Ok(());
+    }
     me.typing = Some(Arc::from(room));
     me.typing_sent = Some(Instant::now());
     let typing = ServerMsg::Typing {
