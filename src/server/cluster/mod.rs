@@ -198,17 +198,7 @@ impl Cluster {
                 reason,
             } => {
                 let id = SessionId::from_store(id);
-                match self.sessions.live(id) {
-                    Some(session) => session.update_standing(|s| {
-                        let until = Some(until.clone());
-                        if ban {
-                            s.banned_until = until;
-                        } else {
-                            s.muted_until = until;
-                        }
-                    }),
-                    None => self.sessions.forget_idle(id),
-                }
+                self.sessions.sanctioned(id, ban, &until);
                 if ban {
                     self.hub.close_session(id, &until, &reason);
                 }

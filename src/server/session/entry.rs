@@ -87,6 +87,15 @@ impl Drop for Online {
     }
 }
 
+/// The refusal of a banned session (whatever it asked), lasting until `until`.
+pub fn banned(until: &str) -> FrameError {
+    FrameError::sanctioned(
+        ErrorCode::Banned,
+        until,
+        format!("you are banned until {until}"),
+    )
+}
+
 impl Session {
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock leaves plain data behind, consistent enough to use.
@@ -171,16 +180,15 @@ impl Session {
     }
 
     /// Fails with `banned` or `muted` unless this session may post now: the one place that rule
-    /// lives.
+    /// lives. (On every message: the clock is read only for a session ever muted or banned.)
     pub fn ensure_may_post(&self) -> Result<(), FrameError> {
-        let now = crate::server::clock::now_rfc3339();
         let state = self.lock();
+        if state.standing.banned_until.is_none() && state.standing.muted_until.is_none() {
+            return Ok(());
+        }
+        let now = crate::server::clock::now_rfc3339();
         if let Some(until) = state.standing.banned_at(&now) {
-            return Err(FrameError::sanctioned(
-                ErrorCode::Banned,
-                until,
-                format!("you are banned until {until}"),
-            ));
+            return Err(banned(until));
         }
         if let Some(until) = state.standing.muted_at(&now) {
             return Err(FrameError::sanctioned(

@@ -26,7 +26,7 @@ pub mod nick;
 pub mod token;
 
 use entry::State;
-pub use entry::{Online, Session, Standing};
+pub use entry::{banned, Online, Session, Standing};
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -363,11 +363,28 @@ impl Sessions {
         old.display
     }
 
+    /// Records that session `id` was muted (`ban: false`) or banned until `until` (by this server
+    /// or, through the bus, another): its connected copy learns it; a copy without a connection is
+    /// dropped, so that its next use reads the store.
+    pub fn sanctioned(&self, id: SessionId, ban: bool, until: &str) {
+        match self.live(id) {
+            Some(session) => session.update_standing(|s| {
+                let until = Some(until.to_owned());
+                if ban {
+                    s.banned_until = until;
+                } else {
+                    s.muted_until = until;
+                }
+            }),
+            None => self.forget_idle(id),
+        }
+    }
+
     /// Drops session `id` from the cache of sessions without a connection here, so that its next
     /// use reads it from the store: after a change made to it in the store by someone else (a mute
     /// or a ban). A walk of that cache (at most `max_cached`), for what moderators do, not what
     /// every request does.
-    pub fn forget_idle(&self, id: SessionId) {
+    fn forget_idle(&self, id: SessionId) {
         let mut cache = self.cache();
         let digest = cache
             .idle
@@ -513,11 +530,7 @@ impl Sessions {
             ));
         }
         if let Some(until) = standing.banned_at(&now_rfc3339()) {
-            return Err(FrameError::sanctioned(
-                ErrorCode::Banned,
-                until,
-                format!("you are banned until {until}"),
-            ));
+            return Err(banned(until));
         }
         let _order = session.in_order().await;
         let old = session.lock().nick.clone();

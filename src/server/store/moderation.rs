@@ -12,6 +12,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::sessions::{NewSession, PERSON_NAMED};
 use super::{signed, unsigned, Store, StoreError};
 use crate::protocol::AuditEntry;
 
@@ -185,9 +186,18 @@ impl Store {
 
     /// Whether session `id` is a moderator now.
     pub async fn is_moderator(&self, id: i64) -> Result<bool, StoreError> {
+        self.moderator_in(&self.pool, id).await
+    }
+
+    /// Whether session `id` is a moderator, as `executor` (the pool, or a transaction that acts on
+    /// it) reads it.
+    async fn moderator_in<'e, E>(&self, executor: E, id: i64) -> Result<bool, StoreError>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
         let row = sqlx::query(&self.sql("SELECT moderator FROM sessions WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(executor)
             .await?;
         Ok(match row {
             Some(row) => row.try_get::<i64, _>(0)? != 0,
@@ -219,23 +229,12 @@ impl Store {
     /// or, while nobody does, the session last seen under it (as for private messages).
     pub async fn sanction(&self, draft: SanctionDraft) -> Result<SanctionOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        let actor = sqlx::query(&self.sql("SELECT moderator FROM sessions WHERE id = $1"))
-            .bind(draft.actor)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let is_moderator = match actor {
-            Some(row) => row.try_get::<i64, _>(0)? != 0,
-            None => false,
-        };
-        if !is_moderator {
+        if !self.moderator_in(&mut *tx, draft.actor).await? {
             return Ok(SanctionOutcome::NotModerator);
         }
-        let Some(target) = sqlx::query(&self.sql(
-            "SELECT s.id, s.nick, s.address, s.moderator, s.nick_key FROM sessions s \
-             LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
-             WHERE s.nick_key = $1 AND (c.session_id IS NULL OR c.session_id = s.id) \
-             ORDER BY s.last_seen DESC LIMIT 1",
-        ))
+        let Some(target) = sqlx::query(&self.sql(&format!(
+            "SELECT s.id, s.nick, s.address, s.moderator, s.nick_key {PERSON_NAMED}"
+        )))
         .bind(&draft.target_key)
         .fetch_optional(&mut *tx)
         .await?
@@ -402,47 +401,19 @@ impl Store {
         now: &str,
     ) -> Result<BotOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query(&self.sql(
-            "INSERT INTO sessions (token_hash, nick, nick_key, created_at, last_seen, bot) \
-             VALUES ($1, $2, $3, $4, $4, 1) RETURNING id",
-        ))
-        .bind(token_hash)
-        .bind(nick)
-        .bind(nick_key)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-        let claimed = sqlx::query(&self.sql(super::sessions::CLAIM))
-            .bind(nick_key)
-            .bind(id)
-            .bind(FOREVER)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !claimed {
+        let new = NewSession {
+            token_hash,
+            nick,
+            nick_key,
+            address: None,
+            bot: true,
+        };
+        let Some(id) = self.insert_session(&mut tx, new, now, FOREVER).await? else {
             return Ok(BotOutcome::NameTaken);
-        }
+        };
         audit(self, &mut tx, now, "chinwag admin", "bot_created", nick, "").await?;
         tx.commit().await?;
         Ok(BotOutcome::Created(id))
-    }
-
-    /// Records a moderation action done elsewhere (a moderator's delete is recorded by
-    /// [`Store::change`] itself).
-    pub async fn record_action(
-        &self,
-        at: &str,
-        actor: &str,
-        action: &str,
-        target: &str,
-        detail: &str,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        audit(self, &mut tx, at, actor, action, target, detail).await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 

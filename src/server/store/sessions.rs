@@ -38,6 +38,15 @@ pub struct SavedSession {
     pub banned_until: Option<String>,
 }
 
+/// A session to insert ([`Store::insert_session`]).
+pub(super) struct NewSession<'a> {
+    pub(super) token_hash: &'a str,
+    pub(super) nick: &'a str,
+    pub(super) nick_key: &'a str,
+    pub(super) address: Option<&'a str>,
+    pub(super) bot: bool,
+}
+
 /// Who holds a name key, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -48,7 +57,7 @@ pub struct Claim {
 /// Claims `$1` for session `$2` until `$3`, unless another session holds it past `$4` (now).
 /// Returns a row only when the claim is this session's afterwards. A session's own claim is never
 /// shortened (a bot's lasts for good).
-pub(super) const CLAIM: &str =
+const CLAIM: &str =
     "INSERT INTO nick_claims (nick_key, session_id, held_until) VALUES ($1, $2, $3) \
      ON CONFLICT (nick_key) DO UPDATE \
      SET session_id = excluded.session_id, held_until = CASE \
@@ -56,6 +65,13 @@ pub(super) const CLAIM: &str =
      THEN nick_claims.held_until ELSE excluded.held_until END \
      WHERE nick_claims.held_until < $4 OR nick_claims.session_id = excluded.session_id \
      RETURNING session_id";
+
+/// Who a name key (`$1`) means, online or not: the session that holds it, or, while nobody does,
+/// the session last seen under it. Private messages and moderators' mutes and bans go to them.
+pub(super) const PERSON_NAMED: &str = "FROM sessions s \
+     LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
+     WHERE s.nick_key = $1 AND (c.session_id IS NULL OR c.session_id = s.id) \
+     ORDER BY s.last_seen DESC LIMIT 1";
 
 /// How many ids one refresh statement names at most.
 const REFRESH_CHUNK: usize = 500;
@@ -73,32 +89,52 @@ impl Store {
         hold_until: &str,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.begin_write().await?;
+        let new = NewSession {
+            token_hash,
+            nick,
+            nick_key,
+            address: Some(address),
+            bot: false,
+        };
+        let Some(id) = self.insert_session(&mut tx, new, now, hold_until).await? else {
+            // Dropping the transaction rolls the session back.
+            return Ok(None);
+        };
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// Inserts a session and claims its name until `hold_until`, in `tx`: its id, or `None` if
+    /// another session holds the name (the caller then drops `tx`, and nothing is stored).
+    pub(super) async fn insert_session(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        new: NewSession<'_>,
+        now: &str,
+        hold_until: &str,
+    ) -> Result<Option<i64>, StoreError> {
         let id: i64 = sqlx::query(&self.sql(
-            "INSERT INTO sessions (token_hash, nick, nick_key, created_at, last_seen, address) \
-             VALUES ($1, $2, $3, $4, $4, $5) RETURNING id",
+            "INSERT INTO sessions (token_hash, nick, nick_key, created_at, last_seen, address, bot) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id",
         ))
-        .bind(token_hash)
-        .bind(nick)
-        .bind(nick_key)
+        .bind(new.token_hash)
+        .bind(new.nick)
+        .bind(new.nick_key)
         .bind(now)
-        .bind(address)
-        .fetch_one(&mut *tx)
+        .bind(new.address)
+        .bind(i64::from(new.bot))
+        .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
         let claimed = sqlx::query(&self.sql(CLAIM))
-            .bind(nick_key)
+            .bind(new.nick_key)
             .bind(id)
             .bind(hold_until)
             .bind(now)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .is_some();
-        if !claimed {
-            // Dropping the transaction rolls the session back.
-            return Ok(None);
-        }
-        tx.commit().await?;
-        Ok(Some(id))
+        Ok(claimed.then_some(id))
     }
 
     /// The session with this token hash, unless it expired (last seen before `expired_before`).
@@ -178,15 +214,11 @@ impl Store {
         &self,
         nick_key: &str,
     ) -> Result<Option<(i64, String, String)>, StoreError> {
-        let row = sqlx::query(&self.sql(
-            "SELECT s.id, s.token_hash, s.nick FROM sessions s \
-             LEFT JOIN nick_claims c ON c.nick_key = s.nick_key \
-             WHERE s.nick_key = $1 AND (c.session_id IS NULL OR c.session_id = s.id) \
-             ORDER BY s.last_seen DESC LIMIT 1",
-        ))
-        .bind(nick_key)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query(&self.sql(&format!("SELECT s.id, s.token_hash, s.nick {PERSON_NAMED}")))
+                .bind(nick_key)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
             .transpose()
     }

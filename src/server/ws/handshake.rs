@@ -14,7 +14,7 @@ use crate::protocol::{
 use crate::server::clock::now_rfc3339;
 use crate::server::hub::Arrival;
 use crate::server::limits::wait_ms;
-use crate::server::session::{unavailable, Online, Session};
+use crate::server::session::{banned, unavailable, Online, Session};
 
 /// The largest frame the server sends: history and catch-up pages are cut to fit, and so are the
 /// lists in a `welcome`.
@@ -274,11 +274,7 @@ async fn check_standing(ctx: &Ctx, session: &Session) -> Result<(), FrameError> 
             sessions.reload(session, saved);
         }
         if let Some(until) = session.standing().banned_at(&now_rfc3339()) {
-            return Err(FrameError::sanctioned(
-                ErrorCode::Banned,
-                until,
-                format!("you are banned until {until}"),
-            ));
+            return Err(banned(until));
         }
     }
     let address = ctx.peer.to_string();

@@ -3,8 +3,8 @@
 //! A session this server does not know as a moderator is refused at once, without a store round
 //! trip. Otherwise the store decides, in the transaction that records the action and its audit
 //! entry ([`crate::server::store::Store::sanction`]). Then this server updates the person's
-//! session if it holds it (closing their connections for a ban), tells the other servers to read
-//! it again, and tells everyone online (`moderated`).
+//! session if it holds it (closing their connections for a ban), tells the other servers the same
+//! (`Event::Sanctioned`), and then everyone online (`moderated`).
 
 use super::Outcome;
 use crate::protocol::{ErrorCode, FrameError, ServerMsg, MAX_REASON_CHARS, MAX_SANCTION_SECS};
@@ -76,27 +76,13 @@ pub async fn sanction<S: WsIo>(
     };
     let id = SessionId::from_store(sanction.session_id);
     let hub = &conn.ctx.hub;
-    match conn.ctx.sessions.live(id) {
-        Some(session) => {
-            let until = Some(sanction.until.clone());
-            session.update_standing(|s| match kind {
-                SanctionKind::Mute => s.muted_until = until,
-                SanctionKind::Ban => s.banned_until = until,
-            });
-        }
-        // Offline here: a copy kept in the cache would not know; the next use reads the store.
-        None => conn.ctx.sessions.forget_idle(id),
-    }
-    if kind == SanctionKind::Ban {
+    let ban = kind == SanctionKind::Ban;
+    conn.ctx.sessions.sanctioned(id, ban, &sanction.until);
+    if ban {
         hub.close_session(id, &sanction.until, &sanction.reason);
     }
     // Before everyone is told: the other servers apply it first (the bus keeps one order).
-    hub.sanctioned(
-        id,
-        kind == SanctionKind::Ban,
-        &sanction.until,
-        &sanction.reason,
-    );
+    hub.sanctioned(id, ban, &sanction.until, &sanction.reason);
     let announcement = ServerMsg::Moderated {
         action: match kind {
             SanctionKind::Mute => "muted",
