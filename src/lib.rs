@@ -1,5 +1,5 @@
-//! chinwag: a real-time chat web app. A Leptos page rendered on the server and hydrated in the
-//! browser talks over one websocket per tab to an axum handler that keeps a shared broadcast hub.
+//! chinwag: a real-time chat web app. A Leptos page rendered on the server, whose chat (one island)
+//! is hydrated in the browser, talks over one websocket per tab to an axum handler that keeps a shared broadcast hub.
 //!
 //! # Layout
 //! Shared by the server and the wasm client:
@@ -9,7 +9,7 @@
 //!   typing line, and how server frames and the clock change them (pure, unit-tested).
 //! - [`command`]: slash commands typed into the composer.
 //! - [`client`]: the page's handle on the chat; in the browser, the websocket loop with reconnect.
-//! - [`ui`]: the HTML shell, the router and the components, one file per part.
+//! - [`ui`]: the chat island and its components; on the server, the HTML document and the router.
 //!
 //! The server (feature `ssr`), all under [`server`]:
 //! - `server::config`: every setting, from flags and the environment, validated once.
@@ -30,7 +30,7 @@
 //! `http` use `membership` and `messages`, which use `hub`, `session` and `store`; `store`,
 //! `limits`, `metrics` and `clock` use nothing of the server's; `cluster` feeds what `bus`
 //! brings into `hub` and `session`, and `hub` publishes on `bus`. The page reaches into the server
-//! in one place, the server function `ui::page_state`, and the server uses the page's shell,
+//! in one place, `ui::page_state` (server only), and the server uses the page's shell,
 //! routes and `ui::paths`.
 //!
 //! The feature `ssr` builds the server, `hydrate` the wasm client; `cargo leptos` builds both.
@@ -47,10 +47,13 @@ pub mod ui;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// The wasm entry point: hydrates the server-rendered page.
+/// The wasm entry point: readies the page's islands, which Leptos's island script then hydrates
+/// one by one (chinwag has one, the chat).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // Debug builds only: the hook formats the panic for the console, and that formatting code is
+    // a few KB of the release wasm; a release panic still shows in the console as a trap.
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(ui::App);
+    leptos::mount::hydrate_islands();
 }

@@ -1,51 +1,111 @@
 //! The chat: the page around the conversation on screen, the connection state, and the prompts to
 //! join the room in the URL or leave it.
+//!
+//! [`ChatApp`] is the page's one island: the only part of the page compiled to wasm and hydrated.
+//! Everything around it (the document, the router, the nickname form) is rendered on the server
+//! only. It takes no props (they would be serialized with serde_json, which the wasm does without):
+//! its first state is two protocol frames the server writes into the page ([`ChatPage`]), read in
+//! the browser with the websocket's own decoder.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate};
-use leptos_router::NavigateOptions;
 
 use super::composer::Composer;
 use super::messages::MessageList;
-use super::page_state::PageData;
+use super::nav::Nav;
 use super::paths::{room_of_path, room_path};
 use super::sidebar::{Badge, Sidebar};
 use crate::chat::View;
 use crate::client::ChatHandle;
-use crate::protocol::{ServerMsg, Stored, GENERAL};
+use crate::protocol::{ServerMsg, GENERAL};
+
+/// The `id` of the script element holding the chat's first frames.
+const INIT_ID: &str = "cw-init";
+
+/// The chat page for a session: its first frames, then the chat island.
+#[cfg(feature = "ssr")]
+#[component]
+pub fn ChatPage(state: super::page_state::PageData) -> impl IntoView {
+    let frames = state.frames();
+    // The history's messages are in the page once, as rendered lines, which the browser reads
+    // back (`messages::rendered_history`); the frame written here says only which room and whether
+    // that history is complete.
+    let text = frames
+        .iter()
+        .map(|frame| {
+            let mut frame = frame.clone();
+            if let ServerMsg::History { messages, .. } = &mut frame {
+                messages.clear();
+            }
+            frame.to_json()
+        })
+        // One frame per line (a frame's JSON holds no raw newline). `<` only occurs inside JSON
+        // strings, where `\u003c` means the same, so no nickname can close the script.
+        .map(|json| json.replace('<', "\\u003c"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    provide_context(InitFrames(frames.into()));
+    view! {
+        <script type="application/json" id=INIT_ID inner_html=text></script>
+        <ChatApp/>
+    }
+}
+
+/// The chat's first frames, as the server hands them to the island it renders.
+#[derive(Clone)]
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))]
+struct InitFrames(Vec<ServerMsg>);
+
+/// The chat's first frames: on the server, the page's data; in the browser, read back from the
+/// page (the history's messages from its rendered lines).
+fn init_frames() -> Vec<ServerMsg> {
+    #[cfg(feature = "hydrate")]
+    {
+        let mut frames: Vec<ServerMsg> = document()
+            .get_element_by_id(INIT_ID)
+            .and_then(|script| script.text_content())
+            .map(|text| text.lines().filter_map(ServerMsg::decode).collect())
+            .unwrap_or_default();
+        for frame in &mut frames {
+            if let ServerMsg::History { room, messages, .. } = frame {
+                *messages = super::messages::rendered_history(room);
+            }
+        }
+        frames
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        use_context::<InitFrames>()
+            .map(|frames| frames.0)
+            .unwrap_or_default()
+    }
+}
 
 /// The chat: conversations and who is online beside the messages of the open conversation.
-#[component]
-pub fn ChatPage(state: PageData) -> impl IntoView {
-    let chat = ChatHandle::new(state.me.clone());
+#[island]
+pub fn ChatApp() -> impl IntoView {
+    let frames = init_frames();
+    let me = frames
+        .iter()
+        .find_map(|frame| match frame {
+            ServerMsg::Welcome { nick, .. } => Some(nick.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let chat = ChatHandle::new(me);
+    let nav = Nav::install();
+    provide_context(nav);
     // The session's rooms and the room's latest messages are part of the page itself; the websocket
     // later asks only for what is newer.
-    let rooms = ServerMsg::Welcome {
-        nick: state.me,
-        rooms: state.rooms,
-        online: Vec::new(),
-        members: Default::default(),
-        counts: Default::default(),
-        session: None,
-        version: crate::protocol::PROTOCOL_VERSION,
-        moderator: state.moderator,
-        bots: Vec::new(),
-        muted_until: None,
-    };
-    let history = ServerMsg::History {
-        room: state.room.clone(),
-        messages: state.history.into_iter().map(Stored::Message).collect(),
-        complete: state.complete,
-        reset: false,
-        before: None,
-        more: false,
-        reply_to: None,
-    };
+    let room = nav
+        .path
+        .with_untracked(|path| room_of_path(path))
+        .unwrap_or_else(|| GENERAL.to_owned());
     chat.chat.update(|c| {
-        c.apply(&rooms, 0.0);
-        c.apply(&history, 0.0);
-        c.open(View::Room(state.room));
+        for frame in &frames {
+            c.apply(frame, 0.0);
+        }
+        c.open(View::Room(room));
     });
     let hydrated = chat.hydrated;
     // Effects run only in the browser, after hydration: this is where the websocket opens.
@@ -58,9 +118,8 @@ pub fn ChatPage(state: PageData) -> impl IntoView {
     });
     // The URL names the room on screen: follow it when the reader moves between rooms (links, back
     // and forward buttons).
-    let location = use_location();
     Effect::new(move |_| {
-        let room = location.pathname.with(|path| room_of_path(path));
+        let room = nav.path.with(|path| room_of_path(path));
         if let Some(room) = room {
             chat.open(View::Room(room));
         }
@@ -129,11 +188,11 @@ pub fn ChatPage(state: PageData) -> impl IntoView {
 #[component]
 fn JoinRoomPrompt(chat: ChatHandle, room: String) -> impl IntoView {
     let target = room.clone();
-    let navigate = use_navigate();
+    let nav = expect_context::<Nav>();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         chat.join(&target);
-        navigate(&room_path(&target), NavigateOptions::default());
+        nav.go(&room_path(&target));
     };
     view! {
         <form class="join-room" method="post" action="/rooms/join" on:submit=on_submit>
@@ -148,11 +207,11 @@ fn JoinRoomPrompt(chat: ChatHandle, room: String) -> impl IntoView {
 #[component]
 fn LeaveRoom(chat: ChatHandle, room: String) -> impl IntoView {
     let target = room.clone();
-    let navigate = use_navigate();
+    let nav = expect_context::<Nav>();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         chat.leave(&target);
-        navigate("/", NavigateOptions::default());
+        nav.go("/");
     };
     view! {
         <form class="leave-room" method="post" action="/rooms/leave" on:submit=on_submit>

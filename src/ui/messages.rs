@@ -92,6 +92,9 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     }
 }
 
+/// One line. The server's rendering of a stored message is also where the browser reads the page's
+/// history from ([`rendered_history`]): `data-id` (`room:seq`), `.from`, `time[datetime]`, `.text`,
+/// `.edited` and the `deleted` class carry everything it needs.
 #[component]
 fn LineView(chat: ChatHandle, line: Line, moderator: Memo<bool>) -> impl IntoView {
     match line.kind {
@@ -273,4 +276,64 @@ fn message_text(text: &str, me: &str) -> impl IntoView {
             }),
         })
         .collect_view()
+}
+
+/// The stored messages of `room` as the server rendered them into the page, oldest first: the
+/// page's history is sent once, as HTML, and read back here before the chat hydrates.
+#[cfg(feature = "hydrate")]
+pub fn rendered_history(room: &str) -> Vec<crate::protocol::Stored> {
+    use crate::protocol::{ChatMessage, Stored};
+    use wasm_bindgen::JsCast;
+
+    let Ok(items) = document().query_selector_all("ul.messages > li.msg[data-id]") else {
+        return Vec::new();
+    };
+    let text_of = |item: &web_sys::Element, selector: &str| {
+        item.query_selector(selector)
+            .ok()
+            .flatten()
+            .and_then(|el| el.text_content())
+    };
+    (0..items.length())
+        .filter_map(|i| items.item(i)?.dyn_into::<web_sys::Element>().ok())
+        .filter_map(|item| {
+            let id = item.get_attribute("data-id")?;
+            let (line_room, seq) = id.rsplit_once(':')?;
+            if line_room != room {
+                return None;
+            }
+            let from = text_of(&item, ".from")?;
+            let at = item
+                .query_selector("time")
+                .ok()
+                .flatten()
+                .and_then(|time| time.get_attribute("datetime"))?;
+            let deleted = item.class_list().contains("deleted");
+            let action = item.query_selector(".text.action").ok().flatten().is_some();
+            let text = if deleted {
+                String::new()
+            } else {
+                let shown = text_of(&item, ".text")?;
+                if action {
+                    shown
+                        .strip_prefix(&format!("* {from} "))
+                        .map(str::to_owned)
+                        .unwrap_or(shown)
+                } else {
+                    shown
+                }
+            };
+            Some(Stored::Message(ChatMessage {
+                room: room.to_owned(),
+                seq: seq.parse().ok()?,
+                edited: item.query_selector(".edited").ok().flatten().is_some(),
+                from,
+                text,
+                at,
+                client_id: None,
+                action,
+                deleted,
+            }))
+        })
+        .collect()
 }

@@ -1,13 +1,16 @@
-//! What the server knows when it renders the chat for a session: the server function the page
-//! awaits before anything is sent.
+//! What the server knows when it renders the chat for a session, read before anything is sent
+//! (server only).
+//!
+//! It reaches the browser once, as the rendered page and as two protocol frames in the page
+//! ([`PageData::frames`]), which the chat island reads with the same decoder as the websocket's
+//! frames: no serialized copy of the history rides along for hydration.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::protocol::ChatMessage;
+use crate::protocol::{ChatMessage, ServerMsg, Stored, PROTOCOL_VERSION};
 
 /// What the server knows when it renders the chat for a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageData {
     /// The nickname this session chats under.
     pub me: String,
@@ -20,13 +23,40 @@ pub struct PageData {
     /// Whether `history` reaches back to the room's first message.
     pub complete: bool,
     /// The session is a moderator (the page shows their controls).
-    #[serde(default)]
     pub moderator: bool,
+}
+
+impl PageData {
+    /// The page's chat as the websocket would tell it: a `welcome` (who I am, my rooms) and the
+    /// room's `history`. The websocket later asks only for what is newer.
+    pub fn frames(self) -> [ServerMsg; 2] {
+        let welcome = ServerMsg::Welcome {
+            nick: self.me,
+            rooms: self.rooms,
+            online: Vec::new(),
+            members: Default::default(),
+            counts: Default::default(),
+            session: None,
+            version: PROTOCOL_VERSION,
+            moderator: self.moderator,
+            bots: Vec::new(),
+            muted_until: None,
+        };
+        let history = ServerMsg::History {
+            room: self.room,
+            messages: self.history.into_iter().map(Stored::Message).collect(),
+            complete: self.complete,
+            reset: false,
+            before: None,
+            more: false,
+            reply_to: None,
+        };
+        [welcome, history]
+    }
 }
 
 /// Who this browser's session is, its rooms, and what `room` said lately; `None` if it must pick
 /// a nickname.
-#[server]
 pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError> {
     use axum_extra::extract::CookieJar;
 

@@ -1,16 +1,14 @@
 //! The sidebar: rooms and private conversations with unread badges, the form to join or create a
 //! room, and who of the room on screen is online.
 
-use leptos::ev::SubmitEvent;
-use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
-
 use super::errors::{about_rooms, describe};
+use super::nav::{plain_click, Nav};
 use super::paths::{room_from_input, room_path};
 use crate::chat::View;
 use crate::client::ChatHandle;
 use crate::protocol::{validate_room, GENERAL, MAX_ROOM_CHARS};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
 
 /// An unread count, read out as "3 unread".
 #[component]
@@ -46,6 +44,7 @@ pub(super) fn MentionBadge(count: u32) -> impl IntoView {
 /// opens it (CSS `:target`).
 #[component]
 pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
+    let nav = expect_context::<Nav>();
     let rooms = move || {
         chat.chat.with(|c| {
             let current = c.current_view();
@@ -109,6 +108,7 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                         key=|row| row.clone()
                         children=move |(view, title, (unread, mentions), open)| {
                             let href = room_path(&title);
+                            let target = href.clone();
                             view! {
                                 <li>
                                     <a
@@ -116,7 +116,12 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                                         class:open=open
                                         href=href
                                         aria-current=open.then_some("page")
-                                        on:click=move |_| {
+                                        on:click=move |ev| {
+                                            if !plain_click(&ev) {
+                                                return;
+                                            }
+                                            ev.prevent_default();
+                                            nav.go(&target);
                                             chat.open(view.clone());
                                             drawer.set(false);
                                         }
@@ -264,17 +269,15 @@ fn sanction_button(
 /// websocket and moves to the room's page without a reload.
 #[component]
 fn NewRoom(chat: ChatHandle) -> impl IntoView {
-    let query = use_query_map();
+    let nav = expect_context::<Nav>();
     let server_error = move || {
-        query
-            .read()
-            .get("error")
+        nav.error
+            .get()
             .filter(|code| about_rooms(code) || code == "room_limit")
             .map(|code| describe(&code))
     };
     let local_error = RwSignal::new(None::<String>);
     let name = RwSignal::new(String::new());
-    let navigate = use_navigate();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let room = room_from_input(&name.get_untracked());
@@ -286,7 +289,7 @@ fn NewRoom(chat: ChatHandle) -> impl IntoView {
         name.set(String::new());
         chat.join(&room);
         chat.open(View::Room(room.clone()));
-        navigate(&room_path(&room), NavigateOptions::default());
+        nav.go(&room_path(&room));
     };
     let error = move || local_error.get().or_else(server_error);
     view! {

@@ -196,10 +196,13 @@ async fn a_flood_of_bad_frames_is_answered_a_bounded_number_of_times_then_closed
             }
         };
         let close = close.expect("closed with a reason");
+        // The frame budget is a burst of 200 that refills at 50 a second while the flood is read,
+        // which takes longer on a loaded machine.
+        let refill = (50.0 * started.elapsed().as_secs_f64()).ceil() as usize;
         let (reason, most) = if before_hello {
             ("too many refused hellos", 5)
         } else {
-            ("too many frames", 200)
+            ("too many frames", 200 + refill)
         };
         assert_eq!(
             (close.code, close.reason.as_str()),

@@ -181,6 +181,23 @@ async fn without_javascript_the_page_shows_history_and_the_form_posts_to_everyon
         "history in the HTML, escaped"
     );
     assert!(page.contains(r#"action="/say""#));
+    // The history is in the page once: the chat island reads it back from the rendered lines, so
+    // neither its first frames nor any hydration data repeat it.
+    assert_eq!(page.matches("earlier").count(), 1, "{page}");
+    let init = page
+        .split_once(r#"<script type="application/json" id="cw-init">"#)
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(init, _)| init)
+        .expect("the chat's first frames");
+    let frames: Vec<Value> = init
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a frame per line"))
+        .collect();
+    assert_eq!(frames[0]["type"], "welcome");
+    assert_eq!(frames[0]["nick"], "dana");
+    assert_eq!(frames[1]["type"], "history");
+    assert_eq!(frames[1]["messages"], json!([]));
+    assert!(page.contains("<leptos-island"), "the chat is an island");
 
     let headers = [form[0], ("cookie", cookie.as_str())];
     let posted = http(&server, "POST", "/say", &headers, "text=hello+from+a+form").await;
@@ -248,4 +265,22 @@ async fn a_session_whose_name_was_taken_cannot_post_under_it_by_form() {
         "{refused}"
     );
     other_zed.expect_no_chat(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_nickname_cannot_close_the_page_s_first_frames() {
+    let server = TestServer::start().await;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let joined = http(&server, "POST", "/join", &form, "nick=x%3C%2Fscript%3Ey").await;
+    let token = cookie_token(&joined).expect("session cookie");
+    let cookie = format!("chinwag_session={token}");
+    let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
+    let init = page
+        .split_once(r#"<script type="application/json" id="cw-init">"#)
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(init, _)| init)
+        .expect("the chat's first frames");
+    let welcome: Value = serde_json::from_str(init.lines().next().expect("welcome")).expect("json");
+    assert_eq!(welcome["nick"], "x</script>y");
+    assert!(!init.contains('<'), "{init}");
 }
