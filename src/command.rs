@@ -69,7 +69,7 @@ impl Command {
             Some((name, args)) => (name, args.trim()),
             None => (rest, ""),
         };
-        match (name.to_lowercase().as_str(), args) {
+        match (name.to_ascii_lowercase().as_str(), args) {
             ("nick", "") => Command::Invalid("Usage: /nick <new name>".to_owned()),
             ("nick", name) => Command::Nick(name.to_owned()),
             ("me", "") => Command::Invalid("Usage: /me <action>".to_owned()),

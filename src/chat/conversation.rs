@@ -61,7 +61,15 @@ impl Line {
                 let text = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
                     (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
                 });
-                format!("{}#{mine:?}{seq:?}{edited}{deleted}{text:x}", self.id)
+                // Plain codes, not `Debug`: the wasm then carries no `Debug` formatting for these.
+                let mine = match mine {
+                    None => 'o',
+                    Some(SendState::Sending) => 'p',
+                    Some(SendState::Sent) => 's',
+                    Some(SendState::Failed) => 'f',
+                };
+                let seq = seq.unwrap_or(0);
+                format!("{}#{mine}{seq}{edited}{deleted}{text:x}", self.id)
             }
             LineKind::Notice(_) => self.id.clone(),
         }

@@ -56,7 +56,7 @@ pub fn pieces(text: &str) -> Vec<Piece<'_>> {
 /// Whether `mention` (`@name`) names `me`.
 pub fn names(mention: &str, me: &str) -> bool {
     let name = mention.strip_prefix('@').unwrap_or(mention);
-    !me.is_empty() && name.to_lowercase() == me.to_lowercase()
+    !me.is_empty() && super::lower(name) == super::lower(me)
 }
 
 /// Whether `text` mentions `me`.

@@ -106,7 +106,20 @@ fn readable_time(at: &str) -> String {
 }
 
 fn key(nick: &str) -> String {
-    nick.to_lowercase()
+    lower(nick)
+}
+
+/// `text` in lower case, as `str::to_lowercase` has it. In the browser, JavaScript's
+/// `toLowerCase` does it (the same Unicode mapping), so the wasm carries no case tables of its own.
+pub fn lower(text: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        String::from(js_sys::JsString::from(text).to_lower_case())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        text.to_lowercase()
+    }
 }
 
 impl Chat {
@@ -343,7 +356,7 @@ impl Chat {
                 match members {
                     Some(members) => {
                         let mut members = members.clone();
-                        members.sort_by_key(|n| n.to_lowercase());
+                        members.sort_by_key(|n| lower(n));
                         if room == GENERAL {
                             self.online = members;
                         } else {

@@ -28,7 +28,7 @@ impl Chat {
     }
 
     pub(super) fn sort_online(&mut self) {
-        self.online.sort_by_key(|n| n.to_lowercase());
+        self.online.sort_by_key(|n| super::lower(n));
         self.online.dedup();
     }
 
@@ -43,7 +43,7 @@ impl Chat {
         }
         if joined {
             members.push(nick.to_owned());
-            members.sort_by_key(|n| n.to_lowercase());
+            members.sort_by_key(|n| super::lower(n));
         } else {
             members.retain(|n| n != nick);
             if let Some(typing) = self.typing.get_mut(room) {
@@ -72,7 +72,7 @@ impl Chat {
                 if let Some(members) = self.members.get_mut(room) {
                     if !members.iter().any(|n| n == nick) {
                         members.push(nick.to_owned());
-                        members.sort_by_key(|n| n.to_lowercase());
+                        members.sort_by_key(|n| super::lower(n));
                     }
                 }
             }
@@ -100,7 +100,7 @@ impl Chat {
                     *name = to.to_owned();
                 }
             }
-            list.sort_by_key(|n| n.to_lowercase());
+            list.sort_by_key(|n| super::lower(n));
         }
         self.online.dedup();
         for typing in self.typing.values_mut() {

@@ -8,7 +8,7 @@ impl Chat {
     pub fn typing_line(&self) -> Option<String> {
         let typing = self.typing.get(self.current_room()?)?;
         let mut typers: Vec<&String> = typing.keys().filter(|n| **n != self.me).collect();
-        typers.sort_by_key(|n| n.to_lowercase());
+        typers.sort_by_key(|n| super::lower(n));
         match typers.as_slice() {
             [] => None,
             [one] => Some(format!("{one} is typing…")),

@@ -176,7 +176,8 @@ impl ChatHandle {
                 self.post(view, text, action);
             }
             Command::Msg { to, .. }
-                if to.to_lowercase() == self.chat.with_untracked(|c| c.me.to_lowercase()) =>
+                if crate::chat::lower(&to)
+                    == self.chat.with_untracked(|c| crate::chat::lower(&c.me)) =>
             {
                 // Never let a private message fall through to the room.
                 self.note("You cannot send a private message to yourself.");

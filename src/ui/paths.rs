@@ -23,7 +23,8 @@ pub fn room_of_path(path: &str) -> Option<String> {
     Some(room.to_owned())
 }
 
-/// What someone typed as a room name, made into one if it can be: "#Rust " means `rust`.
+/// What someone typed as a room name, made into one if it can be: "#Rust " means `rust`. Room
+/// names are ASCII, so only ASCII letters are lowered (anything else is refused by validation).
 pub fn room_from_input(input: &str) -> String {
-    input.trim().trim_start_matches('#').to_lowercase()
+    input.trim().trim_start_matches('#').to_ascii_lowercase()
 }
