@@ -81,6 +81,20 @@ fn init_frames() -> Vec<ServerMsg> {
     }
 }
 
+/// Hydrates the chat island the server rendered, if the page has one (the nickname page has
+/// none), as the generated island entry point would, without waiting for Leptos's island script.
+#[cfg(feature = "hydrate")]
+pub fn hydrate_chat() {
+    use leptos::tachys::view::{Position, RenderHtml};
+
+    let Some(island) = document().query_selector("leptos-island").ok().flatten() else {
+        return;
+    };
+    let state = ChatApp().hydrate_from_position::<true>(&island, Position::Current);
+    // The chat lives as long as the page.
+    std::mem::forget(state);
+}
+
 /// The chat: conversations and who is online beside the messages of the open conversation.
 #[island]
 pub fn ChatApp() -> impl IntoView {

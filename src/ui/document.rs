@@ -16,6 +16,13 @@ use crate::protocol::GENERAL;
 /// The whole HTML document, as the server sends it.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     set_content_security_policy(&options);
+    // Only the chat island is hydrated (it turns hydration on for itself): nothing else needs
+    // hydration markers. Leptos's islands script would say so, but it also waits for the browser
+    // to be idle before loading the wasm, so the page uses the plain hydration script, whose
+    // `hydrate()` hydrates the island at once (`crate::hydrate`).
+    if let Some(context) = Owner::current_shared_context() {
+        context.set_is_hydrating(false);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -24,7 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
                 <HashedStylesheet id="leptos" options=options.clone()/>
-                <HydrationScripts options islands=true/>
+                <HydrationScripts options/>
                 <MetaTags/>
             </head>
             <body>
