@@ -60,7 +60,12 @@ test('the page is served with a Content-Security-Policy that still lets the wasm
 });
 
 test('the client files carry content hashes, come compressed, and may be cached for a year', async ({ request }) => {
-  const page = await (await request.get('/')).text();
+  // The nickname page is a plain form: its stylesheet, and no script or wasm to load.
+  const form = await (await request.get('/')).text();
+  expect([...new Set(form.match(/\/pkg\/[^"]+/g) ?? [])].map((a) => a.split('.').pop())).toEqual(['css']);
+  // The chat page (after the form, with the session's cookie) loads the client.
+  const page = await (await request.post('/join', { form: { nick: nickname('assets') } })).text();
+  expect(page).toContain('aria-label="Messages"');
   const assets = [...new Set(page.match(/\/pkg\/[^"]+/g) ?? [])];
   // The stylesheet, the script and the wasm, each named by its content.
   expect(assets.map((a) => a.split('.').pop()).sort()).toEqual(['css', 'js', 'wasm']);

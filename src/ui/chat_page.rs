@@ -22,7 +22,8 @@ use crate::protocol::{ServerMsg, GENERAL};
 /// The `id` of the script element holding the chat's first frames.
 const INIT_ID: &str = "cw-init";
 
-/// The chat page for a session: its first frames, then the chat island.
+/// The chat page for a session: the scripts that load the wasm, the chat's first frames, then the
+/// chat island.
 #[cfg(feature = "ssr")]
 #[component]
 pub fn ChatPage(state: super::page_state::PageData) -> impl IntoView {
@@ -45,7 +46,11 @@ pub fn ChatPage(state: super::page_state::PageData) -> impl IntoView {
         .collect::<Vec<_>>()
         .join("\n");
     provide_context(InitFrames(frames.into()));
+    // Only this page loads the wasm: the nickname form and the error page need none.
+    let scripts =
+        use_context::<LeptosOptions>().map(|options| view! { <HydrationScripts options/> });
     view! {
+        {scripts}
         <script type="application/json" id=INIT_ID inner_html=text></script>
         <ChatApp/>
     }

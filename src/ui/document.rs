@@ -18,11 +18,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     set_content_security_policy(&options);
     // Only the chat island is hydrated (it turns hydration on for itself): nothing else needs
     // hydration markers. Leptos's islands script would say so, but it also waits for the browser
-    // to be idle before loading the wasm, so the page uses the plain hydration script, whose
+    // to be idle before loading the wasm, so the chat page uses the plain hydration script, whose
     // `hydrate()` hydrates the island at once (`crate::hydrate`).
     if let Some(context) = Owner::current_shared_context() {
         context.set_is_hydrating(false);
     }
+    // For the chat page, which alone loads the wasm (`ChatPage`).
+    provide_context(options.clone());
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -30,8 +32,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
-                <HashedStylesheet id="leptos" options=options.clone()/>
-                <HydrationScripts options/>
+                <HashedStylesheet id="leptos" options/>
                 <MetaTags/>
             </head>
             <body>
