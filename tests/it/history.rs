@@ -15,6 +15,14 @@ fn seqs(history: &Value) -> Vec<u64> {
         .collect()
 }
 
+/// The chat page's first frames, as the server wrote them into the page for the island.
+fn first_frames(page: &str) -> &str {
+    page.split_once(r#"<script type="application/json" id="cw-init">"#)
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(init, _)| init)
+        .expect("the chat's first frames")
+}
+
 async fn post(client: &mut Client, n: usize, tag: &str) -> Vec<u64> {
     let mut acked = Vec::new();
     for i in 0..n {
@@ -184,12 +192,7 @@ async fn without_javascript_the_page_shows_history_and_the_form_posts_to_everyon
     // The history is in the page once: the chat island reads it back from the rendered lines, so
     // neither its first frames nor any hydration data repeat it.
     assert_eq!(page.matches("earlier").count(), 1, "{page}");
-    let init = page
-        .split_once(r#"<script type="application/json" id="cw-init">"#)
-        .and_then(|(_, rest)| rest.split_once("</script>"))
-        .map(|(init, _)| init)
-        .expect("the chat's first frames");
-    let frames: Vec<Value> = init
+    let frames: Vec<Value> = first_frames(&page)
         .lines()
         .map(|line| serde_json::from_str(line).expect("a frame per line"))
         .collect();
@@ -275,11 +278,7 @@ async fn a_nickname_cannot_close_the_page_s_first_frames() {
     let token = cookie_token(&joined).expect("session cookie");
     let cookie = format!("chinwag_session={token}");
     let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
-    let init = page
-        .split_once(r#"<script type="application/json" id="cw-init">"#)
-        .and_then(|(_, rest)| rest.split_once("</script>"))
-        .map(|(init, _)| init)
-        .expect("the chat's first frames");
+    let init = first_frames(&page);
     let welcome: Value = serde_json::from_str(init.lines().next().expect("welcome")).expect("json");
     assert_eq!(welcome["nick"], "x</script>y");
     assert!(!init.contains('<'), "{init}");
