@@ -1,5 +1,6 @@
 //! chinwag: a real-time chat web app. A Leptos page rendered on the server, whose chat (one island)
-//! is hydrated in the browser, talks over one websocket per tab to an axum handler that keeps a shared broadcast hub.
+//! is hydrated in the browser, talks over one websocket per tab to an axum handler that keeps a
+//! shared broadcast hub.
 //!
 //! # Layout
 //! Shared by the server and the wasm client:

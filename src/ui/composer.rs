@@ -1,12 +1,13 @@
 //! The composer: the text field and Send button, a plain form without JavaScript.
 
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
 use super::errors::{about_messages, describe};
 use super::nav::Nav;
 use crate::chat::View;
 use crate::client::ChatHandle;
 use crate::protocol::{GENERAL, MAX_TEXT_CHARS};
-use leptos::ev::SubmitEvent;
-use leptos::prelude::*;
 
 /// The text field and Send button. Enter sends (it submits the form), and so does the button. Without
 /// wasm the form posts to `/say` and the page reloads with the message in it.

@@ -43,7 +43,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// Sends this page's Content-Security-Policy: scripts only from this server or inline with this
-/// response's nonce (Leptos puts it on the hydration and resource scripts it writes), wasm allowed to
+/// response's nonce (Leptos puts it on the hydration script of the chat page), wasm allowed to
 /// compile (`'wasm-unsafe-eval'`), no `'unsafe-inline'` anywhere, no framing, forms only to this server.
 fn set_content_security_policy(options: &LeptosOptions) {
     use axum::http::{header, HeaderValue};
@@ -101,17 +101,17 @@ fn Home() -> impl IntoView {
     // into the page for hydration, a second copy of the history the chat island never reads.
     view! {
         <Suspense fallback=|| ()>
-            {move || Suspend::new({
+            {move || {
                 let room = room.clone();
-                async move {
-                match page_state(room).await {
-                    Ok(Some(state)) => view! { <ChatPage state/> }.into_any(),
-                    Ok(None) => view! { <JoinPage/> }.into_any(),
-                    // Not the nickname form: the session is fine, the server is not, for now.
-                    Err(_) => view! { <Unavailable/> }.into_any(),
-                }
-                }
-            })}
+                Suspend::new(async move {
+                    match page_state(room).await {
+                        Ok(Some(state)) => view! { <ChatPage state/> }.into_any(),
+                        Ok(None) => view! { <JoinPage/> }.into_any(),
+                        // Not the nickname form: the session is fine, the server is not, for now.
+                        Err(_) => view! { <Unavailable/> }.into_any(),
+                    }
+                })
+            }}
         </Suspense>
     }
 }

@@ -288,12 +288,9 @@ pub fn rendered_history(room: &str) -> Vec<crate::protocol::Stored> {
     let Ok(items) = document().query_selector_all("ul.messages > li.msg[data-id]") else {
         return Vec::new();
     };
-    let text_of = |item: &web_sys::Element, selector: &str| {
-        item.query_selector(selector)
-            .ok()
-            .flatten()
-            .and_then(|el| el.text_content())
-    };
+    let find =
+        |item: &web_sys::Element, selector: &str| item.query_selector(selector).ok().flatten();
+    let text_of = |item: &web_sys::Element, selector: &str| find(item, selector)?.text_content();
     (0..items.length())
         .filter_map(|i| items.item(i)?.dyn_into::<web_sys::Element>().ok())
         .filter_map(|item| {
@@ -303,13 +300,9 @@ pub fn rendered_history(room: &str) -> Vec<crate::protocol::Stored> {
                 return None;
             }
             let from = text_of(&item, ".from")?;
-            let at = item
-                .query_selector("time")
-                .ok()
-                .flatten()
-                .and_then(|time| time.get_attribute("datetime"))?;
+            let at = find(&item, "time")?.get_attribute("datetime")?;
             let deleted = item.class_list().contains("deleted");
-            let action = item.query_selector(".text.action").ok().flatten().is_some();
+            let action = find(&item, ".text.action").is_some();
             let text = if deleted {
                 String::new()
             } else {
@@ -326,7 +319,7 @@ pub fn rendered_history(room: &str) -> Vec<crate::protocol::Stored> {
             Some(Stored::Message(ChatMessage {
                 room: room.to_owned(),
                 seq: seq.parse().ok()?,
-                edited: item.query_selector(".edited").ok().flatten().is_some(),
+                edited: find(&item, ".edited").is_some(),
                 from,
                 text,
                 at,

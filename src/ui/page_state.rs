@@ -1,9 +1,9 @@
 //! What the server knows when it renders the chat for a session, read before anything is sent
 //! (server only).
 //!
-//! It reaches the browser once, as the rendered page and as two protocol frames in the page
-//! ([`PageData::frames`]), which the chat island reads with the same decoder as the websocket's
-//! frames: no serialized copy of the history rides along for hydration.
+//! It reaches the browser once: the history as rendered lines, the rest as two protocol frames in
+//! the page ([`PageData::frames`], the history's without its messages), which the chat island reads
+//! with the websocket's own decoder. No serialized copy of the history rides along for hydration.
 
 use leptos::prelude::*;
 
