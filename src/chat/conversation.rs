@@ -1,4 +1,10 @@
 //! A conversation and its lines: a room, or private messages with one person.
+//!
+//! Lines are shared (`Arc`) between the chat and the page: showing the conversation again after a
+//! frame copies pointers, not texts, and a line is copied only when it changes while shown.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::protocol::GENERAL;
 
@@ -42,37 +48,36 @@ pub enum LineKind {
 pub struct Line {
     /// Stable identity: `client_id` for my own messages, `room:seq` for others', `notice-N`.
     pub id: String,
+    /// Changed only through [`Conversation::line_mut`] and the like, which renew `version`.
     pub kind: LineKind,
+    /// Unique to this line as it looks now: taken afresh whenever it changes.
+    version: u64,
+}
+
+/// The next line version; unique for the life of the page (or the server process).
+fn next_version() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Line {
-    /// A key that changes whenever the line's look does, so a keyed list re-renders it.
-    pub fn render_key(&self) -> String {
-        match &self.kind {
-            LineKind::Chat {
-                mine,
-                seq,
-                edited,
-                deleted,
-                text,
-                ..
-            } => {
-                // An edit changes the text, perhaps not its length: a hash of it tells.
-                let text = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-                });
-                // Plain codes, not `Debug`: the wasm then carries no `Debug` formatting for these.
-                let mine = match mine {
-                    None => 'o',
-                    Some(SendState::Sending) => 'p',
-                    Some(SendState::Sent) => 's',
-                    Some(SendState::Failed) => 'f',
-                };
-                let seq = seq.unwrap_or(0);
-                format!("{}#{mine}{seq}{edited}{deleted}{text:x}", self.id)
-            }
-            LineKind::Notice(_) => self.id.clone(),
+    pub fn new(id: String, kind: LineKind) -> Self {
+        Self {
+            id,
+            kind,
+            version: next_version(),
         }
+    }
+
+    /// The line's key in a keyed list: it changes whenever the line's look does, so the list
+    /// re-renders that line and no other, and costs no more than comparing numbers.
+    pub fn render_key(&self) -> u64 {
+        self.version
+    }
+
+    /// The line taken apart, to render it.
+    pub fn into_parts(self) -> (String, LineKind) {
+        (self.id, self.kind)
     }
 }
 
@@ -103,7 +108,7 @@ impl Default for View {
 pub struct Conversation {
     /// The room's name, or the other person's name as last seen.
     pub title: String,
-    pub lines: Vec<Line>,
+    pub lines: Vec<Arc<Line>>,
     /// Messages received while another conversation was open.
     pub unread: u32,
     /// Of those, the ones that mention me (rooms only).
@@ -121,6 +126,26 @@ pub const MAX_LINES: usize = 300;
 const TRIM_SLACK: usize = 50;
 
 impl Conversation {
+    pub(super) fn push(&mut self, line: Line) {
+        self.lines.push(Arc::new(line));
+    }
+
+    /// The newest line whose `id` is given, to change: it takes a new version (and is copied if
+    /// the page still shows the old one).
+    pub(super) fn line_mut(&mut self, id: &str) -> Option<&mut LineKind> {
+        let line = self.lines.iter_mut().rev().find(|l| l.id == id)?;
+        Some(changed(line))
+    }
+
+    /// The message `seq` of this room, to change, as [`Conversation::line_mut`].
+    pub(super) fn message_mut(&mut self, seq: u64) -> Option<&mut LineKind> {
+        let line = self.lines.iter_mut().find(|l| match l.kind {
+            LineKind::Chat { seq: Some(s), .. } => s == seq,
+            _ => false,
+        })?;
+        Some(changed(line))
+    }
+
     /// Drops the oldest lines past [`MAX_LINES`] (never my own unconfirmed ones, which still offer
     /// their state and Retry). Returns whether any went; the conversation then has older messages
     /// to load again.
@@ -160,6 +185,12 @@ impl Conversation {
             })
             .min()
     }
+}
+
+fn changed(line: &mut Arc<Line>) -> &mut LineKind {
+    let line = Arc::make_mut(line);
+    line.version = next_version();
+    &mut line.kind
 }
 
 /// What is shown for a room I am not in.

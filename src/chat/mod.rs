@@ -19,6 +19,7 @@
 //! - [`links`]: web addresses in a message's text, shown as links.
 //! - [`mentions`]: `@name` in a message's text; a mention of me raises badges and notifications.
 //! - [`outbox`]: my own messages, from "sending" to "sent" or "not sent", and their resending.
+//! - [`parts`]: which parts of the page a frame changes, so only those re-render.
 //! - [`timeline`]: messages received, live or from history, each kept once and in order.
 //! - [`people`]: who is online, per room, and their comings, goings and renames.
 //! - [`typing`]: the "is typing" line.
@@ -27,6 +28,7 @@ pub mod conversation;
 pub mod links;
 pub mod mentions;
 pub mod outbox;
+pub mod parts;
 pub mod people;
 #[cfg(test)]
 mod tests;
@@ -37,6 +39,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use conversation::{Conversation, Line, LineKind, SendState, View, MAX_LINES};
 pub use outbox::Outgoing;
+pub use parts::Parts;
 
 use crate::protocol::{ServerMsg, Stored, GENERAL, PROTOCOL_VERSION};
 use conversation::NOT_JOINED;
@@ -273,12 +276,14 @@ impl Chat {
         }
     }
 
-    /// Advances the clock: unacked messages time out, typing entries expire. Returns whether anything
-    /// visible changed.
-    pub fn tick(&mut self, now_ms: f64) -> bool {
+    /// Advances the clock: unacked messages time out, typing entries expire. Returns the parts of
+    /// the page that changed.
+    pub fn tick(&mut self, now_ms: f64) -> Parts {
         let typing = self.expire_typing(now_ms);
         let unacked = self.expire_unacked(now_ms);
-        typing || unacked
+        // A message timing out may be in any conversation, with a notice: the lines are redrawn
+        // only if it was the open one's, which is not worth tracking for a rare event.
+        Parts::TYPING.when(typing) | (Parts::LINES | Parts::ME).when(unacked)
     }
 
     /// Applies one server frame at time `now_ms`. Returns whether anything visible changed.
@@ -498,7 +503,7 @@ impl Chat {
                 let mut older = Vec::new();
                 for message in messages.iter().filter_map(Stored::message) {
                     if self.seen.insert((room.clone(), message.seq)) {
-                        older.push(self.line_of(message));
+                        older.push(std::sync::Arc::new(self.line_of(message)));
                     }
                 }
                 let conv = self.ensure_room(room);

@@ -39,9 +39,9 @@ impl Chat {
     /// Shows my own message at once, as sending, in conversation `view`.
     pub fn push_own(&mut self, view: View, client_id: &str, text: &str, action: bool, at: &str) {
         let from = self.me.clone();
-        self.conversation_mut(&view).lines.push(Line {
-            id: client_id.to_owned(),
-            kind: LineKind::Chat {
+        self.conversation_mut(&view).push(Line::new(
+            client_id.to_owned(),
+            LineKind::Chat {
                 from,
                 text: text.to_owned(),
                 at: at.to_owned(),
@@ -51,7 +51,7 @@ impl Chat {
                 edited: false,
                 deleted: false,
             },
-        });
+        ));
         self.pending.insert(client_id.to_owned(), (view, None));
     }
 
@@ -109,10 +109,9 @@ impl Chat {
     pub fn retry(&mut self, client_id: &str) -> Option<Outgoing> {
         let view = self.find_line_view(client_id)?;
         let conv = self.conversation_mut(&view);
-        let line = conv.lines.iter_mut().rev().find(|l| l.id == client_id)?;
         let LineKind::Chat {
             text, action, mine, ..
-        } = &mut line.kind
+        } = conv.line_mut(client_id)?
         else {
             return None;
         };
@@ -152,10 +151,10 @@ impl Chat {
     pub(super) fn confirm_stored(&mut self, view: &View, client_id: &str, at: Option<u64>) -> bool {
         self.settle(client_id, SendState::Sent);
         let conv = self.conversation_mut(view);
-        let Some(line) = conv.lines.iter_mut().rev().find(|l| l.id == client_id) else {
+        let Some(line) = conv.line_mut(client_id) else {
             return false;
         };
-        if let LineKind::Chat { mine, seq, .. } = &mut line.kind {
+        if let LineKind::Chat { mine, seq, .. } = line {
             *mine = Some(SendState::Sent);
             *seq = seq.or(at);
         }
@@ -168,10 +167,8 @@ impl Chat {
         let Some(conv) = self.rooms.get_mut(room) else {
             return;
         };
-        if let Some(line) = conv.lines.iter_mut().rev().find(|l| l.id == client_id) {
-            if let LineKind::Chat { seq, .. } = &mut line.kind {
-                *seq = Some(at);
-            }
+        if let Some(LineKind::Chat { seq, .. }) = conv.line_mut(client_id) {
+            *seq = Some(at);
         }
     }
 
@@ -181,11 +178,9 @@ impl Chat {
             return false;
         };
         let conv = self.conversation_mut(&view);
-        if let Some(line) = conv.lines.iter_mut().rev().find(|l| l.id == client_id) {
-            if let LineKind::Chat { mine, .. } = &mut line.kind {
-                *mine = Some(state);
-                return true;
-            }
+        if let Some(LineKind::Chat { mine, .. }) = conv.line_mut(client_id) {
+            *mine = Some(state);
+            return true;
         }
         false
     }

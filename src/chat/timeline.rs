@@ -31,10 +31,8 @@ impl Chat {
     pub fn notice(&mut self, view: &View, text: impl Into<String>) {
         self.notices += 1;
         let id = format!("notice-{}", self.notices);
-        self.conversation_mut(view).lines.push(Line {
-            id,
-            kind: LineKind::Notice(text.into()),
-        });
+        self.conversation_mut(view)
+            .push(Line::new(id, LineKind::Notice(text.into())));
     }
 
     /// A room's first page, a catch-up after a reconnect, or (with `reset`) the latest page after
@@ -100,23 +98,22 @@ impl Chat {
         };
         let delivered = self.delivered.entry(change.room.clone()).or_insert(0);
         *delivered = (*delivered).max(change.log_seq);
-        let Some((text, edited, deleted)) =
-            conv.lines.iter_mut().find_map(|line| match &mut line.kind {
-                LineKind::Chat {
-                    seq: Some(seq),
-                    text,
-                    edited,
-                    deleted,
-                    ..
-                } if *seq == change.seq => Some((text, edited, deleted)),
-                _ => None,
-            })
+        // Looked at before it is taken to change: a repeated delete changes nothing.
+        let shown = conv.lines.iter().any(|line| {
+            matches!(line.kind, LineKind::Chat { seq: Some(seq), deleted: false, .. } if seq == change.seq)
+        });
+        if !shown {
+            return false;
+        }
+        let Some(LineKind::Chat {
+            text,
+            edited,
+            deleted,
+            ..
+        }) = conv.message_mut(change.seq)
         else {
             return false;
         };
-        if *deleted {
-            return false;
-        }
         if delete {
             *deleted = true;
             text.clear();
@@ -158,7 +155,7 @@ impl Chat {
         }
         let line = self.line_of(message);
         let conv = self.ensure_room(&message.room);
-        conv.lines.push(line);
+        conv.push(line);
         if unseen {
             conv.unread += 1;
             if mentioned {
@@ -177,9 +174,9 @@ impl Chat {
     }
 
     pub(super) fn line_of(&self, message: &ChatMessage) -> Line {
-        Line {
-            id: format!("{}:{}", message.room, message.seq),
-            kind: LineKind::Chat {
+        Line::new(
+            format!("{}:{}", message.room, message.seq),
+            LineKind::Chat {
                 from: message.from.clone(),
                 text: message.text.clone(),
                 at: message.at.clone(),
@@ -190,7 +187,7 @@ impl Chat {
                 edited: message.edited,
                 deleted: message.deleted,
             },
-        }
+        )
     }
 
     /// Shows a private message once (by id, and by `client_id` for my own).
@@ -226,9 +223,9 @@ impl Chat {
         if conv.lines.iter().any(|l| l.id == id) {
             return false;
         }
-        conv.lines.push(Line {
+        conv.push(Line::new(
             id,
-            kind: LineKind::Chat {
+            LineKind::Chat {
                 from: dm.from.clone(),
                 text: dm.text.clone(),
                 at: dm.at.clone(),
@@ -238,7 +235,7 @@ impl Chat {
                 edited: false,
                 deleted: false,
             },
-        });
+        ));
         if unseen {
             conv.unread += 1;
         }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use web_sys::{Notification, NotificationOptions, NotificationPermission};
 
 use super::ChatHandle;
-use crate::chat::Chat;
+use crate::chat::{Chat, Parts};
 
 /// The page's name, as the title shows it when nothing waits.
 const TITLE: &str = "chinwag";
@@ -15,13 +15,12 @@ const TITLE: &str = "chinwag";
 /// notifications. Call once, after hydration.
 pub fn watch(chat: ChatHandle) {
     let hidden = || document().hidden();
-    chat.chat.maybe_update(|c| c.set_hidden(hidden()));
+    let follow = move || chat.change(|c| Parts::ME.when(c.set_hidden(hidden())));
+    follow();
     // The listener lives as long as the tab.
-    let _ = window_event_listener_untyped("visibilitychange", move |_| {
-        chat.chat.maybe_update(|c| c.set_hidden(hidden()));
-    });
+    let _ = window_event_listener_untyped("visibilitychange", move |_| follow());
     Effect::new(move |_| {
-        let alerts = chat.chat.with(|c| c.alerts);
+        let alerts = chat.read(Parts::ME, |c| c.alerts);
         let title = if alerts > 0 {
             format!("({alerts}) {TITLE}")
         } else {
@@ -34,12 +33,14 @@ pub fn watch(chat: ChatHandle) {
 
 /// Shows what the chat has to notify, if the person allowed notifications.
 pub fn notify(chat: ChatHandle) {
-    if !chat.chat.with_untracked(Chat::notifications_waiting) {
+    if !chat.peek(Chat::notifications_waiting) {
         return;
     }
     let mut shown = Vec::new();
-    chat.chat
-        .update_untracked(|c| shown = c.take_notifications());
+    chat.change(|c| {
+        shown = c.take_notifications();
+        Parts::NONE
+    });
     if Notification::permission() != NotificationPermission::Granted {
         return;
     }

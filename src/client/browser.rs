@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::{now_ms, ChatHandle, ConnState};
+use crate::chat::{Chat, Parts};
 use crate::protocol::{ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
 
 /// First reconnect delay; doubled on each failure up to [`MAX_BACKOFF_MS`].
@@ -67,11 +68,11 @@ async fn run(
             false
         };
         // No ack can come while offline: my messages wait, "sending", for the next welcome.
-        chat.chat.maybe_update(|c| {
+        chat.change(|c| {
             c.disconnected();
-            false
+            Parts::NONE
         });
-        if chat.chat.with_untracked(|c| c.banned_until.is_some()) {
+        if chat.peek(|c| c.banned_until.is_some()) {
             // Coming back is refused until the ban ends; the page says so, and a reload later
             // tries again.
             chat.status.set(ConnState::Banned);
@@ -112,9 +113,9 @@ where
     }
     if let ClientMsg::Say { client_id, .. } | ClientMsg::Dm { client_id, .. } = msg {
         let now = now_ms();
-        chat.chat.maybe_update(|c| {
+        chat.change(|c| {
             c.mark_transmitted(client_id, now);
-            false
+            Parts::NONE
         });
     }
     true
@@ -148,7 +149,7 @@ async fn session(
     let mut incoming = stream.fuse();
     // The session cookie rides along with the upgrade; the nickname comes back in `welcome`.
     // `since` asks for exactly what this tab missed while it was away.
-    let (since, dm_since) = chat.chat.with_untracked(|c| (c.since(), c.dm_since()));
+    let (since, dm_since) = chat.peek(|c| (c.since(), c.dm_since()));
     let hello = ClientMsg::Hello {
         nick: String::new(),
         session: None,
@@ -173,7 +174,7 @@ async fn session(
                 match msg {
                     ServerMsg::Welcome { .. } => {
                         welcomed = true;
-                        chat.chat.update(|c| { c.apply(&msg, now_ms()); });
+                        chat.change(|c| c.receive_frame(&msg, now_ms()));
                         chat.status.set(ConnState::Online);
                         // My messages written while offline are in the chat as "sending": send
                         // them from there, once, in order; then the joins, leaves and renames
@@ -181,7 +182,7 @@ async fn session(
                         while let Ok(msg) = outbox.try_recv() {
                             defer(chat, deferred, msg);
                         }
-                        let unconfirmed = chat.chat.with_untracked(|c| c.unconfirmed());
+                        let unconfirmed = chat.peek(Chat::unconfirmed);
                         for outgoing in unconfirmed {
                             if !send(chat, &mut sink, &outgoing.frame()).await {
                                 return welcomed;
@@ -214,7 +215,7 @@ async fn session(
                             chat.history_answered();
                         }
                         let now = now_ms();
-                        chat.chat.maybe_update(|c| c.apply(&other, now));
+                        chat.change(|c| c.receive_frame(&other, now));
                         super::attention::notify(chat);
                     }
                 }

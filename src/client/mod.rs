@@ -1,7 +1,10 @@
 //! The browser's end of the websocket: one connection per tab, opened after hydration, kept open.
 //!
-//! [`ChatHandle`] is what the page holds: a signal with the whole [`Chat`], the connection state, and
-//! the actions the page offers (submit the composer, retry, open a conversation, report typing). In
+//! [`ChatHandle`] is what the page holds: the [`Chat`], one trigger per part of the page
+//! ([`Parts`]), the connection state, and the actions the page offers (submit the composer, retry,
+//! open a conversation, report typing). A reader of the chat names the parts it shows
+//! ([`ChatHandle::read`]); a change wakes the readers of the parts it changed, so a typing frame
+//! redraws the typing line and not the messages. In
 //! the browser, [`start`] spawns the connection loop: it opens `/ws` (gloo-net; the session cookie
 //! goes with the upgrade), says `hello`, applies every server frame to the chat, and when the socket
 //! drops it waits with exponential backoff (0.5 s doubling to 15 s, with jitter so a restarted server
@@ -17,7 +20,7 @@
 use futures::channel::mpsc;
 use leptos::prelude::*;
 
-use crate::chat::{Chat, View};
+use crate::chat::{Chat, Parts, View};
 use crate::command::{Command, HELP};
 use crate::protocol::ClientMsg;
 
@@ -116,7 +119,10 @@ impl Typing {
 /// The page's handle on the chat. `Copy`, so every event handler can hold one.
 #[derive(Debug, Clone, Copy)]
 pub struct ChatHandle {
-    pub chat: RwSignal<Chat>,
+    /// Not a signal: who shows what of it is woken through `parts`.
+    chat: StoredValue<Chat>,
+    /// One trigger per part of the page, by [`Parts::indices`].
+    parts: [Trigger; Parts::COUNT],
     pub status: RwSignal<ConnState>,
     /// Set once the wasm has hydrated the page: from then on, browser-only details (local times).
     pub hydrated: RwSignal<bool>,
@@ -134,13 +140,36 @@ pub struct ChatHandle {
 impl ChatHandle {
     pub fn new(me: String) -> Self {
         Self {
-            chat: RwSignal::new(Chat::new(me)),
+            chat: StoredValue::new(Chat::new(me)),
+            parts: std::array::from_fn(|_| Trigger::new()),
             status: RwSignal::new(ConnState::Connecting),
             hydrated: RwSignal::new(false),
             notify_permission: RwSignal::new(None),
             outbox: StoredValue::new(None),
             typing: StoredValue::new(Typing::default()),
             loading_older: StoredValue::new(None),
+        }
+    }
+
+    /// Reads the chat, and runs the reader again when one of `parts` changes.
+    pub fn read<T>(&self, parts: Parts, f: impl FnOnce(&Chat) -> T) -> T {
+        for i in parts.indices() {
+            self.parts[i].track();
+        }
+        self.chat.with_value(f)
+    }
+
+    /// Reads the chat without following it (in event handlers).
+    pub fn peek<T>(&self, f: impl FnOnce(&Chat) -> T) -> T {
+        self.chat.with_value(f)
+    }
+
+    /// Changes the chat; `f` says which parts of the page it changed, and their readers run again.
+    pub fn change(&self, f: impl FnOnce(&mut Chat) -> Parts) {
+        let mut parts = Parts::NONE;
+        self.chat.update_value(|c| parts = f(c));
+        for i in parts.indices() {
+            self.parts[i].notify();
         }
     }
 
@@ -162,7 +191,7 @@ impl ChatHandle {
     pub fn submit(&self, input: &str) {
         match Command::parse(input) {
             Command::Say { text, action } => {
-                let view = self.chat.with_untracked(Chat::current_view);
+                let view = self.peek(Chat::current_view);
                 if let View::Room(room) = &view {
                     // The room clears my typing line when my message arrives: no `typing: false`
                     // frame is needed (each one counts against the typing rate).
@@ -176,16 +205,18 @@ impl ChatHandle {
                 self.post(view, text, action);
             }
             Command::Msg { to, .. }
-                if crate::chat::lower(&to)
-                    == self.chat.with_untracked(|c| crate::chat::lower(&c.me)) =>
+                if crate::chat::lower(&to) == self.peek(|c| crate::chat::lower(&c.me)) =>
             {
                 // Never let a private message fall through to the room.
                 self.note("You cannot send a private message to yourself.");
             }
             Command::Msg { to, text } => {
                 let view = View::Direct(to);
-                self.chat.update(|c| c.open(view.clone()));
-                let view = self.chat.with_untracked(Chat::current_view);
+                self.change(|c| {
+                    c.open(view.clone());
+                    Parts::ALL
+                });
+                let view = self.peek(Chat::current_view);
                 self.post(view, text, false);
             }
             Command::Nick(nick) => self.transmit(ClientMsg::Nick { nick }),
@@ -202,9 +233,10 @@ impl ChatHandle {
     }
 
     fn note(&self, text: &str) {
-        self.chat.update(|c| {
+        self.change(|c| {
             let view = c.current_view();
             c.notice(&view, text);
+            Parts::LINES
         });
     }
 
@@ -215,8 +247,10 @@ impl ChatHandle {
         }
         let client_id = new_client_id();
         let at = now_rfc3339();
-        self.chat
-            .update(|c| c.push_own(view.clone(), &client_id, &text, action, &at));
+        self.change(|c| {
+            c.push_own(view.clone(), &client_id, &text, action, &at);
+            Parts::LINES | Parts::ME
+        });
         let outgoing = crate::chat::Outgoing {
             view,
             client_id,
@@ -229,7 +263,10 @@ impl ChatHandle {
     /// Sends a failed message again, under its first `client_id`.
     pub fn retry(&self, client_id: &str) {
         let mut outgoing = None;
-        self.chat.update(|c| outgoing = c.retry(client_id));
+        self.change(|c| {
+            outgoing = c.retry(client_id);
+            Parts::LINES | Parts::ME
+        });
         if let Some(outgoing) = outgoing {
             self.transmit(outgoing.frame());
         }
@@ -263,7 +300,7 @@ impl ChatHandle {
     /// A moderator mutes (`ban: false`) or bans `nick` for `seconds`; everyone is told
     /// (`moderated`) once the server has stored it.
     pub fn sanction(&self, ban: bool, nick: String, seconds: u64, reason: String) {
-        if !self.chat.with_untracked(|c| c.moderator) {
+        if !self.peek(|c| c.moderator) {
             self.note("Only moderators can mute and ban.");
             return;
         }
@@ -284,7 +321,7 @@ impl ChatHandle {
 
     /// Asks for the page of the room on screen before the oldest message shown (scrolling up).
     pub fn load_older(&self) {
-        let request = self.chat.with_untracked(|c| {
+        let request = self.peek(|c| {
             let room = c.current_room().filter(|room| c.is_member(room))?;
             let before = c.oldest_seq(room).filter(|_| !c.room(room).complete)?;
             Some((room.to_owned(), before))
@@ -329,15 +366,16 @@ impl ChatHandle {
     /// Opens a conversation (the room, or private messages with someone).
     pub fn open(&self, view: View) {
         self.stop_typing();
-        self.chat.update(|c| c.open(view));
+        self.change(|c| {
+            c.open(view);
+            Parts::ALL
+        });
     }
 
     /// The composer's text changed: tell the room on screen I am typing (throttled), or that I
     /// stopped. Private conversations have no typing line.
     pub fn input_changed(&self, has_text: bool) {
-        let room = self
-            .chat
-            .with_untracked(|c| c.current_room().map(str::to_owned));
+        let room = self.peek(|c| c.current_room().map(str::to_owned));
         let Some(room) = room.filter(|_| has_text) else {
             self.stop_typing();
             return;
@@ -392,7 +430,7 @@ impl ChatHandle {
             }
             self.typing.set_value(typing);
         }
-        self.chat.maybe_update(|c| c.tick(now));
+        self.change(|c| c.tick(now));
     }
 }
 

@@ -15,7 +15,7 @@ use super::messages::MessageList;
 use super::nav::Nav;
 use super::paths::{room_of_path, room_path};
 use super::sidebar::{Badge, Sidebar};
-use crate::chat::View;
+use crate::chat::{Chat, Parts, View};
 use crate::client::ChatHandle;
 use crate::protocol::{ServerMsg, GENERAL};
 
@@ -120,11 +120,12 @@ pub fn ChatApp() -> impl IntoView {
         .path
         .with_untracked(|path| room_of_path(path))
         .unwrap_or_else(|| GENERAL.to_owned());
-    chat.chat.update(|c| {
+    chat.change(|c| {
         for frame in &frames {
             c.apply(frame, 0.0);
         }
         c.open(View::Room(room));
+        Parts::ALL
     });
     let hydrated = chat.hydrated;
     // Effects run only in the browser, after hydration: this is where the websocket opens.
@@ -144,23 +145,26 @@ pub fn ChatApp() -> impl IntoView {
         }
     });
     let title = move || {
-        chat.chat.with(|c| match c.current_view() {
+        chat.read(Parts::CONVERSATIONS, |c| match c.current_view() {
             View::Room(room) => format!("# {room}"),
             View::Direct(_) => format!("@ {}", c.current().title),
         })
     };
-    let typing = move || chat.chat.with(|c| c.typing_line()).unwrap_or_default();
+    let typing = move || {
+        chat.read(Parts::TYPING, Chat::typing_line)
+            .unwrap_or_default()
+    };
     // A room in the URL that this session is not in: offer to join it. Memos, so the views below
     // are rebuilt only when these change, not on every message.
     let outside = Memo::new(move |_| {
-        chat.chat.with(|c| {
+        chat.read(Parts::CONVERSATIONS, |c| {
             c.current_room()
                 .filter(|room| !c.is_member(room))
                 .map(str::to_owned)
         })
     });
     let leavable = Memo::new(move |_| {
-        chat.chat.with(|c| {
+        chat.read(Parts::CONVERSATIONS, |c| {
             c.current_room()
                 .filter(|room| *room != GENERAL && c.is_member(room))
                 .map(str::to_owned)
@@ -245,7 +249,7 @@ fn LeaveRoom(chat: ChatHandle, room: String) -> impl IntoView {
 #[component]
 fn DrawerToggle(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     let unread = Memo::new(move |_| {
-        chat.chat.with(|c| {
+        chat.read(Parts::CONVERSATIONS, |c| {
             c.rooms()
                 .chain(c.directs())
                 .map(|(_, conv)| conv.unread)
@@ -273,8 +277,8 @@ fn DrawerToggle(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
 /// never reloads by itself, and offers the reload only when no message of mine would be lost.
 #[component]
 fn NewVersion(chat: ChatHandle) -> impl IntoView {
-    let outdated = Memo::new(move |_| chat.chat.with(|c| c.outdated));
-    let unsent = Memo::new(move |_| chat.chat.with(|c| c.outdated.then(|| c.unsent())));
+    let outdated = Memo::new(move |_| chat.read(Parts::ME, |c| c.outdated));
+    let unsent = Memo::new(move |_| chat.read(Parts::ME, |c| c.outdated.then(|| c.unsent())));
     let reload = move |_| {
         #[cfg(feature = "hydrate")]
         let _ = window().location().reload();
@@ -329,7 +333,7 @@ fn ConnectionStatus(chat: ChatHandle) -> impl IntoView {
                 <span class="dot" aria-hidden="true"></span>
                 {move || chat.status.get().label()}
             </p>
-            <p class="me">"You are " <strong>{move || chat.chat.with(|c| c.me.clone())}</strong></p>
+            <p class="me">"You are " <strong>{move || chat.read(Parts::ME, |c| c.me.clone())}</strong></p>
         </div>
     }
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::errors::{about_messages, describe};
 use super::nav::Nav;
-use crate::chat::View;
+use crate::chat::{Parts, View};
 use crate::client::ChatHandle;
 use crate::protocol::{GENERAL, MAX_TEXT_CHARS};
 
@@ -31,16 +31,17 @@ pub fn Composer(chat: ChatHandle) -> impl IntoView {
         draft.set(String::new());
     };
     let placeholder = move || {
-        chat.chat.with(|c| match c.current_view() {
+        chat.read(Parts::CONVERSATIONS, |c| match c.current_view() {
             View::Room(room) => format!("Message #{room}  (/help for commands)"),
             View::Direct(_) => format!("Message @{}", c.current().title),
         })
     };
     // Which room the no-JavaScript post goes to.
     let room = move || {
-        chat.chat
-            .with(|c| c.current_room().map(str::to_owned))
-            .unwrap_or_else(|| GENERAL.to_owned())
+        chat.read(Parts::CONVERSATIONS, |c| {
+            c.current_room().map(str::to_owned)
+        })
+        .unwrap_or_else(|| GENERAL.to_owned())
     };
     view! {
         {move || error().map(|e| view! { <p class="form-error composer-error" role="alert">{e}</p> })}

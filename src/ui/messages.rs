@@ -1,12 +1,14 @@
 //! The messages of the open conversation.
 
+use std::sync::Arc;
+
 use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 
 use crate::chat::links::{segments, Segment};
 use crate::chat::mentions::{names, pieces, Piece};
-use crate::chat::{Line, LineKind, SendState};
+use crate::chat::{Line, LineKind, Parts, SendState};
 use crate::client::{self, ChatHandle};
 use crate::protocol::MAX_TEXT_CHARS;
 
@@ -31,8 +33,9 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     };
     Effect::new(move |_| {
         let first = chat
-            .chat
-            .with(|c| c.current().lines.first().map(|l| l.id.clone()))
+            .read(Parts::LINES, |c| {
+                c.current().lines.first().map(|l| l.id.clone())
+            })
             .unwrap_or_default();
         if let Some(el) = list.get_untracked() {
             let (old_first, old_height) = top.get_value();
@@ -53,16 +56,16 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
         }
     });
     let more = move || {
-        chat.chat.with(|c| {
+        chat.read(Parts::LINES | Parts::CONVERSATIONS, |c| {
             c.current_room().is_some_and(|room| {
                 c.is_member(room) && !c.room(room).complete && c.oldest_seq(room).is_some()
             })
         })
     };
-    let lines = move || chat.chat.with(|c| c.current().lines.clone());
+    let lines = move || chat.read(Parts::LINES, |c| c.current().lines.clone());
     // One memo for every line: a frame re-runs it once, and the lines only when it changes.
-    let moderator = Memo::new(move |_| chat.chat.with(|c| c.moderator));
-    let empty = move || chat.chat.with(|c| c.current().lines.is_empty());
+    let moderator = Memo::new(move |_| chat.read(Parts::ME, |c| c.moderator));
+    let empty = move || chat.read(Parts::LINES, |c| c.current().lines.is_empty());
 
     view! {
         <div class="messages-wrap">
@@ -84,7 +87,7 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
                 node_ref=list
                 on:scroll=on_scroll
             >
-                <For each=lines key=Line::render_key let:line>
+                <For each=lines key=line_key let:line>
                     <LineView chat line moderator/>
                 </For>
             </ul>
@@ -92,12 +95,17 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     }
 }
 
+fn line_key(line: &Arc<Line>) -> u64 {
+    line.render_key()
+}
+
 /// One line. The server's rendering of a stored message is also where the browser reads the page's
 /// history from ([`rendered_history`]): `data-id` (`room:seq`), `.from`, `time[datetime]`, `.text`,
 /// `.edited` and the `deleted` class carry everything it needs.
 #[component]
-fn LineView(chat: ChatHandle, line: Line, moderator: Memo<bool>) -> impl IntoView {
-    match line.kind {
+fn LineView(chat: ChatHandle, line: Arc<Line>, moderator: Memo<bool>) -> impl IntoView {
+    let (line_id, kind) = Arc::unwrap_or_clone(line).into_parts();
+    match kind {
         LineKind::Notice(text) => view! { <li class="notice">{text}</li> }.into_any(),
         LineKind::Chat {
             from,
@@ -127,7 +135,7 @@ fn LineView(chat: ChatHandle, line: Line, moderator: Memo<bool>) -> impl IntoVie
                     client::utc_time(&at_text)
                 }
             };
-            let id = line.id.clone();
+            let id = line_id.clone();
             let retry = (mine == Some(SendState::Failed)).then(|| {
                 view! {
                     <button class="retry" on:click=move |_| chat.retry(&id)>
@@ -140,10 +148,7 @@ fn LineView(chat: ChatHandle, line: Line, moderator: Memo<bool>) -> impl IntoVie
             let editing = RwSignal::new(false);
             let delete = move |seq: u64| {
                 move |_| {
-                    if let Some(room) = chat
-                        .chat
-                        .with_untracked(|c| c.current_room().map(str::to_owned))
-                    {
+                    if let Some(room) = chat.peek(|c| c.current_room().map(str::to_owned)) {
                         chat.delete(&room, seq);
                     }
                 }
@@ -162,7 +167,7 @@ fn LineView(chat: ChatHandle, line: Line, moderator: Memo<bool>) -> impl IntoVie
                 }
             });
             // Text nodes, never HTML: whatever a user types is shown as typed, web addresses as links.
-            let me = chat.chat.with_untracked(|c| c.me.clone());
+            let me = chat.peek(|c| c.me.clone());
             let body = if deleted {
                 view! { <p class="text tombstone">"message deleted"</p> }.into_any()
             } else if action {
@@ -188,7 +193,7 @@ fn LineView(chat: ChatHandle, line: Line, moderator: Memo<bool>) -> impl IntoVie
                 None => body,
             };
             view! {
-                <li class=class data-id=line.id>
+                <li class=class data-id=line_id>
                     <div class="meta">
                         <span class="from">{from}</span>
                         <time datetime=at>{time}</time>
@@ -212,9 +217,7 @@ fn editor(chat: ChatHandle, seq: u64, text: &str, editing: RwSignal<bool>) -> im
     let input = NodeRef::<html::Input>::new();
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let room = chat
-            .chat
-            .with_untracked(|c| c.current_room().map(str::to_owned));
+        let room = chat.peek(|c| c.current_room().map(str::to_owned));
         if let (Some(room), Some(input)) = (room, input.get_untracked()) {
             chat.edit(&room, seq, &input.value());
         }

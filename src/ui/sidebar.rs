@@ -4,7 +4,7 @@
 use super::errors::{about_rooms, describe};
 use super::nav::{plain_click, Nav};
 use super::paths::{room_from_input, room_path};
-use crate::chat::View;
+use crate::chat::{Parts, View};
 use crate::client::ChatHandle;
 use crate::protocol::{validate_room, GENERAL, MAX_ROOM_CHARS};
 use leptos::ev::SubmitEvent;
@@ -46,7 +46,7 @@ pub(super) fn MentionBadge(count: u32) -> impl IntoView {
 pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     let nav = expect_context::<Nav>();
     let rooms = move || {
-        chat.chat.with(|c| {
+        chat.read(Parts::CONVERSATIONS, |c| {
             let current = c.current_view();
             c.rooms()
                 .map(|(view, conv)| {
@@ -57,7 +57,7 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
         })
     };
     let directs = move || {
-        chat.chat.with(|c| {
+        chat.read(Parts::CONVERSATIONS, |c| {
             let current = c.current_view();
             c.directs()
                 .map(|(view, conv)| {
@@ -69,23 +69,27 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     };
     // Who is online in the room on screen; in a private conversation, everyone online.
     let online = move || {
-        chat.chat.with(|c| match c.current_room() {
-            Some(room) => c.members(room).to_vec(),
-            None => c.online().to_vec(),
+        chat.read(Parts::PEOPLE | Parts::CONVERSATIONS, |c| {
+            match c.current_room() {
+                Some(room) => c.members(room).to_vec(),
+                None => c.online().to_vec(),
+            }
         })
     };
     // In a crowd the list holds only some of them; the count is everyone.
     let count = move || {
-        chat.chat
-            .with(|c| c.head_count(c.current_room().unwrap_or(GENERAL)))
+        chat.read(Parts::PEOPLE | Parts::CONVERSATIONS, |c| {
+            c.head_count(c.current_room().unwrap_or(GENERAL))
+        })
     };
     let where_ = move || {
-        chat.chat
-            .with(|c| c.current_room().map(|room| format!(" in #{room}")))
-            .unwrap_or_default()
+        chat.read(Parts::CONVERSATIONS, |c| {
+            c.current_room().map(|room| format!(" in #{room}"))
+        })
+        .unwrap_or_default()
     };
-    let me = move || chat.chat.with(|c| c.me.clone());
-    let moderator = Memo::new(move |_| chat.chat.with(|c| c.moderator));
+    let me = move || chat.read(Parts::ME, |c| c.me.clone());
+    let moderator = Memo::new(move |_| chat.read(Parts::ME, |c| c.moderator));
     // How long a moderator's Mute and Ban last, in seconds (`/mute` and `/ban` take their own).
     let span = RwSignal::new(3600_u64);
 
@@ -174,7 +178,7 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                         children=move |nick| {
                             let is_me = nick == me();
                             let peer = nick.clone();
-                            let bot = chat.chat.with_untracked(|c| c.is_bot(&nick));
+                            let bot = chat.peek(|c| c.is_bot(&nick));
                             let target = nick.clone();
                             let controls = (!is_me && !bot).then(|| {
                                 view! {

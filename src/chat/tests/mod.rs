@@ -2,6 +2,7 @@
 
 mod moderation;
 mod outbox;
+mod parts;
 mod people;
 mod rooms;
 mod timeline;

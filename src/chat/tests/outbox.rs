@@ -46,10 +46,10 @@ fn a_message_without_ack_fails_only_after_it_was_sent_and_the_timeout_passed() {
     let mut chat = welcomed("me", &["me"]);
     chat.push_own(View::general(), "c-1", "x", false, "now");
     // Queued while offline: never times out.
-    assert!(!chat.tick(1e9));
+    assert!(!chat.tick(1e9).any());
     chat.mark_transmitted("c-1", 1e9);
-    assert!(!chat.tick(1e9 + ACK_TIMEOUT_MS - 1.0));
-    assert!(chat.tick(1e9 + ACK_TIMEOUT_MS + 1.0));
+    assert!(!chat.tick(1e9 + ACK_TIMEOUT_MS - 1.0).any());
+    assert!(chat.tick(1e9 + ACK_TIMEOUT_MS + 1.0).any());
     assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
     // A late ack after the timeout does not flip it back.
     assert!(!chat.apply(&ack("c-1", 2), 0.0));
@@ -141,7 +141,7 @@ fn a_message_in_flight_when_the_connection_drops_stays_sending_and_is_resent() {
     chat.mark_transmitted("c-1", 1_000.0);
     chat.disconnected();
     // However long the tab stays offline, no ack can come: it is not "not sent".
-    assert!(!chat.tick(1_000.0 + 10.0 * ACK_TIMEOUT_MS));
+    assert!(!chat.tick(1_000.0 + 10.0 * ACK_TIMEOUT_MS).any());
     assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sending)]);
     let resend = chat.unconfirmed();
     assert_eq!(resend.len(), 1);
@@ -151,7 +151,7 @@ fn a_message_in_flight_when_the_connection_drops_stays_sending_and_is_resent() {
     );
     // Sent again after the welcome: its clock starts again.
     chat.mark_transmitted("c-1", 100_000.0);
-    assert!(chat.tick(100_000.0 + ACK_TIMEOUT_MS + 1.0));
+    assert!(chat.tick(100_000.0 + ACK_TIMEOUT_MS + 1.0).any());
     assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
 }
 
@@ -160,7 +160,7 @@ fn a_stored_copy_settles_a_line_already_shown_as_not_sent() {
     let mut chat = welcomed("me", &["me"]);
     chat.push_own(View::general(), "c-1", "hi", false, "now");
     chat.mark_transmitted("c-1", 0.0);
-    assert!(chat.tick(ACK_TIMEOUT_MS + 1.0));
+    assert!(chat.tick(ACK_TIMEOUT_MS + 1.0).any());
     assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
     // The server had stored it: catch-up brings the copy.
     let mut stored = message(7, "me", "hi");
@@ -182,7 +182,7 @@ fn a_stored_copy_of_my_dm_settles_its_failed_line() {
     let mut chat = welcomed("me", &["me", "bob"]);
     chat.push_own(View::Direct("bob".into()), "d-1", "psst", false, "now");
     chat.mark_transmitted("d-1", 0.0);
-    assert!(chat.tick(ACK_TIMEOUT_MS + 1.0));
+    assert!(chat.tick(ACK_TIMEOUT_MS + 1.0).any());
     chat.apply(&dm("me", "bob", "psst", Some("d-1")), 0.0);
     let conv = chat
         .directs()
