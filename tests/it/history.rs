@@ -98,8 +98,13 @@ async fn messages_posted_during_catch_up_are_neither_lost_nor_doubled() {
     });
     // Reconnect while the writer is mid-stream: catch-up and live traffic must meet exactly.
     tokio::time::sleep(Duration::from_millis(30)).await;
-    let (mut bob, _, history) = Client::resume_since(&server, &token, Some(0)).await;
+    let (mut bob, _, mut history) = Client::resume_since(&server, &token, Some(0)).await;
     let mut got = seqs(&history);
+    // A catch-up longer than a frame comes in several, all but the last with `more`.
+    while history["more"] == true {
+        history = bob.expect_frame("history").await;
+        got.extend(seqs(&history));
+    }
     let acked = writer.await.expect("writer");
     while got.last() != acked.last() {
         let frame = bob.recv_chat().await;
@@ -223,6 +228,59 @@ async fn without_javascript_the_page_shows_history_and_the_form_posts_to_everyon
         "{anonymous}"
     );
     alice.expect_no_chat(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn the_chat_page_says_its_own_hello_which_asks_only_for_what_is_newer() {
+    let server = TestServer::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    let seqs = post(&mut alice, 3, "before").await;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let joined = http(&server, "POST", "/join", &form, "nick=erin").await;
+    let token = cookie_token(&joined).expect("session cookie");
+    let page = http(
+        &server,
+        "GET",
+        "/",
+        &[("cookie", &format!("chinwag_session={token}"))],
+        "",
+    )
+    .await;
+
+    // The page opens the socket itself, in a script the CSP nonce allows, while the wasm loads;
+    // its hello continues from the last message rendered.
+    let (_, script) = page
+        .split_once("<script nonce=\"")
+        .expect("an inline script with the nonce");
+    let script = script
+        .split_once("</script>")
+        .map(|(s, _)| s)
+        .expect("closed");
+    assert!(script.contains("new WebSocket("), "{script}");
+    let hello = script
+        .split_once("w.send(")
+        .and_then(|(_, rest)| rest.split_once(");w.onmessage"))
+        .map(|(hello, _)| hello)
+        .expect("the hello");
+    let hello: String = serde_json::from_str(hello).expect("a JSON string");
+    let frame: Value = serde_json::from_str(&hello).expect("a JSON frame");
+    assert_eq!(frame["type"], "hello");
+    assert_eq!(frame["since"]["general"], json!(seqs[2]));
+
+    // Said on a socket with the session's cookie: welcomed, and only what came after the page.
+    let after = post(&mut alice, 1, "after").await;
+    let mut erin = Client::connect_with_cookie(&server, &token).await;
+    erin.send_text(&hello).await;
+    let welcome = erin.expect_frame("welcome").await;
+    assert_eq!(welcome["nick"], "erin");
+    let history = erin.expect_frame("history").await;
+    let seqs_caught_up: Vec<u64> = history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["seq"].as_u64())
+        .collect();
+    assert_eq!(seqs_caught_up, after);
 }
 
 #[tokio::test]
