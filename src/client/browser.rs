@@ -12,7 +12,7 @@ use leptos::task::spawn_local;
 
 use super::{now_ms, ChatHandle, ConnState};
 use crate::chat::{Chat, Parts};
-use crate::protocol::{ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+use crate::protocol::{ClientMsg, ErrorCode, ServerMsg};
 
 /// First reconnect delay; doubled on each failure up to [`MAX_BACKOFF_MS`].
 const BASE_BACKOFF_MS: u32 = 500;
@@ -57,11 +57,19 @@ async fn run(
     // Joins, leaves, renames, edits and deletes asked for while not connected: sent after the next
     // `welcome`.
     let mut deferred = VecDeque::new();
+    // The first connection is the one the page opened while the wasm loaded, if it is still up.
+    let mut early = early_socket();
     loop {
         let welcomed = if browser_online() {
             chat.status.set(ConnState::Connecting);
-            match WebSocket::open(&ws_url()) {
-                Ok(ws) => session(chat, ws, &mut outbox, &mut network, &mut deferred).await,
+            let opened = match early.take() {
+                Some((ws, received)) => Ok((ws, Some(received))),
+                None => WebSocket::open(&ws_url()).map(|ws| (ws, None)),
+            };
+            match opened {
+                Ok((ws, received)) => {
+                    session(chat, ws, received, &mut outbox, &mut network, &mut deferred).await
+                }
                 Err(_) => false,
             }
         } else {
@@ -138,26 +146,24 @@ fn defer(chat: ChatHandle, deferred: &mut VecDeque<ClientMsg>, msg: ClientMsg) {
 }
 
 /// One connection, from `hello` until it drops. Returns whether the server welcomed us.
+///
+/// `early`: the page's own socket, adopted with the frames it has already received; its `hello`
+/// was sent by the page.
 async fn session(
     chat: ChatHandle,
     ws: WebSocket,
+    early: Option<Vec<String>>,
     outbox: &mut mpsc::UnboundedReceiver<ClientMsg>,
     network: &mut mpsc::UnboundedReceiver<Network>,
     deferred: &mut VecDeque<ClientMsg>,
 ) -> bool {
+    let said_hello = early.is_some();
     let (mut sink, stream) = ws.split();
-    let mut incoming = stream.fuse();
-    // The session cookie rides along with the upgrade; the nickname comes back in `welcome`.
-    // `since` asks for exactly what this tab missed while it was away.
-    let (since, dm_since) = chat.peek(|c| (c.since(), c.dm_since()));
-    let hello = ClientMsg::Hello {
-        nick: String::new(),
-        session: None,
-        since,
-        dm_since,
-        version: Some(PROTOCOL_VERSION),
-    };
-    if !send(chat, &mut sink, &hello).await {
+    let received = early.unwrap_or_default().into_iter();
+    let mut incoming = futures::stream::iter(received.map(|text| Ok(Message::Text(text))))
+        .chain(stream)
+        .fuse();
+    if !said_hello && !send(chat, &mut sink, &chat.peek(super::hello)).await {
         return false;
     }
     let mut welcomed = false;
@@ -247,6 +253,36 @@ fn backoff_ms(failures: u32) -> u32 {
     let base = BASE_BACKOFF_MS.saturating_mul(1 << exp).min(MAX_BACKOFF_MS);
     let jitter = 0.75 + js_sys::Math::random() * 0.5;
     (f64::from(base) * jitter) as u32
+}
+
+/// Takes over the socket the page opened before the wasm was loaded (`ui::chat_page`'s
+/// `EARLY_SOCKET`), with the frames it has received so far, if it is still connecting or open.
+/// From here on its frames come to the connection loop: the page's handler is removed in the same
+/// turn of the event loop, so none falls between the two.
+fn early_socket() -> Option<(WebSocket, Vec<String>)> {
+    use wasm_bindgen::JsCast;
+
+    let window = window();
+    let key = wasm_bindgen::JsValue::from_str(crate::ui::EARLY_SOCKET);
+    let early = js_sys::Reflect::get(&window, &key).ok()?;
+    let _ = js_sys::Reflect::delete_property(&window, &key);
+    let ws: web_sys::WebSocket = js_sys::Reflect::get(&early, &"w".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let received: js_sys::Array = js_sys::Reflect::get(&early, &"q".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    ws.set_onmessage(None);
+    if ws.ready_state() > web_sys::WebSocket::OPEN {
+        return None;
+    }
+    let received = received
+        .iter()
+        .filter_map(|text| text.as_string())
+        .collect();
+    WebSocket::try_from(ws).ok().map(|ws| (ws, received))
 }
 
 fn ws_url() -> String {

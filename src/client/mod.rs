@@ -434,6 +434,20 @@ impl ChatHandle {
     }
 }
 
+/// The `hello` that opens a connection for this chat. The session cookie rides along with the
+/// upgrade, and the nickname comes back in `welcome`; `since` asks for exactly what this tab has
+/// not seen. The server writes the chat page's first one into the page (`ui::chat_page`), so the
+/// connection opens while the wasm loads.
+pub fn hello(chat: &Chat) -> ClientMsg {
+    ClientMsg::Hello {
+        nick: String::new(),
+        session: None,
+        since: chat.since(),
+        dm_since: chat.dm_since(),
+        version: Some(crate::protocol::PROTOCOL_VERSION),
+    }
+}
+
 /// Whether a frame asked for while not connected is kept and sent after the next `welcome`: what a
 /// person asked for (joins, leaves, renames, edits, deletes). Messages need not be kept (the chat
 /// has them, "sending"); typing is stale by then; a history request is asked again by scrolling.

@@ -22,6 +22,17 @@ use crate::protocol::{ServerMsg, GENERAL};
 /// The `id` of the script element holding the chat's first frames.
 const INIT_ID: &str = "cw-init";
 
+/// The name of the global under which the page's inline script leaves the websocket it opened and
+/// the frames received on it before the wasm took it over: `{w: WebSocket, q: [text]}`.
+pub const EARLY_SOCKET: &str = "cwSocket";
+
+/// Opens `/ws` and says the page's `hello` (`%HELLO%`, a JSON string) as soon as the page is
+/// parsed, keeping what arrives until the client takes the socket over (`client::browser`).
+#[cfg(feature = "ssr")]
+const EARLY_SCRIPT: &str =
+    "(()=>{try{const w=new WebSocket(location.origin.replace(/^http/,'ws')+'/ws'),q=[];\
+w.onopen=()=>w.send(%HELLO%);w.onmessage=e=>q.push(e.data);window.%NAME%={w,q}}catch(e){}})()";
+
 /// The chat page for a session: the scripts that load the wasm, the chat's first frames, then the
 /// chat island.
 #[cfg(feature = "ssr")]
@@ -45,11 +56,25 @@ pub fn ChatPage(state: super::page_state::PageData) -> impl IntoView {
         .map(|json| json.replace('<', "\\u003c"))
         .collect::<Vec<_>>()
         .join("\n");
+    // The `hello` the client would send for these frames, sent by the page itself: the welcome is
+    // usually in before the wasm is hydrated. A JSON string is a JavaScript string literal; `<`
+    // escaped as above.
+    let mut chat = Chat::default();
+    for frame in &frames {
+        chat.apply(frame, 0.0);
+    }
+    let hello = serde_json::to_string(&crate::client::hello(&chat).encode())
+        .unwrap_or_default()
+        .replace('<', "\\u003c");
+    let early = EARLY_SCRIPT
+        .replace("%HELLO%", &hello)
+        .replace("%NAME%", EARLY_SOCKET);
     provide_context(InitFrames(frames.into()));
     // Only this page loads the wasm: the nickname form and the error page need none.
     let scripts =
         use_context::<LeptosOptions>().map(|options| view! { <HydrationScripts options/> });
     view! {
+        <script nonce=leptos::nonce::use_nonce() inner_html=early></script>
         {scripts}
         <script type="application/json" id=INIT_ID inner_html=text></script>
         <ChatApp/>

@@ -4,8 +4,9 @@
 //! one island) is compiled to wasm and hydrated in the browser. Who you are is decided on the
 //! server from the session cookie ([`page_state::page_state`]): without a session the page is the
 //! nickname form, a plain `POST /join` that needs no wasm; with one it is the chat, already holding
-//! the room's latest messages, whose websocket an effect opens after hydration
-//! ([`client::start`](crate::client)). Without wasm the composer is a plain `POST /say`, and
+//! the room's latest messages, whose websocket the page opens at once (a few lines of inline script
+//! in [`chat_page::ChatPage`]) and the island takes over once hydrated
+//! ([`client::start`](crate::client)), so connecting overlaps loading the wasm. Without wasm the composer is a plain `POST /say`, and
 //! joining, creating and leaving rooms are plain forms too.
 //!
 //! Each room has its own URL: `/` is `#general`, `/r/<room>` any other. The router runs on the
@@ -33,5 +34,6 @@ pub mod page_state;
 pub mod paths;
 pub mod sidebar;
 
+pub use chat_page::EARLY_SOCKET;
 #[cfg(feature = "ssr")]
 pub use document::{shell, App};
