@@ -22,11 +22,21 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     // The first line and the list's height at the last render: when older lines are put on top,
     // the view is kept where the reader was instead of jumping.
     let top = StoredValue::new((String::new(), 0));
+    // Where the list was scrolled to at the last scroll event: only a move up (the reader's) stops
+    // following. The list growing under a scroll of ours must not: its scroll event can come after
+    // more lines were added, far from the bottom though nobody scrolled.
+    let last_top = StoredValue::new(0);
     let on_scroll = move |_| {
         if let Some(el) = list.get_untracked() {
-            let gap = el.scroll_height() - el.scroll_top() - el.client_height();
-            follow.set_value(gap < 48);
-            if el.scroll_top() < 40 {
+            let top = el.scroll_top();
+            let gap = el.scroll_height() - top - el.client_height();
+            if gap < 48 {
+                follow.set_value(true);
+            } else if top < last_top.get_value() {
+                follow.set_value(false);
+            }
+            last_top.set_value(top);
+            if top < 40 {
                 chat.load_older();
             }
         }
