@@ -26,12 +26,51 @@ const INIT_ID: &str = "cw-init";
 /// the frames received on it before the wasm took it over: `{w: WebSocket, q: [text]}`.
 pub const EARLY_SOCKET: &str = "cwSocket";
 
-/// Opens `/ws` and says the page's `hello` (`%HELLO%`, a JSON string) as soon as the page is
-/// parsed, keeping what arrives until the client takes the socket over (`client::browser`).
+/// Run where the parser meets it, before the rest of the page is parsed and laid out: starts
+/// compiling the wasm (`%WASM%`) as it downloads, and opens `/ws` and says the page's `hello`
+/// (`%HELLO%`, a JSON string), keeping what arrives until the client takes the socket over
+/// (`client::browser`). Where either is impossible, the client does it later as usual. (Addresses
+/// in double quotes, as in the page's attributes, for tools that read them from the page.)
 #[cfg(feature = "ssr")]
-const EARLY_SCRIPT: &str =
-    "(()=>{try{const w=new WebSocket(location.origin.replace(/^http/,'ws')+'/ws'),q=[];\
-w.onopen=()=>w.send(%HELLO%);w.onmessage=e=>q.push(e.data);window.%NAME%={w,q}}catch(e){}})()";
+const EARLY_SCRIPT: &str = "(()=>{try{window.cwWasm=WebAssembly.compileStreaming(fetch(\"%WASM%\"))\
+.catch(()=>\"%WASM%\")}catch(e){}try{const w=new WebSocket(location.origin.replace(/^http/,'ws')+'/ws'),\
+q=[];w.onopen=()=>w.send(%HELLO%);w.onmessage=e=>q.push(e.data);window.%NAME%={w,q}}catch(e){}})()";
+
+/// Loads the client once the page is parsed (a module script) and hydrates the chat: Leptos's
+/// hydration script, except that the wasm is the module the early script is already compiling.
+#[cfg(feature = "ssr")]
+const HYDRATE_SCRIPT: &str = "import init,{hydrate} from \"%JS%\";\
+init({module_or_path:window.cwWasm||\"%WASM%\"}).then(()=>hydrate())";
+
+/// The client's JavaScript and wasm files, as `cargo leptos` named them (with their content
+/// hashes, from the hash file beside the server's binary, when `hash_files` is on): what Leptos's
+/// `HydrationScripts` computes on every page, read once.
+#[cfg(feature = "ssr")]
+fn client_files(options: &LeptosOptions) -> &'static (String, String) {
+    static FILES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let mut js = options.output_name.to_string();
+        let mut wasm = js.clone();
+        if options.hash_files {
+            let hashes = std::env::current_exe()
+                .ok()
+                .and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())))
+                .and_then(|path| std::fs::read_to_string(path).ok())
+                .unwrap_or_default();
+            for (file, hash) in hashes.lines().filter_map(|line| line.split_once(':')) {
+                match file.trim() {
+                    "js" => js = format!("{js}.{}", hash.trim()),
+                    "wasm" => wasm = format!("{wasm}.{}", hash.trim()),
+                    _ => {}
+                }
+            }
+        } else if option_env!("LEPTOS_OUTPUT_NAME").is_none() {
+            wasm.push_str("_bg");
+        }
+        let pkg = &options.site_pkg_dir;
+        (format!("/{pkg}/{js}.js"), format!("/{pkg}/{wasm}.wasm"))
+    })
+}
 
 /// The chat page for a session: the scripts that load the wasm, the chat's first frames, then the
 /// chat island.
@@ -66,15 +105,36 @@ pub fn ChatPage(state: super::page_state::PageData) -> impl IntoView {
     let hello = serde_json::to_string(&crate::client::hello(&chat).encode())
         .unwrap_or_default()
         .replace('<', "\\u003c");
-    let early = EARLY_SCRIPT
-        .replace("%HELLO%", &hello)
-        .replace("%NAME%", EARLY_SOCKET);
     provide_context(InitFrames(frames.into()));
     // Only this page loads the wasm: the nickname form and the error page need none.
-    let scripts =
-        use_context::<LeptosOptions>().map(|options| view! { <HydrationScripts options/> });
+    let scripts = use_context::<LeptosOptions>().map(|options| {
+        let (js, wasm) = client_files(&options);
+        let early = EARLY_SCRIPT
+            .replace("%WASM%", wasm)
+            .replace("%HELLO%", &hello)
+            .replace("%NAME%", EARLY_SOCKET);
+        let load = HYDRATE_SCRIPT.replace("%JS%", js).replace("%WASM%", wasm);
+        let nonce = leptos::nonce::use_nonce();
+        // In the head, ahead of the stylesheet: a script after a stylesheet waits for it to load.
+        let early_nonce = nonce
+            .as_ref()
+            .map(|n| n.as_inner().to_string())
+            .unwrap_or_default();
+        view! {
+            <leptos_meta::Script nonce=early_nonce>{early}</leptos_meta::Script>
+            <link rel="modulepreload" href=js.clone()/>
+            // The early script's `fetch` takes this download over (same URL, same CORS mode).
+            <link
+                rel="preload"
+                href=wasm.clone()
+                r#as="fetch"
+                r#type="application/wasm"
+                crossorigin=""
+            />
+            <script type="module" nonce=nonce inner_html=load></script>
+        }
+    });
     view! {
-        <script nonce=leptos::nonce::use_nonce() inner_html=early></script>
         {scripts}
         <script type="application/json" id=INIT_ID inner_html=text></script>
         <ChatApp/>

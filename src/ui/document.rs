@@ -32,8 +32,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
-                <HashedStylesheet id="leptos" options/>
+                // First: the chat page's early script is among them (`ChatPage`).
                 <MetaTags/>
+                <HashedStylesheet id="leptos" options/>
             </head>
             <body>
                 <App/>
