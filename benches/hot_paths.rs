@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use chinwag::chat::{Chat, Line, Parts, MAX_LINES};
+use chinwag::chat::{Chat, Line, LineKind, Parts, MAX_LINES};
 use chinwag::protocol::{ChatMessage, ClientMsg, ServerMsg, GENERAL};
 use chinwag::server::hub::{Hub, HubConfig, Received};
 use chinwag::server::store::NewMessage;
@@ -107,9 +107,18 @@ fn redraw(chat: &Chat, parts: Parts, how: Lines) -> usize {
                     .iter()
                     .map(|l| Line::clone(l))
                     .collect();
+                // The old key: the id, the state and a hash of the text.
                 let keys: Vec<String> = lines
                     .iter()
-                    .map(|l| format!("{}#s{}", l.id, l.render_key()))
+                    .map(|l| {
+                        let text = match &l.kind {
+                            LineKind::Chat { text, .. } | LineKind::Notice(text) => text,
+                        };
+                        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                        });
+                        format!("{}#o0falsefalse{hash:x}", l.id)
+                    })
                     .collect();
                 keys.len()
             }
@@ -130,7 +139,8 @@ fn redraw(chat: &Chat, parts: Parts, how: Lines) -> usize {
         work += chat.online().to_vec().len();
     }
     if parts.contains(Parts::ME) {
-        work += chat.me.len() + chat.unsent();
+        // The unsent count is read only while a newer server is announced.
+        work += chat.me.len() + usize::from(chat.moderator) + usize::from(chat.outdated);
     }
     work
 }

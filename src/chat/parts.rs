@@ -104,10 +104,12 @@ impl Chat {
             ServerMsg::Typing { room, .. } => P::TYPING.when(self.current_room() == Some(room)),
             // The open conversation's lines, or another's unread badge; a mention of me while
             // hidden counts in the title.
-            // The sender stops typing; my own message from this tab or another settles.
+            // The sender stops typing; my own message settles (my unsent count); a mention of me
+            // counts in the title while the tab is hidden.
             ServerMsg::Message(message) => {
                 let view = View::Room(message.room.clone());
-                self.arrival(&view) | P::ME | P::TYPING.when(self.is_open(&view))
+                let me = self.hidden || message.from == self.me;
+                self.arrival(&view) | P::ME.when(me) | P::TYPING.when(self.is_open(&view))
             }
             ServerMsg::Dm(dm) => {
                 let peer = if super::key(&dm.from) == super::key(&self.me) {

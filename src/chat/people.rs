@@ -114,8 +114,14 @@ impl Chat {
         } else {
             format!("{from} is now known as {to}")
         };
-        // A conversation with the renamed person moves to the new name.
+        // A conversation with the renamed person moves to the new name, with my messages to them
+        // still waiting for their ack (settled there, not in a conversation under the old name).
         if key(from) != key(to) {
+            for (view, _) in self.pending.values_mut() {
+                if matches!(view, View::Direct(peer) if key(peer) == key(from)) {
+                    *view = View::Direct(key(to));
+                }
+            }
             if let Some(mut conv) = self.directs.remove(&key(from)) {
                 conv.title = to.to_owned();
                 self.directs.insert(key(to), conv);

@@ -29,12 +29,17 @@ pub const EARLY_SOCKET: &str = "cwSocket";
 /// Run where the parser meets it, before the rest of the page is parsed and laid out: starts
 /// compiling the wasm (`%WASM%`) as it downloads, and opens `/ws` and says the page's `hello`
 /// (`%HELLO%`, a JSON string), keeping what arrives until the client takes the socket over
-/// (`client::browser`). Where either is impossible, the client does it later as usual. (Addresses
-/// in double quotes, as in the page's attributes, for tools that read them from the page.)
+/// (`client::browser`). Where either is impossible, the client does it later as usual: without
+/// WebAssembly no socket is opened (nothing would take it over), a failed compile hands the client
+/// the download instead, and a socket not taken over within a minute (the wasm failed) is closed.
+/// (Addresses in double quotes, as in the page's attributes, for tools that read them.)
 #[cfg(feature = "ssr")]
-const EARLY_SCRIPT: &str = "(()=>{try{window.cwWasm=WebAssembly.compileStreaming(fetch(\"%WASM%\"))\
-.catch(()=>\"%WASM%\")}catch(e){}try{const w=new WebSocket(location.origin.replace(/^http/,'ws')+'/ws'),\
-q=[];w.onopen=()=>w.send(%HELLO%);w.onmessage=e=>q.push(e.data);window.%NAME%={w,q}}catch(e){}})()";
+const EARLY_SCRIPT: &str = "(()=>{if(typeof WebAssembly!=='object')return;\
+try{if(WebAssembly.compileStreaming)window.cwWasm=WebAssembly.compileStreaming(fetch(\"%WASM%\"))\
+.catch(()=>fetch(\"%WASM%\"))}catch(e){}\
+try{const w=new WebSocket(location.origin.replace(/^http/,'ws')+'/ws'),q=[];\
+w.onopen=()=>w.send(%HELLO%);w.onmessage=e=>q.push(e.data);window.%NAME%={w,q};\
+setTimeout(()=>{if(window.%NAME%){delete window.%NAME%;w.close()}},60000)}catch(e){}})()";
 
 /// Loads the client once the page is parsed (a module script) and hydrates the chat: Leptos's
 /// hydration script, except that the wasm is the module the early script is already compiling.
@@ -43,8 +48,9 @@ const HYDRATE_SCRIPT: &str = "import init,{hydrate} from \"%JS%\";\
 init({module_or_path:window.cwWasm||\"%WASM%\"}).then(()=>hydrate())";
 
 /// The client's JavaScript and wasm files, as `cargo leptos` named them (with their content
-/// hashes, from the hash file beside the server's binary, when `hash_files` is on): what Leptos's
-/// `HydrationScripts` computes on every page, read once.
+/// hashes, from the hash file beside the server's binary, when `hash_files` is on): the names
+/// Leptos's `HydrationScripts` computes, read once rather than on every page (the hash file is
+/// written by the build, before the server starts).
 #[cfg(feature = "ssr")]
 fn client_files(options: &LeptosOptions) -> &'static (String, String) {
     static FILES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
@@ -121,16 +127,16 @@ pub fn ChatPage(state: super::page_state::PageData) -> impl IntoView {
             .map(|n| n.as_inner().to_string())
             .unwrap_or_default();
         view! {
-            <leptos_meta::Script nonce=early_nonce>{early}</leptos_meta::Script>
-            <link rel="modulepreload" href=js.clone()/>
             // The early script's `fetch` takes this download over (same URL, same CORS mode).
-            <link
+            <leptos_meta::Link
                 rel="preload"
                 href=wasm.clone()
-                r#as="fetch"
-                r#type="application/wasm"
+                as_="fetch"
+                type_="application/wasm"
                 crossorigin=""
             />
+            <leptos_meta::Script nonce=early_nonce>{early}</leptos_meta::Script>
+            <link rel="modulepreload" href=js.clone()/>
             <script type="module" nonce=nonce inner_html=load></script>
         }
     });

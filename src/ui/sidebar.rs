@@ -88,7 +88,6 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
         })
         .unwrap_or_default()
     };
-    let me = move || chat.read(Parts::ME, |c| c.me.clone());
     let moderator = Memo::new(move |_| chat.read(Parts::ME, |c| c.moderator));
     // How long a moderator's Mute and Ban last, in seconds (`/mute` and `/ban` take their own).
     let span = RwSignal::new(3600_u64);
@@ -176,7 +175,8 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                         each=online
                         key=|nick| nick.clone()
                         children=move |nick| {
-                            let is_me = nick == me();
+                            // Untracked: my renaming changes this row's key, which rebuilds it.
+                            let is_me = chat.peek(|c| c.me == nick);
                             let peer = nick.clone();
                             let bot = chat.peek(|c| c.is_bot(&nick));
                             let target = nick.clone();

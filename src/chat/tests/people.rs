@@ -156,3 +156,35 @@ fn the_typing_line_names_one_two_or_several_and_never_sticks() {
     );
     assert_eq!(chat.typing_line(), None);
 }
+
+#[test]
+fn my_message_to_someone_who_renames_before_its_ack_settles_in_their_renamed_conversation() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    let bob = View::Direct("bob".into());
+    chat.open(bob.clone());
+    chat.push_own(bob, "c-dm", "hi bob", false, "2026-11-25T22:00:00.000Z");
+    chat.apply(
+        &ServerMsg::Renamed {
+            from: "bob".into(),
+            to: "robert".into(),
+            reply_to: None,
+        },
+        0.0,
+    );
+    let acked = ServerMsg::Ack {
+        client_id: "c-dm".into(),
+        room: None,
+        seq: None,
+        to: Some("robert".into()),
+        id: Some(5),
+    };
+    assert!(chat.apply(&acked, 0.0));
+    let titles: Vec<String> = chat.directs().map(|(_, c)| c.title.clone()).collect();
+    assert_eq!(
+        titles,
+        ["robert"],
+        "no conversation left under the old name"
+    );
+    assert_eq!(states(chat.current()), [Some(SendState::Sent)]);
+    assert_eq!(chat.unsent(), 0);
+}
