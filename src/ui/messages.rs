@@ -22,20 +22,22 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     // The first line and the list's height at the last render: when older lines are put on top,
     // the view is kept where the reader was instead of jumping.
     let top = StoredValue::new((String::new(), 0));
-    // Where the list was scrolled to at the last scroll event: only a move up (the reader's) stops
-    // following. The list growing under a scroll of ours must not: its scroll event can come after
-    // more lines were added, far from the bottom though nobody scrolled.
-    let last_top = StoredValue::new(0);
+    // Where the list was scrolled to, and its height, at the last scroll event: only a move up by
+    // the reader stops following. The list growing under a scroll of ours must not (its scroll
+    // event can come after more lines were added, far from the bottom though nobody scrolled), nor
+    // the browser moving the view up when the oldest lines are trimmed (the list got shorter).
+    let last = StoredValue::new((0, 0));
     let on_scroll = move |_| {
         if let Some(el) = list.get_untracked() {
-            let top = el.scroll_top();
-            let gap = el.scroll_height() - top - el.client_height();
+            let (top, height) = (el.scroll_top(), el.scroll_height());
+            let gap = height - top - el.client_height();
+            let (last_top, last_height) = last.get_value();
             if gap < 48 {
                 follow.set_value(true);
-            } else if top < last_top.get_value() {
+            } else if top < last_top && height >= last_height {
                 follow.set_value(false);
             }
-            last_top.set_value(top);
+            last.set_value((top, height));
             if top < 40 {
                 chat.load_older();
             }
