@@ -120,3 +120,37 @@ pub(super) fn in_room(room: &str, seq: u64, from: &str, text: &str) -> ServerMsg
     }
     msg
 }
+
+pub(super) fn joined(room: &str, members: &[&str]) -> ServerMsg {
+    ServerMsg::Joined {
+        room: room.into(),
+        members: members.iter().map(|m| m.to_string()).collect(),
+        count: None,
+        reply_to: None,
+    }
+}
+
+pub(super) fn renamed(from: &str, to: &str) -> ServerMsg {
+    ServerMsg::Renamed {
+        from: from.into(),
+        to: to.into(),
+        reply_to: None,
+    }
+}
+
+/// An edit (`text`) or a delete (`None`) of message `seq` of `room`, made by bob.
+pub(super) fn change(
+    room: &str,
+    seq: u64,
+    log_seq: u64,
+    text: Option<&str>,
+) -> crate::protocol::Change {
+    crate::protocol::Change {
+        room: room.into(),
+        seq,
+        log_seq,
+        by: "bob".into(),
+        at: "2026-11-26T22:00:00.000Z".into(),
+        text: text.map(str::to_owned),
+    }
+}

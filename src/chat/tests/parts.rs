@@ -64,17 +64,6 @@ fn in_rust(seq: u64, from: &str, text: &str) -> ServerMsg {
     in_room("rust", seq, from, text)
 }
 
-fn change(room: &str, seq: u64, log_seq: u64, text: Option<&str>) -> crate::protocol::Change {
-    crate::protocol::Change {
-        room: room.into(),
-        seq,
-        log_seq,
-        by: "bob".into(),
-        at: "2026-11-25T22:00:00.000Z".into(),
-        text: text.map(str::to_owned),
-    }
-}
-
 /// Every kind of frame, in an order a session could see them.
 fn script() -> Vec<ServerMsg> {
     let error = |code, client_id: Option<&str>| ServerMsg::Error {
@@ -169,11 +158,7 @@ fn script() -> Vec<ServerMsg> {
             missed: 3,
         },
         error(ErrorCode::RateLimited, None),
-        ServerMsg::Renamed {
-            from: "dave".into(),
-            to: "david".into(),
-            reply_to: None,
-        },
+        renamed("dave", "david"),
         ServerMsg::Moderated {
             action: "muted".into(),
             nick: "me".into(),
@@ -205,15 +190,7 @@ fn script() -> Vec<ServerMsg> {
 /// conversation with carol.
 fn setup(view: View, hidden: bool) -> Chat {
     let mut chat = welcomed("me", &["me", "bob", "carol"]);
-    chat.apply(
-        &ServerMsg::Joined {
-            room: "rust".into(),
-            members: vec!["bob".into(), "me".into()],
-            count: None,
-            reply_to: None,
-        },
-        0.0,
-    );
+    chat.apply(&joined("rust", &["bob", "me"]), 0.0);
     chat.push_own(
         View::general(),
         "c-general",
@@ -360,16 +337,7 @@ fn a_frame_redraws_only_the_lines_it_changes() {
     assert_eq!(changed(&after, &acked), [20]);
 
     // An edit of message 3 changes that line only, and so does a second edit of it.
-    let edit = |text: &str, log_seq| {
-        ServerMsg::Edited(crate::protocol::Change {
-            room: "general".into(),
-            seq: 3,
-            log_seq,
-            by: "bob".into(),
-            at: "2026-11-25T22:00:00.000Z".into(),
-            text: Some(text.into()),
-        })
-    };
+    let edit = |text: &str, log_seq| ServerMsg::Edited(change(GENERAL, 3, log_seq, Some(text)));
     chat.apply(&edit("once", 23), 0.0);
     let edited = keys(&chat);
     assert_eq!(changed(&acked, &edited), [2]);

@@ -86,25 +86,11 @@ fn presence_keeps_the_online_list_and_announces_others_once() {
 fn renames_update_the_list_my_name_and_the_conversation() {
     let mut chat = welcomed("me", &["me", "bob"]);
     chat.apply(&dm("bob", "me", "hi", None), 0.0);
-    chat.apply(
-        &ServerMsg::Renamed {
-            from: "bob".into(),
-            to: "robert".into(),
-            reply_to: None,
-        },
-        0.0,
-    );
+    chat.apply(&renamed("bob", "robert"), 0.0);
     assert_eq!(chat.online(), ["me", "robert"]);
     let titles: Vec<String> = chat.directs().map(|(_, c)| c.title.clone()).collect();
     assert_eq!(titles, ["robert"]);
-    chat.apply(
-        &ServerMsg::Renamed {
-            from: "me".into(),
-            to: "moi".into(),
-            reply_to: None,
-        },
-        0.0,
-    );
+    chat.apply(&renamed("me", "moi"), 0.0);
     assert_eq!(chat.me, "moi");
     assert_eq!(
         notices(chat.room(GENERAL)),
@@ -163,14 +149,7 @@ fn my_message_to_someone_who_renames_before_its_ack_settles_in_their_renamed_con
     let bob = View::Direct("bob".into());
     chat.open(bob.clone());
     chat.push_own(bob, "c-dm", "hi bob", false, "2026-11-25T22:00:00.000Z");
-    chat.apply(
-        &ServerMsg::Renamed {
-            from: "bob".into(),
-            to: "robert".into(),
-            reply_to: None,
-        },
-        0.0,
-    );
+    chat.apply(&renamed("bob", "robert"), 0.0);
     let acked = ServerMsg::Ack {
         client_id: "c-dm".into(),
         room: None,

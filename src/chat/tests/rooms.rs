@@ -7,15 +7,7 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
     let mut chat = welcomed("me", &["me", "bob", "carol"]);
     assert!(!chat.is_member("rust"));
     assert!(!chat.apply(&in_room("rust", 1, "bob", "not for me"), 0.0));
-    chat.apply(
-        &ServerMsg::Joined {
-            room: "rust".into(),
-            members: vec!["bob".into(), "me".into()],
-            count: None,
-            reply_to: None,
-        },
-        0.0,
-    );
+    chat.apply(&joined("rust", &["bob", "me"]), 0.0);
     let names: Vec<View> = chat.rooms().map(|(v, _)| v).collect();
     assert_eq!(names, [View::general(), View::Room("rust".into())]);
     assert_eq!(chat.members("rust"), ["bob", "me"]);
@@ -121,15 +113,7 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
 fn a_welcome_drops_rooms_left_elsewhere_and_keeps_general() {
     let mut chat = welcomed("me", &["me"]);
     for room in ["rust", "go"] {
-        chat.apply(
-            &ServerMsg::Joined {
-                room: room.into(),
-                members: vec![],
-                count: None,
-                reply_to: None,
-            },
-            0.0,
-        );
+        chat.apply(&joined(room, &[]), 0.0);
     }
     chat.apply(
         &ServerMsg::Welcome {

@@ -255,17 +255,6 @@ fn private_conversations_are_bounded_too() {
     assert_eq!(chat.dm_since(), Some(2_000));
 }
 
-fn change(seq: u64, log_seq: u64, text: Option<&str>) -> crate::protocol::Change {
-    crate::protocol::Change {
-        room: "general".into(),
-        seq,
-        log_seq,
-        by: "bob".into(),
-        at: "2026-11-26T22:00:00.000Z".into(),
-        text: text.map(str::to_owned),
-    }
-}
-
 fn shown(chat: &Chat, seq: u64) -> Option<(String, bool, bool)> {
     chat.room(GENERAL).lines.iter().find_map(|l| match &l.kind {
         LineKind::Chat {
@@ -284,20 +273,26 @@ fn edits_and_deletes_change_the_line_in_place_and_move_the_position() {
     let mut chat = welcomed("me", &["me", "bob"]);
     chat.apply(&message(1, "bob", "helo"), 0.0);
     chat.apply(&message(2, "bob", "next"), 0.0);
-    assert!(chat.apply(&ServerMsg::Edited(change(1, 3, Some("hello"))), 0.0));
+    assert!(chat.apply(
+        &ServerMsg::Edited(change(GENERAL, 1, 3, Some("hello"))),
+        0.0
+    ));
     assert_eq!(shown(&chat, 1), Some(("hello".into(), true, false)));
     assert_eq!(
         chat.since().get(GENERAL),
         Some(&3),
         "a reconnect asks after the edit"
     );
-    assert!(chat.apply(&ServerMsg::Deleted(change(1, 4, None)), 0.0));
+    assert!(chat.apply(&ServerMsg::Deleted(change(GENERAL, 1, 4, None)), 0.0));
     assert_eq!(shown(&chat, 1), Some((String::new(), true, true)));
     // A delete is for good: an edit replayed after it does not bring the words back.
-    assert!(!chat.apply(&ServerMsg::Edited(change(1, 3, Some("hello"))), 0.0));
+    assert!(!chat.apply(
+        &ServerMsg::Edited(change(GENERAL, 1, 3, Some("hello"))),
+        0.0
+    ));
     assert_eq!(shown(&chat, 1), Some((String::new(), true, true)));
     // A change to a message no longer (or never) shown still moves the position.
-    assert!(!chat.apply(&ServerMsg::Edited(change(40, 41, Some("x"))), 0.0));
+    assert!(!chat.apply(&ServerMsg::Edited(change(GENERAL, 40, 41, Some("x"))), 0.0));
     assert_eq!(chat.since().get(GENERAL), Some(&41));
     assert_eq!(chat.room(GENERAL).lines.len(), 2, "no line was added");
     // From a catch-up, in order with the messages.
@@ -309,7 +304,7 @@ fn edits_and_deletes_change_the_line_in_place_and_move_the_position() {
                     ServerMsg::Message(m) => m,
                     _ => unreachable!(),
                 }),
-                Stored::Edited(change(42, 43, Some("later"))),
+                Stored::Edited(change(GENERAL, 42, 43, Some("later"))),
             ],
             complete: true,
             reset: false,
@@ -331,7 +326,10 @@ fn my_message_learns_its_seq_from_its_ack_so_it_can_be_changed() {
     let line = chat.room(GENERAL).lines.last().expect("my line").clone();
     assert!(matches!(line.kind, LineKind::Chat { seq: Some(7), .. }));
     let before = line.render_key();
-    chat.apply(&ServerMsg::Edited(change(7, 8, Some("mine, fixed"))), 0.0);
+    chat.apply(
+        &ServerMsg::Edited(change(GENERAL, 7, 8, Some("mine, fixed"))),
+        0.0,
+    );
     let line = chat.room(GENERAL).lines.last().expect("my line");
     assert_ne!(line.render_key(), before, "an edited line is drawn again");
     assert_eq!(shown(&chat, 7), Some(("mine, fixed".into(), true, false)));
@@ -340,15 +338,7 @@ fn my_message_learns_its_seq_from_its_ack_so_it_can_be_changed() {
 #[test]
 fn a_mention_of_me_badges_its_room_and_counts_in_the_title_while_hidden() {
     let mut chat = welcomed("Bo", &["Bo", "ana"]);
-    chat.apply(
-        &ServerMsg::Joined {
-            room: "rust".into(),
-            members: vec!["Bo".into()],
-            count: None,
-            reply_to: None,
-        },
-        0.0,
-    );
+    chat.apply(&joined("rust", &["Bo"]), 0.0);
     chat.open(View::Room("rust".into()));
     // In general, which is not on screen: unread, and a mention of me.
     chat.apply(&message(1, "ana", "hi @bo, look"), 0.0);
