@@ -142,7 +142,7 @@ async fn new_rooms_are_limited_per_address_and_capped_per_server() {
     assert_eq!(carol.expect_frame("error").await["code"], "room_limit");
     // By form too.
     let answer = http(&server, "POST", "/join", &[FORM], "nick=dora").await;
-    let cookie = format!("chinwag_session={}", cookie_token(&answer).expect("cookie"));
+    let cookie = crate::common::session_cookie(&cookie_token(&answer).expect("cookie"));
     let answer = http(
         &server,
         "POST",
@@ -161,7 +161,7 @@ async fn new_rooms_are_limited_per_address_and_capped_per_server() {
 async fn form_posts_are_limited_per_address() {
     let server = start(|config| config.limits.forms_per_addr = Rate::per_minute(1.0, 3.0)).await;
     let answer = http(&server, "POST", "/join", &[FORM], "nick=poster").await;
-    let cookie = format!("chinwag_session={}", cookie_token(&answer).expect("cookie"));
+    let cookie = crate::common::session_cookie(&cookie_token(&answer).expect("cookie"));
     let headers = [FORM, ("cookie", cookie.as_str())];
     for i in 0..3 {
         let answer = http(&server, "POST", "/say", &headers, &format!("text=m{i}")).await;

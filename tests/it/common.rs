@@ -213,10 +213,9 @@ impl Client {
     pub async fn connect_with_cookie(server: &TestServer, token: &str) -> Self {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut request = server.ws_url().into_client_request().expect("request");
-        request.headers_mut().insert(
-            "cookie",
-            format!("chinwag_session={token}").parse().expect("header"),
-        );
+        request
+            .headers_mut()
+            .insert("cookie", session_cookie(token).parse().expect("header"));
         let (ws, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket connect");
@@ -458,6 +457,27 @@ pub fn cookie_token(response: &str) -> Option<String> {
         .and_then(|l| l.split_once('=').map(|(_, v)| v))
         .and_then(|v| v.split(';').next())
         .map(str::to_owned)
+}
+
+/// The content type of a form posted by a browser without JavaScript.
+pub const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+/// The `Cookie` header's value for session `token`.
+pub fn session_cookie(token: &str) -> String {
+    format!("chinwag_session={token}")
+}
+
+/// Picks a nickname with the form, as a browser without JavaScript does (`nick` form-encoded);
+/// returns the token of the session its cookie carries.
+pub async fn join_by_form(server: &TestServer, nick: &str) -> String {
+    let joined = http(server, "POST", "/join", &[FORM], &format!("nick={nick}")).await;
+    cookie_token(&joined).expect("session cookie")
+}
+
+/// `GET path` as the browser holding session `token`; the whole response.
+pub async fn get_as(server: &TestServer, path: &str, token: &str) -> String {
+    let cookie = session_cookie(token);
+    http(server, "GET", path, &[("cookie", &cookie)], "").await
 }
 
 /// The chinwag binary running on its own port and data directory; killed (by PID) when dropped.

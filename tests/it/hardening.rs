@@ -301,14 +301,7 @@ async fn the_session_cookie_is_http_only_same_site_and_secure_behind_https() {
     // The token is long and random (256 bits, base64url) and never appears in the page.
     let token = crate::common::cookie_token(&behind_tls).expect("token");
     assert!(token.len() >= 43, "{token}");
-    let page = http(
-        &server,
-        "GET",
-        "/",
-        &[("cookie", &format!("chinwag_session={token}"))],
-        "",
-    )
-    .await;
+    let page = crate::common::get_as(&server, "/", &token).await;
     assert!(!page.contains(&token));
     for header in [
         "x-content-type-options: nosniff",

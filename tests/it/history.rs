@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::common::{cookie_token, http, test_config, Client, TestServer};
+use crate::common::{
+    get_as, http, join_by_form, session_cookie, test_config, Client, TestServer, FORM,
+};
 use serde_json::{json, Value};
 
 fn seqs(history: &Value) -> Vec<u64> {
@@ -184,11 +186,8 @@ async fn without_javascript_the_page_shows_history_and_the_form_posts_to_everyon
     alice.expect_frame("ack").await;
 
     // Dana has no JavaScript: a nickname by form, the page with history, a post by form.
-    let form = [("content-type", "application/x-www-form-urlencoded")];
-    let joined = http(&server, "POST", "/join", &form, "nick=dana").await;
-    let token = cookie_token(&joined).expect("session cookie");
-    let cookie = format!("chinwag_session={token}");
-    let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
+    let token = join_by_form(&server, "dana").await;
+    let page = get_as(&server, "/", &token).await;
     assert!(
         page.contains("said &lt;b&gt;earlier&lt;/b&gt;"),
         "history in the HTML, escaped"
@@ -207,7 +206,8 @@ async fn without_javascript_the_page_shows_history_and_the_form_posts_to_everyon
     assert_eq!(frames[1]["messages"], json!([]));
     assert!(page.contains("<leptos-island"), "the chat is an island");
 
-    let headers = [form[0], ("cookie", cookie.as_str())];
+    let cookie = session_cookie(&token);
+    let headers = [FORM, ("cookie", cookie.as_str())];
     let posted = http(&server, "POST", "/say", &headers, "text=hello+from+a+form").await;
     assert!(posted.starts_with("HTTP/1.1 303"), "{posted}");
     let live = alice.recv_chat().await;
@@ -215,14 +215,14 @@ async fn without_javascript_the_page_shows_history_and_the_form_posts_to_everyon
         (live["from"].as_str(), live["text"].as_str()),
         (Some("dana"), Some("hello from a form"))
     );
-    let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
+    let page = get_as(&server, "/", &token).await;
     assert!(page.contains("hello from a form"));
 
     // Refusals come back as an error the page explains; without a session, nothing is posted.
     let long = format!("text={}", "x".repeat(4001));
     let refused = http(&server, "POST", "/say", &headers, &long).await;
     assert!(refused.contains("location: /?error=too_long"), "{refused}");
-    let anonymous = http(&server, "POST", "/say", &form, "text=hi").await;
+    let anonymous = http(&server, "POST", "/say", &[FORM], "text=hi").await;
     assert!(
         anonymous.contains("location: /?error=bad_session"),
         "{anonymous}"
@@ -235,17 +235,8 @@ async fn the_chat_page_says_its_own_hello_which_asks_only_for_what_is_newer() {
     let server = TestServer::start().await;
     let mut alice = Client::join(&server, "alice").await;
     let seqs = post(&mut alice, 3, "before").await;
-    let form = [("content-type", "application/x-www-form-urlencoded")];
-    let joined = http(&server, "POST", "/join", &form, "nick=erin").await;
-    let token = cookie_token(&joined).expect("session cookie");
-    let page = http(
-        &server,
-        "GET",
-        "/",
-        &[("cookie", &format!("chinwag_session={token}"))],
-        "",
-    )
-    .await;
+    let token = join_by_form(&server, "erin").await;
+    let page = get_as(&server, "/", &token).await;
 
     // The page opens the socket itself, in a script the CSP nonce allows, while the wasm loads;
     // its hello continues from the last message rendered.
@@ -313,13 +304,11 @@ async fn a_session_whose_name_was_taken_cannot_post_under_it_by_form() {
     let mut config = test_config(&data);
     config.sessions.idle_hold = Duration::ZERO;
     let server = TestServer::start_on(data, config).await;
-    let form = [("content-type", "application/x-www-form-urlencoded")];
-    let joined = http(&server, "POST", "/join", &form, "nick=zed").await;
-    let token = cookie_token(&joined).expect("session cookie");
+    let token = join_by_form(&server, "zed").await;
     // Zed never connects; with no hold, the name is free, and someone else takes it.
     let mut other_zed = Client::join(&server, "zed").await;
-    let cookie = format!("chinwag_session={token}");
-    let headers = [form[0], ("cookie", cookie.as_str())];
+    let cookie = session_cookie(&token);
+    let headers = [FORM, ("cookie", cookie.as_str())];
     let refused = http(&server, "POST", "/say", &headers, "text=it+is+me").await;
     assert!(
         refused.contains("location: /?error=bad_session"),
@@ -331,11 +320,8 @@ async fn a_session_whose_name_was_taken_cannot_post_under_it_by_form() {
 #[tokio::test]
 async fn a_nickname_cannot_close_the_page_s_first_frames() {
     let server = TestServer::start().await;
-    let form = [("content-type", "application/x-www-form-urlencoded")];
-    let joined = http(&server, "POST", "/join", &form, "nick=x%3C%2Fscript%3Ey").await;
-    let token = cookie_token(&joined).expect("session cookie");
-    let cookie = format!("chinwag_session={token}");
-    let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
+    let token = join_by_form(&server, "x%3C%2Fscript%3Ey").await;
+    let page = get_as(&server, "/", &token).await;
     let init = first_frames(&page);
     let welcome: Value = serde_json::from_str(init.lines().next().expect("welcome")).expect("json");
     assert_eq!(welcome["nick"], "x</script>y");

@@ -353,7 +353,7 @@ async fn the_nickname_form_sets_a_safe_session_cookie_that_the_websocket_honours
     let token = cookie_token(&response).expect("session token");
 
     // With it, the page is the chat, and the websocket knows who this is without a nick.
-    let cookie = format!("chinwag_session={token}");
+    let cookie = crate::common::session_cookie(&token);
     let page = http(&server, "GET", "/", &[("cookie", &cookie)], "").await;
     assert!(page.contains(r#"aria-label="Messages""#), "{page}");
     assert!(page.contains("Zoë"));

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::common::{http, Client, TestServer};
+use crate::common::{get_as, http, session_cookie, Client, TestServer};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 /// Runs `chinwag admin ARGS` on the server's store; returns its output (it must succeed).
@@ -43,7 +43,7 @@ async fn make_moderator(server: &TestServer, token: &str) {
     let link = printed.lines().next().expect("a link");
     let prefix = format!("http://{}/moderator/", server.addr);
     let secret = link.strip_prefix(&prefix).expect("a link to this server");
-    let cookie = format!("chinwag_session={token}");
+    let cookie = session_cookie(token);
     let origin = format!("http://{}", server.addr);
     let page = http(
         server,
@@ -237,14 +237,7 @@ async fn a_moderator_made_by_chinwag_admin_deletes_mutes_and_bans() {
     assert!(bans.contains("troll") && bans.contains("spam"), "{bans}");
     let moderators = admin(&server, &["moderators"]);
     assert!(moderators.starts_with("mod\t"), "{moderators}");
-    let page = http(
-        &server,
-        "GET",
-        "/moderation",
-        &[("cookie", &format!("chinwag_session={mod_token}"))],
-        "",
-    )
-    .await;
+    let page = get_as(&server, "/moderation", &mod_token).await;
     assert!(
         page.starts_with("HTTP/1.1 200") && page.contains("moderator_added"),
         "{page}"

@@ -219,7 +219,7 @@ async fn a_catch_up_the_store_cannot_serve_is_retried_and_leaves_no_hole() {
     pg.reads_of_messages(false).await;
     let post = |text: &str| {
         let body = format!("text={text}&room=general");
-        let cookie = format!("chinwag_session={bob_token}");
+        let cookie = crate::common::session_cookie(&bob_token);
         let server = &server;
         async move {
             let headers = [
@@ -274,11 +274,9 @@ async fn a_page_the_store_cannot_serve_is_an_error_page_not_the_nickname_form() 
     let mut config = test_config(&data);
     config.store = StoreConfig::Postgres(pg.url.clone());
     let server = TestServer::start_on(data, config).await;
-    let form = [("content-type", "application/x-www-form-urlencoded")];
-    let joined = crate::common::http(&server, "POST", "/join", &form, "nick=paige").await;
-    let token = crate::common::cookie_token(&joined).expect("cookie");
+    let token = crate::common::join_by_form(&server, "paige").await;
     pg.reads_of_messages(false).await;
-    let cookie = format!("chinwag_session={token}");
+    let cookie = crate::common::session_cookie(&token);
     let page = crate::common::http(&server, "GET", "/", &[("cookie", cookie.as_str())], "").await;
     assert!(page.starts_with("HTTP/1.1 503"), "{page}");
     assert!(page.contains("cannot reach its store"), "{page}");

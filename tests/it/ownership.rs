@@ -48,7 +48,7 @@ async fn after_a_restart_a_recycled_nickname_stays_with_its_current_owner() {
     let (_owner, welcome) = Client::resume(&server, &second_token).await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     assert_eq!(welcome["nick"], "ZED");
-    let cookie = format!("chinwag_session={second_token}");
+    let cookie = crate::common::session_cookie(&second_token);
     let page = http(&server, "GET", "/", &[("cookie", cookie.as_str())], "").await;
     assert!(
         page.contains("class=\"app\""),
@@ -59,7 +59,7 @@ async fn after_a_restart_a_recycled_nickname_stays_with_its_current_owner() {
     // The first session is told its name is taken, and picking a new name keeps its rooms.
     let (_, refused, _) = Client::resume_since(&server, &first_token, None).await;
     assert_eq!(refused["code"], "nick_taken");
-    let first_cookie = format!("chinwag_session={first_token}");
+    let first_cookie = crate::common::session_cookie(&first_token);
     let form = [
         ("content-type", "application/x-www-form-urlencoded"),
         ("cookie", first_cookie.as_str()),
@@ -194,9 +194,7 @@ async fn a_hello_naming_rooms_in_since_creates_none() {
 #[tokio::test]
 async fn a_session_made_by_the_form_is_found_by_any_path() {
     let server = TestServer::start().await;
-    let form = [("content-type", "application/x-www-form-urlencoded")];
-    let joined = http(&server, "POST", "/join", &form, "nick=%EF%BD%81nn").await;
-    let token = cookie_token(&joined).expect("cookie");
+    let token = crate::common::join_by_form(&server, "%EF%BD%81nn").await;
     let (_, welcome) = Client::resume(&server, &token).await;
     assert_eq!(
         welcome["nick"], "ann",

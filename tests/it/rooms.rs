@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::common::{cookie_token, http, test_config, Client, TestServer};
+use crate::common::{
+    get_as, http, join_by_form, session_cookie, test_config, Client, TestServer, FORM,
+};
 use serde_json::{json, Value};
 
 /// Joins `room` and returns the `joined` frame, checking that the room's history follows.
@@ -297,14 +299,12 @@ async fn without_javascript_rooms_are_joined_read_posted_to_and_left_by_form() {
     join(&mut alice, "rust").await;
     say_in(&mut alice, "rust", "borrow <checker>", "a-1").await;
 
-    let form = [("content-type", "application/x-www-form-urlencoded")];
-    let joined = http(&server, "POST", "/join", &form, "nick=dana").await;
-    let token = cookie_token(&joined).expect("session cookie");
-    let cookie = format!("chinwag_session={token}");
-    let headers = [form[0], ("cookie", cookie.as_str())];
+    let token = join_by_form(&server, "dana").await;
+    let cookie = session_cookie(&token);
+    let headers = [FORM, ("cookie", cookie.as_str())];
 
     // Not a member yet: the room's page offers to join, and shows nothing of it.
-    let page = http(&server, "GET", "/r/rust", &[("cookie", &cookie)], "").await;
+    let page = get_as(&server, "/r/rust", &token).await;
     assert!(page.contains(r#"action="/rooms/join""#), "{page}");
     assert!(!page.contains("borrow &lt;checker&gt;"));
 
@@ -312,7 +312,7 @@ async fn without_javascript_rooms_are_joined_read_posted_to_and_left_by_form() {
     assert!(joined.contains("location: /r/rust"), "{joined}");
     // Dana has no websocket, so she is not online: nobody is told of a member they cannot see.
     alice.expect_no_chat(Duration::from_millis(300)).await;
-    let page = http(&server, "GET", "/r/rust", &[("cookie", &cookie)], "").await;
+    let page = get_as(&server, "/r/rust", &token).await;
     assert!(
         page.contains("borrow &lt;checker&gt;"),
         "history in the room's page"
