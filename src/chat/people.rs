@@ -116,20 +116,21 @@ impl Chat {
         };
         // A conversation with the renamed person moves to the new name, with my messages to them
         // still waiting for their ack (settled there, not in a conversation under the old name).
-        if key(from) != key(to) {
+        let (old, new) = (key(from), key(to));
+        if old != new {
             for (view, _) in self.pending.values_mut() {
-                if matches!(view, View::Direct(peer) if key(peer) == key(from)) {
-                    *view = View::Direct(key(to));
+                if matches!(view, View::Direct(peer) if key(peer) == old) {
+                    *view = View::Direct(new.clone());
                 }
             }
-            if let Some(mut conv) = self.directs.remove(&key(from)) {
+            if let Some(mut conv) = self.directs.remove(&old) {
                 conv.title = to.to_owned();
-                self.directs.insert(key(to), conv);
-                if self.view == View::Direct(key(from)) {
-                    self.view = View::Direct(key(to));
+                if self.view == View::Direct(old) {
+                    self.view = View::Direct(new.clone());
                 }
+                self.directs.insert(new, conv);
             }
-        } else if let Some(conv) = self.directs.get_mut(&key(from)) {
+        } else if let Some(conv) = self.directs.get_mut(&old) {
             conv.title = to.to_owned();
         }
         self.notice(&View::general(), text);
