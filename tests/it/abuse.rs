@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, O
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{cookie_token, http, test_config, Client, DataDir, TestServer};
+use crate::common::{cookie_token, http, test_config, Client, DataDir, TestServer, FORM};
 use chinwag::server::config::ServerConfig;
 use chinwag::server::limits::Rate;
 
@@ -20,8 +20,6 @@ async fn start(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
     configure(&mut config);
     TestServer::start_on(data, config).await
 }
-
-const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 
 #[tokio::test]
 async fn a_form_posted_from_another_site_is_refused_with_403() {

@@ -464,7 +464,7 @@ pub const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencod
 
 /// The `Cookie` header's value for session `token`.
 pub fn session_cookie(token: &str) -> String {
-    format!("chinwag_session={token}")
+    format!("{}={token}", chinwag::server::session::COOKIE)
 }
 
 /// Picks a nickname with the form, as a browser without JavaScript does (`nick` form-encoded);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{http, test_config, Client, DataDir, TestServer};
+use crate::common::{http, test_config, Client, DataDir, TestServer, FORM};
 use chinwag::server::config::ServerConfig;
 use chinwag::server::limits::Rate;
 use serde_json::json;
@@ -267,7 +267,6 @@ async fn health_readiness_and_metrics_answer() {
 #[tokio::test]
 async fn the_session_cookie_is_http_only_same_site_and_secure_behind_https() {
     let server = TestServer::start().await;
-    let form = ("content-type", "application/x-www-form-urlencoded");
     let set_cookie = |response: &str| {
         response
             .lines()
@@ -275,7 +274,7 @@ async fn the_session_cookie_is_http_only_same_site_and_secure_behind_https() {
             .expect("a cookie")
             .to_owned()
     };
-    let plain = http(&server, "POST", "/join", &[form], "nick=plain").await;
+    let plain = http(&server, "POST", "/join", &[FORM], "nick=plain").await;
     let cookie = set_cookie(&plain);
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
@@ -289,7 +288,7 @@ async fn the_session_cookie_is_http_only_same_site_and_secure_behind_https() {
         &server,
         "POST",
         "/join",
-        &[form, ("x-forwarded-proto", "https")],
+        &[FORM, ("x-forwarded-proto", "https")],
         "nick=tls",
     )
     .await;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{cookie_token, http, Client, TestServer};
+use crate::common::{cookie_token, http, Client, TestServer, FORM};
 use chinwag::server::hub::HubConfig;
 use serde_json::json;
 
@@ -335,14 +335,13 @@ async fn a_me_action_is_delivered_as_an_action() {
 #[tokio::test]
 async fn the_nickname_form_sets_a_safe_session_cookie_that_the_websocket_honours() {
     let server = TestServer::start().await;
-    let form = [("content-type", "application/x-www-form-urlencoded")];
 
     // Without a session, the page is the nickname form.
     let page = http(&server, "GET", "/", &[], "").await;
     assert!(page.contains(r#"action="/join""#), "{page}");
     assert!(!page.contains(r#"aria-label="Messages""#));
 
-    let response = http(&server, "POST", "/join", &form, "nick=Zo%C3%AB").await;
+    let response = http(&server, "POST", "/join", &[FORM], "nick=Zo%C3%AB").await;
     assert!(response.starts_with("HTTP/1.1 303"), "{response}");
     let set_cookie = response
         .lines()
@@ -364,9 +363,9 @@ async fn the_nickname_form_sets_a_safe_session_cookie_that_the_websocket_honours
     assert_eq!(welcome["nick"], "Zoë", "the session decides, not the hello");
 
     // The name is now taken for everyone else, and bad names are sent back to the form.
-    let taken = http(&server, "POST", "/join", &form, "nick=zo%C3%8B").await;
+    let taken = http(&server, "POST", "/join", &[FORM], "nick=zo%C3%8B").await;
     assert!(taken.contains("location: /?error=nick_taken"), "{taken}");
-    let bad = http(&server, "POST", "/join", &form, "nick=").await;
+    let bad = http(&server, "POST", "/join", &[FORM], "nick=").await;
     assert!(bad.contains("location: /?error=nick_invalid"), "{bad}");
     let page = http(&server, "GET", "/?error=nick_taken&nick=x", &[], "").await;
     assert!(page.contains("in use"), "{page}");

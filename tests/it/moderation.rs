@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::common::{get_as, http, session_cookie, Client, TestServer};
+use crate::common::{get_as, http, session_cookie, Client, TestServer, FORM};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 /// Runs `chinwag admin ARGS` on the server's store; returns its output (it must succeed).
@@ -57,7 +57,7 @@ async fn make_moderator(server: &TestServer, token: &str) {
     let form = [
         ("cookie", cookie.as_str()),
         ("origin", origin.as_str()),
-        ("content-type", "application/x-www-form-urlencoded"),
+        FORM,
     ];
     let body = format!("token={secret}");
     let answer = http(server, "POST", "/moderator", &form, &body).await;

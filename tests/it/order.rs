@@ -222,10 +222,7 @@ async fn a_catch_up_the_store_cannot_serve_is_retried_and_leaves_no_hole() {
         let cookie = crate::common::session_cookie(&bob_token);
         let server = &server;
         async move {
-            let headers = [
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("cookie", cookie.as_str()),
-            ];
+            let headers = [crate::common::FORM, ("cookie", cookie.as_str())];
             let answer = crate::common::http(server, "POST", "/say", &headers, &body).await;
             assert!(answer.contains("location: /\r\n"), "{answer}");
         }

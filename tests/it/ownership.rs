@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{cookie_token, http, test_config, Client, DataDir, TestServer};
+use crate::common::{cookie_token, http, test_config, Client, DataDir, TestServer, FORM};
 use chinwag::server::store::Store;
 
 async fn join_room(client: &mut Client, room: &str) {
@@ -60,10 +60,7 @@ async fn after_a_restart_a_recycled_nickname_stays_with_its_current_owner() {
     let (_, refused, _) = Client::resume_since(&server, &first_token, None).await;
     assert_eq!(refused["code"], "nick_taken");
     let first_cookie = crate::common::session_cookie(&first_token);
-    let form = [
-        ("content-type", "application/x-www-form-urlencoded"),
-        ("cookie", first_cookie.as_str()),
-    ];
+    let form = [FORM, ("cookie", first_cookie.as_str())];
     let renamed = http(&server, "POST", "/join", &form, "nick=zed2").await;
     assert!(renamed.contains("location: /\r\n"), "{renamed}");
     assert_eq!(
