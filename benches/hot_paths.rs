@@ -24,6 +24,7 @@ fn message() -> ChatMessage {
         action: false,
         edited: false,
         deleted: false,
+        mentions: Vec::new(),
     }
 }
 
@@ -63,6 +64,7 @@ fn fan_out(c: &mut Criterion) {
                             client_id: None,
                             action: false,
                             session_hash: None,
+                            mentions: Vec::new(),
                         };
                         let _ = hub.publish(GENERAL, origin, draft).await;
                         for sub in &mut subs {

@@ -61,6 +61,14 @@ export default defineConfig({
       // otherwise meet the per-session message rate (10 a second, bursts of 20) halfway.
       CHINWAG_RATE_PER_SEC: '200',
       CHINWAG_RATE_BURST: '400',
+      CHINWAG_ADDRESS_RATE_PER_SEC: '1000',
+      CHINWAG_ADDRESS_RATE_BURST: '2000',
+      CHINWAG_NEW_CONNECTIONS_PER_SEC: '1000',
+      CHINWAG_NEW_CONNECTIONS_BURST: '2000',
+      CHINWAG_RENAMES_PER_HOUR: '1000',
+      CHINWAG_RENAMES_BURST: '100',
+      // Every browser of the suite also shares one address: a ban covers no one else's session.
+      CHINWAG_BAN_REACH: '1ms',
     },
     reuseExistingServer: false,
     timeout: 60_000,

@@ -75,10 +75,7 @@ async fn run(
         match frame["type"].as_str() {
             Some("welcome") => eprintln!("connected as {}", frame["nick"]),
             Some("message") => {
-                // Where the bot is now: a reconnect resumes after it.
-                if let (Some(room), Some(seq)) = (frame["room"].as_str(), frame["seq"].as_u64()) {
-                    since.insert(room.to_owned(), json!(seq));
-                }
+                hold(since, &frame["room"], frame["seq"].as_u64());
                 let said = frame["text"].as_str().unwrap_or_default().trim();
                 let answer = if said == "!ping" {
                     let from = frame["from"].as_str().unwrap_or("you");
@@ -93,15 +90,29 @@ async fn run(
                     ws.send(Message::text(answer.to_string())).await?;
                 }
             }
+            // An edit or a delete has its own place in the room's log.
+            Some("edited" | "deleted") => hold(since, &frame["room"], frame["log_seq"].as_u64()),
+            // My own message, stored: it holds its place like anyone's.
+            Some("ack") => hold(since, &frame["room"], frame["seq"].as_u64()),
             Some("history") => {
                 // Messages from before (or while it was away) are not commands to answer now;
-                // only the position is kept.
-                let last = frame["messages"].as_array().and_then(|m| m.last());
-                if let (Some(room), Some(seq)) = (
-                    frame["room"].as_str(),
-                    last.and_then(|m| m["seq"].as_u64().max(m["log_seq"].as_u64())),
-                ) {
-                    since.insert(room.to_owned(), json!(seq));
+                // only the position is kept. A `reset` replaces what it held of the room.
+                if frame["reset"] == true {
+                    if let Some(room) = frame["room"].as_str() {
+                        since.remove(room);
+                    }
+                }
+                for entry in frame["messages"].as_array().into_iter().flatten() {
+                    hold(
+                        since,
+                        &frame["room"],
+                        entry["log_seq"].as_u64().or(entry["seq"].as_u64()),
+                    );
+                }
+            }
+            Some("left") => {
+                if let Some(room) = frame["room"].as_str() {
+                    since.remove(room);
                 }
             }
             Some("error") => {
@@ -112,9 +123,19 @@ async fn run(
                 // Anything else (a rate limit, say) is one refused frame; the bot goes on.
                 eprintln!("refused: {}", frame["message"]);
             }
-            // `ack`, `presence`, `typing`, `moderated` and the rest: nothing to do.
+            // `presence`, `typing`, `moderated`, `lagged` (the history that follows it brings
+            // what was missed) and the rest: nothing to do.
             _ => {}
         }
     }
     Ok(Stop::Dropped)
+}
+
+/// Where the bot is in a room: the highest position it holds, messages, changes and its own acks
+/// alike (`since` asks for what came after it on a reconnect).
+fn hold(since: &mut serde_json::Map<String, Value>, room: &Value, position: Option<u64>) {
+    if let (Some(room), Some(position)) = (room.as_str(), position) {
+        let held = since.get(room).and_then(Value::as_u64).unwrap_or(0);
+        since.insert(room.to_owned(), json!(held.max(position)));
+    }
 }

@@ -8,6 +8,30 @@
 //! `(https://a.example)` links `https://a.example`, while a Wikipedia-style `.../Rust_(language)`
 //! keeps its `)`). Nothing is fetched: no previews.
 
+/// `text` as it is shown: without the bidi embeddings, overrides and isolates, which would make
+/// it read differently from what it is (`invoice_\u{202E}fdp.exe` would show as
+/// `invoice_exe.pdf`). The page also isolates each message and name (`dir="auto"`, `<bdi>`), so
+/// right-to-left text stays readable without reordering what is around it.
+pub fn defused(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(crate::protocol::is_bidi_control) {
+        std::borrow::Cow::Owned(
+            text.chars()
+                .filter(|c| !crate::protocol::is_bidi_control(*c))
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Whether an address holds a character that changes how text around it reads (bidi controls and
+/// marks): such an address is never a link, since it does not read as where it goes.
+fn disguised(address: &str) -> bool {
+    address.chars().any(|c| {
+        crate::protocol::is_bidi_control(c) || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
+    })
+}
+
 /// A piece of a message's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Segment<'a> {
@@ -26,6 +50,11 @@ pub fn segments(text: &str) -> Vec<Segment<'_>> {
             search_from = found + scheme_len(&text[found..]);
             continue;
         };
+        if disguised(&text[found..end]) {
+            // Left as text (it stays in the plain run).
+            search_from = end;
+            continue;
+        }
         if plain_from < found {
             out.push(Segment::Text(&text[plain_from..found]));
         }
@@ -114,6 +143,22 @@ mod tests {
 
     use super::*;
     use Segment::{Link, Text};
+
+    #[test]
+    fn an_address_with_bidi_controls_is_not_a_link_and_none_is_shown() {
+        let spoof = "see https://\u{202E}@moc.elgoog.evil.net now";
+        assert_eq!(segments(spoof), vec![Text(spoof)]);
+        assert_eq!(
+            segments("https://a.example/\u{200F}x"),
+            vec![Text("https://a.example/\u{200F}x")]
+        );
+        assert_eq!(defused("invoice_\u{202E}fdp.exe"), "invoice_fdp.exe");
+        assert_eq!(defused("\u{2067}שלום\u{2069} ok"), "שלום ok");
+        assert!(matches!(
+            defused("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+    }
 
     #[test]
     fn addresses_in_prose() {

@@ -429,20 +429,27 @@ impl Chat {
                 by,
                 until,
                 reason,
+                ..
             } => {
-                if key(nick) == key(&self.me) && action == "muted" {
-                    self.muted_until = Some(until.clone());
+                if key(nick) == key(&self.me) {
+                    match action.as_str() {
+                        "muted" => self.muted_until = Some(until.clone()),
+                        "unmuted" => self.muted_until = None,
+                        _ => {}
+                    }
                 }
                 let reason = if reason.is_empty() {
                     String::new()
                 } else {
                     format!(": {reason}")
                 };
-                let until = readable_time(until);
-                self.notice(
-                    &View::Room(GENERAL.to_owned()),
-                    format!("{nick} was {action} by {by} until {until}{reason}"),
-                );
+                let notice = if action.starts_with("un") {
+                    format!("{nick} was {action} by {by}")
+                } else {
+                    let until = readable_time(until);
+                    format!("{nick} was {action} by {by} until {until}{reason}")
+                };
+                self.notice(&View::Room(GENERAL.to_owned()), notice);
                 true
             }
             ServerMsg::Lagged { room, missed } => {
@@ -520,7 +527,7 @@ impl Chat {
                 ..
             } => self.history(room, messages, *complete, *reset),
             // A newer server's frame: nothing this page knows how to show.
-            ServerMsg::AuditLog { .. } | ServerMsg::Unknown => false,
+            ServerMsg::AuditLog { .. } | ServerMsg::Blocked { .. } | ServerMsg::Unknown => false,
         }
     }
 

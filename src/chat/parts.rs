@@ -148,7 +148,7 @@ impl Chat {
             }
             // A notice in the open conversation.
             ServerMsg::Error { .. } => P::LINES,
-            ServerMsg::AuditLog { .. } | ServerMsg::Unknown => P::NONE,
+            ServerMsg::AuditLog { .. } | ServerMsg::Blocked { .. } | ServerMsg::Unknown => P::NONE,
         }
     }
 

@@ -148,7 +148,17 @@ impl Chat {
             }
         }
         let unseen = news && self.current_view() != view && !mine;
-        let mentioned = news && !mine && super::mentions::mentions(&message.text, &self.me);
+        // The server says whom a message names (it folds names as it compares them); from a server
+        // before it, the text is read here.
+        let names_me = if message.mentions.is_empty() {
+            super::mentions::mentions(&message.text, &self.me)
+        } else {
+            message
+                .mentions
+                .iter()
+                .any(|name| super::lower(name) == super::lower(&self.me))
+        };
+        let mentioned = news && !mine && names_me;
         if mentioned {
             let title = format!("{} mentioned you in #{}", message.from, message.room);
             self.alert(title, &message.text);

@@ -94,6 +94,22 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         before: Option<u64>,
     },
+    /// Moderators: lift `nick`'s mute. Everyone gets `moderated` (`unmuted`).
+    Unmute { nick: String },
+    /// Moderators: lift `nick`'s ban (and its extension to their other sessions). Everyone gets
+    /// `moderated` (`unbanned`).
+    Unban { nick: String },
+    /// No more private messages from `nick`, live or stored (answered `blocked`).
+    Block { nick: String },
+    /// Private messages from `nick` are welcome again (answered `blocked` with `blocked: false`).
+    Unblock { nick: String },
+    /// The page of my private messages just before id `before` (scrolling up), only those with
+    /// `with` if given.
+    DmHistory {
+        before: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<String>,
+    },
 }
 
 impl ClientMsg {

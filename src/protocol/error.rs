@@ -53,6 +53,9 @@ pub enum ErrorCode {
     /// This session is banned until `until` (or a new session is refused because its address is):
     /// the connection is closed.
     Banned,
+    /// A private message to someone who never wrote to the sender, over what such a person may
+    /// receive: the sender's unanswered ones, or everyone's in a day.
+    InboxFull,
     /// A code this build does not know (a newer server's): shown by its `message`.
     #[serde(other)]
     Unknown,
@@ -84,12 +87,13 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Muted => "muted",
             ErrorCode::Banned => "banned",
+            ErrorCode::InboxFull => "inbox_full",
             ErrorCode::Unknown => "unknown",
         }
     }
 
     /// Every code this build knows, [`ErrorCode::Unknown`] aside.
-    pub const KNOWN: [ErrorCode; 22] = [
+    pub const KNOWN: [ErrorCode; 23] = [
         ErrorCode::BadFrame,
         ErrorCode::HelloRequired,
         ErrorCode::AlreadyHello,
@@ -112,6 +116,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::Muted,
         ErrorCode::Banned,
+        ErrorCode::InboxFull,
     ];
 
     /// The code a name stands for; [`ErrorCode::Unknown`] for a name this build does not know (a
@@ -160,11 +165,12 @@ impl FrameError {
         }
     }
 
-    /// Too many frames of one kind: the next is accepted in `retry_after_ms`.
-    pub fn rate_limited(retry_after_ms: u64) -> Self {
+    /// Too many of `what` (e.g. "messages from this session"): the next is accepted in
+    /// `retry_after_ms`.
+    pub fn rate_limited(what: &str, retry_after_ms: u64) -> Self {
         Self {
             code: ErrorCode::RateLimited,
-            message: format!("too many frames; wait {retry_after_ms} ms"),
+            message: format!("too many {what}; wait {retry_after_ms} ms"),
             retry_after_ms: Some(retry_after_ms),
             until: None,
         }

@@ -23,7 +23,10 @@ pub mod wire;
 
 pub use client::{ClientMsg, Request};
 pub use error::{ErrorCode, FrameError};
-pub use rules::{validate_client_id, validate_nick, validate_room, validate_text};
+pub use rules::{
+    is_bidi_control, validate_client_id, validate_nick, validate_reason, validate_room,
+    validate_text,
+};
 pub use server::{AuditEntry, Change, ChatMessage, DirectMessage, ServerMsg, Stored};
 
 /// This build's protocol version: a client says it in `hello`, the server in `welcome`. A tab whose

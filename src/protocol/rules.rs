@@ -3,8 +3,16 @@
 //! folds look-alikes: `server::session::nick`.)
 
 use super::{
-    ErrorCode, FrameError, MAX_CLIENT_ID_CHARS, MAX_NICK_CHARS, MAX_ROOM_CHARS, MAX_TEXT_CHARS,
+    ErrorCode, FrameError, MAX_CLIENT_ID_CHARS, MAX_NICK_CHARS, MAX_REASON_CHARS, MAX_ROOM_CHARS,
+    MAX_TEXT_CHARS,
 };
+
+/// Whether `c` reorders the text around it: the bidi embeddings, overrides and isolates. Shown as
+/// typed, they make text read differently from what it is (`invoice_\u{202E}fdp.exe` shows as
+/// `invoice_exe.pdf`).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
 
 /// Checks a nickname and returns it trimmed: 1–[`MAX_NICK_CHARS`] characters, no control characters.
 pub fn validate_nick(nick: &str) -> Result<String, FrameError> {
@@ -60,6 +68,26 @@ pub fn validate_room(room: &str) -> Result<(), FrameError> {
             format!("a room name has 1 to {MAX_ROOM_CHARS} lowercase letters, digits and dashes"),
         ))
     }
+}
+
+/// Checks a moderator's reason for a mute or a ban and returns it trimmed: at most
+/// [`MAX_REASON_CHARS`] characters, with no control characters (a line break or an escape would
+/// forge lines where it is printed, e.g. by `chinwag admin audit`) and no bidi controls.
+pub fn validate_reason(reason: &str) -> Result<String, FrameError> {
+    let reason = reason.trim();
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::TooLong,
+            format!("a reason has at most {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    if reason.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(FrameError::new(
+            ErrorCode::BadFrame,
+            "a reason is one line of text, without control characters or bidi controls",
+        ));
+    }
+    Ok(reason.to_owned())
 }
 
 /// Checks a `client_id`: 1–[`MAX_CLIENT_ID_CHARS`] characters.

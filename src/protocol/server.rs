@@ -28,6 +28,11 @@ pub struct ChatMessage {
     /// Deleted by its author or a moderator: a tombstone, `text` is empty.
     #[serde(default, skip_serializing_if = "is_false")]
     pub deleted: bool,
+    /// The people its `@name`s name, as they are called (the server matches names as it
+    /// compares nicknames: case, accents and look-alikes folded). A name nobody goes by is not
+    /// listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 /// An edit or a delete of a stored room message (the body of `edited` and `deleted` frames, and of
@@ -49,6 +54,12 @@ pub struct Change {
     /// since, as the old words are gone from the store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// An edit: the people its new text mentions (see [`ChatMessage::mentions`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// On the connection that asked for the change: its request's `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 /// A private message, as delivered to both parties' connections (`"type":"dm"`).
@@ -119,6 +130,12 @@ pub enum ServerMsg {
         /// This session is muted until then (it may read, not post).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         muted_until: Option<String>,
+        /// The people this session blocked (no private message from them arrives).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        blocked: Vec<String>,
+        /// The `id` of the `hello` this answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
     },
     /// Someone else's message.
     Message(ChatMessage),
@@ -130,6 +147,9 @@ pub enum ServerMsg {
     /// The sender's own message was accepted (it gets this instead of an echo). Room messages carry
     /// their `room` and `seq`; private ones their recipient `to` and their `id`.
     Ack {
+        /// The acked message's `client_id` (absent only from the ack of a retried `delete` that
+        /// carried none).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         client_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<String>,
@@ -140,6 +160,9 @@ pub enum ServerMsg {
         /// A private message's id, as its `dm` frame carries it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<u64>,
+        /// The `id` of the request this answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
     },
     /// A frame was refused. The connection stays open unless the code says otherwise. A refused `say`
     /// or `dm` carries its `client_id`, so the client can mark that message as failed.
@@ -172,8 +195,9 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "is_false")]
         bot: bool,
     },
-    /// A moderator muted (`action: "muted"`) or banned (`"banned"`) someone: to everyone. A muted
-    /// person can read but not post until `until`; a banned one is disconnected.
+    /// A moderator muted (`action: "muted"`) or banned (`"banned"`) someone, or lifted a mute or
+    /// ban (`"unmuted"`, `"unbanned"`; `until` is then when): to everyone. A muted person can read
+    /// but not post until `until`; a banned one is disconnected.
     Moderated {
         action: String,
         nick: String,
@@ -181,6 +205,17 @@ pub enum ServerMsg {
         until: String,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         reason: String,
+        /// On the moderator's own connection: the `id` of the request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// This session blocked (`blocked: true`) or unblocked `nick` (the answer to `block` and
+    /// `unblock`).
+    Blocked {
+        nick: String,
+        blocked: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
     },
     /// The moderation audit log, newest first (the answer to a moderator's `audit`). `more`: older
     /// entries exist (ask with `before` the last `id`).
@@ -245,12 +280,24 @@ pub enum ServerMsg {
     /// latest ones after `welcome`, or exactly those after `hello.dm_since`.
     DmHistory {
         messages: Vec<DirectMessage>,
-        /// The gap after `dm_since` was too large: these are only the latest ones.
+        /// `dm_since` was beyond the last private message (the client saw another store): these
+        /// are the latest ones, to replace what it shows.
         #[serde(default, skip_serializing_if = "is_false")]
         reset: bool,
         /// More `dm_history` frames follow at once (a catch-up too large for one frame).
         #[serde(default, skip_serializing_if = "is_false")]
         more: bool,
+        /// Set when this answers a `dm_history` request: the page ends just before this id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        /// The request's `with`, if it named one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<String>,
+        /// On a page asked for with `before`: whether it reaches back to the first one.
+        #[serde(default, skip_serializing_if = "is_false")]
+        complete: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
     },
     /// Stored messages of `room`, oldest first, each shaped like a `message` frame: the latest ones
     /// after `welcome`, exactly the missed ones after a `since`, or the missed ones after a lag.

@@ -163,6 +163,7 @@ fn server_frames_have_the_documented_shape() {
         action: false,
         edited: false,
         deleted: false,
+        mentions: Vec::new(),
     });
     let cases = [
         (
@@ -177,6 +178,7 @@ fn server_frames_have_the_documented_shape() {
                 seq: Some(17),
                 to: None,
                 id: None,
+                reply_to: None,
             },
             json!({"type":"ack","client_id":"c-1","room":"general","seq":17}),
         ),
@@ -188,6 +190,8 @@ fn server_frames_have_the_documented_shape() {
                 by: "alice".into(),
                 at: "2026-11-25T22:01:00.000Z".into(),
                 text: Some("hi all".into()),
+                mentions: Vec::new(),
+                reply_to: None,
             }),
             json!({"type":"edited","room":"general","seq":17,"log_seq":21,"by":"alice",
                    "at":"2026-11-25T22:01:00.000Z","text":"hi all"}),
@@ -200,6 +204,8 @@ fn server_frames_have_the_documented_shape() {
                 by: "mod".into(),
                 at: "2026-11-25T22:02:00.000Z".into(),
                 text: None,
+                mentions: Vec::new(),
+                reply_to: None,
             }),
             json!({"type":"deleted","room":"general","seq":17,"log_seq":22,"by":"mod",
                    "at":"2026-11-25T22:02:00.000Z"}),
@@ -220,6 +226,8 @@ fn server_frames_have_the_documented_shape() {
                 moderator: false,
                 bots: Vec::new(),
                 muted_until: None,
+                blocked: Vec::new(),
+                reply_to: None,
             },
             json!({"type":"welcome","nick":"alice","rooms":["general"],"online":["alice","bob"],
                    "members":{"rust":["alice"]},"version":1}),
@@ -300,6 +308,10 @@ fn server_frames_have_the_documented_shape() {
                 messages: vec![],
                 reset: true,
                 more: false,
+                before: None,
+                complete: false,
+                reply_to: None,
+                with: None,
             },
             json!({"type":"dm_history","messages":[],"reset":true}),
         ),
@@ -316,6 +328,7 @@ fn server_frames_have_the_documented_shape() {
                     action: false,
                     edited: false,
                     deleted: false,
+                    mentions: Vec::new(),
                 })],
                 complete: true,
                 reset: false,
@@ -407,10 +420,10 @@ fn an_unknown_error_code_still_parses() {
 
 #[test]
 fn a_rate_limit_says_when_to_retry() {
-    let msg = FrameError::rate_limited(250).about("c-1".into());
+    let msg = FrameError::rate_limited("messages from this session", 250).about("c-1".into());
     assert_eq!(
         wire(&msg),
-        json!({"type":"error","code":"rate_limited","message":"too many frames; wait 250 ms",
+        json!({"type":"error","code":"rate_limited","message":"too many messages from this session; wait 250 ms",
                "client_id":"c-1","retry_after_ms":250})
     );
 }

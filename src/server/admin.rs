@@ -3,12 +3,18 @@
 //! servers read what they change from the store where it matters (a moderator's role is checked in
 //! the transaction of each action, a ban is read again before a connection is refused).
 //!
-//! Every command that changes something writes the audit log, as `chinwag admin`.
+//! Every command that changes something writes the audit log, as `chinwag admin`. What running
+//! servers must act on at once (a deleted room, a lifted mute or ban, a bot's old token) is also
+//! written as an admin event, which every server reads within a few seconds
+//! (`server::maintenance`).
+//!
+//! Everything printed from the store (names, reasons, details) is escaped: a control or bidi
+//! character shows as `\u{...}`, so nothing stored can forge a line or rewrite the terminal.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::clock::{now_rfc3339, rfc3339_in};
+use super::clock::{now_rfc3339, rfc3339_ago, rfc3339_in};
 use super::session::{nick, token};
 use super::store::{BotOutcome, SanctionKind, Store, StoreConfig, StoreError};
 
@@ -44,8 +50,25 @@ pub enum AdminCommand {
     },
     /// Lift the ban on NICK (or the ban with that number, as `bans` lists it).
     LiftBan { who: String },
+    /// Lift the mute on NICK (or the mute with that number, as `bans --mutes` lists it).
+    LiftMute { who: String },
+    /// List the rooms: members, last activity, the address that created them.
+    Rooms {
+        /// Only rooms nobody is in
+        #[arg(long)]
+        empty: bool,
+    },
+    /// Delete rooms, with their messages (their members are told they left).
+    DeleteRoom {
+        #[arg(required = true)]
+        rooms: Vec<String>,
+    },
     /// Make a bot: prints its session token. Its name is reserved for good.
     Bot { name: String },
+    /// Give the bot NAME a new token (printed); the old one stops working at once.
+    BotToken { name: String },
+    /// Delete the bot NAME: its token stops working, its name is free again (its messages stay).
+    RevokeBot { name: String },
     /// Print the moderation audit log, newest first.
     Audit {
         #[arg(long, default_value = "50")]
@@ -93,7 +116,12 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
                 out.push_str("No moderators. Make one with `chinwag admin moderator-link`.\n");
             }
             for m in moderators {
-                let _ = writeln!(out, "{}\t(last seen {})", m.nick, m.last_seen);
+                let _ = writeln!(
+                    out,
+                    "{}\t(last seen {})",
+                    shown(&m.nick),
+                    shown(&m.last_seen)
+                );
             }
         }
         AdminCommand::RevokeModerator { nick: name } => {
@@ -118,18 +146,51 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
                 let _ = writeln!(
                     out,
                     "#{}\t{}\tuntil {}\tby {}\t{}",
-                    s.id, s.nick, s.until, s.by, s.reason
+                    s.id,
+                    shown(&s.nick),
+                    shown(&s.until),
+                    shown(&s.by),
+                    shown(&s.reason)
                 );
             }
         }
         AdminCommand::LiftBan { who } => {
-            let who = who.trim().trim_start_matches('#');
-            let id = who.parse::<i64>().ok();
-            let lifted = store.lift_bans(&nick::key(who), id, ADMIN, &now).await?;
-            if lifted.is_empty() {
-                return Err(AdminError::Refused(format!("no ban in force for {who}")));
+            out = lift(store, SanctionKind::Ban, &who, &now).await?;
+        }
+        AdminCommand::LiftMute { who } => {
+            out = lift(store, SanctionKind::Mute, &who, &now).await?;
+        }
+        AdminCommand::Rooms { empty } => {
+            let rooms = store.rooms().await?;
+            let rooms: Vec<_> = rooms
+                .into_iter()
+                .filter(|r| !empty || r.members == 0)
+                .collect();
+            if rooms.is_empty() {
+                out.push_str("No rooms besides general.\n");
             }
-            let _ = writeln!(out, "Lifted {} ban(s) of {who}.", lifted.len());
+            for r in rooms {
+                let _ = writeln!(
+                    out,
+                    "{}\t{} member(s)\t{} entries\tlast active {}\tcreated from {}",
+                    r.name,
+                    r.members,
+                    r.last_seq,
+                    shown(&r.last_active),
+                    r.created_from.as_deref().map_or("-".to_owned(), shown)
+                );
+            }
+        }
+        AdminCommand::DeleteRoom { rooms } => {
+            for room in rooms {
+                let room = room.trim().trim_start_matches('#').to_owned();
+                if !store.delete_room(&room).await? {
+                    let _ = writeln!(out, "No room {}.", shown(&room));
+                    continue;
+                }
+                event(store, "room_deleted", &room, "", &now).await?;
+                let _ = writeln!(out, "Deleted #{room}, with its messages.");
+            }
         }
         AdminCommand::Bot { name } => {
             let name = nick::normalize(&name).map_err(|err| {
@@ -157,15 +218,145 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
                 }
             }
         }
+        AdminCommand::BotToken { name } => {
+            let (token, digest) = token::generate();
+            let key = nick::key(name.trim());
+            let Some(id) = store
+                .rotate_bot_token(&key, &token::hex(&digest), &now)
+                .await?
+            else {
+                return Err(AdminError::Refused(format!(
+                    "no bot is called {}",
+                    shown(&name)
+                )));
+            };
+            event(store, "session_revoked", &id.to_string(), "", &now).await?;
+            let _ = writeln!(out, "{token}");
+            let _ = writeln!(
+                out,
+                "The bot's old token no longer works; its connections are closed."
+            );
+        }
+        AdminCommand::RevokeBot { name } => {
+            let key = nick::key(name.trim());
+            let Some(id) = store.delete_bot(&key, &now).await? else {
+                return Err(AdminError::Refused(format!(
+                    "no bot is called {}",
+                    shown(&name)
+                )));
+            };
+            event(store, "session_revoked", &id.to_string(), "", &now).await?;
+            let _ = writeln!(
+                out,
+                "Deleted the bot {}; its token no longer works.",
+                shown(&name)
+            );
+        }
         AdminCommand::Audit { limit } => {
             for e in store.audit_log(None, limit).await? {
                 let _ = writeln!(
                     out,
                     "{}\t{}\t{}\t{}\t{}",
-                    e.at, e.by, e.action, e.target, e.detail
+                    shown(&e.at),
+                    shown(&e.by),
+                    shown(&e.action),
+                    shown(&e.target),
+                    shown(&e.detail)
                 );
             }
         }
     }
     Ok(out)
+}
+
+/// Lifts the mutes or bans of `who` (a name, or a number as `bans` lists them) and tells the
+/// running servers.
+async fn lift(
+    store: &Store,
+    kind: SanctionKind,
+    who: &str,
+    now: &str,
+) -> Result<String, AdminError> {
+    let who = who.trim().trim_start_matches('#');
+    let id = who.parse::<i64>().ok();
+    let lifted = store
+        .lift_sanctions(kind, &nick::key(who), id, ADMIN, now)
+        .await?;
+    if lifted.is_empty() {
+        let hint = match kind {
+            SanctionKind::Ban => " (a mute is lifted with lift-mute)",
+            SanctionKind::Mute => " (a ban is lifted with lift-ban)",
+        };
+        return Err(AdminError::Refused(format!(
+            "no {} in force for {}{hint}",
+            kind.as_str(),
+            shown(who)
+        )));
+    }
+    let event_kind = format!("{}_lifted", kind.as_str());
+    for person in &lifted {
+        event(
+            store,
+            &event_kind,
+            &person.session_id.to_string(),
+            &person.nick,
+            now,
+        )
+        .await?;
+    }
+    let names: Vec<String> = lifted.iter().map(|p| shown(&p.nick)).collect();
+    Ok(format!(
+        "Lifted the {} of {}.\n",
+        kind.as_str(),
+        names.join(", ")
+    ))
+}
+
+/// How long admin events are kept: every running server reads them within seconds.
+const EVENTS_KEPT: Duration = Duration::from_secs(24 * 3600);
+
+async fn event(
+    store: &Store,
+    kind: &str,
+    subject: &str,
+    detail: &str,
+    now: &str,
+) -> Result<(), AdminError> {
+    store
+        .admin_event(kind, subject, detail, now, &rfc3339_ago(EVENTS_KEPT))
+        .await?;
+    Ok(())
+}
+
+/// Text from the store as it is printed: control and bidi characters escaped as `\u{...}`
+/// (a stored line break cannot forge a line, an escape sequence cannot reach the terminal).
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control()
+            || crate::protocol::is_bidi_control(c)
+            || matches!(c, '\u{2028}' | '\u{2029}')
+        {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn what_is_printed_cannot_forge_lines_or_reach_the_terminal() {
+        assert_eq!(
+            shown("spam\n2026-01-01\tmod\tban"),
+            "spam\\u{000A}2026-01-01\\u{0009}mod\\u{0009}ban"
+        );
+        assert_eq!(shown("\u{1b}[2J\u{7}"), "\\u{001B}[2J\\u{0007}");
+        assert_eq!(shown("a\u{202E}b"), "a\\u{202E}b");
+        assert_eq!(shown("Zoë 🦀"), "Zoë 🦀");
+    }
 }

@@ -10,9 +10,9 @@
 use std::net::IpAddr;
 
 use super::hub::{ConnId, Hub};
-use super::limits::{wait_ms, AddressLimits, Limits};
+use super::limits::{wait_ms, AddrKey, AddressLimits, Limits};
 use super::session::{unavailable, Session};
-use super::store::{JoinOutcome, Store};
+use super::store::{JoinOutcome, RoomCaps, Store};
 use crate::protocol::{validate_room, ErrorCode, FrameError, GENERAL, MAX_ROOMS};
 
 /// Everything a membership change touches.
@@ -55,20 +55,41 @@ impl Membership<'_> {
             self.hub.is_live(room) || self.store.room_exists(room).await.map_err(unavailable)?;
         if !exists {
             if let Err(wait) = self.addresses.rooms.check(addr) {
-                return Err(FrameError::rate_limited(wait_ms(wait)));
+                return Err(FrameError::rate_limited(
+                    "new rooms from your address",
+                    wait_ms(wait),
+                ));
             }
         }
         let at = super::clock::now_rfc3339();
+        let address = AddrKey::stored(addr);
+        let caps = RoomCaps {
+            total: self.limits.max_rooms,
+            per_address: self.limits.max_rooms_per_addr,
+            address: &address,
+        };
         let outcome = self
             .store
-            .join(&session.token_hash, room, &at, self.limits.max_rooms)
+            .join(&session.token_hash, room, &at, caps)
             .await
             .map_err(unavailable)?;
-        if outcome == JoinOutcome::RoomLimit {
-            return Err(FrameError::new(
-                ErrorCode::RoomLimit,
-                "this server holds as many rooms as it may; join an existing one",
-            ));
+        match outcome {
+            JoinOutcome::Joined { .. } => {}
+            JoinOutcome::RoomLimit => {
+                return Err(FrameError::new(
+                    ErrorCode::RoomLimit,
+                    "this server holds as many rooms as it may; join an existing one",
+                ))
+            }
+            JoinOutcome::AddressLimit => {
+                return Err(FrameError::new(
+                    ErrorCode::RoomLimit,
+                    format!(
+                        "your address has made {} rooms that still exist; join an existing one",
+                        self.limits.max_rooms_per_addr
+                    ),
+                ))
+            }
         }
         session.add_room(room);
         self.hub.membership(session.id, room, true, origin);

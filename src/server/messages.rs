@@ -30,8 +30,11 @@ pub async fn publish(
     draft: Draft<'_>,
 ) -> Result<ChatMessage, FrameError> {
     validate_text(draft.text)?;
+    super::text::ensure_visible(draft.text)?;
     session.ensure_member(draft.room)?;
     session.ensure_may_post()?;
+    // Before the session's order lock: a name may be looked up in the store.
+    let mentions = super::text::mentions(hub, store, draft.text).await;
     let _order = match draft.client_id {
         Some(client_id) => {
             let order = session.in_order().await;
@@ -48,6 +51,7 @@ pub async fn publish(
     };
     let message = NewMessage {
         from: session.nick(),
+        mentions,
         text: draft.text.to_owned(),
         at: now_rfc3339(),
         client_id: draft.client_id.map(str::to_owned),

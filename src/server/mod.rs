@@ -11,11 +11,13 @@
 //! - [`session`]: sessions and nickname claims, a bounded cache of the store's.
 //! - [`membership`]: joining and leaving rooms (store first, then every cache, in one order per
 //!   session).
-//! - [`messages`]: posting a room message, for `/ws` and the form.
+//! - [`messages`]: posting a room message, for `/ws` and the form; [`text`]: whether a text has
+//!   anything visible, and whom it mentions.
 //! - [`store`]: SQLite or PostgreSQL, the authority on everything that outlives a connection.
 //! - [`bus`] and [`cluster`]: several servers as one (Redis between them, PostgreSQL shared): what
 //!   each tells the others, and what each repairs from the store when the bus lost it.
-//! - [`admin`]: `chinwag admin ...`, the operator's commands on the store.
+//! - [`admin`]: `chinwag admin ...`, the operator's commands on the store; [`maintenance`]: the
+//!   server's periodic work, and what it does about the operator's changes.
 //! - [`limits`]: rates and caps; [`metrics`]: Prometheus counters; [`clock`]: timestamps;
 //!   [`state`]: what every handler shares.
 //!
@@ -34,12 +36,14 @@ pub mod config;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod maintenance;
 pub mod membership;
 pub mod messages;
 pub mod metrics;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod text;
 pub mod ws;
 
 use std::future::Future;
@@ -62,9 +66,6 @@ use store::Store;
 /// How long shutdown waits for open websockets (and HTTP requests) to say goodbye before the
 /// process exits anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How often per-address counters are swept.
-const SWEEP_ADDRESSES_EVERY: Duration = Duration::from_secs(10);
 
 /// A start-up failure, said in one line.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +99,7 @@ pub async fn serve(
         session::SessionConfig {
             messages: config.limits.messages,
             typing: config.limits.typing,
+            renames: config.limits.renames,
             ..config.sessions
         },
         store.clone(),
@@ -130,7 +132,18 @@ pub async fn serve(
         ),
         _ => None,
     };
-    let limits = Arc::new(config.limits);
+    let mut limits = config.limits;
+    if let Some(budget) = limits::files::budget(http::accept::BUSY_SLOTS) {
+        if limits::files::apply(&mut limits, budget) {
+            tracing::info!(
+                file_limit = budget.limit,
+                tcp = limits.max_http_connections,
+                websockets = limits.max_connections,
+                "connection caps lowered to what the file limit allows"
+            );
+        }
+    }
+    let limits = Arc::new(limits);
     let proxies = http::proxy::TrustedProxies::new(config.http.trusted_proxies.clone());
     let state = AppState {
         leptos_options,
@@ -144,7 +157,7 @@ pub async fn serve(
         http: Arc::new(config.http),
         shutdown: shutdown_rx.clone(),
     };
-    let maintenance = tokio::spawn(maintain(state.clone(), shutdown_rx.clone()));
+    let maintenance = tokio::spawn(maintenance::run(state.clone(), shutdown_rx.clone()));
     if let Some(addr) = state.http.metrics_addr {
         let metrics_listener =
             TcpListener::bind(addr)
@@ -167,7 +180,19 @@ pub async fn serve(
             }
         });
     }
-    let app = http::router(state);
+    let listen = http::accept::Listen {
+        listener,
+        app: http::router(state.clone()),
+        busy: http::busy_router(state.clone()),
+        proxies,
+        metrics: metrics.clone(),
+        caps: ConnectionLimits::new(
+            limits.max_http_connections_per_ip,
+            limits.max_http_connections,
+        ),
+        new_connections: Arc::clone(&state.addresses.connections),
+    };
+    drop(state);
     let signal_tx = shutdown_tx.clone();
     let stop = async move {
         stop.await;
@@ -175,16 +200,7 @@ pub async fn serve(
         // Nobody listening only means no connection is open.
         let _ = signal_tx.send(true);
     };
-    http::accept::serve(
-        listener,
-        app,
-        &limits,
-        proxies,
-        metrics,
-        stop,
-        DRAIN_TIMEOUT,
-    )
-    .await;
+    http::accept::serve(listen, &limits, stop, DRAIN_TIMEOUT).await;
     // Every connection holds a receiver; `closed` resolves when the last one has finished.
     drop(shutdown_rx);
     if tokio::time::timeout(DRAIN_TIMEOUT, shutdown_tx.closed())
@@ -204,52 +220,6 @@ pub async fn serve(
     }
     store.close().await;
     Ok(())
-}
-
-/// The server's periodic work: forget refilled per-address counters, keep live sessions' claims
-/// and last-seen times current (and the session cache small), delete expired sessions.
-async fn maintain(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let mut addresses = tokio::time::interval(SWEEP_ADDRESSES_EVERY);
-    let mut refresh = tokio::time::interval(state.sessions.config().refresh_every);
-    let mut sweep = tokio::time::interval(state.sessions.config().sweep_every);
-    let stop = async move {
-        let _ = shutdown.wait_for(|stop| *stop).await;
-    };
-    tokio::pin!(stop);
-    for timer in [&mut addresses, &mut refresh, &mut sweep] {
-        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    }
-    loop {
-        tokio::select! {
-            _ = addresses.tick() => {
-                state.addresses.sweep();
-                trim_heap();
-            }
-            _ = refresh.tick() => {
-                if let Err(err) = state.sessions.refresh().await {
-                    tracing::warn!(%err, "refreshing live sessions failed");
-                }
-            }
-            _ = sweep.tick() => match state.sessions.sweep().await {
-                Ok(0) => {}
-                Ok(deleted) => tracing::info!(deleted, "deleted expired sessions"),
-                Err(err) => tracing::warn!(%err, "deleting expired sessions failed"),
-            },
-            () = &mut stop => return,
-        }
-    }
-}
-
-/// Gives memory freed since the last time back to the system. glibc keeps what is freed in its
-/// arenas, mostly unused pages in the middle of them that it never returns by itself: after a
-/// crowd leaves (or a burst of catch-ups ends), the server would stay at its peak size.
-fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes no pointer and has no precondition; it only walks the allocator's
-    // own free lists and releases whole free pages.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Reads the configuration, binds, prints the URL and serves until SIGTERM or Ctrl-C.

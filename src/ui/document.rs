@@ -9,7 +9,7 @@ use leptos_router::{path, SsrMode};
 
 use super::chat_page::ChatPage;
 use super::join_page::JoinPage;
-use super::page_state::page_state;
+use super::page_state::{page_state, Visit};
 use super::paths::room_of_path;
 use crate::protocol::GENERAL;
 
@@ -106,14 +106,32 @@ fn Home() -> impl IntoView {
                 let room = room.clone();
                 Suspend::new(async move {
                     match page_state(room).await {
-                        Ok(Some(state)) => view! { <ChatPage state/> }.into_any(),
-                        Ok(None) => view! { <JoinPage/> }.into_any(),
+                        Ok(Visit::Chat(state)) => view! { <ChatPage state/> }.into_any(),
+                        Ok(Visit::Join) => view! { <JoinPage/> }.into_any(),
+                        Ok(Visit::Banned { until }) => view! { <Banned until/> }.into_any(),
                         // Not the nickname form: the session is fine, the server is not, for now.
                         Err(_) => view! { <Unavailable/> }.into_any(),
                     }
                 })
             }}
         </Suspense>
+    }
+}
+
+/// This session is banned: the page says until when, and nothing of the chat (403).
+#[component]
+fn Banned(until: String) -> impl IntoView {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::FORBIDDEN);
+    }
+    view! {
+        <main class="join">
+            <div class="join-card" role="alert">
+                <h1 class="brand">"chinwag"</h1>
+                <p class="lead">"A moderator banned you from this chat until "
+                    <time datetime=until.clone()>{until.clone()}</time> "."</p>
+            </div>
+        </main>
     }
 }
 

@@ -6,7 +6,7 @@ use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 
-use crate::chat::links::{segments, Segment};
+use crate::chat::links::{defused, segments, Segment};
 use crate::chat::mentions::{names, pieces, Piece};
 use crate::chat::{Line, LineKind, Parts, SendState};
 use crate::client::{self, ChatHandle};
@@ -183,10 +183,14 @@ fn LineView(chat: ChatHandle, line: Arc<Line>, moderator: Memo<bool>) -> impl In
             let body = if deleted {
                 view! { <p class="text tombstone">"message deleted"</p> }.into_any()
             } else if action {
-                view! { <p class="text action">"* " {from.clone()} " " {message_text(&text, &me)}</p> }
-                    .into_any()
+                view! {
+                    <p class="text action" dir="auto">
+                        "* " <bdi>{from.clone()}</bdi> " " {message_text(&text, &me)}
+                    </p>
+                }
+                .into_any()
             } else {
-                view! { <p class="text">{message_text(&text, &me)}</p> }.into_any()
+                view! { <p class="text" dir="auto">{message_text(&text, &me)}</p> }.into_any()
             };
             // While my message is edited, its text stays above the box, dimmed: what is being
             // changed stays in view.
@@ -207,7 +211,7 @@ fn LineView(chat: ChatHandle, line: Arc<Line>, moderator: Memo<bool>) -> impl In
             view! {
                 <li class=class data-id=line_id>
                     <div class="meta">
-                        <span class="from">{from}</span>
+                        <bdi class="from">{from}</bdi>
                         <time datetime=at>{time}</time>
                         {edited.then(|| view! { <span class="edited">"(edited)"</span> })}
                         {state.map(|s| view! { <span class="state">{s}</span> })}
@@ -272,7 +276,7 @@ fn message_text(text: &str, me: &str) -> impl IntoView {
                 pieces(t)
                     .into_iter()
                     .map(|piece| match piece {
-                        Piece::Text(t) => Either::Left(t.to_owned()),
+                        Piece::Text(t) => Either::Left(defused(t).into_owned()),
                         Piece::Mention(m) => {
                             let class = if names(m, me) {
                                 "mention me"
@@ -341,6 +345,7 @@ pub fn rendered_history(room: &str) -> Vec<crate::protocol::Stored> {
                 client_id: None,
                 action,
                 deleted,
+                mentions: Vec::new(),
             }))
         })
         .collect()

@@ -41,6 +41,8 @@ impl PageData {
             moderator: self.moderator,
             bots: Vec::new(),
             muted_until: None,
+            blocked: Vec::new(),
+            reply_to: None,
         };
         let history = ServerMsg::History {
             room: self.room,
@@ -55,9 +57,20 @@ impl PageData {
     }
 }
 
-/// Who this browser's session is, its rooms, and what `room` said lately; `None` if it must pick
-/// a nickname.
-pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError> {
+/// What a visit to a room's page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visit {
+    /// The chat.
+    Chat(PageData),
+    /// The nickname form: this browser has no usable session.
+    Join,
+    /// This session is banned until then: the page says so, and shows nothing of the chat.
+    Banned { until: String },
+}
+
+/// Who this browser's session is, its rooms, and what `room` said lately; the nickname form if it
+/// must pick a nickname; only the ban if it is banned.
+pub async fn page_state(room: String) -> Result<Visit, ServerFnError> {
     use axum_extra::extract::CookieJar;
 
     use crate::server::session::COOKIE;
@@ -67,7 +80,7 @@ pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError>
         .ok_or_else(|| ServerFnError::new("the server state is missing"))?;
     let jar: CookieJar = leptos_axum::extract().await?;
     let Some(token) = jar.get(COOKIE).map(|cookie| cookie.value().to_owned()) else {
-        return Ok(None);
+        return Ok(Visit::Join);
     };
     // A store that does not answer is an error page, not the nickname form: the session is not
     // lost, only unreachable for a moment.
@@ -76,13 +89,27 @@ pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError>
         ServerFnError::new("the server cannot reach its store right now")
     })?;
     let Some(session) = session else {
-        return Ok(None);
+        return Ok(Visit::Join);
     };
+    // The cookie lives as long as an unused session does; this visit renews both.
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
+        let cookie = crate::server::http::forms::session_cookie(&state, &headers, token.clone());
+        if let Ok(value) = axum::http::HeaderValue::from_str(&cookie.to_string()) {
+            response.append_header(axum::http::header::SET_COOKIE, value);
+        }
+    }
+    let now = crate::server::clock::now_rfc3339();
+    if let Some(until) = session.standing().banned_at(&now) {
+        return Ok(Visit::Banned {
+            until: until.to_owned(),
+        });
+    }
     let me = session.nick();
     let rooms = session.rooms();
     let moderator = session.standing().moderator;
     if !rooms.contains(&room) {
-        return Ok(Some(PageData {
+        return Ok(Visit::Chat(PageData {
             me,
             rooms,
             room,
@@ -95,7 +122,7 @@ pub async fn page_state(room: String) -> Result<Option<PageData>, ServerFnError>
         tracing::error!(%err, "reading history for the page failed");
         ServerFnError::new("history is unavailable")
     })?;
-    Ok(Some(PageData {
+    Ok(Visit::Chat(PageData {
         me,
         rooms,
         room,

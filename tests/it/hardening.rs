@@ -301,7 +301,16 @@ async fn the_session_cookie_is_http_only_same_site_and_secure_behind_https() {
     let token = crate::common::cookie_token(&behind_tls).expect("token");
     assert!(token.len() >= 43, "{token}");
     let page = crate::common::get_as(&server, "/", &token).await;
-    assert!(!page.contains(&token));
+    let (head, body) = page.split_once("\r\n\r\n").expect("a head and a body");
+    assert!(!body.contains(&token), "the page never shows the token");
+    // The cookie (only there) is renewed with every page, for as long as a session is kept.
+    assert!(
+        head.lines().any(
+            |l| l.to_lowercase().starts_with("set-cookie: chinwag_session=")
+                && l.contains("Max-Age=2592000")
+        ),
+        "{head}"
+    );
     for header in [
         "x-content-type-options: nosniff",
         "content-security-policy:",

@@ -12,6 +12,17 @@ use crate::common::{Client, Process, TempDir};
 /// Limits opened wide: these tests measure memory, not rates.
 const WIDE: &[(&str, &str)] = &[
     ("CHINWAG_RATE_PER_SEC", "100000"),
+    ("CHINWAG_MAX_UNANSWERED", "100000"),
+    ("CHINWAG_MAX_STRANGERS_PER_DAY", "100000"),
+    ("CHINWAG_BAN_REACH", "1ms"),
+    ("CHINWAG_ADDRESS_RATE_PER_SEC", "100000"),
+    ("CHINWAG_ADDRESS_RATE_BURST", "100000"),
+    ("CHINWAG_NEW_CONNECTIONS_PER_SEC", "100000"),
+    ("CHINWAG_NEW_CONNECTIONS_BURST", "100000"),
+    ("CHINWAG_CATCH_UP_PER_SEC", "10000000"),
+    ("CHINWAG_CATCH_UP_BURST", "10000000"),
+    ("CHINWAG_RENAMES_PER_HOUR", "100000"),
+    ("CHINWAG_RENAMES_BURST", "100000"),
     ("CHINWAG_RATE_BURST", "100000"),
     ("CHINWAG_FRAMES_PER_SEC", "100000"),
     ("CHINWAG_FRAMES_BURST", "100000"),

@@ -82,6 +82,15 @@ impl TestStore {
     }
 }
 
+/// Room caps for a store test: `total` rooms, none per address.
+fn caps(total: usize) -> chinwag::server::store::RoomCaps<'static> {
+    chinwag::server::store::RoomCaps {
+        total,
+        per_address: usize::MAX,
+        address: "127.0.0.1",
+    }
+}
+
 fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -107,6 +116,7 @@ async fn append(
     session_hash: Option<&str>,
 ) -> Result<ChatMessage, StoreError> {
     let draft = NewMessage {
+        mentions: Vec::new(),
         from: from.to_owned(),
         text: text.to_owned(),
         at: at.to_owned(),
@@ -362,20 +372,23 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
     // Memberships: joining creates the room, twice is fine, leaving an empty unused room deletes it.
     assert_eq!(
         store
-            .join(&alice_hash, "rust", NOW, 10)
+            .join(&alice_hash, "rust", NOW, caps(10))
             .await
             .expect("join"),
         JoinOutcome::Joined { created: true }
     );
     assert_eq!(
         store
-            .join(&alice_hash, "rust", NOW, 10)
+            .join(&alice_hash, "rust", NOW, caps(10))
             .await
             .expect("join"),
         JoinOutcome::Joined { created: false }
     );
     assert_eq!(
-        store.join(&bob_hash, "go", NOW, 10).await.expect("join"),
+        store
+            .join(&bob_hash, "go", NOW, caps(10))
+            .await
+            .expect("join"),
         JoinOutcome::Joined { created: true }
     );
     assert!(store.leave(&bob_hash, "go").await.expect("leave"));
@@ -398,13 +411,16 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
     let cap = usize::try_from(rooms_now).expect("small");
     assert_eq!(
         store
-            .join(&bob_hash, "new-one", NOW, cap)
+            .join(&bob_hash, "new-one", NOW, caps(cap))
             .await
             .expect("join"),
         JoinOutcome::RoomLimit
     );
     assert_eq!(
-        store.join(&bob_hash, "rust", NOW, cap).await.expect("join"),
+        store
+            .join(&bob_hash, "rust", NOW, caps(cap))
+            .await
+            .expect("join"),
         JoinOutcome::Joined { created: false },
         "an existing room is joined at the cap"
     );
@@ -429,7 +445,7 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
         .await
         .expect("refresh");
     store
-        .join(&alice_hash, "rust", NOW, 10)
+        .join(&alice_hash, "rust", NOW, caps(10))
         .await
         .expect("join");
     let deleted = store
@@ -606,6 +622,7 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
         client_id: client_id.map(str::to_owned),
         action: false,
         session_hash: Some("aa".repeat(32)),
+        mentions: Vec::new(),
     };
     append(store, "general", "a", "first", "t", None, false, None)
         .await
@@ -650,6 +667,8 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
         at: "t2".to_owned(),
         text: text.map(str::to_owned),
         moderator,
+        max_edits: 25,
+        mentions: Vec::new(),
     };
     let first = append(
         store,
@@ -902,6 +921,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
         reason: "spam".to_owned(),
         at: NOW.to_owned(),
         until: HOUR.to_owned(),
+        recent_since: String::new(),
     };
     // Not a moderator yet: refused, nothing recorded.
     assert_eq!(
@@ -986,9 +1006,12 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     assert_eq!(in_force.len(), 1);
     assert_eq!(
         store
-            .lift_bans("troll", None, "chinwag admin", NOW)
+            .lift_sanctions(SanctionKind::Ban, "troll", None, "chinwag admin", NOW)
             .await
-            .expect("lift"),
+            .expect("lift")
+            .into_iter()
+            .map(|lifted| lifted.session_id)
+            .collect::<Vec<_>>(),
         vec![troll]
     );
     assert_eq!(

@@ -229,7 +229,7 @@ async fn a_slow_reader_is_told_it_lagged_resynced_and_the_others_get_everything(
                 lagged = true;
             }
             Some("presence") => {}
-            other => panic!("unexpected {other:?}"),
+            other => panic!("unexpected {other:?}: {frame}"),
         }
     }
     assert!(lagged, "the slow reader was told it fell behind");

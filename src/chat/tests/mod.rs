@@ -22,6 +22,7 @@ pub(super) fn message(seq: u64, from: &str, text: &str) -> ServerMsg {
         action: false,
         edited: false,
         deleted: false,
+        mentions: Vec::new(),
     })
 }
 
@@ -32,6 +33,7 @@ pub(super) fn ack(client_id: &str, seq: u64) -> ServerMsg {
         seq: Some(seq),
         to: None,
         id: None,
+        reply_to: None,
     }
 }
 
@@ -49,6 +51,8 @@ pub(super) fn welcomed(me: &str, online: &[&str]) -> Chat {
             moderator: false,
             bots: Vec::new(),
             muted_until: None,
+            blocked: Vec::new(),
+            reply_to: None,
         },
         0.0,
     );
@@ -152,5 +156,7 @@ pub(super) fn change(
         by: "bob".into(),
         at: "2026-11-26T22:00:00.000Z".into(),
         text: text.map(str::to_owned),
+        mentions: Vec::new(),
+        reply_to: None,
     }
 }

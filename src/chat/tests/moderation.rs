@@ -12,6 +12,7 @@ fn moderated(action: &str, nick: &str, reason: &str) -> ServerMsg {
         by: "mod".into(),
         until: UNTIL.into(),
         reason: reason.into(),
+        reply_to: None,
     }
 }
 
@@ -65,6 +66,8 @@ fn bots_are_known_from_welcome_and_presence_until_they_leave() {
             moderator: true,
             bots: vec!["helper".into()],
             muted_until: Some(UNTIL.into()),
+            blocked: Vec::new(),
+            reply_to: None,
         },
         0.0,
     );

@@ -93,6 +93,7 @@ fn my_own_dm_is_confirmed_by_its_ack() {
         seq: None,
         to: Some("bob".into()),
         id: None,
+        reply_to: None,
     };
     assert!(chat.apply(&acked, 0.0));
     assert_eq!(states(chat.current()), [Some(SendState::Sent)]);
@@ -235,6 +236,8 @@ fn a_newer_server_marks_the_page_outdated_and_unknown_frames_change_nothing() {
             moderator: false,
             bots: Vec::new(),
             muted_until: None,
+            blocked: Vec::new(),
+            reply_to: None,
         },
         0.0,
     );

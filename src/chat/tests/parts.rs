@@ -110,6 +110,7 @@ fn script() -> Vec<ServerMsg> {
             seq: Some(4),
             to: None,
             id: None,
+            reply_to: None,
         },
         error(ErrorCode::TooLong, Some("c-carol")),
         ServerMsg::Member {
@@ -150,6 +151,10 @@ fn script() -> Vec<ServerMsg> {
             messages: vec![],
             reset: false,
             more: false,
+            before: None,
+            complete: false,
+            reply_to: None,
+            with: None,
         },
         ServerMsg::Edited(change("general", 1, 4, Some("hello, edited"))),
         ServerMsg::Deleted(change("rust", 2, 5, None)),
@@ -165,6 +170,7 @@ fn script() -> Vec<ServerMsg> {
             by: "mod".into(),
             until: "2026-11-25T23:00:00.000Z".into(),
             reason: String::new(),
+            reply_to: None,
         },
         ServerMsg::Unknown,
         ServerMsg::Left {
@@ -182,6 +188,8 @@ fn script() -> Vec<ServerMsg> {
             moderator: true,
             bots: Vec::new(),
             muted_until: None,
+            blocked: Vec::new(),
+            reply_to: None,
         },
     ]
 }

@@ -156,6 +156,7 @@ fn my_message_to_someone_who_renames_before_its_ack_settles_in_their_renamed_con
         seq: None,
         to: Some("robert".into()),
         id: Some(5),
+        reply_to: None,
     };
     assert!(chat.apply(&acked, 0.0));
     let titles: Vec<String> = chat.directs().map(|(_, c)| c.title.clone()).collect();

@@ -127,6 +127,8 @@ fn a_welcome_drops_rooms_left_elsewhere_and_keeps_general() {
             moderator: false,
             bots: Vec::new(),
             muted_until: None,
+            blocked: Vec::new(),
+            reply_to: None,
         },
         0.0,
     );

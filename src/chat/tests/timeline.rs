@@ -158,6 +158,10 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
             messages: vec![stored(3, "old")],
             reset: false,
             more: false,
+            before: None,
+            complete: false,
+            reply_to: None,
+            with: None,
         },
         0.0,
     );
@@ -169,6 +173,10 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
             messages: vec![stored(4, "new"), stored(5, "newer")],
             reset: false,
             more: false,
+            before: None,
+            complete: false,
+            reply_to: None,
+            with: None,
         },
         0.0,
     );

@@ -99,6 +99,7 @@ fn chat_message(f: &Fields) -> Option<ChatMessage> {
         action: f.flag("action")?,
         edited: f.flag("edited")?,
         deleted: f.flag("deleted")?,
+        mentions: f.opt_strings("mentions")?,
     })
 }
 
@@ -110,6 +111,8 @@ fn change(f: &Fields) -> Option<Change> {
         by: f.str("by")?,
         at: f.str("at")?,
         text: f.opt_str("text")?,
+        mentions: f.opt_strings("mentions")?,
+        reply_to: f.opt_str("reply_to")?,
     })
 }
 
@@ -164,16 +167,19 @@ impl ServerMsg {
                 moderator: f.flag("moderator")?,
                 bots: f.opt_strings("bots")?,
                 muted_until: f.opt_str("muted_until")?,
+                blocked: f.opt_strings("blocked")?,
+                reply_to: f.opt_str("reply_to")?,
             },
             "message" => ServerMsg::Message(chat_message(&f)?),
             "edited" => ServerMsg::Edited(change(&f)?),
             "deleted" => ServerMsg::Deleted(change(&f)?),
             "ack" => ServerMsg::Ack {
-                client_id: f.str("client_id")?,
+                client_id: f.opt_str("client_id")?.unwrap_or_default(),
                 room: f.opt_str("room")?,
                 seq: f.opt_uint("seq")?,
                 to: f.opt_str("to")?,
                 id: f.opt_uint("id")?,
+                reply_to: f.opt_str("reply_to")?,
             },
             "error" => ServerMsg::Error {
                 code: ErrorCode::from_name(&f.str("code")?),
@@ -199,6 +205,12 @@ impl ServerMsg {
                 by: f.str("by")?,
                 until: f.str("until")?,
                 reason: f.opt_str("reason")?.unwrap_or_default(),
+                reply_to: f.opt_str("reply_to")?,
+            },
+            "blocked" => ServerMsg::Blocked {
+                nick: f.str("nick")?,
+                blocked: f.bool("blocked")?,
+                reply_to: f.opt_str("reply_to")?,
             },
             "joined" => ServerMsg::Joined {
                 room: f.str("room")?,
@@ -235,6 +247,10 @@ impl ServerMsg {
                 messages: list(json.get("messages"), direct_message)?,
                 reset: f.flag("reset")?,
                 more: f.flag("more")?,
+                before: f.opt_uint("before")?,
+                with: f.opt_str("with")?,
+                complete: f.flag("complete")?,
+                reply_to: f.opt_str("reply_to")?,
             },
             "history" => ServerMsg::History {
                 room: f.str("room")?,

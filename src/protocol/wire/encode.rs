@@ -187,6 +187,14 @@ impl ClientMsg {
             ClientMsg::Audit { before } => {
                 Writer::new("audit").opt_uint("before", *before).finish()
             }
+            ClientMsg::Unmute { nick } => Writer::new("unmute").str("nick", nick).finish(),
+            ClientMsg::Unban { nick } => Writer::new("unban").str("nick", nick).finish(),
+            ClientMsg::Block { nick } => Writer::new("block").str("nick", nick).finish(),
+            ClientMsg::Unblock { nick } => Writer::new("unblock").str("nick", nick).finish(),
+            ClientMsg::DmHistory { before, with } => Writer::new("dm_history")
+                .uint("before", *before)
+                .opt_str("with", with.as_deref())
+                .finish(),
         }
     }
 }

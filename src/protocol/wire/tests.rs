@@ -19,6 +19,7 @@ fn message(text: &str, client_id: Option<&str>, action: bool) -> ChatMessage {
         action,
         edited: action,
         deleted: client_id.is_none() && !action,
+        mentions: Vec::new(),
     }
 }
 
@@ -30,6 +31,8 @@ fn change(text: Option<&str>) -> Change {
         by: "ana".into(),
         at: "2026-11-26T20:00:00Z".into(),
         text: text.map(Into::into),
+        mentions: Vec::new(),
+        reply_to: None,
     }
 }
 
@@ -59,6 +62,8 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             moderator: true,
             bots: vec!["bo".into()],
             muted_until: Some("2026-11-27T10:00:00.000Z".into()),
+            blocked: Vec::new(),
+            reply_to: None,
         },
         ServerMsg::Welcome {
             nick: text.into(),
@@ -71,6 +76,8 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             moderator: false,
             bots: vec![],
             muted_until: None,
+            blocked: Vec::new(),
+            reply_to: None,
         },
         ServerMsg::Message(message(text, None, false)),
         ServerMsg::Message(message(text, Some("c-9"), true)),
@@ -82,6 +89,7 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             seq: Some(3),
             to: None,
             id: None,
+            reply_to: None,
         },
         ServerMsg::Ack {
             client_id: "c-2".into(),
@@ -89,6 +97,7 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             seq: None,
             to: Some("bo".into()),
             id: Some(4),
+            reply_to: None,
         },
         ServerMsg::Error {
             code: ErrorCode::RateLimited,
@@ -121,6 +130,7 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             by: "ana".into(),
             until: "2026-11-27T10:00:00.000Z".into(),
             reason: text.into(),
+            reply_to: None,
         },
         ServerMsg::Moderated {
             action: "banned".into(),
@@ -128,6 +138,7 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             by: "ana".into(),
             until: "2026-11-27T10:00:00.000Z".into(),
             reason: String::new(),
+            reply_to: None,
         },
         ServerMsg::Joined {
             room: "rust".into(),
@@ -175,11 +186,19 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             messages: vec![direct(text), direct("second")],
             reset: true,
             more: true,
+            before: None,
+            complete: false,
+            reply_to: None,
+            with: None,
         },
         ServerMsg::DmHistory {
             messages: vec![],
             reset: false,
             more: false,
+            before: None,
+            complete: false,
+            reply_to: None,
+            with: None,
         },
         ServerMsg::History {
             room: "general".into(),

@@ -223,6 +223,110 @@ pub struct Settings {
         value_name = "N"
     )]
     pub forms_burst: f64,
+    /// Messages per second from one client address, all its sessions together (the same frames
+    /// as --rate-per-sec)
+    #[arg(
+        long,
+        env = "CHINWAG_ADDRESS_RATE_PER_SEC",
+        default_value = "30",
+        value_name = "N"
+    )]
+    pub address_rate_per_sec: f64,
+    /// Messages one address may send at once
+    #[arg(
+        long,
+        env = "CHINWAG_ADDRESS_RATE_BURST",
+        default_value = "60",
+        value_name = "N"
+    )]
+    pub address_rate_burst: f64,
+    /// New TCP connections per second per client address (more are closed at once)
+    #[arg(
+        long,
+        env = "CHINWAG_NEW_CONNECTIONS_PER_SEC",
+        default_value = "20",
+        value_name = "N"
+    )]
+    pub new_connections_per_sec: f64,
+    /// New TCP connections an address may open at once
+    #[arg(
+        long,
+        env = "CHINWAG_NEW_CONNECTIONS_BURST",
+        default_value = "100",
+        value_name = "N"
+    )]
+    pub new_connections_burst: f64,
+    /// Stored messages per second that catch-ups from one address may replay (more: paced)
+    #[arg(
+        long,
+        env = "CHINWAG_CATCH_UP_PER_SEC",
+        default_value = "5000",
+        value_name = "N"
+    )]
+    pub catch_up_per_sec: f64,
+    /// Stored messages catch-ups from one address may replay at once
+    #[arg(
+        long,
+        env = "CHINWAG_CATCH_UP_BURST",
+        default_value = "20000",
+        value_name = "N"
+    )]
+    pub catch_up_burst: f64,
+    /// Renames per hour per session
+    #[arg(
+        long,
+        env = "CHINWAG_RENAMES_PER_HOUR",
+        default_value = "5",
+        value_name = "N"
+    )]
+    pub renames_per_hour: f64,
+    /// Renames a session may make at once
+    #[arg(
+        long,
+        env = "CHINWAG_RENAMES_BURST",
+        default_value = "3",
+        value_name = "N"
+    )]
+    pub renames_burst: f64,
+    /// Rooms created from one client address that may exist at once
+    #[arg(
+        long,
+        env = "CHINWAG_MAX_ROOMS_PER_ADDRESS",
+        default_value = "20",
+        value_name = "N"
+    )]
+    pub max_rooms_per_address: usize,
+    /// A room nobody is in and nobody wrote in for this long is deleted, with its messages
+    #[arg(long, env = "CHINWAG_ROOM_IDLE", default_value = "7d", value_parser = duration, value_name = "DURATION")]
+    pub room_idle: Duration,
+    /// Edits one message may have
+    #[arg(
+        long,
+        env = "CHINWAG_MAX_EDITS",
+        default_value = "25",
+        value_name = "N"
+    )]
+    pub max_edits: u32,
+    /// Private messages someone may leave for a person who never wrote to them, until answered
+    #[arg(
+        long,
+        env = "CHINWAG_MAX_UNANSWERED",
+        default_value = "50",
+        value_name = "N"
+    )]
+    pub max_unanswered: u32,
+    /// Private messages a person may receive in a day from people they never wrote to
+    #[arg(
+        long,
+        env = "CHINWAG_MAX_STRANGERS_PER_DAY",
+        default_value = "500",
+        value_name = "N"
+    )]
+    pub max_strangers_per_day: u32,
+    /// A ban also covers the sessions made from the banned person's address within this time
+    /// before it
+    #[arg(long, env = "CHINWAG_BAN_REACH", default_value = "1h", value_parser = duration, value_name = "DURATION")]
+    pub ban_reach: Duration,
     /// Rooms the server holds at most
     #[arg(
         long,
@@ -251,7 +355,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "CHINWAG_MAX_HTTP_CONNECTIONS_PER_IP",
-        default_value = "512",
+        default_value = "256",
         value_name = "N"
     )]
     pub max_http_connections_per_ip: usize,
@@ -448,6 +552,34 @@ impl Settings {
             "forms_burst",
         )?;
         let forms_per_addr = Rate::per_minute(per, burst);
+        let (per, burst) = rate(
+            self.address_rate_per_sec,
+            "address_rate_per_sec",
+            self.address_rate_burst,
+            "address_rate_burst",
+        )?;
+        let messages_per_addr = Rate::new(per, burst);
+        let (per, burst) = rate(
+            self.new_connections_per_sec,
+            "new_connections_per_sec",
+            self.new_connections_burst,
+            "new_connections_burst",
+        )?;
+        let connections_per_addr = Rate::new(per, burst);
+        let (per, burst) = rate(
+            self.catch_up_per_sec,
+            "catch_up_per_sec",
+            self.catch_up_burst,
+            "catch_up_burst",
+        )?;
+        let catch_up_per_addr = Rate::new(per, burst);
+        let (per, burst) = rate(
+            self.renames_per_hour,
+            "renames_per_hour",
+            self.renames_burst,
+            "renames_burst",
+        )?;
+        let renames = Rate::per_hour(per, burst);
         if !(MIN_FRAME_BYTES..=16 * 1024 * 1024).contains(&self.max_frame_bytes) {
             return Err(invalid(
                 "max_frame_bytes",
@@ -460,6 +592,10 @@ impl Settings {
         }
         for (value, id) in [
             (self.max_rooms, "max_rooms"),
+            (self.max_rooms_per_address, "max_rooms_per_address"),
+            (self.max_edits as usize, "max_edits"),
+            (self.max_unanswered as usize, "max_unanswered"),
+            (self.max_strangers_per_day as usize, "max_strangers_per_day"),
             (self.max_connections_per_ip, "max_connections_per_ip"),
             (self.max_connections, "max_connections"),
             (
@@ -553,6 +689,16 @@ impl Settings {
             sessions_per_addr,
             rooms_per_addr,
             forms_per_addr,
+            messages_per_addr,
+            connections_per_addr,
+            catch_up_per_addr,
+            renames,
+            max_rooms_per_addr: self.max_rooms_per_address,
+            room_idle: self.room_idle,
+            max_edits: self.max_edits,
+            max_unanswered: self.max_unanswered,
+            max_strangers_per_day: self.max_strangers_per_day,
+            ban_reach: self.ban_reach,
             max_rooms: self.max_rooms,
             max_connections_per_ip: self.max_connections_per_ip,
             max_connections: self.max_connections,

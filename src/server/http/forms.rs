@@ -25,6 +25,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use crate::protocol::{ErrorCode, GENERAL};
+use crate::server::clock::now_rfc3339;
 use crate::server::limits::Throttle;
 use crate::server::membership::Membership;
 use crate::server::messages::{publish, Draft};
@@ -32,9 +33,24 @@ use crate::server::session::{unavailable, Session, COOKIE};
 use crate::server::state::AppState;
 use crate::ui::paths::{room_from_input, room_path as room_page};
 
-/// How long the browser keeps the session cookie. The server may forget an idle session sooner;
-/// the cookie then leads back to the form.
-const COOKIE_DAYS: i64 = 365;
+/// The session cookie for `token`: HttpOnly, SameSite=Lax, `Secure` when served over HTTPS (a
+/// TLS proxy says so) or when configured to always be, and kept by the browser as long as the
+/// server keeps an unused session (`CHINWAG_SESSION_TTL`); every page load renews it, as it
+/// renews the session.
+pub fn session_cookie(state: &AppState, headers: &HeaderMap, token: String) -> Cookie<'static> {
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+    let ttl = state.sessions.config().forget_after;
+    let max_age = time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+    Cookie::build((COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(https || state.http.secure_cookies)
+        .max_age(max_age)
+        .build()
+}
 
 #[derive(Debug, Deserialize)]
 pub struct JoinForm {
@@ -71,17 +87,7 @@ pub async fn join(
         Ok(created) => created,
         Err(err) => return back(err.code),
     };
-    // Secure when served over HTTPS (a TLS proxy says so), or when configured to always be.
-    let https = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
-    let cookie = Cookie::build((COOKIE, token))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(https || state.http.secure_cookies)
-        .max_age(time::Duration::days(COOKIE_DAYS))
-        .build();
+    let cookie = session_cookie(&state, &headers, token);
     (jar.add(cookie), Redirect::to("/")).into_response()
 }
 
@@ -227,6 +233,10 @@ async fn current(
         .value()
         .to_owned();
     match state.sessions.authenticate(&token).await {
+        // A banned session sees the ban, and does nothing else.
+        Ok(Some(session)) if session.standing().banned_at(&now_rfc3339()).is_some() => {
+            Err(("/", ErrorCode::Banned))
+        }
         Ok(Some(session)) => Ok(session),
         Ok(None) => Err(("/", ErrorCode::BadSession)),
         Err(err) => Err(("page", unavailable(err).code)),

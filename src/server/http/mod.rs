@@ -53,7 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     if state.http.metrics_addr.is_none() {
-        ops = ops.route("/metrics", get(ops::metrics));
+        ops = ops.route("/metrics", get(ops::local_metrics));
     }
     // Pages, forms and assets are compressed (brotli or gzip, as the browser accepts); the
     // websocket upgrade is kept apart from that layer.
@@ -64,7 +64,12 @@ pub fn router(state: AppState) -> Router {
         .nest_service(&pkg, assets(&options))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(CompressionLayer::new());
+        .layer(CompressionLayer::new())
+        // A request body that stops arriving is answered (and its connection closed) instead
+        // of holding a handler; the accept loop also drops a connection that moves nothing.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.limits.header_read_timeout,
+        ));
     Router::new()
         .route("/ws", get(super::ws::upgrade))
         .merge(compressed)
@@ -95,6 +100,22 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        .with_state(state)
+}
+
+/// What a connection over the server's total cap is served: `/healthz` and `/readyz`, so
+/// monitoring sees a busy server rather than a dead one; anything else is 503.
+pub fn busy_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .fallback(|| async {
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                "the server is at its connection limit; try again in a few seconds\n",
+            )
+        })
         .with_state(state)
 }
 

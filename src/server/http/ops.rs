@@ -1,14 +1,35 @@
-//! Operations: liveness at `/healthz`, readiness at `/readyz`, Prometheus metrics at `/metrics`
-//! (on the public address, or only on `CHINWAG_METRICS_ADDR` when that is set: keep it on a
-//! private address or block it at the proxy).
+//! Operations: liveness at `/healthz`, readiness at `/readyz`, Prometheus metrics at `/metrics`.
+//!
+//! `/metrics` says how busy the server is and how many people are online: it is for the operator.
+//! With `CHINWAG_METRICS_ADDR` set it is served there only. Without it, the public address
+//! serves it only to a client on the same host that came directly (a loopback peer whose request
+//! carries no `X-Forwarded-For`, `Forwarded` or `X-Real-IP`, as a reverse proxy's would); anyone
+//! else gets 404.
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 use crate::server::state::AppState;
+
+/// `GET /metrics` on the public address: only for a direct client on this host.
+pub async fn local_metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|name| headers.contains_key(*name));
+    if !peer.ip().is_loopback() || proxied {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    metrics(State(state)).await
+}
 
 /// `GET /metrics`: what the server counts, and what it holds in memory right now.
 pub async fn metrics(State(state): State<AppState>) -> Response {

@@ -33,6 +33,13 @@ pub enum Private {
     /// The session was banned until then, for that reason (empty if none was given or it is not
     /// known here): the connection says so and closes.
     Banned { until: String, reason: String },
+    /// The session can no longer be used (its token was replaced or revoked, or it was signed
+    /// out): the connection says so with this error and closes with 1008 and `close_reason`.
+    Ended {
+        code: crate::protocol::ErrorCode,
+        message: String,
+        close_reason: String,
+    },
 }
 
 /// The shared half of a connection's inbox: the hub pushes to it without waiting.
@@ -55,12 +62,12 @@ impl Mailbox {
         })
     }
 
-    /// Queues `item`, or counts it as missed if the inbox is full (a ban is never missed: it
-    /// goes first, whatever waits).
+    /// Queues `item`, or counts it as missed if the inbox is full (a ban or an ended session is
+    /// never missed: it goes first, whatever waits).
     pub(super) fn push(&self, item: Private) {
         {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            if matches!(item, Private::Banned { .. }) {
+            if matches!(item, Private::Banned { .. } | Private::Ended { .. }) {
                 queue.push_front(item);
             } else if queue.len() >= self.capacity {
                 self.missed.fetch_add(1, Ordering::Relaxed);

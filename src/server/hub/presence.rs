@@ -143,6 +143,8 @@ pub struct Arrival<'a> {
 pub(super) struct Announce {
     pub(super) frames: Vec<(String, ServerMsg)>,
     summaries: Vec<String>,
+    /// The connection not to tell (a newcomer's own: its `welcome` already lists it).
+    skip: Option<ConnId>,
 }
 
 impl Announce {
@@ -241,7 +243,11 @@ impl Hub {
             }
             let nick = person.nick.clone();
             let bot = person.bot;
-            newcomer.then(|| self.plan_presence(rosters, nick, bot, true, sizes))
+            newcomer.then(|| {
+                let mut announce = self.plan_presence(rosters, nick, bot, true, sizes);
+                announce.skip = Some(conn);
+                announce
+            })
         };
         if let Some(announce) = announce {
             self.announce(announce);
@@ -295,7 +301,7 @@ impl Hub {
     /// Sends what was decided, after the lock is released.
     pub(super) fn announce(&self, announce: Announce) {
         for (room, frame) in &announce.frames {
-            self.broadcast(room, SERVER, frame);
+            self.broadcast(room, announce.skip.unwrap_or(SERVER), frame);
         }
         for room in announce.summaries {
             let hub = self.clone();
@@ -493,6 +499,27 @@ impl Hub {
                 mailbox.push(Private::Banned {
                     until: until.to_owned(),
                     reason: reason.to_owned(),
+                });
+            }
+        }
+    }
+
+    /// Closes every connection of `session` here with `code` and `message`, then close code 1008
+    /// and `close_reason` (a session that can no longer be used).
+    pub fn end_session(
+        &self,
+        session: SessionId,
+        code: crate::protocol::ErrorCode,
+        message: &str,
+        close_reason: &str,
+    ) {
+        let people = self.people();
+        if let Some(person) = people.persons.get(&session) {
+            for mailbox in person.connections.values() {
+                mailbox.push(Private::Ended {
+                    code,
+                    message: message.to_owned(),
+                    close_reason: close_reason.to_owned(),
                 });
             }
         }

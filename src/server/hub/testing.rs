@@ -47,6 +47,7 @@ impl Log for MemoryLog {
                         action: d.action,
                         edited: false,
                         deleted: false,
+                        mentions: Vec::new(),
                     }
                 })
                 .collect())

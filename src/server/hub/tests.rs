@@ -34,6 +34,7 @@ fn draft(from: &str, text: &str) -> NewMessage {
         client_id: Some(format!("c-{text}")),
         action: false,
         session_hash: None,
+        mentions: Vec::new(),
     }
 }
 
@@ -79,6 +80,7 @@ fn frame_text(private: Private) -> String {
         Private::RoomsChanged => "rooms changed".to_owned(),
         Private::Missed { id } => format!("missed {id}"),
         Private::Banned { until, .. } => format!("banned until {until}"),
+        Private::Ended { close_reason, .. } => format!("ended: {close_reason}"),
     }
 }
 

@@ -24,6 +24,11 @@ impl Rate {
     pub fn per_minute(per_minute: f64, burst: f64) -> Self {
         Self::new(per_minute / 60.0, burst)
     }
+
+    /// So many per hour, in bursts of so many.
+    pub fn per_hour(per_hour: f64, burst: f64) -> Self {
+        Self::new(per_hour / 3600.0, burst)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +62,20 @@ impl TokenBucket {
             return Ok(());
         }
         let wait = (1.0 - self.tokens) / self.rate.per_sec;
+        Err(Duration::try_from_secs_f64(wait).map_or(MAX_WAIT, |w| w.min(MAX_WAIT)))
+    }
+
+    /// Takes `n` tokens at `now` (a cost of several units: a page of catch-up), or says how long
+    /// until there are that many. `n` above the burst is charged as the burst, so it can always
+    /// be paid eventually.
+    pub fn take_n(&mut self, n: f64, now: Instant) -> Result<(), Duration> {
+        self.refill(now);
+        let n = n.min(self.rate.burst);
+        if self.tokens >= n {
+            self.tokens -= n;
+            return Ok(());
+        }
+        let wait = (n - self.tokens) / self.rate.per_sec;
         Err(Duration::try_from_secs_f64(wait).map_or(MAX_WAIT, |w| w.min(MAX_WAIT)))
     }
 

@@ -32,6 +32,24 @@ impl From<IpAddr> for AddrKey {
     }
 }
 
+impl AddrKey {
+    /// The address as the store records it for bans: an IPv4 address as it is, an IPv6
+    /// address as its /64 network (`2001:db8:1:2::/64`), so rotating addresses inside one /64
+    /// does not escape a ban any more than it escapes a rate limit.
+    pub fn stored(ip: IpAddr) -> String {
+        match ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let network = u128::from(v6) & !((1u128 << 64) - 1);
+                    format!("{}/64", std::net::Ipv6Addr::from(network))
+                }
+            },
+        }
+    }
+}
+
 /// A token bucket per address, bounded in how many addresses it tracks.
 #[derive(Debug)]
 pub struct KeyedLimiter {
@@ -61,18 +79,23 @@ impl KeyedLimiter {
 
     /// Counts one action from `addr`; over the limit, how long until the next is allowed.
     pub fn check(&self, addr: impl Into<AddrKey>) -> Result<(), Duration> {
+        self.check_n(addr, 1.0)
+    }
+
+    /// Counts an action of `n` units from `addr` (see [`TokenBucket::take_n`]).
+    pub fn check_n(&self, addr: impl Into<AddrKey>, n: f64) -> Result<(), Duration> {
         let key = addr.into();
         let now = Instant::now();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let State { buckets, overflow } = &mut *state;
         if let Some(bucket) = buckets.get_mut(&key) {
-            return bucket.take(now);
+            return bucket.take_n(n, now);
         }
         if buckets.len() >= self.max_keys {
-            return overflow.take(now);
+            return overflow.take_n(n, now);
         }
         let mut bucket = TokenBucket::new(self.rate, now);
-        let taken = bucket.take(now);
+        let taken = bucket.take_n(n, now);
         buckets.insert(key, bucket);
         taken
     }
@@ -126,6 +149,10 @@ mod tests {
         assert_ne!(AddrKey::from(a), AddrKey::from(c));
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().expect("mapped");
         assert_eq!(AddrKey::from(mapped), AddrKey::from(v4(1)));
+        assert_eq!(AddrKey::stored(a), "2001:db8:1:2::/64");
+        assert_eq!(AddrKey::stored(a), AddrKey::stored(b));
+        assert_eq!(AddrKey::stored(mapped), "10.0.0.1");
+        assert_eq!(AddrKey::stored(v4(7)), "10.0.0.7");
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! - [`keyed`]: rates per client address (new sessions, new rooms, form posts), bounded in how
 //!   many addresses they track.
 //! - [`connections`]: caps on open connections per address and in total.
+//! - [`files`]: the caps on connections, derived from the process's file limit.
 //! - [`Limits`]: the numbers, validated once at start-up (`server::config`).
 
 pub mod bucket;
 pub mod connections;
+pub mod files;
 pub mod keyed;
 
 use std::time::Duration;
@@ -66,6 +68,31 @@ pub struct Limits {
     pub rooms_per_addr: Rate,
     /// Per address: form posts (`/say`, `/rooms/join`, `/rooms/leave`).
     pub forms_per_addr: Rate,
+    /// Per address, all its sessions together: what the per-session `messages` rate counts, so
+    /// many sessions from one address cannot multiply it.
+    pub messages_per_addr: Rate,
+    /// Per address: new TCP connections (over it: closed at once).
+    pub connections_per_addr: Rate,
+    /// Per address: entries of the rooms' logs (and private messages) replayed by catch-ups and
+    /// resyncs. A catch-up over it is paced, not refused: it waits for the address's budget.
+    pub catch_up_per_addr: Rate,
+    /// Per session: renames (a few an hour).
+    pub renames: Rate,
+    /// Rooms created from one address that may exist at once.
+    pub max_rooms_per_addr: usize,
+    /// A room nobody is in and nobody wrote in for this long is reclaimed (deleted, with its
+    /// messages), so abandoned rooms never fill the server's cap.
+    pub room_idle: Duration,
+    /// Edits one message may have.
+    pub max_edits: u32,
+    /// Private messages someone may leave for a person who never wrote to them, before that
+    /// person answers.
+    pub max_unanswered: u32,
+    /// Private messages from people they never wrote to that a person may receive in a day.
+    pub max_strangers_per_day: u32,
+    /// A ban also covers the sessions made from the banned person's address within this time
+    /// before it (a second session prepared to evade it).
+    pub ban_reach: Duration,
     /// How many addresses each per-address limiter tracks at most.
     pub tracked_addrs: usize,
     /// Rooms the server holds at most (in the store).
@@ -105,11 +132,21 @@ impl Default for Limits {
             sessions_per_addr: Rate::per_minute(10.0, 30.0),
             rooms_per_addr: Rate::per_minute(1.0, 10.0),
             forms_per_addr: Rate::per_minute(120.0, 30.0),
+            messages_per_addr: Rate::new(30.0, 60.0),
+            connections_per_addr: Rate::new(20.0, 100.0),
+            catch_up_per_addr: Rate::new(5000.0, 20_000.0),
+            renames: Rate::per_hour(5.0, 3.0),
+            max_rooms_per_addr: 20,
+            room_idle: Duration::from_secs(7 * 24 * 3600),
+            max_edits: 25,
+            max_unanswered: 50,
+            max_strangers_per_day: 500,
+            ban_reach: Duration::from_secs(3600),
             tracked_addrs: 100_000,
             max_rooms: 1000,
             max_connections_per_ip: 256,
             max_connections: 200_000,
-            max_http_connections_per_ip: 512,
+            max_http_connections_per_ip: 256,
             max_http_connections: 210_000,
             header_read_timeout: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(10),
@@ -121,20 +158,27 @@ impl Default for Limits {
     }
 }
 
-/// The per-address limiters, shared by the websocket and the forms.
+/// The per-address limiters, shared by the websocket, the forms and the accept loop.
 #[derive(Debug)]
 pub struct AddressLimits {
     pub sessions: KeyedLimiter,
     pub rooms: KeyedLimiter,
     pub forms: KeyedLimiter,
+    pub messages: KeyedLimiter,
+    pub catch_up: KeyedLimiter,
+    pub connections: std::sync::Arc<KeyedLimiter>,
 }
 
 impl AddressLimits {
     pub fn new(limits: &Limits) -> Self {
+        let keyed = |rate| KeyedLimiter::new(rate, limits.tracked_addrs);
         Self {
-            sessions: KeyedLimiter::new(limits.sessions_per_addr, limits.tracked_addrs),
-            rooms: KeyedLimiter::new(limits.rooms_per_addr, limits.tracked_addrs),
-            forms: KeyedLimiter::new(limits.forms_per_addr, limits.tracked_addrs),
+            sessions: keyed(limits.sessions_per_addr),
+            rooms: keyed(limits.rooms_per_addr),
+            forms: keyed(limits.forms_per_addr),
+            messages: keyed(limits.messages_per_addr),
+            catch_up: keyed(limits.catch_up_per_addr),
+            connections: std::sync::Arc::new(keyed(limits.connections_per_addr)),
         }
     }
 
@@ -143,5 +187,8 @@ impl AddressLimits {
         self.sessions.sweep();
         self.rooms.sweep();
         self.forms.sweep();
+        self.messages.sweep();
+        self.catch_up.sweep();
+        self.connections.sweep();
     }
 }

@@ -41,7 +41,10 @@ pub(super) struct State {
     pub(super) fresh_directs: Option<u64>,
     pub(super) messages: TokenBucket,
     pub(super) typing: TokenBucket,
+    pub(super) renames: TokenBucket,
     pub(super) standing: Standing,
+    /// Its token no longer works (replaced, revoked, signed out): never cached again.
+    pub(super) revoked: bool,
 }
 
 /// What the store says a session may do: its role, and the mute or ban on it. Read with the

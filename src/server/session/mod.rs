@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 
 use super::clock::{now_rfc3339, rfc3339_ago, rfc3339_in};
-use super::limits::{wait_ms, Rate, Throttle, TokenBucket};
+use super::limits::{wait_ms, AddrKey, Rate, Throttle, TokenBucket};
 use super::store::{SavedSession, Store, StoreError};
 use crate::protocol::{ErrorCode, FrameError, GENERAL};
 use nick::Nick;
@@ -87,6 +87,8 @@ pub struct SessionConfig {
     /// Per session, all its tabs together.
     pub messages: Rate,
     pub typing: Rate,
+    /// Renames per session (a few an hour: everyone is told of each).
+    pub renames: Rate,
     /// Whether other servers share the store (and may rename a session or change its rooms):
     /// then a session without a connection here is read again from the store whenever it is
     /// looked up, and one with a connection here is re-read when the bus says it changed.
@@ -104,6 +106,7 @@ impl Default for SessionConfig {
             sweep_every: Duration::from_secs(3600),
             messages: Rate::new(10.0, 20.0),
             typing: Rate::new(2.0, 5.0),
+            renames: Rate::per_hour(5.0, 3.0),
             shared: false,
         }
     }
@@ -179,7 +182,9 @@ impl Sessions {
                 fresh_directs: None,
                 messages: TokenBucket::new(self.config().messages, now),
                 typing: TokenBucket::new(self.config().typing, now),
+                renames: TokenBucket::new(self.config().renames, now),
                 standing: Standing::default(),
+                revoked: false,
             }),
             order: tokio::sync::Mutex::new(()),
         }
@@ -214,7 +219,7 @@ impl Sessions {
         let (token, digest) = token::generate();
         let hold = self.config().idle_hold;
         let now = now_rfc3339();
-        let address = address.to_string();
+        let address = AddrKey::stored(address);
         let store = &self.shared.store;
         if let Some(until) = store
             .address_banned_until(&address, &now)
@@ -275,6 +280,9 @@ impl Sessions {
     fn in_cache(&self, digest: &Digest) -> Option<Arc<Session>> {
         let mut cache = self.cache();
         if let Some(session) = cache.live.get(digest) {
+            if session.lock().revoked {
+                return None;
+            }
             return Some(Arc::clone(session));
         }
         let session = Arc::clone(cache.idle.get(digest)?);
@@ -380,6 +388,21 @@ impl Sessions {
         }
     }
 
+    /// Records that session `id`'s mutes (`ban: false`) or bans were lifted: its connected copy
+    /// learns it; a copy without a connection is dropped, so that its next use reads the store.
+    pub fn lifted(&self, id: SessionId, ban: bool) {
+        match self.live(id) {
+            Some(session) => session.update_standing(|s| {
+                if ban {
+                    s.banned_until = None;
+                } else {
+                    s.muted_until = None;
+                }
+            }),
+            None => self.forget_idle(id),
+        }
+    }
+
     /// Drops session `id` from the cache of sessions without a connection here, so that its next
     /// use reads it from the store: after a change made to it in the store by someone else (a mute
     /// or a ban). A walk of that cache (at most `max_cached`), for what moderators do, not what
@@ -394,6 +417,27 @@ impl Sessions {
         if let Some(digest) = digest {
             cache.idle.pop(&digest);
         }
+    }
+
+    /// Forgets session `id`: its token no longer works here (the store already says so). Its
+    /// connections are closed by the caller (`Hub::end_session`).
+    pub fn revoke(&self, id: SessionId) {
+        if let Some(session) = self.live(id) {
+            session.lock().revoked = true;
+        }
+        self.forget_idle(id);
+    }
+
+    /// The sessions this server holds (with a connection here, or cached) that are in `room`.
+    pub fn cached_in(&self, room: &str) -> Vec<Arc<Session>> {
+        let cache = self.cache();
+        cache
+            .live
+            .values()
+            .chain(cache.idle.iter().map(|(_, session)| session))
+            .filter(|session| session.is_member(room))
+            .cloned()
+            .collect()
     }
 
     /// The session with this id, if it has a connection here.
@@ -492,7 +536,9 @@ impl Sessions {
                 if cache.names.get(&key) == Some(&session.id) {
                     cache.names.remove(&key);
                 }
-                cache.idle.put(session.digest, Arc::clone(session));
+                if !session.lock().revoked {
+                    cache.idle.put(session.digest, Arc::clone(session));
+                }
             }
             last
         };
@@ -529,14 +575,18 @@ impl Sessions {
                 "a bot keeps the name it was made with",
             ));
         }
-        if let Some(until) = standing.banned_at(&now_rfc3339()) {
-            return Err(banned(until));
-        }
+        // Everyone is told of a rename: someone who may not post may not rename either.
+        session.ensure_may_post()?;
         let _order = session.in_order().await;
         let old = session.lock().nick.clone();
         if old == new {
             return Ok((old.display, new.display));
         }
+        session
+            .lock()
+            .renames
+            .take(Instant::now())
+            .map_err(|wait| FrameError::rate_limited("renames", wait_ms(wait)))?;
         if self.held_here(&new.key, Some(session.id)) {
             return Err(nick_taken(&new.display));
         }
@@ -581,9 +631,13 @@ impl Sessions {
             Throttle::Message => &mut state.messages,
             Throttle::Typing => &mut state.typing,
         };
+        let what = match kind {
+            Throttle::Message => "messages from this session",
+            Throttle::Typing => "typing notices",
+        };
         bucket
             .take(Instant::now())
-            .map_err(|wait| FrameError::rate_limited(wait_ms(wait)))
+            .map_err(|wait| FrameError::rate_limited(what, wait_ms(wait)))
     }
 
     /// Keeps the store current and the cache small; the server runs it every minute:

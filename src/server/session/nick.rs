@@ -86,8 +86,8 @@ pub fn key(display: &str) -> String {
 }
 
 /// Characters that are invisible, reorder text, or stand for nothing, and so could make one name
-/// look like another.
-fn hidden(c: char) -> bool {
+/// look like another (or a message look like nothing at all).
+pub fn hidden(c: char) -> bool {
     matches!(
         c.general_category(),
         GeneralCategory::Control

@@ -249,3 +249,178 @@ impl Store {
         unsigned(value)
     }
 }
+
+/// Whether a private message may be stored for its recipient ([`Store::direct_gate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectGate {
+    Allowed,
+    /// The recipient blocked the sender.
+    Blocked,
+    /// The recipient never wrote to the sender, who already left this many unanswered.
+    Unanswered,
+    /// The recipient received this many messages in a day from people they never wrote to.
+    StrangersFull,
+}
+
+/// The parties of a private message about to be stored, and the caps on a stranger's messages.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectSend<'a> {
+    pub from_id: i64,
+    pub from_hash: &'a str,
+    pub to_id: i64,
+    pub to_hash: &'a str,
+    pub max_unanswered: u32,
+    pub max_strangers: u32,
+    /// A day ago (the strangers' cap counts from then).
+    pub day_ago: &'a str,
+}
+
+impl Store {
+    /// Whether the recipient takes this private message: not if they blocked the sender; and
+    /// from someone they never wrote to, only up to a few unanswered ones, and up to a daily
+    /// number from all such people together. (Read before the message is queued: a few racing
+    /// sends may pass a cap by one each.)
+    pub async fn direct_gate(&self, p: DirectSend<'_>) -> Result<DirectGate, StoreError> {
+        let blocked =
+            sqlx::query(&self.sql("SELECT 1 FROM blocks WHERE session_id = $1 AND blocked = $2"))
+                .bind(p.to_id)
+                .bind(p.from_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        if blocked.is_some() {
+            return Ok(DirectGate::Blocked);
+        }
+        if p.from_hash == p.to_hash {
+            return Ok(DirectGate::Allowed);
+        }
+        let answered = sqlx::query(&self.sql(
+            "SELECT 1 FROM direct_messages WHERE from_session = $1 AND to_session = $2 LIMIT 1",
+        ))
+        .bind(p.to_hash)
+        .bind(p.from_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        if answered.is_some() {
+            return Ok(DirectGate::Allowed);
+        }
+        let count = |sql: String, binds: Vec<String>, cap: u32| async move {
+            let sql = self.sql(&sql);
+            let mut query = sqlx::query(&sql);
+            for bind in binds {
+                query = query.bind(bind);
+            }
+            let count: i64 = query
+                .bind(i64::from(cap) + 1)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+            Ok::<bool, StoreError>(count >= i64::from(cap))
+        };
+        let unanswered = count(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM direct_messages \
+             WHERE from_session = $1 AND to_session = $2 LIMIT $3) AS mine"
+                .to_owned(),
+            vec![p.from_hash.to_owned(), p.to_hash.to_owned()],
+            p.max_unanswered,
+        )
+        .await?;
+        if unanswered {
+            return Ok(DirectGate::Unanswered);
+        }
+        let strangers = count(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM direct_messages d \
+             WHERE d.to_session = $1 AND d.at >= $2 AND NOT EXISTS \
+             (SELECT 1 FROM direct_messages a WHERE a.from_session = $1 \
+              AND a.to_session = d.from_session) LIMIT $3) AS strangers"
+                .to_owned(),
+            vec![p.to_hash.to_owned(), p.day_ago.to_owned()],
+            p.max_strangers,
+        )
+        .await?;
+        Ok(if strangers {
+            DirectGate::StrangersFull
+        } else {
+            DirectGate::Allowed
+        })
+    }
+
+    /// Records that session `id` blocks session `blocked` (again is no error).
+    pub async fn block(&self, id: i64, blocked: i64, at: &str) -> Result<(), StoreError> {
+        sqlx::query(&self.sql(
+            "INSERT INTO blocks (session_id, blocked, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (session_id, blocked) DO NOTHING",
+        ))
+        .bind(id)
+        .bind(blocked)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Lifts session `id`'s block of session `blocked`.
+    pub async fn unblock(&self, id: i64, blocked: i64) -> Result<(), StoreError> {
+        sqlx::query(&self.sql("DELETE FROM blocks WHERE session_id = $1 AND blocked = $2"))
+            .bind(id)
+            .bind(blocked)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The names of the people session `id` blocked, as they are called now.
+    pub async fn blocked_names(&self, id: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT s.nick FROM blocks b JOIN sessions s ON s.id = b.blocked \
+             WHERE b.session_id = $1 ORDER BY s.nick_key",
+        ))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+    }
+
+    /// A session's private messages before id `before` (scrolling up), oldest first: at most
+    /// `limit`, only those with the session `with` if given; and whether they reach back to the
+    /// first one.
+    pub async fn directs_before(
+        &self,
+        session_hash: &str,
+        before: u64,
+        with: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<DirectMessage>, bool), StoreError> {
+        let side = |party: &str, other: &str| {
+            let filter = if with.is_some() {
+                format!(" AND {other} = $4")
+            } else {
+                String::new()
+            };
+            format!(
+                "SELECT * FROM (SELECT {DIRECT_COLUMNS} FROM direct_messages \
+                 WHERE {party} = $1 AND id < $2{filter} ORDER BY id DESC LIMIT $3) AS {party}_side"
+            )
+        };
+        let sql = self.sql(&format!(
+            "SELECT {DIRECT_COLUMNS} FROM ({} UNION {}) AS both_sides ORDER BY id DESC LIMIT $3",
+            side("from_session", "to_session"),
+            side("to_session", "from_session"),
+        ));
+        let mut query = sqlx::query(&sql)
+            .bind(session_hash)
+            .bind(signed(before))
+            .bind(i64::from(limit) + 1);
+        if let Some(with) = with {
+            query = query.bind(with);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let complete = rows.len() <= limit as usize;
+        let mut messages = rows
+            .iter()
+            .take(limit as usize)
+            .map(direct)
+            .collect::<Result<Vec<_>, _>>()?;
+        messages.sort_by_key(|m| m.id);
+        Ok((messages, complete))
+    }
+}

@@ -35,13 +35,15 @@ pub struct NewMessage {
     pub action: bool,
     /// The sending session's token hash: with `client_id`, unique per room.
     pub session_hash: Option<String>,
+    /// Whom it mentions (see `ChatMessage::mentions`).
+    pub mentions: Vec<String>,
 }
 
 /// One page of a room's history, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    /// Messages as they are now; in the latest page, with the changes among them (so the page
-    /// ends at the room's last position).
+    /// Messages as they are now; the latest page ends with the room's last entry when that is a
+    /// change (so it ends at the room's last position).
     pub entries: Vec<Stored>,
     /// Whether the page reaches back to the room's first message.
     pub complete: bool,
@@ -67,6 +69,10 @@ pub struct ChangeDraft {
     /// Asked as a moderator: may delete anyone's message if the store says the session is one
     /// (such a delete is written to the audit log).
     pub moderator: bool,
+    /// An edit: whom the new text mentions.
+    pub mentions: Vec<String>,
+    /// How many edits a message may have.
+    pub max_edits: u32,
 }
 
 /// What became of a change.
@@ -80,6 +86,8 @@ pub enum ChangeOutcome {
     NotFound,
     /// The message is someone else's.
     Forbidden,
+    /// The message was edited as many times as a message may be.
+    TooManyEdits,
 }
 
 impl Store {
@@ -129,9 +137,9 @@ impl Store {
         .await?
         .try_get(0)?;
         let insert = self.sql(&format!(
-            "INSERT INTO messages (room, seq, sender, text, at, client_id, action, session_hash) \
-             VALUES {}",
-            value_rows(drafts.len(), 7, &[1])
+            "INSERT INTO messages \
+             (room, seq, sender, text, at, client_id, action, session_hash, mentions) VALUES {}",
+            value_rows(drafts.len(), 8, &[1])
         ));
         let first_seq = last - count + 1;
         let mut query = sqlx::query(&insert).bind(room);
@@ -143,7 +151,8 @@ impl Store {
                 .bind(&draft.at)
                 .bind(draft.client_id.as_deref())
                 .bind(i64::from(draft.action))
-                .bind(draft.session_hash.as_deref());
+                .bind(draft.session_hash.as_deref())
+                .bind(super::mentions_column(&draft.mentions));
         }
         query.execute(&mut *tx).await?;
         let stored = (first_seq..)
@@ -159,6 +168,7 @@ impl Store {
                     action: draft.action,
                     edited: false,
                     deleted: false,
+                    mentions: draft.mentions,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -166,10 +176,11 @@ impl Store {
         Ok(stored)
     }
 
-    /// The latest `limit` entries of `room`'s log, oldest first: messages as they are now, and the
-    /// changes among them, so the page ends at the room's last position. With `before` (scrolling
-    /// up), the `limit` messages before that seq, without changes: they are already in the
-    /// messages.
+    /// A page of `room`'s messages as they are now, oldest first: the latest `limit`, or, with
+    /// `before` (scrolling up), the `limit` before that seq. The latest page also ends with the
+    /// room's last entry when that is a change, so it ends at the room's last position: the
+    /// changes before it are already in the messages (each is as it is now), so a page never
+    /// fills up with edits while the room has messages.
     pub async fn history(
         &self,
         room: &str,
@@ -178,11 +189,10 @@ impl Store {
     ) -> Result<Page, StoreError> {
         let rows = sqlx::query(&self.sql(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
-             WHERE room = $1 AND seq < $2 AND (kind = 0 OR $3 = 1) ORDER BY seq DESC LIMIT $4"
+             WHERE room = $1 AND seq < $2 AND kind = 0 ORDER BY seq DESC LIMIT $3"
         )))
         .bind(room)
         .bind(before.map_or(i64::MAX, signed))
-        .bind(i64::from(before.is_none()))
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
@@ -193,6 +203,18 @@ impl Store {
             .map(entry)
             .collect::<Result<Vec<_>, _>>()?;
         entries.reverse();
+        if before.is_none() {
+            let last = sqlx::query(&self.sql(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND kind <> 0 \
+                 AND seq = (SELECT last_seq FROM rooms WHERE name = $1)"
+            )))
+            .bind(room)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(last) = last {
+                entries.push(entry(&last)?);
+            }
+        }
         Ok(Page { entries, complete })
     }
 
@@ -275,34 +297,51 @@ impl Store {
             (false, false, _) => return Ok(ChangeOutcome::Forbidden),
             (false, true, _) => {}
         }
-        let kind =
-            match &draft.text {
-                Some(text) => {
-                    sqlx::query(&self.sql(
-                        "UPDATE messages SET text = $3, edited = 1 WHERE room = $1 AND seq = $2",
-                    ))
-                    .bind(room)
-                    .bind(signed(target))
-                    .bind(text)
-                    .execute(&mut *tx)
-                    .await?;
-                    KIND_EDIT
-                }
-                None => {
-                    sqlx::query(&self.sql(
-                        "UPDATE messages SET text = '', deleted = 1 \
+        if draft.text.is_some() {
+            let edits: i64 =
+                sqlx::query(&self.sql(
+                    "SELECT COUNT(*) FROM messages WHERE room = $1 AND target = $2 AND kind = 1",
+                ))
+                .bind(room)
+                .bind(signed(target))
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            if edits >= i64::from(draft.max_edits) {
+                return Ok(ChangeOutcome::TooManyEdits);
+            }
+        }
+        let mentions = super::mentions_column(&draft.mentions);
+        let kind = match &draft.text {
+            Some(text) => {
+                sqlx::query(&self.sql(
+                    "UPDATE messages SET text = $3, edited = 1, mentions = $4 \
+                         WHERE room = $1 AND seq = $2",
+                ))
+                .bind(room)
+                .bind(signed(target))
+                .bind(text)
+                .bind(&mentions)
+                .execute(&mut *tx)
+                .await?;
+                KIND_EDIT
+            }
+            None => {
+                sqlx::query(&self.sql(
+                    "UPDATE messages SET text = '', deleted = 1, mentions = NULL \
                      WHERE room = $1 AND (seq = $2 OR target = $2)",
-                    ))
-                    .bind(room)
-                    .bind(signed(target))
-                    .execute(&mut *tx)
-                    .await?;
-                    KIND_DELETE
-                }
-            };
+                ))
+                .bind(room)
+                .bind(signed(target))
+                .execute(&mut *tx)
+                .await?;
+                KIND_DELETE
+            }
+        };
         sqlx::query(&self.sql(
-            "INSERT INTO messages (room, seq, sender, text, at, kind, target, session_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO messages \
+             (room, seq, sender, text, at, kind, target, session_hash, mentions) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         ))
         .bind(room)
         .bind(position)
@@ -312,6 +351,7 @@ impl Store {
         .bind(kind)
         .bind(signed(target))
         .bind(&draft.session_hash)
+        .bind(&mentions)
         .execute(&mut *tx)
         .await?;
         if moderating {
@@ -330,6 +370,8 @@ impl Store {
             by: draft.by,
             at: draft.at,
             text: draft.text,
+            mentions: draft.mentions,
+            reply_to: None,
         };
         Ok(ChangeOutcome::Stored(if kind == KIND_EDIT {
             Stored::Edited(change)

@@ -24,18 +24,22 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
-pub use directs::{DirectDraft, DirectParties, StoredDirect};
+pub use directs::{DirectDraft, DirectGate, DirectParties, DirectSend, StoredDirect};
 pub use messages::{ChangeDraft, ChangeOutcome, NewMessage, Page};
 pub use moderation::{
-    BotOutcome, Moderator, Sanction, SanctionDraft, SanctionKind, SanctionOutcome,
+    AdminEvent, BotOutcome, Lifted, Moderator, Sanction, SanctionDraft, SanctionKind,
+    SanctionOutcome,
 };
-pub use rooms::JoinOutcome;
+pub use rooms::{JoinOutcome, RoomCaps, RoomInfo};
 pub use sessions::{Claim, SavedSession};
 
 use crate::protocol::{Change, ChatMessage, DirectMessage, Stored};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a request waits for the store before it is answered `unavailable`.
+pub const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where the store keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +88,9 @@ impl Store {
         let pool = AnyPoolOptions::new()
             // SQLite has one writer at a time anyway; a few connections serve the readers.
             .max_connections(if postgres { 16 } else { 4 })
+            // A store that cannot lend a connection within this is unavailable (the client is
+            // told `unavailable` within it), as SQLite's `busy_timeout` below is for a write.
+            .acquire_timeout(STORE_TIMEOUT)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if !postgres {
@@ -175,7 +182,19 @@ fn signed(n: u64) -> i64 {
 
 /// The columns a room message is read back with.
 const MESSAGE_COLUMNS: &str =
-    "room, seq, sender, text, at, client_id, action, kind, target, edited, deleted";
+    "room, seq, sender, text, at, client_id, action, kind, target, edited, deleted, mentions";
+
+/// Names as the `mentions` column keeps them: one per line, `NULL` for none.
+fn mentions_column(names: &[String]) -> Option<String> {
+    (!names.is_empty()).then(|| names.join("\n"))
+}
+
+fn mentions_of(row: &AnyRow) -> Result<Vec<String>, StoreError> {
+    let column: Option<String> = row.try_get("mentions")?;
+    Ok(column
+        .map(|names| names.lines().map(str::to_owned).collect())
+        .unwrap_or_default())
+}
 
 /// The columns a private message is read back with.
 const DIRECT_COLUMNS: &str = "id, sender, recipient, text, at, client_id, action";
@@ -193,6 +212,7 @@ fn message(row: &AnyRow) -> Result<ChatMessage, StoreError> {
         action: flag("action")?,
         edited: flag("edited")?,
         deleted: flag("deleted")?,
+        mentions: mentions_of(row)?,
     })
 }
 
@@ -212,6 +232,8 @@ fn entry(row: &AnyRow) -> Result<Stored, StoreError> {
         by: row.try_get("sender")?,
         at: row.try_get("at")?,
         text: (kind == messages::KIND_EDIT).then_some(text),
+        mentions: mentions_of(row)?,
+        reply_to: None,
     };
     Ok(match kind {
         messages::KIND_EDIT => Stored::Edited(change),

@@ -52,6 +52,27 @@ pub struct Sanction {
     pub by: String,
     pub at: String,
     pub until: String,
+    /// A ban's other sessions: those made from the person's address since the draft's
+    /// `recent_since`, banned with it (lifting it lifts them).
+    pub covered: Vec<i64>,
+}
+
+/// A mute or ban lifted: whose, and under which name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifted {
+    pub session_id: i64,
+    pub nick: String,
+}
+
+/// Something `chinwag admin` changed that running servers act on ([`Store::admin_events_after`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminEvent {
+    pub id: i64,
+    /// `room_deleted`, `mute_lifted`, `ban_lifted`, `session_revoked`.
+    pub kind: String,
+    /// The room's name, or the session's id.
+    pub subject: String,
+    pub detail: String,
 }
 
 /// A moderator's request to mute or ban someone.
@@ -66,12 +87,14 @@ pub struct SanctionDraft {
     pub reason: String,
     pub at: String,
     pub until: String,
+    /// A ban also covers the other sessions made from the person's address since this time.
+    pub recent_since: String,
 }
 
 /// What became of a mute or a ban.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SanctionOutcome {
-    Stored(Sanction),
+    Stored(Box<Sanction>),
     /// The actor is not a moderator (any more).
     NotModerator,
     /// Nobody goes by that name.
@@ -264,10 +287,52 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
-        let detail = match draft.reason.as_str() {
+        let mut covered = Vec::new();
+        if let (SanctionKind::Ban, Some(address)) = (draft.kind, address.as_deref()) {
+            // The sessions made from there shortly before: a ban is on the person, not on one
+            // cookie they prepared a second for.
+            let others = sqlx::query(&self.sql(
+                "SELECT id, nick, nick_key FROM sessions \
+                 WHERE created_from = $1 AND id <> $2 AND created_at >= $3 \
+                 AND moderator = 0 AND bot = 0",
+            ))
+            .bind(address)
+            .bind(session_id)
+            .bind(&draft.recent_since)
+            .fetch_all(&mut *tx)
+            .await?;
+            for other in &others {
+                let (other_id, other_nick, other_key): (i64, String, String) =
+                    (other.try_get(0)?, other.try_get(1)?, other.try_get(2)?);
+                sqlx::query(&self.sql(
+                    "INSERT INTO sanctions \
+                     (kind, session_id, nick, nick_key, address, reason, by_nick, at, until, parent) \
+                     VALUES ('ban', $1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                ))
+                .bind(other_id)
+                .bind(&other_nick)
+                .bind(&other_key)
+                .bind(address)
+                .bind(&draft.reason)
+                .bind(&draft.actor_nick)
+                .bind(&draft.at)
+                .bind(&draft.until)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                covered.push(other_id);
+            }
+        }
+        let mut detail = match draft.reason.as_str() {
             "" => format!("until {}", draft.until),
             reason => format!("until {}: {reason}", draft.until),
         };
+        if !covered.is_empty() {
+            detail.push_str(&format!(
+                " (and {} other session(s) from the same address)",
+                covered.len()
+            ));
+        }
         audit(
             self,
             &mut tx,
@@ -279,7 +344,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(SanctionOutcome::Stored(Sanction {
+        Ok(SanctionOutcome::Stored(Box::new(Sanction {
             id,
             kind: draft.kind.as_str().to_owned(),
             session_id,
@@ -289,7 +354,8 @@ impl Store {
             by: draft.actor_nick,
             at: draft.at,
             until: draft.until,
-        }))
+            covered,
+        })))
     }
 
     /// Mutes or bans (`kind`) in force at `now`, newest first.
@@ -300,7 +366,8 @@ impl Store {
     ) -> Result<Vec<Sanction>, StoreError> {
         let rows = sqlx::query(&self.sql(
             "SELECT id, kind, session_id, nick, address, reason, by_nick, at, until \
-             FROM sanctions WHERE kind = $1 AND lifted_at IS NULL AND until > $2 ORDER BY id DESC",
+             FROM sanctions WHERE kind = $1 AND lifted_at IS NULL AND until > $2 AND parent IS NULL \
+             ORDER BY id DESC",
         ))
         .bind(kind.as_str())
         .bind(now)
@@ -309,29 +376,97 @@ impl Store {
         rows.iter().map(sanction).collect()
     }
 
-    /// Lifts the bans in force of the person whose name key is `nick_key`, or the ban numbered
-    /// `id`. Returns the banned sessions.
-    pub async fn lift_bans(
+    /// Lifts the mutes or bans (`kind`) in force of the person whose name key is `nick_key`, or
+    /// the one numbered `id`, with the sessions a ban extended to. Returns whose were lifted.
+    pub async fn lift_sanctions(
         &self,
+        kind: SanctionKind,
         nick_key: &str,
         id: Option<i64>,
         actor: &str,
         now: &str,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<Lifted>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(&self.sql(
-            "UPDATE sanctions SET lifted_at = $1 \
-             WHERE kind = 'ban' AND lifted_at IS NULL AND until > $1 AND (nick_key = $2 OR id = $3) \
-             RETURNING session_id, nick",
-        ))
-        .bind(now)
-        .bind(nick_key)
-        .bind(id.unwrap_or(-1))
-        .fetch_all(&mut *tx)
-        .await?;
-        let lifted = audit_rows(self, &mut tx, &rows, (now, actor, "ban_lifted")).await?;
+        let lifted = lift_in(self, &mut tx, kind, nick_key, id, (now, actor)).await?;
         tx.commit().await?;
         Ok(lifted)
+    }
+
+    /// A moderator's lift of someone's mute or ban, if the actor is a moderator (read in the
+    /// transaction, as for a sanction). `None` when the actor is not one.
+    pub async fn lift_as_moderator(
+        &self,
+        kind: SanctionKind,
+        actor: i64,
+        actor_nick: &str,
+        nick_key: &str,
+        now: &str,
+    ) -> Result<Option<Vec<Lifted>>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if !self.moderator_in(&mut *tx, actor).await? {
+            return Ok(None);
+        }
+        let lifted = lift_in(self, &mut tx, kind, nick_key, None, (now, actor_nick)).await?;
+        tx.commit().await?;
+        Ok(Some(lifted))
+    }
+
+    /// Records something running servers must act on (see [`AdminEvent`]), and forgets events
+    /// older than `forget_before`.
+    pub async fn admin_event(
+        &self,
+        kind: &str,
+        subject: &str,
+        detail: &str,
+        now: &str,
+        forget_before: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&self.sql("DELETE FROM admin_events WHERE at < $1"))
+            .bind(forget_before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            &self.sql(
+                "INSERT INTO admin_events (at, kind, subject, detail) VALUES ($1, $2, $3, $4)",
+            ),
+        )
+        .bind(now)
+        .bind(kind)
+        .bind(subject)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest admin event's number (0 if none): a starting server acts only on later ones.
+    pub async fn admin_events_head(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT MAX(id) FROM admin_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
+    }
+
+    /// Admin events after number `after`, oldest first (at most 100).
+    pub async fn admin_events_after(&self, after: i64) -> Result<Vec<AdminEvent>, StoreError> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT id, kind, subject, detail FROM admin_events WHERE id > $1 ORDER BY id LIMIT 100",
+        ))
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AdminEvent {
+                    id: row.try_get(0)?,
+                    kind: row.try_get(1)?,
+                    subject: row.try_get(2)?,
+                    detail: row.try_get(3)?,
+                })
+            })
+            .collect()
     }
 
     /// Until when new sessions from `address` are refused (the latest ban in force of a session
@@ -417,6 +552,56 @@ impl Store {
     }
 }
 
+/// Lifts, in `tx`, the sanctions of `kind` in force on the person named `nick_key` (theirs, and
+/// those another's ban extended to them), or the one numbered `id`, and those a lifted ban
+/// extended to others; one audit entry per sanction lifted by name or number.
+async fn lift_in(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    kind: SanctionKind,
+    nick_key: &str,
+    id: Option<i64>,
+    (now, actor): (&str, &str),
+) -> Result<Vec<Lifted>, StoreError> {
+    let rows = sqlx::query(&store.sql(
+        "UPDATE sanctions SET lifted_at = $1 \
+         WHERE kind = $4 AND lifted_at IS NULL AND until > $1 AND (nick_key = $2 OR id = $3) \
+         RETURNING id, session_id, nick",
+    ))
+    .bind(now)
+    .bind(nick_key)
+    .bind(id.unwrap_or(-1))
+    .bind(kind.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut lifted = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let parent: i64 = row.try_get(0)?;
+        let lifted_one = Lifted {
+            session_id: row.try_get(1)?,
+            nick: row.try_get(2)?,
+        };
+        let action = format!("{}_lifted", kind.as_str());
+        audit(store, tx, now, actor, &action, &lifted_one.nick, "").await?;
+        lifted.push(lifted_one);
+        let children = sqlx::query(&store.sql(
+            "UPDATE sanctions SET lifted_at = $1 WHERE parent = $2 AND lifted_at IS NULL \
+             RETURNING session_id, nick",
+        ))
+        .bind(now)
+        .bind(parent)
+        .fetch_all(&mut **tx)
+        .await?;
+        for child in &children {
+            lifted.push(Lifted {
+                session_id: child.try_get(0)?,
+                nick: child.try_get(1)?,
+            });
+        }
+    }
+    Ok(lifted)
+}
+
 /// Appends an audit entry in the transaction of the action it records.
 pub(super) async fn audit(
     store: &Store,
@@ -468,5 +653,98 @@ fn sanction(row: &AnyRow) -> Result<Sanction, StoreError> {
         by: row.try_get("by_nick")?,
         at: row.try_get("at")?,
         until: row.try_get("until")?,
+        covered: Vec::new(),
     })
+}
+
+impl Store {
+    /// Gives the bot named `nick_key` a new token (its session keeps its id, name, rooms and
+    /// private messages; the old token stops working). Returns the bot's session id, or `None` if
+    /// no bot goes by that name.
+    pub async fn rotate_bot_token(
+        &self,
+        nick_key: &str,
+        new_hash: &str,
+        now: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = sqlx::query(
+            &self.sql("SELECT id, token_hash, nick FROM sessions WHERE nick_key = $1 AND bot = 1"),
+        )
+        .bind(nick_key)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let (id, old_hash, nick): (i64, String, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        // The token hash names the session wherever it is referred to.
+        for statement in [
+            "UPDATE sessions SET token_hash = $2 WHERE token_hash = $1",
+            "UPDATE memberships SET session_hash = $2 WHERE session_hash = $1",
+            "UPDATE direct_messages SET from_session = $2 WHERE from_session = $1",
+            "UPDATE direct_messages SET to_session = $2 WHERE to_session = $1",
+            "UPDATE messages SET session_hash = $2 WHERE session_hash = $1",
+        ] {
+            sqlx::query(&self.sql(statement))
+                .bind(&old_hash)
+                .bind(new_hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit(
+            self,
+            &mut tx,
+            now,
+            "chinwag admin",
+            "bot_token_rotated",
+            &nick,
+            "",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// Deletes the bot named `nick_key`: its session, rooms and name (its messages stay). Returns
+    /// its session id, or `None` if no bot goes by that name.
+    pub async fn delete_bot(&self, nick_key: &str, now: &str) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = sqlx::query(
+            &self.sql("SELECT id, token_hash, nick FROM sessions WHERE nick_key = $1 AND bot = 1"),
+        )
+        .bind(nick_key)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let (id, hash, nick): (i64, String, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        sqlx::query(&self.sql("DELETE FROM memberships WHERE session_hash = $1"))
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&self.sql("DELETE FROM nick_claims WHERE session_id = $1"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&self.sql("DELETE FROM sessions WHERE id = $1"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            self,
+            &mut tx,
+            now,
+            "chinwag admin",
+            "bot_revoked",
+            &nick,
+            "",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
 }

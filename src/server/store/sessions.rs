@@ -114,8 +114,9 @@ impl Store {
         hold_until: &str,
     ) -> Result<Option<i64>, StoreError> {
         let id: i64 = sqlx::query(&self.sql(
-            "INSERT INTO sessions (token_hash, nick, nick_key, created_at, last_seen, address, bot) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id",
+            "INSERT INTO sessions \
+             (token_hash, nick, nick_key, created_at, last_seen, address, created_from, bot) \
+             VALUES ($1, $2, $3, $4, $4, $5, $5, $6) RETURNING id",
         ))
         .bind(new.token_hash)
         .bind(new.nick)

@@ -3,7 +3,11 @@
 //!
 //! Every reply is bounded and paced: a catch-up is read from the store a page at a time and sent as
 //! `history` frames of at most [`MAX_SERVER_FRAME`] bytes, each written (and so taken by the client)
-//! before the next page is read. A client that does not read holds no more than one page.
+//! before the next page is read. What a connection holds unsent is at most [`HELD_FRAMES`] frames:
+//! entries of a page past that are dropped and read again once the client took the rest. The
+//! entries replayed count against the client address's catch-up budget
+//! (`CHINWAG_CATCH_UP_PER_SEC`): past it the catch-up waits, so one address's reconnects cannot
+//! keep the store busy for everyone.
 //!
 //! A read the store cannot serve leaves the room (or the private messages) stale: the client is
 //! told, nothing of it with a position is passed on live meanwhile, and the catch-up is retried
@@ -25,9 +29,16 @@ pub const HISTORY_PAGE: u32 = 50;
 /// How many private messages a fresh connection is shown.
 pub const DM_PAGE: u32 = 100;
 
-/// How many messages one store read of a catch-up takes: what a connection whose client does not
-/// read holds at most (50 of the longest messages are about a megabyte; typical ones, 10 KB).
+/// How many messages one store read of a catch-up takes at most (fewer after a page of long
+/// messages: see [`HELD_FRAMES`]).
 const CATCH_UP_PAGE: u32 = 50;
+
+/// The fewest a catch-up page is cut to after long messages.
+const MIN_CATCH_UP_PAGE: u32 = 4;
+
+/// How many full frames a catch-up holds at once at most: what a client that stops reading leaves
+/// in the server's memory.
+pub const HELD_FRAMES: usize = 2;
 
 /// Room for a frame's own fields around its messages.
 const ENVELOPE: usize = 512;
@@ -143,44 +154,71 @@ impl<S: WsIo> Connection<S> {
 
     /// Sends everything of `room` after the cursor (up to `upto`, if given), a page at a time, as
     /// long as the store has more. Own messages acked meanwhile are skipped (the client has their
-    /// ack).
+    /// ack). The last frame is the one without `more`.
     pub(super) async fn fill(
         &mut self,
         me: &mut Me,
         room: &str,
         upto: Option<u64>,
     ) -> Result<(), End> {
+        let mut limit = CATCH_UP_PAGE;
+        // Whether the client was told more follows and has not had the last frame yet.
+        let mut open = false;
         loop {
             let Some(cursor) = me.cursors.get(room) else {
                 return Ok(());
             };
             let after = cursor.delivered;
             if upto.is_some_and(|upto| after >= upto) {
+                if open {
+                    self.send_history_end(room).await?;
+                }
                 return Ok(());
             }
-            let page = match self.ctx.store.since(room, after, CATCH_UP_PAGE).await {
+            self.pace_catch_up(limit).await;
+            // One more than is taken: whether the store has more decides `more` on the last frame.
+            let mut page = match self.ctx.store.since(room, after, limit + 1).await {
                 Ok(page) => page,
                 Err(err) => return self.went_stale(me, room, Stale::Missed, after, err).await,
             };
-            let last_page = page.len() < CATCH_UP_PAGE as usize;
+            let in_store = page.len() > limit as usize;
+            page.truncate(limit as usize);
             let Some(cursor) = me.cursors.get_mut(room) else {
                 return Ok(());
             };
-            let mut messages = Vec::with_capacity(page.len());
+            // Each entry with its JSON, `None` for my own acked ones (the client has them).
+            let mut items: Vec<(Option<String>, u64)> = Vec::with_capacity(page.len());
             let mut reached = false;
-            for entry in page {
+            for entry in &page {
                 let seq = entry.position();
                 if upto.is_some_and(|upto| seq > upto) {
                     reached = true;
                     break;
                 }
-                if !cursor.acked.contains(&seq) {
-                    messages.push(encode_entry(&entry));
-                }
-                cursor.advance(seq);
+                let json = (!cursor.acked.contains(&seq)).then(|| entry.to_json());
+                items.push((json, seq));
+            }
+            drop(page);
+            // Keep what fits in the frames a catch-up may hold; the rest is read again later.
+            let (kept, cut) = holdable(
+                items
+                    .iter()
+                    .map(|(json, _)| json.as_ref().map_or(0, String::len)),
+            );
+            items.truncate(kept);
+            if cut {
+                limit = (kept as u32).clamp(MIN_CATCH_UP_PAGE, CATCH_UP_PAGE);
+            }
+            for (_, seq) in &items {
+                cursor.advance(*seq);
             }
             cursor.stale = None;
-            let done = last_page || reached || upto.is_some_and(|upto| cursor.delivered >= upto);
+            let done =
+                reached || (!in_store && !cut) || upto.is_some_and(|upto| cursor.delivered >= upto);
+            let messages: Vec<(String, u64)> = items
+                .into_iter()
+                .filter_map(|(json, seq)| json.map(|json| (json, seq)))
+                .collect();
             let header = HistoryFrame {
                 room,
                 complete: true,
@@ -191,16 +229,48 @@ impl<S: WsIo> Connection<S> {
                 let more = !done || i + 1 < parts.len();
                 let frame = history_frame(&header, chunk, more);
                 self.socket.send_raw(frame).await?;
-            }
-            if messages.is_empty() && done {
-                let frame = history_frame(&header, &[], false);
-                self.socket.send_raw(frame).await?;
+                open = more;
             }
             if done {
+                if open || parts.is_empty() {
+                    // Nothing was sent, or the client was told more follows: say it is done.
+                    self.send_history_end(room).await?;
+                }
                 if let Some(cursor) = me.cursors.get(room) {
                     self.ctx.hub.reported(room, cursor.delivered);
                 }
                 return Ok(());
+            }
+        }
+    }
+
+    /// The last frame of a catch-up whose entries were all sent (or all the client's own).
+    async fn send_history_end(&mut self, room: &str) -> Result<(), End> {
+        let header = HistoryFrame {
+            room,
+            complete: true,
+            ..HistoryFrame::default()
+        };
+        self.socket
+            .send_raw(history_frame(&header, &[], false))
+            .await
+    }
+
+    /// Waits until the client address's catch-up budget has room for `entries` more: replaying
+    /// the store is paced per address, not refused.
+    async fn pace_catch_up(&mut self, entries: u32) {
+        loop {
+            match self
+                .ctx
+                .addresses
+                .catch_up
+                .check_n(self.ctx.peer, f64::from(entries))
+            {
+                Ok(()) => return,
+                Err(wait) => {
+                    self.ctx.metrics.refused("catch_up_paced");
+                    tokio::time::sleep(wait).await;
+                }
             }
         }
     }
@@ -214,6 +284,15 @@ impl<S: WsIo> Connection<S> {
         upto: Option<u64>,
     ) -> Result<(), End> {
         self.ctx.metrics.lagged();
+        // What it had not been sent, counted in the room's positions (messages and changes): the
+        // ring's own count also counts notices (typing, presence) that are not replayed.
+        let delivered = me.cursors.get(room).map_or(0, |c| c.delivered);
+        let missed = self
+            .ctx
+            .hub
+            .known_head(room)
+            .filter(|head| *head >= delivered)
+            .map_or(missed, |head| head - delivered);
         tracing::info!(room, missed, "fell behind; resyncing from the store");
         let lagged = ServerMsg::Lagged {
             room: room.to_owned(),
@@ -283,37 +362,45 @@ impl<S: WsIo> Connection<S> {
         Ok(())
     }
 
-    /// Sends the client its private messages: the latest ones, or exactly those after `since`
-    /// (the latest ones with `reset` if more than the catch-up limit were missed).
+    /// Sends the client its private messages: the latest ones, or exactly those after `since`,
+    /// however many (paced as the client reads). Only a `since` beyond the last private message
+    /// stored (the client saw another store) gets the latest ones with `reset`.
     pub(super) async fn catch_up_directs(
         &mut self,
         me: &mut Me,
         since: Option<u64>,
     ) -> Result<(), End> {
-        let hash = Arc::clone(&me.session.token_hash);
         let store = self.ctx.store.clone();
-        let limit = self.ctx.limits.catch_up_limit;
-        let exact = match since {
-            Some(after) => match store.count_directs_after(&hash, after, limit + 1).await {
-                Ok(count) => count <= limit,
+        let beyond = match since {
+            Some(after) => match store.direct_head().await {
+                Ok(head) => after > head,
                 Err(err) => return self.directs_stale(me, err).await,
             },
             None => false,
         };
-        if !exact {
+        if since.is_none() || beyond {
+            let hash = Arc::clone(&me.session.token_hash);
+            self.pace_catch_up(DM_PAGE).await;
             let latest = match store.directs(&hash, None, DM_PAGE).await {
                 Ok(latest) => latest,
                 Err(err) => return self.directs_stale(me, err).await,
             };
             let encoded: Vec<(String, u64)> = latest.iter().map(encode_direct).collect();
             let (fitting, _) = fitting_tail_encoded(encoded);
+            if beyond {
+                me.dm_delivered = 0;
+            }
             if let Some(last) = fitting.last() {
                 me.dm_delivered = me.dm_delivered.max(last.1);
             }
             me.dm_stale = false;
+            let header = DmHistoryFrame {
+                reset: beyond,
+                ..DmHistoryFrame::default()
+            };
             return self
                 .socket
-                .send_raw(dm_history_frame(&fitting, since.is_some(), false))
+                .send_raw(dm_history_frame(&fitting, header))
                 .await;
         }
         if let Some(since) = since {
@@ -332,50 +419,70 @@ impl<S: WsIo> Connection<S> {
         me.dm_delivered = me.dm_delivered.max(since.unwrap_or(0));
         me.dm_stale = false;
         self.socket
-            .send_raw(dm_history_frame(&[], false, false))
+            .send_raw(dm_history_frame(&[], DmHistoryFrame::default()))
             .await
     }
 
     /// Sends every private message of the session after the last one sent to the client, up to
-    /// `upto` if given, as `dm_history` frames, a page at a time.
+    /// `upto` if given, as `dm_history` frames, a page at a time (at most [`HELD_FRAMES`] frames
+    /// held).
     pub(super) async fn fill_directs(&mut self, me: &mut Me, upto: Option<u64>) -> Result<(), End> {
         let hash = Arc::clone(&me.session.token_hash);
         let store = self.ctx.store.clone();
+        let mut limit = CATCH_UP_PAGE;
+        let mut open = false;
         loop {
             let after = me.dm_delivered;
             if upto.is_some_and(|upto| after >= upto) {
+                if open {
+                    let end = dm_history_frame(&[], DmHistoryFrame::default());
+                    self.socket.send_raw(end).await?;
+                }
                 return Ok(());
             }
-            let page = match store.directs(&hash, Some(after), CATCH_UP_PAGE).await {
+            self.pace_catch_up(limit).await;
+            let mut page = match store.directs(&hash, Some(after), limit + 1).await {
                 Ok(page) => page,
                 Err(err) => return self.directs_stale(me, err).await,
             };
+            let in_store = page.len() > limit as usize;
+            page.truncate(limit as usize);
             let reached = page
                 .last()
                 .is_some_and(|last| upto.is_some_and(|upto| last.id >= upto));
-            let done = page.len() < CATCH_UP_PAGE as usize || reached;
-            let encoded: Vec<(String, u64)> = page
+            let mut encoded: Vec<(String, u64)> = page
                 .iter()
                 .filter(|dm| upto.is_none_or(|upto| dm.id <= upto))
                 .map(encode_direct)
                 .collect();
+            drop(page);
+            let (kept, cut) = holdable(encoded.iter().map(|(json, _)| json.len()));
+            encoded.truncate(kept);
+            if cut {
+                limit = (kept as u32).clamp(MIN_CATCH_UP_PAGE, CATCH_UP_PAGE);
+            }
+            let done = (reached || !in_store) && !cut;
             if let Some(last) = encoded.last() {
                 me.dm_delivered = me.dm_delivered.max(last.1);
             }
             me.dm_stale = false;
             let parts = chunks(&encoded);
-            if parts.is_empty() {
-                self.socket
-                    .send_raw(dm_history_frame(&[], false, false))
-                    .await?;
-            }
             for (i, chunk) in parts.iter().enumerate() {
                 let more = !done || i + 1 < parts.len();
+                let header = DmHistoryFrame {
+                    more,
+                    ..DmHistoryFrame::default()
+                };
                 self.socket
-                    .send_raw(dm_history_frame(chunk, false, more))
+                    .send_raw(dm_history_frame(chunk, header))
                     .await?;
+                open = more;
             }
             if done {
+                if open || parts.is_empty() {
+                    let end = dm_history_frame(&[], DmHistoryFrame::default());
+                    self.socket.send_raw(end).await?;
+                }
                 return Ok(());
             }
         }
@@ -401,7 +508,7 @@ pub fn encode_entry(entry: &Stored) -> (String, u64) {
 }
 
 /// A private message as it appears in a `dm_history` frame, with its id.
-fn encode_direct(dm: &DirectMessage) -> (String, u64) {
+pub fn encode_direct(dm: &DirectMessage) -> (String, u64) {
     let json = serde_json::to_string(&ServerMsg::Dm(dm.clone())).unwrap_or_default();
     (json, dm.id)
 }
@@ -412,7 +519,7 @@ pub fn fitting_tail(entries: &[Stored]) -> (Vec<(String, u64)>, bool) {
     fitting_tail_encoded(entries.iter().map(encode_entry).collect())
 }
 
-fn fitting_tail_encoded(mut encoded: Vec<(String, u64)>) -> (Vec<(String, u64)>, bool) {
+pub fn fitting_tail_encoded(mut encoded: Vec<(String, u64)>) -> (Vec<(String, u64)>, bool) {
     let mut size = ENVELOPE;
     let mut keep = 0;
     for (json, _) in encoded.iter().rev() {
@@ -481,19 +588,60 @@ pub fn history_frame(
     Utf8Bytes::from(frame)
 }
 
+/// A `dm_history` frame's fields besides its messages.
+#[derive(Debug, Clone, Default)]
+pub struct DmHistoryFrame<'a> {
+    pub reset: bool,
+    pub more: bool,
+    pub before: Option<u64>,
+    pub with: Option<&'a str>,
+    pub complete: bool,
+    pub reply_to: Option<&'a str>,
+}
+
 /// A `dm_history` frame from private messages already encoded.
-fn dm_history_frame(messages: &[(String, u64)], reset: bool, more: bool) -> Utf8Bytes {
+pub fn dm_history_frame(messages: &[(String, u64)], header: DmHistoryFrame<'_>) -> Utf8Bytes {
     let mut frame = String::from(r#"{"type":"dm_history","messages":["#);
     push_joined(&mut frame, messages);
     frame.push(']');
-    if reset {
+    if header.reset {
         frame.push_str(r#","reset":true"#);
     }
-    if more {
+    if header.more {
         frame.push_str(r#","more":true"#);
+    }
+    if let Some(before) = header.before {
+        frame.push_str(&format!(r#","before":{before}"#));
+    }
+    if let Some(with) = header.with {
+        frame.push_str(r#","with":"#);
+        frame.push_str(&json_string(with));
+    }
+    if header.complete {
+        frame.push_str(r#","complete":true"#);
+    }
+    if let Some(reply_to) = header.reply_to {
+        frame.push_str(r#","reply_to":"#);
+        frame.push_str(&json_string(reply_to));
     }
     frame.push('}');
     Utf8Bytes::from(frame)
+}
+
+/// How many of a page's entries, of these encoded sizes, a catch-up may hold at once (at least
+/// one), and whether that leaves some out.
+fn holdable(sizes: impl Iterator<Item = usize>) -> (usize, bool) {
+    let budget = HELD_FRAMES * MAX_SERVER_FRAME;
+    let (mut kept, mut total, mut cut) = (0, 0, false);
+    for size in sizes {
+        if kept > 0 && total + size + 1 > budget {
+            cut = true;
+            break;
+        }
+        total += size + 1;
+        kept += 1;
+    }
+    (kept, cut)
 }
 
 fn push_joined(frame: &mut String, messages: &[(String, u64)]) {
@@ -533,6 +681,7 @@ mod tests {
             action: seq.is_multiple_of(2),
             edited: seq.is_multiple_of(3),
             deleted: false,
+            mentions: Vec::new(),
         })
     }
 
@@ -544,6 +693,8 @@ mod tests {
             by: "a\"b".into(),
             at: "2026-11-26T00:00:00.000Z".into(),
             text: text.map(str::to_owned),
+            mentions: Vec::new(),
+            reply_to: None,
         };
         if text.is_some() {
             Stored::Edited(change)

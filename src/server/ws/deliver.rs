@@ -140,7 +140,7 @@ impl<S: WsIo> Connection<S> {
                 Private::Dm { id: earlier, .. } | Private::Missed { id: earlier } => *earlier < id,
                 Private::RoomsChanged => true,
                 // Left for the main loop, which closes the connection.
-                Private::Banned { .. } => false,
+                Private::Banned { .. } | Private::Ended { .. } => false,
             });
             match front {
                 Some(Private::Dm {
@@ -164,7 +164,7 @@ impl<S: WsIo> Connection<S> {
                     }
                 }
                 Some(Private::RoomsChanged) => Box::pin(self.reconcile(me, live, None)).await?,
-                Some(Private::Banned { .. }) | None => break,
+                Some(Private::Banned { .. } | Private::Ended { .. }) | None => break,
             }
         }
         if !me.dm_stale && prev > me.dm_delivered {
@@ -201,6 +201,15 @@ impl<S: WsIo> Connection<S> {
             Private::Dm { .. } | Private::Missed { .. } => {}
             Private::RoomsChanged => self.reconcile(me, live, None).await?,
             Private::Banned { until, reason } => return Err(self.banned(&until, &reason).await),
+            Private::Ended {
+                code,
+                message,
+                close_reason,
+            } => {
+                let error = crate::protocol::FrameError::new(code, message);
+                self.socket.send(&error.to_server_msg()).await?;
+                return Err(End::Close(super::socket::CLOSE_POLICY, close_reason));
+            }
         }
         if live.inbox.take_missed() > 0 {
             self.reconcile(me, live, None).await?;

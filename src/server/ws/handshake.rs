@@ -20,6 +20,22 @@ use crate::server::session::{banned, unavailable, Online, Session};
 /// lists in a `welcome`.
 pub const MAX_SERVER_FRAME: usize = 64 * 1024;
 
+/// What a good `hello` asked for besides who it is.
+struct Hello {
+    since: BTreeMap<String, u64>,
+    dm_since: Option<u64>,
+    /// Its request `id`, which the `welcome` carries back.
+    reply_to: Option<String>,
+}
+
+/// What the `welcome` says besides who is online where.
+struct WelcomeExtra {
+    /// The token of a session this `hello` created.
+    new_token: Option<String>,
+    blocked: Vec<String>,
+    reply_to: Option<String>,
+}
+
 /// Who a good `hello` speaks for.
 struct Identified {
     session: Arc<Session>,
@@ -58,7 +74,14 @@ impl<S: WsIo> Connection<S> {
                             ..
                         },
                 })) => match self.identify(&nick, session).await {
-                    Ok(who) => return self.welcome(who, since, dm_since).await,
+                    Ok(who) => {
+                        let hello = Hello {
+                            since,
+                            dm_since,
+                            reply_to: id,
+                        };
+                        return self.welcome(who, hello).await;
+                    }
                     Err(err) => (id, err),
                 },
                 Incoming::Request(Ok(Request { id, .. })) => (
@@ -111,7 +134,10 @@ impl<S: WsIo> Connection<S> {
         let nick = sessions.check_name(nick)?;
         if let Err(wait) = self.ctx.addresses.sessions.check(self.ctx.peer) {
             self.ctx.metrics.refused("sessions_per_address");
-            return Err(FrameError::rate_limited(wait_ms(wait)));
+            return Err(FrameError::rate_limited(
+                "new sessions from your address",
+                wait_ms(wait),
+            ));
         }
         let (session, token) = sessions.create(nick, self.ctx.peer).await?;
         let online = sessions.connect(&session).await?;
@@ -126,17 +152,25 @@ impl<S: WsIo> Connection<S> {
     /// reading the store, so nothing falls between), `welcome`, then each room's catch-up and the
     /// private messages'. `since` resumes only rooms the session is still in: joining is only ever
     /// explicit.
-    async fn welcome(
-        &mut self,
-        who: Identified,
-        since: BTreeMap<String, u64>,
-        dm_since: Option<u64>,
-    ) -> Result<Box<(Me, Live)>, End> {
+    async fn welcome(&mut self, who: Identified, hello: Hello) -> Result<Box<(Me, Live)>, End> {
         let Identified {
             session,
             online,
             new_token,
         } = who;
+        let Hello {
+            since,
+            dm_since,
+            reply_to,
+        } = hello;
+        // Read before registering: a store that does not answer only leaves the list empty.
+        let blocked = match self.ctx.store.blocked_names(session.id.get()).await {
+            Ok(blocked) => blocked,
+            Err(err) => {
+                tracing::warn!(%err, "reading whom a session blocked failed");
+                Vec::new()
+            }
+        };
         // Not needed again: the connection speaks for this session from now on.
         self.cookie_token = None;
         let (rooms, subscriptions, inbox, presence) = {
@@ -183,7 +217,12 @@ impl<S: WsIo> Connection<S> {
             rooms: subscriptions,
             inbox,
         };
-        let welcome = self.welcome_frame(&me.session, rooms.clone(), new_token);
+        let extra = WelcomeExtra {
+            new_token,
+            blocked,
+            reply_to,
+        };
+        let welcome = self.welcome_frame(&me.session, rooms.clone(), extra);
         self.socket.send_raw(welcome).await?;
         for room in &rooms {
             self.catch_up(&mut me, room, since.get(room).copied(), None)
@@ -211,8 +250,13 @@ impl<S: WsIo> Connection<S> {
         &self,
         session: &Session,
         rooms: Vec<String>,
-        new_token: Option<String>,
+        extra: WelcomeExtra,
     ) -> tungstenite::Utf8Bytes {
+        let WelcomeExtra {
+            new_token,
+            blocked,
+            reply_to,
+        } = extra;
         let hub = &self.ctx.hub;
         let standing = session.standing();
         let muted_until = standing.muted_at(&now_rfc3339()).map(str::to_owned);
@@ -248,6 +292,8 @@ impl<S: WsIo> Connection<S> {
                 moderator: standing.moderator,
                 bots: bots.clone(),
                 muted_until: muted_until.clone(),
+                blocked: blocked.clone(),
+                reply_to: reply_to.clone(),
             };
             let json = welcome.to_json();
             if cap == 0 || json.len() <= MAX_SERVER_FRAME {
@@ -277,7 +323,7 @@ async fn check_standing(ctx: &Ctx, session: &Session) -> Result<(), FrameError> 
             return Err(banned(until));
         }
     }
-    let address = ctx.peer.to_string();
+    let address = crate::server::limits::AddrKey::stored(ctx.peer);
     if session.standing().address.as_deref() != Some(address.as_str()) {
         ctx.store
             .record_address(session.id.get(), &address)

@@ -78,6 +78,7 @@ const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 pub trait WsIo:
     Stream<Item = Result<Message, tungstenite::Error>>
     + Sink<Message, Error = tungstenite::Error>
+    + socket::Linger
     + Unpin
     + Send
 {
@@ -86,6 +87,7 @@ pub trait WsIo:
 impl<T> WsIo for T where
     T: Stream<Item = Result<Message, tungstenite::Error>>
         + Sink<Message, Error = tungstenite::Error>
+        + socket::Linger
         + Unpin
         + Send
 {
@@ -136,6 +138,16 @@ pub async fn upgrade(
         )
             .into_response();
     };
+    // The TCP connection's own slot (and its activity) go with the websocket: its descriptor is
+    // counted until the websocket closes.
+    let tcp_slot = request
+        .extensions()
+        .get::<super::http::accept::TcpSlot>()
+        .and_then(super::http::accept::TcpSlot::take);
+    let activity = request
+        .extensions()
+        .get::<Arc<super::http::accept::Activity>>()
+        .cloned();
     let cookie_token = jar.get(COOKIE).map(|c| c.value().to_owned());
     let limits = Arc::clone(&state.limits);
     // Only what the connection needs goes into its task, not the whole state.
@@ -160,7 +172,8 @@ pub async fn upgrade(
         ctx,
         shutdown: state.shutdown,
         cookie_token,
-        slot,
+        slots: (slot, tcp_slot),
+        activity,
         config,
         peer,
     });
@@ -186,7 +199,13 @@ struct Parts {
     ctx: Ctx,
     shutdown: watch::Receiver<bool>,
     cookie_token: Option<String>,
-    slot: super::limits::ConnectionSlot,
+    /// Its place among the websockets, and its TCP connection's among all connections.
+    slots: (
+        super::limits::ConnectionSlot,
+        Option<super::limits::ConnectionSlot>,
+    ),
+    /// When a byte last moved on its TCP connection.
+    activity: Option<Arc<super::http::accept::Activity>>,
     config: WebSocketConfig,
     peer: SocketAddr,
 }
@@ -205,7 +224,8 @@ fn connection_task(
             ctx,
             shutdown,
             cookie_token,
-            slot,
+            slots,
+            activity,
             config,
             peer,
         } = unbox(parts);
@@ -218,7 +238,10 @@ fn connection_task(
         let id = ctx.hub.connection_id();
         let span = tracing::info_span!("ws", conn = id.get(), peer = %peer);
         let mut connection = Connection::new(socket, ctx, id, shutdown, cookie_token);
-        connection.slot = Some(slot);
+        connection.slot = Some(slots);
+        if let Some(activity) = activity {
+            connection.socket.watch_progress(activity);
+        }
         tracing::Instrument::instrument(connection.run(), span).await;
     })
 }
@@ -295,8 +318,11 @@ pub struct Connection<S> {
     shutdown: watch::Receiver<bool>,
     /// The session token from the upgrade request's cookie, if any.
     cookie_token: Option<String>,
-    /// Counts this connection against the caps until it ends.
-    slot: Option<super::limits::ConnectionSlot>,
+    /// Counts this connection (and its TCP connection) against the caps until it ends.
+    slot: Option<(
+        super::limits::ConnectionSlot,
+        Option<super::limits::ConnectionSlot>,
+    )>,
 }
 
 /// Who a welcomed connection speaks for, and what it has sent them. Holding it keeps the

@@ -10,7 +10,9 @@
 //! - Rate: every frame the client sends counts against the connection's budget, control frames and
 //!   bad frames included, so no reply (error, pong, refusal) can be driven faster than the budget;
 //!   over it, the connection is closed with 1008.
-//! - Time: every write has a timeout; a client that will not read is closed as too slow.
+//! - Time: every write has a deadline: a client that takes nothing of what is sent for the write
+//!   timeout is closed as too slow. One that reads slowly but reads is never cut off (it falls
+//!   behind, is told `lagged` and is resynced): the deadline runs from the last byte it took.
 //! - Memory: a frame larger than [`FRAGMENT`] is sent in fragments of that size, each written
 //!   before the next: the websocket keeps its write buffer at the size of the largest write for the
 //!   connection's life, and an idle connection should not keep the size of its `welcome` or of a
@@ -23,7 +25,10 @@ use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::{CloseFrame, Frame};
 use tungstenite::{Bytes, Message, Utf8Bytes};
 
+use std::sync::Arc;
+
 use crate::protocol::{ErrorCode, FrameError, Request, ServerMsg};
+use crate::server::http::accept::Activity;
 use crate::server::limits::{Rate, TokenBucket};
 use crate::server::metrics::Metrics;
 
@@ -40,6 +45,10 @@ pub const CLOSE_ERROR: u16 = 1011;
 
 /// How long a closing connection waits for the client to answer its close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// How much a closing connection reads and throws away, at most, while it lingers (what a client
+/// had in flight when it was closed, e.g. the rest of an oversize message).
+const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
 /// The largest piece a frame is sent in by [`Socket::send_raw`]: small enough that the websocket's
 /// write buffer stays small, large enough that a 64 KiB catch-up page is a hundred-odd writes.
@@ -85,12 +94,33 @@ pub struct Socket<S> {
     metrics: Metrics,
     limits: SocketLimits,
     budget: TokenBucket,
+    /// When the client last took a byte (a real socket's; a test's channels have none).
+    progress: Option<Arc<Activity>>,
+}
+
+/// How long a write may wait for the client: [`SocketLimits::write_timeout`] from the last byte
+/// the client took, when that is known, else from the write's start.
+#[derive(Debug, Clone)]
+pub struct WriteDeadline {
+    timeout: Duration,
+    progress: Option<Arc<Activity>>,
+}
+
+/// What carries a connection's websocket messages both ways, and how it lingers when closing.
+pub trait Linger {
+    /// After the close frame was sent: reads and throws away what the client still sends, for a
+    /// short, bounded while, so that closing does not reset a connection with unread input (a
+    /// reset can destroy the close frame before the client reads it).
+    fn linger(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async {})
+    }
 }
 
 impl<S> Socket<S>
 where
     S: Stream<Item = Result<Message, tungstenite::Error>>
         + Sink<Message, Error = tungstenite::Error>
+        + Linger
         + Unpin,
 {
     pub fn new(io: S, metrics: Metrics, limits: SocketLimits) -> Self {
@@ -99,7 +129,13 @@ where
             metrics,
             limits,
             budget: TokenBucket::new(limits.frames, Instant::now()),
+            progress: None,
         }
+    }
+
+    /// Times writes from the last byte the client took on this connection, not from their start.
+    pub fn watch_progress(&mut self, activity: Arc<Activity>) {
+        self.progress = Some(activity);
     }
 
     /// The next thing the client sent. Cancel-safe: its only wait is for the next message.
@@ -162,7 +198,7 @@ where
     /// fragments (clients see one message).
     pub async fn send_raw(&mut self, frame: Utf8Bytes) -> Result<(), End> {
         self.metrics.frame_out();
-        let timeout = self.limits.write_timeout;
+        let timeout = self.write_timeout();
         if frame.len() <= FRAGMENT {
             return written(timeout, self.io.send(Message::Text(frame))).await;
         }
@@ -176,7 +212,7 @@ where
                 OpCode::Data(Data::Continue)
             };
             let fragment = Frame::message(bytes.slice(start..end), opcode, end == bytes.len());
-            written(timeout, self.io.send(Message::Frame(fragment))).await?;
+            written(timeout.clone(), self.io.send(Message::Frame(fragment))).await?;
             start = end;
         }
         Ok(())
@@ -202,14 +238,17 @@ where
         self.io.flush().await.map_err(End::from)
     }
 
-    /// The write timeout, for a burst of feeds and its flush.
-    pub fn write_timeout(&self) -> Duration {
-        self.limits.write_timeout
+    /// The write deadline, for a burst of feeds and its flush.
+    pub fn write_timeout(&self) -> WriteDeadline {
+        WriteDeadline {
+            timeout: self.limits.write_timeout,
+            progress: self.progress.clone(),
+        }
     }
 
     /// Pings the client (it must answer with a pong, which counts as hearing from it).
     pub async fn ping(&mut self) -> Result<(), End> {
-        let timeout = self.limits.write_timeout;
+        let timeout = self.write_timeout();
         written(timeout, self.io.send(Message::Ping(Default::default()))).await
     }
 
@@ -222,30 +261,78 @@ where
             reason: Utf8Bytes::from(reason),
         }));
         // The peer may already be gone; there is nobody left to tell.
-        let _ = tokio::time::timeout(self.limits.write_timeout, self.io.send(close)).await;
-        let _ = tokio::time::timeout(CLOSE_WAIT, async {
-            while let Some(Ok(frame)) = self.io.next().await {
-                if matches!(frame, Message::Close(_)) {
-                    break;
+        let sent = tokio::time::timeout(self.limits.write_timeout, self.io.send(close)).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return;
+        }
+        let answered = tokio::time::timeout(CLOSE_WAIT, async {
+            loop {
+                match self.io.next().await {
+                    Some(Ok(Message::Close(_))) | None => return true,
+                    Some(Ok(_)) => {}
+                    // The input cannot be read as websocket frames any more (the rest of an
+                    // oversize message): it is thrown away below.
+                    Some(Err(_)) => return false,
                 }
             }
         })
         .await;
+        if answered != Ok(true) {
+            let _ = tokio::time::timeout(CLOSE_WAIT, self.io.linger()).await;
+        }
     }
 }
 
-/// Waits for a write to the client, for at most `timeout`: a client whose socket stays full that
-/// long is closed instead of holding its task forever.
+/// Waits for a write to the client until its deadline: a client that takes nothing for the write
+/// timeout is closed instead of holding its task forever; one that keeps taking bytes, however
+/// slowly, is waited for.
 pub async fn written<E>(
-    timeout: Duration,
+    deadline: WriteDeadline,
     write: impl std::future::Future<Output = Result<(), E>>,
 ) -> Result<(), End>
 where
     End: From<E>,
 {
-    match tokio::time::timeout(timeout, write).await {
-        Ok(result) => result.map_err(End::from),
-        Err(_) => Err(End::close(CLOSE_POLICY, "too slow to read")),
+    tokio::pin!(write);
+    let mut wake = tokio::time::Instant::now() + deadline.timeout;
+    loop {
+        match tokio::time::timeout_at(wake, &mut write).await {
+            Ok(result) => return result.map_err(End::from),
+            Err(_) => {
+                let taken = deadline
+                    .progress
+                    .as_ref()
+                    .map(|activity| activity.last_write().elapsed());
+                match taken {
+                    Some(since) if since < deadline.timeout => {
+                        wake = tokio::time::Instant::now() + (deadline.timeout - since);
+                    }
+                    _ => return Err(End::close(CLOSE_POLICY, "too slow to read")),
+                }
+            }
+        }
+    }
+}
+
+/// The server's websocket over an upgraded HTTP connection lingers by reading its raw bytes.
+impl Linger
+    for tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>
+{
+    fn linger(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        Box::pin(async move {
+            let raw = self.get_mut();
+            // Our side is done: the client reads the close frame, then sees the end.
+            let _ = raw.shutdown().await;
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut thrown = 0;
+            while thrown < LINGER_BYTES {
+                match raw.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => thrown += n,
+                }
+            }
+        })
     }
 }
 

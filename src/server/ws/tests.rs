@@ -24,6 +24,8 @@ struct TestSocket {
     outgoing: mpsc::UnboundedSender<Message>,
 }
 
+impl crate::server::ws::socket::Linger for TestSocket {}
+
 impl Stream for TestSocket {
     type Item = Result<Message, tungstenite::Error>;
 

@@ -18,6 +18,17 @@ use crate::common::{Process, TempDir};
 /// Settings every node of a test cluster gets: the limits out of the way (the tests post fast).
 const FAST: &[(&str, &str)] = &[
     ("CHINWAG_RATE_PER_SEC", "100000"),
+    ("CHINWAG_MAX_UNANSWERED", "100000"),
+    ("CHINWAG_MAX_STRANGERS_PER_DAY", "100000"),
+    ("CHINWAG_BAN_REACH", "1ms"),
+    ("CHINWAG_ADDRESS_RATE_PER_SEC", "100000"),
+    ("CHINWAG_ADDRESS_RATE_BURST", "100000"),
+    ("CHINWAG_NEW_CONNECTIONS_PER_SEC", "100000"),
+    ("CHINWAG_NEW_CONNECTIONS_BURST", "100000"),
+    ("CHINWAG_CATCH_UP_PER_SEC", "10000000"),
+    ("CHINWAG_CATCH_UP_BURST", "10000000"),
+    ("CHINWAG_RENAMES_PER_HOUR", "100000"),
+    ("CHINWAG_RENAMES_BURST", "100000"),
     ("CHINWAG_RATE_BURST", "100000"),
     ("CHINWAG_FRAMES_PER_SEC", "100000"),
     ("CHINWAG_FRAMES_BURST", "100000"),

@@ -4,11 +4,13 @@
 
 use super::{Outcome, Refused};
 use crate::protocol::{validate_client_id, validate_text, ErrorCode, FrameError, ServerMsg};
-use crate::server::clock::now_rfc3339;
+use crate::server::clock::{now_rfc3339, rfc3339_ago};
 use crate::server::session::{nick, unavailable, SessionId};
-use crate::server::store::DirectDraft;
+use crate::server::store::{DirectDraft, DirectGate, DirectSend};
+use crate::server::text::ensure_visible;
 use crate::server::ws::{Connection, Ctx, Live, Me, WsIo};
 
+#[allow(clippy::too_many_arguments)]
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
     me: &mut Me,
@@ -17,9 +19,11 @@ pub async fn apply<S: WsIo>(
     text: String,
     client_id: String,
     action: bool,
+    reply_to: Option<&str>,
 ) -> Outcome {
     validate_client_id(&client_id)?;
     validate_text(&text)?;
+    ensure_visible(&text)?;
     me.session.ensure_may_post()?;
     let (dm, prev) = {
         // A retry of a message already stored (even before a restart, even to someone who has
@@ -37,6 +41,7 @@ pub async fn apply<S: WsIo>(
             Some(dm) => (dm, 0),
             None => {
                 let (session, to_hash, to_nick) = recipient(&conn.ctx, to).await?;
+                admitted(&conn.ctx, me, session, &to_hash, &to_nick).await?;
                 let draft = DirectDraft {
                     from_session: me.session.token_hash.to_string(),
                     to_session: to_hash,
@@ -62,10 +67,58 @@ pub async fn apply<S: WsIo>(
         seq: None,
         to: Some(dm.to.clone()),
         id: Some(dm.id),
+        reply_to: reply_to.map(str::to_owned),
     };
     conn.direct_ack_in_order(me, live, (dm.id, prev), &ack)
         .await
         .map_err(Refused::End)
+}
+
+/// Refuses a private message its recipient does not take: from someone they blocked
+/// (`forbidden`), or, from someone they never wrote to, past a few unanswered ones or past what
+/// all such people together may send them in a day (`inbox_full`).
+async fn admitted(
+    ctx: &Ctx,
+    me: &Me,
+    to: SessionId,
+    to_hash: &str,
+    to_nick: &str,
+) -> Result<(), FrameError> {
+    let day_ago = rfc3339_ago(std::time::Duration::from_secs(24 * 3600));
+    let gate = ctx
+        .store
+        .direct_gate(DirectSend {
+            from_id: me.session.id.get(),
+            from_hash: &me.session.token_hash,
+            to_id: to.get(),
+            to_hash,
+            max_unanswered: ctx.limits.max_unanswered,
+            max_strangers: ctx.limits.max_strangers_per_day,
+            day_ago: &day_ago,
+        })
+        .await
+        .map_err(unavailable)?;
+    match gate {
+        DirectGate::Allowed => Ok(()),
+        DirectGate::Blocked => Err(FrameError::new(
+            ErrorCode::Forbidden,
+            format!("{to_nick} does not take private messages from you"),
+        )),
+        DirectGate::Unanswered => Err(FrameError::new(
+            ErrorCode::InboxFull,
+            format!(
+                "{to_nick} has not answered your last {} messages; wait for an answer",
+                ctx.limits.max_unanswered
+            ),
+        )),
+        DirectGate::StrangersFull => Err(FrameError::new(
+            ErrorCode::InboxFull,
+            format!(
+                "{to_nick} has received too many messages from people they have not written to \
+                 today; try again tomorrow"
+            ),
+        )),
+    }
 }
 
 /// Who `to` names: someone online (here or on another server), or else the session that goes by

@@ -13,21 +13,36 @@ use crate::server::store::{ChangeDraft, ChangeOutcome};
 use crate::server::ws::{Connection, Live, Me, WsIo};
 
 /// An edit (`Some` text) or a delete (`None`) of message `seq` of `room`.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub room: String,
+    pub seq: u64,
+    pub text: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// Makes the change; the `edited` or `deleted` frame and the `ack` this connection gets carry the
+/// request's `id`.
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
     me: &mut Me,
     live: &mut Live,
-    room: String,
-    seq: u64,
-    text: Option<String>,
-    client_id: Option<String>,
+    change: Change,
+    reply_to: Option<&str>,
 ) -> Outcome {
+    let Change {
+        room,
+        seq,
+        text,
+        client_id,
+    } = change;
     if let Some(client_id) = &client_id {
         validate_client_id(client_id)?;
     }
     validate_room(&room)?;
     if let Some(text) = &text {
         validate_text(text)?;
+        crate::server::text::ensure_visible(text)?;
     }
     me.session.ensure_member(&room)?;
     me.session.ensure_may_post()?;
@@ -35,9 +50,14 @@ pub async fn apply<S: WsIo>(
         by: me.session.nick(),
         session_hash: me.session.token_hash.to_string(),
         at: now_rfc3339(),
+        mentions: match &text {
+            Some(text) => crate::server::text::mentions(&conn.ctx.hub, &conn.ctx.store, text).await,
+            None => Vec::new(),
+        },
         text,
         // The store checks that it is one, in the change's transaction.
         moderator: me.session.standing().moderator,
+        max_edits: conn.ctx.limits.max_edits,
     };
     let outcome = conn
         .ctx
@@ -50,11 +70,19 @@ pub async fn apply<S: WsIo>(
             ChangeOutcome::Stored(change) => change,
             ChangeOutcome::AlreadyDeleted => {
                 // A retried delete whose answer was lost: done, and said so again.
-                if let Some(client_id) = client_id {
-                    let ack = ack(client_id, &room, None);
-                    conn.socket.send(&ack).await?;
-                }
+                let ack = ack(client_id, &room, None, reply_to);
+                conn.socket.send(&ack).await?;
                 return Ok(());
+            }
+            ChangeOutcome::TooManyEdits => {
+                return Err(FrameError::new(
+                    ErrorCode::Forbidden,
+                    format!(
+                        "a message can be edited {} times at most",
+                        conn.ctx.limits.max_edits
+                    ),
+                )
+                .into())
             }
             ChangeOutcome::NotFound => {
                 return Err(FrameError::new(
@@ -72,28 +100,40 @@ pub async fn apply<S: WsIo>(
     let position = change.position();
     conn.ctx.hub.deliver_change(&room, conn.id, &change);
     // This connection's copy, in its place among the room's frames (the ring skips the sender).
+    let own = |mut change: crate::protocol::Change| {
+        change.reply_to = reply_to.map(str::to_owned);
+        change
+    };
     let frame = match change {
-        crate::protocol::Stored::Edited(change) => ServerMsg::Edited(change),
-        crate::protocol::Stored::Deleted(change) => ServerMsg::Deleted(change),
+        crate::protocol::Stored::Edited(change) => ServerMsg::Edited(own(change)),
+        crate::protocol::Stored::Deleted(change) => ServerMsg::Deleted(own(change)),
         _ => return Ok(()),
     };
     conn.ack_in_order(me, live, &room, position, &frame)
         .await
         .map_err(Refused::End)?;
-    if let Some(client_id) = client_id {
+    if client_id.is_some() {
         conn.socket
-            .send(&ack(client_id, &room, Some(position)))
+            .send(&ack(client_id, &room, Some(position), reply_to))
             .await?;
     }
     Ok(())
 }
 
-fn ack(client_id: String, room: &str, seq: Option<u64>) -> ServerMsg {
+/// The `ack` of a change, when it carried a `client_id` (a retried delete is acked without one
+/// too, so the request is answered).
+fn ack(
+    client_id: Option<String>,
+    room: &str,
+    seq: Option<u64>,
+    reply_to: Option<&str>,
+) -> ServerMsg {
     ServerMsg::Ack {
-        client_id,
+        client_id: client_id.unwrap_or_default(),
         room: Some(room.to_owned()),
         seq,
         to: None,
         id: None,
+        reply_to: reply_to.map(str::to_owned),
     }
 }

@@ -1,9 +1,13 @@
 //! `history`: the page of a room's history just before a seq, for a client scrolling up. Answered
-//! with a `history` frame carrying `before` and the request's `id`, cut to fit one frame.
+//! with a `history` frame carrying `before` and the request's `id`, cut to fit one frame. And
+//! `dm_history`, the same for private messages.
 
 use super::Outcome;
 use crate::server::session::unavailable;
-use crate::server::ws::catch_up::{fitting_tail, history_frame, HistoryFrame, HISTORY_PAGE};
+use crate::server::ws::catch_up::{
+    dm_history_frame, encode_direct, fitting_tail, fitting_tail_encoded, history_frame,
+    DmHistoryFrame, HistoryFrame, DM_PAGE, HISTORY_PAGE,
+};
 use crate::server::ws::{Connection, Me, WsIo};
 
 pub async fn apply<S: WsIo>(
@@ -31,5 +35,58 @@ pub async fn apply<S: WsIo>(
     conn.socket
         .send_raw(history_frame(&header, &messages, false))
         .await?;
+    Ok(())
+}
+
+/// `dm_history`: the page of my private messages just before id `before`, only those with `with`
+/// if it names someone; answered with a `dm_history` frame carrying `before`, `with`, whether the
+/// page reaches back to the first one (`complete`), and the request's `id`.
+pub async fn directs<S: WsIo>(
+    conn: &mut Connection<S>,
+    me: &mut Me,
+    before: u64,
+    with: Option<&str>,
+    reply_to: Option<&str>,
+) -> Outcome {
+    let store = &conn.ctx.store;
+    let with_hash = match with {
+        None => None,
+        Some(name) => {
+            let key = crate::server::session::nick::key(name);
+            let found = store.direct_recipient(&key).await.map_err(unavailable)?;
+            match found {
+                Some((_, hash, _)) => Some(hash),
+                None => {
+                    return Err(crate::protocol::FrameError::new(
+                        crate::protocol::ErrorCode::UnknownUser,
+                        format!("nobody is called {name:?}"),
+                    )
+                    .into())
+                }
+            }
+        }
+    };
+    let (page, complete) = store
+        .directs_before(
+            &me.session.token_hash,
+            before,
+            with_hash.as_deref(),
+            DM_PAGE,
+        )
+        .await
+        .map_err(unavailable)?;
+    let encoded: Vec<(String, u64)> = page.iter().map(encode_direct).collect();
+    let (fitting, cut) = fitting_tail_encoded(encoded);
+    let frame = dm_history_frame(
+        &fitting,
+        DmHistoryFrame {
+            before: Some(before),
+            with,
+            complete: complete && !cut,
+            reply_to,
+            ..DmHistoryFrame::default()
+        },
+    );
+    conn.socket.send_raw(frame).await?;
     Ok(())
 }

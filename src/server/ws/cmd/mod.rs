@@ -1,8 +1,10 @@
-//! The client's commands, one module each (as mini-redis's `cmd/`): [`say`], [`edit`], [`dm`], [`join`],
-//! [`leave`], [`nick`], [`typing`], [`history`], and a moderator's [`moderate`]. [`Connection::handle`] throttles a frame, then
+//! The client's commands, one module each (as mini-redis's `cmd/`): [`say`], [`edit`], [`dm`],
+//! [`block`], [`join`], [`leave`], [`nick`], [`typing`], [`history`], and a moderator's
+//! [`moderate`]. [`Connection::handle`] throttles a frame, then
 //! hands it to its command, whose answer (or refusal) names the request: a `say` or `dm` by its
 //! `client_id`, anything else by the request's `id`.
 
+pub mod block;
 pub mod dm;
 pub mod edit;
 pub mod history;
@@ -16,7 +18,7 @@ pub mod typing;
 use super::socket::End;
 use super::{Connection, Live, Me, WsIo};
 use crate::protocol::{validate_client_id, ClientMsg, ErrorCode, FrameError, Request, ServerMsg};
-use crate::server::limits::Throttle;
+use crate::server::limits::{wait_ms, Throttle};
 use crate::server::store::SanctionKind;
 
 /// How a command ended: answered already, or refused with an error to send.
@@ -55,8 +57,17 @@ impl<S: WsIo> Connection<S> {
         };
         let client_id = msg.client_id().map(str::to_owned);
         let reply_to = id.as_deref();
-        if let Err(err) = self.ctx.sessions.throttle(&me.session, Throttle::of(&msg)) {
+        let throttle = Throttle::of(&msg);
+        if let Err(err) = self.ctx.sessions.throttle(&me.session, throttle) {
             return self.refuse(err, client_id, id).await;
+        }
+        // Many sessions from one address do not multiply the rate.
+        if throttle == Throttle::Message {
+            if let Err(wait) = self.ctx.addresses.messages.check(self.ctx.peer) {
+                self.ctx.metrics.refused("messages_per_address");
+                let err = FrameError::rate_limited("messages from your address", wait_ms(wait));
+                return self.refuse(err, client_id, id).await;
+            }
         }
         let outcome = match msg {
             ClientMsg::Say {
@@ -64,24 +75,40 @@ impl<S: WsIo> Connection<S> {
                 text,
                 client_id,
                 action,
-            } => say::apply(self, me, live, room, text, client_id, action).await,
+            } => say::apply(self, me, live, room, text, client_id, action, reply_to).await,
             ClientMsg::Edit {
                 room,
                 seq,
                 text,
                 client_id,
-            } => edit::apply(self, me, live, room, seq, Some(text), client_id).await,
+            } => {
+                let change = edit::Change {
+                    room,
+                    seq,
+                    text: Some(text),
+                    client_id,
+                };
+                edit::apply(self, me, live, change, reply_to).await
+            }
             ClientMsg::Delete {
                 room,
                 seq,
                 client_id,
-            } => edit::apply(self, me, live, room, seq, None, client_id).await,
+            } => {
+                let change = edit::Change {
+                    room,
+                    seq,
+                    text: None,
+                    client_id,
+                };
+                edit::apply(self, me, live, change, reply_to).await
+            }
             ClientMsg::Dm {
                 to,
                 text,
                 client_id,
                 action,
-            } => dm::apply(self, me, live, &to, text, client_id, action).await,
+            } => dm::apply(self, me, live, &to, text, client_id, action, reply_to).await,
             ClientMsg::Join { room } => join::apply(self, me, live, &room, reply_to).await,
             ClientMsg::Leave { room } => leave::apply(self, me, live, &room, reply_to).await,
             ClientMsg::Nick { nick } => nick::apply(self, me, &nick, reply_to).await,
@@ -93,13 +120,40 @@ impl<S: WsIo> Connection<S> {
                 nick,
                 seconds,
                 reason,
-            } => moderate::sanction(self, me, SanctionKind::Mute, &nick, seconds, reason).await,
+            } => {
+                let order = moderate::Sanction {
+                    kind: SanctionKind::Mute,
+                    nick,
+                    seconds,
+                    reason,
+                };
+                moderate::sanction(self, me, order, reply_to).await
+            }
             ClientMsg::Ban {
                 nick,
                 seconds,
                 reason,
-            } => moderate::sanction(self, me, SanctionKind::Ban, &nick, seconds, reason).await,
+            } => {
+                let order = moderate::Sanction {
+                    kind: SanctionKind::Ban,
+                    nick,
+                    seconds,
+                    reason,
+                };
+                moderate::sanction(self, me, order, reply_to).await
+            }
+            ClientMsg::Unmute { nick } => {
+                moderate::lift(self, me, SanctionKind::Mute, &nick, reply_to).await
+            }
+            ClientMsg::Unban { nick } => {
+                moderate::lift(self, me, SanctionKind::Ban, &nick, reply_to).await
+            }
             ClientMsg::Audit { before } => moderate::audit(self, me, before, reply_to).await,
+            ClientMsg::Block { nick } => block::apply(self, me, &nick, true, reply_to).await,
+            ClientMsg::Unblock { nick } => block::apply(self, me, &nick, false, reply_to).await,
+            ClientMsg::DmHistory { before, with } => {
+                history::directs(self, me, before, with.as_deref(), reply_to).await
+            }
             ClientMsg::Hello { .. } => Err(FrameError::new(
                 ErrorCode::AlreadyHello,
                 "this connection already said hello",

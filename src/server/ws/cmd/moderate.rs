@@ -1,4 +1,5 @@
-//! `mute`, `ban` and `audit`: a moderator's commands. (A moderator's `delete` is `edit`'s.)
+//! `mute`, `ban`, `unmute`, `unban` and `audit`: a moderator's commands. (A moderator's `delete`
+//! is `edit`'s.)
 //!
 //! A session this server does not know as a moderator is refused at once, without a store round
 //! trip. Otherwise the store decides, in the transaction that records the action and its audit
@@ -7,8 +8,8 @@
 //! (`Event::Sanctioned`), and then everyone online (`moderated`).
 
 use super::Outcome;
-use crate::protocol::{ErrorCode, FrameError, ServerMsg, MAX_REASON_CHARS, MAX_SANCTION_SECS};
-use crate::server::clock::{now_rfc3339, rfc3339_in};
+use crate::protocol::{validate_reason, ErrorCode, FrameError, ServerMsg, MAX_SANCTION_SECS};
+use crate::server::clock::{now_rfc3339, rfc3339_ago, rfc3339_in};
 use crate::server::session::{nick, unavailable, SessionId};
 use crate::server::store::{SanctionDraft, SanctionKind, SanctionOutcome};
 use crate::server::ws::{Connection, Me, WsIo};
@@ -17,16 +18,30 @@ use crate::server::ws::{Connection, Me, WsIo};
 /// a few hundred bytes at most).
 pub const AUDIT_PAGE: u32 = 50;
 
-/// Mutes or bans `nick` for `seconds`.
+/// A moderator's mute or ban: whom, for how long, why.
+#[derive(Debug, Clone)]
+pub struct Sanction {
+    pub kind: SanctionKind,
+    pub nick: String,
+    pub seconds: u64,
+    pub reason: String,
+}
+
+/// Mutes or bans someone; everyone is told (`moderated`), the moderator's connection with its
+/// request's `id`.
 pub async fn sanction<S: WsIo>(
     conn: &mut Connection<S>,
     me: &mut Me,
-    kind: SanctionKind,
-    target: &str,
-    seconds: u64,
-    reason: String,
+    order: Sanction,
+    reply_to: Option<&str>,
 ) -> Outcome {
     ensure_moderator(me)?;
+    let Sanction {
+        kind,
+        nick: target,
+        seconds,
+        reason,
+    } = order;
     if !(1..=MAX_SANCTION_SECS).contains(&seconds) {
         return Err(FrameError::new(
             ErrorCode::BadFrame,
@@ -34,15 +49,8 @@ pub async fn sanction<S: WsIo>(
         )
         .into());
     }
-    let reason = reason.trim().to_owned();
-    if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(FrameError::new(
-            ErrorCode::TooLong,
-            format!("a reason has at most {MAX_REASON_CHARS} characters"),
-        )
-        .into());
-    }
-    let target = nick::normalize(target)?;
+    let reason = validate_reason(&reason)?;
+    let target = nick::normalize(&target)?;
     let draft = SanctionDraft {
         kind,
         actor: me.session.id.get(),
@@ -51,10 +59,11 @@ pub async fn sanction<S: WsIo>(
         reason,
         at: now_rfc3339(),
         until: rfc3339_in(std::time::Duration::from_secs(seconds)),
+        recent_since: rfc3339_ago(conn.ctx.limits.ban_reach),
     };
     let outcome = conn.ctx.store.sanction(draft).await.map_err(unavailable)?;
     let sanction = match outcome {
-        SanctionOutcome::Stored(sanction) => sanction,
+        SanctionOutcome::Stored(sanction) => *sanction,
         SanctionOutcome::NotModerator => {
             me.session.update_standing(|s| s.moderator = false);
             return Err(not_moderator().into());
@@ -74,15 +83,18 @@ pub async fn sanction<S: WsIo>(
             .into())
         }
     };
-    let id = SessionId::from_store(sanction.session_id);
     let hub = &conn.ctx.hub;
     let ban = kind == SanctionKind::Ban;
-    conn.ctx.sessions.sanctioned(id, ban, &sanction.until);
-    if ban {
-        hub.close_session(id, &sanction.until, &sanction.reason);
+    let people = std::iter::once(sanction.session_id).chain(sanction.covered.iter().copied());
+    for id in people {
+        let id = SessionId::from_store(id);
+        conn.ctx.sessions.sanctioned(id, ban, &sanction.until);
+        if ban {
+            hub.close_session(id, &sanction.until, &sanction.reason);
+        }
+        // Before everyone is told: the other servers apply it first (the bus keeps one order).
+        hub.sanctioned(id, ban, &sanction.until, &sanction.reason);
     }
-    // Before everyone is told: the other servers apply it first (the bus keeps one order).
-    hub.sanctioned(id, ban, &sanction.until, &sanction.reason);
     let announcement = ServerMsg::Moderated {
         action: match kind {
             SanctionKind::Mute => "muted",
@@ -93,8 +105,80 @@ pub async fn sanction<S: WsIo>(
         by: sanction.by,
         until: sanction.until,
         reason: sanction.reason,
+        reply_to: None,
     };
-    hub.announce_everywhere(&announcement);
+    tell_everyone(conn, announcement, reply_to).await
+}
+
+/// Lifts someone's mute or ban; everyone is told (`moderated`: `unmuted` or `unbanned`).
+pub async fn lift<S: WsIo>(
+    conn: &mut Connection<S>,
+    me: &mut Me,
+    kind: SanctionKind,
+    target: &str,
+    reply_to: Option<&str>,
+) -> Outcome {
+    ensure_moderator(me)?;
+    let target = nick::normalize(target)?;
+    let now = now_rfc3339();
+    let lifted = conn
+        .ctx
+        .store
+        .lift_as_moderator(
+            kind,
+            me.session.id.get(),
+            &me.session.nick(),
+            &target.key,
+            &now,
+        )
+        .await
+        .map_err(unavailable)?;
+    let Some(lifted) = lifted else {
+        me.session.update_standing(|s| s.moderator = false);
+        return Err(not_moderator().into());
+    };
+    let Some(first) = lifted.first() else {
+        return Err(FrameError::new(
+            ErrorCode::NotFound,
+            format!("{} has no {} in force", target.display, kind.as_str()),
+        )
+        .into());
+    };
+    let nick = first.nick.clone();
+    for person in &lifted {
+        let id = SessionId::from_store(person.session_id);
+        conn.ctx.sessions.lifted(id, kind == SanctionKind::Ban);
+        conn.ctx.hub.session_changed(id);
+    }
+    let announcement = ServerMsg::Moderated {
+        action: match kind {
+            SanctionKind::Mute => "unmuted",
+            SanctionKind::Ban => "unbanned",
+        }
+        .to_owned(),
+        nick,
+        by: me.session.nick(),
+        until: now,
+        reason: String::new(),
+        reply_to: None,
+    };
+    tell_everyone(conn, announcement, reply_to).await
+}
+
+/// Tells everyone online, on every server, of a moderation action; this connection gets its copy
+/// with the request's `id`.
+async fn tell_everyone<S: WsIo>(
+    conn: &mut Connection<S>,
+    mut announcement: ServerMsg,
+    reply_to: Option<&str>,
+) -> Outcome {
+    conn.ctx
+        .hub
+        .broadcast_everywhere(crate::protocol::GENERAL, conn.id, &announcement);
+    if let ServerMsg::Moderated { reply_to: own, .. } = &mut announcement {
+        *own = reply_to.map(str::to_owned);
+    }
+    conn.socket.send(&announcement).await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use crate::protocol::{validate_client_id, validate_room, ServerMsg};
 use crate::server::messages::{publish, Draft};
 use crate::server::ws::{Connection, Live, Me, WsIo};
 
+#[allow(clippy::too_many_arguments)]
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
     me: &mut Me,
@@ -14,6 +15,7 @@ pub async fn apply<S: WsIo>(
     text: String,
     client_id: String,
     action: bool,
+    reply_to: Option<&str>,
 ) -> Outcome {
     validate_client_id(&client_id)?;
     validate_room(&room)?;
@@ -34,6 +36,7 @@ pub async fn apply<S: WsIo>(
         seq: Some(stored.seq),
         to: None,
         id: None,
+        reply_to: reply_to.map(str::to_owned),
     };
     conn.ack_in_order(me, live, &room, stored.seq, &ack)
         .await
