@@ -87,7 +87,7 @@ pub enum AdminError {
 
 /// Runs one command against the store; returns what to print.
 pub async fn run(command: AdminCommand, store: &StoreConfig) -> Result<String, AdminError> {
-    let store = Store::open(store).await?;
+    let store = Store::open_patiently(store).await?;
     let result = execute(command, &store).await;
     store.close().await;
     result

@@ -20,7 +20,8 @@ const SWEEP_ADDRESSES_EVERY: Duration = Duration::from_secs(10);
 /// How often the store is asked for what `chinwag admin` changed.
 pub const ADMIN_EVENTS_EVERY: Duration = Duration::from_secs(2);
 
-/// How often idle rooms nobody is in are looked for.
+/// How often idle rooms nobody is in are looked for at most (a room idle for less than an hour is
+/// looked for as often as it may go idle).
 const RECLAIM_ROOMS_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs until the server shuts down.
@@ -29,7 +30,12 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut refresh = tokio::time::interval(state.sessions.config().refresh_every);
     let mut sweep = tokio::time::interval(state.sessions.config().sweep_every);
     let mut admin = tokio::time::interval(ADMIN_EVENTS_EVERY);
-    let mut reclaim = tokio::time::interval(RECLAIM_ROOMS_EVERY);
+    let mut reclaim = tokio::time::interval(
+        state
+            .limits
+            .room_idle
+            .clamp(Duration::from_secs(1), RECLAIM_ROOMS_EVERY),
+    );
     let stop = async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
     };

@@ -38,9 +38,11 @@ pub async fn mentions(hub: &Hub, store: &Store, text: &str) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     for piece in pieces(text) {
         if let Piece::Mention(mention) = piece {
-            let key = nick::key(mention.trim_start_matches('@'));
-            if !key.is_empty() && !keys.contains(&key) {
-                keys.push(key);
+            // Compared as typed names are: normalized first (a fullwidth `ｂｏｂ` is `bob`).
+            if let Ok(name) = nick::normalize(mention.trim_start_matches('@')) {
+                if !keys.contains(&name.key) {
+                    keys.push(name.key);
+                }
             }
         }
         if keys.len() == MAX_MENTIONS {

@@ -115,6 +115,30 @@ impl TestServer {
                 let _ = stopped.await;
             },
         ));
+        // Serving once it answers: its store is open and migrated (a test that runs `chinwag
+        // admin` at once would otherwise race the server's first migration).
+        let started = std::time::Instant::now();
+        loop {
+            if let Ok(Ok(_)) =
+                tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr)).await
+            {
+                let server = Self {
+                    addr,
+                    data: data.clone(),
+                    stop: None,
+                    task: None,
+                };
+                let health = http(&server, "GET", "/healthz", &[], "").await;
+                if health.starts_with("HTTP/1.1 200") {
+                    break;
+                }
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "the server serves within {WAIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         Self {
             addr,
             data,
@@ -365,6 +389,20 @@ impl Client {
         }
     }
 
+    /// The next JSON text frame before `deadline`; `None` at the deadline or once the connection
+    /// is over.
+    pub async fn recv_until(&mut self, deadline: tokio::time::Instant) -> Option<Value> {
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Some(serde_json::from_str(&text).expect("JSON frame"))
+                }
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
     /// Asserts that no text frame at all arrives within `for_`.
     pub async fn expect_silence(&mut self, for_: Duration) {
         self.expect_only(for_, &[]).await;
@@ -592,4 +630,69 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Runs `chinwag admin ARGS` on the server's store; returns its output (it must succeed).
+pub async fn admin(server: &TestServer, args: &[&str]) -> String {
+    let output = admin_output(server, args).await;
+    assert!(
+        output.status.success(),
+        "chinwag admin {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+/// Runs `chinwag admin ARGS`, off the test's runtime: the server under test runs on it, and a
+/// command waiting for the store while the server cannot finish its write would wait for nothing.
+pub async fn admin_output(server: &TestServer, args: &[&str]) -> std::process::Output {
+    let mut command = admin_command(server, args);
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the command's thread")
+        .expect("run chinwag admin")
+}
+
+pub fn admin_command(server: &TestServer, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chinwag"));
+    command
+        .arg("admin")
+        .args(args)
+        .env("CHINWAG_DATA_DIR", &server.data.0)
+        .env_remove("DATABASE_URL")
+        .env("CHINWAG_PUBLIC_URL", format!("http://{}", server.addr));
+    command
+}
+
+/// Makes session `token` a moderator the way an operator does: `chinwag admin moderator-link`,
+/// then the link's form posted with the browser's cookie.
+pub async fn make_moderator(server: &TestServer, token: &str) {
+    let printed = admin(server, &["moderator-link"]).await;
+    let link = printed.lines().next().expect("a link");
+    let prefix = format!("http://{}/moderator/", server.addr);
+    let secret = link.strip_prefix(&prefix).expect("a link to this server");
+    let cookie = session_cookie(token);
+    let origin = format!("http://{}", server.addr);
+    let page = http(
+        server,
+        "GET",
+        &format!("/moderator/{secret}"),
+        &[("cookie", &cookie)],
+        "",
+    )
+    .await;
+    assert!(page.contains("Make me a moderator"), "{page}");
+    let form = [
+        ("cookie", cookie.as_str()),
+        ("origin", origin.as_str()),
+        FORM,
+    ];
+    let body = format!("token={secret}");
+    let answer = http(server, "POST", "/moderator", &form, &body).await;
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    let again = http(server, "POST", "/moderator", &form, &body).await;
+    assert!(
+        again.starts_with("HTTP/1.1 410"),
+        "a link works once: {again}"
+    );
 }

@@ -18,6 +18,7 @@ mod memory;
 mod moderation;
 mod order;
 mod ownership;
+mod promises;
 mod rooms;
 mod store;
 mod ws;

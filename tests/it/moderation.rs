@@ -9,65 +9,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::common::{get_as, http, session_cookie, Client, TestServer, FORM};
+use crate::common::{admin, admin_output, get_as, http, make_moderator, Client, TestServer};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-/// Runs `chinwag admin ARGS` on the server's store; returns its output (it must succeed).
-fn admin(server: &TestServer, args: &[&str]) -> String {
-    let output = admin_command(server, args)
-        .output()
-        .expect("run chinwag admin");
-    assert!(
-        output.status.success(),
-        "chinwag admin {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
-}
-
-fn admin_command(server: &TestServer, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_chinwag"));
-    command
-        .arg("admin")
-        .args(args)
-        .env("CHINWAG_DATA_DIR", &server.data.0)
-        .env_remove("DATABASE_URL")
-        .env("CHINWAG_PUBLIC_URL", format!("http://{}", server.addr));
-    command
-}
-
-/// Makes session `token` a moderator the way an operator does: `chinwag admin moderator-link`,
-/// then the link's form posted with the browser's cookie.
-async fn make_moderator(server: &TestServer, token: &str) {
-    let printed = admin(server, &["moderator-link"]);
-    let link = printed.lines().next().expect("a link");
-    let prefix = format!("http://{}/moderator/", server.addr);
-    let secret = link.strip_prefix(&prefix).expect("a link to this server");
-    let cookie = session_cookie(token);
-    let origin = format!("http://{}", server.addr);
-    let page = http(
-        server,
-        "GET",
-        &format!("/moderator/{secret}"),
-        &[("cookie", &cookie)],
-        "",
-    )
-    .await;
-    assert!(page.contains("Make me a moderator"), "{page}");
-    let form = [
-        ("cookie", cookie.as_str()),
-        ("origin", origin.as_str()),
-        FORM,
-    ];
-    let body = format!("token={secret}");
-    let answer = http(server, "POST", "/moderator", &form, &body).await;
-    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
-    let again = http(server, "POST", "/moderator", &form, &body).await;
-    assert!(
-        again.starts_with("HTTP/1.1 410"),
-        "a link works once: {again}"
-    );
-}
 
 async fn post(client: &mut Client, text: &str, client_id: &str) -> u64 {
     client.say(text, client_id).await;
@@ -231,11 +174,11 @@ async fn a_moderator_made_by_chinwag_admin_deletes_mutes_and_bans() {
             "chinwag admin moderator_link ",
         ]
     );
-    let printed = admin(&server, &["audit"]);
+    let printed = admin(&server, &["audit"]).await;
     assert!(printed.contains("\tmod\tban\ttroll\t"), "{printed}");
-    let bans = admin(&server, &["bans"]);
+    let bans = admin(&server, &["bans"]).await;
     assert!(bans.contains("troll") && bans.contains("spam"), "{bans}");
-    let moderators = admin(&server, &["moderators"]);
+    let moderators = admin(&server, &["moderators"]).await;
     assert!(moderators.starts_with("mod\t"), "{moderators}");
     let page = get_as(&server, "/moderation", &mod_token).await;
     assert!(
@@ -249,12 +192,12 @@ async fn a_moderator_made_by_chinwag_admin_deletes_mutes_and_bans() {
     );
 
     // chinwag admin lifts the ban while the server runs: the address is welcome again at once.
-    admin(&server, &["lift-ban", "troll"]);
+    admin(&server, &["lift-ban", "troll"]).await;
     let mut back = Client::connect_from(&server, [127, 0, 0, 66]).await;
     assert_eq!(back.hello("reformed").await["type"], "welcome");
 
     // And revokes the moderator: the store refuses their next action.
-    admin(&server, &["revoke-moderator", "mod"]);
+    admin(&server, &["revoke-moderator", "mod"]).await;
     moderator
         .send(json!({"type":"mute","nick":"bob","seconds":60,"id":"m-9"}))
         .await;
@@ -263,11 +206,8 @@ async fn a_moderator_made_by_chinwag_admin_deletes_mutes_and_bans() {
         (&refused["code"], &refused["reply_to"]),
         (&json!("forbidden"), &json!("m-9"))
     );
-    let denied = admin_command(&server, &["revoke-moderator", "mod"])
-        .stderr(Stdio::null())
-        .status()
-        .expect("run");
-    assert!(!denied.success(), "revoking twice is an error");
+    let denied = admin_output(&server, &["revoke-moderator", "mod"]).await;
+    assert!(!denied.status.success(), "revoking twice is an error");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,7 +242,7 @@ async fn a_banned_session_is_refused_until_the_ban_is_lifted() {
     back.send(json!({"type":"hello"})).await;
     let refused = back.recv().await;
     assert_eq!(refused["code"], "banned", "{refused}");
-    admin(&server, &["lift-ban", "carol"]);
+    admin(&server, &["lift-ban", "carol"]).await;
     let (_client, welcome) = Client::resume(&server, &carol_token).await;
     assert_eq!(welcome["nick"], "carol");
     // Bad requests are refused with a reason, never a crash.
@@ -336,16 +276,16 @@ async fn a_bot_keeps_its_name_is_marked_and_the_example_bot_answers() {
     let server = TestServer::start().await;
     // The server has opened (and migrated) its store once it answers.
     let (mut alice, _) = Client::join_session(&server, "alice").await;
-    let printed = admin(&server, &["bot", "helper"]);
+    let printed = admin(&server, &["bot", "helper"]).await;
     let token = printed.lines().next().expect("a token").to_owned();
     // The name is reserved while the bot is away.
     let mut someone = Client::connect(&server).await;
     assert_eq!(someone.hello("Helper").await["code"], "nick_taken");
-    let taken = admin_command(&server, &["bot", "helper"])
-        .stderr(Stdio::null())
-        .status()
-        .expect("run");
-    assert!(!taken.success(), "a second bot of one name is refused");
+    let taken = admin_output(&server, &["bot", "helper"]).await;
+    assert!(
+        !taken.status.success(),
+        "a second bot of one name is refused"
+    );
 
     // The protocol document's example bot, as its readers would run it.
     let example = std::path::Path::new(env!("CARGO_BIN_EXE_chinwag"))

@@ -12,9 +12,9 @@
 //! - new connections are rate-limited per client address, and open ones capped per address and
 //!   in total; the total is derived from the process's file limit (`limits::files`), so accepting
 //!   never runs out of descriptors;
-//! - over the total cap, a few more connections are still taken, each for at most
-//!   [`BUSY_DEADLINE`], and answered `/healthz` and `/readyz` (anything else 503), so monitoring
-//!   sees a busy server, not a dead one;
+//! - over the total cap, a few more connections are still taken (one per address at a time), each
+//!   for at most [`BUSY_DEADLINE`], and answered `/healthz` and `/readyz` (anything else 503), so
+//!   monitoring sees a busy server, not a dead one;
 //! - on shutdown the listener stops accepting and open HTTP connections finish their requests.
 //!
 //! A websocket upgrade takes its TCP connection's slot with it ([`TcpSlot`]): the descriptor stays
@@ -42,11 +42,11 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tower::ServiceExt as _;
 
 use super::proxy::TrustedProxies;
-use crate::server::limits::{ConnectionLimits, ConnectionSlot, KeyedLimiter, Limits};
+use crate::server::limits::{AddrKey, ConnectionLimits, ConnectionSlot, KeyedLimiter, Limits};
 use crate::server::metrics::Metrics;
 
 /// How long a connection taken over the total cap may stay: one health check.
@@ -109,7 +109,7 @@ pub async fn serve(
         idle: limits.header_read_timeout,
         stall: limits.write_timeout,
     };
-    let busy_slots = Arc::new(Semaphore::new(BUSY_SLOTS));
+    let busy_slots = BusySlots::default();
     let (closing_tx, closing) = watch::channel(false);
     let open = Arc::new(AtomicUsize::new(0));
     let mut accept_errors = AcceptErrors::default();
@@ -145,12 +145,13 @@ pub async fn serve(
             Ok(slot) => slot,
             Err(status) => {
                 metrics.refused("tcp_connections");
-                // Over the total cap (not the address's): still answer a health check.
+                // Over the total cap (not the address's): still answer a health check, one
+                // connection per address at a time, so a flood cannot hold these few too.
                 if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
-                    if let Ok(permit) = Arc::clone(&busy_slots).try_acquire_owned() {
+                    if let Some(slot) = busy_slots.take(peer.ip()) {
                         let busy = busy.clone();
                         tokio::spawn(async move {
-                            let _permit = permit;
+                            let _slot = slot;
                             serve_busy(tcp, peer, busy).await;
                         });
                     }
@@ -273,6 +274,37 @@ async fn serve_busy(tcp: TcpStream, peer: SocketAddr, busy: Router) {
         .header_read_timeout(BUSY_DEADLINE)
         .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
     let _ = tokio::time::timeout(BUSY_DEADLINE, connection).await;
+}
+
+/// The connections served over the total cap: at most [`BUSY_SLOTS`], one per address.
+#[derive(Debug, Clone, Default)]
+struct BusySlots(Arc<Mutex<std::collections::HashSet<AddrKey>>>);
+
+/// One connection served over the total cap, until dropped.
+struct BusySlot {
+    slots: BusySlots,
+    addr: AddrKey,
+}
+
+impl BusySlots {
+    fn take(&self, ip: std::net::IpAddr) -> Option<BusySlot> {
+        let addr = AddrKey::from(ip);
+        let mut taken = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        (taken.len() < BUSY_SLOTS && taken.insert(addr)).then(|| BusySlot {
+            slots: self.clone(),
+            addr,
+        })
+    }
+}
+
+impl Drop for BusySlot {
+    fn drop(&mut self) {
+        self.slots
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.addr);
+    }
 }
 
 /// When a connection last did something, and how many of its requests are in flight.

@@ -19,6 +19,9 @@ use super::Limits;
 /// for files the server opens (the client's assets).
 pub const RESERVED: u64 = 128;
 
+/// The most of the connection budget one address may hold: one part in this many.
+pub const PER_ADDRESS_SHARE: usize = 8;
+
 /// What the file limit allows, as found at start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileBudget {
@@ -52,9 +55,11 @@ pub fn apply(limits: &mut Limits, budget: FileBudget) -> bool {
         limits.max_connections_per_ip,
     );
     limits.max_http_connections = limits.max_http_connections.min(budget.connections);
+    // One address may hold an eighth of what the file limit leaves at most, so a handful of
+    // addresses cannot take every descriptor.
     limits.max_http_connections_per_ip = limits
         .max_http_connections_per_ip
-        .min(limits.max_http_connections);
+        .min((limits.max_http_connections / PER_ADDRESS_SHARE).max(1));
     limits.max_connections = limits.max_connections.min(limits.max_http_connections);
     limits.max_connections_per_ip = limits
         .max_connections_per_ip
@@ -111,7 +116,10 @@ mod tests {
         };
         assert!(apply(&mut limits, budget));
         assert_eq!(limits.max_http_connections, 880);
-        assert!(limits.max_http_connections_per_ip <= 880);
+        assert_eq!(
+            limits.max_http_connections_per_ip, 110,
+            "an eighth each at most"
+        );
         assert_eq!(limits.max_connections, 880);
         assert!(limits.max_connections_per_ip <= limits.max_http_connections_per_ip);
         // A generous limit leaves the configured caps as they are.

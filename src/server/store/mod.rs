@@ -75,6 +75,20 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store and applies pending migrations.
     pub async fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        Self::open_with(config, STORE_TIMEOUT).await
+    }
+
+    /// Opens the store for `chinwag admin`, which runs beside a busy server: it waits longer for
+    /// the server's writes to let it in than a request does.
+    pub async fn open_patiently(config: &StoreConfig) -> Result<Self, StoreError> {
+        Self::open_with(config, std::time::Duration::from_secs(30)).await
+    }
+
+    /// Opens the store; a query waits at most `patience` for a connection or SQLite's write lock.
+    async fn open_with(
+        config: &StoreConfig,
+        patience: std::time::Duration,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, postgres) = match config {
             StoreConfig::Sqlite(path) => {
@@ -90,7 +104,7 @@ impl Store {
             .max_connections(if postgres { 16 } else { 4 })
             // A store that cannot lend a connection within this is unavailable (the client is
             // told `unavailable` within it), as SQLite's `busy_timeout` below is for a write.
-            .acquire_timeout(STORE_TIMEOUT)
+            .acquire_timeout(patience)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if !postgres {
@@ -100,7 +114,7 @@ impl Store {
                         sqlx::query("PRAGMA synchronous = NORMAL")
                             .execute(&mut *conn)
                             .await?;
-                        sqlx::query("PRAGMA busy_timeout = 5000")
+                        sqlx::query(&format!("PRAGMA busy_timeout = {}", patience.as_millis()))
                             .execute(&mut *conn)
                             .await?;
                         // 1 MiB of page cache per connection (SQLite's default is 2): the
@@ -124,9 +138,17 @@ impl Store {
             POSTGRES_MIGRATIONS.run(&pool).await?;
         } else {
             // WAL: readers never block the writer, and a commit survives a killed process.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await?;
+            // Only when it is not already: changing the mode takes the database's exclusive
+            // lock, which a running server's writes would make wait.
+            let mode: String = sqlx::query("PRAGMA journal_mode")
+                .fetch_one(&pool)
+                .await?
+                .try_get(0)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&pool)
+                    .await?;
+            }
             SQLITE_MIGRATIONS.run(&pool).await?;
         }
         Ok(Self { pool, postgres })
