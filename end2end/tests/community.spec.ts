@@ -236,8 +236,10 @@ test('a moderator made by chinwag admin deletes a message and bans; three browse
     }
     await expect(troll.page.getByRole('status')).toHaveText(/Banned/);
     await expect(messages(troll.page).locator('li.notice').filter({ hasText: 'banned you until' })).toBeVisible();
+    // Reloaded, the page is the ban and nothing of the chat.
     await troll.page.reload();
-    await expect(troll.page.getByRole('status')).toHaveText(/Banned/);
+    await expect(troll.page.getByRole('alert')).toHaveText(/banned you from this chat until/);
+    await expect(messages(troll.page)).toHaveCount(0);
     // A new session from the same address is refused too.
     const fresh = await browser.newContext();
     const page = await fresh.newPage();
