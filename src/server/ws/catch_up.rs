@@ -749,6 +749,20 @@ mod tests {
     }
 
     #[test]
+    fn a_catch_up_holds_two_frames_of_a_page_of_long_messages_at_most() {
+        // A store page of 50 messages of 4 KB: 200 KB, more than two 64 KiB frames.
+        let sizes = vec![4100; 50];
+        let (kept, cut) = holdable(sizes.iter().copied());
+        assert!(cut);
+        assert!(kept * 4101 <= HELD_FRAMES * MAX_SERVER_FRAME, "{kept}");
+        assert!(kept >= 30, "but as much as fits: {kept}");
+        // Short messages: the whole page.
+        assert_eq!(holdable([200; 50].into_iter()), (50, false));
+        // One message longer than two frames is still sent, alone.
+        assert_eq!(holdable([200_000, 10].into_iter()), (1, true));
+    }
+
+    #[test]
     fn frames_never_pass_the_limit_and_keep_every_message_in_order() {
         let big = "\u{1}".repeat(4000); // escaped as \u0001: 24 KB of JSON
         let messages: Vec<_> = (1..=20).map(|seq| message(seq, &big)).collect();
