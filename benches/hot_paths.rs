@@ -63,7 +63,7 @@ fn fan_out(c: &mut Criterion) {
                             at: String::new(),
                             client_id: None,
                             action: false,
-                            session_hash: None,
+                            person_id: None,
                             mentions: Vec::new(),
                         };
                         let _ = hub.publish(GENERAL, origin, draft).await;

@@ -27,7 +27,7 @@ test('without JavaScript a newcomer can pick a nickname and see the chat', async
   await expect(page.getByRole('list', { name: 'Messages' })).toBeAttached();
   await expect(page.getByRole('textbox', { name: 'Message' })).toBeVisible();
   await expect(page.getByRole('button', { name: 'Send' })).toBeVisible();
-  await expect(page.getByText('You are')).toContainText(nick);
+  await expect(page.locator('p.me')).toContainText(nick);
   await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'false');
 
   // Posting works too: a plain form post, stored and shown to everyone connected.
@@ -44,7 +44,7 @@ test('without JavaScript a newcomer can pick a nickname and see the chat', async
 test('the page hydrates, connects, and logs no errors', async ({ browser }) => {
   const user = await openChat(browser, nickname('hydra'));
   await expect(user.page).toHaveTitle('chinwag');
-  await expect(user.page.getByText('You are')).toContainText(user.nick);
+  await expect(user.page.locator('p.me')).toContainText(user.nick);
   expect(user.errors).toEqual([]);
   await user.context.close();
 });

@@ -92,7 +92,7 @@ test('a rename and a join asked for while offline are done after the reconnect',
   await alice.page.getByLabel('Join or create a room').press('Enter');
   await comeBack(alice);
 
-  await expect(alice.page.getByText('You are')).toContainText(renamed);
+  await expect(alice.page.locator('p.me')).toContainText(renamed);
   await expect(alice.page.getByRole('link', { name: new RegExp(`#\\s*${room}`) })).toBeVisible();
   await expect(bob.page.getByText(`${alice.nick} is now known as ${renamed}`)).toBeVisible();
   await alice.context.close();

@@ -22,6 +22,7 @@
 //! - [`parts`]: which parts of the page a frame changes, so only those re-render.
 //! - [`timeline`]: messages received, live or from history, each kept once and in order.
 //! - [`people`]: who is online, per room, and their comings, goings and renames.
+//! - [`reads`]: where I have read to, the same on all my devices; unread badges count from it.
 //! - [`typing`]: the "is typing" line.
 
 pub mod conversation;
@@ -30,6 +31,7 @@ pub mod mentions;
 pub mod outbox;
 pub mod parts;
 pub mod people;
+pub mod reads;
 #[cfg(test)]
 mod tests;
 pub mod timeline;
@@ -98,6 +100,10 @@ pub struct Chat {
     pub muted_until: Option<String>,
     /// I was banned until then: the tab stops reconnecting.
     pub banned_until: Option<String>,
+    /// My name is mine for good (I have a password or a passkey).
+    pub secured: bool,
+    /// Where I have read to, on every device.
+    reads: reads::Reads,
 }
 
 /// Notifications waiting to be shown at most: a burst while hidden shows its first few.
@@ -191,6 +197,7 @@ impl Chat {
 
     /// Opens a conversation and marks it read.
     pub fn open(&mut self, view: View) {
+        self.mark_unread_start(&view);
         let view = match view {
             View::Direct(peer) if key(&peer) == key(&self.me) => View::general(),
             View::Direct(peer) => {
@@ -299,9 +306,14 @@ impl Chat {
                 moderator,
                 bots,
                 muted_until,
+                secured,
+                read,
+                dm_read,
                 ..
             } => {
                 self.me = nick.clone();
+                self.secured = *secured;
+                self.reads.learn(read, dm_read);
                 self.moderator = *moderator;
                 self.bots = bots.iter().map(|b| key(b)).collect();
                 if muted_until.is_some() && *muted_until != self.muted_until {
@@ -526,6 +538,9 @@ impl Chat {
                 before: None,
                 ..
             } => self.history(room, messages, *complete, *reset),
+            ServerMsg::Read { room, seq, dm, id } => {
+                self.read_elsewhere(room.as_deref(), *seq, dm.as_deref(), *id)
+            }
             // A newer server's frame: nothing this page knows how to show.
             ServerMsg::AuditLog { .. } | ServerMsg::Blocked { .. } | ServerMsg::Unknown => false,
         }

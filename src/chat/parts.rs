@@ -148,6 +148,8 @@ impl Chat {
             }
             // A notice in the open conversation.
             ServerMsg::Error { .. } => P::LINES,
+            // Another device of mine read somewhere: badges, and the "new messages" line.
+            ServerMsg::Read { .. } => P::CONVERSATIONS | P::LINES,
             ServerMsg::AuditLog { .. } | ServerMsg::Blocked { .. } | ServerMsg::Unknown => P::NONE,
         }
     }

@@ -86,6 +86,8 @@ impl Chat {
                 Stored::Unknown => false,
             };
         }
+        // With a read position, what is unread is what lies past it, however it arrived.
+        self.recount_room(room);
         changed
     }
 
@@ -147,7 +149,11 @@ impl Chat {
                 return true;
             }
         }
-        let unseen = news && self.current_view() != view && !mine;
+        let unread = self
+            .reads
+            .room(&message.room)
+            .is_none_or(|read| message.seq > read);
+        let unseen = news && unread && self.current_view() != view && !mine;
         // The server says whom a message names (it folds names as it compares them); from a server
         // before it, the text is read here.
         let names_me = if message.mentions.is_empty() {
@@ -220,7 +226,15 @@ impl Chat {
                 return true;
             }
         }
-        let unseen = news && self.current_view() != view && !mine;
+        if !mine && dm.id > 0 {
+            self.reads.direct_arrived(&key(peer), dm.id);
+        }
+        // Past my read position it is unread, even in a first load; without one, only news is.
+        let unread = match self.reads.direct(&key(peer)) {
+            Some(read) => dm.id > read,
+            None => news,
+        };
+        let unseen = unread && self.current_view() != view && !mine;
         if news && !mine {
             self.alert(format!("{} (private)", dm.from), &dm.text);
         }

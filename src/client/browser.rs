@@ -202,6 +202,11 @@ async fn session(
                             }
                         }
                     }
+                    ServerMsg::Error { code: ErrorCode::SignedOut, .. } => {
+                        // Signed out from another device (or deleted): this tab is nobody now.
+                        let _ = window().location().assign("/login?error=signed_out");
+                        return false;
+                    }
                     ServerMsg::Error { code: code @ (ErrorCode::BadSession | ErrorCode::NickTaken), .. }
                         if !welcomed =>
                     {

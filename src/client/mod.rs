@@ -431,6 +431,15 @@ impl ChatHandle {
             self.typing.set_value(typing);
         }
         self.change(|c| c.tick(now));
+        // What the conversation on screen shows is read: at most one `read` a second, well
+        // within the server's rate, and only on a welcomed connection (it is not kept offline).
+        if self.status.get_untracked() == ConnState::Online {
+            let mut read = None;
+            self.chat.update_value(|c| read = c.read_to_send());
+            if let Some(read) = read {
+                self.transmit(read);
+            }
+        }
     }
 }
 
@@ -445,6 +454,7 @@ pub fn hello(chat: &Chat) -> ClientMsg {
         since: chat.since(),
         dm_since: chat.dm_since(),
         version: Some(crate::protocol::PROTOCOL_VERSION),
+        invite: None,
     }
 }
 

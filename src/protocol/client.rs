@@ -28,6 +28,9 @@ pub enum ClientMsg {
         /// The client's [`crate::protocol::PROTOCOL_VERSION`] (absent from clients before it).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         version: Option<u32>,
+        /// In an invite-only chat, the invitation a newcomer (`nick`, no session) came with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite: Option<String>,
     },
     /// Join `room`, creating it if nobody has yet. Every tab of the session joins with it.
     Join { room: String },
@@ -103,6 +106,20 @@ pub enum ClientMsg {
     Block { nick: String },
     /// Private messages from `nick` are welcome again (answered `blocked` with `blocked: false`).
     Unblock { nick: String },
+    /// I have read up to here: `room` and `seq` (the highest position shown), or `dm` (the other
+    /// party's name) and `id`. Positions only move forward; my other connections are told.
+    Read {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dm: Option<String>,
+        /// The private message's id. (On the wire it is the frame's `id`, where other frames
+        /// carry a request id: [`Request::parse`] reads a number there as this.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+    },
     /// The page of my private messages just before id `before` (scrolling up), only those with
     /// `with` if given.
     DmHistory {
@@ -183,6 +200,25 @@ impl Request {
             }
         };
         match serde_json::from_str::<Envelope>(frame) {
+            // `read` of a private conversation: its `id` is the message's, a number.
+            Ok(Envelope {
+                id: Some(serde_json::Value::Number(number)),
+                msg: ClientMsg::Read { room, seq, dm, .. },
+            }) if dm.is_some() => match number.as_u64() {
+                Some(dm_id) => Ok(Request {
+                    id: None,
+                    msg: ClientMsg::Read {
+                        room,
+                        seq,
+                        dm,
+                        id: Some(dm_id),
+                    },
+                }),
+                None => Err((
+                    None,
+                    FrameError::new(ErrorCode::BadFrame, "a read's id is a private message's id"),
+                )),
+            },
             Ok(Envelope { id, msg }) => match request_id(id) {
                 Ok(id) => Ok(Request { id, msg }),
                 Err(err) => Err((None, err)),

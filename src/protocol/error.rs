@@ -56,6 +56,12 @@ pub enum ErrorCode {
     /// A private message to someone who never wrote to the sender, over what such a person may
     /// receive: the sender's unanswered ones, or everyone's in a day.
     InboxFull,
+    /// This chat is by invitation, and no valid one came with the newcomer.
+    InviteRequired,
+    /// This chat takes no new people.
+    SignupClosed,
+    /// This session was signed out (from another device, or everywhere): the connection is closed.
+    SignedOut,
     /// A code this build does not know (a newer server's): shown by its `message`.
     #[serde(other)]
     Unknown,
@@ -88,12 +94,15 @@ impl ErrorCode {
             ErrorCode::Muted => "muted",
             ErrorCode::Banned => "banned",
             ErrorCode::InboxFull => "inbox_full",
+            ErrorCode::InviteRequired => "invite_required",
+            ErrorCode::SignupClosed => "signup_closed",
+            ErrorCode::SignedOut => "signed_out",
             ErrorCode::Unknown => "unknown",
         }
     }
 
     /// Every code this build knows, [`ErrorCode::Unknown`] aside.
-    pub const KNOWN: [ErrorCode; 23] = [
+    pub const KNOWN: [ErrorCode; 26] = [
         ErrorCode::BadFrame,
         ErrorCode::HelloRequired,
         ErrorCode::AlreadyHello,
@@ -117,6 +126,9 @@ impl ErrorCode {
         ErrorCode::Muted,
         ErrorCode::Banned,
         ErrorCode::InboxFull,
+        ErrorCode::InviteRequired,
+        ErrorCode::SignupClosed,
+        ErrorCode::SignedOut,
     ];
 
     /// The code a name stands for; [`ErrorCode::Unknown`] for a name this build does not know (a

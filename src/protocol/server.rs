@@ -130,9 +130,19 @@ pub enum ServerMsg {
         /// This session is muted until then (it may read, not post).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         muted_until: Option<String>,
-        /// The people this session blocked (no private message from them arrives).
+        /// The people this person blocked (no private message from them arrives).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         blocked: Vec<String>,
+        /// This person has a password or a passkey: their name is theirs for good.
+        #[serde(default, skip_serializing_if = "is_false")]
+        secured: bool,
+        /// Where this person has read to in each room (the highest position shown on any of
+        /// their devices).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        read: BTreeMap<String, u64>,
+        /// Where they have read to in each private conversation, by the other party's name.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        dm_read: BTreeMap<String, u64>,
         /// The `id` of the `hello` this answers.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
@@ -209,7 +219,19 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
     },
-    /// This session blocked (`blocked: true`) or unblocked `nick` (the answer to `block` and
+    /// The person read up to here on one of their devices (the same shape as the client's `read`):
+    /// to their other connections.
+    Read {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dm: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+    },
+    /// This person blocked (`blocked: true`) or unblocked `nick` (the answer to `block` and
     /// `unblock`).
     Blocked {
         nick: String,

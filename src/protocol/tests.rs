@@ -18,6 +18,7 @@ fn hello_and_say_parse_from_the_documented_json() {
             since: BTreeMap::new(),
             dm_since: None,
             version: None,
+            invite: None,
         })
     );
     assert_eq!(
@@ -28,6 +29,7 @@ fn hello_and_say_parse_from_the_documented_json() {
             since: BTreeMap::new(),
             dm_since: None,
             version: None,
+            invite: None,
         })
     );
     assert_eq!(
@@ -90,6 +92,7 @@ fn hello_and_say_parse_from_the_documented_json() {
             since: BTreeMap::from([("general".to_owned(), 41), ("rust".to_owned(), 7)]),
             dm_since: Some(3),
             version: None,
+            invite: None,
         })
     );
     assert_eq!(
@@ -122,6 +125,7 @@ fn client_frames_round_trip() {
             since: BTreeMap::from([("general".to_owned(), 41)]),
             dm_since: Some(7),
             version: Some(1),
+            invite: None,
         },
         ClientMsg::Join {
             room: "rust".into(),
@@ -228,6 +232,9 @@ fn server_frames_have_the_documented_shape() {
                 muted_until: None,
                 blocked: Vec::new(),
                 reply_to: None,
+                dm_read: Default::default(),
+                read: Default::default(),
+                secured: false,
             },
             json!({"type":"welcome","nick":"alice","rooms":["general"],"online":["alice","bob"],
                    "members":{"rust":["alice"]},"version":1}),

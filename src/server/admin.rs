@@ -38,6 +38,24 @@ pub enum AdminCommand {
         #[arg(long, default_value = "24h", value_parser = super::config::duration, value_name = "DURATION")]
         valid_for: Duration,
     },
+    /// Print an invitation link: with `CHINWAG_SIGNUP=invite`, only people who open one may pick
+    /// a name here.
+    Invite {
+        /// The chat's public address, as people open it
+        #[arg(
+            long,
+            env = "CHINWAG_PUBLIC_URL",
+            default_value = "http://127.0.0.1:3000",
+            value_name = "URL"
+        )]
+        url: String,
+        /// How many people it lets in
+        #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        uses: u32,
+        /// How long it can be used
+        #[arg(long, default_value = "7d", value_parser = super::config::duration, value_name = "DURATION")]
+        valid_for: Duration,
+    },
     /// List the moderators.
     Moderators,
     /// Take the moderator role from NICK.
@@ -109,6 +127,24 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
                 "Open it once, in the browser that should moderate (after picking a nickname \
                  there). It works until {expires}."
             );
+        }
+        AdminCommand::Invite {
+            url,
+            uses,
+            valid_for,
+        } => {
+            let (token, digest) = token::generate();
+            let expires = rfc3339_in(valid_for);
+            store
+                .create_invite(&token::hex(&digest), ADMIN, uses, (&now, &expires))
+                .await?;
+            // The link last, where scripts look for it.
+            let _ = writeln!(
+                out,
+                "This link lets {uses} new {} pick a name here, until {expires}:",
+                if uses == 1 { "person" } else { "people" }
+            );
+            let _ = writeln!(out, "{}/invite/{token}", url.trim_end_matches('/'));
         }
         AdminCommand::Moderators => {
             let moderators = store.moderators().await?;
@@ -221,7 +257,7 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
         AdminCommand::BotToken { name } => {
             let (token, digest) = token::generate();
             let key = nick::key(name.trim());
-            let Some(id) = store
+            let Some((id, old)) = store
                 .rotate_bot_token(&key, &token::hex(&digest), &now)
                 .await?
             else {
@@ -230,7 +266,15 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
                     shown(&name)
                 )));
             };
-            event(store, "session_revoked", &id.to_string(), "", &now).await?;
+            let old: Vec<String> = old.iter().map(i64::to_string).collect();
+            event(
+                store,
+                "sessions_revoked",
+                &id.to_string(),
+                &old.join(","),
+                &now,
+            )
+            .await?;
             let _ = writeln!(out, "{token}");
             let _ = writeln!(
                 out,
@@ -239,13 +283,14 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
         }
         AdminCommand::RevokeBot { name } => {
             let key = nick::key(name.trim());
-            let Some(id) = store.delete_bot(&key, &now).await? else {
+            let Some(id) = store.bot_named(&key).await? else {
                 return Err(AdminError::Refused(format!(
                     "no bot is called {}",
                     shown(&name)
                 )));
             };
-            event(store, "session_revoked", &id.to_string(), "", &now).await?;
+            store.delete_person(id, true, &now).await?;
+            event(store, "person_deleted", &id.to_string(), "", &now).await?;
             let _ = writeln!(
                 out,
                 "Deleted the bot {}; its token no longer works.",
@@ -298,7 +343,7 @@ async fn lift(
         event(
             store,
             &event_kind,
-            &person.session_id.to_string(),
+            &person.person_id.to_string(),
             &person.nick,
             now,
         )
@@ -313,7 +358,7 @@ async fn lift(
 }
 
 /// How long admin events are kept: every running server reads them within seconds.
-const EVENTS_KEPT: Duration = Duration::from_secs(24 * 3600);
+pub const EVENTS_KEPT: Duration = Duration::from_secs(24 * 3600);
 
 async fn event(
     store: &Store,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::clock::{now_rfc3339, rfc3339_ago};
-use super::session::SessionId;
+use super::session::{PersonId, SessionId};
 use super::state::AppState;
 use super::store::AdminEvent;
 use crate::protocol::{ErrorCode, ServerMsg, GENERAL};
@@ -109,7 +109,7 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 return;
             };
             let ban = kind == "ban_lifted";
-            state.sessions.lifted(SessionId::from_store(id), ban);
+            state.sessions.lifted(PersonId::from_store(id), ban);
             let lifted = ServerMsg::Moderated {
                 action: if ban { "unbanned" } else { "unmuted" }.to_owned(),
                 nick: event.detail,
@@ -123,18 +123,50 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 .hub
                 .broadcast(GENERAL, state.hub.connection_id(), &lifted);
         }
-        "session_revoked" => {
+        "signed_out" => {
+            // A person signed devices out on another server (whose bus event may have been lost).
             let Ok(id) = event.subject.parse::<i64>() else {
                 return;
             };
-            let id = SessionId::from_store(id);
-            state.sessions.revoke(id);
-            state.hub.end_session(
-                id,
-                ErrorCode::BadSession,
-                "this session's token no longer works",
-                "session revoked",
-            );
+            let id = PersonId::from_store(id);
+            let which: Vec<SessionId> = event
+                .detail
+                .split(',')
+                .filter_map(|s| s.parse().ok())
+                .map(SessionId::from_store)
+                .collect();
+            state.sessions.forget_sessions(id, &which);
+            state.hub.end_signed_out(id, &which);
+        }
+        kind @ ("sessions_revoked" | "person_deleted") => {
+            let Ok(id) = event.subject.parse::<i64>() else {
+                return;
+            };
+            let id = PersonId::from_store(id);
+            let which: Vec<SessionId> = event
+                .detail
+                .split(',')
+                .filter_map(|s| s.parse().ok())
+                .map(SessionId::from_store)
+                .collect();
+            let message = "this session's token no longer works";
+            if kind == "person_deleted" {
+                state.sessions.forget_person(id);
+                state.hub.end_sessions(
+                    id,
+                    None,
+                    ErrorCode::BadSession,
+                    (message, "session revoked"),
+                );
+            } else {
+                state.sessions.forget_sessions(id, &which);
+                state.hub.end_sessions(
+                    id,
+                    Some(&which),
+                    ErrorCode::BadSession,
+                    (message, "session revoked"),
+                );
+            }
         }
         other => tracing::debug!(
             kind = other,

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use super::hub::{ConnId, Hub};
 use super::limits::{wait_ms, AddrKey, AddressLimits, Limits};
-use super::session::{unavailable, Session};
+use super::session::{unavailable, Person};
 use super::store::{JoinOutcome, RoomCaps, Store};
 use crate::protocol::{validate_room, ErrorCode, FrameError, GENERAL, MAX_ROOMS};
 
@@ -30,7 +30,7 @@ impl Membership<'_> {
     /// error. `origin` is the connection that asked (it updates itself).
     pub async fn join(
         &self,
-        session: &Session,
+        session: &Person,
         room: &str,
         origin: ConnId,
         addr: IpAddr,
@@ -70,7 +70,7 @@ impl Membership<'_> {
         };
         let outcome = self
             .store
-            .join(&session.token_hash, room, &at, caps)
+            .join(session.id.get(), room, &at, caps)
             .await
             .map_err(unavailable)?;
         match outcome {
@@ -99,7 +99,7 @@ impl Membership<'_> {
     /// Takes `session` out of `room`. Fails with `unknown_room` if it was not in it.
     pub async fn leave(
         &self,
-        session: &Session,
+        session: &Person,
         room: &str,
         origin: ConnId,
     ) -> Result<(), FrameError> {
@@ -118,7 +118,7 @@ impl Membership<'_> {
             ));
         }
         self.store
-            .leave(&session.token_hash, room)
+            .leave(session.id.get(), room)
             .await
             .map_err(unavailable)?;
         session.remove_room(room);

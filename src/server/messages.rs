@@ -4,7 +4,7 @@
 
 use super::clock::now_rfc3339;
 use super::hub::{ConnId, Hub};
-use super::session::{unavailable, Session};
+use super::session::{unavailable, Person};
 use super::store::{NewMessage, Store};
 use crate::protocol::{validate_text, ChatMessage, FrameError};
 
@@ -25,7 +25,7 @@ pub struct Draft<'a> {
 pub async fn publish(
     hub: &Hub,
     store: &Store,
-    session: &Session,
+    session: &Person,
     origin: ConnId,
     draft: Draft<'_>,
 ) -> Result<ChatMessage, FrameError> {
@@ -39,7 +39,7 @@ pub async fn publish(
         Some(client_id) => {
             let order = session.in_order().await;
             let earlier = store
-                .sent_before(draft.room, &session.token_hash, client_id)
+                .sent_before(draft.room, session.id.get(), client_id)
                 .await
                 .map_err(unavailable)?;
             if let Some(message) = earlier {
@@ -56,7 +56,7 @@ pub async fn publish(
         at: now_rfc3339(),
         client_id: draft.client_id.map(str::to_owned),
         action: draft.action,
-        session_hash: Some(session.token_hash.to_string()),
+        person_id: Some(session.id.get()),
     };
     hub.publish(draft.room, origin, message).await
 }

@@ -8,7 +8,8 @@
 //!   client command.
 //! - [`hub`]: live rooms and their broadcast rings, group commit, private-message delivery, who is
 //!   online.
-//! - [`session`]: sessions and nickname claims, a bounded cache of the store's.
+//! - [`session`]: people, their sessions and nickname claims, a bounded cache of the store's.
+//! - [`accounts`]: who may join, passwords, passkeys.
 //! - [`membership`]: joining and leaving rooms (store first, then every cache, in one order per
 //!   session).
 //! - [`messages`]: posting a room message, for `/ws` and the form; [`text`]: whether a text has
@@ -28,6 +29,7 @@
 //! (after the leave grace), per-address counters when their buckets refill, and expired sessions
 //! are deleted from the store by a sweep.
 
+pub mod accounts;
 pub mod admin;
 pub mod bus;
 pub mod clock;
@@ -145,6 +147,18 @@ pub async fn serve(
     }
     let limits = Arc::new(limits);
     let proxies = http::proxy::TrustedProxies::new(config.http.trusted_proxies.clone());
+    let passkeys = match &config.http.public_url {
+        Some(url) => accounts::passkeys::Passkeys::new(url, false),
+        // Without a public address, this machine's: passkeys work on http://localhost, on any
+        // port (a development server behind `cargo leptos watch`'s proxy too).
+        None => {
+            let port = listener.local_addr().map(|a| a.port()).unwrap_or(3000);
+            match url::Url::parse(&format!("http://localhost:{port}")) {
+                Ok(url) => accounts::passkeys::Passkeys::new(&url, true),
+                Err(_) => accounts::passkeys::Passkeys::off(),
+            }
+        }
+    };
     let state = AppState {
         leptos_options,
         hub,
@@ -155,6 +169,7 @@ pub async fn serve(
         addresses: Arc::new(AddressLimits::new(&limits)),
         limits: Arc::clone(&limits),
         http: Arc::new(config.http),
+        passkeys,
         shutdown: shutdown_rx.clone(),
     };
     let maintenance = tokio::spawn(maintenance::run(state.clone(), shutdown_rx.clone()));

@@ -8,6 +8,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio::sync::watch;
 
+use super::accounts::passkeys::Passkeys;
 use super::config::HttpConfig;
 use super::hub::Hub;
 use super::limits::{AddressLimits, ConnectionLimits, Limits};
@@ -29,6 +30,8 @@ pub struct AppState {
     /// Rates per client address: new sessions, new rooms, form posts.
     pub addresses: Arc<AddressLimits>,
     pub http: Arc<HttpConfig>,
+    /// This chat as passkeys know it (its public address).
+    pub passkeys: Passkeys,
     /// Turns `true` once when the server starts shutting down; every connection watches it so it
     /// can tell its client to come back (close code 1012) instead of vanishing.
     pub shutdown: watch::Receiver<bool>,

@@ -56,11 +56,11 @@ pub async fn mentions(hub: &Hub, store: &Store, text: &str) -> Vec<String> {
             // A lookup failure only leaves one mention unlisted; the message itself is not at
             // stake.
             None => store
-                .direct_recipient(&key)
+                .person_named(&key)
                 .await
                 .ok()
                 .flatten()
-                .map(|(_, _, nick)| nick),
+                .map(|(_, nick)| nick),
         };
         if let Some(name) = name {
             if !names.contains(&name) {

@@ -424,7 +424,11 @@ fn ConnectionStatus(chat: ChatHandle) -> impl IntoView {
                 <span class="dot" aria-hidden="true"></span>
                 {move || chat.status.get().label()}
             </p>
-            <p class="me">"You are " <strong>{move || chat.read(Parts::ME, |c| c.me.clone())}</strong></p>
+            <p class="me">
+                "You are " <strong>{move || chat.read(Parts::ME, |c| c.me.clone())}</strong>
+                " · "
+                <a href="/account" rel="external" class="account-link">"Account"</a>
+            </p>
         </div>
     }
 }

@@ -24,6 +24,11 @@ pub fn describe(code: &str) -> String {
         "unavailable" => "That could not be done just now. Please try again.".into(),
         "banned" => "A moderator banned you from this chat for now.".into(),
         "muted" => "A moderator muted you for now: you can read, not post.".into(),
+        "invite_required" => {
+            "This chat is by invitation: open the link you were sent, or sign in.".into()
+        }
+        "signup_closed" => "This chat takes no new people. Sign in if you have a name here.".into(),
+        "signed_out" => "This device was signed out. Sign in again to continue.".into(),
         _ => "That did not work. Please try again.".into(),
     }
 }

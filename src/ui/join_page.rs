@@ -15,6 +15,8 @@ pub fn JoinPage() -> impl IntoView {
         .get("error")
         .map(|code| describe(&code));
     let nick = query.read_untracked().get("nick").unwrap_or_default();
+    // An invitation's form comes back here on a refusal, with its invitation.
+    let invite = query.read_untracked().get("invite").unwrap_or_default();
     view! {
         <main class="join">
             <form class="join-card" method="post" action="/join">
@@ -31,7 +33,9 @@ pub fn JoinPage() -> impl IntoView {
                     autocomplete="nickname"
                     value=nick
                 />
+                {(!invite.is_empty()).then(|| view! { <input type="hidden" name="invite" value=invite/> })}
                 <button type="submit">"Join"</button>
+                <p class="sign-in">"Have a name here? " <a href="/login" rel="external">"Sign in"</a></p>
             </form>
         </main>
     }

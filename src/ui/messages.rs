@@ -77,6 +77,8 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     let lines = move || chat.read(Parts::LINES, |c| c.current().lines.clone());
     // One memo for every line: a frame re-runs it once, and the lines only when it changes.
     let moderator = Memo::new(move |_| chat.read(Parts::ME, |c| c.moderator));
+    // The first message I had not read when I opened the room: a "new messages" line above it.
+    let first_unread = Memo::new(move |_| chat.read(Parts::LINES, |c| c.first_unread()));
     let empty = move || chat.read(Parts::LINES, |c| c.current().lines.is_empty());
 
     view! {
@@ -100,7 +102,7 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
                 on:scroll=on_scroll
             >
                 <For each=lines key=line_key let:line>
-                    <LineView chat line moderator/>
+                    <LineView chat line moderator first_unread/>
                 </For>
             </ul>
         </div>
@@ -115,7 +117,12 @@ fn line_key(line: &Arc<Line>) -> u64 {
 /// history from ([`rendered_history`]): `data-id` (`room:seq`), `.from`, `time[datetime]`, `.text`,
 /// `.edited` and the `deleted` class carry everything it needs.
 #[component]
-fn LineView(chat: ChatHandle, line: Arc<Line>, moderator: Memo<bool>) -> impl IntoView {
+fn LineView(
+    chat: ChatHandle,
+    line: Arc<Line>,
+    moderator: Memo<bool>,
+    first_unread: Memo<Option<String>>,
+) -> impl IntoView {
     let (line_id, kind) = Arc::unwrap_or_clone(line).into_parts();
     match kind {
         LineKind::Notice(text) => view! { <li class="notice">{text}</li> }.into_any(),
@@ -207,6 +214,14 @@ fn LineView(chat: ChatHandle, line: Arc<Line>, moderator: Memo<bool>) -> impl In
                     view! { <div class=class>{body}</div> {editor} }.into_any()
                 }
                 None => body,
+            };
+            let unread_id = line_id.clone();
+            let class = move || {
+                if first_unread.with(|first| first.as_deref() == Some(unread_id.as_str())) {
+                    format!("{class} first-unread")
+                } else {
+                    class.to_owned()
+                }
             };
             view! {
                 <li class=class data-id=line_id>

@@ -42,6 +42,9 @@ impl PageData {
             bots: Vec::new(),
             muted_until: None,
             blocked: Vec::new(),
+            secured: false,
+            read: Default::default(),
+            dm_read: Default::default(),
             reply_to: None,
         };
         let history = ServerMsg::History {
@@ -88,9 +91,10 @@ pub async fn page_state(room: String) -> Result<Visit, ServerFnError> {
         tracing::error!(%err, "reading the session for the page failed");
         ServerFnError::new("the server cannot reach its store right now")
     })?;
-    let Some(session) = session else {
+    let Some(found) = session else {
         return Ok(Visit::Join);
     };
+    let session = found.person;
     // The cookie lives as long as an unused session does; this visit renews both.
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         let headers: axum::http::HeaderMap = leptos_axum::extract().await?;

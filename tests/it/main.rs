@@ -6,6 +6,7 @@
 mod common;
 
 mod abuse;
+mod accounts;
 mod cluster;
 mod config;
 mod crash;
@@ -15,6 +16,7 @@ mod hardening;
 mod history;
 mod homework;
 mod memory;
+mod migration;
 mod moderation;
 mod order;
 mod ownership;

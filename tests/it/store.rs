@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use chinwag::protocol::{ChatMessage, Stored};
 use chinwag::server::store::{
-    ChangeDraft, ChangeOutcome, DirectDraft, JoinOutcome, NewMessage, Store, StoreConfig,
+    ChangeDraft, ChangeOutcome, Device, DirectDraft, JoinOutcome, NewMessage, Store, StoreConfig,
     StoreError,
 };
 
@@ -113,7 +113,7 @@ async fn append(
     at: &str,
     client_id: Option<&str>,
     action: bool,
-    session_hash: Option<&str>,
+    person_id: Option<i64>,
 ) -> Result<ChatMessage, StoreError> {
     let draft = NewMessage {
         mentions: Vec::new(),
@@ -122,10 +122,29 @@ async fn append(
         at: at.to_owned(),
         client_id: client_id.map(str::to_owned),
         action,
-        session_hash: session_hash.map(str::to_owned),
+        person_id,
     };
     let mut stored = store.append_batch(room, vec![draft]).await?;
     Ok(stored.remove(0))
+}
+
+/// Where a test person connects from.
+fn device(address: &str) -> Device<'_> {
+    Device {
+        address: Some(address),
+        user_agent: None,
+    }
+}
+
+/// Creates a guest person `nick` (its own name key) with a session of token hash `hash`, held
+/// until `t9`: the person's id.
+async fn person(store: &Store, hash: &str, nick: &str) -> i64 {
+    store
+        .create_person(hash, (nick, nick), device("127.0.0.1"), "t", "t9")
+        .await
+        .expect("create")
+        .expect("the name is free")
+        .1
 }
 
 /// Runs `check` against a fresh store of each backend.
@@ -296,19 +315,31 @@ async fn sqlite_data_survives_reopening() {
     reopened.close().await;
 }
 
-async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
+async fn people_claim_names_and_own_their_rooms(store: &Store) {
     const NOW: &str = "2026-11-26T12:00:00.000Z";
     const LATER: &str = "2026-11-26T12:15:00.000Z";
     const MUCH_LATER: &str = "2026-11-26T13:00:00.000Z";
     let (alice_hash, bob_hash) = ("ab".repeat(32), "cd".repeat(32));
-    let alice = store
-        .create_session(&alice_hash, "alice", "alice", "127.0.0.1", NOW, LATER)
+    let (alice_session, alice) = store
+        .create_person(
+            &alice_hash,
+            ("alice", "alice"),
+            device("127.0.0.1"),
+            NOW,
+            LATER,
+        )
         .await
         .expect("create")
         .expect("the name is free");
     assert_eq!(
         store
-            .create_session(&bob_hash, "Alice", "alice", "127.0.0.1", NOW, LATER)
+            .create_person(
+                &bob_hash,
+                ("Alice", "alice"),
+                device("127.0.0.1"),
+                NOW,
+                LATER
+            )
             .await
             .expect("create"),
         None,
@@ -321,13 +352,32 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
             .expect("read"),
         None
     );
-    let bob = store
-        .create_session(&bob_hash, "bob", "bob", "127.0.0.1", NOW, LATER)
+    assert_eq!(
+        (
+            store.person_count().await.expect("count"),
+            store.session_count().await.expect("count")
+        ),
+        (1, 1),
+        "no person and no session for the refused name"
+    );
+    let (bob_session, bob) = store
+        .create_person(&bob_hash, ("bob", "bob"), device("127.0.0.1"), NOW, LATER)
         .await
         .expect("create")
         .expect("free");
     assert_ne!(alice, bob);
-    // A hold that ran out lets someone else take the name; the first session cannot take it back.
+    assert_ne!(alice_session, bob_session);
+    let saved = store
+        .session_by_hash(&alice_hash, "2000-01-01T00:00:00.000Z")
+        .await
+        .expect("read")
+        .expect("alice");
+    assert_eq!(
+        (saved.id, saved.person.id),
+        (alice_session, alice),
+        "the token finds its session and its person"
+    );
+    // A hold that ran out lets someone else take the name; the first person cannot take it back.
     assert!(!store
         .claim_nick("alice", bob, NOW, LATER)
         .await
@@ -346,17 +396,15 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
         .expect("read")
         .expect("alice");
     assert_eq!(
-        saved.claim.map(|c| c.session_id),
+        saved.person.claim.map(|c| c.person_id),
         Some(bob),
         "the claim, not the row, says who holds it"
     );
     // Renaming claims the new name and gives up the old one.
     assert!(store
-        .rename_session(
+        .rename_person(
             alice,
-            "alice",
-            "Alicia",
-            "alicia",
+            ("alice", "Alicia", "alicia"),
             MUCH_LATER,
             "2026-11-26T13:15:00.000Z"
         )
@@ -364,7 +412,7 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
         .expect("rename"));
     assert!(
         !store
-            .rename_session(alice, "alicia", "Bob", "bob", NOW, LATER)
+            .rename_person(alice, ("alicia", "Bob", "bob"), NOW, LATER)
             .await
             .expect("rename"),
         "a held name cannot be renamed to"
@@ -372,38 +420,35 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
     // Memberships: joining creates the room, twice is fine, leaving an empty unused room deletes it.
     assert_eq!(
         store
-            .join(&alice_hash, "rust", NOW, caps(10))
+            .join(alice, "rust", NOW, caps(10))
             .await
             .expect("join"),
         JoinOutcome::Joined { created: true }
     );
     assert_eq!(
         store
-            .join(&alice_hash, "rust", NOW, caps(10))
+            .join(alice, "rust", NOW, caps(10))
             .await
             .expect("join"),
         JoinOutcome::Joined { created: false }
     );
     assert_eq!(
-        store
-            .join(&bob_hash, "go", NOW, caps(10))
-            .await
-            .expect("join"),
+        store.join(bob, "go", NOW, caps(10)).await.expect("join"),
         JoinOutcome::Joined { created: true }
     );
-    assert!(store.leave(&bob_hash, "go").await.expect("leave"));
+    assert!(store.leave(bob, "go").await.expect("leave"));
     assert!(
         !store.room_exists("go").await.expect("exists"),
         "nobody in it, nothing said: gone"
     );
-    assert!(!store.leave(&bob_hash, "go").await.expect("leave"));
+    assert!(!store.leave(bob, "go").await.expect("leave"));
     let saved = store
         .session_by_hash(&alice_hash, "2000-01-01T00:00:00.000Z")
         .await
         .expect("read")
         .expect("alice");
     assert_eq!(
-        (saved.nick.as_str(), saved.rooms.as_slice()),
+        (saved.person.nick.as_str(), saved.person.rooms.as_slice()),
         ("Alicia", &["rust".to_owned()][..])
     );
     // The room cap counts rooms, general's included once it has messages.
@@ -411,16 +456,13 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
     let cap = usize::try_from(rooms_now).expect("small");
     assert_eq!(
         store
-            .join(&bob_hash, "new-one", NOW, caps(cap))
+            .join(bob, "new-one", NOW, caps(cap))
             .await
             .expect("join"),
         JoinOutcome::RoomLimit
     );
     assert_eq!(
-        store
-            .join(&bob_hash, "rust", NOW, caps(cap))
-            .await
-            .expect("join"),
+        store.join(bob, "rust", NOW, caps(cap)).await.expect("join"),
         JoinOutcome::Joined { created: false },
         "an existing room is joined at the cap"
     );
@@ -429,15 +471,16 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
         .await
         .expect("append");
     assert_eq!(first.seq, 1);
-    assert!(store.leave(&alice_hash, "rust").await.expect("leave"));
-    assert!(store.leave(&bob_hash, "rust").await.expect("leave"));
+    assert!(store.leave(alice, "rust").await.expect("leave"));
+    assert!(store.leave(bob, "rust").await.expect("leave"));
     assert!(
         store.room_exists("rust").await.expect("exists"),
         "a room with history stays"
     );
     // Refreshing moves last-seen and holds; the sweep deletes what expired, with its rooms and claim.
     store
-        .refresh_sessions(
+        .refresh_people(
+            &[bob_session],
             &[bob],
             "2026-11-27T00:00:00.000Z",
             "2026-11-27T00:15:00.000Z",
@@ -445,20 +488,29 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
         .await
         .expect("refresh");
     store
-        .join(&alice_hash, "rust", NOW, caps(10))
+        .join(alice, "rust", NOW, caps(10))
         .await
         .expect("join");
     let deleted = store
-        .sweep_sessions("2026-11-26T23:00:00.000Z", "2026-11-27T00:00:00.000Z")
+        .sweep_people("2026-11-26T23:00:00.000Z", "2026-11-27T00:00:00.000Z")
         .await
         .expect("sweep");
-    assert_eq!(deleted, 1, "alice, last seen at noon");
+    assert_eq!(deleted, 1, "alice, unseen since her rename at 13:00");
     assert_eq!(
         store
             .session_by_hash(&alice_hash, "2000-01-01T00:00:00.000Z")
             .await
             .expect("read"),
         None
+    );
+    assert_eq!(
+        store.person_by_id(alice).await.expect("read"),
+        None,
+        "the person went with their last session"
+    );
+    assert!(
+        store.rooms_of(alice).await.expect("rooms").is_empty(),
+        "with their rooms"
     );
     assert!(store
         .session_by_hash(&bob_hash, "2026-11-26T23:00:00.000Z")
@@ -474,22 +526,26 @@ async fn sessions_claim_names_and_own_their_rooms(store: &Store) {
         "expired sessions are not found even before the sweep"
     );
     assert_eq!(store.session_count().await.expect("count"), 1);
+    assert_eq!(store.person_count().await.expect("count"), 1);
 }
-both_backends!(sessions, sessions_claim_names_and_own_their_rooms);
+both_backends!(sessions, people_claim_names_and_own_their_rooms);
 
 async fn private_messages_are_read_only_by_their_parties(store: &Store) {
-    let (alice, bob, carol) = ("aa".repeat(32), "bb".repeat(32), "cc".repeat(32));
+    let alice = person(store, &"aa".repeat(32), "alice").await;
+    let bob = person(store, &"bb".repeat(32), "bob").await;
+    let carol = person(store, &"cc".repeat(32), "carol").await;
+    let dave = person(store, &"dd".repeat(32), "dave").await;
     let send = |from: &'static str, to: &'static str, text: &'static str, id: &'static str| {
-        let hashes = |who: &str| match who {
-            "alice" => alice.clone(),
-            "bob" => bob.clone(),
-            _ => carol.clone(),
+        let people = |who: &str| match who {
+            "alice" => alice,
+            "bob" => bob,
+            _ => carol,
         };
-        let (from_session, to_session) = (hashes(from), hashes(to));
+        let (from_person, to_person) = (people(from), people(to));
         async move {
             let draft = DirectDraft {
-                from_session,
-                to_session,
+                from_person,
+                to_person,
                 from: from.to_owned(),
                 to: to.to_owned(),
                 text: text.to_owned(),
@@ -515,46 +571,46 @@ async fn private_messages_are_read_only_by_their_parties(store: &Store) {
         dms.into_iter().map(|d| d.text).collect()
     };
     assert_eq!(
-        texts(store.directs(&alice, None, 10).await.expect("read")),
+        texts(store.directs(alice, None, 10).await.expect("read")),
         ["psst", "yes?"],
         "never carol's"
     );
     assert_eq!(
-        texts(store.directs(&bob, None, 10).await.expect("read")),
+        texts(store.directs(bob, None, 10).await.expect("read")),
         ["psst", "yes?", "hi bob"]
     );
     assert_eq!(
-        texts(store.directs(&bob, None, 2).await.expect("read")),
+        texts(store.directs(bob, None, 2).await.expect("read")),
         ["yes?", "hi bob"],
         "the latest, oldest first"
     );
     assert_eq!(
-        texts(store.directs(&bob, Some(one.id), 10).await.expect("read")),
+        texts(store.directs(bob, Some(one.id), 10).await.expect("read")),
         ["yes?", "hi bob"],
         "exactly what came after"
     );
     assert!(store
-        .directs(&"dd".repeat(32), None, 10)
+        .directs(dave, None, 10)
         .await
         .expect("read")
         .is_empty());
     assert_eq!(
         store
-            .direct_sent_before(&alice, "a-1")
+            .direct_sent_before(alice, "a-1")
             .await
             .expect("lookup"),
         Some(one)
     );
     assert_eq!(
-        store.direct_sent_before(&bob, "a-1").await.expect("lookup"),
+        store.direct_sent_before(bob, "a-1").await.expect("lookup"),
         None
     );
 }
 both_backends!(directs, private_messages_are_read_only_by_their_parties);
 
-async fn a_client_id_is_stored_once_per_session_and_room(store: &Store) {
-    let alice = "aa".repeat(32);
-    let bob = "bb".repeat(32);
+async fn a_client_id_is_stored_once_per_person_and_room(store: &Store) {
+    let alice = person(store, &"aa".repeat(32), "alice").await;
+    let bob = person(store, &"bb".repeat(32), "bob").await;
     let first = append(
         store,
         "general",
@@ -563,18 +619,18 @@ async fn a_client_id_is_stored_once_per_session_and_room(store: &Store) {
         "t",
         Some("c-1"),
         false,
-        Some(&alice),
+        Some(alice),
     )
     .await
     .expect("append");
     let found = store
-        .sent_before("general", &alice, "c-1")
+        .sent_before("general", alice, "c-1")
         .await
         .expect("lookup");
     assert_eq!(found, Some(first));
     assert_eq!(
         store
-            .sent_before("general", &bob, "c-1")
+            .sent_before("general", bob, "c-1")
             .await
             .expect("lookup"),
         None
@@ -588,7 +644,7 @@ async fn a_client_id_is_stored_once_per_session_and_room(store: &Store) {
         "t",
         Some("c-1"),
         false,
-        Some(&alice),
+        Some(alice),
     )
     .await;
     assert!(again.is_err());
@@ -600,28 +656,29 @@ async fn a_client_id_is_stored_once_per_session_and_room(store: &Store) {
         "t",
         Some("c-1"),
         false,
-        Some(&bob),
+        Some(bob),
     )
     .await
-    .expect("another session may reuse the id");
+    .expect("another person may reuse the id");
     assert_eq!(bobs.seq, 2);
     // Without a client_id (the form) nothing collides.
     for _ in 0..2 {
-        append(store, "general", "dana", "x", "t", None, false, Some(&bob))
+        append(store, "general", "dana", "x", "t", None, false, Some(bob))
             .await
             .expect("append");
     }
 }
-both_backends!(once, a_client_id_is_stored_once_per_session_and_room);
+both_backends!(once, a_client_id_is_stored_once_per_person_and_room);
 
 async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
+    let author = person(store, &"aa".repeat(32), "a").await;
     let draft = |text: &str, client_id: Option<&str>| NewMessage {
         from: "a".into(),
         text: text.into(),
         at: "t".into(),
         client_id: client_id.map(str::to_owned),
         action: false,
-        session_hash: Some("aa".repeat(32)),
+        person_id: Some(author),
         mentions: Vec::new(),
     };
     append(store, "general", "a", "first", "t", None, false, None)
@@ -659,11 +716,11 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
 both_backends!(batch, a_batch_is_committed_whole_with_consecutive_seqs);
 
 async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
-    let alice = "aa".repeat(32);
-    let bob = "bb".repeat(32);
-    let change = |hash: &str, text: Option<&str>, moderator: bool| ChangeDraft {
+    let alice = person(store, &"aa".repeat(32), "alice").await;
+    let bob = person(store, &"bb".repeat(32), "bob").await;
+    let change = |person: i64, text: Option<&str>, moderator: bool| ChangeDraft {
         by: "someone".to_owned(),
-        session_hash: hash.to_owned(),
+        person_id: Some(person),
         at: "t2".to_owned(),
         text: text.map(str::to_owned),
         moderator,
@@ -678,25 +735,25 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
         "t",
         Some("c-1"),
         false,
-        Some(&alice),
+        Some(alice),
     )
     .await
     .expect("append");
-    append(store, "general", "bob", "yo", "t", None, false, Some(&bob))
+    append(store, "general", "bob", "yo", "t", None, false, Some(bob))
         .await
         .expect("append");
 
     // Only the author edits; the change takes the next position.
     assert_eq!(
         store
-            .change("general", first.seq, change(&bob, Some("hacked"), false))
+            .change("general", first.seq, change(bob, Some("hacked"), false))
             .await
             .expect("change"),
         ChangeOutcome::Forbidden
     );
     assert_eq!(
         store
-            .change("general", first.seq, change(&bob, Some("hacked"), true))
+            .change("general", first.seq, change(bob, Some("hacked"), true))
             .await
             .expect("change"),
         ChangeOutcome::Forbidden,
@@ -705,7 +762,7 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     for missing in [99, 0] {
         assert_eq!(
             store
-                .change("general", missing, change(&alice, None, false))
+                .change("general", missing, change(alice, None, false))
                 .await
                 .expect("change"),
             ChangeOutcome::NotFound
@@ -713,13 +770,13 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     }
     assert_eq!(
         store
-            .change("nowhere", 1, change(&alice, None, false))
+            .change("nowhere", 1, change(alice, None, false))
             .await
             .expect("change"),
         ChangeOutcome::NotFound
     );
     let ChangeOutcome::Stored(edit) = store
-        .change("general", first.seq, change(&alice, Some("hello"), false))
+        .change("general", first.seq, change(alice, Some("hello"), false))
         .await
         .expect("edit")
     else {
@@ -749,28 +806,23 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     // Asking as a moderator is not enough: the store says who is one.
     assert_eq!(
         store
-            .change("general", first.seq, change(&bob, None, true))
+            .change("general", first.seq, change(bob, None, true))
             .await
             .expect("change"),
         ChangeOutcome::Forbidden,
         "bob is no moderator yet"
     );
-    let bob_id = store
-        .create_session(&bob, "bob", "bob", "127.0.0.1", "t", "t9")
-        .await
-        .expect("create")
-        .expect("free");
     store
         .create_moderator_link("link-hash", "t", "t9")
         .await
         .expect("link");
     assert!(store
-        .use_moderator_link("link-hash", bob_id, "bob", "t")
+        .use_moderator_link("link-hash", bob, "bob", "t")
         .await
         .expect("use"));
     assert!(
         !store
-            .use_moderator_link("link-hash", bob_id, "bob", "t")
+            .use_moderator_link("link-hash", bob, "bob", "t")
             .await
             .expect("use"),
         "a link works once"
@@ -778,7 +830,7 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
 
     // A moderator deletes it; the old words are gone from every entry.
     let ChangeOutcome::Stored(delete) = store
-        .change("general", first.seq, change(&bob, None, true))
+        .change("general", first.seq, change(bob, None, true))
         .await
         .expect("delete")
     else {
@@ -803,14 +855,14 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     // Deleting again is done already; editing a deleted message finds nothing.
     assert_eq!(
         store
-            .change("general", first.seq, change(&alice, None, false))
+            .change("general", first.seq, change(alice, None, false))
             .await
             .expect("change"),
         ChangeOutcome::AlreadyDeleted
     );
     assert_eq!(
         store
-            .change("general", first.seq, change(&alice, Some("back"), false))
+            .change("general", first.seq, change(alice, Some("back"), false))
             .await
             .expect("change"),
         ChangeOutcome::NotFound
@@ -826,18 +878,9 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
         [1, 2]
     );
     // New messages go on after the changes' positions.
-    let next = append(
-        store,
-        "general",
-        "bob",
-        "next",
-        "t",
-        None,
-        false,
-        Some(&bob),
-    )
-    .await
-    .expect("append");
+    let next = append(store, "general", "bob", "next", "t", None, false, Some(bob))
+        .await
+        .expect("append");
     assert_eq!(next.seq, 5);
 }
 both_backends!(edits, edits_and_deletes_are_entries_of_the_log);
@@ -847,46 +890,46 @@ async fn a_private_message_finds_the_names_holder_online_or_not(store: &Store) {
     const LATER: &str = "2026-11-26T12:15:00.000Z";
     const MUCH_LATER: &str = "2026-11-26T13:00:00.000Z";
     let (first, second) = ("ef".repeat(32), "01".repeat(32));
-    assert_eq!(store.direct_recipient("dana").await.expect("lookup"), None);
-    let dana = store
-        .create_session(&first, "Dana", "dana", "127.0.0.1", NOW, LATER)
+    assert_eq!(store.person_named("dana").await.expect("lookup"), None);
+    let (_, dana) = store
+        .create_person(&first, ("Dana", "dana"), device("127.0.0.1"), NOW, LATER)
         .await
         .expect("create")
         .expect("free");
     // Holding the name, online or not.
     assert_eq!(
-        store.direct_recipient("dana").await.expect("lookup"),
-        Some((dana, first.clone(), "Dana".to_owned()))
+        store.person_named("dana").await.expect("lookup"),
+        Some((dana, "Dana".to_owned()))
     );
     // Her claim ran out and was swept: she still goes by that name until someone takes it.
     store
-        .sweep_sessions("2026-01-01T00:00:00.000Z", MUCH_LATER)
+        .sweep_people("2026-01-01T00:00:00.000Z", MUCH_LATER)
         .await
         .expect("sweep");
     assert_eq!(
         store
-            .direct_recipient("dana")
+            .person_named("dana")
             .await
             .map(|r| r.map(|r| r.0))
             .expect("lookup"),
         Some(dana)
     );
     // Someone else takes the name: messages go to its holder.
-    let other = store
-        .create_session(
+    let (_, other) = store
+        .create_person(
             &second,
-            "dana",
-            "dana",
-            "127.0.0.1",
+            ("dana", "dana"),
+            device("127.0.0.1"),
             MUCH_LATER,
             "2026-11-26T13:15:00.000Z",
         )
         .await
         .expect("create")
         .expect("the claim ran out");
+    assert_ne!(other, dana);
     assert_eq!(
         store
-            .direct_recipient("dana")
+            .person_named("dana")
             .await
             .map(|r| r.map(|r| r.0))
             .expect("lookup"),
@@ -906,10 +949,11 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     const HOUR: &str = "2026-11-26T13:00:00.000Z";
     let create = |hash: &'static str, nick: &'static str, address: &'static str| async move {
         store
-            .create_session(hash, nick, nick, address, NOW, HOLD)
+            .create_person(hash, (nick, nick), device(address), NOW, HOLD)
             .await
             .expect("create")
             .expect("free")
+            .1
     };
     let moderator = create("m", "mod", "10.0.0.1").await;
     let troll = create("t", "troll", "10.0.0.66").await;
@@ -967,12 +1011,13 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
         panic!("a moderator's ban is stored");
     };
     assert_eq!(
-        (ban.session_id, ban.address.as_deref()),
+        (ban.person_id, ban.address.as_deref()),
         (troll, Some("10.0.0.66"))
     );
-    // The ban reaches the session and its address, until it ends or is lifted.
+    assert!(ban.covered.is_empty(), "nobody else was made from there");
+    // The ban reaches the person and their address, until it ends or is lifted.
     let saved = store
-        .session_by_id(troll, "2000-01-01T00:00:00.000Z")
+        .person_by_id(troll)
         .await
         .expect("read")
         .expect("kept");
@@ -1010,7 +1055,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
             .await
             .expect("lift")
             .into_iter()
-            .map(|lifted| lifted.session_id)
+            .map(|lifted| lifted.person_id)
             .collect::<Vec<_>>(),
         vec![troll]
     );
@@ -1080,8 +1125,16 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
             .expect("bot"),
         BotOutcome::NameTaken
     );
+    let bot_sessions: Vec<i64> = store
+        .sessions_of(bot)
+        .await
+        .expect("sessions")
+        .into_iter()
+        .map(|session| session.id)
+        .collect();
+    assert_eq!(bot_sessions.len(), 1, "a bot has one session");
     store
-        .refresh_sessions(&[bot], NOW, HOLD)
+        .refresh_people(&bot_sessions, &[bot], NOW, HOLD)
         .await
         .expect("refresh");
     assert!(store
@@ -1089,9 +1142,9 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
         .await
         .expect("claim"));
     let far = "2027-06-01T00:00:00.000Z";
-    store.sweep_sessions(far, far).await.expect("sweep");
+    store.sweep_people(far, far).await.expect("sweep");
     let saved = store
-        .session_by_id(bot, far)
+        .person_by_id(bot)
         .await
         .expect("read")
         .expect("a bot is never swept");
@@ -1105,11 +1158,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
         "nobody else takes a bot's name"
     );
     assert!(
-        store
-            .session_by_id(troll, far)
-            .await
-            .expect("read")
-            .is_none(),
+        store.person_by_id(troll).await.expect("read").is_none(),
         "people unseen for long are swept"
     );
 }

@@ -4,6 +4,7 @@ mod moderation;
 mod outbox;
 mod parts;
 mod people;
+mod reads;
 mod rooms;
 mod timeline;
 
@@ -53,6 +54,9 @@ pub(super) fn welcomed(me: &str, online: &[&str]) -> Chat {
             muted_until: None,
             blocked: Vec::new(),
             reply_to: None,
+            dm_read: Default::default(),
+            read: Default::default(),
+            secured: false,
         },
         0.0,
     );

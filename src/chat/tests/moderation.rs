@@ -68,6 +68,9 @@ fn bots_are_known_from_welcome_and_presence_until_they_leave() {
             muted_until: Some(UNTIL.into()),
             blocked: Vec::new(),
             reply_to: None,
+            dm_read: Default::default(),
+            read: Default::default(),
+            secured: false,
         },
         0.0,
     );

@@ -238,6 +238,9 @@ fn a_newer_server_marks_the_page_outdated_and_unknown_frames_change_nothing() {
             muted_until: None,
             blocked: Vec::new(),
             reply_to: None,
+            dm_read: Default::default(),
+            read: Default::default(),
+            secured: false,
         },
         0.0,
     );

@@ -190,6 +190,9 @@ fn script() -> Vec<ServerMsg> {
             muted_until: None,
             blocked: Vec::new(),
             reply_to: None,
+            dm_read: Default::default(),
+            read: Default::default(),
+            secured: false,
         },
     ]
 }

@@ -129,6 +129,9 @@ fn a_welcome_drops_rooms_left_elsewhere_and_keeps_general() {
             muted_until: None,
             blocked: Vec::new(),
             reply_to: None,
+            dm_read: Default::default(),
+            read: Default::default(),
+            secured: false,
         },
         0.0,
     );

@@ -168,6 +168,9 @@ impl ServerMsg {
                 bots: f.opt_strings("bots")?,
                 muted_until: f.opt_str("muted_until")?,
                 blocked: f.opt_strings("blocked")?,
+                secured: f.flag("secured")?,
+                read: f.opt_map("read", Json::as_uint)?,
+                dm_read: f.opt_map("dm_read", Json::as_uint)?,
                 reply_to: f.opt_str("reply_to")?,
             },
             "message" => ServerMsg::Message(chat_message(&f)?),
@@ -206,6 +209,12 @@ impl ServerMsg {
                 until: f.str("until")?,
                 reason: f.opt_str("reason")?.unwrap_or_default(),
                 reply_to: f.opt_str("reply_to")?,
+            },
+            "read" => ServerMsg::Read {
+                room: f.opt_str("room")?,
+                seq: f.opt_uint("seq")?,
+                dm: f.opt_str("dm")?,
+                id: f.opt_uint("id")?,
             },
             "blocked" => ServerMsg::Blocked {
                 nick: f.str("nick")?,

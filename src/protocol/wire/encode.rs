@@ -100,6 +100,7 @@ impl ClientMsg {
                 since,
                 dm_since,
                 version,
+                invite,
             } => {
                 let mut w = Writer::new("hello")
                     .str("nick", nick)
@@ -119,6 +120,7 @@ impl ClientMsg {
                 }
                 w.opt_uint("dm_since", *dm_since)
                     .opt_uint("version", version.map(u64::from))
+                    .opt_str("invite", invite.as_deref())
                     .finish()
             }
             ClientMsg::Join { room } => Writer::new("join").str("room", room).finish(),
@@ -191,6 +193,12 @@ impl ClientMsg {
             ClientMsg::Unban { nick } => Writer::new("unban").str("nick", nick).finish(),
             ClientMsg::Block { nick } => Writer::new("block").str("nick", nick).finish(),
             ClientMsg::Unblock { nick } => Writer::new("unblock").str("nick", nick).finish(),
+            ClientMsg::Read { room, seq, dm, id } => Writer::new("read")
+                .opt_str("room", room.as_deref())
+                .opt_uint("seq", *seq)
+                .opt_str("dm", dm.as_deref())
+                .opt_uint("id", *id)
+                .finish(),
             ClientMsg::DmHistory { before, with } => Writer::new("dm_history")
                 .uint("before", *before)
                 .opt_str("with", with.as_deref())

@@ -64,6 +64,9 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             muted_until: Some("2026-11-27T10:00:00.000Z".into()),
             blocked: Vec::new(),
             reply_to: None,
+            dm_read: Default::default(),
+            read: Default::default(),
+            secured: false,
         },
         ServerMsg::Welcome {
             nick: text.into(),
@@ -78,6 +81,9 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             muted_until: None,
             blocked: Vec::new(),
             reply_to: None,
+            dm_read: Default::default(),
+            read: Default::default(),
+            secured: false,
         },
         ServerMsg::Message(message(text, None, false)),
         ServerMsg::Message(message(text, Some("c-9"), true)),
@@ -234,6 +240,7 @@ fn client_frames(text: &str) -> Vec<ClientMsg> {
             since: [("general".to_owned(), 41), ("rust".to_owned(), u64::MAX)].into(),
             dm_since: Some(3),
             version: Some(1),
+            invite: None,
         },
         ClientMsg::Hello {
             nick: String::new(),
@@ -241,6 +248,7 @@ fn client_frames(text: &str) -> Vec<ClientMsg> {
             since: BTreeMap::new(),
             dm_since: None,
             version: None,
+            invite: None,
         },
         ClientMsg::Join {
             room: "rust".into(),

@@ -29,7 +29,7 @@ pub type NodeId = u64;
 /// Someone online on a server, as the others learn of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonInfo {
-    /// Their session's id.
+    /// Their id (a person's, on every server).
     pub id: i64,
     pub nick: String,
     /// Their rooms besides `general`.
@@ -88,6 +88,11 @@ pub enum Event {
     },
     /// The sender is shutting down: its people move to other servers or leave.
     Down,
+    /// A frame for every connection of person `id` (their read position moved on one of their
+    /// devices); the frame is carried as it is.
+    Personal { id: i64 },
+    /// Sessions `sessions` of person `id` were signed out: their connections are closed.
+    SignedOut { id: i64, sessions: Vec<i64> },
 }
 
 /// An event with who sent it and when.

@@ -30,7 +30,7 @@ use super::bus::redis::Inbound;
 use super::bus::{now_ms, Bus, Event, Received};
 use super::hub::Hub;
 use super::metrics::Metrics;
-use super::session::{SessionId, Sessions};
+use super::session::{PersonId, SessionId, Sessions};
 use super::store::Store;
 use nodes::Nodes;
 use repair::Repairs;
@@ -184,20 +184,32 @@ impl Cluster {
                 if let Some(frame) = frame {
                     self.hub.remote_direct(
                         id,
-                        (SessionId::from_store(from), prev_from),
-                        (SessionId::from_store(to), prev_to),
+                        (PersonId::from_store(from), prev_from),
+                        (PersonId::from_store(to), prev_to),
                         &frame,
                     );
                 }
             }
-            Event::Session { id } => repairs.refresh(SessionId::from_store(id)),
+            Event::Session { id } => repairs.refresh(PersonId::from_store(id)),
+            Event::Personal { id } => {
+                if let Some(frame) = frame {
+                    self.hub.tell_person(PersonId::from_store(id), None, frame);
+                }
+            }
+            Event::SignedOut { id, sessions } => {
+                let id = PersonId::from_store(id);
+                let which: Vec<SessionId> =
+                    sessions.into_iter().map(SessionId::from_store).collect();
+                self.sessions.forget_sessions(id, &which);
+                self.hub.end_signed_out(id, &which);
+            }
             Event::Sanctioned {
                 id,
                 ban,
                 until,
                 reason,
             } => {
-                let id = SessionId::from_store(id);
+                let id = PersonId::from_store(id);
                 self.sessions.sanctioned(id, ban, &until);
                 if ban {
                     self.hub.close_session(id, &until, &reason);

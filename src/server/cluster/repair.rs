@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::server::hub::Hub;
 use crate::server::metrics::Metrics;
-use crate::server::session::{SessionId, Sessions};
+use crate::server::session::{PersonId, Sessions};
 use crate::server::store::Store;
 
 /// Private messages one check reads at a time.
@@ -25,7 +25,7 @@ const REFRESH_QUEUE: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct Repairs {
     check: Arc<Notify>,
-    refresh: mpsc::Sender<SessionId>,
+    refresh: mpsc::Sender<PersonId>,
     /// Set when a refresh did not fit in the queue: everything is refreshed next.
     refresh_all: Arc<AtomicBool>,
 }
@@ -52,7 +52,7 @@ impl Repairs {
     }
 
     /// Reads session `id` again (another server changed it).
-    pub fn refresh(&self, id: SessionId) {
+    pub fn refresh(&self, id: PersonId) {
         if self.refresh.try_send(id).is_err() {
             self.refresh_all();
         }
@@ -62,7 +62,7 @@ impl Repairs {
     pub fn refresh_all(&self) {
         self.refresh_all.store(true, Ordering::Release);
         // A wake-up for the refresher; if the queue is full it is busy anyway.
-        let _ = self.refresh.try_send(SessionId::from_store(0));
+        let _ = self.refresh.try_send(PersonId::from_store(0));
     }
 }
 
@@ -94,8 +94,8 @@ async fn checks(hub: Hub, store: Store, metrics: Metrics, check: Arc<Notify>) {
                             hub.missed_direct(
                                 dm.id,
                                 [
-                                    dm.from.map(SessionId::from_store),
-                                    dm.to.map(SessionId::from_store),
+                                    dm.from.map(PersonId::from_store),
+                                    dm.to.map(PersonId::from_store),
                                 ],
                             );
                             after = dm.id;
@@ -122,7 +122,7 @@ async fn checks(hub: Hub, store: Store, metrics: Metrics, check: Arc<Notify>) {
 async fn refreshes(
     hub: Hub,
     sessions: Sessions,
-    mut queue: mpsc::Receiver<SessionId>,
+    mut queue: mpsc::Receiver<PersonId>,
     refresh_all: Arc<AtomicBool>,
 ) {
     while let Some(id) = queue.recv().await {
@@ -140,7 +140,7 @@ async fn refreshes(
 
 /// Reads session `id` from the store and brings this server up to date: the cached session (under
 /// its order lock, as a change made here would be), its connections' rooms, and who is online.
-async fn refresh(hub: &Hub, sessions: &Sessions, id: SessionId) {
+async fn refresh(hub: &Hub, sessions: &Sessions, id: PersonId) {
     let live = sessions.live(id);
     if live.is_none() && !hub.knows(id) {
         return;

@@ -117,6 +117,14 @@ pub struct Settings {
     /// Log format
     #[arg(long, env = "CHINWAG_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Who may become a person here: anyone (open), only someone with an invitation from `chinwag
+    /// admin invite` or a moderator (invite), or nobody new (closed)
+    #[arg(long, env = "CHINWAG_SIGNUP", value_enum, default_value = "open")]
+    pub signup: crate::server::accounts::Signup,
+    /// The chat's address as people open it (e.g. https://chat.example.org): passkeys are bound to
+    /// it (a host name, not an IP address) [default: http://localhost and the listening port]
+    #[arg(long, env = "CHINWAG_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 
     /// Largest websocket message, in bytes; larger ones close the connection with 1009 (at least
     /// 53248, so that every valid message fits however it is escaped)
@@ -477,6 +485,10 @@ pub struct HttpConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Who may become a person here.
+    pub signup: crate::server::accounts::Signup,
+    /// The chat's public address (passkeys are bound to it); `None`: `http://localhost:PORT`.
+    pub public_url: Option<url::Url>,
 }
 
 impl ServerConfig {
@@ -632,6 +644,20 @@ impl Settings {
                 ),
             ));
         }
+        let public_url = match &self.public_url {
+            None => None,
+            Some(text) => match url::Url::parse(text.trim()) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                    Some(url)
+                }
+                _ => {
+                    return Err(invalid(
+                        "public_url",
+                        format!("must be an http:// or https:// address with a host, not {text:?}"),
+                    ))
+                }
+            },
+        };
         let store = match self.database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 StoreConfig::Postgres(url)
@@ -741,6 +767,8 @@ impl Settings {
                 secure_cookies: self.secure_cookies,
                 metrics_addr: self.metrics_addr,
                 trusted_proxies: self.trusted_proxies,
+                signup: self.signup,
+                public_url,
             },
             cluster,
         })

@@ -25,11 +25,12 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use crate::protocol::{ErrorCode, GENERAL};
+use crate::server::accounts::signup;
 use crate::server::clock::now_rfc3339;
 use crate::server::limits::Throttle;
 use crate::server::membership::Membership;
 use crate::server::messages::{publish, Draft};
-use crate::server::session::{unavailable, Session, COOKIE};
+use crate::server::session::{unavailable, Person, COOKIE};
 use crate::server::state::AppState;
 use crate::ui::paths::{room_from_input, room_path as room_page};
 
@@ -56,6 +57,9 @@ pub fn session_cookie(state: &AppState, headers: &HeaderMap, token: String) -> C
 pub struct JoinForm {
     #[serde(default)]
     nick: String,
+    /// The invitation a newcomer came with (an invite-only chat's `/invite/TOKEN` page puts it).
+    #[serde(default)]
+    invite: String,
 }
 
 /// `POST /join`.
@@ -66,15 +70,23 @@ pub async fn join(
     jar: CookieJar,
     Form(form): Form<JoinForm>,
 ) -> Response {
-    let back = |code| back_with_error("/", code, &[("nick", form.nick.clone())]);
+    let mut fields = vec![("nick", form.nick.clone())];
+    if !form.invite.is_empty() {
+        fields.push(("invite", form.invite.clone()));
+    }
+    let back = |code| back_with_error("/", code, &fields);
     // A browser that already has a session keeps it under the new name.
     if let Some(cookie) = jar.get(COOKIE) {
         match state.sessions.lookup(cookie.value()).await {
-            Ok(Some(session)) => return rename(&state, &session, &form.nick, back).await,
+            Ok(Some(found)) => return rename(&state, &found.person, &form.nick, back).await,
             Ok(None) => {}
             Err(err) => return back(unavailable(err).code),
         }
     }
+    let invite = match signup::admit(&state.store, state.http.signup, Some(&form.invite)).await {
+        Ok(invite) => invite,
+        Err(err) => return back(err.code),
+    };
     let nick = match state.sessions.check_name(&form.nick) {
         Ok(nick) => nick,
         Err(err) => return back(err.code),
@@ -83,18 +95,30 @@ pub async fn join(
         state.metrics.refused("sessions_per_address");
         return back(ErrorCode::RateLimited);
     }
-    let (_, token) = match state.sessions.create(nick, peer.ip()).await {
+    let created = match state
+        .sessions
+        .create(nick, peer.ip(), user_agent(&headers))
+        .await
+    {
         Ok(created) => created,
         Err(err) => return back(err.code),
     };
-    let cookie = session_cookie(&state, &headers, token);
+    signup::use_invite(&state.store, invite).await;
+    let cookie = session_cookie(&state, &headers, created.token);
     (jar.add(cookie), Redirect::to("/")).into_response()
 }
 
-/// Renames the session a browser already has, and tells everyone if it is online.
+/// The browser's `User-Agent`, for its session's line on the devices page.
+pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|agent| agent.to_str().ok())
+}
+
+/// Renames the person a browser already speaks for, and tells everyone if they are online.
 async fn rename(
     state: &AppState,
-    session: &Arc<Session>,
+    session: &Arc<Person>,
     nick: &str,
     back: impl Fn(ErrorCode) -> Response,
 ) -> Response {
@@ -222,7 +246,7 @@ async fn current(
     state: &AppState,
     jar: &CookieJar,
     peer: SocketAddr,
-) -> Result<Arc<Session>, (&'static str, ErrorCode)> {
+) -> Result<Arc<Person>, (&'static str, ErrorCode)> {
     if state.addresses.forms.check(peer.ip()).is_err() {
         state.metrics.refused("forms_per_address");
         return Err(("page", ErrorCode::RateLimited));
@@ -233,11 +257,11 @@ async fn current(
         .value()
         .to_owned();
     match state.sessions.authenticate(&token).await {
-        // A banned session sees the ban, and does nothing else.
-        Ok(Some(session)) if session.standing().banned_at(&now_rfc3339()).is_some() => {
+        // A banned person sees the ban, and does nothing else.
+        Ok(Some(found)) if found.person.standing().banned_at(&now_rfc3339()).is_some() => {
             Err(("/", ErrorCode::Banned))
         }
-        Ok(Some(session)) => Ok(session),
+        Ok(Some(found)) => Ok(found.person),
         Ok(None) => Err(("/", ErrorCode::BadSession)),
         Err(err) => Err(("page", unavailable(err).code)),
     }

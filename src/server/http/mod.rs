@@ -1,6 +1,8 @@
 //! HTTP: the router (pages, forms, `/ws`, operations, hashed client files), the security headers
 //! every response carries, and the accept loop that serves it.
 //!
+//! - [`account`]: `/login`, `/account` (devices, password, passkeys, deletion), `/link/{token}`
+//!   and `/invite/{token}`.
 //! - [`accept`]: our own accept loop (hyper), for what `axum::serve` does not do: a deadline for a
 //!   request's headers and caps on open connections per address.
 //! - [`forms`]: `POST /join`, `/say`, `/rooms/join`, `/rooms/leave`, for browsers without wasm.
@@ -10,7 +12,9 @@
 //! - [`proxy`]: the client's address behind a trusted reverse proxy (`X-Forwarded-For`).
 
 pub mod accept;
+pub mod account;
 pub mod forms;
+pub mod html;
 pub mod moderation;
 pub mod ops;
 pub mod origin;
@@ -42,13 +46,45 @@ pub fn router(state: AppState) -> Router {
         .route("/rooms/join", post(forms::join_room))
         .route("/rooms/leave", post(forms::leave_room))
         .route("/moderator", post(moderation::claim))
+        .route("/login", post(account::login::submit))
+        .route("/login/passkey/start", post(account::login::passkey_start))
+        .route(
+            "/login/passkey/finish",
+            post(account::login::passkey_finish),
+        )
+        .route("/account/password", post(account::devices::set_password))
+        .route(
+            "/account/passkey/start",
+            post(account::devices::passkey_start),
+        )
+        .route(
+            "/account/passkey/finish",
+            post(account::devices::passkey_finish),
+        )
+        .route(
+            "/account/passkey/remove",
+            post(account::devices::passkey_remove),
+        )
+        .route("/account/signout", post(account::devices::sign_out_device))
+        .route(
+            "/account/signout-others",
+            post(account::devices::sign_out_others),
+        )
+        .route("/account/link", post(account::devices::link))
+        .route("/account/invite", post(account::devices::invite))
+        .route("/account/delete", post(account::devices::delete))
+        .route("/link/{token}", post(account::links::use_link))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             origin::same_origin_posts,
         ));
     let pages = Router::new()
         .route("/moderator/{token}", get(moderation::link))
-        .route("/moderation", get(moderation::log));
+        .route("/moderation", get(moderation::log))
+        .route("/login", get(account::login::form))
+        .route("/account", get(account::devices::show))
+        .route("/link/{token}", get(account::links::show))
+        .route("/invite/{token}", get(account::links::invite));
     let mut ops = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));

@@ -11,21 +11,18 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use super::html::{escape, page};
 use crate::server::clock::now_rfc3339;
-use crate::server::session::{token, Session, COOKIE};
+use crate::server::session::{token, Person, COOKIE};
 use crate::server::state::AppState;
 use crate::server::store::moderation::MAX_AUDIT_PAGE;
 use crate::server::store::SanctionKind;
-
-/// The page's own policy: nothing but itself, and forms back to it.
-const CSP: &str =
-    "default-src 'none'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// `GET /moderator/{token}`.
 pub async fn link(jar: CookieJar, Path(token): Path<String>) -> Response {
@@ -86,7 +83,7 @@ pub async fn claim(
             session.update_standing(|s| s.moderator = true);
             // Its tabs on other servers learn it from the store.
             state.hub.session_changed(session.id);
-            tracing::info!(session = session.id.get(), "a session became a moderator");
+            tracing::info!(person = session.id.get(), "someone became a moderator");
             Redirect::to("/").into_response()
         }
         Ok(false) => page(
@@ -178,50 +175,9 @@ fn forbidden() -> Response {
     )
 }
 
-/// The session the cookie names, if any.
-async fn session(state: &AppState, jar: &CookieJar) -> Option<std::sync::Arc<Session>> {
+/// The person the cookie names, if any.
+async fn session(state: &AppState, jar: &CookieJar) -> Option<std::sync::Arc<Person>> {
     let token = jar.get(COOKIE)?.value().to_owned();
-    state.sessions.lookup(&token).await.ok().flatten()
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
-         <title>{title} · chinwag</title></head><body><h1>{title}</h1>{body}</body></html>"
-    );
-    let mut response = (status, Html(html)).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    response
-}
-
-/// Text as HTML: nothing anyone typed is ever markup.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escape_leaves_no_markup() {
-        assert_eq!(
-            super::escape("<b onclick=\"x\">&'"),
-            "&lt;b onclick=&quot;x&quot;&gt;&amp;&#39;"
-        );
-    }
+    let found = state.sessions.lookup(&token).await.ok().flatten()?;
+    Some(found.person)
 }

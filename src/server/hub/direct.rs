@@ -22,7 +22,7 @@ use super::inbox::Private;
 use super::{ConnId, Hub};
 use crate::protocol::{FrameError, ServerMsg};
 use crate::server::bus::Event;
-use crate::server::session::SessionId;
+use crate::server::session::PersonId;
 use crate::server::store::{DirectDraft, StoreError, StoredDirect};
 
 /// Most private messages one commit takes.
@@ -38,8 +38,8 @@ pub(super) struct DirectQueue {
 #[derive(Debug)]
 struct QueuedDm {
     draft: DirectDraft,
-    from: SessionId,
-    to: SessionId,
+    from: PersonId,
+    to: PersonId,
     origin: ConnId,
     reply: oneshot::Sender<Result<StoredDirect, FrameError>>,
 }
@@ -51,8 +51,8 @@ impl Hub {
     pub async fn send_direct(
         &self,
         draft: DirectDraft,
-        from: SessionId,
-        to: SessionId,
+        from: PersonId,
+        to: PersonId,
         origin: ConnId,
     ) -> Result<StoredDirect, FrameError> {
         let (reply, stored) = oneshot::channel();
@@ -149,7 +149,7 @@ impl Hub {
         &self,
         dm: &StoredDirect,
         frame: &Utf8Bytes,
-        (from, to): (SessionId, SessionId),
+        (from, to): (PersonId, PersonId),
         origin: ConnId,
     ) {
         let people = self.people();

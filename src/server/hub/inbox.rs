@@ -33,6 +33,8 @@ pub enum Private {
     /// The session was banned until then, for that reason (empty if none was given or it is not
     /// known here): the connection says so and closes.
     Banned { until: String, reason: String },
+    /// A frame for this connection as it is (the person's read position moved on another device).
+    Frame(Utf8Bytes),
     /// The session can no longer be used (its token was replaced or revoked, or it was signed
     /// out): the connection says so with this error and closes with 1008 and `close_reason`.
     Ended {

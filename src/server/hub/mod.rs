@@ -41,7 +41,7 @@ pub use room::{Received, Subscription};
 
 use super::bus::{Bus, Event};
 use super::metrics::Metrics;
-use super::session::SessionId;
+use super::session::PersonId;
 use crate::protocol::ServerMsg;
 
 /// Identifies one websocket connection, so a subscriber can skip its own messages (no echo).
@@ -207,7 +207,7 @@ impl Hub {
     }
 
     /// Tells the other servers that session `id` was muted (`ban: false`) or banned until `until`.
-    pub fn sanctioned(&self, id: SessionId, ban: bool, until: &str, reason: &str) {
+    pub fn sanctioned(&self, id: PersonId, ban: bool, until: &str, reason: &str) {
         let event = Event::Sanctioned {
             id: id.get(),
             ban,
@@ -219,7 +219,7 @@ impl Hub {
 
     /// Tells the other servers that session `id` changed in the store (its role): those that
     /// know it read it again.
-    pub fn session_changed(&self, id: SessionId) {
+    pub fn session_changed(&self, id: PersonId) {
         self.shared
             .bus
             .publish(&Event::Session { id: id.get() }, None);

@@ -24,25 +24,27 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tungstenite::Utf8Bytes;
+
 use super::inbox::{Inbox, Mailbox, Private};
 use super::roster::Rosters;
 use super::{ConnId, Hub, SERVER};
 use crate::protocol::{ServerMsg, GENERAL};
 use crate::server::bus::{Event, NodeId, PersonInfo};
-use crate::server::session::SessionId;
+use crate::server::session::{PersonId, SessionId};
 
 /// Who is online: each person, an index of their name keys, and each room's sorted list.
 #[derive(Debug, Default)]
 pub(super) struct People {
-    pub(super) persons: HashMap<SessionId, Person>,
-    pub(super) by_key: HashMap<String, SessionId>,
+    pub(super) persons: HashMap<PersonId, Person>,
+    pub(super) by_key: HashMap<String, PersonId>,
     pub(super) rosters: Rosters,
     /// How many presence changes this server has told the others (each one numbered, so a server
     /// that missed one asks for a snapshot).
     pub(super) version: u64,
     /// The bots among `persons`, with their names (a bot never renames): a few, listed in every
     /// `welcome` without a walk over everyone.
-    pub(super) bots: std::collections::BTreeMap<SessionId, String>,
+    pub(super) bots: std::collections::BTreeMap<PersonId, String>,
 }
 
 /// Someone online (here or on another server), or within the leave grace here.
@@ -50,14 +52,13 @@ pub(super) struct People {
 pub(super) struct Person {
     pub(super) nick: String,
     pub(super) key: String,
-    /// The session's token hash, as private messages are stored by (known for people who
-    /// connected here).
-    token_hash: Option<Arc<str>>,
     /// The rooms they are in besides `general` (where everyone is): for most people none, and an
     /// empty set costs nothing.
     pub(super) rooms: BTreeSet<String>,
     /// Each open connection's inbox.
     pub(super) connections: HashMap<ConnId, Arc<Mailbox>>,
+    /// Which of their sessions each open connection speaks for.
+    sessions: HashMap<ConnId, SessionId>,
     /// Bumped on every connect, so a pending leave can tell that the person came back meanwhile.
     epoch: u64,
     /// Whether they are online on this server: connected, or within the leave grace.
@@ -74,9 +75,9 @@ impl Person {
         Self {
             nick,
             key,
-            token_hash: None,
             rooms,
             connections: HashMap::new(),
+            sessions: HashMap::new(),
             epoch: 0,
             here: false,
             bot: false,
@@ -90,7 +91,7 @@ impl Person {
     }
 
     /// Who they are, as the other servers learn it.
-    pub(super) fn info(&self, session: SessionId) -> PersonInfo {
+    pub(super) fn info(&self, session: PersonId) -> PersonInfo {
         PersonInfo {
             id: session.get(),
             nick: self.nick.clone(),
@@ -103,11 +104,9 @@ impl Person {
 /// Who someone online is, for a private message to them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
-    pub session: SessionId,
+    pub person: PersonId,
     /// Their nickname as they spell it.
     pub nick: String,
-    /// Their token hash, if they are connected here (otherwise it is read from the store).
-    pub token_hash: Option<Arc<str>>,
 }
 
 /// A connection registered with the hub; dropping it unregisters the connection (and, after the
@@ -115,7 +114,7 @@ pub struct Recipient {
 #[derive(Debug)]
 pub struct Presence {
     hub: Hub,
-    session: SessionId,
+    session: PersonId,
     conn: ConnId,
 }
 
@@ -125,13 +124,14 @@ impl Drop for Presence {
     }
 }
 
-/// A session as the hub registers its connection.
+/// A connection of a person, as the hub registers it.
 #[derive(Debug, Clone, Copy)]
 pub struct Arrival<'a> {
+    pub person: PersonId,
+    /// The session (device) it speaks for.
     pub session: SessionId,
     pub nick: &'a str,
     pub key: &'a str,
-    pub token_hash: &'a Arc<str>,
     /// Its rooms, `general` included, read under the session's order lock.
     pub rooms: &'a [String],
     /// A bot's session.
@@ -171,7 +171,7 @@ impl Hub {
     /// first connection. Returns the connection's inbox and the guard that unregisters it.
     pub fn connect(&self, arrival: Arrival<'_>, conn: ConnId) -> (Inbox, Presence) {
         let mailbox = Mailbox::new(self.shared.config.inbox_capacity);
-        let session = arrival.session;
+        let session = arrival.person;
         let announce = {
             let mut people = self.people();
             let People {
@@ -202,7 +202,6 @@ impl Hub {
                 arrival.nick.clone_into(&mut person.nick);
                 arrival.key.clone_into(&mut person.key);
             }
-            person.token_hash = Some(Arc::clone(arrival.token_hash));
             if arrival.bot {
                 person.bot = true;
                 bots.insert(session, person.nick.clone());
@@ -232,6 +231,7 @@ impl Hub {
             person.rooms = now_in;
             person.epoch += 1;
             person.connections.insert(conn, Arc::clone(&mailbox));
+            person.sessions.insert(conn, arrival.session);
             if !std::mem::replace(&mut person.here, true) && self.shared.bus.is_shared() {
                 // Told under the lock, so the others hear this server's changes in their order.
                 *version += 1;
@@ -329,7 +329,7 @@ impl Hub {
     /// is online, and the session's connections other than `origin` follow. Called under the
     /// session's order lock, after the store took the change. Other servers are told to read the
     /// session again.
-    pub fn membership(&self, session: SessionId, room: &str, joined: bool, origin: ConnId) {
+    pub fn membership(&self, session: PersonId, room: &str, joined: bool, origin: ConnId) {
         self.shared
             .bus
             .publish(&Event::Session { id: session.get() }, None);
@@ -347,7 +347,7 @@ impl Hub {
     pub(super) fn change_room(
         &self,
         people: &mut People,
-        session: SessionId,
+        session: PersonId,
         room: &str,
         joined: bool,
         origin: ConnId,
@@ -412,13 +412,14 @@ impl Hub {
     /// Forgets connection `conn` of `session`. If it was the person's last one, they are announced
     /// as gone after the leave grace, unless they came back meanwhile (or are online on another
     /// server).
-    fn disconnect(&self, session: SessionId, conn: ConnId) {
+    fn disconnect(&self, session: PersonId, conn: ConnId) {
         let epoch = {
             let mut people = self.people();
             let Some(person) = people.persons.get_mut(&session) else {
                 return;
             };
             person.connections.remove(&conn);
+            person.sessions.remove(&conn);
             if !person.connections.is_empty() {
                 return;
             }
@@ -435,7 +436,6 @@ impl Hub {
                 match people.persons.get_mut(&session) {
                     Some(p) if p.connections.is_empty() && p.epoch == epoch && p.here => {
                         p.here = false;
-                        p.token_hash = None;
                         if hub.shared.bus.is_shared() {
                             people.version += 1;
                             let offline = Event::Offline {
@@ -459,7 +459,7 @@ impl Hub {
     pub(super) fn forget_if_gone(
         &self,
         people: &mut People,
-        session: SessionId,
+        session: PersonId,
     ) -> Option<Announce> {
         let People {
             persons,
@@ -492,7 +492,7 @@ impl Hub {
 
     /// Closes every connection of `session` on this server: each says it is banned until `until`
     /// (and why), then closes.
-    pub fn close_session(&self, session: SessionId, until: &str, reason: &str) {
+    pub fn close_session(&self, session: PersonId, until: &str, reason: &str) {
         let people = self.people();
         if let Some(person) = people.persons.get(&session) {
             for mailbox in person.connections.values() {
@@ -504,18 +504,23 @@ impl Hub {
         }
     }
 
-    /// Closes every connection of `session` here with `code` and `message`, then close code 1008
-    /// and `close_reason` (a session that can no longer be used).
-    pub fn end_session(
+    /// Closes connections of `person` here with `code` and `message`, then close code 1008 and
+    /// `close_reason`: those of sessions `which` (signed out, replaced), or all of them (`None`: the
+    /// person was deleted).
+    pub fn end_sessions(
         &self,
-        session: SessionId,
+        person: PersonId,
+        which: Option<&[SessionId]>,
         code: crate::protocol::ErrorCode,
-        message: &str,
-        close_reason: &str,
+        (message, close_reason): (&str, &str),
     ) {
         let people = self.people();
-        if let Some(person) = people.persons.get(&session) {
-            for mailbox in person.connections.values() {
+        if let Some(found) = people.persons.get(&person) {
+            for (conn, mailbox) in &found.connections {
+                let session = found.sessions.get(conn).copied().unwrap_or_default();
+                if which.is_some_and(|which| !which.contains(&session)) {
+                    continue;
+                }
                 mailbox.push(Private::Ended {
                     code,
                     message: message.to_owned(),
@@ -523,6 +528,51 @@ impl Hub {
                 });
             }
         }
+    }
+
+    /// Puts `frame` in the inboxes of `person`'s connections here, but `origin`'s (a frame for
+    /// all of a person's devices: their read position moved).
+    pub fn tell_person(&self, person: PersonId, origin: Option<ConnId>, frame: Utf8Bytes) {
+        let people = self.people();
+        if let Some(found) = people.persons.get(&person) {
+            for (conn, mailbox) in &found.connections {
+                if Some(*conn) != origin {
+                    mailbox.push(Private::Frame(frame.clone()));
+                }
+            }
+        }
+    }
+
+    /// Tells `person`'s connections everywhere but `origin` of `frame`: here at once, on the
+    /// other servers through the bus.
+    pub fn tell_person_everywhere(&self, person: PersonId, origin: ConnId, frame: &ServerMsg) {
+        let frame = Utf8Bytes::from(frame.to_json());
+        self.shared
+            .bus
+            .publish(&Event::Personal { id: person.get() }, Some(frame.as_str()));
+        self.tell_person(person, Some(origin), frame);
+    }
+
+    /// Closes the connections here of sessions `which` of `person`: they were signed out
+    /// (`signed_out`, then close 1008 `signed out`).
+    pub fn end_signed_out(&self, person: PersonId, which: &[SessionId]) {
+        self.end_sessions(
+            person,
+            Some(which),
+            crate::protocol::ErrorCode::SignedOut,
+            ("this device was signed out", "signed out"),
+        );
+    }
+
+    /// Signs out sessions `which` of `person` on every server: their connections here now, the
+    /// others' through the bus.
+    pub fn sign_out_everywhere(&self, person: PersonId, which: &[SessionId]) {
+        let event = Event::SignedOut {
+            id: person.get(),
+            sessions: which.iter().map(|s| s.get()).collect(),
+        };
+        self.shared.bus.publish(&event, None);
+        self.end_signed_out(person, which);
     }
 
     /// The bots online, sorted.
@@ -540,7 +590,7 @@ impl Hub {
     /// Records that `session` is now called `to` (key `key`) and, if they are online, tells everyone
     /// but `origin`, which answers its own client. Other servers are told to read the session
     /// again.
-    pub fn rename(&self, session: SessionId, from: &str, to: &str, key: &str, origin: ConnId) {
+    pub fn rename(&self, session: PersonId, from: &str, to: &str, key: &str, origin: ConnId) {
         self.shared
             .bus
             .publish(&Event::Session { id: session.get() }, None);
@@ -555,7 +605,7 @@ impl Hub {
     }
 
     /// Lists an online person under their new name. Returns whether they are online.
-    pub(super) fn rekey(&self, session: SessionId, to: &str, key: &str) -> bool {
+    pub(super) fn rekey(&self, session: PersonId, to: &str, key: &str) -> bool {
         let mut people = self.people();
         let People {
             persons,
@@ -586,9 +636,8 @@ impl Hub {
         let session = *people.by_key.get(key)?;
         let person = people.persons.get(&session)?;
         (!person.connections.is_empty() || !person.elsewhere.is_empty()).then(|| Recipient {
-            session,
+            person: session,
             nick: person.nick.clone(),
-            token_hash: person.token_hash.clone(),
         })
     }
 }

@@ -11,7 +11,7 @@ use super::presence::{Announce, People, Person};
 use super::{Delivery, Hub, SERVER};
 use crate::protocol::{ServerMsg, GENERAL};
 use crate::server::bus::{Event, NodeId, PersonInfo};
-use crate::server::session::{nick, SessionId};
+use crate::server::session::{nick, PersonId};
 
 impl Hub {
     /// A message another server stored: on to its room's ring, in order, if anyone listens here.
@@ -37,8 +37,8 @@ impl Hub {
     pub fn remote_direct(
         &self,
         id: u64,
-        (from, prev_from): (SessionId, u64),
-        (to, prev_to): (SessionId, u64),
+        (from, prev_from): (PersonId, u64),
+        (to, prev_to): (PersonId, u64),
         frame: &Utf8Bytes,
     ) {
         let people = self.people();
@@ -60,7 +60,7 @@ impl Hub {
 
     /// A private message this server may not have been told of (read from the store by a tail
     /// check): each party's connections here check the store for what they lack.
-    pub fn missed_direct(&self, id: u64, parties: [Option<SessionId>; 2]) {
+    pub fn missed_direct(&self, id: u64, parties: [Option<PersonId>; 2]) {
         let people = self.people();
         let mut seen = None;
         for session in parties.into_iter().flatten() {
@@ -88,7 +88,7 @@ impl Hub {
         }
         if stale {
             self.apply_session(
-                SessionId::from_store(info.id),
+                PersonId::from_store(info.id),
                 &info.nick,
                 &Self::room_set(&info.rooms),
             );
@@ -100,7 +100,7 @@ impl Hub {
     fn stale_view(people: &People, info: &PersonInfo) -> bool {
         people
             .persons
-            .get(&SessionId::from_store(info.id))
+            .get(&PersonId::from_store(info.id))
             .is_some_and(|p| {
                 !p.here
                     && (p.nick != info.nick
@@ -110,7 +110,7 @@ impl Hub {
     }
 
     fn online_on(&self, people: &mut People, node: NodeId, info: &PersonInfo) -> Option<Announce> {
-        let session = SessionId::from_store(info.id);
+        let session = PersonId::from_store(info.id);
         let People {
             persons,
             by_key,
@@ -151,19 +151,14 @@ impl Hub {
     pub fn remote_offline(&self, node: NodeId, id: i64) {
         let announce = {
             let mut people = self.people();
-            self.offline_on(&mut people, node, SessionId::from_store(id))
+            self.offline_on(&mut people, node, PersonId::from_store(id))
         };
         if let Some(announce) = announce {
             self.announce(announce);
         }
     }
 
-    fn offline_on(
-        &self,
-        people: &mut People,
-        node: NodeId,
-        session: SessionId,
-    ) -> Option<Announce> {
+    fn offline_on(&self, people: &mut People, node: NodeId, session: PersonId) -> Option<Announce> {
         let person = people.persons.get_mut(&session)?;
         person.elsewhere.retain(|n| *n != node);
         self.forget_if_gone(people, session)
@@ -181,7 +176,7 @@ impl Hub {
         let announces: Vec<Announce> = {
             let mut people = self.people();
             let listed: HashSet<i64> = online.iter().map(|info| info.id).collect();
-            let gone: Vec<SessionId> = people
+            let gone: Vec<PersonId> = people
                 .persons
                 .iter()
                 .filter(|(session, p)| {
@@ -206,7 +201,7 @@ impl Hub {
         }
         for info in stale {
             self.apply_session(
-                SessionId::from_store(info.id),
+                PersonId::from_store(info.id),
                 &info.nick,
                 &Self::room_set(&info.rooms),
             );
@@ -246,14 +241,14 @@ impl Hub {
     }
 
     /// Whether `session` is online anywhere, as far as this server knows.
-    pub fn knows(&self, session: SessionId) -> bool {
+    pub fn knows(&self, session: PersonId) -> bool {
         self.people().persons.contains_key(&session)
     }
 
     /// Session `session` is now called `nick` and in `rooms` (besides general), as the store says
     /// after another server changed it: this server's lists follow, and its clients hear of the
     /// change as they would have from a change made here.
-    pub fn apply_session(&self, session: SessionId, nick: &str, rooms: &BTreeSet<String>) {
+    pub fn apply_session(&self, session: PersonId, nick: &str, rooms: &BTreeSet<String>) {
         let (from, renamed) = {
             let people = self.people();
             match people.persons.get(&session) {
@@ -293,7 +288,7 @@ impl Hub {
 
     /// The inboxes of `session`'s connections here are told its rooms changed (so they re-read
     /// them), even if this server's lists already agree.
-    pub fn rooms_changed(&self, session: SessionId) {
+    pub fn rooms_changed(&self, session: PersonId) {
         let people = self.people();
         if let Some(person) = people.persons.get(&session) {
             for mailbox in person.connections.values() {

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::server::session::SessionId;
+use crate::server::session::PersonId;
 
 /// Everyone online, by room.
 #[derive(Debug, Default)]
@@ -24,14 +24,14 @@ pub struct Rosters {
 struct Roster {
     /// Keyed by lowercase nickname then session, so iteration is the case-insensitive order the
     /// clients show and two people with one nickname (in two spellings) are both kept.
-    names: BTreeMap<(String, SessionId), String>,
+    names: BTreeMap<(String, PersonId), String>,
     /// Whether a `roster` frame is already scheduled for this room.
     pending: bool,
 }
 
 impl Rosters {
     /// Lists `nick` of `session` in `room`. Returns how many are online there now.
-    pub fn add(&mut self, room: &str, session: SessionId, nick: &str) -> usize {
+    pub fn add(&mut self, room: &str, session: PersonId, nick: &str) -> usize {
         let roster = self.rooms.entry(room.to_owned()).or_default();
         roster
             .names
@@ -40,7 +40,7 @@ impl Rosters {
     }
 
     /// Takes `nick` of `session` off `room`'s list. Returns how many were online there before.
-    pub fn remove(&mut self, room: &str, session: SessionId, nick: &str) -> usize {
+    pub fn remove(&mut self, room: &str, session: PersonId, nick: &str) -> usize {
         let Some(roster) = self.rooms.get_mut(room) else {
             return 0;
         };
@@ -92,8 +92,8 @@ impl Rosters {
 mod tests {
     use super::*;
 
-    fn session(n: i64) -> SessionId {
-        SessionId::from_raw(n)
+    fn session(n: i64) -> PersonId {
+        PersonId::from_raw(n)
     }
 
     #[test]

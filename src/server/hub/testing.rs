@@ -19,7 +19,7 @@ pub struct MemoryLog {
     seqs: Mutex<HashMap<String, u64>>,
     direct_ids: AtomicU64,
     /// Each party's latest private message.
-    latest_direct: Mutex<HashMap<String, u64>>,
+    latest_direct: Mutex<HashMap<i64, u64>>,
 }
 
 impl Log for MemoryLog {
@@ -68,10 +68,10 @@ impl Log for MemoryLog {
                 .into_iter()
                 .map(|d| {
                     let id = self.direct_ids.fetch_add(1, Ordering::Relaxed) + 1;
-                    let prev_from = latest.get(&d.from_session).copied().unwrap_or(0);
-                    let prev_to = latest.get(&d.to_session).copied().unwrap_or(0);
-                    latest.insert(d.from_session.clone(), id);
-                    latest.insert(d.to_session.clone(), id);
+                    let prev_from = latest.get(&d.from_person).copied().unwrap_or(0);
+                    let prev_to = latest.get(&d.to_person).copied().unwrap_or(0);
+                    latest.insert(d.from_person, id);
+                    latest.insert(d.to_person, id);
                     StoredDirect {
                         message: DirectMessage {
                             id,

@@ -12,7 +12,7 @@ use super::*;
 use crate::protocol::{ChatMessage, ServerMsg, Stored, GENERAL};
 use crate::server::bus::Bus;
 use crate::server::clock::now_rfc3339;
-use crate::server::session::SessionId;
+use crate::server::session::PersonId;
 use crate::server::store::{DirectDraft, NewMessage, StoreError, StoredDirect};
 use testing::MemoryLog;
 
@@ -33,7 +33,7 @@ fn draft(from: &str, text: &str) -> NewMessage {
         at: now_rfc3339(),
         client_id: Some(format!("c-{text}")),
         action: false,
-        session_hash: None,
+        person_id: None,
         mentions: Vec::new(),
     }
 }
@@ -81,19 +81,19 @@ fn frame_text(private: Private) -> String {
         Private::Missed { id } => format!("missed {id}"),
         Private::Banned { until, .. } => format!("banned until {until}"),
         Private::Ended { close_reason, .. } => format!("ended: {close_reason}"),
+        Private::Frame(frame) => frame.as_str().to_owned(),
     }
 }
 
 /// Registers a connection of session `n` called `nick` in `in_rooms`.
 fn arrive(hub: &Hub, n: i64, nick: &str, in_rooms: &[&str], conn: ConnId) -> (Inbox, Presence) {
-    let hash: Arc<str> = Arc::from(format!("hash-{n}"));
     let key = nick.to_lowercase();
     hub.connect(
         Arrival {
-            session: SessionId::from_raw(n),
+            person: PersonId::from_raw(n),
+            session: crate::server::session::SessionId::from_store(n),
             nick,
             key: &key,
-            token_hash: &hash,
             rooms: &rooms(in_rooms),
             bot: false,
         },
@@ -101,10 +101,15 @@ fn arrive(hub: &Hub, n: i64, nick: &str, in_rooms: &[&str], conn: ConnId) -> (In
     )
 }
 
+/// A person's number in these tests, from their name.
+fn person_number(nick: &str) -> i64 {
+    nick.bytes().fold(0, |n, b| n * 31 + i64::from(b))
+}
+
 fn dm_draft(from: &str, to: &str, text: &str) -> DirectDraft {
     DirectDraft {
-        from_session: format!("hash-{from}"),
-        to_session: format!("hash-{to}"),
+        from_person: person_number(from),
+        to_person: person_number(to),
         from: from.into(),
         to: to.into(),
         text: text.into(),
@@ -539,14 +544,14 @@ async fn a_private_message_reaches_both_parties_and_nobody_else() {
 
     let bob = hub.find_online("bob").expect("bob is online");
     assert_eq!(
-        (bob.session, bob.nick.as_str()),
-        (SessionId::from_raw(2), "Bob")
+        (bob.person, bob.nick.as_str()),
+        (PersonId::from_raw(2), "Bob")
     );
     let sent = hub
         .send_direct(
             dm_draft("alice", "Bob", "psst"),
-            SessionId::from_raw(1),
-            bob.session,
+            PersonId::from_raw(1),
+            bob.person,
             a1,
         )
         .await
@@ -573,8 +578,8 @@ async fn private_messages_from_many_senders_arrive_in_id_order() {
                     let text = format!("{s}-{i}");
                     hub.send_direct(
                         dm_draft(&format!("s{s}"), "reader", &text),
-                        SessionId::from_raw(s),
-                        SessionId::from_raw(100),
+                        PersonId::from_raw(s),
+                        PersonId::from_raw(100),
                         me,
                     )
                     .await
@@ -605,8 +610,8 @@ async fn a_full_inbox_counts_what_it_missed() {
     for _ in 1..=5 {
         hub.send_direct(
             dm_draft("alice", "bob", "x"),
-            SessionId::from_raw(1),
-            SessionId::from_raw(2),
+            PersonId::from_raw(1),
+            PersonId::from_raw(2),
             a,
         )
         .await
@@ -630,7 +635,7 @@ async fn membership_tells_the_room_and_the_sessions_other_tabs() {
     let mut rust = hub.subscribe("rust", b1);
     assert_eq!(hub.members("rust"), ["bob"]);
 
-    hub.membership(SessionId::from_raw(1), "rust", true, a1);
+    hub.membership(PersonId::from_raw(1), "rust", true, a1);
     assert_eq!(hub.members("rust"), ["alice", "bob"]);
     assert_eq!(hub.members("general"), ["alice", "bob"]);
     assert_eq!(
@@ -648,7 +653,7 @@ async fn membership_tells_the_room_and_the_sessions_other_tabs() {
     );
     assert!(a1_inbox.try_recv().is_none(), "the tab that joined knows");
 
-    hub.membership(SessionId::from_raw(1), "rust", false, a2);
+    hub.membership(PersonId::from_raw(1), "rust", false, a2);
     assert_eq!(hub.members("rust"), ["bob"]);
     assert_eq!(frame_text(a1_inbox.recv().await), "rooms changed");
 }
@@ -660,7 +665,7 @@ async fn a_rename_moves_the_name_in_every_list_and_index() {
     let (_ai, _ap) = arrive(&hub, 1, "alice", &["general", "rust"], a);
     let (_bi, _bp) = arrive(&hub, 2, "bob", &["general"], b);
     let mut general = hub.subscribe(GENERAL, b);
-    hub.rename(SessionId::from_raw(1), "alice", "Alicia", "alicia", a);
+    hub.rename(PersonId::from_raw(1), "alice", "Alicia", "alicia", a);
     assert_eq!(hub.members("rust"), ["Alicia"]);
     assert_eq!(hub.online(), ["Alicia", "bob"]);
     assert!(hub.find_online("alice").is_none());
@@ -729,8 +734,8 @@ async fn private_messages_share_commits_instead_of_waiting_on_each_other() {
                 let me = hub.connection_id();
                 hub.send_direct(
                     dm_draft(&format!("s{s}"), "r", "hi"),
-                    SessionId::from_raw(s),
-                    SessionId::from_raw(100),
+                    PersonId::from_raw(s),
+                    PersonId::from_raw(100),
                     me,
                 )
                 .await

@@ -32,14 +32,15 @@ pub const MIN_FRAME_BYTES: usize = 52 * 1024;
 pub enum Throttle {
     /// Everything a person does on purpose: `say`, `dm`, `join`, `leave`, `nick`, `history`.
     Message,
-    /// `typing`, which clients send by themselves while someone types.
+    /// `typing` and `read`, which clients send by themselves while someone types or reads.
     Typing,
 }
 
 impl Throttle {
     pub fn of(msg: &ClientMsg) -> Self {
         match msg {
-            ClientMsg::Typing { .. } => Throttle::Typing,
+            // Both come by themselves as someone types or reads.
+            ClientMsg::Typing { .. } | ClientMsg::Read { .. } => Throttle::Typing,
             _ => Throttle::Message,
         }
     }

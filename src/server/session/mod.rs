@@ -1,44 +1,51 @@
-//! Sessions: who a connection or a page speaks for, and who holds which nickname.
+//! People and their sessions: who a connection or a page speaks for, and who holds which
+//! nickname.
 //!
-//! The store owns sessions, their nicknames' claims and their rooms ([`crate::server::store`]);
-//! this module is a bounded cache of them with the rules around it:
+//! The store owns people, their sessions, their names' claims and their rooms
+//! ([`crate::server::store`]); this module is a bounded cache of them with the rules around it:
 //!
-//! - A session is created when someone picks a nickname (the page's form, or a bot's `hello`), and
-//!   named by a random token ([`token`]) the browser keeps in an HttpOnly cookie. It is found by
-//!   that token on any server: read through from the store on a miss, never loaded wholesale.
+//! - A **person** ([`Person`]) owns a name, rooms, private messages, read positions, roles, mutes
+//!   and bans. A **session** is one browser's or client's: a random token ([`token`]) the browser
+//!   keeps in an HttpOnly cookie, naming one person. A person made by the nickname form (or a
+//!   bot's `hello`) is a guest with one session; signing in on another device gives the same
+//!   person another session. A session is found by its token on any server: read through from the
+//!   store on a miss, never loaded wholesale.
 //! - Nicknames are normalized and compared by a confusable-folded key ([`nick`]). A name is held
-//!   by a claim in the store: while the session has a connection (its server refreshes the claim)
-//!   and for [`SessionConfig::idle_hold`] after its last one closed. After that someone else may
-//!   take it; the old session is told `nick_taken` if it comes back, and may pick a new name
-//!   without losing its rooms or messages. After a restart the claim, not the last one to load,
-//!   decides who holds a name.
-//! - Sessions unseen for [`SessionConfig::forget_after`] are deleted by a sweep.
+//!   by a claim in the store: while the person has a connection (their server refreshes the claim)
+//!   and for [`SessionConfig::idle_hold`] after their last one closed; for good once they have a
+//!   password or a passkey. After that someone else may take it; the old person is told
+//!   `nick_taken` if they come back, and may pick a new name without losing their rooms or
+//!   messages.
+//! - Sessions unused for [`SessionConfig::forget_after`] are deleted by a sweep, and so are guests
+//!   left without a session.
 //!
 //! # Memory
-//! Sessions with a connection on this server are kept (their connections hold them); of the rest,
-//! at most [`SessionConfig::max_cached`] recently used ones, least recently used out first, and
-//! none unused for long. Each [`Session`] carries its rate-limit buckets and an async lock that
-//! puts what must happen in one order per session (membership changes, a new connection's
-//! registration, at-most-once sends) in that order across all its tabs.
+//! People with a connection on this server are kept (their connections hold them); of the rest,
+//! sessions are kept in a bounded cache, at most [`SessionConfig::max_cached`] recently used,
+//! least recently used out first, and none unused for long. There is never more than one
+//! [`Person`] in memory for one person, however many of their sessions are cached. Each carries
+//! its rate-limit buckets and an async lock that puts what must happen in one order per person
+//! (membership changes, a new connection's registration, at-most-once sends) in that order across
+//! all their devices and tabs.
 
-mod entry;
 pub mod nick;
+mod person;
 pub mod token;
 
-use entry::State;
-pub use entry::{banned, Online, Session, Standing};
+use person::State;
+pub use person::{banned, Online, Person, Standing};
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
 use super::clock::{now_rfc3339, rfc3339_ago, rfc3339_in};
 use super::limits::{wait_ms, AddrKey, Rate, Throttle, TokenBucket};
-use super::store::{SavedSession, Store, StoreError};
+use super::store::{Device, SavedPerson, Store, StoreError};
 use crate::protocol::{ErrorCode, FrameError, GENERAL};
 use nick::Nick;
 use token::Digest;
@@ -46,16 +53,16 @@ use token::Digest;
 /// The name of the browser's session cookie.
 pub const COOKIE: &str = "chinwag_session";
 
-/// A session's identity on every server: its number in the store.
+/// A person's identity on every server: their number in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SessionId(i64);
+pub struct PersonId(i64);
 
-impl SessionId {
+impl PersonId {
     pub fn get(self) -> i64 {
         self.0
     }
 
-    /// The session with this id in the store (as another server names it on the bus).
+    /// The person with this id in the store (as another server names them on the bus).
     pub fn from_store(id: i64) -> Self {
         Self(id)
     }
@@ -67,31 +74,47 @@ impl SessionId {
     }
 }
 
+/// A session's identity (one device's, or one client's): its number in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SessionId(i64);
+
+impl SessionId {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The session with this id in the store.
+    pub fn from_store(id: i64) -> Self {
+        Self(id)
+    }
+}
+
 /// Tunables of the session cache.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// How long a session keeps its nickname after its last connection closed.
+    /// How long a guest keeps their nickname after their last connection closed.
     pub idle_hold: Duration,
-    /// How long an unused session is kept at all. After this its cookie leads back to the
-    /// nickname form and its row is deleted.
+    /// How long an unused session is kept at all (and a guest without one). After this its cookie
+    /// leads back to the nickname form and its row is deleted.
     pub forget_after: Duration,
     /// Sessions without a connection kept in memory at most.
     pub max_cached: usize,
     /// How long a session without a connection stays cached unused.
     pub cache_idle: Duration,
-    /// How often live sessions are marked seen and their claims moved forward (well within
-    /// `idle_hold`, so a connected session's name never runs out).
+    /// How often live sessions are marked seen and their names' claims moved forward (well
+    /// within `idle_hold`, so a connected person's name never runs out).
     pub refresh_every: Duration,
     /// How often expired sessions are deleted from the store.
     pub sweep_every: Duration,
-    /// Per session, all its tabs together.
+    /// Per person, all their devices and tabs together.
     pub messages: Rate,
     pub typing: Rate,
-    /// Renames per session (a few an hour: everyone is told of each).
+    /// Renames per person (a few an hour: everyone is told of each).
     pub renames: Rate,
-    /// Whether other servers share the store (and may rename a session or change its rooms):
-    /// then a session without a connection here is read again from the store whenever it is
-    /// looked up, and one with a connection here is re-read when the bus says it changed.
+    /// Whether other servers share the store (and may rename a person or change their rooms):
+    /// then a person without a connection here is read again from the store whenever one of
+    /// their sessions is looked up, and one with a connection here is re-read when the bus says
+    /// they changed.
     pub shared: bool,
 }
 
@@ -125,17 +148,57 @@ struct Shared {
     cache: Mutex<Cache>,
 }
 
+/// A session as cached: its number, its person, and its connections here.
+#[derive(Debug, Clone)]
+struct Entry {
+    session: SessionId,
+    person: Arc<Person>,
+    connections: usize,
+}
+
 #[derive(Debug)]
 struct Cache {
     /// Sessions with a connection on this server; each leaves when its last connection closes.
-    live: HashMap<Digest, Arc<Session>>,
-    /// The same sessions by id (the bus names sessions by id).
-    live_ids: HashMap<SessionId, Digest>,
+    live: HashMap<Digest, Entry>,
+    /// The people with a connection here, by id (the bus names people by id).
+    people: HashMap<PersonId, Arc<Person>>,
+    /// Every person in memory, so that two sessions of one person share one [`Person`].
+    known: HashMap<PersonId, Weak<Person>>,
     /// Recently used sessions without a connection, bounded.
-    idle: LruCache<Digest, Arc<Session>>,
-    /// The name keys held by live sessions: a name in use here is refused without a store round
-    /// trip.
-    names: HashMap<String, SessionId>,
+    idle: LruCache<Digest, Entry>,
+    /// The name keys held by people live here: a name in use here is refused without a store
+    /// round trip.
+    names: HashMap<String, PersonId>,
+}
+
+/// A person made for someone who picked a name, with the session their browser or client now
+/// holds.
+#[derive(Debug)]
+pub struct Created {
+    pub person: Arc<Person>,
+    pub session: SessionId,
+    /// The session's token, given out once and never stored.
+    pub token: String,
+}
+
+/// Who a token speaks for.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub person: Arc<Person>,
+    pub session: SessionId,
+    /// The token's digest (the cache's key).
+    digest: Digest,
+}
+
+impl Created {
+    /// The new session as a lookup of its token finds it.
+    pub fn found(&self) -> Found {
+        Found {
+            person: Arc::clone(&self.person),
+            session: self.session,
+            digest: token::digest(&self.token),
+        }
+    }
 }
 
 impl Sessions {
@@ -147,7 +210,8 @@ impl Sessions {
                 store,
                 cache: Mutex::new(Cache {
                     live: HashMap::new(),
-                    live_ids: HashMap::new(),
+                    people: HashMap::new(),
+                    known: HashMap::new(),
                     idle: LruCache::new(capacity),
                     names: HashMap::new(),
                 }),
@@ -167,12 +231,10 @@ impl Sessions {
         &self.shared.config
     }
 
-    fn new_session(&self, id: i64, digest: Digest, nick: Nick, rooms: BTreeSet<String>) -> Session {
+    fn new_person(&self, id: i64, nick: Nick, rooms: BTreeSet<String>) -> Person {
         let now = Instant::now();
-        Session {
-            id: SessionId(id),
-            token_hash: Arc::from(token::hex(&digest)),
-            digest,
+        Person {
+            id: PersonId(id),
             state: Mutex::new(State {
                 nick,
                 rooms,
@@ -184,21 +246,20 @@ impl Sessions {
                 typing: TokenBucket::new(self.config().typing, now),
                 renames: TokenBucket::new(self.config().renames, now),
                 standing: Standing::default(),
-                revoked: false,
             }),
             order: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// The name key's holder among sessions live here, other than `me`.
-    fn held_here(&self, key: &str, me: Option<SessionId>) -> bool {
+    /// The name key's holder among people live here, other than `me`.
+    fn held_here(&self, key: &str, me: Option<PersonId>) -> bool {
         self.cache()
             .names
             .get(key)
             .is_some_and(|holder| Some(*holder) != me)
     }
 
-    /// Checks a nickname someone typed: normalized, valid, and not held by a session connected
+    /// Checks a nickname someone typed: normalized, valid, and not held by someone connected
     /// here (a name in use here is refused without a store round trip).
     pub fn check_name(&self, nick: &str) -> Result<Nick, FrameError> {
         let nick = nick::normalize(nick)?;
@@ -208,14 +269,15 @@ impl Sessions {
         Ok(nick)
     }
 
-    /// Creates a session for `nick` (see [`Sessions::check_name`]), for someone at `address`, if
-    /// the store's claim on the name can be had and the address is not banned. Returns it with its
-    /// token (shown once, never stored).
+    /// Makes a guest person for `nick` (see [`Sessions::check_name`]) with a first session, for
+    /// someone at `address`, if the store's claim on the name can be had and the address is not
+    /// banned.
     pub async fn create(
         &self,
         nick: Nick,
         address: IpAddr,
-    ) -> Result<(Arc<Session>, String), FrameError> {
+        user_agent: Option<&str>,
+    ) -> Result<Created, FrameError> {
         let (token, digest) = token::generate();
         let hold = self.config().idle_hold;
         let now = now_rfc3339();
@@ -232,40 +294,85 @@ impl Sessions {
                 format!("new sessions from your address are refused until {until}"),
             ));
         }
+        let device = Device {
+            address: Some(&address),
+            user_agent,
+        };
         let created = store
-            .create_session(
+            .create_person(
                 &token::hex(&digest),
-                &nick.display,
-                &nick.key,
-                &address,
+                (&nick.display, &nick.key),
+                device,
                 &now,
                 &rfc3339_in(hold),
             )
             .await
             .map_err(unavailable)?;
-        let Some(id) = created else {
+        let Some((session, id)) = created else {
             return Err(nick_taken(&nick.display));
         };
-        let session = self.new_session(id, digest, nick, BTreeSet::new());
+        let person = self.new_person(id, nick, BTreeSet::new());
         {
-            let mut state = session.lock();
+            let mut state = person.lock();
             state.claim_until = Some(Instant::now() + hold / 2);
             state.standing.address = Some(address);
+            state.fresh_directs = Some(0);
         }
-        let session = Arc::new(session);
-        self.cache().idle.put(digest, Arc::clone(&session));
-        Ok((session, token))
+        let person = Arc::new(person);
+        let session = SessionId(session);
+        let mut cache = self.cache();
+        cache.known.insert(person.id, Arc::downgrade(&person));
+        cache.idle.put(
+            digest,
+            Entry {
+                session,
+                person: Arc::clone(&person),
+                connections: 0,
+            },
+        );
+        Ok(Created {
+            person,
+            session,
+            token,
+        })
     }
 
-    /// The session a token names, from the cache or the store; `None` for an unknown or expired
-    /// token.
-    pub async fn lookup(&self, token: &str) -> Result<Option<Arc<Session>>, StoreError> {
+    /// A new session of `person` (a sign-in on another device): its token, given out once, and
+    /// the sessions signed out to make room for it (forgotten here already; their connections
+    /// are the caller's to close).
+    pub async fn sign_in(
+        &self,
+        person: PersonId,
+        address: IpAddr,
+        user_agent: Option<&str>,
+    ) -> Result<(String, Vec<SessionId>), StoreError> {
+        let (token, digest) = token::generate();
+        let address = AddrKey::stored(address);
+        let device = Device {
+            address: Some(&address),
+            user_agent,
+        };
+        let (_, over) = self
+            .shared
+            .store
+            .add_session(person.0, &token::hex(&digest), device, &now_rfc3339())
+            .await?;
+        let over: Vec<SessionId> = over.into_iter().map(SessionId).collect();
+        if !over.is_empty() {
+            self.forget_sessions(person, &over);
+        }
+        Ok((token, over))
+    }
+
+    /// The session a token names, and its person, from the cache or the store; `None` for an
+    /// unknown, expired or signed-out token.
+    pub async fn lookup(&self, token: &str) -> Result<Option<Found>, StoreError> {
         let digest = token::digest(token);
-        if let Some(session) = self.in_cache(&digest) {
-            // With other servers, only a session connected here is kept current (by the bus);
-            // any other is read again, as another server may have changed it.
-            if !self.config().shared || session.connections() > 0 {
-                return Ok(Some(session));
+        if let Some(found) = self.in_cache(&digest) {
+            // With other servers, only a person connected here is kept current (by the bus); any
+            // other is read again, as another server may have changed them.
+            if !self.config().shared || found.person.connections() > 0 {
+                return Ok(Some(found));
             }
         }
         let expired_before = rfc3339_ago(self.config().forget_after);
@@ -274,64 +381,90 @@ impl Sessions {
             .store
             .session_by_hash(&token::hex(&digest), &expired_before)
             .await?;
-        Ok(saved.map(|saved| self.admit(digest, saved)))
+        Ok(saved.map(|saved| self.admit(digest, SessionId(saved.id), saved.person)))
     }
 
-    fn in_cache(&self, digest: &Digest) -> Option<Arc<Session>> {
+    fn in_cache(&self, digest: &Digest) -> Option<Found> {
         let mut cache = self.cache();
-        if let Some(session) = cache.live.get(digest) {
-            if session.lock().revoked {
-                return None;
-            }
-            return Some(Arc::clone(session));
+        if let Some(entry) = cache.live.get(digest) {
+            return Some(Found {
+                person: Arc::clone(&entry.person),
+                session: entry.session,
+                digest: *digest,
+            });
         }
-        let session = Arc::clone(cache.idle.get(digest)?);
+        let entry = cache.idle.get(digest)?.clone();
         // Unused for longer than a session lives: expired, whatever the cache still holds.
-        if session.lock().idle_since.elapsed() > self.config().forget_after {
+        if entry.person.lock().idle_since.elapsed() > self.config().forget_after {
             cache.idle.pop(digest);
             return None;
         }
-        Some(session)
+        Some(Found {
+            person: entry.person,
+            session: entry.session,
+            digest: *digest,
+        })
     }
 
-    /// Caches a session read from the store, unless another lookup cached it meanwhile (then that
-    /// one is the session, brought up to date: there is never more than one in memory).
-    fn admit(&self, digest: Digest, saved: SavedSession) -> Arc<Session> {
-        let existing = {
-            let mut cache = self.cache();
-            match cache.live.get(&digest) {
-                Some(existing) => Some(Arc::clone(existing)),
-                None => cache.idle.get(&digest).cloned(),
+    /// Caches a session read from the store with its person, who is the one already in memory if
+    /// there is one (brought up to date: there is never more than one in memory).
+    fn admit(&self, digest: Digest, session: SessionId, saved: SavedPerson) -> Found {
+        let id = PersonId(saved.id);
+        let existing = self.cache().known.get(&id).and_then(Weak::upgrade);
+        let person = match existing {
+            Some(person) => {
+                self.reload(&person, saved);
+                person
+            }
+            None => {
+                let person = self.new_person(saved.id, Nick::default(), BTreeSet::new());
+                let last_direct = saved.last_direct;
+                self.reload(&person, saved);
+                person.lock().fresh_directs = Some(last_direct);
+                let person = Arc::new(person);
+                let mut cache = self.cache();
+                // Another lookup may have made them meanwhile: that one is the person.
+                match cache.known.get(&id).and_then(Weak::upgrade) {
+                    Some(first) => first,
+                    None => {
+                        cache.known.insert(id, Arc::downgrade(&person));
+                        person
+                    }
+                }
             }
         };
-        if let Some(existing) = existing {
-            self.reload(&existing, saved);
-            return existing;
-        }
-        let session = self.new_session(saved.id, digest, Nick::default(), BTreeSet::new());
-        let last_direct = saved.last_direct;
-        self.reload(&session, saved);
-        session.lock().fresh_directs = Some(last_direct);
         let mut cache = self.cache();
-        if let Some(existing) = cache.live.get(&digest) {
-            return Arc::clone(existing);
+        if let Some(entry) = cache.live.get(&digest) {
+            return Found {
+                person: Arc::clone(&entry.person),
+                session: entry.session,
+                digest,
+            };
         }
-        if let Some(existing) = cache.idle.get(&digest) {
-            return Arc::clone(existing);
+        cache.idle.put(
+            digest,
+            Entry {
+                session,
+                person: Arc::clone(&person),
+                connections: 0,
+            },
+        );
+        Found {
+            person,
+            session,
+            digest,
         }
-        let session = Arc::new(session);
-        cache.idle.put(digest, Arc::clone(&session));
-        session
     }
 
-    /// Brings `session` up to date with the store's row; returns its name before. Under the
-    /// session's order lock (or before anyone else can see it).
-    pub fn reload(&self, session: &Session, saved: SavedSession) -> String {
+    /// Brings `person` up to date with the store's row; returns their name before. Under the
+    /// person's order lock (or before anyone else can see them).
+    pub fn reload(&self, person: &Person, saved: SavedPerson) -> String {
         let display = saved.nick;
         let key = nick::key(&display);
         let standing = Standing {
             moderator: saved.moderator,
             bot: saved.bot,
+            secured: saved.secured,
             address: saved.address,
             muted_until: saved.muted_until,
             banned_until: saved.banned_until,
@@ -341,14 +474,14 @@ impl Sessions {
             .into_iter()
             .filter(|room| room != GENERAL && crate::protocol::validate_room(room).is_ok())
             .collect();
-        // Still held by this session for at least half a hold: no need to claim it again soon.
+        // Still held by this person for at least half a hold: no need to claim it again soon.
         let fresh_until = rfc3339_in(self.config().idle_hold / 2);
         let held = saved.nick_key == key
             && saved
                 .claim
-                .is_some_and(|c| c.session_id == saved.id && c.held_until >= fresh_until);
+                .is_some_and(|c| c.person_id == saved.id && c.held_until >= fresh_until);
         let (old, connected) = {
-            let mut state = session.lock();
+            let mut state = person.lock();
             let old = std::mem::replace(
                 &mut state.nick,
                 Nick {
@@ -363,20 +496,20 @@ impl Sessions {
         };
         if connected && old.key != key {
             let mut cache = self.cache();
-            if cache.names.get(&old.key) == Some(&session.id) {
+            if cache.names.get(&old.key) == Some(&person.id) {
                 cache.names.remove(&old.key);
             }
-            cache.names.insert(key, session.id);
+            cache.names.insert(key, person.id);
         }
         old.display
     }
 
-    /// Records that session `id` was muted (`ban: false`) or banned until `until` (by this server
-    /// or, through the bus, another): its connected copy learns it; a copy without a connection is
-    /// dropped, so that its next use reads the store.
-    pub fn sanctioned(&self, id: SessionId, ban: bool, until: &str) {
+    /// Records that person `id` was muted (`ban: false`) or banned until `until` (by this server
+    /// or, through the bus, another): their connected copy learns it; a copy without a connection
+    /// is forgotten, so that its next use reads the store.
+    pub fn sanctioned(&self, id: PersonId, ban: bool, until: &str) {
         match self.live(id) {
-            Some(session) => session.update_standing(|s| {
+            Some(person) => person.update_standing(|s| {
                 let until = Some(until.to_owned());
                 if ban {
                     s.banned_until = until;
@@ -388,11 +521,11 @@ impl Sessions {
         }
     }
 
-    /// Records that session `id`'s mutes (`ban: false`) or bans were lifted: its connected copy
-    /// learns it; a copy without a connection is dropped, so that its next use reads the store.
-    pub fn lifted(&self, id: SessionId, ban: bool) {
+    /// Records that person `id`'s mutes (`ban: false`) or bans were lifted: their connected copy
+    /// learns it; a copy without a connection is forgotten, so that its next use reads the store.
+    pub fn lifted(&self, id: PersonId, ban: bool) {
         match self.live(id) {
-            Some(session) => session.update_standing(|s| {
+            Some(person) => person.update_standing(|s| {
                 if ban {
                     s.banned_until = None;
                 } else {
@@ -403,66 +536,103 @@ impl Sessions {
         }
     }
 
-    /// Drops session `id` from the cache of sessions without a connection here, so that its next
-    /// use reads it from the store: after a change made to it in the store by someone else (a mute
-    /// or a ban). A walk of that cache (at most `max_cached`), for what moderators do, not what
-    /// every request does.
-    fn forget_idle(&self, id: SessionId) {
+    /// Drops person `id`'s sessions from the cache of sessions without a connection here, so that
+    /// their next use reads the store: after a change made to them in the store by someone else.
+    /// A walk of that cache (at most `max_cached`), for what moderators and the operator do, not
+    /// what every request does.
+    fn forget_idle(&self, id: PersonId) {
         let mut cache = self.cache();
-        let digest = cache
+        let digests: Vec<Digest> = cache
             .idle
             .iter()
-            .find(|(_, session)| session.id == id)
-            .map(|(digest, _)| *digest);
-        if let Some(digest) = digest {
+            .filter(|(_, entry)| entry.person.id == id)
+            .map(|(digest, _)| *digest)
+            .collect();
+        for digest in digests {
+            cache.idle.pop(&digest);
+        }
+        if !cache.people.contains_key(&id) {
+            cache.known.remove(&id);
+        }
+    }
+
+    /// Forgets sessions `which` of person `id` (signed out, replaced, revoked): their tokens no
+    /// longer work here (the store already says so). Their connections are closed by the caller
+    /// (`Hub::end_sessions`).
+    pub fn forget_sessions(&self, id: PersonId, which: &[SessionId]) {
+        let mut cache = self.cache();
+        let live: Vec<Digest> = cache
+            .live
+            .iter()
+            .filter(|(_, entry)| entry.person.id == id && which.contains(&entry.session))
+            .map(|(digest, _)| *digest)
+            .collect();
+        for digest in live {
+            cache.live.remove(&digest);
+        }
+        let idle: Vec<Digest> = cache
+            .idle
+            .iter()
+            .filter(|(_, entry)| entry.person.id == id && which.contains(&entry.session))
+            .map(|(digest, _)| *digest)
+            .collect();
+        for digest in idle {
             cache.idle.pop(&digest);
         }
     }
 
-    /// Forgets session `id`: its token no longer works here (the store already says so). Its
-    /// connections are closed by the caller (`Hub::end_session`).
-    pub fn revoke(&self, id: SessionId) {
-        if let Some(session) = self.live(id) {
-            session.lock().revoked = true;
+    /// Forgets every session of person `id` (they were deleted).
+    pub fn forget_person(&self, id: PersonId) {
+        let mut cache = self.cache();
+        cache.live.retain(|_, entry| entry.person.id != id);
+        let idle: Vec<Digest> = cache
+            .idle
+            .iter()
+            .filter(|(_, entry)| entry.person.id == id)
+            .map(|(digest, _)| *digest)
+            .collect();
+        for digest in idle {
+            cache.idle.pop(&digest);
         }
-        self.forget_idle(id);
+        cache.known.remove(&id);
     }
 
-    /// The sessions this server holds (with a connection here, or cached) that are in `room`.
-    pub fn cached_in(&self, room: &str) -> Vec<Arc<Session>> {
+    /// The people this server holds (with a connection here, or cached) who are in `room`.
+    pub fn cached_in(&self, room: &str) -> Vec<Arc<Person>> {
         let cache = self.cache();
         cache
-            .live
+            .known
             .values()
-            .chain(cache.idle.iter().map(|(_, session)| session))
-            .filter(|session| session.is_member(room))
-            .cloned()
+            .filter_map(Weak::upgrade)
+            .filter(|person| person.is_member(room))
             .collect()
     }
 
-    /// The session with this id, if it has a connection here.
-    pub fn live(&self, id: SessionId) -> Option<Arc<Session>> {
-        let cache = self.cache();
-        let digest = cache.live_ids.get(&id)?;
-        cache.live.get(digest).cloned()
+    /// Person `id`, if they have a connection here.
+    pub fn live(&self, id: PersonId) -> Option<Arc<Person>> {
+        self.cache().people.get(&id).cloned()
     }
 
-    /// The sessions with a connection here.
-    pub fn live_ids(&self) -> Vec<SessionId> {
-        self.cache().live_ids.keys().copied().collect()
+    /// Person `id`, if this server holds them at all.
+    pub fn known(&self, id: PersonId) -> Option<Arc<Person>> {
+        self.cache().known.get(&id).and_then(Weak::upgrade)
     }
 
-    /// Session `id` as the store has it now, unless it expired.
-    pub async fn read(&self, id: SessionId) -> Result<Option<SavedSession>, StoreError> {
-        let expired_before = rfc3339_ago(self.config().forget_after);
-        self.shared.store.session_by_id(id.0, &expired_before).await
+    /// The people with a connection here.
+    pub fn live_ids(&self) -> Vec<PersonId> {
+        self.cache().people.keys().copied().collect()
     }
 
-    /// Makes sure `session` holds its name: known to this server, or claimed in the store now.
-    /// `false` if someone else took the name while the session was away.
-    pub async fn claim(&self, session: &Session) -> Result<bool, StoreError> {
+    /// Person `id` as the store has them now.
+    pub async fn read(&self, id: PersonId) -> Result<Option<SavedPerson>, StoreError> {
+        self.shared.store.person_by_id(id.0).await
+    }
+
+    /// Makes sure `person` holds their name: known to this server, or claimed in the store now.
+    /// `false` if someone else took the name while they were away.
+    pub async fn claim(&self, person: &Person) -> Result<bool, StoreError> {
         let (key, known) = {
-            let state = session.lock();
+            let state = person.lock();
             let known = state
                 .claim_until
                 .is_some_and(|until| until > Instant::now());
@@ -471,104 +641,129 @@ impl Sessions {
         if known {
             return Ok(true);
         }
-        if self.held_here(&key, Some(session.id)) {
+        if self.held_here(&key, Some(person.id)) {
             return Ok(false);
         }
         let hold = self.config().idle_hold;
         let claimed = self
             .shared
             .store
-            .claim_nick(&key, session.id.0, &now_rfc3339(), &rfc3339_in(hold))
+            .claim_nick(&key, person.id.0, &now_rfc3339(), &rfc3339_in(hold))
             .await?;
         if claimed {
-            session.lock().claim_until = Some(Instant::now() + hold / 2);
+            person.lock().claim_until = Some(Instant::now() + hold / 2);
         }
         Ok(claimed)
     }
 
-    /// The session a token names and can chat under now, for pages and forms: `None` if the token
-    /// is unknown, or if someone else took its name while it was away (the page then asks for a
-    /// new name, which renames this session).
-    pub async fn authenticate(&self, token: &str) -> Result<Option<Arc<Session>>, StoreError> {
-        let Some(session) = self.lookup(token).await? else {
+    /// Who a token speaks for and can chat as now, for pages and forms: `None` if the token is
+    /// unknown, or if someone else took the person's name while they were away (the page then
+    /// asks for a new name, which renames this person).
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Found>, StoreError> {
+        let Some(found) = self.lookup(token).await? else {
             return Ok(None);
         };
-        Ok(self.claim(&session).await?.then_some(session))
+        Ok(self.claim(&found.person).await?.then_some(found))
     }
 
-    /// A connection of `session` opens: it claims its name (`nick_taken` if someone else took it
-    /// while the session was away) and counts the connection until the returned guard is dropped.
-    pub async fn connect(&self, session: &Arc<Session>) -> Result<Online, FrameError> {
-        if !self.claim(session).await.map_err(unavailable)? {
-            return Err(nick_taken(&session.nick()));
+    /// A connection of a session opens: its person claims their name (`nick_taken` if someone
+    /// else took it while they were away) and the connection counts until the returned guard is
+    /// dropped.
+    pub async fn connect(&self, found: &Found) -> Result<Online, FrameError> {
+        let person = &found.person;
+        if !self.claim(person).await.map_err(unavailable)? {
+            return Err(nick_taken(&person.nick()));
         }
+        let digest = found.digest;
         let mut cache = self.cache();
         let key = {
-            let mut state = session.lock();
+            let mut state = person.lock();
             state.connections += 1;
             state.nick.key.clone()
         };
-        cache.idle.pop(&session.digest);
-        cache.live.insert(session.digest, Arc::clone(session));
-        cache.live_ids.insert(session.id, session.digest);
-        cache.names.insert(key, session.id);
+        let entry = match cache.live.get_mut(&digest) {
+            Some(entry) => entry,
+            None => {
+                cache.idle.pop(&digest);
+                cache.live.entry(digest).or_insert(Entry {
+                    session: found.session,
+                    person: Arc::clone(person),
+                    connections: 0,
+                })
+            }
+        };
+        entry.connections += 1;
+        cache.people.insert(person.id, Arc::clone(person));
+        cache.known.insert(person.id, Arc::downgrade(person));
+        cache.names.insert(key, person.id);
         Ok(Online {
             sessions: self.clone(),
-            session: Arc::clone(session),
+            person: Arc::clone(person),
+            session: found.session,
+            digest,
         })
     }
 
     /// The last part of a connection's life, from [`Online`]'s drop.
-    fn disconnected(&self, session: &Arc<Session>) {
+    fn disconnected(&self, person: &Arc<Person>, session: SessionId, digest: &Digest) {
         let last = {
             let mut cache = self.cache();
             let (last, key) = {
-                let mut state = session.lock();
+                let mut state = person.lock();
                 state.connections = state.connections.saturating_sub(1);
                 if state.connections == 0 {
                     state.idle_since = Instant::now();
                 }
                 (state.connections == 0, state.nick.key.clone())
             };
-            if last {
-                cache.live.remove(&session.digest);
-                cache.live_ids.remove(&session.id);
-                if cache.names.get(&key) == Some(&session.id) {
-                    cache.names.remove(&key);
+            // The session's own count (it is gone from the map if it was signed out).
+            let session_done = match cache.live.get_mut(digest) {
+                Some(entry) => {
+                    entry.connections = entry.connections.saturating_sub(1);
+                    entry.connections == 0
                 }
-                if !session.lock().revoked {
-                    cache.idle.put(session.digest, Arc::clone(session));
+                None => false,
+            };
+            if session_done {
+                if let Some(entry) = cache.live.remove(digest) {
+                    cache.idle.put(*digest, entry);
+                }
+            }
+            if last {
+                cache.people.remove(&person.id);
+                if cache.names.get(&key) == Some(&person.id) {
+                    cache.names.remove(&key);
                 }
             }
             last
         };
         if last {
-            // The hold starts now: tell the store when the session was last seen. (Outside a
+            // The hold starts now: tell the store when the person was last seen. (Outside a
             // runtime, i.e. while the process exits, the last refresh stands.)
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 let store = self.shared.store.clone();
-                let (id, hold) = (session.id.0, self.config().idle_hold);
+                let (id, hold) = (person.id.0, self.config().idle_hold);
                 runtime.spawn(async move {
                     let saved = store
-                        .refresh_sessions(&[id], &now_rfc3339(), &rfc3339_in(hold))
+                        .refresh_people(&[session.0], &[id], &now_rfc3339(), &rfc3339_in(hold))
                         .await;
                     if let Err(err) = saved {
-                        tracing::warn!(%err, "recording a session's last connection failed");
+                        tracing::warn!(%err, "recording a person's last connection failed");
                     }
                 });
             }
         }
     }
 
-    /// Renames `session`; returns the old and the new name (equal when nothing changed). The new
+    /// Renames `person`; returns the old and the new name (equal when nothing changed). The new
     /// name is claimed in the store and the old one given up, in one transaction.
     pub async fn rename(
         &self,
-        session: &Session,
+        person: &Person,
         nick: &str,
     ) -> Result<(String, String), FrameError> {
         let new = nick::normalize(nick)?;
-        let standing = session.standing();
+        let standing = person.standing();
         if standing.bot {
             return Err(FrameError::new(
                 ErrorCode::Forbidden,
@@ -576,29 +771,27 @@ impl Sessions {
             ));
         }
         // Everyone is told of a rename: someone who may not post may not rename either.
-        session.ensure_may_post()?;
-        let _order = session.in_order().await;
-        let old = session.lock().nick.clone();
+        person.ensure_may_post()?;
+        let _order = person.in_order().await;
+        let old = person.lock().nick.clone();
         if old == new {
             return Ok((old.display, new.display));
         }
-        session
+        person
             .lock()
             .renames
             .take(Instant::now())
             .map_err(|wait| FrameError::rate_limited("renames", wait_ms(wait)))?;
-        if self.held_here(&new.key, Some(session.id)) {
+        if self.held_here(&new.key, Some(person.id)) {
             return Err(nick_taken(&new.display));
         }
         let hold = self.config().idle_hold;
         let renamed = self
             .shared
             .store
-            .rename_session(
-                session.id.0,
-                &old.key,
-                &new.display,
-                &new.key,
+            .rename_person(
+                person.id.0,
+                (&old.key, &new.display, &new.key),
                 &now_rfc3339(),
                 &rfc3339_in(hold),
             )
@@ -608,25 +801,25 @@ impl Sessions {
             return Err(nick_taken(&new.display));
         }
         let connected = {
-            let mut state = session.lock();
+            let mut state = person.lock();
             state.nick = new.clone();
             state.claim_until = Some(Instant::now() + hold / 2);
             state.connections > 0
         };
         if connected {
             let mut cache = self.cache();
-            if cache.names.get(&old.key) == Some(&session.id) {
+            if cache.names.get(&old.key) == Some(&person.id) {
                 cache.names.remove(&old.key);
             }
-            cache.names.insert(new.key, session.id);
+            cache.names.insert(new.key, person.id);
         }
         Ok((old.display, new.display))
     }
 
-    /// Counts one frame of `kind` against `session`'s rate limit; over it, `rate_limited` with when
+    /// Counts one frame of `kind` against `person`'s rate limit; over it, `rate_limited` with when
     /// to try again.
-    pub fn throttle(&self, session: &Session, kind: Throttle) -> Result<(), FrameError> {
-        let mut state = session.lock();
+    pub fn throttle(&self, person: &Person, kind: Throttle) -> Result<(), FrameError> {
+        let mut state = person.lock();
         let bucket = match kind {
             Throttle::Message => &mut state.messages,
             Throttle::Typing => &mut state.typing,
@@ -640,36 +833,41 @@ impl Sessions {
             .map_err(|wait| FrameError::rate_limited(what, wait_ms(wait)))
     }
 
-    /// Keeps the store current and the cache small; the server runs it every minute:
-    /// live sessions are marked seen and their names' claims moved forward, and sessions unused
-    /// for [`SessionConfig::cache_idle`] leave the cache.
+    /// Keeps the store current and the cache small; the server runs it every minute: live
+    /// sessions and people are marked seen and their names' claims moved forward, and sessions
+    /// unused for [`SessionConfig::cache_idle`] leave the cache.
     pub async fn refresh(&self) -> Result<(), StoreError> {
-        let live: Vec<i64> = {
+        let (sessions, people): (Vec<i64>, Vec<i64>) = {
             let mut cache = self.cache();
             let cutoff = Instant::now()
                 .checked_sub(self.config().cache_idle)
                 .unwrap_or_else(Instant::now);
             while let Some((_, oldest)) = cache.idle.peek_lru() {
-                if oldest.lock().idle_since > cutoff {
+                if oldest.person.lock().idle_since > cutoff {
                     break;
                 }
                 cache.idle.pop_lru();
             }
-            cache.live.values().map(|s| s.id.0).collect()
+            cache.known.retain(|_, person| person.strong_count() > 0);
+            (
+                cache.live.values().map(|e| e.session.0).collect(),
+                cache.people.keys().map(|id| id.0).collect(),
+            )
         };
         let hold = self.config().idle_hold;
         self.shared
             .store
-            .refresh_sessions(&live, &now_rfc3339(), &rfc3339_in(hold))
+            .refresh_people(&sessions, &people, &now_rfc3339(), &rfc3339_in(hold))
             .await
     }
 
-    /// Deletes sessions unseen for [`SessionConfig::forget_after`] from the store (with their
-    /// rooms and claims) and every claim that ran out. Returns how many sessions went.
+    /// Deletes sessions unused for [`SessionConfig::forget_after`] from the store, then guests
+    /// left without one (with their rooms and claims), and every claim that ran out. Returns how
+    /// many people went.
     pub async fn sweep(&self) -> Result<u64, StoreError> {
         self.shared
             .store
-            .sweep_sessions(&rfc3339_ago(self.config().forget_after), &now_rfc3339())
+            .sweep_people(&rfc3339_ago(self.config().forget_after), &now_rfc3339())
             .await
     }
 

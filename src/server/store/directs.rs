@@ -1,4 +1,4 @@
-//! Private messages, readable only by their two parties (sessions, by token hash).
+//! Private messages, readable only by their two parties (people, by number).
 //!
 //! Their ids come from the `direct_messages` counter row, bumped in the inserting transaction as a
 //! room's `last_seq` is: the row lock orders writers (on one server or several), so ids follow
@@ -16,11 +16,11 @@ use sqlx::Row;
 use super::{direct, signed, unsigned, value_rows, Store, StoreError, DIRECT_COLUMNS};
 use crate::protocol::DirectMessage;
 
-/// A private message about to be stored: who sends it to whom, by session and by name.
+/// A private message about to be stored: who sends it to whom, by person and by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectDraft {
-    pub from_session: String,
-    pub to_session: String,
+    pub from_person: i64,
+    pub to_person: i64,
     pub from: String,
     pub to: String,
     pub text: String,
@@ -37,7 +37,7 @@ pub struct StoredDirect {
     pub prev_to: u64,
 }
 
-/// A private message's id and its parties' session ids, as a server that missed it reads it.
+/// A private message's id and its parties, as a server that missed it reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirectParties {
     pub id: u64,
@@ -65,13 +65,13 @@ impl Store {
         .try_get(0)?;
         // Under the counter's lock every earlier message is committed: each party's latest one is
         // its previous.
-        let mut latest: HashMap<&str, u64> = HashMap::new();
+        let mut latest: HashMap<i64, u64> = HashMap::new();
         for draft in &drafts {
-            for party in [draft.from_session.as_str(), draft.to_session.as_str()] {
-                if !latest.contains_key(party) {
+            for party in [draft.from_person, draft.to_person] {
+                if let std::collections::hash_map::Entry::Vacant(slot) = latest.entry(party) {
                     let row = sqlx::query(&self.sql(
-                        "SELECT (SELECT MAX(id) FROM direct_messages WHERE from_session = $1), \
-                         (SELECT MAX(id) FROM direct_messages WHERE to_session = $1)",
+                        "SELECT (SELECT MAX(id) FROM direct_messages WHERE from_person = $1), \
+                         (SELECT MAX(id) FROM direct_messages WHERE to_person = $1)",
                     ))
                     .bind(party)
                     .fetch_one(&mut *tx)
@@ -79,13 +79,13 @@ impl Store {
                     let sent: Option<i64> = row.try_get(0)?;
                     let received: Option<i64> = row.try_get(1)?;
                     let last = sent.max(received).map_or(Ok(0), unsigned)?;
-                    latest.insert(party, last);
+                    slot.insert(last);
                 }
             }
         }
         let insert = self.sql(&format!(
             "INSERT INTO direct_messages \
-             (id, from_session, to_session, sender, recipient, text, at, client_id, action) VALUES {}",
+             (id, from_person, to_person, sender, recipient, text, at, client_id, action) VALUES {}",
             value_rows(drafts.len(), 9, &[])
         ));
         let first = last - count + 1;
@@ -93,8 +93,8 @@ impl Store {
         for (id, draft) in (first..).zip(&drafts) {
             query = query
                 .bind(id)
-                .bind(&draft.from_session)
-                .bind(&draft.to_session)
+                .bind(draft.from_person)
+                .bind(draft.to_person)
                 .bind(&draft.from)
                 .bind(&draft.to)
                 .bind(&draft.text)
@@ -106,13 +106,10 @@ impl Store {
         let mut stored = Vec::with_capacity(drafts.len());
         for (id, draft) in (first..).zip(&drafts) {
             let id = unsigned(id)?;
-            let prev_from = latest
-                .get(draft.from_session.as_str())
-                .copied()
-                .unwrap_or(0);
-            let prev_to = latest.get(draft.to_session.as_str()).copied().unwrap_or(0);
-            latest.insert(draft.from_session.as_str(), id);
-            latest.insert(draft.to_session.as_str(), id);
+            let prev_from = latest.get(&draft.from_person).copied().unwrap_or(0);
+            let prev_to = latest.get(&draft.to_person).copied().unwrap_or(0);
+            latest.insert(draft.from_person, id);
+            latest.insert(draft.to_person, id);
             stored.push((id, prev_from, prev_to));
         }
         tx.commit().await?;
@@ -135,7 +132,7 @@ impl Store {
             .collect())
     }
 
-    /// Private messages after id `after` (at most `limit`), with their parties' session ids: what a
+    /// Private messages after id `after` (at most `limit`), with their parties: what a
     /// server reads to deliver those another server committed but could not announce.
     pub async fn directs_after(
         &self,
@@ -143,10 +140,8 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<DirectParties>, StoreError> {
         let rows = sqlx::query(&self.sql(
-            "SELECT d.id, f.id AS from_id, t.id AS to_id FROM direct_messages d \
-             LEFT JOIN sessions f ON f.token_hash = d.from_session \
-             LEFT JOIN sessions t ON t.token_hash = d.to_session \
-             WHERE d.id > $1 ORDER BY d.id LIMIT $2",
+            "SELECT id, from_person, to_person FROM direct_messages \
+             WHERE id > $1 ORDER BY id LIMIT $2",
         ))
         .bind(signed(after))
         .bind(i64::from(limit))
@@ -163,30 +158,30 @@ impl Store {
             .collect()
     }
 
-    /// The private message a session already stored under `client_id`, if any.
+    /// The private message a person already stored under `client_id`, if any.
     pub async fn direct_sent_before(
         &self,
-        session_hash: &str,
+        person: i64,
         client_id: &str,
     ) -> Result<Option<DirectMessage>, StoreError> {
         let row = sqlx::query(&self.sql(&format!(
             "SELECT {DIRECT_COLUMNS} FROM direct_messages \
-             WHERE from_session = $1 AND client_id = $2"
+             WHERE from_person = $1 AND client_id = $2"
         )))
-        .bind(session_hash)
+        .bind(person)
         .bind(client_id)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(direct).transpose()
     }
 
-    /// A session's private messages (sent or received), oldest first: up to `limit` after id
+    /// A person's private messages (sent or received), oldest first: up to `limit` after id
     /// `after`, or the latest `limit` if `after` is `None`. Nobody else's are ever read. (Two
-    /// indexed reads, one per side of the conversation, so a session's messages cost what they are
+    /// indexed reads, one per side of the conversation, so a person's messages cost what they are
     /// however many others exist.)
     pub async fn directs(
         &self,
-        session_hash: &str,
+        person: i64,
         after: Option<u64>,
         limit: u32,
     ) -> Result<Vec<DirectMessage>, StoreError> {
@@ -199,10 +194,10 @@ impl Store {
         };
         let rows = sqlx::query(&self.sql(&format!(
             "SELECT {DIRECT_COLUMNS} FROM ({} UNION {}) AS both_sides ORDER BY id{order} LIMIT $3",
-            side("from_session"),
-            side("to_session"),
+            side("from_person"),
+            side("to_person"),
         )))
-        .bind(session_hash)
+        .bind(person)
         .bind(after.map_or(0, signed))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -212,11 +207,11 @@ impl Store {
         Ok(messages)
     }
 
-    /// How many of a session's private messages come after id `after`, counting no further than
+    /// How many of a person's private messages come after id `after`, counting no further than
     /// `cap` (a bounded count: enough to decide whether a catch-up is exact or a reset).
     pub async fn count_directs_after(
         &self,
-        session_hash: &str,
+        person: i64,
         after: u64,
         cap: u64,
     ) -> Result<u64, StoreError> {
@@ -228,10 +223,10 @@ impl Store {
         };
         let count: i64 = sqlx::query(&self.sql(&format!(
             "SELECT COUNT(*) FROM ({} UNION {}) AS newer",
-            side("from_session"),
-            side("to_session"),
+            side("from_person"),
+            side("to_person"),
         )))
-        .bind(session_hash)
+        .bind(person)
         .bind(signed(after))
         .bind(signed(cap))
         .fetch_one(&self.pool)
@@ -265,10 +260,8 @@ pub enum DirectGate {
 /// The parties of a private message about to be stored, and the caps on a stranger's messages.
 #[derive(Debug, Clone, Copy)]
 pub struct DirectSend<'a> {
-    pub from_id: i64,
-    pub from_hash: &'a str,
-    pub to_id: i64,
-    pub to_hash: &'a str,
+    pub from: i64,
+    pub to: i64,
     pub max_unanswered: u32,
     pub max_strangers: u32,
     /// A day ago (the strangers' cap counts from then).
@@ -282,73 +275,64 @@ impl Store {
     /// sends may pass a cap by one each.)
     pub async fn direct_gate(&self, p: DirectSend<'_>) -> Result<DirectGate, StoreError> {
         let blocked =
-            sqlx::query(&self.sql("SELECT 1 FROM blocks WHERE session_id = $1 AND blocked = $2"))
-                .bind(p.to_id)
-                .bind(p.from_id)
+            sqlx::query(&self.sql("SELECT 1 FROM blocks WHERE person_id = $1 AND blocked = $2"))
+                .bind(p.to)
+                .bind(p.from)
                 .fetch_optional(&self.pool)
                 .await?;
         if blocked.is_some() {
             return Ok(DirectGate::Blocked);
         }
-        if p.from_hash == p.to_hash {
+        if p.from == p.to {
             return Ok(DirectGate::Allowed);
         }
         let answered = sqlx::query(&self.sql(
-            "SELECT 1 FROM direct_messages WHERE from_session = $1 AND to_session = $2 LIMIT 1",
+            "SELECT 1 FROM direct_messages WHERE from_person = $1 AND to_person = $2 LIMIT 1",
         ))
-        .bind(p.to_hash)
-        .bind(p.from_hash)
+        .bind(p.to)
+        .bind(p.from)
         .fetch_optional(&self.pool)
         .await?;
         if answered.is_some() {
             return Ok(DirectGate::Allowed);
         }
-        let count = |sql: String, binds: Vec<String>, cap: u32| async move {
-            let sql = self.sql(&sql);
-            let mut query = sqlx::query(&sql);
-            for bind in binds {
-                query = query.bind(bind);
-            }
-            let count: i64 = query
-                .bind(i64::from(cap) + 1)
-                .fetch_one(&self.pool)
-                .await?
-                .try_get(0)?;
-            Ok::<bool, StoreError>(count >= i64::from(cap))
-        };
-        let unanswered = count(
+        let mine: i64 = sqlx::query(&self.sql(
             "SELECT COUNT(*) FROM (SELECT 1 FROM direct_messages \
-             WHERE from_session = $1 AND to_session = $2 LIMIT $3) AS mine"
-                .to_owned(),
-            vec![p.from_hash.to_owned(), p.to_hash.to_owned()],
-            p.max_unanswered,
-        )
-        .await?;
-        if unanswered {
+             WHERE from_person = $1 AND to_person = $2 LIMIT $3) AS mine",
+        ))
+        .bind(p.from)
+        .bind(p.to)
+        .bind(i64::from(p.max_unanswered) + 1)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        if mine >= i64::from(p.max_unanswered) {
             return Ok(DirectGate::Unanswered);
         }
-        let strangers = count(
+        let strangers: i64 = sqlx::query(&self.sql(
             "SELECT COUNT(*) FROM (SELECT 1 FROM direct_messages d \
-             WHERE d.to_session = $1 AND d.at >= $2 AND NOT EXISTS \
-             (SELECT 1 FROM direct_messages a WHERE a.from_session = $1 \
-              AND a.to_session = d.from_session) LIMIT $3) AS strangers"
-                .to_owned(),
-            vec![p.to_hash.to_owned(), p.day_ago.to_owned()],
-            p.max_strangers,
-        )
-        .await?;
-        Ok(if strangers {
+             WHERE d.to_person = $1 AND d.at >= $2 AND NOT EXISTS \
+             (SELECT 1 FROM direct_messages a WHERE a.from_person = $1 \
+              AND a.to_person = d.from_person) LIMIT $3) AS strangers",
+        ))
+        .bind(p.to)
+        .bind(p.day_ago)
+        .bind(i64::from(p.max_strangers) + 1)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(if strangers >= i64::from(p.max_strangers) {
             DirectGate::StrangersFull
         } else {
             DirectGate::Allowed
         })
     }
 
-    /// Records that session `id` blocks session `blocked` (again is no error).
+    /// Records that person `id` blocks person `blocked` (again is no error).
     pub async fn block(&self, id: i64, blocked: i64, at: &str) -> Result<(), StoreError> {
         sqlx::query(&self.sql(
-            "INSERT INTO blocks (session_id, blocked, at) VALUES ($1, $2, $3) \
-             ON CONFLICT (session_id, blocked) DO NOTHING",
+            "INSERT INTO blocks (person_id, blocked, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (person_id, blocked) DO NOTHING",
         ))
         .bind(id)
         .bind(blocked)
@@ -358,9 +342,9 @@ impl Store {
         Ok(())
     }
 
-    /// Lifts session `id`'s block of session `blocked`.
+    /// Lifts person `id`'s block of person `blocked`.
     pub async fn unblock(&self, id: i64, blocked: i64) -> Result<(), StoreError> {
-        sqlx::query(&self.sql("DELETE FROM blocks WHERE session_id = $1 AND blocked = $2"))
+        sqlx::query(&self.sql("DELETE FROM blocks WHERE person_id = $1 AND blocked = $2"))
             .bind(id)
             .bind(blocked)
             .execute(&self.pool)
@@ -368,11 +352,11 @@ impl Store {
         Ok(())
     }
 
-    /// The names of the people session `id` blocked, as they are called now.
+    /// The names of the people person `id` blocked, as they are called now.
     pub async fn blocked_names(&self, id: i64) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(&self.sql(
-            "SELECT s.nick FROM blocks b JOIN sessions s ON s.id = b.blocked \
-             WHERE b.session_id = $1 ORDER BY s.nick_key",
+            "SELECT s.nick FROM blocks b JOIN people s ON s.id = b.blocked \
+             WHERE b.person_id = $1 ORDER BY s.nick_key",
         ))
         .bind(id)
         .fetch_all(&self.pool)
@@ -380,14 +364,14 @@ impl Store {
         rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
     }
 
-    /// A session's private messages before id `before` (scrolling up), oldest first: at most
-    /// `limit`, only those with the session `with` if given; and whether they reach back to the
-    /// first one.
+    /// A person's private messages before id `before` (scrolling up), oldest first: at most
+    /// `limit`, only those with person `with` if given; and whether they reach back to the first
+    /// one.
     pub async fn directs_before(
         &self,
-        session_hash: &str,
+        person: i64,
         before: u64,
-        with: Option<&str>,
+        with: Option<i64>,
         limit: u32,
     ) -> Result<(Vec<DirectMessage>, bool), StoreError> {
         let side = |party: &str, other: &str| {
@@ -403,11 +387,11 @@ impl Store {
         };
         let sql = self.sql(&format!(
             "SELECT {DIRECT_COLUMNS} FROM ({} UNION {}) AS both_sides ORDER BY id DESC LIMIT $3",
-            side("from_session", "to_session"),
-            side("to_session", "from_session"),
+            side("from_person", "to_person"),
+            side("to_person", "from_person"),
         ));
         let mut query = sqlx::query(&sql)
-            .bind(session_hash)
+            .bind(person)
             .bind(signed(before))
             .bind(i64::from(limit) + 1);
         if let Some(with) = with {
@@ -422,5 +406,22 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         messages.sort_by_key(|m| m.id);
         Ok((messages, complete))
+    }
+
+    /// The other party (a person's id) of private message `id` for person `me`, if `me` is one.
+    pub async fn direct_peer(&self, me: i64, id: u64) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(&self.sql(
+            "SELECT from_person, to_person FROM direct_messages \
+             WHERE id = $1 AND (from_person = $2 OR to_person = $2)",
+        ))
+        .bind(signed(id))
+        .bind(me)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (from, to): (Option<i64>, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(if from == Some(me) { to } else { from })
     }
 }

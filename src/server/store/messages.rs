@@ -33,8 +33,8 @@ pub struct NewMessage {
     pub at: String,
     pub client_id: Option<String>,
     pub action: bool,
-    /// The sending session's token hash: with `client_id`, unique per room.
-    pub session_hash: Option<String>,
+    /// The sending person: with `client_id`, unique per room.
+    pub person_id: Option<i64>,
     /// Whom it mentions (see `ChatMessage::mentions`).
     pub mentions: Vec<String>,
 }
@@ -61,12 +61,12 @@ impl Page {
 pub struct ChangeDraft {
     /// Who makes it, as shown.
     pub by: String,
-    /// Their session's token hash: the author's may change their message.
-    pub session_hash: String,
+    /// Who makes it: the author may change their message.
+    pub person_id: Option<i64>,
     pub at: String,
     /// The new text; `None` deletes.
     pub text: Option<String>,
-    /// Asked as a moderator: may delete anyone's message if the store says the session is one
+    /// Asked as a moderator: may delete anyone's message if the store says the person is one
     /// (such a delete is written to the audit log).
     pub moderator: bool,
     /// An edit: whom the new text mentions.
@@ -91,20 +91,21 @@ pub enum ChangeOutcome {
 }
 
 impl Store {
-    /// The message a session already stored in `room` under `client_id`, if any: a retry (even one
-    /// made after a server restart) is answered with it instead of being stored again.
+    /// The message a person already stored in `room` under `client_id`, if any: a retry (even one
+    /// made after a server restart, from another device) is answered with it instead of being
+    /// stored again.
     pub async fn sent_before(
         &self,
         room: &str,
-        session_hash: &str,
+        person: i64,
         client_id: &str,
     ) -> Result<Option<ChatMessage>, StoreError> {
         let row = sqlx::query(&self.sql(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
-             WHERE room = $1 AND session_hash = $2 AND client_id = $3"
+             WHERE room = $1 AND person_id = $2 AND client_id = $3"
         )))
         .bind(room)
-        .bind(session_hash)
+        .bind(person)
         .bind(client_id)
         .fetch_optional(&self.pool)
         .await?;
@@ -138,7 +139,7 @@ impl Store {
         .try_get(0)?;
         let insert = self.sql(&format!(
             "INSERT INTO messages \
-             (room, seq, sender, text, at, client_id, action, session_hash, mentions) VALUES {}",
+             (room, seq, sender, text, at, client_id, action, person_id, mentions) VALUES {}",
             value_rows(drafts.len(), 8, &[1])
         ));
         let first_seq = last - count + 1;
@@ -151,7 +152,7 @@ impl Store {
                 .bind(&draft.at)
                 .bind(draft.client_id.as_deref())
                 .bind(i64::from(draft.action))
-                .bind(draft.session_hash.as_deref())
+                .bind(draft.person_id)
                 .bind(super::mentions_column(&draft.mentions));
         }
         query.execute(&mut *tx).await?;
@@ -241,7 +242,7 @@ impl Store {
     /// Edits or deletes message `target` of `room`, in one transaction: the change takes the
     /// room's next position (the room row's lock orders it among messages and other changes), the
     /// message's row becomes its current version, and a delete empties the text of the message
-    /// and of its earlier edits. Only the author's session may edit; the author or a moderator may
+    /// and of its earlier edits. Only the author (any of their sessions) may edit; the author or a moderator may
     /// delete. A refusal stores nothing.
     pub async fn change(
         &self,
@@ -264,7 +265,7 @@ impl Store {
         };
         let position: i64 = row.try_get(0)?;
         let Some(row) = sqlx::query(&self.sql(
-            "SELECT session_hash, deleted, sender FROM messages \
+            "SELECT person_id, deleted, sender FROM messages \
              WHERE room = $1 AND seq = $2 AND kind = 0",
         ))
         .bind(room)
@@ -274,21 +275,19 @@ impl Store {
         else {
             return Ok(ChangeOutcome::NotFound);
         };
-        let author: Option<String> = row.try_get(0)?;
+        let author: Option<i64> = row.try_get(0)?;
         let deleted = row.try_get::<i64, _>(1)? != 0;
-        let own = author.as_deref() == Some(draft.session_hash.as_str());
-        // Whether the session is a moderator is the store's word, read in this transaction: a
+        let own = author.is_some() && author == draft.person_id;
+        // Whether the person is a moderator is the store's word, read in this transaction: a
         // moderator revoked a moment ago (by `chinwag admin`, another process) cannot delete.
         let moderating = !own
             && draft.moderator
             && draft.text.is_none()
-            && sqlx::query(
-                &self.sql("SELECT 1 FROM sessions WHERE token_hash = $1 AND moderator = 1"),
-            )
-            .bind(&draft.session_hash)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
+            && sqlx::query(&self.sql("SELECT 1 FROM people WHERE id = $1 AND moderator = 1"))
+                .bind(draft.person_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
         let allowed = own || moderating;
         // Someone else's deleted message is as good as gone: not found, not forbidden.
         match (deleted, allowed, &draft.text) {
@@ -340,7 +339,7 @@ impl Store {
         };
         sqlx::query(&self.sql(
             "INSERT INTO messages \
-             (room, seq, sender, text, at, kind, target, session_hash, mentions) \
+             (room, seq, sender, text, at, kind, target, person_id, mentions) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         ))
         .bind(room)
@@ -350,7 +349,7 @@ impl Store {
         .bind(&draft.at)
         .bind(kind)
         .bind(signed(target))
-        .bind(&draft.session_hash)
+        .bind(draft.person_id)
         .bind(&mentions)
         .execute(&mut *tx)
         .await?;

@@ -1,6 +1,6 @@
 //! The store: the authority on everything that outlives a connection. Room messages (committed here
-//! before anyone is told about them), private messages, sessions, nickname claims and room
-//! memberships. A server's memory only caches it.
+//! before anyone is told about them), private messages, people and their sessions, nickname
+//! claims, room memberships, read positions and credentials. A server's memory only caches it.
 //!
 //! One sqlx pool over either backend: embedded SQLite by default (a file in the data directory, WAL
 //! mode, created on first start) or PostgreSQL when `DATABASE_URL` says `postgres://...`. The
@@ -10,13 +10,18 @@
 //! - [`messages`]: room messages and their edits and deletes; gap-free per-room `seq` in commit
 //!   order (group commit).
 //! - [`directs`]: private messages; ids from a counter row, so in commit order too.
-//! - [`sessions`]: sessions (by token hash), nickname claims, expiry.
+//! - [`sessions`]: people, their sessions (by token hash), nickname claims, expiry.
+//! - [`accounts`]: passwords, passkeys, device links, invitations, the sign-in throttle, deleting
+//!   a person.
+//! - [`reads`]: read positions.
 //! - [`rooms`]: rooms and memberships.
 //! - [`moderation`]: moderators, mutes and bans, the audit log, bots.
 
+pub mod accounts;
 pub mod directs;
 pub mod messages;
 pub mod moderation;
+pub mod reads;
 pub mod rooms;
 pub mod sessions;
 
@@ -24,14 +29,16 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
+pub use accounts::{Deleted, StoredPasskey};
 pub use directs::{DirectDraft, DirectGate, DirectParties, DirectSend, StoredDirect};
 pub use messages::{ChangeDraft, ChangeOutcome, NewMessage, Page};
 pub use moderation::{
     AdminEvent, BotOutcome, Lifted, Moderator, Sanction, SanctionDraft, SanctionKind,
     SanctionOutcome,
 };
+pub use reads::ReadPositions;
 pub use rooms::{JoinOutcome, RoomCaps, RoomInfo};
-pub use sessions::{Claim, SavedSession};
+pub use sessions::{Claim, Device, DeviceSession, SavedPerson, SavedSession, SignOut};
 
 use crate::protocol::{Change, ChatMessage, DirectMessage, Stored};
 

@@ -1,18 +1,18 @@
 //! Moderators, mutes and bans, the audit log, and bots.
 //!
 //! Every decision is made here, in one transaction with what it depends on: whether the actor is
-//! a moderator is read from `sessions` in the transaction that mutes, bans or deletes, so a
+//! a moderator is read from `people` in the transaction that mutes, bans or deletes, so a
 //! moderator revoked by `chinwag admin` (another process) cannot act a moment later on a server
 //! whose memory still says otherwise. Every action writes its `audit_log` row in the same
 //! transaction, so the log has every action and nothing that did not happen.
 //!
-//! A one-time moderator link is kept by its token's SHA-256, like sessions. A bot is a session
-//! whose name claim never runs out ([`FOREVER`]) and that is never swept.
+//! A one-time moderator link is kept by its token's SHA-256, like sessions. A bot is a person
+//! whose name claim never runs out ([`FOREVER`]) and who is never swept.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::sessions::{NewSession, PERSON_NAMED};
+use super::sessions::{NewPerson, PERSON_NAMED};
 use super::{signed, unsigned, Store, StoreError};
 use crate::protocol::AuditEntry;
 
@@ -45,14 +45,14 @@ impl SanctionKind {
 pub struct Sanction {
     pub id: i64,
     pub kind: String,
-    pub session_id: i64,
+    pub person_id: i64,
     pub nick: String,
     pub address: Option<String>,
     pub reason: String,
     pub by: String,
     pub at: String,
     pub until: String,
-    /// A ban's other sessions: those made from the person's address since the draft's
+    /// A ban's other people: those made from the person's address since the draft's
     /// `recent_since`, banned with it (lifting it lifts them).
     pub covered: Vec<i64>,
 }
@@ -60,7 +60,7 @@ pub struct Sanction {
 /// A mute or ban lifted: whose, and under which name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lifted {
-    pub session_id: i64,
+    pub person_id: i64,
     pub nick: String,
 }
 
@@ -68,9 +68,9 @@ pub struct Lifted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminEvent {
     pub id: i64,
-    /// `room_deleted`, `mute_lifted`, `ban_lifted`, `session_revoked`.
+    /// `room_deleted`, `mute_lifted`, `ban_lifted`, `sessions_revoked`, `signed_out`, `person_deleted`.
     pub kind: String,
-    /// The room's name, or the session's id.
+    /// The room's name, or the person's id.
     pub subject: String,
     pub detail: String,
 }
@@ -79,7 +79,7 @@ pub struct AdminEvent {
 #[derive(Debug, Clone)]
 pub struct SanctionDraft {
     pub kind: SanctionKind,
-    /// The moderator's session (checked to be a moderator in the transaction).
+    /// The moderator (checked to be one in the transaction).
     pub actor: i64,
     pub actor_nick: String,
     /// The name key of the person.
@@ -87,7 +87,7 @@ pub struct SanctionDraft {
     pub reason: String,
     pub at: String,
     pub until: String,
-    /// A ban also covers the other sessions made from the person's address since this time.
+    /// A ban also covers the other people made from the person's address since this time.
     pub recent_since: String,
 }
 
@@ -106,7 +106,7 @@ pub enum SanctionOutcome {
 /// A moderator, as `chinwag admin moderators` lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moderator {
-    pub session_id: i64,
+    pub person_id: i64,
     pub nick: String,
     pub last_seen: String,
 }
@@ -157,12 +157,12 @@ impl Store {
         Ok(())
     }
 
-    /// Uses a moderator link: if it is unused and has not expired, session `session_id` becomes a
+    /// Uses a moderator link: if it is unused and has not expired, person `person_id` becomes a
     /// moderator and the link is spent. Returns whether it did.
     pub async fn use_moderator_link(
         &self,
         token_hash: &str,
-        session_id: i64,
+        person_id: i64,
         nick: &str,
         now: &str,
     ) -> Result<bool, StoreError> {
@@ -173,15 +173,15 @@ impl Store {
         ))
         .bind(token_hash)
         .bind(now)
-        .bind(session_id)
+        .bind(person_id)
         .fetch_optional(&mut *tx)
         .await?
         .is_some();
         if !spent {
             return Ok(false);
         }
-        sqlx::query(&self.sql("UPDATE sessions SET moderator = 1 WHERE id = $1"))
-            .bind(session_id)
+        sqlx::query(&self.sql("UPDATE people SET moderator = 1 WHERE id = $1"))
+            .bind(person_id)
             .execute(&mut *tx)
             .await?;
         audit(self, &mut tx, now, nick, "moderator_added", nick, "").await?;
@@ -192,14 +192,14 @@ impl Store {
     /// Every moderator, by name.
     pub async fn moderators(&self) -> Result<Vec<Moderator>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, nick, last_seen FROM sessions WHERE moderator = 1 ORDER BY nick_key, id",
+            "SELECT id, nick, last_seen FROM people WHERE moderator = 1 ORDER BY nick_key, id",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
                 Ok(Moderator {
-                    session_id: row.try_get(0)?,
+                    person_id: row.try_get(0)?,
                     nick: row.try_get(1)?,
                     last_seen: row.try_get(2)?,
                 })
@@ -207,18 +207,18 @@ impl Store {
             .collect()
     }
 
-    /// Whether session `id` is a moderator now.
+    /// Whether person `id` is a moderator now.
     pub async fn is_moderator(&self, id: i64) -> Result<bool, StoreError> {
         self.moderator_in(&self.pool, id).await
     }
 
-    /// Whether session `id` is a moderator, as `executor` (the pool, or a transaction that acts on
+    /// Whether person `id` is a moderator, as `executor` (the pool, or a transaction that acts on
     /// it) reads it.
     async fn moderator_in<'e, E>(&self, executor: E, id: i64) -> Result<bool, StoreError>
     where
         E: sqlx::Executor<'e, Database = sqlx::Any>,
     {
-        let row = sqlx::query(&self.sql("SELECT moderator FROM sessions WHERE id = $1"))
+        let row = sqlx::query(&self.sql("SELECT moderator FROM people WHERE id = $1"))
             .bind(id)
             .fetch_optional(executor)
             .await?;
@@ -228,7 +228,7 @@ impl Store {
         })
     }
 
-    /// Takes the moderator role from the sessions named `nick_key`. Returns their ids.
+    /// Takes the moderator role from the person named `nick_key`. Returns their ids.
     pub async fn revoke_moderator(
         &self,
         nick_key: &str,
@@ -237,7 +237,7 @@ impl Store {
     ) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(&self.sql(
-            "UPDATE sessions SET moderator = 0 WHERE nick_key = $1 AND moderator = 1 \
+            "UPDATE people SET moderator = 0 WHERE nick_key = $1 AND moderator = 1 \
              RETURNING id, nick",
         ))
         .bind(nick_key)
@@ -249,7 +249,7 @@ impl Store {
     }
 
     /// Mutes or bans someone, if the actor is a moderator. The person is whoever holds the name,
-    /// or, while nobody does, the session last seen under it (as for private messages).
+    /// or, while nobody does, the person last seen under it (as for private messages).
     pub async fn sanction(&self, draft: SanctionDraft) -> Result<SanctionOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
         if !self.moderator_in(&mut *tx, draft.actor).await? {
@@ -267,16 +267,16 @@ impl Store {
         if target.try_get::<i64, _>(3)? != 0 {
             return Ok(SanctionOutcome::TargetIsModerator);
         }
-        let (session_id, nick, address): (i64, String, Option<String>) =
+        let (person_id, nick, address): (i64, String, Option<String>) =
             (target.try_get(0)?, target.try_get(1)?, target.try_get(2)?);
         let nick_key: String = target.try_get(4)?;
         let id: i64 = sqlx::query(&self.sql(
             "INSERT INTO sanctions \
-             (kind, session_id, nick, nick_key, address, reason, by_nick, at, until) \
+             (kind, person_id, nick, nick_key, address, reason, by_nick, at, until) \
              VALUES ($1, $2, $3, $9, $4, $5, $6, $7, $8) RETURNING id",
         ))
         .bind(draft.kind.as_str())
-        .bind(session_id)
+        .bind(person_id)
         .bind(&nick)
         .bind(&address)
         .bind(&draft.reason)
@@ -289,15 +289,15 @@ impl Store {
         .try_get(0)?;
         let mut covered = Vec::new();
         if let (SanctionKind::Ban, Some(address)) = (draft.kind, address.as_deref()) {
-            // The sessions made from there shortly before: a ban is on the person, not on one
-            // cookie they prepared a second for.
+            // The people made from there shortly before: a ban is on the person, not on the one
+            // name they prepared a second for.
             let others = sqlx::query(&self.sql(
-                "SELECT id, nick, nick_key FROM sessions \
+                "SELECT id, nick, nick_key FROM people \
                  WHERE created_from = $1 AND id <> $2 AND created_at >= $3 \
                  AND moderator = 0 AND bot = 0",
             ))
             .bind(address)
-            .bind(session_id)
+            .bind(person_id)
             .bind(&draft.recent_since)
             .fetch_all(&mut *tx)
             .await?;
@@ -306,7 +306,7 @@ impl Store {
                     (other.try_get(0)?, other.try_get(1)?, other.try_get(2)?);
                 sqlx::query(&self.sql(
                     "INSERT INTO sanctions \
-                     (kind, session_id, nick, nick_key, address, reason, by_nick, at, until, parent) \
+                     (kind, person_id, nick, nick_key, address, reason, by_nick, at, until, parent) \
                      VALUES ('ban', $1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 ))
                 .bind(other_id)
@@ -329,7 +329,7 @@ impl Store {
         };
         if !covered.is_empty() {
             detail.push_str(&format!(
-                " (and {} other session(s) from the same address)",
+                " (and {} other name(s) made from the same address)",
                 covered.len()
             ));
         }
@@ -347,7 +347,7 @@ impl Store {
         Ok(SanctionOutcome::Stored(Box::new(Sanction {
             id,
             kind: draft.kind.as_str().to_owned(),
-            session_id,
+            person_id,
             nick,
             address,
             reason: draft.reason,
@@ -365,7 +365,7 @@ impl Store {
         now: &str,
     ) -> Result<Vec<Sanction>, StoreError> {
         let rows = sqlx::query(&self.sql(
-            "SELECT id, kind, session_id, nick, address, reason, by_nick, at, until \
+            "SELECT id, kind, person_id, nick, address, reason, by_nick, at, until \
              FROM sanctions WHERE kind = $1 AND lifted_at IS NULL AND until > $2 AND parent IS NULL \
              ORDER BY id DESC",
         ))
@@ -377,7 +377,7 @@ impl Store {
     }
 
     /// Lifts the mutes or bans (`kind`) in force of the person whose name key is `nick_key`, or
-    /// the one numbered `id`, with the sessions a ban extended to. Returns whose were lifted.
+    /// the one numbered `id`, with the people a ban extended to. Returns whose were lifted.
     pub async fn lift_sanctions(
         &self,
         kind: SanctionKind,
@@ -469,7 +469,7 @@ impl Store {
             .collect()
     }
 
-    /// Until when new sessions from `address` are refused (the latest ban in force of a session
+    /// Until when new sessions from `address` are refused (the latest ban in force of a person
     /// last seen there), if they are.
     pub async fn address_banned_until(
         &self,
@@ -485,16 +485,6 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get(0)?)
-    }
-
-    /// Records where session `id` connects from (for a ban's refusal of new sessions).
-    pub async fn record_address(&self, id: i64, address: &str) -> Result<(), StoreError> {
-        sqlx::query(&self.sql("UPDATE sessions SET address = $1 WHERE id = $2"))
-            .bind(address)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// The audit log, newest first: at most `limit` (up to [`MAX_AUDIT_PAGE`]) entries before
@@ -526,8 +516,8 @@ impl Store {
             .collect()
     }
 
-    /// Creates a bot's session: its name is claimed for good (unless someone holds it now) and it
-    /// is never swept.
+    /// Creates a bot (a person with one session): its name is claimed for good (unless someone
+    /// holds it now) and it is never swept. Returns the bot's person id.
     pub async fn create_bot(
         &self,
         token_hash: &str,
@@ -536,14 +526,15 @@ impl Store {
         now: &str,
     ) -> Result<BotOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        let new = NewSession {
+        let new = NewPerson {
             token_hash,
             nick,
             nick_key,
             address: None,
+            user_agent: None,
             bot: true,
         };
-        let Some(id) = self.insert_session(&mut tx, new, now, FOREVER).await? else {
+        let Some((_, id)) = self.insert_person(&mut tx, new, now, FOREVER).await? else {
             return Ok(BotOutcome::NameTaken);
         };
         audit(self, &mut tx, now, "chinwag admin", "bot_created", nick, "").await?;
@@ -566,7 +557,7 @@ async fn lift_in(
     let rows = sqlx::query(&store.sql(
         "UPDATE sanctions SET lifted_at = $1 \
          WHERE kind = $4 AND lifted_at IS NULL AND until > $1 AND (nick_key = $2 OR id = $3) \
-         RETURNING id, session_id, nick",
+         RETURNING id, person_id, nick",
     ))
     .bind(now)
     .bind(nick_key)
@@ -578,7 +569,7 @@ async fn lift_in(
     for row in &rows {
         let parent: i64 = row.try_get(0)?;
         let lifted_one = Lifted {
-            session_id: row.try_get(1)?,
+            person_id: row.try_get(1)?,
             nick: row.try_get(2)?,
         };
         let action = format!("{}_lifted", kind.as_str());
@@ -586,7 +577,7 @@ async fn lift_in(
         lifted.push(lifted_one);
         let children = sqlx::query(&store.sql(
             "UPDATE sanctions SET lifted_at = $1 WHERE parent = $2 AND lifted_at IS NULL \
-             RETURNING session_id, nick",
+             RETURNING person_id, nick",
         ))
         .bind(now)
         .bind(parent)
@@ -594,7 +585,7 @@ async fn lift_in(
         .await?;
         for child in &children {
             lifted.push(Lifted {
-                session_id: child.try_get(0)?,
+                person_id: child.try_get(0)?,
                 nick: child.try_get(1)?,
             });
         }
@@ -625,8 +616,8 @@ pub(super) async fn audit(
     Ok(())
 }
 
-/// Records `action` (at, by whom, what) on each changed row, a `(session id, nick)`; returns the
-/// session ids.
+/// Records `action` (at, by whom, what) on each changed row, a `(person id, nick)`; returns the
+/// people's ids.
 async fn audit_rows(
     store: &Store,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -646,7 +637,7 @@ fn sanction(row: &AnyRow) -> Result<Sanction, StoreError> {
     Ok(Sanction {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
-        session_id: row.try_get("session_id")?,
+        person_id: row.try_get("person_id")?,
         nick: row.try_get("nick")?,
         address: row.try_get("address")?,
         reason: row.try_get("reason")?,
@@ -658,41 +649,42 @@ fn sanction(row: &AnyRow) -> Result<Sanction, StoreError> {
 }
 
 impl Store {
-    /// Gives the bot named `nick_key` a new token (its session keeps its id, name, rooms and
-    /// private messages; the old token stops working). Returns the bot's session id, or `None` if
-    /// no bot goes by that name.
+    /// Gives the bot named `nick_key` a new token: its sessions are replaced by one with the new
+    /// token (the old one stops working; its name, rooms and private messages stay). Returns the
+    /// bot's id and the sessions replaced, or `None` if no bot goes by that name.
     pub async fn rotate_bot_token(
         &self,
         nick_key: &str,
         new_hash: &str,
         now: &str,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<(i64, Vec<i64>)>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query(
-            &self.sql("SELECT id, token_hash, nick FROM sessions WHERE nick_key = $1 AND bot = 1"),
-        )
-        .bind(nick_key)
-        .fetch_optional(&mut *tx)
-        .await?
+        let Some(row) =
+            sqlx::query(&self.sql("SELECT id, nick FROM people WHERE nick_key = $1 AND bot = 1"))
+                .bind(nick_key)
+                .fetch_optional(&mut *tx)
+                .await?
         else {
             return Ok(None);
         };
-        let (id, old_hash, nick): (i64, String, String) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        // The token hash names the session wherever it is referred to.
-        for statement in [
-            "UPDATE sessions SET token_hash = $2 WHERE token_hash = $1",
-            "UPDATE memberships SET session_hash = $2 WHERE session_hash = $1",
-            "UPDATE direct_messages SET from_session = $2 WHERE from_session = $1",
-            "UPDATE direct_messages SET to_session = $2 WHERE to_session = $1",
-            "UPDATE messages SET session_hash = $2 WHERE session_hash = $1",
-        ] {
-            sqlx::query(&self.sql(statement))
-                .bind(&old_hash)
-                .bind(new_hash)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let (id, nick): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
+        let old: Vec<i64> =
+            sqlx::query(&self.sql("DELETE FROM sessions WHERE person_id = $1 RETURNING id"))
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()?;
+        sqlx::query(&self.sql(
+            "INSERT INTO sessions (token_hash, person_id, created_at, last_seen) \
+             VALUES ($1, $2, $3, $3)",
+        ))
+        .bind(new_hash)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         audit(
             self,
             &mut tx,
@@ -704,47 +696,15 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(Some(id))
+        Ok(Some((id, old)))
     }
 
-    /// Deletes the bot named `nick_key`: its session, rooms and name (its messages stay). Returns
-    /// its session id, or `None` if no bot goes by that name.
-    pub async fn delete_bot(&self, nick_key: &str, now: &str) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query(
-            &self.sql("SELECT id, token_hash, nick FROM sessions WHERE nick_key = $1 AND bot = 1"),
-        )
-        .bind(nick_key)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let (id, hash, nick): (i64, String, String) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        sqlx::query(&self.sql("DELETE FROM memberships WHERE session_hash = $1"))
-            .bind(&hash)
-            .execute(&mut *tx)
+    /// The bot named `nick_key`, if there is one: its id.
+    pub async fn bot_named(&self, nick_key: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(&self.sql("SELECT id FROM people WHERE nick_key = $1 AND bot = 1"))
+            .bind(nick_key)
+            .fetch_optional(&self.pool)
             .await?;
-        sqlx::query(&self.sql("DELETE FROM nick_claims WHERE session_id = $1"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&self.sql("DELETE FROM sessions WHERE id = $1"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        audit(
-            self,
-            &mut tx,
-            now,
-            "chinwag admin",
-            "bot_revoked",
-            &nick,
-            "",
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(id))
+        Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 }

@@ -1,5 +1,5 @@
-//! Rooms and memberships. Membership belongs to a session (by its token hash) and is written here
-//! first, before any server's memory follows. Everyone is in `general` without a row for it.
+//! Rooms and memberships. Membership belongs to a person and is written here first, before any
+//! server's memory follows. Everyone is in `general` without a row for it.
 //!
 //! Rooms are created by joining them, up to the server's cap and a cap per address they are
 //! created from. A room nobody is in and nobody ever wrote in is deleted when its last member
@@ -57,10 +57,10 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Puts a session in `room`, creating the room if it is new and it fits under `caps`.
+    /// Puts person `person` in `room`, creating the room if it is new and it fits under `caps`.
     pub async fn join(
         &self,
-        session_hash: &str,
+        person: i64,
         room: &str,
         at: &str,
         caps: RoomCaps<'_>,
@@ -99,10 +99,10 @@ impl Store {
             .await?;
         }
         sqlx::query(&self.sql(
-            "INSERT INTO memberships (session_hash, room, joined_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (session_hash, room) DO NOTHING",
+            "INSERT INTO memberships (person_id, room, joined_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (person_id, room) DO NOTHING",
         ))
-        .bind(session_hash)
+        .bind(person)
         .bind(room)
         .bind(at)
         .execute(&mut *tx)
@@ -200,13 +200,13 @@ impl Store {
         Ok(reclaimed)
     }
 
-    /// Takes a session out of `room`; returns whether it was in it. A room left empty that never
-    /// had a message is deleted.
-    pub async fn leave(&self, session_hash: &str, room: &str) -> Result<bool, StoreError> {
+    /// Takes person `person` out of `room`; returns whether they were in it. A room left empty
+    /// that never had a message is deleted.
+    pub async fn leave(&self, person: i64, room: &str) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let removed =
-            sqlx::query(&self.sql("DELETE FROM memberships WHERE session_hash = $1 AND room = $2"))
-                .bind(session_hash)
+            sqlx::query(&self.sql("DELETE FROM memberships WHERE person_id = $1 AND room = $2"))
+                .bind(person)
                 .bind(room)
                 .execute(&mut *tx)
                 .await?
@@ -222,12 +222,12 @@ impl Store {
         Ok(removed > 0)
     }
 
-    /// The rooms a session is in besides `general`, by name.
-    pub async fn rooms_of(&self, session_hash: &str) -> Result<Vec<String>, StoreError> {
+    /// The rooms person `person` is in besides `general`, by name.
+    pub async fn rooms_of(&self, person: i64) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
-            &self.sql("SELECT room FROM memberships WHERE session_hash = $1 ORDER BY room"),
+            &self.sql("SELECT room FROM memberships WHERE person_id = $1 ORDER BY room"),
         )
-        .bind(session_hash)
+        .bind(person)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|row| Ok(row.try_get("room")?)).collect()

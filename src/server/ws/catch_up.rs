@@ -379,9 +379,9 @@ impl<S: WsIo> Connection<S> {
             None => false,
         };
         if since.is_none() || beyond {
-            let hash = Arc::clone(&me.session.token_hash);
+            let person = me.person.id.get();
             self.pace_catch_up(DM_PAGE).await;
-            let latest = match store.directs(&hash, None, DM_PAGE).await {
+            let latest = match store.directs(person, None, DM_PAGE).await {
                 Ok(latest) => latest,
                 Err(err) => return self.directs_stale(me, err).await,
             };
@@ -427,7 +427,7 @@ impl<S: WsIo> Connection<S> {
     /// `upto` if given, as `dm_history` frames, a page at a time (at most [`HELD_FRAMES`] frames
     /// held).
     pub(super) async fn fill_directs(&mut self, me: &mut Me, upto: Option<u64>) -> Result<(), End> {
-        let hash = Arc::clone(&me.session.token_hash);
+        let person = me.person.id.get();
         let store = self.ctx.store.clone();
         let mut limit = CATCH_UP_PAGE;
         let mut open = false;
@@ -441,7 +441,7 @@ impl<S: WsIo> Connection<S> {
                 return Ok(());
             }
             self.pace_catch_up(limit).await;
-            let mut page = match store.directs(&hash, Some(after), limit + 1).await {
+            let mut page = match store.directs(person, Some(after), limit + 1).await {
                 Ok(page) => page,
                 Err(err) => return self.directs_stale(me, err).await,
             };

@@ -138,7 +138,7 @@ impl<S: WsIo> Connection<S> {
         loop {
             let front = live.inbox.try_recv_if(|private| match private {
                 Private::Dm { id: earlier, .. } | Private::Missed { id: earlier } => *earlier < id,
-                Private::RoomsChanged => true,
+                Private::RoomsChanged | Private::Frame(_) => true,
                 // Left for the main loop, which closes the connection.
                 Private::Banned { .. } | Private::Ended { .. } => false,
             });
@@ -164,6 +164,7 @@ impl<S: WsIo> Connection<S> {
                     }
                 }
                 Some(Private::RoomsChanged) => Box::pin(self.reconcile(me, live, None)).await?,
+                Some(Private::Frame(frame)) => self.socket.feed(frame).await?,
                 Some(Private::Banned { .. } | Private::Ended { .. }) | None => break,
             }
         }
@@ -200,6 +201,7 @@ impl<S: WsIo> Connection<S> {
             }
             Private::Dm { .. } | Private::Missed { .. } => {}
             Private::RoomsChanged => self.reconcile(me, live, None).await?,
+            Private::Frame(frame) => self.socket.send_raw(frame).await?,
             Private::Banned { until, reason } => return Err(self.banned(&until, &reason).await),
             Private::Ended {
                 code,
@@ -229,7 +231,7 @@ impl<S: WsIo> Connection<S> {
         live: &mut Live,
         reply: Option<(&str, Option<&str>)>,
     ) -> Result<(), End> {
-        let rooms = me.session.rooms();
+        let rooms = me.person.rooms();
         let reply_to = |room: &str| {
             reply
                 .filter(|(r, _)| *r == room)

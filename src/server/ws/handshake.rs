@@ -14,7 +14,7 @@ use crate::protocol::{
 use crate::server::clock::now_rfc3339;
 use crate::server::hub::Arrival;
 use crate::server::limits::wait_ms;
-use crate::server::session::{banned, unavailable, Online, Session};
+use crate::server::session::{banned, unavailable, Found, Online, Person};
 
 /// The largest frame the server sends: history and catch-up pages are cut to fit, and so are the
 /// lists in a `welcome`.
@@ -33,12 +33,13 @@ struct WelcomeExtra {
     /// The token of a session this `hello` created.
     new_token: Option<String>,
     blocked: Vec<String>,
+    reads: crate::server::store::ReadPositions,
     reply_to: Option<String>,
 }
 
 /// Who a good `hello` speaks for.
 struct Identified {
-    session: Arc<Session>,
+    found: Found,
     online: Online,
     /// The token of a session this `hello` created (told once, in `welcome`).
     new_token: Option<String>,
@@ -71,9 +72,10 @@ impl<S: WsIo> Connection<S> {
                             session,
                             since,
                             dm_since,
+                            invite,
                             ..
                         },
-                })) => match self.identify(&nick, session).await {
+                })) => match self.identify(&nick, session, invite.as_deref()).await {
                     Ok(who) => {
                         let hello = Hello {
                             since,
@@ -108,10 +110,11 @@ impl<S: WsIo> Connection<S> {
         &mut self,
         nick: &str,
         token: Option<String>,
+        invite: Option<&str>,
     ) -> Result<Identified, FrameError> {
         let sessions = &self.ctx.sessions;
         if let Some(token) = token.or_else(|| self.cookie_token.clone()) {
-            let session = sessions
+            let found = sessions
                 .lookup(&token)
                 .await
                 .map_err(unavailable)?
@@ -121,14 +124,17 @@ impl<S: WsIo> Connection<S> {
                         "unknown session: pick a nickname again",
                     )
                 })?;
-            check_standing(&self.ctx, &session).await?;
-            let online = sessions.connect(&session).await?;
+            check_standing(&self.ctx, &found).await?;
+            let online = sessions.connect(&found).await?;
             return Ok(Identified {
-                session,
+                found,
                 online,
                 new_token: None,
             });
         }
+        let invite =
+            crate::server::accounts::signup::admit(&self.ctx.store, self.ctx.signup, invite)
+                .await?;
         // A name checked for free here costs nothing; only then does creating a session count
         // against the address and reach the store.
         let nick = sessions.check_name(nick)?;
@@ -139,12 +145,16 @@ impl<S: WsIo> Connection<S> {
                 wait_ms(wait),
             ));
         }
-        let (session, token) = sessions.create(nick, self.ctx.peer).await?;
-        let online = sessions.connect(&session).await?;
+        let created = sessions
+            .create(nick, self.ctx.peer, self.ctx.user_agent.as_deref())
+            .await?;
+        crate::server::accounts::signup::use_invite(&self.ctx.store, invite).await;
+        let found = created.found();
+        let online = sessions.connect(&found).await?;
         Ok(Identified {
-            session,
+            found,
             online,
-            new_token: Some(token),
+            new_token: Some(created.token),
         })
     }
 
@@ -154,43 +164,48 @@ impl<S: WsIo> Connection<S> {
     /// explicit.
     async fn welcome(&mut self, who: Identified, hello: Hello) -> Result<Box<(Me, Live)>, End> {
         let Identified {
-            session,
+            found,
             online,
             new_token,
         } = who;
+        let person = found.person;
         let Hello {
             since,
             dm_since,
             reply_to,
         } = hello;
-        // Read before registering: a store that does not answer only leaves the list empty.
-        let blocked = match self.ctx.store.blocked_names(session.id.get()).await {
-            Ok(blocked) => blocked,
-            Err(err) => {
-                tracing::warn!(%err, "reading whom a session blocked failed");
-                Vec::new()
+        // Read before registering: a store that does not answer only leaves these empty.
+        let store = &self.ctx.store;
+        let (blocked, reads) = match (
+            store.blocked_names(person.id.get()).await,
+            store.read_positions(person.id.get()).await,
+        ) {
+            (Ok(blocked), Ok(reads)) => (blocked, reads),
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::warn!(%err, "reading whom a person blocked and where they read failed");
+                (Vec::new(), Default::default())
             }
         };
         // Not needed again: the connection speaks for this session from now on.
         self.cookie_token = None;
         let (rooms, subscriptions, inbox, presence) = {
-            // Under the session's order lock: a join or leave on another tab lands wholly before
+            // Under the person's order lock: a join or leave on another tab lands wholly before
             // (these rooms include it) or after (this connection's inbox hears of it).
-            let _order = session.in_order().await;
-            let rooms = session.rooms();
+            let _order = person.in_order().await;
+            let rooms = person.rooms();
             let mut subscriptions = StreamMap::with_capacity(rooms.len());
             for room in &rooms {
                 let subscription = self.ctx.hub.subscribe(room, self.id);
                 subscriptions.insert(Arc::clone(subscription.room()), subscription);
             }
-            let (nick, key) = (session.nick(), session.nick_key());
+            let (nick, key) = (person.nick(), person.nick_key());
             let arrival = Arrival {
-                session: session.id,
+                person: person.id,
+                session: found.session,
                 nick: &nick,
                 key: &key,
-                token_hash: &session.token_hash,
                 rooms: &rooms,
-                bot: session.standing().bot,
+                bot: person.standing().bot,
             };
             let (inbox, presence) = self.ctx.hub.connect(arrival, self.id);
             (rooms, subscriptions, inbox, presence)
@@ -211,7 +226,8 @@ impl<S: WsIo> Connection<S> {
             dm_stale: false,
             retry_due: false,
             retry_backoff: FIRST_RETRY_BACKOFF,
-            session,
+            person,
+            session: found.session,
         };
         let mut live = Live {
             rooms: subscriptions,
@@ -220,9 +236,10 @@ impl<S: WsIo> Connection<S> {
         let extra = WelcomeExtra {
             new_token,
             blocked,
+            reads,
             reply_to,
         };
-        let welcome = self.welcome_frame(&me.session, rooms.clone(), extra);
+        let welcome = self.welcome_frame(&me.person, rooms.clone(), extra);
         self.socket.send_raw(welcome).await?;
         for room in &rooms {
             self.catch_up(&mut me, room, since.get(room).copied(), None)
@@ -230,8 +247,8 @@ impl<S: WsIo> Connection<S> {
         }
         // Just read from the store, and this the session's only connection (on the only server):
         // the store's latest private message then is still its latest.
-        let fresh = me.session.take_fresh_directs();
-        let alone = !self.ctx.hub.bus().is_shared() && me.session.connections() == 1;
+        let fresh = me.person.take_fresh_directs();
+        let alone = !self.ctx.hub.bus().is_shared() && me.person.connections() == 1;
         match fresh.filter(|_| alone) {
             Some(last) if dm_since.map_or(last == 0, |since| since >= last) => {
                 self.no_new_directs(&mut me, dm_since).await?;
@@ -248,13 +265,14 @@ impl<S: WsIo> Connection<S> {
     /// Serialized once.
     fn welcome_frame(
         &self,
-        session: &Session,
+        session: &Person,
         rooms: Vec<String>,
         extra: WelcomeExtra,
     ) -> tungstenite::Utf8Bytes {
         let WelcomeExtra {
             new_token,
             blocked,
+            reads,
             reply_to,
         } = extra;
         let hub = &self.ctx.hub;
@@ -293,6 +311,9 @@ impl<S: WsIo> Connection<S> {
                 bots: bots.clone(),
                 muted_until: muted_until.clone(),
                 blocked: blocked.clone(),
+                secured: standing.secured,
+                read: reads.rooms.clone(),
+                dm_read: reads.directs.clone(),
                 reply_to: reply_to.clone(),
             };
             let json = welcome.to_json();
@@ -310,26 +331,26 @@ impl<S: WsIo> Connection<S> {
     }
 }
 
-/// Refuses a banned session (read again from the store first: a ban lifted by `chinwag admin`
+/// Refuses a banned person (read again from the store first: a ban lifted by `chinwag admin`
 /// holds at once), and records where the session connects from when that changed.
-async fn check_standing(ctx: &Ctx, session: &Session) -> Result<(), FrameError> {
-    let sessions = &ctx.sessions;
-    if session.standing().banned_at(&now_rfc3339()).is_some() {
-        let _order = session.in_order().await;
-        if let Some(saved) = sessions.read(session.id).await.map_err(unavailable)? {
-            sessions.reload(session, saved);
+async fn check_standing(ctx: &Ctx, found: &Found) -> Result<(), FrameError> {
+    let (sessions, person) = (&ctx.sessions, &found.person);
+    if person.standing().banned_at(&now_rfc3339()).is_some() {
+        let _order = person.in_order().await;
+        if let Some(saved) = sessions.read(person.id).await.map_err(unavailable)? {
+            sessions.reload(person, saved);
         }
-        if let Some(until) = session.standing().banned_at(&now_rfc3339()) {
+        if let Some(until) = person.standing().banned_at(&now_rfc3339()) {
             return Err(banned(until));
         }
     }
     let address = crate::server::limits::AddrKey::stored(ctx.peer);
-    if session.standing().address.as_deref() != Some(address.as_str()) {
+    if person.standing().address.as_deref() != Some(address.as_str()) {
         ctx.store
-            .record_address(session.id.get(), &address)
+            .record_address(found.session.get(), person.id.get(), &address)
             .await
             .map_err(unavailable)?;
-        session.update_standing(|s| s.address = Some(address));
+        person.update_standing(|s| s.address = Some(address));
     }
     Ok(())
 }

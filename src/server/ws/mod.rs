@@ -56,7 +56,7 @@ use tungstenite::Message;
 use super::hub::{ConnId, Hub, Inbox, Presence, Subscription};
 use super::limits::{AddressLimits, Limits};
 use super::metrics::Metrics;
-use super::session::{Online, Session, Sessions, COOKIE};
+use super::session::{Online, Person, SessionId, Sessions, COOKIE};
 use super::state::AppState;
 use super::store::Store;
 use crate::protocol::FrameError;
@@ -159,6 +159,8 @@ pub async fn upgrade(
         metrics,
         limits: Arc::clone(&limits),
         peer: peer.ip(),
+        signup: state.http.signup,
+        user_agent: super::http::forms::user_agent(request.headers()).map(str::to_owned),
     };
     let config = WebSocketConfig::default()
         .max_message_size(Some(limits.max_frame_bytes))
@@ -308,6 +310,10 @@ pub struct Ctx {
     pub limits: Arc<Limits>,
     /// The client's address, for the per-address limits.
     pub peer: IpAddr,
+    /// Who may become a person here (a `hello` that makes one is a newcomer).
+    pub signup: crate::server::accounts::Signup,
+    /// The upgrade request's `User-Agent`, for a session the connection makes.
+    pub user_agent: Option<String>,
 }
 
 /// One websocket connection.
@@ -328,7 +334,9 @@ pub struct Connection<S> {
 /// Who a welcomed connection speaks for, and what it has sent them. Holding it keeps the
 /// connection registered; dropping it (however the task ends) unregisters it.
 pub struct Me {
-    pub session: Arc<Session>,
+    pub person: Arc<Person>,
+    /// The session (device) it speaks for.
+    pub session: SessionId,
     /// The connection's place in the hub and among the session's connections.
     _presence: Presence,
     _online: Online,
@@ -565,7 +573,7 @@ impl<S: WsIo> Connection<S> {
         if let Some(room) = me.typing.take() {
             let stopped = crate::protocol::ServerMsg::Typing {
                 room: room.to_string(),
-                nick: me.session.nick(),
+                nick: me.person.nick(),
                 active: false,
             };
             self.ctx.hub.broadcast_everywhere(&room, self.id, &stopped);

@@ -160,6 +160,8 @@ async fn connect(limits: Limits) -> Peer {
         limits: Arc::new(limits),
         peer: [127, 0, 0, 1].into(),
         hub: hub.clone(),
+        signup: Default::default(),
+        user_agent: None,
     };
     let (to_server, incoming) = mpsc::unbounded();
     let (outgoing, from_server) = mpsc::unbounded();

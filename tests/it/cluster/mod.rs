@@ -626,3 +626,100 @@ async fn a_ban_on_one_node_closes_the_persons_connections_on_every_node() {
         })
         .await;
 }
+
+/// `POST path` with a form `body` to `node`, as the browser holding session `token` (if any).
+async fn post_form(node: &Node, path: &str, token: Option<&str>, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cookie = token
+        .map(|t| format!("Cookie: chinwag_session={t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\n{cookie}\
+         Content-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len(),
+        addr = node.addr()
+    );
+    let mut stream = tokio::net::TcpStream::connect(node.addr())
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_positions_and_sign_outs_cross_nodes() {
+    let _serial = SERIAL.lock().await;
+    let (db, redis) = (Database::create().await, Redis::start());
+    let nodes = start_nodes(2, &db, &redis).await;
+    let laptop = Peer::join(&nodes[0].ws_url(), "olga").await;
+    let set = post_form(
+        &nodes[0],
+        "/account/password",
+        Some(&laptop.token),
+        "password=correct+horse+battery",
+    )
+    .await;
+    assert!(set.starts_with("HTTP/1.1 303"), "{set}");
+    // Signed in on the other node: the same person there.
+    let signed = post_form(
+        &nodes[1],
+        "/login",
+        None,
+        "nick=olga&password=correct+horse+battery",
+    )
+    .await;
+    assert!(signed.starts_with("HTTP/1.1 303"), "{signed}");
+    let phone_token = signed
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: chinwag_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let phone = Peer::tab(&nodes[1].ws_url(), &phone_token).await;
+    assert_eq!(phone.welcome["nick"], "olga");
+    assert_eq!(phone.welcome["secured"], true);
+
+    // Reading on node 0 is told on node 1.
+    let talker = Peer::join(&nodes[1].ws_url(), "pavel").await;
+    talker.say("general", "news", "n-1");
+    laptop
+        .wait_until(CONVERGE, "the laptop has the news", |s| {
+            s.complete("general", 1)
+        })
+        .await;
+    laptop.send(json!({"type": "read", "room": "general", "seq": 1}));
+    phone
+        .wait_until(CONVERGE, "the phone hears of the read", |s| {
+            s.of("read")
+                .iter()
+                .any(|f| f["room"] == "general" && f["seq"] == 1)
+        })
+        .await;
+
+    // Signing out every other device on node 0 closes the phone's tab on node 1.
+    let out = post_form(
+        &nodes[0],
+        "/account/signout-others",
+        Some(&laptop.token),
+        "",
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 303"), "{out}");
+    phone
+        .wait_until(CONVERGE, "the phone is told", |s| {
+            s.of("error").iter().any(|f| f["code"] == "signed_out")
+        })
+        .await;
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    while phone.is_open() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "closed on the other node"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(laptop.is_open(), "this device stays");
+}

@@ -17,8 +17,8 @@ pub async fn apply<S: WsIo>(
 ) -> Outcome {
     let target = nick::normalize(who)?;
     let store = &conn.ctx.store;
-    let (id, _, name) = store
-        .direct_recipient(&target.key)
+    let (id, name) = store
+        .person_named(&target.key)
         .await
         .map_err(unavailable)?
         .ok_or_else(|| {
@@ -27,17 +27,17 @@ pub async fn apply<S: WsIo>(
                 format!("nobody is called {}", target.display),
             )
         })?;
-    if id == me.session.id.get() {
+    if id == me.person.id.get() {
         return Err(FrameError::new(ErrorCode::Forbidden, "you cannot block yourself").into());
     }
     if block {
         store
-            .block(me.session.id.get(), id, &now_rfc3339())
+            .block(me.person.id.get(), id, &now_rfc3339())
             .await
             .map_err(unavailable)?;
     } else {
         store
-            .unblock(me.session.id.get(), id)
+            .unblock(me.person.id.get(), id)
             .await
             .map_err(unavailable)?;
     }

@@ -5,7 +5,7 @@
 use super::{Outcome, Refused};
 use crate::protocol::{validate_client_id, validate_text, ErrorCode, FrameError, ServerMsg};
 use crate::server::clock::{now_rfc3339, rfc3339_ago};
-use crate::server::session::{nick, unavailable, SessionId};
+use crate::server::session::{nick, unavailable, PersonId};
 use crate::server::store::{DirectDraft, DirectGate, DirectSend};
 use crate::server::text::ensure_visible;
 use crate::server::ws::{Connection, Ctx, Live, Me, WsIo};
@@ -24,28 +24,28 @@ pub async fn apply<S: WsIo>(
     validate_client_id(&client_id)?;
     validate_text(&text)?;
     ensure_visible(&text)?;
-    me.session.ensure_may_post()?;
+    me.person.ensure_may_post()?;
     let (dm, prev) = {
         // A retry of a message already stored (even before a restart, even to someone who has
         // gone offline since) is acked, not stored again; the check and the commit are in the
-        // session's order, so two tabs retrying at once store it once.
-        let _order = me.session.in_order().await;
+        // person's order, so two tabs (or devices) retrying at once store it once.
+        let _order = me.person.in_order().await;
         let earlier = conn
             .ctx
             .store
-            .direct_sent_before(&me.session.token_hash, &client_id)
+            .direct_sent_before(me.person.id.get(), &client_id)
             .await
             .map_err(unavailable)?;
         match earlier {
             // Already stored: everything before it was passed on or is in the store.
             Some(dm) => (dm, 0),
             None => {
-                let (session, to_hash, to_nick) = recipient(&conn.ctx, to).await?;
-                admitted(&conn.ctx, me, session, &to_hash, &to_nick).await?;
+                let (person, to_nick) = recipient(&conn.ctx, to).await?;
+                admitted(&conn.ctx, me, person, &to_nick).await?;
                 let draft = DirectDraft {
-                    from_session: me.session.token_hash.to_string(),
-                    to_session: to_hash,
-                    from: me.session.nick(),
+                    from_person: me.person.id.get(),
+                    to_person: person.get(),
+                    from: me.person.nick(),
                     to: to_nick,
                     text,
                     at: now_rfc3339(),
@@ -55,7 +55,7 @@ pub async fn apply<S: WsIo>(
                 let stored = conn
                     .ctx
                     .hub
-                    .send_direct(draft, me.session.id, session, conn.id)
+                    .send_direct(draft, me.person.id, person, conn.id)
                     .await?;
                 (stored.message, stored.prev_from)
             }
@@ -77,21 +77,13 @@ pub async fn apply<S: WsIo>(
 /// Refuses a private message its recipient does not take: from someone they blocked
 /// (`forbidden`), or, from someone they never wrote to, past a few unanswered ones or past what
 /// all such people together may send them in a day (`inbox_full`).
-async fn admitted(
-    ctx: &Ctx,
-    me: &Me,
-    to: SessionId,
-    to_hash: &str,
-    to_nick: &str,
-) -> Result<(), FrameError> {
+async fn admitted(ctx: &Ctx, me: &Me, to: PersonId, to_nick: &str) -> Result<(), FrameError> {
     let day_ago = rfc3339_ago(std::time::Duration::from_secs(24 * 3600));
     let gate = ctx
         .store
         .direct_gate(DirectSend {
-            from_id: me.session.id.get(),
-            from_hash: &me.session.token_hash,
-            to_id: to.get(),
-            to_hash,
+            from: me.person.id.get(),
+            to: to.get(),
             max_unanswered: ctx.limits.max_unanswered,
             max_strangers: ctx.limits.max_strangers_per_day,
             day_ago: &day_ago,
@@ -121,31 +113,22 @@ async fn admitted(
     }
 }
 
-/// Who `to` names: someone online (here or on another server), or else the session that goes by
-/// that name in the store, online or not (its private messages wait in the store for its next
-/// connection). Returns its id, the token hash its private messages are stored by, and its name as
-/// it spells it; `unknown_user` when nobody goes by that name.
-async fn recipient(ctx: &Ctx, to: &str) -> Result<(SessionId, String, String), FrameError> {
+/// Who `to` names: someone online (here or on another server), or else the person who goes by
+/// that name in the store, online or not (their private messages wait in the store for their next
+/// connection). Returns their id and their name as they spell it; `unknown_user` when nobody goes
+/// by that name.
+async fn recipient(ctx: &Ctx, to: &str) -> Result<(PersonId, String), FrameError> {
     let key = nick::key(to);
-    let unknown = || FrameError::new(ErrorCode::UnknownUser, format!("nobody is called {to:?}"));
     if let Some(online) = ctx.hub.find_online(&key) {
-        if let Some(hash) = &online.token_hash {
-            return Ok((online.session, hash.to_string(), online.nick.clone()));
-        }
-        // Online on another server: the token hash never crosses the bus; the store has it.
-        let hash = ctx
-            .store
-            .session_hash(online.session.get())
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(unknown)?;
-        return Ok((online.session, hash, online.nick.clone()));
+        return Ok((online.person, online.nick));
     }
-    let (id, hash, nick) = ctx
+    let (id, nick) = ctx
         .store
-        .direct_recipient(&key)
+        .person_named(&key)
         .await
         .map_err(unavailable)?
-        .ok_or_else(unknown)?;
-    Ok((SessionId::from_store(id), hash, nick))
+        .ok_or_else(|| {
+            FrameError::new(ErrorCode::UnknownUser, format!("nobody is called {to:?}"))
+        })?;
+    Ok((PersonId::from_store(id), nick))
 }

@@ -44,11 +44,11 @@ pub async fn apply<S: WsIo>(
         validate_text(text)?;
         crate::server::text::ensure_visible(text)?;
     }
-    me.session.ensure_member(&room)?;
-    me.session.ensure_may_post()?;
+    me.person.ensure_member(&room)?;
+    me.person.ensure_may_post()?;
     let draft = ChangeDraft {
-        by: me.session.nick(),
-        session_hash: me.session.token_hash.to_string(),
+        by: me.person.nick(),
+        person_id: Some(me.person.id.get()),
         at: now_rfc3339(),
         mentions: match &text {
             Some(text) => crate::server::text::mentions(&conn.ctx.hub, &conn.ctx.store, text).await,
@@ -56,7 +56,7 @@ pub async fn apply<S: WsIo>(
         },
         text,
         // The store checks that it is one, in the change's transaction.
-        moderator: me.session.standing().moderator,
+        moderator: me.person.standing().moderator,
         max_edits: conn.ctx.limits.max_edits,
     };
     let outcome = conn

@@ -17,7 +17,7 @@ pub async fn apply<S: WsIo>(
     before: u64,
     reply_to: Option<&str>,
 ) -> Outcome {
-    me.session.ensure_member(room)?;
+    me.person.ensure_member(room)?;
     let page = conn
         .ctx
         .store
@@ -49,13 +49,13 @@ pub async fn directs<S: WsIo>(
     reply_to: Option<&str>,
 ) -> Outcome {
     let store = &conn.ctx.store;
-    let with_hash = match with {
+    let with_person = match with {
         None => None,
         Some(name) => {
             let key = crate::server::session::nick::key(name);
-            let found = store.direct_recipient(&key).await.map_err(unavailable)?;
+            let found = store.person_named(&key).await.map_err(unavailable)?;
             match found {
-                Some((_, hash, _)) => Some(hash),
+                Some((id, _)) => Some(id),
                 None => {
                     return Err(crate::protocol::FrameError::new(
                         crate::protocol::ErrorCode::UnknownUser,
@@ -67,12 +67,7 @@ pub async fn directs<S: WsIo>(
         }
     };
     let (page, complete) = store
-        .directs_before(
-            &me.session.token_hash,
-            before,
-            with_hash.as_deref(),
-            DM_PAGE,
-        )
+        .directs_before(me.person.id.get(), before, with_person, DM_PAGE)
         .await
         .map_err(unavailable)?;
     let encoded: Vec<(String, u64)> = page.iter().map(encode_direct).collect();

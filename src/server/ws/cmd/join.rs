@@ -20,7 +20,7 @@ pub async fn apply<S: WsIo>(
         addresses: &conn.ctx.addresses,
     };
     membership
-        .join(&me.session, room, conn.id, conn.ctx.peer)
+        .join(&me.person, room, conn.id, conn.ctx.peer)
         .await?;
     if live.rooms.contains_key(room) {
         conn.send_joined(me, room, reply_to).await?;

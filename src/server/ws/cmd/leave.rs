@@ -18,7 +18,7 @@ pub async fn apply<S: WsIo>(
         limits: &conn.ctx.limits,
         addresses: &conn.ctx.addresses,
     };
-    membership.leave(&me.session, room, conn.id).await?;
+    membership.leave(&me.person, room, conn.id).await?;
     conn.reconcile(me, live, Some((room, reply_to))).await?;
     Ok(())
 }

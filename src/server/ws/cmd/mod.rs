@@ -1,5 +1,5 @@
 //! The client's commands, one module each (as mini-redis's `cmd/`): [`say`], [`edit`], [`dm`],
-//! [`block`], [`join`], [`leave`], [`nick`], [`typing`], [`history`], and a moderator's
+//! [`block`], [`join`], [`leave`], [`nick`], [`typing`], [`read`], [`history`], and a moderator's
 //! [`moderate`]. [`Connection::handle`] throttles a frame, then
 //! hands it to its command, whose answer (or refusal) names the request: a `say` or `dm` by its
 //! `client_id`, anything else by the request's `id`.
@@ -12,6 +12,7 @@ pub mod join;
 pub mod leave;
 pub mod moderate;
 pub mod nick;
+pub mod read;
 pub mod say;
 pub mod typing;
 
@@ -58,7 +59,7 @@ impl<S: WsIo> Connection<S> {
         let client_id = msg.client_id().map(str::to_owned);
         let reply_to = id.as_deref();
         let throttle = Throttle::of(&msg);
-        if let Err(err) = self.ctx.sessions.throttle(&me.session, throttle) {
+        if let Err(err) = self.ctx.sessions.throttle(&me.person, throttle) {
             return self.refuse(err, client_id, id).await;
         }
         // Many sessions from one address do not multiply the rate.
@@ -151,6 +152,10 @@ impl<S: WsIo> Connection<S> {
             ClientMsg::Audit { before } => moderate::audit(self, me, before, reply_to).await,
             ClientMsg::Block { nick } => block::apply(self, me, &nick, true, reply_to).await,
             ClientMsg::Unblock { nick } => block::apply(self, me, &nick, false, reply_to).await,
+            ClientMsg::Read { room, seq, dm, id } => match read::Position::of(room, seq, dm, id) {
+                Ok(at) => read::apply(self, me, at).await,
+                Err(err) => Err(err.into()),
+            },
             ClientMsg::DmHistory { before, with } => {
                 history::directs(self, me, before, with.as_deref(), reply_to).await
             }

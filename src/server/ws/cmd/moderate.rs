@@ -10,7 +10,7 @@
 use super::Outcome;
 use crate::protocol::{validate_reason, ErrorCode, FrameError, ServerMsg, MAX_SANCTION_SECS};
 use crate::server::clock::{now_rfc3339, rfc3339_ago, rfc3339_in};
-use crate::server::session::{nick, unavailable, SessionId};
+use crate::server::session::{nick, unavailable, PersonId};
 use crate::server::store::{SanctionDraft, SanctionKind, SanctionOutcome};
 use crate::server::ws::{Connection, Me, WsIo};
 
@@ -53,8 +53,8 @@ pub async fn sanction<S: WsIo>(
     let target = nick::normalize(&target)?;
     let draft = SanctionDraft {
         kind,
-        actor: me.session.id.get(),
-        actor_nick: me.session.nick(),
+        actor: me.person.id.get(),
+        actor_nick: me.person.nick(),
         target_key: target.key,
         reason,
         at: now_rfc3339(),
@@ -65,7 +65,7 @@ pub async fn sanction<S: WsIo>(
     let sanction = match outcome {
         SanctionOutcome::Stored(sanction) => *sanction,
         SanctionOutcome::NotModerator => {
-            me.session.update_standing(|s| s.moderator = false);
+            me.person.update_standing(|s| s.moderator = false);
             return Err(not_moderator().into());
         }
         SanctionOutcome::NoSuchPerson => {
@@ -85,9 +85,9 @@ pub async fn sanction<S: WsIo>(
     };
     let hub = &conn.ctx.hub;
     let ban = kind == SanctionKind::Ban;
-    let people = std::iter::once(sanction.session_id).chain(sanction.covered.iter().copied());
+    let people = std::iter::once(sanction.person_id).chain(sanction.covered.iter().copied());
     for id in people {
-        let id = SessionId::from_store(id);
+        let id = PersonId::from_store(id);
         conn.ctx.sessions.sanctioned(id, ban, &sanction.until);
         if ban {
             hub.close_session(id, &sanction.until, &sanction.reason);
@@ -126,15 +126,15 @@ pub async fn lift<S: WsIo>(
         .store
         .lift_as_moderator(
             kind,
-            me.session.id.get(),
-            &me.session.nick(),
+            me.person.id.get(),
+            &me.person.nick(),
             &target.key,
             &now,
         )
         .await
         .map_err(unavailable)?;
     let Some(lifted) = lifted else {
-        me.session.update_standing(|s| s.moderator = false);
+        me.person.update_standing(|s| s.moderator = false);
         return Err(not_moderator().into());
     };
     let Some(first) = lifted.first() else {
@@ -146,7 +146,7 @@ pub async fn lift<S: WsIo>(
     };
     let nick = first.nick.clone();
     for person in &lifted {
-        let id = SessionId::from_store(person.session_id);
+        let id = PersonId::from_store(person.person_id);
         conn.ctx.sessions.lifted(id, kind == SanctionKind::Ban);
         conn.ctx.hub.session_changed(id);
     }
@@ -157,7 +157,7 @@ pub async fn lift<S: WsIo>(
         }
         .to_owned(),
         nick,
-        by: me.session.nick(),
+        by: me.person.nick(),
         until: now,
         reason: String::new(),
         reply_to: None,
@@ -192,11 +192,11 @@ pub async fn audit<S: WsIo>(
     ensure_moderator(me)?;
     let store = &conn.ctx.store;
     if !store
-        .is_moderator(me.session.id.get())
+        .is_moderator(me.person.id.get())
         .await
         .map_err(unavailable)?
     {
-        me.session.update_standing(|s| s.moderator = false);
+        me.person.update_standing(|s| s.moderator = false);
         return Err(not_moderator().into());
     }
     let mut entries = store
@@ -216,7 +216,7 @@ pub async fn audit<S: WsIo>(
 
 /// Refuses at once a session this server does not know as a moderator.
 fn ensure_moderator(me: &Me) -> Result<(), FrameError> {
-    if me.session.standing().moderator {
+    if me.person.standing().moderator {
         Ok(())
     } else {
         Err(not_moderator())

@@ -11,12 +11,10 @@ pub async fn apply<S: WsIo>(
     nick: &str,
     reply_to: Option<&str>,
 ) -> Outcome {
-    let (from, to) = conn.ctx.sessions.rename(&me.session, nick).await?;
+    let (from, to) = conn.ctx.sessions.rename(&me.person, nick).await?;
     if from != to {
-        let key = me.session.nick_key();
-        conn.ctx
-            .hub
-            .rename(me.session.id, &from, &to, &key, conn.id);
+        let key = me.person.nick_key();
+        conn.ctx.hub.rename(me.person.id, &from, &to, &key, conn.id);
     }
     let renamed = ServerMsg::Renamed {
         from,

@@ -29,7 +29,7 @@ pub async fn apply<S: WsIo>(
         client_id: Some(&client_id),
         action,
     };
-    let stored = publish(&conn.ctx.hub, &conn.ctx.store, &me.session, conn.id, draft).await?;
+    let stored = publish(&conn.ctx.hub, &conn.ctx.store, &me.person, conn.id, draft).await?;
     let ack = ServerMsg::Ack {
         client_id,
         room: Some(room.clone()),

@@ -14,7 +14,7 @@ use crate::server::ws::{Connection, Me, WsIo};
 const TYPING_REFRESH: Duration = Duration::from_millis(1500);
 
 pub fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, room: &str, active: bool) -> Outcome {
-    me.session.ensure_member(room)?;
+    me.person.ensure_member(room)?;
     let here = me.typing.as_deref() == Some(room);
     if !active {
         if here {
@@ -31,7 +31,7 @@ pub fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, room: &str, active:
     if !here {
         conn.stop_typing(me);
     }
-    if me.session.ensure_may_post().is_err() {
+    if me.person.ensure_may_post().is_err() {
         // Someone who may not post is not shown typing either (and is not told: nothing they
         // type could be sent, which their refused messages say).
         return Ok(());
@@ -40,7 +40,7 @@ pub fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, room: &str, active:
     me.typing_sent = Some(Instant::now());
     let typing = ServerMsg::Typing {
         room: room.to_owned(),
-        nick: me.session.nick(),
+        nick: me.person.nick(),
         active: true,
     };
     conn.ctx.hub.broadcast_everywhere(room, conn.id, &typing);

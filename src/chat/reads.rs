@@ -1,0 +1,257 @@
+//! Where I have read to, on every device: the server keeps my read position per room and per
+//! private conversation (`welcome`'s `read` and `dm_read`), moves it when any of my devices shows
+//! a message (`read`), and tells my other connections. So unread badges are the same everywhere,
+//! and reading on the phone clears the laptop's badge.
+//!
+//! - A conversation's unread count is its messages from others past my read position (a room by
+//!   `seq`, a private conversation by message `id`); a conversation whose position nobody knows yet
+//!   counts only what arrives live while it is not on screen, as before read positions existed.
+//! - When a conversation is on screen and the tab is visible, what it shows is read: the position
+//!   moves to the newest message shown, and [`Chat::read_to_send`] hands the page a `read` frame.
+//! - Opening a conversation with unread messages (or a page load showing one) remembers where the
+//!   unread ones begin, so the page draws a "new messages" line there ([`Chat::first_unread`]).
+
+use std::collections::BTreeMap;
+
+use super::{key, Chat, LineKind, View};
+use crate::protocol::ClientMsg;
+
+/// My read positions, as the server and my own reading have them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// Per room: the highest position read.
+    rooms: BTreeMap<String, u64>,
+    /// Per private conversation (the other person's name key): the highest message id read.
+    directs: BTreeMap<String, u64>,
+    /// The positions last sent to the server (so each is sent once).
+    sent_rooms: BTreeMap<String, u64>,
+    sent_directs: BTreeMap<String, u64>,
+    /// Per private conversation: the newest message id from the other person.
+    newest_direct: BTreeMap<String, u64>,
+    /// The conversation opened with unread messages, and the line of the first of them.
+    unread_from: Option<(View, String)>,
+}
+
+impl Reads {
+    /// The positions `welcome` brought (the server's word replaces what this page had).
+    pub(super) fn learn(&mut self, rooms: &BTreeMap<String, u64>, directs: &BTreeMap<String, u64>) {
+        for (room, seq) in rooms {
+            let held = self.rooms.entry(room.clone()).or_insert(0);
+            *held = (*held).max(*seq);
+            self.sent_rooms.insert(room.clone(), *held);
+        }
+        for (peer, id) in directs {
+            let held = self.directs.entry(key(peer)).or_insert(0);
+            *held = (*held).max(*id);
+            self.sent_directs.insert(key(peer), *held);
+        }
+    }
+
+    /// The read position in `room`, if known.
+    pub fn room(&self, room: &str) -> Option<u64> {
+        self.rooms.get(room).copied()
+    }
+
+    /// The read position in the private conversation with `peer` (a name key), if known.
+    pub fn direct(&self, peer: &str) -> Option<u64> {
+        self.directs.get(peer).copied()
+    }
+
+    /// Records a private message from `peer` (a name key) with `id`.
+    pub(super) fn direct_arrived(&mut self, peer: &str, id: u64) {
+        let newest = self.newest_direct.entry(peer.to_owned()).or_insert(0);
+        *newest = (*newest).max(id);
+    }
+}
+
+impl Chat {
+    /// My read positions.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
+    }
+
+    /// The line of the first message that was unread when the conversation on screen was
+    /// opened (or first shown): the page draws a "new messages" line above it.
+    pub fn first_unread(&self) -> Option<String> {
+        match &self.reads.unread_from {
+            Some((view, line)) if *view == self.view => Some(line.clone()),
+            _ => None,
+        }
+    }
+
+    /// Remembers where the `unread` newest messages from others in `view` begin.
+    fn mark_from(&mut self, view: &View, unread: u32) {
+        if unread == 0 {
+            return;
+        }
+        let me = self.me.clone();
+        let conv = match view {
+            View::Room(room) => self.rooms.get(room),
+            View::Direct(peer) => self.directs.get(&key(peer)),
+        };
+        let Some(conv) = conv else {
+            return;
+        };
+        let mut left = unread;
+        let mut first = None;
+        for line in conv.lines.iter().rev() {
+            if let LineKind::Chat { from, .. } = &line.kind {
+                if *from != me {
+                    first = Some(line.id.clone());
+                    left -= 1;
+                    if left == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(line) = first {
+            let view = match view {
+                View::Direct(peer) => View::Direct(key(peer)),
+                room => room.clone(),
+            };
+            self.reads.unread_from = Some((view, line));
+        }
+    }
+
+    /// Counts a room's unread messages from my read position: messages from others after it.
+    pub(super) fn recount_room(&mut self, room: &str) {
+        let Some(read) = self.reads.room(room) else {
+            return;
+        };
+        let me = self.me.clone();
+        let on_screen = !self.hidden && self.view == View::Room(room.to_owned());
+        let Some(conv) = self.rooms.get_mut(room) else {
+            return;
+        };
+        let unread = conv
+            .lines
+            .iter()
+            .filter(|line| match &line.kind {
+                LineKind::Chat {
+                    from,
+                    seq: Some(seq),
+                    deleted,
+                    ..
+                } => *seq > read && *from != me && !deleted,
+                _ => false,
+            })
+            .count();
+        let unread = u32::try_from(unread).unwrap_or(u32::MAX);
+        if on_screen {
+            conv.unread = 0;
+            conv.mentions = 0;
+            // Shown for the first time with unread messages (a page load): where they begin.
+            let view = View::Room(room.to_owned());
+            let marked = self
+                .reads
+                .unread_from
+                .as_ref()
+                .is_some_and(|(v, _)| *v == view);
+            if !marked {
+                self.mark_from(&view, unread);
+            }
+            return;
+        }
+        conv.unread = unread;
+        if conv.unread == 0 {
+            conv.mentions = 0;
+        }
+    }
+
+    /// Another device of mine read `room` up to `seq`, or the conversation with `peer` up to
+    /// `id`: badges here follow.
+    pub(super) fn read_elsewhere(
+        &mut self,
+        room: Option<&str>,
+        seq: Option<u64>,
+        peer: Option<&str>,
+        id: Option<u64>,
+    ) -> bool {
+        match (room, seq, peer, id) {
+            (Some(room), Some(seq), _, _) => {
+                let held = self.reads.rooms.entry(room.to_owned()).or_insert(0);
+                if seq <= *held {
+                    return false;
+                }
+                *held = seq;
+                self.reads.sent_rooms.insert(room.to_owned(), seq);
+                self.recount_room(room);
+                true
+            }
+            (_, _, Some(peer), Some(id)) => {
+                let peer = key(peer);
+                let held = self.reads.directs.entry(peer.clone()).or_insert(0);
+                if id <= *held {
+                    return false;
+                }
+                *held = id;
+                self.reads.sent_directs.insert(peer.clone(), id);
+                let newest = self.reads.newest_direct.get(&peer).copied().unwrap_or(0);
+                if let Some(conv) = self.directs.get_mut(&peer) {
+                    if id >= newest {
+                        conv.unread = 0;
+                    }
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Remembers where the unread messages of `view` begin, as it is opened.
+    pub(super) fn mark_unread_start(&mut self, view: &View) {
+        self.reads.unread_from = None;
+        let unread = match view {
+            View::Room(room) => self.rooms.get(room).map_or(0, |conv| conv.unread),
+            View::Direct(peer) => self.directs.get(&key(peer)).map_or(0, |conv| conv.unread),
+        };
+        self.mark_from(view, unread);
+    }
+
+    /// The `read` frame to send now, if the conversation on screen (the tab visible) shows more
+    /// than my read position: the position moves to the newest message it shows.
+    pub fn read_to_send(&mut self) -> Option<ClientMsg> {
+        if self.hidden {
+            return None;
+        }
+        match self.view.clone() {
+            View::Room(room) => {
+                let newest = self.delivered.get(&room).copied()?;
+                let sent = self.reads.sent_rooms.get(&room).copied().unwrap_or(0);
+                if newest <= sent {
+                    return None;
+                }
+                self.reads.sent_rooms.insert(room.clone(), newest);
+                let held = self.reads.rooms.entry(room.clone()).or_insert(0);
+                *held = (*held).max(newest);
+                Some(ClientMsg::Read {
+                    room: Some(room),
+                    seq: Some(newest),
+                    dm: None,
+                    id: None,
+                })
+            }
+            View::Direct(peer) => {
+                let newest = self.reads.newest_direct.get(&peer).copied()?;
+                let sent = self.reads.sent_directs.get(&peer).copied().unwrap_or(0);
+                if newest <= sent {
+                    return None;
+                }
+                self.reads.sent_directs.insert(peer.clone(), newest);
+                let held = self.reads.directs.entry(peer.clone()).or_insert(0);
+                *held = (*held).max(newest);
+                let name = self
+                    .directs
+                    .get(&peer)
+                    .map_or_else(|| peer.clone(), |conv| conv.title.clone());
+                Some(ClientMsg::Read {
+                    room: None,
+                    seq: None,
+                    dm: Some(name),
+                    id: Some(newest),
+                })
+            }
+        }
+    }
+}
