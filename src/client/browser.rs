@@ -268,7 +268,7 @@ fn early_socket() -> Option<(WebSocket, Vec<String>)> {
     use wasm_bindgen::JsCast;
 
     let window = window();
-    let key = wasm_bindgen::JsValue::from_str(crate::ui::EARLY_SOCKET);
+    let key = wasm_bindgen::JsValue::from_str(super::EARLY_SOCKET);
     let early = js_sys::Reflect::get(&window, &key).ok()?;
     let _ = js_sys::Reflect::delete_property(&window, &key);
     let ws: web_sys::WebSocket = js_sys::Reflect::get(&early, &"w".into())

@@ -24,6 +24,11 @@ use crate::chat::{Chat, Parts, View};
 use crate::command::{Command, HELP};
 use crate::protocol::ClientMsg;
 
+/// The name of the global under which the page's inline script (`ui::chat_page`) leaves the
+/// websocket it opened and the frames received on it before the wasm took it over:
+/// `{w: WebSocket, q: [text]}`. The connection loop adopts it.
+pub const EARLY_SOCKET: &str = "cwSocket";
+
 /// A typer refreshes `typing: true` at most this often while still typing.
 const TYPING_REFRESH_MS: f64 = 2_000.0;
 /// The typing frames a tab sends, at most: the server takes 2 a second in bursts of 5, per session.

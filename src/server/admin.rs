@@ -35,7 +35,7 @@ pub enum AdminCommand {
         )]
         url: String,
         /// How long the link can be used
-        #[arg(long, default_value = "24h", value_parser = super::config::duration, value_name = "DURATION")]
+        #[arg(long, default_value = "24h", value_parser = super::clock::duration, value_name = "DURATION")]
         valid_for: Duration,
     },
     /// Print an invitation link: with `CHINWAG_SIGNUP=invite`, only people who open one may pick
@@ -53,7 +53,7 @@ pub enum AdminCommand {
         #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..=100_000))]
         uses: u32,
         /// How long it can be used
-        #[arg(long, default_value = "7d", value_parser = super::config::duration, value_name = "DURATION")]
+        #[arg(long, default_value = "7d", value_parser = super::clock::duration, value_name = "DURATION")]
         valid_for: Duration,
     },
     /// List the moderators.

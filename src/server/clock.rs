@@ -36,6 +36,31 @@ fn format_rfc3339(at: OffsetDateTime) -> String {
     )
 }
 
+/// A duration with a unit (`500ms`, `30s`, `15m`, `2h`, `30d`); a bare number is seconds. Zero is
+/// refused: every duration here is a timeout or an interval.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| "expected a number with a unit, e.g. 30s".to_owned())?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        "d" => number * 86_400.0,
+        other => return Err(format!("unknown unit {other:?}; use ms, s, m, h or d")),
+    };
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(d) if !d.is_zero() && d <= Duration::from_secs(10 * 365 * 86_400) => Ok(d),
+        _ => Err("must be above zero and at most ten years".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,9 @@
 //!
 //! # Layout
 //! - [`config`]: every setting, from flags and the environment, validated once.
-//! - [`http`]: the router, the accept loop (header deadline, connection caps), the forms, the
-//!   cross-site check, `/healthz`, `/readyz`, `/metrics`.
+//! - [`http`]: the router, the accept loop (header deadline, connection caps), the forms,
+//!   `/healthz`, `/readyz`, `/metrics`; [`origin`]: the cross-site check the forms and `/ws` share.
+//! - [`net`]: the TCP side: the accept loop (deadlines, connection caps) and trusted proxies.
 //! - [`ws`]: `GET /ws`, one task per connection: handshake, catch-up, delivery, one module per
 //!   client command.
 //! - [`hub`]: live rooms and their broadcast rings, group commit, private-message delivery, who is
@@ -42,6 +43,8 @@ pub mod maintenance;
 pub mod membership;
 pub mod messages;
 pub mod metrics;
+pub mod net;
+pub mod origin;
 pub mod session;
 pub mod state;
 pub mod store;
@@ -135,7 +138,7 @@ pub async fn serve(
         _ => None,
     };
     let mut limits = config.limits;
-    if let Some(budget) = limits::files::budget(http::accept::BUSY_SLOTS) {
+    if let Some(budget) = limits::files::budget(net::accept::BUSY_SLOTS) {
         if limits::files::apply(&mut limits, budget) {
             tracing::info!(
                 file_limit = budget.limit,
@@ -146,7 +149,7 @@ pub async fn serve(
         }
     }
     let limits = Arc::new(limits);
-    let proxies = http::proxy::TrustedProxies::new(config.http.trusted_proxies.clone());
+    let proxies = net::proxy::TrustedProxies::new(config.http.trusted_proxies.clone());
     let passkeys = match &config.http.public_url {
         Some(url) => accounts::passkeys::Passkeys::new(url, false),
         // Without a public address, this machine's: passkeys work on http://localhost, on any
@@ -195,7 +198,7 @@ pub async fn serve(
             }
         });
     }
-    let listen = http::accept::Listen {
+    let listen = net::accept::Listen {
         listener,
         app: http::router(state.clone()),
         busy: http::busy_router(state.clone()),
@@ -215,7 +218,7 @@ pub async fn serve(
         // Nobody listening only means no connection is open.
         let _ = signal_tx.send(true);
     };
-    http::accept::serve(listen, &limits, stop, DRAIN_TIMEOUT).await;
+    net::accept::serve(listen, &limits, stop, DRAIN_TIMEOUT).await;
     // Every connection holds a receiver; `closed` resolves when the last one has finished.
     drop(shutdown_rx);
     if tokio::time::timeout(DRAIN_TIMEOUT, shutdown_tx.closed())

@@ -22,9 +22,7 @@ use crate::protocol::{ServerMsg, GENERAL};
 /// The `id` of the script element holding the chat's first frames.
 const INIT_ID: &str = "cw-init";
 
-/// The name of the global under which the page's inline script leaves the websocket it opened and
-/// the frames received on it before the wasm took it over: `{w: WebSocket, q: [text]}`.
-pub const EARLY_SOCKET: &str = "cwSocket";
+pub use crate::client::EARLY_SOCKET;
 
 /// Run where the parser meets it, before the rest of the page is parsed and laid out: starts
 /// compiling the wasm (`%WASM%`) as it downloads, and opens `/ws` and says the page's `hello`
@@ -424,11 +422,8 @@ fn ConnectionStatus(chat: ChatHandle) -> impl IntoView {
                 <span class="dot" aria-hidden="true"></span>
                 {move || chat.status.get().label()}
             </p>
-            <p class="me">
-                "You are " <strong>{move || chat.read(Parts::ME, |c| c.me.clone())}</strong>
-                " · "
-                <a href="/account" rel="external" class="account-link">"Account"</a>
-            </p>
+            <p class="me">"You are " <strong>{move || chat.read(Parts::ME, |c| c.me.clone())}</strong></p>
+            <a href="/account" rel="external" class="account-link">"Account"</a>
         </div>
     }
 }

@@ -71,67 +71,25 @@ pub enum Visit {
     Banned { until: String },
 }
 
-/// Who this browser's session is, its rooms, and what `room` said lately; the nickname form if it
-/// must pick a nickname; only the ban if it is banned.
+/// How the server finds out what a visit shows: who the browser's session is, its rooms, and what
+/// the room said lately. The server provides it as context when it renders a page (the page knows
+/// nothing of sessions or the store; `server::http::page` does the reading).
+#[derive(Clone)]
+pub struct LoadVisit(pub std::sync::Arc<dyn Fn(String) -> VisitFuture + Send + Sync>);
+
+/// What [`LoadVisit`] returns.
+pub type VisitFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Visit, ServerFnError>> + Send>>;
+
+impl std::fmt::Debug for LoadVisit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoadVisit")
+    }
+}
+
+/// What a visit to `room` shows, as the server's [`LoadVisit`] says.
 pub async fn page_state(room: String) -> Result<Visit, ServerFnError> {
-    use axum_extra::extract::CookieJar;
-
-    use crate::server::session::COOKIE;
-    use crate::server::state::AppState;
-
-    let state = use_context::<AppState>()
-        .ok_or_else(|| ServerFnError::new("the server state is missing"))?;
-    let jar: CookieJar = leptos_axum::extract().await?;
-    let Some(token) = jar.get(COOKIE).map(|cookie| cookie.value().to_owned()) else {
-        return Ok(Visit::Join);
-    };
-    // A store that does not answer is an error page, not the nickname form: the session is not
-    // lost, only unreachable for a moment.
-    let session = state.sessions.authenticate(&token).await.map_err(|err| {
-        tracing::error!(%err, "reading the session for the page failed");
-        ServerFnError::new("the server cannot reach its store right now")
-    })?;
-    let Some(found) = session else {
-        return Ok(Visit::Join);
-    };
-    let session = found.person;
-    // The cookie lives as long as an unused session does; this visit renews both.
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
-        let cookie = crate::server::http::forms::session_cookie(&state, &headers, token.clone());
-        if let Ok(value) = axum::http::HeaderValue::from_str(&cookie.to_string()) {
-            response.append_header(axum::http::header::SET_COOKIE, value);
-        }
-    }
-    let now = crate::server::clock::now_rfc3339();
-    if let Some(until) = session.standing().banned_at(&now) {
-        return Ok(Visit::Banned {
-            until: until.to_owned(),
-        });
-    }
-    let me = session.nick();
-    let rooms = session.rooms();
-    let moderator = session.standing().moderator;
-    if !rooms.contains(&room) {
-        return Ok(Visit::Chat(PageData {
-            me,
-            rooms,
-            room,
-            history: Vec::new(),
-            complete: true,
-            moderator,
-        }));
-    }
-    let page = state.store.history(&room, None, 50).await.map_err(|err| {
-        tracing::error!(%err, "reading history for the page failed");
-        ServerFnError::new("history is unavailable")
-    })?;
-    Ok(Visit::Chat(PageData {
-        me,
-        rooms,
-        room,
-        history: page.messages().cloned().collect(),
-        complete: page.complete,
-        moderator,
-    }))
+    let load = use_context::<LoadVisit>()
+        .ok_or_else(|| ServerFnError::new("the server provides no page loader"))?;
+    (load.0)(room).await
 }

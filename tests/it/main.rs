@@ -15,6 +15,7 @@ mod fuzz;
 mod hardening;
 mod history;
 mod homework;
+mod layout;
 mod memory;
 mod migration;
 mod moderation;

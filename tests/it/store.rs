@@ -942,7 +942,7 @@ both_backends!(
 );
 
 async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
-    use chinwag::server::store::moderation::FOREVER;
+    use chinwag::server::store::sessions::FOREVER;
     use chinwag::server::store::{BotOutcome, SanctionDraft, SanctionKind, SanctionOutcome};
     const NOW: &str = "2026-11-26T12:00:00.000Z";
     const HOLD: &str = "2026-11-26T12:15:00.000Z";

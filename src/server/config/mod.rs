@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, CommandFactory, Parser, ValueEnum};
 
+use super::clock::duration;
 use super::cluster::ClusterConfig;
 use super::hub::HubConfig;
 use super::limits::{Limits, Rate, MIN_FRAME_BYTES};
@@ -861,31 +862,6 @@ fn at_least_one(value: f64, id: &str) -> Result<(), ConfigError> {
             id,
             format!("must be a finite number of at least 1, not {value}"),
         ))
-    }
-}
-
-/// A duration with a unit (`500ms`, `30s`, `15m`, `2h`, `30d`); a bare number is seconds. Zero is
-/// refused: every duration here is a timeout or an interval.
-pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| "expected a number with a unit, e.g. 30s".to_owned())?;
-    let seconds = match unit.trim() {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        "d" => number * 86_400.0,
-        other => return Err(format!("unknown unit {other:?}; use ms, s, m, h or d")),
-    };
-    match Duration::try_from_secs_f64(seconds) {
-        Ok(d) if !d.is_zero() && d <= Duration::from_secs(10 * 365 * 86_400) => Ok(d),
-        _ => Err("must be above zero and at most ten years".to_owned()),
     }
 }
 

@@ -30,7 +30,7 @@ use crate::server::clock::now_rfc3339;
 use crate::server::limits::Throttle;
 use crate::server::membership::Membership;
 use crate::server::messages::{publish, Draft};
-use crate::server::session::{unavailable, Person, COOKIE};
+use crate::server::session::{unavailable, user_agent, Person, COOKIE};
 use crate::server::state::AppState;
 use crate::ui::paths::{room_from_input, room_path as room_page};
 
@@ -106,13 +106,6 @@ pub async fn join(
     signup::use_invite(&state.store, invite).await;
     let cookie = session_cookie(&state, &headers, created.token);
     (jar.add(cookie), Redirect::to("/")).into_response()
-}
-
-/// The browser's `User-Agent`, for its session's line on the devices page.
-pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|agent| agent.to_str().ok())
 }
 
 /// Renames the person a browser already speaks for, and tells everyone if they are online.

@@ -1,24 +1,19 @@
 //! HTTP: the router (pages, forms, `/ws`, operations, hashed client files), the security headers
-//! every response carries, and the accept loop that serves it.
+//! every response carries (the accept loop that serves it is `net::accept`).
 //!
 //! - [`account`]: `/login`, `/account` (devices, password, passkeys, deletion), `/link/{token}`
 //!   and `/invite/{token}`.
-//! - [`accept`]: our own accept loop (hyper), for what `axum::serve` does not do: a deadline for a
-//!   request's headers and caps on open connections per address.
 //! - [`forms`]: `POST /join`, `/say`, `/rooms/join`, `/rooms/leave`, for browsers without wasm.
 //! - [`moderation`]: the one-time moderator link's page and `/moderation`, the audit log.
-//! - [`origin`]: cross-site websockets and form posts are refused (403).
+//! - [`page`]: what a visit to the chat page shows (the session, its rooms, the latest messages).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
-//! - [`proxy`]: the client's address behind a trusted reverse proxy (`X-Forwarded-For`).
 
-pub mod accept;
 pub mod account;
 pub mod forms;
 pub mod html;
 pub mod moderation;
 pub mod ops;
-pub mod origin;
-pub mod proxy;
+pub mod page;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -27,6 +22,7 @@ use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -76,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/link/{token}", post(account::links::use_link))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            origin::same_origin_posts,
+            super::origin::same_origin_posts,
         ));
     let pages = Router::new()
         .route("/moderator/{token}", get(moderation::link))
@@ -98,7 +94,12 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .merge(ops)
         .nest_service(&pkg, assets(&options))
-        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            || provide_context(page::loader()),
+            move || shell(options.clone()),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new())
         // A request body that stops arriving is answered (and its connection closed) instead

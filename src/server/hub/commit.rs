@@ -19,14 +19,12 @@ use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 use tungstenite::Utf8Bytes;
 
-use super::room::Room;
+use super::batch::not_stored;
+use super::room::{Queued, Room};
 use super::{ConnId, Delivery, Hub};
-use crate::protocol::{ChatMessage, ErrorCode, FrameError, ServerMsg, Stored};
+use crate::protocol::{ChatMessage, FrameError, ServerMsg, Stored};
 use crate::server::bus::Event;
 use crate::server::store::{DirectDraft, NewMessage, Store, StoreError, StoredDirect};
-
-/// Most messages one commit takes; more wait for the next.
-const MAX_BATCH: usize = 256;
 
 /// Where the hub commits what it is given: the store. (Tests use an in-memory one.)
 pub trait Log: Send + Sync + 'static {
@@ -80,38 +78,6 @@ impl Log for Store {
     }
 }
 
-/// A room's messages waiting to be stored, and whether a committer is at work.
-#[derive(Debug, Default)]
-pub(super) struct Queue {
-    waiting: Vec<Queued>,
-    committing: bool,
-}
-
-impl Queue {
-    /// Nothing queued and no committer at work.
-    pub(super) fn is_idle(&self) -> bool {
-        self.waiting.is_empty() && !self.committing
-    }
-}
-
-#[derive(Debug)]
-struct Queued {
-    draft: NewMessage,
-    origin: ConnId,
-    reply: Reply,
-}
-
-/// How a publisher hears of its message.
-pub(super) type Reply = oneshot::Sender<Result<ChatMessage, FrameError>>;
-
-/// What a publisher hears when its commit failed; the cause goes to the log once, by the committer.
-pub(super) fn not_stored() -> FrameError {
-    FrameError::new(
-        ErrorCode::Unavailable,
-        "the message could not be stored; try again",
-    )
-}
-
 impl Hub {
     /// Stores `draft` in `room` (group commit, see the module docs) and delivers it to every
     /// subscriber of the room except `origin`, in commit order. Returns the stored message once it
@@ -129,14 +95,10 @@ impl Hub {
             origin,
             reply,
         };
-        let (room, lead) = self.shared.rooms.with_room(room, |room| {
-            let mut queue = room.queue();
-            queue.waiting.push(queued);
-            (
-                Arc::clone(room),
-                !std::mem::replace(&mut queue.committing, true),
-            )
-        });
+        let (room, lead) = self
+            .shared
+            .rooms
+            .with_room(room, |room| (Arc::clone(room), room.queue.push(queued)));
         if lead {
             // A task of its own: a publisher whose connection goes away must not strand the queue.
             let hub = self.clone();
@@ -172,18 +134,15 @@ impl Hub {
     async fn commit_queued(&self, room: Arc<Room>) {
         // Whatever ends this task (an empty queue, or a panic in the store's driver), the room is
         // not left marked as committing, which would stall it for good.
-        let _committing = Committing {
+        let mut committing = Committing {
             hub: self.clone(),
             room: Arc::clone(&room),
+            done: false,
         };
         loop {
-            let batch: Vec<Queued> = {
-                let mut queue = room.queue();
-                if queue.waiting.is_empty() {
-                    return;
-                }
-                let take = queue.waiting.len().min(MAX_BATCH);
-                queue.waiting.drain(..take).collect()
+            let Some(batch) = room.queue.next() else {
+                committing.done = true;
+                return;
             };
             let (drafts, waiters): (Vec<NewMessage>, Vec<_>) = batch
                 .into_iter()
@@ -236,31 +195,24 @@ impl Hub {
     }
 }
 
-/// Clears a room's "committing" mark when its committer ends, then frees the room if nothing
-/// needs it. If messages are still queued (the committer died), a new committer takes over.
+/// Frees the room when its committer ends, if nothing needs it. A committer that ended before its
+/// queue was empty (its task panicked) is replaced, so the room is never stalled.
 struct Committing {
     hub: Hub,
     room: Arc<Room>,
+    /// The queue said it was done (and is idle).
+    done: bool,
 }
 
 impl Drop for Committing {
     fn drop(&mut self) {
-        let restart = {
-            let mut queue = self.room.queue();
-            if queue.waiting.is_empty() {
-                queue.committing = false;
-                false
-            } else {
-                true
-            }
-        };
-        if restart {
+        if !self.done && self.room.queue.abandoned() {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 let (hub, room) = (self.hub.clone(), Arc::clone(&self.room));
                 runtime.spawn(async move { hub.commit_queued(room).await });
                 return;
             }
-            self.room.queue().committing = false;
+            self.room.queue.stop();
         }
         self.hub.shared.rooms.release(&self.room);
     }

@@ -17,7 +17,7 @@
 use tokio::sync::oneshot;
 use tungstenite::Utf8Bytes;
 
-use super::commit::not_stored;
+use super::batch::{not_stored, Batch};
 use super::inbox::Private;
 use super::{ConnId, Hub};
 use crate::protocol::{FrameError, ServerMsg};
@@ -25,18 +25,12 @@ use crate::server::bus::Event;
 use crate::server::session::PersonId;
 use crate::server::store::{DirectDraft, StoreError, StoredDirect};
 
-/// Most private messages one commit takes.
-const MAX_BATCH: usize = 256;
+/// Private messages waiting to be stored (one queue for the server).
+pub(super) type DirectQueue = Batch<QueuedDm>;
 
-/// Private messages waiting to be stored, and whether a committer is at work.
-#[derive(Debug, Default)]
-pub(super) struct DirectQueue {
-    waiting: Vec<QueuedDm>,
-    committing: bool,
-}
-
+/// A private message waiting to be stored, with its parties and how its sender hears of it.
 #[derive(Debug)]
-struct QueuedDm {
+pub(super) struct QueuedDm {
     draft: DirectDraft,
     from: PersonId,
     to: PersonId,
@@ -56,17 +50,13 @@ impl Hub {
         origin: ConnId,
     ) -> Result<StoredDirect, FrameError> {
         let (reply, stored) = oneshot::channel();
-        let lead = {
-            let mut queue = self.directs();
-            queue.waiting.push(QueuedDm {
-                draft,
-                from,
-                to,
-                origin,
-                reply,
-            });
-            !std::mem::replace(&mut queue.committing, true)
-        };
+        let lead = self.shared.directs.push(QueuedDm {
+            draft,
+            from,
+            to,
+            origin,
+            reply,
+        });
         if lead {
             let hub = self.clone();
             tokio::spawn(async move { hub.commit_directs().await });
@@ -74,23 +64,15 @@ impl Hub {
         stored.await.unwrap_or_else(|_| Err(not_stored()))
     }
 
-    fn directs(&self) -> std::sync::MutexGuard<'_, DirectQueue> {
-        self.shared
-            .directs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     async fn commit_directs(&self) {
-        let _committing = CommittingDirects { hub: self.clone() };
+        let mut committing = CommittingDirects {
+            hub: self.clone(),
+            done: false,
+        };
         loop {
-            let batch: Vec<QueuedDm> = {
-                let mut queue = self.directs();
-                if queue.waiting.is_empty() {
-                    return;
-                }
-                let take = queue.waiting.len().min(MAX_BATCH);
-                queue.waiting.drain(..take).collect()
+            let Some(batch) = self.shared.directs.next() else {
+                committing.done = true;
+                return;
             };
             let mut drafts = Vec::with_capacity(batch.len());
             let mut waiters = Vec::with_capacity(batch.len());
@@ -172,30 +154,25 @@ impl Hub {
     }
 }
 
-/// Clears the "committing" mark when the committer ends; restarts it if messages are still queued.
+/// Replaces a committer that ended before the queue was empty (its task panicked), so private
+/// messages are never stalled.
 struct CommittingDirects {
     hub: Hub,
+    /// The queue said it was done (and is idle).
+    done: bool,
 }
 
 impl Drop for CommittingDirects {
     fn drop(&mut self) {
-        let restart = {
-            let mut queue = self.hub.directs();
-            if queue.waiting.is_empty() {
-                queue.committing = false;
-                false
-            } else {
-                true
+        if self.done || !self.hub.shared.directs.abandoned() {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let hub = self.hub.clone();
+                runtime.spawn(async move { hub.commit_directs().await });
             }
-        };
-        if restart {
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    let hub = self.hub.clone();
-                    runtime.spawn(async move { hub.commit_directs().await });
-                }
-                Err(_) => self.hub.directs().committing = false,
-            }
+            Err(_) => self.hub.shared.directs.stop(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! A [`Hub`] is a cheap-to-clone handle. Behind it:
 //! - [`room`]: the live rooms (freed when nobody needs them), each a bounded broadcast ring;
 //!   [`Subscription`] is one connection's view of one room.
+//! - [`batch`]: group commit's queue (one for each room, one for private messages).
 //! - [`commit`]: group commit of room messages through the [`Log`] (the store), then delivery in
 //!   commit order.
 //! - [`direct`]: the same for private messages, into the parties' inboxes.
@@ -16,6 +17,7 @@
 //! A published message is turned into its JSON frame once; every subscriber gets a clone of the
 //! same reference-counted bytes, so a fan-out to N connections costs one serialization.
 
+mod batch;
 pub mod commit;
 pub mod direct;
 pub mod inbox;
@@ -128,7 +130,7 @@ struct Shared {
     /// Who is online. A std mutex, held only for map updates, never across `.await`; frames are
     /// sent after it is released.
     people: Mutex<presence::People>,
-    directs: Mutex<direct::DirectQueue>,
+    directs: direct::DirectQueue,
     /// Source of fresh connection ids.
     next_conn: AtomicU64,
 }
@@ -152,7 +154,7 @@ impl Hub {
                 metrics,
                 bus,
                 people: Mutex::new(presence::People::default()),
-                directs: Mutex::new(direct::DirectQueue::default()),
+                directs: direct::DirectQueue::default(),
                 next_conn: AtomicU64::new(1),
             }),
         }

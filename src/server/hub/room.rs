@@ -30,10 +30,11 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt as _};
 
-use super::commit::{Queue, Reply};
+use super::batch::Batch;
 use super::sequencer::{Gap, Sequencer};
 use super::{ConnId, Delivery};
-use crate::protocol::ChatMessage;
+use crate::protocol::{ChatMessage, FrameError};
+use crate::server::store::NewMessage;
 
 /// Every live room, by name.
 #[derive(Debug)]
@@ -49,7 +50,7 @@ pub(super) struct Room {
     pub(super) name: Arc<str>,
     tx: broadcast::Sender<Delivery>,
     /// Messages waiting to be committed, and whether a committer is at work.
-    pub(super) queue: Mutex<Queue>,
+    pub(super) queue: Batch<Queued>,
     /// The room's last committed `seq`, as far as this server knows ([`UNKNOWN_HEAD`] until a
     /// delivery here or a read of the store tells): a reconnect that missed nothing needs no read.
     head: AtomicU64,
@@ -80,14 +81,21 @@ fn answer(replies: impl IntoIterator<Item = (Reply, ChatMessage)>) {
     }
 }
 
+/// A room message waiting to be stored, with who sent it and how they hear of it.
+#[derive(Debug)]
+pub(super) struct Queued {
+    pub(super) draft: NewMessage,
+    pub(super) origin: ConnId,
+    pub(super) reply: Reply,
+}
+
+/// How a publisher hears of its message.
+pub(super) type Reply = tokio::sync::oneshot::Sender<Result<ChatMessage, FrameError>>;
+
 /// A room's head before anything told it.
 const UNKNOWN_HEAD: u64 = u64::MAX;
 
 impl Room {
-    pub(super) fn queue(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn order(&self) -> MutexGuard<'_, Sequencer<Delivery>> {
         self.order.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -216,7 +224,7 @@ impl Room {
     /// Whether nothing needs this room: no subscriber, nothing queued, no commit or repair at work.
     fn unused(&self) -> bool {
         self.tx.receiver_count() == 0
-            && self.queue().is_idle()
+            && self.queue.is_idle()
             && !self.repairing.load(Ordering::Acquire)
     }
 }
@@ -242,7 +250,7 @@ impl Registry {
         let room = Arc::new(Room {
             name: Arc::clone(&name),
             tx,
-            queue: Mutex::new(Queue::default()),
+            queue: Batch::default(),
             head: AtomicU64::new(UNKNOWN_HEAD),
             order: Mutex::new(Sequencer::default()),
             repairing: AtomicBool::new(false),

@@ -53,6 +53,13 @@ use token::Digest;
 /// The name of the browser's session cookie.
 pub const COOKIE: &str = "chinwag_session";
 
+/// The browser's `User-Agent`, which a new session records for its line on the devices page.
+pub fn user_agent(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|agent| agent.to_str().ok())
+}
+
 /// A person's identity on every server: their number in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PersonId(i64);

@@ -8,8 +8,7 @@
 
 use sqlx::Row;
 
-use super::moderation::FOREVER;
-use super::sessions::SECURED;
+use super::sessions::{FOREVER, SECURED};
 use super::{Store, StoreError};
 use crate::protocol::Stored;
 

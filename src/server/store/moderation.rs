@@ -12,13 +12,9 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::sessions::{NewPerson, PERSON_NAMED};
+use super::sessions::{NewPerson, FOREVER, PERSON_NAMED};
 use super::{signed, unsigned, Store, StoreError};
 use crate::protocol::AuditEntry;
-
-/// The `held_until` of a claim that never runs out (a bot's name): later than any real time, in
-/// the same format, so the string comparisons the claims use hold.
-pub const FOREVER: &str = "9999-12-31T23:59:59.999Z";
 
 /// The most audit entries one read returns.
 pub const MAX_AUDIT_PAGE: u32 = 200;

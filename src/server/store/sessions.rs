@@ -11,12 +11,11 @@
 //! is what makes two people unable to hold one name, on one server or several, however they race.
 //! A claim lasts until `held_until`; a person may take a name whose claim ran out, and their
 //! server moves `held_until` forward while they are connected ([`Store::refresh_people`]). A
-//! secured person's claim, like a bot's, never runs out ([`super::moderation::FOREVER`]).
+//! secured person's claim, like a bot's, never runs out ([`FOREVER`]).
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::moderation::FOREVER;
 use super::{Store, StoreError};
 
 /// A person as stored, with their rooms (besides `general`) and the claim on their name key.
@@ -114,6 +113,10 @@ const REFRESH_CHUNK: usize = 500;
 
 /// The longest `User-Agent` kept.
 const MAX_USER_AGENT: usize = 256;
+
+/// The `held_until` of a claim that never runs out (a bot's name): later than any real time, in
+/// the same format, so the string comparisons the claims use hold.
+pub const FOREVER: &str = "9999-12-31T23:59:59.999Z";
 
 /// The sessions a person keeps at most (devices and clients signed in); a new one past it signs
 /// out the least recently used.

@@ -106,7 +106,7 @@ pub async fn upgrade(
 ) -> Response {
     let metrics = state.metrics.clone();
     let headers = request.headers();
-    if !super::http::origin::allowed(headers, &state.http.allowed_origins) {
+    if !super::origin::allowed(headers, &state.http.allowed_origins) {
         metrics.refused("origin");
         tracing::info!(%peer, "refused a cross-origin websocket");
         return (
@@ -142,11 +142,11 @@ pub async fn upgrade(
     // counted until the websocket closes.
     let tcp_slot = request
         .extensions()
-        .get::<super::http::accept::TcpSlot>()
-        .and_then(super::http::accept::TcpSlot::take);
+        .get::<super::net::accept::TcpSlot>()
+        .and_then(super::net::accept::TcpSlot::take);
     let activity = request
         .extensions()
-        .get::<Arc<super::http::accept::Activity>>()
+        .get::<Arc<super::net::accept::Activity>>()
         .cloned();
     let cookie_token = jar.get(COOKIE).map(|c| c.value().to_owned());
     let limits = Arc::clone(&state.limits);
@@ -160,7 +160,7 @@ pub async fn upgrade(
         limits: Arc::clone(&limits),
         peer: peer.ip(),
         signup: state.http.signup,
-        user_agent: super::http::forms::user_agent(request.headers()).map(str::to_owned),
+        user_agent: super::session::user_agent(request.headers()).map(str::to_owned),
     };
     let config = WebSocketConfig::default()
         .max_message_size(Some(limits.max_frame_bytes))
@@ -207,7 +207,7 @@ struct Parts {
         Option<super::limits::ConnectionSlot>,
     ),
     /// When a byte last moved on its TCP connection.
-    activity: Option<Arc<super::http::accept::Activity>>,
+    activity: Option<Arc<super::net::accept::Activity>>,
     config: WebSocketConfig,
     peer: SocketAddr,
 }

@@ -28,9 +28,9 @@ use tungstenite::{Bytes, Message, Utf8Bytes};
 use std::sync::Arc;
 
 use crate::protocol::{ErrorCode, FrameError, Request, ServerMsg};
-use crate::server::http::accept::Activity;
 use crate::server::limits::{Rate, TokenBucket};
 use crate::server::metrics::Metrics;
+use crate::server::net::accept::Activity;
 
 /// Close code sent when the server shuts down: "service restart", the client should come back.
 pub const CLOSE_RESTART: u16 = 1012;

@@ -23,9 +23,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
-use super::forms::{session_cookie, user_agent};
+use super::forms::session_cookie;
 use super::html::page;
-use crate::server::session::{Found, PersonId, COOKIE};
+use crate::server::session::{user_agent, Found, PersonId, COOKIE};
 use crate::server::state::AppState;
 use crate::server::store::SignOut;
 
