@@ -18,10 +18,14 @@ interface Wire {
   page?: WebSocketRoute;
 }
 
-/** Opens the chat as a new user whose websocket goes through `wire`. */
-async function openRouted(browser: Browser, nick: string, wire: Wire): Promise<User> {
-  return openChat(browser, nick, (context) =>
-    context.routeWebSocket(/\/ws$/, (ws) => {
+/**
+ * Opens the chat as a new user whose websocket goes through `wire`. `fakeClock`: the page's timers
+ * and clock are Playwright's (time flows as usual until the test moves it on).
+ */
+async function openRouted(browser: Browser, nick: string, wire: Wire, fakeClock = false): Promise<User> {
+  return openChat(browser, nick, async (context) => {
+    if (fakeClock) await context.clock.install();
+    await context.routeWebSocket(/\/ws$/, (ws) => {
       const server = ws.connectToServer();
       wire.page = ws;
       ws.onMessage((m) => {
@@ -31,8 +35,8 @@ async function openRouted(browser: Browser, nick: string, wire: Wire): Promise<U
         const frame = JSON.parse(String(m));
         if (wire.fromServer(frame)) ws.send(JSON.stringify(wire.rewrite(frame)));
       });
-    }),
-  );
+    });
+  });
 }
 
 function passThrough(): Wire {
@@ -52,7 +56,7 @@ async function comeBack(user: User) {
 test('a message stored by the server whose ack was lost in a drop shows once, sent', async ({ browser }) => {
   test.setTimeout(60_000);
   const wire = passThrough();
-  const alice = await openRouted(browser, nickname('alice-ack'), wire);
+  const alice = await openRouted(browser, nickname('alice-ack'), wire, true);
   const bob = await openChat(browser, nickname('bob-ack'));
 
   // The server stores the message and acks it; the ack never reaches the page.
@@ -62,9 +66,9 @@ test('a message stored by the server whose ack was lost in a drop shows once, se
   await expect(message(bob.page, text)).toHaveCount(1);
   await expect(message(alice.page, text)).toContainText('sending');
 
-  // The connection drops and stays down longer than the ack timeout.
+  // The connection drops and stays down longer than the ack timeout (8 s, on the page's clock).
   await goOffline(alice);
-  await alice.page.waitForTimeout(9_000);
+  await alice.page.clock.fastForward(9_000);
   await expect(message(alice.page, text)).toContainText('sending');
   wire.fromServer = () => true;
   await comeBack(alice);
@@ -173,9 +177,9 @@ test('"Load older messages" recovers from a request lost with the connection', a
   let dropped = 0;
   wire.fromPage = (f) => !(f.type === 'history' && f.before !== undefined && dropped++ === 0);
   await alice.page.getByRole('button', { name: 'Load older messages' }).click();
-  await alice.page.waitForTimeout(1_000);
+  // The request was made, and lost on the way: nothing older comes.
+  await expect.poll(() => dropped).toBe(1);
   await expect(message(alice.page, first)).toHaveCount(0);
-  expect(dropped).toBe(1);
 
   await goOffline(alice);
   await comeBack(alice);

@@ -154,9 +154,8 @@ impl Chat {
             return;
         }
         conv.unread = unread;
-        if conv.unread == 0 {
-            conv.mentions = 0;
-        }
+        // Mentions counted live may have been read meanwhile: never more of them than unread.
+        conv.mentions = conv.mentions.min(unread);
     }
 
     /// Another device of mine read `room` up to `seq`, or the conversation with `peer` up to

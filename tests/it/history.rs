@@ -94,25 +94,42 @@ async fn messages_posted_during_catch_up_are_neither_lost_nor_doubled() {
     let server = TestServer::start().await;
     let (bob, token) = Client::join_session(&server, "bob").await;
     drop(bob);
+    // The writer says how far it got, and waits for the reader to be back before it goes on, so
+    // the catch-up certainly meets live traffic.
+    let posted = std::sync::Arc::new(tokio::sync::Notify::new());
+    let resumed = std::sync::Arc::new(tokio::sync::Notify::new());
     let writer = tokio::spawn({
         let mut alice = Client::join(&server, "alice").await;
-        async move { post(&mut alice, 200, "w").await }
+        let (posted, resumed) = (posted.clone(), resumed.clone());
+        async move {
+            let mut acked = post(&mut alice, 100, "w").await;
+            posted.notify_one();
+            resumed.notified().await;
+            acked.extend(post(&mut alice, 100, "v").await);
+            acked
+        }
     });
-    // Reconnect while the writer is mid-stream: catch-up and live traffic must meet exactly.
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    posted.notified().await;
     let (mut bob, _, mut history) = Client::resume_since(&server, &token, Some(0)).await;
+    resumed.notify_one();
     let mut got = seqs(&history);
     // A catch-up longer than a frame comes in several, all but the last with `more`.
     while history["more"] == true {
         history = bob.expect_frame("history").await;
         got.extend(seqs(&history));
     }
+    let caught_up = got.len();
     let acked = writer.await.expect("writer");
     while got.last() != acked.last() {
         let frame = bob.recv_chat().await;
         assert_eq!(frame["type"], "message", "{frame}");
         got.push(frame["seq"].as_u64().expect("seq"));
     }
+    assert!(
+        caught_up >= 100,
+        "the first 100 came by catch-up: {caught_up}"
+    );
+    assert!(got.len() > caught_up, "and the rest live");
     assert_eq!(got, acked, "every message once, in order");
 }
 

@@ -7,6 +7,7 @@ mod common;
 
 mod abuse;
 mod accounts;
+mod chat_model;
 mod cluster;
 mod config;
 mod crash;

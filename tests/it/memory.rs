@@ -33,9 +33,49 @@ const WIDE: &[(&str, &str)] = &[
     ("CHINWAG_MAX_ROOMS", "100000"),
 ];
 
+/// The server's RSS once it stops moving: two readings 100 ms apart within 256 KiB of each other
+/// (at most 5 s of readings).
 async fn settled_rss(server: &Process) -> u64 {
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    server.rss_kib()
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut last = server.rss_kib();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = server.rss_kib();
+        if now.abs_diff(last) < 256 || std::time::Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Waits until the server (on loopback) reports `open` websockets.
+async fn connections_open(server: &Process, open: u64) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut stream = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        let request = format!(
+            "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            server.addr
+        );
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut body = String::new();
+        let _ = stream.read_to_string(&mut body).await;
+        let count = body
+            .lines()
+            .find_map(|l| l.strip_prefix("chinwag_connections "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        if count == Some(open as f64) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{open} websockets open (the server says {count:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Creates rooms `from..from + 1000` one by one, and leaves each.
@@ -88,8 +128,9 @@ async fn clients_that_never_read_their_catch_up_hold_little_and_free_it() {
             .expect("hello");
         silent.push(ws);
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let holding = server.rss_kib();
+    // All of them connected and their catch-ups under way (each waiting on a socket nobody reads).
+    connections_open(&server, 21).await;
+    let holding = settled_rss(&server).await;
     assert!(
         holding < before + 40 * 1024,
         "20 clients that never read their 3 MB catch-up: {before} KiB before, {holding} KiB now"

@@ -232,10 +232,11 @@ impl<S: WsIo> Connection<S> {
         reply: Option<(&str, Option<&str>)>,
     ) -> Result<(), End> {
         let rooms = me.person.rooms();
-        let reply_to = |room: &str| {
-            reply
-                .filter(|(r, _)| *r == room)
-                .and_then(|(_, id)| id.map(str::to_owned))
+        let mut answered = false;
+        let mut reply_to = |room: &str| {
+            let id = reply.filter(|(r, _)| *r == room);
+            answered |= id.is_some();
+            id.and_then(|(_, id)| id.map(str::to_owned))
         };
         let gone: Vec<Arc<str>> = live
             .rooms
@@ -263,11 +264,27 @@ impl<S: WsIo> Connection<S> {
                 let key = Arc::clone(subscription.room());
                 live.rooms.insert(Arc::clone(&key), subscription);
                 me.cursors.insert(key, Cursor::default());
-                self.send_joined(me, &room, reply_to(&room).as_deref())
-                    .await?;
+                let id = reply_to(&room);
+                self.send_joined(me, &room, id.as_deref()).await?;
             }
         }
-        Ok(())
+        // Every request is answered, also when it changed nothing here (joining a room this tab
+        // is in, leaving one it is not in, or a join and a leave of two tabs crossing): with the
+        // room's state as it is now.
+        match reply {
+            Some((room, id)) if !answered => {
+                if live.rooms.contains_key(room) {
+                    self.send_joined(me, room, id).await
+                } else {
+                    let left = ServerMsg::Left {
+                        room: room.to_owned(),
+                        reply_to: id.map(str::to_owned),
+                    };
+                    self.socket.send(&left).await
+                }
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `joined` with who of the room is online, then its latest page.

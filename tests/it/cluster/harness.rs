@@ -372,6 +372,8 @@ impl Seen {
                 if let Some(id) = frame["id"].as_u64() {
                     self.record_dm(id);
                 }
+                // Kept too, so that a test can look at who a message was for.
+                self.frames.push(frame);
             }
             "dm_history" => {
                 for dm in frame["messages"].as_array().into_iter().flatten() {

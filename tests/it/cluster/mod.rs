@@ -467,6 +467,15 @@ async fn a_room_joined_on_one_node_follows_to_the_tab_on_another_and_typing_cros
             s.of("renamed").iter().any(|f| f["to"] == "anna")
         })
         .await;
+    other.send(json!({"type":"dm","to":"anna","text":"found you","client_id":"o-dm"}));
+    for tab in [&a, &b] {
+        tab.wait_until(Duration::from_secs(5), "the DM to the new name", |s| {
+            s.of("dm")
+                .iter()
+                .any(|f| f["text"] == "found you" && f["to"] == "anna")
+        })
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,10 +22,6 @@ pub async fn apply<S: WsIo>(
     membership
         .join(&me.person, room, conn.id, conn.ctx.peer)
         .await?;
-    if live.rooms.contains_key(room) {
-        conn.send_joined(me, room, reply_to).await?;
-    } else {
-        conn.reconcile(me, live, Some((room, reply_to))).await?;
-    }
-    Ok(())
+    // Answers `joined` also when this tab was in the room already.
+    Ok(conn.reconcile(me, live, Some((room, reply_to))).await?)
 }

@@ -19,6 +19,6 @@ pub async fn apply<S: WsIo>(
         addresses: &conn.ctx.addresses,
     };
     membership.leave(&me.person, room, conn.id).await?;
-    conn.reconcile(me, live, Some((room, reply_to))).await?;
-    Ok(())
+    // Answers `left` also when the session was not in the room.
+    Ok(conn.reconcile(me, live, Some((room, reply_to))).await?)
 }
