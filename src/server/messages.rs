@@ -4,7 +4,7 @@
 
 use super::clock::now_rfc3339;
 use super::hub::{ConnId, Hub};
-use super::session::{unavailable, Person};
+use super::session::Person;
 use super::store::{NewMessage, Store};
 use crate::protocol::{validate_text, ChatMessage, FrameError};
 
@@ -19,9 +19,10 @@ pub struct Draft<'a> {
 
 /// Validates `draft`, commits it and delivers it to everyone in its room but `origin`. Returns the
 /// stored message; it is acked by the caller only after this returns, so an acked message is
-/// stored. A message this session already stored under the same `client_id` is returned as it
-/// was, neither stored nor delivered again: the check and the commit happen in the session's
-/// order, so two tabs retrying one message at once store it once.
+/// stored. A message this person already stored under the same `client_id` is returned as it
+/// was, neither stored nor delivered again: the group commit finds it by the store's unique key
+/// (so two tabs or devices retrying one message at once store it once), without a lock held
+/// across the commit or a read before it.
 pub async fn publish(
     hub: &Hub,
     store: &Store,
@@ -33,22 +34,7 @@ pub async fn publish(
     super::text::ensure_visible(draft.text)?;
     session.ensure_member(draft.room)?;
     session.ensure_may_post()?;
-    // Before the session's order lock: a name may be looked up in the store.
     let mentions = super::text::mentions(hub, store, draft.text).await;
-    let _order = match draft.client_id {
-        Some(client_id) => {
-            let order = session.in_order().await;
-            let earlier = store
-                .sent_before(draft.room, session.id.get(), client_id)
-                .await
-                .map_err(unavailable)?;
-            if let Some(message) = earlier {
-                return Ok(message);
-            }
-            Some(order)
-        }
-        None => None,
-    };
     let message = NewMessage {
         from: session.nick(),
         mentions,

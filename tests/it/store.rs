@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use chinwag::protocol::{ChatMessage, Stored};
 use chinwag::server::store::{
-    ChangeDraft, ChangeOutcome, Device, DirectDraft, JoinOutcome, NewMessage, Store, StoreConfig,
-    StoreError,
+    ChangeDraft, ChangeOutcome, Committed, Device, DirectDraft, JoinOutcome, NewMessage, Store,
+    StoreConfig, StoreError,
 };
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -125,7 +125,7 @@ async fn append(
         person_id,
     };
     let mut stored = store.append_batch(room, vec![draft]).await?;
-    Ok(stored.remove(0))
+    Ok(stored.remove(0).into_message())
 }
 
 /// Where a test person connects from.
@@ -627,7 +627,7 @@ async fn a_client_id_is_stored_once_per_person_and_room(store: &Store) {
         .sent_before("general", alice, "c-1")
         .await
         .expect("lookup");
-    assert_eq!(found, Some(first));
+    assert_eq!(found.as_ref(), Some(&first));
     assert_eq!(
         store
             .sent_before("general", bob, "c-1")
@@ -635,19 +635,23 @@ async fn a_client_id_is_stored_once_per_person_and_room(store: &Store) {
             .expect("lookup"),
         None
     );
-    // The index refuses a second copy (and rolls back its seq: the next message is seq 2).
-    let again = append(
-        store,
-        "general",
-        "alice",
-        "hi",
-        "t",
-        Some("c-1"),
-        false,
-        Some(alice),
-    )
-    .await;
-    assert!(again.is_err());
+    // A second copy is answered with the first and uses no seq (the next message is seq 2).
+    let again = store
+        .append_batch(
+            "general",
+            vec![NewMessage {
+                from: "alice".into(),
+                text: "hi again".into(),
+                at: "t2".into(),
+                client_id: Some("c-1".into()),
+                action: false,
+                person_id: Some(alice),
+                mentions: Vec::new(),
+            }],
+        )
+        .await
+        .expect("a retry");
+    assert_eq!(again, [Committed::Earlier(first.clone())]);
     let bobs = append(
         store,
         "general",
@@ -695,23 +699,57 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
         )
         .await
         .expect("batch");
-    let seqs: Vec<u64> = batch.iter().map(|m| m.seq).collect();
+    let seqs: Vec<u64> = batch.iter().map(|m| m.message().seq).collect();
     assert_eq!(seqs, [2, 3, 4]);
-    // A batch with a repeated client_id fails whole: nothing of it is stored, no seq is used.
-    let refused = store
+    assert!(batch.iter().all(|c| matches!(c, Committed::New(_))));
+    // Retries in a batch, of a message stored before and of one earlier in the same batch, are
+    // answered with those messages; only the new ones take seqs, consecutive ones.
+    let mixed = store
         .append_batch(
             "general",
-            vec![draft("new", Some("b-3")), draft("again", Some("b-1"))],
+            vec![
+                draft("new", Some("b-3")),
+                draft("again", Some("b-1")),
+                draft("newer", None),
+                draft("new again", Some("b-3")),
+            ],
         )
-        .await;
-    assert!(refused.is_err());
+        .await
+        .expect("batch");
+    let shown: Vec<(bool, u64, &str)> = mixed
+        .iter()
+        .map(|c| {
+            let m = c.message();
+            (matches!(c, Committed::New(_)), m.seq, m.text.as_str())
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (true, 5, "new"),
+            (false, 2, "x"),
+            (true, 6, "newer"),
+            (false, 5, "new")
+        ]
+    );
     let page = store.history("general", None, 10).await.expect("history");
     let texts: Vec<&str> = page.messages().map(|m| m.text.as_str()).collect();
-    assert_eq!(texts, ["first", "x", "y", "z"]);
+    assert_eq!(texts, ["first", "x", "y", "z", "new", "newer"]);
     let next = append(store, "general", "a", "after", "t", None, false, None)
         .await
         .expect("append");
-    assert_eq!(next.seq, 5);
+    assert_eq!(next.seq, 7, "no seq was used by a retry");
+    // A batch of retries only stores nothing and uses no seq.
+    let retries = store
+        .append_batch("general", vec![draft("z again", Some("b-2"))])
+        .await
+        .expect("batch");
+    assert_eq!(retries.len(), 1);
+    assert_eq!(retries[0].message().seq, 4);
+    let next = append(store, "general", "a", "last", "t", None, false, None)
+        .await
+        .expect("append");
+    assert_eq!(next.seq, 8);
 }
 both_backends!(batch, a_batch_is_committed_whole_with_consecutive_seqs);
 

@@ -24,17 +24,18 @@ use super::room::{Queued, Room};
 use super::{ConnId, Delivery, Hub};
 use crate::protocol::{ChatMessage, FrameError, ServerMsg, Stored};
 use crate::server::bus::Event;
-use crate::server::store::{DirectDraft, NewMessage, Store, StoreError, StoredDirect};
+use crate::server::store::{Committed, DirectDraft, NewMessage, Store, StoreError, StoredDirect};
 
 /// Where the hub commits what it is given: the store. (Tests use an in-memory one.)
 pub trait Log: Send + Sync + 'static {
     /// Stores a batch of one room's messages in one transaction and returns them with their seqs,
-    /// in order; all or nothing.
+    /// in order; all or nothing. A retry of a message stored before (the same person and
+    /// `client_id`) is answered with that message and not stored again.
     fn append_batch<'a>(
         &'a self,
         room: &'a str,
         drafts: Vec<NewMessage>,
-    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Vec<Committed>, StoreError>>;
 
     /// Stores a batch of private messages in one transaction, ids in order; all or nothing.
     fn append_directs(
@@ -57,7 +58,7 @@ impl Log for Store {
         &'a self,
         room: &'a str,
         drafts: Vec<NewMessage>,
-    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<Committed>, StoreError>> {
         Box::pin(Store::append_batch(self, room, drafts))
     }
 
@@ -161,15 +162,27 @@ impl Hub {
                     // room then holds the answers until it has passed it on.)
                     let mut replies = Vec::with_capacity(waiters.len());
                     let mut gap = false;
-                    let mut last = 0;
-                    for (message, (origin, reply)) in stored.into_iter().zip(waiters) {
+                    let mut last = None;
+                    for (committed, (origin, reply)) in stored.into_iter().zip(waiters) {
+                        let message = match committed {
+                            Committed::New(message) => message,
+                            // A retry: delivered when it was first stored; its publisher's
+                            // connection reads what it missed before its ack.
+                            Committed::Earlier(message) => {
+                                replies.push((reply, message));
+                                continue;
+                            }
+                        };
                         let frame = Utf8Bytes::from(ServerMsg::Message(message.clone()).to_json());
                         self.publish_committed(&room.name, message.seq, &frame);
                         gap |= room.deliver(Delivery::sequenced(origin, message.seq, frame));
-                        last = message.seq;
+                        last = Some(message.seq);
                         replies.push((reply, message));
                     }
-                    room.answer_when_passed(last, replies);
+                    match last {
+                        Some(last) => room.answer_when_passed(last, replies),
+                        None => super::room::answer(replies),
+                    }
                     if gap {
                         self.repair_soon(&room);
                     }

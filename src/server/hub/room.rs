@@ -75,7 +75,7 @@ impl Drop for Room {
 }
 
 /// Tells publishers their messages are stored.
-fn answer(replies: impl IntoIterator<Item = (Reply, ChatMessage)>) {
+pub(super) fn answer(replies: impl IntoIterator<Item = (Reply, ChatMessage)>) {
     for (reply, message) in replies {
         let _ = reply.send(Ok(message));
     }

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use super::{Hub, HubConfig, Log};
 use crate::protocol::{ChatMessage, DirectMessage, Stored};
 use crate::server::metrics::Metrics;
-use crate::server::store::{DirectDraft, NewMessage, StoreError, StoredDirect};
+use crate::server::store::{Committed, DirectDraft, NewMessage, StoreError, StoredDirect};
 
 /// Room messages numbered per room and private messages numbered in order, kept nowhere (so there
 /// is nothing to read back: one server's hub never needs to).
@@ -27,7 +27,7 @@ impl Log for MemoryLog {
         &'a self,
         room: &'a str,
         drafts: Vec<NewMessage>,
-    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<Committed>, StoreError>> {
         Box::pin(async move {
             // Yield, as a real store would, to invite interleaving.
             tokio::task::yield_now().await;
@@ -37,7 +37,7 @@ impl Log for MemoryLog {
                 .into_iter()
                 .map(|d| {
                     *last += 1;
-                    ChatMessage {
+                    Committed::New(ChatMessage {
                         room: room.to_owned(),
                         seq: *last,
                         from: d.from,
@@ -48,7 +48,7 @@ impl Log for MemoryLog {
                         edited: false,
                         deleted: false,
                         mentions: Vec::new(),
-                    }
+                    })
                 })
                 .collect())
         })

@@ -13,7 +13,7 @@ use crate::protocol::{ChatMessage, ServerMsg, Stored, GENERAL};
 use crate::server::bus::Bus;
 use crate::server::clock::now_rfc3339;
 use crate::server::session::PersonId;
-use crate::server::store::{DirectDraft, NewMessage, StoreError, StoredDirect};
+use crate::server::store::{Committed, DirectDraft, NewMessage, StoreError, StoredDirect};
 use testing::MemoryLog;
 
 fn frame_of(received: Received) -> ChatMessage {
@@ -147,7 +147,7 @@ impl Log for Broken {
         &'a self,
         _room: &'a str,
         _drafts: Vec<NewMessage>,
-    ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<Committed>, StoreError>> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let panic = self.panic;
         Box::pin(async move {
@@ -234,7 +234,7 @@ async fn concurrent_publishers_are_committed_in_batches_and_delivered_in_commit_
             &'a self,
             room: &'a str,
             drafts: Vec<NewMessage>,
-        ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+        ) -> BoxFuture<'a, Result<Vec<Committed>, StoreError>> {
             self.batches.fetch_add(1, Ordering::Relaxed);
             self.inner.append_batch(room, drafts)
         }
@@ -694,7 +694,7 @@ async fn private_messages_share_commits_instead_of_waiting_on_each_other() {
             &'a self,
             room: &'a str,
             drafts: Vec<NewMessage>,
-        ) -> BoxFuture<'a, Result<Vec<ChatMessage>, StoreError>> {
+        ) -> BoxFuture<'a, Result<Vec<Committed>, StoreError>> {
             self.inner.append_batch(room, drafts)
         }
         fn append_directs(

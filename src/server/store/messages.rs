@@ -5,13 +5,17 @@
 //! previous commit ran). The bump takes the room row's write lock (a row lock in PostgreSQL, the
 //! database write lock in SQLite), so concurrent writers, on one server or several, are ordered:
 //! seqs within a room are gap-free and in commit order, and a reader who saw seq N never later
-//! discovers a missing N−1.
+//! discovers a missing N−1. A retry of a message (the same person and `client_id` in the same room)
+//! is found by the `messages_once` unique key inside that same commit, not by a read before it.
 //!
 //! An edit or a delete ([`Store::change`]) is a row of the same log: it takes the next `seq` the
 //! same way, names the message it changes (`target`), and rewrites that message's row to its
 //! current version in the same transaction. So a reader of the log after a position gets exactly
 //! the messages and changes it missed, and a reader of a page of messages gets them as they are
 //! now.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 
 use sqlx::Row;
 
@@ -37,6 +41,37 @@ pub struct NewMessage {
     pub person_id: Option<i64>,
     /// Whom it mentions (see `ChatMessage::mentions`).
     pub mentions: Vec<String>,
+}
+
+/// What a commit did with one message of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// Stored by this commit, with its new seq.
+    New(ChatMessage),
+    /// Stored before under the same person's `client_id` (this is a retry): the stored message.
+    Earlier(ChatMessage),
+}
+
+impl Committed {
+    /// The message as stored.
+    pub fn message(&self) -> &ChatMessage {
+        match self {
+            Self::New(message) | Self::Earlier(message) => message,
+        }
+    }
+
+    /// The message as stored.
+    pub fn into_message(self) -> ChatMessage {
+        match self {
+            Self::New(message) | Self::Earlier(message) => message,
+        }
+    }
+}
+
+/// One try of a commit: stored, or not stored because some of the messages are retries.
+enum Inserted {
+    All(Vec<ChatMessage>),
+    Retries,
 }
 
 /// One page of a room's history, oldest first.
@@ -112,15 +147,101 @@ impl Store {
         row.as_ref().map(message).transpose()
     }
 
-    /// Commits several messages to `room` in one transaction (group commit), with consecutive seqs
-    /// in the given order. Either all are stored or none.
+    /// Commits several messages to `room` (group commit), new ones with consecutive seqs in the
+    /// given order; either all new ones are stored or none. A message its person already stored
+    /// in `room` under the same `client_id` (a retry: in this batch, by an earlier commit, on any
+    /// server, before a restart) is not stored again but answered with the stored one. The check
+    /// costs nothing in the usual case: the insert skips a duplicate by the `messages_once`
+    /// unique key, which its count of rows shows; only then (a rare retry) are the batch's
+    /// messages looked up and the transaction redone without the retries.
     pub async fn append_batch(
         &self,
         room: &str,
         drafts: Vec<NewMessage>,
-    ) -> Result<Vec<ChatMessage>, StoreError> {
-        let Some(first) = drafts.first() else {
-            return Ok(Vec::new());
+    ) -> Result<Vec<Committed>, StoreError> {
+        let mut answers: Vec<Option<Committed>> = vec![None; drafts.len()];
+        // A retry queued in the same batch as its original is that message.
+        let mut same_as: Vec<Option<usize>> = vec![None; drafts.len()];
+        let mut keys = HashMap::new();
+        for (i, draft) in drafts.iter().enumerate() {
+            if let (Some(person), Some(client_id)) = (draft.person_id, draft.client_id.as_deref()) {
+                match keys.entry((person, client_id)) {
+                    Entry::Occupied(first) => same_as[i] = Some(*first.get()),
+                    Entry::Vacant(slot) => {
+                        slot.insert(i);
+                    }
+                }
+            }
+        }
+        // Twice at most: a duplicate found on the first try is looked up and left out of the
+        // second; a third is only needed if another server stored a retry in between.
+        for _ in 0..3 {
+            let fresh: Vec<usize> = (0..drafts.len())
+                .filter(|&i| same_as[i].is_none() && answers[i].is_none())
+                .collect();
+            match self
+                .insert_batch(room, fresh.iter().map(|&i| &drafts[i]))
+                .await?
+            {
+                Inserted::All(stored) => {
+                    for (i, message) in fresh.into_iter().zip(stored) {
+                        answers[i] = Some(Committed::New(message));
+                    }
+                    return drafts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, _)| match (&answers[i], same_as[i]) {
+                            (Some(answer), _) => Ok(answer.clone()),
+                            (None, Some(first)) => answers[first]
+                                .as_ref()
+                                .map(|a| Committed::Earlier(a.message().clone()))
+                                .ok_or(StoreError::Mismatch {
+                                    sent: drafts.len(),
+                                    got: i,
+                                }),
+                            (None, None) => Err(StoreError::Mismatch {
+                                sent: drafts.len(),
+                                got: i,
+                            }),
+                        })
+                        .collect();
+                }
+                Inserted::Retries => {
+                    // Rare (a retry after a lost ack): which ones, looked up one by one.
+                    let mut found = false;
+                    for i in fresh {
+                        let draft = &drafts[i];
+                        let (Some(person), Some(client_id)) =
+                            (draft.person_id, draft.client_id.as_deref())
+                        else {
+                            continue;
+                        };
+                        if let Some(earlier) = self.sent_before(room, person, client_id).await? {
+                            answers[i] = Some(Committed::Earlier(earlier));
+                            found = true;
+                        }
+                    }
+                    if !found {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(StoreError::Mismatch {
+            sent: drafts.len(),
+            got: answers.iter().flatten().count(),
+        })
+    }
+
+    /// One try of [`Store::append_batch`]: all of `drafts` stored with consecutive seqs, or
+    /// nothing stored because the store already has some of them.
+    async fn insert_batch<'d>(
+        &self,
+        room: &str,
+        drafts: impl ExactSizeIterator<Item = &'d NewMessage> + Clone,
+    ) -> Result<Inserted, StoreError> {
+        let Some(first) = drafts.clone().next() else {
+            return Ok(Inserted::All(Vec::new()));
         };
         let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
         // Two statements whatever the batch size: SQLite runs on a worker thread of its own, so
@@ -139,12 +260,13 @@ impl Store {
         .try_get(0)?;
         let insert = self.sql(&format!(
             "INSERT INTO messages \
-             (room, seq, sender, text, at, client_id, action, person_id, mentions) VALUES {}",
+             (room, seq, sender, text, at, client_id, action, person_id, mentions) VALUES {} \
+             ON CONFLICT DO NOTHING",
             value_rows(drafts.len(), 8, &[1])
         ));
         let first_seq = last - count + 1;
         let mut query = sqlx::query(&insert).bind(room);
-        for (seq, draft) in (first_seq..).zip(&drafts) {
+        for (seq, draft) in (first_seq..).zip(drafts.clone()) {
             query = query
                 .bind(seq)
                 .bind(&draft.from)
@@ -155,26 +277,33 @@ impl Store {
                 .bind(draft.person_id)
                 .bind(super::mentions_column(&draft.mentions));
         }
-        query.execute(&mut *tx).await?;
+        // Only `messages_once` can turn a row away here (the room row's lock makes the seqs
+        // free); a row skipped for any other reason is not found as a retry, and the commit fails.
+        let inserted = query.execute(&mut *tx).await?.rows_affected();
+        if inserted != drafts.len() as u64 {
+            // A seq left unused would be a gap in the room's log: nothing of this try is kept.
+            tx.rollback().await?;
+            return Ok(Inserted::Retries);
+        }
         let stored = (first_seq..)
             .zip(drafts)
             .map(|(seq, draft)| {
                 Ok(ChatMessage {
                     room: room.to_owned(),
                     seq: unsigned(seq)?,
-                    from: draft.from,
-                    text: draft.text,
-                    at: draft.at,
-                    client_id: draft.client_id,
+                    from: draft.from.clone(),
+                    text: draft.text.clone(),
+                    at: draft.at.clone(),
+                    client_id: draft.client_id.clone(),
                     action: draft.action,
                     edited: false,
                     deleted: false,
-                    mentions: draft.mentions,
+                    mentions: draft.mentions.clone(),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         tx.commit().await?;
-        Ok(stored)
+        Ok(Inserted::All(stored))
     }
 
     /// A page of `room`'s messages as they are now, oldest first: the latest `limit`, or, with

@@ -31,7 +31,7 @@ use sqlx::{AnyPool, Row};
 
 pub use accounts::{Deleted, StoredPasskey};
 pub use directs::{DirectDraft, DirectGate, DirectParties, DirectSend, StoredDirect};
-pub use messages::{ChangeDraft, ChangeOutcome, NewMessage, Page};
+pub use messages::{ChangeDraft, ChangeOutcome, Committed, NewMessage, Page};
 pub use moderation::{
     AdminEvent, BotOutcome, Lifted, Moderator, Sanction, SanctionDraft, SanctionKind,
     SanctionOutcome,

@@ -732,3 +732,78 @@ async fn read_positions_and_sign_outs_cross_nodes() {
     }
     assert!(laptop.is_open(), "this device stays");
 }
+
+/// One busy room holds up only its own messages: while ann's message waits for its commit (another
+/// writer holds the room's row in the store), her other tab still joins, leaves and sends a
+/// private message, each answered at once. (The person's order lock used to be held across the
+/// commit, so all of these waited for it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_waiting_on_a_busy_room_holds_up_nothing_else_of_its_person() {
+    let (db, redis) = (Database::create().await, Redis::start());
+    let nodes = start_nodes(1, &db, &redis).await;
+    let url = nodes[0].ws_url();
+    let a = Peer::join(&url, "ann").await;
+    let b = Peer::tab(&url, &a.token.clone()).await;
+    let bob = Peer::join(&url, "bob").await;
+    a.send(json!({"type":"join","room":"busy","id":"j0"}));
+    a.wait_until(Duration::from_secs(5), "ann in busy", |s| {
+        s.of("joined").iter().any(|f| f["reply_to"] == "j0")
+    })
+    .await;
+    a.say("busy", "first", "a-0");
+    a.wait_acked(&["a-0".to_owned()], Duration::from_secs(5))
+        .await;
+
+    let pool = db.pool().await;
+    let mut writer = pool.begin().await.expect("begin");
+    sqlx::query("SELECT last_seq FROM rooms WHERE name = 'busy' FOR UPDATE")
+        .execute(&mut *writer)
+        .await
+        .expect("lock the room's row");
+    a.say("busy", "stuck", "a-1");
+    // Wait until the commit is really waiting on the row.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the commit waits on the row"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    b.send(json!({"type":"join","room":"other","id":"j1"}));
+    b.wait_until(Duration::from_secs(3), "a join meanwhile", |s| {
+        s.of("joined").iter().any(|f| f["reply_to"] == "j1")
+    })
+    .await;
+    b.send(json!({"type":"leave","room":"other","id":"l1"}));
+    b.wait_until(Duration::from_secs(3), "a leave meanwhile", |s| {
+        s.of("left").iter().any(|f| f["reply_to"] == "l1")
+    })
+    .await;
+    b.send(json!({"type":"dm","to":"bob","text":"meanwhile","client_id":"b-dm"}));
+    b.wait_acked(&["b-dm".to_owned()], Duration::from_secs(3))
+        .await;
+    bob.wait_until(Duration::from_secs(3), "the private message", |s| {
+        s.of("dm").iter().any(|f| f["text"] == "meanwhile")
+    })
+    .await;
+    assert!(
+        !a.with(|s| s.acked.contains("a-1")),
+        "the message in the busy room was still waiting"
+    );
+
+    writer.rollback().await.expect("release the row");
+    a.wait_acked(&["a-1".to_owned()], Duration::from_secs(5))
+        .await;
+}
