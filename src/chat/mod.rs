@@ -23,7 +23,10 @@
 //! - [`timeline`]: messages received, live or from history, each kept once and in order.
 //! - [`people`]: who is online, per room, and their comings, goings and renames.
 //! - [`reads`]: where I have read to, the same on all my devices; unread badges count from it.
-//! - [`typing`]: the "is typing" line.
+//! - [`typing`]: the "is typing" line, a type of its own ([`typing::Typing`]) that the model tells
+//!   what happened and asks for the line.
+//!
+//! [`Chat::apply`] only dispatches: each frame kind goes to the part it is about.
 
 pub mod conversation;
 pub mod links;
@@ -43,8 +46,9 @@ pub use conversation::{Conversation, Line, LineKind, SendState, View, MAX_LINES}
 pub use outbox::Outgoing;
 pub use parts::Parts;
 
-use crate::protocol::{ServerMsg, Stored, GENERAL, PROTOCOL_VERSION};
+use crate::protocol::{ServerMsg, GENERAL, PROTOCOL_VERSION};
 use conversation::NOT_JOINED;
+use typing::Typing;
 
 /// How long a sent message may wait for its ack before it is shown as failed.
 pub const ACK_TIMEOUT_MS: f64 = 8_000.0;
@@ -68,8 +72,8 @@ pub struct Chat {
     /// For a crowded room (general included), how many are online in all: its list above holds only
     /// some of them and follows `roster` summaries rather than every arrival.
     crowds: BTreeMap<String, usize>,
-    /// Typing per room: nick → when the entry expires (ms since the epoch).
-    typing: BTreeMap<String, HashMap<String, f64>>,
+    /// Who is typing in each room.
+    typing: Typing,
     /// Every `(room, seq)` shown, from others' messages and my acks. Membership, not a high-water
     /// mark: my ack for seq 5 may arrive before someone else's seq 4, which must still be shown.
     seen: HashSet<(String, u64)>,
@@ -286,107 +290,31 @@ impl Chat {
     /// Advances the clock: unacked messages time out, typing entries expire. Returns the parts of
     /// the page that changed.
     pub fn tick(&mut self, now_ms: f64) -> Parts {
-        let typing = self.expire_typing(now_ms);
+        let typing = self.typing.expire(now_ms);
         let unacked = self.expire_unacked(now_ms);
         // A message timing out may be in any conversation, with a notice: the lines are redrawn
         // only if it was the open one's, which is not worth tracking for a rare event.
         Parts::TYPING.when(typing) | (Parts::LINES | Parts::ME).when(unacked)
     }
 
-    /// Applies one server frame at time `now_ms`. Returns whether anything visible changed.
+    /// Applies one server frame at time `now_ms`. Returns whether anything visible changed. Each
+    /// kind goes to the part of the model it is about: people (welcome, joins, presence, renames,
+    /// moderation), the timeline (messages, changes, history), the outbox (acks and refusals),
+    /// typing, read positions.
     pub fn apply(&mut self, msg: &ServerMsg, now_ms: f64) -> bool {
         match msg {
-            ServerMsg::Welcome {
-                nick,
-                rooms,
-                online,
-                members,
-                counts,
-                version,
-                moderator,
-                bots,
-                muted_until,
-                secured,
-                read,
-                dm_read,
-                ..
-            } => {
-                self.me = nick.clone();
-                self.secured = *secured;
-                self.reads.learn(read, dm_read);
-                self.moderator = *moderator;
-                self.bots = bots.iter().map(|b| key(b)).collect();
-                if muted_until.is_some() && *muted_until != self.muted_until {
-                    if let Some(until) = muted_until {
-                        let until = readable_time(until);
-                        self.notice(
-                            &View::Room(GENERAL.to_owned()),
-                            format!("A moderator muted you until {until}: you can read, not post."),
-                        );
-                    }
-                }
-                self.muted_until.clone_from(muted_until);
-                self.outdated = *version > PROTOCOL_VERSION;
-                self.crowds = counts.clone();
-                self.online = online.clone();
-                self.sort_online();
-                // Rooms left on another tab while this one was away are gone.
-                let gone: Vec<String> = self
-                    .rooms
-                    .keys()
-                    .filter(|r| *r != GENERAL && !rooms.contains(r))
-                    .cloned()
-                    .collect();
-                for room in gone {
-                    self.forget_room(&room);
-                }
-                for room in rooms {
-                    self.ensure_room(room);
-                }
-                self.members = members.clone();
-                true
-            }
+            ServerMsg::Welcome { .. } => self.welcome(msg),
             ServerMsg::Joined {
                 room,
                 members,
                 count,
                 ..
-            } => {
-                self.ensure_room(room);
-                if room != GENERAL {
-                    self.members.insert(room.clone(), members.clone());
-                }
-                match count {
-                    Some(count) => self.crowds.insert(room.clone(), *count),
-                    None => self.crowds.remove(room),
-                };
-                true
-            }
+            } => self.joined(room, members, *count),
             ServerMsg::Roster {
                 room,
                 count,
                 members,
-            } => {
-                if room != GENERAL && !self.rooms.contains_key(room) {
-                    return false;
-                }
-                match members {
-                    Some(members) => {
-                        let mut members = members.clone();
-                        members.sort_by_key(|n| lower(n));
-                        if room == GENERAL {
-                            self.online = members;
-                        } else {
-                            self.members.insert(room.clone(), members);
-                        }
-                        self.crowds.remove(room);
-                    }
-                    None => {
-                        self.crowds.insert(room.clone(), *count);
-                    }
-                }
-                true
-            }
+            } => self.roster(room, *count, members.as_deref()),
             ServerMsg::Left { room, .. } => {
                 self.forget_room(room);
                 true
@@ -400,41 +328,18 @@ impl Chat {
                 room,
                 seq,
                 ..
-            } => {
-                if let (Some(room), Some(seq)) = (room, seq) {
-                    self.seen.insert((room.clone(), *seq));
-                    self.number_own(room, client_id, *seq);
-                }
-                self.settle(client_id, SendState::Sent)
-            }
+            } => self.acked(client_id, room.as_deref().zip(*seq)),
             ServerMsg::Error {
                 client_id: Some(client_id),
                 message,
                 ..
-            } => {
-                let view = self.pending.get(client_id).map(|(v, _)| v.clone());
-                let changed = self.settle(client_id, SendState::Failed);
-                if let (true, Some(view)) = (changed, view) {
-                    self.notice(&view, format!("Not sent: {message}"));
-                }
-                changed
-            }
+            } => self.refused(client_id, message),
             ServerMsg::Error {
-                code: crate::protocol::ErrorCode::Banned,
+                code,
                 message,
                 until,
                 ..
-            } => {
-                self.banned_until = Some(until.clone().unwrap_or_default());
-                let view = self.current_view();
-                self.notice(&view, message.clone());
-                true
-            }
-            ServerMsg::Error { message, .. } => {
-                let view = self.current_view();
-                self.notice(&view, message.clone());
-                true
-            }
+            } => self.error(*code, message, until.as_deref()),
             ServerMsg::Moderated {
                 action,
                 nick,
@@ -442,28 +347,7 @@ impl Chat {
                 until,
                 reason,
                 ..
-            } => {
-                if key(nick) == key(&self.me) {
-                    match action.as_str() {
-                        "muted" => self.muted_until = Some(until.clone()),
-                        "unmuted" => self.muted_until = None,
-                        _ => {}
-                    }
-                }
-                let reason = if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {reason}")
-                };
-                let notice = if action.starts_with("un") {
-                    format!("{nick} was {action} by {by}")
-                } else {
-                    let until = readable_time(until);
-                    format!("{nick} was {action} by {by} until {until}{reason}")
-                };
-                self.notice(&View::Room(GENERAL.to_owned()), notice);
-                true
-            }
+            } => self.moderated(action, nick, by, until, reason),
             ServerMsg::Lagged { room, missed } => {
                 self.notice(
                     &View::Room(room.clone()),
@@ -486,50 +370,17 @@ impl Chat {
             }
             ServerMsg::Renamed { from, to, .. } => self.renamed(from, to),
             ServerMsg::Typing { nick, active, room } => {
-                if !self.rooms.contains_key(room) {
-                    return false;
-                }
-                let typing = self.typing.entry(room.clone()).or_default();
-                if *active {
-                    typing
-                        .insert(nick.clone(), now_ms + TYPING_TTL_MS)
-                        .is_none()
-                } else {
-                    typing.remove(nick).is_some()
-                }
+                self.rooms.contains_key(room) && self.typing.set(room, nick, *active, now_ms)
             }
             ServerMsg::Dm(dm) => self.receive_direct(dm, true),
-            ServerMsg::DmHistory { messages, .. } => {
-                // The first load is not news; a catch-up after a reconnect is.
-                let news = self.dm_delivered > 0;
-                let mut changed = false;
-                for dm in messages {
-                    changed |= self.receive_direct(dm, news);
-                }
-                changed
-            }
+            ServerMsg::DmHistory { messages, .. } => self.direct_history(messages),
             ServerMsg::History {
                 room,
                 messages,
                 complete,
                 before: Some(_),
                 ..
-            } => {
-                if !self.rooms.contains_key(room) {
-                    return false;
-                }
-                // An older page, asked for by scrolling up: it goes on top, oldest first.
-                let mut older = Vec::new();
-                for message in messages.iter().filter_map(Stored::message) {
-                    if self.seen.insert((room.clone(), message.seq)) {
-                        older.push(std::sync::Arc::new(self.line_of(message)));
-                    }
-                }
-                let conv = self.ensure_room(room);
-                conv.complete = *complete;
-                conv.lines.splice(0..0, older);
-                true
-            }
+            } => self.older_page(room, messages, *complete),
             ServerMsg::History {
                 room,
                 messages,
@@ -546,6 +397,77 @@ impl Chat {
         }
     }
 
+    /// A `welcome`: who I am, my rooms and roles, who is online, where I read up to.
+    fn welcome(&mut self, msg: &ServerMsg) -> bool {
+        let ServerMsg::Welcome {
+            nick,
+            rooms,
+            online,
+            members,
+            counts,
+            version,
+            moderator,
+            bots,
+            muted_until,
+            secured,
+            read,
+            dm_read,
+            ..
+        } = msg
+        else {
+            return false;
+        };
+        self.me = nick.clone();
+        self.secured = *secured;
+        self.reads.learn(read, dm_read);
+        self.moderator = *moderator;
+        self.bots = bots.iter().map(|b| key(b)).collect();
+        if muted_until.is_some() && *muted_until != self.muted_until {
+            if let Some(until) = muted_until {
+                let until = readable_time(until);
+                self.notice(
+                    &View::Room(GENERAL.to_owned()),
+                    format!("A moderator muted you until {until}: you can read, not post."),
+                );
+            }
+        }
+        self.muted_until.clone_from(muted_until);
+        self.outdated = *version > PROTOCOL_VERSION;
+        self.crowds = counts.clone();
+        self.online = online.clone();
+        self.sort_online();
+        // Rooms left on another tab while this one was away are gone.
+        let gone: Vec<String> = self
+            .rooms
+            .keys()
+            .filter(|r| *r != GENERAL && !rooms.contains(r))
+            .cloned()
+            .collect();
+        for room in gone {
+            self.forget_room(&room);
+        }
+        for room in rooms {
+            self.ensure_room(room);
+        }
+        self.members = members.clone();
+        true
+    }
+
+    /// An error that names no message of mine: shown where I am; a ban also stops the composer.
+    fn error(
+        &mut self,
+        code: crate::protocol::ErrorCode,
+        message: &str,
+        until: Option<&str>,
+    ) -> bool {
+        if code == crate::protocol::ErrorCode::Banned {
+            self.banned_until = Some(until.unwrap_or_default().to_owned());
+        }
+        let view = self.current_view();
+        self.notice(&view, message.to_owned());
+        true
+    }
+
     pub(super) fn forget_room(&mut self, room: &str) {
         if room == GENERAL {
             return;
@@ -553,7 +475,7 @@ impl Chat {
         self.rooms.remove(room);
         self.members.remove(room);
         self.crowds.remove(room);
-        self.typing.remove(room);
+        self.typing.forget_room(room);
         self.delivered.remove(room);
         self.seen.retain(|(r, _)| r != room);
         self.pending

@@ -172,6 +172,25 @@ impl Chat {
         }
     }
 
+    /// An `ack`: my message is stored (a room message with its place in the room).
+    pub(super) fn acked(&mut self, client_id: &str, place: Option<(&str, u64)>) -> bool {
+        if let Some((room, seq)) = place {
+            self.seen.insert((room.to_owned(), seq));
+            self.number_own(room, client_id, seq);
+        }
+        self.settle(client_id, SendState::Sent)
+    }
+
+    /// A refusal of my message: "not sent", with why, in its conversation.
+    pub(super) fn refused(&mut self, client_id: &str, message: &str) -> bool {
+        let view = self.pending.get(client_id).map(|(v, _)| v.clone());
+        let changed = self.settle(client_id, SendState::Failed);
+        if let (true, Some(view)) = (changed, view) {
+            self.notice(&view, format!("Not sent: {message}"));
+        }
+        changed
+    }
+
     /// Moves a pending message to its final state. Returns whether it was pending.
     pub(super) fn settle(&mut self, client_id: &str, state: SendState) -> bool {
         let Some((view, _)) = self.pending.remove(client_id) else {

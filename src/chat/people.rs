@@ -32,6 +32,73 @@ impl Chat {
         self.online.dedup();
     }
 
+    /// `joined`: I am in `room` (again), with who of it is online, or its count if crowded.
+    pub(super) fn joined(&mut self, room: &str, members: &[String], count: Option<usize>) -> bool {
+        self.ensure_room(room);
+        if room != GENERAL {
+            self.members.insert(room.to_owned(), members.to_vec());
+        }
+        match count {
+            Some(count) => self.crowds.insert(room.to_owned(), count),
+            None => self.crowds.remove(room),
+        };
+        true
+    }
+
+    /// A crowded room's summary: its count, and its list once it is small enough to list again.
+    pub(super) fn roster(&mut self, room: &str, count: usize, members: Option<&[String]>) -> bool {
+        if room != GENERAL && !self.rooms.contains_key(room) {
+            return false;
+        }
+        match members {
+            Some(members) => {
+                let mut members = members.to_vec();
+                members.sort_by_key(|n| super::lower(n));
+                if room == GENERAL {
+                    self.online = members;
+                } else {
+                    self.members.insert(room.to_owned(), members);
+                }
+                self.crowds.remove(room);
+            }
+            None => {
+                self.crowds.insert(room.to_owned(), count);
+            }
+        }
+        true
+    }
+
+    /// A moderator's action, told to everyone; mine changes whether I may post.
+    pub(super) fn moderated(
+        &mut self,
+        action: &str,
+        nick: &str,
+        by: &str,
+        until: &str,
+        reason: &str,
+    ) -> bool {
+        if key(nick) == key(&self.me) {
+            match action {
+                "muted" => self.muted_until = Some(until.to_owned()),
+                "unmuted" => self.muted_until = None,
+                _ => {}
+            }
+        }
+        let reason = if reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {reason}")
+        };
+        let notice = if action.starts_with("un") {
+            format!("{nick} was {action} by {by}")
+        } else {
+            let until = super::readable_time(until);
+            format!("{nick} was {action} by {by} until {until}{reason}")
+        };
+        self.notice(&View::Room(GENERAL.to_owned()), notice);
+        true
+    }
+
     pub(super) fn member(&mut self, room: &str, nick: &str, joined: bool) -> bool {
         if room == GENERAL || !self.rooms.contains_key(room) {
             return false;
@@ -46,9 +113,7 @@ impl Chat {
             members.sort_by_key(|n| super::lower(n));
         } else {
             members.retain(|n| n != nick);
-            if let Some(typing) = self.typing.get_mut(room) {
-                typing.remove(nick);
-            }
+            self.typing.stopped(room, nick);
         }
         if nick != self.me {
             let verb = if joined { "joined" } else { "left" };
@@ -81,9 +146,7 @@ impl Chat {
             for members in self.members.values_mut() {
                 members.retain(|n| n != nick);
             }
-            for typing in self.typing.values_mut() {
-                typing.remove(nick);
-            }
+            self.typing.gone(nick);
         }
         if nick != self.me {
             let verb = if online { "joined" } else { "left" };
@@ -103,11 +166,7 @@ impl Chat {
             list.sort_by_key(|n| super::lower(n));
         }
         self.online.dedup();
-        for typing in self.typing.values_mut() {
-            if let Some(expires) = typing.remove(from) {
-                typing.insert(to.to_owned(), expires);
-            }
-        }
+        self.typing.renamed(from, to);
         let text = if from == self.me {
             self.me = to.to_owned();
             format!("You are now known as {to}")

@@ -137,9 +137,7 @@ impl Chat {
         if !self.seen.insert((message.room.clone(), message.seq)) {
             return false;
         }
-        if let Some(typing) = self.typing.get_mut(&message.room) {
-            typing.remove(&message.from);
-        }
+        self.typing.stopped(&message.room, &message.from);
         let mine = message.from == self.me;
         let view = View::Room(message.room.clone());
         // My own message whose ack was lost (sent just before a disconnect): the stored copy confirms
@@ -204,6 +202,33 @@ impl Chat {
                 deleted: message.deleted,
             },
         )
+    }
+
+    /// An older page of `room`, asked for by scrolling up: it goes on top, oldest first.
+    pub(super) fn older_page(&mut self, room: &str, messages: &[Stored], complete: bool) -> bool {
+        if !self.rooms.contains_key(room) {
+            return false;
+        }
+        let mut older = Vec::new();
+        for message in messages.iter().filter_map(Stored::message) {
+            if self.seen.insert((room.to_owned(), message.seq)) {
+                older.push(std::sync::Arc::new(self.line_of(message)));
+            }
+        }
+        let conv = self.ensure_room(room);
+        conv.complete = complete;
+        conv.lines.splice(0..0, older);
+        true
+    }
+
+    /// Private messages from the store: the first load is not news; a catch-up after a reconnect is.
+    pub(super) fn direct_history(&mut self, messages: &[DirectMessage]) -> bool {
+        let news = self.dm_delivered > 0;
+        let mut changed = false;
+        for dm in messages {
+            changed |= self.receive_direct(dm, news);
+        }
+        changed
     }
 
     /// Shows a private message once (by id, and by `client_id` for my own).

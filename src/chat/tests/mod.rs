@@ -10,7 +10,7 @@ mod timeline;
 
 pub(super) use super::*;
 pub(super) use crate::protocol::ErrorCode;
-pub(super) use crate::protocol::{ChatMessage, ClientMsg, DirectMessage};
+pub(super) use crate::protocol::{ChatMessage, ClientMsg, DirectMessage, Stored};
 
 pub(super) fn message(seq: u64, from: &str, text: &str) -> ServerMsg {
     ServerMsg::Message(ChatMessage {
