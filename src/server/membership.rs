@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use super::hub::{ConnId, Hub};
 use super::limits::{wait_ms, AddrKey, AddressLimits, Limits};
-use super::session::{unavailable, Person};
+use super::session::Person;
 use super::store::{JoinOutcome, RoomCaps, Store};
 use crate::protocol::{validate_room, ErrorCode, FrameError, GENERAL, MAX_ROOMS};
 
@@ -51,8 +51,7 @@ impl Membership<'_> {
         }
         // Creating a room costs more than joining one: it is counted per address. (Live rooms exist,
         // so only a room no one listens to needs asking the store.)
-        let exists =
-            self.hub.is_live(room) || self.store.room_exists(room).await.map_err(unavailable)?;
+        let exists = self.hub.is_live(room) || self.store.room_exists(room).await?;
         if !exists {
             if let Err(wait) = self.addresses.rooms.check(addr) {
                 return Err(FrameError::rate_limited(
@@ -68,11 +67,7 @@ impl Membership<'_> {
             per_address: self.limits.max_rooms_per_addr,
             address: &address,
         };
-        let outcome = self
-            .store
-            .join(session.id.get(), room, &at, caps)
-            .await
-            .map_err(unavailable)?;
+        let outcome = self.store.join(session.id.get(), room, &at, caps).await?;
         match outcome {
             JoinOutcome::Joined { .. } => {}
             JoinOutcome::RoomLimit => {
@@ -117,10 +112,7 @@ impl Membership<'_> {
                 format!("you are not in the room {room:?}"),
             ));
         }
-        self.store
-            .leave(session.id.get(), room)
-            .await
-            .map_err(unavailable)?;
+        self.store.leave(session.id.get(), room).await?;
         session.remove_room(room);
         self.hub.membership(session.id, room, false, origin);
         Ok(())

@@ -61,10 +61,7 @@ pub async fn admit(
     };
     let hash = crate::server::session::token::hex(&crate::server::session::token::digest(invite));
     let now = crate::server::clock::now_rfc3339();
-    let valid = store
-        .invite_valid(&hash, &now)
-        .await
-        .map_err(crate::server::session::unavailable)?;
+    let valid = store.invite_valid(&hash, &now).await?;
     if valid {
         Ok(Some(hash))
     } else {

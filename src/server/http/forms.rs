@@ -30,7 +30,7 @@ use crate::server::clock::now_rfc3339;
 use crate::server::limits::Throttle;
 use crate::server::membership::Membership;
 use crate::server::messages::{publish, Draft};
-use crate::server::session::{unavailable, user_agent, Person, COOKIE};
+use crate::server::session::{user_agent, Person, COOKIE};
 use crate::server::state::AppState;
 use crate::ui::paths::{room_from_input, room_path as room_page};
 
@@ -80,7 +80,7 @@ pub async fn join(
         match state.sessions.lookup(cookie.value()).await {
             Ok(Some(found)) => return rename(&state, &found.person, &form.nick, back).await,
             Ok(None) => {}
-            Err(err) => return back(unavailable(err).code),
+            Err(err) => return back(crate::protocol::FrameError::from(err).code),
         }
     }
     let invite = match signup::admit(&state.store, state.http.signup, Some(&form.invite)).await {
@@ -256,7 +256,7 @@ async fn current(
         }
         Ok(Some(found)) => Ok(found.person),
         Ok(None) => Err(("/", ErrorCode::BadSession)),
-        Err(err) => Err(("page", unavailable(err).code)),
+        Err(err) => Err(("page", crate::protocol::FrameError::from(err).code)),
     }
 }
 

@@ -290,11 +290,7 @@ impl Sessions {
         let now = now_rfc3339();
         let address = AddrKey::stored(address);
         let store = &self.shared.store;
-        if let Some(until) = store
-            .address_banned_until(&address, &now)
-            .await
-            .map_err(unavailable)?
-        {
+        if let Some(until) = store.address_banned_until(&address, &now).await? {
             return Err(FrameError::sanctioned(
                 ErrorCode::Banned,
                 &until,
@@ -313,8 +309,7 @@ impl Sessions {
                 &now,
                 &rfc3339_in(hold),
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         let Some((session, id)) = created else {
             return Err(nick_taken(&nick.display));
         };
@@ -678,7 +673,7 @@ impl Sessions {
     /// dropped.
     pub async fn connect(&self, found: &Found) -> Result<Online, FrameError> {
         let person = &found.person;
-        if !self.claim(person).await.map_err(unavailable)? {
+        if !self.claim(person).await? {
             return Err(nick_taken(&person.nick()));
         }
         let digest = found.digest;
@@ -802,8 +797,7 @@ impl Sessions {
                 &now_rfc3339(),
                 &rfc3339_in(hold),
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if !renamed {
             return Err(nick_taken(&new.display));
         }
@@ -889,14 +883,5 @@ fn nick_taken(nick: &str) -> FrameError {
     FrameError::new(
         ErrorCode::NickTaken,
         format!("{nick:?} is already in use; pick another name"),
-    )
-}
-
-/// A store failure as the client hears it; the cause goes to the log.
-pub fn unavailable(err: impl std::fmt::Display) -> FrameError {
-    tracing::error!(%err, "the store failed");
-    FrameError::new(
-        ErrorCode::Unavailable,
-        "the server cannot reach its store right now; try again",
     )
 }

@@ -72,6 +72,18 @@ pub enum StoreError {
     OutOfRange(i64),
 }
 
+/// A store failure as a client hears it (`unavailable`); the cause goes to the log, once, here. So a
+/// command or a form uses `?` on the store and never words this error itself.
+impl From<StoreError> for crate::protocol::FrameError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(%err, "the store failed");
+        crate::protocol::FrameError::new(
+            crate::protocol::ErrorCode::Unavailable,
+            "the server cannot reach its store right now; try again",
+        )
+    }
+}
+
 /// The shared store handle. Cheap to clone (the pool is reference-counted).
 #[derive(Debug, Clone)]
 pub struct Store {

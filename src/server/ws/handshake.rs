@@ -14,7 +14,7 @@ use crate::protocol::{
 use crate::server::clock::now_rfc3339;
 use crate::server::hub::Arrival;
 use crate::server::limits::wait_ms;
-use crate::server::session::{banned, unavailable, Found, Online, Person};
+use crate::server::session::{banned, Found, Online, Person};
 
 /// The largest frame the server sends: history and catch-up pages are cut to fit, and so are the
 /// lists in a `welcome`.
@@ -114,16 +114,12 @@ impl<S: WsIo> Connection<S> {
     ) -> Result<Identified, FrameError> {
         let sessions = &self.ctx.sessions;
         if let Some(token) = token.or_else(|| self.cookie_token.clone()) {
-            let found = sessions
-                .lookup(&token)
-                .await
-                .map_err(unavailable)?
-                .ok_or_else(|| {
-                    FrameError::new(
-                        ErrorCode::BadSession,
-                        "unknown session: pick a nickname again",
-                    )
-                })?;
+            let found = sessions.lookup(&token).await?.ok_or_else(|| {
+                FrameError::new(
+                    ErrorCode::BadSession,
+                    "unknown session: pick a nickname again",
+                )
+            })?;
             check_standing(&self.ctx, &found).await?;
             let online = sessions.connect(&found).await?;
             return Ok(Identified {
@@ -337,7 +333,7 @@ async fn check_standing(ctx: &Ctx, found: &Found) -> Result<(), FrameError> {
     let (sessions, person) = (&ctx.sessions, &found.person);
     if person.standing().banned_at(&now_rfc3339()).is_some() {
         let _order = person.in_order().await;
-        if let Some(saved) = sessions.read(person.id).await.map_err(unavailable)? {
+        if let Some(saved) = sessions.read(person.id).await? {
             sessions.reload(person, saved);
         }
         if let Some(until) = person.standing().banned_at(&now_rfc3339()) {
@@ -348,8 +344,7 @@ async fn check_standing(ctx: &Ctx, found: &Found) -> Result<(), FrameError> {
     if person.standing().address.as_deref() != Some(address.as_str()) {
         ctx.store
             .record_address(found.session.get(), person.id.get(), &address)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         person.update_standing(|s| s.address = Some(address));
     }
     Ok(())

@@ -5,7 +5,7 @@
 use super::Outcome;
 use crate::protocol::{ErrorCode, FrameError, ServerMsg};
 use crate::server::clock::now_rfc3339;
-use crate::server::session::{nick, unavailable};
+use crate::server::session::nick;
 use crate::server::ws::{Connection, Me, WsIo};
 
 pub async fn apply<S: WsIo>(
@@ -17,29 +17,19 @@ pub async fn apply<S: WsIo>(
 ) -> Outcome {
     let target = nick::normalize(who)?;
     let store = &conn.ctx.store;
-    let (id, name) = store
-        .person_named(&target.key)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| {
-            FrameError::new(
-                ErrorCode::UnknownUser,
-                format!("nobody is called {}", target.display),
-            )
-        })?;
+    let (id, name) = store.person_named(&target.key).await?.ok_or_else(|| {
+        FrameError::new(
+            ErrorCode::UnknownUser,
+            format!("nobody is called {}", target.display),
+        )
+    })?;
     if id == me.person.id.get() {
         return Err(FrameError::new(ErrorCode::Forbidden, "you cannot block yourself").into());
     }
     if block {
-        store
-            .block(me.person.id.get(), id, &now_rfc3339())
-            .await
-            .map_err(unavailable)?;
+        store.block(me.person.id.get(), id, &now_rfc3339()).await?;
     } else {
-        store
-            .unblock(me.person.id.get(), id)
-            .await
-            .map_err(unavailable)?;
+        store.unblock(me.person.id.get(), id).await?;
     }
     let answer = ServerMsg::Blocked {
         nick: name,

@@ -5,7 +5,7 @@
 use super::{Outcome, Refused};
 use crate::protocol::{validate_client_id, validate_text, ErrorCode, FrameError, ServerMsg};
 use crate::server::clock::{now_rfc3339, rfc3339_ago};
-use crate::server::session::{nick, unavailable, PersonId};
+use crate::server::session::{nick, PersonId};
 use crate::server::store::{DirectDraft, DirectGate, DirectSend};
 use crate::server::text::ensure_visible;
 use crate::server::ws::{Connection, Ctx, Live, Me, WsIo};
@@ -34,8 +34,7 @@ pub async fn apply<S: WsIo>(
             .ctx
             .store
             .direct_sent_before(me.person.id.get(), &client_id)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         match earlier {
             // Already stored: everything before it was passed on or is in the store.
             Some(dm) => (dm, 0),
@@ -88,8 +87,7 @@ async fn admitted(ctx: &Ctx, me: &Me, to: PersonId, to_nick: &str) -> Result<(),
             max_strangers: ctx.limits.max_strangers_per_day,
             day_ago: &day_ago,
         })
-        .await
-        .map_err(unavailable)?;
+        .await?;
     match gate {
         DirectGate::Allowed => Ok(()),
         DirectGate::Blocked => Err(FrameError::new(
@@ -122,13 +120,8 @@ async fn recipient(ctx: &Ctx, to: &str) -> Result<(PersonId, String), FrameError
     if let Some(online) = ctx.hub.find_online(&key) {
         return Ok((online.person, online.nick));
     }
-    let (id, nick) = ctx
-        .store
-        .person_named(&key)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| {
-            FrameError::new(ErrorCode::UnknownUser, format!("nobody is called {to:?}"))
-        })?;
+    let (id, nick) = ctx.store.person_named(&key).await?.ok_or_else(|| {
+        FrameError::new(ErrorCode::UnknownUser, format!("nobody is called {to:?}"))
+    })?;
     Ok((PersonId::from_store(id), nick))
 }

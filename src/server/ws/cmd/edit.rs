@@ -8,7 +8,6 @@ use crate::protocol::{
     validate_client_id, validate_room, validate_text, ErrorCode, FrameError, ServerMsg,
 };
 use crate::server::clock::now_rfc3339;
-use crate::server::session::unavailable;
 use crate::server::store::{ChangeDraft, ChangeOutcome};
 use crate::server::ws::{Connection, Live, Me, WsIo};
 
@@ -59,12 +58,7 @@ pub async fn apply<S: WsIo>(
         moderator: me.person.standing().moderator,
         max_edits: conn.ctx.limits.max_edits,
     };
-    let outcome = conn
-        .ctx
-        .store
-        .change(&room, seq, draft)
-        .await
-        .map_err(unavailable)?;
+    let outcome = conn.ctx.store.change(&room, seq, draft).await?;
     let change =
         match outcome {
             ChangeOutcome::Stored(change) => change,

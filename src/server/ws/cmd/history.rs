@@ -3,7 +3,6 @@
 //! `dm_history`, the same for private messages.
 
 use super::Outcome;
-use crate::server::session::unavailable;
 use crate::server::ws::catch_up::{
     dm_history_frame, encode_direct, fitting_tail, fitting_tail_encoded, history_frame,
     DmHistoryFrame, HistoryFrame, DM_PAGE, HISTORY_PAGE,
@@ -22,8 +21,7 @@ pub async fn apply<S: WsIo>(
         .ctx
         .store
         .history(room, Some(before), HISTORY_PAGE)
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let (messages, cut) = fitting_tail(&page.entries);
     let header = HistoryFrame {
         room,
@@ -53,7 +51,7 @@ pub async fn directs<S: WsIo>(
         None => None,
         Some(name) => {
             let key = crate::server::session::nick::key(name);
-            let found = store.person_named(&key).await.map_err(unavailable)?;
+            let found = store.person_named(&key).await?;
             match found {
                 Some((id, _)) => Some(id),
                 None => {
@@ -68,8 +66,7 @@ pub async fn directs<S: WsIo>(
     };
     let (page, complete) = store
         .directs_before(me.person.id.get(), before, with_person, DM_PAGE)
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let encoded: Vec<(String, u64)> = page.iter().map(encode_direct).collect();
     let (fitting, cut) = fitting_tail_encoded(encoded);
     let frame = dm_history_frame(

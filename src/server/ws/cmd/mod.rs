@@ -38,6 +38,12 @@ impl From<FrameError> for Refused {
     }
 }
 
+impl From<crate::server::store::StoreError> for Refused {
+    fn from(err: crate::server::store::StoreError) -> Self {
+        Refused::Frame(err.into())
+    }
+}
+
 impl From<End> for Refused {
     fn from(end: End) -> Self {
         Refused::End(end)

@@ -10,7 +10,7 @@
 use super::Outcome;
 use crate::protocol::{validate_reason, ErrorCode, FrameError, ServerMsg, MAX_SANCTION_SECS};
 use crate::server::clock::{now_rfc3339, rfc3339_ago, rfc3339_in};
-use crate::server::session::{nick, unavailable, PersonId};
+use crate::server::session::{nick, PersonId};
 use crate::server::store::{SanctionDraft, SanctionKind, SanctionOutcome};
 use crate::server::ws::{Connection, Me, WsIo};
 
@@ -61,7 +61,7 @@ pub async fn sanction<S: WsIo>(
         until: rfc3339_in(std::time::Duration::from_secs(seconds)),
         recent_since: rfc3339_ago(conn.ctx.limits.ban_reach),
     };
-    let outcome = conn.ctx.store.sanction(draft).await.map_err(unavailable)?;
+    let outcome = conn.ctx.store.sanction(draft).await?;
     let sanction = match outcome {
         SanctionOutcome::Stored(sanction) => *sanction,
         SanctionOutcome::NotModerator => {
@@ -131,8 +131,7 @@ pub async fn lift<S: WsIo>(
             &target.key,
             &now,
         )
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let Some(lifted) = lifted else {
         me.person.update_standing(|s| s.moderator = false);
         return Err(not_moderator().into());
@@ -191,18 +190,11 @@ pub async fn audit<S: WsIo>(
 ) -> Outcome {
     ensure_moderator(me)?;
     let store = &conn.ctx.store;
-    if !store
-        .is_moderator(me.person.id.get())
-        .await
-        .map_err(unavailable)?
-    {
+    if !store.is_moderator(me.person.id.get()).await? {
         me.person.update_standing(|s| s.moderator = false);
         return Err(not_moderator().into());
     }
-    let mut entries = store
-        .audit_log(before, AUDIT_PAGE + 1)
-        .await
-        .map_err(unavailable)?;
+    let mut entries = store.audit_log(before, AUDIT_PAGE + 1).await?;
     let more = entries.len() > AUDIT_PAGE as usize;
     entries.truncate(AUDIT_PAGE as usize);
     let page = ServerMsg::AuditLog {

@@ -5,7 +5,7 @@
 
 use super::Outcome;
 use crate::protocol::{validate_room, ErrorCode, FrameError, ServerMsg};
-use crate::server::session::{nick, unavailable};
+use crate::server::session::nick;
 use crate::server::ws::{Connection, Me, WsIo};
 
 /// Where the person read to.
@@ -42,12 +42,9 @@ pub async fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, at: Position)
             validate_room(&room)?;
             me.person.ensure_member(&room)?;
             // Never past the room's head: a position beyond it would hide messages not yet sent.
-            let head = store.room_head(&room).await.map_err(unavailable)?;
+            let head = store.room_head(&room).await?;
             let seq = seq.min(head);
-            let moved = store
-                .read_room(person, &room, seq)
-                .await
-                .map_err(unavailable)?;
+            let moved = store.read_room(person, &room, seq).await?;
             let frame = ServerMsg::Read {
                 room: Some(room),
                 seq: Some(seq),
@@ -59,14 +56,13 @@ pub async fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, at: Position)
         Position::Direct { peer, id } => {
             let peer_id = store
                 .person_named(&nick::key(&peer))
-                .await
-                .map_err(unavailable)?
+                .await?
                 .map(|(peer_id, _)| peer_id)
                 .ok_or_else(|| {
                     FrameError::new(ErrorCode::UnknownUser, format!("nobody is called {peer:?}"))
                 })?;
             // The position is a message of this conversation, so it cannot run ahead of it.
-            let theirs = store.direct_peer(person, id).await.map_err(unavailable)?;
+            let theirs = store.direct_peer(person, id).await?;
             if theirs != Some(peer_id) {
                 return Err(FrameError::new(
                     ErrorCode::BadFrame,
@@ -74,10 +70,7 @@ pub async fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, at: Position)
                 )
                 .into());
             }
-            let moved = store
-                .read_direct(person, peer_id, id)
-                .await
-                .map_err(unavailable)?;
+            let moved = store.read_direct(person, peer_id, id).await?;
             let frame = ServerMsg::Read {
                 room: None,
                 seq: None,
