@@ -12,7 +12,7 @@
 //! - new connections are rate-limited per client address, and open ones capped per address and
 //!   in total; the total is derived from the process's file limit (`limits::files`), so accepting
 //!   never runs out of descriptors;
-//! - over the total cap, a few more connections are still taken (one per address at a time), each
+//! - over the total cap, a few more connections are still taken (two per address at a time), each
 //!   for at most [`BUSY_DEADLINE`], and answered `/healthz` and `/readyz` (anything else 503), so
 //!   monitoring sees a busy server, not a dead one;
 //! - on shutdown the listener stops accepting and open HTTP connections finish their requests.
@@ -58,6 +58,11 @@ pub const BUSY_SLOTS: usize = 16;
 
 /// How often each connection's deadlines are checked.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// How many of those one address may hold at once: two, so that a monitor checking again right
+/// after an answer is served even while its previous connection's slot is still being given back
+/// (the client sees the close a moment before the server's task ends).
+const BUSY_PER_ADDRESS: usize = 2;
 
 /// How long a connection asked to close gracefully (idle, or the server stopping) may take to do
 /// so before it is dropped.
@@ -145,8 +150,8 @@ pub async fn serve(
             Ok(slot) => slot,
             Err(status) => {
                 metrics.refused("tcp_connections");
-                // Over the total cap (not the address's): still answer a health check, one
-                // connection per address at a time, so a flood cannot hold these few too.
+                // Over the total cap (not the address's): still answer a health check, at most
+                // two connections per address at a time, so a flood cannot hold these few too.
                 if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
                     if let Some(slot) = busy_slots.take(peer.ip()) {
                         let busy = busy.clone();
@@ -278,7 +283,7 @@ async fn serve_busy(tcp: TcpStream, peer: SocketAddr, busy: Router) {
 
 /// The connections served over the total cap: at most [`BUSY_SLOTS`], one per address.
 #[derive(Debug, Clone, Default)]
-struct BusySlots(Arc<Mutex<std::collections::HashSet<AddrKey>>>);
+struct BusySlots(Arc<Mutex<std::collections::HashMap<AddrKey, usize>>>);
 
 /// One connection served over the total cap, until dropped.
 struct BusySlot {
@@ -290,7 +295,15 @@ impl BusySlots {
     fn take(&self, ip: std::net::IpAddr) -> Option<BusySlot> {
         let addr = AddrKey::from(ip);
         let mut taken = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        (taken.len() < BUSY_SLOTS && taken.insert(addr)).then(|| BusySlot {
+        if taken.values().sum::<usize>() >= BUSY_SLOTS {
+            return None;
+        }
+        let mine = taken.entry(addr).or_insert(0);
+        if *mine >= BUSY_PER_ADDRESS {
+            return None;
+        }
+        *mine += 1;
+        Some(BusySlot {
             slots: self.clone(),
             addr,
         })
@@ -299,11 +312,13 @@ impl BusySlots {
 
 impl Drop for BusySlot {
     fn drop(&mut self) {
-        self.slots
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.addr);
+        let mut taken = self.slots.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(mine) = taken.get_mut(&self.addr) {
+            *mine -= 1;
+            if *mine == 0 {
+                taken.remove(&self.addr);
+            }
+        }
     }
 }
 
@@ -585,6 +600,27 @@ mod tests {
         idle: Duration::from_secs(10),
         stall: Duration::from_secs(20),
     };
+
+    #[test]
+    fn over_the_cap_an_address_holds_two_connections_and_all_hold_at_most_busy_slots() {
+        let slots = BusySlots::default();
+        let monitor = std::net::IpAddr::from([127, 0, 0, 1]);
+        let first = slots.take(monitor).expect("a first");
+        let second = slots
+            .take(monitor)
+            .expect("the next check while the first closes");
+        assert!(slots.take(monitor).is_none(), "a third at once is refused");
+        drop(first);
+        let third = slots.take(monitor).expect("one given back, one more");
+        drop((second, third));
+        let flood: Vec<BusySlot> = (1..=BUSY_SLOTS as u8)
+            .filter_map(|n| slots.take(std::net::IpAddr::from([10, 0, n, 1])))
+            .collect();
+        assert_eq!(flood.len(), BUSY_SLOTS);
+        assert!(slots.take(monitor).is_none(), "all taken");
+        drop(flood);
+        assert!(slots.0.lock().expect("lock").is_empty(), "nothing left");
+    }
 
     #[test]
     fn an_idle_connection_is_closed_and_a_busy_one_only_when_it_stalls() {
