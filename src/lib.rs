@@ -8,7 +8,8 @@
 //!   outsiders in `docs/protocol.md`.
 //! - [`chat`]: the page's chat model: conversations, my messages' states, who is online, the
 //!   typing line, and how server frames and the clock change them (pure, unit-tested).
-//! - [`command`]: slash commands typed into the composer.
+//! - [`slash`]: slash commands typed into the composer (`/nick`, `/join`, `/me`...), not to be
+//!   confused with the wire's commands (`server::ws::cmd`).
 //! - [`client`]: the page's handle on the chat; in the browser, the websocket loop with reconnect.
 //! - [`ui`]: the chat island and its components; on the server, the HTML document and the router.
 //!
@@ -21,7 +22,7 @@
 //! - `server::hub`: live rooms (freed when unused) and their broadcast rings, group commit of room
 //!   and private messages, who is online.
 //! - `server::session`: sessions and nickname claims, a bounded cache of the store's.
-//! - `server::membership`, `server::messages`: joining and leaving rooms, posting a message.
+//! - `server::membership`, `server::posting`: joining and leaving rooms, posting a message.
 //! - `server::store`: SQLite or PostgreSQL, the authority on everything that outlives a connection.
 //! - `server::bus`, `server::cluster`: several servers as one (Redis between them): what each
 //!   tells the others, and what each reads from the store when the bus lost it.
@@ -41,8 +42,8 @@
 
 pub mod chat;
 pub mod client;
-pub mod command;
 pub mod protocol;
+pub mod slash;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

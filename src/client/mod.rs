@@ -21,8 +21,8 @@ use futures::channel::mpsc;
 use leptos::prelude::*;
 
 use crate::chat::{Chat, Parts, View};
-use crate::command::{Command, HELP};
 use crate::protocol::ClientMsg;
+use crate::slash::{Command, HELP};
 
 /// The name of the global under which the page's inline script (`ui::chat_page`) leaves the
 /// websocket it opened and the frames received on it before the wasm took it over:

@@ -34,7 +34,7 @@ pub enum ErrorCode {
     RoomInvalid,
     /// `general` cannot be left.
     CannotLeave,
-    /// The session is already in [`MAX_ROOMS`] rooms.
+    /// The person is already in [`MAX_ROOMS_PER_PERSON`] rooms.
     TooManyRooms,
     /// Too many frames too fast; `retry_after_ms` says when the next one will be accepted.
     RateLimited,

@@ -57,8 +57,9 @@ pub const MAX_CLIENT_ID_CHARS: usize = 64;
 /// Longest room name, in characters (lowercase letters, digits and dashes).
 pub const MAX_ROOM_CHARS: usize = 32;
 
-/// How many rooms one session may be in, `general` included.
-pub const MAX_ROOMS: usize = 50;
+/// How many rooms one person may be in, `general` included (the server's total is
+/// `Limits::max_rooms_total`).
+pub const MAX_ROOMS_PER_PERSON: usize = 50;
 
 /// Longest accepted request `id`; it is echoed back as `reply_to`.
 pub const MAX_REQUEST_ID_CHARS: usize = 64;

@@ -13,7 +13,7 @@ use super::hub::{ConnId, Hub};
 use super::limits::{wait_ms, AddrKey, AddressLimits, Limits};
 use super::session::Person;
 use super::store::{JoinOutcome, RoomCaps, Store};
-use crate::protocol::{validate_room, ErrorCode, FrameError, GENERAL, MAX_ROOMS};
+use crate::protocol::{validate_room, ErrorCode, FrameError, GENERAL, MAX_ROOMS_PER_PERSON};
 
 /// Everything a membership change touches.
 #[derive(Debug, Clone, Copy)]
@@ -43,10 +43,10 @@ impl Membership<'_> {
         if session.is_member(room) {
             return Ok(false);
         }
-        if session.room_count() >= MAX_ROOMS {
+        if session.room_count() >= MAX_ROOMS_PER_PERSON {
             return Err(FrameError::new(
                 ErrorCode::TooManyRooms,
-                format!("you can be in at most {MAX_ROOMS} rooms; leave one first"),
+                format!("you can be in at most {MAX_ROOMS_PER_PERSON} rooms; leave one first"),
             ));
         }
         // Creating a room costs more than joining one: it is counted per address. (Live rooms exist,
@@ -63,7 +63,7 @@ impl Membership<'_> {
         let at = super::clock::now_rfc3339();
         let address = AddrKey::stored(addr);
         let caps = RoomCaps {
-            total: self.limits.max_rooms,
+            total: self.limits.max_rooms_total,
             per_address: self.limits.max_rooms_per_addr,
             address: &address,
         };

@@ -13,7 +13,7 @@
 //! - [`accounts`]: who may join, passwords, passkeys.
 //! - [`membership`]: joining and leaving rooms (store first, then every cache, in one order per
 //!   session).
-//! - [`messages`]: posting a room message, for `/ws` and the form; [`text`]: whether a text has
+//! - [`posting`]: posting a room message, for `/ws` and the form; [`text`]: whether a text has
 //!   anything visible, and whom it mentions.
 //! - [`store`]: SQLite or PostgreSQL, the authority on everything that outlives a connection.
 //! - [`bus`] and [`cluster`]: several servers as one (Redis between them, PostgreSQL shared): what
@@ -41,10 +41,10 @@ pub mod hub;
 pub mod limits;
 pub mod maintenance;
 pub mod membership;
-pub mod messages;
 pub mod metrics;
 pub mod net;
 pub mod origin;
+pub mod posting;
 pub mod session;
 pub mod state;
 pub mod store;

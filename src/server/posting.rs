@@ -1,4 +1,4 @@
-//! Posting a room message: validate, check it is not a retry, commit, broadcast. One path for the
+//! Posting a room message: validate, commit (which finds a retry), broadcast. One path for the
 //! websocket's `say` and the no-JavaScript form (`POST /say`), so both get the same rules and the
 //! same ordering.
 

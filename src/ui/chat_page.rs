@@ -11,7 +11,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use super::composer::Composer;
-use super::messages::MessageList;
+use super::message_list::MessageList;
 use super::nav::Nav;
 use super::paths::{room_of_path, room_path};
 use super::sidebar::{Badge, Sidebar};
@@ -83,7 +83,7 @@ fn client_files(options: &LeptosOptions) -> &'static (String, String) {
 pub fn ChatPage(state: super::page_state::PageData) -> impl IntoView {
     let frames = state.frames();
     // The history's messages are in the page once, as rendered lines, which the browser reads
-    // back (`messages::rendered_history`); the frame written here says only which room and whether
+    // back (`message_list::rendered_history`); the frame written here says only which room and whether
     // that history is complete.
     let text = frames
         .iter()
@@ -162,7 +162,7 @@ fn init_frames() -> Vec<ServerMsg> {
             .unwrap_or_default();
         for frame in &mut frames {
             if let ServerMsg::History { room, messages, .. } = frame {
-                *messages = super::messages::rendered_history(room);
+                *messages = super::message_list::rendered_history(room);
             }
         }
         frames

@@ -1,7 +1,7 @@
 //! What a refusal means, in words for people: one table for every form and the composer, by
 //! the protocol's stable error codes.
 
-use crate::protocol::{MAX_NICK_CHARS, MAX_ROOMS, MAX_ROOM_CHARS, MAX_TEXT_CHARS};
+use crate::protocol::{MAX_NICK_CHARS, MAX_ROOMS_PER_PERSON, MAX_ROOM_CHARS, MAX_TEXT_CHARS};
 
 /// The words for refusal `code` (as `?error=` carries it after a form, or an `error` frame).
 pub fn describe(code: &str) -> String {
@@ -16,7 +16,7 @@ pub fn describe(code: &str) -> String {
         "room_invalid" => {
             format!("A room name has 1 to {MAX_ROOM_CHARS} lowercase letters, digits and dashes.")
         }
-        "too_many_rooms" => format!("You are in {MAX_ROOMS} rooms; leave one first."),
+        "too_many_rooms" => format!("You are in {MAX_ROOMS_PER_PERSON} rooms; leave one first."),
         "room_limit" => "This server holds as many rooms as it may; join an existing one.".into(),
         "too_long" => format!("That message is too long ({MAX_TEXT_CHARS} characters at most)."),
         "empty" => "Type something first.".into(),

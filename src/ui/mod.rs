@@ -17,7 +17,7 @@
 //! - [`paths`]: which URL shows which room. [`nav`]: moving between them in the page.
 //! - [`page_state`] (server): what the server knows when it renders the chat.
 //! - [`join_page`] (server): the nickname form. [`chat_page`]: the chat island.
-//! - [`sidebar`], [`messages`], [`composer`]: the parts of the chat.
+//! - [`sidebar`], [`message_list`], [`composer`]: the parts of the chat.
 //! - [`errors`]: refusals, in words.
 
 pub mod chat_page;
@@ -27,7 +27,7 @@ mod document;
 pub mod errors;
 #[cfg(feature = "ssr")]
 pub mod join_page;
-pub mod messages;
+pub mod message_list;
 pub mod nav;
 #[cfg(feature = "ssr")]
 pub mod page_state;

@@ -106,7 +106,7 @@ async fn behind_a_trusted_proxy_each_client_is_limited_by_its_own_address() {
 async fn new_rooms_are_limited_per_address_and_capped_per_server() {
     let server = start(|config| {
         config.limits.rooms_per_addr = Rate::per_minute(1.0, 3.0);
-        config.limits.max_rooms = 4;
+        config.limits.max_rooms_total = 4;
     })
     .await;
     let mut alice = Client::join(&server, "alice").await;

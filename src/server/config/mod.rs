@@ -726,7 +726,7 @@ impl Settings {
             max_unanswered: self.max_unanswered,
             max_strangers_per_day: self.max_strangers_per_day,
             ban_reach: self.ban_reach,
-            max_rooms: self.max_rooms,
+            max_rooms_total: self.max_rooms,
             max_connections_per_ip: self.max_connections_per_ip,
             max_connections: self.max_connections,
             max_http_connections_per_ip: self.max_http_connections_per_ip,

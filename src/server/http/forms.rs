@@ -29,7 +29,7 @@ use crate::server::accounts::signup;
 use crate::server::clock::now_rfc3339;
 use crate::server::limits::Throttle;
 use crate::server::membership::Membership;
-use crate::server::messages::{publish, Draft};
+use crate::server::posting::{publish, Draft};
 use crate::server::session::{user_agent, Person, COOKIE};
 use crate::server::state::AppState;
 use crate::ui::paths::{room_from_input, room_path as room_page};

@@ -97,7 +97,7 @@ pub struct Limits {
     /// How many addresses each per-address limiter tracks at most.
     pub tracked_addrs: usize,
     /// Rooms the server holds at most (in the store).
-    pub max_rooms: usize,
+    pub max_rooms_total: usize,
     /// Open websockets per client address.
     pub max_connections_per_ip: usize,
     /// Open websockets in all.
@@ -144,7 +144,7 @@ impl Default for Limits {
             max_strangers_per_day: 500,
             ban_reach: Duration::from_secs(3600),
             tracked_addrs: 100_000,
-            max_rooms: 1000,
+            max_rooms_total: 1000,
             max_connections_per_ip: 256,
             max_connections: 200_000,
             max_http_connections_per_ip: 256,

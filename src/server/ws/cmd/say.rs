@@ -3,7 +3,7 @@
 
 use super::{Outcome, Refused};
 use crate::protocol::{validate_client_id, validate_room, ServerMsg};
-use crate::server::messages::{publish, Draft};
+use crate::server::posting::{publish, Draft};
 use crate::server::ws::{Connection, Live, Me, WsIo};
 
 #[allow(clippy::too_many_arguments)]
