@@ -62,6 +62,29 @@ pub struct Change {
     pub reply_to: Option<String>,
 }
 
+/// A shared file: the answer to `POST /upload`, and each of a message's `files`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub id: String,
+    /// The file's name, made safe by the server.
+    pub name: String,
+    /// In bytes (a picture's after its metadata was removed).
+    pub size: u64,
+    /// Sniffed from the content by the server, never taken from the uploader.
+    #[serde(rename = "type")]
+    pub mime: String,
+    /// Where it is fetched (by the room's members or the private message's parties only).
+    pub url: String,
+    /// A picture's size as shown, so a page can reserve its place before it loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// A picture's small version, made by the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb: Option<String>,
+}
+
 /// A private message, as delivered to both parties' connections (`"type":"dm"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectMessage {

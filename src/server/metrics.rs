@@ -56,6 +56,8 @@ struct Inner {
     bus_lag: Histogram,
     repaired: Family<ReasonLabel, Counter>,
     cluster_nodes: Gauge,
+    uploads: Counter,
+    upload_bytes: Counter,
 }
 
 impl Default for Metrics {
@@ -156,6 +158,14 @@ impl Metrics {
             "Servers this one hears from, itself included",
             cluster_nodes.clone(),
         );
+        let uploads = Counter::default();
+        registry.register("uploads", "Files uploaded and kept", uploads.clone());
+        let upload_bytes = Counter::default();
+        registry.register(
+            "upload_bytes",
+            "Bytes of files uploaded and kept",
+            upload_bytes.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -176,8 +186,16 @@ impl Metrics {
                 bus_lag,
                 repaired,
                 cluster_nodes,
+                uploads,
+                upload_bytes,
             }),
         }
+    }
+
+    /// A file was uploaded and kept.
+    pub fn uploaded(&self, bytes: u64) {
+        self.inner.uploads.inc();
+        self.inner.upload_bytes.inc_by(bytes);
     }
 
     pub fn connection_opened(&self) {

@@ -36,6 +36,7 @@ pub mod bus;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod files;
 pub mod http;
 pub mod hub;
 pub mod limits;
@@ -87,6 +88,22 @@ pub enum StartError {
     Bus(#[from] bus::redis::UrlError),
     #[error("{0}")]
     Admin(#[from] admin::AdminError),
+    #[error("cannot open the file storage: {0}")]
+    Files(#[from] files::StorageError),
+}
+
+/// The file storage the configuration names, with its directory for uploads in flight.
+fn open_files(setup: &config::FilesSetup) -> Result<files::Files, files::StorageError> {
+    let storage = match &setup.at {
+        config::FilesAt::Dir(dir) => files::Storage::local(dir)?,
+        config::FilesAt::Url(url) => files::Storage::from_url(url)?,
+    };
+    tracing::info!(at = %storage.describe, "files are kept here");
+    Ok(files::Files::new(
+        storage,
+        &setup.incoming,
+        setup.config.clone(),
+    )?)
 }
 
 /// Opens the store, serves chinwag on `listener` until `stop` resolves, then tells every websocket
@@ -99,6 +116,7 @@ pub async fn serve(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let store = Store::open(&config.store).await?;
+    let files = open_files(&config.files)?;
     let metrics = Metrics::new();
     let sessions = Sessions::new(
         session::SessionConfig {
@@ -173,6 +191,7 @@ pub async fn serve(
         limits: Arc::clone(&limits),
         http: Arc::new(config.http),
         passkeys,
+        files,
         shutdown: shutdown_rx.clone(),
     };
     let maintenance = tokio::spawn(maintenance::run(state.clone(), shutdown_rx.clone()));

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use super::accounts::passkeys::Passkeys;
 use super::config::HttpConfig;
+use super::files::Files;
 use super::hub::Hub;
 use super::limits::{AddressLimits, ConnectionLimits, Limits};
 use super::metrics::Metrics;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub http: Arc<HttpConfig>,
     /// This chat as passkeys know it (its public address).
     pub passkeys: Passkeys,
+    /// Shared files: their storage and limits.
+    pub files: Files,
     /// Turns `true` once when the server starts shutting down; every connection watches it so it
     /// can tell its client to come back (close code 1012) instead of vanishing.
     pub shutdown: watch::Receiver<bool>,

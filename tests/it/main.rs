@@ -12,6 +12,7 @@ mod cluster;
 mod config;
 mod crash;
 mod edits;
+mod files;
 mod fuzz;
 mod hardening;
 mod history;

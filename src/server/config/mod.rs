@@ -14,6 +14,10 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, CommandFactory, Parser, ValueEnum};
 
+pub mod files;
+
+pub use files::{FilesAt, FilesSettings, FilesSetup};
+
 use super::clock::duration;
 use super::cluster::ClusterConfig;
 use super::hub::HubConfig;
@@ -451,6 +455,9 @@ pub struct Settings {
     /// How long another server may stay silent on the bus before its people are announced gone
     #[arg(long, env = "CHINWAG_NODE_TIMEOUT", default_value = "5s", value_parser = duration, value_name = "DURATION")]
     pub node_timeout: Duration,
+
+    #[command(flatten)]
+    pub files: FilesSettings,
 }
 
 /// Where each part of the server takes its settings from.
@@ -463,6 +470,7 @@ pub struct ServerConfig {
     pub http: HttpConfig,
     /// Several servers: how they are linked (none: this server is the only one).
     pub cluster: Option<BusConfig>,
+    pub files: FilesSetup,
 }
 
 /// How this server is linked to the others.
@@ -494,8 +502,21 @@ pub struct HttpConfig {
 
 impl ServerConfig {
     /// Production defaults with the store in `data_dir`.
+    /// Files are kept beside an SQLite store, or in a fresh temporary directory beside a
+    /// PostgreSQL one (tests; `into_config` always names the data directory).
     pub fn with_store(store: StoreConfig) -> Self {
+        let files_home = match &store {
+            StoreConfig::Sqlite(path) => path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf),
+            StoreConfig::Postgres(_) => std::env::temp_dir().join(format!(
+                "chinwag-files-{}-{:x}",
+                std::process::id(),
+                rand::random::<u64>()
+            )),
+        };
         Self {
+            files: FilesSetup::in_dir(&files_home),
             store,
             hub: HubConfig::default(),
             sessions: SessionConfig::default(),
@@ -659,6 +680,11 @@ impl Settings {
                 }
             },
         };
+        let files = self.files.into_setup(&self.data_dir)?;
+        let uploads_per_addr = Rate::per_minute(
+            files.config.uploads_per_minute * 4.0,
+            files.config.uploads_per_minute * 4.0,
+        );
         let store = match self.database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 StoreConfig::Postgres(url)
@@ -737,6 +763,7 @@ impl Settings {
             idle_timeout: self.idle_timeout,
             write_timeout: self.write_timeout,
             catch_up_limit: self.catch_up_limit,
+            uploads_per_addr,
             ..Limits::default()
         };
         Ok(ServerConfig {
@@ -772,6 +799,7 @@ impl Settings {
                 public_url,
             },
             cluster,
+            files,
         })
     }
 }

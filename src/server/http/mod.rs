@@ -3,12 +3,14 @@
 //!
 //! - [`account`]: `/login`, `/account` (devices, password, passkeys, deletion), `/link/{token}`
 //!   and `/invite/{token}`.
+//! - [`files`]: `POST /upload`, `GET /files/{id}/{name}`, `GET /thumbs/{id}`.
 //! - [`forms`]: `POST /join`, `/say`, `/rooms/join`, `/rooms/leave`, for browsers without wasm.
 //! - [`moderation`]: the one-time moderator link's page and `/moderation`, the audit log.
 //! - [`page`]: what a visit to the chat page shows (the session, its rooms, the latest messages).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 
 pub mod account;
+pub mod files;
 pub mod forms;
 pub mod html;
 pub mod moderation;
@@ -70,6 +72,13 @@ pub fn router(state: AppState) -> Router {
         .route("/account/invite", post(account::devices::invite))
         .route("/account/delete", post(account::devices::delete))
         .route("/link/{token}", post(account::links::use_link))
+        .route(
+            "/upload",
+            post(files::upload).layer(axum::extract::DefaultBodyLimit::max(
+                usize::try_from(state.files.config.max_upload_bytes + files::MULTIPART_SLACK)
+                    .unwrap_or(usize::MAX),
+            )),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::origin::same_origin_posts,
@@ -107,8 +116,15 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             state.limits.header_read_timeout,
         ));
+    // Files are served as they are kept: pictures are compressed already, and a download's
+    // length is told up front.
+    let files = Router::new()
+        .route("/files/{id}", get(files::fetch))
+        .route("/files/{id}/{name}", get(files::fetch))
+        .route("/thumbs/{id}", get(files::thumb));
     Router::new()
         .route("/ws", get(super::ws::upgrade))
+        .merge(files)
         .merge(compressed)
         // Headers on every response: no MIME sniffing, no referrer beyond this origin, no framing.
         // (The page's Content-Security-Policy carries a per-response nonce, so `shell` sets it.)

@@ -33,6 +33,12 @@ impl From<IpAddr> for AddrKey {
 }
 
 impl AddrKey {
+    /// A bucket for person `id` rather than an address (bit 126 set: no address maps there), for
+    /// limiters that count per person.
+    pub fn person(id: i64) -> Self {
+        AddrKey((1 << 126) | u128::from(id as u64))
+    }
+
     /// The address as the store records it for bans: an IPv4 address as it is, an IPv6
     /// address as its /64 network (`2001:db8:1:2::/64`), so rotating addresses inside one /64
     /// does not escape a ban any more than it escapes a rate limit.

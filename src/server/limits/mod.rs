@@ -77,6 +77,8 @@ pub struct Limits {
     /// Per address: entries of the rooms' logs (and private messages) replayed by catch-ups and
     /// resyncs. A catch-up over it is paced, not refused: it waits for the address's budget.
     pub catch_up_per_addr: Rate,
+    /// Uploads per address (several people may share one, so more than one person's rate).
+    pub uploads_per_addr: Rate,
     /// Per session: renames (a few an hour).
     pub renames: Rate,
     /// Rooms created from one address that may exist at once.
@@ -136,6 +138,7 @@ impl Default for Limits {
             messages_per_addr: Rate::new(30.0, 60.0),
             connections_per_addr: Rate::new(20.0, 100.0),
             catch_up_per_addr: Rate::new(5000.0, 20_000.0),
+            uploads_per_addr: Rate::per_minute(120.0, 120.0),
             renames: Rate::per_hour(5.0, 3.0),
             max_rooms_per_addr: 20,
             room_idle: Duration::from_secs(7 * 24 * 3600),
@@ -167,6 +170,7 @@ pub struct AddressLimits {
     pub forms: KeyedLimiter,
     pub messages: KeyedLimiter,
     pub catch_up: KeyedLimiter,
+    pub uploads: KeyedLimiter,
     pub connections: std::sync::Arc<KeyedLimiter>,
 }
 
@@ -179,6 +183,7 @@ impl AddressLimits {
             forms: keyed(limits.forms_per_addr),
             messages: keyed(limits.messages_per_addr),
             catch_up: keyed(limits.catch_up_per_addr),
+            uploads: keyed(limits.uploads_per_addr),
             connections: std::sync::Arc::new(keyed(limits.connections_per_addr)),
         }
     }
@@ -190,6 +195,7 @@ impl AddressLimits {
         self.forms.sweep();
         self.messages.sweep();
         self.catch_up.sweep();
+        self.uploads.sweep();
         self.connections.sweep();
     }
 }

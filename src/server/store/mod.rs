@@ -19,6 +19,7 @@
 
 pub mod accounts;
 pub mod directs;
+pub mod files;
 pub mod messages;
 pub mod moderation;
 pub mod reads;
@@ -31,6 +32,7 @@ use sqlx::{AnyPool, Row};
 
 pub use accounts::{Deleted, StoredPasskey};
 pub use directs::{DirectDraft, DirectGate, DirectParties, DirectSend, StoredDirect};
+pub use files::{FileUsage, StoredFile};
 pub use messages::{ChangeDraft, ChangeOutcome, Committed, NewMessage, Page};
 pub use moderation::{
     AdminEvent, BotOutcome, Lifted, Moderator, Sanction, SanctionDraft, SanctionKind,

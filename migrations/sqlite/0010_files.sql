@@ -1,0 +1,30 @@
+-- Uploaded files. The bytes live in the file storage (a directory under the data directory, or a
+-- bucket) under their SHA-256, so the same bytes uploaded twice are kept once; a row is one upload
+-- by one person, attached to at most one message (a room's, by room and seq, or a private one).
+-- A row never attached is swept an hour after its upload.
+CREATE TABLE files (
+    id TEXT PRIMARY KEY,
+    person_id INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    thumb TEXT,
+    thumb_type TEXT,
+    created_at TEXT NOT NULL,
+    room TEXT,
+    seq INTEGER,
+    direct_id INTEGER,
+    position INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX files_message ON files (room, seq);
+CREATE INDEX files_direct ON files (direct_id);
+CREATE INDEX files_person ON files (person_id);
+CREATE INDEX files_hash ON files (hash);
+CREATE INDEX files_thumb ON files (thumb);
+CREATE INDEX files_created ON files (created_at);
+
+-- A person's picture: the hash of the square thumbnail the server made from their upload.
+ALTER TABLE people ADD COLUMN avatar TEXT;

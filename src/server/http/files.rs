@@ -1,0 +1,334 @@
+//! `POST /upload` (multipart, field `file`), `GET /files/{id}/{name}` and `GET /thumbs/{id}`.
+//!
+//! An upload is streamed to a temporary file and refused (413) as soon as it passes the size
+//! limit; its type is sniffed from its content. Nothing served from here can run in chinwag's
+//! origin: every response carries `Content-Security-Policy: sandbox` and `nosniff`, and only the
+//! four picture formats are served inline, everything else as a download. A file someone may not
+//! read is answered exactly like one that does not exist (404).
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use axum_extra::extract::CookieJar;
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::protocol::FileInfo;
+use crate::server::files::{name, UploadError};
+use crate::server::session::{Found, COOKIE};
+use crate::server::state::AppState;
+use crate::server::store::StoredFile;
+
+/// What the upload's form fields other than the file may add at most (boundaries, headers).
+pub const MULTIPART_SLACK: u64 = 64 << 10;
+
+/// A JSON error: `{"error": code, "message": ...}` plus any extra fields.
+fn error(status: StatusCode, code: &str, message: &str, extra: serde_json::Value) -> Response {
+    let mut body = json!({ "error": code, "message": message });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    (status, Json(body)).into_response()
+}
+
+/// The session a request speaks for: `Authorization: Bearer TOKEN` (bots, clients), else the
+/// session cookie (browsers).
+pub async fn requester(state: &AppState, headers: &HeaderMap, jar: &CookieJar) -> Option<Found> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    let token = match bearer {
+        Some(token) => token.to_owned(),
+        None => jar.get(COOKIE)?.value().to_owned(),
+    };
+    state.sessions.lookup(&token).await.ok().flatten()
+}
+
+/// The description clients get of a file: the upload's answer and a message's `files`.
+pub fn describe(file: &StoredFile) -> FileInfo {
+    let encoded: String = url::form_urlencoded::byte_serialize(file.name.as_bytes()).collect();
+    FileInfo {
+        id: file.id.clone(),
+        name: file.name.clone(),
+        size: file.size,
+        mime: file.mime.clone(),
+        url: format!("/files/{}/{}", file.id, encoded.replace('+', "%20")),
+        width: file.width,
+        height: file.height,
+        thumb: file.thumb.as_ref().map(|_| format!("/thumbs/{}", file.id)),
+    }
+}
+
+/// `POST /upload`.
+pub async fn upload(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let files = &state.files;
+    let limit = files.config.max_upload_bytes;
+    let Some(found) = requester(&state, &headers, &jar).await else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "signed_out",
+            "sign in (the session cookie, or Authorization: Bearer with the session's token)",
+            json!({}),
+        );
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit + MULTIPART_SLACK) {
+        state.metrics.refused("upload_size");
+        return too_large(limit);
+    }
+    let person = found.person.id;
+    if let Err(wait) = state.addresses.uploads.check(peer.ip()) {
+        return slow_down(wait);
+    }
+    if let Err(wait) = files.check_rate(person) {
+        return slow_down(wait);
+    }
+    let now = crate::server::clock::now_rfc3339();
+    if let Some(until) = found.person.standing().muted_at(&now) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "muted",
+            &format!("you are muted until {until}"),
+            json!({ "until": until }),
+        );
+    }
+    let usage = match state.store.file_usage(person.get()).await {
+        Ok(usage) => usage,
+        Err(err) => return store_failed(&err),
+    };
+    let coming = declared.unwrap_or(0).min(limit);
+    if usage.total + coming > files.config.max_total_bytes {
+        return error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage_full",
+            "this server's file storage is full; ask its administrator to make room",
+            json!({}),
+        );
+    }
+    if usage.person + coming > files.config.quota_per_person {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "quota",
+            "you keep as many files as one person may; delete some messages with files first",
+            json!({ "quota": files.config.quota_per_person, "used": usage.person }),
+        );
+    }
+    let mut multipart = match multipart {
+        Ok(multipart) => multipart,
+        Err(rejection) => return bad_request(&rejection.body_text()),
+    };
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => return bad_request("the form has no field named file"),
+            Err(err) => return multipart_failed(&err, limit),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let given = field.file_name().unwrap_or("file").to_owned();
+        let received = match files.receive(field).await {
+            Ok(received) => received,
+            Err(err) => return upload_failed(&err),
+        };
+        let kept = match files.keep(&received).await {
+            Ok(kept) => kept,
+            Err(err) => return upload_failed(&err),
+        };
+        let (thumb, thumb_mime) = kept.thumb.clone().unzip();
+        let file = StoredFile {
+            id: crate::server::files::new_id(),
+            person: person.get(),
+            hash: kept.hash,
+            name: name::sanitise(&given, "file"),
+            size: kept.size,
+            mime: kept.mime,
+            width: kept.width,
+            height: kept.height,
+            thumb,
+            thumb_mime,
+            created_at: now,
+        };
+        if let Err(err) = state.store.add_file(&file).await {
+            return store_failed(&err);
+        }
+        state.metrics.uploaded(file.size);
+        return Json(describe(&file)).into_response();
+    }
+}
+
+fn too_large(limit: u64) -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        &format!("files may be at most {limit} bytes"),
+        json!({ "limit": limit }),
+    )
+}
+
+fn slow_down(wait: std::time::Duration) -> Response {
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many uploads; wait a moment",
+        json!({ "retry_ms": crate::server::limits::wait_ms(wait) }),
+    );
+    let secs = wait.as_secs().max(1).to_string();
+    if let Ok(value) = HeaderValue::from_str(&secs) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+fn bad_request(message: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, "bad_upload", message, json!({}))
+}
+
+fn store_failed(err: &crate::server::store::StoreError) -> Response {
+    tracing::error!(%err, "the store failed during an upload");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the server cannot reach its store; try again",
+        json!({}),
+    )
+}
+
+fn multipart_failed(err: &axum::extract::multipart::MultipartError, limit: u64) -> Response {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large(limit);
+    }
+    bad_request(&err.body_text())
+}
+
+fn upload_failed(err: &UploadError) -> Response {
+    match err {
+        UploadError::TooLarge { limit } => too_large(*limit),
+        UploadError::Picture(picture) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            match picture {
+                crate::server::files::picture::PictureError::TooLarge { .. } => "too_many_pixels",
+                crate::server::files::picture::PictureError::Unreadable => "unreadable_image",
+            },
+            &picture.to_string(),
+            json!({}),
+        ),
+        UploadError::Broken(why) => bad_request(why),
+        UploadError::Storage(err) => {
+            tracing::error!(%err, "the file storage failed during an upload");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the server cannot reach its file storage; try again",
+                json!({}),
+            )
+        }
+    }
+}
+
+/// `GET /files/{id}` and `GET /files/{id}/{name}` (the name is for people and ignored).
+pub async fn fetch(
+    State(state): State<AppState>,
+    Path(params): Path<Vec<(String, String)>>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Response {
+    let id = params.first().map(|(_, id)| id.as_str()).unwrap_or("");
+    serve(&state, id, &headers, &jar, false).await
+}
+
+/// `GET /thumbs/{id}`: a picture's thumbnail.
+pub async fn thumb(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Response {
+    serve(&state, &id, &headers, &jar, true).await
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "no such file\n").into_response()
+}
+
+async fn serve(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    jar: &CookieJar,
+    thumb: bool,
+) -> Response {
+    let Some(found) = requester(state, headers, jar).await else {
+        return not_found();
+    };
+    let file = match state.store.readable_file(id, found.person.id.get()).await {
+        Ok(Some(file)) => file,
+        Ok(None) => return not_found(),
+        Err(err) => return store_failed(&err),
+    };
+    let (hash, mime) = if thumb {
+        match (&file.thumb, &file.thumb_mime) {
+            (Some(hash), Some(mime)) => (hash.clone(), mime.clone()),
+            _ => return not_found(),
+        }
+    } else {
+        (file.hash.clone(), file.mime.clone())
+    };
+    let (size, stream) = match state.files.storage.get(&hash).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found(),
+        Err(err) => {
+            tracing::error!(%err, "reading a file from storage failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again\n").into_response();
+        }
+    };
+    let inline = mime.starts_with("image/")
+        && matches!(
+            mime.as_str(),
+            "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+        );
+    let served_as = if inline {
+        mime.as_str()
+    } else {
+        "application/octet-stream"
+    };
+    let disposition = name::disposition(if inline { "inline" } else { "attachment" }, &file.name);
+    let mut response =
+        Response::new(Body::from_stream(stream.map(|chunk| {
+            chunk.map_err(|err| std::io::Error::other(err.to_string()))
+        })));
+    let headers = response.headers_mut();
+    let mut set = |name: header::HeaderName, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set(header::CONTENT_TYPE, served_as);
+    set(header::CONTENT_LENGTH, &size.to_string());
+    set(header::CONTENT_DISPOSITION, &disposition);
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(
+        header::CONTENT_SECURITY_POLICY,
+        "sandbox; default-src 'none'",
+    );
+    // The bytes behind an id never change, but who may read them can: browsers keep it, shared
+    // caches do not.
+    set(header::CACHE_CONTROL, "private, max-age=86400");
+    response
+}
