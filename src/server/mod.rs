@@ -96,7 +96,7 @@ pub enum StartError {
 fn open_files(setup: &config::FilesSetup) -> Result<files::Files, files::StorageError> {
     let storage = match &setup.at {
         config::FilesAt::Dir(dir) => files::Storage::local(dir)?,
-        config::FilesAt::Url(url) => files::Storage::from_url(url)?,
+        config::FilesAt::Url(url) => files::Storage::from_url(url, files::storage::aws_env())?,
     };
     tracing::info!(at = %storage.describe, "files are kept here");
     Ok(files::Files::new(

@@ -59,10 +59,13 @@ impl Storage {
         })
     }
 
-    /// The store at `url` (`s3://bucket/prefix`, or `file:///path`). An S3 bucket is configured
-    /// from the standard `AWS_*` variables (`AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP` for a local endpoint).
-    pub fn from_url(url: &str) -> Result<Self, StorageError> {
+    /// The store at `url` (`s3://bucket/prefix`, or `file:///path`), with `options` as
+    /// `object_store` names them (`aws_endpoint`, `aws_access_key_id`, `aws_allow_http`, ...;
+    /// [`aws_env`] reads them from the standard variables).
+    pub fn from_url(
+        url: &str,
+        options: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, StorageError> {
         let parsed = url::Url::parse(url)
             .map_err(|err| StorageError::Address(url.into(), err.to_string()))?;
         if parsed.scheme() == "file" {
@@ -71,9 +74,6 @@ impl Storage {
                 .map_err(|()| StorageError::Address(url.into(), "not a local path".into()))?;
             return Self::local(&dir);
         }
-        let options = std::env::vars()
-            .filter(|(key, _)| key.starts_with("AWS_"))
-            .map(|(key, value)| (key.to_ascii_lowercase(), value));
         let (store, prefix) = object_store::parse_url_opts(&parsed, options)?;
         Ok(Self {
             store: Arc::from(store),
@@ -161,51 +161,12 @@ impl Storage {
     }
 }
 
-/// The storage tests both backends pass (the S3 one in tests/it against a local S3 server).
-#[cfg(any(test, feature = "test-util"))]
-pub async fn check_backend(storage: &Storage) {
-    use sha2::Digest;
-    let body = Bytes::from(vec![42u8; 9 << 20]);
-    let hash = format!("{:x}", sha2::Sha256::digest(&body));
-    assert!(!storage.has(&hash).await.expect("head"));
-    let dir = std::env::temp_dir().join(format!("chinwag-storage-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join(&hash);
-    std::fs::write(&file, &body).expect("temp file");
-    storage.put_file(&hash, &file).await.expect("streamed put");
-    // Stored once: a second put of the same content is a no-op.
-    storage.put_file(&hash, &file).await.expect("second put");
-    let _ = std::fs::remove_dir_all(&dir);
-    let (size, mut stream) = storage.get(&hash).await.expect("get").expect("stored");
-    assert_eq!(size, body.len() as u64);
-    let mut got = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        got.extend_from_slice(&chunk.expect("chunk"));
-    }
-    assert!(got == body, "the bytes read back differ");
-    storage
-        .put("small", Bytes::from_static(b"thumb"))
-        .await
-        .expect("small put");
-    assert!(storage.has("small").await.expect("head"));
-    storage.delete(&hash).await.expect("delete");
-    storage.delete("small").await.expect("delete");
-    storage
-        .delete("small")
-        .await
-        .expect("deleting twice is fine");
-    assert!(storage.get(&hash).await.expect("get").is_none());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_local_backend_keeps_what_it_is_given() {
-        let dir = std::env::temp_dir().join(format!("chinwag-files-{}", rand::random::<u64>()));
-        let storage = Storage::local(&dir).expect("local");
-        check_backend(&storage).await;
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+/// An S3 bucket's options from the standard `AWS_*` variables (`AWS_ENDPOINT`,
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP` for a local
+/// endpoint).
+pub fn aws_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(key, _)| key.starts_with("AWS_"))
+        .map(|(key, value)| (key.to_ascii_lowercase(), value))
+        .collect()
 }

@@ -80,26 +80,19 @@ impl Store {
     /// Bytes kept for person `id`, and for everyone (each stored object counted once).
     pub async fn file_usage(&self, id: i64) -> Result<FileUsage, StoreError> {
         let row = sqlx::query(&self.sql(
+            // PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot read: cast.
             "SELECT \
-             (SELECT COALESCE(SUM(size), 0) FROM files WHERE person_id = $1) AS person, \
-             (SELECT COALESCE(SUM(size), 0) FROM \
-                (SELECT MAX(size) AS size FROM files GROUP BY hash) AS kept) AS total",
+             CAST((SELECT COALESCE(SUM(size), 0) FROM files WHERE person_id = $1) AS BIGINT) \
+               AS person, \
+             CAST((SELECT COALESCE(SUM(size), 0) FROM \
+                (SELECT MAX(size) AS size FROM files GROUP BY hash) AS kept) AS BIGINT) AS total",
         ))
         .bind(id)
         .fetch_one(&self.pool)
         .await?;
-        // SQLite's SUM is an integer; PostgreSQL's SUM of BIGINT is NUMERIC, cast by reading it
-        // as text.
-        let number = |column: &str| -> Result<u64, StoreError> {
-            if let Ok(n) = row.try_get::<i64, _>(column) {
-                return unsigned(n);
-            }
-            let text: String = row.try_get(column)?;
-            Ok(text.parse().unwrap_or(u64::MAX))
-        };
         Ok(FileUsage {
-            person: number("person")?,
-            total: number("total")?,
+            person: unsigned(row.try_get("person")?)?,
+            total: unsigned(row.try_get("total")?)?,
         })
     }
 

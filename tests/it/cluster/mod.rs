@@ -6,7 +6,7 @@
 //! The scenarios run one at a time (a process-wide lock): each starts several servers, and the
 //! machine running the suite may have two cores.
 
-mod harness;
+pub(crate) mod harness;
 
 use std::time::Duration;
 

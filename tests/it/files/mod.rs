@@ -277,3 +277,5 @@ async fn an_upload_over_the_limit_is_refused_with_the_limit() {
     let signed_out = request(server.addr, "POST", "/upload", &[], b"").await;
     assert_eq!(signed_out.status, 401);
 }
+
+mod storage;
