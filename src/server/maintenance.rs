@@ -99,7 +99,10 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 session.remove_room(&room);
                 if session.connections() > 0 {
                     let origin = state.hub.connection_id();
-                    state.hub.membership(session.id, &room, false, origin);
+                    state
+                        .hub
+                        .presence()
+                        .membership(session.id, &room, false, origin);
                 }
             }
             tracing::info!(room, "a room was deleted by the operator");
@@ -136,7 +139,7 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 .map(SessionId::from_store)
                 .collect();
             state.sessions.forget_sessions(id, &which);
-            state.hub.end_signed_out(id, &which);
+            state.hub.presence().end_signed_out(id, &which);
         }
         kind @ ("sessions_revoked" | "person_deleted") => {
             let Ok(id) = event.subject.parse::<i64>() else {
@@ -152,7 +155,7 @@ async fn act_on(state: &AppState, event: AdminEvent) {
             let message = "this session's token no longer works";
             if kind == "person_deleted" {
                 state.sessions.forget_person(id);
-                state.hub.end_sessions(
+                state.hub.presence().end_sessions(
                     id,
                     None,
                     ErrorCode::BadSession,
@@ -160,7 +163,7 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 );
             } else {
                 state.sessions.forget_sessions(id, &which);
-                state.hub.end_sessions(
+                state.hub.presence().end_sessions(
                     id,
                     Some(&which),
                     ErrorCode::BadSession,

@@ -37,7 +37,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     state.metrics.holding(
         state.hub.live_rooms(),
         live + idle,
-        state.hub.people_online(),
+        state.hub.presence().people_online(),
     );
     (
         [(

@@ -560,7 +560,7 @@ impl Sessions {
 
     /// Forgets sessions `which` of person `id` (signed out, replaced, revoked): their tokens no
     /// longer work here (the store already says so). Their connections are closed by the caller
-    /// (`Hub::end_sessions`).
+    /// (`Directory::end_sessions`).
     pub fn forget_sessions(&self, id: PersonId, which: &[SessionId]) {
         let mut cache = self.cache();
         let live: Vec<Digest> = cache

@@ -701,7 +701,7 @@ pub async fn delete(
         tracing::warn!(%err, "telling the other servers of a deletion failed");
     }
     state.sessions.forget_person(id);
-    state.hub.end_sessions(
+    state.hub.presence().end_sessions(
         id,
         None,
         crate::protocol::ErrorCode::SignedOut,

@@ -90,7 +90,8 @@ pub async fn sanction<S: WsIo>(
         let id = PersonId::from_store(id);
         conn.ctx.sessions.sanctioned(id, ban, &sanction.until);
         if ban {
-            hub.close_session(id, &sanction.until, &sanction.reason);
+            hub.presence()
+                .close_session(id, &sanction.until, &sanction.reason);
         }
         // Before everyone is told: the other servers apply it first (the bus keeps one order).
         hub.sanctioned(id, ban, &sanction.until, &sanction.reason);
