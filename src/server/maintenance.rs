@@ -94,7 +94,7 @@ async fn act_on(state: &AppState, event: AdminEvent) {
     match event.kind.as_str() {
         "room_deleted" => {
             let room = event.subject;
-            for session in state.sessions.cached_in(&room) {
+            for session in state.sessions.cache().cached_in(&room) {
                 let _order = session.in_order().await;
                 session.remove_room(&room);
                 if session.connections() > 0 {
@@ -112,7 +112,7 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 return;
             };
             let ban = kind == "ban_lifted";
-            state.sessions.lifted(PersonId::from_store(id), ban);
+            state.sessions.cache().lifted(PersonId::from_store(id), ban);
             let lifted = ServerMsg::Moderated {
                 action: if ban { "unbanned" } else { "unmuted" }.to_owned(),
                 nick: event.detail,
@@ -138,7 +138,7 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 .filter_map(|s| s.parse().ok())
                 .map(SessionId::from_store)
                 .collect();
-            state.sessions.forget_sessions(id, &which);
+            state.sessions.cache().forget_sessions(id, &which);
             state.hub.presence().end_signed_out(id, &which);
         }
         kind @ ("sessions_revoked" | "person_deleted") => {
@@ -154,7 +154,7 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 .collect();
             let message = "this session's token no longer works";
             if kind == "person_deleted" {
-                state.sessions.forget_person(id);
+                state.sessions.cache().forget_person(id);
                 state.hub.presence().end_sessions(
                     id,
                     None,
@@ -162,7 +162,7 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                     (message, "session revoked"),
                 );
             } else {
-                state.sessions.forget_sessions(id, &which);
+                state.sessions.cache().forget_sessions(id, &which);
                 state.hub.presence().end_sessions(
                     id,
                     Some(&which),

@@ -202,7 +202,7 @@ impl Cluster {
                 let id = PersonId::from_store(id);
                 let which: Vec<SessionId> =
                     sessions.into_iter().map(SessionId::from_store).collect();
-                self.sessions.forget_sessions(id, &which);
+                self.sessions.cache().forget_sessions(id, &which);
                 self.hub.presence().end_signed_out(id, &which);
             }
             Event::Sanctioned {
@@ -212,7 +212,7 @@ impl Cluster {
                 reason,
             } => {
                 let id = PersonId::from_store(id);
-                self.sessions.sanctioned(id, ban, &until);
+                self.sessions.cache().sanctioned(id, ban, &until);
                 if ban {
                     self.hub.presence().close_session(id, &until, &reason);
                 }

@@ -129,7 +129,7 @@ async fn refreshes(
         if refresh_all.swap(false, Ordering::AcqRel) {
             // Drain what is queued: refreshing everyone covers it.
             while queue.try_recv().is_ok() {}
-            for id in sessions.live_ids() {
+            for id in sessions.cache().live_ids() {
                 refresh(&hub, &sessions, id).await;
             }
             continue;
@@ -141,7 +141,7 @@ async fn refreshes(
 /// Reads session `id` from the store and brings this server up to date: the cached session (under
 /// its order lock, as a change made here would be), its connections' rooms, and who is online.
 async fn refresh(hub: &Hub, sessions: &Sessions, id: PersonId) {
-    let live = sessions.live(id);
+    let live = sessions.cache().live(id);
     if live.is_none() && !hub.ingress().knows(id) {
         return;
     }

@@ -89,7 +89,7 @@ pub async fn sign_out_where(state: &AppState, person: PersonId, which: SignOut<'
                 .map(crate::server::session::SessionId::from_store)
                 .collect();
             if !deleted.is_empty() {
-                state.sessions.forget_sessions(person, &deleted);
+                state.sessions.cache().forget_sessions(person, &deleted);
                 state.hub.presence().sign_out_everywhere(person, &deleted);
                 // The bus tells the other servers at once; the store's event tells them even if
                 // the bus lost it (each server polls it).
