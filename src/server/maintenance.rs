@@ -94,12 +94,15 @@ async fn act_on(state: &AppState, event: AdminEvent) {
     match event.kind.as_str() {
         "room_deleted" => {
             let room = event.subject;
-            for session in state.sessions.cached_in(&room) {
+            for session in state.sessions.cache().cached_in(&room) {
                 let _order = session.in_order().await;
                 session.remove_room(&room);
                 if session.connections() > 0 {
                     let origin = state.hub.connection_id();
-                    state.hub.membership(session.id, &room, false, origin);
+                    state
+                        .hub
+                        .presence()
+                        .membership(session.id, &room, false, origin);
                 }
             }
             tracing::info!(room, "a room was deleted by the operator");
@@ -109,7 +112,7 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 return;
             };
             let ban = kind == "ban_lifted";
-            state.sessions.lifted(PersonId::from_store(id), ban);
+            state.sessions.cache().lifted(PersonId::from_store(id), ban);
             let lifted = ServerMsg::Moderated {
                 action: if ban { "unbanned" } else { "unmuted" }.to_owned(),
                 nick: event.detail,
@@ -135,8 +138,8 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 .filter_map(|s| s.parse().ok())
                 .map(SessionId::from_store)
                 .collect();
-            state.sessions.forget_sessions(id, &which);
-            state.hub.end_signed_out(id, &which);
+            state.sessions.cache().forget_sessions(id, &which);
+            state.hub.presence().end_signed_out(id, &which);
         }
         kind @ ("sessions_revoked" | "person_deleted") => {
             let Ok(id) = event.subject.parse::<i64>() else {
@@ -151,16 +154,16 @@ async fn act_on(state: &AppState, event: AdminEvent) {
                 .collect();
             let message = "this session's token no longer works";
             if kind == "person_deleted" {
-                state.sessions.forget_person(id);
-                state.hub.end_sessions(
+                state.sessions.cache().forget_person(id);
+                state.hub.presence().end_sessions(
                     id,
                     None,
                     ErrorCode::BadSession,
                     (message, "session revoked"),
                 );
             } else {
-                state.sessions.forget_sessions(id, &which);
-                state.hub.end_sessions(
+                state.sessions.cache().forget_sessions(id, &which);
+                state.hub.presence().end_sessions(
                     id,
                     Some(&which),
                     ErrorCode::BadSession,

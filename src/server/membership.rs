@@ -87,7 +87,9 @@ impl Membership<'_> {
             }
         }
         session.add_room(room);
-        self.hub.membership(session.id, room, true, origin);
+        self.hub
+            .presence()
+            .membership(session.id, room, true, origin);
         Ok(true)
     }
 
@@ -114,7 +116,9 @@ impl Membership<'_> {
         }
         self.store.leave(session.id.get(), room).await?;
         session.remove_room(room);
-        self.hub.membership(session.id, room, false, origin);
+        self.hub
+            .presence()
+            .membership(session.id, room, false, origin);
         Ok(())
     }
 }

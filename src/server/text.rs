@@ -51,7 +51,7 @@ pub async fn mentions(hub: &Hub, store: &Store, text: &str) -> Vec<String> {
     }
     let mut names = Vec::with_capacity(keys.len());
     for key in keys {
-        let name = match hub.find_online(&key) {
+        let name = match hub.presence().find_online(&key) {
             Some(online) => Some(online.nick),
             // A lookup failure only leaves one mention unlisted; the message itself is not at
             // stake.

@@ -166,12 +166,12 @@ impl Cluster {
         match envelope.e {
             Event::Message { room, seq } => {
                 if let Some(frame) = frame {
-                    self.hub.remote_message(&room, seq, frame);
+                    self.hub.ingress().message(&room, seq, frame);
                 }
             }
             Event::Frame { room } => {
                 if let Some(frame) = frame {
-                    self.hub.remote_frame(&room, frame);
+                    self.hub.ingress().frame(&room, frame);
                 }
             }
             Event::Dm {
@@ -182,7 +182,7 @@ impl Cluster {
                 prev_to,
             } => {
                 if let Some(frame) = frame {
-                    self.hub.remote_direct(
+                    self.hub.ingress().direct(
                         id,
                         (PersonId::from_store(from), prev_from),
                         (PersonId::from_store(to), prev_to),
@@ -193,15 +193,17 @@ impl Cluster {
             Event::Session { id } => repairs.refresh(PersonId::from_store(id)),
             Event::Personal { id } => {
                 if let Some(frame) = frame {
-                    self.hub.tell_person(PersonId::from_store(id), None, frame);
+                    self.hub
+                        .presence()
+                        .tell_person(PersonId::from_store(id), None, frame);
                 }
             }
             Event::SignedOut { id, sessions } => {
                 let id = PersonId::from_store(id);
                 let which: Vec<SessionId> =
                     sessions.into_iter().map(SessionId::from_store).collect();
-                self.sessions.forget_sessions(id, &which);
-                self.hub.end_signed_out(id, &which);
+                self.sessions.cache().forget_sessions(id, &which);
+                self.hub.presence().end_signed_out(id, &which);
             }
             Event::Sanctioned {
                 id,
@@ -210,9 +212,9 @@ impl Cluster {
                 reason,
             } => {
                 let id = PersonId::from_store(id);
-                self.sessions.sanctioned(id, ban, &until);
+                self.sessions.cache().sanctioned(id, ban, &until);
                 if ban {
-                    self.hub.close_session(id, &until, &reason);
+                    self.hub.presence().close_session(id, &until, &reason);
                 }
             }
             Event::Online { v, person } => {
@@ -220,14 +222,14 @@ impl Cluster {
                 if heard.ask {
                     bus.publish(&Event::Sync { node: Some(node) }, None);
                 }
-                self.hub.remote_online(node, &person);
+                self.hub.ingress().online(node, &person);
             }
             Event::Offline { v, id } => {
                 let heard = state.nodes.change(node, v, now);
                 if heard.ask {
                     bus.publish(&Event::Sync { node: Some(node) }, None);
                 }
-                self.hub.remote_offline(node, id);
+                self.hub.ingress().offline(node, id);
             }
             Event::Heartbeat { v } => {
                 if state.nodes.heartbeat(node, v, now) {
@@ -236,7 +238,7 @@ impl Cluster {
             }
             Event::Sync { node: asked } => {
                 if asked.is_none_or(|asked| asked == bus.node()) {
-                    self.hub.publish_people(SNAPSHOT_PART);
+                    self.hub.ingress().publish_people(SNAPSHOT_PART);
                 }
             }
             Event::Snapshot {
@@ -246,7 +248,7 @@ impl Cluster {
                 people,
             } => {
                 if let Some(all) = state.nodes.snapshot_part(node, v, (part, parts), people) {
-                    self.hub.remote_snapshot(node, &all);
+                    self.hub.ingress().snapshot(node, &all);
                 }
             }
             Event::Down => state.nodes.leaving(node, now, self.config.leave_grace),
@@ -257,7 +259,7 @@ impl Cluster {
         let now = Instant::now();
         bus.publish(
             &Event::Heartbeat {
-                v: self.hub.presence_version(),
+                v: self.hub.ingress().presence_version(),
             },
             None,
         );
@@ -274,7 +276,7 @@ impl Cluster {
                 node,
                 "a server is gone; its people leave, its messages are checked"
             );
-            self.hub.remote_gone(*node);
+            self.hub.ingress().gone(*node);
         }
         self.metrics.cluster_nodes(state.nodes.len() + 1);
         let every = if healthy {

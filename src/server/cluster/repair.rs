@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, Notify};
 
-use crate::server::hub::Hub;
+use crate::server::hub::{Hub, Ingress};
 use crate::server::metrics::Metrics;
 use crate::server::session::{PersonId, Sessions};
 use crate::server::store::Store;
@@ -73,11 +73,11 @@ async fn checks(hub: Hub, store: Store, metrics: Metrics, check: Arc<Notify>) {
     let mut directs_seen: Option<u64> = None;
     loop {
         check.notified().await;
-        let rooms = hub.listened_rooms();
+        let rooms = hub.repair().listened_rooms();
         if !rooms.is_empty() {
             let names: Vec<&str> = rooms.iter().map(String::as_str).collect();
             match store.room_heads(&names).await {
-                Ok(heads) => hub.check_positions(&heads),
+                Ok(heads) => hub.repair().check_positions(&heads),
                 Err(err) => tracing::warn!(%err, "a position check failed; will retry"),
             }
         }
@@ -91,7 +91,7 @@ async fn checks(hub: Hub, store: Store, metrics: Metrics, check: Arc<Notify>) {
                     Ok(page) => {
                         let full = page.len() == DIRECTS_PAGE as usize;
                         for dm in &page {
-                            hub.missed_direct(
+                            hub.ingress().missed_direct(
                                 dm.id,
                                 [
                                     dm.from.map(PersonId::from_store),
@@ -129,7 +129,7 @@ async fn refreshes(
         if refresh_all.swap(false, Ordering::AcqRel) {
             // Drain what is queued: refreshing everyone covers it.
             while queue.try_recv().is_ok() {}
-            for id in sessions.live_ids() {
+            for id in sessions.cache().live_ids() {
                 refresh(&hub, &sessions, id).await;
             }
             continue;
@@ -141,13 +141,16 @@ async fn refreshes(
 /// Reads session `id` from the store and brings this server up to date: the cached session (under
 /// its order lock, as a change made here would be), its connections' rooms, and who is online.
 async fn refresh(hub: &Hub, sessions: &Sessions, id: PersonId) {
-    let live = sessions.live(id);
-    if live.is_none() && !hub.knows(id) {
+    let live = sessions.cache().live(id);
+    if live.is_none() && !hub.ingress().knows(id) {
         return;
     }
     let Some(session) = live else {
         match sessions.read(id).await {
-            Ok(Some(saved)) => hub.apply_session(id, &saved.nick, &Hub::room_set(&saved.rooms)),
+            Ok(Some(saved)) => {
+                hub.ingress()
+                    .apply_session(id, &saved.nick, &Ingress::room_set(&saved.rooms))
+            }
             Ok(None) => {}
             Err(err) => tracing::warn!(%err, "re-reading a session failed"),
         }
@@ -159,14 +162,15 @@ async fn refresh(hub: &Hub, sessions: &Sessions, id: PersonId) {
             let before = session.rooms();
             sessions.reload(&session, saved);
             let rooms = session.rooms();
-            hub.apply_session(id, &session.nick(), &Hub::room_set(&rooms));
+            hub.ingress()
+                .apply_session(id, &session.nick(), &Ingress::room_set(&rooms));
             if rooms != before {
-                hub.rooms_changed(id);
+                hub.ingress().rooms_changed(id);
             }
             // Banned on another server: its connections here are closed too.
             let now = crate::server::clock::now_rfc3339();
             if let Some(until) = session.standing().banned_at(&now) {
-                hub.close_session(id, until, "");
+                hub.presence().close_session(id, until, "");
             }
         }
         Ok(None) => {}

@@ -120,7 +120,10 @@ async fn rename(
             if from != to {
                 let key = session.nick_key();
                 let origin = state.hub.connection_id();
-                state.hub.rename(session.id, &from, &to, &key, origin);
+                state
+                    .hub
+                    .presence()
+                    .rename(session.id, &from, &to, &key, origin);
             }
             Redirect::to("/").into_response()
         }

@@ -33,11 +33,11 @@ pub async fn local_metrics(
 
 /// `GET /metrics`: what the server counts, and what it holds in memory right now.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let (live, idle) = state.sessions.cached();
+    let (live, idle) = state.sessions.cache().cached();
     state.metrics.holding(
         state.hub.live_rooms(),
         live + idle,
-        state.hub.people_online(),
+        state.hub.presence().people_online(),
     );
     (
         [(

@@ -117,7 +117,7 @@ impl Hub {
         self.publish_committed(room, seq, &frame);
         if let Some(room) = self.shared.rooms.get(room) {
             if room.deliver(Delivery::sequenced(origin, seq, frame)) {
-                self.repair_soon(&room);
+                self.shared.repair.soon(&room);
             }
         }
     }
@@ -184,7 +184,7 @@ impl Hub {
                         None => super::room::answer(replies),
                     }
                     if gap {
-                        self.repair_soon(&room);
+                        self.shared.repair.soon(&room);
                     }
                 }
                 Ok(stored) => {

@@ -18,7 +18,6 @@ use tokio::sync::oneshot;
 use tungstenite::Utf8Bytes;
 
 use super::batch::{not_stored, Batch};
-use super::inbox::Private;
 use super::{ConnId, Hub};
 use crate::protocol::{FrameError, ServerMsg};
 use crate::server::bus::Event;
@@ -100,7 +99,13 @@ impl Hub {
                             },
                             Some(frame.as_str()),
                         );
-                        self.deliver_direct(&dm, &frame, (from, to), origin);
+                        self.shared.presence.deliver_dm(
+                            dm.message.id,
+                            (from, dm.prev_from),
+                            (to, dm.prev_to),
+                            &frame,
+                            Some(origin),
+                        );
                         replies.push((reply, dm));
                     }
                     for (reply, dm) in replies {
@@ -122,33 +127,6 @@ impl Hub {
                         let _ = reply.send(Err(not_stored()));
                     }
                 }
-            }
-        }
-    }
-
-    /// Puts a stored private message in the inboxes of `to`'s connections and `from`'s other ones.
-    fn deliver_direct(
-        &self,
-        dm: &StoredDirect,
-        frame: &Utf8Bytes,
-        (from, to): (PersonId, PersonId),
-        origin: ConnId,
-    ) {
-        let people = self.people();
-        for (session, prev) in [(to, dm.prev_to), (from, dm.prev_from)] {
-            if let Some(person) = people.persons.get(&session) {
-                for (conn, mailbox) in &person.connections {
-                    if *conn != origin {
-                        mailbox.push(Private::Dm {
-                            id: dm.message.id,
-                            prev: Some(prev),
-                            frame: frame.clone(),
-                        });
-                    }
-                }
-            }
-            if to == from {
-                break;
             }
         }
     }

@@ -1,17 +1,20 @@
 //! The broadcast hub: what every connection on this server publishes to and listens on.
 //!
-//! A [`Hub`] is a cheap-to-clone handle. Behind it:
-//! - [`room`]: the live rooms (freed when nobody needs them), each a bounded broadcast ring;
-//!   [`Subscription`] is one connection's view of one room.
-//! - [`batch`]: group commit's queue (one for each room, one for private messages).
-//! - [`commit`]: group commit of room messages through the [`Log`] (the store), then delivery in
-//!   commit order.
-//! - [`direct`]: the same for private messages, into the parties' inboxes.
-//! - [`presence`]: who is online, per room ([`roster`] keeps the sorted lists and decides when a
-//!   room is a crowd), each connection's [`Inbox`] ([`inbox`]), and the RAII [`Presence`] guard.
-//! - [`sequencer`] and [`repair`]: each room's messages in `seq` order, whatever server committed
-//!   them, with gaps read from the store.
-//! - [`remote`]: what other servers say over the bus, applied to all of the above.
+//! A [`Hub`] is a cheap-to-clone handle to a few parts, each a type of its own that holds only the
+//! handles it uses, so none of them reaches into the others' state through the whole hub:
+//! - the rooms registry ([`room`]): the live rooms (freed when nobody needs them), each a bounded
+//!   broadcast ring; [`Subscription`] is one connection's view of one room. The hub itself keeps
+//!   group commit: [`commit`] for room messages through the [`Log`] (the store), delivered in
+//!   commit order, and [`direct`] for private messages, into the parties' inboxes; [`batch`] is
+//!   their queue.
+//! - [`Directory`] ([`presence`], behind [`Hub::presence`]): who is online, per room ([`roster`]
+//!   keeps the sorted lists and decides when a room is a crowd), each connection's [`Inbox`]
+//!   ([`inbox`]), and the RAII [`Presence`] guard. It owns its state, and reaches the rooms only to
+//!   announce and the bus only to tell the other servers.
+//! - [`Repair`] ([`repair`], behind [`Hub::repair`]): with each room's [`sequencer`], a room's
+//!   messages in `seq` order whatever server committed them, gaps read from the store.
+//! - [`Ingress`] ([`remote`], behind [`Hub::ingress`]): the cluster ingress, what other servers say
+//!   over the bus, applied to the rooms and to the directory.
 //!
 //! # Serialize once
 //! A published message is turned into its JSON frame once; every subscriber gets a clone of the
@@ -31,14 +34,16 @@ pub mod sequencer;
 pub mod testing;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tungstenite::Utf8Bytes;
 
 pub use commit::Log;
 pub use inbox::{Inbox, Private};
-pub use presence::{Arrival, Presence, Recipient};
+pub use presence::{Arrival, Directory, Presence, Recipient};
+pub use remote::Ingress;
+pub use repair::Repair;
 pub use room::{Received, Subscription};
 
 use super::bus::{Bus, Event};
@@ -104,6 +109,15 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A frame without a `seq` (typing, presence, renames): passed on at once, never held back.
+    pub fn unsequenced(origin: ConnId, frame: Utf8Bytes) -> Self {
+        Self {
+            origin,
+            seq: None,
+            frame,
+        }
+    }
+
     /// A stored entry of a room's log (a message or a change) at `seq`.
     pub fn sequenced(origin: ConnId, seq: u64, frame: Utf8Bytes) -> Self {
         Self {
@@ -127,9 +141,9 @@ struct Shared {
     /// To and from the other servers (none by default).
     bus: Bus,
     rooms: Arc<room::Registry>,
-    /// Who is online. A std mutex, held only for map updates, never across `.await`; frames are
-    /// sent after it is released.
-    people: Mutex<presence::People>,
+    presence: Arc<Directory>,
+    repair: Repair,
+    ingress: Ingress,
     directs: direct::DirectQueue,
     /// Source of fresh connection ids.
     next_conn: AtomicU64,
@@ -146,14 +160,30 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// A hub whose messages are stored by `log`, and shared with other servers over `bus`.
     pub fn new(config: HubConfig, log: Arc<dyn Log>, metrics: Metrics, bus: Bus) -> Self {
+        let rooms = Arc::new(room::Registry::new(config.room_capacity));
+        let presence = Arc::new(Directory::new(&config, Arc::clone(&rooms), bus.clone()));
+        let repair = Repair::new(
+            Arc::clone(&rooms),
+            Arc::clone(&log),
+            metrics.clone(),
+            bus.clone(),
+        );
+        let ingress = Ingress::new(
+            Arc::clone(&presence),
+            Arc::clone(&rooms),
+            repair.clone(),
+            bus.clone(),
+        );
         Self {
             shared: Arc::new(Shared {
-                rooms: Arc::new(room::Registry::new(config.room_capacity)),
+                rooms,
+                presence,
+                repair,
+                ingress,
                 config,
                 log,
                 metrics,
                 bus,
-                people: Mutex::new(presence::People::default()),
                 directs: direct::DirectQueue::default(),
                 next_conn: AtomicU64::new(1),
             }),
@@ -175,19 +205,7 @@ impl Hub {
     /// Sends a frame without a `seq` (typing, presence, renames) to every subscriber of `room`
     /// except `origin`.
     pub fn broadcast(&self, room: &str, origin: ConnId, msg: &ServerMsg) {
-        self.send_unsequenced(room, origin, Utf8Bytes::from(msg.to_json()));
-    }
-
-    /// Puts a frame without a `seq` on `room`'s ring, for its subscribers here but `origin`.
-    pub(super) fn send_unsequenced(&self, room: &str, origin: ConnId, frame: Utf8Bytes) {
-        self.shared.rooms.send(
-            room,
-            Delivery {
-                origin,
-                seq: None,
-                frame,
-            },
-        );
+        self.shared.rooms.broadcast(room, origin, msg);
     }
 
     /// Sends a frame without a `seq` (typing) to every subscriber of `room` except `origin`, on
@@ -200,7 +218,9 @@ impl Hub {
             },
             Some(frame.as_str()),
         );
-        self.send_unsequenced(room, origin, frame);
+        self.shared
+            .rooms
+            .send(room, Delivery::unsequenced(origin, frame));
     }
 
     /// Tells everyone online, on every server, of a moderation action (`moderated`).
@@ -253,11 +273,19 @@ impl Hub {
         self.shared.rooms.contains(room)
     }
 
-    fn people(&self) -> MutexGuard<'_, presence::People> {
-        self.shared
-            .people
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// Who is online, and what they are told of it.
+    pub fn presence(&self) -> &Arc<Directory> {
+        &self.shared.presence
+    }
+
+    /// Where what the other servers say is applied.
+    pub fn ingress(&self) -> &Ingress {
+        &self.shared.ingress
+    }
+
+    /// Gap filling and position checks of the live rooms.
+    pub fn repair(&self) -> &Repair {
+        &self.shared.repair
     }
 }
 #[cfg(test)]

@@ -3,8 +3,12 @@
 //!
 //! A person comes online with their first connection and goes offline
 //! [`super::HubConfig::leave_grace`] after their last one closed, so a reload or a second tab never
-//! announces a leave and a join. Registration is RAII: [`Hub::connect`] returns a [`Presence`]
-//! guard whose drop unregisters the connection, whatever ends the connection's task.
+//! announces a leave and a join. Registration is RAII: [`Directory::connect`] returns a
+//! [`Presence`] guard whose drop unregisters the connection, whatever ends the connection's task.
+//!
+//! The state, `People`, sits behind one std mutex in the [`Directory`]; its changes are methods
+//! of `People` so that the local paths here and the cluster ingress ([`super::remote`]) change it
+//! the same way, and announce what they decided only after the lock is released.
 //!
 //! Every person's rooms here are a cache of the session's memberships, written only under the
 //! session's order lock (by `membership` and by a connection's registration), so it never
@@ -20,21 +24,22 @@
 //! and everyone hears of a change once, from the server they are connected to. What the other
 //! servers say is applied by [`super::remote`].
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tungstenite::Utf8Bytes;
 
 use super::inbox::{Inbox, Mailbox, Private};
+use super::room::Registry;
 use super::roster::Rosters;
-use super::{ConnId, Hub, SERVER};
+use super::{ConnId, HubConfig, SERVER};
 use crate::protocol::{ServerMsg, GENERAL};
-use crate::server::bus::{Event, NodeId, PersonInfo};
-use crate::server::session::{PersonId, SessionId};
+use crate::server::bus::{Bus, Event, NodeId, PersonInfo};
+use crate::server::session::{nick, PersonId, SessionId};
 
 /// Who is online: each person, an index of their name keys, and each room's sorted list.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct People {
     pub(super) persons: HashMap<PersonId, Person>,
     pub(super) by_key: HashMap<String, PersonId>,
@@ -44,7 +49,9 @@ pub(super) struct People {
     pub(super) version: u64,
     /// The bots among `persons`, with their names (a bot never renames): a few, listed in every
     /// `welcome` without a walk over everyone.
-    pub(super) bots: std::collections::BTreeMap<PersonId, String>,
+    pub(super) bots: BTreeMap<PersonId, String>,
+    /// How many people online make a room a crowd ([`HubConfig::crowd`]).
+    pub(super) crowd: usize,
 }
 
 /// Someone online (here or on another server), or within the leave grace here.
@@ -113,14 +120,14 @@ pub struct Recipient {
 /// leave grace, the person if it was their last).
 #[derive(Debug)]
 pub struct Presence {
-    hub: Hub,
+    directory: Arc<Directory>,
     session: PersonId,
     conn: ConnId,
 }
 
 impl Drop for Presence {
     fn drop(&mut self) {
-        self.hub.disconnect(self.session, self.conn);
+        self.directory.disconnect(self.session, self.conn);
     }
 }
 
@@ -166,20 +173,53 @@ impl Announce {
     }
 }
 
-impl Hub {
+/// Who is online, and what everyone is told of it: owns `People` and hands out [`Presence`]
+/// guards. It reaches the rooms only to announce, and the bus only to tell the other servers of
+/// this one's changes.
+#[derive(Debug)]
+pub struct Directory {
+    /// A std mutex, held only for map updates, never across `.await`; frames are sent after it is
+    /// released.
+    people: Mutex<People>,
+    rooms: Arc<Registry>,
+    bus: Bus,
+    /// Of [`HubConfig`], only what presence uses: the rest is the rooms' and group commit's.
+    inbox_capacity: usize,
+    leave_grace: Duration,
+    roster_every: Duration,
+}
+
+impl Directory {
+    pub(super) fn new(config: &HubConfig, rooms: Arc<Registry>, bus: Bus) -> Self {
+        Self {
+            people: Mutex::new(People::new(config.crowd)),
+            rooms,
+            bus,
+            inbox_capacity: config.inbox_capacity,
+            leave_grace: config.leave_grace,
+            roster_every: config.roster_every,
+        }
+    }
+
+    pub(super) fn people(&self) -> MutexGuard<'_, People> {
+        self.people.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Registers connection `conn` of a session; announces the person as online if this is their
     /// first connection. Returns the connection's inbox and the guard that unregisters it.
-    pub fn connect(&self, arrival: Arrival<'_>, conn: ConnId) -> (Inbox, Presence) {
-        let mailbox = Mailbox::new(self.shared.config.inbox_capacity);
+    pub fn connect(self: &Arc<Self>, arrival: Arrival<'_>, conn: ConnId) -> (Inbox, Presence) {
+        let mailbox = Mailbox::new(self.inbox_capacity);
         let session = arrival.person;
         let announce = {
             let mut people = self.people();
+            let crowd = people.crowd;
             let People {
                 persons,
                 by_key,
                 rosters,
                 version,
                 bots,
+                ..
             } = &mut *people;
             let newcomer = !persons.get(&session).is_some_and(Person::online);
             let person = persons.entry(session).or_insert_with(|| {
@@ -232,19 +272,19 @@ impl Hub {
             person.epoch += 1;
             person.connections.insert(conn, Arc::clone(&mailbox));
             person.sessions.insert(conn, arrival.session);
-            if !std::mem::replace(&mut person.here, true) && self.shared.bus.is_shared() {
+            if !std::mem::replace(&mut person.here, true) && self.bus.is_shared() {
                 // Told under the lock, so the others hear this server's changes in their order.
                 *version += 1;
                 let online = Event::Online {
                     v: *version,
                     person: person.info(session),
                 };
-                self.shared.bus.publish(&online, None);
+                self.bus.publish(&online, None);
             }
             let nick = person.nick.clone();
             let bot = person.bot;
             newcomer.then(|| {
-                let mut announce = self.plan_presence(rosters, nick, bot, true, sizes);
+                let mut announce = plan_presence(rosters, crowd, nick, bot, true, sizes);
                 announce.skip = Some(conn);
                 announce
             })
@@ -253,74 +293,35 @@ impl Hub {
             self.announce(announce);
         }
         let presence = Presence {
-            hub: self.clone(),
+            directory: Arc::clone(self),
             session,
             conn,
         };
         (Inbox { mailbox }, presence)
     }
 
-    /// Decides how the rooms of someone who came online (`online`) or went offline hear of it,
-    /// given each room's size at its largest around the change: one `presence` in `general` if that
-    /// is no crowd; otherwise a `roster` summary for each crowd and a `presence` in each other room.
-    pub(super) fn plan_presence(
-        &self,
-        rosters: &mut Rosters,
-        nick: String,
-        bot: bool,
-        online: bool,
-        sizes: Vec<(String, usize)>,
-    ) -> Announce {
-        let crowd = self.shared.config.crowd;
-        let rooms: Vec<String> = sizes
-            .iter()
-            .filter(|(room, _)| room != GENERAL)
-            .map(|(room, _)| room.clone())
-            .collect();
-        let general_fits = sizes
-            .iter()
-            .find(|(room, _)| room == GENERAL)
-            .is_none_or(|(_, size)| *size <= crowd);
-        let mut announce = Announce::default();
-        let presence = ServerMsg::Presence {
-            nick,
-            online,
-            rooms: if online { rooms } else { Vec::new() },
-            bot,
-        };
-        if general_fits {
-            announce.frames.push((GENERAL.to_owned(), presence));
-            return announce;
-        }
-        for (room, size) in sizes {
-            announce.tell(rosters, crowd, room, size, presence.clone());
-        }
-        announce
-    }
-
     /// Sends what was decided, after the lock is released.
-    pub(super) fn announce(&self, announce: Announce) {
+    pub(super) fn announce(self: &Arc<Self>, announce: Announce) {
         for (room, frame) in &announce.frames {
-            self.broadcast(room, announce.skip.unwrap_or(SERVER), frame);
+            self.rooms
+                .broadcast(room, announce.skip.unwrap_or(SERVER), frame);
         }
         for room in announce.summaries {
-            let hub = self.clone();
-            let wait = summary_wait(
-                self.shared.config.roster_every,
-                self.people().rosters.count(&room),
-            );
+            let directory = Arc::clone(self);
+            let wait = summary_wait(self.roster_every, self.people().rosters.count(&room));
             tokio::spawn(async move {
                 tokio::time::sleep(wait).await;
-                let (count, members) = hub
-                    .people()
-                    .rosters
-                    .take_pending(&room, hub.shared.config.crowd);
+                let (count, members) = {
+                    let mut people = directory.people();
+                    let crowd = people.crowd;
+                    people.rosters.take_pending(&room, crowd)
+                };
                 let roster = ServerMsg::Roster {
                     room: room.clone(),
                     count,
                     members,
                 };
-                hub.broadcast(&room, SERVER, &roster);
+                directory.rooms.broadcast(&room, SERVER, &roster);
             });
         }
     }
@@ -329,90 +330,47 @@ impl Hub {
     /// is online, and the session's connections other than `origin` follow. Called under the
     /// session's order lock, after the store took the change. Other servers are told to read the
     /// session again.
-    pub fn membership(&self, session: PersonId, room: &str, joined: bool, origin: ConnId) {
-        self.shared
-            .bus
+    pub fn membership(
+        self: &Arc<Self>,
+        session: PersonId,
+        room: &str,
+        joined: bool,
+        origin: ConnId,
+    ) {
+        self.bus
             .publish(&Event::Session { id: session.get() }, None);
-        let announce = {
-            let mut people = self.people();
-            self.change_room(&mut people, session, room, joined, origin)
-        };
+        let announce = self.people().change_room(session, room, joined, origin);
         if let Some(announce) = announce {
             self.announce(announce);
         }
     }
 
-    /// One room of an online person changed: the room's lists, what its members hear, and the
-    /// person's connections here (but `origin`) told to follow.
-    pub(super) fn change_room(
-        &self,
-        people: &mut People,
-        session: PersonId,
-        room: &str,
-        joined: bool,
-        origin: ConnId,
-    ) -> Option<Announce> {
-        let People {
-            persons, rosters, ..
-        } = people;
-        let person = persons.get_mut(&session)?;
-        let changed = if joined {
-            person.rooms.insert(room.to_owned())
-        } else {
-            person.rooms.remove(room)
-        };
-        for (conn, inbox) in &person.connections {
-            // If it does not fit, the connection reconciles its rooms when it reports the miss.
-            if *conn != origin {
-                inbox.push(Private::RoomsChanged);
-            }
-        }
-        let size = match (changed, joined) {
-            (false, _) => rosters.count(room),
-            (true, true) => rosters.add(room, session, &person.nick),
-            (true, false) => rosters.remove(room, session, &person.nick),
-        };
-        let member = ServerMsg::Member {
-            room: room.to_owned(),
-            nick: person.nick.clone(),
-            joined,
-        };
-        let mut announce = Announce::default();
-        announce.tell(
-            rosters,
-            self.shared.config.crowd,
-            room.to_owned(),
-            size,
-            member,
-        );
-        Some(announce)
-    }
-
     /// Who of `room` is online, sorted case-insensitively; in a crowd, only the first
     /// [`super::HubConfig::crowd`] of them.
     pub fn members(&self, room: &str) -> Vec<String> {
-        self.people().rosters.list(room, self.shared.config.crowd)
-    }
-
-    /// Who of `room` is online, as [`Hub::members`], and how many in all if that list was cut
-    /// short (a crowd). Both are read under one lock, so the count always belongs to the list.
-    pub fn listing(&self, room: &str) -> (Vec<String>, Option<usize>) {
-        self.listing_cut(room, self.shared.config.crowd)
-    }
-
-    /// Like [`Hub::listing`], cut at `cap` names.
-    pub fn listing_cut(&self, room: &str, cap: usize) -> (Vec<String>, Option<usize>) {
         let people = self.people();
-        let list = people.rosters.list(room, cap);
+        people.rosters.list(room, people.crowd)
+    }
+
+    /// Who of `room` is online, as [`Directory::members`], and how many in all if that list was
+    /// cut short (a crowd). Both are read under one lock, so the count always belongs to the list.
+    pub fn listing(&self, room: &str) -> (Vec<String>, Option<usize>) {
+        let people = self.people();
+        let list = people.rosters.list(room, people.crowd);
         let count = people.rosters.count(room);
         let cut = (list.len() < count).then_some(count);
         (list, cut)
     }
 
+    /// Everyone online, sorted case-insensitively; in a crowd, only the first ones.
+    pub fn online(&self) -> Vec<String> {
+        self.members(GENERAL)
+    }
+
     /// Forgets connection `conn` of `session`. If it was the person's last one, they are announced
     /// as gone after the leave grace, unless they came back meanwhile (or are online on another
     /// server).
-    fn disconnect(&self, session: PersonId, conn: ConnId) {
+    fn disconnect(self: &Arc<Self>, session: PersonId, conn: ConnId) {
         let epoch = {
             let mut people = self.people();
             let Some(person) = people.persons.get_mut(&session) else {
@@ -428,79 +386,42 @@ impl Hub {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let hub = self.clone();
+        let directory = Arc::clone(self);
         runtime.spawn(async move {
-            tokio::time::sleep(hub.shared.config.leave_grace).await;
+            tokio::time::sleep(directory.leave_grace).await;
             let announce = {
-                let mut people = hub.people();
+                let mut people = directory.people();
                 match people.persons.get_mut(&session) {
                     Some(p) if p.connections.is_empty() && p.epoch == epoch && p.here => {
                         p.here = false;
-                        if hub.shared.bus.is_shared() {
+                        if directory.bus.is_shared() {
                             people.version += 1;
                             let offline = Event::Offline {
                                 v: people.version,
                                 id: session.get(),
                             };
-                            hub.shared.bus.publish(&offline, None);
+                            directory.bus.publish(&offline, None);
                         }
-                        hub.forget_if_gone(&mut people, session)
+                        people.forget_if_gone(session)
                     }
                     _ => None,
                 }
             };
             if let Some(announce) = announce {
-                hub.announce(announce);
+                directory.announce(announce);
             }
         });
-    }
-
-    /// Removes `session` if it is online on no server any more, and says how that is announced.
-    pub(super) fn forget_if_gone(
-        &self,
-        people: &mut People,
-        session: PersonId,
-    ) -> Option<Announce> {
-        let People {
-            persons,
-            by_key,
-            rosters,
-            bots,
-            ..
-        } = people;
-        if persons.get(&session).is_none_or(Person::online) {
-            return None;
-        }
-        let p = persons.remove(&session)?;
-        if p.bot {
-            bots.remove(&session);
-        }
-        if by_key.get(&p.key) == Some(&session) {
-            by_key.remove(&p.key);
-        }
-        let sizes = std::iter::once(GENERAL)
-            .chain(p.rooms.iter().map(String::as_str))
-            .map(|room| (room.to_owned(), rosters.remove(room, session, &p.nick)))
-            .collect();
-        Some(self.plan_presence(rosters, p.nick, p.bot, false, sizes))
-    }
-
-    /// Everyone online, sorted case-insensitively; in a crowd, only the first ones.
-    pub fn online(&self) -> Vec<String> {
-        self.members(GENERAL)
     }
 
     /// Closes every connection of `session` on this server: each says it is banned until `until`
     /// (and why), then closes.
     pub fn close_session(&self, session: PersonId, until: &str, reason: &str) {
         let people = self.people();
-        if let Some(person) = people.persons.get(&session) {
-            for mailbox in person.connections.values() {
-                mailbox.push(Private::Banned {
-                    until: until.to_owned(),
-                    reason: reason.to_owned(),
-                });
-            }
+        for mailbox in people.inboxes(session) {
+            mailbox.push(Private::Banned {
+                until: until.to_owned(),
+                reason: reason.to_owned(),
+            });
         }
     }
 
@@ -547,8 +468,7 @@ impl Hub {
     /// other servers through the bus.
     pub fn tell_person_everywhere(&self, person: PersonId, origin: ConnId, frame: &ServerMsg) {
         let frame = Utf8Bytes::from(frame.to_json());
-        self.shared
-            .bus
+        self.bus
             .publish(&Event::Personal { id: person.get() }, Some(frame.as_str()));
         self.tell_person(person, Some(origin), frame);
     }
@@ -571,8 +491,38 @@ impl Hub {
             id: person.get(),
             sessions: which.iter().map(|s| s.get()).collect(),
         };
-        self.shared.bus.publish(&event, None);
+        self.bus.publish(&event, None);
         self.end_signed_out(person, which);
+    }
+
+    /// Puts a stored private message in the inboxes of its parties' connections here but
+    /// `skip`'s (its sender's), each with that party's previous private message, so a connection
+    /// that lacks it reads the store first.
+    pub(super) fn deliver_dm(
+        &self,
+        id: u64,
+        (from, prev_from): (PersonId, u64),
+        (to, prev_to): (PersonId, u64),
+        frame: &Utf8Bytes,
+        skip: Option<ConnId>,
+    ) {
+        let people = self.people();
+        for (session, prev) in [(to, prev_to), (from, prev_from)] {
+            if let Some(person) = people.persons.get(&session) {
+                for (conn, mailbox) in &person.connections {
+                    if Some(*conn) != skip {
+                        mailbox.push(Private::Dm {
+                            id,
+                            prev: Some(prev),
+                            frame: frame.clone(),
+                        });
+                    }
+                }
+            }
+            if to == from {
+                break;
+            }
+        }
     }
 
     /// The bots online, sorted.
@@ -591,28 +541,127 @@ impl Hub {
     /// but `origin`, which answers its own client. Other servers are told to read the session
     /// again.
     pub fn rename(&self, session: PersonId, from: &str, to: &str, key: &str, origin: ConnId) {
-        self.shared
-            .bus
+        self.bus
             .publish(&Event::Session { id: session.get() }, None);
-        if self.rekey(session, to, key) {
+        let online = self.people().rekey(session, to, key);
+        if online {
             let renamed = ServerMsg::Renamed {
                 from: from.to_owned(),
                 to: to.to_owned(),
                 reply_to: None,
             };
-            self.broadcast(GENERAL, origin, &renamed);
+            self.rooms.broadcast(GENERAL, origin, &renamed);
         }
     }
 
+    /// The person online (here or on another server) whose name has key `key` (see
+    /// `session::nick`), if any.
+    pub fn find_online(&self, key: &str) -> Option<Recipient> {
+        let people = self.people();
+        let session = *people.by_key.get(key)?;
+        let person = people.persons.get(&session)?;
+        (!person.connections.is_empty() || !person.elsewhere.is_empty()).then(|| Recipient {
+            person: session,
+            nick: person.nick.clone(),
+        })
+    }
+}
+
+impl People {
+    fn new(crowd: usize) -> Self {
+        Self {
+            persons: HashMap::new(),
+            by_key: HashMap::new(),
+            rosters: Rosters::default(),
+            version: 0,
+            bots: BTreeMap::new(),
+            crowd,
+        }
+    }
+
+    /// The inboxes of `session`'s connections here.
+    pub(super) fn inboxes(&self, session: PersonId) -> impl Iterator<Item = &Arc<Mailbox>> {
+        self.persons
+            .get(&session)
+            .into_iter()
+            .flat_map(|person| person.connections.values())
+    }
+
+    /// One room of an online person changed: the room's lists, what its members hear, and the
+    /// person's connections here (but `origin`) told to follow.
+    pub(super) fn change_room(
+        &mut self,
+        session: PersonId,
+        room: &str,
+        joined: bool,
+        origin: ConnId,
+    ) -> Option<Announce> {
+        let crowd = self.crowd;
+        let Self {
+            persons, rosters, ..
+        } = self;
+        let person = persons.get_mut(&session)?;
+        let changed = if joined {
+            person.rooms.insert(room.to_owned())
+        } else {
+            person.rooms.remove(room)
+        };
+        for (conn, inbox) in &person.connections {
+            // If it does not fit, the connection reconciles its rooms when it reports the miss.
+            if *conn != origin {
+                inbox.push(Private::RoomsChanged);
+            }
+        }
+        let size = match (changed, joined) {
+            (false, _) => rosters.count(room),
+            (true, true) => rosters.add(room, session, &person.nick),
+            (true, false) => rosters.remove(room, session, &person.nick),
+        };
+        let member = ServerMsg::Member {
+            room: room.to_owned(),
+            nick: person.nick.clone(),
+            joined,
+        };
+        let mut announce = Announce::default();
+        announce.tell(rosters, crowd, room.to_owned(), size, member);
+        Some(announce)
+    }
+
+    /// Removes `session` if it is online on no server any more, and says how that is announced.
+    pub(super) fn forget_if_gone(&mut self, session: PersonId) -> Option<Announce> {
+        let crowd = self.crowd;
+        let Self {
+            persons,
+            by_key,
+            rosters,
+            bots,
+            ..
+        } = self;
+        if persons.get(&session).is_none_or(Person::online) {
+            return None;
+        }
+        let p = persons.remove(&session)?;
+        if p.bot {
+            bots.remove(&session);
+        }
+        if by_key.get(&p.key) == Some(&session) {
+            by_key.remove(&p.key);
+        }
+        let sizes = std::iter::once(GENERAL)
+            .chain(p.rooms.iter().map(String::as_str))
+            .map(|room| (room.to_owned(), rosters.remove(room, session, &p.nick)))
+            .collect();
+        Some(plan_presence(rosters, crowd, p.nick, p.bot, false, sizes))
+    }
+
     /// Lists an online person under their new name. Returns whether they are online.
-    pub(super) fn rekey(&self, session: PersonId, to: &str, key: &str) -> bool {
-        let mut people = self.people();
-        let People {
+    pub(super) fn rekey(&mut self, session: PersonId, to: &str, key: &str) -> bool {
+        let Self {
             persons,
             by_key,
             rosters,
             ..
-        } = &mut *people;
+        } = self;
         let Some(person) = persons.get_mut(&session) else {
             return false;
         };
@@ -629,17 +678,102 @@ impl Hub {
         true
     }
 
-    /// The person online (here or on another server) whose name has key `key` (see
-    /// `session::nick`), if any.
-    pub fn find_online(&self, key: &str) -> Option<Recipient> {
-        let people = self.people();
-        let session = *people.by_key.get(key)?;
-        let person = people.persons.get(&session)?;
-        (!person.connections.is_empty() || !person.elsewhere.is_empty()).then(|| Recipient {
-            person: session,
-            nick: person.nick.clone(),
-        })
+    /// Whether this server's view of someone online only elsewhere differs from what their server
+    /// says (a change whose news was lost): then the news is applied as if it had come.
+    pub(super) fn stale_view(&self, info: &PersonInfo) -> bool {
+        self.persons
+            .get(&PersonId::from_store(info.id))
+            .is_some_and(|p| {
+                !p.here
+                    && (p.nick != info.nick
+                        || p.rooms.len() != info.rooms.len()
+                        || !info.rooms.iter().all(|room| p.rooms.contains(room)))
+            })
     }
+
+    /// `node` says `info` is online there.
+    pub(super) fn online_on(&mut self, node: NodeId, info: &PersonInfo) -> Option<Announce> {
+        let session = PersonId::from_store(info.id);
+        let crowd = self.crowd;
+        let Self {
+            persons,
+            by_key,
+            rosters,
+            bots,
+            ..
+        } = self;
+        let newcomer = !persons.contains_key(&session);
+        let person = persons.entry(session).or_insert_with(|| {
+            let rooms: BTreeSet<String> = info
+                .rooms
+                .iter()
+                .filter(|room| *room != GENERAL)
+                .cloned()
+                .collect();
+            Person::new(info.nick.clone(), nick::key(&info.nick), rooms)
+        });
+        if !person.elsewhere.contains(&node) {
+            person.elsewhere.push(node);
+        }
+        if info.bot {
+            person.bot = true;
+            bots.insert(session, person.nick.clone());
+        }
+        if !newcomer {
+            return None;
+        }
+        by_key.insert(person.key.clone(), session);
+        let sizes = std::iter::once(GENERAL)
+            .chain(person.rooms.iter().map(String::as_str))
+            .map(|room| (room.to_owned(), rosters.add(room, session, &person.nick)))
+            .collect();
+        let nick = person.nick.clone();
+        Some(plan_presence(rosters, crowd, nick, person.bot, true, sizes))
+    }
+
+    /// `node` says `session` is offline there.
+    pub(super) fn offline_on(&mut self, node: NodeId, session: PersonId) -> Option<Announce> {
+        let person = self.persons.get_mut(&session)?;
+        person.elsewhere.retain(|n| *n != node);
+        self.forget_if_gone(session)
+    }
+}
+
+/// Decides how the rooms of someone who came online (`online`) or went offline hear of it,
+/// given each room's size at its largest around the change: one `presence` in `general` if that
+/// is no crowd; otherwise a `roster` summary for each crowd and a `presence` in each other room.
+fn plan_presence(
+    rosters: &mut Rosters,
+    crowd: usize,
+    nick: String,
+    bot: bool,
+    online: bool,
+    sizes: Vec<(String, usize)>,
+) -> Announce {
+    let rooms: Vec<String> = sizes
+        .iter()
+        .filter(|(room, _)| room != GENERAL)
+        .map(|(room, _)| room.clone())
+        .collect();
+    let general_fits = sizes
+        .iter()
+        .find(|(room, _)| room == GENERAL)
+        .is_none_or(|(_, size)| *size <= crowd);
+    let mut announce = Announce::default();
+    let presence = ServerMsg::Presence {
+        nick,
+        online,
+        rooms: if online { rooms } else { Vec::new() },
+        bot,
+    };
+    if general_fits {
+        announce.frames.push((GENERAL.to_owned(), presence));
+        return announce;
+    }
+    for (room, size) in sizes {
+        announce.tell(rosters, crowd, room, size, presence.clone());
+    }
+    announce
 }
 
 /// A crowd's summary costs one frame to everyone in it, so a larger crowd gets it less often: one

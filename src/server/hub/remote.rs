@@ -1,90 +1,99 @@
-//! What other servers tell this one's hub (see `server::bus`): their rooms' messages and typing,
-//! their private messages, and who is online on them. Everything lands in the same structures the
-//! local paths use, so a connection cannot tell where a frame came from.
+//! The cluster ingress: what other servers tell this one's hub (see `server::bus`), applied here.
+//! Their rooms' messages and typing, their private messages, and who is online on them all land
+//! in the same structures the local paths use, so a connection cannot tell where a frame came
+//! from.
+//!
+//! [`Ingress`] holds the handles that takes (the rooms, [`Directory`], [`Repair`], the bus) and
+//! nothing of group commit: what arrives here was committed elsewhere.
 
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
 use tungstenite::Utf8Bytes;
 
 use super::inbox::Private;
-use super::presence::{Announce, People, Person};
-use super::{Delivery, Hub, SERVER};
+use super::presence::{Announce, Directory};
+use super::repair::Repair;
+use super::room::Registry;
+use super::{Delivery, SERVER};
 use crate::protocol::{ServerMsg, GENERAL};
-use crate::server::bus::{Event, NodeId, PersonInfo};
+use crate::server::bus::{Bus, Event, NodeId, PersonInfo};
 use crate::server::session::{nick, PersonId};
 
-impl Hub {
+/// Applies what the bus delivers to the rooms and to who is online.
+#[derive(Debug)]
+pub struct Ingress {
+    presence: Arc<Directory>,
+    rooms: Arc<Registry>,
+    repair: Repair,
+    /// Only to answer a snapshot request.
+    bus: Bus,
+}
+
+impl Ingress {
+    pub(super) fn new(
+        presence: Arc<Directory>,
+        rooms: Arc<Registry>,
+        repair: Repair,
+        bus: Bus,
+    ) -> Self {
+        Self {
+            presence,
+            rooms,
+            repair,
+            bus,
+        }
+    }
+
     /// A message another server stored: on to its room's ring, in order, if anyone listens here.
-    pub fn remote_message(&self, room: &str, seq: u64, frame: Utf8Bytes) {
-        if let Some(room) = self.shared.rooms.get(room) {
+    pub fn message(&self, room: &str, seq: u64, frame: Utf8Bytes) {
+        if let Some(room) = self.rooms.get(room) {
             if !room.has_listeners() {
                 return;
             }
             if room.deliver(Delivery::sequenced(SERVER, seq, frame)) {
-                self.repair_soon(&room);
+                self.repair.soon(&room);
             }
         }
     }
 
     /// A frame without a `seq` (typing) from another server: on to the room's ring as it is.
-    pub fn remote_frame(&self, room: &str, frame: Utf8Bytes) {
-        self.send_unsequenced(room, SERVER, frame);
+    pub fn frame(&self, room: &str, frame: Utf8Bytes) {
+        self.rooms.send(room, Delivery::unsequenced(SERVER, frame));
     }
 
     /// A private message another server stored: into the inboxes of its parties' connections
     /// here, each with that party's previous private message, so a connection that lacks it reads
     /// the store first.
-    pub fn remote_direct(
-        &self,
-        id: u64,
-        (from, prev_from): (PersonId, u64),
-        (to, prev_to): (PersonId, u64),
-        frame: &Utf8Bytes,
-    ) {
-        let people = self.people();
-        for (session, prev) in [(to, prev_to), (from, prev_from)] {
-            if let Some(person) = people.persons.get(&session) {
-                for mailbox in person.connections.values() {
-                    mailbox.push(Private::Dm {
-                        id,
-                        prev: Some(prev),
-                        frame: frame.clone(),
-                    });
-                }
-            }
-            if to == from {
-                break;
-            }
-        }
+    pub fn direct(&self, id: u64, from: (PersonId, u64), to: (PersonId, u64), frame: &Utf8Bytes) {
+        self.presence.deliver_dm(id, from, to, frame, None);
     }
 
     /// A private message this server may not have been told of (read from the store by a tail
     /// check): each party's connections here check the store for what they lack.
     pub fn missed_direct(&self, id: u64, parties: [Option<PersonId>; 2]) {
-        let people = self.people();
+        let people = self.presence.people();
         let mut seen = None;
         for session in parties.into_iter().flatten() {
             if seen == Some(session) {
                 continue;
             }
             seen = Some(session);
-            if let Some(person) = people.persons.get(&session) {
-                for mailbox in person.connections.values() {
-                    mailbox.push(Private::Missed { id });
-                }
+            for mailbox in people.inboxes(session) {
+                mailbox.push(Private::Missed { id });
             }
         }
     }
 
     /// `node` says `info` came online there.
-    pub fn remote_online(&self, node: NodeId, info: &PersonInfo) {
+    pub fn online(&self, node: NodeId, info: &PersonInfo) {
         let (announce, stale) = {
-            let mut people = self.people();
-            let stale = Self::stale_view(&people, info);
-            (self.online_on(&mut people, node, info), stale)
+            let mut people = self.presence.people();
+            let stale = people.stale_view(info);
+            (people.online_on(node, info), stale)
         };
         if let Some(announce) = announce {
-            self.announce(announce);
+            self.presence.announce(announce);
         }
         if stale {
             self.apply_session(
@@ -95,86 +104,28 @@ impl Hub {
         }
     }
 
-    /// Whether this server's view of someone online only elsewhere differs from what their server
-    /// says (a change whose news was lost): then the news is applied as if it had come.
-    fn stale_view(people: &People, info: &PersonInfo) -> bool {
-        people
-            .persons
-            .get(&PersonId::from_store(info.id))
-            .is_some_and(|p| {
-                !p.here
-                    && (p.nick != info.nick
-                        || p.rooms.len() != info.rooms.len()
-                        || !info.rooms.iter().all(|room| p.rooms.contains(room)))
-            })
-    }
-
-    fn online_on(&self, people: &mut People, node: NodeId, info: &PersonInfo) -> Option<Announce> {
-        let session = PersonId::from_store(info.id);
-        let People {
-            persons,
-            by_key,
-            rosters,
-            bots,
-            ..
-        } = people;
-        let newcomer = !persons.contains_key(&session);
-        let person = persons.entry(session).or_insert_with(|| {
-            let rooms: BTreeSet<String> = info
-                .rooms
-                .iter()
-                .filter(|room| *room != GENERAL)
-                .cloned()
-                .collect();
-            Person::new(info.nick.clone(), nick::key(&info.nick), rooms)
-        });
-        if !person.elsewhere.contains(&node) {
-            person.elsewhere.push(node);
-        }
-        if info.bot {
-            person.bot = true;
-            bots.insert(session, person.nick.clone());
-        }
-        if !newcomer {
-            return None;
-        }
-        by_key.insert(person.key.clone(), session);
-        let sizes = std::iter::once(GENERAL)
-            .chain(person.rooms.iter().map(String::as_str))
-            .map(|room| (room.to_owned(), rosters.add(room, session, &person.nick)))
-            .collect();
-        let nick = person.nick.clone();
-        Some(self.plan_presence(rosters, nick, person.bot, true, sizes))
-    }
-
     /// `node` says session `id` went offline there.
-    pub fn remote_offline(&self, node: NodeId, id: i64) {
-        let announce = {
-            let mut people = self.people();
-            self.offline_on(&mut people, node, PersonId::from_store(id))
-        };
+    pub fn offline(&self, node: NodeId, id: i64) {
+        let announce = self
+            .presence
+            .people()
+            .offline_on(node, PersonId::from_store(id));
         if let Some(announce) = announce {
-            self.announce(announce);
+            self.presence.announce(announce);
         }
-    }
-
-    fn offline_on(&self, people: &mut People, node: NodeId, session: PersonId) -> Option<Announce> {
-        let person = people.persons.get_mut(&session)?;
-        person.elsewhere.retain(|n| *n != node);
-        self.forget_if_gone(people, session)
     }
 
     /// `node` is gone (it stopped, or stopped answering): nobody is online there any more.
-    pub fn remote_gone(&self, node: NodeId) {
-        self.remote_snapshot(node, &[]);
+    pub fn gone(&self, node: NodeId) {
+        self.snapshot(node, &[]);
     }
 
     /// Everyone online on `node`, as it says: whoever this server thought was there and is not
     /// goes offline there, whoever is comes online there.
-    pub fn remote_snapshot(&self, node: NodeId, online: &[PersonInfo]) {
+    pub fn snapshot(&self, node: NodeId, online: &[PersonInfo]) {
         let mut stale = Vec::new();
         let announces: Vec<Announce> = {
-            let mut people = self.people();
+            let mut people = self.presence.people();
             let listed: HashSet<i64> = online.iter().map(|info| info.id).collect();
             let gone: Vec<PersonId> = people
                 .persons
@@ -186,18 +137,18 @@ impl Hub {
                 .collect();
             let mut announces = Vec::new();
             for session in gone {
-                announces.extend(self.offline_on(&mut people, node, session));
+                announces.extend(people.offline_on(node, session));
             }
             for info in online {
-                if Self::stale_view(&people, info) {
+                if people.stale_view(info) {
                     stale.push(info);
                 }
-                announces.extend(self.online_on(&mut people, node, info));
+                announces.extend(people.online_on(node, info));
             }
             announces
         };
         for announce in announces {
-            self.announce(announce);
+            self.presence.announce(announce);
         }
         for info in stale {
             self.apply_session(
@@ -211,7 +162,7 @@ impl Hub {
     /// Tells the other servers everyone online here, in parts of `part` people: under the people
     /// lock, so no change of this server's is published between the snapshot and its version.
     pub fn publish_people(&self, part: usize) {
-        let people = self.people();
+        let people = self.presence.people();
         let here: Vec<PersonInfo> = people
             .persons
             .iter()
@@ -231,18 +182,18 @@ impl Hub {
                 parts,
                 people: chunk.to_vec(),
             };
-            self.shared.bus.publish(&snapshot, None);
+            self.bus.publish(&snapshot, None);
         }
     }
 
     /// The number of this server's latest presence change.
     pub fn presence_version(&self) -> u64 {
-        self.people().version
+        self.presence.people().version
     }
 
     /// Whether `session` is online anywhere, as far as this server knows.
     pub fn knows(&self, session: PersonId) -> bool {
-        self.people().persons.contains_key(&session)
+        self.presence.people().persons.contains_key(&session)
     }
 
     /// Session `session` is now called `nick` and in `rooms` (besides general), as the store says
@@ -250,23 +201,28 @@ impl Hub {
     /// change as they would have from a change made here.
     pub fn apply_session(&self, session: PersonId, nick: &str, rooms: &BTreeSet<String>) {
         let (from, renamed) = {
-            let people = self.people();
+            let people = self.presence.people();
             match people.persons.get(&session) {
                 Some(person) if person.nick != nick => (person.nick.clone(), true),
                 Some(_) => (String::new(), false),
                 None => return,
             }
         };
-        if renamed && self.rekey(session, nick, &nick::key(nick)) {
+        if renamed
+            && self
+                .presence
+                .people()
+                .rekey(session, nick, &nick::key(nick))
+        {
             let renamed = ServerMsg::Renamed {
                 from,
                 to: nick.to_owned(),
                 reply_to: None,
             };
-            self.broadcast(GENERAL, SERVER, &renamed);
+            self.rooms.broadcast(GENERAL, SERVER, &renamed);
         }
         let announces: Vec<Announce> = {
-            let mut people = self.people();
+            let mut people = self.presence.people();
             let Some(person) = people.persons.get(&session) else {
                 return;
             };
@@ -274,26 +230,23 @@ impl Hub {
             let left: Vec<String> = person.rooms.difference(rooms).cloned().collect();
             let mut announces = Vec::new();
             for room in joined {
-                announces.extend(self.change_room(&mut people, session, &room, true, SERVER));
+                announces.extend(people.change_room(session, &room, true, SERVER));
             }
             for room in left {
-                announces.extend(self.change_room(&mut people, session, &room, false, SERVER));
+                announces.extend(people.change_room(session, &room, false, SERVER));
             }
             announces
         };
         for announce in announces {
-            self.announce(announce);
+            self.presence.announce(announce);
         }
     }
 
     /// The inboxes of `session`'s connections here are told its rooms changed (so they re-read
     /// them), even if this server's lists already agree.
     pub fn rooms_changed(&self, session: PersonId) {
-        let people = self.people();
-        if let Some(person) = people.persons.get(&session) {
-            for mailbox in person.connections.values() {
-                mailbox.push(Private::RoomsChanged);
-            }
+        for mailbox in self.presence.people().inboxes(session) {
+            mailbox.push(Private::RoomsChanged);
         }
     }
 

@@ -9,7 +9,10 @@
 //!
 //! The *tail* (a last message nothing follows, so no gap shows it) is found by position checks:
 //! the cluster reads the store's last `seq` of every room listened to here and hands it to
-//! [`Hub::check_positions`].
+//! [`Repair::check_positions`].
+//!
+//! [`Repair`] holds only what repairing takes (the rooms, the log, the bus's state, metrics), so
+//! the commit paths and the cluster ingress can start a repair without the rest of the hub.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,8 +20,11 @@ use std::time::Duration;
 
 use tungstenite::Utf8Bytes;
 
-use super::room::Room;
-use super::{Delivery, Hub, SERVER};
+use super::commit::Log;
+use super::room::{Registry, Room};
+use super::{Delivery, SERVER};
+use crate::server::bus::Bus;
+use crate::server::metrics::Metrics;
 
 /// How long a gap may stay open before it is read from the store: long enough for a message a
 /// moment behind on the bus, short enough to be a hiccup rather than a stall.
@@ -33,21 +39,46 @@ const REPAIR_PAGE: u64 = 256;
 /// The longest wait between repair reads while the store fails.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-impl Hub {
+/// Fills the live rooms' gaps from the store. Cheap to clone: every clone repairs the same rooms.
+#[derive(Clone)]
+pub struct Repair {
+    rooms: Arc<Registry>,
+    log: Arc<dyn Log>,
+    metrics: Metrics,
+    /// Only asked whether it is up: with the bus down, nothing is on its way.
+    bus: Bus,
+}
+
+impl std::fmt::Debug for Repair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repair").finish_non_exhaustive()
+    }
+}
+
+impl Repair {
+    pub(super) fn new(rooms: Arc<Registry>, log: Arc<dyn Log>, metrics: Metrics, bus: Bus) -> Self {
+        Self {
+            rooms,
+            log,
+            metrics,
+            bus,
+        }
+    }
+
     /// A delivery left a gap in `room`: reads it from the store after [`GAP_WAIT`], unless a
     /// repair is already at work there.
-    pub(super) fn repair_soon(&self, room: &Arc<Room>) {
+    pub(super) fn soon(&self, room: &Arc<Room>) {
         // With the bus down nothing is on its way: read at once (after a moment that lets a burst
         // of gaps be read together).
-        let wait = if self.shared.bus.is_up() {
+        let wait = if self.bus.is_up() {
             GAP_WAIT
         } else {
             GAP_WAIT_BUS_DOWN
         };
-        self.start_repair(room, wait, "gap");
+        self.start(room, wait, "gap");
     }
 
-    fn start_repair(&self, room: &Arc<Room>, wait: Duration, reason: &'static str) {
+    fn start(&self, room: &Arc<Room>, wait: Duration, reason: &'static str) {
         if room.repairing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -55,18 +86,18 @@ impl Hub {
             room.repairing.store(false, Ordering::Release);
             return;
         };
-        let (hub, room) = (self.clone(), Arc::clone(room));
+        let (repair, room) = (self.clone(), Arc::clone(room));
         runtime.spawn(async move {
             let _repairing = Repairing {
-                hub: hub.clone(),
+                repair: repair.clone(),
                 room: Arc::clone(&room),
             };
-            hub.repair(&room, wait, reason).await;
+            repair.fill(&room, wait, reason).await;
         });
     }
 
     /// Reads `room`'s gaps from the store until none is left (or nobody listens any more).
-    async fn repair(&self, room: &Room, mut wait: Duration, reason: &'static str) {
+    async fn fill(&self, room: &Room, mut wait: Duration, reason: &'static str) {
         loop {
             tokio::time::sleep(wait).await;
             if !room.has_listeners() {
@@ -78,7 +109,6 @@ impl Hub {
             };
             let limit = (gap.to - gap.from + 1).min(REPAIR_PAGE);
             let read = self
-                .shared
                 .log
                 .since(
                     &room.name,
@@ -88,7 +118,7 @@ impl Hub {
                 .await;
             match read {
                 Ok(entries) if !entries.is_empty() => {
-                    self.shared.metrics.repaired(reason, entries.len() as u64);
+                    self.metrics.repaired(reason, entries.len() as u64);
                     for entry in entries {
                         let frame = Utf8Bytes::from(entry.to_json());
                         room.deliver(Delivery::sequenced(SERVER, entry.position(), frame));
@@ -116,9 +146,9 @@ impl Hub {
     /// comes back.
     pub fn check_positions(&self, heads: &[(String, u64)]) {
         for (name, head) in heads {
-            if let Some(room) = self.shared.rooms.get(name) {
+            if let Some(room) = self.rooms.get(name) {
                 if room.learn_position(*head) {
-                    self.start_repair(&room, Duration::ZERO, "tail");
+                    self.start(&room, Duration::ZERO, "tail");
                 }
             }
         }
@@ -126,8 +156,7 @@ impl Hub {
 
     /// The rooms someone listens to here (whose positions to check).
     pub fn listened_rooms(&self) -> Vec<String> {
-        self.shared
-            .rooms
+        self.rooms
             .listened()
             .iter()
             .map(|room| room.name.to_string())
@@ -136,7 +165,7 @@ impl Hub {
 
     /// A reader of `room` has everything up to `position` after its catch-up.
     pub fn reported(&self, room: &str, position: u64) {
-        if let Some(room) = self.shared.rooms.get(room) {
+        if let Some(room) = self.rooms.get(room) {
             room.reported(position);
         }
     }
@@ -144,7 +173,7 @@ impl Hub {
 
 /// Ends a room's repair however its task ends; starts another if a gap opened meanwhile.
 struct Repairing {
-    hub: Hub,
+    repair: Repair,
     room: Arc<Room>,
 }
 
@@ -152,9 +181,9 @@ impl Drop for Repairing {
     fn drop(&mut self) {
         self.room.repairing.store(false, Ordering::Release);
         if self.room.has_listeners() && self.room.gap().is_some() {
-            self.hub.start_repair(&self.room, GAP_WAIT, "gap");
+            self.repair.start(&self.room, GAP_WAIT, "gap");
         } else {
-            self.hub.shared.rooms.release(&self.room);
+            self.repair.rooms.release(&self.room);
         }
     }
 }

@@ -33,7 +33,7 @@ use tokio_stream::{Stream, StreamExt as _};
 use super::batch::Batch;
 use super::sequencer::{Gap, Sequencer};
 use super::{ConnId, Delivery};
-use crate::protocol::{ChatMessage, FrameError};
+use crate::protocol::{ChatMessage, FrameError, ServerMsg};
 use crate::server::store::NewMessage;
 
 /// Every live room, by name.
@@ -274,6 +274,13 @@ impl Registry {
         if let Some(room) = self.lock().get(name) {
             room.send(delivery);
         }
+    }
+
+    /// Sends a message without a `seq` (typing, presence, renames), serialized once, to `name`'s
+    /// subscribers but `origin`.
+    pub(super) fn broadcast(&self, name: &str, origin: ConnId, msg: &ServerMsg) {
+        let frame = tungstenite::Utf8Bytes::from(msg.to_json());
+        self.send(name, Delivery::unsequenced(origin, frame));
     }
 
     /// The live room called `name`, if any.

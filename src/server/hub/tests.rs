@@ -88,7 +88,7 @@ fn frame_text(private: Private) -> String {
 /// Registers a connection of session `n` called `nick` in `in_rooms`.
 fn arrive(hub: &Hub, n: i64, nick: &str, in_rooms: &[&str], conn: ConnId) -> (Inbox, Presence) {
     let key = nick.to_lowercase();
-    hub.connect(
+    hub.presence().connect(
         Arrival {
             person: PersonId::from_raw(n),
             session: crate::server::session::SessionId::from_store(n),
@@ -455,8 +455,12 @@ async fn a_crowd_is_summed_up_instead_of_announced_one_by_one() {
             bot: false,
         })
     );
-    assert_eq!(hub.online(), ["p0", "p1"], "a crowd's list is cut short");
-    assert_eq!(hub.listing(GENERAL).1, Some(4));
+    assert_eq!(
+        hub.presence().online(),
+        ["p0", "p1"],
+        "a crowd's list is cut short"
+    );
+    assert_eq!(hub.presence().listing(GENERAL).1, Some(4));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(next_frame(&mut general), roster(GENERAL, 4, None));
     assert_eq!(next_frame(&mut general), None, "one summary for both");
@@ -488,7 +492,7 @@ async fn a_person_joins_once_and_leaves_once_whatever_their_tabs() {
         .collect();
     assert_eq!(next_frame(&mut general), presence("alice", true));
     assert_eq!(next_frame(&mut general), None, "one join for three tabs");
-    assert_eq!(hub.online(), ["alice"]);
+    assert_eq!(hub.presence().online(), ["alice"]);
 
     tabs.truncate(1);
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -503,11 +507,15 @@ async fn a_person_joins_once_and_leaves_once_whatever_their_tabs() {
 
     drop(reloaded);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(hub.online(), ["alice"], "listed during the grace");
+    assert_eq!(
+        hub.presence().online(),
+        ["alice"],
+        "listed during the grace"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(next_frame(&mut general), presence("alice", false));
-    assert!(hub.online().is_empty());
-    assert_eq!(hub.people_online(), 0, "forgotten");
+    assert!(hub.presence().online().is_empty());
+    assert_eq!(hub.presence().people_online(), 0, "forgotten");
 }
 
 #[tokio::test(start_paused = true)]
@@ -525,7 +533,7 @@ async fn a_connection_task_that_panics_still_leaves() {
     assert_eq!(next_frame(&mut general), presence("ghost", true));
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(next_frame(&mut general), presence("ghost", false));
-    assert!(hub.online().is_empty(), "no ghost stays online");
+    assert!(hub.presence().online().is_empty(), "no ghost stays online");
 }
 
 #[tokio::test]
@@ -542,7 +550,7 @@ async fn a_private_message_reaches_both_parties_and_nobody_else() {
     let (mut b1_inbox, _b1) = arrive(&hub, 2, "Bob", &["general"], b1);
     let (mut c1_inbox, _c1) = arrive(&hub, 3, "carol", &["general"], c1);
 
-    let bob = hub.find_online("bob").expect("bob is online");
+    let bob = hub.presence().find_online("bob").expect("bob is online");
     assert_eq!(
         (bob.person, bob.nick.as_str()),
         (PersonId::from_raw(2), "Bob")
@@ -561,7 +569,7 @@ async fn a_private_message_reaches_both_parties_and_nobody_else() {
     assert_eq!(frame_text(a2_inbox.recv().await), dm, "my other tab");
     assert!(a1_inbox.try_recv().is_none(), "not back to the sending tab");
     assert!(c1_inbox.try_recv().is_none(), "never to a third person");
-    assert!(hub.find_online("nobody").is_none());
+    assert!(hub.presence().find_online("nobody").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -633,11 +641,12 @@ async fn membership_tells_the_room_and_the_sessions_other_tabs() {
     let (mut a2_inbox, _a2) = arrive(&hub, 1, "alice", &["general"], a2);
     let (_b1_inbox, _b1) = arrive(&hub, 2, "bob", &["general", "rust"], b1);
     let mut rust = hub.subscribe("rust", b1);
-    assert_eq!(hub.members("rust"), ["bob"]);
+    assert_eq!(hub.presence().members("rust"), ["bob"]);
 
-    hub.membership(PersonId::from_raw(1), "rust", true, a1);
-    assert_eq!(hub.members("rust"), ["alice", "bob"]);
-    assert_eq!(hub.members("general"), ["alice", "bob"]);
+    hub.presence()
+        .membership(PersonId::from_raw(1), "rust", true, a1);
+    assert_eq!(hub.presence().members("rust"), ["alice", "bob"]);
+    assert_eq!(hub.presence().members("general"), ["alice", "bob"]);
     assert_eq!(
         next_frame(&mut rust),
         Some(ServerMsg::Member {
@@ -653,8 +662,9 @@ async fn membership_tells_the_room_and_the_sessions_other_tabs() {
     );
     assert!(a1_inbox.try_recv().is_none(), "the tab that joined knows");
 
-    hub.membership(PersonId::from_raw(1), "rust", false, a2);
-    assert_eq!(hub.members("rust"), ["bob"]);
+    hub.presence()
+        .membership(PersonId::from_raw(1), "rust", false, a2);
+    assert_eq!(hub.presence().members("rust"), ["bob"]);
     assert_eq!(frame_text(a1_inbox.recv().await), "rooms changed");
 }
 
@@ -665,12 +675,13 @@ async fn a_rename_moves_the_name_in_every_list_and_index() {
     let (_ai, _ap) = arrive(&hub, 1, "alice", &["general", "rust"], a);
     let (_bi, _bp) = arrive(&hub, 2, "bob", &["general"], b);
     let mut general = hub.subscribe(GENERAL, b);
-    hub.rename(PersonId::from_raw(1), "alice", "Alicia", "alicia", a);
-    assert_eq!(hub.members("rust"), ["Alicia"]);
-    assert_eq!(hub.online(), ["Alicia", "bob"]);
-    assert!(hub.find_online("alice").is_none());
+    hub.presence()
+        .rename(PersonId::from_raw(1), "alice", "Alicia", "alicia", a);
+    assert_eq!(hub.presence().members("rust"), ["Alicia"]);
+    assert_eq!(hub.presence().online(), ["Alicia", "bob"]);
+    assert!(hub.presence().find_online("alice").is_none());
     assert_eq!(
-        hub.find_online("alicia").map(|r| r.nick),
+        hub.presence().find_online("alicia").map(|r| r.nick),
         Some("Alicia".into())
     );
     assert_eq!(

@@ -27,21 +27,26 @@
 //! its rate-limit buckets and an async lock that puts what must happen in one order per person
 //! (membership changes, a new connection's registration, at-most-once sends) in that order across
 //! all their devices and tabs.
+//!
+//! [`Sessions`] is what goes through the store (creating, looking up, claiming, renaming,
+//! refreshing); [`SessionCache`] (`sessions.cache()`) is what this server holds and can answer
+//! or forget without it, which is all that what the bus and the moderators' paths tell it needs.
 
+mod cache;
 pub mod nick;
 mod person;
 pub mod token;
 
+use cache::Entry;
+pub use cache::SessionCache;
+
 use person::State;
 pub use person::{banned, Online, Person, Standing};
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
-
-use lru::LruCache;
 
 use super::clock::{now_rfc3339, rfc3339_ago, rfc3339_in};
 use super::limits::{wait_ms, AddrKey, Rate, Throttle, TokenBucket};
@@ -152,30 +157,7 @@ pub struct Sessions {
 struct Shared {
     config: SessionConfig,
     store: Store,
-    cache: Mutex<Cache>,
-}
-
-/// A session as cached: its number, its person, and its connections here.
-#[derive(Debug, Clone)]
-struct Entry {
-    session: SessionId,
-    person: Arc<Person>,
-    connections: usize,
-}
-
-#[derive(Debug)]
-struct Cache {
-    /// Sessions with a connection on this server; each leaves when its last connection closes.
-    live: HashMap<Digest, Entry>,
-    /// The people with a connection here, by id (the bus names people by id).
-    people: HashMap<PersonId, Arc<Person>>,
-    /// Every person in memory, so that two sessions of one person share one [`Person`].
-    known: HashMap<PersonId, Weak<Person>>,
-    /// Recently used sessions without a connection, bounded.
-    idle: LruCache<Digest, Entry>,
-    /// The name keys held by people live here: a name in use here is refused without a store
-    /// round trip.
-    names: HashMap<String, PersonId>,
+    cache: SessionCache,
 }
 
 /// A person made for someone who picked a name, with the session their browser or client now
@@ -210,27 +192,18 @@ impl Created {
 
 impl Sessions {
     pub fn new(config: SessionConfig, store: Store) -> Self {
-        let capacity = NonZeroUsize::new(config.max_cached).unwrap_or(NonZeroUsize::MIN);
         Self {
             shared: Arc::new(Shared {
+                cache: SessionCache::new(config.max_cached),
                 config,
                 store,
-                cache: Mutex::new(Cache {
-                    live: HashMap::new(),
-                    people: HashMap::new(),
-                    known: HashMap::new(),
-                    idle: LruCache::new(capacity),
-                    names: HashMap::new(),
-                }),
             }),
         }
     }
 
-    fn cache(&self) -> MutexGuard<'_, Cache> {
-        self.shared
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// What this server holds in memory, asked and changed without the store.
+    pub fn cache(&self) -> &SessionCache {
+        &self.shared.cache
     }
 
     /// The session cache's settings.
@@ -258,19 +231,11 @@ impl Sessions {
         }
     }
 
-    /// The name key's holder among people live here, other than `me`.
-    fn held_here(&self, key: &str, me: Option<PersonId>) -> bool {
-        self.cache()
-            .names
-            .get(key)
-            .is_some_and(|holder| Some(*holder) != me)
-    }
-
     /// Checks a nickname someone typed: normalized, valid, and not held by someone connected
     /// here (a name in use here is refused without a store round trip).
     pub fn check_name(&self, nick: &str) -> Result<Nick, FrameError> {
         let nick = nick::normalize(nick)?;
-        if self.held_here(&nick.key, None) {
+        if self.shared.cache.held_here(&nick.key, None) {
             return Err(nick_taken(&nick.display));
         }
         Ok(nick)
@@ -322,7 +287,7 @@ impl Sessions {
         }
         let person = Arc::new(person);
         let session = SessionId(session);
-        let mut cache = self.cache();
+        let mut cache = self.shared.cache.lock();
         cache.known.insert(person.id, Arc::downgrade(&person));
         cache.idle.put(
             digest,
@@ -361,7 +326,7 @@ impl Sessions {
             .await?;
         let over: Vec<SessionId> = over.into_iter().map(SessionId).collect();
         if !over.is_empty() {
-            self.forget_sessions(person, &over);
+            self.shared.cache.forget_sessions(person, &over);
         }
         Ok((token, over))
     }
@@ -370,7 +335,7 @@ impl Sessions {
     /// unknown, expired or signed-out token.
     pub async fn lookup(&self, token: &str) -> Result<Option<Found>, StoreError> {
         let digest = token::digest(token);
-        if let Some(found) = self.in_cache(&digest) {
+        if let Some(found) = self.shared.cache.find(&digest, self.config().forget_after) {
             // With other servers, only a person connected here is kept current (by the bus); any
             // other is read again, as another server may have changed them.
             if !self.config().shared || found.person.connections() > 0 {
@@ -386,33 +351,17 @@ impl Sessions {
         Ok(saved.map(|saved| self.admit(digest, SessionId(saved.id), saved.person)))
     }
 
-    fn in_cache(&self, digest: &Digest) -> Option<Found> {
-        let mut cache = self.cache();
-        if let Some(entry) = cache.live.get(digest) {
-            return Some(Found {
-                person: Arc::clone(&entry.person),
-                session: entry.session,
-                digest: *digest,
-            });
-        }
-        let entry = cache.idle.get(digest)?.clone();
-        // Unused for longer than a session lives: expired, whatever the cache still holds.
-        if entry.person.lock().idle_since.elapsed() > self.config().forget_after {
-            cache.idle.pop(digest);
-            return None;
-        }
-        Some(Found {
-            person: entry.person,
-            session: entry.session,
-            digest: *digest,
-        })
-    }
-
     /// Caches a session read from the store with its person, who is the one already in memory if
     /// there is one (brought up to date: there is never more than one in memory).
     fn admit(&self, digest: Digest, session: SessionId, saved: SavedPerson) -> Found {
         let id = PersonId(saved.id);
-        let existing = self.cache().known.get(&id).and_then(Weak::upgrade);
+        let existing = self
+            .shared
+            .cache
+            .lock()
+            .known
+            .get(&id)
+            .and_then(Weak::upgrade);
         let person = match existing {
             Some(person) => {
                 self.reload(&person, saved);
@@ -424,7 +373,7 @@ impl Sessions {
                 self.reload(&person, saved);
                 person.lock().fresh_directs = Some(last_direct);
                 let person = Arc::new(person);
-                let mut cache = self.cache();
+                let mut cache = self.shared.cache.lock();
                 // Another lookup may have made them meanwhile: that one is the person.
                 match cache.known.get(&id).and_then(Weak::upgrade) {
                     Some(first) => first,
@@ -435,7 +384,7 @@ impl Sessions {
                 }
             }
         };
-        let mut cache = self.cache();
+        let mut cache = self.shared.cache.lock();
         if let Some(entry) = cache.live.get(&digest) {
             return Found {
                 person: Arc::clone(&entry.person),
@@ -497,132 +446,9 @@ impl Sessions {
             (old, state.connections > 0)
         };
         if connected && old.key != key {
-            let mut cache = self.cache();
-            if cache.names.get(&old.key) == Some(&person.id) {
-                cache.names.remove(&old.key);
-            }
-            cache.names.insert(key, person.id);
+            self.shared.cache.lock().rekey(person.id, &old.key, key);
         }
         old.display
-    }
-
-    /// Records that person `id` was muted (`ban: false`) or banned until `until` (by this server
-    /// or, through the bus, another): their connected copy learns it; a copy without a connection
-    /// is forgotten, so that its next use reads the store.
-    pub fn sanctioned(&self, id: PersonId, ban: bool, until: &str) {
-        match self.live(id) {
-            Some(person) => person.update_standing(|s| {
-                let until = Some(until.to_owned());
-                if ban {
-                    s.banned_until = until;
-                } else {
-                    s.muted_until = until;
-                }
-            }),
-            None => self.forget_idle(id),
-        }
-    }
-
-    /// Records that person `id`'s mutes (`ban: false`) or bans were lifted: their connected copy
-    /// learns it; a copy without a connection is forgotten, so that its next use reads the store.
-    pub fn lifted(&self, id: PersonId, ban: bool) {
-        match self.live(id) {
-            Some(person) => person.update_standing(|s| {
-                if ban {
-                    s.banned_until = None;
-                } else {
-                    s.muted_until = None;
-                }
-            }),
-            None => self.forget_idle(id),
-        }
-    }
-
-    /// Drops person `id`'s sessions from the cache of sessions without a connection here, so that
-    /// their next use reads the store: after a change made to them in the store by someone else.
-    /// A walk of that cache (at most `max_cached`), for what moderators and the operator do, not
-    /// what every request does.
-    fn forget_idle(&self, id: PersonId) {
-        let mut cache = self.cache();
-        let digests: Vec<Digest> = cache
-            .idle
-            .iter()
-            .filter(|(_, entry)| entry.person.id == id)
-            .map(|(digest, _)| *digest)
-            .collect();
-        for digest in digests {
-            cache.idle.pop(&digest);
-        }
-        if !cache.people.contains_key(&id) {
-            cache.known.remove(&id);
-        }
-    }
-
-    /// Forgets sessions `which` of person `id` (signed out, replaced, revoked): their tokens no
-    /// longer work here (the store already says so). Their connections are closed by the caller
-    /// (`Hub::end_sessions`).
-    pub fn forget_sessions(&self, id: PersonId, which: &[SessionId]) {
-        let mut cache = self.cache();
-        let live: Vec<Digest> = cache
-            .live
-            .iter()
-            .filter(|(_, entry)| entry.person.id == id && which.contains(&entry.session))
-            .map(|(digest, _)| *digest)
-            .collect();
-        for digest in live {
-            cache.live.remove(&digest);
-        }
-        let idle: Vec<Digest> = cache
-            .idle
-            .iter()
-            .filter(|(_, entry)| entry.person.id == id && which.contains(&entry.session))
-            .map(|(digest, _)| *digest)
-            .collect();
-        for digest in idle {
-            cache.idle.pop(&digest);
-        }
-    }
-
-    /// Forgets every session of person `id` (they were deleted).
-    pub fn forget_person(&self, id: PersonId) {
-        let mut cache = self.cache();
-        cache.live.retain(|_, entry| entry.person.id != id);
-        let idle: Vec<Digest> = cache
-            .idle
-            .iter()
-            .filter(|(_, entry)| entry.person.id == id)
-            .map(|(digest, _)| *digest)
-            .collect();
-        for digest in idle {
-            cache.idle.pop(&digest);
-        }
-        cache.known.remove(&id);
-    }
-
-    /// The people this server holds (with a connection here, or cached) who are in `room`.
-    pub fn cached_in(&self, room: &str) -> Vec<Arc<Person>> {
-        let cache = self.cache();
-        cache
-            .known
-            .values()
-            .filter_map(Weak::upgrade)
-            .filter(|person| person.is_member(room))
-            .collect()
-    }
-
-    /// Person `id`, if they have a connection here.
-    pub fn live(&self, id: PersonId) -> Option<Arc<Person>> {
-        self.cache().people.get(&id).cloned()
-    }
-
-    /// Person `id`, if this server holds them at all.
-    pub fn known(&self, id: PersonId) -> Option<Arc<Person>> {
-        self.cache().known.get(&id).and_then(Weak::upgrade)
-    }
-
-    /// The people with a connection here.
-    pub fn live_ids(&self) -> Vec<PersonId> {
-        self.cache().people.keys().copied().collect()
     }
 
     /// Person `id` as the store has them now.
@@ -643,7 +469,7 @@ impl Sessions {
         if known {
             return Ok(true);
         }
-        if self.held_here(&key, Some(person.id)) {
+        if self.shared.cache.held_here(&key, Some(person.id)) {
             return Ok(false);
         }
         let hold = self.config().idle_hold;
@@ -677,7 +503,7 @@ impl Sessions {
             return Err(nick_taken(&person.nick()));
         }
         let digest = found.digest;
-        let mut cache = self.cache();
+        let mut cache = self.shared.cache.lock();
         let key = {
             let mut state = person.lock();
             state.connections += 1;
@@ -709,7 +535,7 @@ impl Sessions {
     /// The last part of a connection's life, from [`Online`]'s drop.
     fn disconnected(&self, person: &Arc<Person>, session: SessionId, digest: &Digest) {
         let last = {
-            let mut cache = self.cache();
+            let mut cache = self.shared.cache.lock();
             let (last, key) = {
                 let mut state = person.lock();
                 state.connections = state.connections.saturating_sub(1);
@@ -784,7 +610,7 @@ impl Sessions {
             .renames
             .take(Instant::now())
             .map_err(|wait| FrameError::rate_limited("renames", wait_ms(wait)))?;
-        if self.held_here(&new.key, Some(person.id)) {
+        if self.shared.cache.held_here(&new.key, Some(person.id)) {
             return Err(nick_taken(&new.display));
         }
         let hold = self.config().idle_hold;
@@ -808,11 +634,7 @@ impl Sessions {
             state.connections > 0
         };
         if connected {
-            let mut cache = self.cache();
-            if cache.names.get(&old.key) == Some(&person.id) {
-                cache.names.remove(&old.key);
-            }
-            cache.names.insert(new.key, person.id);
+            self.shared.cache.lock().rekey(person.id, &old.key, new.key);
         }
         Ok((old.display, new.display))
     }
@@ -839,7 +661,7 @@ impl Sessions {
     /// unused for [`SessionConfig::cache_idle`] leave the cache.
     pub async fn refresh(&self) -> Result<(), StoreError> {
         let (sessions, people): (Vec<i64>, Vec<i64>) = {
-            let mut cache = self.cache();
+            let mut cache = self.shared.cache.lock();
             let cutoff = Instant::now()
                 .checked_sub(self.config().cache_idle)
                 .unwrap_or_else(Instant::now);
@@ -870,12 +692,6 @@ impl Sessions {
             .store
             .sweep_people(&rfc3339_ago(self.config().forget_after), &now_rfc3339())
             .await
-    }
-
-    /// How many sessions are in memory: with a connection here, and without.
-    pub fn cached(&self) -> (usize, usize) {
-        let cache = self.cache();
-        (cache.live.len(), cache.idle.len())
     }
 }
 

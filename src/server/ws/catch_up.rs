@@ -97,7 +97,7 @@ impl<S: WsIo> Connection<S> {
             cursor.delivered = cursor.delivered.max(since);
         }
         if head == since {
-            self.ctx.hub.reported(room, since);
+            self.ctx.hub.repair().reported(room, since);
             // Nothing was missed: said so, without reading a page.
             let frame = history_frame(
                 &HistoryFrame {
@@ -136,7 +136,7 @@ impl<S: WsIo> Connection<S> {
                 cursor.advance(last.1);
             }
             cursor.stale = None;
-            self.ctx.hub.reported(room, cursor.delivered);
+            self.ctx.hub.repair().reported(room, cursor.delivered);
         }
         let frame = history_frame(
             &HistoryFrame {
@@ -237,7 +237,7 @@ impl<S: WsIo> Connection<S> {
                     self.send_history_end(room).await?;
                 }
                 if let Some(cursor) = me.cursors.get(room) {
-                    self.ctx.hub.reported(room, cursor.delivered);
+                    self.ctx.hub.repair().reported(room, cursor.delivered);
                 }
                 return Ok(());
             }

@@ -294,7 +294,7 @@ impl<S: WsIo> Connection<S> {
         room: &str,
         reply_to: Option<&str>,
     ) -> Result<(), End> {
-        let (members, count) = self.ctx.hub.listing(room);
+        let (members, count) = self.ctx.hub.presence().listing(room);
         let joined = ServerMsg::Joined {
             room: room.to_owned(),
             members,

@@ -203,7 +203,7 @@ impl<S: WsIo> Connection<S> {
                 rooms: &rooms,
                 bot: person.standing().bot,
             };
-            let (inbox, presence) = self.ctx.hub.connect(arrival, self.id);
+            let (inbox, presence) = self.ctx.hub.presence().connect(arrival, self.id);
             (rooms, subscriptions, inbox, presence)
         };
         let mut me = Me {
@@ -274,14 +274,14 @@ impl<S: WsIo> Connection<S> {
         let hub = &self.ctx.hub;
         let standing = session.standing();
         let muted_until = standing.muted_at(&now_rfc3339()).map(str::to_owned);
-        let bots = hub.bots_online();
+        let bots = hub.presence().bots_online();
         let mut cap = usize::MAX;
         loop {
             let mut online = Vec::new();
             let mut members = BTreeMap::new();
             let mut counts = BTreeMap::new();
             for room in &rooms {
-                let (mut list, mut count) = hub.listing(room);
+                let (mut list, mut count) = hub.presence().listing(room);
                 if room != GENERAL && list.len() > cap {
                     count = Some(count.unwrap_or(list.len()));
                     list.truncate(cap);
@@ -319,7 +319,7 @@ impl<S: WsIo> Connection<S> {
             let longest = rooms
                 .iter()
                 .filter(|room| *room != GENERAL)
-                .map(|room| hub.listing(room).0.len())
+                .map(|room| hub.presence().listing(room).0.len())
                 .max()
                 .unwrap_or(0);
             cap = cap.min(longest) / 2;

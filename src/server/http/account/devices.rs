@@ -700,8 +700,8 @@ pub async fn delete(
     if let Err(err) = noted {
         tracing::warn!(%err, "telling the other servers of a deletion failed");
     }
-    state.sessions.forget_person(id);
-    state.hub.end_sessions(
+    state.sessions.cache().forget_person(id);
+    state.hub.presence().end_sessions(
         id,
         None,
         crate::protocol::ErrorCode::SignedOut,

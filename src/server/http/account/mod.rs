@@ -52,7 +52,7 @@ pub async fn start_session(
             unavailable()
         })?;
     if !over.is_empty() {
-        state.hub.sign_out_everywhere(person, &over);
+        state.hub.presence().sign_out_everywhere(person, &over);
     }
     if let Some(previous) = signed_in(state, &jar).await {
         sign_out(state, previous.person.id, &[previous.session.get()]).await;
@@ -89,8 +89,8 @@ pub async fn sign_out_where(state: &AppState, person: PersonId, which: SignOut<'
                 .map(crate::server::session::SessionId::from_store)
                 .collect();
             if !deleted.is_empty() {
-                state.sessions.forget_sessions(person, &deleted);
-                state.hub.sign_out_everywhere(person, &deleted);
+                state.sessions.cache().forget_sessions(person, &deleted);
+                state.hub.presence().sign_out_everywhere(person, &deleted);
                 // The bus tells the other servers at once; the store's event tells them even if
                 // the bus lost it (each server polls it).
                 let ids: Vec<String> = deleted.iter().map(|s| s.get().to_string()).collect();

@@ -117,7 +117,7 @@ async fn admitted(ctx: &Ctx, me: &Me, to: PersonId, to_nick: &str) -> Result<(),
 /// by that name.
 async fn recipient(ctx: &Ctx, to: &str) -> Result<(PersonId, String), FrameError> {
     let key = nick::key(to);
-    if let Some(online) = ctx.hub.find_online(&key) {
+    if let Some(online) = ctx.hub.presence().find_online(&key) {
         return Ok((online.person, online.nick));
     }
     let (id, nick) = ctx.store.person_named(&key).await?.ok_or_else(|| {

@@ -83,17 +83,17 @@ pub async fn sanction<S: WsIo>(
             .into())
         }
     };
-    let hub = &conn.ctx.hub;
-    let ban = kind == SanctionKind::Ban;
+    let (hub, cached) = (&conn.ctx.hub, conn.ctx.sessions.cache());
+    let (ban, until) = (kind == SanctionKind::Ban, &sanction.until);
     let people = std::iter::once(sanction.person_id).chain(sanction.covered.iter().copied());
     for id in people {
         let id = PersonId::from_store(id);
-        conn.ctx.sessions.sanctioned(id, ban, &sanction.until);
+        cached.sanctioned(id, ban, until);
         if ban {
-            hub.close_session(id, &sanction.until, &sanction.reason);
+            hub.presence().close_session(id, until, &sanction.reason);
         }
         // Before everyone is told: the other servers apply it first (the bus keeps one order).
-        hub.sanctioned(id, ban, &sanction.until, &sanction.reason);
+        hub.sanctioned(id, ban, until, &sanction.reason);
     }
     let announcement = ServerMsg::Moderated {
         action: match kind {
@@ -146,7 +146,10 @@ pub async fn lift<S: WsIo>(
     let nick = first.nick.clone();
     for person in &lifted {
         let id = PersonId::from_store(person.person_id);
-        conn.ctx.sessions.lifted(id, kind == SanctionKind::Ban);
+        conn.ctx
+            .sessions
+            .cache()
+            .lifted(id, kind == SanctionKind::Ban);
         conn.ctx.hub.session_changed(id);
     }
     let announcement = ServerMsg::Moderated {

@@ -14,7 +14,10 @@ pub async fn apply<S: WsIo>(
     let (from, to) = conn.ctx.sessions.rename(&me.person, nick).await?;
     if from != to {
         let key = me.person.nick_key();
-        conn.ctx.hub.rename(me.person.id, &from, &to, &key, conn.id);
+        conn.ctx
+            .hub
+            .presence()
+            .rename(me.person.id, &from, &to, &key, conn.id);
     }
     let renamed = ServerMsg::Renamed {
         from,

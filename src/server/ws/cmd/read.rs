@@ -83,6 +83,7 @@ pub async fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, at: Position)
     if moved {
         conn.ctx
             .hub
+            .presence()
             .tell_person_everywhere(me.person.id, conn.id, &frame);
     }
     Ok(())
