@@ -119,6 +119,7 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
             let (token, digest) = token::generate();
             let expires = rfc3339_in(valid_for);
             store
+                .moderation()
                 .create_moderator_link(&token::hex(&digest), &now, &expires)
                 .await?;
             let _ = writeln!(out, "{}/moderator/{token}", url.trim_end_matches('/'));
@@ -136,6 +137,7 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
             let (token, digest) = token::generate();
             let expires = rfc3339_in(valid_for);
             store
+                .accounts()
                 .create_invite(&token::hex(&digest), ADMIN, uses, (&now, &expires))
                 .await?;
             // The link last, where scripts look for it.
@@ -147,7 +149,7 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
             let _ = writeln!(out, "{}/invite/{token}", url.trim_end_matches('/'));
         }
         AdminCommand::Moderators => {
-            let moderators = store.moderators().await?;
+            let moderators = store.moderation().moderators().await?;
             if moderators.is_empty() {
                 out.push_str("No moderators. Make one with `chinwag admin moderator-link`.\n");
             }
@@ -162,7 +164,10 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
         }
         AdminCommand::RevokeModerator { nick: name } => {
             let key = nick::key(name.trim());
-            let revoked = store.revoke_moderator(&key, ADMIN, &now).await?;
+            let revoked = store
+                .moderation()
+                .revoke_moderator(&key, ADMIN, &now)
+                .await?;
             if revoked.is_empty() {
                 return Err(AdminError::Refused(format!("{name} is not a moderator")));
             }
@@ -174,7 +179,7 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
             } else {
                 SanctionKind::Ban
             };
-            let list = store.sanctions_in_force(kind, &now).await?;
+            let list = store.moderation().sanctions_in_force(kind, &now).await?;
             if list.is_empty() {
                 let _ = writeln!(out, "No {}s in force.", kind.as_str());
             }
@@ -197,7 +202,7 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
             out = lift(store, SanctionKind::Mute, &who, &now).await?;
         }
         AdminCommand::Rooms { empty } => {
-            let rooms = store.rooms().await?;
+            let rooms = store.rooms().all().await?;
             let rooms: Vec<_> = rooms
                 .into_iter()
                 .filter(|r| !empty || r.members == 0)
@@ -220,7 +225,7 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
         AdminCommand::DeleteRoom { rooms } => {
             for room in rooms {
                 let room = room.trim().trim_start_matches('#').to_owned();
-                if !store.delete_room(&room).await? {
+                if !store.rooms().delete_room(&room).await? {
                     let _ = writeln!(out, "No room {}.", shown(&room));
                     continue;
                 }
@@ -234,6 +239,7 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
             })?;
             let (token, digest) = token::generate();
             match store
+                .moderation()
                 .create_bot(&token::hex(&digest), &name.display, &name.key, &now)
                 .await?
             {
@@ -258,6 +264,7 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
             let (token, digest) = token::generate();
             let key = nick::key(name.trim());
             let Some((id, old)) = store
+                .moderation()
                 .rotate_bot_token(&key, &token::hex(&digest), &now)
                 .await?
             else {
@@ -283,13 +290,13 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
         }
         AdminCommand::RevokeBot { name } => {
             let key = nick::key(name.trim());
-            let Some(id) = store.bot_named(&key).await? else {
+            let Some(id) = store.moderation().bot_named(&key).await? else {
                 return Err(AdminError::Refused(format!(
                     "no bot is called {}",
                     shown(&name)
                 )));
             };
-            store.delete_person(id, true, &now).await?;
+            store.accounts().delete_person(id, true, &now).await?;
             event(store, "person_deleted", &id.to_string(), "", &now).await?;
             let _ = writeln!(
                 out,
@@ -298,7 +305,7 @@ async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminEr
             );
         }
         AdminCommand::Audit { limit } => {
-            for e in store.audit_log(None, limit).await? {
+            for e in store.moderation().audit_log(None, limit).await? {
                 let _ = writeln!(
                     out,
                     "{}\t{}\t{}\t{}\t{}",
@@ -325,6 +332,7 @@ async fn lift(
     let who = who.trim().trim_start_matches('#');
     let id = who.parse::<i64>().ok();
     let lifted = store
+        .moderation()
         .lift_sanctions(kind, &nick::key(who), id, ADMIN, now)
         .await?;
     if lifted.is_empty() {
@@ -368,6 +376,7 @@ async fn event(
     now: &str,
 ) -> Result<(), AdminError> {
     store
+        .moderation()
         .admin_event(kind, subject, detail, now, &rfc3339_ago(EVENTS_KEPT))
         .await?;
     Ok(())

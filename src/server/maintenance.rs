@@ -50,7 +50,12 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     // Only what the operator does from now on: what came before, the store already says.
-    let mut seen = state.store.admin_events_head().await.unwrap_or(0);
+    let mut seen = state
+        .store
+        .moderation()
+        .admin_events_head()
+        .await
+        .unwrap_or(0);
     loop {
         tokio::select! {
             _ = addresses.tick() => {
@@ -67,7 +72,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 Ok(deleted) => tracing::info!(deleted, "deleted expired sessions"),
                 Err(err) => tracing::warn!(%err, "deleting expired sessions failed"),
             },
-            _ = admin.tick() => match state.store.admin_events_after(seen).await {
+            _ = admin.tick() => match state.store.moderation().admin_events_after(seen).await {
                 Ok(events) => {
                     for event in events {
                         seen = seen.max(event.id);
@@ -78,7 +83,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             },
             _ = reclaim.tick() => {
                 let idle_before = rfc3339_ago(state.limits.room_idle);
-                match state.store.reclaim_rooms(&idle_before).await {
+                match state.store.rooms().reclaim_rooms(&idle_before).await {
                     Ok(rooms) if rooms.is_empty() => {}
                     Ok(rooms) => tracing::info!(count = rooms.len(), "reclaimed idle rooms nobody is in"),
                     Err(err) => tracing::warn!(%err, "reclaiming idle rooms failed"),

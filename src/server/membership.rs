@@ -51,7 +51,7 @@ impl Membership<'_> {
         }
         // Creating a room costs more than joining one: it is counted per address. (Live rooms exist,
         // so only a room no one listens to needs asking the store.)
-        let exists = self.hub.is_live(room) || self.store.room_exists(room).await?;
+        let exists = self.hub.is_live(room) || self.store.rooms().room_exists(room).await?;
         if !exists {
             if let Err(wait) = self.addresses.rooms.check(addr) {
                 return Err(FrameError::rate_limited(
@@ -67,7 +67,11 @@ impl Membership<'_> {
             per_address: self.limits.max_rooms_per_addr,
             address: &address,
         };
-        let outcome = self.store.join(session.id.get(), room, &at, caps).await?;
+        let outcome = self
+            .store
+            .rooms()
+            .join(session.id.get(), room, &at, caps)
+            .await?;
         match outcome {
             JoinOutcome::Joined { .. } => {}
             JoinOutcome::RoomLimit => {
@@ -114,7 +118,7 @@ impl Membership<'_> {
                 format!("you are not in the room {room:?}"),
             ));
         }
-        self.store.leave(session.id.get(), room).await?;
+        self.store.rooms().leave(session.id.get(), room).await?;
         session.remove_room(room);
         self.hub
             .presence()

@@ -56,6 +56,7 @@ pub async fn mentions(hub: &Hub, store: &Store, text: &str) -> Vec<String> {
             // A lookup failure only leaves one mention unlisted; the message itself is not at
             // stake.
             None => store
+                .people()
                 .person_named(&key)
                 .await
                 .ok()

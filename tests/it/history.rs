@@ -186,7 +186,11 @@ async fn a_message_is_acked_only_once_it_is_stored() {
     let store = chinwag::server::store::Store::open(&server.data.store())
         .await
         .expect("open");
-    let page = store.history("general", None, 10).await.expect("history");
+    let page = store
+        .messages()
+        .history("general", None, 10)
+        .await
+        .expect("history");
     let stored = page.messages().last().expect("stored");
     assert_eq!(
         (stored.seq, stored.text.as_str()),

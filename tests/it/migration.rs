@@ -69,11 +69,13 @@ async fn previous_release(url: &str, migrations: &str) {
 async fn check(config: StoreConfig) {
     let store = Store::open(&config).await.expect("migrated");
     let alice = store
+        .people()
         .session_by_hash("hash-alice", "2000-01-01T00:00:00.000Z")
         .await
         .expect("read")
         .expect("alice's session still signs her in");
     let bob = store
+        .people()
         .session_by_hash("hash-bob", "2000-01-01T00:00:00.000Z")
         .await
         .expect("read")
@@ -91,6 +93,7 @@ async fn check(config: StoreConfig) {
 
     // Her message is hers (a retry of it is recognized; she may edit it).
     let mine = store
+        .messages()
         .sent_before("rust", a, "c-1")
         .await
         .expect("read")
@@ -98,17 +101,22 @@ async fn check(config: StoreConfig) {
     assert_eq!(mine.text, "hello rust");
     // Their private message is both of theirs.
     for person in [a, b] {
-        let dms = store.directs(person, None, 10).await.expect("read");
+        let dms = store
+            .directs()
+            .of_person(person, None, 10)
+            .await
+            .expect("read");
         assert_eq!(dms.len(), 1, "person {person}");
         assert_eq!(dms[0].text, "psst");
     }
     assert_eq!(
-        store.direct_peer(a, 1).await.expect("read"),
+        store.directs().direct_peer(a, 1).await.expect("read"),
         Some(b),
         "the conversation's parties"
     );
     // Bob is still muted, as a person.
     let mutes = store
+        .moderation()
         .sanctions_in_force(SanctionKind::Mute, "2026-12-07T00:00:00.000Z")
         .await
         .expect("read");
@@ -118,6 +126,7 @@ async fn check(config: StoreConfig) {
     );
     // New people get new numbers.
     let carol = store
+        .people()
         .create_person(
             &"cc".repeat(32),
             ("carol", "carol"),
@@ -129,7 +138,7 @@ async fn check(config: StoreConfig) {
         .expect("create")
         .expect("a free name");
     assert!(carol.1 != a && carol.1 != b);
-    assert_eq!(store.person_count().await.expect("count"), 3);
+    assert_eq!(store.people().person_count().await.expect("count"), 3);
     store.close().await;
 }
 

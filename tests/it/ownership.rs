@@ -102,7 +102,7 @@ async fn sessions_unseen_past_their_lifetime_are_forgotten_and_deleted() {
     // Only the store is polled: trying the token would make the session seen again.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let store = Store::open(&data.store()).await.expect("store");
-    while store.session_count().await.expect("count") != 1 {
+    while store.people().session_count().await.expect("count") != 1 {
         assert!(
             std::time::Instant::now() < deadline,
             "the unseen session is deleted (a connected one is kept seen)"
@@ -144,6 +144,7 @@ async fn two_tabs_joining_and_leaving_at_once_leave_one_truth() {
         let store = Store::open(&data.store()).await.expect("store");
         let person = stored_person(&store, &token).await;
         let in_store = store
+            .rooms()
             .rooms_of(person)
             .await
             .expect("rooms")
@@ -185,6 +186,7 @@ async fn stored_person(store: &Store, token: &str) -> i64 {
         .map(|b| format!("{b:02x}"))
         .collect();
     store
+        .people()
         .session_by_hash(&hash, "2000-01-01T00:00:00.000Z")
         .await
         .expect("read")
@@ -208,7 +210,7 @@ async fn a_hello_naming_rooms_in_since_creates_none() {
     assert_eq!(rooms_of(&welcome), ["general"]);
     let store = Store::open(&data.store()).await.expect("store");
     assert!(
-        store.room_count().await.expect("count") <= 1,
+        store.rooms().room_count().await.expect("count") <= 1,
         "only general, if anything"
     );
     store.close().await;

@@ -124,7 +124,7 @@ async fn append(
         action,
         person_id,
     };
-    let mut stored = store.append_batch(room, vec![draft]).await?;
+    let mut stored = store.messages().append_batch(room, vec![draft]).await?;
     Ok(stored.remove(0).into_message())
 }
 
@@ -140,6 +140,7 @@ fn device(address: &str) -> Device<'_> {
 /// until `t9`: the person's id.
 async fn person(store: &Store, hash: &str, nick: &str) -> i64 {
     store
+        .people()
         .create_person(hash, (nick, nick), device("127.0.0.1"), "t", "t9")
         .await
         .expect("create")
@@ -189,7 +190,11 @@ async fn appends_number_each_room_from_one(store: &Store) {
         .await
         .expect("append");
     assert_eq!((a.seq, b.seq, c.seq), (1, 2, 1));
-    let page = store.history("general", None, 50).await.expect("history");
+    let page = store
+        .messages()
+        .history("general", None, 50)
+        .await
+        .expect("history");
     assert!(page.complete);
     assert_eq!(page.messages().cloned().collect::<Vec<_>>(), vec![a, b]);
 }
@@ -233,7 +238,11 @@ async fn concurrent_writers_get_gap_free_seqs(store: &Store) {
     }
     let expected: HashSet<u64> = (1..=(WRITERS * EACH) as u64).collect();
     assert_eq!(all, expected, "gap-free, no duplicates");
-    let stored = store.since("general", 0, 10_000).await.expect("since");
+    let stored = store
+        .messages()
+        .since("general", 0, 10_000)
+        .await
+        .expect("since");
     let seqs: Vec<u64> = stored.iter().map(Stored::position).collect();
     assert_eq!(seqs, (1..=(WRITERS * EACH) as u64).collect::<Vec<_>>());
 }
@@ -254,33 +263,45 @@ async fn history_pages_backwards_and_since_reads_forwards(store: &Store) {
         .await
         .expect("append");
     }
-    let latest = store.history("general", None, 50).await.expect("history");
+    let latest = store
+        .messages()
+        .history("general", None, 50)
+        .await
+        .expect("history");
     assert!(!latest.complete);
     assert_eq!(latest.messages().next().map(|m| m.seq), Some(71));
     assert_eq!(latest.messages().last().map(|m| m.seq), Some(120));
     let older = store
+        .messages()
         .history("general", Some(71), 50)
         .await
         .expect("history");
     assert_eq!(older.messages().next().map(|m| m.seq), Some(21));
     let oldest = store
+        .messages()
         .history("general", Some(21), 50)
         .await
         .expect("history");
     assert!(oldest.complete);
     assert_eq!(oldest.messages().count(), 20);
 
-    let missed = store.since("general", 115, 100).await.expect("since");
+    let missed = store
+        .messages()
+        .since("general", 115, 100)
+        .await
+        .expect("since");
     assert_eq!(
         missed.iter().map(Stored::position).collect::<Vec<_>>(),
         [116, 117, 118, 119, 120]
     );
     assert!(store
+        .messages()
         .since("general", 120, 100)
         .await
         .expect("since")
         .is_empty());
     assert!(store
+        .messages()
         .since("nowhere", 0, 100)
         .await
         .expect("since")
@@ -304,6 +325,7 @@ async fn sqlite_data_survives_reopening() {
         .await
         .expect("reopen");
     let page = reopened
+        .messages()
         .history("general", None, 10)
         .await
         .expect("history");
@@ -321,6 +343,7 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
     const MUCH_LATER: &str = "2026-11-26T13:00:00.000Z";
     let (alice_hash, bob_hash) = ("ab".repeat(32), "cd".repeat(32));
     let (alice_session, alice) = store
+        .people()
         .create_person(
             &alice_hash,
             ("alice", "alice"),
@@ -333,6 +356,7 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
         .expect("the name is free");
     assert_eq!(
         store
+            .people()
             .create_person(
                 &bob_hash,
                 ("Alice", "alice"),
@@ -347,6 +371,7 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
     );
     assert_eq!(
         store
+            .people()
             .session_by_hash(&bob_hash, "2000-01-01T00:00:00.000Z")
             .await
             .expect("read"),
@@ -354,13 +379,14 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
     );
     assert_eq!(
         (
-            store.person_count().await.expect("count"),
-            store.session_count().await.expect("count")
+            store.people().person_count().await.expect("count"),
+            store.people().session_count().await.expect("count")
         ),
         (1, 1),
         "no person and no session for the refused name"
     );
     let (bob_session, bob) = store
+        .people()
         .create_person(&bob_hash, ("bob", "bob"), device("127.0.0.1"), NOW, LATER)
         .await
         .expect("create")
@@ -368,6 +394,7 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
     assert_ne!(alice, bob);
     assert_ne!(alice_session, bob_session);
     let saved = store
+        .people()
         .session_by_hash(&alice_hash, "2000-01-01T00:00:00.000Z")
         .await
         .expect("read")
@@ -379,18 +406,22 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
     );
     // A hold that ran out lets someone else take the name; the first person cannot take it back.
     assert!(!store
+        .people()
         .claim_nick("alice", bob, NOW, LATER)
         .await
         .expect("claim"));
     assert!(store
+        .people()
         .claim_nick("alice", bob, MUCH_LATER, "2026-11-26T13:15:00.000Z")
         .await
         .expect("claim"));
     assert!(!store
+        .people()
         .claim_nick("alice", alice, MUCH_LATER, "2026-11-26T13:15:00.000Z")
         .await
         .expect("claim"));
     let saved = store
+        .people()
         .session_by_hash(&alice_hash, "2000-01-01T00:00:00.000Z")
         .await
         .expect("read")
@@ -402,6 +433,7 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
     );
     // Renaming claims the new name and gives up the old one.
     assert!(store
+        .people()
         .rename_person(
             alice,
             ("alice", "Alicia", "alicia"),
@@ -412,6 +444,7 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
         .expect("rename"));
     assert!(
         !store
+            .people()
             .rename_person(alice, ("alicia", "Bob", "bob"), NOW, LATER)
             .await
             .expect("rename"),
@@ -420,6 +453,7 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
     // Memberships: joining creates the room, twice is fine, leaving an empty unused room deletes it.
     assert_eq!(
         store
+            .rooms()
             .join(alice, "rust", NOW, caps(10))
             .await
             .expect("join"),
@@ -427,22 +461,28 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
     );
     assert_eq!(
         store
+            .rooms()
             .join(alice, "rust", NOW, caps(10))
             .await
             .expect("join"),
         JoinOutcome::Joined { created: false }
     );
     assert_eq!(
-        store.join(bob, "go", NOW, caps(10)).await.expect("join"),
+        store
+            .rooms()
+            .join(bob, "go", NOW, caps(10))
+            .await
+            .expect("join"),
         JoinOutcome::Joined { created: true }
     );
-    assert!(store.leave(bob, "go").await.expect("leave"));
+    assert!(store.rooms().leave(bob, "go").await.expect("leave"));
     assert!(
-        !store.room_exists("go").await.expect("exists"),
+        !store.rooms().room_exists("go").await.expect("exists"),
         "nobody in it, nothing said: gone"
     );
-    assert!(!store.leave(bob, "go").await.expect("leave"));
+    assert!(!store.rooms().leave(bob, "go").await.expect("leave"));
     let saved = store
+        .people()
         .session_by_hash(&alice_hash, "2000-01-01T00:00:00.000Z")
         .await
         .expect("read")
@@ -452,17 +492,22 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
         ("Alicia", &["rust".to_owned()][..])
     );
     // The room cap counts rooms, general's included once it has messages.
-    let rooms_now = store.room_count().await.expect("count");
+    let rooms_now = store.rooms().room_count().await.expect("count");
     let cap = usize::try_from(rooms_now).expect("small");
     assert_eq!(
         store
+            .rooms()
             .join(bob, "new-one", NOW, caps(cap))
             .await
             .expect("join"),
         JoinOutcome::RoomLimit
     );
     assert_eq!(
-        store.join(bob, "rust", NOW, caps(cap)).await.expect("join"),
+        store
+            .rooms()
+            .join(bob, "rust", NOW, caps(cap))
+            .await
+            .expect("join"),
         JoinOutcome::Joined { created: false },
         "an existing room is joined at the cap"
     );
@@ -471,14 +516,15 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
         .await
         .expect("append");
     assert_eq!(first.seq, 1);
-    assert!(store.leave(alice, "rust").await.expect("leave"));
-    assert!(store.leave(bob, "rust").await.expect("leave"));
+    assert!(store.rooms().leave(alice, "rust").await.expect("leave"));
+    assert!(store.rooms().leave(bob, "rust").await.expect("leave"));
     assert!(
-        store.room_exists("rust").await.expect("exists"),
+        store.rooms().room_exists("rust").await.expect("exists"),
         "a room with history stays"
     );
     // Refreshing moves last-seen and holds; the sweep deletes what expired, with its rooms and claim.
     store
+        .people()
         .refresh_people(
             &[bob_session],
             &[bob],
@@ -488,45 +534,55 @@ async fn people_claim_names_and_own_their_rooms(store: &Store) {
         .await
         .expect("refresh");
     store
+        .rooms()
         .join(alice, "rust", NOW, caps(10))
         .await
         .expect("join");
     let deleted = store
+        .people()
         .sweep_people("2026-11-26T23:00:00.000Z", "2026-11-27T00:00:00.000Z")
         .await
         .expect("sweep");
     assert_eq!(deleted, 1, "alice, unseen since her rename at 13:00");
     assert_eq!(
         store
+            .people()
             .session_by_hash(&alice_hash, "2000-01-01T00:00:00.000Z")
             .await
             .expect("read"),
         None
     );
     assert_eq!(
-        store.person_by_id(alice).await.expect("read"),
+        store.people().person_by_id(alice).await.expect("read"),
         None,
         "the person went with their last session"
     );
     assert!(
-        store.rooms_of(alice).await.expect("rooms").is_empty(),
+        store
+            .rooms()
+            .rooms_of(alice)
+            .await
+            .expect("rooms")
+            .is_empty(),
         "with their rooms"
     );
     assert!(store
+        .people()
         .session_by_hash(&bob_hash, "2026-11-26T23:00:00.000Z")
         .await
         .expect("read")
         .is_some());
     assert_eq!(
         store
+            .people()
             .session_by_hash(&bob_hash, "2026-11-27T01:00:00.000Z")
             .await
             .expect("read"),
         None,
         "expired sessions are not found even before the sweep"
     );
-    assert_eq!(store.session_count().await.expect("count"), 1);
-    assert_eq!(store.person_count().await.expect("count"), 1);
+    assert_eq!(store.people().session_count().await.expect("count"), 1);
+    assert_eq!(store.people().person_count().await.expect("count"), 1);
 }
 both_backends!(sessions, people_claim_names_and_own_their_rooms);
 
@@ -554,6 +610,7 @@ async fn private_messages_are_read_only_by_their_parties(store: &Store) {
                 action: false,
             };
             store
+                .directs()
                 .append_directs(vec![draft])
                 .await
                 .map(|mut stored| stored.remove(0).message)
@@ -571,38 +628,62 @@ async fn private_messages_are_read_only_by_their_parties(store: &Store) {
         dms.into_iter().map(|d| d.text).collect()
     };
     assert_eq!(
-        texts(store.directs(alice, None, 10).await.expect("read")),
+        texts(
+            store
+                .directs()
+                .of_person(alice, None, 10)
+                .await
+                .expect("read")
+        ),
         ["psst", "yes?"],
         "never carol's"
     );
     assert_eq!(
-        texts(store.directs(bob, None, 10).await.expect("read")),
+        texts(
+            store
+                .directs()
+                .of_person(bob, None, 10)
+                .await
+                .expect("read")
+        ),
         ["psst", "yes?", "hi bob"]
     );
     assert_eq!(
-        texts(store.directs(bob, None, 2).await.expect("read")),
+        texts(store.directs().of_person(bob, None, 2).await.expect("read")),
         ["yes?", "hi bob"],
         "the latest, oldest first"
     );
     assert_eq!(
-        texts(store.directs(bob, Some(one.id), 10).await.expect("read")),
+        texts(
+            store
+                .directs()
+                .of_person(bob, Some(one.id), 10)
+                .await
+                .expect("read")
+        ),
         ["yes?", "hi bob"],
         "exactly what came after"
     );
     assert!(store
-        .directs(dave, None, 10)
+        .directs()
+        .of_person(dave, None, 10)
         .await
         .expect("read")
         .is_empty());
     assert_eq!(
         store
+            .directs()
             .direct_sent_before(alice, "a-1")
             .await
             .expect("lookup"),
         Some(one)
     );
     assert_eq!(
-        store.direct_sent_before(bob, "a-1").await.expect("lookup"),
+        store
+            .directs()
+            .direct_sent_before(bob, "a-1")
+            .await
+            .expect("lookup"),
         None
     );
 }
@@ -624,12 +705,14 @@ async fn a_client_id_is_stored_once_per_person_and_room(store: &Store) {
     .await
     .expect("append");
     let found = store
+        .messages()
         .sent_before("general", alice, "c-1")
         .await
         .expect("lookup");
     assert_eq!(found.as_ref(), Some(&first));
     assert_eq!(
         store
+            .messages()
             .sent_before("general", bob, "c-1")
             .await
             .expect("lookup"),
@@ -637,6 +720,7 @@ async fn a_client_id_is_stored_once_per_person_and_room(store: &Store) {
     );
     // A second copy is answered with the first and uses no seq (the next message is seq 2).
     let again = store
+        .messages()
         .append_batch(
             "general",
             vec![NewMessage {
@@ -689,6 +773,7 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
         .await
         .expect("append");
     let batch = store
+        .messages()
         .append_batch(
             "general",
             vec![
@@ -705,6 +790,7 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
     // Retries in a batch, of a message stored before and of one earlier in the same batch, are
     // answered with those messages; only the new ones take seqs, consecutive ones.
     let mixed = store
+        .messages()
         .append_batch(
             "general",
             vec![
@@ -732,7 +818,11 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
             (false, 5, "new")
         ]
     );
-    let page = store.history("general", None, 10).await.expect("history");
+    let page = store
+        .messages()
+        .history("general", None, 10)
+        .await
+        .expect("history");
     let texts: Vec<&str> = page.messages().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["first", "x", "y", "z", "new", "newer"]);
     let next = append(store, "general", "a", "after", "t", None, false, None)
@@ -741,6 +831,7 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
     assert_eq!(next.seq, 7, "no seq was used by a retry");
     // A batch of retries only stores nothing and uses no seq.
     let retries = store
+        .messages()
         .append_batch("general", vec![draft("z again", Some("b-2"))])
         .await
         .expect("batch");
@@ -784,6 +875,7 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     // Only the author edits; the change takes the next position.
     assert_eq!(
         store
+            .messages()
             .change("general", first.seq, change(bob, Some("hacked"), false))
             .await
             .expect("change"),
@@ -791,6 +883,7 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     );
     assert_eq!(
         store
+            .messages()
             .change("general", first.seq, change(bob, Some("hacked"), true))
             .await
             .expect("change"),
@@ -800,6 +893,7 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     for missing in [99, 0] {
         assert_eq!(
             store
+                .messages()
                 .change("general", missing, change(alice, None, false))
                 .await
                 .expect("change"),
@@ -808,12 +902,14 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     }
     assert_eq!(
         store
+            .messages()
             .change("nowhere", 1, change(alice, None, false))
             .await
             .expect("change"),
         ChangeOutcome::NotFound
     );
     let ChangeOutcome::Stored(edit) = store
+        .messages()
         .change("general", first.seq, change(alice, Some("hello"), false))
         .await
         .expect("edit")
@@ -824,9 +920,16 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     assert!(
         matches!(&edit, Stored::Edited(c) if c.seq == first.seq && c.text.as_deref() == Some("hello"))
     );
-    assert_eq!(store.room_head("general").await.expect("head"), 3);
+    assert_eq!(
+        store.messages().room_head("general").await.expect("head"),
+        3
+    );
     // The message's row is its current version.
-    let page = store.history("general", None, 50).await.expect("history");
+    let page = store
+        .messages()
+        .history("general", None, 50)
+        .await
+        .expect("history");
     let shown = page.messages().next().expect("a message").clone();
     assert_eq!(
         (shown.text.as_str(), shown.edited, shown.deleted),
@@ -838,12 +941,17 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
         "the latest page ends at the last position"
     );
     // The log after a position has exactly the changes since.
-    let since = store.since("general", 2, 50).await.expect("since");
+    let since = store
+        .messages()
+        .since("general", 2, 50)
+        .await
+        .expect("since");
     assert_eq!(since, vec![edit.clone()]);
 
     // Asking as a moderator is not enough: the store says who is one.
     assert_eq!(
         store
+            .messages()
             .change("general", first.seq, change(bob, None, true))
             .await
             .expect("change"),
@@ -851,15 +959,18 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
         "bob is no moderator yet"
     );
     store
+        .moderation()
         .create_moderator_link("link-hash", "t", "t9")
         .await
         .expect("link");
     assert!(store
+        .moderation()
         .use_moderator_link("link-hash", bob, "bob", "t")
         .await
         .expect("use"));
     assert!(
         !store
+            .moderation()
             .use_moderator_link("link-hash", bob, "bob", "t")
             .await
             .expect("use"),
@@ -868,6 +979,7 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
 
     // A moderator deletes it; the old words are gone from every entry.
     let ChangeOutcome::Stored(delete) = store
+        .messages()
         .change("general", first.seq, change(bob, None, true))
         .await
         .expect("delete")
@@ -875,7 +987,11 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
         panic!("a moderator's delete is stored");
     };
     assert!(matches!(&delete, Stored::Deleted(c) if c.log_seq == 4 && c.text.is_none()));
-    let all = store.since("general", 0, 50).await.expect("since");
+    let all = store
+        .messages()
+        .since("general", 0, 50)
+        .await
+        .expect("since");
     assert_eq!(
         all.iter().map(Stored::position).collect::<Vec<_>>(),
         [1, 2, 3, 4]
@@ -893,6 +1009,7 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     // Deleting again is done already; editing a deleted message finds nothing.
     assert_eq!(
         store
+            .messages()
             .change("general", first.seq, change(alice, None, false))
             .await
             .expect("change"),
@@ -900,13 +1017,18 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
     );
     assert_eq!(
         store
+            .messages()
             .change("general", first.seq, change(alice, Some("back"), false))
             .await
             .expect("change"),
         ChangeOutcome::NotFound
     );
     // Scrolling up gets messages only.
-    let older = store.history("general", Some(4), 50).await.expect("older");
+    let older = store
+        .messages()
+        .history("general", Some(4), 50)
+        .await
+        .expect("older");
     assert_eq!(
         older
             .entries
@@ -928,24 +1050,30 @@ async fn a_private_message_finds_the_names_holder_online_or_not(store: &Store) {
     const LATER: &str = "2026-11-26T12:15:00.000Z";
     const MUCH_LATER: &str = "2026-11-26T13:00:00.000Z";
     let (first, second) = ("ef".repeat(32), "01".repeat(32));
-    assert_eq!(store.person_named("dana").await.expect("lookup"), None);
+    assert_eq!(
+        store.people().person_named("dana").await.expect("lookup"),
+        None
+    );
     let (_, dana) = store
+        .people()
         .create_person(&first, ("Dana", "dana"), device("127.0.0.1"), NOW, LATER)
         .await
         .expect("create")
         .expect("free");
     // Holding the name, online or not.
     assert_eq!(
-        store.person_named("dana").await.expect("lookup"),
+        store.people().person_named("dana").await.expect("lookup"),
         Some((dana, "Dana".to_owned()))
     );
     // Her claim ran out and was swept: she still goes by that name until someone takes it.
     store
+        .people()
         .sweep_people("2026-01-01T00:00:00.000Z", MUCH_LATER)
         .await
         .expect("sweep");
     assert_eq!(
         store
+            .people()
             .person_named("dana")
             .await
             .map(|r| r.map(|r| r.0))
@@ -954,6 +1082,7 @@ async fn a_private_message_finds_the_names_holder_online_or_not(store: &Store) {
     );
     // Someone else takes the name: messages go to its holder.
     let (_, other) = store
+        .people()
         .create_person(
             &second,
             ("dana", "dana"),
@@ -967,6 +1096,7 @@ async fn a_private_message_finds_the_names_holder_online_or_not(store: &Store) {
     assert_ne!(other, dana);
     assert_eq!(
         store
+            .people()
             .person_named("dana")
             .await
             .map(|r| r.map(|r| r.0))
@@ -980,13 +1110,14 @@ both_backends!(
 );
 
 async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
-    use chinwag::server::store::sessions::FOREVER;
+    use chinwag::server::store::people::FOREVER;
     use chinwag::server::store::{BotOutcome, SanctionDraft, SanctionKind, SanctionOutcome};
     const NOW: &str = "2026-11-26T12:00:00.000Z";
     const HOLD: &str = "2026-11-26T12:15:00.000Z";
     const HOUR: &str = "2026-11-26T13:00:00.000Z";
     let create = |hash: &'static str, nick: &'static str, address: &'static str| async move {
         store
+            .people()
             .create_person(hash, (nick, nick), device(address), NOW, HOLD)
             .await
             .expect("create")
@@ -1008,27 +1139,41 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     // Not a moderator yet: refused, nothing recorded.
     assert_eq!(
         store
+            .moderation()
             .sanction(draft(moderator, SanctionKind::Ban, "troll"))
             .await
             .expect("sanction"),
         SanctionOutcome::NotModerator
     );
-    assert!(store.audit_log(None, 50).await.expect("audit").is_empty());
+    assert!(store
+        .moderation()
+        .audit_log(None, 50)
+        .await
+        .expect("audit")
+        .is_empty());
     store
+        .moderation()
         .create_moderator_link("h1", NOW, HOUR)
         .await
         .expect("link");
     assert!(!store
+        .moderation()
         .use_moderator_link("h1", moderator, "mod", "2026-11-26T14:00:00.000Z")
         .await
         .expect("late"));
     assert!(store
+        .moderation()
         .use_moderator_link("h1", moderator, "mod", NOW)
         .await
         .expect("use"));
-    assert!(store.is_moderator(moderator).await.expect("is"));
+    assert!(store
+        .moderation()
+        .is_moderator(moderator)
+        .await
+        .expect("is"));
     assert_eq!(
         store
+            .moderation()
             .sanction(draft(moderator, SanctionKind::Ban, "nobody"))
             .await
             .expect("sanction"),
@@ -1036,12 +1181,14 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     );
     assert_eq!(
         store
+            .moderation()
             .sanction(draft(troll, SanctionKind::Ban, "mod"))
             .await
             .expect("sanction"),
         SanctionOutcome::NotModerator
     );
     let SanctionOutcome::Stored(ban) = store
+        .moderation()
         .sanction(draft(moderator, SanctionKind::Ban, "troll"))
         .await
         .expect("ban")
@@ -1055,6 +1202,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     assert!(ban.covered.is_empty(), "nobody else was made from there");
     // The ban reaches the person and their address, until it ends or is lifted.
     let saved = store
+        .people()
         .person_by_id(troll)
         .await
         .expect("read")
@@ -1062,6 +1210,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     assert_eq!(saved.banned_until.as_deref(), Some(HOUR));
     assert_eq!(
         store
+            .moderation()
             .address_banned_until("10.0.0.66", NOW)
             .await
             .expect("address"),
@@ -1069,6 +1218,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     );
     assert_eq!(
         store
+            .moderation()
             .address_banned_until("10.0.0.66", "2026-11-26T13:00:00.001Z")
             .await
             .expect("address"),
@@ -1077,18 +1227,21 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     );
     assert_eq!(
         store
+            .moderation()
             .address_banned_until("10.0.0.1", NOW)
             .await
             .expect("address"),
         None
     );
     let in_force = store
+        .moderation()
         .sanctions_in_force(SanctionKind::Ban, NOW)
         .await
         .expect("bans");
     assert_eq!(in_force.len(), 1);
     assert_eq!(
         store
+            .moderation()
             .lift_sanctions(SanctionKind::Ban, "troll", None, "chinwag admin", NOW)
             .await
             .expect("lift")
@@ -1099,6 +1252,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     );
     assert_eq!(
         store
+            .moderation()
             .address_banned_until("10.0.0.66", NOW)
             .await
             .expect("address"),
@@ -1107,6 +1261,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     // A moderator is not muted or banned by another.
     assert_eq!(
         store
+            .moderation()
             .sanction(draft(moderator, SanctionKind::Mute, "mod"))
             .await
             .expect("sanction"),
@@ -1115,6 +1270,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     // Revoked: the next action is refused by the store itself.
     assert_eq!(
         store
+            .moderation()
             .revoke_moderator("mod", "chinwag admin", NOW)
             .await
             .expect("revoke"),
@@ -1122,6 +1278,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     );
     assert_eq!(
         store
+            .moderation()
             .sanction(draft(moderator, SanctionKind::Mute, "troll"))
             .await
             .expect("sanction"),
@@ -1129,6 +1286,7 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     );
     // Every action, in order, newest first.
     let actions: Vec<String> = store
+        .moderation()
         .audit_log(None, 50)
         .await
         .expect("audit")
@@ -1145,11 +1303,16 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
             "chinwag admin moderator_link ",
         ]
     );
-    let older = store.audit_log(Some(2), 50).await.expect("page");
+    let older = store
+        .moderation()
+        .audit_log(Some(2), 50)
+        .await
+        .expect("page");
     assert_eq!(older.len(), 1);
 
     // A bot's name is its own for good: refreshing never shortens its claim, sweeps keep it.
     let BotOutcome::Created(bot) = store
+        .moderation()
         .create_bot("b", "helper", "helper", NOW)
         .await
         .expect("bot")
@@ -1158,12 +1321,14 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     };
     assert_eq!(
         store
+            .moderation()
             .create_bot("b2", "troll", "troll", NOW)
             .await
             .expect("bot"),
         BotOutcome::NameTaken
     );
     let bot_sessions: Vec<i64> = store
+        .people()
         .sessions_of(bot)
         .await
         .expect("sessions")
@@ -1172,16 +1337,19 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
         .collect();
     assert_eq!(bot_sessions.len(), 1, "a bot has one session");
     store
+        .people()
         .refresh_people(&bot_sessions, &[bot], NOW, HOLD)
         .await
         .expect("refresh");
     assert!(store
+        .people()
         .claim_nick("helper", bot, NOW, HOLD)
         .await
         .expect("claim"));
     let far = "2027-06-01T00:00:00.000Z";
-    store.sweep_people(far, far).await.expect("sweep");
+    store.people().sweep_people(far, far).await.expect("sweep");
     let saved = store
+        .people()
         .person_by_id(bot)
         .await
         .expect("read")
@@ -1190,13 +1358,19 @@ async fn moderation_is_decided_and_recorded_by_the_store(store: &Store) {
     assert_eq!(saved.claim.map(|c| c.held_until).as_deref(), Some(FOREVER));
     assert!(
         !store
+            .people()
             .claim_nick("helper", troll, far, far)
             .await
             .expect("claim"),
         "nobody else takes a bot's name"
     );
     assert!(
-        store.person_by_id(troll).await.expect("read").is_none(),
+        store
+            .people()
+            .person_by_id(troll)
+            .await
+            .expect("read")
+            .is_none(),
         "people unseen for long are swept"
     );
 }

@@ -3,8 +3,8 @@
 //! The relying party is the chat's public address (`CHINWAG_PUBLIC_URL`; `http://localhost:PORT`
 //! without it): its host is the RP id, so it must be a name, not an IP address. A ceremony (adding
 //! a passkey on `/account`, signing in on `/login`) is two requests; its state is kept in the store
-//! between them ([`Store::put_ceremony`]), for a few minutes, so that any server can finish what
-//! another began.
+//! between them ([`crate::server::store::Accounts::put_ceremony`]), for a few minutes, so that any
+//! server can finish what another began.
 //!
 //! Sign-in is discoverable: the browser offers the passkeys it holds for this chat, and the one
 //! chosen names its person (the user handle stored with the person). Registration asks the
@@ -104,11 +104,13 @@ impl Passkeys {
     ) -> Result<(String, CreationChallengeResponse), PasskeyError> {
         let webauthn = self.webauthn()?;
         let handle = store
+            .accounts()
             .webauthn_id(person, &Uuid::new_v4().to_string())
             .await?;
         let handle =
             Uuid::parse_str(&handle).map_err(|err| PasskeyError::Refused(err.to_string()))?;
         let existing: Vec<Passkey> = store
+            .accounts()
             .passkeys_of(person)
             .await?
             .iter()
@@ -125,6 +127,7 @@ impl Passkeys {
         let state =
             serde_json::to_string(&state).map_err(|err| PasskeyError::Refused(err.to_string()))?;
         store
+            .accounts()
             .put_ceremony(
                 &id,
                 Some(person),
@@ -146,6 +149,7 @@ impl Passkeys {
         let webauthn = self.webauthn()?;
         let now = now_rfc3339();
         let (owner, state) = store
+            .accounts()
             .take_ceremony(ceremony, &now)
             .await?
             .ok_or(PasskeyError::Expired)?;
@@ -161,6 +165,7 @@ impl Passkeys {
             .map_err(|err| PasskeyError::Refused(err.to_string()))?;
         let credential_id = URL_SAFE_NO_PAD.encode::<&[u8]>(passkey.cred_id().as_ref());
         store
+            .accounts()
             .add_passkey(person, &credential_id, &json, &now)
             .await?;
         Ok(())
@@ -179,6 +184,7 @@ impl Passkeys {
         let state =
             serde_json::to_string(&state).map_err(|err| PasskeyError::Refused(err.to_string()))?;
         store
+            .accounts()
             .put_ceremony(
                 &id,
                 None,
@@ -199,6 +205,7 @@ impl Passkeys {
         let webauthn = self.webauthn()?;
         let now = now_rfc3339();
         let (_, state) = store
+            .accounts()
             .take_ceremony(ceremony, &now)
             .await?
             .ok_or(PasskeyError::Expired)?;
@@ -209,10 +216,12 @@ impl Passkeys {
             .map_err(|err| PasskeyError::Refused(err.to_string()))?;
         let credential_id = URL_SAFE_NO_PAD.encode(credential_id);
         let stored = store
+            .accounts()
             .passkey(&credential_id)
             .await?
             .ok_or(PasskeyError::Unknown)?;
         let owner = store
+            .accounts()
             .person_of_handle(&handle.to_string())
             .await?
             .ok_or(PasskeyError::Unknown)?;
@@ -226,7 +235,10 @@ impl Passkeys {
             .map_err(|err| PasskeyError::Refused(err.to_string()))?;
         if passkey.update_credential(&result).is_some() {
             if let Ok(json) = serde_json::to_string(&passkey) {
-                store.used_passkey(&credential_id, &json, &now).await?;
+                store
+                    .accounts()
+                    .used_passkey(&credential_id, &json, &now)
+                    .await?;
             }
         }
         Ok(owner)

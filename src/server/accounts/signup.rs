@@ -61,7 +61,7 @@ pub async fn admit(
     };
     let hash = crate::server::session::token::hex(&crate::server::session::token::digest(invite));
     let now = crate::server::clock::now_rfc3339();
-    let valid = store.invite_valid(&hash, &now).await?;
+    let valid = store.accounts().invite_valid(&hash, &now).await?;
     if valid {
         Ok(Some(hash))
     } else {
@@ -75,7 +75,7 @@ pub async fn use_invite(store: &crate::server::store::Store, hash: Option<String
         return;
     };
     let now = crate::server::clock::now_rfc3339();
-    if let Err(err) = store.use_invite(&hash, &now).await {
+    if let Err(err) = store.accounts().use_invite(&hash, &now).await {
         tracing::warn!(%err, "counting an invitation's use failed");
     }
 }

@@ -76,18 +76,18 @@ async fn checks(hub: Hub, store: Store, metrics: Metrics, check: Arc<Notify>) {
         let rooms = hub.repair().listened_rooms();
         if !rooms.is_empty() {
             let names: Vec<&str> = rooms.iter().map(String::as_str).collect();
-            match store.room_heads(&names).await {
+            match store.messages().room_heads(&names).await {
                 Ok(heads) => hub.repair().check_positions(&heads),
                 Err(err) => tracing::warn!(%err, "a position check failed; will retry"),
             }
         }
         match directs_seen {
-            None => match store.direct_head().await {
+            None => match store.directs().direct_head().await {
                 Ok(head) => directs_seen = Some(head),
                 Err(err) => tracing::warn!(%err, "reading the private messages' head failed"),
             },
             Some(mut after) => loop {
-                match store.directs_after(after, DIRECTS_PAGE).await {
+                match store.directs().directs_after(after, DIRECTS_PAGE).await {
                     Ok(page) => {
                         let full = page.len() == DIRECTS_PAGE as usize;
                         for dm in &page {

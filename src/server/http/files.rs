@@ -108,7 +108,7 @@ pub async fn upload(
             json!({ "until": until }),
         );
     }
-    let usage = match state.store.file_usage(person.get()).await {
+    let usage = match state.store.files().usage(person.get()).await {
         Ok(usage) => usage,
         Err(err) => return store_failed(&err),
     };
@@ -165,7 +165,7 @@ pub async fn upload(
             thumb_mime,
             created_at: now,
         };
-        if let Err(err) = state.store.add_file(&file).await {
+        if let Err(err) = state.store.files().add(&file).await {
             return store_failed(&err);
         }
         state.metrics.uploaded(file.size);
@@ -277,7 +277,12 @@ async fn serve(
     let Some(found) = requester(state, headers, jar).await else {
         return not_found();
     };
-    let file = match state.store.readable_file(id, found.person.id.get()).await {
+    let file = match state
+        .store
+        .files()
+        .readable(id, found.person.id.get())
+        .await
+    {
         Ok(Some(file)) => file,
         Ok(None) => return not_found(),
         Err(err) => return store_failed(&err),

@@ -76,6 +76,7 @@ pub async fn claim(
     let hash = token::hex(&token::digest(&form.token));
     let used = state
         .store
+        .moderation()
         .use_moderator_link(&hash, session.id.get(), &session.nick(), &now_rfc3339())
         .await;
     match used {
@@ -110,14 +111,23 @@ pub async fn log(State(state): State<AppState>, jar: CookieJar) -> Response {
     };
     let store = &state.store;
     // The store's word, not the cache's: a moderator revoked by `chinwag admin` sees nothing.
-    if !store.is_moderator(session.id.get()).await.unwrap_or(false) {
+    if !store
+        .moderation()
+        .is_moderator(session.id.get())
+        .await
+        .unwrap_or(false)
+    {
         return forbidden();
     }
     let now = now_rfc3339();
     let (entries, bans, mutes) = match tokio::try_join!(
-        store.audit_log(None, MAX_AUDIT_PAGE),
-        store.sanctions_in_force(SanctionKind::Ban, &now),
-        store.sanctions_in_force(SanctionKind::Mute, &now),
+        store.moderation().audit_log(None, MAX_AUDIT_PAGE),
+        store
+            .moderation()
+            .sanctions_in_force(SanctionKind::Ban, &now),
+        store
+            .moderation()
+            .sanctions_in_force(SanctionKind::Mute, &now),
     ) {
         Ok(read) => read,
         Err(err) => {

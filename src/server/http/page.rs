@@ -64,10 +64,15 @@ pub async fn visit(room: String) -> Result<Visit, ServerFnError> {
             moderator,
         }));
     }
-    let page = state.store.history(&room, None, 50).await.map_err(|err| {
-        tracing::error!(%err, "reading history for the page failed");
-        ServerFnError::new("history is unavailable")
-    })?;
+    let page = state
+        .store
+        .messages()
+        .history(&room, None, 50)
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "reading history for the page failed");
+            ServerFnError::new("history is unavailable")
+        })?;
     Ok(Visit::Chat(PageData {
         me,
         rooms,

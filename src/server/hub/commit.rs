@@ -59,14 +59,14 @@ impl Log for Store {
         room: &'a str,
         drafts: Vec<NewMessage>,
     ) -> BoxFuture<'a, Result<Vec<Committed>, StoreError>> {
-        Box::pin(Store::append_batch(self, room, drafts))
+        Box::pin(self.messages().append_batch(room, drafts))
     }
 
     fn append_directs(
         &self,
         drafts: Vec<DirectDraft>,
     ) -> BoxFuture<'_, Result<Vec<StoredDirect>, StoreError>> {
-        Box::pin(Store::append_directs(self, drafts))
+        Box::pin(self.directs().append_directs(drafts))
     }
 
     fn since<'a>(
@@ -75,7 +75,7 @@ impl Log for Store {
         after: u64,
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<Stored>, StoreError>> {
-        Box::pin(Store::since(self, room, after, limit))
+        Box::pin(self.messages().since(room, after, limit))
     }
 }
 

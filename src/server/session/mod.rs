@@ -255,7 +255,11 @@ impl Sessions {
         let now = now_rfc3339();
         let address = AddrKey::stored(address);
         let store = &self.shared.store;
-        if let Some(until) = store.address_banned_until(&address, &now).await? {
+        if let Some(until) = store
+            .moderation()
+            .address_banned_until(&address, &now)
+            .await?
+        {
             return Err(FrameError::sanctioned(
                 ErrorCode::Banned,
                 &until,
@@ -267,6 +271,7 @@ impl Sessions {
             user_agent,
         };
         let created = store
+            .people()
             .create_person(
                 &token::hex(&digest),
                 (&nick.display, &nick.key),
@@ -322,6 +327,7 @@ impl Sessions {
         let (_, over) = self
             .shared
             .store
+            .people()
             .add_session(person.0, &token::hex(&digest), device, &now_rfc3339())
             .await?;
         let over: Vec<SessionId> = over.into_iter().map(SessionId).collect();
@@ -346,6 +352,7 @@ impl Sessions {
         let saved = self
             .shared
             .store
+            .people()
             .session_by_hash(&token::hex(&digest), &expired_before)
             .await?;
         Ok(saved.map(|saved| self.admit(digest, SessionId(saved.id), saved.person)))
@@ -453,7 +460,7 @@ impl Sessions {
 
     /// Person `id` as the store has them now.
     pub async fn read(&self, id: PersonId) -> Result<Option<SavedPerson>, StoreError> {
-        self.shared.store.person_by_id(id.0).await
+        self.shared.store.people().person_by_id(id.0).await
     }
 
     /// Makes sure `person` holds their name: known to this server, or claimed in the store now.
@@ -476,6 +483,7 @@ impl Sessions {
         let claimed = self
             .shared
             .store
+            .people()
             .claim_nick(&key, person.id.0, &now_rfc3339(), &rfc3339_in(hold))
             .await?;
         if claimed {
@@ -573,6 +581,7 @@ impl Sessions {
                 let (id, hold) = (person.id.0, self.config().idle_hold);
                 runtime.spawn(async move {
                     let saved = store
+                        .people()
                         .refresh_people(&[session.0], &[id], &now_rfc3339(), &rfc3339_in(hold))
                         .await;
                     if let Err(err) = saved {
@@ -617,6 +626,7 @@ impl Sessions {
         let renamed = self
             .shared
             .store
+            .people()
             .rename_person(
                 person.id.0,
                 (&old.key, &new.display, &new.key),
@@ -680,6 +690,7 @@ impl Sessions {
         let hold = self.config().idle_hold;
         self.shared
             .store
+            .people()
             .refresh_people(&sessions, &people, &now_rfc3339(), &rfc3339_in(hold))
             .await
     }
@@ -690,6 +701,7 @@ impl Sessions {
     pub async fn sweep(&self) -> Result<u64, StoreError> {
         self.shared
             .store
+            .people()
             .sweep_people(&rfc3339_ago(self.config().forget_after), &now_rfc3339())
             .await
     }

@@ -45,18 +45,22 @@ pub struct DirectParties {
     pub to: Option<i64>,
 }
 
-impl Store {
+/// Private messages and blocks in the store ([`Store::directs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Directs<'a>(pub(super) &'a Store);
+
+impl Directs<'_> {
     /// Commits private messages in one transaction with consecutive ids, in the given order.
     pub async fn append_directs(
-        &self,
+        self,
         drafts: Vec<DirectDraft>,
     ) -> Result<Vec<StoredDirect>, StoreError> {
         if drafts.is_empty() {
             return Ok(Vec::new());
         }
         let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
-        let mut tx = self.begin_write().await?;
-        let last: i64 = sqlx::query(&self.sql(
+        let mut tx = self.0.begin_write().await?;
+        let last: i64 = sqlx::query(&self.0.sql(
             "UPDATE counters SET value = value + $1 WHERE name = 'direct_messages' RETURNING value",
         ))
         .bind(count)
@@ -69,7 +73,7 @@ impl Store {
         for draft in &drafts {
             for party in [draft.from_person, draft.to_person] {
                 if let std::collections::hash_map::Entry::Vacant(slot) = latest.entry(party) {
-                    let row = sqlx::query(&self.sql(
+                    let row = sqlx::query(&self.0.sql(
                         "SELECT (SELECT MAX(id) FROM direct_messages WHERE from_person = $1), \
                          (SELECT MAX(id) FROM direct_messages WHERE to_person = $1)",
                     ))
@@ -83,7 +87,7 @@ impl Store {
                 }
             }
         }
-        let insert = self.sql(&format!(
+        let insert = self.0.sql(&format!(
             "INSERT INTO direct_messages \
              (id, from_person, to_person, sender, recipient, text, at, client_id, action) VALUES {}",
             value_rows(drafts.len(), 9, &[])
@@ -135,17 +139,17 @@ impl Store {
     /// Private messages after id `after` (at most `limit`), with their parties: what a
     /// server reads to deliver those another server committed but could not announce.
     pub async fn directs_after(
-        &self,
+        self,
         after: u64,
         limit: u32,
     ) -> Result<Vec<DirectParties>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+        let rows = sqlx::query(&self.0.sql(
             "SELECT id, from_person, to_person FROM direct_messages \
              WHERE id > $1 ORDER BY id LIMIT $2",
         ))
         .bind(signed(after))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter()
             .map(|row| {
@@ -160,17 +164,17 @@ impl Store {
 
     /// The private message a person already stored under `client_id`, if any.
     pub async fn direct_sent_before(
-        &self,
+        self,
         person: i64,
         client_id: &str,
     ) -> Result<Option<DirectMessage>, StoreError> {
-        let row = sqlx::query(&self.sql(&format!(
+        let row = sqlx::query(&self.0.sql(&format!(
             "SELECT {DIRECT_COLUMNS} FROM direct_messages \
              WHERE from_person = $1 AND client_id = $2"
         )))
         .bind(person)
         .bind(client_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         row.as_ref().map(direct).transpose()
     }
@@ -179,8 +183,8 @@ impl Store {
     /// `after`, or the latest `limit` if `after` is `None`. Nobody else's are ever read. (Two
     /// indexed reads, one per side of the conversation, so a person's messages cost what they are
     /// however many others exist.)
-    pub async fn directs(
-        &self,
+    pub async fn of_person(
+        self,
         person: i64,
         after: Option<u64>,
         limit: u32,
@@ -192,7 +196,7 @@ impl Store {
                  WHERE {party} = $1 AND id > $2 ORDER BY id{order} LIMIT $3) AS {party}_side"
             )
         };
-        let rows = sqlx::query(&self.sql(&format!(
+        let rows = sqlx::query(&self.0.sql(&format!(
             "SELECT {DIRECT_COLUMNS} FROM ({} UNION {}) AS both_sides ORDER BY id{order} LIMIT $3",
             side("from_person"),
             side("to_person"),
@@ -200,7 +204,7 @@ impl Store {
         .bind(person)
         .bind(after.map_or(0, signed))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         let mut messages = rows.iter().map(direct).collect::<Result<Vec<_>, _>>()?;
         messages.sort_by_key(|m| m.id);
@@ -210,7 +214,7 @@ impl Store {
     /// How many of a person's private messages come after id `after`, counting no further than
     /// `cap` (a bounded count: enough to decide whether a catch-up is exact or a reset).
     pub async fn count_directs_after(
-        &self,
+        self,
         person: i64,
         after: u64,
         cap: u64,
@@ -221,7 +225,7 @@ impl Store {
                  WHERE {party} = $1 AND id > $2 ORDER BY id LIMIT $3) AS {party}_side"
             )
         };
-        let count: i64 = sqlx::query(&self.sql(&format!(
+        let count: i64 = sqlx::query(&self.0.sql(&format!(
             "SELECT COUNT(*) FROM ({} UNION {}) AS newer",
             side("from_person"),
             side("to_person"),
@@ -229,23 +233,23 @@ impl Store {
         .bind(person)
         .bind(signed(after))
         .bind(signed(cap))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.0.pool)
         .await?
         .try_get(0)?;
         Ok(unsigned(count)?.min(cap))
     }
 
     /// The highest private-message id stored.
-    pub async fn direct_head(&self) -> Result<u64, StoreError> {
+    pub async fn direct_head(self) -> Result<u64, StoreError> {
         let value: i64 = sqlx::query("SELECT value FROM counters WHERE name = 'direct_messages'")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.0.pool)
             .await?
             .try_get(0)?;
         unsigned(value)
     }
 }
 
-/// Whether a private message may be stored for its recipient ([`Store::direct_gate`]).
+/// Whether a private message may be stored for its recipient ([`Directs::direct_gate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DirectGate {
     Allowed,
@@ -268,48 +272,51 @@ pub struct DirectSend<'a> {
     pub day_ago: &'a str,
 }
 
-impl Store {
+impl Directs<'_> {
     /// Whether the recipient takes this private message: not if they blocked the sender; and
     /// from someone they never wrote to, only up to a few unanswered ones, and up to a daily
     /// number from all such people together. (Read before the message is queued: a few racing
     /// sends may pass a cap by one each.)
-    pub async fn direct_gate(&self, p: DirectSend<'_>) -> Result<DirectGate, StoreError> {
-        let blocked =
-            sqlx::query(&self.sql("SELECT 1 FROM blocks WHERE person_id = $1 AND blocked = $2"))
-                .bind(p.to)
-                .bind(p.from)
-                .fetch_optional(&self.pool)
-                .await?;
+    pub async fn direct_gate(self, p: DirectSend<'_>) -> Result<DirectGate, StoreError> {
+        let blocked = sqlx::query(
+            &self
+                .0
+                .sql("SELECT 1 FROM blocks WHERE person_id = $1 AND blocked = $2"),
+        )
+        .bind(p.to)
+        .bind(p.from)
+        .fetch_optional(&self.0.pool)
+        .await?;
         if blocked.is_some() {
             return Ok(DirectGate::Blocked);
         }
         if p.from == p.to {
             return Ok(DirectGate::Allowed);
         }
-        let answered = sqlx::query(&self.sql(
+        let answered = sqlx::query(&self.0.sql(
             "SELECT 1 FROM direct_messages WHERE from_person = $1 AND to_person = $2 LIMIT 1",
         ))
         .bind(p.to)
         .bind(p.from)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         if answered.is_some() {
             return Ok(DirectGate::Allowed);
         }
-        let mine: i64 = sqlx::query(&self.sql(
+        let mine: i64 = sqlx::query(&self.0.sql(
             "SELECT COUNT(*) FROM (SELECT 1 FROM direct_messages \
              WHERE from_person = $1 AND to_person = $2 LIMIT $3) AS mine",
         ))
         .bind(p.from)
         .bind(p.to)
         .bind(i64::from(p.max_unanswered) + 1)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.0.pool)
         .await?
         .try_get(0)?;
         if mine >= i64::from(p.max_unanswered) {
             return Ok(DirectGate::Unanswered);
         }
-        let strangers: i64 = sqlx::query(&self.sql(
+        let strangers: i64 = sqlx::query(&self.0.sql(
             "SELECT COUNT(*) FROM (SELECT 1 FROM direct_messages d \
              WHERE d.to_person = $1 AND d.at >= $2 AND NOT EXISTS \
              (SELECT 1 FROM direct_messages a WHERE a.from_person = $1 \
@@ -318,7 +325,7 @@ impl Store {
         .bind(p.to)
         .bind(p.day_ago)
         .bind(i64::from(p.max_strangers) + 1)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.0.pool)
         .await?
         .try_get(0)?;
         Ok(if strangers >= i64::from(p.max_strangers) {
@@ -329,37 +336,41 @@ impl Store {
     }
 
     /// Records that person `id` blocks person `blocked` (again is no error).
-    pub async fn block(&self, id: i64, blocked: i64, at: &str) -> Result<(), StoreError> {
-        sqlx::query(&self.sql(
+    pub async fn block(self, id: i64, blocked: i64, at: &str) -> Result<(), StoreError> {
+        sqlx::query(&self.0.sql(
             "INSERT INTO blocks (person_id, blocked, at) VALUES ($1, $2, $3) \
              ON CONFLICT (person_id, blocked) DO NOTHING",
         ))
         .bind(id)
         .bind(blocked)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(())
     }
 
     /// Lifts person `id`'s block of person `blocked`.
-    pub async fn unblock(&self, id: i64, blocked: i64) -> Result<(), StoreError> {
-        sqlx::query(&self.sql("DELETE FROM blocks WHERE person_id = $1 AND blocked = $2"))
-            .bind(id)
-            .bind(blocked)
-            .execute(&self.pool)
-            .await?;
+    pub async fn unblock(self, id: i64, blocked: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            &self
+                .0
+                .sql("DELETE FROM blocks WHERE person_id = $1 AND blocked = $2"),
+        )
+        .bind(id)
+        .bind(blocked)
+        .execute(&self.0.pool)
+        .await?;
         Ok(())
     }
 
     /// The names of the people person `id` blocked, as they are called now.
-    pub async fn blocked_names(&self, id: i64) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+    pub async fn blocked_names(self, id: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&self.0.sql(
             "SELECT s.nick FROM blocks b JOIN people s ON s.id = b.blocked \
              WHERE b.person_id = $1 ORDER BY s.nick_key",
         ))
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
     }
@@ -368,7 +379,7 @@ impl Store {
     /// `limit`, only those with person `with` if given; and whether they reach back to the first
     /// one.
     pub async fn directs_before(
-        &self,
+        self,
         person: i64,
         before: u64,
         with: Option<i64>,
@@ -385,7 +396,7 @@ impl Store {
                  WHERE {party} = $1 AND id < $2{filter} ORDER BY id DESC LIMIT $3) AS {party}_side"
             )
         };
-        let sql = self.sql(&format!(
+        let sql = self.0.sql(&format!(
             "SELECT {DIRECT_COLUMNS} FROM ({} UNION {}) AS both_sides ORDER BY id DESC LIMIT $3",
             side("from_person", "to_person"),
             side("to_person", "from_person"),
@@ -397,7 +408,7 @@ impl Store {
         if let Some(with) = with {
             query = query.bind(with);
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&self.0.pool).await?;
         let complete = rows.len() <= limit as usize;
         let mut messages = rows
             .iter()
@@ -409,14 +420,14 @@ impl Store {
     }
 
     /// The other party (a person's id) of private message `id` for person `me`, if `me` is one.
-    pub async fn direct_peer(&self, me: i64, id: u64) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(&self.sql(
+    pub async fn direct_peer(self, me: i64, id: u64) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(&self.0.sql(
             "SELECT from_person, to_person FROM direct_messages \
              WHERE id = $1 AND (from_person = $2 OR to_person = $2)",
         ))
         .bind(signed(id))
         .bind(me)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         let Some(row) = row else {
             return Ok(None);

@@ -54,10 +54,14 @@ pub struct FileUsage {
     pub total: u64,
 }
 
-impl Store {
+/// The store's view of uploaded files.
+#[derive(Debug, Clone, Copy)]
+pub struct FileRecords<'a>(pub(super) &'a Store);
+
+impl FileRecords<'_> {
     /// Describes a new upload (not yet on any message).
-    pub async fn add_file(&self, file: &StoredFile) -> Result<(), StoreError> {
-        sqlx::query(&self.sql(
+    pub async fn add(self, file: &StoredFile) -> Result<(), StoreError> {
+        sqlx::query(&self.0.sql(
             "INSERT INTO files (id, person_id, hash, name, size, type, width, height, thumb, \
              thumb_type, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         ))
@@ -72,14 +76,14 @@ impl Store {
         .bind(&file.thumb)
         .bind(&file.thumb_mime)
         .bind(&file.created_at)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(())
     }
 
     /// Bytes kept for person `id`, and for everyone (each stored object counted once).
-    pub async fn file_usage(&self, id: i64) -> Result<FileUsage, StoreError> {
-        let row = sqlx::query(&self.sql(
+    pub async fn usage(self, id: i64) -> Result<FileUsage, StoreError> {
+        let row = sqlx::query(&self.0.sql(
             // PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot read: cast.
             "SELECT \
              CAST((SELECT COALESCE(SUM(size), 0) FROM files WHERE person_id = $1) AS BIGINT) \
@@ -88,7 +92,7 @@ impl Store {
                 (SELECT MAX(size) AS size FROM files GROUP BY hash) AS kept) AS BIGINT) AS total",
         ))
         .bind(id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.0.pool)
         .await?;
         Ok(FileUsage {
             person: unsigned(row.try_get("person")?)?,
@@ -99,12 +103,8 @@ impl Store {
     /// File `file` if person `reader` may read it: its uploader; a member of the room whose
     /// message carries it (everyone is in general); a party of the private message that carries
     /// it. `None` otherwise, exactly as for a file that does not exist.
-    pub async fn readable_file(
-        &self,
-        file: &str,
-        reader: i64,
-    ) -> Result<Option<StoredFile>, StoreError> {
-        let row = sqlx::query(&self.sql(&format!(
+    pub async fn readable(self, file: &str, reader: i64) -> Result<Option<StoredFile>, StoreError> {
+        let row = sqlx::query(&self.0.sql(&format!(
             "SELECT {FILE_COLUMNS} FROM files f WHERE f.id = $1 AND ( \
                f.person_id = $2 \
                OR (f.room IS NOT NULL AND (f.room = 'general' OR EXISTS ( \
@@ -115,26 +115,26 @@ impl Store {
         )))
         .bind(file)
         .bind(reader)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         row.as_ref().map(file_of).transpose()
     }
 
     /// Removes uploads made before `before` that no message carries; returns the objects no row
     /// names any more (for the caller to delete from the file storage).
-    pub async fn sweep_unposted_files(&self, before: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+    pub async fn sweep_unposted(self, before: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&self.0.sql(
             "DELETE FROM files WHERE created_at < $1 AND room IS NULL AND direct_id IS NULL \
              RETURNING hash, thumb",
         ))
         .bind(before)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         self.unnamed_objects(&rows).await
     }
 
     /// Of the objects named in `rows` (`hash`, `thumb`), those no file or avatar names any more.
-    pub(super) async fn unnamed_objects(&self, rows: &[AnyRow]) -> Result<Vec<String>, StoreError> {
+    pub(super) async fn unnamed_objects(self, rows: &[AnyRow]) -> Result<Vec<String>, StoreError> {
         let mut candidates = Vec::new();
         for row in rows {
             candidates.push(row.try_get::<String, _>("hash")?);
@@ -146,12 +146,12 @@ impl Store {
         candidates.dedup();
         let mut unnamed = Vec::new();
         for hash in candidates {
-            let named = sqlx::query(&self.sql(
+            let named = sqlx::query(&self.0.sql(
                 "SELECT 1 FROM files WHERE hash = $1 OR thumb = $1 \
                  UNION ALL SELECT 1 FROM people WHERE avatar = $1 LIMIT 1",
             ))
             .bind(&hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.0.pool)
             .await?;
             if named.is_none() {
                 unnamed.push(hash);

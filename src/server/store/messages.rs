@@ -1,6 +1,6 @@
 //! Room messages: every one is committed here before anyone is told about it.
 //!
-//! [`Store::append_batch`] bumps the room's `last_seq` by the number of messages and inserts them in
+//! [`Messages::append_batch`] bumps the room's `last_seq` by the number of messages and inserts them in
 //! one transaction (group commit: the hub hands it everything that queued up for a room while the
 //! previous commit ran). The bump takes the room row's write lock (a row lock in PostgreSQL, the
 //! database write lock in SQLite), so concurrent writers, on one server or several, are ordered:
@@ -8,7 +8,7 @@
 //! discovers a missing N−1. A retry of a message (the same person and `client_id` in the same room)
 //! is found by the `messages_once` unique key inside that same commit, not by a read before it.
 //!
-//! An edit or a delete ([`Store::change`]) is a row of the same log: it takes the next `seq` the
+//! An edit or a delete ([`Messages::change`]) is a row of the same log: it takes the next `seq` the
 //! same way, names the message it changes (`target`), and rewrites that message's row to its
 //! current version in the same transaction. So a reader of the log after a position gets exactly
 //! the messages and changes it missed, and a reader of a page of messages gets them as they are
@@ -125,24 +125,28 @@ pub enum ChangeOutcome {
     TooManyEdits,
 }
 
-impl Store {
+/// Rooms' logs in the store: messages, edits and deletes ([`Store::messages`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Messages<'a>(pub(super) &'a Store);
+
+impl Messages<'_> {
     /// The message a person already stored in `room` under `client_id`, if any: a retry (even one
     /// made after a server restart, from another device) is answered with it instead of being
     /// stored again.
     pub async fn sent_before(
-        &self,
+        self,
         room: &str,
         person: i64,
         client_id: &str,
     ) -> Result<Option<ChatMessage>, StoreError> {
-        let row = sqlx::query(&self.sql(&format!(
+        let row = sqlx::query(&self.0.sql(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
              WHERE room = $1 AND person_id = $2 AND client_id = $3"
         )))
         .bind(room)
         .bind(person)
         .bind(client_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         row.as_ref().map(message).transpose()
     }
@@ -155,7 +159,7 @@ impl Store {
     /// unique key, which its count of rows shows; only then (a rare retry) are the batch's
     /// messages looked up and the transaction redone without the retries.
     pub async fn append_batch(
-        &self,
+        self,
         room: &str,
         drafts: Vec<NewMessage>,
     ) -> Result<Vec<Committed>, StoreError> {
@@ -233,10 +237,10 @@ impl Store {
         })
     }
 
-    /// One try of [`Store::append_batch`]: all of `drafts` stored with consecutive seqs, or
+    /// One try of [`Messages::append_batch`]: all of `drafts` stored with consecutive seqs, or
     /// nothing stored because the store already has some of them.
     async fn insert_batch<'d>(
-        &self,
+        self,
         room: &str,
         drafts: impl ExactSizeIterator<Item = &'d NewMessage> + Clone,
     ) -> Result<Inserted, StoreError> {
@@ -246,8 +250,8 @@ impl Store {
         let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
         // Two statements whatever the batch size: SQLite runs on a worker thread of its own, so
         // every statement is a round trip to it.
-        let mut tx = self.begin_write().await?;
-        let last: i64 = sqlx::query(&self.sql(
+        let mut tx = self.0.begin_write().await?;
+        let last: i64 = sqlx::query(&self.0.sql(
             "INSERT INTO rooms (name, last_seq, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET last_seq = rooms.last_seq + excluded.last_seq \
              RETURNING last_seq",
@@ -258,7 +262,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
-        let insert = self.sql(&format!(
+        let insert = self.0.sql(&format!(
             "INSERT INTO messages \
              (room, seq, sender, text, at, client_id, action, person_id, mentions) VALUES {} \
              ON CONFLICT DO NOTHING",
@@ -312,19 +316,19 @@ impl Store {
     /// changes before it are already in the messages (each is as it is now), so a page never
     /// fills up with edits while the room has messages.
     pub async fn history(
-        &self,
+        self,
         room: &str,
         before: Option<u64>,
         limit: u32,
     ) -> Result<Page, StoreError> {
-        let rows = sqlx::query(&self.sql(&format!(
+        let rows = sqlx::query(&self.0.sql(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
              WHERE room = $1 AND seq < $2 AND kind = 0 ORDER BY seq DESC LIMIT $3"
         )))
         .bind(room)
         .bind(before.map_or(i64::MAX, signed))
         .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         let complete = rows.len() <= limit as usize;
         let mut entries = rows
@@ -334,12 +338,12 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         entries.reverse();
         if before.is_none() {
-            let last = sqlx::query(&self.sql(&format!(
+            let last = sqlx::query(&self.0.sql(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND kind <> 0 \
                  AND seq = (SELECT last_seq FROM rooms WHERE name = $1)"
             )))
             .bind(room)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.0.pool)
             .await?;
             if let Some(last) = last {
                 entries.push(entry(&last)?);
@@ -351,19 +355,19 @@ impl Store {
     /// Up to `limit` entries of `room`'s log after position `after`, oldest first: exactly what a
     /// client that saw `after` missed, messages and changes.
     pub async fn since(
-        &self,
+        self,
         room: &str,
         after: u64,
         limit: u32,
     ) -> Result<Vec<Stored>, StoreError> {
-        let rows = sqlx::query(&self.sql(&format!(
+        let rows = sqlx::query(&self.0.sql(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
              WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         )))
         .bind(room)
         .bind(signed(after))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter().map(entry).collect()
     }
@@ -374,26 +378,26 @@ impl Store {
     /// and of its earlier edits. Only the author (any of their sessions) may edit; the author or a moderator may
     /// delete. A refusal stores nothing.
     pub async fn change(
-        &self,
+        self,
         room: &str,
         target: u64,
         draft: ChangeDraft,
     ) -> Result<ChangeOutcome, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         // The lock first: a check made before it could be stale by the time the change is
         // written (a delete racing an edit).
-        let Some(row) = sqlx::query(
-            &self
-                .sql("UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq"),
-        )
-        .bind(room)
-        .fetch_optional(&mut *tx)
-        .await?
+        let Some(row) =
+            sqlx::query(&self.0.sql(
+                "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq",
+            ))
+            .bind(room)
+            .fetch_optional(&mut *tx)
+            .await?
         else {
             return Ok(ChangeOutcome::NotFound);
         };
         let position: i64 = row.try_get(0)?;
-        let Some(row) = sqlx::query(&self.sql(
+        let Some(row) = sqlx::query(&self.0.sql(
             "SELECT person_id, deleted, sender FROM messages \
              WHERE room = $1 AND seq = $2 AND kind = 0",
         ))
@@ -412,11 +416,15 @@ impl Store {
         let moderating = !own
             && draft.moderator
             && draft.text.is_none()
-            && sqlx::query(&self.sql("SELECT 1 FROM people WHERE id = $1 AND moderator = 1"))
-                .bind(draft.person_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
+            && sqlx::query(
+                &self
+                    .0
+                    .sql("SELECT 1 FROM people WHERE id = $1 AND moderator = 1"),
+            )
+            .bind(draft.person_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
         let allowed = own || moderating;
         // Someone else's deleted message is as good as gone: not found, not forbidden.
         match (deleted, allowed, &draft.text) {
@@ -427,7 +435,7 @@ impl Store {
         }
         if draft.text.is_some() {
             let edits: i64 =
-                sqlx::query(&self.sql(
+                sqlx::query(&self.0.sql(
                     "SELECT COUNT(*) FROM messages WHERE room = $1 AND target = $2 AND kind = 1",
                 ))
                 .bind(room)
@@ -442,7 +450,7 @@ impl Store {
         let mentions = super::mentions_column(&draft.mentions);
         let kind = match &draft.text {
             Some(text) => {
-                sqlx::query(&self.sql(
+                sqlx::query(&self.0.sql(
                     "UPDATE messages SET text = $3, edited = 1, mentions = $4 \
                          WHERE room = $1 AND seq = $2",
                 ))
@@ -455,7 +463,7 @@ impl Store {
                 KIND_EDIT
             }
             None => {
-                sqlx::query(&self.sql(
+                sqlx::query(&self.0.sql(
                     "UPDATE messages SET text = '', deleted = 1, mentions = NULL \
                      WHERE room = $1 AND (seq = $2 OR target = $2)",
                 ))
@@ -466,7 +474,7 @@ impl Store {
                 KIND_DELETE
             }
         };
-        sqlx::query(&self.sql(
+        sqlx::query(&self.0.sql(
             "INSERT INTO messages \
              (room, seq, sender, text, at, kind, target, person_id, mentions) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -486,7 +494,7 @@ impl Store {
             let author: String = row.try_get(2)?;
             let detail = format!("#{room} message {target}");
             super::moderation::audit(
-                self, &mut tx, &draft.at, &draft.by, "delete", &author, &detail,
+                self.0, &mut tx, &draft.at, &draft.by, "delete", &author, &detail,
             )
             .await?;
         }
@@ -509,10 +517,10 @@ impl Store {
     }
 
     /// The last `seq` of `room` (0 for a room without messages, or none at all).
-    pub async fn room_head(&self, room: &str) -> Result<u64, StoreError> {
-        let row = sqlx::query(&self.sql("SELECT last_seq FROM rooms WHERE name = $1"))
+    pub async fn room_head(self, room: &str) -> Result<u64, StoreError> {
+        let row = sqlx::query(&self.0.sql("SELECT last_seq FROM rooms WHERE name = $1"))
             .bind(room)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.0.pool)
             .await?;
         match row {
             Some(row) => unsigned(row.try_get(0)?),
@@ -522,21 +530,21 @@ impl Store {
 
     /// The last `seq` of each of `rooms` that exists (a position check: one indexed read per room,
     /// not blocked by writers).
-    pub async fn room_heads(&self, rooms: &[&str]) -> Result<Vec<(String, u64)>, StoreError> {
+    pub async fn room_heads(self, rooms: &[&str]) -> Result<Vec<(String, u64)>, StoreError> {
         let mut heads = Vec::with_capacity(rooms.len());
         for chunk in rooms.chunks(HEADS_CHUNK) {
             let list = (1..=chunk.len())
                 .map(|i| format!("${i}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let sql = self.sql(&format!(
+            let sql = self.0.sql(&format!(
                 "SELECT name, last_seq FROM rooms WHERE name IN ({list})"
             ));
             let mut query = sqlx::query(&sql);
             for room in chunk {
                 query = query.bind(*room);
             }
-            for row in query.fetch_all(&self.pool).await? {
+            for row in query.fetch_all(&self.0.pool).await? {
                 heads.push((row.try_get(0)?, unsigned(row.try_get(1)?)?));
             }
         }

@@ -7,40 +7,44 @@
 //! schema lives in `migrations/sqlite` and `migrations/postgres` and is applied at start-up. Queries
 //! are written once in PostgreSQL's placeholder style and rewritten for SQLite ([`Store::sql`]).
 //!
-//! - [`messages`]: room messages and their edits and deletes; gap-free per-room `seq` in commit
-//!   order (group commit).
-//! - [`directs`]: private messages; ids from a counter row, so in commit order too.
-//! - [`sessions`]: people, their sessions (by token hash), nickname claims, expiry.
-//! - [`accounts`]: passwords, passkeys, device links, invitations, the sign-in throttle, deleting
-//!   a person.
-//! - [`reads`]: read positions.
-//! - [`rooms`]: rooms and memberships.
-//! - [`moderation`]: moderators, mutes and bans, the audit log, bots.
+//! [`Store`] is the handle: the pool, opening and closing it. Each concept is read and written
+//! through a view that borrows it (`store.messages().append_batch(..)`), so no one type holds
+//! every query:
+//!
+//! - [`messages`] ([`Messages`]): room messages and their edits and deletes; gap-free per-room
+//!   `seq` in commit order (group commit).
+//! - [`directs`] ([`Directs`]): private messages; ids from a counter row, so in commit order too.
+//! - [`people`] ([`People`]): people, their sessions (by token hash), nickname claims, expiry.
+//! - [`accounts`] ([`Accounts`]): passwords, passkeys, device links, invitations, the sign-in
+//!   throttle, deleting a person.
+//! - [`reads`] ([`Reads`]): read positions.
+//! - [`rooms`] ([`Rooms`]): rooms and memberships.
+//! - [`moderation`] ([`Moderation`]): moderators, mutes and bans, the audit log, bots.
 
 pub mod accounts;
 pub mod directs;
 pub mod files;
 pub mod messages;
 pub mod moderation;
+pub mod people;
 pub mod reads;
 pub mod rooms;
-pub mod sessions;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
-pub use accounts::{Deleted, StoredPasskey};
-pub use directs::{DirectDraft, DirectGate, DirectParties, DirectSend, StoredDirect};
-pub use files::{FileUsage, StoredFile};
-pub use messages::{ChangeDraft, ChangeOutcome, Committed, NewMessage, Page};
+pub use accounts::{Accounts, Deleted, StoredPasskey};
+pub use directs::{DirectDraft, DirectGate, DirectParties, DirectSend, Directs, StoredDirect};
+pub use files::{FileRecords, FileUsage, StoredFile};
+pub use messages::{ChangeDraft, ChangeOutcome, Committed, Messages, NewMessage, Page};
 pub use moderation::{
-    AdminEvent, BotOutcome, Lifted, Moderator, Sanction, SanctionDraft, SanctionKind,
+    AdminEvent, BotOutcome, Lifted, Moderation, Moderator, Sanction, SanctionDraft, SanctionKind,
     SanctionOutcome,
 };
-pub use reads::ReadPositions;
-pub use rooms::{JoinOutcome, RoomCaps, RoomInfo};
-pub use sessions::{Claim, Device, DeviceSession, SavedPerson, SavedSession, SignOut};
+pub use people::{Claim, Device, DeviceSession, People, SavedPerson, SavedSession, SignOut};
+pub use reads::{ReadPositions, Reads};
+pub use rooms::{JoinOutcome, RoomCaps, RoomInfo, Rooms};
 
 use crate::protocol::{Change, ChatMessage, DirectMessage, Stored};
 
@@ -201,6 +205,41 @@ impl Store {
         } else {
             self.pool.begin_with("BEGIN IMMEDIATE").await
         }
+    }
+
+    // The views are `Copy` and their methods take `self`: a query's future then holds the store,
+    // not a borrowed temporary view, so `tokio::try_join!` over several queries and the hub's
+    // boxed `Log` futures need no `let` for the view first.
+    pub fn messages(&self) -> Messages<'_> {
+        Messages(self)
+    }
+
+    pub fn directs(&self) -> Directs<'_> {
+        Directs(self)
+    }
+
+    pub fn people(&self) -> People<'_> {
+        People(self)
+    }
+
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts(self)
+    }
+
+    pub fn files(&self) -> FileRecords<'_> {
+        FileRecords(self)
+    }
+
+    pub fn reads(&self) -> Reads<'_> {
+        Reads(self)
+    }
+
+    pub fn rooms(&self) -> Rooms<'_> {
+        Rooms(self)
+    }
+
+    pub fn moderation(&self) -> Moderation<'_> {
+        Moderation(self)
     }
 
     /// The query in this backend's placeholder style: PostgreSQL's `$1` as written, SQLite's `?1`.

@@ -12,7 +12,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::sessions::{NewPerson, FOREVER, PERSON_NAMED};
+use super::people::{NewPerson, FOREVER, PERSON_NAMED};
 use super::{signed, unsigned, Store, StoreError};
 use crate::protocol::AuditEntry;
 
@@ -60,7 +60,7 @@ pub struct Lifted {
     pub nick: String,
 }
 
-/// Something `chinwag admin` changed that running servers act on ([`Store::admin_events_after`]).
+/// Something `chinwag admin` changed that running servers act on ([`Moderation::admin_events_after`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminEvent {
     pub id: i64,
@@ -115,23 +115,29 @@ pub enum BotOutcome {
     NameTaken,
 }
 
-impl Store {
+/// Moderators, mutes and bans, the audit log and bots in the store ([`Store::moderation`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Moderation<'a>(pub(super) &'a Store);
+
+impl Moderation<'_> {
     /// Stores a one-time moderator link's token hash, usable until `expires_at`.
     pub async fn create_moderator_link(
-        &self,
+        self,
         token_hash: &str,
         now: &str,
         expires_at: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         // Used and expired links are of no further use: they go as new ones are made.
         sqlx::query(
-            &self.sql("DELETE FROM moderator_links WHERE used_at IS NOT NULL OR expires_at < $1"),
+            &self
+                .0
+                .sql("DELETE FROM moderator_links WHERE used_at IS NOT NULL OR expires_at < $1"),
         )
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&self.sql(
+        sqlx::query(&self.0.sql(
             "INSERT INTO moderator_links (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
         ))
         .bind(token_hash)
@@ -140,7 +146,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         audit(
-            self,
+            self.0,
             &mut tx,
             now,
             "chinwag admin",
@@ -156,14 +162,14 @@ impl Store {
     /// Uses a moderator link: if it is unused and has not expired, person `person_id` becomes a
     /// moderator and the link is spent. Returns whether it did.
     pub async fn use_moderator_link(
-        &self,
+        self,
         token_hash: &str,
         person_id: i64,
         nick: &str,
         now: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let spent = sqlx::query(&self.sql(
+        let mut tx = self.0.begin_write().await?;
+        let spent = sqlx::query(&self.0.sql(
             "UPDATE moderator_links SET used_at = $2, used_by = $3 \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at >= $2 RETURNING token_hash",
         ))
@@ -176,21 +182,21 @@ impl Store {
         if !spent {
             return Ok(false);
         }
-        sqlx::query(&self.sql("UPDATE people SET moderator = 1 WHERE id = $1"))
+        sqlx::query(&self.0.sql("UPDATE people SET moderator = 1 WHERE id = $1"))
             .bind(person_id)
             .execute(&mut *tx)
             .await?;
-        audit(self, &mut tx, now, nick, "moderator_added", nick, "").await?;
+        audit(self.0, &mut tx, now, nick, "moderator_added", nick, "").await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Every moderator, by name.
-    pub async fn moderators(&self) -> Result<Vec<Moderator>, StoreError> {
+    pub async fn moderators(self) -> Result<Vec<Moderator>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, nick, last_seen FROM people WHERE moderator = 1 ORDER BY nick_key, id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter()
             .map(|row| {
@@ -204,17 +210,17 @@ impl Store {
     }
 
     /// Whether person `id` is a moderator now.
-    pub async fn is_moderator(&self, id: i64) -> Result<bool, StoreError> {
-        self.moderator_in(&self.pool, id).await
+    pub async fn is_moderator(self, id: i64) -> Result<bool, StoreError> {
+        self.moderator_in(&self.0.pool, id).await
     }
 
     /// Whether person `id` is a moderator, as `executor` (the pool, or a transaction that acts on
     /// it) reads it.
-    async fn moderator_in<'e, E>(&self, executor: E, id: i64) -> Result<bool, StoreError>
+    async fn moderator_in<'e, E>(self, executor: E, id: i64) -> Result<bool, StoreError>
     where
         E: sqlx::Executor<'e, Database = sqlx::Any>,
     {
-        let row = sqlx::query(&self.sql("SELECT moderator FROM people WHERE id = $1"))
+        let row = sqlx::query(&self.0.sql("SELECT moderator FROM people WHERE id = $1"))
             .bind(id)
             .fetch_optional(executor)
             .await?;
@@ -226,32 +232,32 @@ impl Store {
 
     /// Takes the moderator role from the person named `nick_key`. Returns their ids.
     pub async fn revoke_moderator(
-        &self,
+        self,
         nick_key: &str,
         actor: &str,
         now: &str,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(&self.sql(
+        let mut tx = self.0.begin_write().await?;
+        let rows = sqlx::query(&self.0.sql(
             "UPDATE people SET moderator = 0 WHERE nick_key = $1 AND moderator = 1 \
              RETURNING id, nick",
         ))
         .bind(nick_key)
         .fetch_all(&mut *tx)
         .await?;
-        let ids = audit_rows(self, &mut tx, &rows, (now, actor, "moderator_removed")).await?;
+        let ids = audit_rows(self.0, &mut tx, &rows, (now, actor, "moderator_removed")).await?;
         tx.commit().await?;
         Ok(ids)
     }
 
     /// Mutes or bans someone, if the actor is a moderator. The person is whoever holds the name,
     /// or, while nobody does, the person last seen under it (as for private messages).
-    pub async fn sanction(&self, draft: SanctionDraft) -> Result<SanctionOutcome, StoreError> {
-        let mut tx = self.begin_write().await?;
+    pub async fn sanction(self, draft: SanctionDraft) -> Result<SanctionOutcome, StoreError> {
+        let mut tx = self.0.begin_write().await?;
         if !self.moderator_in(&mut *tx, draft.actor).await? {
             return Ok(SanctionOutcome::NotModerator);
         }
-        let Some(target) = sqlx::query(&self.sql(&format!(
+        let Some(target) = sqlx::query(&self.0.sql(&format!(
             "SELECT s.id, s.nick, s.address, s.moderator, s.nick_key {PERSON_NAMED}"
         )))
         .bind(&draft.target_key)
@@ -266,7 +272,7 @@ impl Store {
         let (person_id, nick, address): (i64, String, Option<String>) =
             (target.try_get(0)?, target.try_get(1)?, target.try_get(2)?);
         let nick_key: String = target.try_get(4)?;
-        let id: i64 = sqlx::query(&self.sql(
+        let id: i64 = sqlx::query(&self.0.sql(
             "INSERT INTO sanctions \
              (kind, person_id, nick, nick_key, address, reason, by_nick, at, until) \
              VALUES ($1, $2, $3, $9, $4, $5, $6, $7, $8) RETURNING id",
@@ -287,7 +293,7 @@ impl Store {
         if let (SanctionKind::Ban, Some(address)) = (draft.kind, address.as_deref()) {
             // The people made from there shortly before: a ban is on the person, not on the one
             // name they prepared a second for.
-            let others = sqlx::query(&self.sql(
+            let others = sqlx::query(&self.0.sql(
                 "SELECT id, nick, nick_key FROM people \
                  WHERE created_from = $1 AND id <> $2 AND created_at >= $3 \
                  AND moderator = 0 AND bot = 0",
@@ -300,7 +306,7 @@ impl Store {
             for other in &others {
                 let (other_id, other_nick, other_key): (i64, String, String) =
                     (other.try_get(0)?, other.try_get(1)?, other.try_get(2)?);
-                sqlx::query(&self.sql(
+                sqlx::query(&self.0.sql(
                     "INSERT INTO sanctions \
                      (kind, person_id, nick, nick_key, address, reason, by_nick, at, until, parent) \
                      VALUES ('ban', $1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -330,7 +336,7 @@ impl Store {
             ));
         }
         audit(
-            self,
+            self.0,
             &mut tx,
             &draft.at,
             &draft.actor_nick,
@@ -356,18 +362,18 @@ impl Store {
 
     /// Mutes or bans (`kind`) in force at `now`, newest first.
     pub async fn sanctions_in_force(
-        &self,
+        self,
         kind: SanctionKind,
         now: &str,
     ) -> Result<Vec<Sanction>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+        let rows = sqlx::query(&self.0.sql(
             "SELECT id, kind, person_id, nick, address, reason, by_nick, at, until \
              FROM sanctions WHERE kind = $1 AND lifted_at IS NULL AND until > $2 AND parent IS NULL \
              ORDER BY id DESC",
         ))
         .bind(kind.as_str())
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter().map(sanction).collect()
     }
@@ -375,15 +381,15 @@ impl Store {
     /// Lifts the mutes or bans (`kind`) in force of the person whose name key is `nick_key`, or
     /// the one numbered `id`, with the people a ban extended to. Returns whose were lifted.
     pub async fn lift_sanctions(
-        &self,
+        self,
         kind: SanctionKind,
         nick_key: &str,
         id: Option<i64>,
         actor: &str,
         now: &str,
     ) -> Result<Vec<Lifted>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let lifted = lift_in(self, &mut tx, kind, nick_key, id, (now, actor)).await?;
+        let mut tx = self.0.begin_write().await?;
+        let lifted = lift_in(self.0, &mut tx, kind, nick_key, id, (now, actor)).await?;
         tx.commit().await?;
         Ok(lifted)
     }
@@ -391,18 +397,18 @@ impl Store {
     /// A moderator's lift of someone's mute or ban, if the actor is a moderator (read in the
     /// transaction, as for a sanction). `None` when the actor is not one.
     pub async fn lift_as_moderator(
-        &self,
+        self,
         kind: SanctionKind,
         actor: i64,
         actor_nick: &str,
         nick_key: &str,
         now: &str,
     ) -> Result<Option<Vec<Lifted>>, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         if !self.moderator_in(&mut *tx, actor).await? {
             return Ok(None);
         }
-        let lifted = lift_in(self, &mut tx, kind, nick_key, None, (now, actor_nick)).await?;
+        let lifted = lift_in(self.0, &mut tx, kind, nick_key, None, (now, actor_nick)).await?;
         tx.commit().await?;
         Ok(Some(lifted))
     }
@@ -410,20 +416,20 @@ impl Store {
     /// Records something running servers must act on (see [`AdminEvent`]), and forgets events
     /// older than `forget_before`.
     pub async fn admin_event(
-        &self,
+        self,
         kind: &str,
         subject: &str,
         detail: &str,
         now: &str,
         forget_before: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(&self.sql("DELETE FROM admin_events WHERE at < $1"))
+        let mut tx = self.0.begin_write().await?;
+        sqlx::query(&self.0.sql("DELETE FROM admin_events WHERE at < $1"))
             .bind(forget_before)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            &self.sql(
+            &self.0.sql(
                 "INSERT INTO admin_events (at, kind, subject, detail) VALUES ($1, $2, $3, $4)",
             ),
         )
@@ -438,20 +444,20 @@ impl Store {
     }
 
     /// The newest admin event's number (0 if none): a starting server acts only on later ones.
-    pub async fn admin_events_head(&self) -> Result<i64, StoreError> {
+    pub async fn admin_events_head(self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT MAX(id) FROM admin_events")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.0.pool)
             .await?;
         Ok(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
     }
 
     /// Admin events after number `after`, oldest first (at most 100).
-    pub async fn admin_events_after(&self, after: i64) -> Result<Vec<AdminEvent>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+    pub async fn admin_events_after(self, after: i64) -> Result<Vec<AdminEvent>, StoreError> {
+        let rows = sqlx::query(&self.0.sql(
             "SELECT id, kind, subject, detail FROM admin_events WHERE id > $1 ORDER BY id LIMIT 100",
         ))
         .bind(after)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter()
             .map(|row| {
@@ -468,17 +474,17 @@ impl Store {
     /// Until when new sessions from `address` are refused (the latest ban in force of a person
     /// last seen there), if they are.
     pub async fn address_banned_until(
-        &self,
+        self,
         address: &str,
         now: &str,
     ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query(&self.sql(
+        let row = sqlx::query(&self.0.sql(
             "SELECT MAX(until) FROM sanctions \
              WHERE address = $1 AND kind = 'ban' AND lifted_at IS NULL AND until > $2",
         ))
         .bind(address)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.0.pool)
         .await?;
         Ok(row.try_get(0)?)
     }
@@ -486,17 +492,17 @@ impl Store {
     /// The audit log, newest first: at most `limit` (up to [`MAX_AUDIT_PAGE`]) entries before
     /// entry `before`, or the latest.
     pub async fn audit_log(
-        &self,
+        self,
         before: Option<u64>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+        let rows = sqlx::query(&self.0.sql(
             "SELECT id, at, actor, action, target, detail FROM audit_log \
              WHERE id < $1 ORDER BY id DESC LIMIT $2",
         ))
         .bind(before.map_or(i64::MAX, signed))
         .bind(i64::from(limit.min(MAX_AUDIT_PAGE)))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter()
             .map(|row| {
@@ -515,13 +521,13 @@ impl Store {
     /// Creates a bot (a person with one session): its name is claimed for good (unless someone
     /// holds it now) and it is never swept. Returns the bot's person id.
     pub async fn create_bot(
-        &self,
+        self,
         token_hash: &str,
         nick: &str,
         nick_key: &str,
         now: &str,
     ) -> Result<BotOutcome, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let new = NewPerson {
             token_hash,
             nick,
@@ -530,10 +536,24 @@ impl Store {
             user_agent: None,
             bot: true,
         };
-        let Some((_, id)) = self.insert_person(&mut tx, new, now, FOREVER).await? else {
+        let Some((_, id)) = self
+            .0
+            .people()
+            .insert_person(&mut tx, new, now, FOREVER)
+            .await?
+        else {
             return Ok(BotOutcome::NameTaken);
         };
-        audit(self, &mut tx, now, "chinwag admin", "bot_created", nick, "").await?;
+        audit(
+            self.0,
+            &mut tx,
+            now,
+            "chinwag admin",
+            "bot_created",
+            nick,
+            "",
+        )
+        .await?;
         tx.commit().await?;
         Ok(BotOutcome::Created(id))
     }
@@ -644,35 +664,41 @@ fn sanction(row: &AnyRow) -> Result<Sanction, StoreError> {
     })
 }
 
-impl Store {
+impl Moderation<'_> {
     /// Gives the bot named `nick_key` a new token: its sessions are replaced by one with the new
     /// token (the old one stops working; its name, rooms and private messages stay). Returns the
     /// bot's id and the sessions replaced, or `None` if no bot goes by that name.
     pub async fn rotate_bot_token(
-        &self,
+        self,
         nick_key: &str,
         new_hash: &str,
         now: &str,
     ) -> Result<Option<(i64, Vec<i64>)>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let Some(row) =
-            sqlx::query(&self.sql("SELECT id, nick FROM people WHERE nick_key = $1 AND bot = 1"))
-                .bind(nick_key)
-                .fetch_optional(&mut *tx)
-                .await?
+        let mut tx = self.0.begin_write().await?;
+        let Some(row) = sqlx::query(
+            &self
+                .0
+                .sql("SELECT id, nick FROM people WHERE nick_key = $1 AND bot = 1"),
+        )
+        .bind(nick_key)
+        .fetch_optional(&mut *tx)
+        .await?
         else {
             return Ok(None);
         };
         let (id, nick): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
-        let old: Vec<i64> =
-            sqlx::query(&self.sql("DELETE FROM sessions WHERE person_id = $1 RETURNING id"))
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| row.try_get(0))
-                .collect::<Result<_, _>>()?;
-        sqlx::query(&self.sql(
+        let old: Vec<i64> = sqlx::query(
+            &self
+                .0
+                .sql("DELETE FROM sessions WHERE person_id = $1 RETURNING id"),
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+        sqlx::query(&self.0.sql(
             "INSERT INTO sessions (token_hash, person_id, created_at, last_seen) \
              VALUES ($1, $2, $3, $3)",
         ))
@@ -682,7 +708,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         audit(
-            self,
+            self.0,
             &mut tx,
             now,
             "chinwag admin",
@@ -696,11 +722,15 @@ impl Store {
     }
 
     /// The bot named `nick_key`, if there is one: its id.
-    pub async fn bot_named(&self, nick_key: &str) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(&self.sql("SELECT id FROM people WHERE nick_key = $1 AND bot = 1"))
-            .bind(nick_key)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn bot_named(self, nick_key: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            &self
+                .0
+                .sql("SELECT id FROM people WHERE nick_key = $1 AND bot = 1"),
+        )
+        .bind(nick_key)
+        .fetch_optional(&self.0.pool)
+        .await?;
         Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 }

@@ -15,11 +15,15 @@ pub struct ReadPositions {
     pub directs: BTreeMap<String, u64>,
 }
 
-impl Store {
+/// Read positions in the store ([`Store::reads`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Reads<'a>(pub(super) &'a Store);
+
+impl Reads<'_> {
     /// Moves person `id`'s position in `room` to `seq` if that is forward. Returns whether it
     /// moved.
-    pub async fn read_room(&self, id: i64, room: &str, seq: u64) -> Result<bool, StoreError> {
-        let row = sqlx::query(&self.sql(
+    pub async fn read_room(self, id: i64, room: &str, seq: u64) -> Result<bool, StoreError> {
+        let row = sqlx::query(&self.0.sql(
             "INSERT INTO read_positions (person_id, room, seq) VALUES ($1, $2, $3) \
              ON CONFLICT (person_id, room) DO UPDATE SET seq = excluded.seq \
              WHERE read_positions.seq < excluded.seq RETURNING seq",
@@ -27,15 +31,15 @@ impl Store {
         .bind(id)
         .bind(room)
         .bind(signed(seq))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         Ok(row.is_some())
     }
 
     /// Moves person `id`'s position in their private conversation with person `peer` to `dm_id`
     /// if that is forward. Returns whether it moved.
-    pub async fn read_direct(&self, id: i64, peer: i64, dm_id: u64) -> Result<bool, StoreError> {
-        let row = sqlx::query(&self.sql(
+    pub async fn read_direct(self, id: i64, peer: i64, dm_id: u64) -> Result<bool, StoreError> {
+        let row = sqlx::query(&self.0.sql(
             "INSERT INTO dm_read_positions (person_id, peer, id) VALUES ($1, $2, $3) \
              ON CONFLICT (person_id, peer) DO UPDATE SET id = excluded.id \
              WHERE dm_read_positions.id < excluded.id RETURNING id",
@@ -43,32 +47,34 @@ impl Store {
         .bind(id)
         .bind(peer)
         .bind(signed(dm_id))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         Ok(row.is_some())
     }
 
     /// Person `id`'s read positions: rooms they are in, and private conversations by the other
     /// party's current name.
-    pub async fn read_positions(&self, id: i64) -> Result<ReadPositions, StoreError> {
+    pub async fn read_positions(self, id: i64) -> Result<ReadPositions, StoreError> {
         let mut positions = ReadPositions::default();
         let rows = sqlx::query(
-            &self.sql("SELECT room, seq FROM read_positions WHERE person_id = $1 ORDER BY room"),
+            &self
+                .0
+                .sql("SELECT room, seq FROM read_positions WHERE person_id = $1 ORDER BY room"),
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         for row in &rows {
             positions
                 .rooms
                 .insert(row.try_get(0)?, unsigned(row.try_get(1)?)?);
         }
-        let rows = sqlx::query(&self.sql(
+        let rows = sqlx::query(&self.0.sql(
             "SELECT p.nick, r.id FROM dm_read_positions r JOIN people p ON p.id = r.peer \
              WHERE r.person_id = $1",
         ))
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         for row in &rows {
             positions

@@ -4,7 +4,7 @@
 //! Rooms are created by joining them, up to the server's cap and a cap per address they are
 //! created from. A room nobody is in and nobody ever wrote in is deleted when its last member
 //! leaves, and one nobody is in and nobody wrote in for a while is reclaimed by a sweep
-//! ([`Store::reclaim_rooms`]), so abandoned rooms never fill the cap. An operator can list and
+//! ([`Rooms::reclaim_rooms`]), so abandoned rooms never fill the cap. An operator can list and
 //! delete rooms (`chinwag admin rooms`, `delete-room`).
 
 use sqlx::Row;
@@ -47,26 +47,30 @@ pub struct RoomInfo {
     pub created_from: Option<String>,
 }
 
-impl Store {
+/// Rooms and memberships in the store ([`Store::rooms`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Rooms<'a>(pub(super) &'a Store);
+
+impl Rooms<'_> {
     /// Whether `room` exists.
-    pub async fn room_exists(&self, room: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query(&self.sql("SELECT 1 FROM rooms WHERE name = $1"))
+    pub async fn room_exists(self, room: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(&self.0.sql("SELECT 1 FROM rooms WHERE name = $1"))
             .bind(room)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.0.pool)
             .await?;
         Ok(row.is_some())
     }
 
     /// Puts person `person` in `room`, creating the room if it is new and it fits under `caps`.
     pub async fn join(
-        &self,
+        self,
         person: i64,
         room: &str,
         at: &str,
         caps: RoomCaps<'_>,
     ) -> Result<JoinOutcome, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let exists = sqlx::query(&self.sql("SELECT 1 FROM rooms WHERE name = $1"))
+        let mut tx = self.0.begin_write().await?;
+        let exists = sqlx::query(&self.0.sql("SELECT 1 FROM rooms WHERE name = $1"))
             .bind(room)
             .fetch_optional(&mut *tx)
             .await?
@@ -79,16 +83,19 @@ impl Store {
             if usize::try_from(total).unwrap_or(usize::MAX) >= caps.total {
                 return Ok(JoinOutcome::RoomLimit);
             }
-            let from_here: i64 =
-                sqlx::query(&self.sql("SELECT COUNT(*) FROM rooms WHERE created_from = $1"))
-                    .bind(caps.address)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
+            let from_here: i64 = sqlx::query(
+                &self
+                    .0
+                    .sql("SELECT COUNT(*) FROM rooms WHERE created_from = $1"),
+            )
+            .bind(caps.address)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
             if usize::try_from(from_here).unwrap_or(usize::MAX) >= caps.per_address {
                 return Ok(JoinOutcome::AddressLimit);
             }
-            sqlx::query(&self.sql(
+            sqlx::query(&self.0.sql(
                 "INSERT INTO rooms (name, last_seq, created_at, created_from) VALUES ($1, 0, $2, $3) \
                  ON CONFLICT (name) DO NOTHING",
             ))
@@ -98,7 +105,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(&self.sql(
+        sqlx::query(&self.0.sql(
             "INSERT INTO memberships (person_id, room, joined_at) VALUES ($1, $2, $3) \
              ON CONFLICT (person_id, room) DO NOTHING",
         ))
@@ -112,14 +119,14 @@ impl Store {
     }
 
     /// Every room (but `general`), with its members and when it was last used, by name.
-    pub async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+    pub async fn all(self) -> Result<Vec<RoomInfo>, StoreError> {
+        let rows = sqlx::query(&self.0.sql(
             "SELECT r.name, (SELECT COUNT(*) FROM memberships m WHERE m.room = r.name), r.last_seq, \
              r.created_at, COALESCE((SELECT at FROM messages WHERE room = r.name AND seq = r.last_seq), \
              r.created_at), r.created_from FROM rooms r WHERE r.name <> $1 ORDER BY r.name",
         ))
         .bind(GENERAL)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter()
             .map(|row| {
@@ -137,23 +144,26 @@ impl Store {
 
     /// Deletes `room` with its messages and memberships (`general` cannot be deleted). Returns
     /// whether it existed.
-    pub async fn delete_room(&self, room: &str) -> Result<bool, StoreError> {
+    pub async fn delete_room(self, room: &str) -> Result<bool, StoreError> {
         self.delete_room_if(room, false).await
     }
 
     /// Deletes `room` (with its messages and memberships), unless `only_if_empty` and someone is
     /// in it now (checked in the deleting transaction, so a join racing a reclaim keeps the room).
-    async fn delete_room_if(&self, room: &str, only_if_empty: bool) -> Result<bool, StoreError> {
+    async fn delete_room_if(self, room: &str, only_if_empty: bool) -> Result<bool, StoreError> {
         if room == GENERAL {
             return Ok(false);
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         if only_if_empty {
-            let member =
-                sqlx::query(&self.sql("SELECT 1 FROM memberships WHERE room = $1 LIMIT 1"))
-                    .bind(room)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let member = sqlx::query(
+                &self
+                    .0
+                    .sql("SELECT 1 FROM memberships WHERE room = $1 LIMIT 1"),
+            )
+            .bind(room)
+            .fetch_optional(&mut *tx)
+            .await?;
             if member.is_some() {
                 return Ok(false);
             }
@@ -162,12 +172,12 @@ impl Store {
             "DELETE FROM messages WHERE room = $1",
             "DELETE FROM memberships WHERE room = $1",
         ] {
-            sqlx::query(&self.sql(statement))
+            sqlx::query(&self.0.sql(statement))
                 .bind(room)
                 .execute(&mut *tx)
                 .await?;
         }
-        let deleted = sqlx::query(&self.sql("DELETE FROM rooms WHERE name = $1"))
+        let deleted = sqlx::query(&self.0.sql("DELETE FROM rooms WHERE name = $1"))
             .bind(room)
             .execute(&mut *tx)
             .await?
@@ -178,8 +188,8 @@ impl Store {
 
     /// Deletes the rooms nobody is in whose last message (or creation, if none) is older than
     /// `idle_before`, with their messages. Returns their names.
-    pub async fn reclaim_rooms(&self, idle_before: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+    pub async fn reclaim_rooms(self, idle_before: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&self.0.sql(
             "SELECT r.name FROM rooms r WHERE r.name <> $1 AND r.created_at < $2 \
              AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room = r.name) \
              AND NOT EXISTS (SELECT 1 FROM messages g WHERE g.room = r.name AND g.seq = r.last_seq \
@@ -188,7 +198,7 @@ impl Store {
         ))
         .bind(GENERAL)
         .bind(idle_before)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         let mut reclaimed = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -202,16 +212,19 @@ impl Store {
 
     /// Takes person `person` out of `room`; returns whether they were in it. A room left empty
     /// that never had a message is deleted.
-    pub async fn leave(&self, person: i64, room: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let removed =
-            sqlx::query(&self.sql("DELETE FROM memberships WHERE person_id = $1 AND room = $2"))
-                .bind(person)
-                .bind(room)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        sqlx::query(&self.sql(
+    pub async fn leave(self, person: i64, room: &str) -> Result<bool, StoreError> {
+        let mut tx = self.0.begin_write().await?;
+        let removed = sqlx::query(
+            &self
+                .0
+                .sql("DELETE FROM memberships WHERE person_id = $1 AND room = $2"),
+        )
+        .bind(person)
+        .bind(room)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(&self.0.sql(
             "DELETE FROM rooms WHERE name = $1 AND last_seq = 0 \
              AND NOT EXISTS (SELECT 1 FROM memberships WHERE room = $1)",
         ))
@@ -223,20 +236,22 @@ impl Store {
     }
 
     /// The rooms person `person` is in besides `general`, by name.
-    pub async fn rooms_of(&self, person: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn rooms_of(self, person: i64) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
-            &self.sql("SELECT room FROM memberships WHERE person_id = $1 ORDER BY room"),
+            &self
+                .0
+                .sql("SELECT room FROM memberships WHERE person_id = $1 ORDER BY room"),
         )
         .bind(person)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter().map(|row| Ok(row.try_get("room")?)).collect()
     }
 
     /// How many rooms exist.
-    pub async fn room_count(&self) -> Result<u64, StoreError> {
+    pub async fn room_count(self) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query("SELECT COUNT(*) FROM rooms")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.0.pool)
             .await?
             .try_get(0)?;
         super::unsigned(count)

@@ -82,7 +82,7 @@ impl<S: WsIo> Connection<S> {
         // that has not arrived here yet: only the store says whether it is beyond the room's end.
         let head = match self.ctx.hub.known_head(room) {
             Some(head) if since <= head => head,
-            _ => match self.ctx.store.room_head(room).await {
+            _ => match self.ctx.store.messages().room_head(room).await {
                 Ok(head) => {
                     self.ctx.hub.learn_head(room, head);
                     head
@@ -122,7 +122,13 @@ impl<S: WsIo> Connection<S> {
         reset: bool,
         reply_to: Option<&str>,
     ) -> Result<(), End> {
-        let page = match self.ctx.store.history(room, None, HISTORY_PAGE).await {
+        let page = match self
+            .ctx
+            .store
+            .messages()
+            .history(room, None, HISTORY_PAGE)
+            .await
+        {
             Ok(page) => page,
             Err(err) => return self.went_stale(me, room, Stale::Latest, 0, err).await,
         };
@@ -177,7 +183,13 @@ impl<S: WsIo> Connection<S> {
             }
             self.pace_catch_up(limit).await;
             // One more than is taken: whether the store has more decides `more` on the last frame.
-            let mut page = match self.ctx.store.since(room, after, limit + 1).await {
+            let mut page = match self
+                .ctx
+                .store
+                .messages()
+                .since(room, after, limit + 1)
+                .await
+            {
                 Ok(page) => page,
                 Err(err) => return self.went_stale(me, room, Stale::Missed, after, err).await,
             };
@@ -372,7 +384,7 @@ impl<S: WsIo> Connection<S> {
     ) -> Result<(), End> {
         let store = self.ctx.store.clone();
         let beyond = match since {
-            Some(after) => match store.direct_head().await {
+            Some(after) => match store.directs().direct_head().await {
                 Ok(head) => after > head,
                 Err(err) => return self.directs_stale(me, err).await,
             },
@@ -381,7 +393,7 @@ impl<S: WsIo> Connection<S> {
         if since.is_none() || beyond {
             let person = me.person.id.get();
             self.pace_catch_up(DM_PAGE).await;
-            let latest = match store.directs(person, None, DM_PAGE).await {
+            let latest = match store.directs().of_person(person, None, DM_PAGE).await {
                 Ok(latest) => latest,
                 Err(err) => return self.directs_stale(me, err).await,
             };
@@ -441,7 +453,11 @@ impl<S: WsIo> Connection<S> {
                 return Ok(());
             }
             self.pace_catch_up(limit).await;
-            let mut page = match store.directs(person, Some(after), limit + 1).await {
+            let mut page = match store
+                .directs()
+                .of_person(person, Some(after), limit + 1)
+                .await
+            {
                 Ok(page) => page,
                 Err(err) => return self.directs_stale(me, err).await,
             };

@@ -173,8 +173,8 @@ impl<S: WsIo> Connection<S> {
         // Read before registering: a store that does not answer only leaves these empty.
         let store = &self.ctx.store;
         let (blocked, reads) = match (
-            store.blocked_names(person.id.get()).await,
-            store.read_positions(person.id.get()).await,
+            store.directs().blocked_names(person.id.get()).await,
+            store.reads().read_positions(person.id.get()).await,
         ) {
             (Ok(blocked), Ok(reads)) => (blocked, reads),
             (Err(err), _) | (_, Err(err)) => {
@@ -343,6 +343,7 @@ async fn check_standing(ctx: &Ctx, found: &Found) -> Result<(), FrameError> {
     let address = crate::server::limits::AddrKey::stored(ctx.peer);
     if person.standing().address.as_deref() != Some(address.as_str()) {
         ctx.store
+            .people()
             .record_address(found.session.get(), person.id.get(), &address)
             .await?;
         person.update_standing(|s| s.address = Some(address));

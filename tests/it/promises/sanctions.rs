@@ -244,6 +244,7 @@ async fn reasons_refuse_control_characters_and_the_operator_sees_stored_text_esc
         .await
         .expect("store");
     store
+        .moderation()
         .sanction(chinwag::server::store::SanctionDraft {
             kind: chinwag::server::store::SanctionKind::Ban,
             actor: 1,

@@ -55,10 +55,10 @@ pub async fn show(
     let id = me.person.id.get();
     let store = &state.store;
     let read = tokio::try_join!(
-        store.sessions_of(id),
-        store.passkey_list(id),
-        store.password_of(id),
-        store.is_moderator(id),
+        store.people().sessions_of(id),
+        store.accounts().passkey_list(id),
+        store.accounts().password_of(id),
+        store.moderation().is_moderator(id),
     );
     let (devices, passkeys, phc, moderator) = match read {
         Ok(read) => read,
@@ -298,10 +298,15 @@ async fn poster(state: &AppState, jar: &CookieJar, peer: SocketAddr) -> Result<F
 
 /// Whether `given` is person `id`'s current password (true if they have none).
 async fn current_password(state: &AppState, id: i64, given: &str) -> Result<bool, Response> {
-    let phc = state.store.password_of(id).await.map_err(|err| {
-        tracing::error!(%err, "reading a password failed");
-        unavailable()
-    })?;
+    let phc = state
+        .store
+        .accounts()
+        .password_of(id)
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "reading a password failed");
+            unavailable()
+        })?;
     let Some(phc) = phc else {
         return Ok(true);
     };
@@ -356,7 +361,7 @@ pub async fn set_password(
     let Ok(Some(phc)) = tokio::task::spawn_blocking(move || password::hash(&new)).await else {
         return unavailable();
     };
-    if let Err(err) = state.store.set_password(id, &phc).await {
+    if let Err(err) = state.store.accounts().set_password(id, &phc).await {
         tracing::error!(%err, "storing a password failed");
         return unavailable();
     }
@@ -447,6 +452,7 @@ pub async fn passkey_remove(
     };
     match state
         .store
+        .accounts()
         .remove_passkey(me.person.id.get(), form.id)
         .await
     {
@@ -516,6 +522,7 @@ pub async fn link(
     let now = now_rfc3339();
     let made = state
         .store
+        .accounts()
         .create_device_link(
             &token::hex(&digest),
             me.person.id.get(),
@@ -600,6 +607,7 @@ pub async fn invite(
     // The store's word: a moderator revoked by `chinwag admin` makes no invitations.
     if !state
         .store
+        .moderation()
         .is_moderator(me.person.id.get())
         .await
         .unwrap_or(false)
@@ -617,6 +625,7 @@ pub async fn invite(
     let until = rfc3339_in(Duration::from_secs(u64::from(days) * 86_400));
     let made = state
         .store
+        .accounts()
         .create_invite(
             &token::hex(&digest),
             &me.person.nick(),
@@ -673,7 +682,12 @@ pub async fn delete(
     }
     let keep = form.messages != "delete";
     let now = now_rfc3339();
-    let deleted = match state.store.delete_person(id.get(), keep, &now).await {
+    let deleted = match state
+        .store
+        .accounts()
+        .delete_person(id.get(), keep, &now)
+        .await
+    {
         Ok(deleted) => deleted,
         Err(err) => {
             tracing::error!(%err, "deleting a person failed");
@@ -689,6 +703,7 @@ pub async fn delete(
     // Every server ends their connections (this one at once; the others by the store's event).
     let noted = state
         .store
+        .moderation()
         .admin_event(
             "person_deleted",
             &id.get().to_string(),

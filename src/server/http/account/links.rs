@@ -32,7 +32,12 @@ fn gone() -> Response {
 /// `GET /link/{token}`.
 pub async fn show(State(state): State<AppState>, Path(secret): Path<String>) -> Response {
     let hash = token::hex(&token::digest(&secret));
-    match state.store.device_link(&hash, &now_rfc3339()).await {
+    match state
+        .store
+        .accounts()
+        .device_link(&hash, &now_rfc3339())
+        .await
+    {
         Ok(Some((_, nick))) => {
             let body = format!(
                 "<p>This link signs this device in as <b id=\"link-nick\">{}</b>. It works once.</p>\
@@ -63,7 +68,12 @@ pub async fn use_link(
         return slow_down();
     }
     let hash = token::hex(&token::digest(&secret));
-    match state.store.use_device_link(&hash, &now_rfc3339()).await {
+    match state
+        .store
+        .accounts()
+        .use_device_link(&hash, &now_rfc3339())
+        .await
+    {
         Ok(Some(id)) => {
             let person = PersonId::from_store(id);
             sign_in_to(&state, (peer, &headers), jar, person, "/").await
@@ -79,7 +89,12 @@ pub async fn use_link(
 /// `GET /invite/{token}`.
 pub async fn invite(State(state): State<AppState>, Path(secret): Path<String>) -> Response {
     let hash = token::hex(&token::digest(&secret));
-    match state.store.invite_valid(&hash, &now_rfc3339()).await {
+    match state
+        .store
+        .accounts()
+        .invite_valid(&hash, &now_rfc3339())
+        .await
+    {
         Ok(true) => {
             let body = format!(
                 "<p>You are invited to this chat. Pick a nickname to join.</p>\

@@ -110,7 +110,7 @@ pub async fn submit(
         Ok(None) => {}
         Err(page) => return page,
     }
-    let holder = match state.store.password_login(&name_key).await {
+    let holder = match state.store.accounts().password_login(&name_key).await {
         Ok(holder) => holder,
         Err(err) => {
             tracing::error!(%err, "reading a password failed");
@@ -146,6 +146,7 @@ async fn throttled(state: &AppState, keys: &[String]) -> Result<Option<Duration>
     for key in keys {
         let (count, oldest) = state
             .store
+            .accounts()
             .failures(key, &since, password::MAX_FAILURES)
             .await
             .map_err(|err| {
@@ -181,6 +182,7 @@ async fn failed(state: &AppState, keys: &[String]) {
     let forget = rfc3339_ago(password::WINDOW);
     if let Err(err) = state
         .store
+        .accounts()
         .record_failure(&keys, &now_rfc3339(), &forget)
         .await
     {

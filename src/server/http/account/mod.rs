@@ -82,7 +82,12 @@ pub async fn sign_out(state: &AppState, person: PersonId, which: &[i64]) -> bool
 
 /// Signs out `person`'s sessions as `which` says (see [`sign_out`]).
 pub async fn sign_out_where(state: &AppState, person: PersonId, which: SignOut<'_>) -> bool {
-    match state.store.delete_sessions(person.get(), which).await {
+    match state
+        .store
+        .people()
+        .delete_sessions(person.get(), which)
+        .await
+    {
         Ok(deleted) => {
             let deleted: Vec<_> = deleted
                 .into_iter()
@@ -96,6 +101,7 @@ pub async fn sign_out_where(state: &AppState, person: PersonId, which: SignOut<'
                 let ids: Vec<String> = deleted.iter().map(|s| s.get().to_string()).collect();
                 let noted = state
                     .store
+                    .moderation()
                     .admin_event(
                         "signed_out",
                         &person.get().to_string(),

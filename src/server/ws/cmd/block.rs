@@ -17,19 +17,26 @@ pub async fn apply<S: WsIo>(
 ) -> Outcome {
     let target = nick::normalize(who)?;
     let store = &conn.ctx.store;
-    let (id, name) = store.person_named(&target.key).await?.ok_or_else(|| {
-        FrameError::new(
-            ErrorCode::UnknownUser,
-            format!("nobody is called {}", target.display),
-        )
-    })?;
+    let (id, name) = store
+        .people()
+        .person_named(&target.key)
+        .await?
+        .ok_or_else(|| {
+            FrameError::new(
+                ErrorCode::UnknownUser,
+                format!("nobody is called {}", target.display),
+            )
+        })?;
     if id == me.person.id.get() {
         return Err(FrameError::new(ErrorCode::Forbidden, "you cannot block yourself").into());
     }
     if block {
-        store.block(me.person.id.get(), id, &now_rfc3339()).await?;
+        store
+            .directs()
+            .block(me.person.id.get(), id, &now_rfc3339())
+            .await?;
     } else {
-        store.unblock(me.person.id.get(), id).await?;
+        store.directs().unblock(me.person.id.get(), id).await?;
     }
     let answer = ServerMsg::Blocked {
         nick: name,

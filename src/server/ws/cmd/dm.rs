@@ -33,6 +33,7 @@ pub async fn apply<S: WsIo>(
         let earlier = conn
             .ctx
             .store
+            .directs()
             .direct_sent_before(me.person.id.get(), &client_id)
             .await?;
         match earlier {
@@ -80,6 +81,7 @@ async fn admitted(ctx: &Ctx, me: &Me, to: PersonId, to_nick: &str) -> Result<(),
     let day_ago = rfc3339_ago(std::time::Duration::from_secs(24 * 3600));
     let gate = ctx
         .store
+        .directs()
         .direct_gate(DirectSend {
             from: me.person.id.get(),
             to: to.get(),
@@ -120,8 +122,13 @@ async fn recipient(ctx: &Ctx, to: &str) -> Result<(PersonId, String), FrameError
     if let Some(online) = ctx.hub.presence().find_online(&key) {
         return Ok((online.person, online.nick));
     }
-    let (id, nick) = ctx.store.person_named(&key).await?.ok_or_else(|| {
-        FrameError::new(ErrorCode::UnknownUser, format!("nobody is called {to:?}"))
-    })?;
+    let (id, nick) = ctx
+        .store
+        .people()
+        .person_named(&key)
+        .await?
+        .ok_or_else(|| {
+            FrameError::new(ErrorCode::UnknownUser, format!("nobody is called {to:?}"))
+        })?;
     Ok((PersonId::from_store(id), nick))
 }

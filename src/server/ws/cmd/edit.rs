@@ -1,5 +1,5 @@
 //! `edit` and `delete`: change one of my messages. The store decides
-//! ([`crate::server::store::Store::change`]) and gives the change its place in the room's log;
+//! ([`crate::server::store::Messages::change`]) and gives the change its place in the room's log;
 //! everyone in the room gets `edited` or `deleted` in that place, this connection included, then an
 //! `ack` if the request carried a `client_id`.
 
@@ -58,7 +58,7 @@ pub async fn apply<S: WsIo>(
         moderator: me.person.standing().moderator,
         max_edits: conn.ctx.limits.max_edits,
     };
-    let outcome = conn.ctx.store.change(&room, seq, draft).await?;
+    let outcome = conn.ctx.store.messages().change(&room, seq, draft).await?;
     let change =
         match outcome {
             ChangeOutcome::Stored(change) => change,

@@ -20,6 +20,7 @@ pub async fn apply<S: WsIo>(
     let page = conn
         .ctx
         .store
+        .messages()
         .history(room, Some(before), HISTORY_PAGE)
         .await?;
     let (messages, cut) = fitting_tail(&page.entries);
@@ -51,7 +52,7 @@ pub async fn directs<S: WsIo>(
         None => None,
         Some(name) => {
             let key = crate::server::session::nick::key(name);
-            let found = store.person_named(&key).await?;
+            let found = store.people().person_named(&key).await?;
             match found {
                 Some((id, _)) => Some(id),
                 None => {
@@ -65,6 +66,7 @@ pub async fn directs<S: WsIo>(
         }
     };
     let (page, complete) = store
+        .directs()
         .directs_before(me.person.id.get(), before, with_person, DM_PAGE)
         .await?;
     let encoded: Vec<(String, u64)> = page.iter().map(encode_direct).collect();

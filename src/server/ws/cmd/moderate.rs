@@ -3,7 +3,7 @@
 //!
 //! A session this server does not know as a moderator is refused at once, without a store round
 //! trip. Otherwise the store decides, in the transaction that records the action and its audit
-//! entry ([`crate::server::store::Store::sanction`]). Then this server updates the person's
+//! entry ([`crate::server::store::Moderation::sanction`]). Then this server updates the person's
 //! session if it holds it (closing their connections for a ban), tells the other servers the same
 //! (`Event::Sanctioned`), and then everyone online (`moderated`).
 
@@ -61,7 +61,7 @@ pub async fn sanction<S: WsIo>(
         until: rfc3339_in(std::time::Duration::from_secs(seconds)),
         recent_since: rfc3339_ago(conn.ctx.limits.ban_reach),
     };
-    let outcome = conn.ctx.store.sanction(draft).await?;
+    let outcome = conn.ctx.store.moderation().sanction(draft).await?;
     let sanction = match outcome {
         SanctionOutcome::Stored(sanction) => *sanction,
         SanctionOutcome::NotModerator => {
@@ -124,6 +124,7 @@ pub async fn lift<S: WsIo>(
     let lifted = conn
         .ctx
         .store
+        .moderation()
         .lift_as_moderator(
             kind,
             me.person.id.get(),
@@ -193,11 +194,11 @@ pub async fn audit<S: WsIo>(
 ) -> Outcome {
     ensure_moderator(me)?;
     let store = &conn.ctx.store;
-    if !store.is_moderator(me.person.id.get()).await? {
+    if !store.moderation().is_moderator(me.person.id.get()).await? {
         me.person.update_standing(|s| s.moderator = false);
         return Err(not_moderator().into());
     }
-    let mut entries = store.audit_log(before, AUDIT_PAGE + 1).await?;
+    let mut entries = store.moderation().audit_log(before, AUDIT_PAGE + 1).await?;
     let more = entries.len() > AUDIT_PAGE as usize;
     entries.truncate(AUDIT_PAGE as usize);
     let page = ServerMsg::AuditLog {

@@ -42,9 +42,9 @@ pub async fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, at: Position)
             validate_room(&room)?;
             me.person.ensure_member(&room)?;
             // Never past the room's head: a position beyond it would hide messages not yet sent.
-            let head = store.room_head(&room).await?;
+            let head = store.messages().room_head(&room).await?;
             let seq = seq.min(head);
-            let moved = store.read_room(person, &room, seq).await?;
+            let moved = store.reads().read_room(person, &room, seq).await?;
             let frame = ServerMsg::Read {
                 room: Some(room),
                 seq: Some(seq),
@@ -55,6 +55,7 @@ pub async fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, at: Position)
         }
         Position::Direct { peer, id } => {
             let peer_id = store
+                .people()
                 .person_named(&nick::key(&peer))
                 .await?
                 .map(|(peer_id, _)| peer_id)
@@ -62,7 +63,7 @@ pub async fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, at: Position)
                     FrameError::new(ErrorCode::UnknownUser, format!("nobody is called {peer:?}"))
                 })?;
             // The position is a message of this conversation, so it cannot run ahead of it.
-            let theirs = store.direct_peer(person, id).await?;
+            let theirs = store.directs().direct_peer(person, id).await?;
             if theirs != Some(peer_id) {
                 return Err(FrameError::new(
                     ErrorCode::BadFrame,
@@ -70,7 +71,7 @@ pub async fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, at: Position)
                 )
                 .into());
             }
-            let moved = store.read_direct(person, peer_id, id).await?;
+            let moved = store.reads().read_direct(person, peer_id, id).await?;
             let frame = ServerMsg::Read {
                 room: None,
                 seq: None,

@@ -10,7 +10,7 @@
 //! A nickname is held through a row of `nick_claims`, one per name key: the database's primary key
 //! is what makes two people unable to hold one name, on one server or several, however they race.
 //! A claim lasts until `held_until`; a person may take a name whose claim ran out, and their
-//! server moves `held_until` forward while they are connected ([`Store::refresh_people`]). A
+//! server moves `held_until` forward while they are connected ([`People::refresh_people`]). A
 //! secured person's claim, like a bot's, never runs out ([`FOREVER`]).
 
 use sqlx::any::AnyRow;
@@ -59,7 +59,7 @@ pub struct DeviceSession {
     pub user_agent: Option<String>,
 }
 
-/// A person to insert, with their first session ([`Store::insert_person`]).
+/// A person to insert, with their first session ([`People::insert_person`]).
 pub(super) struct NewPerson<'a> {
     pub(super) token_hash: &'a str,
     pub(super) nick: &'a str,
@@ -122,19 +122,23 @@ pub const FOREVER: &str = "9999-12-31T23:59:59.999Z";
 /// out the least recently used.
 pub const MAX_SESSIONS: u32 = 64;
 
-impl Store {
+/// People, their sessions and nickname claims in the store ([`Store::people`]).
+#[derive(Debug, Clone, Copy)]
+pub struct People<'a>(pub(super) &'a Store);
+
+impl People<'_> {
     /// Creates a guest person for `nick` with their first session, if the name key can be
     /// claimed: returns the session's and the person's ids, or `None` if someone else holds the
     /// name. Nothing is stored when the name is taken.
     pub async fn create_person(
-        &self,
+        self,
         token_hash: &str,
         (nick, nick_key): (&str, &str),
         device: Device<'_>,
         now: &str,
         hold_until: &str,
     ) -> Result<Option<(i64, i64)>, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let new = NewPerson {
             token_hash,
             nick,
@@ -155,13 +159,13 @@ impl Store {
     /// `tx`: (session id, person id), or `None` if someone else holds the name (the caller then
     /// drops `tx`, and nothing is stored).
     pub(super) async fn insert_person(
-        &self,
+        self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         new: NewPerson<'_>,
         now: &str,
         hold_until: &str,
     ) -> Result<Option<(i64, i64)>, StoreError> {
-        let person: i64 = sqlx::query(&self.sql(
+        let person: i64 = sqlx::query(&self.0.sql(
             "INSERT INTO people (nick, nick_key, created_at, last_seen, address, created_from, bot) \
              VALUES ($1, $2, $3, $3, $4, $4, $5) RETURNING id",
         ))
@@ -173,7 +177,7 @@ impl Store {
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
-        let claimed = sqlx::query(&self.sql(CLAIM))
+        let claimed = sqlx::query(&self.0.sql(CLAIM))
             .bind(new.nick_key)
             .bind(person)
             .bind(hold_until)
@@ -188,7 +192,7 @@ impl Store {
             address: new.address,
             user_agent: new.user_agent,
         };
-        let session = insert_session(self, tx, person, new.token_hash, device, now).await?;
+        let session = insert_session(self.0, tx, person, new.token_hash, device, now).await?;
         Ok(Some((session, person)))
     }
 
@@ -196,15 +200,15 @@ impl Store {
     /// sessions signed out to make room for it (a person keeps at most [`MAX_SESSIONS`], the
     /// least recently used go first).
     pub async fn add_session(
-        &self,
+        self,
         person_id: i64,
         token_hash: &str,
         device: Device<'_>,
         now: &str,
     ) -> Result<(i64, Vec<i64>), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let id = insert_session(self, &mut tx, person_id, token_hash, device, now).await?;
-        let over: Vec<i64> = sqlx::query(&self.sql(
+        let mut tx = self.0.begin_write().await?;
+        let id = insert_session(self.0, &mut tx, person_id, token_hash, device, now).await?;
+        let over: Vec<i64> = sqlx::query(&self.0.sql(
             "SELECT id FROM sessions WHERE person_id = $1 AND id NOT IN \
              (SELECT id FROM sessions WHERE person_id = $1 ORDER BY last_seen DESC, id DESC \
              LIMIT $2)",
@@ -217,7 +221,7 @@ impl Store {
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?;
         for old in &over {
-            sqlx::query(&self.sql("DELETE FROM sessions WHERE id = $1"))
+            sqlx::query(&self.0.sql("DELETE FROM sessions WHERE id = $1"))
                 .bind(*old)
                 .execute(&mut *tx)
                 .await?;
@@ -229,17 +233,17 @@ impl Store {
     /// The session with this token hash and its person, unless it expired (unused since before
     /// `expired_before`).
     pub async fn session_by_hash(
-        &self,
+        self,
         token_hash: &str,
         expired_before: &str,
     ) -> Result<Option<SavedSession>, StoreError> {
         let row =
-            sqlx::query(&self.sql(
+            sqlx::query(&self.0.sql(
                 "SELECT id, person_id FROM sessions WHERE token_hash = $1 AND last_seen >= $2",
             ))
             .bind(token_hash)
             .bind(expired_before)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.0.pool)
             .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -252,22 +256,25 @@ impl Store {
     }
 
     /// Whether session `id` still exists (it was not signed out), unless it expired.
-    pub async fn session_alive(&self, id: i64, expired_before: &str) -> Result<bool, StoreError> {
-        let row =
-            sqlx::query(&self.sql("SELECT 1 FROM sessions WHERE id = $1 AND last_seen >= $2"))
-                .bind(id)
-                .bind(expired_before)
-                .fetch_optional(&self.pool)
-                .await?;
+    pub async fn session_alive(self, id: i64, expired_before: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            &self
+                .0
+                .sql("SELECT 1 FROM sessions WHERE id = $1 AND last_seen >= $2"),
+        )
+        .bind(id)
+        .bind(expired_before)
+        .fetch_optional(&self.0.pool)
+        .await?;
         Ok(row.is_some())
     }
 
     /// Person `id` as the store has them now (another server may have renamed them or changed
     /// their rooms), if they exist.
-    pub async fn person_by_id(&self, id: i64) -> Result<Option<SavedPerson>, StoreError> {
+    pub async fn person_by_id(self, id: i64) -> Result<Option<SavedPerson>, StoreError> {
         // One read for the person, their name's claim and their rooms: a row per room (or one
         // row with no room).
-        let rows = sqlx::query(&self.sql(&format!(
+        let rows = sqlx::query(&self.0.sql(&format!(
             "SELECT s.id, s.nick, s.nick_key, c.person_id AS holder, c.held_until, \
              m.room, s.moderator, s.bot, s.address, {SECURED} AS secured, \
              (SELECT MAX(until) FROM sanctions WHERE person_id = s.id AND kind = 'mute' \
@@ -281,7 +288,7 @@ impl Store {
              WHERE s.id = $1 ORDER BY m.room"
         )))
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
@@ -299,10 +306,10 @@ impl Store {
     /// holds the name; or, while nobody does (their claim ran out), the person last seen under
     /// that name, who takes it back when they return. `None` when nobody goes by that name.
     /// Returns their id and nickname.
-    pub async fn person_named(&self, nick_key: &str) -> Result<Option<(i64, String)>, StoreError> {
-        let row = sqlx::query(&self.sql(&format!("SELECT s.id, s.nick {PERSON_NAMED}")))
+    pub async fn person_named(self, nick_key: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query(&self.0.sql(&format!("SELECT s.id, s.nick {PERSON_NAMED}")))
             .bind(nick_key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.0.pool)
             .await?;
         row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
             .transpose()
@@ -311,18 +318,18 @@ impl Store {
     /// Claims `nick_key` for person `id` until `hold_until`, unless someone else holds it beyond
     /// `now`. Returns whether the person holds it now.
     pub async fn claim_nick(
-        &self,
+        self,
         nick_key: &str,
         id: i64,
         now: &str,
         hold_until: &str,
     ) -> Result<bool, StoreError> {
-        let claimed = sqlx::query(&self.sql(CLAIM))
+        let claimed = sqlx::query(&self.0.sql(CLAIM))
             .bind(nick_key)
             .bind(id)
             .bind(hold_until)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.0.pool)
             .await?
             .is_some();
         Ok(claimed)
@@ -332,14 +339,14 @@ impl Store {
     /// is given up in the same transaction. A secured person's new claim lasts for good. Returns
     /// whether they were renamed.
     pub async fn rename_person(
-        &self,
+        self,
         id: i64,
         (old_key, nick, nick_key): (&str, &str, &str),
         now: &str,
         hold_until: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let secured = sqlx::query(&self.sql(&format!(
+        let mut tx = self.0.begin_write().await?;
+        let secured = sqlx::query(&self.0.sql(&format!(
             "SELECT {SECURED} AS secured FROM people s WHERE s.id = $1"
         )))
         .bind(id)
@@ -348,7 +355,7 @@ impl Store {
         .map(|row| flag(&row, "secured"))
         .transpose()?
         .unwrap_or(false);
-        let claimed = sqlx::query(&self.sql(CLAIM))
+        let claimed = sqlx::query(&self.0.sql(CLAIM))
             .bind(nick_key)
             .bind(id)
             .bind(if secured { FOREVER } else { hold_until })
@@ -361,7 +368,9 @@ impl Store {
         }
         if old_key != nick_key {
             sqlx::query(
-                &self.sql("DELETE FROM nick_claims WHERE nick_key = $1 AND person_id = $2"),
+                &self
+                    .0
+                    .sql("DELETE FROM nick_claims WHERE nick_key = $1 AND person_id = $2"),
             )
             .bind(old_key)
             .bind(id)
@@ -369,7 +378,9 @@ impl Store {
             .await?;
         }
         sqlx::query(
-            &self.sql("UPDATE people SET nick = $1, nick_key = $2, last_seen = $3 WHERE id = $4"),
+            &self
+                .0
+                .sql("UPDATE people SET nick = $1, nick_key = $2, last_seen = $3 WHERE id = $4"),
         )
         .bind(nick)
         .bind(nick_key)
@@ -384,7 +395,7 @@ impl Store {
     /// Marks sessions `sessions` and people `people` as seen `now` and moves the people's claims
     /// to `hold_until` (claims someone else took meanwhile are left alone).
     pub async fn refresh_people(
-        &self,
+        self,
         sessions: &[i64],
         people: &[i64],
         now: &str,
@@ -415,12 +426,12 @@ impl Store {
                     .map(|i| format!("${}", i + 2))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let sql = self.sql(&statement.replace("{list}", &list));
+                let sql = self.0.sql(&statement.replace("{list}", &list));
                 let mut query = sqlx::query(&sql).bind(time);
                 for id in chunk {
                     query = query.bind(*id);
                 }
-                let mut tx = self.begin_write().await?;
+                let mut tx = self.0.begin_write().await?;
                 query.execute(&mut *tx).await?;
                 tx.commit().await?;
             }
@@ -432,9 +443,9 @@ impl Store {
     /// credential, role or bot) unseen since then and left without a session, with their rooms,
     /// claims and read positions; and every claim that ran out before `now`. Returns how many
     /// people were deleted.
-    pub async fn sweep_people(&self, expired_before: &str, now: &str) -> Result<u64, StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(&self.sql("DELETE FROM sessions WHERE last_seen < $1"))
+    pub async fn sweep_people(self, expired_before: &str, now: &str) -> Result<u64, StoreError> {
+        let mut tx = self.0.begin_write().await?;
+        sqlx::query(&self.0.sql("DELETE FROM sessions WHERE last_seen < $1"))
             .bind(expired_before)
             .execute(&mut *tx)
             .await?;
@@ -449,17 +460,21 @@ impl Store {
             format!("DELETE FROM nick_claims WHERE person_id IN ({gone})"),
             format!("DELETE FROM blocks WHERE person_id IN ({gone}) OR blocked IN ({gone})"),
         ] {
-            sqlx::query(&self.sql(&statement))
+            sqlx::query(&self.0.sql(&statement))
                 .bind(expired_before)
                 .execute(&mut *tx)
                 .await?;
         }
-        let deleted = sqlx::query(&self.sql(&format!("DELETE FROM people WHERE id IN ({gone})")))
-            .bind(expired_before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query(&self.sql("DELETE FROM nick_claims WHERE held_until < $1"))
+        let deleted = sqlx::query(
+            &self
+                .0
+                .sql(&format!("DELETE FROM people WHERE id IN ({gone})")),
+        )
+        .bind(expired_before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(&self.0.sql("DELETE FROM nick_claims WHERE held_until < $1"))
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -468,13 +483,13 @@ impl Store {
     }
 
     /// Person `id`'s sessions, most recently used first.
-    pub async fn sessions_of(&self, id: i64) -> Result<Vec<DeviceSession>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+    pub async fn sessions_of(self, id: i64) -> Result<Vec<DeviceSession>, StoreError> {
+        let rows = sqlx::query(&self.0.sql(
             "SELECT id, created_at, last_seen, address, user_agent FROM sessions \
              WHERE person_id = $1 ORDER BY last_seen DESC, id DESC",
         ))
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter()
             .map(|row| {
@@ -492,17 +507,17 @@ impl Store {
     /// Signs out person `person`'s sessions: those numbered `which`, or every one but `keep`.
     /// Returns the sessions deleted.
     pub async fn delete_sessions(
-        &self,
+        self,
         person: i64,
         which: SignOut<'_>,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let rows = match which {
             SignOut::These(ids) => {
                 let mut deleted = Vec::new();
                 for id in ids {
                     let row =
-                        sqlx::query(&self.sql(
+                        sqlx::query(&self.0.sql(
                             "DELETE FROM sessions WHERE id = $1 AND person_id = $2 RETURNING id",
                         ))
                         .bind(*id)
@@ -516,7 +531,9 @@ impl Store {
                 deleted
             }
             SignOut::AllBut(keep) => sqlx::query(
-                &self.sql("DELETE FROM sessions WHERE person_id = $1 AND id <> $2 RETURNING id"),
+                &self
+                    .0
+                    .sql("DELETE FROM sessions WHERE person_id = $1 AND id <> $2 RETURNING id"),
             )
             .bind(person)
             .bind(keep)
@@ -531,18 +548,18 @@ impl Store {
     }
 
     /// How many people are stored.
-    pub async fn person_count(&self) -> Result<u64, StoreError> {
+    pub async fn person_count(self) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query("SELECT COUNT(*) FROM people")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.0.pool)
             .await?
             .try_get(0)?;
         super::unsigned(count)
     }
 
     /// How many sessions are stored.
-    pub async fn session_count(&self) -> Result<u64, StoreError> {
+    pub async fn session_count(self) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query("SELECT COUNT(*) FROM sessions")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.0.pool)
             .await?
             .try_get(0)?;
         super::unsigned(count)
@@ -551,18 +568,18 @@ impl Store {
     /// Records where session `session` of person `person` connects from (for a ban's refusal of
     /// new sessions, and the devices page).
     pub async fn record_address(
-        &self,
+        self,
         session: i64,
         person: i64,
         address: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(&self.sql("UPDATE sessions SET address = $1 WHERE id = $2"))
+        let mut tx = self.0.begin_write().await?;
+        sqlx::query(&self.0.sql("UPDATE sessions SET address = $1 WHERE id = $2"))
             .bind(address)
             .bind(session)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(&self.sql("UPDATE people SET address = $1 WHERE id = $2"))
+        sqlx::query(&self.0.sql("UPDATE people SET address = $1 WHERE id = $2"))
             .bind(address)
             .bind(person)
             .execute(&mut *tx)
