@@ -25,6 +25,7 @@ fn message() -> ChatMessage {
         edited: false,
         deleted: false,
         mentions: Vec::new(),
+        files: Vec::new(),
     }
 }
 
@@ -65,6 +66,7 @@ fn fan_out(c: &mut Criterion) {
                             action: false,
                             person_id: None,
                             mentions: Vec::new(),
+                            files: Vec::new(),
                         };
                         let _ = hub.publish(GENERAL, origin, draft).await;
                         for sub in &mut subs {

@@ -28,3 +28,10 @@ CREATE INDEX files_created ON files (created_at);
 
 -- A person's picture: the hash of the square thumbnail the server made from their upload.
 ALTER TABLE people ADD COLUMN avatar TEXT;
+
+-- Objects (files' bytes, thumbnails, avatars) that a delete left without a row naming them, by
+-- hash: written in the delete's transaction, removed from the file storage by the collector,
+-- which deletes an object only if no row names it again by then.
+CREATE TABLE unlinked_objects (
+    hash TEXT PRIMARY KEY
+);

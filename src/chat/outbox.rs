@@ -24,12 +24,14 @@ impl Outgoing {
                 text: self.text.clone(),
                 client_id: self.client_id.clone(),
                 action: self.action,
+                files: Vec::new(),
             },
             View::Direct(to) => ClientMsg::Dm {
                 to: to.clone(),
                 text: self.text.clone(),
                 client_id: self.client_id.clone(),
                 action: self.action,
+                files: Vec::new(),
             },
         }
     }

@@ -45,6 +45,11 @@ pub enum ClientMsg {
         /// A `/me` action: shown as "alice waves" rather than as a quote.
         #[serde(default, skip_serializing_if = "is_false")]
         action: bool,
+        /// Files this person uploaded and has not posted yet (`POST /upload`'s ids), at most
+        /// [`MAX_FILES_PER_MESSAGE`](crate::protocol::MAX_FILES_PER_MESSAGE); `text` may then
+        /// be empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<String>,
     },
     /// Replace the text of my message `seq` in `room`. Everyone in the room gets `edited`; with a
     /// `client_id`, I also get an `ack` naming the change's place in the log.
@@ -76,6 +81,9 @@ pub enum ClientMsg {
         client_id: String,
         #[serde(default, skip_serializing_if = "is_false")]
         action: bool,
+        /// As `say`'s.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<String>,
     },
     /// Moderators: mute `nick` for `seconds` (they can read, not post). Everyone gets `moderated`.
     Mute {

@@ -24,8 +24,8 @@ pub mod wire;
 pub use client::{ClientMsg, Request};
 pub use error::{ErrorCode, FrameError};
 pub use rules::{
-    is_bidi_control, validate_client_id, validate_nick, validate_reason, validate_room,
-    validate_text,
+    is_bidi_control, validate_client_id, validate_nick, validate_post, validate_reason,
+    validate_room, validate_text, MAX_FILES_PER_MESSAGE,
 };
 pub use server::{AuditEntry, Change, ChatMessage, DirectMessage, FileInfo, ServerMsg, Stored};
 

@@ -40,6 +40,48 @@ pub fn validate_nick(nick: &str) -> Result<String, FrameError> {
 
 /// Checks a message's text: not blank, at most [`MAX_TEXT_CHARS`] characters. The text is kept as
 /// typed (leading spaces can matter, e.g. in code), only its emptiness is judged on the trimmed form.
+/// How many files one message carries at most.
+pub const MAX_FILES_PER_MESSAGE: usize = 10;
+
+/// A message's text and files: files may stand without text; each id as `POST /upload` makes
+/// them (URL-safe, at most 64 characters), each once.
+pub fn validate_post(text: &str, files: &[String]) -> Result<(), FrameError> {
+    if files.is_empty() {
+        return validate_text(text);
+    }
+    if !text.trim().is_empty() {
+        validate_text(text)?;
+    }
+    if files.len() > MAX_FILES_PER_MESSAGE {
+        return Err(FrameError::new(
+            ErrorCode::BadFrame,
+            format!("a message carries at most {MAX_FILES_PER_MESSAGE} files"),
+        ));
+    }
+    let well_formed = |id: &String| {
+        !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !files.iter().all(well_formed) {
+        return Err(FrameError::new(
+            ErrorCode::BadFrame,
+            "a file id is malformed",
+        ));
+    }
+    let mut sorted: Vec<&String> = files.iter().collect();
+    sorted.sort();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        return Err(FrameError::new(
+            ErrorCode::BadFrame,
+            "a file is listed twice",
+        ));
+    }
+    Ok(())
+}
+
 pub fn validate_text(text: &str) -> Result<(), FrameError> {
     if text.trim().is_empty() {
         return Err(FrameError::new(ErrorCode::Empty, "the message is empty"));

@@ -33,6 +33,9 @@ pub struct ChatMessage {
     /// listed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// Its files, in the order they were posted (none once it is deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileInfo>,
 }
 
 /// An edit or a delete of a stored room message (the body of `edited` and `deleted` frames, and of
@@ -99,6 +102,8 @@ pub struct DirectMessage {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub action: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileInfo>,
 }
 
 /// One moderation action, as the audit log keeps it.

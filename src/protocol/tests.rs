@@ -39,6 +39,7 @@ fn hello_and_say_parse_from_the_documented_json() {
             text: "hi".into(),
             client_id: "c-1".into(),
             action: false,
+            files: Vec::new(),
         })
     );
     assert_eq!(
@@ -106,6 +107,7 @@ fn hello_and_say_parse_from_the_documented_json() {
             text: "psst".into(),
             client_id: "d-1".into(),
             action: false,
+            files: Vec::new(),
         })
     );
 }
@@ -138,6 +140,7 @@ fn client_frames_round_trip() {
             text: "line\n\"quoted\" <b>".into(),
             client_id: "c-9".into(),
             action: true,
+            files: Vec::new(),
         },
         ClientMsg::Nick { nick: "x".into() },
         ClientMsg::Typing {
@@ -149,6 +152,7 @@ fn client_frames_round_trip() {
             text: "hi".into(),
             client_id: "d".into(),
             action: false,
+            files: Vec::new(),
         },
     ] {
         assert_eq!(ClientMsg::parse(&msg.to_json()), Ok(msg));
@@ -168,6 +172,7 @@ fn server_frames_have_the_documented_shape() {
         edited: false,
         deleted: false,
         mentions: Vec::new(),
+        files: Vec::new(),
     });
     let cases = [
         (
@@ -306,6 +311,7 @@ fn server_frames_have_the_documented_shape() {
                 at: "2026-11-25T22:00:00.000Z".into(),
                 client_id: None,
                 action: true,
+                files: Vec::new(),
             }),
             json!({"type":"dm","id":4,"from":"alice","to":"bob","text":"psst",
                    "at":"2026-11-25T22:00:00.000Z","action":true}),
@@ -336,6 +342,7 @@ fn server_frames_have_the_documented_shape() {
                     edited: false,
                     deleted: false,
                     mentions: Vec::new(),
+                    files: Vec::new(),
                 })],
                 complete: true,
                 reset: false,

@@ -6,7 +6,7 @@ use super::clock::now_rfc3339;
 use super::hub::{ConnId, Hub};
 use super::session::Person;
 use super::store::{NewMessage, Store};
-use crate::protocol::{validate_text, ChatMessage, FrameError};
+use crate::protocol::{validate_post, ChatMessage, ErrorCode, FileInfo, FrameError};
 
 /// What is being posted.
 #[derive(Debug, Clone)]
@@ -15,6 +15,8 @@ pub struct Draft<'a> {
     pub text: &'a str,
     pub client_id: Option<&'a str>,
     pub action: bool,
+    /// Ids of the poster's uploads it carries.
+    pub files: &'a [String],
 }
 
 /// Validates `draft`, commits it and delivers it to everyone in its room but `origin`. Returns the
@@ -30,10 +32,13 @@ pub async fn publish(
     origin: ConnId,
     draft: Draft<'_>,
 ) -> Result<ChatMessage, FrameError> {
-    validate_text(draft.text)?;
-    super::text::ensure_visible(draft.text)?;
+    validate_post(draft.text, draft.files)?;
+    if !draft.text.is_empty() {
+        super::text::ensure_visible(draft.text)?;
+    }
     session.ensure_member(draft.room)?;
     session.ensure_may_post()?;
+    let files = postable_files(store, session, draft.files).await?;
     let mentions = super::text::mentions(hub, store, draft.text).await;
     let message = NewMessage {
         from: session.nick(),
@@ -43,6 +48,27 @@ pub async fn publish(
         client_id: draft.client_id.map(str::to_owned),
         action: draft.action,
         person_id: Some(session.id.get()),
+        files,
     };
     hub.publish(draft.room, origin, message).await
+}
+
+/// The uploads `ids` of `person` that no message carries yet, described; `not_found` if one is
+/// not (never uploaded, someone else's, already posted, or swept).
+pub async fn postable_files(
+    store: &Store,
+    person: &Person,
+    ids: &[String],
+) -> Result<Vec<FileInfo>, FrameError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = store.files().postable(person.id.get(), ids).await?;
+    if found.len() != ids.len() {
+        return Err(FrameError::new(
+            ErrorCode::NotFound,
+            "a file is not yours to post: upload it first (POST /upload), once per message",
+        ));
+    }
+    Ok(found)
 }

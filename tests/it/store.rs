@@ -123,6 +123,7 @@ async fn append(
         client_id: client_id.map(str::to_owned),
         action,
         person_id,
+        files: Vec::new(),
     };
     let mut stored = store.messages().append_batch(room, vec![draft]).await?;
     Ok(stored.remove(0).into_message())
@@ -608,6 +609,7 @@ async fn private_messages_are_read_only_by_their_parties(store: &Store) {
                 at: "t".to_owned(),
                 client_id: Some(id.to_owned()),
                 action: false,
+                files: Vec::new(),
             };
             store
                 .directs()
@@ -731,6 +733,7 @@ async fn a_client_id_is_stored_once_per_person_and_room(store: &Store) {
                 action: false,
                 person_id: Some(alice),
                 mentions: Vec::new(),
+                files: Vec::new(),
             }],
         )
         .await
@@ -768,6 +771,7 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
         action: false,
         person_id: Some(author),
         mentions: Vec::new(),
+        files: Vec::new(),
     };
     append(store, "general", "a", "first", "t", None, false, None)
         .await

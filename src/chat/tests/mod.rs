@@ -24,6 +24,7 @@ pub(super) fn message(seq: u64, from: &str, text: &str) -> ServerMsg {
         edited: false,
         deleted: false,
         mentions: Vec::new(),
+        files: Vec::new(),
     })
 }
 
@@ -100,6 +101,7 @@ pub(super) fn dm(from: &str, to: &str, text: &str, client_id: Option<&str>) -> S
         at: "2026-11-25T22:00:00.000Z".into(),
         client_id: client_id.map(str::to_owned),
         action: false,
+        files: Vec::new(),
     })
 }
 

@@ -70,13 +70,15 @@ fn unconfirmed_messages_are_listed_oldest_first_for_resending() {
                 room: "general".into(),
                 text: "two".into(),
                 client_id: "c-2".into(),
-                action: true
+                action: true,
+                files: Vec::new(),
             },
             ClientMsg::Dm {
                 to: "bob".into(),
                 text: "psst".into(),
                 client_id: "d-1".into(),
-                action: false
+                action: false,
+                files: Vec::new(),
             },
         ]
     );

@@ -127,6 +127,7 @@ fn a_private_conversation_reads_by_message_id() {
                 at: "2026-11-25T22:00:00.000Z".into(),
                 client_id: None,
                 action: false,
+                files: Vec::new(),
             })
             .collect(),
         reset: false,

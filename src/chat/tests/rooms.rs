@@ -87,7 +87,8 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
             room: "rust".into(),
             text: "hi".into(),
             client_id: "c-1".into(),
-            action: false
+            action: false,
+            files: Vec::new(),
         }
     );
 

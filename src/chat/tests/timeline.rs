@@ -151,6 +151,7 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
         at: "2026-11-25T22:00:00.000Z".into(),
         client_id: Some(format!("b-{id}")),
         action: false,
+        files: Vec::new(),
     };
     // The first load is history, not unread.
     chat.apply(

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::Json;
-use crate::protocol::{Change, ChatMessage, DirectMessage, ErrorCode, ServerMsg, Stored};
+use crate::protocol::{Change, ChatMessage, DirectMessage, ErrorCode, FileInfo, ServerMsg, Stored};
 
 /// Reading one frame's fields: each accessor is `None` when the field is missing or of the wrong
 /// kind, and the `opt_` ones also accept a missing field or `null` (serde's `#[serde(default)]`).
@@ -36,6 +36,10 @@ impl Fields<'_> {
 
     fn opt_uint(&self, key: &str) -> Option<Option<u64>> {
         self.optional(key, Json::as_uint)
+    }
+
+    fn opt_u32(&self, key: &str) -> Option<Option<u32>> {
+        self.optional(key, |v| u32::try_from(v.as_uint()?).ok())
     }
 
     /// A flag that defaults to false (null is refused, as serde refuses it for a `bool`).
@@ -100,7 +104,27 @@ fn chat_message(f: &Fields) -> Option<ChatMessage> {
         edited: f.flag("edited")?,
         deleted: f.flag("deleted")?,
         mentions: f.opt_strings("mentions")?,
+        files: files(f)?,
     })
+}
+
+/// A message's `files` (none when absent).
+fn files(f: &Fields) -> Option<Vec<FileInfo>> {
+    match f.0.get("files") {
+        None => Some(Vec::new()),
+        value => list(value, |f| {
+            Some(FileInfo {
+                id: f.str("id")?,
+                name: f.str("name")?,
+                size: f.uint("size")?,
+                mime: f.str("type")?,
+                url: f.str("url")?,
+                width: f.opt_u32("width")?,
+                height: f.opt_u32("height")?,
+                thumb: f.opt_str("thumb")?,
+            })
+        }),
+    }
 }
 
 fn change(f: &Fields) -> Option<Change> {
@@ -125,6 +149,7 @@ fn direct_message(f: &Fields) -> Option<DirectMessage> {
         at: f.str("at")?,
         client_id: f.opt_str("client_id")?,
         action: f.flag("action")?,
+        files: files(f)?,
     })
 }
 

@@ -69,6 +69,23 @@ impl Writer {
     }
 
     /// A field written only when present (serde's `skip_serializing_if = "Option::is_none"`).
+    /// A list of strings, left out when empty (as serde's `skip_serializing_if`).
+    fn strings(mut self, key: &str, values: &[String]) -> Self {
+        if values.is_empty() {
+            return self;
+        }
+        self.key(key);
+        self.0.push('[');
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            self.string(value);
+        }
+        self.0.push(']');
+        self
+    }
+
     fn opt_str(self, key: &str, value: Option<&str>) -> Self {
         match value {
             Some(value) => self.str(key, value),
@@ -130,11 +147,13 @@ impl ClientMsg {
                 text,
                 client_id,
                 action,
+                files,
             } => Writer::new("say")
                 .str("room", room)
                 .str("text", text)
                 .str("client_id", client_id)
                 .flag("action", *action)
+                .strings("files", files)
                 .finish(),
             ClientMsg::Edit {
                 room,
@@ -170,11 +189,13 @@ impl ClientMsg {
                 text,
                 client_id,
                 action,
+                files,
             } => Writer::new("dm")
                 .str("to", to)
                 .str("text", text)
                 .str("client_id", client_id)
                 .flag("action", *action)
+                .strings("files", files)
                 .finish(),
             ClientMsg::Mute {
                 nick,

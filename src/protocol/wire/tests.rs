@@ -20,6 +20,7 @@ fn message(text: &str, client_id: Option<&str>, action: bool) -> ChatMessage {
         edited: action,
         deleted: client_id.is_none() && !action,
         mentions: Vec::new(),
+        files: Vec::new(),
     }
 }
 
@@ -45,6 +46,7 @@ fn direct(text: &str) -> DirectMessage {
         at: "2026-11-26T20:00:00Z".into(),
         client_id: Some("c-1".into()),
         action: true,
+        files: Vec::new(),
     }
 }
 
@@ -261,12 +263,14 @@ fn client_frames(text: &str) -> Vec<ClientMsg> {
             text: text.into(),
             client_id: "c-1".into(),
             action: false,
+            files: Vec::new(),
         },
         ClientMsg::Say {
             room: "general".into(),
             text: text.into(),
             client_id: "c-2".into(),
             action: true,
+            files: Vec::new(),
         },
         ClientMsg::Edit {
             room: "general".into(),
@@ -304,6 +308,7 @@ fn client_frames(text: &str) -> Vec<ClientMsg> {
             text: text.into(),
             client_id: "c-3".into(),
             action: true,
+            files: Vec::new(),
         },
         ClientMsg::Mute {
             nick: text.into(),

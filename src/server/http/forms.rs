@@ -165,6 +165,7 @@ pub async fn say(
         text: &form.text,
         client_id: None,
         action: false,
+        files: &[],
     };
     match publish(&state.hub, &state.store, &session, origin, draft).await {
         Ok(_) => Redirect::to(&page).into_response(),

@@ -48,6 +48,7 @@ impl Log for MemoryLog {
                         edited: false,
                         deleted: false,
                         mentions: Vec::new(),
+                        files: d.files,
                     })
                 })
                 .collect())
@@ -81,6 +82,7 @@ impl Log for MemoryLog {
                             at: d.at,
                             client_id: d.client_id,
                             action: d.action,
+                            files: d.files,
                         },
                         prev_from,
                         prev_to,

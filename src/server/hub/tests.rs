@@ -35,6 +35,7 @@ fn draft(from: &str, text: &str) -> NewMessage {
         action: false,
         person_id: None,
         mentions: Vec::new(),
+        files: Vec::new(),
     }
 }
 
@@ -116,6 +117,7 @@ fn dm_draft(from: &str, to: &str, text: &str) -> DirectDraft {
         at: now_rfc3339(),
         client_id: None,
         action: false,
+        files: Vec::new(),
     }
 }
 

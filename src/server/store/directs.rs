@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{direct, signed, unsigned, value_rows, Store, StoreError, DIRECT_COLUMNS};
-use crate::protocol::DirectMessage;
+use crate::protocol::{DirectMessage, FileInfo};
 
 /// A private message about to be stored: who sends it to whom, by person and by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub struct DirectDraft {
     pub at: String,
     pub client_id: Option<String>,
     pub action: bool,
+    /// The sender's uploads it carries (attached in the commit).
+    pub files: Vec<FileInfo>,
 }
 
 /// A private message as stored, with the id of each party's private message before it (0 if none).
@@ -107,6 +109,16 @@ impl Directs<'_> {
                 .bind(i64::from(draft.action));
         }
         query.execute(&mut *tx).await?;
+        let mut attached = Vec::with_capacity(drafts.len());
+        for (id, draft) in (first..).zip(&drafts) {
+            attached.push(if draft.files.is_empty() {
+                Vec::new()
+            } else {
+                let to = super::files::Attach::Direct(id);
+                super::files::attach(self.0, &mut tx, to, Some(draft.from_person), &draft.files)
+                    .await?
+            });
+        }
         let mut stored = Vec::with_capacity(drafts.len());
         for (id, draft) in (first..).zip(&drafts) {
             let id = unsigned(id)?;
@@ -120,7 +132,8 @@ impl Directs<'_> {
         Ok(stored
             .into_iter()
             .zip(drafts)
-            .map(|((id, prev_from, prev_to), draft)| StoredDirect {
+            .zip(attached)
+            .map(|(((id, prev_from, prev_to), draft), files)| StoredDirect {
                 message: DirectMessage {
                     id,
                     from: draft.from,
@@ -129,6 +142,7 @@ impl Directs<'_> {
                     at: draft.at,
                     client_id: draft.client_id,
                     action: draft.action,
+                    files,
                 },
                 prev_from,
                 prev_to,
@@ -176,7 +190,10 @@ impl Directs<'_> {
         .bind(client_id)
         .fetch_optional(&self.0.pool)
         .await?;
-        row.as_ref().map(direct).transpose()
+        let mut found: Vec<DirectMessage> =
+            row.as_ref().map(direct).transpose()?.into_iter().collect();
+        self.0.files().fill_directs(&mut found).await?;
+        Ok(found.pop())
     }
 
     /// A person's private messages (sent or received), oldest first: up to `limit` after id
@@ -208,6 +225,7 @@ impl Directs<'_> {
         .await?;
         let mut messages = rows.iter().map(direct).collect::<Result<Vec<_>, _>>()?;
         messages.sort_by_key(|m| m.id);
+        self.0.files().fill_directs(&mut messages).await?;
         Ok(messages)
     }
 
@@ -416,6 +434,7 @@ impl Directs<'_> {
             .map(direct)
             .collect::<Result<Vec<_>, _>>()?;
         messages.sort_by_key(|m| m.id);
+        self.0.files().fill_directs(&mut messages).await?;
         Ok((messages, complete))
     }
 

@@ -2,10 +2,13 @@
 //! bytes are in the file storage under `hash` (and `thumb`); rows share a hash when the same bytes
 //! were uploaded twice, so an object is removed only when no row names it any more.
 
+use std::collections::HashMap;
+
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use super::{signed, unsigned, Store, StoreError};
+use crate::protocol::{DirectMessage, FileInfo, Stored};
 
 /// An upload as described in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +48,120 @@ fn file_of(row: &AnyRow) -> Result<StoredFile, StoreError> {
         thumb_mime: row.try_get("thumb_type")?,
         created_at: row.try_get("created_at")?,
     })
+}
+
+impl StoredFile {
+    /// The file as clients see it: the upload's answer, and each of a message's `files`.
+    pub fn info(&self) -> FileInfo {
+        let encoded: String = url::form_urlencoded::byte_serialize(self.name.as_bytes()).collect();
+        FileInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            size: self.size,
+            mime: self.mime.clone(),
+            url: format!("/files/{}/{}", self.id, encoded.replace('+', "%20")),
+            width: self.width,
+            height: self.height,
+            thumb: self.thumb.as_ref().map(|_| format!("/thumbs/{}", self.id)),
+        }
+    }
+}
+
+/// What a file is attached to.
+#[derive(Debug, Clone, Copy)]
+pub enum Attach<'a> {
+    Room(&'a str, i64),
+    Direct(i64),
+}
+
+/// Attaches `files` (uploads of `person` that no message carries yet) to a message, inside the
+/// transaction that stores it; returns those attached. One another message took in between (two
+/// messages posting one upload at once) is left out of this one.
+pub(super) async fn attach(
+    store: &Store,
+    tx: &mut Transaction<'static, Any>,
+    to: Attach<'_>,
+    person: Option<i64>,
+    files: &[FileInfo],
+) -> Result<Vec<FileInfo>, StoreError> {
+    let mut attached = Vec::with_capacity(files.len());
+    let Some(person) = person else {
+        return Ok(attached);
+    };
+    for (position, file) in files.iter().enumerate() {
+        let position = i64::try_from(position).unwrap_or(i64::MAX);
+        let done = match to {
+            Attach::Room(room, seq) => {
+                sqlx::query(&store.sql(
+                    "UPDATE files SET room = $1, seq = $2, position = $3 WHERE id = $4 \
+                     AND person_id = $5 AND room IS NULL AND direct_id IS NULL",
+                ))
+                .bind(room)
+                .bind(seq)
+                .bind(position)
+                .bind(&file.id)
+                .bind(person)
+                .execute(&mut **tx)
+                .await?
+            }
+            Attach::Direct(id) => {
+                sqlx::query(&store.sql(
+                    "UPDATE files SET direct_id = $1, position = $2 WHERE id = $3 \
+                     AND person_id = $4 AND room IS NULL AND direct_id IS NULL",
+                ))
+                .bind(id)
+                .bind(position)
+                .bind(&file.id)
+                .bind(person)
+                .execute(&mut **tx)
+                .await?
+            }
+        };
+        if done.rows_affected() == 1 {
+            attached.push(file.clone());
+        }
+    }
+    Ok(attached)
+}
+
+/// Removes the files of a deleted message inside its transaction, and queues their objects for
+/// the collector (which deletes those no other row names).
+pub(super) async fn unlink(
+    store: &Store,
+    tx: &mut Transaction<'static, Any>,
+    of: Attach<'_>,
+) -> Result<(), StoreError> {
+    let (which, binds): (&str, Vec<Bound<'_>>) = match of {
+        Attach::Room(room, seq) => (
+            "room = $1 AND seq = $2",
+            vec![Bound::Text(room), Bound::Int(seq)],
+        ),
+        Attach::Direct(id) => ("direct_id = $1", vec![Bound::Int(id)]),
+    };
+    for statement in [
+        format!(
+            "INSERT INTO unlinked_objects (hash) SELECT hash FROM files WHERE {which} \
+             UNION SELECT thumb FROM files WHERE {which} AND thumb IS NOT NULL \
+             ON CONFLICT DO NOTHING"
+        ),
+        format!("DELETE FROM files WHERE {which}"),
+    ] {
+        let sql = store.sql(&statement);
+        let mut query = sqlx::query(&sql);
+        for bound in &binds {
+            query = match bound {
+                Bound::Text(text) => query.bind(*text),
+                Bound::Int(n) => query.bind(*n),
+            };
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+enum Bound<'a> {
+    Text(&'a str),
+    Int(i64),
 }
 
 /// How many bytes of files are kept: by one person, and in all.
@@ -120,43 +237,147 @@ impl FileRecords<'_> {
         row.as_ref().map(file_of).transpose()
     }
 
-    /// Removes uploads made before `before` that no message carries; returns the objects no row
-    /// names any more (for the caller to delete from the file storage).
-    pub async fn sweep_unposted(self, before: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(&self.0.sql(
-            "DELETE FROM files WHERE created_at < $1 AND room IS NULL AND direct_id IS NULL \
-             RETURNING hash, thumb",
-        ))
-        .bind(before)
-        .fetch_all(&self.0.pool)
-        .await?;
-        self.unnamed_objects(&rows).await
-    }
-
-    /// Of the objects named in `rows` (`hash`, `thumb`), those no file or avatar names any more.
-    pub(super) async fn unnamed_objects(self, rows: &[AnyRow]) -> Result<Vec<String>, StoreError> {
-        let mut candidates = Vec::new();
-        for row in rows {
-            candidates.push(row.try_get::<String, _>("hash")?);
-            if let Some(thumb) = row.try_get::<Option<String>, _>("thumb")? {
-                candidates.push(thumb);
-            }
-        }
-        candidates.sort();
-        candidates.dedup();
-        let mut unnamed = Vec::new();
-        for hash in candidates {
-            let named = sqlx::query(&self.0.sql(
-                "SELECT 1 FROM files WHERE hash = $1 OR thumb = $1 \
-                 UNION ALL SELECT 1 FROM people WHERE avatar = $1 LIMIT 1",
-            ))
-            .bind(&hash)
+    /// Of `ids`, person `person`'s uploads that no message carries yet, described, in the order
+    /// given (the caller refuses the message when one is missing).
+    pub async fn postable(self, person: i64, ids: &[String]) -> Result<Vec<FileInfo>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = sqlx::query(&self.0.sql(&format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND person_id = $2 \
+                 AND room IS NULL AND direct_id IS NULL"
+            )))
+            .bind(id)
+            .bind(person)
             .fetch_optional(&self.0.pool)
             .await?;
-            if named.is_none() {
+            if let Some(row) = row {
+                found.push(file_of(&row)?.info());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Fills in the files of `entries`' messages, all of `room` (one query per page).
+    pub async fn fill_room(self, room: &str, entries: &mut [Stored]) -> Result<(), StoreError> {
+        let seqs = entries.iter().filter_map(|e| e.message().map(|m| m.seq));
+        let (Some(low), Some(high)) = (seqs.clone().min(), seqs.max()) else {
+            return Ok(());
+        };
+        let rows = sqlx::query(&self.0.sql(&format!(
+            "SELECT {FILE_COLUMNS}, seq FROM files WHERE room = $1 AND seq >= $2 AND seq <= $3 \
+             ORDER BY seq, position"
+        )))
+        .bind(room)
+        .bind(signed(low))
+        .bind(signed(high))
+        .fetch_all(&self.0.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut by_seq: HashMap<u64, Vec<FileInfo>> = HashMap::new();
+        for row in &rows {
+            let seq = unsigned(row.try_get("seq")?)?;
+            by_seq.entry(seq).or_default().push(file_of(row)?.info());
+        }
+        for entry in entries {
+            if let Stored::Message(message) = entry {
+                if let Some(files) = by_seq.remove(&message.seq) {
+                    message.files = files;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills in the files of private messages `directs`.
+    pub async fn fill_directs(self, directs: &mut [DirectMessage]) -> Result<(), StoreError> {
+        if directs.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (1..=directs.len()).map(|i| format!("${i}")).collect();
+        let sql = self.0.sql(&format!(
+            "SELECT {FILE_COLUMNS}, direct_id FROM files WHERE direct_id IN ({}) \
+             ORDER BY direct_id, position",
+            placeholders.join(", ")
+        ));
+        let mut query = sqlx::query(&sql);
+        for direct in directs.iter() {
+            query = query.bind(signed(direct.id));
+        }
+        let rows = query.fetch_all(&self.0.pool).await?;
+        let mut by_id: HashMap<u64, Vec<FileInfo>> = HashMap::new();
+        for row in &rows {
+            let id = unsigned(row.try_get("direct_id")?)?;
+            by_id.entry(id).or_default().push(file_of(row)?.info());
+        }
+        for direct in directs {
+            if let Some(files) = by_id.remove(&direct.id) {
+                direct.files = files;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes uploads made before `before` that no message carries, queueing their objects for
+    /// the collector; returns how many.
+    pub async fn sweep_unposted(self, before: &str) -> Result<u64, StoreError> {
+        let which = "created_at < $1 AND room IS NULL AND direct_id IS NULL";
+        let mut tx = self.0.begin_write().await?;
+        sqlx::query(&self.0.sql(&format!(
+            "INSERT INTO unlinked_objects (hash) SELECT hash FROM files WHERE {which} \
+             UNION SELECT thumb FROM files WHERE {which} AND thumb IS NOT NULL \
+             ON CONFLICT DO NOTHING"
+        )))
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        let swept = sqlx::query(&self.0.sql(&format!("DELETE FROM files WHERE {which}")))
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(swept)
+    }
+
+    /// Up to `limit` queued objects that no file or avatar names (those named again are taken
+    /// off the queue): the collector deletes them, then [`FileRecords::forget_unlinked`]s them.
+    pub async fn unlinked(self, limit: u32) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&self.0.sql(
+            "SELECT hash, EXISTS (SELECT 1 FROM files f WHERE f.hash = u.hash OR f.thumb = u.hash) \
+             OR EXISTS (SELECT 1 FROM people p WHERE p.avatar = u.hash) AS named \
+             FROM unlinked_objects u LIMIT $1",
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.0.pool)
+        .await?;
+        let mut unnamed = Vec::new();
+        let mut named = Vec::new();
+        for row in &rows {
+            let hash: String = row.try_get("hash")?;
+            // SQLite answers EXISTS with an integer, PostgreSQL with a boolean.
+            let is_named = row
+                .try_get::<bool, _>("named")
+                .or_else(|_| row.try_get::<i64, _>("named").map(|n| n != 0))?;
+            if is_named {
+                named.push(hash);
+            } else {
                 unnamed.push(hash);
             }
         }
+        self.forget_unlinked(&named).await?;
         Ok(unnamed)
+    }
+
+    /// Takes `hashes` off the collector's queue.
+    pub async fn forget_unlinked(self, hashes: &[String]) -> Result<(), StoreError> {
+        for hash in hashes {
+            sqlx::query(&self.0.sql("DELETE FROM unlinked_objects WHERE hash = $1"))
+                .bind(hash)
+                .execute(&self.0.pool)
+                .await?;
+        }
+        Ok(())
     }
 }

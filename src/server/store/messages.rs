@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{entry, message, signed, unsigned, value_rows, Store, StoreError, MESSAGE_COLUMNS};
-use crate::protocol::{Change, ChatMessage, Stored};
+use crate::protocol::{Change, ChatMessage, FileInfo, Stored};
 
 /// A log row that is a message.
 pub(super) const KIND_MESSAGE: i64 = 0;
@@ -41,6 +41,8 @@ pub struct NewMessage {
     pub person_id: Option<i64>,
     /// Whom it mentions (see `ChatMessage::mentions`).
     pub mentions: Vec<String>,
+    /// The sender's uploads it carries, as described before the commit (attached in it).
+    pub files: Vec<FileInfo>,
 }
 
 /// What a commit did with one message of a batch.
@@ -148,7 +150,15 @@ impl Messages<'_> {
         .bind(client_id)
         .fetch_optional(&self.0.pool)
         .await?;
-        row.as_ref().map(message).transpose()
+        let Some(found) = row.as_ref().map(message).transpose()? else {
+            return Ok(None);
+        };
+        let mut entries = [Stored::Message(found)];
+        self.0.files().fill_room(room, &mut entries).await?;
+        let [Stored::Message(found)] = entries else {
+            return Ok(None);
+        };
+        Ok(Some(found))
     }
 
     /// Commits several messages to `room` (group commit), new ones with consecutive seqs in the
@@ -289,9 +299,19 @@ impl Messages<'_> {
             tx.rollback().await?;
             return Ok(Inserted::Retries);
         }
+        let mut attached = Vec::with_capacity(drafts.len());
+        for (seq, draft) in (first_seq..).zip(drafts.clone()) {
+            attached.push(if draft.files.is_empty() {
+                Vec::new()
+            } else {
+                let to = super::files::Attach::Room(room, seq);
+                super::files::attach(self.0, &mut tx, to, draft.person_id, &draft.files).await?
+            });
+        }
         let stored = (first_seq..)
             .zip(drafts)
-            .map(|(seq, draft)| {
+            .zip(attached)
+            .map(|((seq, draft), files)| {
                 Ok(ChatMessage {
                     room: room.to_owned(),
                     seq: unsigned(seq)?,
@@ -303,6 +323,7 @@ impl Messages<'_> {
                     edited: false,
                     deleted: false,
                     mentions: draft.mentions.clone(),
+                    files,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -349,6 +370,7 @@ impl Messages<'_> {
                 entries.push(entry(&last)?);
             }
         }
+        self.0.files().fill_room(room, &mut entries).await?;
         Ok(Page { entries, complete })
     }
 
@@ -369,7 +391,9 @@ impl Messages<'_> {
         .bind(i64::from(limit))
         .fetch_all(&self.0.pool)
         .await?;
-        rows.iter().map(entry).collect()
+        let mut entries = rows.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+        self.0.files().fill_room(room, &mut entries).await?;
+        Ok(entries)
     }
 
     /// Edits or deletes message `target` of `room`, in one transaction: the change takes the
@@ -471,6 +495,8 @@ impl Messages<'_> {
                 .bind(signed(target))
                 .execute(&mut *tx)
                 .await?;
+                let of = super::files::Attach::Room(room, signed(target));
+                super::files::unlink(self.0, &mut tx, of).await?;
                 KIND_DELETE
             }
         };

@@ -295,6 +295,7 @@ fn message(row: &AnyRow) -> Result<ChatMessage, StoreError> {
         edited: flag("edited")?,
         deleted: flag("deleted")?,
         mentions: mentions_of(row)?,
+        files: Vec::new(),
     })
 }
 
@@ -334,6 +335,7 @@ fn direct(row: &AnyRow) -> Result<DirectMessage, StoreError> {
         at: row.try_get("at")?,
         client_id: row.try_get("client_id")?,
         action: action != 0,
+        files: Vec::new(),
     })
 }
 

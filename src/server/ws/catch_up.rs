@@ -698,6 +698,7 @@ mod tests {
             edited: seq.is_multiple_of(3),
             deleted: false,
             mentions: Vec::new(),
+            files: Vec::new(),
         })
     }
 

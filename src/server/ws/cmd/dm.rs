@@ -2,28 +2,34 @@
 //! connection). Answered with an `ack` (with the message's id) once it is stored, after every
 //! earlier private message this connection had to pass on.
 
-use super::{Outcome, Refused};
-use crate::protocol::{validate_client_id, validate_text, ErrorCode, FrameError, ServerMsg};
+use super::{Outcome, Post, Refused};
+use crate::protocol::{validate_client_id, validate_post, ErrorCode, FrameError, ServerMsg};
 use crate::server::clock::{now_rfc3339, rfc3339_ago};
+use crate::server::posting::postable_files;
 use crate::server::session::{nick, PersonId};
 use crate::server::store::{DirectDraft, DirectGate, DirectSend};
 use crate::server::text::ensure_visible;
 use crate::server::ws::{Connection, Ctx, Live, Me, WsIo};
 
-#[allow(clippy::too_many_arguments)]
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
     me: &mut Me,
     live: &mut Live,
     to: &str,
-    text: String,
-    client_id: String,
-    action: bool,
+    post: Post,
     reply_to: Option<&str>,
 ) -> Outcome {
+    let Post {
+        text,
+        client_id,
+        action,
+        files,
+    } = post;
     validate_client_id(&client_id)?;
-    validate_text(&text)?;
-    ensure_visible(&text)?;
+    validate_post(&text, &files)?;
+    if !text.is_empty() {
+        ensure_visible(&text)?;
+    }
     me.person.ensure_may_post()?;
     let (dm, prev) = {
         // A retry of a message already stored (even before a restart, even to someone who has
@@ -42,6 +48,7 @@ pub async fn apply<S: WsIo>(
             None => {
                 let (person, to_nick) = recipient(&conn.ctx, to).await?;
                 admitted(&conn.ctx, me, person, &to_nick).await?;
+                let files = postable_files(&conn.ctx.store, &me.person, &files).await?;
                 let draft = DirectDraft {
                     from_person: me.person.id.get(),
                     to_person: person.get(),
@@ -51,6 +58,7 @@ pub async fn apply<S: WsIo>(
                     at: now_rfc3339(),
                     client_id: Some(client_id.clone()),
                     action,
+                    files,
                 };
                 let stored = conn
                     .ctx

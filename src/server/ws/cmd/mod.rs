@@ -22,6 +22,17 @@ use crate::protocol::{validate_client_id, ClientMsg, ErrorCode, FrameError, Requ
 use crate::server::limits::{wait_ms, Throttle};
 use crate::server::store::SanctionKind;
 
+/// What `say` and `dm` post: text and files, under the client's id.
+#[derive(Debug)]
+pub struct Post {
+    pub text: String,
+    pub client_id: String,
+    /// A `/me` action.
+    pub action: bool,
+    /// Ids of the poster's uploads.
+    pub files: Vec<String>,
+}
+
 /// How a command ended: answered already, or refused with an error to send.
 pub type Outcome = Result<(), Refused>;
 
@@ -82,7 +93,16 @@ impl<S: WsIo> Connection<S> {
                 text,
                 client_id,
                 action,
-            } => say::apply(self, me, live, room, text, client_id, action, reply_to).await,
+                files,
+            } => {
+                let post = Post {
+                    text,
+                    client_id,
+                    action,
+                    files,
+                };
+                say::apply(self, me, live, room, post, reply_to).await
+            }
             ClientMsg::Edit {
                 room,
                 seq,
@@ -115,7 +135,16 @@ impl<S: WsIo> Connection<S> {
                 text,
                 client_id,
                 action,
-            } => dm::apply(self, me, live, &to, text, client_id, action, reply_to).await,
+                files,
+            } => {
+                let post = Post {
+                    text,
+                    client_id,
+                    action,
+                    files,
+                };
+                dm::apply(self, me, live, &to, post, reply_to).await
+            }
             ClientMsg::Join { room } => join::apply(self, me, live, &room, reply_to).await,
             ClientMsg::Leave { room } => leave::apply(self, me, live, &room, reply_to).await,
             ClientMsg::Nick { nick } => nick::apply(self, me, &nick, reply_to).await,

@@ -1,22 +1,25 @@
 //! `say`: post to a room. Answered with an `ack` once the message is stored, in its place among
 //! the room's messages on this connection.
 
-use super::{Outcome, Refused};
+use super::{Outcome, Post, Refused};
 use crate::protocol::{validate_client_id, validate_room, ServerMsg};
 use crate::server::posting::{publish, Draft};
 use crate::server::ws::{Connection, Live, Me, WsIo};
 
-#[allow(clippy::too_many_arguments)]
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
     me: &mut Me,
     live: &mut Live,
     room: String,
-    text: String,
-    client_id: String,
-    action: bool,
+    post: Post,
     reply_to: Option<&str>,
 ) -> Outcome {
+    let Post {
+        text,
+        client_id,
+        action,
+        files,
+    } = post;
     validate_client_id(&client_id)?;
     validate_room(&room)?;
     // Receivers clear a typer's line when their message arrives; no frame needed.
@@ -28,6 +31,7 @@ pub async fn apply<S: WsIo>(
         text: &text,
         client_id: Some(&client_id),
         action,
+        files: &files,
     };
     let stored = publish(&conn.ctx.hub, &conn.ctx.store, &me.person, conn.id, draft).await?;
     let ack = ServerMsg::Ack {
