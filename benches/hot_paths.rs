@@ -101,11 +101,12 @@ fn redraw(chat: &Chat, parts: Parts, how: Lines) -> usize {
     if parts.contains(Parts::LINES) {
         work += match how {
             Lines::Shared => {
-                let lines = chat.current().lines.clone();
+                let lines = chat.conversations.current().lines.clone();
                 lines.iter().map(|l| l.render_key() as usize).sum::<usize>()
             }
             Lines::Copied => {
                 let lines: Vec<Line> = chat
+                    .conversations
                     .current()
                     .lines
                     .iter()
@@ -133,14 +134,15 @@ fn redraw(chat: &Chat, parts: Parts, how: Lines) -> usize {
     }
     if parts.contains(Parts::CONVERSATIONS) {
         let list: Vec<_> = chat
+            .conversations
             .rooms()
-            .chain(chat.directs())
+            .chain(chat.conversations.directs())
             .map(|(view, conv)| (view, conv.title.clone(), conv.unread))
             .collect();
         work += list.len();
     }
     if parts.contains(Parts::PEOPLE) {
-        work += chat.online().to_vec().len();
+        work += chat.people.online().to_vec().len();
     }
     if parts.contains(Parts::ME) {
         // The unsent count is read only while a newer server is announced.

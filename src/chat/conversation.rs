@@ -1,11 +1,14 @@
-//! A conversation and its lines: a room, or private messages with one person.
+//! A conversation and its lines: a room, or private messages with one person; and
+//! [`Conversations`], the ones I have and which is on screen.
 //!
 //! Lines are shared (`Arc`) between the chat and the page: showing the conversation again after a
 //! frame copies pointers, not texts, and a line is copied only when it changes while shown.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::key;
 use crate::protocol::GENERAL;
 
 /// Where one of my own messages stands.
@@ -201,3 +204,190 @@ pub(super) static NOT_JOINED: Conversation = Conversation {
     mentions: 0,
     complete: true,
 };
+
+/// The conversations I have: one per room I am in (`general` always, once the chat is made), one
+/// per person I wrote with, and which of them is on screen. The other parts of the chat change
+/// lines through it, so a room I am not in is never created by accident.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Conversations {
+    /// The conversation on screen.
+    view: View,
+    /// The rooms I am in, by name.
+    rooms: BTreeMap<String, Conversation>,
+    /// Private conversations, by the other person's name key.
+    directs: BTreeMap<String, Conversation>,
+    /// Notices made so far: each one's line id is unique.
+    notices: u64,
+}
+
+impl Conversations {
+    /// The conversation on screen (an empty one for a room I am not in).
+    pub fn current(&self) -> &Conversation {
+        match &self.view {
+            View::Room(room) => self.room(room),
+            View::Direct(peer) => self.directs.get(&key(peer)).unwrap_or(&NOT_JOINED),
+        }
+    }
+
+    pub fn current_view(&self) -> View {
+        self.view.clone()
+    }
+
+    /// The room on screen, if a room is.
+    pub fn current_room(&self) -> Option<&str> {
+        match &self.view {
+            View::Room(room) => Some(room),
+            View::Direct(_) => None,
+        }
+    }
+
+    /// Whether `view` is the conversation on screen.
+    pub fn is_open(&self, view: &View) -> bool {
+        match (view, &self.view) {
+            (View::Room(a), View::Room(b)) => a == b,
+            (View::Direct(a), View::Direct(b)) => key(a) == key(b),
+            _ => false,
+        }
+    }
+
+    /// A room's conversation (an empty one if I am not in it).
+    pub fn room(&self, room: &str) -> &Conversation {
+        self.rooms.get(room).unwrap_or(&NOT_JOINED)
+    }
+
+    /// Whether I am in `room`.
+    pub fn is_member(&self, room: &str) -> bool {
+        self.rooms.contains_key(room)
+    }
+
+    /// The rooms I am in, `general` first, then by name.
+    pub fn rooms(&self) -> impl Iterator<Item = (View, &Conversation)> {
+        let general = self.rooms.get(GENERAL).map(|c| (View::general(), c));
+        let others = self
+            .rooms
+            .iter()
+            .filter(|(name, _)| *name != GENERAL)
+            .map(|(name, c)| (View::Room(name.clone()), c));
+        general.into_iter().chain(others)
+    }
+
+    /// Private conversations, by the other person's name.
+    pub fn directs(&self) -> impl Iterator<Item = (View, &Conversation)> {
+        self.directs
+            .iter()
+            .map(|(k, c)| (View::Direct(k.clone()), c))
+    }
+
+    /// The conversation `view` names, if I have it.
+    pub fn get(&self, view: &View) -> Option<&Conversation> {
+        match view {
+            View::Room(room) => self.rooms.get(room),
+            View::Direct(peer) => self.directs.get(&key(peer)),
+        }
+    }
+
+    /// The conversation `view` names, if I have it, to change.
+    pub(super) fn get_mut(&mut self, view: &View) -> Option<&mut Conversation> {
+        match view {
+            View::Room(room) => self.rooms.get_mut(room),
+            View::Direct(peer) => self.directs.get_mut(&key(peer)),
+        }
+    }
+
+    /// A room I am in, to change (`None` for a room I left meanwhile).
+    pub(super) fn room_mut(&mut self, room: &str) -> Option<&mut Conversation> {
+        self.rooms.get_mut(room)
+    }
+
+    /// The conversation holding the line `id`, if any does.
+    pub(super) fn find_line(&self, id: &str) -> Option<View> {
+        self.rooms()
+            .chain(self.directs())
+            .find(|(_, c)| c.lines.iter().any(|l| l.id == id))
+            .map(|(view, _)| view)
+    }
+
+    /// Adds a notice to conversation `view`.
+    pub fn notice(&mut self, view: &View, text: impl Into<String>) {
+        self.notices += 1;
+        let id = format!("notice-{}", self.notices);
+        self.conversation_mut(view)
+            .push(Line::new(id, LineKind::Notice(text.into())));
+    }
+
+    /// Puts `view` on screen, its unread messages now read; my own name opens `general`, as there
+    /// is no conversation with myself.
+    pub(super) fn open(&mut self, view: View, me: &str) {
+        let view = match view {
+            View::Direct(peer) if key(&peer) == key(me) => View::general(),
+            View::Direct(peer) => {
+                let conv = self.direct_mut(&peer);
+                conv.unread = 0;
+                conv.mentions = 0;
+                View::Direct(key(&peer))
+            }
+            View::Room(room) => {
+                if let Some(conv) = self.rooms.get_mut(&room) {
+                    conv.unread = 0;
+                    conv.mentions = 0;
+                }
+                View::Room(room)
+            }
+        };
+        self.view = view;
+    }
+
+    pub(super) fn ensure_room(&mut self, room: &str) -> &mut Conversation {
+        self.rooms
+            .entry(room.to_owned())
+            .or_insert_with(|| Conversation {
+                title: room.to_owned(),
+                ..Conversation::default()
+            })
+    }
+
+    pub(super) fn direct_mut(&mut self, peer: &str) -> &mut Conversation {
+        let conv = self.directs.entry(key(peer)).or_default();
+        conv.title = peer.to_owned();
+        conv
+    }
+
+    /// The conversation `view` names; for a room I am not (or no longer) in, `general`, so a
+    /// notice is never lost and no room is joined by accident.
+    pub(super) fn conversation_mut(&mut self, view: &View) -> &mut Conversation {
+        match view {
+            View::Room(room) if self.rooms.contains_key(room) => self.ensure_room(room),
+            View::Room(_) => self.ensure_room(GENERAL),
+            View::Direct(peer) => {
+                let peer = self
+                    .directs
+                    .get(&key(peer))
+                    .map(|c| c.title.clone())
+                    .unwrap_or_else(|| peer.clone());
+                self.direct_mut(&peer)
+            }
+        }
+    }
+
+    /// A room I left: its conversation goes.
+    pub(super) fn forget_room(&mut self, room: &str) {
+        self.rooms.remove(room);
+    }
+
+    /// `from` is now called `to`: a conversation with them moves to the new name (and stays on
+    /// screen if it was).
+    pub(super) fn renamed(&mut self, from: &str, to: &str) {
+        let (old, new) = (key(from), key(to));
+        if old != new {
+            if let Some(mut conv) = self.directs.remove(&old) {
+                conv.title = to.to_owned();
+                if self.view == View::Direct(old) {
+                    self.view = View::Direct(new.clone());
+                }
+                self.directs.insert(new, conv);
+            }
+        } else if let Some(conv) = self.directs.get_mut(&old) {
+            conv.title = to.to_owned();
+        }
+    }
+}

@@ -15,7 +15,12 @@
 //!
 //! The page keeps a [`Chat`] in a signal; `client` feeds it frames and clock ticks.
 //!
-//! - [`conversation`]: a conversation, its lines and what is on screen.
+//! Each part below is a type of its own that owns its state; [`Chat`] holds them, with what is
+//! about me, and [`Chat::apply`] only dispatches: each frame kind goes to the part it is about.
+//! When a change needs two parts, the other is handed over as an argument, never the whole chat.
+//!
+//! - [`attention`]: whether the tab is hidden, the title's count, notifications waiting.
+//! - [`conversation`]: a conversation and its lines; the ones I have, and which is on screen.
 //! - [`links`]: web addresses in a message's text, shown as links.
 //! - [`mentions`]: `@name` in a message's text; a mention of me raises badges and notifications.
 //! - [`outbox`]: my own messages, from "sending" to "sent" or "not sent", and their resending.
@@ -23,11 +28,9 @@
 //! - [`timeline`]: messages received, live or from history, each kept once and in order.
 //! - [`people`]: who is online, per room, and their comings, goings and renames.
 //! - [`reads`]: where I have read to, the same on all my devices; unread badges count from it.
-//! - [`typing`]: the "is typing" line, a type of its own ([`typing::Typing`]) that the model tells
-//!   what happened and asks for the line.
-//!
-//! [`Chat::apply`] only dispatches: each frame kind goes to the part it is about.
+//! - [`typing`]: the "is typing" line, which the model tells what happened and asks for the line.
 
+pub mod attention;
 pub mod conversation;
 pub mod links;
 pub mod mentions;
@@ -40,14 +43,17 @@ mod tests;
 pub mod timeline;
 pub mod typing;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-
 pub use conversation::{Conversation, Line, LineKind, SendState, View, MAX_LINES};
 pub use outbox::Outgoing;
 pub use parts::Parts;
 
-use crate::protocol::{ServerMsg, GENERAL, PROTOCOL_VERSION};
-use conversation::NOT_JOINED;
+use crate::protocol::{ClientMsg, ServerMsg, GENERAL, PROTOCOL_VERSION};
+use attention::Attention;
+use conversation::Conversations;
+use outbox::Outbox;
+use people::People;
+use reads::Reads;
+use timeline::{Around, Timeline};
 use typing::Typing;
 
 /// How long a sent message may wait for its ack before it is shown as failed.
@@ -56,62 +62,36 @@ pub const ACK_TIMEOUT_MS: f64 = 8_000.0;
 /// How long a "typing" entry lasts without a refresh. Typers refresh every ~2 s.
 pub const TYPING_TTL_MS: f64 = 6_000.0;
 
-/// Everything the page shows.
+/// Everything the page shows: the parts, each its own type, and what is about me.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Chat {
     /// My nickname, once known.
     pub me: String,
-    /// The conversation on screen.
-    view: View,
-    /// The rooms I am in, by name; `general` always.
-    rooms: BTreeMap<String, Conversation>,
-    /// Who of each room but `general` is online (in `general` that is `online`).
-    members: BTreeMap<String, Vec<String>>,
-    directs: BTreeMap<String, Conversation>,
-    online: Vec<String>,
-    /// For a crowded room (general included), how many are online in all: its list above holds only
-    /// some of them and follows `roster` summaries rather than every arrival.
-    crowds: BTreeMap<String, usize>,
+    /// My rooms and private conversations, and which is on screen.
+    pub conversations: Conversations,
+    /// What was received, so nothing is shown twice and a reconnect asks for what is missing.
+    pub timeline: Timeline,
+    /// Who is online.
+    pub people: People,
     /// Who is typing in each room.
-    typing: Typing,
-    /// Every `(room, seq)` shown, from others' messages and my acks. Membership, not a high-water
-    /// mark: my ack for seq 5 may arrive before someone else's seq 4, which must still be shown.
-    seen: HashSet<(String, u64)>,
-    /// The highest `seq` per room received from the server, live or from history (not from acks: my
-    /// ack for 5 can overtake someone's 4). A reconnect asks for what came after it.
-    delivered: BTreeMap<String, u64>,
-    /// Private message ids shown, and the highest one (a reconnect's `dm_since`).
-    dm_seen: HashSet<u64>,
-    dm_delivered: u64,
-    /// My unconfirmed messages: client_id → (conversation, when it was last sent, if it was).
-    pending: HashMap<String, (View, Option<f64>)>,
-    notices: u64,
+    pub typing: Typing,
+    /// My messages waiting for their ack.
+    pub outbox: Outbox,
+    /// Where I have read to, on every device.
+    pub reads: Reads,
+    /// Whether the tab is hidden; the title's count and notifications while it is.
+    pub attention: Attention,
     /// The server speaks a newer protocol than this page: a new version is available (reload).
     pub outdated: bool,
-    /// The tab is hidden (another tab, minimized): mentions of me and private messages count in
-    /// the title and are notified.
-    hidden: bool,
-    /// Mentions of me and private messages to me since the tab was hidden: the title's count.
-    pub alerts: u32,
-    /// Notifications to show (title, body), taken by the browser after each frame; at most
-    /// [`MAX_NOTIFY`].
-    notify: Vec<(String, String)>,
     /// I am a moderator: I may delete anyone's message, mute and ban.
     pub moderator: bool,
-    /// Who online are bots (by name key).
-    bots: HashSet<String>,
     /// I am muted until then (RFC 3339).
     pub muted_until: Option<String>,
     /// I was banned until then: the tab stops reconnecting.
     pub banned_until: Option<String>,
     /// My name is mine for good (I have a password or a passkey).
     pub secured: bool,
-    /// Where I have read to, on every device.
-    reads: reads::Reads,
 }
-
-/// Notifications waiting to be shown at most: a burst while hidden shows its first few.
-const MAX_NOTIFY: usize = 3;
 
 /// An RFC 3339 UTC time as people read it: `2026-11-27 10:00 UTC`.
 fn readable_time(at: &str) -> String {
@@ -142,198 +122,124 @@ impl Chat {
             me: me.into(),
             ..Self::default()
         };
-        chat.ensure_room(GENERAL);
+        chat.conversations.ensure_room(GENERAL);
         chat
-    }
-
-    /// The conversation on screen (an empty one for a room I am not in).
-    pub fn current(&self) -> &Conversation {
-        match &self.view {
-            View::Room(room) => self.room(room),
-            View::Direct(peer) => self.directs.get(&key(peer)).unwrap_or(&NOT_JOINED),
-        }
-    }
-
-    pub fn current_view(&self) -> View {
-        self.view.clone()
-    }
-
-    /// Whether `nick` is a bot.
-    pub fn is_bot(&self, nick: &str) -> bool {
-        !self.bots.is_empty() && self.bots.contains(&key(nick))
-    }
-
-    /// The room on screen, if a room is.
-    pub fn current_room(&self) -> Option<&str> {
-        match &self.view {
-            View::Room(room) => Some(room),
-            View::Direct(_) => None,
-        }
-    }
-
-    /// A room's conversation (an empty one if I am not in it).
-    pub fn room(&self, room: &str) -> &Conversation {
-        self.rooms.get(room).unwrap_or(&NOT_JOINED)
-    }
-
-    /// Whether I am in `room`.
-    pub fn is_member(&self, room: &str) -> bool {
-        self.rooms.contains_key(room)
-    }
-
-    /// The rooms I am in, `general` first, then by name.
-    pub fn rooms(&self) -> impl Iterator<Item = (View, &Conversation)> {
-        let general = self.rooms.get(GENERAL).map(|c| (View::general(), c));
-        let others = self
-            .rooms
-            .iter()
-            .filter(|(name, _)| *name != GENERAL)
-            .map(|(name, c)| (View::Room(name.clone()), c));
-        general.into_iter().chain(others)
-    }
-
-    /// Private conversations, by the other person's name.
-    pub fn directs(&self) -> impl Iterator<Item = (View, &Conversation)> {
-        self.directs
-            .iter()
-            .map(|(k, c)| (View::Direct(k.clone()), c))
     }
 
     /// Opens a conversation and marks it read.
     pub fn open(&mut self, view: View) {
-        self.mark_unread_start(&view);
-        let view = match view {
-            View::Direct(peer) if key(&peer) == key(&self.me) => View::general(),
-            View::Direct(peer) => {
-                let conv = self.direct_mut(&peer);
-                conv.unread = 0;
-                conv.mentions = 0;
-                View::Direct(key(&peer))
-            }
-            View::Room(room) => {
-                if let Some(conv) = self.rooms.get_mut(&room) {
-                    conv.unread = 0;
-                    conv.mentions = 0;
-                }
-                View::Room(room)
-            }
+        self.reads
+            .mark_unread_start(&view, &self.conversations, &self.me);
+        self.conversations.open(view, &self.me);
+    }
+
+    /// Who is typing in the room on screen right now, me excluded, in a stable order.
+    pub fn typing_line(&self) -> Option<String> {
+        self.typing
+            .line(self.conversations.current_room()?, &self.me)
+    }
+
+    /// The line of the first message that was unread when the conversation on screen was
+    /// opened (or first shown): the page draws a "new messages" line above it.
+    pub fn first_unread(&self) -> Option<String> {
+        self.reads.first_unread(&self.conversations.current_view())
+    }
+
+    /// Shows my own message at once, as sending, in conversation `view`.
+    pub fn push_own(&mut self, view: View, client_id: &str, text: &str, action: bool, at: &str) {
+        let out = Outgoing {
+            view,
+            client_id: client_id.to_owned(),
+            text: text.to_owned(),
+            action,
         };
-        self.view = view;
+        self.outbox
+            .push_own(&mut self.conversations, &self.me, out, at);
     }
 
-    /// The tab was hidden or shown again; shown, its title's count is cleared. Returns whether
-    /// anything visible changed.
-    pub fn set_hidden(&mut self, hidden: bool) -> bool {
-        self.hidden = hidden;
-        if !hidden {
-            self.notify.clear();
-            return std::mem::take(&mut self.alerts) > 0;
+    /// Puts a failed message back to "sending" and returns what to send, with the same `client_id`
+    /// (so the server stores it at most once).
+    pub fn retry(&mut self, client_id: &str) -> Option<Outgoing> {
+        self.outbox.retry(client_id, &mut self.conversations)
+    }
+
+    /// My messages still "sending", oldest first per conversation: sent again after a reconnect.
+    pub fn unconfirmed(&self) -> Vec<Outgoing> {
+        self.outbox.unconfirmed(&self.conversations)
+    }
+
+    /// How many of my messages are not confirmed (sending, or shown as not sent): what a reload
+    /// would lose.
+    pub fn unsent(&self) -> usize {
+        self.outbox.unsent(&self.conversations)
+    }
+
+    /// The `read` frame to send now, if the conversation on screen (the tab visible) shows more
+    /// than my read position: the position moves to the newest message it shows.
+    pub fn read_to_send(&mut self) -> Option<ClientMsg> {
+        if self.attention.hidden() {
+            return None;
         }
-        false
-    }
-
-    /// Whether notifications wait to be shown.
-    pub fn notifications_waiting(&self) -> bool {
-        !self.notify.is_empty()
-    }
-
-    /// The notifications to show now (title, body), oldest first.
-    pub fn take_notifications(&mut self) -> Vec<(String, String)> {
-        std::mem::take(&mut self.notify)
-    }
-
-    /// Something for me arrived (a mention, a private message): counted in the title and notified
-    /// while the tab is hidden.
-    pub(super) fn alert(&mut self, title: String, body: &str) {
-        if !self.hidden {
-            return;
-        }
-        self.alerts += 1;
-        if self.notify.len() < MAX_NOTIFY {
-            let body: String = body.chars().take(200).collect();
-            self.notify.push((title, body));
-        }
-    }
-
-    pub(super) fn ensure_room(&mut self, room: &str) -> &mut Conversation {
-        self.rooms
-            .entry(room.to_owned())
-            .or_insert_with(|| Conversation {
-                title: room.to_owned(),
-                ..Conversation::default()
-            })
-    }
-
-    pub(super) fn direct_mut(&mut self, peer: &str) -> &mut Conversation {
-        let conv = self.directs.entry(key(peer)).or_default();
-        conv.title = peer.to_owned();
-        conv
-    }
-
-    /// The conversation `view` names; for a room I am not (or no longer) in, `general`, so a
-    /// notice is never lost and no room is joined by accident.
-    pub(super) fn conversation_mut(&mut self, view: &View) -> &mut Conversation {
-        match view {
-            View::Room(room) if self.rooms.contains_key(room) => self.ensure_room(room),
-            View::Room(_) => self.ensure_room(GENERAL),
-            View::Direct(peer) => {
-                let peer = self
-                    .directs
-                    .get(&key(peer))
-                    .map(|c| c.title.clone())
-                    .unwrap_or_else(|| peer.clone());
-                self.direct_mut(&peer)
-            }
-        }
+        let view = self.conversations.current_view();
+        let delivered = match &view {
+            View::Room(room) => self.timeline.newest(room),
+            View::Direct(_) => None,
+        };
+        self.reads
+            .read_to_send(view, delivered, &self.conversations)
     }
 
     /// Advances the clock: unacked messages time out, typing entries expire. Returns the parts of
     /// the page that changed.
     pub fn tick(&mut self, now_ms: f64) -> Parts {
         let typing = self.typing.expire(now_ms);
-        let unacked = self.expire_unacked(now_ms);
+        let unacked = self.outbox.expire(now_ms, &mut self.conversations);
         // A message timing out may be in any conversation, with a notice: the lines are redrawn
         // only if it was the open one's, which is not worth tracking for a rare event.
         Parts::TYPING.when(typing) | (Parts::LINES | Parts::ME).when(unacked)
     }
 
     /// Applies one server frame at time `now_ms`. Returns whether anything visible changed. Each
-    /// kind goes to the part of the model it is about: people (welcome, joins, presence, renames,
-    /// moderation), the timeline (messages, changes, history), the outbox (acks and refusals),
-    /// typing, read positions.
+    /// kind goes to the part of the model it is about: messages and what settles mine to
+    /// [`Chat::message_frame`]; here people (welcome, joins, presence, renames, moderation),
+    /// typing, and errors about no message of mine.
     pub fn apply(&mut self, msg: &ServerMsg, now_ms: f64) -> bool {
         match msg {
+            ServerMsg::Message(_)
+            | ServerMsg::Edited(_)
+            | ServerMsg::Deleted(_)
+            | ServerMsg::Ack { .. }
+            | ServerMsg::Error {
+                client_id: Some(_), ..
+            }
+            | ServerMsg::Lagged { .. }
+            | ServerMsg::Dm(_)
+            | ServerMsg::DmHistory { .. }
+            | ServerMsg::History { .. }
+            | ServerMsg::Read { .. } => self.message_frame(msg),
             ServerMsg::Welcome { .. } => self.welcome(msg),
             ServerMsg::Joined {
                 room,
                 members,
                 count,
                 ..
-            } => self.joined(room, members, *count),
+            } => {
+                self.conversations.ensure_room(room);
+                self.people.joined(room, members, *count);
+                true
+            }
             ServerMsg::Roster {
                 room,
                 count,
                 members,
-            } => self.roster(room, *count, members.as_deref()),
+            } => self
+                .people
+                .roster(room, *count, members.as_deref(), &self.conversations),
             ServerMsg::Left { room, .. } => {
                 self.forget_room(room);
                 true
             }
             ServerMsg::Member { room, nick, joined } => self.member(room, nick, *joined),
-            ServerMsg::Message(message) => self.receive(message, true),
-            ServerMsg::Edited(change) => self.change(change, false),
-            ServerMsg::Deleted(change) => self.change(change, true),
-            ServerMsg::Ack {
-                client_id,
-                room,
-                seq,
-                ..
-            } => self.acked(client_id, room.as_deref().zip(*seq)),
-            ServerMsg::Error {
-                client_id: Some(client_id),
-                message,
-                ..
-            } => self.refused(client_id, message),
             ServerMsg::Error {
                 code,
                 message,
@@ -348,39 +254,75 @@ impl Chat {
                 reason,
                 ..
             } => self.moderated(action, nick, by, until, reason),
-            ServerMsg::Lagged { room, missed } => {
-                self.notice(
-                    &View::Room(room.clone()),
-                    format!("Your connection fell behind: {missed} messages in #{room} were skipped; catching up."),
-                );
-                true
-            }
             ServerMsg::Presence {
                 nick,
                 online,
                 rooms,
                 bot,
-            } => {
-                if *bot && *online {
-                    self.bots.insert(key(nick));
-                } else if !*online {
-                    self.bots.remove(&key(nick));
-                }
-                self.presence(nick, *online, rooms)
-            }
+            } => self.presence(nick, *online, rooms, *bot),
             ServerMsg::Renamed { from, to, .. } => self.renamed(from, to),
             ServerMsg::Typing { nick, active, room } => {
-                self.rooms.contains_key(room) && self.typing.set(room, nick, *active, now_ms)
+                self.conversations.is_member(room) && self.typing.set(room, nick, *active, now_ms)
             }
-            ServerMsg::Dm(dm) => self.receive_direct(dm, true),
-            ServerMsg::DmHistory { messages, .. } => self.direct_history(messages),
+            // A newer server's frame: nothing this page knows how to show.
+            ServerMsg::AuditLog { .. } | ServerMsg::Blocked { .. } | ServerMsg::Unknown => false,
+        }
+    }
+
+    /// A frame about messages: to the timeline (others' messages, changes, history), the outbox
+    /// (acks and refusals of mine) or read positions.
+    fn message_frame(&mut self, msg: &ServerMsg) -> bool {
+        match msg {
+            ServerMsg::Message(message) => self.arrive(|t, cx| t.receive(message, true, cx)),
+            ServerMsg::Edited(change) => {
+                self.timeline.change(change, false, &mut self.conversations)
+            }
+            ServerMsg::Deleted(change) => {
+                self.timeline.change(change, true, &mut self.conversations)
+            }
+            ServerMsg::Ack {
+                client_id,
+                room,
+                seq,
+                ..
+            } => {
+                let place = room.as_deref().zip(*seq);
+                if let Some((room, seq)) = place {
+                    self.timeline.acked(room, seq);
+                }
+                self.outbox.acked(client_id, place, &mut self.conversations)
+            }
+            ServerMsg::Error {
+                client_id: Some(client_id),
+                message,
+                ..
+            } => self
+                .outbox
+                .refused(client_id, message, &mut self.conversations),
+            ServerMsg::Lagged { room, missed } => {
+                self.conversations.notice(
+                    &View::Room(room.clone()),
+                    format!("Your connection fell behind: {missed} messages in #{room} were skipped; catching up."),
+                );
+                true
+            }
+            ServerMsg::Dm(dm) => self.arrive(|t, cx| t.receive_direct(dm, true, cx)),
+            ServerMsg::DmHistory { messages, .. } => {
+                self.arrive(|t, cx| t.direct_history(messages, cx))
+            }
             ServerMsg::History {
                 room,
                 messages,
                 complete,
                 before: Some(_),
                 ..
-            } => self.older_page(room, messages, *complete),
+            } => self.timeline.older_page(
+                room,
+                messages,
+                *complete,
+                &self.me,
+                &mut self.conversations,
+            ),
             ServerMsg::History {
                 room,
                 messages,
@@ -388,13 +330,30 @@ impl Chat {
                 complete,
                 before: None,
                 ..
-            } => self.history(room, messages, *complete, *reset),
-            ServerMsg::Read { room, seq, dm, id } => {
-                self.read_elsewhere(room.as_deref(), *seq, dm.as_deref(), *id)
-            }
-            // A newer server's frame: nothing this page knows how to show.
-            ServerMsg::AuditLog { .. } | ServerMsg::Blocked { .. } | ServerMsg::Unknown => false,
+            } => self.arrive(|t, cx| t.history(room, messages, *complete, *reset, cx)),
+            ServerMsg::Read { room, seq, dm, id } => self.reads.read_elsewhere(
+                room.as_deref().zip(*seq),
+                dm.as_deref().zip(*id),
+                &mut self.conversations,
+                &self.me,
+                self.attention.hidden(),
+            ),
+            // [`Chat::apply`] sends only the kinds above here.
+            _ => false,
         }
+    }
+
+    /// Hands the timeline what a message arriving touches, part by part.
+    fn arrive(&mut self, receive: impl FnOnce(&mut Timeline, &mut Around) -> bool) -> bool {
+        let mut around = Around {
+            me: &self.me,
+            conversations: &mut self.conversations,
+            reads: &mut self.reads,
+            typing: &mut self.typing,
+            outbox: &mut self.outbox,
+            attention: &mut self.attention,
+        };
+        receive(&mut self.timeline, &mut around)
     }
 
     /// A `welcome`: who I am, my rooms and roles, who is online, where I read up to.
@@ -421,11 +380,10 @@ impl Chat {
         self.secured = *secured;
         self.reads.learn(read, dm_read);
         self.moderator = *moderator;
-        self.bots = bots.iter().map(|b| key(b)).collect();
         if muted_until.is_some() && *muted_until != self.muted_until {
             if let Some(until) = muted_until {
                 let until = readable_time(until);
-                self.notice(
+                self.conversations.notice(
                     &View::Room(GENERAL.to_owned()),
                     format!("A moderator muted you until {until}: you can read, not post."),
                 );
@@ -433,23 +391,23 @@ impl Chat {
         }
         self.muted_until.clone_from(muted_until);
         self.outdated = *version > PROTOCOL_VERSION;
-        self.crowds = counts.clone();
-        self.online = online.clone();
-        self.sort_online();
+        self.people.welcome(online, counts, bots);
         // Rooms left on another tab while this one was away are gone.
         let gone: Vec<String> = self
-            .rooms
-            .keys()
-            .filter(|r| *r != GENERAL && !rooms.contains(r))
-            .cloned()
+            .conversations
+            .rooms()
+            .filter_map(|(view, _)| match view {
+                View::Room(room) if room != GENERAL && !rooms.contains(&room) => Some(room),
+                _ => None,
+            })
             .collect();
         for room in gone {
             self.forget_room(&room);
         }
         for room in rooms {
-            self.ensure_room(room);
+            self.conversations.ensure_room(room);
         }
-        self.members = members.clone();
+        self.people.welcome_members(members);
         true
     }
 
@@ -463,22 +421,96 @@ impl Chat {
         if code == crate::protocol::ErrorCode::Banned {
             self.banned_until = Some(until.unwrap_or_default().to_owned());
         }
-        let view = self.current_view();
-        self.notice(&view, message.to_owned());
+        let view = self.conversations.current_view();
+        self.conversations.notice(&view, message.to_owned());
         true
     }
 
-    pub(super) fn forget_room(&mut self, room: &str) {
+    /// A moderator's action, told to everyone; mine changes whether I may post.
+    fn moderated(&mut self, action: &str, nick: &str, by: &str, until: &str, reason: &str) -> bool {
+        if key(nick) == key(&self.me) {
+            match action {
+                "muted" => self.muted_until = Some(until.to_owned()),
+                "unmuted" => self.muted_until = None,
+                _ => {}
+            }
+        }
+        let reason = if reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {reason}")
+        };
+        let notice = if action.starts_with("un") {
+            format!("{nick} was {action} by {by}")
+        } else {
+            let until = readable_time(until);
+            format!("{nick} was {action} by {by} until {until}{reason}")
+        };
+        self.conversations.notice(&View::general(), notice);
+        true
+    }
+
+    /// `nick` joined or left `room`: the list follows, a departure ends their typing, and others'
+    /// comings and goings are noted in the room.
+    fn member(&mut self, room: &str, nick: &str, joined: bool) -> bool {
+        if !self.people.member(room, nick, joined, &self.conversations) {
+            return false;
+        }
+        if !joined {
+            self.typing.stopped(room, nick);
+        }
+        if nick != self.me {
+            let verb = if joined { "joined" } else { "left" };
+            self.conversations.notice(
+                &View::Room(room.to_owned()),
+                format!("{nick} {verb} #{room}"),
+            );
+        }
+        true
+    }
+
+    /// `nick` came online or went: the lists follow, one gone types nowhere, and others' comings
+    /// and goings are noted in `general`.
+    fn presence(&mut self, nick: &str, online: bool, rooms: &[String], bot: bool) -> bool {
+        if !self.people.presence(nick, online, rooms, bot) {
+            return false;
+        }
+        if !online {
+            self.typing.gone(nick);
+        }
+        if nick != self.me {
+            let verb = if online { "joined" } else { "left" };
+            self.conversations
+                .notice(&View::general(), format!("{nick} {verb}"));
+        }
+        true
+    }
+
+    /// `from` is now called `to`, in every part; if it is me, my name follows.
+    fn renamed(&mut self, from: &str, to: &str) -> bool {
+        self.people.renamed(from, to);
+        self.typing.renamed(from, to);
+        let text = if from == self.me {
+            self.me = to.to_owned();
+            format!("You are now known as {to}")
+        } else {
+            format!("{from} is now known as {to}")
+        };
+        self.outbox.renamed(from, to);
+        self.conversations.renamed(from, to);
+        self.conversations.notice(&View::general(), text);
+        true
+    }
+
+    /// A room I left: every part lets go of it (never `general`).
+    fn forget_room(&mut self, room: &str) {
         if room == GENERAL {
             return;
         }
-        self.rooms.remove(room);
-        self.members.remove(room);
-        self.crowds.remove(room);
+        self.conversations.forget_room(room);
+        self.people.forget_room(room);
         self.typing.forget_room(room);
-        self.delivered.remove(room);
-        self.seen.retain(|(r, _)| r != room);
-        self.pending
-            .retain(|_, (view, _)| *view != View::Room(room.to_owned()));
+        self.timeline.forget_room(room);
+        self.outbox.forget_room(room);
     }
 }

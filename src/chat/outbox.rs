@@ -1,9 +1,14 @@
 //! My own messages: shown at once as "sending", marked "sent" by their `ack` (or by their stored
 //! copy when the ack was lost), "not sent" by an `error` naming them or by no ack within
 //! [`ACK_TIMEOUT_MS`] of being sent; a failed one can be retried under its first `client_id`.
+//!
+//! [`Outbox`] keeps which of my messages wait, where and since when; their lines are in the
+//! conversations, which its methods are handed to change.
 
-use super::conversation::{Line, LineKind};
-use super::{Chat, SendState, View, ACK_TIMEOUT_MS};
+use std::collections::HashMap;
+
+use super::conversation::{Conversations, Line, LineKind};
+use super::{key, SendState, View, ACK_TIMEOUT_MS};
 use crate::protocol::ClientMsg;
 
 /// One of my messages not yet confirmed: what to send again after a reconnect or a Retry.
@@ -37,37 +42,62 @@ impl Outgoing {
     }
 }
 
-impl Chat {
-    /// Shows my own message at once, as sending, in conversation `view`.
-    pub fn push_own(&mut self, view: View, client_id: &str, text: &str, action: bool, at: &str) {
-        let from = self.me.clone();
-        self.conversation_mut(&view).push(Line::new(
-            client_id.to_owned(),
+/// My unconfirmed messages: client_id → (conversation, when it was last sent, if it was).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outbox {
+    pending: HashMap<String, (View, Option<f64>)>,
+}
+
+impl Outbox {
+    /// Shows my own message `out`, from `from`, at once, as sending.
+    pub(super) fn push_own(
+        &mut self,
+        conversations: &mut Conversations,
+        from: &str,
+        out: Outgoing,
+        at: &str,
+    ) {
+        conversations.conversation_mut(&out.view).push(Line::new(
+            out.client_id.clone(),
             LineKind::Chat {
-                from,
-                text: text.to_owned(),
+                from: from.to_owned(),
+                text: out.text,
                 at: at.to_owned(),
-                action,
+                action: out.action,
                 mine: Some(SendState::Sending),
                 seq: None,
                 edited: false,
                 deleted: false,
             },
         ));
-        self.pending.insert(client_id.to_owned(), (view, None));
+        self.pending.insert(out.client_id, (out.view, None));
     }
 
     /// Records that message `client_id` went out on an open socket at `now_ms`; its ack timer starts.
-    pub fn mark_transmitted(&mut self, client_id: &str, now_ms: f64) {
+    pub fn transmitted(&mut self, client_id: &str, now_ms: f64) {
         if let Some((_, sent)) = self.pending.get_mut(client_id) {
             *sent = Some(now_ms);
         }
     }
 
+    /// The connection dropped: messages that went out and wait for their ack stop their clock (no
+    /// ack can come while offline) and stay "sending"; [`Outbox::unconfirmed`] finds them to send
+    /// again, with the same `client_id`, after the next `welcome`.
+    pub fn disconnected(&mut self) {
+        for (_, sent) in self.pending.values_mut() {
+            *sent = None;
+        }
+    }
+
+    /// The conversation where my message `client_id` waits, if it does.
+    pub fn view_of(&self, client_id: &str) -> Option<&View> {
+        self.pending.get(client_id).map(|(view, _)| view)
+    }
+
     /// My messages still "sending", oldest first per conversation: sent again after a reconnect.
-    pub fn unconfirmed(&self) -> Vec<Outgoing> {
+    pub fn unconfirmed(&self, conversations: &Conversations) -> Vec<Outgoing> {
         let mut out = Vec::new();
-        for (view, conv) in self.rooms().chain(self.directs()) {
+        for (view, conv) in conversations.rooms().chain(conversations.directs()) {
             for line in &conv.lines {
                 if let LineKind::Chat {
                     text,
@@ -89,10 +119,11 @@ impl Chat {
     }
 
     /// How many of my messages are not confirmed (sending, or shown as not sent): what a reload
-    /// would lose.
-    pub fn unsent(&self) -> usize {
-        self.rooms()
-            .chain(self.directs())
+    /// would lose. Failed ones wait here no more, so this counts lines.
+    pub fn unsent(&self, conversations: &Conversations) -> usize {
+        conversations
+            .rooms()
+            .chain(conversations.directs())
             .flat_map(|(_, conv)| &conv.lines)
             .filter(|line| {
                 matches!(
@@ -108,9 +139,13 @@ impl Chat {
 
     /// Puts a failed message back to "sending" and returns what to send, with the same `client_id`
     /// (so the server stores it at most once).
-    pub fn retry(&mut self, client_id: &str) -> Option<Outgoing> {
-        let view = self.find_line_view(client_id)?;
-        let conv = self.conversation_mut(&view);
+    pub(super) fn retry(
+        &mut self,
+        client_id: &str,
+        conversations: &mut Conversations,
+    ) -> Option<Outgoing> {
+        let view = conversations.find_line(client_id)?;
+        let conv = conversations.conversation_mut(&view);
         let LineKind::Chat {
             text, action, mine, ..
         } = conv.line_mut(client_id)?
@@ -131,28 +166,18 @@ impl Chat {
         Some(out)
     }
 
-    pub(super) fn find_line_view(&self, client_id: &str) -> Option<View> {
-        self.rooms()
-            .chain(self.directs())
-            .find(|(_, c)| c.lines.iter().any(|l| l.id == client_id))
-            .map(|(view, _)| view)
-    }
-
-    /// The connection dropped: messages that went out and wait for their ack stop their clock (no
-    /// ack can come while offline) and stay "sending"; [`Chat::unconfirmed`] sends them again, with
-    /// the same `client_id`, after the next `welcome`.
-    pub fn disconnected(&mut self) {
-        for (_, sent) in self.pending.values_mut() {
-            *sent = None;
-        }
-    }
-
     /// My message `client_id` is stored (its copy came back, live or by catch-up): its line, still
     /// "sending" or already shown as failed, becomes "sent"; it is never shown twice. Returns
     /// whether such a line was found.
-    pub(super) fn confirm_stored(&mut self, view: &View, client_id: &str, at: Option<u64>) -> bool {
-        self.settle(client_id, SendState::Sent);
-        let conv = self.conversation_mut(view);
+    pub(super) fn confirm_stored(
+        &mut self,
+        conversations: &mut Conversations,
+        view: &View,
+        client_id: &str,
+        at: Option<u64>,
+    ) -> bool {
+        self.settle(client_id, SendState::Sent, conversations);
+        let conv = conversations.conversation_mut(view);
         let Some(line) = conv.line_mut(client_id) else {
             return false;
         };
@@ -163,42 +188,50 @@ impl Chat {
         true
     }
 
-    /// My room message `client_id` is stored as `seq` of `room` (its ack): its line can now be
-    /// edited or deleted.
-    pub(super) fn number_own(&mut self, room: &str, client_id: &str, at: u64) {
-        let Some(conv) = self.rooms.get_mut(room) else {
-            return;
-        };
-        if let Some(LineKind::Chat { seq, .. }) = conv.line_mut(client_id) {
-            *seq = Some(at);
+    /// An `ack`: my message is stored (a room message with its place in the room, from which its
+    /// line can be edited or deleted).
+    pub(super) fn acked(
+        &mut self,
+        client_id: &str,
+        place: Option<(&str, u64)>,
+        conversations: &mut Conversations,
+    ) -> bool {
+        if let Some((room, at)) = place {
+            if let Some(conv) = conversations.room_mut(room) {
+                if let Some(LineKind::Chat { seq, .. }) = conv.line_mut(client_id) {
+                    *seq = Some(at);
+                }
+            }
         }
-    }
-
-    /// An `ack`: my message is stored (a room message with its place in the room).
-    pub(super) fn acked(&mut self, client_id: &str, place: Option<(&str, u64)>) -> bool {
-        if let Some((room, seq)) = place {
-            self.seen.insert((room.to_owned(), seq));
-            self.number_own(room, client_id, seq);
-        }
-        self.settle(client_id, SendState::Sent)
+        self.settle(client_id, SendState::Sent, conversations)
     }
 
     /// A refusal of my message: "not sent", with why, in its conversation.
-    pub(super) fn refused(&mut self, client_id: &str, message: &str) -> bool {
-        let view = self.pending.get(client_id).map(|(v, _)| v.clone());
-        let changed = self.settle(client_id, SendState::Failed);
+    pub(super) fn refused(
+        &mut self,
+        client_id: &str,
+        message: &str,
+        conversations: &mut Conversations,
+    ) -> bool {
+        let view = self.view_of(client_id).cloned();
+        let changed = self.settle(client_id, SendState::Failed, conversations);
         if let (true, Some(view)) = (changed, view) {
-            self.notice(&view, format!("Not sent: {message}"));
+            conversations.notice(&view, format!("Not sent: {message}"));
         }
         changed
     }
 
     /// Moves a pending message to its final state. Returns whether it was pending.
-    pub(super) fn settle(&mut self, client_id: &str, state: SendState) -> bool {
+    fn settle(
+        &mut self,
+        client_id: &str,
+        state: SendState,
+        conversations: &mut Conversations,
+    ) -> bool {
         let Some((view, _)) = self.pending.remove(client_id) else {
             return false;
         };
-        let conv = self.conversation_mut(&view);
+        let conv = conversations.conversation_mut(&view);
         if let Some(LineKind::Chat { mine, .. }) = conv.line_mut(client_id) {
             *mine = Some(state);
             return true;
@@ -207,7 +240,7 @@ impl Chat {
     }
 
     /// Fails my messages that waited too long for their ack. Returns whether any did.
-    pub(super) fn expire_unacked(&mut self, now_ms: f64) -> bool {
+    pub(super) fn expire(&mut self, now_ms: f64, conversations: &mut Conversations) -> bool {
         let overdue: Vec<String> = self
             .pending
             .iter()
@@ -216,8 +249,28 @@ impl Chat {
             .collect();
         let mut changed = false;
         for client_id in overdue {
-            changed |= self.settle(&client_id, SendState::Failed);
+            changed |= self.settle(&client_id, SendState::Failed, conversations);
         }
         changed
+    }
+
+    /// A room I left: my messages in it wait no more.
+    pub(super) fn forget_room(&mut self, room: &str) {
+        self.pending
+            .retain(|_, (view, _)| *view != View::Room(room.to_owned()));
+    }
+
+    /// `from` is now called `to`: my messages to them still waiting for their ack settle in the
+    /// conversation under the new name, where it moves.
+    pub(super) fn renamed(&mut self, from: &str, to: &str) {
+        let (old, new) = (key(from), key(to));
+        if old == new {
+            return;
+        }
+        for (view, _) in self.pending.values_mut() {
+            if matches!(view, View::Direct(peer) if key(peer) == old) {
+                *view = View::Direct(new.clone());
+            }
+        }
     }
 }

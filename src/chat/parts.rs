@@ -9,6 +9,7 @@
 
 use std::ops::{BitOr, BitOrAssign};
 
+use super::conversation::Conversations;
 use super::{Chat, View};
 use crate::protocol::{ErrorCode, ServerMsg};
 
@@ -82,6 +83,7 @@ impl Chat {
     /// The parts of the page `msg` may change, from the chat as it stands before it is applied.
     pub fn parts(&self, msg: &ServerMsg) -> Parts {
         use Parts as P;
+        let c = &self.conversations;
         match msg {
             // Rare, and they change much: everything.
             ServerMsg::Welcome { .. }
@@ -97,19 +99,19 @@ impl Chat {
             ServerMsg::Roster { .. } => P::PEOPLE,
             // A member's arrival or departure, noted in that room; a departure ends their typing.
             ServerMsg::Member { room, .. } => {
-                P::PEOPLE | P::TYPING | self.lines_of(&View::Room(room.clone()))
+                P::PEOPLE | P::TYPING | lines_of(c, &View::Room(room.clone()))
             }
             // Noted in general.
-            ServerMsg::Presence { .. } => P::PEOPLE | P::TYPING | self.lines_of(&View::general()),
-            ServerMsg::Typing { room, .. } => P::TYPING.when(self.current_room() == Some(room)),
+            ServerMsg::Presence { .. } => P::PEOPLE | P::TYPING | lines_of(c, &View::general()),
+            ServerMsg::Typing { room, .. } => P::TYPING.when(c.current_room() == Some(room)),
             // The open conversation's lines, or another's unread badge; a mention of me while
             // hidden counts in the title.
             // The sender stops typing; my own message settles (my unsent count); a mention of me
             // counts in the title while the tab is hidden.
             ServerMsg::Message(message) => {
                 let view = View::Room(message.room.clone());
-                let me = self.hidden || message.from == self.me;
-                self.arrival(&view) | P::ME.when(me) | P::TYPING.when(self.is_open(&view))
+                let me = self.attention.hidden() || message.from == self.me;
+                arrival(c, &view) | P::ME.when(me) | P::TYPING.when(c.is_open(&view))
             }
             ServerMsg::Dm(dm) => {
                 let peer = if super::key(&dm.from) == super::key(&self.me) {
@@ -118,21 +120,18 @@ impl Chat {
                     &dm.from
                 };
                 // A first message from someone opens a conversation in the list.
-                P::CONVERSATIONS | P::ME | self.lines_of(&View::Direct(peer.clone()))
+                P::CONVERSATIONS | P::ME | lines_of(c, &View::Direct(peer.clone()))
             }
             ServerMsg::DmHistory { .. } => P::LINES | P::CONVERSATIONS | P::ME,
             // Messages as above, and the end of the "load older" offer.
             ServerMsg::History { room, .. } => {
                 let view = View::Room(room.clone());
-                self.lines_of(&view)
-                    | P::CONVERSATIONS
-                    | P::ME
-                    | P::TYPING.when(self.is_open(&view))
+                lines_of(c, &view) | P::CONVERSATIONS | P::ME | P::TYPING.when(c.is_open(&view))
             }
             ServerMsg::Edited(change) | ServerMsg::Deleted(change) => {
-                self.lines_of(&View::Room(change.room.clone()))
+                lines_of(c, &View::Room(change.room.clone()))
             }
-            ServerMsg::Lagged { room, .. } => self.lines_of(&View::Room(room.clone())),
+            ServerMsg::Lagged { room, .. } => lines_of(c, &View::Room(room.clone())),
             // My message settled (sent, or not with a notice) where it was written; the count of
             // unsent ones changes.
             ServerMsg::Ack { client_id, .. }
@@ -142,9 +141,9 @@ impl Chat {
             } => {
                 P::ME
                     | self
-                        .pending
-                        .get(client_id)
-                        .map_or(P::NONE, |(view, _)| self.lines_of(view))
+                        .outbox
+                        .view_of(client_id)
+                        .map_or(P::NONE, |view| lines_of(c, view))
             }
             // A notice in the open conversation.
             ServerMsg::Error { .. } => P::LINES,
@@ -153,27 +152,18 @@ impl Chat {
             ServerMsg::AuditLog { .. } | ServerMsg::Blocked { .. } | ServerMsg::Unknown => P::NONE,
         }
     }
+}
 
-    /// [`Parts::LINES`] if `view` is on screen.
-    fn lines_of(&self, view: &View) -> Parts {
-        Parts::LINES.when(self.is_open(view))
-    }
+/// [`Parts::LINES`] if `view` is on screen.
+fn lines_of(conversations: &Conversations, view: &View) -> Parts {
+    Parts::LINES.when(conversations.is_open(view))
+}
 
-    /// What a new message in `view` changes: the lines if it is on screen, else its badge.
-    fn arrival(&self, view: &View) -> Parts {
-        if self.is_open(view) {
-            Parts::LINES
-        } else {
-            Parts::CONVERSATIONS
-        }
-    }
-
-    /// Whether `view` is the conversation on screen.
-    fn is_open(&self, view: &View) -> bool {
-        match (view, &self.view) {
-            (View::Room(a), View::Room(b)) => a == b,
-            (View::Direct(a), View::Direct(b)) => super::key(a) == super::key(b),
-            _ => false,
-        }
+/// What a new message in `view` changes: the lines if it is on screen, else its badge.
+fn arrival(conversations: &Conversations, view: &View) -> Parts {
+    if conversations.is_open(view) {
+        Parts::LINES
+    } else {
+        Parts::CONVERSATIONS
     }
 }

@@ -1,10 +1,28 @@
-//! Who is online: everyone (`general`), each room's members, crowds summed up by count; arrivals,
-//! departures and renames, each announced once per person.
+//! Who is online: everyone (`general`), each room's members, crowds summed up by count, and who of
+//! them are bots. Arrivals, departures and renames change the lists here; the notices they make
+//! and the typing entries they end are the chat's to make, as they are other parts.
 
-use super::{key, Chat, View};
+use std::collections::{BTreeMap, HashSet};
+
+use super::conversation::Conversations;
+use super::{key, lower};
 use crate::protocol::GENERAL;
 
-impl Chat {
+/// Who is online, as far as the page knows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct People {
+    /// Everyone online, me included (also `general`'s list).
+    online: Vec<String>,
+    /// Who of each room but `general` is online (in `general` that is `online`).
+    members: BTreeMap<String, Vec<String>>,
+    /// For a crowded room (general included), how many are online in all: its list above holds only
+    /// some of them and follows `roster` summaries rather than every arrival.
+    crowds: BTreeMap<String, usize>,
+    /// Who online are bots (by name key).
+    bots: HashSet<String>,
+}
+
+impl People {
     /// Who of `room` is online, sorted case-insensitively.
     pub fn members(&self, room: &str) -> &[String] {
         if room == GENERAL {
@@ -27,14 +45,37 @@ impl Chat {
         &self.online
     }
 
-    pub(super) fn sort_online(&mut self) {
-        self.online.sort_by_key(|n| super::lower(n));
+    /// Whether `nick` is a bot.
+    pub fn is_bot(&self, nick: &str) -> bool {
+        !self.bots.is_empty() && self.bots.contains(&key(nick))
+    }
+
+    fn sort_online(&mut self) {
+        self.online.sort_by_key(|n| lower(n));
         self.online.dedup();
     }
 
+    /// A `welcome`'s word on who is online and which of them are bots, and the crowds' counts.
+    pub(super) fn welcome(
+        &mut self,
+        online: &[String],
+        counts: &BTreeMap<String, usize>,
+        bots: &[String],
+    ) {
+        self.bots = bots.iter().map(|b| key(b)).collect();
+        self.crowds = counts.clone();
+        self.online = online.to_vec();
+        self.sort_online();
+    }
+
+    /// A `welcome`'s members of my rooms. Apart from [`People::welcome`], as rooms left elsewhere
+    /// are forgotten between the two and these lists replace whatever that left.
+    pub(super) fn welcome_members(&mut self, members: &BTreeMap<String, Vec<String>>) {
+        self.members = members.clone();
+    }
+
     /// `joined`: I am in `room` (again), with who of it is online, or its count if crowded.
-    pub(super) fn joined(&mut self, room: &str, members: &[String], count: Option<usize>) -> bool {
-        self.ensure_room(room);
+    pub(super) fn joined(&mut self, room: &str, members: &[String], count: Option<usize>) {
         if room != GENERAL {
             self.members.insert(room.to_owned(), members.to_vec());
         }
@@ -42,18 +83,23 @@ impl Chat {
             Some(count) => self.crowds.insert(room.to_owned(), count),
             None => self.crowds.remove(room),
         };
-        true
     }
 
     /// A crowded room's summary: its count, and its list once it is small enough to list again.
-    pub(super) fn roster(&mut self, room: &str, count: usize, members: Option<&[String]>) -> bool {
-        if room != GENERAL && !self.rooms.contains_key(room) {
+    pub(super) fn roster(
+        &mut self,
+        room: &str,
+        count: usize,
+        members: Option<&[String]>,
+        conversations: &Conversations,
+    ) -> bool {
+        if room != GENERAL && !conversations.is_member(room) {
             return false;
         }
         match members {
             Some(members) => {
                 let mut members = members.to_vec();
-                members.sort_by_key(|n| super::lower(n));
+                members.sort_by_key(|n| lower(n));
                 if room == GENERAL {
                     self.online = members;
                 } else {
@@ -68,39 +114,15 @@ impl Chat {
         true
     }
 
-    /// A moderator's action, told to everyone; mine changes whether I may post.
-    pub(super) fn moderated(
+    /// `nick` joined or left `room` (one I am in, not `general`). Returns whether the list changed.
+    pub(super) fn member(
         &mut self,
-        action: &str,
+        room: &str,
         nick: &str,
-        by: &str,
-        until: &str,
-        reason: &str,
+        joined: bool,
+        conversations: &Conversations,
     ) -> bool {
-        if key(nick) == key(&self.me) {
-            match action {
-                "muted" => self.muted_until = Some(until.to_owned()),
-                "unmuted" => self.muted_until = None,
-                _ => {}
-            }
-        }
-        let reason = if reason.is_empty() {
-            String::new()
-        } else {
-            format!(": {reason}")
-        };
-        let notice = if action.starts_with("un") {
-            format!("{nick} was {action} by {by}")
-        } else {
-            let until = super::readable_time(until);
-            format!("{nick} was {action} by {by} until {until}{reason}")
-        };
-        self.notice(&View::Room(GENERAL.to_owned()), notice);
-        true
-    }
-
-    pub(super) fn member(&mut self, room: &str, nick: &str, joined: bool) -> bool {
-        if room == GENERAL || !self.rooms.contains_key(room) {
+        if room == GENERAL || !conversations.is_member(room) {
             return false;
         }
         let members = self.members.entry(room.to_owned()).or_default();
@@ -110,22 +132,27 @@ impl Chat {
         }
         if joined {
             members.push(nick.to_owned());
-            members.sort_by_key(|n| super::lower(n));
+            members.sort_by_key(|n| lower(n));
         } else {
             members.retain(|n| n != nick);
-            self.typing.stopped(room, nick);
-        }
-        if nick != self.me {
-            let verb = if joined { "joined" } else { "left" };
-            self.notice(
-                &View::Room(room.to_owned()),
-                format!("{nick} {verb} #{room}"),
-            );
         }
         true
     }
 
-    pub(super) fn presence(&mut self, nick: &str, online: bool, rooms: &[String]) -> bool {
+    /// `nick` came online (into `rooms`) or went. Returns whether the online list changed. Whether
+    /// they are a bot follows either way.
+    pub(super) fn presence(
+        &mut self,
+        nick: &str,
+        online: bool,
+        rooms: &[String],
+        bot: bool,
+    ) -> bool {
+        if bot && online {
+            self.bots.insert(key(nick));
+        } else if !online {
+            self.bots.remove(&key(nick));
+        }
         let listed = self.online.iter().any(|n| n == nick);
         if online == listed {
             return false;
@@ -137,7 +164,7 @@ impl Chat {
                 if let Some(members) = self.members.get_mut(room) {
                     if !members.iter().any(|n| n == nick) {
                         members.push(nick.to_owned());
-                        members.sort_by_key(|n| super::lower(n));
+                        members.sort_by_key(|n| lower(n));
                     }
                 }
             }
@@ -146,16 +173,12 @@ impl Chat {
             for members in self.members.values_mut() {
                 members.retain(|n| n != nick);
             }
-            self.typing.gone(nick);
-        }
-        if nick != self.me {
-            let verb = if online { "joined" } else { "left" };
-            self.notice(&View::general(), format!("{nick} {verb}"));
         }
         true
     }
 
-    pub(super) fn renamed(&mut self, from: &str, to: &str) -> bool {
+    /// `from` is now called `to`, in every list.
+    pub(super) fn renamed(&mut self, from: &str, to: &str) {
         let lists = std::iter::once(&mut self.online).chain(self.members.values_mut());
         for list in lists {
             for name in list.iter_mut() {
@@ -163,36 +186,14 @@ impl Chat {
                     *name = to.to_owned();
                 }
             }
-            list.sort_by_key(|n| super::lower(n));
+            list.sort_by_key(|n| lower(n));
         }
         self.online.dedup();
-        self.typing.renamed(from, to);
-        let text = if from == self.me {
-            self.me = to.to_owned();
-            format!("You are now known as {to}")
-        } else {
-            format!("{from} is now known as {to}")
-        };
-        // A conversation with the renamed person moves to the new name, with my messages to them
-        // still waiting for their ack (settled there, not in a conversation under the old name).
-        let (old, new) = (key(from), key(to));
-        if old != new {
-            for (view, _) in self.pending.values_mut() {
-                if matches!(view, View::Direct(peer) if key(peer) == old) {
-                    *view = View::Direct(new.clone());
-                }
-            }
-            if let Some(mut conv) = self.directs.remove(&old) {
-                conv.title = to.to_owned();
-                if self.view == View::Direct(old) {
-                    self.view = View::Direct(new.clone());
-                }
-                self.directs.insert(new, conv);
-            }
-        } else if let Some(conv) = self.directs.get_mut(&old) {
-            conv.title = to.to_owned();
-        }
-        self.notice(&View::general(), text);
-        true
+    }
+
+    /// A room I left: who is in it is no longer followed.
+    pub(super) fn forget_room(&mut self, room: &str) {
+        self.members.remove(room);
+        self.crowds.remove(room);
     }
 }

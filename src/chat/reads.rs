@@ -7,13 +7,16 @@
 //!   `seq`, a private conversation by message `id`); a conversation whose position nobody knows yet
 //!   counts only what arrives live while it is not on screen, as before read positions existed.
 //! - When a conversation is on screen and the tab is visible, what it shows is read: the position
-//!   moves to the newest message shown, and [`Chat::read_to_send`] hands the page a `read` frame.
+//!   moves to the newest message shown, and [`Reads::read_to_send`] hands the page a `read` frame.
 //! - Opening a conversation with unread messages (or a page load showing one) remembers where the
-//!   unread ones begin, so the page draws a "new messages" line there ([`Chat::first_unread`]).
+//!   unread ones begin, so the page draws a "new messages" line there ([`Reads::first_unread`]).
+//!
+//! The unread counts are the conversations', so the methods that set them are handed those.
 
 use std::collections::BTreeMap;
 
-use super::{key, Chat, LineKind, View};
+use super::conversation::Conversations;
+use super::{key, LineKind, View};
 use crate::protocol::ClientMsg;
 
 /// My read positions, as the server and my own reading have them.
@@ -62,41 +65,29 @@ impl Reads {
         let newest = self.newest_direct.entry(peer.to_owned()).or_insert(0);
         *newest = (*newest).max(id);
     }
-}
 
-impl Chat {
-    /// My read positions.
-    pub fn reads(&self) -> &Reads {
-        &self.reads
-    }
-
-    /// The line of the first message that was unread when the conversation on screen was
-    /// opened (or first shown): the page draws a "new messages" line above it.
-    pub fn first_unread(&self) -> Option<String> {
-        match &self.reads.unread_from {
-            Some((view, line)) if *view == self.view => Some(line.clone()),
+    /// The line of the first message that was unread when the conversation `view` (the one on
+    /// screen) was opened (or first shown): the page draws a "new messages" line above it.
+    pub fn first_unread(&self, view: &View) -> Option<String> {
+        match &self.unread_from {
+            Some((from, line)) if from == view => Some(line.clone()),
             _ => None,
         }
     }
 
     /// Remembers where the `unread` newest messages from others in `view` begin.
-    fn mark_from(&mut self, view: &View, unread: u32) {
+    fn mark_from(&mut self, view: &View, unread: u32, conversations: &Conversations, me: &str) {
         if unread == 0 {
             return;
         }
-        let me = self.me.clone();
-        let conv = match view {
-            View::Room(room) => self.rooms.get(room),
-            View::Direct(peer) => self.directs.get(&key(peer)),
-        };
-        let Some(conv) = conv else {
+        let Some(conv) = conversations.get(view) else {
             return;
         };
         let mut left = unread;
         let mut first = None;
         for line in conv.lines.iter().rev() {
             if let LineKind::Chat { from, .. } = &line.kind {
-                if *from != me {
+                if from != me {
                     first = Some(line.id.clone());
                     left -= 1;
                     if left == 0 {
@@ -110,18 +101,25 @@ impl Chat {
                 View::Direct(peer) => View::Direct(key(peer)),
                 room => room.clone(),
             };
-            self.reads.unread_from = Some((view, line));
+            self.unread_from = Some((view, line));
         }
     }
 
     /// Counts a room's unread messages from my read position: messages from others after it.
-    pub(super) fn recount_room(&mut self, room: &str) {
-        let Some(read) = self.reads.room(room) else {
+    /// `hidden`: the tab is, so what is on screen is not being read.
+    pub(super) fn recount_room(
+        &mut self,
+        room: &str,
+        conversations: &mut Conversations,
+        me: &str,
+        hidden: bool,
+    ) {
+        let Some(read) = self.room(room) else {
             return;
         };
-        let me = self.me.clone();
-        let on_screen = !self.hidden && self.view == View::Room(room.to_owned());
-        let Some(conv) = self.rooms.get_mut(room) else {
+        let view = View::Room(room.to_owned());
+        let on_screen = !hidden && conversations.current_view() == view;
+        let Some(conv) = conversations.room_mut(room) else {
             return;
         };
         let unread = conv
@@ -133,7 +131,7 @@ impl Chat {
                     seq: Some(seq),
                     deleted,
                     ..
-                } => *seq > read && *from != me && !deleted,
+                } => *seq > read && from != me && !deleted,
                 _ => false,
             })
             .count();
@@ -142,14 +140,9 @@ impl Chat {
             conv.unread = 0;
             conv.mentions = 0;
             // Shown for the first time with unread messages (a page load): where they begin.
-            let view = View::Room(room.to_owned());
-            let marked = self
-                .reads
-                .unread_from
-                .as_ref()
-                .is_some_and(|(v, _)| *v == view);
+            let marked = self.unread_from.as_ref().is_some_and(|(v, _)| *v == view);
             if !marked {
-                self.mark_from(&view, unread);
+                self.mark_from(&view, unread, conversations, me);
             }
             return;
         }
@@ -158,71 +151,75 @@ impl Chat {
         conv.mentions = conv.mentions.min(unread);
     }
 
-    /// Another device of mine read `room` up to `seq`, or the conversation with `peer` up to
+    /// Another device of mine read a room up to a `seq`, or the conversation with a peer up to an
     /// `id`: badges here follow.
     pub(super) fn read_elsewhere(
         &mut self,
-        room: Option<&str>,
-        seq: Option<u64>,
-        peer: Option<&str>,
-        id: Option<u64>,
+        room: Option<(&str, u64)>,
+        peer: Option<(&str, u64)>,
+        conversations: &mut Conversations,
+        me: &str,
+        hidden: bool,
     ) -> bool {
-        match (room, seq, peer, id) {
-            (Some(room), Some(seq), _, _) => {
-                let held = self.reads.rooms.entry(room.to_owned()).or_insert(0);
-                if seq <= *held {
-                    return false;
-                }
-                *held = seq;
-                self.reads.sent_rooms.insert(room.to_owned(), seq);
-                self.recount_room(room);
-                true
+        if let Some((room, seq)) = room {
+            let held = self.rooms.entry(room.to_owned()).or_insert(0);
+            if seq <= *held {
+                return false;
             }
-            (_, _, Some(peer), Some(id)) => {
-                let peer = key(peer);
-                let held = self.reads.directs.entry(peer.clone()).or_insert(0);
-                if id <= *held {
-                    return false;
-                }
-                *held = id;
-                self.reads.sent_directs.insert(peer.clone(), id);
-                let newest = self.reads.newest_direct.get(&peer).copied().unwrap_or(0);
-                if let Some(conv) = self.directs.get_mut(&peer) {
-                    if id >= newest {
-                        conv.unread = 0;
-                    }
-                }
-                true
-            }
-            _ => false,
+            *held = seq;
+            self.sent_rooms.insert(room.to_owned(), seq);
+            self.recount_room(room, conversations, me, hidden);
+            return true;
         }
+        let Some((peer, id)) = peer else {
+            return false;
+        };
+        let peer = key(peer);
+        let held = self.directs.entry(peer.clone()).or_insert(0);
+        if id <= *held {
+            return false;
+        }
+        *held = id;
+        self.sent_directs.insert(peer.clone(), id);
+        let newest = self.newest_direct.get(&peer).copied().unwrap_or(0);
+        if let Some(conv) = conversations.get_mut(&View::Direct(peer)) {
+            if id >= newest {
+                conv.unread = 0;
+            }
+        }
+        true
     }
 
     /// Remembers where the unread messages of `view` begin, as it is opened.
-    pub(super) fn mark_unread_start(&mut self, view: &View) {
-        self.reads.unread_from = None;
-        let unread = match view {
-            View::Room(room) => self.rooms.get(room).map_or(0, |conv| conv.unread),
-            View::Direct(peer) => self.directs.get(&key(peer)).map_or(0, |conv| conv.unread),
-        };
-        self.mark_from(view, unread);
+    pub(super) fn mark_unread_start(
+        &mut self,
+        view: &View,
+        conversations: &Conversations,
+        me: &str,
+    ) {
+        self.unread_from = None;
+        let unread = conversations.get(view).map_or(0, |conv| conv.unread);
+        self.mark_from(view, unread, conversations, me);
     }
 
-    /// The `read` frame to send now, if the conversation on screen (the tab visible) shows more
-    /// than my read position: the position moves to the newest message it shows.
-    pub fn read_to_send(&mut self) -> Option<ClientMsg> {
-        if self.hidden {
-            return None;
-        }
-        match self.view.clone() {
+    /// The `read` frame to send now, if the conversation on screen (the tab visible), `view`, shows
+    /// more than my read position: the position moves to the newest message it shows. For a room,
+    /// `delivered` is the newest `seq` received there (the timeline's).
+    pub(super) fn read_to_send(
+        &mut self,
+        view: View,
+        delivered: Option<u64>,
+        conversations: &Conversations,
+    ) -> Option<ClientMsg> {
+        match view {
             View::Room(room) => {
-                let newest = self.delivered.get(&room).copied()?;
-                let sent = self.reads.sent_rooms.get(&room).copied().unwrap_or(0);
+                let newest = delivered?;
+                let sent = self.sent_rooms.get(&room).copied().unwrap_or(0);
                 if newest <= sent {
                     return None;
                 }
-                self.reads.sent_rooms.insert(room.clone(), newest);
-                let held = self.reads.rooms.entry(room.clone()).or_insert(0);
+                self.sent_rooms.insert(room.clone(), newest);
+                let held = self.rooms.entry(room.clone()).or_insert(0);
                 *held = (*held).max(newest);
                 Some(ClientMsg::Read {
                     room: Some(room),
@@ -232,17 +229,16 @@ impl Chat {
                 })
             }
             View::Direct(peer) => {
-                let newest = self.reads.newest_direct.get(&peer).copied()?;
-                let sent = self.reads.sent_directs.get(&peer).copied().unwrap_or(0);
+                let newest = self.newest_direct.get(&peer).copied()?;
+                let sent = self.sent_directs.get(&peer).copied().unwrap_or(0);
                 if newest <= sent {
                     return None;
                 }
-                self.reads.sent_directs.insert(peer.clone(), newest);
-                let held = self.reads.directs.entry(peer.clone()).or_insert(0);
+                self.sent_directs.insert(peer.clone(), newest);
+                let held = self.directs.entry(peer.clone()).or_insert(0);
                 *held = (*held).max(newest);
-                let name = self
-                    .directs
-                    .get(&peer)
+                let name = conversations
+                    .get(&View::Direct(peer.clone()))
                     .map_or_else(|| peer.clone(), |conv| conv.title.clone());
                 Some(ClientMsg::Read {
                     room: None,

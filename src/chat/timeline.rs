@@ -1,13 +1,47 @@
 //! Messages received, live or from history: room messages kept once each by `(room, seq)`, private
 //! ones by id; the highest of each is what a reconnect asks to continue from.
+//!
+//! [`Timeline`] keeps that record. A message arriving touches more than it: the conversation it
+//! shows in, the read position that says whether it is unread, the sender's typing entry, my own
+//! copy waiting for its ack, the title's count. Those parts are handed to it by name
+//! ([`Around`]), so what a message may change is written in one place.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use super::conversation::{Line, LineKind, MAX_LINES};
-use super::{key, Chat, SendState, View};
+use super::attention::Attention;
+use super::conversation::{Conversations, Line, LineKind, MAX_LINES};
+use super::outbox::Outbox;
+use super::reads::Reads;
+use super::typing::Typing;
+use super::{key, SendState, View};
 use crate::protocol::{Change, ChatMessage, DirectMessage, Stored};
 
-impl Chat {
+/// What a message arriving touches besides the timeline's record of it.
+pub(super) struct Around<'a> {
+    /// My name: my own messages are neither unread nor alerts.
+    pub me: &'a str,
+    pub conversations: &'a mut Conversations,
+    pub reads: &'a mut Reads,
+    pub typing: &'a mut Typing,
+    pub outbox: &'a mut Outbox,
+    pub attention: &'a mut Attention,
+}
+
+/// What has been received, so nothing is shown twice and a reconnect asks for what is missing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeline {
+    /// Every `(room, seq)` shown, from others' messages and my acks. Membership, not a high-water
+    /// mark: my ack for seq 5 may arrive before someone else's seq 4, which must still be shown.
+    seen: HashSet<(String, u64)>,
+    /// The highest `seq` per room received from the server, live or from history (not from acks: my
+    /// ack for 5 can overtake someone's 4). A reconnect asks for what came after it.
+    delivered: BTreeMap<String, u64>,
+    /// Private message ids shown, and the highest one (a reconnect's `dm_since`).
+    dm_seen: HashSet<u64>,
+    dm_delivered: u64,
+}
+
+impl Timeline {
     /// The oldest `seq` shown in `room`: older pages are asked for before it.
     pub fn oldest_seq(&self, room: &str) -> Option<u64> {
         self.seen
@@ -27,12 +61,20 @@ impl Chat {
         (self.dm_delivered > 0).then_some(self.dm_delivered)
     }
 
-    /// Adds a notice to conversation `view`.
-    pub fn notice(&mut self, view: &View, text: impl Into<String>) {
-        self.notices += 1;
-        let id = format!("notice-{}", self.notices);
-        self.conversation_mut(view)
-            .push(Line::new(id, LineKind::Notice(text.into())));
+    /// The highest `seq` received in `room`, if any.
+    pub(super) fn newest(&self, room: &str) -> Option<u64> {
+        self.delivered.get(room).copied()
+    }
+
+    /// My message is stored as `seq` of `room` (its ack): that place is taken, by my line.
+    pub(super) fn acked(&mut self, room: &str, seq: u64) {
+        self.seen.insert((room.to_owned(), seq));
+    }
+
+    /// A room I left: nothing of it is kept, so a rejoin starts it afresh.
+    pub(super) fn forget_room(&mut self, room: &str) {
+        self.delivered.remove(room);
+        self.seen.retain(|(r, _)| r != room);
     }
 
     /// A room's first page, a catch-up after a reconnect, or (with `reset`) the latest page after
@@ -43,10 +85,11 @@ impl Chat {
         messages: &[Stored],
         complete: bool,
         reset: bool,
+        cx: &mut Around,
     ) -> bool {
         // Messages after what I had are news (unread); a first page is not.
         let news = self.delivered.contains_key(room) && !reset;
-        let Some(conv) = self.rooms.get_mut(room) else {
+        let Some(conv) = cx.conversations.room_mut(room) else {
             return false;
         };
         // The first page (or a reset) says whether the room has anything older; a catch-up's
@@ -72,7 +115,7 @@ impl Chat {
                 )
             });
             self.seen.retain(|(r, _)| r != room);
-            self.notice(
+            cx.conversations.notice(
                 &View::Room(room.to_owned()),
                 "You were away for a while: showing the latest messages.",
             );
@@ -80,22 +123,28 @@ impl Chat {
         }
         for entry in messages {
             changed |= match entry {
-                Stored::Message(message) => self.receive(message, news),
-                Stored::Edited(change) => self.change(change, false),
-                Stored::Deleted(change) => self.change(change, true),
+                Stored::Message(message) => self.receive(message, news, cx),
+                Stored::Edited(change) => self.change(change, false, cx.conversations),
+                Stored::Deleted(change) => self.change(change, true, cx.conversations),
                 Stored::Unknown => false,
             };
         }
         // With a read position, what is unread is what lies past it, however it arrived.
-        self.recount_room(room);
+        let hidden = cx.attention.hidden();
+        cx.reads.recount_room(room, cx.conversations, cx.me, hidden);
         changed
     }
 
     /// An edit or a delete of a message of a room I am in: its line, if shown, takes the change (a
     /// delete for good: a later or repeated edit does not bring it back). Either way the room's
     /// position moves past the change, so a reconnect does not ask for it again.
-    pub(super) fn change(&mut self, change: &Change, delete: bool) -> bool {
-        let Some(conv) = self.rooms.get_mut(&change.room) else {
+    pub(super) fn change(
+        &mut self,
+        change: &Change,
+        delete: bool,
+        conversations: &mut Conversations,
+    ) -> bool {
+        let Some(conv) = conversations.room_mut(&change.room) else {
             return false;
         };
         let delivered = self.delivered.entry(change.room.clone()).or_insert(0);
@@ -127,8 +176,8 @@ impl Chat {
     }
 
     /// Shows a room message once. `news`: it counts as unread if its room is not on screen.
-    pub(super) fn receive(&mut self, message: &ChatMessage, news: bool) -> bool {
-        if !self.rooms.contains_key(&message.room) {
+    pub(super) fn receive(&mut self, message: &ChatMessage, news: bool, cx: &mut Around) -> bool {
+        if !cx.conversations.is_member(&message.room) {
             // A room I left meanwhile.
             return false;
         }
@@ -137,38 +186,42 @@ impl Chat {
         if !self.seen.insert((message.room.clone(), message.seq)) {
             return false;
         }
-        self.typing.stopped(&message.room, &message.from);
-        let mine = message.from == self.me;
+        cx.typing.stopped(&message.room, &message.from);
+        let mine = message.from == cx.me;
         let view = View::Room(message.room.clone());
         // My own message whose ack was lost (sent just before a disconnect): the stored copy confirms
         // its line, even one already shown as not sent.
         if let Some(client_id) = message.client_id.as_deref() {
-            if mine && self.confirm_stored(&view, client_id, Some(message.seq)) {
+            if mine
+                && cx
+                    .outbox
+                    .confirm_stored(cx.conversations, &view, client_id, Some(message.seq))
+            {
                 return true;
             }
         }
-        let unread = self
+        let unread = cx
             .reads
             .room(&message.room)
             .is_none_or(|read| message.seq > read);
-        let unseen = news && unread && self.current_view() != view && !mine;
+        let unseen = news && unread && cx.conversations.current_view() != view && !mine;
         // The server says whom a message names (it folds names as it compares them); from a server
         // before it, the text is read here.
         let names_me = if message.mentions.is_empty() {
-            super::mentions::mentions(&message.text, &self.me)
+            super::mentions::mentions(&message.text, cx.me)
         } else {
             message
                 .mentions
                 .iter()
-                .any(|name| super::lower(name) == super::lower(&self.me))
+                .any(|name| super::lower(name) == super::lower(cx.me))
         };
         let mentioned = news && !mine && names_me;
         if mentioned {
             let title = format!("{} mentioned you in #{}", message.from, message.room);
-            self.alert(title, &message.text);
+            cx.attention.alert(title, &message.text);
         }
-        let line = self.line_of(message);
-        let conv = self.ensure_room(&message.room);
+        let line = line_of(message, cx.me);
+        let conv = cx.conversations.ensure_room(&message.room);
         conv.push(line);
         if unseen {
             conv.unread += 1;
@@ -187,83 +240,81 @@ impl Chat {
         true
     }
 
-    pub(super) fn line_of(&self, message: &ChatMessage) -> Line {
-        Line::new(
-            format!("{}:{}", message.room, message.seq),
-            LineKind::Chat {
-                from: message.from.clone(),
-                text: message.text.clone(),
-                at: message.at.clone(),
-                action: message.action,
-                // Mine from another tab or an earlier visit.
-                mine: (message.from == self.me).then_some(SendState::Sent),
-                seq: Some(message.seq),
-                edited: message.edited,
-                deleted: message.deleted,
-            },
-        )
-    }
-
     /// An older page of `room`, asked for by scrolling up: it goes on top, oldest first.
-    pub(super) fn older_page(&mut self, room: &str, messages: &[Stored], complete: bool) -> bool {
-        if !self.rooms.contains_key(room) {
+    pub(super) fn older_page(
+        &mut self,
+        room: &str,
+        messages: &[Stored],
+        complete: bool,
+        me: &str,
+        conversations: &mut Conversations,
+    ) -> bool {
+        if !conversations.is_member(room) {
             return false;
         }
         let mut older = Vec::new();
         for message in messages.iter().filter_map(Stored::message) {
             if self.seen.insert((room.to_owned(), message.seq)) {
-                older.push(std::sync::Arc::new(self.line_of(message)));
+                older.push(std::sync::Arc::new(line_of(message, me)));
             }
         }
-        let conv = self.ensure_room(room);
+        let conv = conversations.ensure_room(room);
         conv.complete = complete;
         conv.lines.splice(0..0, older);
         true
     }
 
     /// Private messages from the store: the first load is not news; a catch-up after a reconnect is.
-    pub(super) fn direct_history(&mut self, messages: &[DirectMessage]) -> bool {
+    pub(super) fn direct_history(&mut self, messages: &[DirectMessage], cx: &mut Around) -> bool {
         let news = self.dm_delivered > 0;
         let mut changed = false;
         for dm in messages {
-            changed |= self.receive_direct(dm, news);
+            changed |= self.receive_direct(dm, news, cx);
         }
         changed
     }
 
     /// Shows a private message once (by id, and by `client_id` for my own).
-    pub(super) fn receive_direct(&mut self, dm: &DirectMessage, news: bool) -> bool {
+    pub(super) fn receive_direct(
+        &mut self,
+        dm: &DirectMessage,
+        news: bool,
+        cx: &mut Around,
+    ) -> bool {
         if dm.id > 0 {
             self.dm_delivered = self.dm_delivered.max(dm.id);
             if !self.dm_seen.insert(dm.id) {
                 return false;
             }
         }
-        let mine = key(&dm.from) == key(&self.me);
+        let mine = key(&dm.from) == key(cx.me);
         let peer = if mine { &dm.to } else { &dm.from };
         let view = View::Direct(key(peer));
         // My own message whose ack was lost: the stored copy confirms its line.
         if let Some(client_id) = dm.client_id.as_deref() {
             if mine
-                && self.directs.contains_key(&key(peer))
-                && self.confirm_stored(&view, client_id, None)
+                && cx.conversations.get(&view).is_some()
+                && cx
+                    .outbox
+                    .confirm_stored(cx.conversations, &view, client_id, None)
             {
                 return true;
             }
         }
         if !mine && dm.id > 0 {
-            self.reads.direct_arrived(&key(peer), dm.id);
+            cx.reads.direct_arrived(&key(peer), dm.id);
         }
         // Past my read position it is unread, even in a first load; without one, only news is.
-        let unread = match self.reads.direct(&key(peer)) {
+        let unread = match cx.reads.direct(&key(peer)) {
             Some(read) => dm.id > read,
             None => news,
         };
-        let unseen = unread && self.current_view() != view && !mine;
+        let unseen = unread && cx.conversations.current_view() != view && !mine;
         if news && !mine {
-            self.alert(format!("{} (private)", dm.from), &dm.text);
+            cx.attention
+                .alert(format!("{} (private)", dm.from), &dm.text);
         }
-        let conv = self.direct_mut(peer);
+        let conv = cx.conversations.direct_mut(peer);
         // My message from this tab (already shown) or from another one: once, by its client_id.
         let id = dm
             .client_id
@@ -299,4 +350,21 @@ impl Chat {
         }
         true
     }
+}
+
+/// The line of a room message; `me` marks mine, from another tab or an earlier visit, as sent.
+fn line_of(message: &ChatMessage, me: &str) -> Line {
+    Line::new(
+        format!("{}:{}", message.room, message.seq),
+        LineKind::Chat {
+            from: message.from.clone(),
+            text: message.text.clone(),
+            at: message.at.clone(),
+            action: message.action,
+            mine: (message.from == me).then_some(SendState::Sent),
+            seq: Some(message.seq),
+            edited: message.edited,
+            deleted: message.deleted,
+        },
+    )
 }

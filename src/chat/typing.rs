@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Chat, TYPING_TTL_MS};
+use super::TYPING_TTL_MS;
 
 /// Typing per room: nick → when the entry expires (ms since the epoch).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,13 +77,6 @@ impl Typing {
             [one, two] => Some(format!("{one} and {two} are typing…")),
             _ => Some("several people are typing…".to_owned()),
         }
-    }
-}
-
-impl Chat {
-    /// Who is typing in the room on screen right now, me excluded, in a stable order.
-    pub fn typing_line(&self) -> Option<String> {
-        self.typing.line(self.current_room()?, &self.me)
     }
 }
 

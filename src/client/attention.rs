@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use web_sys::{Notification, NotificationOptions, NotificationPermission};
 
 use super::ChatHandle;
-use crate::chat::{Chat, Parts};
+use crate::chat::Parts;
 
 /// The page's name, as the title shows it when nothing waits.
 const TITLE: &str = "chinwag";
@@ -15,12 +15,12 @@ const TITLE: &str = "chinwag";
 /// notifications. Call once, after hydration.
 pub fn watch(chat: ChatHandle) {
     let hidden = || document().hidden();
-    let follow = move || chat.change(|c| Parts::ME.when(c.set_hidden(hidden())));
+    let follow = move || chat.change(|c| Parts::ME.when(c.attention.set_hidden(hidden())));
     follow();
     // The listener lives as long as the tab.
     let _ = window_event_listener_untyped("visibilitychange", move |_| follow());
     Effect::new(move |_| {
-        let alerts = chat.read(Parts::ME, |c| c.alerts);
+        let alerts = chat.read(Parts::ME, |c| c.attention.alerts());
         let title = if alerts > 0 {
             format!("({alerts}) {TITLE}")
         } else {
@@ -33,12 +33,12 @@ pub fn watch(chat: ChatHandle) {
 
 /// Shows what the chat has to notify, if the person allowed notifications.
 pub fn notify(chat: ChatHandle) {
-    if !chat.peek(Chat::notifications_waiting) {
+    if !chat.peek(|c| c.attention.notifications_waiting()) {
         return;
     }
     let mut shown = Vec::new();
     chat.change(|c| {
-        shown = c.take_notifications();
+        shown = c.attention.take_notifications();
         Parts::NONE
     });
     if Notification::permission() != NotificationPermission::Granted {

@@ -77,7 +77,7 @@ async fn run(
         };
         // No ack can come while offline: my messages wait, "sending", for the next welcome.
         chat.change(|c| {
-            c.disconnected();
+            c.outbox.disconnected();
             Parts::NONE
         });
         if chat.peek(|c| c.banned_until.is_some()) {
@@ -122,7 +122,7 @@ where
     if let ClientMsg::Say { client_id, .. } | ClientMsg::Dm { client_id, .. } = msg {
         let now = now_ms();
         chat.change(|c| {
-            c.mark_transmitted(client_id, now);
+            c.outbox.transmitted(client_id, now);
             Parts::NONE
         });
     }

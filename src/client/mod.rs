@@ -196,7 +196,7 @@ impl ChatHandle {
     pub fn submit(&self, input: &str) {
         match Command::parse(input) {
             Command::Say { text, action } => {
-                let view = self.peek(Chat::current_view);
+                let view = self.peek(|c| c.conversations.current_view());
                 if let View::Room(room) = &view {
                     // The room clears my typing line when my message arrives: no `typing: false`
                     // frame is needed (each one counts against the typing rate).
@@ -221,7 +221,7 @@ impl ChatHandle {
                     c.open(view.clone());
                     Parts::ALL
                 });
-                let view = self.peek(Chat::current_view);
+                let view = self.peek(|c| c.conversations.current_view());
                 self.post(view, text, false);
             }
             Command::Nick(nick) => self.transmit(ClientMsg::Nick { nick }),
@@ -239,8 +239,8 @@ impl ChatHandle {
 
     fn note(&self, text: &str) {
         self.change(|c| {
-            let view = c.current_view();
-            c.notice(&view, text);
+            let view = c.conversations.current_view();
+            c.conversations.notice(&view, text);
             Parts::LINES
         });
     }
@@ -327,8 +327,14 @@ impl ChatHandle {
     /// Asks for the page of the room on screen before the oldest message shown (scrolling up).
     pub fn load_older(&self) {
         let request = self.peek(|c| {
-            let room = c.current_room().filter(|room| c.is_member(room))?;
-            let before = c.oldest_seq(room).filter(|_| !c.room(room).complete)?;
+            let room = c
+                .conversations
+                .current_room()
+                .filter(|room| c.conversations.is_member(room))?;
+            let before = c
+                .timeline
+                .oldest_seq(room)
+                .filter(|_| !c.conversations.room(room).complete)?;
             Some((room.to_owned(), before))
         });
         let Some((room, before)) = request else {
@@ -380,7 +386,7 @@ impl ChatHandle {
     /// The composer's text changed: tell the room on screen I am typing (throttled), or that I
     /// stopped. Private conversations have no typing line.
     pub fn input_changed(&self, has_text: bool) {
-        let room = self.peek(|c| c.current_room().map(str::to_owned));
+        let room = self.peek(|c| c.conversations.current_room().map(str::to_owned));
         let Some(room) = room.filter(|_| has_text) else {
             self.stop_typing();
             return;
@@ -456,8 +462,8 @@ pub fn hello(chat: &Chat) -> ClientMsg {
     ClientMsg::Hello {
         nick: String::new(),
         session: None,
-        since: chat.since(),
-        dm_since: chat.dm_since(),
+        since: chat.timeline.since(),
+        dm_since: chat.timeline.dm_since(),
         version: Some(crate::protocol::PROTOCOL_VERSION),
         invite: None,
     }

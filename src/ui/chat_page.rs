@@ -234,9 +234,11 @@ pub fn ChatApp() -> impl IntoView {
         }
     });
     let title = move || {
-        chat.read(Parts::CONVERSATIONS, |c| match c.current_view() {
-            View::Room(room) => format!("# {room}"),
-            View::Direct(_) => format!("@ {}", c.current().title),
+        chat.read(Parts::CONVERSATIONS, |c| {
+            match c.conversations.current_view() {
+                View::Room(room) => format!("# {room}"),
+                View::Direct(_) => format!("@ {}", c.conversations.current().title),
+            }
         })
     };
     let typing = move || {
@@ -247,15 +249,17 @@ pub fn ChatApp() -> impl IntoView {
     // are rebuilt only when these change, not on every message.
     let outside = Memo::new(move |_| {
         chat.read(Parts::CONVERSATIONS, |c| {
-            c.current_room()
-                .filter(|room| !c.is_member(room))
+            c.conversations
+                .current_room()
+                .filter(|room| !c.conversations.is_member(room))
                 .map(str::to_owned)
         })
     });
     let leavable = Memo::new(move |_| {
         chat.read(Parts::CONVERSATIONS, |c| {
-            c.current_room()
-                .filter(|room| *room != GENERAL && c.is_member(room))
+            c.conversations
+                .current_room()
+                .filter(|room| *room != GENERAL && c.conversations.is_member(room))
                 .map(str::to_owned)
         })
     });
@@ -339,8 +343,9 @@ fn LeaveRoom(chat: ChatHandle, room: String) -> impl IntoView {
 fn DrawerToggle(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     let unread = Memo::new(move |_| {
         chat.read(Parts::CONVERSATIONS, |c| {
-            c.rooms()
-                .chain(c.directs())
+            c.conversations
+                .rooms()
+                .chain(c.conversations.directs())
                 .map(|(_, conv)| conv.unread)
                 .sum::<u32>()
         })

@@ -31,15 +31,17 @@ pub fn Composer(chat: ChatHandle) -> impl IntoView {
         draft.set(String::new());
     };
     let placeholder = move || {
-        chat.read(Parts::CONVERSATIONS, |c| match c.current_view() {
-            View::Room(room) => format!("Message #{room}  (/help for commands)"),
-            View::Direct(_) => format!("Message @{}", c.current().title),
+        chat.read(Parts::CONVERSATIONS, |c| {
+            match c.conversations.current_view() {
+                View::Room(room) => format!("Message #{room}  (/help for commands)"),
+                View::Direct(_) => format!("Message @{}", c.conversations.current().title),
+            }
         })
     };
     // Which room the no-JavaScript post goes to.
     let room = move || {
         chat.read(Parts::CONVERSATIONS, |c| {
-            c.current_room().map(str::to_owned)
+            c.conversations.current_room().map(str::to_owned)
         })
         .unwrap_or_else(|| GENERAL.to_owned())
     };

@@ -46,7 +46,11 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     Effect::new(move |_| {
         let first = chat
             .read(Parts::LINES, |c| {
-                c.current().lines.first().map(|l| l.id.clone())
+                c.conversations
+                    .current()
+                    .lines
+                    .first()
+                    .map(|l| l.id.clone())
             })
             .unwrap_or_default();
         if let Some(el) = list.get_untracked() {
@@ -69,17 +73,19 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     });
     let more = move || {
         chat.read(Parts::LINES | Parts::CONVERSATIONS, |c| {
-            c.current_room().is_some_and(|room| {
-                c.is_member(room) && !c.room(room).complete && c.oldest_seq(room).is_some()
+            c.conversations.current_room().is_some_and(|room| {
+                c.conversations.is_member(room)
+                    && !c.conversations.room(room).complete
+                    && c.timeline.oldest_seq(room).is_some()
             })
         })
     };
-    let lines = move || chat.read(Parts::LINES, |c| c.current().lines.clone());
+    let lines = move || chat.read(Parts::LINES, |c| c.conversations.current().lines.clone());
     // One memo for every line: a frame re-runs it once, and the lines only when it changes.
     let moderator = Memo::new(move |_| chat.read(Parts::ME, |c| c.moderator));
     // The first message I had not read when I opened the room: a "new messages" line above it.
     let first_unread = Memo::new(move |_| chat.read(Parts::LINES, |c| c.first_unread()));
-    let empty = move || chat.read(Parts::LINES, |c| c.current().lines.is_empty());
+    let empty = move || chat.read(Parts::LINES, |c| c.conversations.current().lines.is_empty());
 
     view! {
         <div class="messages-wrap">
@@ -167,7 +173,9 @@ fn LineView(
             let editing = RwSignal::new(false);
             let delete = move |seq: u64| {
                 move |_| {
-                    if let Some(room) = chat.peek(|c| c.current_room().map(str::to_owned)) {
+                    if let Some(room) =
+                        chat.peek(|c| c.conversations.current_room().map(str::to_owned))
+                    {
                         chat.delete(&room, seq);
                     }
                 }
@@ -248,7 +256,7 @@ fn editor(chat: ChatHandle, seq: u64, text: &str, editing: RwSignal<bool>) -> im
     let input = NodeRef::<html::Input>::new();
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let room = chat.peek(|c| c.current_room().map(str::to_owned));
+        let room = chat.peek(|c| c.conversations.current_room().map(str::to_owned));
         if let (Some(room), Some(input)) = (room, input.get_untracked()) {
             chat.edit(&room, seq, &input.value());
         }

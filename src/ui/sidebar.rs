@@ -47,8 +47,9 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     let nav = expect_context::<Nav>();
     let rooms = move || {
         chat.read(Parts::CONVERSATIONS, |c| {
-            let current = c.current_view();
-            c.rooms()
+            let current = c.conversations.current_view();
+            c.conversations
+                .rooms()
                 .map(|(view, conv)| {
                     let open = current == view;
                     (view, conv.title.clone(), (conv.unread, conv.mentions), open)
@@ -58,8 +59,9 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     };
     let directs = move || {
         chat.read(Parts::CONVERSATIONS, |c| {
-            let current = c.current_view();
-            c.directs()
+            let current = c.conversations.current_view();
+            c.conversations
+                .directs()
                 .map(|(view, conv)| {
                     let open = current == view;
                     (view, conv.title.clone(), conv.unread, open)
@@ -70,21 +72,24 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     // Who is online in the room on screen; in a private conversation, everyone online.
     let online = move || {
         chat.read(Parts::PEOPLE | Parts::CONVERSATIONS, |c| {
-            match c.current_room() {
-                Some(room) => c.members(room).to_vec(),
-                None => c.online().to_vec(),
+            match c.conversations.current_room() {
+                Some(room) => c.people.members(room).to_vec(),
+                None => c.people.online().to_vec(),
             }
         })
     };
     // In a crowd the list holds only some of them; the count is everyone.
     let count = move || {
         chat.read(Parts::PEOPLE | Parts::CONVERSATIONS, |c| {
-            c.head_count(c.current_room().unwrap_or(GENERAL))
+            c.people
+                .head_count(c.conversations.current_room().unwrap_or(GENERAL))
         })
     };
     let where_ = move || {
         chat.read(Parts::CONVERSATIONS, |c| {
-            c.current_room().map(|room| format!(" in #{room}"))
+            c.conversations
+                .current_room()
+                .map(|room| format!(" in #{room}"))
         })
         .unwrap_or_default()
     };
@@ -178,7 +183,7 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                             // Untracked: my renaming changes this row's key, which rebuilds it.
                             let is_me = chat.peek(|c| c.me == nick);
                             let peer = nick.clone();
-                            let bot = chat.peek(|c| c.is_bot(&nick));
+                            let bot = chat.peek(|c| c.people.is_bot(&nick));
                             let target = nick.clone();
                             let controls = (!is_me && !bot).then(|| {
                                 view! {

@@ -171,7 +171,11 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// Checks every promise of the model; `older` is how many lines older pages put on top.
 fn check(chat: &Chat, mine: &BTreeMap<String, &'static str>, older: usize) {
-    let conversations: Vec<(View, _)> = chat.rooms().chain(chat.directs()).collect();
+    let conversations: Vec<(View, _)> = chat
+        .conversations
+        .rooms()
+        .chain(chat.conversations.directs())
+        .collect();
     for (view, conv) in &conversations {
         let mut ids = HashSet::new();
         let mut seqs = BTreeSet::new();
@@ -198,10 +202,11 @@ fn check(chat: &Chat, mine: &BTreeMap<String, &'static str>, older: usize) {
         );
     }
     for (client_id, room) in mine {
-        if !chat.is_member(room) {
+        if !chat.conversations.is_member(room) {
             continue;
         }
         let line = chat
+            .conversations
             .room(room)
             .lines
             .iter()
@@ -255,20 +260,20 @@ proptest! {
                 }
                 Step::Say(room, client_id) => {
                     // A client id is used once, as the page makes them.
-                    if chat.is_member(room) && used.insert(client_id.clone()) {
+                    if chat.conversations.is_member(room) && used.insert(client_id.clone()) {
                         chat.push_own(View::Room(room.to_owned()), &client_id, "mine", false, "now");
-                        chat.mark_transmitted(&client_id, now);
+                        chat.outbox.transmitted(&client_id, now);
                         mine.insert(client_id, room);
                     }
                 }
                 Step::Open(view) => chat.open(view),
-                Step::Hide(hidden) => { chat.set_hidden(hidden); }
+                Step::Hide(hidden) => { chat.attention.set_hidden(hidden); }
                 Step::Tick(ms) => { now += ms; chat.tick(now); }
                 Step::Read => { let _ = chat.read_to_send(); }
-                Step::Disconnected => chat.disconnected(),
+                Step::Disconnected => chat.outbox.disconnected(),
             }
             // A room I left takes my unconfirmed messages in it with it.
-            mine.retain(|_, room| chat.is_member(room));
+            mine.retain(|_, room| chat.conversations.is_member(room));
             check(&chat, &mine, older);
         }
     }

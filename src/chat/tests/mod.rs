@@ -11,6 +11,7 @@ mod timeline;
 pub(super) use super::*;
 pub(super) use crate::protocol::ErrorCode;
 pub(super) use crate::protocol::{ChatMessage, ClientMsg, DirectMessage, Stored};
+pub(super) use std::collections::BTreeMap;
 
 pub(super) fn message(seq: u64, from: &str, text: &str) -> ServerMsg {
     ServerMsg::Message(ChatMessage {

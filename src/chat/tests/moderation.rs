@@ -22,7 +22,7 @@ fn everyone_is_told_of_a_mute_or_a_ban_and_the_person_knows_their_mute() {
     assert!(chat.apply(&moderated("banned", "troll", "spam"), 1.0));
     assert!(chat.apply(&moderated("muted", "Ana", ""), 2.0));
     assert_eq!(
-        notices(chat.room(GENERAL)),
+        notices(chat.conversations.room(GENERAL)),
         [
             "troll was banned by mod until 2026-11-27 10:00 UTC: spam",
             "Ana was muted by mod until 2026-11-27 10:00 UTC",
@@ -46,7 +46,7 @@ fn a_ban_stops_the_tab_and_says_why() {
     assert!(chat.apply(&refusal, 1.0));
     assert_eq!(chat.banned_until.as_deref(), Some(UNTIL));
     assert_eq!(
-        notices(chat.room(GENERAL)),
+        notices(chat.conversations.room(GENERAL)),
         ["a moderator banned you until then"]
     );
 }
@@ -75,9 +75,9 @@ fn bots_are_known_from_welcome_and_presence_until_they_leave() {
         0.0,
     );
     assert!(chat.moderator);
-    assert!(chat.is_bot("Helper") && !chat.is_bot("ana"));
+    assert!(chat.people.is_bot("Helper") && !chat.people.is_bot("ana"));
     assert_eq!(
-        notices(chat.room(GENERAL)),
+        notices(chat.conversations.room(GENERAL)),
         ["A moderator muted you until 2026-11-27 10:00 UTC: you can read, not post."]
     );
     let presence = |nick: &str, online: bool, bot: bool| ServerMsg::Presence {
@@ -88,7 +88,7 @@ fn bots_are_known_from_welcome_and_presence_until_they_leave() {
     };
     chat.apply(&presence("echo", true, true), 1.0);
     chat.apply(&presence("bo", true, false), 1.0);
-    assert!(chat.is_bot("echo") && !chat.is_bot("bo"));
+    assert!(chat.people.is_bot("echo") && !chat.people.is_bot("bo"));
     chat.apply(&presence("helper", false, true), 2.0);
-    assert!(!chat.is_bot("helper"));
+    assert!(!chat.people.is_bot("helper"));
 }

@@ -6,11 +6,20 @@ use super::*;
 fn my_message_is_shown_at_once_then_marked_sent_by_its_ack() {
     let mut chat = welcomed("me", &["me"]);
     chat.push_own(View::general(), "c-1", "hi", false, "now");
-    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sending)]);
-    let key_before = chat.room(GENERAL).lines[0].render_key();
+    assert_eq!(
+        states(chat.conversations.room(GENERAL)),
+        [Some(SendState::Sending)]
+    );
+    let key_before = chat.conversations.room(GENERAL).lines[0].render_key();
     assert!(chat.apply(&ack("c-1", 3), 0.0));
-    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sent)]);
-    assert_ne!(chat.room(GENERAL).lines[0].render_key(), key_before);
+    assert_eq!(
+        states(chat.conversations.room(GENERAL)),
+        [Some(SendState::Sent)]
+    );
+    assert_ne!(
+        chat.conversations.room(GENERAL).lines[0].render_key(),
+        key_before
+    );
     assert!(chat.unconfirmed().is_empty());
 }
 
@@ -27,18 +36,27 @@ fn a_refused_message_fails_says_why_and_can_be_retried_under_its_id() {
         until: None,
     };
     assert!(chat.apply(&refusal, 0.0));
-    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
-    assert!(notices(chat.room(GENERAL))[0].contains("too long"));
+    assert_eq!(
+        states(chat.conversations.room(GENERAL)),
+        [Some(SendState::Failed)]
+    );
+    assert!(notices(chat.conversations.room(GENERAL))[0].contains("too long"));
     assert!(
         chat.unconfirmed().is_empty(),
         "failed messages are not resent by themselves"
     );
     let retry = chat.retry("c-1").expect("failed can be retried");
     assert_eq!(retry.client_id, "c-1");
-    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sending)]);
+    assert_eq!(
+        states(chat.conversations.room(GENERAL)),
+        [Some(SendState::Sending)]
+    );
     assert!(chat.retry("c-1").is_none(), "only failed messages");
     assert!(chat.apply(&ack("c-1", 9), 0.0));
-    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sent)]);
+    assert_eq!(
+        states(chat.conversations.room(GENERAL)),
+        [Some(SendState::Sent)]
+    );
 }
 
 #[test]
@@ -47,10 +65,13 @@ fn a_message_without_ack_fails_only_after_it_was_sent_and_the_timeout_passed() {
     chat.push_own(View::general(), "c-1", "x", false, "now");
     // Queued while offline: never times out.
     assert!(!chat.tick(1e9).any());
-    chat.mark_transmitted("c-1", 1e9);
+    chat.outbox.transmitted("c-1", 1e9);
     assert!(!chat.tick(1e9 + ACK_TIMEOUT_MS - 1.0).any());
     assert!(chat.tick(1e9 + ACK_TIMEOUT_MS + 1.0).any());
-    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
+    assert_eq!(
+        states(chat.conversations.room(GENERAL)),
+        [Some(SendState::Failed)]
+    );
     // A late ack after the timeout does not flip it back.
     assert!(!chat.apply(&ack("c-1", 2), 0.0));
 }
@@ -98,7 +119,10 @@ fn my_own_dm_is_confirmed_by_its_ack() {
         reply_to: None,
     };
     assert!(chat.apply(&acked, 0.0));
-    assert_eq!(states(chat.current()), [Some(SendState::Sent)]);
+    assert_eq!(
+        states(chat.conversations.current()),
+        [Some(SendState::Sent)]
+    );
 }
 
 #[test]
@@ -111,7 +135,7 @@ fn a_stored_copy_confirms_my_message_whose_ack_was_lost() {
     }
     chat.apply(&history(vec![stored], false), 0.0);
     assert_eq!(
-        states(chat.room(GENERAL)),
+        states(chat.conversations.room(GENERAL)),
         [Some(SendState::Sent)],
         "confirmed, not doubled"
     );
@@ -125,6 +149,7 @@ fn a_reset_replaces_the_room_but_keeps_my_unsent_messages() {
     chat.push_own(View::general(), "c-1", "queued", false, "now");
     chat.apply(&history(vec![message(900, "bob", "new")], true), 0.0);
     let texts: Vec<&str> = chat
+        .conversations
         .room(GENERAL)
         .lines
         .iter()
@@ -134,18 +159,21 @@ fn a_reset_replaces_the_room_but_keeps_my_unsent_messages() {
         })
         .collect();
     assert_eq!(texts, ["queued", "new"]);
-    assert_eq!(chat.since().get("general"), Some(&900));
+    assert_eq!(chat.timeline.since().get("general"), Some(&900));
 }
 
 #[test]
 fn a_message_in_flight_when_the_connection_drops_stays_sending_and_is_resent() {
     let mut chat = welcomed("me", &["me"]);
     chat.push_own(View::general(), "c-1", "hi", false, "now");
-    chat.mark_transmitted("c-1", 1_000.0);
-    chat.disconnected();
+    chat.outbox.transmitted("c-1", 1_000.0);
+    chat.outbox.disconnected();
     // However long the tab stays offline, no ack can come: it is not "not sent".
     assert!(!chat.tick(1_000.0 + 10.0 * ACK_TIMEOUT_MS).any());
-    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Sending)]);
+    assert_eq!(
+        states(chat.conversations.room(GENERAL)),
+        [Some(SendState::Sending)]
+    );
     let resend = chat.unconfirmed();
     assert_eq!(resend.len(), 1);
     assert_eq!(
@@ -153,18 +181,24 @@ fn a_message_in_flight_when_the_connection_drops_stays_sending_and_is_resent() {
         "the same id: stored at most once"
     );
     // Sent again after the welcome: its clock starts again.
-    chat.mark_transmitted("c-1", 100_000.0);
+    chat.outbox.transmitted("c-1", 100_000.0);
     assert!(chat.tick(100_000.0 + ACK_TIMEOUT_MS + 1.0).any());
-    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
+    assert_eq!(
+        states(chat.conversations.room(GENERAL)),
+        [Some(SendState::Failed)]
+    );
 }
 
 #[test]
 fn a_stored_copy_settles_a_line_already_shown_as_not_sent() {
     let mut chat = welcomed("me", &["me"]);
     chat.push_own(View::general(), "c-1", "hi", false, "now");
-    chat.mark_transmitted("c-1", 0.0);
+    chat.outbox.transmitted("c-1", 0.0);
     assert!(chat.tick(ACK_TIMEOUT_MS + 1.0).any());
-    assert_eq!(states(chat.room(GENERAL)), [Some(SendState::Failed)]);
+    assert_eq!(
+        states(chat.conversations.room(GENERAL)),
+        [Some(SendState::Failed)]
+    );
     // The server had stored it: catch-up brings the copy.
     let mut stored = message(7, "me", "hi");
     if let ServerMsg::Message(m) = &mut stored {
@@ -172,7 +206,7 @@ fn a_stored_copy_settles_a_line_already_shown_as_not_sent() {
     }
     chat.apply(&history(vec![stored], false), 0.0);
     assert_eq!(
-        states(chat.room(GENERAL)),
+        states(chat.conversations.room(GENERAL)),
         [Some(SendState::Sent)],
         "one line, sent, no Retry beside a second copy"
     );
@@ -184,10 +218,11 @@ fn a_stored_copy_settles_a_line_already_shown_as_not_sent() {
 fn a_stored_copy_of_my_dm_settles_its_failed_line() {
     let mut chat = welcomed("me", &["me", "bob"]);
     chat.push_own(View::Direct("bob".into()), "d-1", "psst", false, "now");
-    chat.mark_transmitted("d-1", 0.0);
+    chat.outbox.transmitted("d-1", 0.0);
     assert!(chat.tick(ACK_TIMEOUT_MS + 1.0).any());
     chat.apply(&dm("me", "bob", "psst", Some("d-1")), 0.0);
     let conv = chat
+        .conversations
         .directs()
         .find(|(v, _)| *v == View::Direct("bob".into()))
         .map(|(_, c)| c.clone())
@@ -212,7 +247,7 @@ fn a_reset_keeps_my_failed_messages_too() {
     );
     chat.apply(&history(vec![message(900, "bob", "new")], true), 0.0);
     assert_eq!(
-        states(chat.room(GENERAL)),
+        states(chat.conversations.room(GENERAL)),
         [Some(SendState::Failed), None],
         "the failed line still offers Retry"
     );

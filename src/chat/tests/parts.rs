@@ -5,30 +5,32 @@ use super::*;
 
 /// What the page shows of each part, in the order of [`Parts::indices`].
 fn shown(chat: &Chat) -> [String; Parts::COUNT] {
-    let room = chat.current_room().map(str::to_owned);
+    let room = chat.conversations.current_room().map(str::to_owned);
     let more = room.as_deref().is_some_and(|room| {
-        chat.is_member(room) && !chat.room(room).complete && chat.oldest_seq(room).is_some()
+        chat.conversations.is_member(room)
+            && !chat.conversations.room(room).complete
+            && chat.timeline.oldest_seq(room).is_some()
     });
     let conversations: Vec<_> = chat
+        .conversations
         .rooms()
-        .chain(chat.directs())
+        .chain(chat.conversations.directs())
         .map(|(view, conv)| (view, conv.title.clone(), conv.unread, conv.mentions))
         .collect();
-    let member = room.as_deref().map(|room| chat.is_member(room));
+    let member = room
+        .as_deref()
+        .map(|room| chat.conversations.is_member(room));
     let people = (
-        &chat.online,
-        &chat.members,
-        &chat.crowds,
-        &chat.bots,
-        room.as_deref().map(|room| chat.head_count(room)),
+        &chat.people,
+        room.as_deref().map(|room| chat.people.head_count(room)),
     );
     [
-        format!("{:?} {more}", chat.current().lines),
+        format!("{:?} {more}", chat.conversations.current().lines),
         format!("{:?}", chat.typing_line()),
         format!(
             "{conversations:?} {:?} {member:?} {}",
-            chat.current_view(),
-            chat.current().title
+            chat.conversations.current_view(),
+            chat.conversations.current().title
         ),
         format!("{people:?}"),
         format!(
@@ -37,7 +39,7 @@ fn shown(chat: &Chat) -> [String; Parts::COUNT] {
             chat.moderator,
             chat.outdated,
             chat.unsent(),
-            chat.alerts,
+            chat.attention.alerts(),
             chat.muted_until,
             chat.banned_until
         ),
@@ -224,7 +226,7 @@ fn setup(view: View, hidden: bool) -> Chat {
         "2026-11-25T22:00:00.000Z",
     );
     chat.open(view);
-    chat.set_hidden(hidden);
+    chat.attention.set_hidden(hidden);
     chat
 }
 
@@ -313,7 +315,8 @@ fn a_frame_redraws_only_the_lines_it_changes() {
         "2026-11-25T22:00:00.000Z",
     );
     let keys = |chat: &Chat| -> Vec<u64> {
-        chat.current()
+        chat.conversations
+            .current()
             .lines
             .iter()
             .map(|l| l.render_key())
@@ -328,7 +331,7 @@ fn a_frame_redraws_only_the_lines_it_changes() {
             .map(|(i, _)| i)
             .collect()
     };
-    let shown = chat.current().lines.clone();
+    let shown = chat.conversations.current().lines.clone();
     let before = keys(&chat);
 
     // A new message: the lines before it keep their keys (the list renders one new row), and the
@@ -339,7 +342,7 @@ fn a_frame_redraws_only_the_lines_it_changes() {
     assert!(changed(&before, &after).is_empty());
     assert!(shown
         .iter()
-        .zip(&chat.current().lines)
+        .zip(&chat.conversations.current().lines)
         .all(|(a, b)| std::sync::Arc::ptr_eq(a, b)));
 
     // My message's ack changes that line only.

@@ -13,8 +13,12 @@ fn a_crowd_shows_its_count_and_its_list_comes_back_when_it_fits() {
         },
         0.0,
     );
-    assert_eq!(chat.online(), ["ann", "me"], "the list stays as it was");
-    assert_eq!(chat.head_count("general"), 300);
+    assert_eq!(
+        chat.people.online(),
+        ["ann", "me"],
+        "the list stays as it was"
+    );
+    assert_eq!(chat.people.head_count("general"), 300);
     chat.apply(
         &ServerMsg::Roster {
             room: "general".into(),
@@ -23,8 +27,8 @@ fn a_crowd_shows_its_count_and_its_list_comes_back_when_it_fits() {
         },
         0.0,
     );
-    assert_eq!(chat.online(), ["Bea", "me"]);
-    assert_eq!(chat.head_count("general"), 2);
+    assert_eq!(chat.people.online(), ["Bea", "me"]);
+    assert_eq!(chat.people.head_count("general"), 2);
     let ignored = chat.apply(
         &ServerMsg::Roster {
             room: "elsewhere".into(),
@@ -39,7 +43,7 @@ fn a_crowd_shows_its_count_and_its_list_comes_back_when_it_fits() {
 #[test]
 fn presence_keeps_the_online_list_and_announces_others_once() {
     let mut chat = welcomed("me", &["me", "bob"]);
-    assert_eq!(chat.online(), ["bob", "me"]);
+    assert_eq!(chat.people.online(), ["bob", "me"]);
     assert!(chat.apply(
         &ServerMsg::Presence {
             nick: "Alice".into(),
@@ -58,7 +62,7 @@ fn presence_keeps_the_online_list_and_announces_others_once() {
         },
         0.0
     ));
-    assert_eq!(chat.online(), ["Alice", "bob", "me"]);
+    assert_eq!(chat.people.online(), ["Alice", "bob", "me"]);
     assert!(chat.apply(
         &ServerMsg::Presence {
             nick: "bob".into(),
@@ -68,7 +72,7 @@ fn presence_keeps_the_online_list_and_announces_others_once() {
         },
         0.0
     ));
-    assert_eq!(chat.online(), ["Alice", "me"]);
+    assert_eq!(chat.people.online(), ["Alice", "me"]);
     // My own presence frame is not news to me.
     chat.apply(
         &ServerMsg::Presence {
@@ -79,7 +83,10 @@ fn presence_keeps_the_online_list_and_announces_others_once() {
         },
         0.0,
     );
-    assert_eq!(notices(chat.room(GENERAL)), ["Alice joined", "bob left"]);
+    assert_eq!(
+        notices(chat.conversations.room(GENERAL)),
+        ["Alice joined", "bob left"]
+    );
 }
 
 #[test]
@@ -87,13 +94,17 @@ fn renames_update_the_list_my_name_and_the_conversation() {
     let mut chat = welcomed("me", &["me", "bob"]);
     chat.apply(&dm("bob", "me", "hi", None), 0.0);
     chat.apply(&renamed("bob", "robert"), 0.0);
-    assert_eq!(chat.online(), ["me", "robert"]);
-    let titles: Vec<String> = chat.directs().map(|(_, c)| c.title.clone()).collect();
+    assert_eq!(chat.people.online(), ["me", "robert"]);
+    let titles: Vec<String> = chat
+        .conversations
+        .directs()
+        .map(|(_, c)| c.title.clone())
+        .collect();
     assert_eq!(titles, ["robert"]);
     chat.apply(&renamed("me", "moi"), 0.0);
     assert_eq!(chat.me, "moi");
     assert_eq!(
-        notices(chat.room(GENERAL)),
+        notices(chat.conversations.room(GENERAL)),
         ["bob is now known as robert", "You are now known as moi"]
     );
 }
@@ -159,12 +170,19 @@ fn my_message_to_someone_who_renames_before_its_ack_settles_in_their_renamed_con
         reply_to: None,
     };
     assert!(chat.apply(&acked, 0.0));
-    let titles: Vec<String> = chat.directs().map(|(_, c)| c.title.clone()).collect();
+    let titles: Vec<String> = chat
+        .conversations
+        .directs()
+        .map(|(_, c)| c.title.clone())
+        .collect();
     assert_eq!(
         titles,
         ["robert"],
         "no conversation left under the old name"
     );
-    assert_eq!(states(chat.current()), [Some(SendState::Sent)]);
+    assert_eq!(
+        states(chat.conversations.current()),
+        [Some(SendState::Sent)]
+    );
     assert_eq!(chat.unsent(), 0);
 }

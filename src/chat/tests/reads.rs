@@ -58,12 +58,16 @@ fn a_first_page_counts_what_lies_past_my_read_position() {
     chat.apply(&welcome_with(&[("rust", 3)], &[]), 0.0);
     assert!(chat.secured);
     chat.apply(&rust_history(1..=5), 0.0);
-    assert_eq!(chat.room("rust").unread, 2, "4 and 5 are past 3");
+    assert_eq!(
+        chat.conversations.room("rust").unread,
+        2,
+        "4 and 5 are past 3"
+    );
     // Without a position (a room never read), a first page is not news.
     let mut fresh = Chat::default();
     fresh.apply(&welcome_with(&[], &[]), 0.0);
     fresh.apply(&rust_history(1..=5), 0.0);
-    assert_eq!(fresh.room("rust").unread, 0);
+    assert_eq!(fresh.conversations.room("rust").unread, 0);
 }
 
 #[test]
@@ -72,20 +76,24 @@ fn reading_on_another_device_clears_the_badge_and_never_moves_back() {
     chat.apply(&welcome_with(&[("rust", 3)], &[]), 0.0);
     chat.apply(&rust_history(1..=5), 0.0);
     chat.apply(&in_room("rust", 6, "bob", "live"), 0.0);
-    assert_eq!(chat.room("rust").unread, 3);
+    assert_eq!(chat.conversations.room("rust").unread, 3);
     assert_eq!(
         chat.receive_frame(&read_room("rust", 5), 0.0),
         Parts::CONVERSATIONS | Parts::LINES
     );
-    assert_eq!(chat.room("rust").unread, 1, "6 is still unread");
+    assert_eq!(
+        chat.conversations.room("rust").unread,
+        1,
+        "6 is still unread"
+    );
     assert!(
         !chat.apply(&read_room("rust", 4), 0.0),
         "an older position changes nothing"
     );
-    assert_eq!(chat.room("rust").unread, 1);
+    assert_eq!(chat.conversations.room("rust").unread, 1);
     chat.apply(&read_room("rust", 6), 0.0);
-    assert_eq!(chat.room("rust").unread, 0);
-    assert_eq!(chat.reads().room("rust"), Some(6));
+    assert_eq!(chat.conversations.room("rust").unread, 0);
+    assert_eq!(chat.reads.room("rust"), Some(6));
 }
 
 #[test]
@@ -93,9 +101,9 @@ fn what_is_on_screen_is_read_once_and_only_while_the_tab_is_visible() {
     let mut chat = Chat::default();
     chat.apply(&welcome_with(&[("general", 1)], &[]), 0.0);
     chat.apply(&message(2, "bob", "hi"), 0.0);
-    chat.set_hidden(true);
+    chat.attention.set_hidden(true);
     assert_eq!(chat.read_to_send(), None, "a hidden tab reads nothing");
-    chat.set_hidden(false);
+    chat.attention.set_hidden(false);
     assert_eq!(
         chat.read_to_send(),
         Some(ClientMsg::Read {
@@ -139,7 +147,8 @@ fn a_private_conversation_reads_by_message_id() {
     };
     chat.apply(&first_load, 0.0);
     let unread = |chat: &Chat| {
-        chat.directs()
+        chat.conversations
+            .directs()
             .find(|(v, _)| *v == View::Direct("bob".into()))
             .map_or(0, |(_, c)| c.unread)
     };
@@ -168,7 +177,7 @@ fn opening_a_room_marks_where_its_unread_messages_begin() {
     chat.apply(&rust_history(1..=5), 0.0);
     chat.open(View::Room("rust".into()));
     assert_eq!(chat.first_unread(), Some("rust:4".into()));
-    assert_eq!(chat.room("rust").unread, 0);
+    assert_eq!(chat.conversations.room("rust").unread, 0);
     chat.open(View::general());
     assert_eq!(chat.first_unread(), None, "general had nothing unread");
 }

@@ -5,13 +5,13 @@ use super::*;
 #[test]
 fn rooms_have_their_own_messages_members_unread_and_typing() {
     let mut chat = welcomed("me", &["me", "bob", "carol"]);
-    assert!(!chat.is_member("rust"));
+    assert!(!chat.conversations.is_member("rust"));
     assert!(!chat.apply(&in_room("rust", 1, "bob", "not for me"), 0.0));
     chat.apply(&joined("rust", &["bob", "me"]), 0.0);
-    let names: Vec<View> = chat.rooms().map(|(v, _)| v).collect();
+    let names: Vec<View> = chat.conversations.rooms().map(|(v, _)| v).collect();
     assert_eq!(names, [View::general(), View::Room("rust".into())]);
-    assert_eq!(chat.members("rust"), ["bob", "me"]);
-    assert_eq!(chat.members("general"), ["bob", "carol", "me"]);
+    assert_eq!(chat.people.members("rust"), ["bob", "me"]);
+    assert_eq!(chat.people.members("general"), ["bob", "carol", "me"]);
 
     // The first page is not news; live messages elsewhere are.
     chat.apply(
@@ -28,9 +28,9 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
     );
     chat.apply(&in_room("rust", 1, "bob", "borrowck"), 0.0);
     chat.apply(&in_room("rust", 2, "bob", "lifetimes"), 0.0);
-    assert_eq!(chat.room("rust").unread, 2);
-    assert_eq!(chat.room(GENERAL).unread, 0);
-    assert_eq!(chat.since().get("rust"), Some(&2));
+    assert_eq!(chat.conversations.room("rust").unread, 2);
+    assert_eq!(chat.conversations.room(GENERAL).unread, 0);
+    assert_eq!(chat.timeline.since().get("rust"), Some(&2));
 
     // Typing is per room: bob typing in rust is not shown in general.
     chat.apply(
@@ -43,7 +43,7 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
     );
     assert_eq!(chat.typing_line(), None);
     chat.open(View::Room("rust".into()));
-    assert_eq!(chat.room("rust").unread, 0);
+    assert_eq!(chat.conversations.room("rust").unread, 0);
     assert_eq!(chat.typing_line().as_deref(), Some("bob is typing…"));
 
     // Members come and go; someone going offline leaves every list.
@@ -55,8 +55,8 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
         },
         0.0,
     );
-    assert_eq!(chat.members("rust"), ["bob", "carol", "me"]);
-    assert!(notices(chat.room("rust")).contains(&"carol joined #rust".to_owned()));
+    assert_eq!(chat.people.members("rust"), ["bob", "carol", "me"]);
+    assert!(notices(chat.conversations.room("rust")).contains(&"carol joined #rust".to_owned()));
     chat.apply(
         &ServerMsg::Presence {
             nick: "bob".into(),
@@ -66,7 +66,7 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
         },
         0.0,
     );
-    assert_eq!(chat.members("rust"), ["carol", "me"]);
+    assert_eq!(chat.people.members("rust"), ["carol", "me"]);
     assert_eq!(chat.typing_line(), None);
     chat.apply(
         &ServerMsg::Presence {
@@ -77,7 +77,7 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
         },
         0.0,
     );
-    assert_eq!(chat.members("rust"), ["bob", "carol", "me"]);
+    assert_eq!(chat.people.members("rust"), ["bob", "carol", "me"]);
 
     // My message here goes to this room.
     chat.push_own(View::Room("rust".into()), "c-1", "hi", false, "now");
@@ -100,11 +100,11 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
         },
         0.0,
     );
-    assert!(!chat.is_member("rust"));
-    assert_eq!(chat.since().get("rust"), None);
+    assert!(!chat.conversations.is_member("rust"));
+    assert_eq!(chat.timeline.since().get("rust"), None);
     assert!(chat.unconfirmed().is_empty());
     assert_eq!(
-        chat.current().lines.len(),
+        chat.conversations.current().lines.len(),
         0,
         "the page offers to join again"
     );
@@ -136,7 +136,11 @@ fn a_welcome_drops_rooms_left_elsewhere_and_keeps_general() {
         },
         0.0,
     );
-    let names: Vec<String> = chat.rooms().map(|(_, c)| c.title.clone()).collect();
+    let names: Vec<String> = chat
+        .conversations
+        .rooms()
+        .map(|(_, c)| c.title.clone())
+        .collect();
     assert_eq!(names, ["general", "rust"]);
-    assert_eq!(chat.members("rust"), ["me"]);
+    assert_eq!(chat.people.members("rust"), ["me"]);
 }

@@ -9,7 +9,7 @@ fn others_messages_are_kept_once_each() {
     assert!(chat.apply(&message(2, "bob", "b"), 0.0));
     assert!(!chat.apply(&message(2, "bob", "b"), 0.0));
     assert!(!chat.apply(&message(1, "bob", "a"), 0.0));
-    assert_eq!(chat.room(GENERAL).lines.len(), 2);
+    assert_eq!(chat.conversations.room(GENERAL).lines.len(), 2);
 }
 
 #[test]
@@ -18,7 +18,7 @@ fn an_ack_overtaking_an_older_message_does_not_hide_it() {
     chat.push_own(View::general(), "c-1", "mine", false, "now");
     chat.apply(&ack("c-1", 5), 0.0);
     assert!(chat.apply(&message(4, "bob", "older"), 0.0));
-    assert_eq!(chat.room(GENERAL).lines.len(), 2);
+    assert_eq!(chat.conversations.room(GENERAL).lines.len(), 2);
 }
 
 #[test]
@@ -26,22 +26,28 @@ fn private_messages_form_conversations_with_unread_badges() {
     let mut chat = welcomed("me", &["me", "Bob"]);
     chat.apply(&dm("Bob", "me", "psst", Some("b-1")), 0.0);
     chat.apply(&dm("Bob", "me", "hey", Some("b-2")), 0.0);
-    let (view, conv) = chat.directs().next().expect("a conversation");
+    let (view, conv) = chat.conversations.directs().next().expect("a conversation");
     assert_eq!((conv.title.as_str(), conv.unread), ("Bob", 2));
     chat.open(view.clone());
-    assert_eq!(chat.current().lines.len(), 2);
-    assert_eq!(chat.directs().next().map(|(_, c)| c.unread), Some(0));
+    assert_eq!(chat.conversations.current().lines.len(), 2);
+    assert_eq!(
+        chat.conversations.directs().next().map(|(_, c)| c.unread),
+        Some(0)
+    );
     // While it is open, new ones are read at once; the room counts its own unread.
     chat.apply(&dm("Bob", "me", "still there?", Some("b-3")), 0.0);
     chat.apply(&message(1, "carol", "room talk"), 0.0);
-    assert_eq!(chat.directs().next().map(|(_, c)| c.unread), Some(0));
-    assert_eq!(chat.room(GENERAL).unread, 1);
+    assert_eq!(
+        chat.conversations.directs().next().map(|(_, c)| c.unread),
+        Some(0)
+    );
+    assert_eq!(chat.conversations.room(GENERAL).unread, 1);
     // My own dm, sent from my other tab, lands in the same conversation, once.
     chat.apply(&dm("me", "bob", "yes", Some("m-1")), 0.0);
     chat.apply(&dm("me", "bob", "yes", Some("m-1")), 0.0);
-    assert_eq!(chat.current().lines.len(), 4);
+    assert_eq!(chat.conversations.current().lines.len(), 4);
     chat.open(View::general());
-    assert_eq!(chat.room(GENERAL).unread, 0);
+    assert_eq!(chat.conversations.room(GENERAL).unread, 0);
 }
 
 #[test]
@@ -54,8 +60,8 @@ fn an_older_page_goes_on_top_and_says_when_the_room_is_complete() {
         ),
         0.0,
     );
-    assert!(!chat.room(GENERAL).complete);
-    assert_eq!(chat.oldest_seq(GENERAL), Some(51));
+    assert!(!chat.conversations.room(GENERAL).complete);
+    assert_eq!(chat.timeline.oldest_seq(GENERAL), Some(51));
     let older = ServerMsg::History {
         room: "general".into(),
         messages: vec![
@@ -76,6 +82,7 @@ fn an_older_page_goes_on_top_and_says_when_the_room_is_complete() {
     };
     assert!(chat.apply(&older, 0.0));
     let ids: Vec<&str> = chat
+        .conversations
         .room(GENERAL)
         .lines
         .iter()
@@ -85,9 +92,9 @@ fn an_older_page_goes_on_top_and_says_when_the_room_is_complete() {
         ids,
         ["general:49", "general:50", "general:51", "general:52"]
     );
-    assert!(chat.room(GENERAL).complete);
+    assert!(chat.conversations.room(GENERAL).complete);
     assert_eq!(
-        chat.since().get("general"),
+        chat.timeline.since().get("general"),
         Some(&52),
         "older pages do not move since"
     );
@@ -96,7 +103,7 @@ fn an_older_page_goes_on_top_and_says_when_the_room_is_complete() {
 #[test]
 fn history_fills_in_once_and_sets_since() {
     let mut chat = welcomed("me", &["me"]);
-    assert!(chat.since().is_empty());
+    assert!(chat.timeline.since().is_empty());
     chat.apply(
         &history(
             vec![message(1, "bob", "a"), message(2, "me", "mine")],
@@ -117,10 +124,10 @@ fn history_fills_in_once_and_sets_since() {
         ),
         0.0,
     );
-    assert_eq!(chat.room(GENERAL).lines.len(), 4);
-    assert_eq!(chat.since().get("general"), Some(&4));
+    assert_eq!(chat.conversations.room(GENERAL).lines.len(), 4);
+    assert_eq!(chat.timeline.since().get("general"), Some(&4));
     assert_eq!(
-        states(chat.room(GENERAL))[1],
+        states(chat.conversations.room(GENERAL))[1],
         Some(SendState::Sent),
         "my own, from an earlier visit"
     );
@@ -136,13 +143,13 @@ fn lag_is_shown_as_a_notice() {
         },
         0.0
     ));
-    assert!(notices(chat.room(GENERAL))[0].contains('7'));
+    assert!(notices(chat.conversations.room(GENERAL))[0].contains('7'));
 }
 
 #[test]
 fn private_messages_are_kept_once_by_id_and_set_dm_since() {
     let mut chat = welcomed("me", &["me", "bob"]);
-    assert_eq!(chat.dm_since(), None);
+    assert_eq!(chat.timeline.dm_since(), None);
     let stored = |id: u64, text: &str| DirectMessage {
         id,
         from: "bob".into(),
@@ -166,7 +173,10 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
         },
         0.0,
     );
-    assert_eq!(chat.directs().next().map(|(_, c)| c.unread), Some(0));
+    assert_eq!(
+        chat.conversations.directs().next().map(|(_, c)| c.unread),
+        Some(0)
+    );
     chat.apply(&ServerMsg::Dm(stored(4, "new")), 0.0);
     // A catch-up overlapping the live one adds only what is new, and counts it.
     chat.apply(
@@ -181,10 +191,10 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
         },
         0.0,
     );
-    let (_, conv) = chat.directs().next().expect("a conversation");
+    let (_, conv) = chat.conversations.directs().next().expect("a conversation");
     assert_eq!(conv.lines.len(), 3);
     assert_eq!(conv.unread, 2);
-    assert_eq!(chat.dm_since(), Some(5));
+    assert_eq!(chat.timeline.dm_since(), Some(5));
 }
 
 #[test]
@@ -195,7 +205,7 @@ fn a_conversation_keeps_a_bounded_number_of_lines_and_older_ones_come_back() {
     for seq in 1..=2_000 {
         chat.apply(&message(seq, "bob", &format!("line {seq}")), 0.0);
     }
-    let conv = chat.room(GENERAL);
+    let conv = chat.conversations.room(GENERAL);
     assert!(
         conv.lines.len() <= MAX_LINES + 60,
         "{} lines kept",
@@ -214,7 +224,7 @@ fn a_conversation_keeps_a_bounded_number_of_lines_and_older_ones_come_back() {
     assert!(!conv.complete, "older messages can be loaded again");
     // What was forgotten can come back: "Load older" asks before the oldest kept, and the page it
     // gets is shown once each.
-    let oldest = chat.oldest_seq(GENERAL).expect("an oldest seq");
+    let oldest = chat.timeline.oldest_seq(GENERAL).expect("an oldest seq");
     assert!(
         oldest > 1_500,
         "seen was trimmed with the lines: oldest {oldest}"
@@ -234,15 +244,15 @@ fn a_conversation_keeps_a_bounded_number_of_lines_and_older_ones_come_back() {
         more: false,
         reply_to: None,
     };
-    let before = chat.room(GENERAL).lines.len();
+    let before = chat.conversations.room(GENERAL).lines.len();
     assert!(chat.apply(&page, 0.0));
-    assert_eq!(chat.room(GENERAL).lines.len(), before + 50);
+    assert_eq!(chat.conversations.room(GENERAL).lines.len(), before + 50);
     // The same page again (a retried request) adds nothing.
     chat.apply(&page, 0.0);
-    assert_eq!(chat.room(GENERAL).lines.len(), before + 50);
+    assert_eq!(chat.conversations.room(GENERAL).lines.len(), before + 50);
     // The live stream goes on where it was: no re-delivery of a kept message doubles it.
     assert!(!chat.apply(&message(2_000, "bob", "line 2000"), 0.0));
-    assert_eq!(chat.since().get(GENERAL), Some(&2_000));
+    assert_eq!(chat.timeline.since().get(GENERAL), Some(&2_000));
 }
 
 #[test]
@@ -256,25 +266,30 @@ fn private_conversations_are_bounded_too() {
         chat.apply(&frame, 0.0);
     }
     let conv = chat
+        .conversations
         .directs()
         .find(|(v, _)| *v == View::Direct("bob".into()))
         .map(|(_, c)| c.clone())
         .expect("the conversation");
     assert!(conv.lines.len() <= MAX_LINES + 60);
-    assert_eq!(chat.dm_since(), Some(2_000));
+    assert_eq!(chat.timeline.dm_since(), Some(2_000));
 }
 
 fn shown(chat: &Chat, seq: u64) -> Option<(String, bool, bool)> {
-    chat.room(GENERAL).lines.iter().find_map(|l| match &l.kind {
-        LineKind::Chat {
-            seq: Some(s),
-            text,
-            edited,
-            deleted,
-            ..
-        } if *s == seq => Some((text.clone(), *edited, *deleted)),
-        _ => None,
-    })
+    chat.conversations
+        .room(GENERAL)
+        .lines
+        .iter()
+        .find_map(|l| match &l.kind {
+            LineKind::Chat {
+                seq: Some(s),
+                text,
+                edited,
+                deleted,
+                ..
+            } if *s == seq => Some((text.clone(), *edited, *deleted)),
+            _ => None,
+        })
 }
 
 #[test]
@@ -288,7 +303,7 @@ fn edits_and_deletes_change_the_line_in_place_and_move_the_position() {
     ));
     assert_eq!(shown(&chat, 1), Some(("hello".into(), true, false)));
     assert_eq!(
-        chat.since().get(GENERAL),
+        chat.timeline.since().get(GENERAL),
         Some(&3),
         "a reconnect asks after the edit"
     );
@@ -302,8 +317,12 @@ fn edits_and_deletes_change_the_line_in_place_and_move_the_position() {
     assert_eq!(shown(&chat, 1), Some((String::new(), true, true)));
     // A change to a message no longer (or never) shown still moves the position.
     assert!(!chat.apply(&ServerMsg::Edited(change(GENERAL, 40, 41, Some("x"))), 0.0));
-    assert_eq!(chat.since().get(GENERAL), Some(&41));
-    assert_eq!(chat.room(GENERAL).lines.len(), 2, "no line was added");
+    assert_eq!(chat.timeline.since().get(GENERAL), Some(&41));
+    assert_eq!(
+        chat.conversations.room(GENERAL).lines.len(),
+        2,
+        "no line was added"
+    );
     // From a catch-up, in order with the messages.
     chat.apply(
         &ServerMsg::History {
@@ -324,7 +343,7 @@ fn edits_and_deletes_change_the_line_in_place_and_move_the_position() {
         0.0,
     );
     assert_eq!(shown(&chat, 42), Some(("later".into(), true, false)));
-    assert_eq!(chat.since().get(GENERAL), Some(&43));
+    assert_eq!(chat.timeline.since().get(GENERAL), Some(&43));
 }
 
 #[test]
@@ -332,14 +351,25 @@ fn my_message_learns_its_seq_from_its_ack_so_it_can_be_changed() {
     let mut chat = welcomed("me", &["me"]);
     chat.push_own(View::general(), "c-1", "mine", false, "now");
     chat.apply(&ack("c-1", 7), 0.0);
-    let line = chat.room(GENERAL).lines.last().expect("my line").clone();
+    let line = chat
+        .conversations
+        .room(GENERAL)
+        .lines
+        .last()
+        .expect("my line")
+        .clone();
     assert!(matches!(line.kind, LineKind::Chat { seq: Some(7), .. }));
     let before = line.render_key();
     chat.apply(
         &ServerMsg::Edited(change(GENERAL, 7, 8, Some("mine, fixed"))),
         0.0,
     );
-    let line = chat.room(GENERAL).lines.last().expect("my line");
+    let line = chat
+        .conversations
+        .room(GENERAL)
+        .lines
+        .last()
+        .expect("my line");
     assert_ne!(line.render_key(), before, "an edited line is drawn again");
     assert_eq!(shown(&chat, 7), Some(("mine, fixed".into(), true, false)));
 }
@@ -353,21 +383,28 @@ fn a_mention_of_me_badges_its_room_and_counts_in_the_title_while_hidden() {
     chat.apply(&message(1, "ana", "hi @bo, look"), 0.0);
     chat.apply(&message(2, "ana", "and @bob is not you"), 0.0);
     assert_eq!(
-        (chat.room(GENERAL).unread, chat.room(GENERAL).mentions),
+        (
+            chat.conversations.room(GENERAL).unread,
+            chat.conversations.room(GENERAL).mentions
+        ),
         (2, 1)
     );
-    assert_eq!(chat.alerts, 0, "the tab is visible: nothing for the title");
-    assert!(!chat.notifications_waiting());
+    assert_eq!(
+        chat.attention.alerts(),
+        0,
+        "the tab is visible: nothing for the title"
+    );
+    assert!(!chat.attention.notifications_waiting());
     chat.open(View::general());
-    assert_eq!(chat.room(GENERAL).mentions, 0);
+    assert_eq!(chat.conversations.room(GENERAL).mentions, 0);
 
     // Hidden: mentions and private messages count in the title and are notified.
-    chat.set_hidden(true);
+    chat.attention.set_hidden(true);
     chat.apply(&message(3, "ana", "@Bo are you there?"), 0.0);
     chat.apply(&dm("ana", "Bo", "psst", Some("a-1")), 0.0);
     chat.apply(&message(4, "ana", "no mention here"), 0.0);
-    assert_eq!(chat.alerts, 2);
-    let shown = chat.take_notifications();
+    assert_eq!(chat.attention.alerts(), 2);
+    let shown = chat.attention.take_notifications();
     assert_eq!(
         shown,
         vec![
@@ -380,10 +417,10 @@ fn a_mention_of_me_badges_its_room_and_counts_in_the_title_while_hidden() {
     );
     // My own mention of myself, or a first page, is nothing new.
     chat.apply(&message(5, "Bo", "note to @bo"), 0.0);
-    assert_eq!(chat.alerts, 2);
+    assert_eq!(chat.attention.alerts(), 2);
     assert!(
-        chat.set_hidden(false),
+        chat.attention.set_hidden(false),
         "shown again: the title's count clears"
     );
-    assert_eq!(chat.alerts, 0);
+    assert_eq!(chat.attention.alerts(), 0);
 }
