@@ -195,6 +195,11 @@ pub async fn serve(
         shutdown: shutdown_rx.clone(),
     };
     let maintenance = tokio::spawn(maintenance::run(state.clone(), shutdown_rx.clone()));
+    tokio::spawn(files::collector::run(
+        state.files.clone(),
+        state.store.clone(),
+        shutdown_rx.clone(),
+    ));
     if let Some(addr) = state.http.metrics_addr {
         let metrics_listener =
             TcpListener::bind(addr)

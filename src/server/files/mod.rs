@@ -6,10 +6,12 @@
 //! - [`picture`]: pixel limit before decoding, metadata removed, thumbnails and avatars.
 //! - [`name`]: file names made safe to show and to download.
 //! - [`storage`]: a directory or an S3-compatible bucket.
+//! - [`collector`]: sweeps uploads never posted and objects nothing names any more.
 //!
 //! Who may upload how much, and who may read what, is the store's (`store::files`); the HTTP side
 //! is `http::files`.
 
+pub mod collector;
 pub mod kind;
 pub mod name;
 pub mod picture;
@@ -45,6 +47,8 @@ pub struct FilesConfig {
     pub max_per_message: usize,
     /// How long an upload may wait to be posted before it is swept.
     pub unposted_ttl: std::time::Duration,
+    /// How often the collector sweeps.
+    pub collect_every: std::time::Duration,
 }
 
 impl Default for FilesConfig {
@@ -57,6 +61,7 @@ impl Default for FilesConfig {
             uploads_per_minute: 30.0,
             max_per_message: 10,
             unposted_ttl: std::time::Duration::from_secs(3600),
+            collect_every: std::time::Duration::from_secs(60),
         }
     }
 }

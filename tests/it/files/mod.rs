@@ -279,3 +279,4 @@ async fn an_upload_over_the_limit_is_refused_with_the_limit() {
 }
 
 mod storage;
+mod messages;
