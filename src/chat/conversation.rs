@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::key;
-use crate::protocol::GENERAL;
+use crate::protocol::{FileInfo, GENERAL};
 
 /// Where one of my own messages stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub enum LineKind {
         edited: bool,
         /// Deleted: shown as a tombstone.
         deleted: bool,
+        /// Its files (pictures shown, others as chips to download).
+        files: Vec<FileInfo>,
     },
     /// A notice: joins, leaves, renames, missed messages, command help.
     Notice(String),

@@ -146,13 +146,7 @@ impl Chat {
     }
 
     /// Shows my own message at once, as sending, in conversation `view`.
-    pub fn push_own(&mut self, view: View, client_id: &str, text: &str, action: bool, at: &str) {
-        let out = Outgoing {
-            view,
-            client_id: client_id.to_owned(),
-            text: text.to_owned(),
-            action,
-        };
+    pub fn push_own(&mut self, out: Outgoing, at: &str) {
         self.outbox
             .push_own(&mut self.conversations, &self.me, out, at);
     }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::conversation::{Conversations, Line, LineKind};
 use super::{key, SendState, View, ACK_TIMEOUT_MS};
-use crate::protocol::ClientMsg;
+use crate::protocol::{ClientMsg, FileInfo};
 
 /// One of my messages not yet confirmed: what to send again after a reconnect or a Retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,9 +18,15 @@ pub struct Outgoing {
     pub client_id: String,
     pub text: String,
     pub action: bool,
+    /// My uploads it carries (described by the upload's answer, shown before the ack).
+    pub files: Vec<FileInfo>,
 }
 
 impl Outgoing {
+    fn file_ids(&self) -> Vec<String> {
+        self.files.iter().map(|f| f.id.clone()).collect()
+    }
+
     /// The frame that sends it.
     pub fn frame(&self) -> ClientMsg {
         match &self.view {
@@ -29,14 +35,14 @@ impl Outgoing {
                 text: self.text.clone(),
                 client_id: self.client_id.clone(),
                 action: self.action,
-                files: Vec::new(),
+                files: self.file_ids(),
             },
             View::Direct(to) => ClientMsg::Dm {
                 to: to.clone(),
                 text: self.text.clone(),
                 client_id: self.client_id.clone(),
                 action: self.action,
-                files: Vec::new(),
+                files: self.file_ids(),
             },
         }
     }
@@ -68,6 +74,7 @@ impl Outbox {
                 seq: None,
                 edited: false,
                 deleted: false,
+                files: out.files,
             },
         ));
         self.pending.insert(out.client_id, (out.view, None));
@@ -103,6 +110,7 @@ impl Outbox {
                     text,
                     action,
                     mine: Some(SendState::Sending),
+                    files,
                     ..
                 } = &line.kind
                 {
@@ -111,6 +119,7 @@ impl Outbox {
                         client_id: line.id.clone(),
                         text: text.clone(),
                         action: *action,
+                        files: files.clone(),
                     });
                 }
             }
@@ -147,7 +156,11 @@ impl Outbox {
         let view = conversations.find_line(client_id)?;
         let conv = conversations.conversation_mut(&view);
         let LineKind::Chat {
-            text, action, mine, ..
+            text,
+            action,
+            mine,
+            files,
+            ..
         } = conv.line_mut(client_id)?
         else {
             return None;
@@ -161,6 +174,7 @@ impl Outbox {
             client_id: client_id.to_owned(),
             text: text.clone(),
             action: *action,
+            files: files.clone(),
         };
         self.pending.insert(client_id.to_owned(), (view, None));
         Some(out)

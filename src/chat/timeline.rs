@@ -160,6 +160,7 @@ impl Timeline {
             text,
             edited,
             deleted,
+            files,
             ..
         }) = conv.message_mut(change.seq)
         else {
@@ -168,6 +169,7 @@ impl Timeline {
         if delete {
             *deleted = true;
             text.clear();
+            files.clear();
         } else {
             *edited = true;
             *text = change.text.clone().unwrap_or_default();
@@ -334,6 +336,7 @@ impl Timeline {
                 seq: None,
                 edited: false,
                 deleted: false,
+                files: dm.files.clone(),
             },
         ));
         if unseen {
@@ -365,6 +368,7 @@ fn line_of(message: &ChatMessage, me: &str) -> Line {
             seq: Some(message.seq),
             edited: message.edited,
             deleted: message.deleted,
+            files: message.files.clone(),
         },
     )
 }

@@ -21,7 +21,7 @@ use futures::channel::mpsc;
 use leptos::prelude::*;
 
 use crate::chat::{Chat, Parts, View};
-use crate::protocol::ClientMsg;
+use crate::protocol::{ClientMsg, FileInfo};
 use crate::slash::{Command, HELP};
 
 /// The name of the global under which the page's inline script (`ui::chat_page`) leaves the
@@ -191,9 +191,9 @@ impl ChatHandle {
         });
     }
 
-    /// Handles what was typed into the composer: a message to the conversation on screen, or a
-    /// slash command.
-    pub fn submit(&self, input: &str) {
+    /// Handles what was typed into the composer: a message to the conversation on screen (with
+    /// `files`, my finished uploads), or a slash command.
+    pub fn submit(&self, input: &str, files: Vec<FileInfo>) {
         match Command::parse(input) {
             Command::Say { text, action } => {
                 let view = self.peek(|c| c.conversations.current_view());
@@ -207,7 +207,7 @@ impl ChatHandle {
                         t.wanted = None;
                     });
                 }
-                self.post(view, text, action);
+                self.post(view, text, action, files);
             }
             Command::Msg { to, .. }
                 if crate::chat::lower(&to) == self.peek(|c| crate::chat::lower(&c.me)) =>
@@ -222,7 +222,7 @@ impl ChatHandle {
                     Parts::ALL
                 });
                 let view = self.peek(|c| c.conversations.current_view());
-                self.post(view, text, false);
+                self.post(view, text, false, files);
             }
             Command::Nick(nick) => self.transmit(ClientMsg::Nick { nick }),
             Command::Sanction {
@@ -246,23 +246,24 @@ impl ChatHandle {
     }
 
     /// Shows my message at once as "sending" and hands it to the connection.
-    fn post(&self, view: View, text: String, action: bool) {
-        if text.trim().is_empty() {
+    fn post(&self, view: View, text: String, action: bool, files: Vec<FileInfo>) {
+        if text.trim().is_empty() && files.is_empty() {
             return;
         }
-        let client_id = new_client_id();
-        let at = now_rfc3339();
-        self.change(|c| {
-            c.push_own(view.clone(), &client_id, &text, action, &at);
-            Parts::LINES | Parts::ME
-        });
         let outgoing = crate::chat::Outgoing {
             view,
-            client_id,
+            client_id: new_client_id(),
             text,
             action,
+            files,
         };
-        self.transmit(outgoing.frame());
+        let frame = outgoing.frame();
+        let at = now_rfc3339();
+        self.change(|c| {
+            c.push_own(outgoing, &at);
+            Parts::LINES | Parts::ME
+        });
+        self.transmit(frame);
     }
 
     /// Sends a failed message again, under its first `client_id`.
@@ -549,6 +550,8 @@ pub use attention::ask_permission;
 mod attention;
 #[cfg(feature = "hydrate")]
 mod browser;
+#[cfg(feature = "hydrate")]
+pub mod upload;
 
 #[cfg(test)]
 mod tests {

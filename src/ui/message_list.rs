@@ -10,7 +10,7 @@ use crate::chat::links::{defused, segments, Segment};
 use crate::chat::mentions::{names, pieces, Piece};
 use crate::chat::{Line, LineKind, Parts, SendState};
 use crate::client::{self, ChatHandle};
-use crate::protocol::MAX_TEXT_CHARS;
+use crate::protocol::{FileInfo, MAX_TEXT_CHARS};
 
 /// The messages of the open conversation, oldest first; follows new ones unless the reader has
 /// scrolled up. A polite live region, so screen readers announce what arrives.
@@ -111,6 +111,13 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
                     <LineView chat line moderator first_unread/>
                 </For>
             </ul>
+            // A picture opened full size; Escape (or Close) closes it and gives the focus back.
+            <dialog class="lightbox" aria-label="Picture">
+                <img alt=""/>
+                <form method="dialog">
+                    <button class="lightbox-close">"Close"</button>
+                </form>
+            </dialog>
         </div>
     }
 }
@@ -141,6 +148,7 @@ fn LineView(
             seq,
             edited,
             deleted,
+            files,
         } => {
             let (class, state) = match (deleted, mine) {
                 (true, None) => ("msg deleted", None),
@@ -243,10 +251,112 @@ fn LineView(
                         {moderated}
                     </div>
                     {body}
+                    {file_views(files)}
                 </li>
             }
             .into_any()
         }
+    }
+}
+
+/// A message's files: pictures as previews whose box is reserved before they load (the list does
+/// not jump), opened full size on click; other files as chips with name, type and size that
+/// download. Without JavaScript a picture's link opens it. Every field is also in `data-*`
+/// attributes, for [`rendered_history`].
+fn file_views(files: Vec<FileInfo>) -> Option<impl IntoView> {
+    (!files.is_empty()).then(|| {
+        view! { <div class="files">{files.into_iter().map(file_view).collect_view()}</div> }
+    })
+}
+
+fn file_view(file: FileInfo) -> impl IntoView {
+    let FileInfo {
+        id,
+        name,
+        size,
+        mime,
+        url,
+        width,
+        height,
+        thumb,
+    } = file;
+    match (thumb, width, height) {
+        (Some(thumb), Some(w), Some(h)) => {
+            let (box_w, box_h) = preview_box(w, h);
+            let full = url.clone();
+            let (alt, src) = (name.clone(), thumb.clone());
+            Either::Left(view! {
+                <a
+                    class="file file-picture"
+                    href=url
+                    data-file-id=id
+                    data-name=name
+                    data-size=size
+                    data-type=mime
+                    data-w=w
+                    data-h=h
+                    data-thumb=thumb
+                    on:click=move |ev| open_picture(&ev, &full)
+                >
+                    <img src=src width=box_w height=box_h loading="lazy" alt=alt/>
+                </a>
+            })
+        }
+        _ => {
+            let (download, shown, shown_type) = (name.clone(), name.clone(), mime.clone());
+            Either::Right(view! {
+                <a
+                    class="file file-chip"
+                    href=url
+                    download=download
+                    data-file-id=id
+                    data-name=name
+                    data-size=size
+                    data-type=mime
+                >
+                    <span class="file-name">{shown}</span>
+                    <span class="file-meta">
+                        {shown_type} " · " {super::composer::human_size(size)}
+                    </span>
+                </a>
+            })
+        }
+    }
+}
+
+/// A preview's size: the picture's shape, at most 320 × 240.
+fn preview_box(width: u32, height: u32) -> (u32, u32) {
+    let scale = (320.0 / f64::from(width.max(1)))
+        .min(240.0 / f64::from(height.max(1)))
+        .min(1.0);
+    let w = (f64::from(width) * scale).round().max(1.0);
+    let h = (f64::from(height) * scale).round().max(1.0);
+    (w as u32, h as u32)
+}
+
+/// Opens the picture at `url` in the page's lightbox instead of following the link.
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+fn open_picture(ev: &leptos::ev::MouseEvent, url: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        // A modified click (a new tab, a download) is the browser's.
+        if ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.button() != 0 {
+            return;
+        }
+        let Some(dialog) = document()
+            .query_selector("dialog.lightbox")
+            .ok()
+            .flatten()
+            .and_then(|d| d.dyn_into::<web_sys::HtmlDialogElement>().ok())
+        else {
+            return;
+        };
+        if let Some(img) = dialog.query_selector("img").ok().flatten() {
+            let _ = img.set_attribute("src", url);
+        }
+        ev.prevent_default();
+        let _ = dialog.show_modal();
     }
 }
 
@@ -369,7 +479,34 @@ pub fn rendered_history(room: &str) -> Vec<crate::protocol::Stored> {
                 action,
                 deleted,
                 mentions: Vec::new(),
+                files: rendered_files(&item),
             }))
+        })
+        .collect()
+}
+
+/// The files the server rendered under a message (see [`file_views`]).
+#[cfg(feature = "hydrate")]
+fn rendered_files(item: &web_sys::Element) -> Vec<FileInfo> {
+    use wasm_bindgen::JsCast;
+    let Ok(links) = item.query_selector_all("a.file[data-file-id]") else {
+        return Vec::new();
+    };
+    (0..links.length())
+        .filter_map(|i| links.item(i)?.dyn_into::<web_sys::Element>().ok())
+        .filter_map(|a| {
+            let number = |name: &str| a.get_attribute(name).and_then(|v| v.parse::<u64>().ok());
+            let side = |name: &str| number(name).and_then(|n| u32::try_from(n).ok());
+            Some(FileInfo {
+                id: a.get_attribute("data-file-id")?,
+                name: a.get_attribute("data-name")?,
+                size: number("data-size")?,
+                mime: a.get_attribute("data-type")?,
+                url: a.get_attribute("href")?,
+                width: side("data-w"),
+                height: side("data-h"),
+                thumb: a.get_attribute("data-thumb"),
+            })
         })
         .collect()
 }

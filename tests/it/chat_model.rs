@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use chinwag::chat::{Chat, LineKind, SendState, View, MAX_LINES};
+use chinwag::chat::{Chat, LineKind, Outgoing, SendState, View, MAX_LINES};
 use chinwag::protocol::ServerMsg;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -261,7 +261,16 @@ proptest! {
                 Step::Say(room, client_id) => {
                     // A client id is used once, as the page makes them.
                     if chat.conversations.is_member(room) && used.insert(client_id.clone()) {
-                        chat.push_own(View::Room(room.to_owned()), &client_id, "mine", false, "now");
+                        chat.push_own(
+                            Outgoing {
+                                view: View::Room(room.to_owned()),
+                                client_id: client_id.clone(),
+                                text: "mine".to_owned(),
+                                action: false,
+                                files: Vec::new(),
+                            },
+                            "now",
+                        );
                         chat.outbox.transmitted(&client_id, now);
                         mine.insert(client_id, room);
                     }

@@ -10,6 +10,17 @@ mod timeline;
 
 pub(super) use super::*;
 pub(super) use crate::protocol::ErrorCode;
+
+/// One of my messages without files, to show as "sending".
+pub(super) fn own(view: View, client_id: &str, text: &str, action: bool) -> Outgoing {
+    Outgoing {
+        view,
+        client_id: client_id.to_owned(),
+        text: text.to_owned(),
+        action,
+        files: Vec::new(),
+    }
+}
 pub(super) use crate::protocol::{ChatMessage, ClientMsg, DirectMessage, Stored};
 pub(super) use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@ use super::*;
 #[test]
 fn my_message_is_shown_at_once_then_marked_sent_by_its_ack() {
     let mut chat = welcomed("me", &["me"]);
-    chat.push_own(View::general(), "c-1", "hi", false, "now");
+    chat.push_own(own(View::general(), "c-1", "hi", false), "now");
     assert_eq!(
         states(chat.conversations.room(GENERAL)),
         [Some(SendState::Sending)]
@@ -26,7 +26,7 @@ fn my_message_is_shown_at_once_then_marked_sent_by_its_ack() {
 #[test]
 fn a_refused_message_fails_says_why_and_can_be_retried_under_its_id() {
     let mut chat = welcomed("me", &["me"]);
-    chat.push_own(View::general(), "c-1", "x", false, "now");
+    chat.push_own(own(View::general(), "c-1", "x", false), "now");
     let refusal = ServerMsg::Error {
         code: ErrorCode::TooLong,
         message: "too long".into(),
@@ -62,7 +62,7 @@ fn a_refused_message_fails_says_why_and_can_be_retried_under_its_id() {
 #[test]
 fn a_message_without_ack_fails_only_after_it_was_sent_and_the_timeout_passed() {
     let mut chat = welcomed("me", &["me"]);
-    chat.push_own(View::general(), "c-1", "x", false, "now");
+    chat.push_own(own(View::general(), "c-1", "x", false), "now");
     // Queued while offline: never times out.
     assert!(!chat.tick(1e9).any());
     chat.outbox.transmitted("c-1", 1e9);
@@ -79,10 +79,10 @@ fn a_message_without_ack_fails_only_after_it_was_sent_and_the_timeout_passed() {
 #[test]
 fn unconfirmed_messages_are_listed_oldest_first_for_resending() {
     let mut chat = welcomed("me", &["me", "bob"]);
-    chat.push_own(View::general(), "c-1", "one", false, "now");
-    chat.push_own(View::general(), "c-2", "two", true, "now");
+    chat.push_own(own(View::general(), "c-1", "one", false), "now");
+    chat.push_own(own(View::general(), "c-2", "two", true), "now");
     chat.apply(&ack("c-1", 1), 0.0);
-    chat.push_own(View::Direct("bob".into()), "d-1", "psst", false, "now");
+    chat.push_own(own(View::Direct("bob".into()), "d-1", "psst", false), "now");
     let frames: Vec<ClientMsg> = chat.unconfirmed().iter().map(Outgoing::frame).collect();
     assert_eq!(
         frames,
@@ -109,7 +109,7 @@ fn unconfirmed_messages_are_listed_oldest_first_for_resending() {
 fn my_own_dm_is_confirmed_by_its_ack() {
     let mut chat = welcomed("me", &["me", "bob"]);
     chat.open(View::Direct("bob".into()));
-    chat.push_own(View::Direct("bob".into()), "d-1", "psst", false, "now");
+    chat.push_own(own(View::Direct("bob".into()), "d-1", "psst", false), "now");
     let acked = ServerMsg::Ack {
         client_id: "d-1".into(),
         room: None,
@@ -128,7 +128,7 @@ fn my_own_dm_is_confirmed_by_its_ack() {
 #[test]
 fn a_stored_copy_confirms_my_message_whose_ack_was_lost() {
     let mut chat = welcomed("me", &["me"]);
-    chat.push_own(View::general(), "c-1", "hi", false, "now");
+    chat.push_own(own(View::general(), "c-1", "hi", false), "now");
     let mut stored = message(7, "me", "hi");
     if let ServerMsg::Message(m) = &mut stored {
         m.client_id = Some("c-1".into());
@@ -146,7 +146,7 @@ fn a_stored_copy_confirms_my_message_whose_ack_was_lost() {
 fn a_reset_replaces_the_room_but_keeps_my_unsent_messages() {
     let mut chat = welcomed("me", &["me"]);
     chat.apply(&message(1, "bob", "old"), 0.0);
-    chat.push_own(View::general(), "c-1", "queued", false, "now");
+    chat.push_own(own(View::general(), "c-1", "queued", false), "now");
     chat.apply(&history(vec![message(900, "bob", "new")], true), 0.0);
     let texts: Vec<&str> = chat
         .conversations
@@ -165,7 +165,7 @@ fn a_reset_replaces_the_room_but_keeps_my_unsent_messages() {
 #[test]
 fn a_message_in_flight_when_the_connection_drops_stays_sending_and_is_resent() {
     let mut chat = welcomed("me", &["me"]);
-    chat.push_own(View::general(), "c-1", "hi", false, "now");
+    chat.push_own(own(View::general(), "c-1", "hi", false), "now");
     chat.outbox.transmitted("c-1", 1_000.0);
     chat.outbox.disconnected();
     // However long the tab stays offline, no ack can come: it is not "not sent".
@@ -192,7 +192,7 @@ fn a_message_in_flight_when_the_connection_drops_stays_sending_and_is_resent() {
 #[test]
 fn a_stored_copy_settles_a_line_already_shown_as_not_sent() {
     let mut chat = welcomed("me", &["me"]);
-    chat.push_own(View::general(), "c-1", "hi", false, "now");
+    chat.push_own(own(View::general(), "c-1", "hi", false), "now");
     chat.outbox.transmitted("c-1", 0.0);
     assert!(chat.tick(ACK_TIMEOUT_MS + 1.0).any());
     assert_eq!(
@@ -217,7 +217,7 @@ fn a_stored_copy_settles_a_line_already_shown_as_not_sent() {
 #[test]
 fn a_stored_copy_of_my_dm_settles_its_failed_line() {
     let mut chat = welcomed("me", &["me", "bob"]);
-    chat.push_own(View::Direct("bob".into()), "d-1", "psst", false, "now");
+    chat.push_own(own(View::Direct("bob".into()), "d-1", "psst", false), "now");
     chat.outbox.transmitted("d-1", 0.0);
     assert!(chat.tick(ACK_TIMEOUT_MS + 1.0).any());
     chat.apply(&dm("me", "bob", "psst", Some("d-1")), 0.0);
@@ -233,7 +233,7 @@ fn a_stored_copy_of_my_dm_settles_its_failed_line() {
 #[test]
 fn a_reset_keeps_my_failed_messages_too() {
     let mut chat = welcomed("me", &["me"]);
-    chat.push_own(View::general(), "c-1", "refused", false, "now");
+    chat.push_own(own(View::general(), "c-1", "refused", false), "now");
     chat.apply(
         &ServerMsg::Error {
             code: ErrorCode::Unavailable,

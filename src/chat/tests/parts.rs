@@ -205,24 +205,15 @@ fn setup(view: View, hidden: bool) -> Chat {
     let mut chat = welcomed("me", &["me", "bob", "carol"]);
     chat.apply(&joined("rust", &["bob", "me"]), 0.0);
     chat.push_own(
-        View::general(),
-        "c-general",
-        "mine",
-        false,
+        own(View::general(), "c-general", "mine", false),
         "2026-11-25T22:00:00.000Z",
     );
     chat.push_own(
-        View::Room("rust".into()),
-        "c-rust",
-        "mine",
-        false,
+        own(View::Room("rust".into()), "c-rust", "mine", false),
         "2026-11-25T22:00:00.000Z",
     );
     chat.push_own(
-        View::Direct("carol".into()),
-        "c-carol",
-        "mine",
-        false,
+        own(View::Direct("carol".into()), "c-carol", "mine", false),
         "2026-11-25T22:00:00.000Z",
     );
     chat.open(view);
@@ -308,10 +299,7 @@ fn a_frame_redraws_only_the_lines_it_changes() {
         chat.apply(&message(seq, "bob", "hi"), 0.0);
     }
     chat.push_own(
-        View::general(),
-        "c-1",
-        "mine",
-        false,
+        own(View::general(), "c-1", "mine", false),
         "2026-11-25T22:00:00.000Z",
     );
     let keys = |chat: &Chat| -> Vec<u64> {

@@ -159,7 +159,10 @@ fn my_message_to_someone_who_renames_before_its_ack_settles_in_their_renamed_con
     let mut chat = welcomed("me", &["me", "bob"]);
     let bob = View::Direct("bob".into());
     chat.open(bob.clone());
-    chat.push_own(bob, "c-dm", "hi bob", false, "2026-11-25T22:00:00.000Z");
+    chat.push_own(
+        own(bob, "c-dm", "hi bob", false),
+        "2026-11-25T22:00:00.000Z",
+    );
     chat.apply(&renamed("bob", "robert"), 0.0);
     let acked = ServerMsg::Ack {
         client_id: "c-dm".into(),

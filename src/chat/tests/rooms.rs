@@ -80,7 +80,7 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
     assert_eq!(chat.people.members("rust"), ["bob", "carol", "me"]);
 
     // My message here goes to this room.
-    chat.push_own(View::Room("rust".into()), "c-1", "hi", false, "now");
+    chat.push_own(own(View::Room("rust".into()), "c-1", "hi", false), "now");
     assert_eq!(
         chat.unconfirmed()[0].frame(),
         ClientMsg::Say {

@@ -15,7 +15,7 @@ fn others_messages_are_kept_once_each() {
 #[test]
 fn an_ack_overtaking_an_older_message_does_not_hide_it() {
     let mut chat = welcomed("me", &["me"]);
-    chat.push_own(View::general(), "c-1", "mine", false, "now");
+    chat.push_own(own(View::general(), "c-1", "mine", false), "now");
     chat.apply(&ack("c-1", 5), 0.0);
     assert!(chat.apply(&message(4, "bob", "older"), 0.0));
     assert_eq!(chat.conversations.room(GENERAL).lines.len(), 2);
@@ -201,7 +201,7 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
 fn a_conversation_keeps_a_bounded_number_of_lines_and_older_ones_come_back() {
     let mut chat = welcomed("me", &["me", "bob"]);
     // My unsent message, the oldest line of all: it is never trimmed.
-    chat.push_own(View::general(), "c-1", "still sending", false, "now");
+    chat.push_own(own(View::general(), "c-1", "still sending", false), "now");
     for seq in 1..=2_000 {
         chat.apply(&message(seq, "bob", &format!("line {seq}")), 0.0);
     }
@@ -349,7 +349,7 @@ fn edits_and_deletes_change_the_line_in_place_and_move_the_position() {
 #[test]
 fn my_message_learns_its_seq_from_its_ack_so_it_can_be_changed() {
     let mut chat = welcomed("me", &["me"]);
-    chat.push_own(View::general(), "c-1", "mine", false, "now");
+    chat.push_own(own(View::general(), "c-1", "mine", false), "now");
     chat.apply(&ack("c-1", 7), 0.0);
     let line = chat
         .conversations

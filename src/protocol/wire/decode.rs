@@ -112,18 +112,27 @@ fn chat_message(f: &Fields) -> Option<ChatMessage> {
 fn files(f: &Fields) -> Option<Vec<FileInfo>> {
     match f.0.get("files") {
         None => Some(Vec::new()),
-        value => list(value, |f| {
-            Some(FileInfo {
-                id: f.str("id")?,
-                name: f.str("name")?,
-                size: f.uint("size")?,
-                mime: f.str("type")?,
-                url: f.str("url")?,
-                width: f.opt_u32("width")?,
-                height: f.opt_u32("height")?,
-                thumb: f.opt_str("thumb")?,
-            })
-        }),
+        value => list(value, file_info),
+    }
+}
+
+fn file_info(f: &Fields) -> Option<FileInfo> {
+    Some(FileInfo {
+        id: f.str("id")?,
+        name: f.str("name")?,
+        size: f.uint("size")?,
+        mime: f.str("type")?,
+        url: f.str("url")?,
+        width: f.opt_u32("width")?,
+        height: f.opt_u32("height")?,
+        thumb: f.opt_str("thumb")?,
+    })
+}
+
+impl FileInfo {
+    /// `POST /upload`'s answer, read as serde reads it.
+    pub fn decode(answer: &str) -> Option<FileInfo> {
+        file_info(&Fields(&Json::parse(answer)?))
     }
 }
 

@@ -52,14 +52,14 @@ impl Json {
         (parser.at == parser.bytes.len()).then_some(value)
     }
 
-    fn get(&self, key: &str) -> Option<&Json> {
+    pub fn get(&self, key: &str) -> Option<&Json> {
         match self {
             Json::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
 
-    fn as_str(&self) -> Option<String> {
+    pub fn as_str(&self) -> Option<String> {
         match self {
             Json::Str(s) => Some(s.clone()),
             _ => None,

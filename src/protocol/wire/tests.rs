@@ -500,3 +500,43 @@ proptest! {
         let _ = ServerMsg::decode(&frame);
     }
 }
+
+#[test]
+fn files_decode_as_serde_writes_them() {
+    let picture = crate::protocol::FileInfo {
+        id: "Vn3kR0dY2aH6tLw9Pq1bXg".into(),
+        name: "holiday \"1\".jpg".into(),
+        size: 183_402,
+        mime: "image/jpeg".into(),
+        url: "/files/Vn3kR0dY2aH6tLw9Pq1bXg/holiday%20%221%22.jpg".into(),
+        width: Some(1600),
+        height: Some(1200),
+        thumb: Some("/thumbs/Vn3kR0dY2aH6tLw9Pq1bXg".into()),
+    };
+    let pdf = crate::protocol::FileInfo {
+        id: "q7bPz1sXcYk8mQ2cN5xq0w".into(),
+        name: "report.pdf".into(),
+        size: 48_213,
+        mime: "application/pdf".into(),
+        url: "/files/q7bPz1sXcYk8mQ2cN5xq0w/report.pdf".into(),
+        width: None,
+        height: None,
+        thumb: None,
+    };
+    let mut with_files = message("", Some("c-1"), false);
+    with_files.files = vec![picture.clone(), pdf.clone()];
+    let frame = ServerMsg::Message(with_files);
+    assert_eq!(ServerMsg::decode(&frame.to_json()), Some(frame));
+    for file in [picture, pdf] {
+        let answer = serde_json::to_string(&file).expect("json");
+        assert_eq!(crate::protocol::FileInfo::decode(&answer), Some(file));
+    }
+    let say = ClientMsg::Say {
+        room: "general".into(),
+        text: String::new(),
+        client_id: "c-1".into(),
+        action: false,
+        files: vec!["a".into(), "b-_9".into()],
+    };
+    assert_eq!(Request::parse(&say.encode()).ok().map(|r| r.msg), Some(say));
+}

@@ -29,7 +29,11 @@ pub async fn run(files: Files, store: Store, mut shutdown: watch::Receiver<bool>
         }
         match sweep(&files, &store).await {
             Ok(swept) if swept != Swept::default() => {
-                tracing::info!(unposted = swept.unposted, objects = swept.objects, "files swept");
+                tracing::info!(
+                    unposted = swept.unposted,
+                    objects = swept.objects,
+                    "files swept"
+                );
             }
             Ok(_) => {}
             Err(err) => tracing::warn!(%err, "sweeping files failed; will retry"),

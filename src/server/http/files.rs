@@ -18,7 +18,7 @@ use axum_extra::extract::CookieJar;
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::protocol::FileInfo;
+use crate::protocol::ErrorCode;
 use crate::server::files::{name, UploadError};
 use crate::server::session::{Found, COOKIE};
 use crate::server::state::AppState;
@@ -51,18 +51,56 @@ pub async fn requester(state: &AppState, headers: &HeaderMap, jar: &CookieJar) -
     state.sessions.lookup(&token).await.ok().flatten()
 }
 
-/// The description clients get of a file: the upload's answer and a message's `files`.
-pub fn describe(file: &StoredFile) -> FileInfo {
-    let encoded: String = url::form_urlencoded::byte_serialize(file.name.as_bytes()).collect();
-    FileInfo {
-        id: file.id.clone(),
-        name: file.name.clone(),
-        size: file.size,
-        mime: file.mime.clone(),
-        url: format!("/files/{}/{}", file.id, encoded.replace('+', "%20")),
-        width: file.width,
-        height: file.height,
-        thumb: file.thumb.as_ref().map(|_| format!("/thumbs/{}", file.id)),
+/// Why an upload was refused: the status and JSON `/upload` answers, or the error code the
+/// no-JavaScript form shows.
+#[derive(Debug)]
+pub struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    extra: serde_json::Value,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            extra: json!({}),
+            retry_after: None,
+        }
+    }
+
+    fn with(mut self, extra: serde_json::Value) -> Self {
+        self.extra = extra;
+        self
+    }
+
+    /// The nearest of the protocol's error codes (what the form's page explains).
+    pub fn error_code(&self) -> ErrorCode {
+        match self.code {
+            "too_large" | "quota" => ErrorCode::TooLong,
+            "rate_limited" => ErrorCode::RateLimited,
+            "muted" => ErrorCode::Muted,
+            "signed_out" => ErrorCode::SignedOut,
+            "unavailable" | "storage_full" => ErrorCode::Unavailable,
+            _ => ErrorCode::BadFrame,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = error(self.status, self.code, &self.message, self.extra);
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs().max(1).to_string();
+            if let Ok(value) = HeaderValue::from_str(&secs) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
     }
 }
 
@@ -74,169 +112,197 @@ pub async fn upload(
     jar: CookieJar,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let files = &state.files;
-    let limit = files.config.max_upload_bytes;
     let Some(found) = requester(&state, &headers, &jar).await else {
-        return error(
+        return Refusal::new(
             StatusCode::UNAUTHORIZED,
             "signed_out",
             "sign in (the session cookie, or Authorization: Bearer with the session's token)",
-            json!({}),
-        );
+        )
+        .into_response();
     };
+    let mut multipart = match multipart {
+        Ok(multipart) => multipart,
+        Err(rejection) => return bad_request(&rejection.body_text()).into_response(),
+    };
+    if let Err(refusal) = admit(&state, peer, &found, &headers).await {
+        return refusal.into_response();
+    }
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => return bad_request("the form has no field named file").into_response(),
+            Err(err) => {
+                return multipart_failed(&err, state.files.config.max_upload_bytes).into_response()
+            }
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        return match keep(&state, &found, field).await {
+            Ok(file) => Json(file.info()).into_response(),
+            Err(refusal) => refusal.into_response(),
+        };
+    }
+}
+
+/// Whether `found` may upload now (from `peer`, a request with `headers`): the declared size,
+/// the rates per address and per person, a mute, the person's quota and the server's total.
+pub async fn admit(
+    state: &AppState,
+    peer: SocketAddr,
+    found: &Found,
+    headers: &HeaderMap,
+) -> Result<(), Refusal> {
+    let files = &state.files;
+    let limit = files.config.max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit + MULTIPART_SLACK) {
         state.metrics.refused("upload_size");
-        return too_large(limit);
+        return Err(too_large(limit));
     }
     let person = found.person.id;
     if let Err(wait) = state.addresses.uploads.check(peer.ip()) {
-        return slow_down(wait);
+        return Err(slow_down(wait));
     }
     if let Err(wait) = files.check_rate(person) {
-        return slow_down(wait);
+        return Err(slow_down(wait));
     }
     let now = crate::server::clock::now_rfc3339();
     if let Some(until) = found.person.standing().muted_at(&now) {
-        return error(
+        return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "muted",
-            &format!("you are muted until {until}"),
-            json!({ "until": until }),
-        );
+            format!("you are muted until {until}"),
+        )
+        .with(json!({ "until": until })));
     }
-    let usage = match state.store.files().usage(person.get()).await {
-        Ok(usage) => usage,
-        Err(err) => return store_failed(&err),
-    };
+    let usage = state
+        .store
+        .files()
+        .usage(person.get())
+        .await
+        .map_err(|err| store_failed(&err))?;
     let coming = declared.unwrap_or(0).min(limit);
     if usage.total + coming > files.config.max_total_bytes {
-        return error(
+        return Err(Refusal::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "storage_full",
             "this server's file storage is full; ask its administrator to make room",
-            json!({}),
-        );
+        ));
     }
     if usage.person + coming > files.config.quota_per_person {
-        return error(
+        return Err(Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "quota",
             "you keep as many files as one person may; delete some messages with files first",
-            json!({ "quota": files.config.quota_per_person, "used": usage.person }),
-        );
+        )
+        .with(json!({ "quota": files.config.quota_per_person, "used": usage.person })));
     }
-    let mut multipart = match multipart {
-        Ok(multipart) => multipart,
-        Err(rejection) => return bad_request(&rejection.body_text()),
-    };
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => return bad_request("the form has no field named file"),
-            Err(err) => return multipart_failed(&err, limit),
-        };
-        if field.name() != Some("file") {
-            continue;
-        }
-        let given = field.file_name().unwrap_or("file").to_owned();
-        let received = match files.receive(field).await {
-            Ok(received) => received,
-            Err(err) => return upload_failed(&err),
-        };
-        let kept = match files.keep(&received).await {
-            Ok(kept) => kept,
-            Err(err) => return upload_failed(&err),
-        };
-        let (thumb, thumb_mime) = kept.thumb.clone().unzip();
-        let file = StoredFile {
-            id: crate::server::files::new_id(),
-            person: person.get(),
-            hash: kept.hash,
-            name: name::sanitise(&given, "file"),
-            size: kept.size,
-            mime: kept.mime,
-            width: kept.width,
-            height: kept.height,
-            thumb,
-            thumb_mime,
-            created_at: now,
-        };
-        if let Err(err) = state.store.files().add(&file).await {
-            return store_failed(&err);
-        }
-        state.metrics.uploaded(file.size);
-        return Json(describe(&file)).into_response();
-    }
+    Ok(())
 }
 
-fn too_large(limit: u64) -> Response {
-    error(
+/// Receives one multipart field as an upload of `found`'s and keeps it.
+pub async fn keep(
+    state: &AppState,
+    found: &Found,
+    field: axum::extract::multipart::Field<'_>,
+) -> Result<StoredFile, Refusal> {
+    let files = &state.files;
+    let given = field.file_name().unwrap_or("file").to_owned();
+    let received = files
+        .receive(field)
+        .await
+        .map_err(|err| upload_failed(&err))?;
+    let kept = files
+        .keep(&received)
+        .await
+        .map_err(|err| upload_failed(&err))?;
+    let (thumb, thumb_mime) = kept.thumb.clone().unzip();
+    let file = StoredFile {
+        id: crate::server::files::new_id(),
+        person: found.person.id.get(),
+        hash: kept.hash,
+        name: name::sanitise(&given, "file"),
+        size: kept.size,
+        mime: kept.mime,
+        width: kept.width,
+        height: kept.height,
+        thumb,
+        thumb_mime,
+        created_at: crate::server::clock::now_rfc3339(),
+    };
+    state
+        .store
+        .files()
+        .add(&file)
+        .await
+        .map_err(|err| store_failed(&err))?;
+    state.metrics.uploaded(file.size);
+    Ok(file)
+}
+
+fn too_large(limit: u64) -> Refusal {
+    Refusal::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
-        &format!("files may be at most {limit} bytes"),
-        json!({ "limit": limit }),
+        format!("files may be at most {limit} bytes"),
     )
+    .with(json!({ "limit": limit }))
 }
 
-fn slow_down(wait: std::time::Duration) -> Response {
-    let mut response = error(
+fn slow_down(wait: std::time::Duration) -> Refusal {
+    let mut refusal = Refusal::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
         "too many uploads; wait a moment",
-        json!({ "retry_ms": crate::server::limits::wait_ms(wait) }),
-    );
-    let secs = wait.as_secs().max(1).to_string();
-    if let Ok(value) = HeaderValue::from_str(&secs) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+    )
+    .with(json!({ "retry_ms": crate::server::limits::wait_ms(wait) }));
+    refusal.retry_after = Some(wait);
+    refusal
 }
 
-fn bad_request(message: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, "bad_upload", message, json!({}))
+fn bad_request(message: &str) -> Refusal {
+    Refusal::new(StatusCode::BAD_REQUEST, "bad_upload", message)
 }
 
-fn store_failed(err: &crate::server::store::StoreError) -> Response {
+fn store_failed(err: &crate::server::store::StoreError) -> Refusal {
     tracing::error!(%err, "the store failed during an upload");
-    error(
+    Refusal::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
         "the server cannot reach its store; try again",
-        json!({}),
     )
 }
 
-fn multipart_failed(err: &axum::extract::multipart::MultipartError, limit: u64) -> Response {
+/// A multipart body that broke: over the body limit (413), or malformed.
+pub fn multipart_failed(err: &axum::extract::multipart::MultipartError, limit: u64) -> Refusal {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return too_large(limit);
     }
     bad_request(&err.body_text())
 }
 
-fn upload_failed(err: &UploadError) -> Response {
+fn upload_failed(err: &UploadError) -> Refusal {
     match err {
         UploadError::TooLarge { limit } => too_large(*limit),
-        UploadError::Picture(picture) => error(
+        UploadError::Picture(picture) => Refusal::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             match picture {
                 crate::server::files::picture::PictureError::TooLarge { .. } => "too_many_pixels",
                 crate::server::files::picture::PictureError::Unreadable => "unreadable_image",
             },
-            &picture.to_string(),
-            json!({}),
+            picture.to_string(),
         ),
         UploadError::Broken(why) => bad_request(why),
         UploadError::Storage(err) => {
             tracing::error!(%err, "the file storage failed during an upload");
-            error(
+            Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the server cannot reach its file storage; try again",
-                json!({}),
             )
         }
     }
@@ -285,7 +351,7 @@ async fn serve(
     {
         Ok(Some(file)) => file,
         Ok(None) => return not_found(),
-        Err(err) => return store_failed(&err),
+        Err(err) => return store_failed(&err).into_response(),
     };
     let (hash, mime) = if thumb {
         match (&file.thumb, &file.thumb_mime) {

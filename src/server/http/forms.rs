@@ -16,7 +16,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRequest, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -143,15 +143,82 @@ fn general() -> String {
     GENERAL.to_owned()
 }
 
-/// `POST /say`.
+/// `POST /say`: the composer without JavaScript. Its form is multipart (it may carry files, each
+/// kept as `POST /upload` keeps it and posted with the text); a plain form-encoded post works too.
 pub async fn say(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     jar: CookieJar,
-    Form(form): Form<SayForm>,
+    request: axum::extract::Request,
+) -> Response {
+    let multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        return match Form::<SayForm>::from_request(request, &state).await {
+            Ok(Form(form)) => say_with(&state, peer, &jar, form, &[]).await,
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let headers = request.headers().clone();
+    let mut parts = match axum::extract::Multipart::from_request(request, &state).await {
+        Ok(parts) => parts,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let mut form = SayForm {
+        text: String::new(),
+        room: general(),
+    };
+    let mut files = Vec::new();
+    let mut admitted = false;
+    loop {
+        let field = match parts.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(err) => {
+                let refusal =
+                    super::files::multipart_failed(&err, state.files.config.max_upload_bytes);
+                return back_with_error(&room_page(&form.room), refusal.error_code(), &[]);
+            }
+        };
+        match field.name() {
+            Some("text") => form.text = field.text().await.unwrap_or_default(),
+            Some("room") => form.room = field.text().await.unwrap_or_else(|_| general()),
+            // A file input left empty still sends a part, without a name or content.
+            Some("file") if field.file_name().is_some_and(|n| !n.is_empty()) => {
+                let page = room_page(&form.room);
+                let Some(found) = super::account::signed_in(&state, &jar).await else {
+                    return back_with_error(&page, ErrorCode::SignedOut, &[]);
+                };
+                if !admitted {
+                    if let Err(refusal) = super::files::admit(&state, peer, &found, &headers).await
+                    {
+                        return back_with_error(&page, refusal.error_code(), &[]);
+                    }
+                    admitted = true;
+                }
+                match super::files::keep(&state, &found, field).await {
+                    Ok(file) => files.push(file.id),
+                    Err(refusal) => return back_with_error(&page, refusal.error_code(), &[]),
+                }
+            }
+            _ => {}
+        }
+    }
+    say_with(&state, peer, &jar, form, &files).await
+}
+
+async fn say_with(
+    state: &AppState,
+    peer: SocketAddr,
+    jar: &CookieJar,
+    form: SayForm,
+    files: &[String],
 ) -> Response {
     let page = room_page(&form.room);
-    let session = match current(&state, &jar, peer).await {
+    let session = match current(state, jar, peer).await {
         Ok(session) => session,
         Err((to, code)) => return back_with_error(if to == "/" { "/" } else { &page }, code, &[]),
     };
@@ -165,7 +232,7 @@ pub async fn say(
         text: &form.text,
         client_id: None,
         action: false,
-        files: &[],
+        files,
     };
     match publish(&state.hub, &state.store, &session, origin, draft).await {
         Ok(_) => Redirect::to(&page).into_response(),

@@ -40,7 +40,16 @@ pub fn router(state: AppState) -> Router {
     let pkg = format!("/{}", options.site_pkg_dir);
     let forms = Router::new()
         .route("/join", post(forms::join))
-        .route("/say", post(forms::say))
+        .route(
+            "/say",
+            post(forms::say).layer(axum::extract::DefaultBodyLimit::max(
+                usize::try_from(
+                    (state.files.config.max_upload_bytes + files::MULTIPART_SLACK)
+                        .saturating_mul(crate::protocol::MAX_FILES_PER_MESSAGE as u64),
+                )
+                .unwrap_or(usize::MAX),
+            )),
+        )
         .route("/rooms/join", post(forms::join_room))
         .route("/rooms/leave", post(forms::leave_room))
         .route("/moderator", post(moderation::claim))

@@ -14,9 +14,19 @@ async fn join_room(client: &mut Client, room: &str) {
 }
 
 /// Uploads `content` as `name` for `token`; the file's id and url.
-async fn uploaded(server: &TestServer, token: &str, name: &str, content: &[u8]) -> (String, String) {
+async fn uploaded(
+    server: &TestServer,
+    token: &str,
+    name: &str,
+    content: &[u8],
+) -> (String, String) {
     let answer = upload(server.addr, token, name, content).await;
-    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     let info = answer.json();
     (
         info["id"].as_str().expect("id").to_owned(),
@@ -50,10 +60,19 @@ async fn a_posted_file_reaches_the_room_and_only_its_members() {
     assert_eq!(message["files"][0]["type"], "text/plain");
     assert_eq!(message["files"][0]["url"], url.as_str());
     let seen = fetch(server.addr, &carol_token, &url).await;
-    assert_eq!((seen.status, seen.body.as_slice()), (200, &b"step one\n"[..]));
-    assert_eq!(fetch(server.addr, &bob_token, &url).await.status, 404, "bob is not in ops");
+    assert_eq!(
+        (seen.status, seen.body.as_slice()),
+        (200, &b"step one\n"[..])
+    );
+    assert_eq!(
+        fetch(server.addr, &bob_token, &url).await.status,
+        404,
+        "bob is not in ops"
+    );
     // History carries it too.
-    carol.send(json!({"type":"history","room":"ops","before":1000})).await;
+    carol
+        .send(json!({"type":"history","room":"ops","before":1000}))
+        .await;
     let history = next_of(&mut carol, "history").await;
     let posted = history["messages"]
         .as_array()
@@ -99,11 +118,12 @@ async fn a_deleted_messages_file_is_gone() {
     alice
         .send(json!({"type":"say","room":"general","text":"","client_id":"d-1","files":[id]}))
         .await;
-    let seq = next_of(&mut alice, "ack").await["seq"].as_u64().expect("seq");
+    let seq = next_of(&mut alice, "ack").await["seq"]
+        .as_u64()
+        .expect("seq");
     let blobs = data.0.join("files");
-    let stored = |dir: &std::path::Path| -> usize {
-        walk(dir).into_iter().filter(|p| p.is_file()).count()
-    };
+    let stored =
+        |dir: &std::path::Path| -> usize { walk(dir).into_iter().filter(|p| p.is_file()).count() };
     assert_eq!(stored(&blobs), 1, "the upload is kept");
     alice
         .send(json!({"type":"delete","room":"general","seq":seq,"client_id":"d-2"}))
@@ -112,7 +132,10 @@ async fn a_deleted_messages_file_is_gone() {
     assert_eq!(fetch(server.addr, &token, &url).await.status, 404);
     let deadline = tokio::time::Instant::now() + WAIT;
     while stored(&blobs) > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the collector removes the bytes");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the collector removes the bytes"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -166,7 +189,59 @@ async fn an_upload_never_posted_is_swept() {
     }
     let deadline = tokio::time::Instant::now() + WAIT;
     while !walk(&data.0.join("files")).is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "its bytes are removed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "its bytes are removed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn the_form_without_javascript_posts_a_file() {
+    let server = TestServer::start().await;
+    let token = join_by_form(&server, "alice").await;
+    let (_bob, bob_token) = Client::join_session(&server, "bob").await;
+    let boundary = "no-js-boundary-31";
+    let mut body = Vec::new();
+    for (name, value) in [("room", "general"), ("text", "minutes attached")] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"minutes.txt\"\r\n\
+             Content-Type: text/plain\r\n\r\nwe agreed\r\n--{boundary}--\r\n"
+        )
+        .as_bytes(),
+    );
+    let cookie = session_cookie(&token);
+    let kind = format!("multipart/form-data; boundary={boundary}");
+    let posted = super::request(
+        server.addr,
+        "POST",
+        "/say",
+        &[("content-type", &kind), ("cookie", &cookie)],
+        &body,
+    )
+    .await;
+    assert_eq!(posted.status, 303, "{}", posted.head);
+    assert!(
+        !posted.header("location").unwrap_or("").contains("error"),
+        "{}",
+        posted.head
+    );
+    // The page shows it, as everyone's history does.
+    let page = get_as(&server, "/", &bob_token).await;
+    assert!(page.contains("minutes attached"), "the text is on the page");
+    assert!(page.contains("minutes.txt"), "the file is on the page");
+    let start = page.find("/files/").expect("a file link");
+    let url: String = page[start..].chars().take_while(|c| *c != '"').collect();
+    let served = fetch(server.addr, &bob_token, &url).await;
+    assert_eq!(
+        (served.status, served.body.as_slice()),
+        (200, &b"we agreed"[..])
+    );
 }
