@@ -13,7 +13,6 @@ use crate::server::ws::{Connection, Ctx, Live, Me, WsIo};
 #[allow(clippy::too_many_arguments)]
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
-    me: &mut Me,
     live: &mut Live,
     to: &str,
     text: String,
@@ -21,6 +20,7 @@ pub async fn apply<S: WsIo>(
     action: bool,
     reply_to: Option<&str>,
 ) -> Outcome {
+    let me = &live.me;
     validate_client_id(&client_id)?;
     validate_text(&text)?;
     ensure_visible(&text)?;
@@ -69,7 +69,7 @@ pub async fn apply<S: WsIo>(
         id: Some(dm.id),
         reply_to: reply_to.map(str::to_owned),
     };
-    conn.direct_ack_in_order(me, live, (dm.id, prev), &ack)
+    conn.direct_ack_in_order(live, (dm.id, prev), &ack)
         .await
         .map_err(Refused::End)
 }
