@@ -13,13 +13,12 @@
 //! told, nothing of it with a position is passed on live meanwhile, and the catch-up is retried
 //! with backoff until it succeeds. The client's position so never moves past a hole.
 
-use std::sync::Arc;
-
 use tungstenite::Utf8Bytes;
 
 use super::handshake::MAX_SERVER_FRAME;
+use super::live::{Live, Stale};
 use super::socket::End;
-use super::{Connection, Cursor, Live, Me, WsIo, FIRST_RETRY_BACKOFF};
+use super::{Connection, Ctx, WsIo};
 use crate::protocol::{DirectMessage, ErrorCode, ServerMsg, Stored};
 use crate::server::store::StoreError;
 
@@ -43,15 +42,6 @@ pub const HELD_FRAMES: usize = 2;
 /// Room for a frame's own fields around its messages.
 const ENVELOPE: usize = 512;
 
-/// What a stale room needs once the store answers again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stale {
-    /// Its latest page (the client had nothing of it).
-    Latest,
-    /// Everything after the cursor.
-    Missed,
-}
-
 /// A `history` frame's fields besides its messages.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFrame<'a> {
@@ -69,13 +59,13 @@ impl<S: WsIo> Connection<S> {
     /// with `reset`.
     pub(super) async fn catch_up(
         &mut self,
-        me: &mut Me,
+        live: &mut Live,
         room: &str,
         since: Option<u64>,
         reply_to: Option<&str>,
     ) -> Result<(), End> {
         let Some(since) = since else {
-            return self.latest_page(me, room, false, reply_to).await;
+            return self.latest_page(live, room, false, reply_to).await;
         };
         // The connection is subscribed, so the room is live: its head is known once it has been
         // committed to or read here. A `since` beyond it may be a message another server stored
@@ -87,13 +77,13 @@ impl<S: WsIo> Connection<S> {
                     self.ctx.hub.learn_head(room, head);
                     head
                 }
-                Err(err) => return self.went_stale(me, room, Stale::Missed, since, err).await,
+                Err(err) => return self.went_stale(live, room, Stale::Missed, since, err).await,
             },
         };
         if since > head || head - since > self.ctx.limits.catch_up_limit {
-            return self.latest_page(me, room, true, reply_to).await;
+            return self.latest_page(live, room, true, reply_to).await;
         }
-        if let Some(cursor) = me.cursors.get_mut(room) {
+        if let Some(cursor) = live.cursors.get_mut(room) {
             cursor.delivered = cursor.delivered.max(since);
         }
         if head == since {
@@ -111,13 +101,13 @@ impl<S: WsIo> Connection<S> {
             );
             return self.socket.send_raw(frame).await;
         }
-        self.fill(me, room, None).await
+        self.fill(live, room, None).await
     }
 
     /// Sends `room`'s latest page, cut to fit one frame.
     pub(super) async fn latest_page(
         &mut self,
-        me: &mut Me,
+        live: &mut Live,
         room: &str,
         reset: bool,
         reply_to: Option<&str>,
@@ -130,10 +120,10 @@ impl<S: WsIo> Connection<S> {
             .await
         {
             Ok(page) => page,
-            Err(err) => return self.went_stale(me, room, Stale::Latest, 0, err).await,
+            Err(err) => return self.went_stale(live, room, Stale::Latest, 0, err).await,
         };
         let (messages, cut) = fitting_tail(&page.entries);
-        if let Some(cursor) = me.cursors.get_mut(room) {
+        if let Some(cursor) = live.cursors.get_mut(room) {
             if let Some(last) = messages.last() {
                 if reset {
                     cursor.delivered = 0;
@@ -163,7 +153,7 @@ impl<S: WsIo> Connection<S> {
     /// ack). The last frame is the one without `more`.
     pub(super) async fn fill(
         &mut self,
-        me: &mut Me,
+        live: &mut Live,
         room: &str,
         upto: Option<u64>,
     ) -> Result<(), End> {
@@ -171,17 +161,17 @@ impl<S: WsIo> Connection<S> {
         // Whether the client was told more follows and has not had the last frame yet.
         let mut open = false;
         loop {
-            let Some(cursor) = me.cursors.get(room) else {
+            let Some(cursor) = live.cursors.get(room) else {
                 return Ok(());
             };
             let after = cursor.delivered;
             if upto.is_some_and(|upto| after >= upto) {
                 if open {
-                    self.send_history_end(room).await?;
+                    self.socket.send_raw(history_end(room)).await?;
                 }
                 return Ok(());
             }
-            self.pace_catch_up(limit).await;
+            self.ctx.pace_catch_up(limit).await;
             // One more than is taken: whether the store has more decides `more` on the last frame.
             let mut page = match self
                 .ctx
@@ -191,11 +181,11 @@ impl<S: WsIo> Connection<S> {
                 .await
             {
                 Ok(page) => page,
-                Err(err) => return self.went_stale(me, room, Stale::Missed, after, err).await,
+                Err(err) => return self.went_stale(live, room, Stale::Missed, after, err).await,
             };
             let in_store = page.len() > limit as usize;
             page.truncate(limit as usize);
-            let Some(cursor) = me.cursors.get_mut(room) else {
+            let Some(cursor) = live.cursors.get_mut(room) else {
                 return Ok(());
             };
             // Each entry with its JSON, `None` for my own acked ones (the client has them).
@@ -246,9 +236,9 @@ impl<S: WsIo> Connection<S> {
             if done {
                 if open || parts.is_empty() {
                     // Nothing was sent, or the client was told more follows: say it is done.
-                    self.send_history_end(room).await?;
+                    self.socket.send_raw(history_end(room)).await?;
                 }
-                if let Some(cursor) = me.cursors.get(room) {
+                if let Some(cursor) = live.cursors.get(room) {
                     self.ctx.hub.repair().reported(room, cursor.delivered);
                 }
                 return Ok(());
@@ -256,41 +246,10 @@ impl<S: WsIo> Connection<S> {
         }
     }
 
-    /// The last frame of a catch-up whose entries were all sent (or all the client's own).
-    async fn send_history_end(&mut self, room: &str) -> Result<(), End> {
-        let header = HistoryFrame {
-            room,
-            complete: true,
-            ..HistoryFrame::default()
-        };
-        self.socket
-            .send_raw(history_frame(&header, &[], false))
-            .await
-    }
-
-    /// Waits until the client address's catch-up budget has room for `entries` more: replaying
-    /// the store is paced per address, not refused.
-    async fn pace_catch_up(&mut self, entries: u32) {
-        loop {
-            match self
-                .ctx
-                .addresses
-                .catch_up
-                .check_n(self.ctx.peer, f64::from(entries))
-            {
-                Ok(()) => return,
-                Err(wait) => {
-                    self.ctx.metrics.refused("catch_up_paced");
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-    }
-
     /// The client fell behind in `room`: tell it, then send exactly what it missed, however much.
     pub(super) async fn resync(
         &mut self,
-        me: &mut Me,
+        live: &mut Live,
         room: &str,
         missed: u64,
         upto: Option<u64>,
@@ -298,7 +257,7 @@ impl<S: WsIo> Connection<S> {
         self.ctx.metrics.lagged();
         // What it had not been sent, counted in the room's positions (messages and changes): the
         // ring's own count also counts notices (typing, presence) that are not replayed.
-        let delivered = me.cursors.get(room).map_or(0, |c| c.delivered);
+        let delivered = live.cursors.get(room).map_or(0, |c| c.delivered);
         let missed = self
             .ctx
             .hub
@@ -311,34 +270,25 @@ impl<S: WsIo> Connection<S> {
             missed,
         };
         self.socket.send(&lagged).await?;
-        if me.cursors.get(room).is_some_and(|c| c.stale.is_some()) {
+        if live.cursors.get(room).is_some_and(|c| c.stale.is_some()) {
             // Already waiting for the store; the retry brings this too.
             return Ok(());
         }
-        self.fill(me, room, upto).await
+        self.fill(live, room, upto).await
     }
 
     /// Marks `room` stale after a failed read and tells the client; a retry follows.
     async fn went_stale(
         &mut self,
-        me: &mut Me,
+        live: &mut Live,
         room: &str,
         stale: Stale,
         since: u64,
         err: StoreError,
     ) -> Result<(), End> {
         tracing::error!(%err, room, "catch-up read failed; will retry");
-        let Some(cursor) = me.cursors.get_mut(room) else {
-            return Ok(());
-        };
-        let already = cursor.stale.is_some();
-        cursor.delivered = cursor.delivered.max(since);
-        cursor.stale = Some(match (cursor.stale, stale) {
-            (Some(Stale::Latest), _) | (None, Stale::Latest) => Stale::Latest,
-            _ => Stale::Missed,
-        });
-        me.retry_due = true;
-        if already {
+        if live.room_went_stale(room, stale, since) != Some(false) {
+            // Left meanwhile, or the client was told already.
             return Ok(());
         }
         let err = crate::protocol::FrameError::new(
@@ -352,25 +302,18 @@ impl<S: WsIo> Connection<S> {
     }
 
     /// Tries every stale catch-up again.
-    pub(super) async fn retry_stale(&mut self, me: &mut Me, _live: &mut Live) -> Result<(), End> {
-        let stale: Vec<(Arc<str>, Stale)> = me
-            .cursors
-            .iter()
-            .filter_map(|(room, c)| c.stale.map(|s| (Arc::clone(room), s)))
-            .collect();
-        for (room, stale) in stale {
+    pub(super) async fn retry_stale(&mut self, live: &mut Live) -> Result<(), End> {
+        for (room, stale) in live.stale_rooms() {
             match stale {
-                Stale::Latest => self.latest_page(me, &room, false, None).await?,
-                Stale::Missed => self.fill(me, &room, None).await?,
+                Stale::Latest => self.latest_page(live, &room, false, None).await?,
+                Stale::Missed => self.fill(live, &room, None).await?,
             }
         }
-        if me.dm_stale {
-            let since = me.dm_delivered;
-            self.catch_up_directs(me, Some(since)).await?;
+        if live.dm_stale {
+            let since = live.dm_delivered;
+            self.catch_up_directs(live, Some(since)).await?;
         }
-        if !me.retry_due {
-            me.retry_backoff = FIRST_RETRY_BACKOFF;
-        }
+        live.retried();
         Ok(())
     }
 
@@ -379,33 +322,33 @@ impl<S: WsIo> Connection<S> {
     /// stored (the client saw another store) gets the latest ones with `reset`.
     pub(super) async fn catch_up_directs(
         &mut self,
-        me: &mut Me,
+        live: &mut Live,
         since: Option<u64>,
     ) -> Result<(), End> {
         let store = self.ctx.store.clone();
         let beyond = match since {
             Some(after) => match store.directs().direct_head().await {
                 Ok(head) => after > head,
-                Err(err) => return self.directs_stale(me, err).await,
+                Err(err) => return self.directs_stale(live, err).await,
             },
             None => false,
         };
         if since.is_none() || beyond {
-            let person = me.person.id.get();
-            self.pace_catch_up(DM_PAGE).await;
+            let person = live.me.person.id.get();
+            self.ctx.pace_catch_up(DM_PAGE).await;
             let latest = match store.directs().of_person(person, None, DM_PAGE).await {
                 Ok(latest) => latest,
-                Err(err) => return self.directs_stale(me, err).await,
+                Err(err) => return self.directs_stale(live, err).await,
             };
             let encoded: Vec<(String, u64)> = latest.iter().map(encode_direct).collect();
             let (fitting, _) = fitting_tail_encoded(encoded);
             if beyond {
-                me.dm_delivered = 0;
+                live.dm_delivered = 0;
             }
             if let Some(last) = fitting.last() {
-                me.dm_delivered = me.dm_delivered.max(last.1);
+                live.dm_delivered = live.dm_delivered.max(last.1);
             }
-            me.dm_stale = false;
+            live.dm_stale = false;
             let header = DmHistoryFrame {
                 reset: beyond,
                 ..DmHistoryFrame::default()
@@ -416,20 +359,20 @@ impl<S: WsIo> Connection<S> {
                 .await;
         }
         if let Some(since) = since {
-            me.dm_delivered = me.dm_delivered.max(since);
+            live.dm_delivered = live.dm_delivered.max(since);
         }
-        self.fill_directs(me, None).await
+        self.fill_directs(live, None).await
     }
 
     /// Tells the client it has every private message (after `since`, or none at all), without
     /// reading the store: the caller knows.
     pub(super) async fn no_new_directs(
         &mut self,
-        me: &mut Me,
+        live: &mut Live,
         since: Option<u64>,
     ) -> Result<(), End> {
-        me.dm_delivered = me.dm_delivered.max(since.unwrap_or(0));
-        me.dm_stale = false;
+        live.dm_delivered = live.dm_delivered.max(since.unwrap_or(0));
+        live.dm_stale = false;
         self.socket
             .send_raw(dm_history_frame(&[], DmHistoryFrame::default()))
             .await
@@ -438,13 +381,17 @@ impl<S: WsIo> Connection<S> {
     /// Sends every private message of the session after the last one sent to the client, up to
     /// `upto` if given, as `dm_history` frames, a page at a time (at most [`HELD_FRAMES`] frames
     /// held).
-    pub(super) async fn fill_directs(&mut self, me: &mut Me, upto: Option<u64>) -> Result<(), End> {
-        let person = me.person.id.get();
+    pub(super) async fn fill_directs(
+        &mut self,
+        live: &mut Live,
+        upto: Option<u64>,
+    ) -> Result<(), End> {
+        let person = live.me.person.id.get();
         let store = self.ctx.store.clone();
         let mut limit = CATCH_UP_PAGE;
         let mut open = false;
         loop {
-            let after = me.dm_delivered;
+            let after = live.dm_delivered;
             if upto.is_some_and(|upto| after >= upto) {
                 if open {
                     let end = dm_history_frame(&[], DmHistoryFrame::default());
@@ -452,14 +399,14 @@ impl<S: WsIo> Connection<S> {
                 }
                 return Ok(());
             }
-            self.pace_catch_up(limit).await;
+            self.ctx.pace_catch_up(limit).await;
             let mut page = match store
                 .directs()
                 .of_person(person, Some(after), limit + 1)
                 .await
             {
                 Ok(page) => page,
-                Err(err) => return self.directs_stale(me, err).await,
+                Err(err) => return self.directs_stale(live, err).await,
             };
             let in_store = page.len() > limit as usize;
             page.truncate(limit as usize);
@@ -479,9 +426,9 @@ impl<S: WsIo> Connection<S> {
             }
             let done = (reached || !in_store) && !cut;
             if let Some(last) = encoded.last() {
-                me.dm_delivered = me.dm_delivered.max(last.1);
+                live.dm_delivered = live.dm_delivered.max(last.1);
             }
-            me.dm_stale = false;
+            live.dm_stale = false;
             let parts = chunks(&encoded);
             for (i, chunk) in parts.iter().enumerate() {
                 let more = !done || i + 1 < parts.len();
@@ -504,10 +451,9 @@ impl<S: WsIo> Connection<S> {
         }
     }
 
-    async fn directs_stale(&mut self, me: &mut Me, err: StoreError) -> Result<(), End> {
+    async fn directs_stale(&mut self, live: &mut Live, err: StoreError) -> Result<(), End> {
         tracing::error!(%err, "reading private messages failed; will retry");
-        me.retry_due = true;
-        if std::mem::replace(&mut me.dm_stale, true) {
+        if live.directs_went_stale() {
             return Ok(());
         }
         let err = crate::protocol::FrameError::new(
@@ -516,6 +462,36 @@ impl<S: WsIo> Connection<S> {
         );
         self.socket.send(&err.to_server_msg()).await
     }
+}
+
+impl Ctx {
+    /// Waits until the client address's catch-up budget has room for `entries` more: replaying
+    /// the store is paced per address, not refused.
+    async fn pace_catch_up(&self, entries: u32) {
+        loop {
+            match self
+                .addresses
+                .catch_up
+                .check_n(self.peer, f64::from(entries))
+            {
+                Ok(()) => return,
+                Err(wait) => {
+                    self.metrics.refused("catch_up_paced");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+/// The last frame of a catch-up whose entries were all sent (or all the client's own).
+fn history_end(room: &str) -> Utf8Bytes {
+    let header = HistoryFrame {
+        room,
+        complete: true,
+        ..HistoryFrame::default()
+    };
+    history_frame(&header, &[], false)
 }
 
 /// An entry of a room's log as it appears in a `history` frame, with its position.
@@ -671,14 +647,6 @@ fn push_joined(frame: &mut String, messages: &[(String, u64)]) {
 
 fn json_string(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
-}
-
-impl Cursor {
-    /// Whether a live frame with `seq` is to be passed on: not already sent, and the room not
-    /// waiting for a catch-up.
-    pub(super) fn takes(&self, seq: u64) -> bool {
-        self.stale.is_none() && seq > self.delivered && !self.acked.contains(&seq)
-    }
 }
 
 #[cfg(test)]

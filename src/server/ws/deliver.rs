@@ -4,11 +4,9 @@
 
 use std::sync::Arc;
 
-use futures::FutureExt as _;
-use tokio_stream::StreamExt as _;
-
+use super::live::Live;
 use super::socket::{written, End};
-use super::{Connection, Cursor, Live, Me, WsIo};
+use super::{Connection, WsIo};
 use crate::protocol::ServerMsg;
 use crate::server::hub::{Delivery, Private, Received};
 
@@ -21,18 +19,17 @@ impl<S: WsIo> Connection<S> {
     /// and one write timeout for the burst.
     pub(super) async fn deliver_ready(
         &mut self,
-        me: &mut Me,
         live: &mut Live,
         room: Arc<str>,
         received: Received,
     ) -> Result<(), End> {
         let timeout = self.socket.write_timeout();
         let burst = async {
-            self.deliver(me, &room, received).await?;
+            self.deliver(live, &room, received).await?;
             for _ in 1..DELIVERY_BATCH {
-                match live.rooms.next().now_or_never() {
-                    Some(Some((room, received))) => self.deliver(me, &room, received).await?,
-                    _ => break,
+                match live.ready() {
+                    Some((room, received)) => self.deliver(live, &room, received).await?,
+                    None => break,
                 }
             }
             self.socket.flush().await
@@ -43,22 +40,27 @@ impl<S: WsIo> Connection<S> {
     /// Forwards what a room produced (buffered; the caller flushes), skipping what the client
     /// already has. A gap (a position that does not follow the last one sent) is filled from the
     /// store first; after a lag the client is told, then resynced from the store.
-    async fn deliver(&mut self, me: &mut Me, room: &str, received: Received) -> Result<(), End> {
+    async fn deliver(
+        &mut self,
+        live: &mut Live,
+        room: &str,
+        received: Received,
+    ) -> Result<(), End> {
         match received {
             Received::Frame(delivery) => {
                 let Some(seq) = delivery.seq else {
                     return self.socket.feed(delivery.frame).await;
                 };
-                let Some(cursor) = me.cursors.get(room) else {
+                let Some(cursor) = live.cursors.get(room) else {
                     return Ok(());
                 };
                 if !cursor.takes(seq) {
                     return Ok(());
                 }
                 if seq > cursor.delivered + 1 {
-                    Box::pin(self.fill(me, room, Some(seq - 1))).await?;
+                    Box::pin(self.fill(live, room, Some(seq - 1))).await?;
                 }
-                match me.cursors.get_mut(room) {
+                match live.cursors.get_mut(room) {
                     Some(cursor) if cursor.takes(seq) => {
                         cursor.advance(seq);
                         self.socket.feed(delivery.frame).await
@@ -66,7 +68,7 @@ impl<S: WsIo> Connection<S> {
                     _ => Ok(()),
                 }
             }
-            Received::Lagged { missed } => Box::pin(self.resync(me, room, missed, None)).await,
+            Received::Lagged { missed } => Box::pin(self.resync(live, room, missed, None)).await,
         }
     }
 
@@ -75,7 +77,6 @@ impl<S: WsIo> Connection<S> {
     /// the hub answers a publisher only after), before any later one.
     pub(super) async fn ack_in_order(
         &mut self,
-        me: &mut Me,
         live: &mut Live,
         room: &str,
         seq: u64,
@@ -84,39 +85,30 @@ impl<S: WsIo> Connection<S> {
         let timeout = self.socket.write_timeout();
         let settle = async {
             let mut later: Option<Delivery> = None;
-            loop {
-                let Some((_, subscription)) = live.rooms.iter_mut().find(|(r, _)| &**r == room)
-                else {
-                    break;
-                };
-                match subscription.next().now_or_never() {
-                    Some(Some(Received::Frame(delivery)))
-                        if delivery.seq.is_some_and(|s| s > seq) =>
-                    {
+            while let Some(received) = live.ready_in(room) {
+                match received {
+                    Received::Frame(delivery) if delivery.seq.is_some_and(|s| s > seq) => {
                         later = Some(delivery);
                         break;
                     }
-                    Some(Some(received @ Received::Frame(_))) => {
-                        self.deliver(me, room, received).await?;
-                    }
-                    Some(Some(Received::Lagged { missed })) => {
-                        Box::pin(self.resync(me, room, missed, Some(seq.saturating_sub(1))))
+                    received @ Received::Frame(_) => self.deliver(live, room, received).await?,
+                    Received::Lagged { missed } => {
+                        Box::pin(self.resync(live, room, missed, Some(seq.saturating_sub(1))))
                             .await?;
                     }
-                    _ => break,
                 }
             }
-            if let Some(cursor) = me.cursors.get(room) {
+            if let Some(cursor) = live.cursors.get(room) {
                 if cursor.stale.is_none() && cursor.delivered + 1 < seq {
-                    Box::pin(self.fill(me, room, Some(seq - 1))).await?;
+                    Box::pin(self.fill(live, room, Some(seq - 1))).await?;
                 }
             }
-            if let Some(cursor) = me.cursors.get_mut(room) {
-                acked(cursor, seq);
+            if let Some(cursor) = live.cursors.get_mut(room) {
+                cursor.ack(seq);
             }
             self.socket.feed_msg(ack).await?;
             if let Some(delivery) = later {
-                self.deliver(me, room, Received::Frame(delivery)).await?;
+                self.deliver(live, room, Received::Frame(delivery)).await?;
             }
             self.socket.flush().await
         };
@@ -130,7 +122,6 @@ impl<S: WsIo> Connection<S> {
     /// store.
     pub(super) async fn direct_ack_in_order(
         &mut self,
-        me: &mut Me,
         live: &mut Live,
         (id, prev): (u64, u64),
         ack: &ServerMsg,
@@ -148,31 +139,30 @@ impl<S: WsIo> Connection<S> {
                     prev: before,
                     frame,
                 }) => {
-                    if me.dm_stale || earlier <= me.dm_delivered {
+                    if !live.wants_direct(earlier) {
                         continue;
                     }
-                    if before.is_none_or(|before| before <= me.dm_delivered) {
-                        me.dm_delivered = earlier;
+                    if live.next_direct(earlier, before) {
                         self.socket.feed(frame).await?;
                     } else {
-                        Box::pin(self.fill_directs(me, Some(id - 1))).await?;
+                        Box::pin(self.fill_directs(live, Some(id - 1))).await?;
                     }
                 }
                 Some(Private::Missed { id: earlier }) => {
-                    if !me.dm_stale && earlier > me.dm_delivered {
-                        Box::pin(self.fill_directs(me, Some(id - 1))).await?;
+                    if live.wants_direct(earlier) {
+                        Box::pin(self.fill_directs(live, Some(id - 1))).await?;
                     }
                 }
-                Some(Private::RoomsChanged) => Box::pin(self.reconcile(me, live, None)).await?,
+                Some(Private::RoomsChanged) => Box::pin(self.reconcile(live, None)).await?,
                 Some(Private::Frame(frame)) => self.socket.feed(frame).await?,
                 Some(Private::Banned { .. } | Private::Ended { .. }) | None => break,
             }
         }
-        if !me.dm_stale && prev > me.dm_delivered {
-            Box::pin(self.fill_directs(me, Some(id - 1))).await?;
+        if live.wants_direct(prev) {
+            Box::pin(self.fill_directs(live, Some(id - 1))).await?;
         }
-        if !me.dm_stale {
-            me.dm_delivered = me.dm_delivered.max(id);
+        if !live.dm_stale {
+            live.dm_delivered = live.dm_delivered.max(id);
         }
         self.socket.send(ack).await
     }
@@ -183,26 +173,27 @@ impl<S: WsIo> Connection<S> {
     /// from the session, private messages from the store.
     pub(super) async fn deliver_private(
         &mut self,
-        me: &mut Me,
         live: &mut Live,
         private: Private,
     ) -> Result<(), End> {
         match private {
-            Private::Dm { id, prev, frame } if !me.dm_stale && id > me.dm_delivered => {
-                if prev.is_none_or(|prev| prev <= me.dm_delivered) {
-                    me.dm_delivered = id;
+            Private::Dm { id, prev, frame } if live.wants_direct(id) => {
+                if live.next_direct(id, prev) {
                     self.socket.send_raw(frame).await?;
                 } else {
-                    self.fill_directs(me, None).await?;
+                    self.fill_directs(live, None).await?;
                 }
             }
-            Private::Missed { id } if !me.dm_stale && id > me.dm_delivered => {
-                self.fill_directs(me, None).await?;
+            Private::Missed { id } if live.wants_direct(id) => {
+                self.fill_directs(live, None).await?;
             }
             Private::Dm { .. } | Private::Missed { .. } => {}
-            Private::RoomsChanged => self.reconcile(me, live, None).await?,
+            Private::RoomsChanged => self.reconcile(live, None).await?,
             Private::Frame(frame) => self.socket.send_raw(frame).await?,
-            Private::Banned { until, reason } => return Err(self.banned(&until, &reason).await),
+            Private::Banned { until, reason } => {
+                self.socket.send(&super::banned(&until, &reason)).await?;
+                return Err(End::close(super::socket::CLOSE_POLICY, "banned"));
+            }
             Private::Ended {
                 code,
                 message,
@@ -214,9 +205,9 @@ impl<S: WsIo> Connection<S> {
             }
         }
         if live.inbox.take_missed() > 0 {
-            self.reconcile(me, live, None).await?;
-            let since = me.dm_delivered;
-            self.catch_up_directs(me, Some(since)).await?;
+            self.reconcile(live, None).await?;
+            let since = live.dm_delivered;
+            self.catch_up_directs(live, Some(since)).await?;
         }
         Ok(())
     }
@@ -227,29 +218,20 @@ impl<S: WsIo> Connection<S> {
     /// carries it.
     pub(super) async fn reconcile(
         &mut self,
-        me: &mut Me,
         live: &mut Live,
         reply: Option<(&str, Option<&str>)>,
     ) -> Result<(), End> {
-        let rooms = me.person.rooms();
+        let rooms = live.me.person.rooms();
         let mut answered = false;
         let mut reply_to = |room: &str| {
             let id = reply.filter(|(r, _)| *r == room);
             answered |= id.is_some();
             id.and_then(|(_, id)| id.map(str::to_owned))
         };
-        let gone: Vec<Arc<str>> = live
-            .rooms
-            .keys()
-            .filter(|room| !rooms.iter().any(|r| r.as_str() == &***room))
-            .cloned()
-            .collect();
-        for room in gone {
-            // Dropping the subscription frees the room here if nobody else listens.
-            live.rooms.remove(&room);
-            me.cursors.remove(&room);
-            if me.typing.as_deref() == Some(&*room) {
-                self.stop_typing(me);
+        for room in live.left(&rooms) {
+            live.unsubscribe(&room);
+            if live.typing.as_deref() == Some(&*room) {
+                live.stop_typing(&self.ctx.hub, self.id);
             }
             let left = ServerMsg::Left {
                 room: room.to_string(),
@@ -260,12 +242,9 @@ impl<S: WsIo> Connection<S> {
         for room in rooms {
             if !live.rooms.contains_key(room.as_str()) {
                 // Subscribe first, then read the store: nothing falls between.
-                let subscription = self.ctx.hub.subscribe(&room, self.id);
-                let key = Arc::clone(subscription.room());
-                live.rooms.insert(Arc::clone(&key), subscription);
-                me.cursors.insert(key, Cursor::default());
+                live.subscribe(self.ctx.hub.subscribe(&room, self.id));
                 let id = reply_to(&room);
-                self.send_joined(me, &room, id.as_deref()).await?;
+                self.send_joined(live, &room, id.as_deref()).await?;
             }
         }
         // Every request is answered, also when it changed nothing here (joining a room this tab
@@ -274,7 +253,7 @@ impl<S: WsIo> Connection<S> {
         match reply {
             Some((room, id)) if !answered => {
                 if live.rooms.contains_key(room) {
-                    self.send_joined(me, room, id).await
+                    self.send_joined(live, room, id).await
                 } else {
                     let left = ServerMsg::Left {
                         room: room.to_owned(),
@@ -290,7 +269,7 @@ impl<S: WsIo> Connection<S> {
     /// `joined` with who of the room is online, then its latest page.
     pub(super) async fn send_joined(
         &mut self,
-        me: &mut Me,
+        live: &mut Live,
         room: &str,
         reply_to: Option<&str>,
     ) -> Result<(), End> {
@@ -302,17 +281,6 @@ impl<S: WsIo> Connection<S> {
             reply_to: reply_to.map(str::to_owned),
         };
         self.socket.send(&joined).await?;
-        self.latest_page(me, room, false, None).await
-    }
-}
-
-/// Records that the client was acked its own message `seq`: it is in the client's order if
-/// everything before it was sent; otherwise (the room waits for a catch-up) a later read from the
-/// store skips it.
-fn acked(cursor: &mut Cursor, seq: u64) {
-    if cursor.stale.is_none() && cursor.delivered + 1 >= seq {
-        cursor.advance(seq);
-    } else if seq > cursor.delivered {
-        cursor.acked.insert(seq);
+        self.latest_page(live, room, false, None).await
     }
 }

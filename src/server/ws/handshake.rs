@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use tokio_stream::StreamMap;
 
+use super::live::{Live, Me};
 use super::socket::{End, Incoming, CLOSE_POLICY, CLOSE_RESTART};
-use super::{stopping, Connection, Ctx, Cursor, Live, Me, WsIo, FIRST_RETRY_BACKOFF};
+use super::{stopping, Connection, Ctx, WsIo};
 use crate::protocol::{
     ClientMsg, ErrorCode, FrameError, Request, ServerMsg, GENERAL, PROTOCOL_VERSION,
 };
@@ -49,7 +50,7 @@ impl<S: WsIo> Connection<S> {
     /// Waits for a valid `hello`, answers `welcome` and catches the client up. A client gets a few
     /// refused `hello`s (a taken name, say) before it is closed, and a bounded time for all of them.
     /// (Boxed: the caller keeps a pointer, not the whole of it, for the connection's life.)
-    pub(super) async fn handshake(&mut self) -> Result<Box<(Me, Live)>, End> {
+    pub(super) async fn handshake(&mut self) -> Result<Box<Live>, End> {
         let deadline = tokio::time::sleep(self.ctx.limits.hello_timeout);
         tokio::pin!(deadline);
         let mut refused = 0;
@@ -158,7 +159,7 @@ impl<S: WsIo> Connection<S> {
     /// reading the store, so nothing falls between), `welcome`, then each room's catch-up and the
     /// private messages'. `since` resumes only rooms the session is still in: joining is only ever
     /// explicit.
-    async fn welcome(&mut self, who: Identified, hello: Hello) -> Result<Box<(Me, Live)>, End> {
+    async fn welcome(&mut self, who: Identified, hello: Hello) -> Result<Box<Live>, End> {
         let Identified {
             found,
             online,
@@ -206,124 +207,101 @@ impl<S: WsIo> Connection<S> {
             let (inbox, presence) = self.ctx.hub.presence().connect(arrival, self.id);
             (rooms, subscriptions, inbox, presence)
         };
-        let mut me = Me {
-            _presence: presence,
-            _online: online,
-            typing: None,
-            typing_sent: None,
-            cursors: {
-                let mut cursors = super::Cursors::with_capacity(subscriptions.len());
-                for room in subscriptions.keys() {
-                    cursors.insert(Arc::clone(room), Cursor::default());
-                }
-                cursors
-            },
-            dm_delivered: 0,
-            dm_stale: false,
-            retry_due: false,
-            retry_backoff: FIRST_RETRY_BACKOFF,
-            person,
-            session: found.session,
-        };
-        let mut live = Live {
-            rooms: subscriptions,
-            inbox,
-        };
+        let me = Me::new(person, found.session, presence, online);
+        let mut live = Live::new(me, subscriptions, inbox);
         let extra = WelcomeExtra {
             new_token,
             blocked,
             reads,
             reply_to,
         };
-        let welcome = self.welcome_frame(&me.person, rooms.clone(), extra);
+        let welcome = welcome_frame(&self.ctx.hub, &live.me.person, rooms.clone(), extra);
         self.socket.send_raw(welcome).await?;
         for room in &rooms {
-            self.catch_up(&mut me, room, since.get(room).copied(), None)
+            self.catch_up(&mut live, room, since.get(room).copied(), None)
                 .await?;
         }
         // Just read from the store, and this the session's only connection (on the only server):
         // the store's latest private message then is still its latest.
-        let fresh = me.person.take_fresh_directs();
-        let alone = !self.ctx.hub.bus().is_shared() && me.person.connections() == 1;
+        let fresh = live.me.person.take_fresh_directs();
+        let alone = !self.ctx.hub.bus().is_shared() && live.me.person.connections() == 1;
         match fresh.filter(|_| alone) {
             Some(last) if dm_since.map_or(last == 0, |since| since >= last) => {
-                self.no_new_directs(&mut me, dm_since).await?;
+                self.no_new_directs(&mut live, dm_since).await?;
             }
-            _ => self.catch_up_directs(&mut me, dm_since).await?,
+            _ => self.catch_up_directs(&mut live, dm_since).await?,
         }
         // Whatever arrived in the inbox meanwhile (a join on another tab) is handled by the loop.
-        let _ = &mut live;
-        Ok(Box::new((me, live)))
+        Ok(Box::new(live))
     }
+}
 
-    /// The `welcome`, its lists cut to fit in one frame: each room's list holds at most the crowd
-    /// size, and fewer if the session is in many crowded rooms (the counts say how many in all).
-    /// Serialized once.
-    fn welcome_frame(
-        &self,
-        session: &Person,
-        rooms: Vec<String>,
-        extra: WelcomeExtra,
-    ) -> tungstenite::Utf8Bytes {
-        let WelcomeExtra {
-            new_token,
-            blocked,
-            reads,
-            reply_to,
-        } = extra;
-        let hub = &self.ctx.hub;
-        let standing = session.standing();
-        let muted_until = standing.muted_at(&now_rfc3339()).map(str::to_owned);
-        let bots = hub.presence().bots_online();
-        let mut cap = usize::MAX;
-        loop {
-            let mut online = Vec::new();
-            let mut members = BTreeMap::new();
-            let mut counts = BTreeMap::new();
-            for room in &rooms {
-                let (mut list, mut count) = hub.presence().listing(room);
-                if room != GENERAL && list.len() > cap {
-                    count = Some(count.unwrap_or(list.len()));
-                    list.truncate(cap);
-                }
-                if let Some(count) = count {
-                    counts.insert(room.clone(), count);
-                }
-                if room == GENERAL {
-                    online = list;
-                } else {
-                    members.insert(room.clone(), list);
-                }
+/// The `welcome`, its lists cut to fit in one frame: each room's list holds at most the crowd
+/// size, and fewer if the session is in many crowded rooms (the counts say how many in all).
+/// Serialized once.
+fn welcome_frame(
+    hub: &crate::server::hub::Hub,
+    session: &Person,
+    rooms: Vec<String>,
+    extra: WelcomeExtra,
+) -> tungstenite::Utf8Bytes {
+    let WelcomeExtra {
+        new_token,
+        blocked,
+        reads,
+        reply_to,
+    } = extra;
+    let standing = session.standing();
+    let muted_until = standing.muted_at(&now_rfc3339()).map(str::to_owned);
+    let bots = hub.presence().bots_online();
+    let mut cap = usize::MAX;
+    loop {
+        let mut online = Vec::new();
+        let mut members = BTreeMap::new();
+        let mut counts = BTreeMap::new();
+        for room in &rooms {
+            let (mut list, mut count) = hub.presence().listing(room);
+            if room != GENERAL && list.len() > cap {
+                count = Some(count.unwrap_or(list.len()));
+                list.truncate(cap);
             }
-            let welcome = ServerMsg::Welcome {
-                nick: session.nick(),
-                rooms: rooms.clone(),
-                online,
-                members,
-                counts,
-                session: new_token.clone(),
-                version: PROTOCOL_VERSION,
-                moderator: standing.moderator,
-                bots: bots.clone(),
-                muted_until: muted_until.clone(),
-                blocked: blocked.clone(),
-                secured: standing.secured,
-                read: reads.rooms.clone(),
-                dm_read: reads.directs.clone(),
-                reply_to: reply_to.clone(),
-            };
-            let json = welcome.to_json();
-            if cap == 0 || json.len() <= MAX_SERVER_FRAME {
-                return json.into();
+            if let Some(count) = count {
+                counts.insert(room.clone(), count);
             }
-            let longest = rooms
-                .iter()
-                .filter(|room| *room != GENERAL)
-                .map(|room| hub.presence().listing(room).0.len())
-                .max()
-                .unwrap_or(0);
-            cap = cap.min(longest) / 2;
+            if room == GENERAL {
+                online = list;
+            } else {
+                members.insert(room.clone(), list);
+            }
         }
+        let welcome = ServerMsg::Welcome {
+            nick: session.nick(),
+            rooms: rooms.clone(),
+            online,
+            members,
+            counts,
+            session: new_token.clone(),
+            version: PROTOCOL_VERSION,
+            moderator: standing.moderator,
+            bots: bots.clone(),
+            muted_until: muted_until.clone(),
+            blocked: blocked.clone(),
+            secured: standing.secured,
+            read: reads.rooms.clone(),
+            dm_read: reads.directs.clone(),
+            reply_to: reply_to.clone(),
+        };
+        let json = welcome.to_json();
+        if cap == 0 || json.len() <= MAX_SERVER_FRAME {
+            return json.into();
+        }
+        let longest = rooms
+            .iter()
+            .filter(|room| *room != GENERAL)
+            .map(|room| hub.presence().listing(room).0.len())
+            .max()
+            .unwrap_or(0);
+        cap = cap.min(longest) / 2;
     }
 }
 

@@ -8,7 +8,8 @@
 //! ([`catch_up`]): the latest messages, or exactly those after the `since` it sent. Then one task
 //! `select!`s between the client's frames (each command in its own module under [`cmd`]), the
 //! deliveries of every room the session is in ([`deliver`]), the connection's private inbox, the
-//! ping clock and the shutdown signal.
+//! ping clock and the shutdown signal. What a welcomed connection holds (who it speaks for, its
+//! subscriptions, how far its client has been brought) is one value, [`live::Live`].
 //!
 //! # Order and completeness
 //! No message falls between catch-up and live traffic: the connection subscribes to a room
@@ -28,15 +29,14 @@ pub mod catch_up;
 pub mod cmd;
 pub mod deliver;
 pub mod handshake;
+pub mod live;
 pub mod socket;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -47,19 +47,20 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 use tokio::time::Sleep;
-use tokio_stream::{StreamExt as _, StreamMap};
+use tokio_stream::StreamExt as _;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::Message;
 
-use super::hub::{ConnId, Hub, Inbox, Presence, Subscription};
+use super::hub::{ConnId, Hub};
 use super::limits::{AddressLimits, Limits};
 use super::metrics::Metrics;
-use super::session::{Online, Person, SessionId, Sessions, COOKIE};
+use super::session::{Sessions, COOKIE};
 use super::state::AppState;
 use super::store::Store;
-use crate::protocol::FrameError;
+use crate::protocol::{FrameError, ServerMsg};
+pub use live::{Live, Me};
 use socket::{End, Incoming, Socket, SocketLimits, CLOSE_GONE, CLOSE_RESTART};
 
 /// The websocket read buffer per connection: chat frames are small (a larger one grows the buffer
@@ -316,7 +317,9 @@ pub struct Ctx {
     pub user_agent: Option<String>,
 }
 
-/// One websocket connection.
+/// One websocket connection, the socket side: what it reads and writes frames with. What it has
+/// told its client and listens to once welcomed is one value, [`Live`], owned by the chat loop
+/// and lent to each step.
 pub struct Connection<S> {
     socket: Socket<S>,
     ctx: Ctx,
@@ -329,100 +332,6 @@ pub struct Connection<S> {
         super::limits::ConnectionSlot,
         Option<super::limits::ConnectionSlot>,
     )>,
-}
-
-/// Who a welcomed connection speaks for, and what it has sent them. Holding it keeps the
-/// connection registered; dropping it (however the task ends) unregisters it.
-pub struct Me {
-    pub person: Arc<Person>,
-    /// The session (device) it speaks for.
-    pub session: SessionId,
-    /// The connection's place in the hub and among the session's connections.
-    _presence: Presence,
-    _online: Online,
-    /// The room this connection last told it is typing in, if it still is.
-    typing: Option<Arc<str>>,
-    /// When `typing: true` was last passed on.
-    typing_sent: Option<Instant>,
-    /// Per room: how far the client has been brought.
-    cursors: Cursors,
-    /// The highest private-message id sent to the client.
-    dm_delivered: u64,
-    /// The store could not serve the private messages' catch-up: live ones wait for the retry.
-    dm_stale: bool,
-    /// A catch-up failed and waits for its retry.
-    retry_due: bool,
-    /// How long the next retry waits (doubling, up to a limit).
-    retry_backoff: Duration,
-}
-
-/// How far the client has been brought in one room.
-#[derive(Debug, Default, Clone)]
-pub struct Cursor {
-    /// Every message up to this seq has been sent to the client (or acked to it), in order.
-    delivered: u64,
-    /// The store could not serve this room's catch-up: nothing of it with a seq is passed on until
-    /// a retry succeeds, so the client's position never moves past the hole.
-    stale: Option<catch_up::Stale>,
-    /// Own messages acked while the room was stale, above `delivered`: a later read from the store
-    /// skips them (the client has their ack).
-    acked: BTreeSet<u64>,
-}
-
-/// The cursors of a connection's rooms: a few (at most the rooms a session may be in), so a list
-/// searched in order, which costs less than a hash table for the one room most connections have.
-#[derive(Debug, Default)]
-pub struct Cursors(Vec<(Arc<str>, Cursor)>);
-
-impl Cursors {
-    fn with_capacity(rooms: usize) -> Self {
-        Self(Vec::with_capacity(rooms))
-    }
-
-    fn get(&self, room: &str) -> Option<&Cursor> {
-        self.0.iter().find(|(r, _)| &**r == room).map(|(_, c)| c)
-    }
-
-    fn get_mut(&mut self, room: &str) -> Option<&mut Cursor> {
-        self.0
-            .iter_mut()
-            .find(|(r, _)| &**r == room)
-            .map(|(_, c)| c)
-    }
-
-    fn insert(&mut self, room: Arc<str>, cursor: Cursor) {
-        match self.get_mut(&room) {
-            Some(existing) => *existing = cursor,
-            None => self.0.push((room, cursor)),
-        }
-    }
-
-    fn remove(&mut self, room: &str) {
-        self.0.retain(|(r, _)| &**r != room);
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Cursor)> {
-        self.0.iter().map(|(r, c)| (r, c))
-    }
-}
-
-impl Cursor {
-    /// Records that the client now has `seq`, and everything it had acked right after it.
-    fn advance(&mut self, seq: u64) {
-        self.delivered = self.delivered.max(seq);
-        while self.acked.remove(&(self.delivered + 1)) {
-            self.delivered += 1;
-        }
-        self.acked.retain(|acked| *acked > self.delivered);
-    }
-}
-
-/// What a welcomed connection listens to: every room of its session, and its private inbox.
-pub struct Live {
-    /// Keyed by a shared name: the map hands its key out with every delivery, and cloning an
-    /// `Arc<str>` does not allocate.
-    rooms: StreamMap<Arc<str>, Subscription>,
-    inbox: Inbox,
 }
 
 /// Counts the connection in the metrics for as long as it exists, however its task ends.
@@ -468,7 +377,7 @@ impl<S: WsIo> Connection<S> {
         // is allocated only while it runs. The chat loop is boxed too, so the task is no larger
         // than the handshake's start needs.
         let end = match Box::pin(self.handshake()).await {
-            Ok(welcomed) => Box::pin(self.live(welcomed)).await,
+            Ok(live) => Box::pin(self.live(live)).await,
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
@@ -477,19 +386,11 @@ impl<S: WsIo> Connection<S> {
         }
     }
 
-    /// Everything after the `welcome`, owning who the connection speaks for (so the task's own
-    /// future does not keep a copy of it).
-    async fn live(&mut self, welcomed: Box<(Me, Live)>) -> End {
-        let (mut me, mut live) = *welcomed;
-        let end = self.chat(&mut me, &mut live).await;
-        self.stop_typing(&mut me);
-        end
-    }
-
-    /// The main loop after `welcome`. Pings the client every ping interval, and closes it once it
-    /// has said nothing (not even a pong) for the idle timeout: a dead peer never lingers in
-    /// presence.
-    async fn chat(&mut self, me: &mut Me, live: &mut Live) -> End {
+    /// The main loop after `welcome`, owning the connection's state (so the task's own future does
+    /// not keep a copy of it). Pings the client every ping interval, and closes it once it has said
+    /// nothing (not even a pong) for the idle timeout: a dead peer never lingers in presence.
+    async fn live(&mut self, welcomed: Box<Live>) -> End {
+        let mut live = *welcomed;
         let (ping_every, idle) = (self.ctx.limits.ping_interval, self.ctx.limits.idle_timeout);
         // Tokio's clock, the one the timer below runs on (and tests can pause).
         let mut last_heard = tokio::time::Instant::now();
@@ -502,12 +403,12 @@ impl<S: WsIo> Connection<S> {
         let mut shutdown = self.shutdown.clone();
         let stop = stopping(&mut shutdown);
         tokio::pin!(stop);
-        loop {
+        let end = loop {
             let step = tokio::select! {
                 incoming = self.socket.recv() => {
                     last_heard = tokio::time::Instant::now();
                     match incoming {
-                        Ok(Incoming::Request(request)) => Box::pin(self.handle(me, live, request)).await,
+                        Ok(Incoming::Request(request)) => Box::pin(self.handle(&mut live, request)).await,
                         Ok(Incoming::Control) => Ok(()),
                         Err(end) => Err(end),
                     }
@@ -530,61 +431,43 @@ impl<S: WsIo> Connection<S> {
                 },
                 // Never empty (everyone is in general), so this branch never finishes.
                 Some((room, received)) = live.rooms.next() => {
-                    Box::pin(self.deliver_ready(me, live, room, received)).await
+                    Box::pin(self.deliver_ready(&mut live, room, received)).await
                 },
-                private = live.inbox.recv() => Box::pin(self.deliver_private(me, live, private)).await,
+                private = live.inbox.recv() => Box::pin(self.deliver_private(&mut live, private)).await,
                 () = wait(&mut retry) => {
                     retry = None;
-                    Box::pin(self.retry_stale(me, live)).await
+                    Box::pin(self.retry_stale(&mut live)).await
                 },
                 () = &mut stop => Err(End::close(CLOSE_RESTART, "server restarting")),
             };
             if let Err(end) = step {
-                return end;
+                break end;
             }
-            if me.retry_due && retry.is_none() {
-                me.retry_due = false;
-                retry = Some(Box::pin(tokio::time::sleep(me.retry_backoff)));
-                me.retry_backoff = (me.retry_backoff * 2).min(MAX_RETRY_BACKOFF);
+            if retry.is_none() {
+                if let Some(wait) = live.retry_wait() {
+                    retry = Some(Box::pin(tokio::time::sleep(wait)));
+                }
             }
-        }
-    }
-
-    /// Tells the client it is banned until `until` and why, and ends the connection.
-    pub(super) async fn banned(&mut self, until: &str, reason: &str) -> End {
-        let why = if reason.is_empty() {
-            String::new()
-        } else {
-            format!(": {reason}")
         };
-        let refusal = FrameError::sanctioned(
-            crate::protocol::ErrorCode::Banned,
-            until,
-            format!("a moderator banned you until {until}{why}"),
-        );
-        if let Err(end) = self.socket.send(&refusal.to_server_msg()).await {
-            return end;
-        }
-        End::close(socket::CLOSE_POLICY, "banned")
-    }
-
-    /// Tells the room this connection stopped typing in, if it had said it was typing.
-    fn stop_typing(&self, me: &mut Me) {
-        if let Some(room) = me.typing.take() {
-            let stopped = crate::protocol::ServerMsg::Typing {
-                room: room.to_string(),
-                nick: me.person.nick(),
-                active: false,
-            };
-            self.ctx.hub.broadcast_everywhere(&room, self.id, &stopped);
-        }
+        live.stop_typing(&self.ctx.hub, self.id);
+        end
     }
 }
 
-/// The first wait before a failed catch-up is tried again.
-const FIRST_RETRY_BACKOFF: Duration = Duration::from_millis(500);
-/// The longest wait between tries.
-const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
+/// What a banned client is told before its connection ends: until when, and why.
+fn banned(until: &str, reason: &str) -> ServerMsg {
+    let why = if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
+    };
+    FrameError::sanctioned(
+        crate::protocol::ErrorCode::Banned,
+        until,
+        format!("a moderator banned you until {until}{why}"),
+    )
+    .to_server_msg()
+}
 
 /// Waits for the retry timer, or forever when none is set.
 async fn wait(timer: &mut Option<Pin<Box<Sleep>>>) {

@@ -13,7 +13,6 @@ use crate::server::ws::{Connection, Ctx, Live, Me, WsIo};
 
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
-    me: &mut Me,
     live: &mut Live,
     to: &str,
     post: Post,
@@ -25,6 +24,7 @@ pub async fn apply<S: WsIo>(
         action,
         files,
     } = post;
+    let me = &live.me;
     validate_client_id(&client_id)?;
     validate_post(&text, &files)?;
     if !text.is_empty() {
@@ -77,7 +77,7 @@ pub async fn apply<S: WsIo>(
         id: Some(dm.id),
         reply_to: reply_to.map(str::to_owned),
     };
-    conn.direct_ack_in_order(me, live, (dm.id, prev), &ack)
+    conn.direct_ack_in_order(live, (dm.id, prev), &ack)
         .await
         .map_err(Refused::End)
 }

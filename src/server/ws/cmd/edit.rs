@@ -9,7 +9,7 @@ use crate::protocol::{
 };
 use crate::server::clock::now_rfc3339;
 use crate::server::store::{ChangeDraft, ChangeOutcome};
-use crate::server::ws::{Connection, Live, Me, WsIo};
+use crate::server::ws::{Connection, Live, WsIo};
 
 /// An edit (`Some` text) or a delete (`None`) of message `seq` of `room`.
 #[derive(Debug, Clone)]
@@ -24,7 +24,6 @@ pub struct Change {
 /// request's `id`.
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
-    me: &mut Me,
     live: &mut Live,
     change: Change,
     reply_to: Option<&str>,
@@ -43,6 +42,7 @@ pub async fn apply<S: WsIo>(
         validate_text(text)?;
         crate::server::text::ensure_visible(text)?;
     }
+    let me = &live.me;
     me.person.ensure_member(&room)?;
     me.person.ensure_may_post()?;
     let draft = ChangeDraft {
@@ -103,7 +103,7 @@ pub async fn apply<S: WsIo>(
         crate::protocol::Stored::Deleted(change) => ServerMsg::Deleted(own(change)),
         _ => return Ok(()),
     };
-    conn.ack_in_order(me, live, &room, position, &frame)
+    conn.ack_in_order(live, &room, position, &frame)
         .await
         .map_err(Refused::End)?;
     if client_id.is_some() {

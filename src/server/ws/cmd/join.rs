@@ -4,11 +4,10 @@
 
 use super::Outcome;
 use crate::server::membership::Membership;
-use crate::server::ws::{Connection, Live, Me, WsIo};
+use crate::server::ws::{Connection, Live, WsIo};
 
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
-    me: &mut Me,
     live: &mut Live,
     room: &str,
     reply_to: Option<&str>,
@@ -20,8 +19,8 @@ pub async fn apply<S: WsIo>(
         addresses: &conn.ctx.addresses,
     };
     membership
-        .join(&me.person, room, conn.id, conn.ctx.peer)
+        .join(&live.me.person, room, conn.id, conn.ctx.peer)
         .await?;
     // Answers `joined` also when this tab was in the room already.
-    Ok(conn.reconcile(me, live, Some((room, reply_to))).await?)
+    Ok(conn.reconcile(live, Some((room, reply_to))).await?)
 }

@@ -3,11 +3,10 @@
 
 use super::Outcome;
 use crate::server::membership::Membership;
-use crate::server::ws::{Connection, Live, Me, WsIo};
+use crate::server::ws::{Connection, Live, WsIo};
 
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
-    me: &mut Me,
     live: &mut Live,
     room: &str,
     reply_to: Option<&str>,
@@ -18,7 +17,7 @@ pub async fn apply<S: WsIo>(
         limits: &conn.ctx.limits,
         addresses: &conn.ctx.addresses,
     };
-    membership.leave(&me.person, room, conn.id).await?;
+    membership.leave(&live.me.person, room, conn.id).await?;
     // Answers `left` also when the session was not in the room.
-    Ok(conn.reconcile(me, live, Some((room, reply_to))).await?)
+    Ok(conn.reconcile(live, Some((room, reply_to))).await?)
 }

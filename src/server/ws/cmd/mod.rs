@@ -1,8 +1,9 @@
 //! The client's commands, one module each (as mini-redis's `cmd/`): [`say`], [`edit`], [`dm`],
 //! [`block`], [`join`], [`leave`], [`nick`], [`typing`], [`read`], [`history`], and a moderator's
-//! [`moderate`]. [`Connection::handle`] throttles a frame, then
-//! hands it to its command, whose answer (or refusal) names the request: a `say` or `dm` by its
-//! `client_id`, anything else by the request's `id`.
+//! [`moderate`]. [`Connection::handle`] throttles a frame, then hands it to its command, whose
+//! answer (or refusal) names the request: a `say` or `dm` by its `client_id`, anything else by
+//! the request's `id`. A command gets the connection's state, [`Live`], or only who it speaks for,
+//! [`Me`](super::Me), when that is all it reads.
 
 pub mod block;
 pub mod dm;
@@ -17,7 +18,7 @@ pub mod say;
 pub mod typing;
 
 use super::socket::End;
-use super::{Connection, Live, Me, WsIo};
+use super::{Connection, Live, WsIo};
 use crate::protocol::{validate_client_id, ClientMsg, ErrorCode, FrameError, Request, ServerMsg};
 use crate::server::limits::{wait_ms, Throttle};
 use crate::server::store::SanctionKind;
@@ -65,7 +66,6 @@ impl<S: WsIo> Connection<S> {
     /// Answers one client frame (or the error its parsing produced).
     pub(super) async fn handle(
         &mut self,
-        me: &mut Me,
         live: &mut Live,
         request: Result<Request, (Option<String>, FrameError)>,
     ) -> Result<(), End> {
@@ -76,15 +76,16 @@ impl<S: WsIo> Connection<S> {
         let client_id = msg.client_id().map(str::to_owned);
         let reply_to = id.as_deref();
         let throttle = Throttle::of(&msg);
+        let me = &mut live.me;
         if let Err(err) = self.ctx.sessions.throttle(&me.person, throttle) {
-            return self.refuse(err, client_id, id).await;
+            return self.socket.send(&refusal(err, client_id, id)).await;
         }
         // Many sessions from one address do not multiply the rate.
         if throttle == Throttle::Message {
             if let Err(wait) = self.ctx.addresses.messages.check(self.ctx.peer) {
                 self.ctx.metrics.refused("messages_per_address");
                 let err = FrameError::rate_limited("messages from your address", wait_ms(wait));
-                return self.refuse(err, client_id, id).await;
+                return self.socket.send(&refusal(err, client_id, id)).await;
             }
         }
         let outcome = match msg {
@@ -101,7 +102,7 @@ impl<S: WsIo> Connection<S> {
                     action,
                     files,
                 };
-                say::apply(self, me, live, room, post, reply_to).await
+                say::apply(self, live, room, post, reply_to).await
             }
             ClientMsg::Edit {
                 room,
@@ -115,7 +116,7 @@ impl<S: WsIo> Connection<S> {
                     text: Some(text),
                     client_id,
                 };
-                edit::apply(self, me, live, change, reply_to).await
+                edit::apply(self, live, change, reply_to).await
             }
             ClientMsg::Delete {
                 room,
@@ -128,7 +129,7 @@ impl<S: WsIo> Connection<S> {
                     text: None,
                     client_id,
                 };
-                edit::apply(self, me, live, change, reply_to).await
+                edit::apply(self, live, change, reply_to).await
             }
             ClientMsg::Dm {
                 to,
@@ -143,12 +144,12 @@ impl<S: WsIo> Connection<S> {
                     action,
                     files,
                 };
-                dm::apply(self, me, live, &to, post, reply_to).await
+                dm::apply(self, live, &to, post, reply_to).await
             }
-            ClientMsg::Join { room } => join::apply(self, me, live, &room, reply_to).await,
-            ClientMsg::Leave { room } => leave::apply(self, me, live, &room, reply_to).await,
+            ClientMsg::Join { room } => join::apply(self, live, &room, reply_to).await,
+            ClientMsg::Leave { room } => leave::apply(self, live, &room, reply_to).await,
             ClientMsg::Nick { nick } => nick::apply(self, me, &nick, reply_to).await,
-            ClientMsg::Typing { room, active } => typing::apply(self, me, &room, active),
+            ClientMsg::Typing { room, active } => typing::apply(self, live, &room, active),
             ClientMsg::History { room, before } => {
                 history::apply(self, me, &room, before, reply_to).await
             }
@@ -202,21 +203,15 @@ impl<S: WsIo> Connection<S> {
         };
         match outcome {
             Ok(()) => Ok(()),
-            Err(Refused::Frame(err)) => self.refuse(err, client_id, id).await,
+            Err(Refused::Frame(err)) => self.socket.send(&refusal(err, client_id, id)).await,
             Err(Refused::End(end)) => Err(end),
         }
     }
+}
 
-    /// Sends a refusal naming its request: the message's `client_id` when it is usable, and the
-    /// request's `id`.
-    async fn refuse(
-        &mut self,
-        err: FrameError,
-        client_id: Option<String>,
-        reply_to: Option<String>,
-    ) -> Result<(), End> {
-        let client_id = client_id.filter(|id| validate_client_id(id).is_ok());
-        let refusal: ServerMsg = err.answer(client_id, reply_to);
-        self.socket.send(&refusal).await
-    }
+/// A refusal naming its request: the message's `client_id` when it is usable, and the request's
+/// `id`.
+fn refusal(err: FrameError, client_id: Option<String>, reply_to: Option<String>) -> ServerMsg {
+    let client_id = client_id.filter(|id| validate_client_id(id).is_ok());
+    err.answer(client_id, reply_to)
 }

@@ -4,11 +4,10 @@
 use super::{Outcome, Post, Refused};
 use crate::protocol::{validate_client_id, validate_room, ServerMsg};
 use crate::server::posting::{publish, Draft};
-use crate::server::ws::{Connection, Live, Me, WsIo};
+use crate::server::ws::{Connection, Live, WsIo};
 
 pub async fn apply<S: WsIo>(
     conn: &mut Connection<S>,
-    me: &mut Me,
     live: &mut Live,
     room: String,
     post: Post,
@@ -23,8 +22,8 @@ pub async fn apply<S: WsIo>(
     validate_client_id(&client_id)?;
     validate_room(&room)?;
     // Receivers clear a typer's line when their message arrives; no frame needed.
-    if me.typing.as_deref() == Some(room.as_str()) {
-        me.typing = None;
+    if live.typing.as_deref() == Some(room.as_str()) {
+        live.typing = None;
     }
     let draft = Draft {
         room: &room,
@@ -33,7 +32,14 @@ pub async fn apply<S: WsIo>(
         action,
         files: &files,
     };
-    let stored = publish(&conn.ctx.hub, &conn.ctx.store, &me.person, conn.id, draft).await?;
+    let stored = publish(
+        &conn.ctx.hub,
+        &conn.ctx.store,
+        &live.me.person,
+        conn.id,
+        draft,
+    )
+    .await?;
     let ack = ServerMsg::Ack {
         client_id,
         room: Some(room.clone()),
@@ -42,7 +48,7 @@ pub async fn apply<S: WsIo>(
         id: None,
         reply_to: reply_to.map(str::to_owned),
     };
-    conn.ack_in_order(me, live, &room, stored.seq, &ack)
+    conn.ack_in_order(live, &room, stored.seq, &ack)
         .await
         .map_err(Refused::End)
 }

@@ -7,40 +7,45 @@ use std::time::{Duration, Instant};
 
 use super::Outcome;
 use crate::protocol::ServerMsg;
-use crate::server::ws::{Connection, Me, WsIo};
+use crate::server::ws::{Connection, Live, WsIo};
 
 /// A typer's `active: true` is passed on at most this often; clients refresh it while typing so a
 /// receiver's expiry timer does not clear it, and this keeps a chatty client from flooding the room.
 const TYPING_REFRESH: Duration = Duration::from_millis(1500);
 
-pub fn apply<S: WsIo>(conn: &mut Connection<S>, me: &mut Me, room: &str, active: bool) -> Outcome {
-    me.person.ensure_member(room)?;
-    let here = me.typing.as_deref() == Some(room);
+pub fn apply<S: WsIo>(
+    conn: &mut Connection<S>,
+    live: &mut Live,
+    room: &str,
+    active: bool,
+) -> Outcome {
+    live.me.person.ensure_member(room)?;
+    let here = live.typing.as_deref() == Some(room);
     if !active {
         if here {
-            conn.stop_typing(me);
+            live.stop_typing(&conn.ctx.hub, conn.id);
         }
         return Ok(());
     }
-    let refresh_due = me
+    let refresh_due = live
         .typing_sent
         .is_none_or(|sent| sent.elapsed() >= TYPING_REFRESH);
     if here && !refresh_due {
         return Ok(());
     }
     if !here {
-        conn.stop_typing(me);
+        live.stop_typing(&conn.ctx.hub, conn.id);
     }
-    if me.person.ensure_may_post().is_err() {
+    if live.me.person.ensure_may_post().is_err() {
         // Someone who may not post is not shown typing either (and is not told: nothing they
         // type could be sent, which their refused messages say).
         return Ok(());
     }
-    me.typing = Some(Arc::from(room));
-    me.typing_sent = Some(Instant::now());
+    live.typing = Some(Arc::from(room));
+    live.typing_sent = Some(Instant::now());
     let typing = ServerMsg::Typing {
         room: room.to_owned(),
-        nick: me.person.nick(),
+        nick: live.me.person.nick(),
         active: true,
     };
     conn.ctx.hub.broadcast_everywhere(room, conn.id, &typing);
