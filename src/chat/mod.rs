@@ -51,7 +51,7 @@ use crate::protocol::{ClientMsg, ServerMsg, GENERAL, PROTOCOL_VERSION};
 use attention::Attention;
 use conversation::Conversations;
 use outbox::Outbox;
-use people::People;
+use people::Roster;
 use reads::Reads;
 use timeline::{Around, Timeline};
 use typing::Typing;
@@ -72,7 +72,7 @@ pub struct Chat {
     /// What was received, so nothing is shown twice and a reconnect asks for what is missing.
     pub timeline: Timeline,
     /// Who is online.
-    pub people: People,
+    pub people: Roster,
     /// Who is typing in each room.
     pub typing: Typing,
     /// My messages waiting for their ack.

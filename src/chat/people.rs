@@ -10,7 +10,7 @@ use crate::protocol::GENERAL;
 
 /// Who is online, as far as the page knows.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct People {
+pub struct Roster {
     /// Everyone online, me included (also `general`'s list).
     online: Vec<String>,
     /// Who of each room but `general` is online (in `general` that is `online`).
@@ -22,7 +22,7 @@ pub struct People {
     bots: HashSet<String>,
 }
 
-impl People {
+impl Roster {
     /// Who of `room` is online, sorted case-insensitively.
     pub fn members(&self, room: &str) -> &[String] {
         if room == GENERAL {
@@ -68,7 +68,7 @@ impl People {
         self.sort_online();
     }
 
-    /// A `welcome`'s members of my rooms. Apart from [`People::welcome`], as rooms left elsewhere
+    /// A `welcome`'s members of my rooms. Apart from [`Roster::welcome`], as rooms left elsewhere
     /// are forgotten between the two and these lists replace whatever that left.
     pub(super) fn welcome_members(&mut self, members: &BTreeMap<String, Vec<String>>) {
         self.members = members.clone();

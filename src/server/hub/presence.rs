@@ -6,9 +6,10 @@
 //! announces a leave and a join. Registration is RAII: [`Directory::connect`] returns a
 //! [`Presence`] guard whose drop unregisters the connection, whatever ends the connection's task.
 //!
-//! The state, `People`, sits behind one std mutex in the [`Directory`]; its changes are methods
-//! of `People` so that the local paths here and the cluster ingress ([`super::remote`]) change it
-//! the same way, and announce what they decided only after the lock is released.
+//! The state, `Whereabouts` (who is online where), sits behind one std mutex in the
+//! [`Directory`]; its changes are methods of `Whereabouts` so that the local paths here and the
+//! cluster ingress ([`super::remote`]) change it the same way, and announce what they decided only
+//! after the lock is released.
 //!
 //! Every person's rooms here are a cache of the session's memberships, written only under the
 //! session's order lock (by `membership` and by a connection's registration), so it never
@@ -40,7 +41,7 @@ use crate::server::session::{nick, PersonId, SessionId};
 
 /// Who is online: each person, an index of their name keys, and each room's sorted list.
 #[derive(Debug)]
-pub(super) struct People {
+pub(super) struct Whereabouts {
     pub(super) persons: HashMap<PersonId, Person>,
     pub(super) by_key: HashMap<String, PersonId>,
     pub(super) rosters: Rosters,
@@ -173,14 +174,14 @@ impl Announce {
     }
 }
 
-/// Who is online, and what everyone is told of it: owns `People` and hands out [`Presence`]
+/// Who is online, and what everyone is told of it: owns `Whereabouts` and hands out [`Presence`]
 /// guards. It reaches the rooms only to announce, and the bus only to tell the other servers of
 /// this one's changes.
 #[derive(Debug)]
 pub struct Directory {
     /// A std mutex, held only for map updates, never across `.await`; frames are sent after it is
     /// released.
-    people: Mutex<People>,
+    people: Mutex<Whereabouts>,
     rooms: Arc<Registry>,
     bus: Bus,
     /// Of [`HubConfig`], only what presence uses: the rest is the rooms' and group commit's.
@@ -192,7 +193,7 @@ pub struct Directory {
 impl Directory {
     pub(super) fn new(config: &HubConfig, rooms: Arc<Registry>, bus: Bus) -> Self {
         Self {
-            people: Mutex::new(People::new(config.crowd)),
+            people: Mutex::new(Whereabouts::new(config.crowd)),
             rooms,
             bus,
             inbox_capacity: config.inbox_capacity,
@@ -201,7 +202,7 @@ impl Directory {
         }
     }
 
-    pub(super) fn people(&self) -> MutexGuard<'_, People> {
+    pub(super) fn people(&self) -> MutexGuard<'_, Whereabouts> {
         self.people.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -213,7 +214,7 @@ impl Directory {
         let announce = {
             let mut people = self.people();
             let crowd = people.crowd;
-            let People {
+            let Whereabouts {
                 persons,
                 by_key,
                 rosters,
@@ -567,7 +568,7 @@ impl Directory {
     }
 }
 
-impl People {
+impl Whereabouts {
     fn new(crowd: usize) -> Self {
         Self {
             persons: HashMap::new(),
