@@ -24,6 +24,7 @@
 //! - `server::session`: sessions and nickname claims, a bounded cache of the store's.
 //! - `server::membership`, `server::posting`: joining and leaving rooms, posting a message.
 //! - `server::store`: SQLite or PostgreSQL, the authority on everything that outlives a connection.
+//! - `server::files`: shared files (uploads, pictures, storage in a directory or an S3 bucket).
 //! - `server::bus`, `server::cluster`: several servers as one (Redis between them): what each
 //!   tells the others, and what each reads from the store when the bus lost it.
 //! - `server::limits`, `server::metrics`, `server::clock`, `server::state`.
@@ -34,6 +35,18 @@
 //! brings into `hub` and `session`, and `hub` publishes on `bus`. The page reaches into the server
 //! in one place, `ui::page_state` (server only), and the server uses the page's shell,
 //! routes and `ui::paths`.
+//!
+//! # The main types
+//! One concept each, none over 25 methods:
+//!
+//! | type | owns |
+//! |---|---|
+//! | `server::store::Store` | the pool; views per concept: `messages()`, `directs()`, `rooms()`, `people()`, `accounts()`, `moderation()`, `reads()`, `files()` |
+//! | `server::hub::Hub` | live rooms, group commit, the bus; `presence()` (`Directory`), `ingress()` (`Ingress`), `repair()` (`Repair`) |
+//! | `server::session::Sessions`, `SessionCache` | sessions through the store; the bounded cache |
+//! | `server::ws::Connection`, `Live` | one websocket's socket; its state as one value |
+//! | `server::files::Files`, `Storage` | uploads and their limits; a directory or an S3 bucket |
+//! | [`chat::Chat`] | the page's model: `Conversations`, `Timeline`, `Outbox`, `Roster`, `Reads`, `Typing`, `Attention` |
 //!
 //! The feature `ssr` builds the server, `hydrate` the wasm client; `cargo leptos` builds both.
 
