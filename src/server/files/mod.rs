@@ -161,8 +161,12 @@ impl Files {
     }
 
     /// Receives an upload's chunks into a temporary file, counting and hashing as they arrive;
-    /// refused as soon as it passes the size limit.
-    pub async fn receive<S, E>(&self, mut chunks: S) -> Result<Received, UploadError>
+    /// refused as soon as it passes the size limit (or the stream says it did: `too_large`).
+    pub async fn receive<S, E>(
+        &self,
+        mut chunks: S,
+        too_large: impl Fn(&E) -> bool,
+    ) -> Result<Received, UploadError>
     where
         S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -179,7 +183,15 @@ impl Files {
         let mut file = tokio::fs::File::create(&received.path).await?;
         let mut digest = Sha256::new();
         while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|err| UploadError::Broken(err.to_string()))?;
+            let chunk = chunk.map_err(|err| {
+                if too_large(&err) {
+                    UploadError::TooLarge {
+                        limit: self.config.max_upload_bytes,
+                    }
+                } else {
+                    UploadError::Broken(err.to_string())
+                }
+            })?;
             received.size += chunk.len() as u64;
             if received.size > self.config.max_upload_bytes {
                 return Err(UploadError::TooLarge {

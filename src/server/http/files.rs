@@ -212,8 +212,12 @@ pub async fn keep(
 ) -> Result<StoredFile, Refusal> {
     let files = &state.files;
     let given = field.file_name().unwrap_or("file").to_owned();
+    // The request's body limit may be what notices first.
+    let over = |err: &axum::extract::multipart::MultipartError| {
+        err.status() == StatusCode::PAYLOAD_TOO_LARGE
+    };
     let received = files
-        .receive(field)
+        .receive(field, over)
         .await
         .map_err(|err| upload_failed(&err))?;
     let kept = files

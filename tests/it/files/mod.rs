@@ -278,5 +278,6 @@ async fn an_upload_over_the_limit_is_refused_with_the_limit() {
     assert_eq!(signed_out.status, 401);
 }
 
+mod memory;
 mod messages;
 mod storage;
