@@ -25,9 +25,10 @@ pub mod repair;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
+use tungstenite::Utf8Bytes;
 
 use super::bus::redis::Inbound;
-use super::bus::{now_ms, Bus, Event, Received};
+use super::bus::{now_ms, Bus, Event, NodeId, Received};
 use super::hub::Hub;
 use super::metrics::Metrics;
 use super::session::{PersonId, SessionId, Sessions};
@@ -164,40 +165,58 @@ impl Cluster {
             bus.publish(&Event::Sync { node: Some(node) }, None);
         }
         match envelope.e {
-            Event::Message { room, seq } => {
+            event @ (Event::Message { .. }
+            | Event::Frame { .. }
+            | Event::Dm { .. }
+            | Event::Personal { .. }) => {
                 if let Some(frame) = frame {
-                    self.hub.ingress().message(&room, seq, frame);
+                    self.deliver(event, frame);
                 }
             }
-            Event::Frame { room } => {
-                if let Some(frame) = frame {
-                    self.hub.ingress().frame(&room, frame);
-                }
+            event
+            @ (Event::Session { .. } | Event::SignedOut { .. } | Event::Sanctioned { .. }) => {
+                self.on_person(repairs, event);
             }
+            event @ (Event::Online { .. }
+            | Event::Offline { .. }
+            | Event::Heartbeat { .. }
+            | Event::Sync { .. }
+            | Event::Snapshot { .. }
+            | Event::Down) => self.on_presence(bus, state, node, event, now),
+        }
+    }
+
+    /// Hands what another server sent its clients to the hub, for the clients here.
+    fn deliver(&self, event: Event, frame: Utf8Bytes) {
+        match event {
+            Event::Message { room, seq } => self.hub.ingress().message(&room, seq, frame),
+            Event::Frame { room } => self.hub.ingress().frame(&room, frame),
             Event::Dm {
                 id,
                 from,
                 to,
                 prev_from,
                 prev_to,
-            } => {
-                if let Some(frame) = frame {
-                    self.hub.ingress().direct(
-                        id,
-                        (PersonId::from_store(from), prev_from),
-                        (PersonId::from_store(to), prev_to),
-                        &frame,
-                    );
-                }
-            }
-            Event::Session { id } => repairs.refresh(PersonId::from_store(id)),
+            } => self.hub.ingress().direct(
+                id,
+                (PersonId::from_store(from), prev_from),
+                (PersonId::from_store(to), prev_to),
+                &frame,
+            ),
             Event::Personal { id } => {
-                if let Some(frame) = frame {
-                    self.hub
-                        .presence()
-                        .tell_person(PersonId::from_store(id), None, frame);
-                }
+                self.hub
+                    .presence()
+                    .tell_person(PersonId::from_store(id), None, frame);
             }
+            // `on_event` sends only the events that carry a frame here.
+            _ => {}
+        }
+    }
+
+    /// Another server changed a person's sessions: what is cached of them here follows.
+    fn on_person(&self, repairs: &Repairs, event: Event) {
+        match event {
+            Event::Session { id } => repairs.refresh(PersonId::from_store(id)),
             Event::SignedOut { id, sessions } => {
                 let id = PersonId::from_store(id);
                 let which: Vec<SessionId> =
@@ -217,6 +236,14 @@ impl Cluster {
                     self.hub.presence().close_session(id, &until, &reason);
                 }
             }
+            // `on_event` sends only the events about a person here.
+            _ => {}
+        }
+    }
+
+    /// Who is online on server `node`, and whether this server missed some of it.
+    fn on_presence(&self, bus: &Bus, state: &mut State, node: NodeId, event: Event, now: Instant) {
+        match event {
             Event::Online { v, person } => {
                 let heard = state.nodes.change(node, v, now);
                 if heard.ask {
@@ -252,6 +279,8 @@ impl Cluster {
                 }
             }
             Event::Down => state.nodes.leaving(node, now, self.config.leave_grace),
+            // `on_event` sends only the events about servers here.
+            _ => {}
         }
     }
 
