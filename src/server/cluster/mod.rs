@@ -177,12 +177,20 @@ impl Cluster {
             @ (Event::Session { .. } | Event::SignedOut { .. } | Event::Sanctioned { .. }) => {
                 self.on_person(repairs, event);
             }
-            event @ (Event::Online { .. }
-            | Event::Offline { .. }
-            | Event::Heartbeat { .. }
-            | Event::Sync { .. }
-            | Event::Snapshot { .. }
-            | Event::Down) => self.on_presence(bus, state, node, event, now),
+            event @ (Event::Online { .. } | Event::Offline { .. } | Event::Snapshot { .. }) => {
+                self.on_people(bus, state, node, event, now);
+            }
+            Event::Heartbeat { v } => {
+                if state.nodes.heartbeat(node, v, now) {
+                    bus.publish(&Event::Sync { node: Some(node) }, None);
+                }
+            }
+            Event::Sync { node: asked } => {
+                if asked.is_none_or(|asked| asked == bus.node()) {
+                    self.hub.ingress().publish_people(SNAPSHOT_PART);
+                }
+            }
+            Event::Down => state.nodes.leaving(node, now, self.config.leave_grace),
         }
     }
 
@@ -241,8 +249,9 @@ impl Cluster {
         }
     }
 
-    /// Who is online on server `node`, and whether this server missed some of it.
-    fn on_presence(&self, bus: &Bus, state: &mut State, node: NodeId, event: Event, now: Instant) {
+    /// Who is online on server `node` changed; if this server missed a change before, it asks
+    /// for a snapshot.
+    fn on_people(&self, bus: &Bus, state: &mut State, node: NodeId, event: Event, now: Instant) {
         match event {
             Event::Online { v, person } => {
                 let heard = state.nodes.change(node, v, now);
@@ -258,16 +267,6 @@ impl Cluster {
                 }
                 self.hub.ingress().offline(node, id);
             }
-            Event::Heartbeat { v } => {
-                if state.nodes.heartbeat(node, v, now) {
-                    bus.publish(&Event::Sync { node: Some(node) }, None);
-                }
-            }
-            Event::Sync { node: asked } => {
-                if asked.is_none_or(|asked| asked == bus.node()) {
-                    self.hub.ingress().publish_people(SNAPSHOT_PART);
-                }
-            }
             Event::Snapshot {
                 v,
                 part,
@@ -278,8 +277,7 @@ impl Cluster {
                     self.hub.ingress().snapshot(node, &all);
                 }
             }
-            Event::Down => state.nodes.leaving(node, now, self.config.leave_grace),
-            // `on_event` sends only the events about servers here.
+            // `on_event` sends only these three here.
             _ => {}
         }
     }
