@@ -111,212 +111,248 @@ pub async fn run(command: AdminCommand, store: &StoreConfig) -> Result<String, A
     result
 }
 
+/// One function per command; each returns what to print. `now` is read once, so that everything
+/// one command writes carries the same time.
 async fn execute(command: AdminCommand, store: &Store) -> Result<String, AdminError> {
     let now = now_rfc3339();
-    let mut out = String::new();
+    let now = now.as_str();
     match command {
         AdminCommand::ModeratorLink { url, valid_for } => {
-            let (token, digest) = token::generate();
-            let expires = rfc3339_in(valid_for);
-            store
-                .moderation()
-                .create_moderator_link(&token::hex(&digest), &now, &expires)
-                .await?;
-            let _ = writeln!(out, "{}/moderator/{token}", url.trim_end_matches('/'));
-            let _ = writeln!(
-                out,
-                "Open it once, in the browser that should moderate (after picking a nickname \
-                 there). It works until {expires}."
-            );
+            moderator_link(store, &url, valid_for, now).await
         }
         AdminCommand::Invite {
             url,
             uses,
             valid_for,
-        } => {
-            let (token, digest) = token::generate();
-            let expires = rfc3339_in(valid_for);
-            store
-                .accounts()
-                .create_invite(&token::hex(&digest), ADMIN, uses, (&now, &expires))
-                .await?;
-            // The link last, where scripts look for it.
-            let _ = writeln!(
-                out,
-                "This link lets {uses} new {} pick a name here, until {expires}:",
-                if uses == 1 { "person" } else { "people" }
-            );
-            let _ = writeln!(out, "{}/invite/{token}", url.trim_end_matches('/'));
+        } => invite(store, &url, uses, valid_for, now).await,
+        AdminCommand::Moderators => moderators(store).await,
+        AdminCommand::RevokeModerator { nick: name } => revoke_moderator(store, &name, now).await,
+        AdminCommand::Bans { mutes } => bans(store, mutes, now).await,
+        AdminCommand::LiftBan { who } => lift(store, SanctionKind::Ban, &who, now).await,
+        AdminCommand::LiftMute { who } => lift(store, SanctionKind::Mute, &who, now).await,
+        AdminCommand::Rooms { empty } => rooms(store, empty).await,
+        AdminCommand::DeleteRoom { rooms } => delete_rooms(store, rooms, now).await,
+        AdminCommand::Bot { name } => bot(store, &name, now).await,
+        AdminCommand::BotToken { name } => bot_token(store, &name, now).await,
+        AdminCommand::RevokeBot { name } => revoke_bot(store, &name, now).await,
+        AdminCommand::Audit { limit } => audit(store, limit).await,
+    }
+}
+
+async fn moderator_link(
+    store: &Store,
+    url: &str,
+    valid_for: Duration,
+    now: &str,
+) -> Result<String, AdminError> {
+    let (token, digest) = token::generate();
+    let expires = rfc3339_in(valid_for);
+    store
+        .moderation()
+        .create_moderator_link(&token::hex(&digest), now, &expires)
+        .await?;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}/moderator/{token}", url.trim_end_matches('/'));
+    let _ = writeln!(
+        out,
+        "Open it once, in the browser that should moderate (after picking a nickname \
+         there). It works until {expires}."
+    );
+    Ok(out)
+}
+
+async fn invite(
+    store: &Store,
+    url: &str,
+    uses: u32,
+    valid_for: Duration,
+    now: &str,
+) -> Result<String, AdminError> {
+    let (token, digest) = token::generate();
+    let expires = rfc3339_in(valid_for);
+    store
+        .accounts()
+        .create_invite(&token::hex(&digest), ADMIN, uses, (now, &expires))
+        .await?;
+    let mut out = String::new();
+    // The link last, where scripts look for it.
+    let _ = writeln!(
+        out,
+        "This link lets {uses} new {} pick a name here, until {expires}:",
+        if uses == 1 { "person" } else { "people" }
+    );
+    let _ = writeln!(out, "{}/invite/{token}", url.trim_end_matches('/'));
+    Ok(out)
+}
+
+async fn moderators(store: &Store) -> Result<String, AdminError> {
+    let moderators = store.moderation().moderators().await?;
+    let mut out = String::new();
+    if moderators.is_empty() {
+        out.push_str("No moderators. Make one with `chinwag admin moderator-link`.\n");
+    }
+    for m in moderators {
+        let _ = writeln!(
+            out,
+            "{}\t(last seen {})",
+            shown(&m.nick),
+            shown(&m.last_seen)
+        );
+    }
+    Ok(out)
+}
+
+async fn revoke_moderator(store: &Store, name: &str, now: &str) -> Result<String, AdminError> {
+    let key = nick::key(name.trim());
+    let revoked = store
+        .moderation()
+        .revoke_moderator(&key, ADMIN, now)
+        .await?;
+    if revoked.is_empty() {
+        return Err(AdminError::Refused(format!("{name} is not a moderator")));
+    }
+    Ok(format!("{name} is no longer a moderator.\n"))
+}
+
+async fn bans(store: &Store, mutes: bool, now: &str) -> Result<String, AdminError> {
+    let kind = if mutes {
+        SanctionKind::Mute
+    } else {
+        SanctionKind::Ban
+    };
+    let list = store.moderation().sanctions_in_force(kind, now).await?;
+    let mut out = String::new();
+    if list.is_empty() {
+        let _ = writeln!(out, "No {}s in force.", kind.as_str());
+    }
+    for s in list {
+        let _ = writeln!(
+            out,
+            "#{}\t{}\tuntil {}\tby {}\t{}",
+            s.id,
+            shown(&s.nick),
+            shown(&s.until),
+            shown(&s.by),
+            shown(&s.reason)
+        );
+    }
+    Ok(out)
+}
+
+async fn rooms(store: &Store, empty: bool) -> Result<String, AdminError> {
+    let rooms = store.rooms().all().await?;
+    let rooms: Vec<_> = rooms
+        .into_iter()
+        .filter(|r| !empty || r.members == 0)
+        .collect();
+    let mut out = String::new();
+    if rooms.is_empty() {
+        out.push_str("No rooms besides general.\n");
+    }
+    for r in rooms {
+        let _ = writeln!(
+            out,
+            "{}\t{} member(s)\t{} entries\tlast active {}\tcreated from {}",
+            r.name,
+            r.members,
+            r.last_seq,
+            shown(&r.last_active),
+            r.created_from.as_deref().map_or("-".to_owned(), shown)
+        );
+    }
+    Ok(out)
+}
+
+async fn delete_rooms(store: &Store, rooms: Vec<String>, now: &str) -> Result<String, AdminError> {
+    let mut out = String::new();
+    for room in rooms {
+        let room = room.trim().trim_start_matches('#').to_owned();
+        if !store.rooms().delete_room(&room).await? {
+            let _ = writeln!(out, "No room {}.", shown(&room));
+            continue;
         }
-        AdminCommand::Moderators => {
-            let moderators = store.moderation().moderators().await?;
-            if moderators.is_empty() {
-                out.push_str("No moderators. Make one with `chinwag admin moderator-link`.\n");
-            }
-            for m in moderators {
-                let _ = writeln!(
-                    out,
-                    "{}\t(last seen {})",
-                    shown(&m.nick),
-                    shown(&m.last_seen)
-                );
-            }
-        }
-        AdminCommand::RevokeModerator { nick: name } => {
-            let key = nick::key(name.trim());
-            let revoked = store
-                .moderation()
-                .revoke_moderator(&key, ADMIN, &now)
-                .await?;
-            if revoked.is_empty() {
-                return Err(AdminError::Refused(format!("{name} is not a moderator")));
-            }
-            let _ = writeln!(out, "{name} is no longer a moderator.");
-        }
-        AdminCommand::Bans { mutes } => {
-            let kind = if mutes {
-                SanctionKind::Mute
-            } else {
-                SanctionKind::Ban
-            };
-            let list = store.moderation().sanctions_in_force(kind, &now).await?;
-            if list.is_empty() {
-                let _ = writeln!(out, "No {}s in force.", kind.as_str());
-            }
-            for s in list {
-                let _ = writeln!(
-                    out,
-                    "#{}\t{}\tuntil {}\tby {}\t{}",
-                    s.id,
-                    shown(&s.nick),
-                    shown(&s.until),
-                    shown(&s.by),
-                    shown(&s.reason)
-                );
-            }
-        }
-        AdminCommand::LiftBan { who } => {
-            out = lift(store, SanctionKind::Ban, &who, &now).await?;
-        }
-        AdminCommand::LiftMute { who } => {
-            out = lift(store, SanctionKind::Mute, &who, &now).await?;
-        }
-        AdminCommand::Rooms { empty } => {
-            let rooms = store.rooms().all().await?;
-            let rooms: Vec<_> = rooms
-                .into_iter()
-                .filter(|r| !empty || r.members == 0)
-                .collect();
-            if rooms.is_empty() {
-                out.push_str("No rooms besides general.\n");
-            }
-            for r in rooms {
-                let _ = writeln!(
-                    out,
-                    "{}\t{} member(s)\t{} entries\tlast active {}\tcreated from {}",
-                    r.name,
-                    r.members,
-                    r.last_seq,
-                    shown(&r.last_active),
-                    r.created_from.as_deref().map_or("-".to_owned(), shown)
-                );
-            }
-        }
-        AdminCommand::DeleteRoom { rooms } => {
-            for room in rooms {
-                let room = room.trim().trim_start_matches('#').to_owned();
-                if !store.rooms().delete_room(&room).await? {
-                    let _ = writeln!(out, "No room {}.", shown(&room));
-                    continue;
-                }
-                event(store, "room_deleted", &room, "", &now).await?;
-                let _ = writeln!(out, "Deleted #{room}, with its messages.");
-            }
-        }
-        AdminCommand::Bot { name } => {
-            let name = nick::normalize(&name).map_err(|err| {
-                AdminError::Refused(format!("bot name {name:?}: {}", err.message))
-            })?;
-            let (token, digest) = token::generate();
-            match store
-                .moderation()
-                .create_bot(&token::hex(&digest), &name.display, &name.key, &now)
-                .await?
-            {
-                BotOutcome::Created(_) => {
-                    let _ = writeln!(out, "{token}");
-                    let _ = writeln!(
-                        out,
-                        "The bot {} connects with {{\"type\":\"hello\",\"session\":\"<this \
-                         token>\"}}; keep the token secret. Its name is its own for good.",
-                        name.display
-                    );
-                }
-                BotOutcome::NameTaken => {
-                    return Err(AdminError::Refused(format!(
-                        "the name {} is in use; pick another",
-                        name.display
-                    )))
-                }
-            }
-        }
-        AdminCommand::BotToken { name } => {
-            let (token, digest) = token::generate();
-            let key = nick::key(name.trim());
-            let Some((id, old)) = store
-                .moderation()
-                .rotate_bot_token(&key, &token::hex(&digest), &now)
-                .await?
-            else {
-                return Err(AdminError::Refused(format!(
-                    "no bot is called {}",
-                    shown(&name)
-                )));
-            };
-            let old: Vec<String> = old.iter().map(i64::to_string).collect();
-            event(
-                store,
-                "sessions_revoked",
-                &id.to_string(),
-                &old.join(","),
-                &now,
-            )
-            .await?;
-            let _ = writeln!(out, "{token}");
-            let _ = writeln!(
-                out,
-                "The bot's old token no longer works; its connections are closed."
-            );
-        }
-        AdminCommand::RevokeBot { name } => {
-            let key = nick::key(name.trim());
-            let Some(id) = store.moderation().bot_named(&key).await? else {
-                return Err(AdminError::Refused(format!(
-                    "no bot is called {}",
-                    shown(&name)
-                )));
-            };
-            store.accounts().delete_person(id, true, &now).await?;
-            event(store, "person_deleted", &id.to_string(), "", &now).await?;
-            let _ = writeln!(
-                out,
-                "Deleted the bot {}; its token no longer works.",
-                shown(&name)
-            );
-        }
-        AdminCommand::Audit { limit } => {
-            for e in store.moderation().audit_log(None, limit).await? {
-                let _ = writeln!(
-                    out,
-                    "{}\t{}\t{}\t{}\t{}",
-                    shown(&e.at),
-                    shown(&e.by),
-                    shown(&e.action),
-                    shown(&e.target),
-                    shown(&e.detail)
-                );
-            }
-        }
+        event(store, "room_deleted", &room, "", now).await?;
+        let _ = writeln!(out, "Deleted #{room}, with its messages.");
+    }
+    Ok(out)
+}
+
+async fn bot(store: &Store, name: &str, now: &str) -> Result<String, AdminError> {
+    let name = nick::normalize(name)
+        .map_err(|err| AdminError::Refused(format!("bot name {name:?}: {}", err.message)))?;
+    let (token, digest) = token::generate();
+    match store
+        .moderation()
+        .create_bot(&token::hex(&digest), &name.display, &name.key, now)
+        .await?
+    {
+        BotOutcome::Created(_) => Ok(format!(
+            "{token}\nThe bot {} connects with {{\"type\":\"hello\",\"session\":\"<this \
+             token>\"}}; keep the token secret. Its name is its own for good.\n",
+            name.display
+        )),
+        BotOutcome::NameTaken => Err(AdminError::Refused(format!(
+            "the name {} is in use; pick another",
+            name.display
+        ))),
+    }
+}
+
+async fn bot_token(store: &Store, name: &str, now: &str) -> Result<String, AdminError> {
+    let (token, digest) = token::generate();
+    let key = nick::key(name.trim());
+    let Some((id, old)) = store
+        .moderation()
+        .rotate_bot_token(&key, &token::hex(&digest), now)
+        .await?
+    else {
+        return Err(AdminError::Refused(format!(
+            "no bot is called {}",
+            shown(name)
+        )));
+    };
+    let old: Vec<String> = old.iter().map(i64::to_string).collect();
+    event(
+        store,
+        "sessions_revoked",
+        &id.to_string(),
+        &old.join(","),
+        now,
+    )
+    .await?;
+    Ok(format!(
+        "{token}\nThe bot's old token no longer works; its connections are closed.\n"
+    ))
+}
+
+async fn revoke_bot(store: &Store, name: &str, now: &str) -> Result<String, AdminError> {
+    let key = nick::key(name.trim());
+    let Some(id) = store.moderation().bot_named(&key).await? else {
+        return Err(AdminError::Refused(format!(
+            "no bot is called {}",
+            shown(name)
+        )));
+    };
+    store.accounts().delete_person(id, true, now).await?;
+    event(store, "person_deleted", &id.to_string(), "", now).await?;
+    Ok(format!(
+        "Deleted the bot {}; its token no longer works.\n",
+        shown(name)
+    ))
+}
+
+async fn audit(store: &Store, limit: u32) -> Result<String, AdminError> {
+    let mut out = String::new();
+    for e in store.moderation().audit_log(None, limit).await? {
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}",
+            shown(&e.at),
+            shown(&e.by),
+            shown(&e.action),
+            shown(&e.target),
+            shown(&e.detail)
+        );
     }
     Ok(out)
 }

@@ -97,83 +97,23 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 /// Does what an operator's change means for this server's clients.
 async fn act_on(state: &AppState, event: AdminEvent) {
     match event.kind.as_str() {
-        "room_deleted" => {
-            let room = event.subject;
-            for session in state.sessions.cache().cached_in(&room) {
-                let _order = session.in_order().await;
-                session.remove_room(&room);
-                if session.connections() > 0 {
-                    let origin = state.hub.connection_id();
-                    state
-                        .hub
-                        .presence()
-                        .membership(session.id, &room, false, origin);
-                }
-            }
-            tracing::info!(room, "a room was deleted by the operator");
-        }
+        "room_deleted" => room_deleted(state, event.subject).await,
         kind @ ("mute_lifted" | "ban_lifted") => {
-            let Ok(id) = event.subject.parse::<i64>() else {
-                return;
-            };
-            let ban = kind == "ban_lifted";
-            state.sessions.cache().lifted(PersonId::from_store(id), ban);
-            let lifted = ServerMsg::Moderated {
-                action: if ban { "unbanned" } else { "unmuted" }.to_owned(),
-                nick: event.detail,
-                by: "chinwag admin".to_owned(),
-                until: now_rfc3339(),
-                reason: String::new(),
-                reply_to: None,
-            };
-            // Every server reads the event: each tells its own clients.
-            state
-                .hub
-                .broadcast(GENERAL, state.hub.connection_id(), &lifted);
+            if let Some(id) = person(&event.subject) {
+                lifted(state, id, kind == "ban_lifted", event.detail);
+            }
         }
         "signed_out" => {
             // A person signed devices out on another server (whose bus event may have been lost).
-            let Ok(id) = event.subject.parse::<i64>() else {
-                return;
-            };
-            let id = PersonId::from_store(id);
-            let which: Vec<SessionId> = event
-                .detail
-                .split(',')
-                .filter_map(|s| s.parse().ok())
-                .map(SessionId::from_store)
-                .collect();
-            state.sessions.cache().forget_sessions(id, &which);
-            state.hub.presence().end_signed_out(id, &which);
+            if let Some(id) = person(&event.subject) {
+                let which = sessions_in(&event.detail);
+                state.sessions.cache().forget_sessions(id, &which);
+                state.hub.presence().end_signed_out(id, &which);
+            }
         }
         kind @ ("sessions_revoked" | "person_deleted") => {
-            let Ok(id) = event.subject.parse::<i64>() else {
-                return;
-            };
-            let id = PersonId::from_store(id);
-            let which: Vec<SessionId> = event
-                .detail
-                .split(',')
-                .filter_map(|s| s.parse().ok())
-                .map(SessionId::from_store)
-                .collect();
-            let message = "this session's token no longer works";
-            if kind == "person_deleted" {
-                state.sessions.cache().forget_person(id);
-                state.hub.presence().end_sessions(
-                    id,
-                    None,
-                    ErrorCode::BadSession,
-                    (message, "session revoked"),
-                );
-            } else {
-                state.sessions.cache().forget_sessions(id, &which);
-                state.hub.presence().end_sessions(
-                    id,
-                    Some(&which),
-                    ErrorCode::BadSession,
-                    (message, "session revoked"),
-                );
+            if let Some(id) = person(&event.subject) {
+                revoked(state, id, &event.detail, kind == "person_deleted");
             }
         }
         other => tracing::debug!(
@@ -181,6 +121,77 @@ async fn act_on(state: &AppState, event: AdminEvent) {
             "an operator's change this server does not know"
         ),
     }
+}
+
+/// The person an event is about.
+fn person(subject: &str) -> Option<PersonId> {
+    subject.parse::<i64>().ok().map(PersonId::from_store)
+}
+
+/// The room's members here are told they left it.
+async fn room_deleted(state: &AppState, room: String) {
+    for session in state.sessions.cache().cached_in(&room) {
+        let _order = session.in_order().await;
+        session.remove_room(&room);
+        if session.connections() > 0 {
+            let origin = state.hub.connection_id();
+            state
+                .hub
+                .presence()
+                .membership(session.id, &room, false, origin);
+        }
+    }
+    tracing::info!(room, "a room was deleted by the operator");
+}
+
+/// A mute or ban on `id` (named `nick`) was lifted: the cache forgets it, and everyone is told.
+fn lifted(state: &AppState, id: PersonId, ban: bool, nick: String) {
+    state.sessions.cache().lifted(id, ban);
+    let lifted = ServerMsg::Moderated {
+        action: if ban { "unbanned" } else { "unmuted" }.to_owned(),
+        nick,
+        by: "chinwag admin".to_owned(),
+        until: now_rfc3339(),
+        reason: String::new(),
+        reply_to: None,
+    };
+    // Every server reads the event: each tells its own clients.
+    state
+        .hub
+        .broadcast(GENERAL, state.hub.connection_id(), &lifted);
+}
+
+/// Closes the connections here of `id`'s sessions in `detail` (all of them if the person was
+/// deleted): their tokens no longer work.
+fn revoked(state: &AppState, id: PersonId, detail: &str, person_deleted: bool) {
+    let which = sessions_in(detail);
+    let message = "this session's token no longer works";
+    if person_deleted {
+        state.sessions.cache().forget_person(id);
+        state.hub.presence().end_sessions(
+            id,
+            None,
+            ErrorCode::BadSession,
+            (message, "session revoked"),
+        );
+    } else {
+        state.sessions.cache().forget_sessions(id, &which);
+        state.hub.presence().end_sessions(
+            id,
+            Some(&which),
+            ErrorCode::BadSession,
+            (message, "session revoked"),
+        );
+    }
+}
+
+/// The sessions an event's detail lists (ids separated by commas).
+fn sessions_in(detail: &str) -> Vec<SessionId> {
+    detail
+        .split(',')
+        .filter_map(|s| s.parse().ok())
+        .map(SessionId::from_store)
+        .collect()
 }
 
 /// Gives memory freed since the last time back to the system. glibc keeps what is freed in its

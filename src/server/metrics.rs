@@ -36,9 +36,19 @@ pub struct Metrics {
     inner: Arc<Inner>,
 }
 
+/// The metrics, in groups that each register their own, in the order `/metrics` lists them.
 #[derive(Debug)]
 struct Inner {
     registry: Registry,
+    traffic: Traffic,
+    held: Held,
+    cluster: Cluster,
+    files: Files,
+}
+
+/// Websockets, what crosses them, and the store commits behind them.
+#[derive(Debug)]
+struct Traffic {
     connections: Gauge,
     frames_in: Counter,
     frames_out: Counter,
@@ -46,9 +56,19 @@ struct Inner {
     refused: Family<ReasonLabel, Counter>,
     lagged: Counter,
     store_seconds: Histogram,
+}
+
+/// What the server holds in memory, set before each scrape.
+#[derive(Debug)]
+struct Held {
     rooms_live: Gauge,
     sessions_cached: Gauge,
     people_online: Gauge,
+}
+
+/// The bus between several servers, and what was repaired from the store when it failed.
+#[derive(Debug)]
+struct Cluster {
     bus_up: Gauge,
     bus_published: Counter,
     bus_received: Counter,
@@ -56,6 +76,10 @@ struct Inner {
     bus_lag: Histogram,
     repaired: Family<ReasonLabel, Counter>,
     cluster_nodes: Gauge,
+}
+
+#[derive(Debug)]
+struct Files {
     uploads: Counter,
     upload_bytes: Counter,
 }
@@ -66,9 +90,8 @@ impl Default for Metrics {
     }
 }
 
-impl Metrics {
-    pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("chinwag");
+impl Traffic {
+    fn register(registry: &mut Registry) -> Self {
         let connections = Gauge::default();
         registry.register("connections", "Open websockets", connections.clone());
         let frames_in = Counter::default();
@@ -96,6 +119,20 @@ impl Metrics {
             "Time to commit one batch of messages (room or private) to the store",
             store_seconds.clone(),
         );
+        Self {
+            connections,
+            frames_in,
+            frames_out,
+            errors,
+            refused,
+            lagged,
+            store_seconds,
+        }
+    }
+}
+
+impl Held {
+    fn register(registry: &mut Registry) -> Self {
         let rooms_live = Gauge::default();
         registry.register(
             "rooms_live",
@@ -114,6 +151,16 @@ impl Metrics {
             "People with a connection here (or within the leave grace)",
             people_online.clone(),
         );
+        Self {
+            rooms_live,
+            sessions_cached,
+            people_online,
+        }
+    }
+}
+
+impl Cluster {
+    fn register(registry: &mut Registry) -> Self {
         let bus_up = Gauge::default();
         registry.register(
             "bus_up",
@@ -158,6 +205,20 @@ impl Metrics {
             "Servers this one hears from, itself included",
             cluster_nodes.clone(),
         );
+        Self {
+            bus_up,
+            bus_published,
+            bus_received,
+            bus_dropped,
+            bus_lag,
+            repaired,
+            cluster_nodes,
+        }
+    }
+}
+
+impl Files {
+    fn register(registry: &mut Registry) -> Self {
         let uploads = Counter::default();
         registry.register("uploads", "Files uploaded and kept", uploads.clone());
         let upload_bytes = Counter::default();
@@ -167,55 +228,55 @@ impl Metrics {
             upload_bytes.clone(),
         );
         Self {
+            uploads,
+            upload_bytes,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("chinwag");
+        let traffic = Traffic::register(&mut registry);
+        let held = Held::register(&mut registry);
+        let cluster = Cluster::register(&mut registry);
+        let files = Files::register(&mut registry);
+        Self {
             inner: Arc::new(Inner {
                 registry,
-                connections,
-                frames_in,
-                frames_out,
-                errors,
-                refused,
-                lagged,
-                store_seconds,
-                rooms_live,
-                sessions_cached,
-                people_online,
-                bus_up,
-                bus_published,
-                bus_received,
-                bus_dropped,
-                bus_lag,
-                repaired,
-                cluster_nodes,
-                uploads,
-                upload_bytes,
+                traffic,
+                held,
+                cluster,
+                files,
             }),
         }
     }
 
     /// A file was uploaded and kept.
     pub fn uploaded(&self, bytes: u64) {
-        self.inner.uploads.inc();
-        self.inner.upload_bytes.inc_by(bytes);
+        self.inner.files.uploads.inc();
+        self.inner.files.upload_bytes.inc_by(bytes);
     }
 
     pub fn connection_opened(&self) {
-        self.inner.connections.inc();
+        self.inner.traffic.connections.inc();
     }
 
     pub fn connection_closed(&self) {
-        self.inner.connections.dec();
+        self.inner.traffic.connections.dec();
     }
 
     pub fn frame_in(&self) {
-        self.inner.frames_in.inc();
+        self.inner.traffic.frames_in.inc();
     }
 
     pub fn frame_out(&self) {
-        self.inner.frames_out.inc();
+        self.inner.traffic.frames_out.inc();
     }
 
     pub fn error(&self, code: ErrorCode) {
         self.inner
+            .traffic
             .errors
             .get_or_create(&CodeLabel {
                 code: code.as_str(),
@@ -225,51 +286,53 @@ impl Metrics {
 
     pub fn refused(&self, reason: &'static str) {
         self.inner
+            .traffic
             .refused
             .get_or_create(&ReasonLabel { reason })
             .inc();
     }
 
     pub fn lagged(&self) {
-        self.inner.lagged.inc();
+        self.inner.traffic.lagged.inc();
     }
 
     pub fn store_commit(&self, seconds: f64) {
-        self.inner.store_seconds.observe(seconds);
+        self.inner.traffic.store_seconds.observe(seconds);
     }
 
     /// Records what the server holds in memory, before a scrape.
     pub fn holding(&self, rooms: usize, sessions: usize, people: usize) {
         let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        self.inner.rooms_live.set(gauge(rooms));
-        self.inner.sessions_cached.set(gauge(sessions));
-        self.inner.people_online.set(gauge(people));
+        self.inner.held.rooms_live.set(gauge(rooms));
+        self.inner.held.sessions_cached.set(gauge(sessions));
+        self.inner.held.people_online.set(gauge(people));
     }
 
     pub fn bus_up(&self, up: bool) {
-        self.inner.bus_up.set(i64::from(up));
+        self.inner.cluster.bus_up.set(i64::from(up));
     }
 
     pub fn bus_published(&self, n: u64) {
-        self.inner.bus_published.inc_by(n);
+        self.inner.cluster.bus_published.inc_by(n);
     }
 
     pub fn bus_received(&self) {
-        self.inner.bus_received.inc();
+        self.inner.cluster.bus_received.inc();
     }
 
     pub fn bus_dropped(&self, n: u64) {
         if n > 0 {
-            self.inner.bus_dropped.inc_by(n);
+            self.inner.cluster.bus_dropped.inc_by(n);
         }
     }
 
     pub fn bus_lag(&self, seconds: f64) {
-        self.inner.bus_lag.observe(seconds);
+        self.inner.cluster.bus_lag.observe(seconds);
     }
 
     pub fn repaired(&self, reason: &'static str, n: u64) {
         self.inner
+            .cluster
             .repaired
             .get_or_create(&ReasonLabel { reason })
             .inc_by(n);
@@ -277,6 +340,7 @@ impl Metrics {
 
     pub fn cluster_nodes(&self, n: usize) {
         self.inner
+            .cluster
             .cluster_nodes
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }

@@ -59,7 +59,7 @@ use std::time::Duration;
 
 use leptos::config::{get_configuration, LeptosOptions};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use config::{LogFormat, ServerConfig};
 use hub::Hub;
@@ -128,19 +128,7 @@ pub async fn serve(
         store.clone(),
     );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (bus, inbound) = match &config.cluster {
-        None => (bus::Bus::local(), None),
-        Some(cluster) => {
-            let node: bus::NodeId = rand::random();
-            let (link, inbound) = bus::redis::Link::start(
-                &cluster.redis_url,
-                format!("{}:events", cluster.prefix),
-                metrics.clone(),
-            )?;
-            tracing::info!(node, "one of several servers, linked through Redis");
-            (bus::Bus::shared(node, link), Some(inbound))
-        }
-    };
+    let (bus, inbound) = link(config.cluster.as_ref(), &metrics)?;
     let hub = Hub::new(config.hub, Arc::new(store.clone()), metrics.clone(), bus);
     let cluster_task = match (config.cluster, inbound) {
         (Some(settings), Some(inbound)) => Some(
@@ -155,31 +143,8 @@ pub async fn serve(
         ),
         _ => None,
     };
-    let mut limits = config.limits;
-    if let Some(budget) = limits::files::budget(net::accept::BUSY_SLOTS) {
-        if limits::files::apply(&mut limits, budget) {
-            tracing::info!(
-                file_limit = budget.limit,
-                tcp = limits.max_http_connections,
-                websockets = limits.max_connections,
-                "connection caps lowered to what the file limit allows"
-            );
-        }
-    }
-    let limits = Arc::new(limits);
+    let limits = Arc::new(within_file_limit(config.limits));
     let proxies = net::proxy::TrustedProxies::new(config.http.trusted_proxies.clone());
-    let passkeys = match &config.http.public_url {
-        Some(url) => accounts::passkeys::Passkeys::new(url, false),
-        // Without a public address, this machine's: passkeys work on http://localhost, on any
-        // port (a development server behind `cargo leptos watch`'s proxy too).
-        None => {
-            let port = listener.local_addr().map(|a| a.port()).unwrap_or(3000);
-            match url::Url::parse(&format!("http://localhost:{port}")) {
-                Ok(url) => accounts::passkeys::Passkeys::new(&url, true),
-                Err(_) => accounts::passkeys::Passkeys::off(),
-            }
-        }
-    };
     let state = AppState {
         leptos_options,
         hub,
@@ -189,8 +154,8 @@ pub async fn serve(
         connections: ConnectionLimits::new(limits.max_connections_per_ip, limits.max_connections),
         addresses: Arc::new(AddressLimits::new(&limits)),
         limits: Arc::clone(&limits),
+        passkeys: passkeys(config.http.public_url.as_ref(), &listener),
         http: Arc::new(config.http),
-        passkeys,
         files,
         shutdown: shutdown_rx.clone(),
     };
@@ -201,33 +166,14 @@ pub async fn serve(
         shutdown_rx.clone(),
     ));
     if let Some(addr) = state.http.metrics_addr {
-        let metrics_listener =
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| StartError::Listen {
-                    addr: addr.to_string(),
-                    source,
-                })?;
-        let router = http::ops::metrics_router(state.clone());
-        let mut shutdown = shutdown_rx.clone();
-        tokio::spawn(async move {
-            let stop = async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            };
-            let served = axum::serve(metrics_listener, router)
-                .with_graceful_shutdown(stop)
-                .await;
-            if let Err(err) = served {
-                tracing::error!(%err, "the metrics listener failed");
-            }
-        });
+        serve_metrics(addr, &state, shutdown_rx.clone()).await?;
     }
     let listen = net::accept::Listen {
         listener,
         app: http::router(state.clone()),
         busy: http::busy_router(state.clone()),
         proxies,
-        metrics: metrics.clone(),
+        metrics,
         caps: ConnectionLimits::new(
             limits.max_http_connections_per_ip,
             limits.max_http_connections,
@@ -235,14 +181,112 @@ pub async fn serve(
         new_connections: Arc::clone(&state.addresses.connections),
     };
     drop(state);
-    let signal_tx = shutdown_tx.clone();
-    let stop = async move {
-        stop.await;
-        tracing::info!("shutting down: closing websockets with 1012");
-        // Nobody listening only means no connection is open.
-        let _ = signal_tx.send(true);
-    };
+    let stop = tell_connections(stop, shutdown_tx.clone());
     net::accept::serve(listen, &limits, stop, DRAIN_TIMEOUT).await;
+    drain(shutdown_tx, shutdown_rx).await;
+    maintenance.abort();
+    if let Some(task) = cluster_task {
+        // It says goodbye to the other servers as it ends.
+        let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+    }
+    close(&sessions, store).await;
+    Ok(())
+}
+
+/// `stop`, then every connection told to close (1012) through `shutdown`.
+async fn tell_connections(stop: impl Future<Output = ()>, shutdown: watch::Sender<bool>) {
+    stop.await;
+    tracing::info!("shutting down: closing websockets with 1012");
+    // Nobody listening only means no connection is open.
+    let _ = shutdown.send(true);
+}
+
+async fn close(sessions: &Sessions, store: Store) {
+    // The last word on who was connected: the hold of their names starts now.
+    if let Err(err) = sessions.refresh().await {
+        tracing::warn!(%err, "recording live sessions at shutdown failed");
+    }
+    store.close().await;
+}
+
+/// The bus to the other servers, with what they send, when this server is one of several; else
+/// a bus that only reaches this server.
+fn link(
+    cluster: Option<&config::BusConfig>,
+    metrics: &Metrics,
+) -> Result<(bus::Bus, Option<mpsc::Receiver<bus::redis::Inbound>>), StartError> {
+    let Some(cluster) = cluster else {
+        return Ok((bus::Bus::local(), None));
+    };
+    let node: bus::NodeId = rand::random();
+    let (link, inbound) = bus::redis::Link::start(
+        &cluster.redis_url,
+        format!("{}:events", cluster.prefix),
+        metrics.clone(),
+    )?;
+    tracing::info!(node, "one of several servers, linked through Redis");
+    Ok((bus::Bus::shared(node, link), Some(inbound)))
+}
+
+/// The configured limits, with the connection caps lowered if the process's open-file limit
+/// could not hold that many connections.
+fn within_file_limit(mut limits: limits::Limits) -> limits::Limits {
+    if let Some(budget) = limits::files::budget(net::accept::BUSY_SLOTS) {
+        if limits::files::apply(&mut limits, budget) {
+            tracing::info!(
+                file_limit = budget.limit,
+                tcp = limits.max_http_connections,
+                websockets = limits.max_connections,
+                "connection caps lowered to what the file limit allows"
+            );
+        }
+    }
+    limits
+}
+
+/// Passkeys bound to the public address, if one is set.
+fn passkeys(public_url: Option<&url::Url>, listener: &TcpListener) -> accounts::passkeys::Passkeys {
+    if let Some(url) = public_url {
+        return accounts::passkeys::Passkeys::new(url, false);
+    }
+    // Without a public address, this machine's: passkeys work on http://localhost, on any
+    // port (a development server behind `cargo leptos watch`'s proxy too).
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(3000);
+    match url::Url::parse(&format!("http://localhost:{port}")) {
+        Ok(url) => accounts::passkeys::Passkeys::new(&url, true),
+        Err(_) => accounts::passkeys::Passkeys::off(),
+    }
+}
+
+/// Binds `addr` and serves `/metrics` there, in its own task, until shutdown.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    state: &AppState,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), StartError> {
+    let metrics_listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let router = http::ops::metrics_router(state.clone());
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        let served = axum::serve(metrics_listener, router)
+            .with_graceful_shutdown(stop)
+            .await;
+        if let Err(err) = served {
+            tracing::error!(%err, "the metrics listener failed");
+        }
+    });
+    Ok(())
+}
+
+/// Waits up to [`DRAIN_TIMEOUT`] for the websockets told to close to finish.
+async fn drain(shutdown_tx: watch::Sender<bool>, shutdown_rx: watch::Receiver<bool>) {
     // Every connection holds a receiver; `closed` resolves when the last one has finished.
     drop(shutdown_rx);
     if tokio::time::timeout(DRAIN_TIMEOUT, shutdown_tx.closed())
@@ -251,17 +295,6 @@ pub async fn serve(
     {
         tracing::warn!("some websockets did not close within {DRAIN_TIMEOUT:?}");
     }
-    maintenance.abort();
-    if let Some(task) = cluster_task {
-        // It says goodbye to the other servers as it ends.
-        let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
-    }
-    // The last word on who was connected: the hold of their names starts now.
-    if let Err(err) = sessions.refresh().await {
-        tracing::warn!(%err, "recording live sessions at shutdown failed");
-    }
-    store.close().await;
-    Ok(())
 }
 
 /// Reads the configuration, binds, prints the URL and serves until SIGTERM or Ctrl-C.

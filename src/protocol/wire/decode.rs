@@ -183,6 +183,9 @@ fn stored(f: &Fields) -> Option<Stored> {
 
 impl ServerMsg {
     /// The client's decoder: what [`ServerMsg::parse`] returns for the same frame, without serde.
+    ///
+    /// Long because it is one flat `match` over the server's message kinds, each arm reading that
+    /// kind's fields: kept whole, it reads against [`ServerMsg`] one variant at a time.
     pub fn decode(frame: &str) -> Option<ServerMsg> {
         let json = Json::parse(frame)?;
         let f = Fields(&json);

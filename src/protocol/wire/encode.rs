@@ -109,6 +109,9 @@ impl Writer {
 impl ClientMsg {
     /// The client's encoder: JSON that [`crate::protocol::Request::parse`] reads back as this
     /// frame, without serde (see the module's doc).
+    ///
+    /// Long because it is one flat `match` over the client's message kinds, each arm writing that
+    /// kind's fields: kept whole, it reads against [`ClientMsg`] one variant at a time.
     pub fn encode(&self) -> String {
         match self {
             ClientMsg::Hello {

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use redis::aio::{AsyncPushSender, MultiplexedConnection};
 use redis::{
     AsyncConnectionConfig, Client, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind,
 };
@@ -151,48 +151,8 @@ impl Link {
         let mut backoff = MIN_BACKOFF;
         let mut failing = false;
         loop {
-            let (pushes_tx, mut pushes) = mpsc::channel::<PushInfo>(PUSH_QUEUE);
-            let push_bytes = Arc::new(AtomicUsize::new(0));
-            let overflow = Arc::new(AtomicBool::new(false));
-            let broken = Arc::new(Notify::new());
-            let sender = {
-                let (overflow, broken, bytes) = (
-                    Arc::clone(&overflow),
-                    Arc::clone(&broken),
-                    Arc::clone(&push_bytes),
-                );
-                // Called by the connection's reader: it must not block.
-                move |push: PushInfo| -> Result<(), redis::aio::SendError> {
-                    if push.kind == PushKind::Disconnection {
-                        broken.notify_one();
-                        return Ok(());
-                    }
-                    let len = payload_len(&push);
-                    if bytes.load(Ordering::Acquire) + len > PUSH_BYTES {
-                        overflow.store(true, Ordering::Release);
-                        return Ok(());
-                    }
-                    bytes.fetch_add(len, Ordering::AcqRel);
-                    if pushes_tx.try_send(push).is_err() {
-                        bytes.fetch_sub(len, Ordering::AcqRel);
-                        overflow.store(true, Ordering::Release);
-                    }
-                    Ok(())
-                }
-            };
-            let config = AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                .set_response_timeout(Some(RESPONSE_TIMEOUT))
-                .set_push_sender(sender);
-            let connected = async {
-                let mut conn = client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await?;
-                conn.subscribe(&channel).await?;
-                Ok::<_, redis::RedisError>(conn)
-            }
-            .await;
-            let conn = match connected {
+            let (mut pushes, sender) = Pushes::channel();
+            let conn = match connect(&client, &channel, sender).await {
                 Ok(conn) => conn,
                 Err(err) => {
                     if !std::mem::replace(&mut failing, true) {
@@ -226,28 +186,8 @@ impl Link {
                 out,
                 stopped,
             ));
-            let mut check = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                tokio::select! {
-                    push = pushes.recv() => {
-                        let Some(push) = push else { break };
-                        push_bytes.fetch_sub(payload_len(&push), Ordering::AcqRel);
-                        if let Some(received) = self.received(push) {
-                            if inbound.send(Inbound::Event(Box::new(received))).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    () = broken.notified() => break,
-                    () = self.reconnect.notified() => break,
-                    _ = check.tick() => {
-                        if overflow.swap(false, Ordering::AcqRel)
-                            && inbound.send(Inbound::Overflow).await.is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
+            if self.relay(&mut pushes, &inbound).await.is_err() {
+                return;
             }
             tracing::warn!("the bus (Redis) link broke; reconnecting");
             self.set_up(false);
@@ -262,6 +202,34 @@ impl Link {
             drop(conn);
             if inbound.send(Inbound::Down).await.is_err() {
                 return;
+            }
+        }
+    }
+
+    /// Passes what the connection receives on to the server until the connection breaks or is to
+    /// be made again; `Err` when the server no longer listens.
+    async fn relay(
+        &self,
+        pushes: &mut Pushes,
+        inbound: &mpsc::Sender<Inbound>,
+    ) -> Result<(), mpsc::error::SendError<Inbound>> {
+        let mut check = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                push = pushes.queue.recv() => {
+                    let Some(push) = push else { return Ok(()) };
+                    pushes.bytes.fetch_sub(payload_len(&push), Ordering::AcqRel);
+                    if let Some(received) = self.received(push) {
+                        inbound.send(Inbound::Event(Box::new(received))).await?;
+                    }
+                }
+                () = pushes.broken.notified() => return Ok(()),
+                () = self.reconnect.notified() => return Ok(()),
+                _ = check.tick() => {
+                    if pushes.overflow.swap(false, Ordering::AcqRel) {
+                        inbound.send(Inbound::Overflow).await?;
+                    }
+                }
             }
         }
     }
@@ -283,6 +251,72 @@ impl Link {
             }
         }
     }
+}
+
+/// What one connection's reader hands over: its pushes, in a queue bounded in bytes too, and
+/// whether it dropped some or broke.
+struct Pushes {
+    queue: mpsc::Receiver<PushInfo>,
+    /// Bytes waiting in `queue`.
+    bytes: Arc<AtomicUsize>,
+    /// Set when a push did not fit in the queue.
+    overflow: Arc<AtomicBool>,
+    /// Notified when the connection broke.
+    broken: Arc<Notify>,
+}
+
+impl Pushes {
+    /// A fresh queue, and the sender that the connection's reader fills it with.
+    fn channel() -> (Self, impl AsyncPushSender) {
+        let (pushes_tx, queue) = mpsc::channel::<PushInfo>(PUSH_QUEUE);
+        let pushes = Self {
+            queue,
+            bytes: Arc::new(AtomicUsize::new(0)),
+            overflow: Arc::new(AtomicBool::new(false)),
+            broken: Arc::new(Notify::new()),
+        };
+        let (overflow, broken, bytes) = (
+            Arc::clone(&pushes.overflow),
+            Arc::clone(&pushes.broken),
+            Arc::clone(&pushes.bytes),
+        );
+        // Called by the connection's reader: it must not block.
+        let sender = move |push: PushInfo| -> Result<(), redis::aio::SendError> {
+            if push.kind == PushKind::Disconnection {
+                broken.notify_one();
+                return Ok(());
+            }
+            let len = payload_len(&push);
+            if bytes.load(Ordering::Acquire) + len > PUSH_BYTES {
+                overflow.store(true, Ordering::Release);
+                return Ok(());
+            }
+            bytes.fetch_add(len, Ordering::AcqRel);
+            if pushes_tx.try_send(push).is_err() {
+                bytes.fetch_sub(len, Ordering::AcqRel);
+                overflow.store(true, Ordering::Release);
+            }
+            Ok(())
+        };
+        (pushes, sender)
+    }
+}
+
+/// A connection subscribed to `channel`, its pushes going to `sender`.
+async fn connect(
+    client: &Client,
+    channel: &str,
+    sender: impl AsyncPushSender,
+) -> Result<MultiplexedConnection, redis::RedisError> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_push_sender(sender);
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    conn.subscribe(channel).await?;
+    Ok(conn)
 }
 
 /// The bytes a push carries (its payload, for the queue's bound).

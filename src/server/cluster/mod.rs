@@ -25,9 +25,10 @@ pub mod repair;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
+use tungstenite::Utf8Bytes;
 
 use super::bus::redis::Inbound;
-use super::bus::{now_ms, Bus, Event, Received};
+use super::bus::{now_ms, Bus, Event, NodeId, Received};
 use super::hub::Hub;
 use super::metrics::Metrics;
 use super::session::{PersonId, SessionId, Sessions};
@@ -164,40 +165,66 @@ impl Cluster {
             bus.publish(&Event::Sync { node: Some(node) }, None);
         }
         match envelope.e {
-            Event::Message { room, seq } => {
+            event @ (Event::Message { .. }
+            | Event::Frame { .. }
+            | Event::Dm { .. }
+            | Event::Personal { .. }) => {
                 if let Some(frame) = frame {
-                    self.hub.ingress().message(&room, seq, frame);
+                    self.deliver(event, frame);
                 }
             }
-            Event::Frame { room } => {
-                if let Some(frame) = frame {
-                    self.hub.ingress().frame(&room, frame);
+            event
+            @ (Event::Session { .. } | Event::SignedOut { .. } | Event::Sanctioned { .. }) => {
+                self.on_person(repairs, event);
+            }
+            event @ (Event::Online { .. } | Event::Offline { .. } | Event::Snapshot { .. }) => {
+                self.on_people(bus, state, node, event, now);
+            }
+            Event::Heartbeat { v } => {
+                if state.nodes.heartbeat(node, v, now) {
+                    bus.publish(&Event::Sync { node: Some(node) }, None);
                 }
             }
+            Event::Sync { node: asked } => {
+                if asked.is_none_or(|asked| asked == bus.node()) {
+                    self.hub.ingress().publish_people(SNAPSHOT_PART);
+                }
+            }
+            Event::Down => state.nodes.leaving(node, now, self.config.leave_grace),
+        }
+    }
+
+    /// Hands what another server sent its clients to the hub, for the clients here.
+    fn deliver(&self, event: Event, frame: Utf8Bytes) {
+        match event {
+            Event::Message { room, seq } => self.hub.ingress().message(&room, seq, frame),
+            Event::Frame { room } => self.hub.ingress().frame(&room, frame),
             Event::Dm {
                 id,
                 from,
                 to,
                 prev_from,
                 prev_to,
-            } => {
-                if let Some(frame) = frame {
-                    self.hub.ingress().direct(
-                        id,
-                        (PersonId::from_store(from), prev_from),
-                        (PersonId::from_store(to), prev_to),
-                        &frame,
-                    );
-                }
-            }
-            Event::Session { id } => repairs.refresh(PersonId::from_store(id)),
+            } => self.hub.ingress().direct(
+                id,
+                (PersonId::from_store(from), prev_from),
+                (PersonId::from_store(to), prev_to),
+                &frame,
+            ),
             Event::Personal { id } => {
-                if let Some(frame) = frame {
-                    self.hub
-                        .presence()
-                        .tell_person(PersonId::from_store(id), None, frame);
-                }
+                self.hub
+                    .presence()
+                    .tell_person(PersonId::from_store(id), None, frame);
             }
+            // `on_event` sends only the events that carry a frame here.
+            _ => {}
+        }
+    }
+
+    /// Another server changed a person's sessions: what is cached of them here follows.
+    fn on_person(&self, repairs: &Repairs, event: Event) {
+        match event {
+            Event::Session { id } => repairs.refresh(PersonId::from_store(id)),
             Event::SignedOut { id, sessions } => {
                 let id = PersonId::from_store(id);
                 let which: Vec<SessionId> =
@@ -217,6 +244,15 @@ impl Cluster {
                     self.hub.presence().close_session(id, &until, &reason);
                 }
             }
+            // `on_event` sends only the events about a person here.
+            _ => {}
+        }
+    }
+
+    /// Who is online on server `node` changed; if this server missed a change before, it asks
+    /// for a snapshot.
+    fn on_people(&self, bus: &Bus, state: &mut State, node: NodeId, event: Event, now: Instant) {
+        match event {
             Event::Online { v, person } => {
                 let heard = state.nodes.change(node, v, now);
                 if heard.ask {
@@ -231,16 +267,6 @@ impl Cluster {
                 }
                 self.hub.ingress().offline(node, id);
             }
-            Event::Heartbeat { v } => {
-                if state.nodes.heartbeat(node, v, now) {
-                    bus.publish(&Event::Sync { node: Some(node) }, None);
-                }
-            }
-            Event::Sync { node: asked } => {
-                if asked.is_none_or(|asked| asked == bus.node()) {
-                    self.hub.ingress().publish_people(SNAPSHOT_PART);
-                }
-            }
             Event::Snapshot {
                 v,
                 part,
@@ -251,7 +277,8 @@ impl Cluster {
                     self.hub.ingress().snapshot(node, &all);
                 }
             }
-            Event::Down => state.nodes.leaving(node, now, self.config.leave_grace),
+            // `on_event` sends only these three here.
+            _ => {}
         }
     }
 

@@ -539,81 +539,97 @@ pub struct ConfigError {
 impl Settings {
     /// Checks every rule and builds the server's configuration.
     pub fn into_config(self) -> Result<ServerConfig, ConfigError> {
-        let rate = |per: f64, per_id: &str, burst: f64, burst_id: &str| {
+        // The checks run in this order so that of several bad settings, the same one is named.
+        self.check_rates()?;
+        self.check_sizes()?;
+        let public_url = self.public_url()?;
+        let files = self.files.clone().into_setup(&self.data_dir)?;
+        let store = self.store()?;
+        let cluster = self.cluster(&store)?;
+        Ok(ServerConfig {
+            limits: self.limits(&files),
+            hub: self.hub(),
+            sessions: self.sessions(cluster.is_some()),
+            http: self.into_http(public_url),
+            store,
+            cluster,
+            files,
+        })
+    }
+
+    /// Every rate takes a positive number of events and a burst of at least one.
+    fn check_rates(&self) -> Result<(), ConfigError> {
+        for (per, per_id, burst, burst_id) in [
+            (
+                self.rate_per_sec,
+                "rate_per_sec",
+                self.rate_burst,
+                "rate_burst",
+            ),
+            (
+                self.typing_rate_per_sec,
+                "typing_rate_per_sec",
+                self.typing_burst,
+                "typing_burst",
+            ),
+            (
+                self.frames_per_sec,
+                "frames_per_sec",
+                self.frames_burst,
+                "frames_burst",
+            ),
+            (
+                self.sessions_per_minute,
+                "sessions_per_minute",
+                self.sessions_burst,
+                "sessions_burst",
+            ),
+            (
+                self.rooms_per_minute,
+                "rooms_per_minute",
+                self.rooms_burst,
+                "rooms_burst",
+            ),
+            (
+                self.forms_per_minute,
+                "forms_per_minute",
+                self.forms_burst,
+                "forms_burst",
+            ),
+            (
+                self.address_rate_per_sec,
+                "address_rate_per_sec",
+                self.address_rate_burst,
+                "address_rate_burst",
+            ),
+            (
+                self.new_connections_per_sec,
+                "new_connections_per_sec",
+                self.new_connections_burst,
+                "new_connections_burst",
+            ),
+            (
+                self.catch_up_per_sec,
+                "catch_up_per_sec",
+                self.catch_up_burst,
+                "catch_up_burst",
+            ),
+            (
+                self.renames_per_hour,
+                "renames_per_hour",
+                self.renames_burst,
+                "renames_burst",
+            ),
+        ] {
             positive(per, per_id)?;
             at_least_one(burst, burst_id)?;
-            Ok::<_, ConfigError>((per, burst))
-        };
-        let (per, burst) = rate(
-            self.rate_per_sec,
-            "rate_per_sec",
-            self.rate_burst,
-            "rate_burst",
-        )?;
-        let messages = Rate::new(per, burst);
-        let (per, burst) = rate(
-            self.typing_rate_per_sec,
-            "typing_rate_per_sec",
-            self.typing_burst,
-            "typing_burst",
-        )?;
-        let typing = Rate::new(per, burst);
-        let (per, burst) = rate(
-            self.frames_per_sec,
-            "frames_per_sec",
-            self.frames_burst,
-            "frames_burst",
-        )?;
-        let frames = Rate::new(per, burst);
-        let (per, burst) = rate(
-            self.sessions_per_minute,
-            "sessions_per_minute",
-            self.sessions_burst,
-            "sessions_burst",
-        )?;
-        let sessions_per_addr = Rate::per_minute(per, burst);
-        let (per, burst) = rate(
-            self.rooms_per_minute,
-            "rooms_per_minute",
-            self.rooms_burst,
-            "rooms_burst",
-        )?;
-        let rooms_per_addr = Rate::per_minute(per, burst);
-        let (per, burst) = rate(
-            self.forms_per_minute,
-            "forms_per_minute",
-            self.forms_burst,
-            "forms_burst",
-        )?;
-        let forms_per_addr = Rate::per_minute(per, burst);
-        let (per, burst) = rate(
-            self.address_rate_per_sec,
-            "address_rate_per_sec",
-            self.address_rate_burst,
-            "address_rate_burst",
-        )?;
-        let messages_per_addr = Rate::new(per, burst);
-        let (per, burst) = rate(
-            self.new_connections_per_sec,
-            "new_connections_per_sec",
-            self.new_connections_burst,
-            "new_connections_burst",
-        )?;
-        let connections_per_addr = Rate::new(per, burst);
-        let (per, burst) = rate(
-            self.catch_up_per_sec,
-            "catch_up_per_sec",
-            self.catch_up_burst,
-            "catch_up_burst",
-        )?;
-        let catch_up_per_addr = Rate::new(per, burst);
-        let (per, burst) = rate(
-            self.renames_per_hour,
-            "renames_per_hour",
-            self.renames_burst,
-            "renames_burst",
-        )?;
-        let renames = Rate::per_hour(per, burst);
+        }
+        Ok(())
+    }
+
+    /// The sizes, counts and timeouts of every part (limits, hub, sessions) in one pass, so that
+    /// none of them can be zero where a part would divide by it or never make progress.
+    fn check_sizes(&self) -> Result<(), ConfigError> {
         if !(MIN_FRAME_BYTES..=16 * 1024 * 1024).contains(&self.max_frame_bytes) {
             return Err(invalid(
                 "max_frame_bytes",
@@ -666,86 +682,94 @@ impl Settings {
                 ),
             ));
         }
-        let public_url = match &self.public_url {
-            None => None,
-            Some(text) => match url::Url::parse(text.trim()) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-                    Some(url)
-                }
-                _ => {
-                    return Err(invalid(
-                        "public_url",
-                        format!("must be an http:// or https:// address with a host, not {text:?}"),
-                    ))
-                }
-            },
+        Ok(())
+    }
+
+    /// The public URL, if set: passkeys are bound to its host, so it must have one.
+    fn public_url(&self) -> Result<Option<url::Url>, ConfigError> {
+        let Some(text) = &self.public_url else {
+            return Ok(None);
         };
-        let files = self.files.into_setup(&self.data_dir)?;
-        let uploads_per_addr = Rate::per_minute(
-            files.config.uploads_per_minute * 4.0,
-            files.config.uploads_per_minute * 4.0,
-        );
-        let store = match self.database_url {
+        match url::Url::parse(text.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Ok(Some(url))
+            }
+            _ => Err(invalid(
+                "public_url",
+                format!("must be an http:// or https:// address with a host, not {text:?}"),
+            )),
+        }
+    }
+
+    fn store(&self) -> Result<StoreConfig, ConfigError> {
+        match &self.database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                StoreConfig::Postgres(url)
+                Ok(StoreConfig::Postgres(url.clone()))
             }
-            Some(_) => {
-                return Err(invalid(
-                    "database_url",
-                    "must be a postgres:// or postgresql:// URL (leave it unset for SQLite)"
-                        .to_owned(),
-                ))
-            }
-            None => StoreConfig::Sqlite(self.data_dir.join("chinwag.db")),
+            Some(_) => Err(invalid(
+                "database_url",
+                "must be a postgres:// or postgresql:// URL (leave it unset for SQLite)".to_owned(),
+            )),
+            None => Ok(StoreConfig::Sqlite(self.data_dir.join("chinwag.db"))),
+        }
+    }
+
+    /// How this server is linked to the others, if it is one of several.
+    fn cluster(&self, store: &StoreConfig) -> Result<Option<BusConfig>, ConfigError> {
+        let Some(redis_url) = &self.redis_url else {
+            return Ok(None);
         };
-        let cluster = match self.redis_url {
-            None => None,
-            Some(_) if !matches!(store, StoreConfig::Postgres(_)) => {
-                return Err(invalid(
-                    "redis_url",
-                    "several servers must share their store: set DATABASE_URL to a PostgreSQL \
-                     database (SQLite is one server's file)"
-                        .to_owned(),
-                ))
-            }
-            Some(url) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => {
-                return Err(invalid(
-                    "redis_url",
-                    "must be a redis:// or rediss:// URL".to_owned(),
-                ))
-            }
-            Some(redis_url) => {
-                let prefix = self.bus_prefix.trim().to_owned();
-                if prefix.is_empty() || prefix.len() > 64 || prefix.chars().any(char::is_whitespace)
-                {
-                    return Err(invalid(
-                        "bus_prefix",
-                        "must be 1 to 64 characters without spaces".to_owned(),
-                    ));
-                }
-                Some(BusConfig {
-                    redis_url,
-                    prefix,
-                    cluster: ClusterConfig {
-                        node_timeout: self.node_timeout,
-                        leave_grace: self.leave_grace,
-                        ..ClusterConfig::default()
-                    },
-                })
-            }
-        };
-        let limits = Limits {
+        if !matches!(store, StoreConfig::Postgres(_)) {
+            return Err(invalid(
+                "redis_url",
+                "several servers must share their store: set DATABASE_URL to a PostgreSQL \
+                 database (SQLite is one server's file)"
+                    .to_owned(),
+            ));
+        }
+        if !(redis_url.starts_with("redis://") || redis_url.starts_with("rediss://")) {
+            return Err(invalid(
+                "redis_url",
+                "must be a redis:// or rediss:// URL".to_owned(),
+            ));
+        }
+        let prefix = self.bus_prefix.trim().to_owned();
+        if prefix.is_empty() || prefix.len() > 64 || prefix.chars().any(char::is_whitespace) {
+            return Err(invalid(
+                "bus_prefix",
+                "must be 1 to 64 characters without spaces".to_owned(),
+            ));
+        }
+        Ok(Some(BusConfig {
+            redis_url: redis_url.clone(),
+            prefix,
+            cluster: ClusterConfig {
+                node_timeout: self.node_timeout,
+                leave_grace: self.leave_grace,
+                ..ClusterConfig::default()
+            },
+        }))
+    }
+
+    /// The limits, once [`Self::check_rates`] and [`Self::check_sizes`] passed.
+    fn limits(&self, files: &FilesSetup) -> Limits {
+        // Several people may share an address: four times one person's upload rate.
+        let uploads = files.config.uploads_per_minute * 4.0;
+        Limits {
             max_frame_bytes: self.max_frame_bytes,
-            messages,
-            typing,
-            frames,
-            sessions_per_addr,
-            rooms_per_addr,
-            forms_per_addr,
-            messages_per_addr,
-            connections_per_addr,
-            catch_up_per_addr,
-            renames,
+            messages: Rate::new(self.rate_per_sec, self.rate_burst),
+            typing: Rate::new(self.typing_rate_per_sec, self.typing_burst),
+            frames: Rate::new(self.frames_per_sec, self.frames_burst),
+            sessions_per_addr: Rate::per_minute(self.sessions_per_minute, self.sessions_burst),
+            rooms_per_addr: Rate::per_minute(self.rooms_per_minute, self.rooms_burst),
+            forms_per_addr: Rate::per_minute(self.forms_per_minute, self.forms_burst),
+            messages_per_addr: Rate::new(self.address_rate_per_sec, self.address_rate_burst),
+            connections_per_addr: Rate::new(
+                self.new_connections_per_sec,
+                self.new_connections_burst,
+            ),
+            catch_up_per_addr: Rate::new(self.catch_up_per_sec, self.catch_up_burst),
+            renames: Rate::per_hour(self.renames_per_hour, self.renames_burst),
             max_rooms_per_addr: self.max_rooms_per_address,
             room_idle: self.room_idle,
             max_edits: self.max_edits,
@@ -763,44 +787,48 @@ impl Settings {
             idle_timeout: self.idle_timeout,
             write_timeout: self.write_timeout,
             catch_up_limit: self.catch_up_limit,
-            uploads_per_addr,
+            uploads_per_addr: Rate::per_minute(uploads, uploads),
             ..Limits::default()
-        };
-        Ok(ServerConfig {
-            store,
-            hub: HubConfig {
-                room_capacity: self.room_buffer,
-                inbox_capacity: self.inbox,
-                leave_grace: self.leave_grace,
-                crowd: self.crowd,
-                ..HubConfig::default()
-            },
-            sessions: SessionConfig {
-                idle_hold: self.nick_hold,
-                forget_after: self.session_ttl,
-                // Well within the hold, so a connected session's claim never runs out.
-                refresh_every: (self.nick_hold / 3).min(SessionConfig::default().refresh_every),
-                max_cached: self.session_cache,
-                shared: cluster.is_some(),
-                ..SessionConfig::default()
-            },
-            limits,
-            http: HttpConfig {
-                allowed_origins: self
-                    .allowed_origins
-                    .into_iter()
-                    .map(|o| o.trim().trim_end_matches('/').to_owned())
-                    .filter(|o| !o.is_empty())
-                    .collect(),
-                secure_cookies: self.secure_cookies,
-                metrics_addr: self.metrics_addr,
-                trusted_proxies: self.trusted_proxies,
-                signup: self.signup,
-                public_url,
-            },
-            cluster,
-            files,
-        })
+        }
+    }
+
+    fn hub(&self) -> HubConfig {
+        HubConfig {
+            room_capacity: self.room_buffer,
+            inbox_capacity: self.inbox,
+            leave_grace: self.leave_grace,
+            crowd: self.crowd,
+            ..HubConfig::default()
+        }
+    }
+
+    /// `shared`: other servers use the same store (see [`SessionConfig::shared`]).
+    fn sessions(&self, shared: bool) -> SessionConfig {
+        SessionConfig {
+            idle_hold: self.nick_hold,
+            forget_after: self.session_ttl,
+            // Well within the hold, so a connected session's claim never runs out.
+            refresh_every: (self.nick_hold / 3).min(SessionConfig::default().refresh_every),
+            max_cached: self.session_cache,
+            shared,
+            ..SessionConfig::default()
+        }
+    }
+
+    fn into_http(self, public_url: Option<url::Url>) -> HttpConfig {
+        HttpConfig {
+            allowed_origins: self
+                .allowed_origins
+                .into_iter()
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            secure_cookies: self.secure_cookies,
+            metrics_addr: self.metrics_addr,
+            trusted_proxies: self.trusted_proxies,
+            signup: self.signup,
+            public_url,
+        }
     }
 }
 

@@ -38,7 +38,42 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let pkg = format!("/{}", options.site_pkg_dir);
-    let forms = Router::new()
+    // Pages, forms and assets are compressed (brotli or gzip, as the browser accepts); the
+    // websocket upgrade is kept apart from that layer.
+    let compressed = Router::new()
+        .merge(form_routes(&state))
+        .merge(page_routes())
+        .merge(ops_routes(&state))
+        .nest_service(&pkg, assets(&options))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            || provide_context(page::loader()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(CompressionLayer::new())
+        // A request body that stops arriving is answered (and its connection closed) instead
+        // of holding a handler; the accept loop also drops a connection that moves nothing.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.limits.header_read_timeout,
+        ));
+    // Files are served as they are kept: pictures are compressed already, and a download's
+    // length is told up front.
+    let files = Router::new()
+        .route("/files/{id}", get(files::fetch))
+        .route("/files/{id}/{name}", get(files::fetch))
+        .route("/thumbs/{id}", get(files::thumb));
+    let app = Router::new()
+        .route("/ws", get(super::ws::upgrade))
+        .merge(files)
+        .merge(compressed);
+    with_headers_and_trace(app).with_state(state)
+}
+
+/// Every `POST`, behind the same-origin check.
+fn form_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
         .route("/join", post(forms::join))
         .route(
             "/say",
@@ -91,50 +126,33 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::origin::same_origin_posts,
-        ));
-    let pages = Router::new()
+        ))
+}
+
+/// The server-rendered pages besides the chat's own.
+fn page_routes() -> Router<AppState> {
+    Router::new()
         .route("/moderator/{token}", get(moderation::link))
         .route("/moderation", get(moderation::log))
         .route("/login", get(account::login::form))
         .route("/account", get(account::devices::show))
         .route("/link/{token}", get(account::links::show))
-        .route("/invite/{token}", get(account::links::invite));
-    let mut ops = Router::new()
+        .route("/invite/{token}", get(account::links::invite))
+}
+
+/// Health checks, and `/metrics` unless it is served on an address of its own.
+fn ops_routes(state: &AppState) -> Router<AppState> {
+    let ops = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     if state.http.metrics_addr.is_none() {
-        ops = ops.route("/metrics", get(ops::local_metrics));
+        return ops.route("/metrics", get(ops::local_metrics));
     }
-    // Pages, forms and assets are compressed (brotli or gzip, as the browser accepts); the
-    // websocket upgrade is kept apart from that layer.
-    let compressed = Router::new()
-        .merge(forms)
-        .merge(pages)
-        .merge(ops)
-        .nest_service(&pkg, assets(&options))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            || provide_context(page::loader()),
-            move || shell(options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(CompressionLayer::new())
-        // A request body that stops arriving is answered (and its connection closed) instead
-        // of holding a handler; the accept loop also drops a connection that moves nothing.
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            state.limits.header_read_timeout,
-        ));
-    // Files are served as they are kept: pictures are compressed already, and a download's
-    // length is told up front.
-    let files = Router::new()
-        .route("/files/{id}", get(files::fetch))
-        .route("/files/{id}/{name}", get(files::fetch))
-        .route("/thumbs/{id}", get(files::thumb));
-    Router::new()
-        .route("/ws", get(super::ws::upgrade))
-        .merge(files)
-        .merge(compressed)
+    ops
+}
+
+fn with_headers_and_trace(app: Router<AppState>) -> Router<AppState> {
+    app
         // Headers on every response: no MIME sniffing, no referrer beyond this origin, no framing.
         // (The page's Content-Security-Policy carries a per-response nonce, so `shell` sets it.)
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -162,7 +180,6 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
-        .with_state(state)
 }
 
 /// What a connection over the server's total cap is served: `/healthz` and `/readyz`, so

@@ -78,6 +78,60 @@ pub(super) struct Person {
 }
 
 impl Person {
+    /// Takes the name (and key) `id` has now, in the rosters of every room they are in too;
+    /// `by_key` forgets their old key if it still named them.
+    fn rename(
+        &mut self,
+        id: PersonId,
+        (nick, key): (&str, &str),
+        rosters: &mut Rosters,
+        by_key: &mut HashMap<String, PersonId>,
+    ) {
+        let rooms: Vec<String> = self.rooms.iter().cloned().collect();
+        for room in std::iter::once(GENERAL).chain(rooms.iter().map(String::as_str)) {
+            rosters.remove(room, id, &self.nick);
+            rosters.add(room, id, nick);
+        }
+        if by_key.get(&self.key) == Some(&id) {
+            by_key.remove(&self.key);
+        }
+        nick.clone_into(&mut self.nick);
+        key.clone_into(&mut self.key);
+    }
+
+    /// Puts `id` in the rosters of `general` and of `rooms`, and out of those of the rooms they
+    /// left. Returns the rooms they are new in, with their sizes now (`general` only for a
+    /// `newcomer`).
+    fn seat(
+        &mut self,
+        id: PersonId,
+        rooms: &[String],
+        newcomer: bool,
+        rosters: &mut Rosters,
+    ) -> Vec<(String, usize)> {
+        let now_in: BTreeSet<String> = rooms
+            .iter()
+            .filter(|room| *room != GENERAL)
+            .cloned()
+            .collect();
+        for gone in self.rooms.difference(&now_in) {
+            rosters.remove(gone, id, &self.nick);
+        }
+        let mut sizes = Vec::new();
+        let general = rosters.add(GENERAL, id, &self.nick);
+        if newcomer {
+            sizes.push((GENERAL.to_owned(), general));
+        }
+        for room in &now_in {
+            let size = rosters.add(room, id, &self.nick);
+            if !self.rooms.contains(room) {
+                sizes.push((room.clone(), size));
+            }
+        }
+        self.rooms = now_in;
+        sizes
+    }
+
     /// Someone who just came online, here or elsewhere, with no connection here yet.
     pub(super) fn new(nick: String, key: String, rooms: BTreeSet<String>) -> Self {
         Self {
@@ -232,16 +286,7 @@ impl Directory {
             });
             if person.nick != arrival.nick {
                 // Another server's word on them was older than the store's.
-                let rooms: Vec<String> = person.rooms.iter().cloned().collect();
-                for room in std::iter::once(GENERAL).chain(rooms.iter().map(String::as_str)) {
-                    rosters.remove(room, session, &person.nick);
-                    rosters.add(room, session, arrival.nick);
-                }
-                if by_key.get(&person.key) == Some(&session) {
-                    by_key.remove(&person.key);
-                }
-                arrival.nick.clone_into(&mut person.nick);
-                arrival.key.clone_into(&mut person.key);
+                person.rename(session, (arrival.nick, arrival.key), rosters, by_key);
             }
             if arrival.bot {
                 person.bot = true;
@@ -249,27 +294,7 @@ impl Directory {
             }
             by_key.insert(person.key.clone(), session);
             // The session's rooms were read under its order lock, so they are the current ones.
-            let now_in: BTreeSet<String> = arrival
-                .rooms
-                .iter()
-                .filter(|room| *room != GENERAL)
-                .cloned()
-                .collect();
-            for gone in person.rooms.difference(&now_in) {
-                rosters.remove(gone, session, &person.nick);
-            }
-            let mut sizes = Vec::new();
-            let general = rosters.add(GENERAL, session, &person.nick);
-            if newcomer {
-                sizes.push((GENERAL.to_owned(), general));
-            }
-            for room in &now_in {
-                let size = rosters.add(room, session, &person.nick);
-                if !person.rooms.contains(room) {
-                    sizes.push((room.clone(), size));
-                }
-            }
-            person.rooms = now_in;
+            let sizes = person.seat(session, arrival.rooms, newcomer, rosters);
             person.epoch += 1;
             person.connections.insert(conn, Arc::clone(&mailbox));
             person.sessions.insert(conn, arrival.session);

@@ -103,20 +103,18 @@ pub async fn serve(
         caps,
         new_connections,
     } = listen;
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
-    // No keep-alive pings of our own: an idle HTTP/2 connection is closed, not kept alive.
-    builder.http2().timer(TokioTimer::new());
-    let deadlines = Deadlines {
-        idle: limits.header_read_timeout,
-        stall: limits.write_timeout,
+    let (closing_tx, closing) = watch::channel(false);
+    let serving = Serving {
+        builder: builder(limits),
+        app,
+        deadlines: Deadlines {
+            idle: limits.header_read_timeout,
+            stall: limits.write_timeout,
+        },
+        closing,
+        open: Arc::new(AtomicUsize::new(0)),
     };
     let busy_slots = BusySlots::default();
-    let (closing_tx, closing) = watch::channel(false);
-    let open = Arc::new(AtomicUsize::new(0));
     let mut accept_errors = AcceptErrors::default();
     tokio::pin!(stop);
     loop {
@@ -146,29 +144,61 @@ pub async fn serve(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(%err, "cannot set TCP_NODELAY");
         }
-        let slot = match acquired {
-            Ok(slot) => slot,
+        match acquired {
+            Ok(slot) => serving.spawn(tcp, peer, proxied.then(|| proxies.clone()), slot),
             Err(status) => {
                 metrics.refused("tcp_connections");
                 // Over the total cap (not the address's): still answer a health check, at most
                 // two connections per address at a time, so a flood cannot hold these few too.
                 if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
-                    if let Some(slot) = busy_slots.take(peer.ip()) {
-                        let busy = busy.clone();
-                        tokio::spawn(async move {
-                            let _slot = slot;
-                            serve_busy(tcp, peer, busy).await;
-                        });
-                    }
+                    busy_slots.serve(tcp, peer, &busy);
                 }
-                continue;
             }
-        };
+        }
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    serving.drain(drain).await;
+}
+
+/// hyper's HTTP/1 and HTTP/2 server, with a deadline on a request's headers.
+fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    // No keep-alive pings of our own: an idle HTTP/2 connection is closed, not kept alive.
+    builder.http2().timer(TokioTimer::new());
+    builder
+}
+
+/// What every admitted connection is served with.
+struct Serving {
+    builder: auto::Builder<TokioExecutor>,
+    app: Router,
+    deadlines: Deadlines,
+    /// Turns true when the server stops.
+    closing: watch::Receiver<bool>,
+    /// Connections being served, counted down as each ends.
+    open: Arc<AtomicUsize>,
+}
+
+impl Serving {
+    /// Serves `tcp` in its own task, holding `slot` until it ends (or its websocket does).
+    /// `proxies`: set when the peer is a trusted proxy, which names the client of each request.
+    fn spawn(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        proxies: Option<TrustedProxies>,
+        slot: ConnectionSlot,
+    ) {
         let activity = Arc::new(Activity::new());
         let service = PerConnection {
-            app: app.clone(),
+            app: self.app.clone(),
             peer,
-            proxies: proxied.then(|| proxies.clone()),
+            proxies,
             activity: Arc::clone(&activity),
             slot: TcpSlot(Arc::new(Mutex::new(Some(slot)))),
         };
@@ -176,26 +206,30 @@ pub async fn serve(
             io: tcp,
             activity: Arc::clone(&activity),
         });
-        let connection = builder
+        let connection = self
+            .builder
             .serve_connection_with_upgrades(io, TowerToHyperService::new(service))
             .into_owned();
-        let mut closing = closing.clone();
-        let task = Counted::new(&open);
+        let mut closing = self.closing.clone();
+        let task = Counted::new(&self.open);
+        let deadlines = self.deadlines;
         tokio::spawn(async move {
             let _task = task;
             watch_over(connection, &activity, deadlines, &mut closing).await;
         });
     }
-    drop(listener);
-    let _ = closing_tx.send(true);
-    let drained = tokio::time::timeout(drain, async {
-        while open.load(Ordering::Acquire) > 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+
+    /// Waits up to `drain` for the open connections to finish.
+    async fn drain(self, drain: Duration) {
+        let drained = tokio::time::timeout(drain, async {
+            while self.open.load(Ordering::Acquire) > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("some HTTP connections did not finish within {drain:?}");
         }
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!("some HTTP connections did not finish within {drain:?}");
     }
 }
 
@@ -292,6 +326,17 @@ struct BusySlot {
 }
 
 impl BusySlots {
+    /// Serves `tcp` the health checks in its own task if a slot is free; else it is closed.
+    fn serve(&self, tcp: TcpStream, peer: SocketAddr, busy: &Router) {
+        if let Some(slot) = self.take(peer.ip()) {
+            let busy = busy.clone();
+            tokio::spawn(async move {
+                let _slot = slot;
+                serve_busy(tcp, peer, busy).await;
+            });
+        }
+    }
+
     fn take(&self, ip: std::net::IpAddr) -> Option<BusySlot> {
         let addr = AddrKey::from(ip);
         let mut taken = self.0.lock().unwrap_or_else(PoisonError::into_inner);

@@ -289,52 +289,14 @@ impl Moderation<'_> {
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
-        let mut covered = Vec::new();
-        if let (SanctionKind::Ban, Some(address)) = (draft.kind, address.as_deref()) {
-            // The people made from there shortly before: a ban is on the person, not on the one
-            // name they prepared a second for.
-            let others = sqlx::query(&self.0.sql(
-                "SELECT id, nick, nick_key FROM people \
-                 WHERE created_from = $1 AND id <> $2 AND created_at >= $3 \
-                 AND moderator = 0 AND bot = 0",
-            ))
-            .bind(address)
-            .bind(person_id)
-            .bind(&draft.recent_since)
-            .fetch_all(&mut *tx)
-            .await?;
-            for other in &others {
-                let (other_id, other_nick, other_key): (i64, String, String) =
-                    (other.try_get(0)?, other.try_get(1)?, other.try_get(2)?);
-                sqlx::query(&self.0.sql(
-                    "INSERT INTO sanctions \
-                     (kind, person_id, nick, nick_key, address, reason, by_nick, at, until, parent) \
-                     VALUES ('ban', $1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                ))
-                .bind(other_id)
-                .bind(&other_nick)
-                .bind(&other_key)
-                .bind(address)
-                .bind(&draft.reason)
-                .bind(&draft.actor_nick)
-                .bind(&draft.at)
-                .bind(&draft.until)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                covered.push(other_id);
+        let covered = match (draft.kind, address.as_deref()) {
+            (SanctionKind::Ban, Some(address)) => {
+                self.ban_made_from(&mut tx, address, person_id, id, &draft)
+                    .await?
             }
-        }
-        let mut detail = match draft.reason.as_str() {
-            "" => format!("until {}", draft.until),
-            reason => format!("until {}: {reason}", draft.until),
+            _ => Vec::new(),
         };
-        if !covered.is_empty() {
-            detail.push_str(&format!(
-                " (and {} other name(s) made from the same address)",
-                covered.len()
-            ));
-        }
+        let detail = sanction_detail(&draft, covered.len());
         audit(
             self.0,
             &mut tx,
@@ -358,6 +320,52 @@ impl Moderation<'_> {
             until: draft.until,
             covered,
         })))
+    }
+
+    /// Bans, as part of ban `parent` on `person_id`, the people made from `address` shortly
+    /// before (moderators and bots aside): a ban is on the person, not on the one name they
+    /// prepared a second for. Returns their ids.
+    async fn ban_made_from(
+        self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        address: &str,
+        person_id: i64,
+        parent: i64,
+        draft: &SanctionDraft,
+    ) -> Result<Vec<i64>, StoreError> {
+        let others = sqlx::query(&self.0.sql(
+            "SELECT id, nick, nick_key FROM people \
+             WHERE created_from = $1 AND id <> $2 AND created_at >= $3 \
+             AND moderator = 0 AND bot = 0",
+        ))
+        .bind(address)
+        .bind(person_id)
+        .bind(&draft.recent_since)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut covered = Vec::with_capacity(others.len());
+        for other in &others {
+            let (other_id, other_nick, other_key): (i64, String, String) =
+                (other.try_get(0)?, other.try_get(1)?, other.try_get(2)?);
+            sqlx::query(&self.0.sql(
+                "INSERT INTO sanctions \
+                 (kind, person_id, nick, nick_key, address, reason, by_nick, at, until, parent) \
+                 VALUES ('ban', $1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            ))
+            .bind(other_id)
+            .bind(&other_nick)
+            .bind(&other_key)
+            .bind(address)
+            .bind(&draft.reason)
+            .bind(&draft.actor_nick)
+            .bind(&draft.at)
+            .bind(&draft.until)
+            .bind(parent)
+            .execute(&mut **tx)
+            .await?;
+            covered.push(other_id);
+        }
+        Ok(covered)
     }
 
     /// Mutes or bans (`kind`) in force at `now`, newest first.
@@ -607,6 +615,20 @@ async fn lift_in(
         }
     }
     Ok(lifted)
+}
+
+/// What the audit log says of a sanction: until when, why, and how many other names it covers.
+fn sanction_detail(draft: &SanctionDraft, covered: usize) -> String {
+    let mut detail = match draft.reason.as_str() {
+        "" => format!("until {}", draft.until),
+        reason => format!("until {}: {reason}", draft.until),
+    };
+    if covered > 0 {
+        detail.push_str(&format!(
+            " (and {covered} other name(s) made from the same address)"
+        ));
+    }
+    detail
 }
 
 /// Appends an audit entry in the transaction of the action it records.

@@ -30,7 +30,8 @@ use crate::server::accounts::password;
 use crate::server::clock::{now_rfc3339, rfc3339_in};
 use crate::server::session::{token, Found, COOKIE};
 use crate::server::state::AppState;
-use crate::server::store::SignOut;
+use crate::server::store::accounts::PasskeyInfo;
+use crate::server::store::{DeviceSession, SignOut};
 
 /// How long a device link works.
 pub const LINK_TTL: Duration = Duration::from_secs(10 * 60);
@@ -68,8 +69,23 @@ pub async fn show(
         }
     };
     let nick = me.person.nick();
-    let secured = phc.is_some() || !passkeys.is_empty();
-    let mut body = String::new();
+    let has_password = phc.is_some();
+    let secured = has_password || !passkeys.is_empty();
+    let mut body = notice(&query);
+    body.push_str(&greeting(&nick, secured));
+    body.push_str(&password_form(&nick, has_password));
+    body.push_str(&passkeys_part(&passkeys, state.passkeys.enabled()));
+    body.push_str(&devices_part(&devices, me.session.get(), secured));
+    body.push_str(&link_part());
+    if moderator {
+        body.push_str(INVITE_FORM);
+    }
+    body.push_str(&delete_form(has_password));
+    page(StatusCode::OK, "Your account", &body)
+}
+
+/// What the form just posted did (or why it did not), from the redirect's query.
+fn notice(query: &AccountQuery) -> String {
     let notice = match (query.done.as_str(), query.error.as_str()) {
         ("password", _) => "Your password is saved.",
         ("passkey", _) => "Your passkey is added.",
@@ -81,42 +97,49 @@ pub async fn show(
         (_, "confirm") => "Type your name exactly to confirm.",
         _ => "",
     };
-    if !notice.is_empty() {
-        body.push_str(&format!(
-            "<p class=\"notice\" role=\"status\">{}</p>",
-            escape(notice)
-        ));
+    if notice.is_empty() {
+        return String::new();
     }
-    body.push_str(&format!(
+    format!("<p class=\"notice\" role=\"status\">{}</p>", escape(notice))
+}
+
+/// Who is signed in, and whether their name is theirs for good.
+fn greeting(nick: &str, secured: bool) -> String {
+    let mut html = format!(
         "<p>Signed in as <b id=\"me\">{}</b>. <a href=\"/\">Back to the chat</a></p>",
-        escape(&nick)
-    ));
+        escape(nick)
+    );
     if secured {
-        body.push_str(
+        html.push_str(
             "<p id=\"secured\">Your name is yours for good: sign in with it on any device.</p>",
         );
     } else {
-        body.push_str(
+        html.push_str(
             "<p id=\"guest\">You are a guest: your name is kept while you use it. Set a password \
              or add a passkey to keep it for good and sign in on your other devices.</p>",
         );
     }
-    // Password.
-    body.push_str(
+    html
+}
+
+/// Sets or changes the password; the current one is asked for when there is one.
+fn password_form(nick: &str, has_password: bool) -> String {
+    let mut html = String::from(
         "<h2>Password</h2><form method=\"post\" action=\"/account/password\" class=\"card\">",
     );
-    body.push_str(&format!(
+    // For password managers: the name the password belongs to.
+    html.push_str(&format!(
         "<input type=\"text\" name=\"username\" value=\"{}\" autocomplete=\"username\" hidden>",
-        escape(&nick)
+        escape(nick)
     ));
-    if phc.is_some() {
-        body.push_str(
+    if has_password {
+        html.push_str(
             "<label for=\"current_password\">Current password</label>\
              <input id=\"current_password\" name=\"current_password\" type=\"password\" required \
              autocomplete=\"current-password\">",
         );
     }
-    body.push_str(&format!(
+    html.push_str(&format!(
         "<label for=\"password\">New password</label><input id=\"password\" name=\"password\" \
          type=\"password\" required minlength=\"{min}\" maxlength=\"{max}\" \
          autocomplete=\"new-password\">\
@@ -124,7 +147,7 @@ pub async fn show(
          type=\"password\" required minlength=\"{min}\" maxlength=\"{max}\" \
          autocomplete=\"new-password\">\
          <button type=\"submit\">{}</button></form>",
-        if phc.is_some() {
+        if has_password {
             "Change password"
         } else {
             "Set password"
@@ -132,18 +155,23 @@ pub async fn show(
         min = password::MIN_CHARS,
         max = password::MAX_CHARS,
     ));
-    // Passkeys.
-    body.push_str("<h2>Passkeys</h2>");
+    html
+}
+
+/// The person's passkeys, each with its remove button, and the add button when this server can
+/// check passkeys at all.
+fn passkeys_part(passkeys: &[PasskeyInfo], enabled: bool) -> String {
+    let mut html = String::from("<h2>Passkeys</h2>");
     if passkeys.is_empty() {
-        body.push_str("<p>No passkeys yet.</p>");
+        html.push_str("<p>No passkeys yet.</p>");
     } else {
-        body.push_str("<ul id=\"passkeys\">");
-        for key in &passkeys {
+        html.push_str("<ul id=\"passkeys\">");
+        for key in passkeys {
             let used = key.last_used.as_deref().map_or_else(
                 || "never used".to_owned(),
                 |at| format!("last used {}", readable(at)),
             );
-            body.push_str(&format!(
+            html.push_str(&format!(
                 "<li>Added {}, {used} <form method=\"post\" action=\"/account/passkey/remove\" \
                  class=\"inline\"><input type=\"hidden\" name=\"id\" value=\"{}\">\
                  <button type=\"submit\">Remove</button></form></li>",
@@ -151,22 +179,27 @@ pub async fn show(
                 key.id
             ));
         }
-        body.push_str("</ul>");
+        html.push_str("</ul>");
     }
-    if state.passkeys.enabled() {
-        body.push_str(
+    if enabled {
+        html.push_str(
             "<p><button type=\"button\" id=\"passkey-add\" hidden>Add a passkey</button></p>\
              <p id=\"passkey-error\" class=\"form-error\" role=\"alert\" hidden></p>\
              <script src=\"/passkeys.js\" defer></script>",
         );
     }
-    // Devices.
-    body.push_str(
+    html
+}
+
+/// The devices signed in as the person, each but `this_session` with its sign-out button, then
+/// the sign-out buttons for the others and for this one.
+fn devices_part(devices: &[DeviceSession], this_session: i64, secured: bool) -> String {
+    let mut html = String::from(
         "<h2>Devices</h2><table id=\"devices\"><tr><th>Device</th><th>Last seen</th>\
          <th>Address</th><th></th></tr>",
     );
-    for device in &devices {
-        let this = device.id == me.session.get();
+    for device in devices {
+        let this = device.id == this_session;
         let action = if this {
             "<b>This device</b>".to_owned()
         } else {
@@ -177,7 +210,7 @@ pub async fn show(
                 device.id
             )
         };
-        body.push_str(&format!(
+        html.push_str(&format!(
             "<tr data-session=\"{}\"{}><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
             device.id,
             if this { " class=\"this\"" } else { "" },
@@ -186,41 +219,48 @@ pub async fn show(
             escape(device.address.as_deref().unwrap_or("")),
         ));
     }
-    body.push_str("</table>");
+    html.push_str("</table>");
     if devices.len() > 1 {
-        body.push_str(
+        html.push_str(
             "<form method=\"post\" action=\"/account/signout-others\">\
              <button type=\"submit\" id=\"signout-others\">Sign out everywhere else</button></form>",
         );
     }
-    body.push_str(&format!(
+    html.push_str(&format!(
         "<form method=\"post\" action=\"/account/signout\"><input type=\"hidden\" name=\"session\" \
          value=\"{}\"><button type=\"submit\" id=\"signout\">Sign out of this device</button>{}</form>",
-        me.session.get(),
+        this_session,
         if secured {
             ""
         } else {
             " <small>(as a guest, signing out of your only device gives up your name)</small>"
         }
     ));
-    body.push_str(&format!(
+    html
+}
+
+fn link_part() -> String {
+    format!(
         "<h2>Link a device</h2><p>A one-time link that signs another device in as you, for {} \
          minutes, without a password: open it there, or scan its QR code.</p>\
          <form method=\"post\" action=\"/account/link\"><button type=\"submit\" id=\"link\">\
          Make a sign-in link</button></form>",
         LINK_TTL.as_secs() / 60
-    ));
-    if moderator {
-        body.push_str(
-            "<h2>Invitations</h2><form method=\"post\" action=\"/account/invite\" class=\"card\">\
-             <label for=\"uses\">Uses</label><input id=\"uses\" name=\"uses\" type=\"number\" \
-             min=\"1\" max=\"1000\" value=\"1\">\
-             <label for=\"days\">Valid for (days)</label><input id=\"days\" name=\"days\" \
-             type=\"number\" min=\"1\" max=\"90\" value=\"7\">\
-             <button type=\"submit\">Make an invitation</button></form>",
-        );
-    }
-    body.push_str(&format!(
+    )
+}
+
+/// Shown to moderators only: they are who may invite people into an invite-only chat.
+const INVITE_FORM: &str =
+    "<h2>Invitations</h2><form method=\"post\" action=\"/account/invite\" class=\"card\">\
+     <label for=\"uses\">Uses</label><input id=\"uses\" name=\"uses\" type=\"number\" \
+     min=\"1\" max=\"1000\" value=\"1\">\
+     <label for=\"days\">Valid for (days)</label><input id=\"days\" name=\"days\" \
+     type=\"number\" min=\"1\" max=\"90\" value=\"7\">\
+     <button type=\"submit\">Make an invitation</button></form>";
+
+/// Deletes the account; the password is asked for when there is one.
+fn delete_form(has_password: bool) -> String {
+    format!(
         "<h2>Delete my account</h2><form method=\"post\" action=\"/account/delete\" class=\"card\">\
          <p>Deleting gives up your name and deletes your private messages, rooms and devices. \
          Your messages in rooms:</p>\
@@ -230,15 +270,14 @@ pub async fn show(
          <label for=\"confirm\">Type your name to confirm</label>\
          <input id=\"confirm\" name=\"confirm\" type=\"text\" required autocomplete=\"off\">{}\
          <button type=\"submit\" class=\"danger\">Delete my account</button></form>",
-        if phc.is_some() {
+        if has_password {
             "<label for=\"delete-current\">Your password</label><input id=\"delete-current\" \
              name=\"current_password\" type=\"password\" required \
              autocomplete=\"current-password\">"
         } else {
             ""
         }
-    ));
-    page(StatusCode::OK, "Your account", &body)
+    )
 }
 
 /// A device as people name it, from its browser's `User-Agent`: "Firefox on Linux".

@@ -64,6 +64,10 @@ impl From<End> for Refused {
 
 impl<S: WsIo> Connection<S> {
     /// Answers one client frame (or the error its parsing produced).
+    ///
+    /// Long because it is one flat `match` over the client's commands, each arm only handing the
+    /// fields to its command's module: split up, the one place that says which module answers
+    /// which command would be scattered.
     pub(super) async fn handle(
         &mut self,
         live: &mut Live,
