@@ -49,49 +49,13 @@ pub fn Composer(chat: ChatHandle) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let attachments = RwSignal::new(Vec::<Attachment>::new());
     let uploads = Uploads::new();
-    let uploading = move || {
-        attachments.with(|all| {
-            all.iter()
-                .any(|a| a.state.with(|s| *s == Attached::Uploading))
-        })
-    };
+    let uploading = move || still_uploading(attachments);
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        if uploading() {
-            return;
-        }
-        let text = draft.get_untracked();
-        let files: Vec<FileInfo> = attachments.with_untracked(|all| {
-            all.iter()
-                .filter_map(|a| match a.state.get_untracked() {
-                    Attached::Ready(info) => Some(info),
-                    _ => None,
-                })
-                .collect()
-        });
-        if text.trim().is_empty() && files.is_empty() {
-            return;
-        }
-        chat.submit(&text, files);
-        draft.set(String::new());
-        attachments.set(Vec::new());
-        uploads.clear();
+        send(chat, draft, attachments, uploads);
     };
-    let placeholder = move || {
-        chat.read(Parts::CONVERSATIONS, |c| {
-            match c.conversations.current_view() {
-                View::Room(room) => format!("Message #{room}  (/help for commands)"),
-                View::Direct(_) => format!("Message @{}", c.conversations.current().title),
-            }
-        })
-    };
-    // Which room the no-JavaScript post goes to.
-    let room = move || {
-        chat.read(Parts::CONVERSATIONS, |c| {
-            c.conversations.current_room().map(str::to_owned)
-        })
-        .unwrap_or_else(|| GENERAL.to_owned())
-    };
+    let placeholder = move || placeholder(chat);
+    let room = move || room_of(chat);
     uploads.listen_for_drops(attachments);
     let cancel = move |key: u64| {
         uploads.cancel(key);
@@ -147,6 +111,60 @@ pub fn Composer(chat: ChatHandle) -> impl IntoView {
             </button>
         </form>
     }
+}
+
+/// Whether a file is still on its way.
+fn still_uploading(attachments: RwSignal<Vec<Attachment>>) -> bool {
+    attachments.with(|all| {
+        all.iter()
+            .any(|a| a.state.with(|s| *s == Attached::Uploading))
+    })
+}
+
+/// Sends the text and the finished files, once nothing is still uploading, and empties the
+/// composer.
+fn send(
+    chat: ChatHandle,
+    draft: RwSignal<String>,
+    attachments: RwSignal<Vec<Attachment>>,
+    uploads: Uploads,
+) {
+    if still_uploading(attachments) {
+        return;
+    }
+    let text = draft.get_untracked();
+    let files: Vec<FileInfo> = attachments.with_untracked(|all| {
+        all.iter()
+            .filter_map(|a| match a.state.get_untracked() {
+                Attached::Ready(info) => Some(info),
+                _ => None,
+            })
+            .collect()
+    });
+    if text.trim().is_empty() && files.is_empty() {
+        return;
+    }
+    chat.submit(&text, files);
+    draft.set(String::new());
+    attachments.set(Vec::new());
+    uploads.clear();
+}
+
+fn placeholder(chat: ChatHandle) -> String {
+    chat.read(Parts::CONVERSATIONS, |c| {
+        match c.conversations.current_view() {
+            View::Room(room) => format!("Message #{room}  (/help for commands)"),
+            View::Direct(_) => format!("Message @{}", c.conversations.current().title),
+        }
+    })
+}
+
+/// Which room the no-JavaScript post goes to.
+fn room_of(chat: ChatHandle) -> String {
+    chat.read(Parts::CONVERSATIONS, |c| {
+        c.conversations.current_room().map(str::to_owned)
+    })
+    .unwrap_or_else(|| GENERAL.to_owned())
 }
 
 fn attachment_view(a: Attachment, cancel: impl Fn(u64) + Copy + 'static) -> impl IntoView {

@@ -17,60 +17,7 @@ use crate::protocol::{FileInfo, MAX_TEXT_CHARS};
 #[component]
 pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     let list = NodeRef::<html::Ul>::new();
-    // Whether the reader is at (or near) the bottom; only then do new messages scroll the list.
-    let follow = StoredValue::new(true);
-    // The first line and the list's height at the last render: when older lines are put on top,
-    // the view is kept where the reader was instead of jumping.
-    let top = StoredValue::new((String::new(), 0));
-    // Where the list was scrolled to, and its height, at the last scroll event: only a move up by
-    // the reader stops following. The list growing under a scroll of ours must not (its scroll
-    // event can come after more lines were added, far from the bottom though nobody scrolled), nor
-    // the browser moving the view up when the oldest lines are trimmed (the list got shorter).
-    let last = StoredValue::new((0, 0));
-    let on_scroll = move |_| {
-        if let Some(el) = list.get_untracked() {
-            let (top, height) = (el.scroll_top(), el.scroll_height());
-            let gap = height - top - el.client_height();
-            let (last_top, last_height) = last.get_value();
-            if gap < 48 {
-                follow.set_value(true);
-            } else if top < last_top && height >= last_height {
-                follow.set_value(false);
-            }
-            last.set_value((top, height));
-            if top < 40 {
-                chat.load_older();
-            }
-        }
-    };
-    Effect::new(move |_| {
-        let first = chat
-            .read(Parts::LINES, |c| {
-                c.conversations
-                    .current()
-                    .lines
-                    .first()
-                    .map(|l| l.id.clone())
-            })
-            .unwrap_or_default();
-        if let Some(el) = list.get_untracked() {
-            let (old_first, old_height) = top.get_value();
-            // After the new rows are laid out, so scroll_height includes them.
-            request_animation_frame(move || {
-                // The list may be gone by the next frame (the reader left the room).
-                let Some(following) = follow.try_get_value() else {
-                    return;
-                };
-                let height = el.scroll_height();
-                if following {
-                    el.set_scroll_top(height);
-                } else if !old_first.is_empty() && old_first != first {
-                    el.set_scroll_top(el.scroll_top() + height - old_height);
-                }
-                let _ = top.try_set_value((first, height));
-            });
-        }
-    });
+    let on_scroll = follow_the_bottom(chat, list);
     let more = move || {
         chat.read(Parts::LINES | Parts::CONVERSATIONS, |c| {
             c.conversations.current_room().is_some_and(|room| {
@@ -126,6 +73,69 @@ fn line_key(line: &Arc<Line>) -> u64 {
     line.render_key()
 }
 
+/// Keeps the list at the bottom while the reader is there, keeps it still when older lines are put
+/// on top, and loads older lines near the top. Returns the list's scroll handler.
+fn follow_the_bottom(
+    chat: ChatHandle,
+    list: NodeRef<html::Ul>,
+) -> impl Fn(leptos::ev::Event) + Copy {
+    // Whether the reader is at (or near) the bottom; only then do new messages scroll the list.
+    let follow = StoredValue::new(true);
+    // The first line and the list's height at the last render: when older lines are put on top,
+    // the view is kept where the reader was instead of jumping.
+    let top = StoredValue::new((String::new(), 0));
+    // Where the list was scrolled to, and its height, at the last scroll event: only a move up by
+    // the reader stops following. The list growing under a scroll of ours must not (its scroll
+    // event can come after more lines were added, far from the bottom though nobody scrolled), nor
+    // the browser moving the view up when the oldest lines are trimmed (the list got shorter).
+    let last = StoredValue::new((0, 0));
+    let on_scroll = move |_| {
+        if let Some(el) = list.get_untracked() {
+            let (top, height) = (el.scroll_top(), el.scroll_height());
+            let gap = height - top - el.client_height();
+            let (last_top, last_height) = last.get_value();
+            if gap < 48 {
+                follow.set_value(true);
+            } else if top < last_top && height >= last_height {
+                follow.set_value(false);
+            }
+            last.set_value((top, height));
+            if top < 40 {
+                chat.load_older();
+            }
+        }
+    };
+    Effect::new(move |_| {
+        let first = chat
+            .read(Parts::LINES, |c| {
+                c.conversations
+                    .current()
+                    .lines
+                    .first()
+                    .map(|l| l.id.clone())
+            })
+            .unwrap_or_default();
+        if let Some(el) = list.get_untracked() {
+            let (old_first, old_height) = top.get_value();
+            // After the new rows are laid out, so scroll_height includes them.
+            request_animation_frame(move || {
+                // The list may be gone by the next frame (the reader left the room).
+                let Some(following) = follow.try_get_value() else {
+                    return;
+                };
+                let height = el.scroll_height();
+                if following {
+                    el.set_scroll_top(height);
+                } else if !old_first.is_empty() && old_first != first {
+                    el.set_scroll_top(el.scroll_top() + height - old_height);
+                }
+                let _ = top.try_set_value((first, height));
+            });
+        }
+    });
+    on_scroll
+}
+
 /// One line. The server's rendering of a stored message is also where the browser reads the page's
 /// history from ([`rendered_history`]): `data-id` (`room:seq`), `.from`, `time[datetime]`, `.text`,
 /// `.edited` and the `deleted` class carry everything it needs.
@@ -168,69 +178,19 @@ fn LineView(
                     client::utc_time(&at_text)
                 }
             };
-            let id = line_id.clone();
-            let retry = (mine == Some(SendState::Failed)).then(|| {
-                view! {
-                    <button class="retry" on:click=move |_| chat.retry(&id)>
-                        "Retry"
-                    </button>
-                }
-            });
             // My stored room messages can be edited and deleted; a moderator deletes anyone's.
             let changeable = seq.filter(|_| mine == Some(SendState::Sent) && !deleted);
             let editing = RwSignal::new(false);
-            let delete = move |seq: u64| {
-                move |_| {
-                    if let Some(room) =
-                        chat.peek(|c| c.conversations.current_room().map(str::to_owned))
-                    {
-                        chat.delete(&room, seq);
-                    }
-                }
+            let buttons = line_buttons(
+                chat, &line_id, mine, seq, deleted, changeable, moderator, editing,
+            );
+            let shown = Shown {
+                from: &from,
+                text,
+                action,
+                deleted,
             };
-            let actions = changeable.map(|seq| {
-                view! {
-                    <button class="line-action" on:click=move |_| editing.set(true)>"Edit"</button>
-                    <button class="line-action" on:click=delete(seq)>"Delete"</button>
-                }
-            });
-            let moderated = seq.filter(|_| mine.is_none() && !deleted).map(|seq| {
-                view! {
-                    <Show when=move || moderator.get()>
-                        <button class="line-action mod-delete" on:click=delete(seq)>"Delete"</button>
-                    </Show>
-                }
-            });
-            // Text nodes, never HTML: whatever a user types is shown as typed, web addresses as links.
-            let me = chat.peek(|c| c.me.clone());
-            let body = if deleted {
-                view! { <p class="text tombstone">"message deleted"</p> }.into_any()
-            } else if action {
-                view! {
-                    <p class="text action" dir="auto">
-                        "* " <bdi>{from.clone()}</bdi> " " {message_text(&text, &me)}
-                    </p>
-                }
-                .into_any()
-            } else {
-                view! { <p class="text" dir="auto">{message_text(&text, &me)}</p> }.into_any()
-            };
-            // While my message is edited, its text stays above the box, dimmed: what is being
-            // changed stays in view.
-            let body = match changeable {
-                Some(seq) => {
-                    let editor = move || editing.get().then(|| editor(chat, seq, &text, editing));
-                    let class = move || {
-                        if editing.get() {
-                            "body editing"
-                        } else {
-                            "body"
-                        }
-                    };
-                    view! { <div class=class>{body}</div> {editor} }.into_any()
-                }
-                None => body,
-            };
+            let body = line_body(chat, shown, changeable, editing);
             let unread_id = line_id.clone();
             let class = move || {
                 if first_unread.with(|first| first.as_deref() == Some(unread_id.as_str())) {
@@ -246,9 +206,7 @@ fn LineView(
                         <time datetime=at>{time}</time>
                         {edited.then(|| view! { <span class="edited">"(edited)"</span> })}
                         {state.map(|s| view! { <span class="state">{s}</span> })}
-                        {retry}
-                        {actions}
-                        {moderated}
+                        {buttons}
                     </div>
                     {body}
                     {file_views(files)}
@@ -256,6 +214,102 @@ fn LineView(
             }
             .into_any()
         }
+    }
+}
+
+/// What a message line shows as its text.
+struct Shown<'a> {
+    from: &'a str,
+    text: String,
+    action: bool,
+    deleted: bool,
+}
+
+/// Retry for my failed message; Edit and Delete for my stored one; Delete for a moderator.
+#[allow(clippy::too_many_arguments)]
+fn line_buttons(
+    chat: ChatHandle,
+    line_id: &str,
+    mine: Option<SendState>,
+    seq: Option<u64>,
+    deleted: bool,
+    changeable: Option<u64>,
+    moderator: Memo<bool>,
+    editing: RwSignal<bool>,
+) -> impl IntoView {
+    let id = line_id.to_owned();
+    let retry = (mine == Some(SendState::Failed)).then(|| {
+        view! {
+            <button class="retry" on:click=move |_| chat.retry(&id)>
+                "Retry"
+            </button>
+        }
+    });
+    let delete = move |seq: u64| {
+        move |_| {
+            if let Some(room) = chat.peek(|c| c.conversations.current_room().map(str::to_owned)) {
+                chat.delete(&room, seq);
+            }
+        }
+    };
+    let actions = changeable.map(|seq| {
+        view! {
+            <button class="line-action" on:click=move |_| editing.set(true)>"Edit"</button>
+            <button class="line-action" on:click=delete(seq)>"Delete"</button>
+        }
+    });
+    let moderated = seq.filter(|_| mine.is_none() && !deleted).map(|seq| {
+        view! {
+            <Show when=move || moderator.get()>
+                <button class="line-action mod-delete" on:click=delete(seq)>"Delete"</button>
+            </Show>
+        }
+    });
+    (retry, actions, moderated)
+}
+
+/// The message's text (or its tombstone); for my changeable message, with its editor.
+fn line_body(
+    chat: ChatHandle,
+    shown: Shown<'_>,
+    changeable: Option<u64>,
+    editing: RwSignal<bool>,
+) -> AnyView {
+    let Shown {
+        from,
+        text,
+        action,
+        deleted,
+    } = shown;
+    // Text nodes, never HTML: whatever a user types is shown as typed, web addresses as links.
+    let me = chat.peek(|c| c.me.clone());
+    let body = if deleted {
+        view! { <p class="text tombstone">"message deleted"</p> }.into_any()
+    } else if action {
+        view! {
+            <p class="text action" dir="auto">
+                "* " <bdi>{from.to_owned()}</bdi> " " {message_text(&text, &me)}
+            </p>
+        }
+        .into_any()
+    } else {
+        view! { <p class="text" dir="auto">{message_text(&text, &me)}</p> }.into_any()
+    };
+    // While my message is edited, its text stays above the box, dimmed: what is being changed
+    // stays in view.
+    match changeable {
+        Some(seq) => {
+            let editor = move || editing.get().then(|| editor(chat, seq, &text, editing));
+            let class = move || {
+                if editing.get() {
+                    "body editing"
+                } else {
+                    "body"
+                }
+            };
+            view! { <div class=class>{body}</div> {editor} }.into_any()
+        }
+        None => body,
     }
 }
 

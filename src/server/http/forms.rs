@@ -189,7 +189,7 @@ pub async fn say(
             // A file input left empty still sends a part, without a name or content.
             Some("file") if field.file_name().is_some_and(|n| !n.is_empty()) => {
                 let page = room_page(&form.room);
-                let Some(found) = super::account::signed_in(&state, &jar).await else {
+                let Some(found) = super::files::requester(&state, &headers, &jar).await else {
                     return back_with_error(&page, ErrorCode::SignedOut, &[]);
                 };
                 if !admitted {
