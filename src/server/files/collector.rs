@@ -1,6 +1,12 @@
 //! Frees what nobody uses any more: uploads never posted (after [`FilesConfig::unposted_ttl`](super::FilesConfig::unposted_ttl)),
 //! and objects a delete left without a row naming them. Every server of a cluster runs it; each
 //! step is safe to repeat (a delete of a missing object succeeds), so they need no coordination.
+//!
+//! One race is left: the same bytes uploaded again between the check that nothing names an object
+//! and its delete find the object present (so it is not written again) and lose it. It needs an
+//! identical file uploaded within milliseconds of the last message naming it being deleted; a
+//! fix is to write an object again when its row is added after the collector's check (a
+//! generation number on `unlinked_objects`).
 
 use tokio::sync::watch;
 

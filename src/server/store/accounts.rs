@@ -447,8 +447,8 @@ impl Accounts<'_> {
             .map(Option::unwrap_or_default)
     }
 
-    /// Deletes person `id`: their credentials, sessions, read positions, rooms, blocks and private
-    /// messages, and gives up their name. Their room messages stay unless `keep_messages` is false:
+    /// Deletes person `id`: their credentials, sessions, read positions, rooms, blocks, private
+    /// messages and files (every upload of theirs, kept messages' too), and gives up their name. Their room messages stay unless `keep_messages` is false:
     /// then each is deleted as a moderator's delete is, a change in its room's log (returned, for
     /// the rooms to be told).
     pub async fn delete_person(
@@ -498,6 +498,17 @@ impl Accounts<'_> {
             "DELETE FROM dm_read_positions WHERE person_id = $1 OR peer = $1",
             "DELETE FROM memberships WHERE person_id = $1",
             "DELETE FROM blocks WHERE person_id = $1 OR blocked = $1",
+            // Their files, and those of the private messages that go with them, are queued for
+            // the collector before their rows go.
+            "INSERT INTO unlinked_objects (hash) \
+             SELECT hash FROM files WHERE person_id = $1 OR direct_id IN \
+               (SELECT id FROM direct_messages WHERE from_person = $1 OR to_person = $1) \
+             UNION SELECT thumb FROM files WHERE thumb IS NOT NULL AND (person_id = $1 OR \
+               direct_id IN (SELECT id FROM direct_messages WHERE from_person = $1 OR to_person = $1)) \
+             UNION SELECT avatar FROM people WHERE id = $1 AND avatar IS NOT NULL \
+             ON CONFLICT DO NOTHING",
+            "DELETE FROM files WHERE person_id = $1 OR direct_id IN \
+               (SELECT id FROM direct_messages WHERE from_person = $1 OR to_person = $1)",
             "DELETE FROM direct_messages WHERE from_person = $1 OR to_person = $1",
             "DELETE FROM nick_claims WHERE person_id = $1",
             "UPDATE messages SET person_id = NULL WHERE person_id = $1",

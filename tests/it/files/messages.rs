@@ -245,3 +245,34 @@ async fn the_form_without_javascript_posts_a_file() {
         (200, &b"we agreed"[..])
     );
 }
+
+#[tokio::test]
+async fn deleting_yourself_deletes_your_files() {
+    let data = DataDir::new();
+    let mut config = test_config(&data);
+    config.files.config.collect_every = Duration::from_millis(100);
+    let server = TestServer::start_on(data.clone(), config).await;
+    let (mut ola, ola_token) = Client::join_session(&server, "ola").await;
+    let (_pia, pia_token) = Client::join_session(&server, "pia").await;
+    let (id, url) = uploaded(&server, &ola_token, "mine.txt", b"ola's notes\n").await;
+    ola.send(json!({"type":"say","room":"general","text":"notes","client_id":"o-1","files":[id]}))
+        .await;
+    next_of(&mut ola, "ack").await;
+    assert_eq!(fetch(server.addr, &pia_token, &url).await.status, 200);
+    let cookie = session_cookie(&ola_token);
+    let gone = super::request(
+        server.addr,
+        "POST",
+        "/account/delete",
+        &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &cookie)],
+        b"confirm=ola&messages=keep",
+    )
+    .await;
+    assert_eq!(gone.status, 200, "{}", gone.head);
+    assert_eq!(fetch(server.addr, &pia_token, &url).await.status, 404);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !walk(&data.0.join("files")).is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the bytes are removed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
