@@ -180,26 +180,8 @@ async fn session(
                 match msg {
                     ServerMsg::Welcome { .. } => {
                         welcomed = true;
-                        chat.change(|c| c.receive_frame(&msg, now_ms()));
-                        chat.status.set(ConnState::Online);
-                        // My messages written while offline are in the chat as "sending": send
-                        // them from there, once, in order; then the joins, leaves and renames
-                        // asked for meanwhile.
-                        while let Ok(msg) = outbox.try_recv() {
-                            defer(chat, deferred, msg);
-                        }
-                        let unconfirmed = chat.peek(Chat::unconfirmed);
-                        for outgoing in unconfirmed {
-                            if !send(chat, &mut sink, &outgoing.frame()).await {
-                                return welcomed;
-                            }
-                        }
-                        while let Some(msg) = deferred.pop_front() {
-                            if !send(chat, &mut sink, &msg).await {
-                                // Not sent: it waits for the next welcome.
-                                deferred.push_front(msg);
-                                return welcomed;
-                            }
+                        if !welcome(chat, &msg, &mut sink, outbox, deferred).await {
+                            return welcomed;
                         }
                     }
                     ServerMsg::Error { code: ErrorCode::SignedOut, .. } => {
@@ -215,20 +197,7 @@ async fn session(
                         let _ = window().location().assign(&format!("/?error={}", code.as_str()));
                         return false;
                     }
-                    other => {
-                        if matches!(
-                            other,
-                            ServerMsg::History { before: Some(_), .. }
-                                | ServerMsg::Error { client_id: None, .. }
-                        ) {
-                            // An older page, or a refusal that may be its answer: scrolling up
-                            // may ask again.
-                            chat.history_answered();
-                        }
-                        let now = now_ms();
-                        chat.change(|c| c.receive_frame(&other, now));
-                        super::attention::notify(chat);
-                    }
+                    other => receive(chat, &other),
                 }
             }
             net = network.next() => {
@@ -250,6 +219,61 @@ async fn session(
             }
         }
     }
+}
+
+/// The server welcomed us: online, then everything that waited for it is sent. Whether the
+/// connection still works.
+async fn welcome<S>(
+    chat: ChatHandle,
+    msg: &ServerMsg,
+    sink: &mut S,
+    outbox: &mut mpsc::UnboundedReceiver<ClientMsg>,
+    deferred: &mut VecDeque<ClientMsg>,
+) -> bool
+where
+    S: futures::Sink<Message> + Unpin,
+{
+    chat.change(|c| c.receive_frame(msg, now_ms()));
+    chat.status.set(ConnState::Online);
+    // My messages written while offline are in the chat as "sending": send them from there, once,
+    // in order; then the joins, leaves and renames asked for meanwhile.
+    while let Ok(msg) = outbox.try_recv() {
+        defer(chat, deferred, msg);
+    }
+    let unconfirmed = chat.peek(Chat::unconfirmed);
+    for outgoing in unconfirmed {
+        if !send(chat, sink, &outgoing.frame()).await {
+            return false;
+        }
+    }
+    while let Some(msg) = deferred.pop_front() {
+        if !send(chat, sink, &msg).await {
+            // Not sent: it waits for the next welcome.
+            deferred.push_front(msg);
+            return false;
+        }
+    }
+    true
+}
+
+/// Any other frame: into the chat.
+fn receive(chat: ChatHandle, msg: &ServerMsg) {
+    if matches!(
+        msg,
+        ServerMsg::History {
+            before: Some(_),
+            ..
+        } | ServerMsg::Error {
+            client_id: None,
+            ..
+        }
+    ) {
+        // An older page, or a refusal that may be its answer: scrolling up may ask again.
+        chat.history_answered();
+    }
+    let now = now_ms();
+    chat.change(|c| c.receive_frame(msg, now));
+    super::attention::notify(chat);
 }
 
 /// Delay before reconnect attempt number `failures` (1-based), with ±25% jitter.

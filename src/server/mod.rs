@@ -159,28 +159,8 @@ pub async fn serve(
         files,
         shutdown: shutdown_rx.clone(),
     };
-    let maintenance = tokio::spawn(maintenance::run(state.clone(), shutdown_rx.clone()));
-    tokio::spawn(files::collector::run(
-        state.files.clone(),
-        state.store.clone(),
-        shutdown_rx.clone(),
-    ));
-    if let Some(addr) = state.http.metrics_addr {
-        serve_metrics(addr, &state, shutdown_rx.clone()).await?;
-    }
-    let listen = net::accept::Listen {
-        listener,
-        app: http::router(state.clone()),
-        busy: http::busy_router(state.clone()),
-        proxies,
-        metrics,
-        caps: ConnectionLimits::new(
-            limits.max_http_connections_per_ip,
-            limits.max_http_connections,
-        ),
-        new_connections: Arc::clone(&state.addresses.connections),
-    };
-    drop(state);
+    let maintenance = start_background(&state).await?;
+    let listen = listen(listener, state, proxies, metrics);
     let stop = tell_connections(stop, shutdown_tx.clone());
     net::accept::serve(listen, &limits, stop, DRAIN_TIMEOUT).await;
     drain(shutdown_tx, shutdown_rx).await;
@@ -191,6 +171,43 @@ pub async fn serve(
     }
     close(&sessions, store).await;
     Ok(())
+}
+
+/// The server's own work beside its connections: maintenance (whose task is returned, to be
+/// stopped at the end), the files' collector, and `/metrics` on its own address if configured.
+async fn start_background(state: &AppState) -> Result<tokio::task::JoinHandle<()>, StartError> {
+    let maintenance = tokio::spawn(maintenance::run(state.clone(), state.shutdown.clone()));
+    tokio::spawn(files::collector::run(
+        state.files.clone(),
+        state.store.clone(),
+        state.shutdown.clone(),
+    ));
+    if let Some(addr) = state.http.metrics_addr {
+        serve_metrics(addr, state, state.shutdown.clone()).await?;
+    }
+    Ok(maintenance)
+}
+
+/// What the accept loop serves on `listener`: the app, and the answer it gives when busy. The
+/// state goes into the routers only, so nothing else keeps it alive once they are gone.
+fn listen(
+    listener: TcpListener,
+    state: AppState,
+    proxies: net::proxy::TrustedProxies,
+    metrics: Metrics,
+) -> net::accept::Listen {
+    net::accept::Listen {
+        listener,
+        app: http::router(state.clone()),
+        busy: http::busy_router(state.clone()),
+        proxies,
+        metrics,
+        caps: ConnectionLimits::new(
+            state.limits.max_http_connections_per_ip,
+            state.limits.max_http_connections,
+        ),
+        new_connections: Arc::clone(&state.addresses.connections),
+    }
 }
 
 /// `stop`, then every connection told to close (1012) through `shutdown`.

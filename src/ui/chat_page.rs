@@ -192,30 +192,7 @@ pub fn hydrate_chat() {
 /// The chat: conversations and who is online beside the messages of the open conversation.
 #[island]
 pub fn ChatApp() -> impl IntoView {
-    let frames = init_frames();
-    let me = frames
-        .iter()
-        .find_map(|frame| match frame {
-            ServerMsg::Welcome { nick, .. } => Some(nick.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
-    let chat = ChatHandle::new(me);
-    let nav = Nav::install();
-    provide_context(nav);
-    // The session's rooms and the room's latest messages are part of the page itself; the websocket
-    // later asks only for what is newer.
-    let room = nav
-        .path
-        .with_untracked(|path| room_of_path(path))
-        .unwrap_or_else(|| GENERAL.to_owned());
-    chat.change(|c| {
-        for frame in &frames {
-            c.apply(frame, 0.0);
-        }
-        c.open(View::Room(room));
-        Parts::ALL
-    });
+    let (chat, nav) = first_state();
     let hydrated = chat.hydrated;
     // Effects run only in the browser, after hydration: this is where the websocket opens.
     Effect::new(move |_| {
@@ -233,6 +210,59 @@ pub fn ChatApp() -> impl IntoView {
             chat.open(View::Room(room));
         }
     });
+    // On a phone the sidebar is a drawer over the conversation (see `Sidebar`).
+    let drawer = RwSignal::new(false);
+
+    view! {
+        <div class="app" data-hydrated=move || hydrated.get().to_string()>
+            <header class="topbar">
+                <h1 class="brand">"chinwag"</h1>
+                <DrawerToggle chat drawer/>
+                <NotifyControl chat/>
+                <ConnectionStatus chat/>
+            </header>
+            <NewVersion chat/>
+            <div class="layout" class:drawer-open=move || drawer.get()>
+                <Sidebar chat drawer/>
+                <Conversation chat/>
+            </div>
+        </div>
+    }
+}
+
+/// The chat as the page starts it, and the page's navigation (provided as context): the session's
+/// rooms and the room's latest messages are part of the page itself; the websocket later asks only
+/// for what is newer.
+fn first_state() -> (ChatHandle, Nav) {
+    let frames = init_frames();
+    let me = frames
+        .iter()
+        .find_map(|frame| match frame {
+            ServerMsg::Welcome { nick, .. } => Some(nick.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let chat = ChatHandle::new(me);
+    let nav = Nav::install();
+    provide_context(nav);
+    let room = nav
+        .path
+        .with_untracked(|path| room_of_path(path))
+        .unwrap_or_else(|| GENERAL.to_owned());
+    chat.change(|c| {
+        for frame in &frames {
+            c.apply(frame, 0.0);
+        }
+        c.open(View::Room(room));
+        Parts::ALL
+    });
+    (chat, nav)
+}
+
+/// The open conversation: its title (and Leave, for a room I may leave), then its messages, who is
+/// typing and the composer; for a room in the URL I am not in, the offer to join it instead.
+#[component]
+fn Conversation(chat: ChatHandle) -> impl IntoView {
     let title = move || {
         chat.read(Parts::CONVERSATIONS, |c| {
             match c.conversations.current_view() {
@@ -263,40 +293,24 @@ pub fn ChatApp() -> impl IntoView {
                 .map(str::to_owned)
         })
     });
-
-    // On a phone the sidebar is a drawer over the conversation (see `Sidebar`).
-    let drawer = RwSignal::new(false);
-
     view! {
-        <div class="app" data-hydrated=move || hydrated.get().to_string()>
-            <header class="topbar">
-                <h1 class="brand">"chinwag"</h1>
-                <DrawerToggle chat drawer/>
-                <NotifyControl chat/>
-                <ConnectionStatus chat/>
-            </header>
-            <NewVersion chat/>
-            <div class="layout" class:drawer-open=move || drawer.get()>
-                <Sidebar chat drawer/>
-                <main class="chat">
-                    <div class="conv-head">
-                        <h2 class="conv-title">{title}</h2>
-                        {move || leavable.get().map(|room| view! { <LeaveRoom chat room/> })}
-                    </div>
-                    {move || match outside.get() {
-                        Some(room) => view! { <JoinRoomPrompt chat room/> }.into_any(),
-                        None => {
-                            view! {
-                                <MessageList chat/>
-                                <p class="typing" aria-live="polite">{typing}</p>
-                                <Composer chat/>
-                            }
-                                .into_any()
-                        }
-                    }}
-                </main>
+        <main class="chat">
+            <div class="conv-head">
+                <h2 class="conv-title">{title}</h2>
+                {move || leavable.get().map(|room| view! { <LeaveRoom chat room/> })}
             </div>
-        </div>
+            {move || match outside.get() {
+                Some(room) => view! { <JoinRoomPrompt chat room/> }.into_any(),
+                None => {
+                    view! {
+                        <MessageList chat/>
+                        <p class="typing" aria-live="polite">{typing}</p>
+                        <Composer chat/>
+                    }
+                        .into_any()
+                }
+            }}
+        </main>
     }
 }
 

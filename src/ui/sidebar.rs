@@ -44,6 +44,28 @@ pub(super) fn MentionBadge(count: u32) -> impl IntoView {
 /// opens it (CSS `:target`).
 #[component]
 pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <aside class="sidebar" id="sidebar">
+            <a
+                class="drawer-close"
+                href="#"
+                on:click=move |ev| {
+                    ev.prevent_default();
+                    drawer.set(false);
+                }
+            >
+                "Close"
+            </a>
+            <RoomList chat drawer/>
+            <DirectList chat drawer/>
+            <People chat drawer/>
+        </aside>
+    }
+}
+
+/// My rooms, as links to their pages, and the form to join or create one.
+#[component]
+fn RoomList(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     let nav = expect_context::<Nav>();
     let rooms = move || {
         chat.read(Parts::CONVERSATIONS, |c| {
@@ -57,6 +79,49 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     };
+    view! {
+        <nav aria-label="Rooms">
+            <ul class="conversations rooms">
+                <For
+                    each=rooms
+                    key=|row| row.clone()
+                    children=move |(view, title, (unread, mentions), open)| {
+                        let href = room_path(&title);
+                        let target = href.clone();
+                        view! {
+                            <li>
+                                <a
+                                    class="conv"
+                                    class:open=open
+                                    href=href
+                                    aria-current=open.then_some("page")
+                                    on:click=move |ev| {
+                                        if !plain_click(&ev) {
+                                            return;
+                                        }
+                                        ev.prevent_default();
+                                        nav.go(&target);
+                                        chat.open(view.clone());
+                                        drawer.set(false);
+                                    }
+                                >
+                                    <span class="conv-name">"# " {title}</span>
+                                    <MentionBadge count=mentions/>
+                                    <Badge count=unread/>
+                                </a>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+            <NewRoom chat/>
+        </nav>
+    }
+}
+
+/// My private conversations.
+#[component]
+fn DirectList(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     let directs = move || {
         chat.read(Parts::CONVERSATIONS, |c| {
             let current = c.conversations.current_view();
@@ -69,7 +134,40 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     };
-    // Who is online in the room on screen; in a private conversation, everyone online.
+    view! {
+        <nav aria-label="Private messages">
+            <ul class="conversations directs">
+                <For
+                    each=directs
+                    key=|row| row.clone()
+                    children=move |(view, title, unread, open)| {
+                        view! {
+                            <li>
+                                <button
+                                    class="conv"
+                                    class:open=open
+                                    aria-current=open.then_some("true")
+                                    on:click=move |_| {
+                                        chat.open(view.clone());
+                                        drawer.set(false);
+                                    }
+                                >
+                                    <span class="conv-name">"@ " {title}</span>
+                                    <Badge count=unread/>
+                                </button>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+        </nav>
+    }
+}
+
+/// Who of the room on screen is online (in a private conversation, everyone online), and for a
+/// moderator, how long a Mute or Ban lasts.
+#[component]
+fn People(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     let online = move || {
         chat.read(Parts::PEOPLE | Parts::CONVERSATIONS, |c| {
             match c.conversations.current_room() {
@@ -96,153 +194,96 @@ pub fn Sidebar(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     let moderator = Memo::new(move |_| chat.read(Parts::ME, |c| c.moderator));
     // How long a moderator's Mute and Ban last, in seconds (`/mute` and `/ban` take their own).
     let span = RwSignal::new(3600_u64);
-
     view! {
-        <aside class="sidebar" id="sidebar">
-            <a
-                class="drawer-close"
-                href="#"
-                on:click=move |ev| {
-                    ev.prevent_default();
-                    drawer.set(false);
+        <section class="people" aria-labelledby="online-heading">
+            <h2 id="online-heading">
+                "Online" {where_} " " <span class="count">{count}</span>
+            </h2>
+            <ul class="online" aria-label="Online">
+                <For
+                    each=online
+                    key=|nick| nick.clone()
+                    children=move |nick| person(chat, drawer, moderator, span, nick)
+                />
+            </ul>
+            <Show when=move || moderator.get()>
+                <SanctionSpan span/>
+            </Show>
+        </section>
+    }
+}
+
+/// One person online: me, or a button to write to them privately; whether they are a bot; a
+/// moderator's Mute and Ban.
+fn person(
+    chat: ChatHandle,
+    drawer: RwSignal<bool>,
+    moderator: Memo<bool>,
+    span: RwSignal<u64>,
+    nick: String,
+) -> impl IntoView {
+    // Untracked: my renaming changes this row's key, which rebuilds it.
+    let is_me = chat.peek(|c| c.me == nick);
+    let peer = nick.clone();
+    let bot = chat.peek(|c| c.people.is_bot(&nick));
+    let target = nick.clone();
+    let controls = (!is_me && !bot).then(|| {
+        view! {
+            <Show when=move || moderator.get()>
+                <span class="mod-controls">
+                    {sanction_button(chat, span, false, target.clone())}
+                    {sanction_button(chat, span, true, target.clone())}
+                </span>
+            </Show>
+        }
+    });
+    view! {
+        <li>
+            {if is_me {
+                view! { <span class="person me-person">{nick}" (you)"</span> }
+                    .into_any()
+            } else {
+                view! {
+                    <button
+                        class="person"
+                        title="Send a private message"
+                        on:click=move |_| {
+                            chat.open(View::Direct(peer.clone()));
+                            drawer.set(false);
+                        }
+                    >
+                        {nick}
+                    </button>
                 }
-            >
-                "Close"
-            </a>
-            <nav aria-label="Rooms">
-                <ul class="conversations rooms">
-                    <For
-                        each=rooms
-                        key=|row| row.clone()
-                        children=move |(view, title, (unread, mentions), open)| {
-                            let href = room_path(&title);
-                            let target = href.clone();
-                            view! {
-                                <li>
-                                    <a
-                                        class="conv"
-                                        class:open=open
-                                        href=href
-                                        aria-current=open.then_some("page")
-                                        on:click=move |ev| {
-                                            if !plain_click(&ev) {
-                                                return;
-                                            }
-                                            ev.prevent_default();
-                                            nav.go(&target);
-                                            chat.open(view.clone());
-                                            drawer.set(false);
-                                        }
-                                    >
-                                        <span class="conv-name">"# " {title}</span>
-                                        <MentionBadge count=mentions/>
-                                        <Badge count=unread/>
-                                    </a>
-                                </li>
-                            }
-                        }
-                    />
-                </ul>
-                <NewRoom chat/>
-            </nav>
-            <nav aria-label="Private messages">
-                <ul class="conversations directs">
-                    <For
-                        each=directs
-                        key=|row| row.clone()
-                        children=move |(view, title, unread, open)| {
-                            view! {
-                                <li>
-                                    <button
-                                        class="conv"
-                                        class:open=open
-                                        aria-current=open.then_some("true")
-                                        on:click=move |_| {
-                                            chat.open(view.clone());
-                                            drawer.set(false);
-                                        }
-                                    >
-                                        <span class="conv-name">"@ " {title}</span>
-                                        <Badge count=unread/>
-                                    </button>
-                                </li>
-                            }
-                        }
-                    />
-                </ul>
-            </nav>
-            <section class="people" aria-labelledby="online-heading">
-                <h2 id="online-heading">
-                    "Online" {where_} " " <span class="count">{count}</span>
-                </h2>
-                <ul class="online" aria-label="Online">
-                    <For
-                        each=online
-                        key=|nick| nick.clone()
-                        children=move |nick| {
-                            // Untracked: my renaming changes this row's key, which rebuilds it.
-                            let is_me = chat.peek(|c| c.me == nick);
-                            let peer = nick.clone();
-                            let bot = chat.peek(|c| c.people.is_bot(&nick));
-                            let target = nick.clone();
-                            let controls = (!is_me && !bot).then(|| {
-                                view! {
-                                    <Show when=move || moderator.get()>
-                                        <span class="mod-controls">
-                                            {sanction_button(chat, span, false, target.clone())}
-                                            {sanction_button(chat, span, true, target.clone())}
-                                        </span>
-                                    </Show>
-                                }
-                            });
-                            view! {
-                                <li>
-                                    {if is_me {
-                                        view! { <span class="person me-person">{nick}" (you)"</span> }
-                                            .into_any()
-                                    } else {
-                                        view! {
-                                            <button
-                                                class="person"
-                                                title="Send a private message"
-                                                on:click=move |_| {
-                                                    chat.open(View::Direct(peer.clone()));
-                                                    drawer.set(false);
-                                                }
-                                            >
-                                                {nick}
-                                            </button>
-                                        }
-                                            .into_any()
-                                    }}
-                                    {bot.then(|| view! { <span class="bot-badge" title="A bot">"bot"</span> })}
-                                    {controls}
-                                </li>
-                            }
-                        }
-                    />
-                </ul>
-                <Show when=move || moderator.get()>
-                    <p class="moderation-link">
-                        <label>
-                            "Mute and ban for "
-                            <select on:change=move |ev| {
-                                if let Ok(secs) = event_target_value(&ev).parse() {
-                                    span.set(secs);
-                                }
-                            }>
-                                <option value="600">"10 minutes"</option>
-                                <option value="3600" selected>"1 hour"</option>
-                                <option value="86400">"1 day"</option>
-                                <option value="604800">"1 week"</option>
-                            </select>
-                        </label>
-                        " · "
-                        <a href="/moderation" rel="external">"Moderation log"</a>
-                    </p>
-                </Show>
-            </section>
-        </aside>
+                    .into_any()
+            }}
+            {bot.then(|| view! { <span class="bot-badge" title="A bot">"bot"</span> })}
+            {controls}
+        </li>
+    }
+}
+
+/// A moderator's choice of how long a Mute or Ban lasts, and the link to the moderation log.
+#[component]
+fn SanctionSpan(span: RwSignal<u64>) -> impl IntoView {
+    view! {
+        <p class="moderation-link">
+            <label>
+                "Mute and ban for "
+                <select on:change=move |ev| {
+                    if let Ok(secs) = event_target_value(&ev).parse() {
+                        span.set(secs);
+                    }
+                }>
+                    <option value="600">"10 minutes"</option>
+                    <option value="3600" selected>"1 hour"</option>
+                    <option value="86400">"1 day"</option>
+                    <option value="604800">"1 week"</option>
+                </select>
+            </label>
+            " · "
+            <a href="/moderation" rel="external">"Moderation log"</a>
+        </p>
     }
 }
 

@@ -60,9 +60,10 @@ impl Directs<'_> {
         if drafts.is_empty() {
             return Ok(Vec::new());
         }
+        let store = self.0;
         let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
-        let mut tx = self.0.begin_write().await?;
-        let last: i64 = sqlx::query(&self.0.sql(
+        let mut tx = store.begin_write().await?;
+        let last: i64 = sqlx::query(&store.sql(
             "UPDATE counters SET value = value + $1 WHERE name = 'direct_messages' RETURNING value",
         ))
         .bind(count)
@@ -71,65 +72,22 @@ impl Directs<'_> {
         .try_get(0)?;
         // Under the counter's lock every earlier message is committed: each party's latest one is
         // its previous.
-        let mut latest: HashMap<i64, u64> = HashMap::new();
-        for draft in &drafts {
-            for party in [draft.from_person, draft.to_person] {
-                if let std::collections::hash_map::Entry::Vacant(slot) = latest.entry(party) {
-                    let row = sqlx::query(&self.0.sql(
-                        "SELECT (SELECT MAX(id) FROM direct_messages WHERE from_person = $1), \
-                         (SELECT MAX(id) FROM direct_messages WHERE to_person = $1)",
-                    ))
-                    .bind(party)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let sent: Option<i64> = row.try_get(0)?;
-                    let received: Option<i64> = row.try_get(1)?;
-                    let last = sent.max(received).map_or(Ok(0), unsigned)?;
-                    slot.insert(last);
-                }
-            }
-        }
-        let insert = self.0.sql(&format!(
-            "INSERT INTO direct_messages \
-             (id, from_person, to_person, sender, recipient, text, at, client_id, action) VALUES {}",
-            value_rows(drafts.len(), 9, &[])
-        ));
+        let latest = latest_of_parties(store, &mut tx, &drafts).await?;
         let first = last - count + 1;
-        let mut query = sqlx::query(&insert);
-        for (id, draft) in (first..).zip(&drafts) {
-            query = query
-                .bind(id)
-                .bind(draft.from_person)
-                .bind(draft.to_person)
-                .bind(&draft.from)
-                .bind(&draft.to)
-                .bind(&draft.text)
-                .bind(&draft.at)
-                .bind(draft.client_id.as_deref())
-                .bind(i64::from(draft.action));
-        }
-        query.execute(&mut *tx).await?;
+        insert_directs(store, &mut tx, first, &drafts).await?;
         let mut attached = Vec::with_capacity(drafts.len());
         for (id, draft) in (first..).zip(&drafts) {
             attached.push(if draft.files.is_empty() {
                 Vec::new()
             } else {
                 let to = super::files::Attach::Direct(id);
-                super::files::attach(self.0, &mut tx, to, Some(draft.from_person), &draft.files)
+                super::files::attach(store, &mut tx, to, Some(draft.from_person), &draft.files)
                     .await?
             });
         }
-        let mut stored = Vec::with_capacity(drafts.len());
-        for (id, draft) in (first..).zip(&drafts) {
-            let id = unsigned(id)?;
-            let prev_from = latest.get(&draft.from_person).copied().unwrap_or(0);
-            let prev_to = latest.get(&draft.to_person).copied().unwrap_or(0);
-            latest.insert(draft.from_person, id);
-            latest.insert(draft.to_person, id);
-            stored.push((id, prev_from, prev_to));
-        }
+        let chained = chain(latest, first, &drafts)?;
         tx.commit().await?;
-        Ok(stored
+        Ok(chained
             .into_iter()
             .zip(drafts)
             .zip(attached)
@@ -454,4 +412,79 @@ impl Directs<'_> {
         let (from, to): (Option<i64>, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
         Ok(if from == Some(me) { to } else { from })
     }
+}
+
+/// The id of each party's latest private message, sent or received (0 if none).
+async fn latest_of_parties(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    drafts: &[DirectDraft],
+) -> Result<HashMap<i64, u64>, StoreError> {
+    let mut latest: HashMap<i64, u64> = HashMap::new();
+    for draft in drafts {
+        for party in [draft.from_person, draft.to_person] {
+            if let std::collections::hash_map::Entry::Vacant(slot) = latest.entry(party) {
+                let row = sqlx::query(&store.sql(
+                    "SELECT (SELECT MAX(id) FROM direct_messages WHERE from_person = $1), \
+                     (SELECT MAX(id) FROM direct_messages WHERE to_person = $1)",
+                ))
+                .bind(party)
+                .fetch_one(&mut **tx)
+                .await?;
+                let sent: Option<i64> = row.try_get(0)?;
+                let received: Option<i64> = row.try_get(1)?;
+                let last = sent.max(received).map_or(Ok(0), unsigned)?;
+                slot.insert(last);
+            }
+        }
+    }
+    Ok(latest)
+}
+
+/// Inserts `drafts` with the ids from `first` on, in one statement.
+async fn insert_directs(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    first: i64,
+    drafts: &[DirectDraft],
+) -> Result<(), StoreError> {
+    let insert = store.sql(&format!(
+        "INSERT INTO direct_messages \
+         (id, from_person, to_person, sender, recipient, text, at, client_id, action) VALUES {}",
+        value_rows(drafts.len(), 9, &[])
+    ));
+    let mut query = sqlx::query(&insert);
+    for (id, draft) in (first..).zip(drafts) {
+        query = query
+            .bind(id)
+            .bind(draft.from_person)
+            .bind(draft.to_person)
+            .bind(&draft.from)
+            .bind(&draft.to)
+            .bind(&draft.text)
+            .bind(&draft.at)
+            .bind(draft.client_id.as_deref())
+            .bind(i64::from(draft.action));
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Each draft's id (from `first` on) and the ids of its sender's and recipient's private message
+/// before it: a party's latest, then each of the batch's messages in turn.
+fn chain(
+    mut latest: HashMap<i64, u64>,
+    first: i64,
+    drafts: &[DirectDraft],
+) -> Result<Vec<(u64, u64, u64)>, StoreError> {
+    let mut chained = Vec::with_capacity(drafts.len());
+    for (id, draft) in (first..).zip(drafts) {
+        let id = unsigned(id)?;
+        let prev_from = latest.get(&draft.from_person).copied().unwrap_or(0);
+        let prev_to = latest.get(&draft.to_person).copied().unwrap_or(0);
+        latest.insert(draft.from_person, id);
+        latest.insert(draft.to_person, id);
+        chained.push((id, prev_from, prev_to));
+    }
+    Ok(chained)
 }

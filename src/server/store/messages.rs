@@ -407,120 +407,54 @@ impl Messages<'_> {
         target: u64,
         draft: ChangeDraft,
     ) -> Result<ChangeOutcome, StoreError> {
-        let mut tx = self.0.begin_write().await?;
+        let store = self.0;
+        let mut tx = store.begin_write().await?;
         // The lock first: a check made before it could be stale by the time the change is
         // written (a delete racing an edit).
-        let Some(row) =
-            sqlx::query(&self.0.sql(
-                "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq",
-            ))
-            .bind(room)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some(position) = take_position(store, &mut tx, room).await? else {
             return Ok(ChangeOutcome::NotFound);
         };
-        let position: i64 = row.try_get(0)?;
-        let Some(row) = sqlx::query(&self.0.sql(
-            "SELECT person_id, deleted, sender FROM messages \
-             WHERE room = $1 AND seq = $2 AND kind = 0",
-        ))
-        .bind(room)
-        .bind(signed(target))
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
+        let Some(original) = original(store, &mut tx, room, target).await? else {
             return Ok(ChangeOutcome::NotFound);
         };
-        let author: Option<i64> = row.try_get(0)?;
-        let deleted = row.try_get::<i64, _>(1)? != 0;
-        let own = author.is_some() && author == draft.person_id;
-        // Whether the person is a moderator is the store's word, read in this transaction: a
-        // moderator revoked a moment ago (by `chinwag admin`, another process) cannot delete.
+        let own = original.author.is_some() && original.author == draft.person_id;
         let moderating = !own
             && draft.moderator
             && draft.text.is_none()
-            && sqlx::query(
-                &self
-                    .0
-                    .sql("SELECT 1 FROM people WHERE id = $1 AND moderator = 1"),
-            )
-            .bind(draft.person_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
+            && is_moderator(store, &mut tx, draft.person_id).await?;
         let allowed = own || moderating;
         // Someone else's deleted message is as good as gone: not found, not forbidden.
-        match (deleted, allowed, &draft.text) {
+        match (original.deleted, allowed, &draft.text) {
             (true, true, None) => return Ok(ChangeOutcome::AlreadyDeleted),
             (true, _, _) => return Ok(ChangeOutcome::NotFound),
             (false, false, _) => return Ok(ChangeOutcome::Forbidden),
             (false, true, _) => {}
         }
-        if draft.text.is_some() {
-            let edits: i64 =
-                sqlx::query(&self.0.sql(
-                    "SELECT COUNT(*) FROM messages WHERE room = $1 AND target = $2 AND kind = 1",
-                ))
-                .bind(room)
-                .bind(signed(target))
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-            if edits >= i64::from(draft.max_edits) {
-                return Ok(ChangeOutcome::TooManyEdits);
-            }
+        if draft.text.is_some()
+            && edit_count(store, &mut tx, room, target).await? >= i64::from(draft.max_edits)
+        {
+            return Ok(ChangeOutcome::TooManyEdits);
         }
         let mentions = super::mentions_column(&draft.mentions);
-        let kind = match &draft.text {
-            Some(text) => {
-                sqlx::query(&self.0.sql(
-                    "UPDATE messages SET text = $3, edited = 1, mentions = $4 \
-                         WHERE room = $1 AND seq = $2",
-                ))
-                .bind(room)
-                .bind(signed(target))
-                .bind(text)
-                .bind(&mentions)
-                .execute(&mut *tx)
-                .await?;
-                KIND_EDIT
-            }
-            None => {
-                sqlx::query(&self.0.sql(
-                    "UPDATE messages SET text = '', deleted = 1, mentions = NULL \
-                     WHERE room = $1 AND (seq = $2 OR target = $2)",
-                ))
-                .bind(room)
-                .bind(signed(target))
-                .execute(&mut *tx)
-                .await?;
-                let of = super::files::Attach::Room(room, signed(target));
-                super::files::unlink(self.0, &mut tx, of).await?;
-                KIND_DELETE
-            }
+        let kind = rewrite(store, &mut tx, room, target, &draft, &mentions).await?;
+        let row = ChangeRow {
+            room,
+            position,
+            target,
+            kind,
+            mentions: &mentions,
         };
-        sqlx::query(&self.0.sql(
-            "INSERT INTO messages \
-             (room, seq, sender, text, at, kind, target, person_id, mentions) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        ))
-        .bind(room)
-        .bind(position)
-        .bind(&draft.by)
-        .bind(draft.text.as_deref().unwrap_or_default())
-        .bind(&draft.at)
-        .bind(kind)
-        .bind(signed(target))
-        .bind(draft.person_id)
-        .bind(&mentions)
-        .execute(&mut *tx)
-        .await?;
+        insert_change(store, &mut tx, &row, &draft).await?;
         if moderating {
-            let author: String = row.try_get(2)?;
             let detail = format!("#{room} message {target}");
             super::moderation::audit(
-                self.0, &mut tx, &draft.at, &draft.by, "delete", &author, &detail,
+                store,
+                &mut tx,
+                &draft.at,
+                &draft.by,
+                "delete",
+                &original.sender,
+                &detail,
             )
             .await?;
         }
@@ -580,3 +514,160 @@ impl Messages<'_> {
 
 /// How many rooms one position-check statement names at most.
 const HEADS_CHUNK: usize = 500;
+
+/// The message a change names, as [`Messages::change`] needs it to decide.
+struct Original {
+    author: Option<i64>,
+    deleted: bool,
+    /// The author as shown (for the audit log of a moderator's delete).
+    sender: String,
+}
+
+/// The log row of a change, apart from what its draft says.
+struct ChangeRow<'a> {
+    room: &'a str,
+    position: i64,
+    target: u64,
+    kind: i64,
+    mentions: &'a Option<String>,
+}
+
+/// Takes `room`'s next position (and with it the room row's write lock); `None` if there is no
+/// such room.
+async fn take_position(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    room: &str,
+) -> Result<Option<i64>, StoreError> {
+    let row = sqlx::query(
+        &store.sql("UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq"),
+    )
+    .bind(room)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|row| row.try_get(0)).transpose()?)
+}
+
+/// The message `target` of `room` (not an edit or delete row), if there is one.
+async fn original(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    room: &str,
+    target: u64,
+) -> Result<Option<Original>, StoreError> {
+    let Some(row) = sqlx::query(&store.sql(
+        "SELECT person_id, deleted, sender FROM messages \
+         WHERE room = $1 AND seq = $2 AND kind = 0",
+    ))
+    .bind(room)
+    .bind(signed(target))
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Original {
+        author: row.try_get(0)?,
+        deleted: row.try_get::<i64, _>(1)? != 0,
+        sender: row.try_get(2)?,
+    }))
+}
+
+/// Whether the person is a moderator is the store's word, read in the change's transaction: a
+/// moderator revoked a moment ago (by `chinwag admin`, another process) cannot delete.
+async fn is_moderator(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    person_id: Option<i64>,
+) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query(&store.sql("SELECT 1 FROM people WHERE id = $1 AND moderator = 1"))
+            .bind(person_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
+}
+
+/// How many times message `target` of `room` was edited.
+async fn edit_count(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    room: &str,
+    target: u64,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query(
+        &store.sql("SELECT COUNT(*) FROM messages WHERE room = $1 AND target = $2 AND kind = 1"),
+    )
+    .bind(room)
+    .bind(signed(target))
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?)
+}
+
+/// Rewrites message `target`'s row to its version after the change (a delete also empties its
+/// earlier edits and unlinks its files); the change's kind of log row.
+async fn rewrite(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    room: &str,
+    target: u64,
+    draft: &ChangeDraft,
+    mentions: &Option<String>,
+) -> Result<i64, StoreError> {
+    match &draft.text {
+        Some(text) => {
+            sqlx::query(&store.sql(
+                "UPDATE messages SET text = $3, edited = 1, mentions = $4 \
+                     WHERE room = $1 AND seq = $2",
+            ))
+            .bind(room)
+            .bind(signed(target))
+            .bind(text)
+            .bind(mentions)
+            .execute(&mut **tx)
+            .await?;
+            Ok(KIND_EDIT)
+        }
+        None => {
+            sqlx::query(&store.sql(
+                "UPDATE messages SET text = '', deleted = 1, mentions = NULL \
+                 WHERE room = $1 AND (seq = $2 OR target = $2)",
+            ))
+            .bind(room)
+            .bind(signed(target))
+            .execute(&mut **tx)
+            .await?;
+            let of = super::files::Attach::Room(room, signed(target));
+            super::files::unlink(store, tx, of).await?;
+            Ok(KIND_DELETE)
+        }
+    }
+}
+
+/// Writes the change's own row of the log, at its position.
+async fn insert_change(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    row: &ChangeRow<'_>,
+    draft: &ChangeDraft,
+) -> Result<(), StoreError> {
+    sqlx::query(&store.sql(
+        "INSERT INTO messages \
+         (room, seq, sender, text, at, kind, target, person_id, mentions) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    ))
+    .bind(row.room)
+    .bind(row.position)
+    .bind(&draft.by)
+    .bind(draft.text.as_deref().unwrap_or_default())
+    .bind(&draft.at)
+    .bind(row.kind)
+    .bind(signed(row.target))
+    .bind(draft.person_id)
+    .bind(row.mentions)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -16,7 +16,7 @@
 use tungstenite::Utf8Bytes;
 
 use super::handshake::MAX_SERVER_FRAME;
-use super::live::{Live, Stale};
+use super::live::{Cursor, Live, Stale};
 use super::socket::End;
 use super::{Connection, Ctx, WsIo};
 use crate::protocol::{DirectMessage, ErrorCode, ServerMsg, Stored};
@@ -188,62 +188,43 @@ impl<S: WsIo> Connection<S> {
             let Some(cursor) = live.cursors.get_mut(room) else {
                 return Ok(());
             };
-            // Each entry with its JSON, `None` for my own acked ones (the client has them).
-            let mut items: Vec<(Option<String>, u64)> = Vec::with_capacity(page.len());
-            let mut reached = false;
-            for entry in &page {
-                let seq = entry.position();
-                if upto.is_some_and(|upto| seq > upto) {
-                    reached = true;
-                    break;
-                }
-                let json = (!cursor.acked.contains(&seq)).then(|| entry.to_json());
-                items.push((json, seq));
-            }
-            drop(page);
-            // Keep what fits in the frames a catch-up may hold; the rest is read again later.
-            let (kept, cut) = holdable(
-                items
-                    .iter()
-                    .map(|(json, _)| json.as_ref().map_or(0, String::len)),
-            );
-            items.truncate(kept);
-            if cut {
-                limit = (kept as u32).clamp(MIN_CATCH_UP_PAGE, CATCH_UP_PAGE);
-            }
-            for (_, seq) in &items {
-                cursor.advance(*seq);
-            }
-            cursor.stale = None;
-            let done =
-                reached || (!in_store && !cut) || upto.is_some_and(|upto| cursor.delivered >= upto);
-            let messages: Vec<(String, u64)> = items
-                .into_iter()
-                .filter_map(|(json, seq)| json.map(|json| (json, seq)))
-                .collect();
-            let header = HistoryFrame {
-                room,
-                complete: true,
-                ..HistoryFrame::default()
-            };
-            let parts = chunks(&messages);
-            for (i, chunk) in parts.iter().enumerate() {
-                let more = !done || i + 1 < parts.len();
-                let frame = history_frame(&header, chunk, more);
-                self.socket.send_raw(frame).await?;
-                open = more;
-            }
+            let (messages, done) = take_page(cursor, page, upto, in_store, &mut limit);
+            open = self.send_caught_up(room, &messages, done, open).await?;
             if done {
-                if open || parts.is_empty() {
-                    // Nothing was sent, or the client was told more follows: say it is done.
-                    self.socket.send_raw(history_end(room)).await?;
-                }
                 if let Some(cursor) = live.cursors.get(room) {
                     self.ctx.hub.repair().reported(room, cursor.delivered);
                 }
                 return Ok(());
             }
         }
+    }
+
+    /// Sends one taken page of a catch-up of `room` as `history` frames, `more` on all but the
+    /// last frame of the last page. Whether the client was told more follows, after these frames.
+    async fn send_caught_up(
+        &mut self,
+        room: &str,
+        messages: &[(String, u64)],
+        done: bool,
+        mut open: bool,
+    ) -> Result<bool, End> {
+        let header = HistoryFrame {
+            room,
+            complete: true,
+            ..HistoryFrame::default()
+        };
+        let parts = chunks(messages);
+        for (i, chunk) in parts.iter().enumerate() {
+            let more = !done || i + 1 < parts.len();
+            let frame = history_frame(&header, chunk, more);
+            self.socket.send_raw(frame).await?;
+            open = more;
+        }
+        if done && (open || parts.is_empty()) {
+            // Nothing was sent, or the client was told more follows: say it is done.
+            self.socket.send_raw(history_end(room)).await?;
+        }
+        Ok(open)
     }
 
     /// The client fell behind in `room`: tell it, then send exactly what it missed, however much.
@@ -485,6 +466,52 @@ impl Ctx {
 }
 
 /// The last frame of a catch-up whose entries were all sent (or all the client's own).
+/// Takes a page of a catch-up read from the store into `cursor`: the entries to send (own acked
+/// ones are skipped, the client has them), and whether the catch-up is done after them (`upto`
+/// reached, or the store had no more). What does not fit the frames a catch-up may hold is left to
+/// be read again, with `limit` cut to what fitted.
+fn take_page(
+    cursor: &mut Cursor,
+    page: Vec<Stored>,
+    upto: Option<u64>,
+    in_store: bool,
+    limit: &mut u32,
+) -> (Vec<(String, u64)>, bool) {
+    // Each entry with its JSON, `None` for my own acked ones (the client has them).
+    let mut items: Vec<(Option<String>, u64)> = Vec::with_capacity(page.len());
+    let mut reached = false;
+    for entry in &page {
+        let seq = entry.position();
+        if upto.is_some_and(|upto| seq > upto) {
+            reached = true;
+            break;
+        }
+        let json = (!cursor.acked.contains(&seq)).then(|| entry.to_json());
+        items.push((json, seq));
+    }
+    drop(page);
+    // Keep what fits in the frames a catch-up may hold; the rest is read again later.
+    let (kept, cut) = holdable(
+        items
+            .iter()
+            .map(|(json, _)| json.as_ref().map_or(0, String::len)),
+    );
+    items.truncate(kept);
+    if cut {
+        *limit = (kept as u32).clamp(MIN_CATCH_UP_PAGE, CATCH_UP_PAGE);
+    }
+    for (_, seq) in &items {
+        cursor.advance(*seq);
+    }
+    cursor.stale = None;
+    let done = reached || (!in_store && !cut) || upto.is_some_and(|upto| cursor.delivered >= upto);
+    let messages = items
+        .into_iter()
+        .filter_map(|(json, seq)| json.map(|json| (json, seq)))
+        .collect();
+    (messages, done)
+}
+
 fn history_end(room: &str) -> Utf8Bytes {
     let header = HistoryFrame {
         room,

@@ -105,32 +105,9 @@ pub async fn upgrade(
     jar: CookieJar,
     mut request: Request,
 ) -> Response {
-    let metrics = state.metrics.clone();
-    let headers = request.headers();
-    if !super::origin::allowed(headers, &state.http.allowed_origins) {
-        metrics.refused("origin");
-        tracing::info!(%peer, "refused a cross-origin websocket");
-        return (
-            StatusCode::FORBIDDEN,
-            "this page's origin may not open a chinwag websocket\n",
-        )
-            .into_response();
-    }
-    let accept = match handshake_key(headers) {
-        Ok(accept) => accept,
+    let (accept, slot) = match admit(&state, peer, request.headers()) {
+        Ok(admitted) => admitted,
         Err(refusal) => return *refusal,
-    };
-    let slot = match state.connections.acquire(peer.ip()) {
-        Ok(slot) => slot,
-        Err(status) => {
-            let reason = if status == StatusCode::TOO_MANY_REQUESTS {
-                "per_address"
-            } else {
-                "total"
-            };
-            metrics.refused(reason);
-            return (status, "too many connections; try again later\n").into_response();
-        }
     };
     let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
         return (
@@ -139,47 +116,8 @@ pub async fn upgrade(
         )
             .into_response();
     };
-    // The TCP connection's own slot (and its activity) go with the websocket: its descriptor is
-    // counted until the websocket closes.
-    let tcp_slot = request
-        .extensions()
-        .get::<super::net::accept::TcpSlot>()
-        .and_then(super::net::accept::TcpSlot::take);
-    let activity = request
-        .extensions()
-        .get::<Arc<super::net::accept::Activity>>()
-        .cloned();
     let cookie_token = jar.get(COOKIE).map(|c| c.value().to_owned());
-    let limits = Arc::clone(&state.limits);
-    // Only what the connection needs goes into its task, not the whole state.
-    let ctx = Ctx {
-        hub: state.hub,
-        sessions: state.sessions,
-        store: state.store,
-        addresses: state.addresses,
-        metrics,
-        limits: Arc::clone(&limits),
-        peer: peer.ip(),
-        signup: state.http.signup,
-        user_agent: super::session::user_agent(request.headers()).map(str::to_owned),
-    };
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(limits.max_frame_bytes))
-        .max_frame_size(Some(limits.max_frame_bytes))
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(MAX_WRITE_BUFFER.max(limits.max_frame_bytes * 2));
-    // Everything the connection is made of, in one box: the task keeps a pointer to it while the
-    // upgrade completes.
-    let parts = Box::new(Parts {
-        ctx,
-        shutdown: state.shutdown,
-        cookie_token,
-        slots: (slot, tcp_slot),
-        activity,
-        config,
-        peer,
-    });
+    let parts = parts(state, peer, cookie_token, &request, slot);
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => connection_task(upgraded, parts).await,
@@ -195,6 +133,90 @@ pub async fn upgrade(
         ],
     )
         .into_response()
+}
+
+/// The upgrade's checks, in order: its origin, its handshake, then a place under the connection
+/// caps. Admitted: the handshake's answer and the place; refused: the response that says why.
+fn admit(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(HeaderValue, super::limits::ConnectionSlot), Box<Response>> {
+    if !super::origin::allowed(headers, &state.http.allowed_origins) {
+        state.metrics.refused("origin");
+        tracing::info!(%peer, "refused a cross-origin websocket");
+        return Err(Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                "this page's origin may not open a chinwag websocket\n",
+            )
+                .into_response(),
+        ));
+    }
+    let accept = handshake_key(headers)?;
+    match state.connections.acquire(peer.ip()) {
+        Ok(slot) => Ok((accept, slot)),
+        Err(status) => {
+            let reason = if status == StatusCode::TOO_MANY_REQUESTS {
+                "per_address"
+            } else {
+                "total"
+            };
+            state.metrics.refused(reason);
+            Err(Box::new(
+                (status, "too many connections; try again later\n").into_response(),
+            ))
+        }
+    }
+}
+
+/// Everything the connection is made of, in one box: the task keeps a pointer to it while the
+/// upgrade completes.
+fn parts(
+    state: AppState,
+    peer: SocketAddr,
+    cookie_token: Option<String>,
+    request: &Request,
+    slot: super::limits::ConnectionSlot,
+) -> Box<Parts> {
+    // The TCP connection's own slot (and its activity) go with the websocket: its descriptor is
+    // counted until the websocket closes.
+    let tcp_slot = request
+        .extensions()
+        .get::<super::net::accept::TcpSlot>()
+        .and_then(super::net::accept::TcpSlot::take);
+    let activity = request
+        .extensions()
+        .get::<Arc<super::net::accept::Activity>>()
+        .cloned();
+    let limits = Arc::clone(&state.limits);
+    // Only what the connection needs goes into its task, not the whole state.
+    let ctx = Ctx {
+        hub: state.hub,
+        sessions: state.sessions,
+        store: state.store,
+        addresses: state.addresses,
+        metrics: state.metrics,
+        limits: Arc::clone(&limits),
+        peer: peer.ip(),
+        signup: state.http.signup,
+        user_agent: super::session::user_agent(request.headers()).map(str::to_owned),
+    };
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limits.max_frame_bytes))
+        .max_frame_size(Some(limits.max_frame_bytes))
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER.max(limits.max_frame_bytes * 2));
+    Box::new(Parts {
+        ctx,
+        shutdown: state.shutdown,
+        cookie_token,
+        slots: (slot, tcp_slot),
+        activity,
+        config,
+        peer,
+    })
 }
 
 /// What a connection is made of, between the handshake's answer and the upgraded socket.

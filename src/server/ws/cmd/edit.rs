@@ -9,7 +9,7 @@ use crate::protocol::{
 };
 use crate::server::clock::now_rfc3339;
 use crate::server::store::{ChangeDraft, ChangeOutcome};
-use crate::server::ws::{Connection, Live, WsIo};
+use crate::server::ws::{Connection, Ctx, Live, WsIo};
 
 /// An edit (`Some` text) or a delete (`None`) of message `seq` of `room`.
 #[derive(Debug, Clone)]
@@ -34,30 +34,8 @@ pub async fn apply<S: WsIo>(
         text,
         client_id,
     } = change;
-    if let Some(client_id) = &client_id {
-        validate_client_id(client_id)?;
-    }
-    validate_room(&room)?;
-    if let Some(text) = &text {
-        validate_text(text)?;
-        crate::server::text::ensure_visible(text)?;
-    }
-    let me = &live.me;
-    me.person.ensure_member(&room)?;
-    me.person.ensure_may_post()?;
-    let draft = ChangeDraft {
-        by: me.person.nick(),
-        person_id: Some(me.person.id.get()),
-        at: now_rfc3339(),
-        mentions: match &text {
-            Some(text) => crate::server::text::mentions(&conn.ctx.hub, &conn.ctx.store, text).await,
-            None => Vec::new(),
-        },
-        text,
-        // The store checks that it is one, in the change's transaction.
-        moderator: me.person.standing().moderator,
-        max_edits: conn.ctx.limits.max_edits,
-    };
+    check(live, &room, text.as_deref(), client_id.as_deref())?;
+    let draft = draft(&conn.ctx, live, text).await;
     let outcome = conn.ctx.store.messages().change(&room, seq, draft).await?;
     let change =
         match outcome {
@@ -91,8 +69,59 @@ pub async fn apply<S: WsIo>(
             )
             .into()),
         };
+    announce(conn, live, &room, change, client_id, reply_to).await
+}
+
+/// The request's own checks, then whether I may post in `room` at all (whose message it is, the
+/// store decides).
+fn check(
+    live: &Live,
+    room: &str,
+    text: Option<&str>,
+    client_id: Option<&str>,
+) -> Result<(), FrameError> {
+    if let Some(client_id) = client_id {
+        validate_client_id(client_id)?;
+    }
+    validate_room(room)?;
+    if let Some(text) = text {
+        validate_text(text)?;
+        crate::server::text::ensure_visible(text)?;
+    }
+    live.me.person.ensure_member(room)?;
+    live.me.person.ensure_may_post()
+}
+
+/// The change as the store takes it, made by me now.
+async fn draft(ctx: &Ctx, live: &Live, text: Option<String>) -> ChangeDraft {
+    let me = &live.me;
+    ChangeDraft {
+        by: me.person.nick(),
+        person_id: Some(me.person.id.get()),
+        at: now_rfc3339(),
+        mentions: match &text {
+            Some(text) => crate::server::text::mentions(&ctx.hub, &ctx.store, text).await,
+            None => Vec::new(),
+        },
+        text,
+        // The store checks that it is one, in the change's transaction.
+        moderator: me.person.standing().moderator,
+        max_edits: ctx.limits.max_edits,
+    }
+}
+
+/// Tells the room about a stored change, and this connection in its place among the room's
+/// frames, then acks it if it carried a `client_id`.
+async fn announce<S: WsIo>(
+    conn: &mut Connection<S>,
+    live: &mut Live,
+    room: &str,
+    change: crate::protocol::Stored,
+    client_id: Option<String>,
+    reply_to: Option<&str>,
+) -> Outcome {
     let position = change.position();
-    conn.ctx.hub.deliver_change(&room, conn.id, &change);
+    conn.ctx.hub.deliver_change(room, conn.id, &change);
     // This connection's copy, in its place among the room's frames (the ring skips the sender).
     let own = |mut change: crate::protocol::Change| {
         change.reply_to = reply_to.map(str::to_owned);
@@ -103,12 +132,12 @@ pub async fn apply<S: WsIo>(
         crate::protocol::Stored::Deleted(change) => ServerMsg::Deleted(own(change)),
         _ => return Ok(()),
     };
-    conn.ack_in_order(live, &room, position, &frame)
+    conn.ack_in_order(live, room, position, &frame)
         .await
         .map_err(Refused::End)?;
     if client_id.is_some() {
         conn.socket
-            .send(&ack(client_id, &room, Some(position), reply_to))
+            .send(&ack(client_id, room, Some(position), reply_to))
             .await?;
     }
     Ok(())
