@@ -264,7 +264,10 @@ async fn deleting_yourself_deletes_your_files() {
         server.addr,
         "POST",
         "/account/delete",
-        &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &cookie)],
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+        ],
         b"confirm=ola&messages=keep",
     )
     .await;
@@ -272,7 +275,10 @@ async fn deleting_yourself_deletes_your_files() {
     assert_eq!(fetch(server.addr, &pia_token, &url).await.status, 404);
     let deadline = tokio::time::Instant::now() + WAIT;
     while !walk(&data.0.join("files")).is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "the bytes are removed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bytes are removed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
