@@ -49,7 +49,6 @@ pub fn Composer(chat: ChatHandle) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let attachments = RwSignal::new(Vec::<Attachment>::new());
     let uploads = Uploads::new();
-    let uploading = move || still_uploading(attachments);
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         send(chat, draft, attachments, uploads);
@@ -106,9 +105,8 @@ pub fn Composer(chat: ChatHandle) -> impl IntoView {
                 on:paste=move |ev| uploads.take_paste(&ev, attachments)
                 on:blur=move |_| chat.stop_typing()
             />
-            <button type="submit" disabled=uploading>
-                {move || if uploading() { "Uploading…" } else { "Send" }}
-            </button>
+            // While a file uploads, Send waits (each attachment shows its progress).
+            <button type="submit">"Send"</button>
         </form>
     }
 }

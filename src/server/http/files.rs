@@ -84,6 +84,7 @@ impl Refusal {
             "too_large" | "quota" => ErrorCode::TooLong,
             "rate_limited" => ErrorCode::RateLimited,
             "muted" => ErrorCode::Muted,
+            "banned" => ErrorCode::Banned,
             "signed_out" => ErrorCode::SignedOut,
             "unavailable" | "storage_full" => ErrorCode::Unavailable,
             _ => ErrorCode::BadFrame,
@@ -171,7 +172,16 @@ pub async fn admit(
         return Err(slow_down(wait));
     }
     let now = crate::server::clock::now_rfc3339();
-    if let Some(until) = found.person.standing().muted_at(&now) {
+    let standing = found.person.standing();
+    if let Some(until) = standing.banned_at(&now) {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "banned",
+            format!("you are banned until {until}"),
+        )
+        .with(json!({ "until": until })));
+    }
+    if let Some(until) = standing.muted_at(&now) {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "muted",

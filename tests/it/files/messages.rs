@@ -282,3 +282,19 @@ async fn deleting_yourself_deletes_your_files() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_muted_person_cannot_upload() {
+    let server = TestServer::start().await;
+    let (_moderator, mod_token) = Client::join_session(&server, "mod").await;
+    let (_troll, troll_token) = Client::join_session(&server, "troll").await;
+    make_moderator(&server, &mod_token).await;
+    let (mut moderator, _) = Client::resume(&server, &mod_token).await;
+    moderator
+        .send(json!({"type":"mute","nick":"troll","seconds":600,"id":"m-1"}))
+        .await;
+    next_of(&mut moderator, "moderated").await;
+    let refused = upload(server.addr, &troll_token, "spam.txt", b"spam\n").await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.json()["error"], "muted");
+}
