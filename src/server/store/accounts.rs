@@ -489,6 +489,15 @@ impl Accounts<'_> {
             }
         }
         let mut tx = self.0.begin_write().await?;
+        // Their files, and those of the private messages that go with them.
+        super::files::unlink_where(
+            self.0,
+            &mut tx,
+            "person_id = $1 OR direct_id IN \
+             (SELECT id FROM direct_messages WHERE from_person = $1 OR to_person = $1)",
+            &[super::files::Bound::Int(id)],
+        )
+        .await?;
         for statement in [
             "DELETE FROM passkeys WHERE person_id = $1",
             "DELETE FROM ceremonies WHERE person_id = $1",
@@ -498,17 +507,10 @@ impl Accounts<'_> {
             "DELETE FROM dm_read_positions WHERE person_id = $1 OR peer = $1",
             "DELETE FROM memberships WHERE person_id = $1",
             "DELETE FROM blocks WHERE person_id = $1 OR blocked = $1",
-            // Their files, and those of the private messages that go with them, are queued for
-            // the collector before their rows go.
+            // Their picture is queued for the collector before its row goes.
             "INSERT INTO unlinked_objects (hash) \
-             SELECT hash FROM files WHERE person_id = $1 OR direct_id IN \
-               (SELECT id FROM direct_messages WHERE from_person = $1 OR to_person = $1) \
-             UNION SELECT thumb FROM files WHERE thumb IS NOT NULL AND (person_id = $1 OR \
-               direct_id IN (SELECT id FROM direct_messages WHERE from_person = $1 OR to_person = $1)) \
-             UNION SELECT avatar FROM people WHERE id = $1 AND avatar IS NOT NULL \
+             SELECT avatar FROM people WHERE id = $1 AND avatar IS NOT NULL \
              ON CONFLICT DO NOTHING",
-            "DELETE FROM files WHERE person_id = $1 OR direct_id IN \
-               (SELECT id FROM direct_messages WHERE from_person = $1 OR to_person = $1)",
             "DELETE FROM direct_messages WHERE from_person = $1 OR to_person = $1",
             "DELETE FROM nick_claims WHERE person_id = $1",
             "UPDATE messages SET person_id = NULL WHERE person_id = $1",

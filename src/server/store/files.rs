@@ -131,35 +131,54 @@ pub(super) async fn unlink(
     tx: &mut Transaction<'static, Any>,
     of: Attach<'_>,
 ) -> Result<(), StoreError> {
-    let (which, binds): (&str, Vec<Bound<'_>>) = match of {
-        Attach::Room(room, seq) => (
-            "room = $1 AND seq = $2",
-            vec![Bound::Text(room), Bound::Int(seq)],
-        ),
-        Attach::Direct(id) => ("direct_id = $1", vec![Bound::Int(id)]),
-    };
+    match of {
+        Attach::Room(room, seq) => {
+            let binds = [Bound::Text(room), Bound::Int(seq)];
+            unlink_where(store, tx, "room = $1 AND seq = $2", &binds).await?;
+        }
+        Attach::Direct(id) => {
+            unlink_where(store, tx, "direct_id = $1", &[Bound::Int(id)]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the files rows `which` selects (with `binds` for its parameters) inside `tx`, queueing
+/// the objects they name (bytes and thumbnails) for the collector: every way files go (a deleted
+/// message, an account, the sweep of unposted uploads) goes through here. Returns how many rows
+/// went.
+pub(super) async fn unlink_where(
+    store: &Store,
+    tx: &mut Transaction<'static, Any>,
+    which: &str,
+    binds: &[Bound<'_>],
+) -> Result<u64, StoreError> {
+    let mut removed = 0;
     for statement in [
         format!(
-            "INSERT INTO unlinked_objects (hash) SELECT hash FROM files WHERE {which} \
-             UNION SELECT thumb FROM files WHERE {which} AND thumb IS NOT NULL \
+            // In parentheses: `which` may hold an OR.
+            "INSERT INTO unlinked_objects (hash) SELECT hash FROM files WHERE ({which}) \
+             UNION SELECT thumb FROM files WHERE ({which}) AND thumb IS NOT NULL \
              ON CONFLICT DO NOTHING"
         ),
-        format!("DELETE FROM files WHERE {which}"),
+        format!("DELETE FROM files WHERE ({which})"),
     ] {
         let sql = store.sql(&statement);
         let mut query = sqlx::query(&sql);
-        for bound in &binds {
+        for bound in binds {
             query = match bound {
                 Bound::Text(text) => query.bind(*text),
                 Bound::Int(n) => query.bind(*n),
             };
         }
-        query.execute(&mut **tx).await?;
+        removed = query.execute(&mut **tx).await?.rows_affected();
     }
-    Ok(())
+    // The last statement is the delete.
+    Ok(removed)
 }
 
-enum Bound<'a> {
+/// A parameter of [`unlink_where`]'s condition.
+pub(super) enum Bound<'a> {
     Text(&'a str),
     Int(i64),
 }
@@ -324,19 +343,7 @@ impl FileRecords<'_> {
     pub async fn sweep_unposted(self, before: &str) -> Result<u64, StoreError> {
         let which = "created_at < $1 AND room IS NULL AND direct_id IS NULL";
         let mut tx = self.0.begin_write().await?;
-        sqlx::query(&self.0.sql(&format!(
-            "INSERT INTO unlinked_objects (hash) SELECT hash FROM files WHERE {which} \
-             UNION SELECT thumb FROM files WHERE {which} AND thumb IS NOT NULL \
-             ON CONFLICT DO NOTHING"
-        )))
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
-        let swept = sqlx::query(&self.0.sql(&format!("DELETE FROM files WHERE {which}")))
-            .bind(before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let swept = unlink_where(self.0, &mut tx, which, &[Bound::Text(before)]).await?;
         tx.commit().await?;
         Ok(swept)
     }
