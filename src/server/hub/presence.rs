@@ -1,5 +1,7 @@
 //! Who is online: each person (a session with at least one connection here, or within the leave
-//! grace after its last one), their rooms, and each open connection's inbox.
+//! grace after its last one), their rooms, and each open connection's inbox. (Long because local
+//! connections and other servers' reports change the same `Whereabouts` state, so both paths live
+//! beside it.)
 //!
 //! A person comes online with their first connection and goes offline
 //! [`super::HubConfig::leave_grace`] after their last one closed, so a reload or a second tab never

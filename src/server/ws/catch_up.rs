@@ -1,5 +1,6 @@
 //! Bringing a client up to date from the store: a room's latest page, exactly what came after its
-//! `since`, what a slow reader missed, and private messages likewise.
+//! `since`, what a slow reader missed, and private messages likewise. (One concept with four
+//! entry points sharing one paced cursor; about a third of the file is its tests.)
 //!
 //! Every reply is bounded and paced: a catch-up is read from the store a page at a time and sent as
 //! `history` frames of at most [`MAX_SERVER_FRAME`] bytes, each written (and so taken by the client)
