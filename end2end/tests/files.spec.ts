@@ -114,3 +114,40 @@ test('the form without JavaScript posts a file', async ({ browser }) => {
   expect(await served.text()).toBe('written without JavaScript\n');
   await context.close();
 });
+
+test('a picture set in one browser appears in the other\'s online list and beside messages', async ({ browser }) => {
+  const ana = await openChat(browser, nickname('ana'));
+  const bo = await openChat(browser, nickname('bo'));
+  const anaRow = bo.page.getByRole('list', { name: 'Online' }).getByRole('listitem').filter({ hasText: ana.nick });
+  const picture = anaRow.locator('img.avatar');
+  // Until she sets one: her initials, drawn by the server (a 64 × 64 SVG).
+  await expect(picture).toHaveAttribute('src', `/avatars/${encodeURIComponent(ana.nick)}`);
+  await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(64);
+
+  // A 300 × 200 picture, drawn by the page, chosen from her own picture in the online list.
+  const png = await ana.page.evaluate(async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 300;
+    canvas.height = 200;
+    const ctx = canvas.getContext('2d')!;
+    ctx.fillStyle = '#c2410c';
+    ctx.fillRect(0, 0, 300, 200);
+    return canvas.toDataURL('image/png').split(',')[1];
+  });
+  await ana.page
+    .getByLabel('Change your picture')
+    .setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
+
+  // Bo sees it without reloading: a new address, a square picture.
+  await expect(picture).toHaveAttribute('src', /\?v=/);
+  await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(128);
+  // And beside what she writes.
+  const tag = unique('pictured');
+  const box = ana.page.getByRole('textbox', { name: 'Message' });
+  await box.fill(tag);
+  await box.press('Enter');
+  const line = messages(bo.page).getByRole('listitem').filter({ hasText: tag });
+  await expect(line.locator('img.avatar')).toHaveAttribute('src', /\?v=/);
+  // Her own page shows it too.
+  await expect(ana.page.getByRole('list', { name: 'Online' }).locator('img.avatar').first()).toHaveAttribute('src', /\?v=/);
+});

@@ -10,7 +10,7 @@
 //!   (`since`);
 //! - private messages form one conversation per person, with an unread count while not open, kept
 //!   once each by id; the highest id is the reconnect's `dm_since`;
-//! - the online list follows `presence` and `renamed`; join and leave notices appear once per person;
+//! - the online list follows `presence` and `renamed`, pictures follow `avatar`; join and leave notices appear once per person;
 //! - "is typing" entries expire by themselves, so a lost `typing:false` never leaves one stuck.
 //!
 //! The page keeps a [`Chat`] in a signal; `client` feeds it frames and clock ticks.
@@ -255,6 +255,7 @@ impl Chat {
                 bot,
             } => self.presence(nick, *online, rooms, *bot),
             ServerMsg::Renamed { from, to, .. } => self.renamed(from, to),
+            ServerMsg::Avatar { nick, url } => self.people.picture_changed(nick, url),
             ServerMsg::Typing { nick, active, room } => {
                 self.conversations.is_member(room) && self.typing.set(room, nick, *active, now_ms)
             }

@@ -96,7 +96,8 @@ impl Chat {
                 client_id: None,
                 ..
             } => P::ALL,
-            ServerMsg::Roster { .. } => P::PEOPLE,
+            // Pictures show in the online list and beside messages, both of which read PEOPLE.
+            ServerMsg::Roster { .. } | ServerMsg::Avatar { .. } => P::PEOPLE,
             // A member's arrival or departure, noted in that room; a departure ends their typing.
             ServerMsg::Member { room, .. } => {
                 P::PEOPLE | P::TYPING | lines_of(c, &View::Room(room.clone()))

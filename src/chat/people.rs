@@ -2,11 +2,11 @@
 //! them are bots. Arrivals, departures and renames change the lists here; the notices they make
 //! and the typing entries they end are the chat's to make, as they are other parts.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::conversation::Conversations;
 use super::{key, lower};
-use crate::protocol::GENERAL;
+use crate::protocol::{avatar_path, GENERAL};
 
 /// Who is online, as far as the page knows.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,7 +20,14 @@ pub struct Roster {
     crowds: BTreeMap<String, usize>,
     /// Who online are bots (by name key).
     bots: HashSet<String>,
+    /// Pictures changed while the page was open (by name key): their new addresses. Everyone
+    /// else's is at [`avatar_path`], which the browser checks again on each page load. Bounded:
+    /// past [`MAX_PICTURES`] it is emptied, which only costs a check of each picture.
+    pictures: HashMap<String, String>,
 }
+
+/// How many changed pictures the page remembers.
+pub const MAX_PICTURES: usize = 1_000;
 
 impl Roster {
     /// Who of `room` is online, sorted case-insensitively.
@@ -48,6 +55,23 @@ impl Roster {
     /// Whether `nick` is a bot.
     pub fn is_bot(&self, nick: &str) -> bool {
         !self.bots.is_empty() && self.bots.contains(&key(nick))
+    }
+
+    /// Where `nick`'s picture is.
+    pub fn picture(&self, nick: &str) -> String {
+        self.pictures
+            .get(&key(nick))
+            .cloned()
+            .unwrap_or_else(|| avatar_path(nick))
+    }
+
+    /// `nick` set or removed their picture: it is at `url` now.
+    pub(super) fn picture_changed(&mut self, nick: &str, url: &str) -> bool {
+        if self.pictures.len() >= MAX_PICTURES {
+            self.pictures.clear();
+        }
+        self.pictures.insert(key(nick), url.to_owned());
+        true
     }
 
     fn sort_online(&mut self) {
@@ -189,6 +213,8 @@ impl Roster {
             list.sort_by_key(|n| lower(n));
         }
         self.online.dedup();
+        // The new name's plain address finds the picture.
+        self.pictures.remove(&key(from));
     }
 
     /// A room I left: who is in it is no longer followed.

@@ -1,4 +1,5 @@
-//! Uploading a file from the page: `POST /upload` with a progress bar, cancellable. `fetch` cannot
+//! Uploading a file from the page: `POST /upload` with a progress bar, cancellable, and my
+//! picture (`POST /avatar`). `fetch` cannot
 //! report an upload's progress, so this is `XMLHttpRequest`.
 
 use std::cell::RefCell;
@@ -35,8 +36,37 @@ pub fn start(
     on_progress: impl Fn(f64) + 'static,
     on_done: impl FnOnce(Result<FileInfo, String>) + 'static,
 ) -> Result<Upload, JsValue> {
+    post_file("/upload", file, on_progress, move |answer| {
+        on_done(answer.and_then(|body| {
+            FileInfo::decode(&body).ok_or_else(|| "the server's answer was unreadable".to_owned())
+        }));
+    })
+}
+
+/// Sets `file` as my picture (`POST /avatar`); the server tells every page, this one included,
+/// with an `avatar` frame. `on_done` gets what to tell the person if it was refused.
+pub fn set_avatar(
+    file: &File,
+    on_done: impl FnOnce(Result<(), String>) + 'static,
+) -> Result<Upload, JsValue> {
+    post_file(
+        "/avatar",
+        file,
+        |_| {},
+        move |answer| on_done(answer.map(drop)),
+    )
+}
+
+/// Posts `file` as the multipart field `file` to `url`; `on_done` gets the answer's body, or what
+/// to tell the person.
+fn post_file(
+    url: &str,
+    file: &File,
+    on_progress: impl Fn(f64) + 'static,
+    on_done: impl FnOnce(Result<String, String>) + 'static,
+) -> Result<Upload, JsValue> {
     let xhr = XmlHttpRequest::new()?;
-    xhr.open("POST", "/upload")?;
+    xhr.open("POST", url)?;
     let form = FormData::new()?;
     form.append_with_blob_and_filename("file", file, &file.name())?;
     let progress = Callback::new(move |event: JsValue| {
@@ -58,8 +88,7 @@ pub fn start(
             };
             let body = xhr.response_text().ok().flatten().unwrap_or_default();
             on_done(match xhr.status().unwrap_or(0) {
-                200 => FileInfo::decode(&body)
-                    .ok_or_else(|| "the server's answer was unreadable".to_owned()),
+                200 => Ok(body),
                 _ => Err(refusal(&body)),
             });
         })

@@ -4,6 +4,7 @@
 //! are compiled into both the server and the wasm client, so the two cannot drift apart; bots, the
 //! load tool and the tests rely on the same names, documented in `docs/protocol.md`.
 //!
+//! - [`avatar`]: where a person's picture is.
 //! - [`client`]: the frames a client sends ([`ClientMsg`]), and [`Request`], one parsed with its id.
 //! - [`server`]: the frames the server sends ([`ServerMsg`]) and the messages they carry.
 //! - [`error`]: the stable error codes and the refusal a client is told.
@@ -13,6 +14,7 @@
 //! Parsing happens here and nowhere else: [`Request::parse`] turns a text frame into a typed
 //! message or a typed [`ErrorCode`], so the connection handler never sees raw JSON.
 
+pub mod avatar;
 pub mod client;
 pub mod error;
 pub mod rules;
@@ -21,6 +23,7 @@ pub mod server;
 mod tests;
 pub mod wire;
 
+pub use avatar::{avatar_path, avatar_url};
 pub use client::{ClientMsg, Request};
 pub use error::{ErrorCode, FrameError};
 pub use rules::{

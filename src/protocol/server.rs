@@ -318,6 +318,9 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
     },
+    /// Someone set or removed their picture: `url` is where it is now (their initials on a
+    /// colour when they have none), changed so a browser fetches it again. To everyone online.
+    Avatar { nick: String, url: String },
     /// Someone started or stopped typing in `room`.
     Typing {
         room: String,

@@ -6,6 +6,7 @@ use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 
+use super::avatar::Avatar;
 use crate::chat::links::{defused, segments, Segment};
 use crate::chat::mentions::{names, pieces, Piece};
 use crate::chat::{Line, LineKind, Parts, SendState};
@@ -202,6 +203,7 @@ fn LineView(
             view! {
                 <li class=class data-id=line_id>
                     <div class="meta">
+                        <Avatar chat nick=from.clone() size=24/>
                         <bdi class="from">{from}</bdi>
                         <time datetime=at>{time}</time>
                         {edited.then(|| view! { <span class="edited">"(edited)"</span> })}

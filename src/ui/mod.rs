@@ -18,8 +18,10 @@
 //! - [`page_state`] (server): what the server knows when it renders the chat.
 //! - [`join_page`] (server): the nickname form. [`chat_page`]: the chat island.
 //! - [`sidebar`], [`message_list`], [`composer`]: the parts of the chat.
+//! - [`avatar`]: people's pictures, and the button to change mine.
 //! - [`errors`]: refusals, in words.
 
+pub mod avatar;
 pub mod chat_page;
 pub mod composer;
 #[cfg(feature = "ssr")]

@@ -1,6 +1,7 @@
 //! The sidebar: rooms and private conversations with unread badges, the form to join or create a
 //! room, and who of the room on screen is online.
 
+use super::avatar::{Avatar, MyPicture};
 use super::errors::{about_rooms, describe};
 use super::nav::{plain_click, Nav};
 use super::paths::{room_from_input, room_path};
@@ -213,7 +214,7 @@ fn People(chat: ChatHandle, drawer: RwSignal<bool>) -> impl IntoView {
     }
 }
 
-/// One person online: me, or a button to write to them privately; whether they are a bot; a
+/// One person online, with their picture (mine is the button to change it): me, or a button to write to them privately; whether they are a bot; a
 /// moderator's Mute and Ban.
 fn person(
     chat: ChatHandle,
@@ -240,10 +241,14 @@ fn person(
     view! {
         <li>
             {if is_me {
-                view! { <span class="person me-person">{nick}" (you)"</span> }
+                view! {
+                    <MyPicture chat nick=nick.clone()/>
+                    <span class="person me-person">{nick}" (you)"</span>
+                }
                     .into_any()
             } else {
                 view! {
+                    <Avatar chat nick=nick.clone() size=20/>
                     <button
                         class="person"
                         title="Send a private message"

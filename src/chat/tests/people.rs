@@ -189,3 +189,22 @@ fn my_message_to_someone_who_renames_before_its_ack_settles_in_their_renamed_con
     );
     assert_eq!(chat.unsent(), 0);
 }
+
+#[test]
+fn pictures_follow_avatar_frames_and_renames() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    assert_eq!(chat.people.picture("bob"), "/avatars/bob");
+    let url = "/avatars/bob?v=3f9a0c1d2e4b";
+    let frame = ServerMsg::Avatar {
+        nick: "bob".into(),
+        url: url.into(),
+    };
+    assert!(chat
+        .receive_frame(&frame, 0.0)
+        .contains(crate::chat::Parts::PEOPLE));
+    assert_eq!(chat.people.picture("Bob"), url, "by name key");
+    // Renamed, the new name's own address is the picture's.
+    chat.apply(&renamed("bob", "robert"), 0.0);
+    assert_eq!(chat.people.picture("robert"), "/avatars/robert");
+    assert_eq!(chat.people.picture("bob"), "/avatars/bob");
+}

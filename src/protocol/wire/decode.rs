@@ -283,6 +283,10 @@ impl ServerMsg {
                 to: f.str("to")?,
                 reply_to: f.opt_str("reply_to")?,
             },
+            "avatar" => ServerMsg::Avatar {
+                nick: f.str("nick")?,
+                url: f.str("url")?,
+            },
             "typing" => ServerMsg::Typing {
                 room: f.str("room")?,
                 nick: f.str("nick")?,

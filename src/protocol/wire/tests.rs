@@ -184,6 +184,10 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             to: text.into(),
             reply_to: Some("r-3".into()),
         },
+        ServerMsg::Avatar {
+            nick: text.into(),
+            url: "/avatars/bo?v=1f2e".into(),
+        },
         ServerMsg::Typing {
             room: "general".into(),
             nick: "bo".into(),

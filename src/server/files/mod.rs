@@ -4,6 +4,7 @@
 //!
 //! - [`kind`]: a file's type from its first bytes.
 //! - [`picture`]: pixel limit before decoding, metadata removed, thumbnails and avatars.
+//! - [`initials`]: the picture of someone who has not set one.
 //! - [`name`]: file names made safe to show and to download.
 //! - [`storage`]: a directory or an S3-compatible bucket.
 //! - [`collector`]: sweeps uploads never posted and objects nothing names any more.
@@ -12,6 +13,7 @@
 //! is `http::files`.
 
 pub mod collector;
+pub mod initials;
 pub mod kind;
 pub mod name;
 pub mod picture;
@@ -77,6 +79,8 @@ pub enum UploadError {
     Storage(#[from] StorageError),
     #[error("the upload broke off: {0}")]
     Broken(String),
+    #[error("a picture must be a PNG, JPEG, GIF or WebP image")]
+    NotPicture,
 }
 
 impl From<std::io::Error> for UploadError {
@@ -204,6 +208,22 @@ impl Files {
         file.flush().await?;
         received.hash = format!("{:x}", digest.finalize());
         Ok(received)
+    }
+
+    /// Makes a person's picture from a received upload: the centre square, small, without any
+    /// metadata (it is encoded anew). Returns the object's hash.
+    pub async fn keep_avatar(&self, received: &Received) -> Result<String, UploadError> {
+        let bytes = tokio::fs::read(&received.path).await?;
+        let Kind::Picture(picture) = kind::sniff(&bytes[..bytes.len().min(kind::SNIFF_LEN)]) else {
+            return Err(UploadError::NotPicture);
+        };
+        let max = self.config.max_pixels;
+        let avatar = tokio::task::spawn_blocking(move || picture::avatar(picture, &bytes, max))
+            .await
+            .map_err(|err| UploadError::Broken(err.to_string()))??;
+        let hash = hash(&avatar.bytes);
+        self.storage.put(&hash, Bytes::from(avatar.bytes)).await?;
+        Ok(hash)
     }
 
     /// Types a received file and keeps it: a picture cleaned and thumbnailed (its cleaned bytes

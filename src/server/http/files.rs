@@ -63,7 +63,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -73,9 +73,14 @@ impl Refusal {
         }
     }
 
-    fn with(mut self, extra: serde_json::Value) -> Self {
+    pub(super) fn with(mut self, extra: serde_json::Value) -> Self {
         self.extra = extra;
         self
+    }
+
+    /// The error's code, as in the JSON answer.
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 
     /// The nearest of the protocol's error codes (what the form's page explains).
@@ -164,31 +169,8 @@ pub async fn admit(
         state.metrics.refused("upload_size");
         return Err(too_large(limit));
     }
+    may_upload(state, peer, found)?;
     let person = found.person.id;
-    if let Err(wait) = state.addresses.uploads.check(peer.ip()) {
-        return Err(slow_down(wait));
-    }
-    if let Err(wait) = files.check_rate(person) {
-        return Err(slow_down(wait));
-    }
-    let now = crate::server::clock::now_rfc3339();
-    let standing = found.person.standing();
-    if let Some(until) = standing.banned_at(&now) {
-        return Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            "banned",
-            format!("you are banned until {until}"),
-        )
-        .with(json!({ "until": until })));
-    }
-    if let Some(until) = standing.muted_at(&now) {
-        return Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            "muted",
-            format!("you are muted until {until}"),
-        )
-        .with(json!({ "until": until })));
-    }
     let usage = state
         .store
         .files()
@@ -210,6 +192,37 @@ pub async fn admit(
             "you keep as many files as one person may; delete some messages with files first",
         )
         .with(json!({ "quota": files.config.quota_per_person, "used": usage.person })));
+    }
+    Ok(())
+}
+
+/// Whether `found` may upload anything now (from `peer`): the rates per address and per person,
+/// a ban, a mute. Counts one upload against both rates.
+pub fn may_upload(state: &AppState, peer: SocketAddr, found: &Found) -> Result<(), Refusal> {
+    let person = found.person.id;
+    if let Err(wait) = state.addresses.uploads.check(peer.ip()) {
+        return Err(slow_down(wait));
+    }
+    if let Err(wait) = state.files.check_rate(person) {
+        return Err(slow_down(wait));
+    }
+    let now = crate::server::clock::now_rfc3339();
+    let standing = found.person.standing();
+    if let Some(until) = standing.banned_at(&now) {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "banned",
+            format!("you are banned until {until}"),
+        )
+        .with(json!({ "until": until })));
+    }
+    if let Some(until) = standing.muted_at(&now) {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "muted",
+            format!("you are muted until {until}"),
+        )
+        .with(json!({ "until": until })));
     }
     Ok(())
 }
@@ -278,11 +291,11 @@ fn slow_down(wait: std::time::Duration) -> Refusal {
     refusal
 }
 
-fn bad_request(message: &str) -> Refusal {
+pub(super) fn bad_request(message: &str) -> Refusal {
     Refusal::new(StatusCode::BAD_REQUEST, "bad_upload", message)
 }
 
-fn store_failed(err: &crate::server::store::StoreError) -> Refusal {
+pub(super) fn store_failed(err: &crate::server::store::StoreError) -> Refusal {
     tracing::error!(%err, "the store failed during an upload");
     Refusal::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -299,7 +312,7 @@ pub fn multipart_failed(err: &axum::extract::multipart::MultipartError, limit: u
     bad_request(&err.body_text())
 }
 
-fn upload_failed(err: &UploadError) -> Refusal {
+pub(super) fn upload_failed(err: &UploadError) -> Refusal {
     match err {
         UploadError::TooLarge { limit } => too_large(*limit),
         UploadError::Picture(picture) => Refusal::new(
@@ -311,6 +324,11 @@ fn upload_failed(err: &UploadError) -> Refusal {
             picture.to_string(),
         ),
         UploadError::Broken(why) => bad_request(why),
+        UploadError::NotPicture => Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_a_picture",
+            err.to_string(),
+        ),
         UploadError::Storage(err) => {
             tracing::error!(%err, "the file storage failed during an upload");
             Refusal::new(
@@ -343,7 +361,7 @@ pub async fn thumb(
     serve(&state, &id, &headers, &jar, true).await
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "no such file\n").into_response()
 }
 

@@ -3,6 +3,7 @@
 //!
 //! - [`account`]: `/login`, `/account` (devices, password, passkeys, deletion), `/link/{token}`
 //!   and `/invite/{token}`.
+//! - [`avatars`]: `POST /avatar`, `POST /account/avatar`, `GET /avatars/{name}`.
 //! - [`files`]: `POST /upload`, `GET /files/{id}/{name}`, `GET /thumbs/{id}`.
 //! - [`forms`]: `POST /join`, `/say`, `/rooms/join`, `/rooms/leave`, for browsers without wasm.
 //! - [`moderation`]: the one-time moderator link's page and `/moderation`, the audit log.
@@ -10,6 +11,7 @@
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 
 pub mod account;
+pub mod avatars;
 pub mod files;
 pub mod forms;
 pub mod html;
@@ -63,7 +65,8 @@ pub fn router(state: AppState) -> Router {
     let files = Router::new()
         .route("/files/{id}", get(files::fetch))
         .route("/files/{id}/{name}", get(files::fetch))
-        .route("/thumbs/{id}", get(files::thumb));
+        .route("/thumbs/{id}", get(files::thumb))
+        .route("/avatars/{name}", get(avatars::fetch));
     let app = Router::new()
         .route("/ws", get(super::ws::upgrade))
         .merge(files)
@@ -73,6 +76,10 @@ pub fn router(state: AppState) -> Router {
 
 /// Every `POST`, behind the same-origin check.
 fn form_routes(state: &AppState) -> Router<AppState> {
+    let one_file = axum::extract::DefaultBodyLimit::max(
+        usize::try_from(state.files.config.max_upload_bytes + files::MULTIPART_SLACK)
+            .unwrap_or(usize::MAX),
+    );
     Router::new()
         .route("/join", post(forms::join))
         .route(
@@ -116,13 +123,9 @@ fn form_routes(state: &AppState) -> Router<AppState> {
         .route("/account/invite", post(account::devices::invite))
         .route("/account/delete", post(account::devices::delete))
         .route("/link/{token}", post(account::links::use_link))
-        .route(
-            "/upload",
-            post(files::upload).layer(axum::extract::DefaultBodyLimit::max(
-                usize::try_from(state.files.config.max_upload_bytes + files::MULTIPART_SLACK)
-                    .unwrap_or(usize::MAX),
-            )),
-        )
+        .route("/upload", post(files::upload).layer(one_file))
+        .route("/avatar", post(avatars::change).layer(one_file))
+        .route("/account/avatar", post(avatars::form).layer(one_file))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::origin::same_origin_posts,

@@ -377,6 +377,45 @@ impl FileRecords<'_> {
         Ok(unnamed)
     }
 
+    /// The person who goes by the name key `nick_key` (as [`super::People::person_named`] finds
+    /// them): their name and their picture's object, if they set one.
+    pub async fn avatar_named(
+        self,
+        nick_key: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let row = sqlx::query(&self.0.sql(&format!(
+            "SELECT s.nick, s.avatar {}",
+            super::people::PERSON_NAMED
+        )))
+        .bind(nick_key)
+        .fetch_optional(&self.0.pool)
+        .await?;
+        row.map(|row| Ok((row.try_get("nick")?, row.try_get("avatar")?)))
+            .transpose()
+    }
+
+    /// Sets (or with `None` removes) person `id`'s picture; the one it replaces is queued for the
+    /// collector in the same transaction. Returns whether the person exists.
+    pub async fn set_avatar(self, id: i64, hash: Option<&str>) -> Result<bool, StoreError> {
+        let mut tx = self.0.begin_write().await?;
+        sqlx::query(&self.0.sql(
+            "INSERT INTO unlinked_objects (hash) \
+             SELECT avatar FROM people WHERE id = $1 AND avatar IS NOT NULL \
+             ON CONFLICT DO NOTHING",
+        ))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let changed = sqlx::query(&self.0.sql("UPDATE people SET avatar = $2 WHERE id = $1"))
+            .bind(id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(changed > 0)
+    }
+
     /// Takes `hashes` off the collector's queue.
     pub async fn forget_unlinked(self, hashes: &[String]) -> Result<(), StoreError> {
         for hash in hashes {

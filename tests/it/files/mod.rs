@@ -278,6 +278,7 @@ async fn an_upload_over_the_limit_is_refused_with_the_limit() {
     assert_eq!(signed_out.status, 401);
 }
 
+mod avatars;
 mod memory;
 mod messages;
 mod storage;

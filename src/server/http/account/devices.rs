@@ -73,6 +73,7 @@ pub async fn show(
     let secured = has_password || !passkeys.is_empty();
     let mut body = notice(&query);
     body.push_str(&greeting(&nick, secured));
+    body.push_str(&avatar_part(&nick));
     body.push_str(&password_form(&nick, has_password));
     body.push_str(&passkeys_part(&passkeys, state.passkeys.enabled()));
     body.push_str(&devices_part(&devices, me.session.get(), secured));
@@ -91,6 +92,14 @@ fn notice(query: &AccountQuery) -> String {
         ("passkey", _) => "Your passkey is added.",
         ("passkey_removed", _) => "The passkey is removed.",
         ("signed_out", _) => "Signed out.",
+        ("avatar", _) => "Your picture is saved.",
+        (_, "avatar_not_a_picture" | "avatar_unreadable_image") => {
+            "That file is not a picture chinwag can read (PNG, JPEG, GIF or WebP)."
+        }
+        (_, "avatar_too_many_pixels") => "That picture is too large (too many pixels).",
+        (_, "avatar_too_large") => "That file is too large.",
+        (_, "avatar_rate_limited") => "Too many uploads; wait a moment.",
+        (_, "avatar_muted" | "avatar_banned") => "You cannot change your picture while muted.",
         (_, "wrong_password") => "That is not your current password.",
         (_, "password_mismatch") => "The two new passwords differ.",
         (_, "password_length") => "A password has 8 to 256 characters.",
@@ -120,6 +129,24 @@ fn greeting(nick: &str, secured: bool) -> String {
         );
     }
     html
+}
+
+/// My picture, a form to change it (a file) and one to remove it.
+fn avatar_part(nick: &str) -> String {
+    format!(
+        "<h2>Picture</h2><div class=\"card avatar-card\">\
+         <img class=\"avatar avatar-large\" id=\"my-avatar\" src=\"{src}\" alt=\"Your picture\" \
+         width=\"64\" height=\"64\">\
+         <form method=\"post\" action=\"/account/avatar\" enctype=\"multipart/form-data\">\
+         <label for=\"avatar-file\">A new picture (PNG, JPEG, GIF or WebP; its centre is kept)</label>\
+         <input id=\"avatar-file\" name=\"file\" type=\"file\" required \
+         accept=\"image/png,image/jpeg,image/gif,image/webp\">\
+         <button type=\"submit\">Set picture</button></form>\
+         <form method=\"post\" action=\"/account/avatar\" enctype=\"multipart/form-data\">\
+         <button type=\"submit\" name=\"remove\" value=\"1\" class=\"secondary\">\
+         Use my initials</button></form></div>",
+        src = escape(&crate::protocol::avatar_path(nick)),
+    )
 }
 
 /// Sets or changes the password; the current one is asked for when there is one.
