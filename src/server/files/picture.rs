@@ -156,9 +156,64 @@ fn strip(picture: Picture, bytes: Bytes) -> Result<Bytes, PictureError> {
             webp.set_exif(None);
             webp.encoder().bytes()
         }
-        // GIF has no EXIF; its comment blocks are left as they are.
-        Picture::Gif => bytes,
+        Picture::Gif => Bytes::from(strip_gif(&bytes).ok_or(PictureError::Unreadable)?),
     })
+}
+
+/// A GIF without its comment blocks and application extensions (XMP rides in one), keeping
+/// the looping ones (`NETSCAPE2.0`, `ANIMEXTS1.0`) so an animation still loops. `None` if it is
+/// not a well-formed GIF.
+fn strip_gif(gif: &[u8]) -> Option<Vec<u8>> {
+    /// The data sub-blocks from `at`: where they end (after the zero-length terminator).
+    fn sub_blocks(gif: &[u8], mut at: usize) -> Option<usize> {
+        loop {
+            let len = usize::from(*gif.get(at)?);
+            at += 1 + len;
+            if len == 0 {
+                return (at <= gif.len()).then_some(at);
+            }
+        }
+    }
+    let colour_table = |flags: u8| {
+        if flags & 0x80 != 0 {
+            3 << ((flags & 7) + 1)
+        } else {
+            0
+        }
+    };
+    // The header and the logical screen descriptor, then the global colour table.
+    let mut at = 13 + colour_table(*gif.get(10)?);
+    let mut out = gif.get(..at)?.to_vec();
+    loop {
+        match *gif.get(at)? {
+            0x3B => {
+                out.push(0x3B);
+                return Some(out);
+            }
+            0x2C => {
+                let flags = *gif.get(at + 9)?;
+                // The descriptor, its colour table, the LZW code size, then the data.
+                let data = at + 10 + colour_table(flags) + 1;
+                let end = sub_blocks(gif, data)?;
+                out.extend_from_slice(gif.get(at..end)?);
+                at = end;
+            }
+            0x21 => {
+                let label = *gif.get(at + 1)?;
+                let end = sub_blocks(gif, at + 2)?;
+                let looping = label == 0xFF
+                    && matches!(
+                        gif.get(at + 3..at + 14),
+                        Some(b"NETSCAPE2.0" | b"ANIMEXTS1.0")
+                    );
+                if !matches!(label, 0xFE | 0xFF) || looping {
+                    out.extend_from_slice(gif.get(at..end)?);
+                }
+                at = end;
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// A rotated photo, encoded again in its own format.
@@ -275,6 +330,36 @@ mod tests {
         let bytes = bomb_header(10, 10);
         let err = prepare(Picture::Png, Bytes::from(bytes), 50_000_000).expect_err("refused");
         assert_eq!(err, PictureError::Unreadable);
+    }
+
+    #[test]
+    fn a_gif_loses_its_comments_and_xmp_but_keeps_its_loop() {
+        let mut out = Cursor::new(Vec::new());
+        {
+            let mut encoder = image::codecs::gif::GifEncoder::new(&mut out);
+            encoder
+                .set_repeat(image::codecs::gif::Repeat::Infinite)
+                .expect("loop");
+            let frame = image::Frame::new(image::RgbaImage::new(4, 3));
+            encoder
+                .encode_frames([frame.clone(), frame])
+                .expect("encode");
+        }
+        let plain = out.into_inner();
+        // A comment and an XMP application extension, just before the trailer.
+        let mut gif = plain[..plain.len() - 1].to_vec();
+        gif.extend_from_slice(b"\x21\xFE\x0Bsecret note\x00");
+        gif.extend_from_slice(b"\x21\xFF\x0BXMP DataXMP\x09GPS 51.5N\x00");
+        gif.push(0x3B);
+        let stripped = strip_gif(&gif).expect("a GIF");
+        assert_eq!(stripped, plain, "exactly the GIF without them");
+        assert!(
+            stripped.windows(11).any(|w| w == b"NETSCAPE2.0"),
+            "still loops"
+        );
+        let decoded = image::load_from_memory(&stripped).expect("still decodes");
+        assert_eq!((decoded.width(), decoded.height()), (4, 3));
+        assert_eq!(strip_gif(b"GIF89a\x01\x00"), None, "cut short");
     }
 
     #[test]
