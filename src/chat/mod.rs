@@ -27,6 +27,7 @@
 //! - [`parts`]: which parts of the page a frame changes, so only those re-render.
 //! - [`timeline`]: messages received, live or from history, each kept once and in order.
 //! - [`people`]: who is online, per room, and their comings, goings and renames.
+//! - [`search`]: the search box's query and its hits, page after page.
 //! - [`reads`]: where I have read to, the same on all my devices; unread badges count from it.
 //! - [`typing`]: the "is typing" line, which the model tells what happened and asks for the line.
 
@@ -38,6 +39,7 @@ pub mod outbox;
 pub mod parts;
 pub mod people;
 pub mod reads;
+pub mod search;
 #[cfg(test)]
 mod tests;
 pub mod timeline;
@@ -81,6 +83,8 @@ pub struct Chat {
     pub reads: Reads,
     /// Whether the tab is hidden; the title's count and notifications while it is.
     pub attention: Attention,
+    /// The search box and its hits.
+    pub search: search::Searching,
     /// The server speaks a newer protocol than this page: a new version is available (reload).
     pub outdated: bool,
     /// I am a moderator: I may delete anyone's message, mute and ban.
@@ -256,6 +260,13 @@ impl Chat {
             } => self.presence(nick, *online, rooms, *bot),
             ServerMsg::Renamed { from, to, .. } => self.renamed(from, to),
             ServerMsg::Avatar { nick, url } => self.people.picture_changed(nick, url),
+            ServerMsg::Results {
+                q,
+                hits,
+                more,
+                next,
+                ..
+            } => self.search.results(q, hits, *more, next.as_deref()),
             ServerMsg::Typing { nick, active, room } => {
                 self.conversations.is_member(room) && self.typing.set(room, nick, *active, now_ms)
             }
@@ -415,6 +426,14 @@ impl Chat {
     ) -> bool {
         if code == crate::protocol::ErrorCode::Banned {
             self.banned_until = Some(until.unwrap_or_default().to_owned());
+        }
+        // A refused search is told in the search box, not the conversation.
+        if matches!(
+            code,
+            crate::protocol::ErrorCode::BadFrame | crate::protocol::ErrorCode::UnknownUser
+        ) && self.search.refused(message)
+        {
+            return true;
         }
         let view = self.conversations.current_view();
         self.conversations.notice(&view, message.to_owned());

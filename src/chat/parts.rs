@@ -31,9 +31,11 @@ impl Parts {
     /// About me: my nickname, moderator or not, muted, banned, unsent messages, the title's count,
     /// a newer server.
     pub const ME: Parts = Parts(1 << 4);
+    /// The search box's results.
+    pub const SEARCH: Parts = Parts(1 << 5);
     pub const ALL: Parts = Parts((1 << Self::COUNT) - 1);
     /// How many parts there are.
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
 
     /// Whether any part is in the set.
     pub fn any(self) -> bool {
@@ -96,6 +98,7 @@ impl Chat {
                 client_id: None,
                 ..
             } => P::ALL,
+            ServerMsg::Results { .. } => P::SEARCH,
             // Pictures show in the online list and beside messages, both of which read PEOPLE.
             ServerMsg::Roster { .. } | ServerMsg::Avatar { .. } => P::PEOPLE,
             // A member's arrival or departure, noted in that room; a departure ends their typing.
@@ -146,8 +149,8 @@ impl Chat {
                         .view_of(client_id)
                         .map_or(P::NONE, |view| lines_of(c, view))
             }
-            // A notice in the open conversation.
-            ServerMsg::Error { .. } => P::LINES,
+            // A notice in the open conversation, or a refused search.
+            ServerMsg::Error { .. } => P::LINES | P::SEARCH.when(self.search.waiting()),
             // Another device of mine read somewhere: badges, and the "new messages" line.
             ServerMsg::Read { .. } => P::CONVERSATIONS | P::LINES,
             ServerMsg::AuditLog { .. } | ServerMsg::Blocked { .. } | ServerMsg::Unknown => P::NONE,

@@ -135,6 +135,14 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         with: Option<String>,
     },
+    /// Search what I may read: words, "phrases", a prefix (the last word), `from:`, `in:`,
+    /// `before:`, `after:`. Answered with `results`, newest first; `before` is a previous page's
+    /// `next`.
+    Search {
+        q: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<String>,
+    },
 }
 
 impl ClientMsg {

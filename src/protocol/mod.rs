@@ -30,7 +30,9 @@ pub use rules::{
     is_bidi_control, validate_client_id, validate_nick, validate_post, validate_reason,
     validate_room, validate_text, MAX_FILES_PER_MESSAGE,
 };
-pub use server::{AuditEntry, Change, ChatMessage, DirectMessage, FileInfo, ServerMsg, Stored};
+pub use server::{
+    AuditEntry, Change, ChatMessage, DirectMessage, FileInfo, SearchHit, ServerMsg, Stored,
+};
 
 /// This build's protocol version: a client says it in `hello`, the server in `welcome`. A tab whose
 /// version is older than its server's is told a new version is available (it may reload when it

@@ -124,6 +124,26 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A message found by `search`: a room's (`room`, `seq`) or a private one (`dm`, the other
+/// party, and `id`). `marks` are where the query's words are in `text`, as `[start, end)`
+/// offsets in characters (Unicode scalar values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    pub from: String,
+    pub at: String,
+    pub text: String,
+    #[serde(default)]
+    pub marks: Vec<[u32; 2]>,
+}
+
 /// A frame sent by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -315,6 +335,19 @@ pub enum ServerMsg {
         from: String,
         to: String,
         /// On the connection that asked: the `id` of its `nick`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// A page of search hits, newest first, answering `search`.
+    Results {
+        /// The query these answer (a client drops answers to queries it no longer shows).
+        q: String,
+        hits: Vec<SearchHit>,
+        /// More hits are older than these: ask again with `before` set to `next`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
     },

@@ -15,6 +15,7 @@
 //!   session).
 //! - [`posting`]: posting a room message, for `/ws` and the form; [`text`]: whether a text has
 //!   anything visible, and whom it mentions.
+//! - [`search`]: the search box's query language, and the words a hit matched.
 //! - [`store`]: SQLite or PostgreSQL, the authority on everything that outlives a connection.
 //! - [`bus`] and [`cluster`]: several servers as one (Redis between them, PostgreSQL shared): what
 //!   each tells the others, and what each repairs from the store when the bus lost it.
@@ -46,6 +47,7 @@ pub mod metrics;
 pub mod net;
 pub mod origin;
 pub mod posting;
+pub mod search;
 pub mod session;
 pub mod state;
 pub mod store;

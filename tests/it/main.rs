@@ -25,5 +25,6 @@ mod order;
 mod ownership;
 mod promises;
 mod rooms;
+mod search;
 mod store;
 mod ws;

@@ -43,6 +43,7 @@ fn shown(chat: &Chat) -> [String; Parts::COUNT] {
             chat.muted_until,
             chat.banned_until
         ),
+        format!("{:?}", chat.search),
     ]
 }
 

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::Json;
-use crate::protocol::{Change, ChatMessage, DirectMessage, ErrorCode, FileInfo, ServerMsg, Stored};
+use crate::protocol::{
+    Change, ChatMessage, DirectMessage, ErrorCode, FileInfo, SearchHit, ServerMsg, Stored,
+};
 
 /// Reading one frame's fields: each accessor is `None` when the field is missing or of the wrong
 /// kind, and the `opt_` ones also accept a missing field or `null` (serde's `#[serde(default)]`).
@@ -162,6 +164,33 @@ fn direct_message(f: &Fields) -> Option<DirectMessage> {
     })
 }
 
+fn search_hit(f: &Fields) -> Option<SearchHit> {
+    let marks = match f.0.get("marks") {
+        None => Vec::new(),
+        Some(Json::Array(items)) => items
+            .iter()
+            .map(|pair| match pair {
+                Json::Array(ends) if ends.len() == 2 => Some([
+                    u32::try_from(ends[0].as_uint()?).ok()?,
+                    u32::try_from(ends[1].as_uint()?).ok()?,
+                ]),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?,
+        Some(_) => return None,
+    };
+    Some(SearchHit {
+        room: f.opt_str("room")?,
+        seq: f.opt_uint("seq")?,
+        dm: f.opt_str("dm")?,
+        id: f.opt_uint("id")?,
+        from: f.str("from")?,
+        at: f.str("at")?,
+        text: f.str("text")?,
+        marks,
+    })
+}
+
 fn list<T>(value: Option<&Json>, read: impl Fn(&Fields) -> Option<T>) -> Option<Vec<T>> {
     match value? {
         Json::Array(items) => items.iter().map(|item| read(&Fields(item))).collect(),
@@ -281,6 +310,13 @@ impl ServerMsg {
             "renamed" => ServerMsg::Renamed {
                 from: f.str("from")?,
                 to: f.str("to")?,
+                reply_to: f.opt_str("reply_to")?,
+            },
+            "results" => ServerMsg::Results {
+                q: f.str("q")?,
+                hits: list(json.get("hits"), search_hit)?,
+                more: f.flag("more")?,
+                next: f.opt_str("next")?,
                 reply_to: f.opt_str("reply_to")?,
             },
             "avatar" => ServerMsg::Avatar {

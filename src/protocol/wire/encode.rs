@@ -227,6 +227,10 @@ impl ClientMsg {
                 .uint("before", *before)
                 .opt_str("with", with.as_deref())
                 .finish(),
+            ClientMsg::Search { q, before } => Writer::new("search")
+                .str("q", q)
+                .opt_str("before", before.as_deref())
+                .finish(),
         }
     }
 }

@@ -184,6 +184,34 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             to: text.into(),
             reply_to: Some("r-3".into()),
         },
+        ServerMsg::Results {
+            q: "depl".into(),
+            hits: vec![
+                crate::protocol::SearchHit {
+                    room: Some("ops".into()),
+                    seq: Some(41),
+                    dm: None,
+                    id: None,
+                    from: "alice".into(),
+                    at: "2026-12-01T10:00:00.000Z".into(),
+                    text: text.into(),
+                    marks: vec![[0, 4], [7, 9]],
+                },
+                crate::protocol::SearchHit {
+                    room: None,
+                    seq: None,
+                    dm: Some("bob".into()),
+                    id: Some(12),
+                    from: "bob".into(),
+                    at: "2026-12-01T09:00:00.000Z".into(),
+                    text: "deploy".into(),
+                    marks: Vec::new(),
+                },
+            ],
+            more: true,
+            next: Some("2026-12-01T09:00:00.000Z~d~12".into()),
+            reply_to: Some("s-1".into()),
+        },
         ServerMsg::Avatar {
             nick: text.into(),
             url: "/avatars/bo?v=1f2e".into(),
@@ -302,6 +330,10 @@ fn client_frames(text: &str) -> Vec<ClientMsg> {
         ClientMsg::Typing {
             room: "general".into(),
             active: true,
+        },
+        ClientMsg::Search {
+            q: "deploy from:alice".into(),
+            before: Some("2026-12-01T09:00:00.000Z~d~12".into()),
         },
         ClientMsg::History {
             room: "general".into(),

@@ -19,6 +19,7 @@
 //!   throttle, deleting a person.
 //! - [`reads`] ([`Reads`]): read positions.
 //! - [`rooms`] ([`Rooms`]): rooms and memberships.
+//! - [`search`] ([`Search`]): messages a person may read, by their words (FTS5 or a `tsvector`).
 //! - [`moderation`] ([`Moderation`]): moderators, mutes and bans, the audit log, bots.
 
 pub mod accounts;
@@ -29,6 +30,7 @@ pub mod moderation;
 pub mod people;
 pub mod reads;
 pub mod rooms;
+pub mod search;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
@@ -45,6 +47,7 @@ pub use moderation::{
 pub use people::{Claim, Device, DeviceSession, People, SavedPerson, SavedSession, SignOut};
 pub use reads::{ReadPositions, Reads};
 pub use rooms::{JoinOutcome, RoomCaps, RoomInfo, Rooms};
+pub use search::{Found, Search, Searcher};
 
 use crate::protocol::{Change, ChatMessage, DirectMessage, Stored};
 
@@ -236,6 +239,10 @@ impl Store {
 
     pub fn rooms(&self) -> Rooms<'_> {
         Rooms(self)
+    }
+
+    pub fn search(&self) -> Search<'_> {
+        Search(self)
     }
 
     pub fn moderation(&self) -> Moderation<'_> {

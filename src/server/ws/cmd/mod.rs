@@ -1,5 +1,5 @@
 //! The client's commands, one module each (as mini-redis's `cmd/`): [`say`], [`edit`], [`dm`],
-//! [`block`], [`join`], [`leave`], [`nick`], [`typing`], [`read`], [`history`], and a moderator's
+//! [`block`], [`join`], [`leave`], [`nick`], [`typing`], [`read`], [`history`], [`search`], and a moderator's
 //! [`moderate`]. [`Connection::handle`] throttles a frame, then hands it to its command, whose
 //! answer (or refusal) names the request: a `say` or `dm` by its `client_id`, anything else by
 //! the request's `id`. A command gets the connection's state, [`Live`], or only who it speaks for,
@@ -15,6 +15,7 @@ pub mod moderate;
 pub mod nick;
 pub mod read;
 pub mod say;
+pub mod search;
 pub mod typing;
 
 use super::socket::End;
@@ -198,6 +199,9 @@ impl<S: WsIo> Connection<S> {
             },
             ClientMsg::DmHistory { before, with } => {
                 history::directs(self, me, before, with.as_deref(), reply_to).await
+            }
+            ClientMsg::Search { q, before } => {
+                search::apply(self, me, q, before.as_deref(), reply_to).await
             }
             ClientMsg::Hello { .. } => Err(FrameError::new(
                 ErrorCode::AlreadyHello,
