@@ -85,6 +85,9 @@ pub struct Chat {
     pub attention: Attention,
     /// The search box and its hits.
     pub search: search::Searching,
+    /// The line a search hit opened: brought into view (older history loaded until it is there)
+    /// and highlighted.
+    pub jump: Option<String>,
     /// The server speaks a newer protocol than this page: a new version is available (reload).
     pub outdated: bool,
     /// I am a moderator: I may delete anyone's message, mute and ban.
@@ -131,7 +134,16 @@ impl Chat {
     }
 
     /// Opens a conversation and marks it read.
+    /// Opens room `room` at its message `seq` (a search hit): the search closes, the line is
+    /// brought into view once it is loaded.
+    pub fn jump_to(&mut self, room: &str, seq: u64) {
+        self.search.clear();
+        self.open(View::Room(room.to_owned()));
+        self.jump = Some(format!("{room}:{seq}"));
+    }
+
     pub fn open(&mut self, view: View) {
+        self.jump = None;
         self.reads
             .mark_unread_start(&view, &self.conversations, &self.me);
         self.conversations.open(view, &self.me);

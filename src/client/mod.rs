@@ -384,6 +384,55 @@ impl ChatHandle {
         });
     }
 
+    /// Searches for `q` (an empty `q` closes the results).
+    pub fn search(&self, q: &str) {
+        let mut ask = None;
+        self.change(|c| {
+            ask = c.search.ask(q);
+            Parts::SEARCH
+        });
+        if let Some(msg) = ask {
+            self.transmit(msg);
+        }
+    }
+
+    /// The next page of the search on screen.
+    pub fn search_more(&self) {
+        let mut ask = None;
+        self.change(|c| {
+            ask = c.search.ask_more();
+            Parts::SEARCH
+        });
+        if let Some(msg) = ask {
+            self.transmit(msg);
+        }
+    }
+
+    /// Closes the search results.
+    pub fn close_search(&self) {
+        self.change(|c| {
+            c.search.clear();
+            Parts::SEARCH
+        });
+    }
+
+    /// Opens a search hit: a room's message in its conversation, loading older history until it
+    /// is there (`message_list` asks page by page); a private one's conversation.
+    pub fn open_hit(&self, hit: &crate::protocol::SearchHit) {
+        self.stop_typing();
+        self.change(|c| {
+            match (&hit.room, hit.seq, &hit.dm) {
+                (Some(room), Some(seq), _) => c.jump_to(room, seq),
+                (_, _, Some(peer)) => {
+                    c.search.clear();
+                    c.open(View::Direct(peer.clone()));
+                }
+                _ => c.search.clear(),
+            }
+            Parts::ALL
+        });
+    }
+
     /// The composer's text changed: tell the room on screen I am typing (throttled), or that I
     /// stopped. Private conversations have no typing line.
     pub fn input_changed(&self, has_text: bool) {

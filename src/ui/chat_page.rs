@@ -14,6 +14,7 @@ use super::composer::Composer;
 use super::message_list::MessageList;
 use super::nav::Nav;
 use super::paths::{room_of_path, room_path};
+use super::search::{SearchBox, SearchResults};
 use super::sidebar::{Badge, Sidebar};
 use crate::chat::{Chat, Parts, View};
 use crate::client::ChatHandle;
@@ -297,8 +298,10 @@ fn Conversation(chat: ChatHandle) -> impl IntoView {
         <main class="chat">
             <div class="conv-head">
                 <h2 class="conv-title">{title}</h2>
+                <SearchBox chat/>
                 {move || leavable.get().map(|room| view! { <LeaveRoom chat room/> })}
             </div>
+            <SearchResults chat/>
             {move || match outside.get() {
                 Some(room) => view! { <JoinRoomPrompt chat room/> }.into_any(),
                 None => {

@@ -34,6 +34,9 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     // The first message I had not read when I opened the room: a "new messages" line above it.
     let first_unread = Memo::new(move |_| chat.read(Parts::LINES, |c| c.first_unread()));
     let empty = move || chat.read(Parts::LINES, |c| c.conversations.current().lines.is_empty());
+    // A search hit opened here: highlighted, and brought into view once loaded.
+    let jump = Memo::new(move |_| chat.read(Parts::LINES, |c| c.jump.clone()));
+    bring_into_view(chat, list, jump);
 
     view! {
         <div class="messages-wrap">
@@ -56,7 +59,7 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
                 on:scroll=on_scroll
             >
                 <For each=lines key=line_key let:line>
-                    <LineView chat line moderator first_unread/>
+                    <LineView chat line moderator first_unread jump/>
                 </For>
             </ul>
             // A picture opened full size; Escape (or Close) closes it and gives the focus back.
@@ -68,6 +71,42 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
             </dialog>
         </div>
     }
+}
+
+/// Brings the line `jump` names into view: at once if it is loaded, else older pages are asked
+/// for, one at a time, until it is (or the room has no older messages).
+fn bring_into_view(chat: ChatHandle, list: NodeRef<html::Ul>, jump: Memo<Option<String>>) {
+    Effect::new(move |_| {
+        let Some(id) = jump.get() else {
+            return;
+        };
+        let (loaded, more) = chat.read(Parts::LINES | Parts::CONVERSATIONS, |c| {
+            let conv = c.conversations.current();
+            (conv.lines.iter().any(|l| l.id == id), !conv.complete)
+        });
+        if !loaded {
+            if more {
+                chat.load_older();
+            }
+            return;
+        }
+        let Some(el) = list.get_untracked() else {
+            return;
+        };
+        request_animation_frame(move || {
+            #[cfg(feature = "hydrate")]
+            {
+                let selector = format!("li[data-id=\"{}\"]", id.replace('"', ""));
+                if let Ok(Some(line)) = el.query_selector(&selector) {
+                    let options = web_sys::ScrollIntoViewOptions::new();
+                    options.set_block(web_sys::ScrollLogicalPosition::Center);
+                    line.scroll_into_view_with_scroll_into_view_options(&options);
+                }
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = (el, id);
+        });
+    });
 }
 
 fn line_key(line: &Arc<Line>) -> u64 {
@@ -146,6 +185,7 @@ fn LineView(
     line: Arc<Line>,
     moderator: Memo<bool>,
     first_unread: Memo<Option<String>>,
+    jump: Memo<Option<String>>,
 ) -> impl IntoView {
     let (line_id, kind) = Arc::unwrap_or_clone(line).into_parts();
     match kind {
@@ -194,11 +234,14 @@ fn LineView(
             let body = line_body(chat, shown, changeable, editing);
             let unread_id = line_id.clone();
             let class = move || {
+                let mut class = class.to_owned();
                 if first_unread.with(|first| first.as_deref() == Some(unread_id.as_str())) {
-                    format!("{class} first-unread")
-                } else {
-                    class.to_owned()
+                    class.push_str(" first-unread");
                 }
+                if jump.with(|jump| jump.as_deref() == Some(unread_id.as_str())) {
+                    class.push_str(" jumped");
+                }
+                class
             };
             view! {
                 <li class=class data-id=line_id>

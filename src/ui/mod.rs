@@ -19,6 +19,7 @@
 //! - [`join_page`] (server): the nickname form. [`chat_page`]: the chat island.
 //! - [`sidebar`], [`message_list`], [`composer`]: the parts of the chat.
 //! - [`avatar`]: people's pictures, and the button to change mine.
+//! - [`search`]: the search box (Ctrl+K) and its results.
 //! - [`errors`]: refusals, in words.
 
 pub mod avatar;
@@ -34,6 +35,7 @@ pub mod nav;
 #[cfg(feature = "ssr")]
 pub mod page_state;
 pub mod paths;
+pub mod search;
 pub mod sidebar;
 
 pub use chat_page::EARLY_SOCKET;
