@@ -26,6 +26,7 @@ fn message() -> ChatMessage {
         deleted: false,
         mentions: Vec::new(),
         files: Vec::new(),
+        reply_to: None,
     }
 }
 
@@ -67,6 +68,7 @@ fn fan_out(c: &mut Criterion) {
                             person_id: None,
                             mentions: Vec::new(),
                             files: Vec::new(),
+                            answering: None,
                         };
                         let _ = hub.publish(GENERAL, origin, draft).await;
                         for sub in &mut subs {

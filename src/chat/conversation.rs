@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::key;
-use crate::protocol::{FileInfo, GENERAL};
+use crate::protocol::{FileInfo, Quote, GENERAL};
 
 /// Where one of my own messages stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub enum LineKind {
         deleted: bool,
         /// Its files (pictures shown, others as chips to download).
         files: Vec<FileInfo>,
+        /// The message it answers, quoted as it was then.
+        reply: Option<Quote>,
     },
     /// A notice: joins, leaves, renames, missed messages, command help.
     Notice(String),
@@ -178,6 +180,29 @@ impl Conversation {
             self.complete = false;
         }
         dropped > 0
+    }
+
+    /// Message `seq` was deleted: the replies quoting it say so, without its words. Returns
+    /// whether any line changed.
+    pub(super) fn quoted_deleted(&mut self, seq: u64) -> bool {
+        let mut any = false;
+        for line in &mut self.lines {
+            let quotes_it = matches!(
+                &line.kind,
+                LineKind::Chat { reply: Some(quote), .. } if quote.seq == seq && !quote.deleted
+            );
+            if quotes_it {
+                if let LineKind::Chat {
+                    reply: Some(quote), ..
+                } = changed(line)
+                {
+                    quote.deleted = true;
+                    quote.text.clear();
+                }
+                any = true;
+            }
+        }
+        any
     }
 
     /// The lowest `seq` among the room messages still shown.

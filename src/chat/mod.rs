@@ -85,6 +85,8 @@ pub struct Chat {
     pub attention: Attention,
     /// The search box and its hits.
     pub search: search::Searching,
+    /// The reply being written: to which conversation's message.
+    pub replying: Option<(View, crate::protocol::Quote)>,
     /// The line a search hit opened: brought into view (older history loaded until it is there)
     /// and highlighted.
     pub jump: Option<String>,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::conversation::{Conversations, Line, LineKind};
 use super::{key, SendState, View, ACK_TIMEOUT_MS};
-use crate::protocol::{ClientMsg, FileInfo};
+use crate::protocol::{ClientMsg, FileInfo, Quote};
 
 /// One of my messages not yet confirmed: what to send again after a reconnect or a Retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub struct Outgoing {
     pub action: bool,
     /// My uploads it carries (described by the upload's answer, shown before the ack).
     pub files: Vec<FileInfo>,
+    /// The message it answers (a room's), quoted as shown.
+    pub reply: Option<Quote>,
 }
 
 impl Outgoing {
@@ -36,6 +38,7 @@ impl Outgoing {
                 client_id: self.client_id.clone(),
                 action: self.action,
                 files: self.file_ids(),
+                reply_to: self.reply.as_ref().map(|quote| quote.seq),
             },
             View::Direct(to) => ClientMsg::Dm {
                 to: to.clone(),
@@ -75,6 +78,7 @@ impl Outbox {
                 edited: false,
                 deleted: false,
                 files: out.files,
+                reply: out.reply,
             },
         ));
         self.pending.insert(out.client_id, (out.view, None));
@@ -111,6 +115,7 @@ impl Outbox {
                     action,
                     mine: Some(SendState::Sending),
                     files,
+                    reply,
                     ..
                 } = &line.kind
                 {
@@ -120,6 +125,7 @@ impl Outbox {
                         text: text.clone(),
                         action: *action,
                         files: files.clone(),
+                        reply: reply.clone(),
                     });
                 }
             }
@@ -160,6 +166,7 @@ impl Outbox {
             action,
             mine,
             files,
+            reply,
             ..
         } = conv.line_mut(client_id)?
         else {
@@ -175,6 +182,7 @@ impl Outbox {
             text: text.clone(),
             action: *action,
             files: files.clone(),
+            reply: reply.clone(),
         };
         self.pending.insert(client_id.to_owned(), (view, None));
         Some(out)

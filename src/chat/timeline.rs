@@ -149,12 +149,13 @@ impl Timeline {
         };
         let delivered = self.delivered.entry(change.room.clone()).or_insert(0);
         *delivered = (*delivered).max(change.log_seq);
+        let quotes = delete && conv.quoted_deleted(change.seq);
         // Looked at before it is taken to change: a repeated delete changes nothing.
         let shown = conv.lines.iter().any(|line| {
             matches!(line.kind, LineKind::Chat { seq: Some(seq), deleted: false, .. } if seq == change.seq)
         });
         if !shown {
-            return false;
+            return quotes;
         }
         let Some(LineKind::Chat {
             text,
@@ -164,7 +165,7 @@ impl Timeline {
             ..
         }) = conv.message_mut(change.seq)
         else {
-            return false;
+            return quotes;
         };
         if delete {
             *deleted = true;
@@ -337,6 +338,7 @@ impl Timeline {
                 edited: false,
                 deleted: false,
                 files: dm.files.clone(),
+                reply: None,
             },
         ));
         if unseen {
@@ -369,6 +371,7 @@ fn line_of(message: &ChatMessage, me: &str) -> Line {
             edited: message.edited,
             deleted: message.deleted,
             files: message.files.clone(),
+            reply: message.reply_to.as_deref().cloned(),
         },
     )
 }

@@ -250,20 +250,47 @@ impl ChatHandle {
         if text.trim().is_empty() && files.is_empty() {
             return;
         }
-        let outgoing = crate::chat::Outgoing {
+        let mut outgoing = crate::chat::Outgoing {
             view,
             client_id: new_client_id(),
             text,
             action,
             files,
+            reply: None,
         };
-        let frame = outgoing.frame();
         let at = now_rfc3339();
+        let mut frame = None;
         self.change(|c| {
+            // The reply being written, if it is to this conversation.
+            outgoing.reply = c
+                .replying
+                .take()
+                .filter(|(view, _)| *view == outgoing.view)
+                .map(|(_, quote)| quote);
+            frame = Some(outgoing.frame());
             c.push_own(outgoing, &at);
             Parts::LINES | Parts::ME
         });
-        self.transmit(frame);
+        if let Some(frame) = frame {
+            self.transmit(frame);
+        }
+    }
+
+    /// Opens message `seq` of `room`, highlighted (older history is loaded until it is there).
+    pub fn jump_to(&self, room: &str, seq: u64) {
+        self.change(|c| {
+            c.jump_to(room, seq);
+            Parts::ALL
+        });
+    }
+
+    /// Starts a reply to message `seq` of the room on screen (the composer shows what it
+    /// answers), or with `None` cancels it.
+    pub fn reply_to(&self, quote: Option<crate::protocol::Quote>) {
+        self.change(|c| {
+            c.replying = quote.map(|quote| (c.conversations.current_view(), quote));
+            Parts::ME
+        });
     }
 
     /// Sends a failed message again, under its first `client_id`.

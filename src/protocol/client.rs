@@ -50,6 +50,9 @@ pub enum ClientMsg {
         /// be empty.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         files: Vec<String>,
+        /// The `seq` of the message of `room` this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
     },
     /// Replace the text of my message `seq` in `room`. Everyone in the room gets `edited`; with a
     /// `client_id`, I also get an `ack` naming the change's place in the log.

@@ -28,6 +28,10 @@ pub struct ChatMessage {
     /// Deleted by its author or a moderator: a tombstone, `text` is empty.
     #[serde(default, skip_serializing_if = "is_false")]
     pub deleted: bool,
+    /// The message this one answers, quoted as it was when answered (boxed: most messages
+    /// answer none, and every message in memory would carry the room otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Box<Quote>>,
     /// The people its `@name`s name, as they are called (the server matches names as it
     /// compares nicknames: case, accents and look-alikes folded). A name nobody goes by is not
     /// listed.
@@ -122,6 +126,20 @@ pub struct AuditEntry {
     /// The rest: which message, until when, why.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+}
+
+/// The message a reply answers, as it was when answered: its author and its first
+/// [`QUOTE_CHARS`](crate::protocol::QUOTE_CHARS) characters; `deleted` (and no text) once it was
+/// deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub seq: u64,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
 }
 
 /// A message found by `search`: a room's (`room`, `seq`) or a private one (`dm`, the other

@@ -40,6 +40,7 @@ fn hello_and_say_parse_from_the_documented_json() {
             client_id: "c-1".into(),
             action: false,
             files: Vec::new(),
+            reply_to: None,
         })
     );
     assert_eq!(
@@ -141,6 +142,7 @@ fn client_frames_round_trip() {
             client_id: "c-9".into(),
             action: true,
             files: Vec::new(),
+            reply_to: None,
         },
         ClientMsg::Nick { nick: "x".into() },
         ClientMsg::Typing {
@@ -173,6 +175,7 @@ fn server_frames_have_the_documented_shape() {
         deleted: false,
         mentions: Vec::new(),
         files: Vec::new(),
+        reply_to: None,
     });
     let cases = [
         (
@@ -343,6 +346,7 @@ fn server_frames_have_the_documented_shape() {
                     deleted: false,
                     mentions: Vec::new(),
                     files: Vec::new(),
+                    reply_to: None,
                 })],
                 complete: true,
                 reset: false,

@@ -17,6 +17,8 @@ pub struct Draft<'a> {
     pub action: bool,
     /// Ids of the poster's uploads it carries.
     pub files: &'a [String],
+    /// The seq of the message of the room it answers.
+    pub answering: Option<u64>,
 }
 
 /// Validates `draft`, commits it and delivers it to everyone in its room but `origin`. Returns the
@@ -38,6 +40,14 @@ pub async fn publish(
     }
     session.ensure_member(draft.room)?;
     session.ensure_may_post()?;
+    if let Some(seq) = draft.answering {
+        if !store.messages().answerable(draft.room, seq).await? {
+            return Err(FrameError::new(
+                ErrorCode::NotFound,
+                format!("#{} has no message {seq} to reply to", draft.room),
+            ));
+        }
+    }
     let files = postable_files(store, session, draft.files).await?;
     let mentions = super::text::mentions(hub, store, draft.text).await;
     let message = NewMessage {
@@ -49,6 +59,7 @@ pub async fn publish(
         action: draft.action,
         person_id: Some(session.id.get()),
         files,
+        answering: draft.answering,
     };
     hub.publish(draft.room, origin, message).await
 }

@@ -70,6 +70,7 @@ pub fn Composer(chat: ChatHandle) -> impl IntoView {
     view! {
         {move || error().map(|e| view! { <p class="form-error composer-error" role="alert">{e}</p> })}
         <ul class="attachments" aria-label="Attachments">{list}</ul>
+        <Replying chat/>
         <form
             class="composer"
             method="post"
@@ -108,6 +109,53 @@ pub fn Composer(chat: ChatHandle) -> impl IntoView {
             // While a file uploads, Send waits (each attachment shows its progress).
             <button type="submit">"Send"</button>
         </form>
+    }
+}
+
+/// The message my next one answers, if I chose Reply on one in this conversation; × cancels.
+#[component]
+fn Replying(chat: ChatHandle) -> impl IntoView {
+    let quote = move || {
+        chat.read(Parts::ME | Parts::CONVERSATIONS, |c| {
+            c.replying
+                .as_ref()
+                .filter(|(view, _)| *view == c.conversations.current_view())
+                .map(|(_, quote)| quote.clone())
+        })
+    };
+    move || {
+        quote().map(|quote| {
+            view! {
+                <p class="replying">
+                    "Replying to " <bdi class="from">{quote.from}</bdi> ": "
+                    <span class="quote-text">{quote.text}</span>
+                    <button
+                        type="button"
+                        class="line-action"
+                        aria-label="Cancel the reply"
+                        on:click=move |_| chat.reply_to(None)
+                    >
+                        "×"
+                    </button>
+                </p>
+            }
+        })
+    }
+}
+
+/// Puts the cursor in the composer (after Reply).
+pub fn focus_composer() {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(input) = document()
+            .query_selector(".composer input[name=\"text\"]")
+            .ok()
+            .flatten()
+            .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = input.focus();
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::chat::links::{defused, segments, Segment};
 use crate::chat::mentions::{names, pieces, Piece};
 use crate::chat::{Line, LineKind, Parts, SendState};
 use crate::client::{self, ChatHandle};
-use crate::protocol::{FileInfo, MAX_TEXT_CHARS};
+use crate::protocol::{FileInfo, Quote, MAX_TEXT_CHARS, QUOTE_CHARS};
 
 /// The messages of the open conversation, oldest first; follows new ones unless the reader has
 /// scrolled up. A polite live region, so screen readers announce what arrives.
@@ -200,6 +200,7 @@ fn LineView(
             edited,
             deleted,
             files,
+            reply,
         } => {
             let (class, state) = match (deleted, mine) {
                 (true, None) => ("msg deleted", None),
@@ -225,6 +226,26 @@ fn LineView(
             let buttons = line_buttons(
                 chat, &line_id, mine, seq, deleted, changeable, moderator, editing,
             );
+            let reply_button = seq.filter(|_| !deleted).map(|seq| {
+                let quote = Quote {
+                    seq,
+                    from: from.clone(),
+                    text: text.chars().take(QUOTE_CHARS).collect(),
+                    deleted: false,
+                };
+                view! {
+                    <button
+                        class="line-action"
+                        on:click=move |_| {
+                            chat.reply_to(Some(quote.clone()));
+                            super::composer::focus_composer();
+                        }
+                    >
+                        "Reply"
+                    </button>
+                }
+            });
+            let quote = reply.map(|quote| quote_view(chat, quote));
             let shown = Shown {
                 from: &from,
                 text,
@@ -251,14 +272,46 @@ fn LineView(
                         <time datetime=at>{time}</time>
                         {edited.then(|| view! { <span class="edited">"(edited)"</span> })}
                         {state.map(|s| view! { <span class="state">{s}</span> })}
+                        {reply_button}
                         {buttons}
                     </div>
+                    {quote}
                     {body}
                     {file_views(files)}
                 </li>
             }
             .into_any()
         }
+    }
+}
+
+/// What a reply answers, above its text: a button that opens the original in the room on
+/// screen (older history is loaded until it is there).
+fn quote_view(chat: ChatHandle, quote: Quote) -> impl IntoView {
+    let seq = quote.seq;
+    let open = move |_| {
+        if let Some(room) = chat.peek(|c| c.conversations.current_room().map(str::to_owned)) {
+            chat.jump_to(&room, seq);
+        }
+    };
+    let text = if quote.deleted {
+        "message deleted".to_owned()
+    } else {
+        quote.text
+    };
+    view! {
+        <button
+            type="button"
+            class="quote"
+            class:quote-deleted=quote.deleted
+            data-seq=seq
+            on:click=open
+        >
+            <span class="sr-only">"In reply to "</span>
+            <bdi class="quote-from">{quote.from}</bdi>
+            " "
+            <span class="quote-text">{text}</span>
+        </button>
     }
 }
 
@@ -579,9 +632,38 @@ pub fn rendered_history(room: &str) -> Vec<crate::protocol::Stored> {
                 deleted,
                 mentions: Vec::new(),
                 files: rendered_files(&item),
+                reply_to: rendered_quote(&item),
             }))
         })
         .collect()
+}
+
+/// The quote the server rendered above a reply (see [`quote_view`]).
+#[cfg(feature = "hydrate")]
+fn rendered_quote(item: &web_sys::Element) -> Option<Box<Quote>> {
+    let quote = item
+        .query_selector("button.quote[data-seq]")
+        .ok()
+        .flatten()?;
+    let text_of = |selector: &str| {
+        quote
+            .query_selector(selector)
+            .ok()
+            .flatten()
+            .and_then(|el| el.text_content())
+            .unwrap_or_default()
+    };
+    let deleted = quote.class_list().contains("quote-deleted");
+    Some(Box::new(Quote {
+        seq: quote.get_attribute("data-seq")?.parse().ok()?,
+        from: text_of(".quote-from"),
+        text: if deleted {
+            String::new()
+        } else {
+            text_of(".quote-text")
+        },
+        deleted,
+    }))
 }
 
 /// The files the server rendered under a message (see [`file_views`]).

@@ -268,6 +268,7 @@ proptest! {
                                 text: "mine".to_owned(),
                                 action: false,
                                 files: Vec::new(),
+                                reply: None,
                             },
                             "now",
                         );

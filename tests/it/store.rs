@@ -124,6 +124,7 @@ async fn append(
         action,
         person_id,
         files: Vec::new(),
+        answering: None,
     };
     let mut stored = store.messages().append_batch(room, vec![draft]).await?;
     Ok(stored.remove(0).into_message())
@@ -734,6 +735,7 @@ async fn a_client_id_is_stored_once_per_person_and_room(store: &Store) {
                 person_id: Some(alice),
                 mentions: Vec::new(),
                 files: Vec::new(),
+                answering: None,
             }],
         )
         .await
@@ -772,6 +774,7 @@ async fn a_batch_is_committed_whole_with_consecutive_seqs(store: &Store) {
         person_id: Some(author),
         mentions: Vec::new(),
         files: Vec::new(),
+        answering: None,
     };
     append(store, "general", "a", "first", "t", None, false, None)
         .await

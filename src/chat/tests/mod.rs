@@ -19,6 +19,7 @@ pub(super) fn own(view: View, client_id: &str, text: &str, action: bool) -> Outg
         text: text.to_owned(),
         action,
         files: Vec::new(),
+        reply: None,
     }
 }
 pub(super) use crate::protocol::{ChatMessage, ClientMsg, DirectMessage, Stored};
@@ -37,6 +38,7 @@ pub(super) fn message(seq: u64, from: &str, text: &str) -> ServerMsg {
         deleted: false,
         mentions: Vec::new(),
         files: Vec::new(),
+        reply_to: None,
     })
 }
 

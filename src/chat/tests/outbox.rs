@@ -93,6 +93,7 @@ fn unconfirmed_messages_are_listed_oldest_first_for_resending() {
                 client_id: "c-2".into(),
                 action: true,
                 files: Vec::new(),
+                reply_to: None,
             },
             ClientMsg::Dm {
                 to: "bob".into(),

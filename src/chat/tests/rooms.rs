@@ -89,6 +89,7 @@ fn rooms_have_their_own_messages_members_unread_and_typing() {
             client_id: "c-1".into(),
             action: false,
             files: Vec::new(),
+            reply_to: None,
         }
     );
 

@@ -424,3 +424,39 @@ fn a_mention_of_me_badges_its_room_and_counts_in_the_title_while_hidden() {
     );
     assert_eq!(chat.attention.alerts(), 0);
 }
+
+#[test]
+fn a_deleted_original_leaves_its_replies_quoting_only_that() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    let quote = crate::protocol::Quote {
+        seq: 7,
+        from: "bob".into(),
+        text: "the secret plan".into(),
+        deleted: false,
+    };
+    let ServerMsg::Message(mut reply) = message(9, "me", "sounds good") else {
+        unreachable!("a message")
+    };
+    reply.reply_to = Some(Box::new(quote));
+    chat.apply(&ServerMsg::Message(reply), 0.0);
+    let quoted = |chat: &Chat| {
+        chat.conversations
+            .room(GENERAL)
+            .lines
+            .iter()
+            .find_map(|line| match &line.kind {
+                LineKind::Chat { reply: Some(q), .. } => Some(q.clone()),
+                _ => None,
+            })
+    };
+    assert_eq!(
+        quoted(&chat).map(|q| q.text),
+        Some("the secret plan".into())
+    );
+    // The original is not even loaded here (older than the page): its delete still reaches the
+    // quote.
+    assert!(chat.apply(&ServerMsg::Deleted(change(GENERAL, 7, 10, None)), 0.0));
+    let after = quoted(&chat).expect("still a reply");
+    assert!(after.deleted);
+    assert_eq!(after.text, "");
+}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::Json;
 use crate::protocol::{
-    Change, ChatMessage, DirectMessage, ErrorCode, FileInfo, SearchHit, ServerMsg, Stored,
+    Change, ChatMessage, DirectMessage, ErrorCode, FileInfo, Quote, SearchHit, ServerMsg, Stored,
 };
 
 /// Reading one frame's fields: each accessor is `None` when the field is missing or of the wrong
@@ -107,6 +107,16 @@ fn chat_message(f: &Fields) -> Option<ChatMessage> {
         deleted: f.flag("deleted")?,
         mentions: f.opt_strings("mentions")?,
         files: files(f)?,
+        reply_to: f.optional("reply_to", |value| quote(&Fields(value)).map(Box::new))?,
+    })
+}
+
+fn quote(f: &Fields) -> Option<Quote> {
+    Some(Quote {
+        seq: f.uint("seq")?,
+        from: f.opt_str("from")?.unwrap_or_default(),
+        text: f.opt_str("text")?.unwrap_or_default(),
+        deleted: f.flag("deleted")?,
     })
 }
 

@@ -151,12 +151,14 @@ impl ClientMsg {
                 client_id,
                 action,
                 files,
+                reply_to,
             } => Writer::new("say")
                 .str("room", room)
                 .str("text", text)
                 .str("client_id", client_id)
                 .flag("action", *action)
                 .strings("files", files)
+                .opt_uint("reply_to", *reply_to)
                 .finish(),
             ClientMsg::Edit {
                 room,

@@ -21,6 +21,7 @@ fn message(text: &str, client_id: Option<&str>, action: bool) -> ChatMessage {
         deleted: client_id.is_none() && !action,
         mentions: Vec::new(),
         files: Vec::new(),
+        reply_to: None,
     }
 }
 
@@ -296,6 +297,7 @@ fn client_frames(text: &str) -> Vec<ClientMsg> {
             client_id: "c-1".into(),
             action: false,
             files: Vec::new(),
+            reply_to: None,
         },
         ClientMsg::Say {
             room: "general".into(),
@@ -303,6 +305,7 @@ fn client_frames(text: &str) -> Vec<ClientMsg> {
             client_id: "c-2".into(),
             action: true,
             files: Vec::new(),
+            reply_to: None,
         },
         ClientMsg::Edit {
             room: "general".into(),
@@ -573,6 +576,7 @@ fn files_decode_as_serde_writes_them() {
         client_id: "c-1".into(),
         action: false,
         files: vec!["a".into(), "b-_9".into()],
+        reply_to: None,
     };
     assert_eq!(Request::parse(&say.encode()).ok().map(|r| r.msg), Some(say));
 }

@@ -233,6 +233,7 @@ async fn say_with(
         client_id: None,
         action: false,
         files,
+        answering: None,
     };
     match publish(&state.hub, &state.store, &session, origin, draft).await {
         Ok(_) => Redirect::to(&page).into_response(),

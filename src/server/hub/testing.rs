@@ -49,6 +49,7 @@ impl Log for MemoryLog {
                         deleted: false,
                         mentions: Vec::new(),
                         files: d.files,
+                        reply_to: None,
                     })
                 })
                 .collect())

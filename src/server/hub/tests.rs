@@ -36,6 +36,7 @@ fn draft(from: &str, text: &str) -> NewMessage {
         person_id: None,
         mentions: Vec::new(),
         files: Vec::new(),
+        answering: None,
     }
 }
 

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{entry, message, signed, unsigned, value_rows, Store, StoreError, MESSAGE_COLUMNS};
-use crate::protocol::{Change, ChatMessage, FileInfo, Stored};
+use crate::protocol::{Change, ChatMessage, FileInfo, Quote, Stored, QUOTE_CHARS};
 
 /// A log row that is a message.
 pub(super) const KIND_MESSAGE: i64 = 0;
@@ -43,6 +43,8 @@ pub struct NewMessage {
     pub mentions: Vec<String>,
     /// The sender's uploads it carries, as described before the commit (attached in it).
     pub files: Vec<FileInfo>,
+    /// The seq of the message of the room it answers: quoted as it is at the commit.
+    pub answering: Option<u64>,
 }
 
 /// What a commit did with one message of a batch.
@@ -247,6 +249,18 @@ impl Messages<'_> {
         })
     }
 
+    /// Whether message `seq` of `room` is there to be answered (stored, not deleted).
+    pub async fn answerable(self, room: &str, seq: u64) -> Result<bool, StoreError> {
+        let row = sqlx::query(&self.0.sql(
+            "SELECT 1 FROM messages WHERE room = $1 AND seq = $2 AND kind = 0 AND deleted = 0",
+        ))
+        .bind(room)
+        .bind(signed(seq))
+        .fetch_optional(&self.0.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// One try of [`Messages::append_batch`]: all of `drafts` stored with consecutive seqs, or
     /// nothing stored because the store already has some of them.
     async fn insert_batch<'d>(
@@ -272,15 +286,32 @@ impl Messages<'_> {
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
+        // What replies quote, read after the room's lock: a delete of the original (which takes
+        // the same lock) is either before, and the quote says so, or after, and clears it.
+        let mut quotes = Vec::with_capacity(drafts.len());
+        for draft in drafts.clone() {
+            quotes.push(match draft.answering {
+                Some(seq) => Some(quote_in(self.0, &mut tx, room, seq).await?),
+                None => None,
+            });
+        }
         let insert = self.0.sql(&format!(
             "INSERT INTO messages \
-             (room, seq, sender, text, at, client_id, action, person_id, mentions) VALUES {} \
+             (room, seq, sender, text, at, client_id, action, person_id, mentions, \
+             reply_seq, reply_from, reply_text) VALUES {} \
              ON CONFLICT DO NOTHING",
-            value_rows(drafts.len(), 8, &[1])
+            value_rows(drafts.len(), 11, &[1])
         ));
         let first_seq = last - count + 1;
         let mut query = sqlx::query(&insert).bind(room);
-        for (seq, draft) in (first_seq..).zip(drafts.clone()) {
+        for ((seq, draft), quote) in (first_seq..).zip(drafts.clone()).zip(&quotes) {
+            let (reply_from, reply_text) = match quote {
+                Some(quote) => (
+                    Some(quote.from.as_str()),
+                    (!quote.deleted).then_some(quote.text.as_str()),
+                ),
+                None => (None, None),
+            };
             query = query
                 .bind(seq)
                 .bind(&draft.from)
@@ -289,7 +320,10 @@ impl Messages<'_> {
                 .bind(draft.client_id.as_deref())
                 .bind(i64::from(draft.action))
                 .bind(draft.person_id)
-                .bind(super::mentions_column(&draft.mentions));
+                .bind(super::mentions_column(&draft.mentions))
+                .bind(draft.answering.map(signed))
+                .bind(reply_from)
+                .bind(reply_text);
         }
         // Only `messages_once` can turn a row away here (the room row's lock makes the seqs
         // free); a row skipped for any other reason is not found as a retry, and the commit fails.
@@ -311,7 +345,8 @@ impl Messages<'_> {
         let stored = (first_seq..)
             .zip(drafts)
             .zip(attached)
-            .map(|((seq, draft), files)| {
+            .zip(quotes)
+            .map(|(((seq, draft), files), reply_to)| {
                 Ok(ChatMessage {
                     room: room.to_owned(),
                     seq: unsigned(seq)?,
@@ -324,6 +359,7 @@ impl Messages<'_> {
                     deleted: false,
                     mentions: draft.mentions.clone(),
                     files,
+                    reply_to: reply_to.map(Box::new),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -573,6 +609,38 @@ async fn original(
     }))
 }
 
+/// What a reply to message `seq` of `room` quotes of it: its author and first
+/// [`QUOTE_CHARS`] characters, or that it was deleted (or never was).
+async fn quote_in(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    room: &str,
+    seq: u64,
+) -> Result<Quote, StoreError> {
+    let row = sqlx::query(&store.sql(
+        "SELECT sender, text, deleted FROM messages WHERE room = $1 AND seq = $2 AND kind = 0",
+    ))
+    .bind(room)
+    .bind(signed(seq))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let mut quote = Quote {
+        seq,
+        from: String::new(),
+        text: String::new(),
+        deleted: true,
+    };
+    if let Some(row) = row {
+        if row.try_get::<i64, _>("deleted")? == 0 {
+            let text: String = row.try_get("text")?;
+            quote.from = row.try_get("sender")?;
+            quote.text = text.chars().take(QUOTE_CHARS).collect();
+            quote.deleted = false;
+        }
+    }
+    Ok(quote)
+}
+
 /// Whether the person is a moderator is the store's word, read in the change's transaction: a
 /// moderator revoked a moment ago (by `chinwag admin`, another process) cannot delete.
 async fn is_moderator(
@@ -635,6 +703,16 @@ async fn rewrite(
                 "UPDATE messages SET text = '', deleted = 1, mentions = NULL \
                  WHERE room = $1 AND (seq = $2 OR target = $2)",
             ))
+            .bind(room)
+            .bind(signed(target))
+            .execute(&mut **tx)
+            .await?;
+            // Replies keep who they answered, not its words.
+            sqlx::query(
+                &store.sql(
+                    "UPDATE messages SET reply_text = NULL WHERE room = $1 AND reply_seq = $2",
+                ),
+            )
             .bind(room)
             .bind(signed(target))
             .execute(&mut **tx)

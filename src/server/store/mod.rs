@@ -270,8 +270,8 @@ fn signed(n: u64) -> i64 {
 }
 
 /// The columns a room message is read back with.
-const MESSAGE_COLUMNS: &str =
-    "room, seq, sender, text, at, client_id, action, kind, target, edited, deleted, mentions";
+const MESSAGE_COLUMNS: &str = "room, seq, sender, text, at, client_id, action, kind, target, \
+     edited, deleted, mentions, reply_seq, reply_from, reply_text";
 
 /// Names as the `mentions` column keeps them: one per line, `NULL` for none.
 fn mentions_column(names: &[String]) -> Option<String> {
@@ -303,7 +303,24 @@ fn message(row: &AnyRow) -> Result<ChatMessage, StoreError> {
         deleted: flag("deleted")?,
         mentions: mentions_of(row)?,
         files: Vec::new(),
+        reply_to: quote_of(row)?.map(Box::new),
     })
+}
+
+/// The quote a reply keeps of what it answers; a `NULL` text once that was deleted.
+fn quote_of(row: &AnyRow) -> Result<Option<crate::protocol::Quote>, StoreError> {
+    let Some(seq) = row.try_get::<Option<i64>, _>("reply_seq")? else {
+        return Ok(None);
+    };
+    let text: Option<String> = row.try_get("reply_text")?;
+    Ok(Some(crate::protocol::Quote {
+        seq: unsigned(seq)?,
+        from: row
+            .try_get::<Option<String>, _>("reply_from")?
+            .unwrap_or_default(),
+        deleted: text.is_none(),
+        text: text.unwrap_or_default(),
+    }))
 }
 
 /// A row of a room's log: a message, or a change to one ([`messages::KIND_EDIT`],

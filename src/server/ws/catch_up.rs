@@ -695,6 +695,7 @@ mod tests {
             deleted: false,
             mentions: Vec::new(),
             files: Vec::new(),
+            reply_to: None,
         })
     }
 

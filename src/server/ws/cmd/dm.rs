@@ -23,6 +23,7 @@ pub async fn apply<S: WsIo>(
         client_id,
         action,
         files,
+        ..
     } = post;
     let me = &live.me;
     validate_client_id(&client_id)?;

@@ -33,6 +33,8 @@ pub struct Post {
     pub action: bool,
     /// Ids of the poster's uploads.
     pub files: Vec<String>,
+    /// The message this one answers (`reply_to`): a room's seq.
+    pub answering: Option<u64>,
 }
 
 /// How a command ended: answered already, or refused with an error to send.
@@ -100,12 +102,14 @@ impl<S: WsIo> Connection<S> {
                 client_id,
                 action,
                 files,
+                reply_to: answering,
             } => {
                 let post = Post {
                     text,
                     client_id,
                     action,
                     files,
+                    answering,
                 };
                 say::apply(self, live, room, post, reply_to).await
             }
@@ -148,6 +152,7 @@ impl<S: WsIo> Connection<S> {
                     client_id,
                     action,
                     files,
+                    answering: None,
                 };
                 dm::apply(self, live, &to, post, reply_to).await
             }

@@ -18,6 +18,7 @@ pub async fn apply<S: WsIo>(
         client_id,
         action,
         files,
+        answering,
     } = post;
     validate_client_id(&client_id)?;
     validate_room(&room)?;
@@ -31,6 +32,7 @@ pub async fn apply<S: WsIo>(
         client_id: Some(&client_id),
         action,
         files: &files,
+        answering,
     };
     let stored = publish(
         &conn.ctx.hub,

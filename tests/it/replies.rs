@@ -1,0 +1,120 @@
+//! Replies over the real protocol: `say` with `reply_to` carries a quote of what it answers (its
+//! author and first 120 characters, as they were), live, in history and on catch-up; a reply to
+//! a message that is not there is refused; deleting the original takes its words out of every
+//! quote, in the store too.
+
+use serde_json::{json, Value};
+
+use crate::common::{Client, TestServer};
+
+async fn post(client: &mut Client, text: &str, client_id: &str, reply_to: Option<u64>) -> Value {
+    let mut frame = json!({"type":"say","room":"general","text":text,"client_id":client_id});
+    if let Some(seq) = reply_to {
+        frame["reply_to"] = json!(seq);
+    }
+    client.send(frame).await;
+    loop {
+        let frame = client.recv().await;
+        if frame["client_id"] == client_id
+            && ["ack", "error"].contains(&frame["type"].as_str().unwrap_or(""))
+        {
+            return frame;
+        }
+    }
+}
+
+async fn next_message(client: &mut Client) -> Value {
+    loop {
+        let frame = client.recv().await;
+        if frame["type"] == "message" {
+            return frame;
+        }
+    }
+}
+
+fn message_of(history: &Value, seq: u64) -> Value {
+    history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["seq"] == seq && m["type"] == "message")
+        .cloned()
+        .unwrap_or_else(|| panic!("message {seq} in {history}"))
+}
+
+#[tokio::test]
+async fn a_reply_carries_its_quote_live_in_history_and_after_a_delete_only_that_it_was_deleted() {
+    let server = TestServer::start().await;
+    let (mut alice, alice_token) = Client::join_session(&server, "alice").await;
+    let (mut bob, _) = Client::join_session(&server, "bob").await;
+    let long = format!("the original words {}", "é".repeat(200));
+    let original = post(&mut alice, &long, "a-1", None).await["seq"]
+        .as_u64()
+        .expect("seq");
+    next_message(&mut bob).await;
+
+    let ack = post(&mut bob, "agreed", "b-1", Some(original)).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let reply = ack["seq"].as_u64().expect("seq");
+    let live = next_message(&mut alice).await;
+    let quoted: String = long.chars().take(120).collect();
+    assert_eq!(
+        live["reply_to"],
+        json!({"seq": original, "from": "alice", "text": quoted}),
+        "{live}"
+    );
+
+    // An edit of the original leaves the quote as it was when answered.
+    alice
+        .send(json!({"type":"edit","room":"general","seq":original,"text":"changed my mind"}))
+        .await;
+    let (_late, _, history) = Client::resume_since(&server, &alice_token, None).await;
+    assert_eq!(
+        message_of(&history, reply)["reply_to"]["text"],
+        json!(quoted)
+    );
+
+    // A reply to a message that is not there (never was, or deleted) is refused.
+    let refused = post(&mut bob, "to nothing", "b-2", Some(9_999)).await;
+    assert_eq!(
+        (&refused["type"], &refused["code"]),
+        (&json!("error"), &json!("not_found"))
+    );
+
+    // Deleting the original: its words leave every quote, in the store too.
+    alice
+        .send(json!({"type":"delete","room":"general","seq":original,"client_id":"a-2"}))
+        .await;
+    loop {
+        if alice.recv().await["type"] == "deleted" {
+            break;
+        }
+    }
+    let (_later, _, history) = Client::resume_since(&server, &alice_token, None).await;
+    let quote = &message_of(&history, reply)["reply_to"];
+    assert_eq!(quote["seq"], original);
+    assert_eq!(quote["deleted"], true, "{quote}");
+    assert!(quote.get("text").is_none_or(|t| t == ""), "{quote}");
+    let refused = post(&mut bob, "too late", "b-3", Some(original)).await;
+    assert_eq!(refused["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_client_catching_up_gets_the_reply_with_its_quote() {
+    let server = TestServer::start().await;
+    let (mut alice, _) = Client::join_session(&server, "alice").await;
+    let (bob, bob_token) = Client::join_session(&server, "bob").await;
+    let original = post(&mut alice, "question?", "a-1", None).await["seq"]
+        .as_u64()
+        .expect("seq");
+    drop(bob);
+    let reply = post(&mut alice, "answering myself", "a-2", Some(original)).await["seq"]
+        .as_u64()
+        .expect("seq");
+    let (_bob, _, history) = Client::resume_since(&server, &bob_token, Some(original)).await;
+    let caught = message_of(&history, reply);
+    assert_eq!(
+        caught["reply_to"],
+        json!({"seq": original, "from": "alice", "text": "question?"})
+    );
+}
