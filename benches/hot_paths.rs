@@ -27,6 +27,7 @@ fn message() -> ChatMessage {
         mentions: Vec::new(),
         files: Vec::new(),
         reply_to: None,
+        reactions: Default::default(),
     }
 }
 

@@ -45,6 +45,8 @@ pub enum LineKind {
         files: Vec<FileInfo>,
         /// The message it answers, quoted as it was then.
         reply: Option<Quote>,
+        /// Each emoji with who reacted with it.
+        reactions: BTreeMap<String, Vec<String>>,
     },
     /// A notice: joins, leaves, renames, missed messages, command help.
     Notice(String),

@@ -219,6 +219,7 @@ impl Chat {
         match msg {
             ServerMsg::Message(_)
             | ServerMsg::Edited(_)
+            | ServerMsg::Reacted(_)
             | ServerMsg::Deleted(_)
             | ServerMsg::Ack { .. }
             | ServerMsg::Error {
@@ -300,6 +301,7 @@ impl Chat {
             ServerMsg::Deleted(change) => {
                 self.timeline.change(change, true, &mut self.conversations)
             }
+            ServerMsg::Reacted(reaction) => self.timeline.react(reaction, &mut self.conversations),
             ServerMsg::Ack {
                 client_id,
                 room,

@@ -5,7 +5,7 @@
 //! [`Outbox`] keeps which of my messages wait, where and since when; their lines are in the
 //! conversations, which its methods are handed to change.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::conversation::{Conversations, Line, LineKind};
 use super::{key, SendState, View, ACK_TIMEOUT_MS};
@@ -79,6 +79,7 @@ impl Outbox {
                 deleted: false,
                 files: out.files,
                 reply: out.reply,
+                reactions: BTreeMap::new(),
             },
         ));
         self.pending.insert(out.client_id, (out.view, None));

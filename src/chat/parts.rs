@@ -135,6 +135,7 @@ impl Chat {
             ServerMsg::Edited(change) | ServerMsg::Deleted(change) => {
                 lines_of(c, &View::Room(change.room.clone()))
             }
+            ServerMsg::Reacted(reaction) => lines_of(c, &View::Room(reaction.room.clone())),
             ServerMsg::Lagged { room, .. } => lines_of(c, &View::Room(room.clone())),
             // My message settled (sent, or not with a notice) where it was written; the count of
             // unsent ones changes.

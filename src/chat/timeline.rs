@@ -14,7 +14,7 @@ use super::outbox::Outbox;
 use super::reads::Reads;
 use super::typing::Typing;
 use super::{key, SendState, View};
-use crate::protocol::{Change, ChatMessage, DirectMessage, Stored};
+use crate::protocol::{Change, ChatMessage, DirectMessage, Reaction, Stored};
 
 /// What a message arriving touches besides the timeline's record of it.
 pub(super) struct Around<'a> {
@@ -126,6 +126,7 @@ impl Timeline {
                 Stored::Message(message) => self.receive(message, news, cx),
                 Stored::Edited(change) => self.change(change, false, cx.conversations),
                 Stored::Deleted(change) => self.change(change, true, cx.conversations),
+                Stored::Reacted(reaction) => self.react(reaction, cx.conversations),
                 Stored::Unknown => false,
             };
         }
@@ -174,6 +175,45 @@ impl Timeline {
         } else {
             *edited = true;
             *text = change.text.clone().unwrap_or_default();
+        }
+        true
+    }
+
+    /// A reaction added or taken back: the message's chips follow (if it is shown), and the
+    /// room's position moves past it. Applying one twice changes nothing.
+    pub(super) fn react(&mut self, reaction: &Reaction, conversations: &mut Conversations) -> bool {
+        let Some(conv) = conversations.room_mut(&reaction.room) else {
+            return false;
+        };
+        let delivered = self.delivered.entry(reaction.room.clone()).or_insert(0);
+        *delivered = (*delivered).max(reaction.log_seq);
+        // Looked at before it is taken to change: a repeat changes nothing.
+        let has = conv.lines.iter().find_map(|line| match &line.kind {
+            LineKind::Chat {
+                seq: Some(seq),
+                reactions,
+                ..
+            } if *seq == reaction.seq => Some(
+                reactions
+                    .get(&reaction.emoji)
+                    .is_some_and(|who| who.contains(&reaction.by)),
+            ),
+            _ => None,
+        });
+        if has.is_none_or(|has| has == reaction.on) {
+            return false;
+        }
+        let Some(LineKind::Chat { reactions, .. }) = conv.message_mut(reaction.seq) else {
+            return false;
+        };
+        let who = reactions.entry(reaction.emoji.clone()).or_default();
+        if reaction.on {
+            who.push(reaction.by.clone());
+        } else {
+            who.retain(|name| *name != reaction.by);
+            if who.is_empty() {
+                reactions.remove(&reaction.emoji);
+            }
         }
         true
     }
@@ -339,6 +379,7 @@ impl Timeline {
                 deleted: false,
                 files: dm.files.clone(),
                 reply: None,
+                reactions: BTreeMap::new(),
             },
         ));
         if unseen {
@@ -372,6 +413,7 @@ fn line_of(message: &ChatMessage, me: &str) -> Line {
             deleted: message.deleted,
             files: message.files.clone(),
             reply: message.reply_to.as_deref().cloned(),
+            reactions: message.reactions.clone(),
         },
     )
 }

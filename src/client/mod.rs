@@ -276,6 +276,18 @@ impl ChatHandle {
         }
     }
 
+    /// Adds my reaction `emoji` to message `seq` of `room` (`on`), or takes it back. The chips
+    /// change when the server's `reacted` comes back, in its place in the room.
+    pub fn react(&self, room: &str, seq: u64, emoji: &str, on: bool) {
+        self.transmit(ClientMsg::React {
+            room: room.to_owned(),
+            seq,
+            emoji: emoji.to_owned(),
+            on,
+            client_id: None,
+        });
+    }
+
     /// Opens message `seq` of `room`, highlighted (older history is loaded until it is there).
     pub fn jump_to(&self, room: &str, seq: u64) {
         self.change(|c| {

@@ -138,6 +138,16 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         with: Option<String>,
     },
+    /// React to message `seq` of `room` with `emoji` (`on`), or take the reaction back. Everyone
+    /// in the room gets `reacted`; with a `client_id`, I also get an `ack`.
+    React {
+        room: String,
+        seq: u64,
+        emoji: String,
+        on: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
     /// Search what I may read: words, "phrases", a prefix (the last word), `from:`, `in:`,
     /// `before:`, `after:`. Answered with `results`, newest first; `before` is a previous page's
     /// `next`.
@@ -164,9 +174,9 @@ impl ClientMsg {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             ClientMsg::Say { client_id, .. } | ClientMsg::Dm { client_id, .. } => Some(client_id),
-            ClientMsg::Edit { client_id, .. } | ClientMsg::Delete { client_id, .. } => {
-                client_id.as_deref()
-            }
+            ClientMsg::Edit { client_id, .. }
+            | ClientMsg::Delete { client_id, .. }
+            | ClientMsg::React { client_id, .. } => client_id.as_deref(),
             _ => None,
         }
     }

@@ -31,7 +31,8 @@ pub use rules::{
     validate_room, validate_text, MAX_FILES_PER_MESSAGE,
 };
 pub use server::{
-    AuditEntry, Change, ChatMessage, DirectMessage, FileInfo, Quote, SearchHit, ServerMsg, Stored,
+    AuditEntry, Change, ChatMessage, DirectMessage, FileInfo, Quote, Reaction, SearchHit,
+    ServerMsg, Stored,
 };
 
 /// This build's protocol version: a client says it in `hello`, the server in `welcome`. A tab whose
@@ -46,6 +47,9 @@ pub use server::{
 ///   `banned`; `welcome.moderator`, `welcome.muted_until`) and bots (`welcome.bots`,
 ///   `presence.bot`).
 pub const PROTOCOL_VERSION: u32 = 3;
+
+/// How many different emoji one message may carry.
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
 
 /// How many characters of the original a reply's quote keeps.
 pub const QUOTE_CHARS: usize = 120;

@@ -28,6 +28,9 @@ pub struct ChatMessage {
     /// Deleted by its author or a moderator: a tombstone, `text` is empty.
     #[serde(default, skip_serializing_if = "is_false")]
     pub deleted: bool,
+    /// Reactions now: each emoji with who reacted with it, in the order they did.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reactions: BTreeMap<String, Vec<String>>,
     /// The message this one answers, quoted as it was when answered (boxed: most messages
     /// answer none, and every message in memory would carry the room otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,6 +131,22 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A reaction added (`on`) or taken back, to message `seq` of `room`: like an edit, it has its own
+/// place in the room's log (`log_seq`), so catch-up brings exactly the ones missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub room: String,
+    pub seq: u64,
+    pub log_seq: u64,
+    pub by: String,
+    pub emoji: String,
+    pub on: bool,
+    pub at: String,
+    /// On the connection that asked: its request's `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+}
+
 /// The message a reply answers, as it was when answered: its author and its first
 /// [`QUOTE_CHARS`](crate::protocol::QUOTE_CHARS) characters; `deleted` (and no text) once it was
 /// deleted.
@@ -220,6 +239,8 @@ pub enum ServerMsg {
     Edited(Change),
     /// A message of `room` was deleted: show a tombstone in its place.
     Deleted(Change),
+    /// Someone reacted to a message of `room` with an emoji, or took it back.
+    Reacted(Reaction),
     /// The sender's own message was accepted (it gets this instead of an echo). Room messages carry
     /// their `room` and `seq`; private ones their recipient `to` and their `id`.
     Ack {
@@ -439,6 +460,8 @@ pub enum Stored {
     Edited(Change),
     /// A delete, likewise.
     Deleted(Change),
+    /// A reaction added or taken back, likewise.
+    Reacted(Reaction),
     /// An entry of a kind this build does not know (a newer server's): skipped. Never sent.
     #[serde(other, skip_serializing)]
     Unknown,
@@ -458,6 +481,7 @@ impl Stored {
         match self {
             Stored::Message(message) => message.seq,
             Stored::Edited(change) | Stored::Deleted(change) => change.log_seq,
+            Stored::Reacted(reaction) => reaction.log_seq,
             Stored::Unknown => 0,
         }
     }

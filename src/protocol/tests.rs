@@ -176,6 +176,7 @@ fn server_frames_have_the_documented_shape() {
         mentions: Vec::new(),
         files: Vec::new(),
         reply_to: None,
+        reactions: Default::default(),
     });
     let cases = [
         (
@@ -347,6 +348,7 @@ fn server_frames_have_the_documented_shape() {
                     mentions: Vec::new(),
                     files: Vec::new(),
                     reply_to: None,
+                    reactions: Default::default(),
                 })],
                 complete: true,
                 reset: false,

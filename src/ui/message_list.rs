@@ -7,6 +7,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::avatar::Avatar;
+use super::reactions::reaction_bar;
 use crate::chat::links::{defused, segments, Segment};
 use crate::chat::mentions::{names, pieces, Piece};
 use crate::chat::{Line, LineKind, Parts, SendState};
@@ -201,6 +202,7 @@ fn LineView(
             deleted,
             files,
             reply,
+            reactions,
         } => {
             let (class, state) = match (deleted, mine) {
                 (true, None) => ("msg deleted", None),
@@ -246,6 +248,13 @@ fn LineView(
                 }
             });
             let quote = reply.map(|quote| quote_view(chat, quote));
+            let room = chat.peek(|c| c.conversations.current_room().map(str::to_owned));
+            let reacting = reaction_bar(
+                chat,
+                room,
+                seq.filter(|_| !deleted && mine.is_none_or(|m| m == SendState::Sent)),
+                reactions,
+            );
             let shown = Shown {
                 from: &from,
                 text,
@@ -278,6 +287,7 @@ fn LineView(
                     {quote}
                     {body}
                     {file_views(files)}
+                    {reacting}
                 </li>
             }
             .into_any()
@@ -633,9 +643,31 @@ pub fn rendered_history(room: &str) -> Vec<crate::protocol::Stored> {
                 mentions: Vec::new(),
                 files: rendered_files(&item),
                 reply_to: rendered_quote(&item),
+                reactions: rendered_reactions(&item),
             }))
         })
         .collect()
+}
+
+/// The reactions the server rendered under a message (see `reactions::reaction_bar`).
+#[cfg(feature = "hydrate")]
+fn rendered_reactions(item: &web_sys::Element) -> std::collections::BTreeMap<String, Vec<String>> {
+    use wasm_bindgen::JsCast;
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(chips) = item.query_selector_all("button.reaction[data-emoji]") else {
+        return out;
+    };
+    for chip in
+        (0..chips.length()).filter_map(|i| chips.item(i)?.dyn_into::<web_sys::Element>().ok())
+    {
+        if let (Some(emoji), Some(who)) = (
+            chip.get_attribute("data-emoji"),
+            chip.get_attribute("data-who"),
+        ) {
+            out.insert(emoji, who.lines().map(str::to_owned).collect());
+        }
+    }
+    out
 }
 
 /// The quote the server rendered above a reply (see [`quote_view`]).

@@ -19,6 +19,7 @@
 //! - [`join_page`] (server): the nickname form. [`chat_page`]: the chat island.
 //! - [`sidebar`], [`message_list`], [`composer`]: the parts of the chat.
 //! - [`avatar`]: people's pictures, and the button to change mine.
+//! - [`reactions`]: reaction chips under a message, and the emoji picker.
 //! - [`search`]: the search box (Ctrl+K) and its results.
 //! - [`errors`]: refusals, in words.
 
@@ -35,6 +36,7 @@ pub mod nav;
 #[cfg(feature = "ssr")]
 pub mod page_state;
 pub mod paths;
+pub mod reactions;
 pub mod search;
 pub mod sidebar;
 

@@ -1008,6 +1008,7 @@ async fn edits_and_deletes_are_entries_of_the_log(store: &Store) {
         .map(|entry| match entry {
             Stored::Message(m) => m.text.clone(),
             Stored::Edited(c) | Stored::Deleted(c) => c.text.clone().unwrap_or_default(),
+            Stored::Reacted(r) => r.emoji.clone(),
             Stored::Unknown => String::new(),
         })
         .collect();

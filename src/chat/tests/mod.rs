@@ -39,6 +39,7 @@ pub(super) fn message(seq: u64, from: &str, text: &str) -> ServerMsg {
         mentions: Vec::new(),
         files: Vec::new(),
         reply_to: None,
+        reactions: Default::default(),
     })
 }
 

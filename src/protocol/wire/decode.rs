@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use super::Json;
 use crate::protocol::{
-    Change, ChatMessage, DirectMessage, ErrorCode, FileInfo, Quote, SearchHit, ServerMsg, Stored,
+    Change, ChatMessage, DirectMessage, ErrorCode, FileInfo, Quote, Reaction, SearchHit, ServerMsg,
+    Stored,
 };
 
 /// Reading one frame's fields: each accessor is `None` when the field is missing or of the wrong
@@ -107,7 +108,21 @@ fn chat_message(f: &Fields) -> Option<ChatMessage> {
         deleted: f.flag("deleted")?,
         mentions: f.opt_strings("mentions")?,
         files: files(f)?,
+        reactions: f.opt_map("reactions", strings)?,
         reply_to: f.optional("reply_to", |value| quote(&Fields(value)).map(Box::new))?,
+    })
+}
+
+fn reaction(f: &Fields) -> Option<Reaction> {
+    Some(Reaction {
+        room: f.str("room")?,
+        seq: f.uint("seq")?,
+        log_seq: f.uint("log_seq")?,
+        by: f.str("by")?,
+        emoji: f.str("emoji")?,
+        on: f.bool("on")?,
+        at: f.str("at")?,
+        reply_to: f.opt_str("reply_to")?,
     })
 }
 
@@ -216,6 +231,7 @@ fn stored(f: &Fields) -> Option<Stored> {
         "message" => chat_message(f).map(Stored::Message),
         "edited" => Some(change(f).map_or(Stored::Unknown, Stored::Edited)),
         "deleted" => Some(change(f).map_or(Stored::Unknown, Stored::Deleted)),
+        "reacted" => Some(reaction(f).map_or(Stored::Unknown, Stored::Reacted)),
         _ => Some(Stored::Unknown),
     }
 }
@@ -252,6 +268,7 @@ impl ServerMsg {
             "message" => ServerMsg::Message(chat_message(&f)?),
             "edited" => ServerMsg::Edited(change(&f)?),
             "deleted" => ServerMsg::Deleted(change(&f)?),
+            "reacted" => ServerMsg::Reacted(reaction(&f)?),
             "ack" => ServerMsg::Ack {
                 client_id: f.opt_str("client_id")?.unwrap_or_default(),
                 room: f.opt_str("room")?,

@@ -229,6 +229,19 @@ impl ClientMsg {
                 .uint("before", *before)
                 .opt_str("with", with.as_deref())
                 .finish(),
+            ClientMsg::React {
+                room,
+                seq,
+                emoji,
+                on,
+                client_id,
+            } => Writer::new("react")
+                .str("room", room)
+                .uint("seq", *seq)
+                .str("emoji", emoji)
+                .bool("on", *on)
+                .opt_str("client_id", client_id.as_deref())
+                .finish(),
             ClientMsg::Search { q, before } => Writer::new("search")
                 .str("q", q)
                 .opt_str("before", before.as_deref())

@@ -22,6 +22,7 @@ fn message(text: &str, client_id: Option<&str>, action: bool) -> ChatMessage {
         mentions: Vec::new(),
         files: Vec::new(),
         reply_to: None,
+        reactions: Default::default(),
     }
 }
 

@@ -50,6 +50,7 @@ impl Log for MemoryLog {
                         mentions: Vec::new(),
                         files: d.files,
                         reply_to: None,
+                        reactions: Default::default(),
                     })
                 })
                 .collect())

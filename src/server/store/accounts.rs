@@ -506,6 +506,7 @@ impl Accounts<'_> {
             "DELETE FROM read_positions WHERE person_id = $1",
             "DELETE FROM dm_read_positions WHERE person_id = $1 OR peer = $1",
             "DELETE FROM memberships WHERE person_id = $1",
+            "DELETE FROM reactions WHERE person_id = $1",
             "DELETE FROM blocks WHERE person_id = $1 OR blocked = $1",
             // Their picture is queued for the collector before its row goes.
             "INSERT INTO unlinked_objects (hash) \

@@ -114,8 +114,9 @@ pub struct ChangeDraft {
     pub max_edits: u32,
 }
 
-/// What became of a change.
+/// What became of a change. One per edit or delete, returned at once: its size does not matter.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum ChangeOutcome {
     /// Stored: the `edited` or `deleted` entry, with its place in the log.
     Stored(Stored),
@@ -157,6 +158,7 @@ impl Messages<'_> {
         };
         let mut entries = [Stored::Message(found)];
         self.0.files().fill_room(room, &mut entries).await?;
+        super::reactions::fill(self.0, room, &mut entries).await?;
         let [Stored::Message(found)] = entries else {
             return Ok(None);
         };
@@ -360,6 +362,7 @@ impl Messages<'_> {
                     mentions: draft.mentions.clone(),
                     files,
                     reply_to: reply_to.map(Box::new),
+                    reactions: Default::default(),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -407,6 +410,7 @@ impl Messages<'_> {
             }
         }
         self.0.files().fill_room(room, &mut entries).await?;
+        super::reactions::fill(self.0, room, &mut entries).await?;
         Ok(Page { entries, complete })
     }
 
@@ -429,6 +433,7 @@ impl Messages<'_> {
         .await?;
         let mut entries = rows.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
         self.0.files().fill_room(room, &mut entries).await?;
+        super::reactions::fill(self.0, room, &mut entries).await?;
         Ok(entries)
     }
 
@@ -552,11 +557,11 @@ impl Messages<'_> {
 const HEADS_CHUNK: usize = 500;
 
 /// The message a change names, as [`Messages::change`] needs it to decide.
-struct Original {
-    author: Option<i64>,
-    deleted: bool,
+pub(super) struct Original {
+    pub(super) author: Option<i64>,
+    pub(super) deleted: bool,
     /// The author as shown (for the audit log of a moderator's delete).
-    sender: String,
+    pub(super) sender: String,
 }
 
 /// The log row of a change, apart from what its draft says.
@@ -570,7 +575,7 @@ struct ChangeRow<'a> {
 
 /// Takes `room`'s next position (and with it the room row's write lock); `None` if there is no
 /// such room.
-async fn take_position(
+pub(super) async fn take_position(
     store: &Store,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     room: &str,
@@ -585,7 +590,7 @@ async fn take_position(
 }
 
 /// The message `target` of `room` (not an edit or delete row), if there is one.
-async fn original(
+pub(super) async fn original(
     store: &Store,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     room: &str,
@@ -707,6 +712,11 @@ async fn rewrite(
             .bind(signed(target))
             .execute(&mut **tx)
             .await?;
+            sqlx::query(&store.sql("DELETE FROM reactions WHERE room = $1 AND seq = $2"))
+                .bind(room)
+                .bind(signed(target))
+                .execute(&mut **tx)
+                .await?;
             // Replies keep who they answered, not its words.
             sqlx::query(
                 &store.sql(

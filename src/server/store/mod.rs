@@ -17,6 +17,7 @@
 //! - [`people`] ([`People`]): people, their sessions (by token hash), nickname claims, expiry.
 //! - [`accounts`] ([`Accounts`]): passwords, passkeys, device links, invitations, the sign-in
 //!   throttle, deleting a person.
+//! - [`reactions`] ([`Reactions`]): reactions to room messages, now and in the log.
 //! - [`reads`] ([`Reads`]): read positions.
 //! - [`rooms`] ([`Rooms`]): rooms and memberships.
 //! - [`search`] ([`Search`]): messages a person may read, by their words (FTS5 or a `tsvector`).
@@ -28,6 +29,7 @@ pub mod files;
 pub mod messages;
 pub mod moderation;
 pub mod people;
+pub mod reactions;
 pub mod reads;
 pub mod rooms;
 pub mod search;
@@ -45,6 +47,7 @@ pub use moderation::{
     SanctionOutcome,
 };
 pub use people::{Claim, Device, DeviceSession, People, SavedPerson, SavedSession, SignOut};
+pub use reactions::{ReactOutcome, ReactionDraft, Reactions};
 pub use reads::{ReadPositions, Reads};
 pub use rooms::{JoinOutcome, RoomCaps, RoomInfo, Rooms};
 pub use search::{Found, Search, Searcher};
@@ -241,6 +244,10 @@ impl Store {
         Rooms(self)
     }
 
+    pub fn reactions(&self) -> Reactions<'_> {
+        Reactions(self)
+    }
+
     pub fn search(&self) -> Search<'_> {
         Search(self)
     }
@@ -304,6 +311,7 @@ fn message(row: &AnyRow) -> Result<ChatMessage, StoreError> {
         mentions: mentions_of(row)?,
         files: Vec::new(),
         reply_to: quote_of(row)?.map(Box::new),
+        reactions: Default::default(),
     })
 }
 
@@ -332,6 +340,18 @@ fn entry(row: &AnyRow) -> Result<Stored, StoreError> {
     }
     let target: Option<i64> = row.try_get("target")?;
     let text: String = row.try_get("text")?;
+    if kind == reactions::KIND_REACT || kind == reactions::KIND_UNREACT {
+        return Ok(Stored::Reacted(crate::protocol::Reaction {
+            room: row.try_get("room")?,
+            seq: unsigned(target.unwrap_or_default())?,
+            log_seq: unsigned(row.try_get("seq")?)?,
+            by: row.try_get("sender")?,
+            emoji: text,
+            on: kind == reactions::KIND_REACT,
+            at: row.try_get("at")?,
+            reply_to: None,
+        }));
+    }
     let change = Change {
         room: row.try_get("room")?,
         seq: unsigned(target.unwrap_or_default())?,

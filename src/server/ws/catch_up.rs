@@ -696,6 +696,7 @@ mod tests {
             mentions: Vec::new(),
             files: Vec::new(),
             reply_to: None,
+            reactions: Default::default(),
         })
     }
 

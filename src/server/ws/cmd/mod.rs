@@ -1,5 +1,5 @@
 //! The client's commands, one module each (as mini-redis's `cmd/`): [`say`], [`edit`], [`dm`],
-//! [`block`], [`join`], [`leave`], [`nick`], [`typing`], [`read`], [`history`], [`search`], and a moderator's
+//! [`block`], [`join`], [`leave`], [`nick`], [`typing`], [`read`], [`history`], [`search`], [`react`], and a moderator's
 //! [`moderate`]. [`Connection::handle`] throttles a frame, then hands it to its command, whose
 //! answer (or refusal) names the request: a `say` or `dm` by its `client_id`, anything else by
 //! the request's `id`. A command gets the connection's state, [`Live`], or only who it speaks for,
@@ -13,6 +13,7 @@ pub mod join;
 pub mod leave;
 pub mod moderate;
 pub mod nick;
+pub mod react;
 pub mod read;
 pub mod say;
 pub mod search;
@@ -204,6 +205,22 @@ impl<S: WsIo> Connection<S> {
             },
             ClientMsg::DmHistory { before, with } => {
                 history::directs(self, me, before, with.as_deref(), reply_to).await
+            }
+            ClientMsg::React {
+                room,
+                seq,
+                emoji,
+                on,
+                client_id,
+            } => {
+                let react = react::React {
+                    room,
+                    seq,
+                    emoji,
+                    on,
+                    client_id,
+                };
+                react::apply(self, live, react, reply_to).await
             }
             ClientMsg::Search { q, before } => {
                 search::apply(self, me, q, before.as_deref(), reply_to).await
