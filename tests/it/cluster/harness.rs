@@ -331,9 +331,13 @@ impl Seen {
                 if let (Some(room), Some(seq)) = (frame["room"].as_str(), frame["seq"].as_u64()) {
                     self.record_seq(room, seq);
                 }
+                // A reply is kept too, so that a test can look at its quote.
+                if frame.get("reply_to").is_some() {
+                    self.frames.push(frame);
+                }
             }
-            // A change has a place of its own in the room's log.
-            "edited" | "deleted" => {
+            // A change (or a reaction) has a place of its own in the room's log.
+            "edited" | "deleted" | "reacted" => {
                 if let (Some(room), Some(seq)) = (frame["room"].as_str(), frame["log_seq"].as_u64())
                 {
                     self.record_seq(room, seq);

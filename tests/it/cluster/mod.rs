@@ -807,3 +807,68 @@ async fn a_message_waiting_on_a_busy_room_holds_up_nothing_else_of_its_person() 
     a.wait_acked(&["a-1".to_owned()], Duration::from_secs(5))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactions_replies_and_search_agree_across_servers() {
+    let _serial = SERIAL.lock().await;
+    let (db, redis) = (Database::create().await, Redis::start());
+    let nodes = start_nodes(2, &db, &redis).await;
+    let alice = Peer::join(&nodes[0].ws_url(), "alice").await;
+    let bob = Peer::join(&nodes[1].ws_url(), "bob").await;
+    alice.say("general", "the deploy window is tonight", "a-1");
+    alice.wait_acked(&["a-1".to_owned()], CONVERGE).await;
+    let seq = db.last_seq("general").await;
+    bob.wait_until(CONVERGE, "bob has alice's message", |s| {
+        s.complete("general", seq)
+    })
+    .await;
+    bob.send(
+        json!({"type":"react","room":"general","seq":seq,"emoji":"👍","on":true,"client_id":"b-1"}),
+    );
+    bob.send(
+        json!({"type":"say","room":"general","text":"agreed","client_id":"b-2","reply_to":seq}),
+    );
+    bob.wait_acked(&["b-1".to_owned(), "b-2".to_owned()], CONVERGE)
+        .await;
+
+    // Alice, on the other server, gets both in the room's one order, the reply with its quote.
+    let peers = [&alice, &bob];
+    let last = all_complete(&db, "general", &peers).await;
+    assert_eq!(
+        last,
+        seq + 2,
+        "the reaction and the reply each took a place in the log"
+    );
+    alice.with(|s| {
+        let reacted = s.of("reacted");
+        assert_eq!(reacted.len(), 1, "{reacted:?}");
+        assert_eq!(
+            (&reacted[0]["by"], &reacted[0]["emoji"]),
+            (&json!("bob"), &json!("👍"))
+        );
+        let replies = s.of("message");
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        assert_eq!(
+            replies[0]["reply_to"],
+            json!({"seq": seq, "from": "alice", "text": "the deploy window is tonight"})
+        );
+    });
+
+    // Each finds, through its own server, what the other wrote through theirs.
+    alice.send(json!({"type":"search","q":"agreed","id":"s-a"}));
+    bob.send(json!({"type":"search","q":"depl","id":"s-b"}));
+    for (peer, id, text) in [
+        (&alice, "s-a", "agreed"),
+        (&bob, "s-b", "the deploy window is tonight"),
+    ] {
+        peer.wait_until(CONVERGE, "search results", |s| {
+            s.of("results").iter().any(|r| {
+                r["reply_to"] == id
+                    && r["hits"]
+                        .as_array()
+                        .is_some_and(|hits| hits.iter().any(|h| h["text"] == text))
+            })
+        })
+        .await;
+    }
+}
