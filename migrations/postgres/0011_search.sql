@@ -16,6 +16,11 @@ ALTER TABLE messages ADD COLUMN search tsvector
     GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, chinwag_fold(text))) STORED;
 CREATE INDEX messages_search ON messages USING gin (search);
 
+-- Hits come newest first, by the order rows were stored in: a number per row, so the newest hits of
+-- a common word are read from the end of an index instead of sorting every match.
+ALTER TABLE messages ADD COLUMN row_id BIGSERIAL;
+CREATE INDEX messages_row_id ON messages (row_id);
+
 ALTER TABLE direct_messages ADD COLUMN search tsvector
     GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, chinwag_fold(text))) STORED;
 CREATE INDEX direct_messages_search ON direct_messages USING gin (search);

@@ -231,40 +231,32 @@ pub fn marks(text: &str, query: &Query) -> Vec<[u32; 2]> {
     out
 }
 
-/// Where a page of hits ends, so the next page starts just after it: the last hit's time, and
-/// its place among hits of the same time (rooms before private messages; then by room and seq,
-/// or by id, descending). Sent to clients as an opaque string.
+/// Where the next page of hits starts: below which row of the rooms' messages, and below which
+/// private message id (`None`: that source has no more). Sent to clients as an opaque string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
-    pub at: String,
-    /// A room's hit (`Some(room)`, with `num` its seq) or a private message's (`None`, its id).
-    pub room: Option<String>,
-    pub num: u64,
+    pub rooms: Option<i64>,
+    pub directs: Option<i64>,
 }
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        match &self.room {
-            Some(room) => format!("{}~r~{}~{room}", self.at, self.num),
-            None => format!("{}~d~{}", self.at, self.num),
-        }
+        let part = |key: Option<i64>| key.map_or_else(|| "-".to_owned(), |k| k.to_string());
+        format!("{}.{}", part(self.rooms), part(self.directs))
     }
 
     pub fn decode(text: &str) -> Result<Self, FrameError> {
         let bad = || refused("before: is the `next` of a previous page of results");
-        let mut parts = text.splitn(4, '~');
-        let at = parts.next().filter(|at| !at.is_empty()).ok_or_else(bad)?;
-        let kind = parts.next().ok_or_else(bad)?;
-        let num = parts.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
-        let room = match (kind, parts.next()) {
-            ("r", Some(room)) => Some(room.to_owned()),
-            ("d", None) => None,
-            _ => return Err(bad()),
+        let (rooms, directs) = text.split_once('.').ok_or_else(bad)?;
+        let part = |part: &str| -> Result<Option<i64>, FrameError> {
+            match part {
+                "-" => Ok(None),
+                n => n.parse().map(Some).map_err(|_| bad()),
+            }
         };
         Ok(Self {
-            at: at.to_owned(),
-            room,
-            num,
+            rooms: part(rooms)?,
+            directs: part(directs)?,
         })
     }
 }
@@ -327,20 +319,11 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips() {
-        for cursor in [
-            Cursor {
-                at: "2026-12-01T10:00:00.000Z".into(),
-                room: Some("ops".into()),
-                num: 41,
-            },
-            Cursor {
-                at: "2026-12-01T10:00:00.000Z".into(),
-                room: None,
-                num: 12,
-            },
-        ] {
+        for (rooms, directs) in [(Some(41), None), (None, Some(12)), (Some(7), Some(3))] {
+            let cursor = Cursor { rooms, directs };
             assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
         }
         assert!(Cursor::decode("junk").is_err());
+        assert!(Cursor::decode("1.x").is_err());
     }
 }

@@ -4,13 +4,15 @@
 //! `tsvector` column (migration 0011); both are kept by the statements that change the text, in
 //! their transactions.
 //!
-//! Hits are newest first. Rooms' and private messages' hits are read by one query each, both in
-//! the same order (time, then rooms before private messages, then room and seq or id, all
-//! descending) and merged, so a [`Cursor`] names a place in that one order.
+//! Hits are newest first, in the order the store keeps rows: rooms' messages by their row number
+//! (SQLite's `rowid`, PostgreSQL's `row_id`), private messages by id. Each is read from the end of
+//! its order until a page is full (a common word stops after a page's worth of rows; nothing sorts
+//! every match), and the two are merged by time. A [`Cursor`] holds where each left off, so the
+//! next page neither repeats nor skips a hit.
 
 use sqlx::Row;
 
-use super::{signed, unsigned, Store, StoreError};
+use super::{unsigned, Store, StoreError};
 use crate::server::search::{Cursor, Query};
 
 /// Search, as a view of the store.
@@ -38,27 +40,15 @@ pub struct Found {
     pub from: String,
     pub at: String,
     pub text: String,
+    /// Its place in its source's order (row number, or id).
+    key: i64,
 }
 
-impl Found {
-    /// Where the next page starts if this is the last hit of one.
-    pub fn cursor(&self) -> Cursor {
-        Cursor {
-            at: self.at.clone(),
-            room: self.room.clone(),
-            num: self.num,
-        }
-    }
-
-    /// The order hits are shown in, newest first (a larger key comes first).
-    fn key(&self) -> (&str, bool, &str, u64) {
-        (
-            &self.at,
-            self.room.is_some(),
-            self.room.as_deref().unwrap_or(""),
-            self.num,
-        )
-    }
+/// A page of hits, and where the next one starts (`None`: there is no more).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub hits: Vec<Found>,
+    pub next: Option<Cursor>,
 }
 
 enum Bind {
@@ -129,37 +119,45 @@ impl Search<'_> {
         query: &Query,
         cursor: Option<&Cursor>,
         limit: u32,
-    ) -> Result<Vec<Found>, StoreError> {
-        let mut found = Vec::new();
-        if query.with.is_none() {
-            found.extend(self.in_rooms(who, query, cursor, limit).await?);
-        }
-        if query.room.is_none() {
-            found.extend(self.in_directs(who, query, cursor, limit).await?);
-        }
-        found.sort_by(|a, b| b.key().cmp(&a.key()));
-        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Ok(found)
+    ) -> Result<Page, StoreError> {
+        let start = cursor.cloned().unwrap_or(Cursor {
+            rooms: Some(i64::MAX),
+            directs: Some(i64::MAX),
+        });
+        // One more than a page from each: whether more remain is then known.
+        let rooms = match start.rooms.filter(|_| query.with.is_none()) {
+            Some(below) => self.in_rooms(who, query, below, limit + 1).await?,
+            None => Vec::new(),
+        };
+        let directs = match start.directs.filter(|_| query.room.is_none()) {
+            Some(below) => self.in_directs(who, query, below, limit + 1).await?,
+            None => Vec::new(),
+        };
+        Ok(merge(rooms, directs, &start, limit as usize))
     }
 
     async fn in_rooms(
         self,
         who: Searcher,
         query: &Query,
-        cursor: Option<&Cursor>,
+        below: i64,
         limit: u32,
     ) -> Result<Vec<Found>, StoreError> {
         let store = self.0;
         let mut sql = Sql::new();
-        let (from, matching) = if store.postgres {
+        // SQLite: the FTS table hands its matches out by rowid, newest first, and the join reads
+        // each message by its rowid: no sort, and a common word stops after a page.
+        let (from, matching, key) = if store.postgres {
             (
                 "messages m",
                 "m.search @@ to_tsquery('simple'::regconfig, {})",
+                "m.row_id",
             )
         } else {
             (
                 "message_search s JOIN messages m ON m.rowid = s.rowid",
                 "message_search MATCH {}",
+                "s.rowid",
             )
         };
         let terms = if store.postgres {
@@ -181,25 +179,15 @@ impl Search<'_> {
             sql.text("m.room = {}", room);
         }
         dates(&mut sql, "m", query);
-        if let Some(cursor) = cursor {
-            let at = sql.param(Bind::Text(cursor.at.clone()));
-            match &cursor.room {
-                Some(room) => {
-                    let room = sql.param(Bind::Text(room.clone()));
-                    let seq = sql.param(Bind::Int(signed(cursor.num)));
-                    sql.conditions.push(format!(
-                        "(m.at < {at} OR (m.at = {at} AND \
-                         (m.room < {room} OR (m.room = {room} AND m.seq < {seq}))))"
-                    ));
-                }
-                // Private messages come after every room's at the same time.
-                None => sql.conditions.push(format!("m.at < {at}")),
-            }
+        let (low, high) = self.window(query, "messages", key_column(store)).await?;
+        sql.add(&format!("{key} < {{}}"), Bind::Int(below.min(high)));
+        if low > 0 {
+            sql.add(&format!("{key} > {{}}"), Bind::Int(low));
         }
         let limit = sql.param(Bind::Int(i64::from(limit)));
         let statement = format!(
-            "SELECT m.room, m.seq, m.sender, m.at, m.text FROM {from} WHERE {} \
-             ORDER BY m.at DESC, m.room DESC, m.seq DESC LIMIT {limit}",
+            "SELECT {key} AS k, m.room, m.seq, m.sender, m.at, m.text FROM {from} WHERE {} \
+             ORDER BY {key} DESC LIMIT {limit}",
             sql.filters()
         );
         let rows = sql.fetch(store, &statement).await?;
@@ -212,6 +200,7 @@ impl Search<'_> {
                     from: row.try_get("sender")?,
                     at: row.try_get("at")?,
                     text: row.try_get("text")?,
+                    key: row.try_get("k")?,
                 })
             })
             .collect()
@@ -221,7 +210,7 @@ impl Search<'_> {
         self,
         who: Searcher,
         query: &Query,
-        cursor: Option<&Cursor>,
+        below: i64,
         limit: u32,
     ) -> Result<Vec<Found>, StoreError> {
         let store = self.0;
@@ -252,24 +241,17 @@ impl Search<'_> {
                 .push(format!("(m.from_person = {with} OR m.to_person = {with})"));
         }
         dates(&mut sql, "m", query);
-        if let Some(cursor) = cursor {
-            let at = sql.param(Bind::Text(cursor.at.clone()));
-            match cursor.room {
-                // Every private message at the cursor's time comes after its room's hit.
-                Some(_) => sql.conditions.push(format!("m.at <= {at}")),
-                None => {
-                    let id = sql.param(Bind::Int(signed(cursor.num)));
-                    sql.conditions
-                        .push(format!("(m.at < {at} OR (m.at = {at} AND m.id < {id}))"));
-                }
-            }
+        let (low, high) = self.window(query, "direct_messages", "id").await?;
+        sql.int("m.id < {}", below.min(high));
+        if low > 0 {
+            sql.int("m.id > {}", low);
         }
         let person = sql.param(Bind::Int(who.person));
         let limit = sql.param(Bind::Int(i64::from(limit)));
         let statement = format!(
             "SELECT m.id, m.sender, m.at, m.text, \
              CASE WHEN m.from_person = {person} THEN m.recipient ELSE m.sender END AS peer \
-             FROM {from} WHERE {} ORDER BY m.at DESC, m.id DESC LIMIT {limit}",
+             FROM {from} WHERE {} ORDER BY m.id DESC LIMIT {limit}",
             sql.filters()
         );
         let rows = sql.fetch(store, &statement).await?;
@@ -282,9 +264,113 @@ impl Search<'_> {
                     from: row.try_get("sender")?,
                     at: row.try_get("at")?,
                     text: row.try_get("text")?,
+                    key: row.try_get("id")?,
                 })
             })
             .collect()
+    }
+}
+
+/// How many rows past a date's first one a search still reads: rows are numbered as they are
+/// stored, and a message's time is taken just before, so near a boundary the two orders can
+/// differ by what a few commits hold.
+const DATE_SLACK: i64 = 2_000;
+
+/// The column that numbers the rooms' messages in the order they were stored.
+fn key_column(store: &Store) -> &'static str {
+    if store.postgres {
+        "row_id"
+    } else {
+        "rowid"
+    }
+}
+
+impl Search<'_> {
+    /// The keys of `table` (numbered by `key`) a search with dates need read: above `low` and
+    /// below `high` (`0` and `i64::MAX` without dates). Found by bisecting the keys, each probe
+    /// one indexed read, so a date range far back skips the newer rows instead of reading them.
+    async fn window(self, query: &Query, table: &str, key: &str) -> Result<(i64, i64), StoreError> {
+        let mut window = (0, i64::MAX);
+        if let Some(before) = &query.before {
+            let first = self.first_at_or_after(table, key, before).await?;
+            window.1 = first.saturating_add(DATE_SLACK);
+        }
+        if let Some(after) = query.after_at() {
+            let first = self.first_at_or_after(table, key, &after).await?;
+            window.0 = first.saturating_sub(DATE_SLACK).max(0);
+        }
+        Ok(window)
+    }
+
+    /// The first key of `table` whose row's time is `at` or later (one past the last key if
+    /// none), assuming times grow with keys.
+    async fn first_at_or_after(self, table: &str, key: &str, at: &str) -> Result<i64, StoreError> {
+        let store = self.0;
+        let max: Option<i64> = sqlx::query(&format!("SELECT MAX({key}) FROM {table}"))
+            .fetch_one(&store.pool)
+            .await?
+            .try_get(0)?;
+        let (mut low, mut high) = (0i64, max.unwrap_or(0).saturating_add(1));
+        let probe = store.sql(&format!(
+            "SELECT {key} AS k, at FROM {table} WHERE {key} >= $1 ORDER BY {key} LIMIT 1"
+        ));
+        while low < high {
+            let mid = low + (high - low) / 2;
+            let row = sqlx::query(&probe)
+                .bind(mid)
+                .fetch_optional(&store.pool)
+                .await?;
+            match row {
+                Some(row) if row.try_get::<String, _>("at")?.as_str() < at => {
+                    low = row.try_get::<i64, _>("k")?.saturating_add(1);
+                }
+                _ => high = mid,
+            }
+        }
+        Ok(high)
+    }
+}
+
+/// The page of `limit` hits from two sources, each newest first in its own order (one more than
+/// a page fetched from each), merged by time (rooms first at the same time); and where each source
+/// continues. A source that had nothing more is left out of the next cursor.
+fn merge(rooms: Vec<Found>, directs: Vec<Found>, start: &Cursor, limit: usize) -> Page {
+    let (rooms_ended, directs_ended) = (rooms.len() <= limit, directs.len() <= limit);
+    let mut rooms = rooms.into_iter().peekable();
+    let mut directs = directs.into_iter().peekable();
+    let mut hits = Vec::with_capacity(limit);
+    let mut next = start.clone();
+    while hits.len() < limit {
+        let take_room = match (rooms.peek(), directs.peek()) {
+            (Some(room), Some(direct)) => room.at >= direct.at,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let hit = if take_room {
+            rooms.next()
+        } else {
+            directs.next()
+        };
+        let Some(hit) = hit else { break };
+        if take_room {
+            next.rooms = Some(hit.key);
+        } else {
+            next.directs = Some(hit.key);
+        }
+        hits.push(hit);
+    }
+    // A source with nothing left after this page is done.
+    if rooms.peek().is_none() && rooms_ended {
+        next.rooms = None;
+    }
+    if directs.peek().is_none() && directs_ended {
+        next.directs = None;
+    }
+    let more = next.rooms.is_some() || next.directs.is_some();
+    Page {
+        hits,
+        next: more.then_some(next),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `search`: one page of what the person may read that matches a query, newest first, answered
 //! with `results` and the request's `id`. Each search counts against the person's message rate,
 //! like every request someone makes on purpose, and reads at most a page and one more hit from
-//! each index.
+//! each source (rooms' messages, private messages).
 
 use super::Outcome;
 use crate::protocol::{ErrorCode, FrameError, SearchHit, ServerMsg};
@@ -41,16 +41,14 @@ pub async fn apply<S: WsIo>(
             }
         }
     }
-    let mut found = store
+    let page = store
         .search()
-        .find(who, &query, cursor.as_ref(), PAGE + 1)
+        .find(who, &query, cursor.as_ref(), PAGE)
         .await?;
-    let more = found.len() > PAGE as usize;
-    found.truncate(PAGE as usize);
-    let next = more
-        .then(|| found.last().map(|hit| hit.cursor().encode()))
-        .flatten();
-    let hits = found
+    let next = page.next.map(|cursor| cursor.encode());
+    let more = next.is_some();
+    let hits = page
+        .hits
         .into_iter()
         .map(|hit| {
             let marks = marks(&hit.text, &query);
