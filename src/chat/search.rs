@@ -3,6 +3,17 @@
 
 use crate::protocol::{ClientMsg, SearchHit};
 
+/// What the search box asks of the chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask<'a> {
+    /// A new query (empty: close the results).
+    Query(&'a str),
+    /// The next page of the query on screen.
+    More,
+    /// Close the results.
+    Close,
+}
+
 /// What the search box shows.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Searching {

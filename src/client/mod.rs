@@ -423,36 +423,25 @@ impl ChatHandle {
         });
     }
 
-    /// Searches for `q` (an empty `q` closes the results).
-    pub fn search(&self, q: &str) {
-        let mut ask = None;
+    /// The search box asks: a new query (an empty one closes the results), the next page of
+    /// the one on screen, or to close them.
+    pub fn search(&self, ask: crate::chat::search::Ask<'_>) {
+        use crate::chat::search::Ask;
+        let mut msg = None;
         self.change(|c| {
-            ask = c.search.ask(q);
+            msg = match ask {
+                Ask::Query(q) => c.search.ask(q),
+                Ask::More => c.search.ask_more(),
+                Ask::Close => {
+                    c.search.clear();
+                    None
+                }
+            };
             Parts::SEARCH
         });
-        if let Some(msg) = ask {
+        if let Some(msg) = msg {
             self.transmit(msg);
         }
-    }
-
-    /// The next page of the search on screen.
-    pub fn search_more(&self) {
-        let mut ask = None;
-        self.change(|c| {
-            ask = c.search.ask_more();
-            Parts::SEARCH
-        });
-        if let Some(msg) = ask {
-            self.transmit(msg);
-        }
-    }
-
-    /// Closes the search results.
-    pub fn close_search(&self) {
-        self.change(|c| {
-            c.search.clear();
-            Parts::SEARCH
-        });
     }
 
     /// Opens a search hit: a room's message in its conversation, loading older history until it

@@ -106,33 +106,7 @@ impl Query {
             rest = after;
             last_bare = None;
             if let Some((name, value)) = token.split_once(':') {
-                let taken = match name.to_ascii_lowercase().as_str() {
-                    "from" => {
-                        query.from = Some(value.trim_start_matches('@').to_owned());
-                        true
-                    }
-                    "in" => {
-                        if let Some(person) = value.strip_prefix('@') {
-                            query.with = Some(person.to_owned());
-                        } else {
-                            query.room = Some(value.trim_start_matches('#').to_lowercase());
-                        }
-                        true
-                    }
-                    "before" => {
-                        query.before = Some(date(value, "before")?);
-                        true
-                    }
-                    "after" => {
-                        query.after = Some(date(value, "after")?);
-                        true
-                    }
-                    _ => false,
-                };
-                if taken {
-                    if value.is_empty() {
-                        return Err(refused(format!("{name}: needs a value")));
-                    }
+                if query.filter(name, value)? {
                     continue;
                 }
             }
@@ -162,6 +136,27 @@ impl Query {
             return Err(refused("in: names a room or a person, not both"));
         }
         Ok(query)
+    }
+
+    /// Takes `name:value` as a filter; `false` if `name` names none (the token is then words).
+    fn filter(&mut self, name: &str, value: &str) -> Result<bool, FrameError> {
+        let name = name.to_ascii_lowercase();
+        if !matches!(name.as_str(), "from" | "in" | "before" | "after") {
+            return Ok(false);
+        }
+        if value.is_empty() {
+            return Err(refused(format!("{name}: needs a value")));
+        }
+        match name.as_str() {
+            "from" => self.from = Some(value.trim_start_matches('@').to_owned()),
+            "in" => match value.strip_prefix('@') {
+                Some(person) => self.with = Some(person.to_owned()),
+                None => self.room = Some(value.trim_start_matches('#').to_lowercase()),
+            },
+            "before" => self.before = Some(date(value, "before")?),
+            _ => self.after = Some(date(value, "after")?),
+        }
+        Ok(true)
     }
 
     /// The query in FTS5's syntax: every word and phrase quoted, the prefix starred.

@@ -212,41 +212,16 @@ fn LineView(
                 (false, Some(SendState::Sent)) => ("msg mine sent", Some("sent")),
                 (false, Some(SendState::Failed)) => ("msg mine failed", Some("not sent")),
             };
-            // The server writes UTC; once hydrated the reader's own clock is used.
-            let hydrated = chat.hydrated;
-            let at_text = at.clone();
-            let time = move || {
-                if hydrated.get() {
-                    client::local_time(&at_text)
-                } else {
-                    client::utc_time(&at_text)
-                }
-            };
+            let time = shown_time(chat, at.clone());
             // My stored room messages can be edited and deleted; a moderator deletes anyone's.
             let changeable = seq.filter(|_| mine == Some(SendState::Sent) && !deleted);
             let editing = RwSignal::new(false);
             let buttons = line_buttons(
                 chat, &line_id, mine, seq, deleted, changeable, moderator, editing,
             );
-            let reply_button = seq.filter(|_| !deleted).map(|seq| {
-                let quote = Quote {
-                    seq,
-                    from: from.clone(),
-                    text: text.chars().take(QUOTE_CHARS).collect(),
-                    deleted: false,
-                };
-                view! {
-                    <button
-                        class="line-action"
-                        on:click=move |_| {
-                            chat.reply_to(Some(quote.clone()));
-                            super::composer::focus_composer();
-                        }
-                    >
-                        "Reply"
-                    </button>
-                }
-            });
+            let reply_button = seq
+                .filter(|_| !deleted)
+                .map(|seq| reply_button(chat, seq, &from, &text));
             let quote = reply.map(|quote| quote_view(chat, quote));
             let room = chat.peek(|c| c.conversations.current_room().map(str::to_owned));
             let reacting = reaction_bar(
@@ -262,17 +237,7 @@ fn LineView(
                 deleted,
             };
             let body = line_body(chat, shown, changeable, editing);
-            let unread_id = line_id.clone();
-            let class = move || {
-                let mut class = class.to_owned();
-                if first_unread.with(|first| first.as_deref() == Some(unread_id.as_str())) {
-                    class.push_str(" first-unread");
-                }
-                if jump.with(|jump| jump.as_deref() == Some(unread_id.as_str())) {
-                    class.push_str(" jumped");
-                }
-                class
-            };
+            let class = marked_class(class, line_id.clone(), first_unread, jump);
             view! {
                 <li class=class data-id=line_id>
                     <div class="meta">
@@ -292,6 +257,59 @@ fn LineView(
             }
             .into_any()
         }
+    }
+}
+
+/// When a message was sent, as shown: the server writes UTC; once hydrated the reader's own
+/// clock is used.
+fn shown_time(chat: ChatHandle, at: String) -> impl Fn() -> String {
+    let hydrated = chat.hydrated;
+    move || {
+        if hydrated.get() {
+            client::local_time(&at)
+        } else {
+            client::utc_time(&at)
+        }
+    }
+}
+
+/// A line's classes: its own, and whether it is the first unread one or a search hit opened.
+fn marked_class(
+    class: &'static str,
+    id: String,
+    first_unread: Memo<Option<String>>,
+    jump: Memo<Option<String>>,
+) -> impl Fn() -> String {
+    move || {
+        let mut class = class.to_owned();
+        if first_unread.with(|first| first.as_deref() == Some(id.as_str())) {
+            class.push_str(" first-unread");
+        }
+        if jump.with(|jump| jump.as_deref() == Some(id.as_str())) {
+            class.push_str(" jumped");
+        }
+        class
+    }
+}
+
+/// Reply, on a stored message: the composer then answers it (with the cursor in it).
+fn reply_button(chat: ChatHandle, seq: u64, from: &str, text: &str) -> impl IntoView {
+    let quote = Quote {
+        seq,
+        from: from.to_owned(),
+        text: text.chars().take(QUOTE_CHARS).collect(),
+        deleted: false,
+    };
+    view! {
+        <button
+            class="line-action"
+            on:click=move |_| {
+                chat.reply_to(Some(quote.clone()));
+                super::composer::focus_composer();
+            }
+        >
+            "Reply"
+        </button>
     }
 }
 

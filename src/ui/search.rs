@@ -5,6 +5,7 @@
 use leptos::html;
 use leptos::prelude::*;
 
+use crate::chat::search::Ask;
 use crate::chat::Parts;
 use crate::client::{self, ChatHandle};
 use crate::protocol::SearchHit;
@@ -17,12 +18,12 @@ pub fn SearchBox(chat: ChatHandle) -> impl IntoView {
     focus_on_ctrl_k(input);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        chat.search(&query.get_untracked());
+        chat.search(Ask::Query(&query.get_untracked()));
     };
     let keys = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {
             query.set(String::new());
-            chat.close_search();
+            chat.search(Ask::Close);
         }
     };
     view! {
@@ -88,7 +89,7 @@ pub fn SearchResults(chat: ChatHandle) -> impl IntoView {
             <section class="search-results" aria-label="Search results">
                 <div class="search-head">
                     <p role="status">{status}</p>
-                    <button type="button" class="secondary" on:click=move |_| chat.close_search()>
+                    <button type="button" class="secondary" on:click=move |_| chat.search(Ask::Close)>
                         "Close"
                     </button>
                 </div>
@@ -100,7 +101,7 @@ pub fn SearchResults(chat: ChatHandle) -> impl IntoView {
                     />
                 </ol>
                 <Show when=more>
-                    <button type="button" class="older" on:click=move |_| chat.search_more()>
+                    <button type="button" class="older" on:click=move |_| chat.search(Ask::More)>
                         "Older results"
                     </button>
                 </Show>

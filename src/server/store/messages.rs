@@ -19,6 +19,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::log::{original, take_position};
 use super::{entry, message, signed, unsigned, value_rows, Store, StoreError, MESSAGE_COLUMNS};
 use crate::protocol::{Change, ChatMessage, FileInfo, Quote, Stored, QUOTE_CHARS};
 
@@ -290,13 +291,7 @@ impl Messages<'_> {
         .try_get(0)?;
         // What replies quote, read after the room's lock: a delete of the original (which takes
         // the same lock) is either before, and the quote says so, or after, and clears it.
-        let mut quotes = Vec::with_capacity(drafts.len());
-        for draft in drafts.clone() {
-            quotes.push(match draft.answering {
-                Some(seq) => Some(quote_in(self.0, &mut tx, room, seq).await?),
-                None => None,
-            });
-        }
+        let quotes = quotes_in(self.0, &mut tx, room, drafts.clone()).await?;
         let insert = self.0.sql(&format!(
             "INSERT INTO messages \
              (room, seq, sender, text, at, client_id, action, person_id, mentions, \
@@ -344,28 +339,7 @@ impl Messages<'_> {
                 super::files::attach(self.0, &mut tx, to, draft.person_id, &draft.files).await?
             });
         }
-        let stored = (first_seq..)
-            .zip(drafts)
-            .zip(attached)
-            .zip(quotes)
-            .map(|(((seq, draft), files), reply_to)| {
-                Ok(ChatMessage {
-                    room: room.to_owned(),
-                    seq: unsigned(seq)?,
-                    from: draft.from.clone(),
-                    text: draft.text.clone(),
-                    at: draft.at.clone(),
-                    client_id: draft.client_id.clone(),
-                    action: draft.action,
-                    edited: false,
-                    deleted: false,
-                    mentions: draft.mentions.clone(),
-                    files,
-                    reply_to: reply_to.map(Box::new),
-                    reactions: Default::default(),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let stored = stored_messages(room, first_seq, drafts, attached, quotes)?;
         tx.commit().await?;
         Ok(Inserted::All(stored))
     }
@@ -556,14 +530,6 @@ impl Messages<'_> {
 /// How many rooms one position-check statement names at most.
 const HEADS_CHUNK: usize = 500;
 
-/// The message a change names, as [`Messages::change`] needs it to decide.
-pub(super) struct Original {
-    pub(super) author: Option<i64>,
-    pub(super) deleted: bool,
-    /// The author as shown (for the audit log of a moderator's delete).
-    pub(super) sender: String,
-}
-
 /// The log row of a change, apart from what its draft says.
 struct ChangeRow<'a> {
     room: &'a str,
@@ -573,45 +539,53 @@ struct ChangeRow<'a> {
     mentions: &'a Option<String>,
 }
 
-/// Takes `room`'s next position (and with it the room row's write lock); `None` if there is no
-/// such room.
-pub(super) async fn take_position(
+/// What each of `drafts` quotes, if it is a reply (read in the commit's transaction).
+async fn quotes_in<'d>(
     store: &Store,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     room: &str,
-) -> Result<Option<i64>, StoreError> {
-    let row = sqlx::query(
-        &store.sql("UPDATE rooms SET last_seq = last_seq + 1 WHERE name = $1 RETURNING last_seq"),
-    )
-    .bind(room)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.map(|row| row.try_get(0)).transpose()?)
+    drafts: impl Iterator<Item = &'d NewMessage>,
+) -> Result<Vec<Option<Quote>>, StoreError> {
+    let mut quotes = Vec::new();
+    for draft in drafts {
+        quotes.push(match draft.answering {
+            Some(seq) => Some(quote_in(store, tx, room, seq).await?),
+            None => None,
+        });
+    }
+    Ok(quotes)
 }
 
-/// The message `target` of `room` (not an edit or delete row), if there is one.
-pub(super) async fn original(
-    store: &Store,
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+/// The messages a commit stored, from their drafts, from seq `first_seq` on.
+fn stored_messages<'d>(
     room: &str,
-    target: u64,
-) -> Result<Option<Original>, StoreError> {
-    let Some(row) = sqlx::query(&store.sql(
-        "SELECT person_id, deleted, sender FROM messages \
-         WHERE room = $1 AND seq = $2 AND kind = 0",
-    ))
-    .bind(room)
-    .bind(signed(target))
-    .fetch_optional(&mut **tx)
-    .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Original {
-        author: row.try_get(0)?,
-        deleted: row.try_get::<i64, _>(1)? != 0,
-        sender: row.try_get(2)?,
-    }))
+    first_seq: i64,
+    drafts: impl Iterator<Item = &'d NewMessage>,
+    attached: Vec<Vec<FileInfo>>,
+    quotes: Vec<Option<Quote>>,
+) -> Result<Vec<ChatMessage>, StoreError> {
+    (first_seq..)
+        .zip(drafts)
+        .zip(attached)
+        .zip(quotes)
+        .map(|(((seq, draft), files), reply_to)| {
+            Ok(ChatMessage {
+                room: room.to_owned(),
+                seq: unsigned(seq)?,
+                from: draft.from.clone(),
+                text: draft.text.clone(),
+                at: draft.at.clone(),
+                client_id: draft.client_id.clone(),
+                action: draft.action,
+                edited: false,
+                deleted: false,
+                mentions: draft.mentions.clone(),
+                files,
+                reactions: Default::default(),
+                reply_to: reply_to.map(Box::new),
+            })
+        })
+        .collect()
 }
 
 /// What a reply to message `seq` of `room` quotes of it: its author and first

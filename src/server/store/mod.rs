@@ -26,6 +26,7 @@
 pub mod accounts;
 pub mod directs;
 pub mod files;
+mod log;
 pub mod messages;
 pub mod moderation;
 pub mod people;

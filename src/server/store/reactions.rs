@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::Row;
 
-use super::messages::{original, take_position};
+use super::log::{original, take_position};
 use super::{signed, unsigned, Store, StoreError};
 use crate::protocol::{Reaction, Stored};
 
@@ -63,23 +63,7 @@ impl Reactions<'_> {
             Some(original) if !original.deleted => {}
             _ => return Ok(ReactOutcome::NotFound),
         }
-        let rows = sqlx::query(
-            &store.sql("SELECT emoji, person_id FROM reactions WHERE room = $1 AND seq = $2"),
-        )
-        .bind(room)
-        .bind(signed(seq))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut mine = false;
-        let mut distinct = std::collections::HashSet::new();
-        for row in &rows {
-            let emoji: String = row.try_get("emoji")?;
-            let person: i64 = row.try_get("person_id")?;
-            if emoji == draft.emoji && person == draft.person_id {
-                mine = true;
-            }
-            distinct.insert(emoji);
-        }
+        let (mine, distinct) = current(store, &mut tx, room, seq, &draft).await?;
         if mine == draft.on {
             return Ok(ReactOutcome::Unchanged);
         }
@@ -135,6 +119,35 @@ impl Reactions<'_> {
             reply_to: None,
         }))
     }
+}
+
+/// Whether `draft`'s person has its emoji on message `seq` of `room` now, and which emoji the
+/// message carries.
+async fn current(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    room: &str,
+    seq: u64,
+    draft: &ReactionDraft,
+) -> Result<(bool, std::collections::HashSet<String>), StoreError> {
+    let rows = sqlx::query(
+        &store.sql("SELECT emoji, person_id FROM reactions WHERE room = $1 AND seq = $2"),
+    )
+    .bind(room)
+    .bind(signed(seq))
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut mine = false;
+    let mut distinct = std::collections::HashSet::new();
+    for row in &rows {
+        let emoji: String = row.try_get("emoji")?;
+        let person: i64 = row.try_get("person_id")?;
+        if emoji == draft.emoji && person == draft.person_id {
+            mine = true;
+        }
+        distinct.insert(emoji);
+    }
+    Ok((mine, distinct))
 }
 
 /// Fills in the reactions of the messages among `entries` (of `room`): each emoji with who
