@@ -696,3 +696,23 @@ pub async fn make_moderator(server: &TestServer, token: &str) {
         "a link works once: {again}"
     );
 }
+
+/// The next frame of type `kind`, whatever comes before it.
+pub async fn until_frame(client: &mut Client, kind: &str) -> Value {
+    loop {
+        let frame = client.recv().await;
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
+/// A server with [`test_config`] on a fresh PostgreSQL database (dropped with the `Database`).
+pub async fn start_on_postgres() -> (crate::cluster::harness::Database, TestServer) {
+    let db = crate::cluster::harness::Database::create().await;
+    let data = DataDir::new();
+    let mut config = test_config(&data);
+    config.store = StoreConfig::Postgres(db.url.clone());
+    let server = TestServer::start_on(data, config).await;
+    (db, server)
+}

@@ -5,23 +5,12 @@
 
 use serde_json::{json, Value};
 
-use crate::cluster::harness::Database;
 use crate::common::*;
-
-/// The next frame of type `kind`, whatever comes before it.
-async fn until(client: &mut Client, kind: &str) -> Value {
-    loop {
-        let frame = client.recv().await;
-        if frame["type"] == kind {
-            return frame;
-        }
-    }
-}
 
 async fn post(client: &mut Client, text: &str, id: &str) -> u64 {
     client.say(text, id).await;
     loop {
-        let frame = until(client, "ack").await;
+        let frame = until_frame(client, "ack").await;
         if frame["client_id"] == id {
             return frame["seq"].as_u64().expect("seq");
         }
@@ -60,7 +49,7 @@ async fn live_in_history_and_on_catch_up(server: &TestServer) {
 
     let ack = react(&mut bob, seq, "👍", true, "r-1").await;
     assert_eq!(ack["type"], "ack", "{ack}");
-    let live = until(&mut alice, "reacted").await;
+    let live = until_frame(&mut alice, "reacted").await;
     assert_eq!(
         (&live["seq"], &live["by"], &live["emoji"], &live["on"]),
         (&json!(seq), &json!("bob"), &json!("👍"), &json!(true))
@@ -136,7 +125,7 @@ async fn bounded_and_gone_with_the_message(server: &TestServer) {
     alice
         .send(json!({"type":"delete","room":"general","seq":seq,"client_id":"d-1"}))
         .await;
-    until(&mut alice, "deleted").await;
+    until_frame(&mut alice, "deleted").await;
     let (_again, _, history) = Client::resume_since(server, &alice_token, None).await;
     let message = message_of(&history, seq);
     assert_eq!(message["deleted"], true);
@@ -159,24 +148,15 @@ async fn sqlite_reactions_are_bounded_and_go_with_their_message() {
     bounded_and_gone_with_the_message(&server).await;
 }
 
-async fn on_postgres() -> (Database, TestServer) {
-    let db = Database::create().await;
-    let data = DataDir::new();
-    let mut config = test_config(&data);
-    config.store = chinwag::server::store::StoreConfig::Postgres(db.url.clone());
-    let server = TestServer::start_on(data, config).await;
-    (db, server)
-}
-
 #[tokio::test]
 async fn postgres_reactions_arrive_live_in_history_and_on_catch_up() {
-    let (_db, server) = on_postgres().await;
+    let (_db, server) = start_on_postgres().await;
     live_in_history_and_on_catch_up(&server).await;
 }
 
 #[tokio::test]
 async fn postgres_reactions_are_bounded_and_go_with_their_message() {
-    let (_db, server) = on_postgres().await;
+    let (_db, server) = start_on_postgres().await;
     bounded_and_gone_with_the_message(&server).await;
 }
 
@@ -192,7 +172,7 @@ async fn a_muted_person_cannot_react() {
     alice
         .send(json!({"type":"mute","nick":"troll","seconds":600}))
         .await;
-    until(&mut troll, "moderated").await;
+    until_frame(&mut troll, "moderated").await;
     assert_eq!(
         react(&mut troll, seq, "👎", true, "t-1").await["code"],
         "muted"

@@ -5,25 +5,14 @@
 
 use serde_json::{json, Value};
 
-use crate::cluster::harness::Database;
 use crate::common::*;
-
-/// The next frame of type `kind`, whatever comes before it.
-async fn until(client: &mut Client, kind: &str) -> Value {
-    loop {
-        let frame = client.recv().await;
-        if frame["type"] == kind {
-            return frame;
-        }
-    }
-}
 
 async fn say_in(client: &mut Client, room: &str, text: &str, id: &str) -> u64 {
     client
         .send(json!({"type":"say","room":room,"text":text,"client_id":id}))
         .await;
     loop {
-        let frame = until(client, "ack").await;
+        let frame = until_frame(client, "ack").await;
         if frame["client_id"] == id {
             return frame["seq"].as_u64().expect("seq");
         }
@@ -32,7 +21,7 @@ async fn say_in(client: &mut Client, room: &str, text: &str, id: &str) -> u64 {
 
 async fn join(client: &mut Client, room: &str) {
     client.send(json!({"type":"join","room":room})).await;
-    until(client, "joined").await;
+    until_frame(client, "joined").await;
 }
 
 /// The texts of one page of hits for `q`, and the whole answer.
@@ -73,24 +62,24 @@ async fn finds_only_what_one_may_read(server: &TestServer) {
     join(&mut bob, "gone").await;
     say_in(&mut bob, "gone", "deploy leftovers", "b-2").await;
     alice.send(json!({"type":"leave","room":"gone"})).await;
-    until(&mut alice, "left").await;
+    until_frame(&mut alice, "left").await;
     bob.send(json!({"type":"dm","to":"carol","text":"deploy secret between us","client_id":"b-3"}))
         .await;
-    until(&mut bob, "ack").await;
+    until_frame(&mut bob, "ack").await;
     bob.send(json!({"type":"dm","to":"alice","text":"deploy direct note","client_id":"b-4"}))
         .await;
-    until(&mut bob, "ack").await;
+    until_frame(&mut bob, "ack").await;
     say_in(&mut alice, "general", "Déployé au café", "a-1").await;
     let doomed = say_in(&mut alice, "general", "deploy to be deleted", "a-2").await;
     alice
         .send(json!({"type":"delete","room":"general","seq":doomed,"client_id":"a-3"}))
         .await;
-    until(&mut alice, "deleted").await;
+    until_frame(&mut alice, "deleted").await;
     let edited = say_in(&mut alice, "general", "ancient wording", "a-4").await;
     alice
         .send(json!({"type":"edit","room":"general","seq":edited,"text":"fresh deploy wording","client_id":"a-5"}))
         .await;
-    until(&mut alice, "edited").await;
+    until_frame(&mut alice, "edited").await;
 
     let (texts, answer) = search(&mut alice, "deploy", None).await;
     assert_eq!(answer["reply_to"], "s-1");
@@ -233,23 +222,14 @@ async fn sqlite_pages_newest_first() {
     pages_newest_first(&server).await;
 }
 
-async fn on_postgres() -> (Database, TestServer) {
-    let db = Database::create().await;
-    let data = DataDir::new();
-    let mut config = test_config(&data);
-    config.store = chinwag::server::store::StoreConfig::Postgres(db.url.clone());
-    let server = TestServer::start_on(data, config).await;
-    (db, server)
-}
-
 #[tokio::test]
 async fn postgres_finds_only_what_one_may_read() {
-    let (_db, server) = on_postgres().await;
+    let (_db, server) = start_on_postgres().await;
     finds_only_what_one_may_read(&server).await;
 }
 
 #[tokio::test]
 async fn postgres_pages_newest_first() {
-    let (_db, server) = on_postgres().await;
+    let (_db, server) = start_on_postgres().await;
     pages_newest_first(&server).await;
 }

@@ -145,7 +145,7 @@ async fn announce<S: WsIo>(
 
 /// The `ack` of a change, when it carried a `client_id` (a retried delete is acked without one
 /// too, so the request is answered).
-fn ack(
+pub(super) fn ack(
     client_id: Option<String>,
     room: &str,
     seq: Option<u64>,

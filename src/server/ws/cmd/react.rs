@@ -7,6 +7,7 @@
 use unicode_properties::{EmojiStatus, UnicodeEmoji};
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::edit::ack;
 use super::{Outcome, Refused};
 use crate::protocol::{
     validate_client_id, validate_room, ErrorCode, FrameError, ServerMsg, Stored,
@@ -121,22 +122,6 @@ pub async fn apply<S: WsIo>(
             .await?;
     }
     Ok(())
-}
-
-fn ack(
-    client_id: Option<String>,
-    room: &str,
-    seq: Option<u64>,
-    reply_to: Option<&str>,
-) -> ServerMsg {
-    ServerMsg::Ack {
-        client_id: client_id.unwrap_or_default(),
-        room: Some(room.to_owned()),
-        seq,
-        to: None,
-        id: None,
-        reply_to: reply_to.map(str::to_owned),
-    }
 }
 
 #[cfg(test)]
