@@ -135,7 +135,6 @@ impl Chat {
         chat
     }
 
-    /// Opens a conversation and marks it read.
     /// Opens room `room` at its message `seq` (a search hit): the search closes, the line is
     /// brought into view once it is loaded.
     pub fn jump_to(&mut self, room: &str, seq: u64) {
@@ -144,6 +143,7 @@ impl Chat {
         self.jump = Some(format!("{room}:{seq}"));
     }
 
+    /// Opens a conversation and marks it read.
     pub fn open(&mut self, view: View) {
         self.jump = None;
         self.reads

@@ -254,7 +254,11 @@ fn first_state() -> (ChatHandle, Nav) {
         for frame in &frames {
             c.apply(frame, 0.0);
         }
-        c.open(View::Room(room));
+        // A permalink opens the room at its message, brought into view and highlighted.
+        match nav.at {
+            Some(seq) => c.jump_to(&room, seq),
+            None => c.open(View::Room(room)),
+        }
         Parts::ALL
     });
     (chat, nav)

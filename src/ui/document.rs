@@ -4,13 +4,13 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::hooks::use_location;
+use leptos_router::hooks::{use_location, use_query_map};
 use leptos_router::{path, SsrMode};
 
 use super::chat_page::ChatPage;
 use super::join_page::JoinPage;
 use super::page_state::{page_state, Visit};
-use super::paths::room_of_path;
+use super::paths::{position, room_of_path};
 use crate::protocol::GENERAL;
 
 /// The whole HTML document, as the server sends it.
@@ -91,13 +91,15 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// `/` and `/r/<room>`: the chat, or the nickname form if this browser has no usable session.
+/// `/` and `/r/<room>` (`?at=<seq>` for a permalink to a message): the chat, or the nickname form
+/// if this browser has no usable session.
 #[component]
 fn Home() -> impl IntoView {
     let room = use_location()
         .pathname
         .with_untracked(|path| room_of_path(path))
         .unwrap_or_else(|| GENERAL.to_owned());
+    let at = position(use_query_map().read_untracked().get("at"));
     // Awaited here rather than read through a `Resource`: a resource would also write its value
     // into the page for hydration, a second copy of the history the chat island never reads.
     view! {
@@ -105,7 +107,7 @@ fn Home() -> impl IntoView {
             {move || {
                 let room = room.clone();
                 Suspend::new(async move {
-                    match page_state(room).await {
+                    match page_state(room, at).await {
                         Ok(Visit::Chat(state)) => view! { <ChatPage state/> }.into_any(),
                         Ok(Visit::Join) => view! { <JoinPage/> }.into_any(),
                         Ok(Visit::Banned { until }) => view! { <Banned until/> }.into_any(),

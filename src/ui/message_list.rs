@@ -19,7 +19,13 @@ use crate::protocol::{FileInfo, Quote, MAX_TEXT_CHARS, QUOTE_CHARS};
 #[component]
 pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     let list = NodeRef::<html::Ul>::new();
-    let on_scroll = follow_the_bottom(chat, list);
+    // Whether the reader is at (or near) the bottom; only then do new messages scroll the list.
+    let follow = StoredValue::new(true);
+    // Whether the reader is more than a screen above the newest message: "Jump to latest" shows.
+    let far = RwSignal::new(false);
+    // The first message I had not read when I opened the room: a "new messages" line above it.
+    let first_unread = Memo::new(move |_| chat.read(Parts::LINES, |c| c.first_unread()));
+    let on_scroll = follow_the_bottom(chat, list, follow, far, first_unread);
     let more = move || {
         chat.read(Parts::LINES | Parts::CONVERSATIONS, |c| {
             c.conversations.current_room().is_some_and(|room| {
@@ -32,12 +38,17 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     let lines = move || chat.read(Parts::LINES, |c| c.conversations.current().lines.clone());
     // One memo for every line: a frame re-runs it once, and the lines only when it changes.
     let moderator = Memo::new(move |_| chat.read(Parts::ME, |c| c.moderator));
-    // The first message I had not read when I opened the room: a "new messages" line above it.
-    let first_unread = Memo::new(move |_| chat.read(Parts::LINES, |c| c.first_unread()));
     let empty = move || chat.read(Parts::LINES, |c| c.conversations.current().lines.is_empty());
     // A search hit opened here: highlighted, and brought into view once loaded.
     let jump = Memo::new(move |_| chat.read(Parts::LINES, |c| c.jump.clone()));
-    bring_into_view(chat, list, jump);
+    bring_into_view(chat, list, jump, follow);
+    let to_latest = move |_| {
+        if let Some(el) = list.get_untracked() {
+            follow.set_value(true);
+            far.set(false);
+            el.set_scroll_top(el.scroll_height());
+        }
+    };
 
     view! {
         <div class="messages-wrap">
@@ -63,6 +74,11 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
                     <LineView chat line moderator first_unread jump/>
                 </For>
             </ul>
+            <Show when=move || far.get()>
+                <button type="button" class="latest" on:click=to_latest>
+                    "Jump to latest"
+                </button>
+            </Show>
             // A picture opened full size; Escape (or Close) closes it and gives the focus back.
             <dialog class="lightbox" aria-label="Picture">
                 <img alt=""/>
@@ -76,7 +92,12 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
 
 /// Brings the line `jump` names into view: at once if it is loaded, else older pages are asked
 /// for, one at a time, until it is (or the room has no older messages).
-fn bring_into_view(chat: ChatHandle, list: NodeRef<html::Ul>, jump: Memo<Option<String>>) {
+fn bring_into_view(
+    chat: ChatHandle,
+    list: NodeRef<html::Ul>,
+    jump: Memo<Option<String>>,
+    follow: StoredValue<bool>,
+) {
     Effect::new(move |_| {
         let Some(id) = jump.get() else {
             return;
@@ -95,19 +116,37 @@ fn bring_into_view(chat: ChatHandle, list: NodeRef<html::Ul>, jump: Memo<Option<
             return;
         };
         request_animation_frame(move || {
-            #[cfg(feature = "hydrate")]
-            {
-                let selector = format!("li[data-id=\"{}\"]", id.replace('"', ""));
-                if let Ok(Some(line)) = el.query_selector(&selector) {
-                    let options = web_sys::ScrollIntoViewOptions::new();
-                    options.set_block(web_sys::ScrollLogicalPosition::Center);
-                    line.scroll_into_view_with_scroll_into_view_options(&options);
-                }
+            // What arrives next (a catch-up of newer messages) must not scroll it away.
+            if scroll_to_line(&el, &id, true) {
+                let _ = follow.try_set_value(false);
             }
-            #[cfg(not(feature = "hydrate"))]
-            let _ = (el, id);
         });
     });
+}
+
+/// Scrolls the list so line `id` is in view: in its middle (`centre`) or at its top. Whether the
+/// line is there.
+fn scroll_to_line(list: &leptos::web_sys::HtmlUListElement, id: &str, centre: bool) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let selector = format!("li[data-id=\"{}\"]", id.replace('"', ""));
+        let Ok(Some(line)) = list.query_selector(&selector) else {
+            return false;
+        };
+        let options = web_sys::ScrollIntoViewOptions::new();
+        options.set_block(if centre {
+            web_sys::ScrollLogicalPosition::Center
+        } else {
+            web_sys::ScrollLogicalPosition::Start
+        });
+        line.scroll_into_view_with_scroll_into_view_options(&options);
+        true
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (list, id, centre);
+        false
+    }
 }
 
 fn line_key(line: &Arc<Line>) -> u64 {
@@ -115,13 +154,18 @@ fn line_key(line: &Arc<Line>) -> u64 {
 }
 
 /// Keeps the list at the bottom while the reader is there, keeps it still when older lines are put
-/// on top, and loads older lines near the top. Returns the list's scroll handler.
+/// on top, and loads older lines near the top; a room opened with unread messages opens at the
+/// first of them instead of the bottom. Tells `far` whether the reader is more than a screen above
+/// the bottom. Returns the list's scroll handler.
 fn follow_the_bottom(
     chat: ChatHandle,
     list: NodeRef<html::Ul>,
+    follow: StoredValue<bool>,
+    far: RwSignal<bool>,
+    first_unread: Memo<Option<String>>,
 ) -> impl Fn(leptos::ev::Event) + Copy {
-    // Whether the reader is at (or near) the bottom; only then do new messages scroll the list.
-    let follow = StoredValue::new(true);
+    // The first unread line the list was last opened at (each is scrolled to once).
+    let unread_shown = StoredValue::new(None::<String>);
     // The first line and the list's height at the last render: when older lines are put on top,
     // the view is kept where the reader was instead of jumping.
     let top = StoredValue::new((String::new(), 0));
@@ -134,6 +178,7 @@ fn follow_the_bottom(
         if let Some(el) = list.get_untracked() {
             let (top, height) = (el.scroll_top(), el.scroll_height());
             let gap = height - top - el.client_height();
+            far.set(gap > el.client_height());
             let (last_top, last_height) = last.get_value();
             if gap < 48 {
                 follow.set_value(true);
@@ -156,6 +201,7 @@ fn follow_the_bottom(
                     .map(|l| l.id.clone())
             })
             .unwrap_or_default();
+        let unread = first_unread.get();
         if let Some(el) = list.get_untracked() {
             let (old_first, old_height) = top.get_value();
             // After the new rows are laid out, so scroll_height includes them.
@@ -165,7 +211,17 @@ fn follow_the_bottom(
                     return;
                 };
                 let height = el.scroll_height();
-                if following {
+                // A conversation opened with unread messages: the first of them at the top (once
+                // its line is loaded), and the list follows new ones only if all fit on screen.
+                let opened_unread = unread
+                    .as_deref()
+                    .filter(|id| unread_shown.get_value().as_deref() != Some(*id))
+                    .filter(|id| scroll_to_line(&el, id, false));
+                if let Some(id) = opened_unread {
+                    unread_shown.set_value(Some(id.to_owned()));
+                    let gap = el.scroll_height() - el.scroll_top() - el.client_height();
+                    follow.set_value(gap < 48);
+                } else if following {
                     el.set_scroll_top(height);
                 } else if !old_first.is_empty() && old_first != first {
                     el.set_scroll_top(el.scroll_top() + height - old_height);

@@ -15,22 +15,25 @@ pub struct Nav {
     pub path: RwSignal<String>,
     /// The `?error=` code a form post came back with, until the reader moves on.
     pub error: RwSignal<Option<String>>,
+    /// The message a permalink (`?at=<seq>`) opened the page at: brought into view, highlighted.
+    pub at: Option<u64>,
 }
 
 impl Nav {
     /// The URL this page was loaded (or rendered) at; in the browser, also follows the back and
     /// forward buttons.
     pub fn install() -> Self {
-        let (path, error) = current();
+        let (path, error, at) = current();
         let nav = Self {
             path: RwSignal::new(path),
             error: RwSignal::new(error),
+            at,
         };
         #[cfg(feature = "hydrate")]
         {
             // Lives as long as the tab, like the page.
             let _ = window_event_listener(leptos::ev::popstate, move |_| {
-                let (path, error) = current();
+                let (path, error, _) = current();
                 nav.path.set(path);
                 nav.error.set(error);
             });
@@ -55,18 +58,20 @@ pub fn plain_click(ev: &leptos::ev::MouseEvent) -> bool {
     ev.button() == 0 && !(ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key())
 }
 
-/// The path and `?error=` code of the URL: in the browser, the window's; on the server, the request's.
-fn current() -> (String, Option<String>) {
+/// The path, `?error=` code and `?at=` position of the URL: in the browser, the window's; on the
+/// server, the request's.
+fn current() -> (String, Option<String>, Option<u64>) {
     #[cfg(feature = "hydrate")]
     {
         let location = window().location();
         let path = location.pathname().unwrap_or_else(|_| "/".to_owned());
-        let error = location
+        let params = location
             .search()
             .ok()
-            .and_then(|search| web_sys::UrlSearchParams::new_with_str(&search).ok())
-            .and_then(|params| params.get("error"));
-        (path, error)
+            .and_then(|search| web_sys::UrlSearchParams::new_with_str(&search).ok());
+        let error = params.as_ref().and_then(|params| params.get("error"));
+        let at = params.and_then(|params| params.get("at"));
+        (path, error, super::paths::position(at))
     }
     #[cfg(not(feature = "hydrate"))]
     {
@@ -75,14 +80,16 @@ fn current() -> (String, Option<String>) {
 }
 
 #[cfg(all(feature = "ssr", not(feature = "hydrate")))]
-fn server_current() -> (String, Option<String>) {
+fn server_current() -> (String, Option<String>, Option<u64>) {
     use leptos_router::hooks::{use_location, use_query_map};
     let path = use_location().pathname.get_untracked();
-    let error = use_query_map().read_untracked().get("error");
-    (path, error)
+    let query = use_query_map();
+    let error = query.read_untracked().get("error");
+    let at = super::paths::position(query.read_untracked().get("at"));
+    (path, error, at)
 }
 
 #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
-fn server_current() -> (String, Option<String>) {
-    ("/".to_owned(), None)
+fn server_current() -> (String, Option<String>, Option<u64>) {
+    ("/".to_owned(), None, None)
 }

@@ -18,7 +18,8 @@ pub struct PageData {
     pub rooms: Vec<String>,
     /// The room in the URL.
     pub room: String,
-    /// Its latest messages, oldest first (none if the session is not in it).
+    /// Its latest messages, or those around a permalink's message, oldest first (none if the
+    /// session is not in it).
     pub history: Vec<ChatMessage>,
     /// Whether `history` reaches back to the room's first message.
     pub complete: bool,
@@ -75,7 +76,7 @@ pub enum Visit {
 /// the room said lately. The server provides it as context when it renders a page (the page knows
 /// nothing of sessions or the store; `server::http::page` does the reading).
 #[derive(Clone)]
-pub struct LoadVisit(pub std::sync::Arc<dyn Fn(String) -> VisitFuture + Send + Sync>);
+pub struct LoadVisit(pub std::sync::Arc<dyn Fn(String, Option<u64>) -> VisitFuture + Send + Sync>);
 
 /// What [`LoadVisit`] returns.
 pub type VisitFuture =
@@ -87,9 +88,10 @@ impl std::fmt::Debug for LoadVisit {
     }
 }
 
-/// What a visit to `room` shows, as the server's [`LoadVisit`] says.
-pub async fn page_state(room: String) -> Result<Visit, ServerFnError> {
+/// What a visit to `room` (at its message `at`, for a permalink) shows, as the server's
+/// [`LoadVisit`] says.
+pub async fn page_state(room: String, at: Option<u64>) -> Result<Visit, ServerFnError> {
     let load = use_context::<LoadVisit>()
         .ok_or_else(|| ServerFnError::new("the server provides no page loader"))?;
-    (load.0)(room).await
+    (load.0)(room, at).await
 }

@@ -12,6 +12,11 @@ pub fn room_path(room: &str) -> String {
     }
 }
 
+/// A permalink's message position (`?at=<seq>`), if the query's value is one.
+pub fn position(at: Option<String>) -> Option<u64> {
+    at?.parse().ok().filter(|seq| *seq > 0)
+}
+
 /// The room a page path shows: `general` for `/`, the room for `/r/<room>`, `None` otherwise.
 pub fn room_of_path(path: &str) -> Option<String> {
     let path = path.trim_end_matches('/');

@@ -348,3 +348,58 @@ async fn a_nickname_cannot_close_the_page_s_first_frames() {
     assert_eq!(welcome["nick"], "x</script>y");
     assert!(!init.contains('<'), "{init}");
 }
+
+#[tokio::test]
+async fn a_permalink_renders_the_messages_around_its_message_with_it_highlighted() {
+    let server = TestServer::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    let mut seqs = Vec::new();
+    for i in 0..80 {
+        alice.say(&format!("word{i:03}"), &format!("w-{i}")).await;
+        seqs.push(
+            alice.expect_frame("ack").await["seq"]
+                .as_u64()
+                .expect("seq"),
+        );
+    }
+    let token = join_by_form(&server, "dana").await;
+    let shown = |page: &str| -> Vec<usize> {
+        (0..80)
+            .filter(|i| page.contains(&format!("word{i:03}")))
+            .collect()
+    };
+
+    // Readable without JavaScript: the 25 before, the message, the 25 after, and it is marked.
+    let page = get_as(&server, &format!("/r/general?at={}", seqs[40]), &token).await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert_eq!(shown(&page), (15..=65).collect::<Vec<_>>());
+    let line = page
+        .split("<li")
+        .find(|item| item.contains(&format!("data-id=\"general:{}\"", seqs[40])))
+        .and_then(|item| item.split_once('>'))
+        .map(|(attributes, _)| attributes)
+        .expect("the message's line");
+    assert!(line.contains("jumped"), "{line}");
+    assert_eq!(
+        page.matches(" jumped").count(),
+        1,
+        "only that line is marked"
+    );
+    // The socket the page opens asks for what came after the last message shown.
+    assert!(
+        page.contains(&format!(r#"\"general\":{}"#, seqs[65])),
+        "{page}"
+    );
+
+    // Near the room's start and end the window is what there is; the room's page is its latest.
+    let first = get_as(&server, &format!("/r/general?at={}", seqs[2]), &token).await;
+    assert_eq!(shown(&first), (0..=27).collect::<Vec<_>>());
+    let last = get_as(&server, &format!("/r/general?at={}", seqs[79]), &token).await;
+    assert_eq!(shown(&last), (54..80).collect::<Vec<_>>());
+    let latest = get_as(&server, "/", &token).await;
+    assert_eq!(shown(&latest), (30..80).collect::<Vec<_>>());
+    assert!(!latest.contains(" jumped"));
+    // Not a position: the room's latest page.
+    let junk = get_as(&server, "/r/general?at=x1", &token).await;
+    assert_eq!(shown(&junk), (30..80).collect::<Vec<_>>());
+}

@@ -3,7 +3,8 @@
 //! it, so the page knows nothing of sessions or the store.
 //!
 //! Without a session the page is the nickname form; with a banned one, the ban; otherwise the chat
-//! with the room's latest 50 messages. Every visit renews the session's cookie.
+//! with the room's latest 50 messages, or, for a permalink (`/r/<room>?at=<seq>`), the 25 before
+//! that message, the message and the 25 after it. Every visit renews the session's cookie.
 
 use axum_extra::extract::CookieJar;
 use leptos::prelude::*;
@@ -13,14 +14,18 @@ use crate::server::session::COOKIE;
 use crate::server::state::AppState;
 use crate::ui::page_state::{LoadVisit, PageData, Visit};
 
+/// How many messages a permalink shows on each side of its message; a room's page shows twice as
+/// many, its latest.
+const AROUND: u32 = 25;
+
 /// The loader the page calls, for the router to provide as context.
 pub fn loader() -> LoadVisit {
-    LoadVisit(std::sync::Arc::new(|room| Box::pin(visit(room))))
+    LoadVisit(std::sync::Arc::new(|room, at| Box::pin(visit(room, at))))
 }
 
-/// Who this browser's session is, its rooms, and what `room` said lately; the nickname form if it
-/// must pick a nickname; only the ban if it is banned.
-pub async fn visit(room: String) -> Result<Visit, ServerFnError> {
+/// Who this browser's session is, its rooms, and what `room` said lately (or around its message
+/// `at`); the nickname form if it must pick a nickname; only the ban if it is banned.
+pub async fn visit(room: String, at: Option<u64>) -> Result<Visit, ServerFnError> {
     let state = use_context::<AppState>()
         .ok_or_else(|| ServerFnError::new("the server state is missing"))?;
     let jar: CookieJar = leptos_axum::extract().await?;
@@ -64,15 +69,15 @@ pub async fn visit(room: String) -> Result<Visit, ServerFnError> {
             moderator,
         }));
     }
-    let page = state
-        .store
-        .messages()
-        .history(&room, None, 50)
-        .await
-        .map_err(|err| {
-            tracing::error!(%err, "reading history for the page failed");
-            ServerFnError::new("history is unavailable")
-        })?;
+    let messages = state.store.messages();
+    let page = match at {
+        Some(at) => messages.around(&room, at, AROUND).await,
+        None => messages.history(&room, None, 2 * AROUND).await,
+    };
+    let page = page.map_err(|err| {
+        tracing::error!(%err, "reading history for the page failed");
+        ServerFnError::new("history is unavailable")
+    })?;
     Ok(Visit::Chat(PageData {
         me,
         rooms,

@@ -388,6 +388,31 @@ impl Messages<'_> {
         Ok(Page { entries, complete })
     }
 
+    /// The messages around position `at` of `room` as they are now, oldest first (a permalink):
+    /// up to `limit` before it and the message at `at` itself, then up to `limit` after it.
+    /// Changes are left out: each message is already as it is now, and a catch-up from the last
+    /// one shown brings any change stored after it.
+    pub async fn around(self, room: &str, at: u64, limit: u32) -> Result<Page, StoreError> {
+        // Scrolling up from just after `at`: messages only, `at` the newest.
+        let mut page = self
+            .history(room, Some(at.saturating_add(1)), limit + 1)
+            .await?;
+        let rows = sqlx::query(&self.0.sql(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE room = $1 AND seq > $2 AND kind = 0 ORDER BY seq LIMIT $3"
+        )))
+        .bind(room)
+        .bind(signed(at))
+        .bind(i64::from(limit))
+        .fetch_all(&self.0.pool)
+        .await?;
+        let mut after = rows.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+        self.0.files().fill_room(room, &mut after).await?;
+        super::reactions::fill(self.0, room, &mut after).await?;
+        page.entries.append(&mut after);
+        Ok(page)
+    }
+
     /// Up to `limit` entries of `room`'s log after position `after`, oldest first: exactly what a
     /// client that saw `after` missed, messages and changes.
     pub async fn since(
