@@ -37,6 +37,9 @@ pub enum LineKind {
         /// Its place in its room, once known (mine learn it from their ack); `None` for private
         /// messages.
         seq: Option<u64>,
+        /// Its id among private messages, once known (mine learn it from their ack); `None` for
+        /// room messages.
+        dm_id: Option<u64>,
         /// Changed by its author since it was posted.
         edited: bool,
         /// Deleted: shown as a tombstone.

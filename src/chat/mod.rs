@@ -143,6 +143,18 @@ impl Chat {
         self.jump = Some(format!("{room}:{seq}"));
     }
 
+    /// Brings private message `id` of the conversation on screen into view, highlighted (older
+    /// messages are loaded until it is there).
+    pub fn jump_to_direct(&mut self, id: u64) {
+        let line = self
+            .conversations
+            .current()
+            .lines
+            .iter()
+            .find(|line| matches!(line.kind, LineKind::Chat { dm_id: Some(d), .. } if d == id));
+        self.jump = Some(line.map_or_else(|| format!("dm-{id}"), |line| line.id.clone()));
+    }
+
     /// Opens a conversation and marks it read.
     pub fn open(&mut self, view: View) {
         self.jump = None;
@@ -306,12 +318,18 @@ impl Chat {
                 client_id,
                 room,
                 seq,
+                to,
+                id,
                 ..
             } => {
-                let place = room.as_deref().zip(*seq);
-                if let Some((room, seq)) = place {
+                if let Some((room, seq)) = room.as_deref().zip(*seq) {
                     self.timeline.acked(room, seq);
                 }
+                let place = match (room, seq, to, id) {
+                    (Some(room), Some(seq), _, _) => Some((View::Room(room.clone()), *seq)),
+                    (_, _, Some(to), Some(id)) => Some((View::Direct(key(to)), *id)),
+                    _ => None,
+                };
                 self.outbox.acked(client_id, place, &mut self.conversations)
             }
             ServerMsg::Error {

@@ -20,7 +20,7 @@ pub struct Outgoing {
     pub action: bool,
     /// My uploads it carries (described by the upload's answer, shown before the ack).
     pub files: Vec<FileInfo>,
-    /// The message it answers (a room's), quoted as shown.
+    /// The message it answers, quoted as shown.
     pub reply: Option<Quote>,
 }
 
@@ -46,6 +46,7 @@ impl Outgoing {
                 client_id: self.client_id.clone(),
                 action: self.action,
                 files: self.file_ids(),
+                reply_to: self.reply.as_ref().and_then(|quote| quote.id),
             },
         }
     }
@@ -75,6 +76,7 @@ impl Outbox {
                 action: out.action,
                 mine: Some(SendState::Sending),
                 seq: None,
+                dm_id: None,
                 edited: false,
                 deleted: false,
                 files: out.files,
@@ -204,25 +206,35 @@ impl Outbox {
         let Some(line) = conv.line_mut(client_id) else {
             return false;
         };
-        if let LineKind::Chat { mine, seq, .. } = line {
+        if let LineKind::Chat {
+            mine, seq, dm_id, ..
+        } = line
+        {
             *mine = Some(SendState::Sent);
-            *seq = seq.or(at);
+            match view {
+                View::Room(_) => *seq = seq.or(at),
+                View::Direct(_) => *dm_id = dm_id.or(at),
+            }
         }
         true
     }
 
     /// An `ack`: my message is stored (a room message with its place in the room, from which its
-    /// line can be edited or deleted).
+    /// line can be edited or deleted; a private message with its id, by which it can be answered).
     pub(super) fn acked(
         &mut self,
         client_id: &str,
-        place: Option<(&str, u64)>,
+        place: Option<(View, u64)>,
         conversations: &mut Conversations,
     ) -> bool {
-        if let Some((room, at)) = place {
-            if let Some(conv) = conversations.room_mut(room) {
-                if let Some(LineKind::Chat { seq, .. }) = conv.line_mut(client_id) {
-                    *seq = Some(at);
+        if let Some((view, at)) = place {
+            let line = conversations
+                .get_mut(&view)
+                .and_then(|conv| conv.line_mut(client_id));
+            if let Some(LineKind::Chat { seq, dm_id, .. }) = line {
+                match view {
+                    View::Room(_) => *seq = Some(at),
+                    View::Direct(_) => *dm_id = Some(at),
                 }
             }
         }

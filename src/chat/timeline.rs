@@ -339,7 +339,7 @@ impl Timeline {
                 && cx.conversations.get(&view).is_some()
                 && cx
                     .outbox
-                    .confirm_stored(cx.conversations, &view, client_id, None)
+                    .confirm_stored(cx.conversations, &view, client_id, Some(dm.id))
             {
                 return true;
             }
@@ -375,10 +375,11 @@ impl Timeline {
                 action: dm.action,
                 mine: mine.then_some(SendState::Sent),
                 seq: None,
+                dm_id: (dm.id > 0).then_some(dm.id),
                 edited: false,
                 deleted: false,
                 files: dm.files.clone(),
-                reply: None,
+                reply: dm.reply_to.as_deref().cloned(),
                 reactions: BTreeMap::new(),
             },
         ));
@@ -409,6 +410,7 @@ fn line_of(message: &ChatMessage, me: &str) -> Line {
             action: message.action,
             mine: (message.from == me).then_some(SendState::Sent),
             seq: Some(message.seq),
+            dm_id: None,
             edited: message.edited,
             deleted: message.deleted,
             files: message.files.clone(),

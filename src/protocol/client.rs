@@ -87,6 +87,9 @@ pub enum ClientMsg {
         /// As `say`'s.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         files: Vec<String>,
+        /// The `id` of the private message between the two this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
     },
     /// Moderators: mute `nick` for `seconds` (they can read, not post). Everyone gets `moderated`.
     Mute {

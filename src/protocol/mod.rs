@@ -86,3 +86,8 @@ pub const MAX_SANCTION_SECS: u64 = 365 * 24 * 3600;
 fn is_false(b: &bool) -> bool {
     !*b
 }
+
+/// Serde's `skip_serializing_if` for numbers that mean "none".
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}

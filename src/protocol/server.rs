@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{is_false, ErrorCode};
+use super::{is_false, is_zero, ErrorCode};
 
 /// A chat message as stored and delivered; also the shape of a `message` frame's body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +111,9 @@ pub struct DirectMessage {
     pub action: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileInfo>,
+    /// The private message it answers, as it was then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Box<Quote>>,
 }
 
 /// One moderation action, as the audit log keeps it.
@@ -149,10 +152,15 @@ pub struct Reaction {
 
 /// The message a reply answers, as it was when answered: its author and its first
 /// [`QUOTE_CHARS`](crate::protocol::QUOTE_CHARS) characters; `deleted` (and no text) once it was
-/// deleted.
+/// deleted. A room message is named by its `seq`, a private message by its `id` (and no `seq`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quote {
+    /// The room message's place (0 for a private message, and then not sent).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub seq: u64,
+    /// The private message's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
     #[serde(default)]
     pub from: String,
     #[serde(default)]

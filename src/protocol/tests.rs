@@ -109,6 +109,7 @@ fn hello_and_say_parse_from_the_documented_json() {
             client_id: "d-1".into(),
             action: false,
             files: Vec::new(),
+            reply_to: None,
         })
     );
 }
@@ -155,6 +156,7 @@ fn client_frames_round_trip() {
             client_id: "d".into(),
             action: false,
             files: Vec::new(),
+            reply_to: None,
         },
     ] {
         assert_eq!(ClientMsg::parse(&msg.to_json()), Ok(msg));
@@ -316,6 +318,7 @@ fn server_frames_have_the_documented_shape() {
                 client_id: None,
                 action: true,
                 files: Vec::new(),
+                reply_to: None,
             }),
             json!({"type":"dm","id":4,"from":"alice","to":"bob","text":"psst",
                    "at":"2026-11-25T22:00:00.000Z","action":true}),

@@ -254,6 +254,7 @@ fn LineView(
             action,
             mine,
             seq,
+            dm_id,
             edited,
             deleted,
             files,
@@ -275,9 +276,9 @@ fn LineView(
             let buttons = line_buttons(
                 chat, &line_id, mine, seq, deleted, changeable, moderator, editing,
             );
-            let reply_button = seq
+            let reply_button = quote_of_line(seq, dm_id, &from, &text)
                 .filter(|_| !deleted)
-                .map(|seq| reply_button(chat, seq, &from, &text));
+                .map(|quote| reply_button(chat, quote));
             let quote = reply.map(|quote| quote_view(chat, quote));
             let room = chat.peek(|c| c.conversations.current_room().map(str::to_owned));
             let reacting = reaction_bar(
@@ -348,14 +349,24 @@ fn marked_class(
     }
 }
 
-/// Reply, on a stored message: the composer then answers it (with the cursor in it).
-fn reply_button(chat: ChatHandle, seq: u64, from: &str, text: &str) -> impl IntoView {
-    let quote = Quote {
+/// What a reply to a stored message quotes of it: a room's by its `seq`, a private one by its id.
+fn quote_of_line(seq: Option<u64>, dm_id: Option<u64>, from: &str, text: &str) -> Option<Quote> {
+    let (seq, id) = match (seq, dm_id) {
+        (Some(seq), _) => (seq, None),
+        (None, Some(id)) => (0, Some(id)),
+        (None, None) => return None,
+    };
+    Some(Quote {
         seq,
+        id,
         from: from.to_owned(),
         text: text.chars().take(QUOTE_CHARS).collect(),
         deleted: false,
-    };
+    })
+}
+
+/// Reply, on a stored message: the composer then answers it (with the cursor in it).
+fn reply_button(chat: ChatHandle, quote: Quote) -> impl IntoView {
     view! {
         <button
             class="line-action"
@@ -369,13 +380,19 @@ fn reply_button(chat: ChatHandle, seq: u64, from: &str, text: &str) -> impl Into
     }
 }
 
-/// What a reply answers, above its text: a button that opens the original in the room on
-/// screen (older history is loaded until it is there).
+/// What a reply answers, above its text: a button that opens the original in the conversation
+/// on screen (older history is loaded until it is there).
 fn quote_view(chat: ChatHandle, quote: Quote) -> impl IntoView {
-    let seq = quote.seq;
-    let open = move |_| {
-        if let Some(room) = chat.peek(|c| c.conversations.current_room().map(str::to_owned)) {
-            chat.jump_to(&room, seq);
+    let (seq, id) = (quote.seq, quote.id);
+    let open = move |_| match id {
+        Some(id) => chat.change(|c| {
+            c.jump_to_direct(id);
+            Parts::LINES
+        }),
+        None => {
+            if let Some(room) = chat.peek(|c| c.conversations.current_room().map(str::to_owned)) {
+                chat.jump_to(&room, seq);
+            }
         }
     };
     let text = if quote.deleted {
@@ -762,6 +779,7 @@ fn rendered_quote(item: &web_sys::Element) -> Option<Box<Quote>> {
     let deleted = quote.class_list().contains("quote-deleted");
     Some(Box::new(Quote {
         seq: quote.get_attribute("data-seq")?.parse().ok()?,
+        id: None,
         from: text_of(".quote-from"),
         text: if deleted {
             String::new()

@@ -1,11 +1,11 @@
 //! Replies over the real protocol: `say` with `reply_to` carries a quote of what it answers (its
 //! author and first 120 characters, as they were), live, in history and on catch-up; a reply to
 //! a message that is not there is refused; deleting the original takes its words out of every
-//! quote, in the store too.
+//! quote, in the store too. `dm` takes `reply_to` too, for a private message of the same two.
 
 use serde_json::{json, Value};
 
-use crate::common::{Client, TestServer};
+use crate::common::{start_on_postgres, until_frame, Client, TestServer};
 
 async fn post(client: &mut Client, text: &str, client_id: &str, reply_to: Option<u64>) -> Value {
     let mut frame = json!({"type":"say","room":"general","text":text,"client_id":client_id});
@@ -117,4 +117,75 @@ async fn a_client_catching_up_gets_the_reply_with_its_quote() {
         caught["reply_to"],
         json!({"seq": original, "from": "alice", "text": "question?"})
     );
+}
+
+/// Sends a private message and returns its `ack` or `error`.
+async fn private(
+    client: &mut Client,
+    to: &str,
+    text: &str,
+    client_id: &str,
+    reply_to: Option<u64>,
+) -> Value {
+    let mut frame = json!({"type":"dm","to":to,"text":text,"client_id":client_id});
+    if let Some(id) = reply_to {
+        frame["reply_to"] = json!(id);
+    }
+    client.send(frame).await;
+    loop {
+        let frame = client.recv().await;
+        if frame["client_id"] == client_id
+            && ["ack", "error"].contains(&frame["type"].as_str().unwrap_or(""))
+        {
+            return frame;
+        }
+    }
+}
+
+async fn a_private_reply_quotes_a_message_of_the_same_two_and_no_one_elses(server: &TestServer) {
+    let (mut alice, alice_token) = Client::join_session(server, "alice").await;
+    let (mut bob, _) = Client::join_session(server, "bob").await;
+    let (mut carol, _) = Client::join_session(server, "carol").await;
+    let asked = private(&mut alice, "bob", "when do we ship?", "a-1", None).await;
+    let id = asked["id"].as_u64().expect("the ack's id");
+    assert_eq!(until_frame(&mut bob, "dm").await["id"], id);
+
+    let ack = private(&mut bob, "alice", "at six", "b-1", Some(id)).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let quote = json!({"id": id, "from": "alice", "text": "when do we ship?"});
+    let live = until_frame(&mut alice, "dm").await;
+    assert_eq!(
+        (&live["text"], &live["reply_to"]),
+        (&json!("at six"), &quote)
+    );
+
+    // Carol is not one of the two: she cannot quote their message, and nothing is stored.
+    let refused = private(&mut carol, "alice", "me too", "c-1", Some(id)).await;
+    assert_eq!(
+        (&refused["type"], &refused["code"]),
+        (&json!("error"), &json!("not_found"))
+    );
+    let refused = private(&mut bob, "alice", "and this?", "b-2", Some(id + 1000)).await;
+    assert_eq!(refused["code"], "not_found", "{refused}");
+
+    // From the store: the quote is there in the next connection's private history.
+    let (mut later, _) = Client::resume(server, &alice_token).await;
+    let history = until_frame(&mut later, "dm_history").await;
+    let messages = history["messages"].as_array().expect("messages");
+    let texts: Vec<&str> = messages.iter().filter_map(|m| m["text"].as_str()).collect();
+    assert_eq!(texts, ["when do we ship?", "at six"], "{history}");
+    assert_eq!(messages[1]["reply_to"], quote);
+    assert!(messages[0].get("reply_to").is_none());
+}
+
+#[tokio::test]
+async fn a_private_reply_quotes_a_message_of_the_same_two_on_sqlite() {
+    let server = TestServer::start().await;
+    a_private_reply_quotes_a_message_of_the_same_two_and_no_one_elses(&server).await;
+}
+
+#[tokio::test]
+async fn a_private_reply_quotes_a_message_of_the_same_two_on_postgres() {
+    let (_db, server) = start_on_postgres().await;
+    a_private_reply_quotes_a_message_of_the_same_two_and_no_one_elses(&server).await;
 }

@@ -611,6 +611,7 @@ async fn private_messages_are_read_only_by_their_parties(store: &Store) {
                 client_id: Some(id.to_owned()),
                 action: false,
                 files: Vec::new(),
+                answering: None,
             };
             store
                 .directs()

@@ -117,6 +117,7 @@ pub(super) fn dm(from: &str, to: &str, text: &str, client_id: Option<&str>) -> S
         client_id: client_id.map(str::to_owned),
         action: false,
         files: Vec::new(),
+        reply_to: None,
     })
 }
 

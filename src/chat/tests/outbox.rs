@@ -101,6 +101,7 @@ fn unconfirmed_messages_are_listed_oldest_first_for_resending() {
                 client_id: "d-1".into(),
                 action: false,
                 files: Vec::new(),
+                reply_to: None,
             },
         ]
     );
@@ -283,4 +284,56 @@ fn a_newer_server_marks_the_page_outdated_and_unknown_frames_change_nothing() {
         0.0,
     );
     assert!(chat.outdated);
+}
+
+#[test]
+fn a_private_message_learns_its_id_from_the_ack_and_a_reply_to_it_names_it() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    let bob = View::Direct("bob".into());
+    chat.open(bob.clone());
+    chat.push_own(own(bob.clone(), "d-1", "when?", false), "now");
+    let acked = ServerMsg::Ack {
+        client_id: "d-1".into(),
+        room: None,
+        seq: None,
+        to: Some("Bob".into()),
+        id: Some(41),
+        reply_to: None,
+    };
+    assert!(chat.apply(&acked, 0.0));
+    let line = &chat.conversations.current().lines[0];
+    assert!(
+        matches!(
+            line.kind,
+            LineKind::Chat {
+                dm_id: Some(41),
+                seq: None,
+                ..
+            }
+        ),
+        "{line:?}"
+    );
+
+    let quote = crate::protocol::Quote {
+        seq: 0,
+        id: Some(41),
+        from: "me".into(),
+        text: "when?".into(),
+        deleted: false,
+    };
+    let mut answer = own(bob, "d-2", "at six", false);
+    answer.reply = Some(quote);
+    assert!(matches!(
+        answer.frame(),
+        ClientMsg::Dm {
+            reply_to: Some(41),
+            ..
+        }
+    ));
+    chat.jump_to_direct(41);
+    assert_eq!(
+        chat.jump.as_deref(),
+        Some("d-1"),
+        "the line of message 41 is highlighted"
+    );
 }

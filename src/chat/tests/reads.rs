@@ -136,6 +136,7 @@ fn a_private_conversation_reads_by_message_id() {
                 client_id: None,
                 action: false,
                 files: Vec::new(),
+                reply_to: None,
             })
             .collect(),
         reset: false,

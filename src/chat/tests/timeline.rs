@@ -159,6 +159,7 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
         client_id: Some(format!("b-{id}")),
         action: false,
         files: Vec::new(),
+        reply_to: None,
     };
     // The first load is history, not unread.
     chat.apply(
@@ -430,6 +431,7 @@ fn a_deleted_original_leaves_its_replies_quoting_only_that() {
     let mut chat = welcomed("me", &["me", "bob"]);
     let quote = crate::protocol::Quote {
         seq: 7,
+        id: None,
         from: "bob".into(),
         text: "the secret plan".into(),
         deleted: false,

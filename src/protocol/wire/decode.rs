@@ -128,7 +128,8 @@ fn reaction(f: &Fields) -> Option<Reaction> {
 
 fn quote(f: &Fields) -> Option<Quote> {
     Some(Quote {
-        seq: f.uint("seq")?,
+        seq: f.opt_uint("seq")?.unwrap_or(0),
+        id: f.opt_uint("id")?,
         from: f.opt_str("from")?.unwrap_or_default(),
         text: f.opt_str("text")?.unwrap_or_default(),
         deleted: f.flag("deleted")?,
@@ -186,6 +187,7 @@ fn direct_message(f: &Fields) -> Option<DirectMessage> {
         client_id: f.opt_str("client_id")?,
         action: f.flag("action")?,
         files: files(f)?,
+        reply_to: f.optional("reply_to", |value| quote(&Fields(value)).map(Box::new))?,
     })
 }
 

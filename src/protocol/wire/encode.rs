@@ -195,12 +195,14 @@ impl ClientMsg {
                 client_id,
                 action,
                 files,
+                reply_to,
             } => Writer::new("dm")
                 .str("to", to)
                 .str("text", text)
                 .str("client_id", client_id)
                 .flag("action", *action)
                 .strings("files", files)
+                .opt_uint("reply_to", *reply_to)
                 .finish(),
             ClientMsg::Mute {
                 nick,

@@ -49,6 +49,7 @@ fn direct(text: &str) -> DirectMessage {
         client_id: Some("c-1".into()),
         action: true,
         files: Vec::new(),
+        reply_to: None,
     }
 }
 
@@ -349,6 +350,7 @@ fn client_frames(text: &str) -> Vec<ClientMsg> {
             client_id: "c-3".into(),
             action: true,
             files: Vec::new(),
+            reply_to: None,
         },
         ClientMsg::Mute {
             nick: text.into(),

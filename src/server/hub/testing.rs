@@ -85,6 +85,7 @@ impl Log for MemoryLog {
                             client_id: d.client_id,
                             action: d.action,
                             files: d.files,
+                            reply_to: None,
                         },
                         prev_from,
                         prev_to,

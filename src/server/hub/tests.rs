@@ -119,6 +119,7 @@ fn dm_draft(from: &str, to: &str, text: &str) -> DirectDraft {
         client_id: None,
         action: false,
         files: Vec::new(),
+        answering: None,
     }
 }
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{direct, signed, unsigned, value_rows, Store, StoreError, DIRECT_COLUMNS};
-use crate::protocol::{DirectMessage, FileInfo};
+use crate::protocol::{DirectMessage, FileInfo, Quote, QUOTE_CHARS};
 
 /// A private message about to be stored: who sends it to whom, by person and by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub struct DirectDraft {
     pub action: bool,
     /// The sender's uploads it carries (attached in the commit).
     pub files: Vec<FileInfo>,
+    /// The id of the private message between the two it answers (quoted in the commit).
+    pub answering: Option<u64>,
 }
 
 /// A private message as stored, with the id of each party's private message before it (0 if none).
@@ -74,7 +76,14 @@ impl Directs<'_> {
         // its previous.
         let latest = latest_of_parties(store, &mut tx, &drafts).await?;
         let first = last - count + 1;
-        insert_directs(store, &mut tx, first, &drafts).await?;
+        let mut quotes = Vec::with_capacity(drafts.len());
+        for draft in &drafts {
+            quotes.push(match draft.answering {
+                Some(id) => Some(quote_in(store, &mut tx, draft, id).await?),
+                None => None,
+            });
+        }
+        insert_directs(store, &mut tx, first, &drafts, &quotes).await?;
         let mut attached = Vec::with_capacity(drafts.len());
         for (id, draft) in (first..).zip(&drafts) {
             attached.push(if draft.files.is_empty() {
@@ -91,21 +100,39 @@ impl Directs<'_> {
             .into_iter()
             .zip(drafts)
             .zip(attached)
-            .map(|(((id, prev_from, prev_to), draft), files)| StoredDirect {
-                message: DirectMessage {
-                    id,
-                    from: draft.from,
-                    to: draft.to,
-                    text: draft.text,
-                    at: draft.at,
-                    client_id: draft.client_id,
-                    action: draft.action,
-                    files,
+            .zip(quotes)
+            .map(
+                |((((id, prev_from, prev_to), draft), files), quote)| StoredDirect {
+                    message: DirectMessage {
+                        id,
+                        from: draft.from,
+                        to: draft.to,
+                        text: draft.text,
+                        at: draft.at,
+                        client_id: draft.client_id,
+                        action: draft.action,
+                        files,
+                        reply_to: quote.map(Box::new),
+                    },
+                    prev_from,
+                    prev_to,
                 },
-                prev_from,
-                prev_to,
-            })
+            )
             .collect())
+    }
+
+    /// Whether private message `id` is one between people `a` and `b` (either way), to be answered.
+    pub async fn answerable(self, a: i64, b: i64, id: u64) -> Result<bool, StoreError> {
+        let row = sqlx::query(&self.0.sql(
+            "SELECT 1 FROM direct_messages WHERE id = $1 \
+             AND ((from_person = $2 AND to_person = $3) OR (from_person = $3 AND to_person = $2))",
+        ))
+        .bind(signed(id))
+        .bind(a)
+        .bind(b)
+        .fetch_optional(&self.0.pool)
+        .await?;
+        Ok(row.is_some())
     }
 
     /// Private messages after id `after` (at most `limit`), with their parties: what a
@@ -447,14 +474,16 @@ async fn insert_directs(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     first: i64,
     drafts: &[DirectDraft],
+    quotes: &[Option<Quote>],
 ) -> Result<(), StoreError> {
     let insert = store.sql(&format!(
-        "INSERT INTO direct_messages \
-         (id, from_person, to_person, sender, recipient, text, at, client_id, action) VALUES {}",
-        value_rows(drafts.len(), 9, &[])
+        "INSERT INTO direct_messages (id, from_person, to_person, sender, recipient, text, at, \
+         client_id, action, reply_id, reply_from, reply_text) VALUES {}",
+        value_rows(drafts.len(), 12, &[])
     ));
     let mut query = sqlx::query(&insert);
-    for (id, draft) in (first..).zip(drafts) {
+    for ((id, draft), quote) in (first..).zip(drafts).zip(quotes) {
+        let quote = quote.as_ref();
         query = query
             .bind(id)
             .bind(draft.from_person)
@@ -464,10 +493,46 @@ async fn insert_directs(
             .bind(&draft.text)
             .bind(&draft.at)
             .bind(draft.client_id.as_deref())
-            .bind(i64::from(draft.action));
+            .bind(i64::from(draft.action))
+            .bind(quote.and_then(|q| q.id).map(signed))
+            .bind(quote.map(|q| q.from.as_str()))
+            .bind(quote.filter(|q| !q.deleted).map(|q| q.text.as_str()));
     }
     query.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// What a reply to private message `id` quotes of it: its author and first [`QUOTE_CHARS`]
+/// characters, if it is one between the draft's two parties; else that it is not there.
+async fn quote_in(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    draft: &DirectDraft,
+    id: u64,
+) -> Result<Quote, StoreError> {
+    let row = sqlx::query(&store.sql(
+        "SELECT sender, text FROM direct_messages WHERE id = $1 \
+         AND ((from_person = $2 AND to_person = $3) OR (from_person = $3 AND to_person = $2))",
+    ))
+    .bind(signed(id))
+    .bind(draft.from_person)
+    .bind(draft.to_person)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let mut quote = Quote {
+        seq: 0,
+        id: Some(id),
+        from: String::new(),
+        text: String::new(),
+        deleted: true,
+    };
+    if let Some(row) = row {
+        let text: String = row.try_get("text")?;
+        quote.from = row.try_get("sender")?;
+        quote.text = text.chars().take(QUOTE_CHARS).collect();
+        quote.deleted = false;
+    }
+    Ok(quote)
 }
 
 /// Each draft's id (from `first` on) and the ids of its sender's and recipient's private message

@@ -630,6 +630,7 @@ async fn quote_in(
     .await?;
     let mut quote = Quote {
         seq,
+        id: None,
         from: String::new(),
         text: String::new(),
         deleted: true,

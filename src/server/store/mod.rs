@@ -294,7 +294,8 @@ fn mentions_of(row: &AnyRow) -> Result<Vec<String>, StoreError> {
 }
 
 /// The columns a private message is read back with.
-const DIRECT_COLUMNS: &str = "id, sender, recipient, text, at, client_id, action";
+const DIRECT_COLUMNS: &str =
+    "id, sender, recipient, text, at, client_id, action, reply_id, reply_from, reply_text";
 
 fn message(row: &AnyRow) -> Result<ChatMessage, StoreError> {
     let flag =
@@ -324,6 +325,7 @@ fn quote_of(row: &AnyRow) -> Result<Option<crate::protocol::Quote>, StoreError> 
     let text: Option<String> = row.try_get("reply_text")?;
     Ok(Some(crate::protocol::Quote {
         seq: unsigned(seq)?,
+        id: None,
         from: row
             .try_get::<Option<String>, _>("reply_from")?
             .unwrap_or_default(),
@@ -381,7 +383,25 @@ fn direct(row: &AnyRow) -> Result<DirectMessage, StoreError> {
         client_id: row.try_get("client_id")?,
         action: action != 0,
         files: Vec::new(),
+        reply_to: direct_quote_of(row)?.map(Box::new),
     })
+}
+
+/// The quote a private reply keeps of what it answers (a `NULL` text: it was not there).
+fn direct_quote_of(row: &AnyRow) -> Result<Option<crate::protocol::Quote>, StoreError> {
+    let Some(id) = row.try_get::<Option<i64>, _>("reply_id")? else {
+        return Ok(None);
+    };
+    let text: Option<String> = row.try_get("reply_text")?;
+    Ok(Some(crate::protocol::Quote {
+        seq: 0,
+        id: Some(unsigned(id)?),
+        from: row
+            .try_get::<Option<String>, _>("reply_from")?
+            .unwrap_or_default(),
+        deleted: text.is_none(),
+        text: text.unwrap_or_default(),
+    }))
 }
 
 /// The placeholders of a multi-row insert: `($first, $first+1, ...), (...)`, `rows` rows of `width`

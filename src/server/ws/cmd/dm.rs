@@ -23,7 +23,7 @@ pub async fn apply<S: WsIo>(
         client_id,
         action,
         files,
-        ..
+        answering,
     } = post;
     let me = &live.me;
     validate_client_id(&client_id)?;
@@ -49,6 +49,7 @@ pub async fn apply<S: WsIo>(
             None => {
                 let (person, to_nick) = recipient(&conn.ctx, to).await?;
                 admitted(&conn.ctx, me, person, &to_nick).await?;
+                answerable(&conn.ctx, me, person, answering).await?;
                 let files = postable_files(&conn.ctx.store, &me.person, &files).await?;
                 let draft = DirectDraft {
                     from_person: me.person.id.get(),
@@ -60,6 +61,7 @@ pub async fn apply<S: WsIo>(
                     client_id: Some(client_id.clone()),
                     action,
                     files,
+                    answering,
                 };
                 let stored = conn
                     .ctx
@@ -81,6 +83,31 @@ pub async fn apply<S: WsIo>(
     conn.direct_ack_in_order(live, (dm.id, prev), &ack)
         .await
         .map_err(Refused::End)
+}
+
+/// Refuses a reply to a private message that is not one between these two (`not_found`).
+async fn answerable(
+    ctx: &Ctx,
+    me: &Me,
+    to: PersonId,
+    answering: Option<u64>,
+) -> Result<(), FrameError> {
+    let Some(id) = answering else {
+        return Ok(());
+    };
+    if ctx
+        .store
+        .directs()
+        .answerable(me.person.id.get(), to.get(), id)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(FrameError::new(
+            ErrorCode::NotFound,
+            format!("there is no private message {id} between you to answer"),
+        ))
+    }
 }
 
 /// Refuses a private message its recipient does not take: from someone they blocked

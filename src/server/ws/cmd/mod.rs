@@ -34,7 +34,7 @@ pub struct Post {
     pub action: bool,
     /// Ids of the poster's uploads.
     pub files: Vec<String>,
-    /// The message this one answers (`reply_to`): a room's seq.
+    /// The message this one answers (`reply_to`): a room's seq, or a private message's id.
     pub answering: Option<u64>,
 }
 
@@ -147,13 +147,14 @@ impl<S: WsIo> Connection<S> {
                 client_id,
                 action,
                 files,
+                reply_to: answering,
             } => {
                 let post = Post {
                     text,
                     client_id,
                     action,
                     files,
-                    answering: None,
+                    answering,
                 };
                 dm::apply(self, live, &to, post, reply_to).await
             }
