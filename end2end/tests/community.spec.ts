@@ -161,9 +161,13 @@ test('a mention is highlighted, badges its room, and in a hidden tab counts in t
       (window as unknown as { Notification: unknown }).Notification = Recorded;
     });
   });
-  // Notifications are offered from a control, never asked for on load: Ana has not answered.
+  // Notifications are offered in the settings menu, never asked for on load: Ana has not answered.
+  for (const user of [ana, bo]) await user.page.getByRole('button', { name: 'Settings' }).click();
   await expect(ana.page.getByRole('button', { name: 'Turn on notifications' })).toBeVisible();
   await expect(bo.page.getByRole('button', { name: 'Turn on notifications' })).toHaveCount(0);
+  await expect(bo.page.getByText('Notifications are on')).toBeVisible();
+  for (const user of [ana, bo]) await user.page.keyboard.press('Escape');
+  await expect(ana.page.getByRole('button', { name: 'Turn on notifications' })).toBeHidden();
 
   // Bo reads a private conversation, so #general is not on screen.
   await bo.page.getByRole('list', { name: 'Online' }).getByRole('button', { name: ana.nick }).click();

@@ -21,6 +21,19 @@ test('on a phone the conversation has the screen and the rest is a drawer', asyn
   await expect(page.getByRole('textbox', { name: 'Message' })).toBeInViewport();
   await page.screenshot({ path: testInfo.outputPath('phone-conversation.png') });
 
+  // The top bar is one line: everything in it sits on the same row, and the settings are a menu.
+  const bar = await page.locator('.topbar').boundingBox();
+  expect(bar!.height).toBeLessThan(60);
+  for (const item of ['.brand', '.drawer-toggle', '.status .dot', '.settings-button']) {
+    const box = await page.locator(item).boundingBox();
+    expect(box!.y + box!.height, item).toBeLessThanOrEqual(bar!.y + bar!.height);
+    expect(box!.x + box!.width, item).toBeLessThanOrEqual(390);
+  }
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await expect(page.getByRole('link', { name: 'Account and devices' })).toBeInViewport();
+  await page.screenshot({ path: testInfo.outputPath('phone-settings.png') });
+  await page.keyboard.press('Escape');
+
   // The drawer opens from the top bar, over the conversation, and says what is unread.
   const toggle = page.getByRole('link', { name: /Rooms & people/ });
   await expect(toggle).toHaveAttribute('aria-expanded', 'false');

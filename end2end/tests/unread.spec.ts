@@ -46,7 +46,8 @@ test('a room reopened with unread messages opens at the first of them, a permali
   await expect(latest).toHaveCount(0);
 
   // A permalink to the 10th opens the room there, highlighted, in a browser with and without JavaScript.
-  const id = await message(ana.page, texts[10]).getAttribute('data-id');
+  // Bo's line of it is named by its place in the room (Ana's own by the id she sent it with).
+  const id = await message(bo.page, texts[10]).getAttribute('data-id');
   const seq = id?.split(':')[1];
   expect(seq).toMatch(/^\d+$/);
   await bo.page.goto(`/r/${room}?at=${seq}`);

@@ -23,6 +23,9 @@ pub enum SendState {
 }
 
 /// What a line of a conversation is.
+// Notices are few beside messages, and every line is kept behind an `Arc`: boxing the message
+// would cost an allocation per message to save a few words per notice.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineKind {
     /// A chat message, mine (`Some` delivery state) or someone else's (`None`).

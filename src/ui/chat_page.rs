@@ -42,20 +42,33 @@ setTimeout(()=>{if(window.%NAME%){delete window.%NAME%;w.close()}},60000)}catch(
 
 /// Loads the client once the page is parsed (a module script) and hydrates the chat: Leptos's
 /// hydration script, except that the wasm is the module the early script is already compiling.
+/// Then registers the service worker (`server::http::worker`), which keeps this build's files for
+/// the next visit.
 #[cfg(feature = "ssr")]
 const HYDRATE_SCRIPT: &str = "import init,{hydrate} from \"%JS%\";\
-init({module_or_path:window.cwWasm||\"%WASM%\"}).then(()=>hydrate())";
+init({module_or_path:window.cwWasm||\"%WASM%\"}).then(()=>{hydrate();\
+navigator.serviceWorker&&navigator.serviceWorker.register(\"/sw.js\").catch(()=>{})})";
 
-/// The client's JavaScript and wasm files, as `cargo leptos` named them (with their content
-/// hashes, from the hash file beside the server's binary, when `hash_files` is on): the names
-/// Leptos's `HydrationScripts` computes, read once rather than on every page (the hash file is
-/// written by the build, before the server starts).
+/// The client's files as `cargo leptos` named them: paths on the site.
 #[cfg(feature = "ssr")]
-fn client_files(options: &LeptosOptions) -> &'static (String, String) {
-    static FILES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+#[derive(Debug)]
+pub struct ClientFiles {
+    pub js: String,
+    pub wasm: String,
+    pub css: String,
+}
+
+/// The client's JavaScript, wasm and stylesheet, as `cargo leptos` named them (with their content
+/// hashes, from the hash file beside the server's binary, when `hash_files` is on): the names
+/// Leptos's `HydrationScripts` and `HashedStylesheet` compute, read once rather than on every page
+/// (the hash file is written by the build, before the server starts).
+#[cfg(feature = "ssr")]
+pub fn client_files(options: &LeptosOptions) -> &'static ClientFiles {
+    static FILES: std::sync::OnceLock<ClientFiles> = std::sync::OnceLock::new();
     FILES.get_or_init(|| {
         let mut js = options.output_name.to_string();
         let mut wasm = js.clone();
+        let mut css = js.clone();
         if options.hash_files {
             let hashes = std::env::current_exe()
                 .ok()
@@ -66,6 +79,7 @@ fn client_files(options: &LeptosOptions) -> &'static (String, String) {
                 match file.trim() {
                     "js" => js = format!("{js}.{}", hash.trim()),
                     "wasm" => wasm = format!("{wasm}.{}", hash.trim()),
+                    "css" => css = format!("{css}.{}", hash.trim()),
                     _ => {}
                 }
             }
@@ -73,7 +87,11 @@ fn client_files(options: &LeptosOptions) -> &'static (String, String) {
             wasm.push_str("_bg");
         }
         let pkg = &options.site_pkg_dir;
-        (format!("/{pkg}/{js}.js"), format!("/{pkg}/{wasm}.wasm"))
+        ClientFiles {
+            js: format!("/{pkg}/{js}.js"),
+            wasm: format!("/{pkg}/{wasm}.wasm"),
+            css: format!("/{pkg}/{css}.css"),
+        }
     })
 }
 
@@ -113,7 +131,7 @@ pub fn ChatPage(state: super::page_state::PageData) -> impl IntoView {
     provide_context(InitFrames(frames.into()));
     // Only this page loads the wasm: the nickname form and the error page need none.
     let scripts = use_context::<LeptosOptions>().map(|options| {
-        let (js, wasm) = client_files(&options);
+        let ClientFiles { js, wasm, .. } = client_files(&options);
         let early = EARLY_SCRIPT
             .replace("%WASM%", wasm)
             .replace("%HELLO%", &hello)
@@ -205,10 +223,14 @@ pub fn ChatApp() -> impl IntoView {
     });
     // The URL names the room on screen: follow it when the reader moves between rooms (links, back
     // and forward buttons).
+    // The page opened its room already (at a permalink's message, or at the first unread one):
+    // opening it again would forget that.
     Effect::new(move |_| {
         let room = nav.path.with(|path| room_of_path(path));
-        if let Some(room) = room {
-            chat.open(View::Room(room));
+        if let Some(view) = room.map(View::Room) {
+            if chat.peek(|c| c.conversations.current_view() != view) {
+                chat.open(view);
+            }
         }
     });
     // On a phone the sidebar is a drawer over the conversation (see `Sidebar`).
@@ -219,7 +241,6 @@ pub fn ChatApp() -> impl IntoView {
             <header class="topbar">
                 <h1 class="brand">"chinwag"</h1>
                 <DrawerToggle chat drawer/>
-                <NotifyControl chat/>
                 <ConnectionStatus chat/>
             </header>
             <NewVersion chat/>
@@ -419,24 +440,58 @@ fn NewVersion(chat: ChatHandle) -> impl IntoView {
     }
 }
 
-/// Offers browser notifications (for mentions of me and private messages while the tab is hidden)
-/// until the person has answered; asking happens only when they click, never on load. Nothing is
-/// shown before hydration, so the server's page and the hydrated one agree.
+/// The settings menu at the end of the top bar: browser notifications and the account page. A
+/// popover (the browser opens and closes it, from the keyboard too, with or without wasm; Escape
+/// or a click elsewhere closes it), so the top bar stays one line on a phone.
+#[component]
+fn Settings(chat: ChatHandle) -> impl IntoView {
+    view! {
+        <button type="button" class="settings-button" popovertarget="settings" title="Settings">
+            <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+                <path d="M4 6h16M4 12h16M4 18h16" stroke="currentColor" stroke-width="2"
+                    stroke-linecap="round"/>
+            </svg>
+            <span class="sr-only">"Settings"</span>
+        </button>
+        <div id="settings" class="settings-menu" popover="auto" role="group" aria-label="Settings">
+            <NotifyControl chat/>
+            <a href="/account" rel="external" class="account-link">"Account and devices"</a>
+        </div>
+    }
+}
+
+/// Browser notifications (for mentions of me and private messages while the tab is hidden):
+/// offered until the person has answered, asked only when they click, never on load; then what
+/// they answered. Says nothing before hydration, so the server's page and the hydrated one agree.
 #[component]
 fn NotifyControl(chat: ChatHandle) -> impl IntoView {
     let ask = move |_| {
         #[cfg(feature = "hydrate")]
         crate::client::ask_permission(chat);
     };
-    move || {
-        (chat.notify_permission.get().as_deref() == Some("default")).then(|| {
+    let state = move || match chat.notify_permission.get().as_deref() {
+        Some("default") => Some(
             view! {
-                <button type="button" class="notify secondary" on:click=ask>
-                    "Turn on notifications"
-                </button>
+                <button type="button" class="notify" on:click=ask>"Turn on notifications"</button>
             }
-        })
-    }
+            .into_any(),
+        ),
+        Some("granted") => {
+            Some(view! { <p class="setting-state">"Notifications are on"</p> }.into_any())
+        }
+        Some("denied") => Some(
+            view! {
+                <p class="setting-state">"Notifications are blocked in this browser's settings"</p>
+            }
+            .into_any(),
+        ),
+        Some(_) => Some(
+            view! { <p class="setting-state">"This browser cannot show notifications"</p> }
+                .into_any(),
+        ),
+        None => None,
+    };
+    view! { <div class="setting">{state}</div> }
 }
 
 /// The connection state and my nickname, announced politely to screen readers when it changes.
@@ -446,10 +501,10 @@ fn ConnectionStatus(chat: ChatHandle) -> impl IntoView {
         <div class="status-bar">
             <p class="status" role="status" data-state=move || chat.status.get().as_str()>
                 <span class="dot" aria-hidden="true"></span>
-                {move || chat.status.get().label()}
+                <span class="status-label">{move || chat.status.get().label()}</span>
             </p>
             <p class="me">"You are " <strong>{move || chat.read(Parts::ME, |c| c.me.clone())}</strong></p>
-            <a href="/account" rel="external" class="account-link">"Account"</a>
+            <Settings chat/>
         </div>
     }
 }

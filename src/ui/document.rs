@@ -75,6 +75,9 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        // Installable: the manifest names the icons; `server::http::worker` is the service worker.
+        <Link rel="manifest" href="/manifest.webmanifest"/>
+        <Link rel="apple-touch-icon" href="/icon-192.png"/>
         <Meta name="description" content="chinwag: real-time chat"/>
         <Meta name="theme-color" content="#1f6f5c"/>
         <Title text="chinwag"/>

@@ -9,6 +9,7 @@
 //! - [`moderation`]: the one-time moderator link's page and `/moderation`, the audit log.
 //! - [`page`]: what a visit to the chat page shows (the session, its rooms, the latest messages).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`worker`]: `/sw.js`, the service worker that keeps this build's client files.
 
 pub mod account;
 pub mod avatars;
@@ -18,6 +19,7 @@ pub mod html;
 pub mod moderation;
 pub mod ops;
 pub mod page;
+pub mod worker;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -141,6 +143,7 @@ fn page_routes() -> Router<AppState> {
         .route("/account", get(account::devices::show))
         .route("/link/{token}", get(account::links::show))
         .route("/invite/{token}", get(account::links::invite))
+        .route("/sw.js", get(worker::script))
 }
 
 /// Health checks, and `/metrics` unless it is served on an address of its own.
