@@ -37,3 +37,23 @@ test('a reply shows what it answers in another browser, and its quote opens the 
   await expect(jumped).toBeInViewport();
   for (const user of [ana, bo, carol]) await user.context.close();
 });
+
+test('a reply in a private conversation quotes the message it answers, and its quote opens it', async ({ browser }) => {
+  const ana = await openChat(browser, nickname('ana'));
+  const bo = await openChat(browser, nickname('bo'));
+  await ana.page.getByRole('list', { name: 'Online' }).getByRole('button', { name: bo.nick }).click();
+  const asked = unique('when do we ship');
+  await say(ana.page, asked);
+  await bo.page.getByRole('list', { name: 'Online' }).getByRole('button', { name: ana.nick }).click();
+  await message(bo.page, asked).getByRole('button', { name: 'Reply' }).click();
+  await expect(bo.page.locator('.replying')).toContainText(asked);
+  const answer = unique('at six');
+  await say(bo.page, answer);
+
+  const reply = message(ana.page, answer);
+  await expect(reply.locator('button.quote')).toContainText(ana.nick);
+  await expect(reply.locator('button.quote')).toContainText(asked);
+  await reply.locator('button.quote').click();
+  await expect(messages(ana.page).locator('li.jumped')).toContainText(asked);
+  for (const user of [ana, bo]) await user.context.close();
+});
