@@ -82,3 +82,39 @@ test('the worker takes only this build\'s hashed files and never the APIs', asyn
   // Every file it names is served now.
   for (const path of assets) expect((await request.get(path)).ok(), path).toBe(true);
 });
+
+test('a push message shows a notification that links to its conversation, which the link opens', async ({ browser, baseURL }) => {
+  const ana = await openChat(browser, nickname('ana'));
+  const user = await openChat(browser, nickname('push'));
+  const page = user.page;
+  await user.context.grantPermissions(['notifications'], { origin: baseURL });
+  await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
+
+  // Chromium's DevTools protocol delivers a push message to the worker, as a push service would.
+  const cdp = await user.context.newCDPSession(page);
+  const registration = new Promise<string>((resolve) => {
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+      const live = registrations.find((r: { isDeleted: boolean }) => !r.isDeleted);
+      if (live) resolve(live.registrationId);
+    });
+  });
+  await cdp.send('ServiceWorker.enable');
+  const payload = { title: `${ana.nick} (private)`, body: 'psst', tag: 'dm', url: `/?dm=${ana.nick}` };
+  await cdp.send('ServiceWorker.deliverPushMessage', {
+    origin: baseURL!,
+    registrationId: await registration,
+    data: JSON.stringify(payload),
+  });
+  const shown = () =>
+    page.evaluate(async () => {
+      const notes = await (await navigator.serviceWorker.ready).getNotifications();
+      return notes.map((n) => ({ title: n.title, body: n.body, url: n.data?.url }));
+    });
+  await expect.poll(shown).toEqual([{ title: payload.title, body: 'psst', url: payload.url }]);
+
+  // What a click opens: the private conversation with Ana.
+  await page.goto(payload.url);
+  await waitOnline(page);
+  await expect(page.getByRole('heading', { name: `@ ${ana.nick}` })).toBeVisible();
+  for (const u of [ana, user]) await u.context.close();
+});

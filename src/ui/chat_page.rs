@@ -223,10 +223,13 @@ pub fn ChatApp() -> impl IntoView {
     });
     // The URL names the room on screen: follow it when the reader moves between rooms (links, back
     // and forward buttons).
-    // The page opened its room already (at a permalink's message, or at the first unread one):
-    // opening it again would forget that.
-    Effect::new(move |_| {
+    // The page opened what its URL says already (a room at a permalink's message or at the first
+    // unread one, or a private conversation): opening it again would forget that.
+    Effect::new(move |first: Option<()>| {
         let room = nav.path.with(|path| room_of_path(path));
+        if first.is_none() {
+            return;
+        }
         if let Some(view) = room.map(View::Room) {
             if chat.peek(|c| c.conversations.current_view() != view) {
                 chat.open(view);
@@ -275,10 +278,12 @@ fn first_state() -> (ChatHandle, Nav) {
         for frame in &frames {
             c.apply(frame, 0.0);
         }
-        // A permalink opens the room at its message, brought into view and highlighted.
-        match nav.at {
-            Some(seq) => c.jump_to(&room, seq),
-            None => c.open(View::Room(room)),
+        // A permalink opens the room at its message, brought into view and highlighted; a
+        // notification's link, a private conversation.
+        match (nav.at, nav.dm.get_value()) {
+            (_, Some(peer)) if !peer.is_empty() => c.open(View::Direct(peer)),
+            (Some(seq), _) => c.jump_to(&room, seq),
+            _ => c.open(View::Room(room)),
         }
         Parts::ALL
     });

@@ -17,25 +17,33 @@ pub struct Nav {
     pub error: RwSignal<Option<String>>,
     /// The message a permalink (`?at=<seq>`) opened the page at: brought into view, highlighted.
     pub at: Option<u64>,
+    /// The private conversation the page was opened on (`?dm=<name>`, a notification's link).
+    pub dm: StoredValue<Option<String>>,
 }
 
 impl Nav {
     /// The URL this page was loaded (or rendered) at; in the browser, also follows the back and
     /// forward buttons.
     pub fn install() -> Self {
-        let (path, error, at) = current();
+        let Here {
+            path,
+            error,
+            at,
+            dm,
+        } = current();
         let nav = Self {
             path: RwSignal::new(path),
             error: RwSignal::new(error),
             at,
+            dm: StoredValue::new(dm),
         };
         #[cfg(feature = "hydrate")]
         {
             // Lives as long as the tab, like the page.
             let _ = window_event_listener(leptos::ev::popstate, move |_| {
-                let (path, error, _) = current();
-                nav.path.set(path);
-                nav.error.set(error);
+                let here = current();
+                nav.path.set(here.path);
+                nav.error.set(here.error);
             });
         }
         nav
@@ -58,9 +66,16 @@ pub fn plain_click(ev: &leptos::ev::MouseEvent) -> bool {
     ev.button() == 0 && !(ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key())
 }
 
-/// The path, `?error=` code and `?at=` position of the URL: in the browser, the window's; on the
-/// server, the request's.
-fn current() -> (String, Option<String>, Option<u64>) {
+/// What the URL says: its path and its `?error=`, `?at=` and `?dm=`.
+struct Here {
+    path: String,
+    error: Option<String>,
+    at: Option<u64>,
+    dm: Option<String>,
+}
+
+/// The URL: in the browser, the window's; on the server, the request's.
+fn current() -> Here {
     #[cfg(feature = "hydrate")]
     {
         let location = window().location();
@@ -69,9 +84,13 @@ fn current() -> (String, Option<String>, Option<u64>) {
             .search()
             .ok()
             .and_then(|search| web_sys::UrlSearchParams::new_with_str(&search).ok());
-        let error = params.as_ref().and_then(|params| params.get("error"));
-        let at = params.and_then(|params| params.get("at"));
-        (path, error, super::paths::position(at))
+        let param = |name: &str| params.as_ref().and_then(|params| params.get(name));
+        Here {
+            path,
+            error: param("error"),
+            at: super::paths::position(param("at")),
+            dm: param("dm"),
+        }
     }
     #[cfg(not(feature = "hydrate"))]
     {
@@ -80,16 +99,24 @@ fn current() -> (String, Option<String>, Option<u64>) {
 }
 
 #[cfg(all(feature = "ssr", not(feature = "hydrate")))]
-fn server_current() -> (String, Option<String>, Option<u64>) {
+fn server_current() -> Here {
     use leptos_router::hooks::{use_location, use_query_map};
-    let path = use_location().pathname.get_untracked();
     let query = use_query_map();
-    let error = query.read_untracked().get("error");
-    let at = super::paths::position(query.read_untracked().get("at"));
-    (path, error, at)
+    let param = |name: &str| query.read_untracked().get(name);
+    Here {
+        path: use_location().pathname.get_untracked(),
+        error: param("error"),
+        at: super::paths::position(param("at")),
+        dm: param("dm"),
+    }
 }
 
 #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
-fn server_current() -> (String, Option<String>, Option<u64>) {
-    ("/".to_owned(), None, None)
+fn server_current() -> Here {
+    Here {
+        path: "/".to_owned(),
+        error: None,
+        at: None,
+        dm: None,
+    }
 }

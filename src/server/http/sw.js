@@ -7,6 +7,8 @@
 //   Pages always come from the network (so a page is never older than the server, and the
 //   version banner's rules hold); when the network is down, a navigation gets the offline page.
 //   Nothing else is touched: /ws, /files, uploads, avatars and every API go straight through.
+// - Push: a push message's JSON ({title, body, tag, url}) is shown as a notification; a click on
+//   it focuses an open chinwag tab on that conversation (or opens one). Only this site's paths.
 const CACHE = "chinwag-" + BUILD;
 const OFFLINE = "/offline.html";
 const PRECACHED = new Set(ASSETS);
@@ -65,3 +67,42 @@ self.addEventListener("fetch", (event) => {
     );
   }
 });
+
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (_) {
+    data = { body: event.data.text() };
+  }
+  event.waitUntil(
+    self.registration.showNotification(data.title || "chinwag", {
+      body: data.body || "",
+      tag: data.tag || "chinwag",
+      icon: "/icon-192.png",
+      data: { url: sitePath(data.url) },
+    }),
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL(sitePath(event.notification.data && event.notification.data.url), self.location.origin).href;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((tabs) => {
+      const tab = tabs.find((t) => new URL(t.url).origin === self.location.origin);
+      if (!tab) return self.clients.openWindow(url);
+      return tab.focus().then((focused) => (focused || tab).navigate(url));
+    }),
+  );
+});
+
+/** A path of this site, or "/" for anything else (a push never sends a tab elsewhere). */
+function sitePath(url) {
+  try {
+    const parsed = new URL(url || "/", self.location.origin);
+    return parsed.origin === self.location.origin ? parsed.pathname + parsed.search : "/";
+  } catch (_) {
+    return "/";
+  }
+}
