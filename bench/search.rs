@@ -7,7 +7,7 @@
 //!   cargo run --release --features ssr --bin search-bench -- postgres://... [MESSAGES] [ROOMS]
 //!
 //! SQLite runs in a temporary directory; PostgreSQL in databases it creates and drops
-//! (`search_bench_a`, `search_bench_b`) on the server named.
+//! (`search_bench_a`, `search_bench_b`) on the server named (kept with `KEEP=1`).
 
 use std::time::{Duration, Instant};
 
@@ -342,7 +342,9 @@ async fn main() {
     a.close().await;
     raw_a.close().await;
     raw_b.close().await;
-    if let Some((admin, names)) = backend.cleanup {
+    // KEEP=1 leaves PostgreSQL's databases, to read query plans in them (drop them by hand).
+    let keep = std::env::var_os("KEEP").is_some();
+    if let Some((admin, names)) = backend.cleanup.filter(|_| !keep) {
         let admin = sqlx::AnyPool::connect(&admin).await.expect("admin");
         for name in names {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
