@@ -51,12 +51,14 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+#[derive(Clone)]
 enum Bind {
     Text(String),
     Int(i64),
 }
 
 /// A query's conditions and their parameters, numbered as they are added.
+#[derive(Clone)]
 struct Sql {
     conditions: Vec<String>,
     binds: Vec<Bind>,
@@ -180,17 +182,29 @@ impl Search<'_> {
         }
         dates(&mut sql, "m", query);
         let (low, high) = self.window(query, "messages", key_column(store)).await?;
-        sql.add(&format!("{key} < {{}}"), Bind::Int(below.min(high)));
         if low > 0 {
             sql.add(&format!("{key} > {{}}"), Bind::Int(low));
         }
-        let limit = sql.param(Bind::Int(i64::from(limit)));
-        let statement = format!(
-            "SELECT {key} AS k, m.room, m.seq, m.sender, m.at, m.text FROM {from} WHERE {} \
-             ORDER BY {key} DESC LIMIT {limit}",
-            sql.filters()
-        );
-        let rows = sql.fetch(store, &statement).await?;
+        let below = below.min(high);
+        let rows = if store.postgres && !query.phrases.is_empty() {
+            self.phrase_rows(sql, below, limit).await?
+        } else {
+            // One room on PostgreSQL: its rows in the room's own order (the primary key's), which
+            // is the order they were stored in, rather than every room's rows by `row_id`.
+            let order = if store.postgres && query.room.is_some() {
+                "m.seq"
+            } else {
+                key
+            };
+            sql.add(&format!("{key} < {{}}"), Bind::Int(below));
+            let limit = sql.param(Bind::Int(i64::from(limit)));
+            let statement = format!(
+                "SELECT {key} AS k, m.room, m.seq, m.sender, m.at, m.text FROM {from} WHERE {} \
+                 ORDER BY {order} DESC LIMIT {limit}",
+                sql.filters()
+            );
+            sql.fetch(store, &statement).await?
+        };
         rows.iter()
             .map(|row| {
                 Ok(Found {
@@ -204,6 +218,52 @@ impl Search<'_> {
                 })
             })
             .collect()
+    }
+
+    /// A phrase on PostgreSQL. GIN knows which rows hold the phrase's words, not where, so each
+    /// must be read to check; the planner cannot tell how rare the phrase is among them. So: the
+    /// newest [`RECENT_ROWS`] rows first, walked by `row_id` (a common phrase fills the page
+    /// there), then, for what is missing, the rows GIN names further back, sorted (a rare phrase
+    /// costs its words' rows, not the whole table's).
+    async fn phrase_rows(
+        self,
+        sql: Sql,
+        below: i64,
+        limit: u32,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        let store = self.0;
+        const COLUMNS: &str = "m.row_id AS k, m.room, m.seq, m.sender, m.at, m.text";
+        let newest: Option<i64> = sqlx::query("SELECT MAX(row_id) FROM messages")
+            .fetch_one(&store.pool)
+            .await?
+            .try_get(0)?;
+        let split = newest.unwrap_or(0).saturating_sub(RECENT_ROWS);
+        let mut rows = Vec::new();
+        if below > split {
+            let mut recent = sql.clone();
+            recent.int("m.row_id < {}", below);
+            recent.int("m.row_id > {}", split);
+            let limit = recent.param(Bind::Int(i64::from(limit)));
+            let statement = format!(
+                "SELECT {COLUMNS} FROM messages m WHERE {} ORDER BY m.row_id DESC LIMIT {limit}",
+                recent.filters()
+            );
+            rows = recent.fetch(store, &statement).await?;
+        }
+        let missing = (limit as usize).saturating_sub(rows.len());
+        if missing > 0 {
+            let mut older = sql;
+            older.int("m.row_id < {}", below.min(split.saturating_add(1)));
+            let limit = older.param(Bind::Int(i64::try_from(missing).unwrap_or(i64::MAX)));
+            // `+ 0`: not the `row_id` index's order, so the planner takes GIN's rows and sorts.
+            let statement = format!(
+                "SELECT {COLUMNS} FROM messages m WHERE {} ORDER BY m.row_id + 0 DESC \
+                 LIMIT {limit}",
+                older.filters()
+            );
+            rows.extend(older.fetch(store, &statement).await?);
+        }
+        Ok(rows)
     }
 
     async fn in_directs(
@@ -270,6 +330,10 @@ impl Search<'_> {
             .collect()
     }
 }
+
+/// How many of the newest rows a phrase is first looked for in, walking them in order
+/// ([`Search::phrase_rows`]).
+const RECENT_ROWS: i64 = 50_000;
 
 /// How many rows past a date's first one a search still reads: rows are numbered as they are
 /// stored, and a message's time is taken just before, so near a boundary the two orders can
