@@ -111,6 +111,30 @@ impl Sql {
         }
         Ok(query.fetch_all(&store.pool).await?)
     }
+
+    /// As [`Sql::fetch`], planned for these values every time (PostgreSQL): a cached generic
+    /// plan knows nothing of the query's words, and for a phrase it reads the whole table.
+    async fn fetch_planned(
+        self,
+        store: &Store,
+        statement: &str,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        let sql = store.sql(statement);
+        let mut tx = store.pool.begin().await?;
+        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+            .execute(&mut *tx)
+            .await?;
+        let mut query = sqlx::query(&sql);
+        for bind in self.binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(n) => query.bind(n),
+            };
+        }
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
 }
 
 impl Search<'_> {
@@ -248,7 +272,7 @@ impl Search<'_> {
                 "SELECT {COLUMNS} FROM messages m WHERE {} ORDER BY m.row_id DESC LIMIT {limit}",
                 recent.filters()
             );
-            rows = recent.fetch(store, &statement).await?;
+            rows = recent.fetch_planned(store, &statement).await?;
         }
         let missing = (limit as usize).saturating_sub(rows.len());
         if missing > 0 {
@@ -261,7 +285,7 @@ impl Search<'_> {
                  LIMIT {limit}",
                 older.filters()
             );
-            rows.extend(older.fetch(store, &statement).await?);
+            rows.extend(older.fetch_planned(store, &statement).await?);
         }
         Ok(rows)
     }
