@@ -110,7 +110,8 @@ test('a push message shows a notification that links to its conversation, which 
       const notes = await (await navigator.serviceWorker.ready).getNotifications();
       return notes.map((n) => ({ title: n.title, body: n.body, url: n.data?.url }));
     });
-  await expect.poll(shown).toEqual([{ title: payload.title, body: 'psst', url: payload.url }]);
+  const link = new URL(payload.url, baseURL).href;
+  await expect.poll(shown).toEqual([{ title: payload.title, body: 'psst', url: link }]);
 
   // What a click opens: the private conversation with Ana.
   await page.goto(payload.url);

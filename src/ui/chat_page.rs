@@ -219,6 +219,9 @@ pub fn ChatApp() -> impl IntoView {
             hydrated.set(true);
             #[cfg(feature = "hydrate")]
             crate::client::start(chat);
+            if let Some(peer) = nav.dm.get_value().filter(|peer| !peer.is_empty()) {
+                chat.open(View::Direct(peer));
+            }
         })
     });
     // The URL names the room on screen: follow it when the reader moves between rooms (links, back
@@ -278,12 +281,12 @@ fn first_state() -> (ChatHandle, Nav) {
         for frame in &frames {
             c.apply(frame, 0.0);
         }
-        // A permalink opens the room at its message, brought into view and highlighted; a
-        // notification's link, a private conversation.
-        match (nav.at, nav.dm.get_value()) {
-            (_, Some(peer)) if !peer.is_empty() => c.open(View::Direct(peer)),
-            (Some(seq), _) => c.jump_to(&room, seq),
-            _ => c.open(View::Room(room)),
+        // A permalink opens the room at its message, brought into view and highlighted. (A
+        // notification's `?dm=` is opened once hydrated: the page shows the room, whose rendered
+        // lines are where the browser reads the room's history from.)
+        match nav.at {
+            Some(seq) => c.jump_to(&room, seq),
+            None => c.open(View::Room(room)),
         }
         Parts::ALL
     });

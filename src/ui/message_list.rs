@@ -25,7 +25,9 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     let far = RwSignal::new(false);
     // The first message I had not read when I opened the room: a "new messages" line above it.
     let first_unread = Memo::new(move |_| chat.read(Parts::LINES, |c| c.first_unread()));
-    let on_scroll = follow_the_bottom(chat, list, follow, far, first_unread);
+    // A search hit or permalink opened here: highlighted, and brought into view once loaded.
+    let jump = Memo::new(move |_| chat.read(Parts::LINES, |c| c.jump.clone()));
+    let on_scroll = follow_the_bottom(chat, list, follow, far, (first_unread, jump));
     let more = move || {
         chat.read(Parts::LINES | Parts::CONVERSATIONS, |c| {
             c.conversations.current_room().is_some_and(|room| {
@@ -39,8 +41,6 @@ pub fn MessageList(chat: ChatHandle) -> impl IntoView {
     // One memo for every line: a frame re-runs it once, and the lines only when it changes.
     let moderator = Memo::new(move |_| chat.read(Parts::ME, |c| c.moderator));
     let empty = move || chat.read(Parts::LINES, |c| c.conversations.current().lines.is_empty());
-    // A search hit opened here: highlighted, and brought into view once loaded.
-    let jump = Memo::new(move |_| chat.read(Parts::LINES, |c| c.jump.clone()));
     bring_into_view(chat, list, jump, follow);
     let to_latest = move |_| {
         if let Some(el) = list.get_untracked() {
@@ -104,7 +104,21 @@ fn bring_into_view(
         };
         let (loaded, more) = chat.read(Parts::LINES | Parts::CONVERSATIONS, |c| {
             let conv = c.conversations.current();
-            (conv.lines.iter().any(|l| l.id == id), !conv.complete)
+            // A room's `room:seq` at or after the oldest line loaded, and not among them, is no
+            // message (a change's place, or past the end): older pages would not bring it.
+            let target = id
+                .rsplit_once(':')
+                .and_then(|(_, seq)| seq.parse::<u64>().ok());
+            let passed = c
+                .conversations
+                .current_room()
+                .and_then(|room| c.timeline.oldest_seq(room))
+                .zip(target)
+                .is_some_and(|(oldest, target)| oldest <= target);
+            (
+                conv.lines.iter().any(|l| l.id == id),
+                !conv.complete && !passed,
+            )
         });
         if !loaded {
             if more {
@@ -155,14 +169,14 @@ fn line_key(line: &Arc<Line>) -> u64 {
 
 /// Keeps the list at the bottom while the reader is there, keeps it still when older lines are put
 /// on top, and loads older lines near the top; a room opened with unread messages opens at the
-/// first of them instead of the bottom. Tells `far` whether the reader is more than a screen above
-/// the bottom. Returns the list's scroll handler.
+/// first of them instead of the bottom (unless it was opened at a line to jump to). Tells `far`
+/// whether the reader is more than a screen above the bottom. Returns the list's scroll handler.
 fn follow_the_bottom(
     chat: ChatHandle,
     list: NodeRef<html::Ul>,
     follow: StoredValue<bool>,
     far: RwSignal<bool>,
-    first_unread: Memo<Option<String>>,
+    (first_unread, jump): (Memo<Option<String>>, Memo<Option<String>>),
 ) -> impl Fn(leptos::ev::Event) + Copy {
     // The first unread line the list was last opened at (each is scrolled to once).
     let unread_shown = StoredValue::new(None::<String>);
@@ -201,7 +215,10 @@ fn follow_the_bottom(
                     .map(|l| l.id.clone())
             })
             .unwrap_or_default();
-        let unread = first_unread.get();
+        // A line to jump to (a search hit, a permalink) is where the list goes instead.
+        let unread = first_unread
+            .get()
+            .filter(|_| jump.with_untracked(Option::is_none));
         if let Some(el) = list.get_untracked() {
             let (old_first, old_height) = top.get_value();
             // After the new rows are laid out, so scroll_height includes them.

@@ -87,22 +87,27 @@ self.addEventListener("push", (event) => {
 
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const url = new URL(sitePath(event.notification.data && event.notification.data.url), self.location.origin).href;
+  const url = sitePath(event.notification.data && event.notification.data.url);
   event.waitUntil(
-    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((tabs) => {
-      const tab = tabs.find((t) => new URL(t.url).origin === self.location.origin);
+    self.clients.matchAll({ type: "window" }).then((tabs) => {
+      const tab = tabs[0];
       if (!tab) return self.clients.openWindow(url);
-      return tab.focus().then((focused) => (focused || tab).navigate(url));
+      return tab
+        .focus()
+        .then((focused) => (focused || tab).navigate(url))
+        .catch(() => self.clients.openWindow(url));
     }),
   );
 });
 
-/** A path of this site, or "/" for anything else (a push never sends a tab elsewhere). */
+/** An address of this site, or its front page for anything else (a push never sends a tab
+ * elsewhere). */
 function sitePath(url) {
+  const home = new URL("/", self.location.origin).href;
   try {
     const parsed = new URL(url || "/", self.location.origin);
-    return parsed.origin === self.location.origin ? parsed.pathname + parsed.search : "/";
+    return parsed.origin === self.location.origin ? parsed.href : home;
   } catch (_) {
-    return "/";
+    return home;
   }
 }

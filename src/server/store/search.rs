@@ -209,21 +209,24 @@ impl Search<'_> {
         if low > 0 {
             sql.add(&format!("{key} > {{}}"), Bind::Int(low));
         }
-        let below = below.min(high);
         let rows = if store.postgres && !query.phrases.is_empty() {
-            self.phrase_rows(sql, below, limit).await?
+            self.phrase_rows(sql, below.min(high), limit).await?
         } else {
-            // One room on PostgreSQL: its rows in the room's own order (the primary key's), which
-            // is the order they were stored in, rather than every room's rows by `row_id`.
+            // One room on PostgreSQL: its rows by the room's own key (the primary key's order,
+            // `seq`, which is also the page's cursor), rather than every room's rows by `row_id`.
             let order = if store.postgres && query.room.is_some() {
+                if high < i64::MAX {
+                    sql.add(&format!("{key} < {{}}"), Bind::Int(high));
+                }
                 "m.seq"
             } else {
                 key
             };
-            sql.add(&format!("{key} < {{}}"), Bind::Int(below));
+            let below = if order == key { below.min(high) } else { below };
+            sql.add(&format!("{order} < {{}}"), Bind::Int(below));
             let limit = sql.param(Bind::Int(i64::from(limit)));
             let statement = format!(
-                "SELECT {key} AS k, m.room, m.seq, m.sender, m.at, m.text FROM {from} WHERE {} \
+                "SELECT {order} AS k, m.room, m.seq, m.sender, m.at, m.text FROM {from} WHERE {} \
                  ORDER BY {order} DESC LIMIT {limit}",
                 sql.filters()
             );
