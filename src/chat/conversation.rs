@@ -154,10 +154,12 @@ impl Conversation {
 
     /// The message `seq` of this room, to change, as [`Conversation::line_mut`].
     pub(super) fn message_mut(&mut self, seq: u64) -> Option<&mut LineKind> {
-        let line = self.lines.iter_mut().find(|l| match l.kind {
-            LineKind::Chat { seq: Some(s), .. } => s == seq,
-            _ => false,
-        })?;
+        self.find_mut(|kind| matches!(kind, LineKind::Chat { seq: Some(s), .. } if *s == seq))
+    }
+
+    /// The first line that `is_it` picks, to change, as [`Conversation::line_mut`].
+    pub(super) fn find_mut(&mut self, is_it: impl Fn(&LineKind) -> bool) -> Option<&mut LineKind> {
+        let line = self.lines.iter_mut().find(|l| is_it(&l.kind))?;
         Some(changed(line))
     }
 

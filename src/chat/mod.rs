@@ -239,6 +239,7 @@ impl Chat {
             }
             | ServerMsg::Lagged { .. }
             | ServerMsg::Dm(_)
+            | ServerMsg::DmReacted(_)
             | ServerMsg::DmHistory { .. }
             | ServerMsg::History { .. }
             | ServerMsg::Read { .. } => self.message_frame(msg),
@@ -347,9 +348,15 @@ impl Chat {
                 true
             }
             ServerMsg::Dm(dm) => self.arrive(|t, cx| t.receive_direct(dm, true, cx)),
-            ServerMsg::DmHistory { messages, .. } => {
-                self.arrive(|t, cx| t.direct_history(messages, cx))
+            ServerMsg::DmReacted(reaction) => {
+                self.timeline
+                    .react_direct(reaction, &self.me, &mut self.conversations)
             }
+            ServerMsg::DmHistory {
+                messages,
+                reactions,
+                ..
+            } => self.arrive(|t, cx| t.direct_history(messages, reactions, cx)),
             ServerMsg::History {
                 room,
                 messages,

@@ -136,6 +136,14 @@ impl Chat {
                 lines_of(c, &View::Room(change.room.clone()))
             }
             ServerMsg::Reacted(reaction) => lines_of(c, &View::Room(reaction.room.clone())),
+            ServerMsg::DmReacted(reaction) => {
+                let peer = if super::key(&reaction.by) == super::key(&self.me) {
+                    &reaction.to
+                } else {
+                    &reaction.by
+                };
+                lines_of(c, &View::Direct(super::key(peer)))
+            }
             ServerMsg::Lagged { room, .. } => lines_of(c, &View::Room(room.clone())),
             // My message settled (sent, or not with a notice) where it was written; the count of
             // unsent ones changes.

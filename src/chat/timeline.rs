@@ -9,12 +9,12 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::attention::Attention;
-use super::conversation::{Conversations, Line, LineKind, MAX_LINES};
+use super::conversation::{Conversation, Conversations, Line, LineKind, MAX_LINES};
 use super::outbox::Outbox;
 use super::reads::Reads;
 use super::typing::Typing;
 use super::{key, SendState, View};
-use crate::protocol::{Change, ChatMessage, DirectMessage, Reaction, Stored};
+use crate::protocol::{Change, ChatMessage, DirectMessage, DirectReaction, Reaction, Stored};
 
 /// What a message arriving touches besides the timeline's record of it.
 pub(super) struct Around<'a> {
@@ -187,35 +187,39 @@ impl Timeline {
         };
         let delivered = self.delivered.entry(reaction.room.clone()).or_insert(0);
         *delivered = (*delivered).max(reaction.log_seq);
-        // Looked at before it is taken to change: a repeat changes nothing.
-        let has = conv.lines.iter().find_map(|line| match &line.kind {
-            LineKind::Chat {
-                seq: Some(seq),
-                reactions,
-                ..
-            } if *seq == reaction.seq => Some(
-                reactions
-                    .get(&reaction.emoji)
-                    .is_some_and(|who| who.contains(&reaction.by)),
-            ),
-            _ => None,
-        });
-        if has.is_none_or(|has| has == reaction.on) {
-            return false;
-        }
-        let Some(LineKind::Chat { reactions, .. }) = conv.message_mut(reaction.seq) else {
+        let seq = reaction.seq;
+        let toggle = (&reaction.by, &reaction.emoji, reaction.on);
+        toggle_reaction(
+            conv,
+            |kind| matches!(kind, LineKind::Chat { seq: Some(s), .. } if *s == seq),
+            toggle,
+        )
+    }
+
+    /// A reaction to a private message, in its place among private messages: the message's chips
+    /// change if it is shown (an older page loaded later carries its reactions as they are then).
+    pub(super) fn react_direct(
+        &mut self,
+        reaction: &DirectReaction,
+        me: &str,
+        conversations: &mut Conversations,
+    ) -> bool {
+        self.dm_delivered = self.dm_delivered.max(reaction.log_id);
+        let peer = if key(&reaction.by) == key(me) {
+            &reaction.to
+        } else {
+            &reaction.by
+        };
+        let Some(conv) = conversations.get_mut(&View::Direct(key(peer))) else {
             return false;
         };
-        let who = reactions.entry(reaction.emoji.clone()).or_default();
-        if reaction.on {
-            who.push(reaction.by.clone());
-        } else {
-            who.retain(|name| *name != reaction.by);
-            if who.is_empty() {
-                reactions.remove(&reaction.emoji);
-            }
-        }
-        true
+        let id = reaction.id;
+        let toggle = (&reaction.by, &reaction.emoji, reaction.on);
+        toggle_reaction(
+            conv,
+            |kind| matches!(kind, LineKind::Chat { dm_id: Some(i), .. } if *i == id),
+            toggle,
+        )
     }
 
     /// Shows a room message once. `news`: it counts as unread if its room is not on screen.
@@ -308,11 +312,20 @@ impl Timeline {
     }
 
     /// Private messages from the store: the first load is not news; a catch-up after a reconnect is.
-    pub(super) fn direct_history(&mut self, messages: &[DirectMessage], cx: &mut Around) -> bool {
+    /// The reactions among them come after, each naming a message at or before them.
+    pub(super) fn direct_history(
+        &mut self,
+        messages: &[DirectMessage],
+        reactions: &[DirectReaction],
+        cx: &mut Around,
+    ) -> bool {
         let news = self.dm_delivered > 0;
         let mut changed = false;
         for dm in messages {
             changed |= self.receive_direct(dm, news, cx);
+        }
+        for reaction in reactions {
+            changed |= self.react_direct(reaction, cx.me, cx.conversations);
         }
         changed
     }
@@ -380,7 +393,7 @@ impl Timeline {
                 deleted: false,
                 files: dm.files.clone(),
                 reply: dm.reply_to.as_deref().cloned(),
-                reactions: BTreeMap::new(),
+                reactions: dm.reactions.clone(),
             },
         ));
         if unseen {
@@ -397,6 +410,38 @@ impl Timeline {
         }
         true
     }
+}
+
+/// Adds (`on`) or takes back `by`'s `emoji` on the message of `conv` that `is_target` picks, if it
+/// is shown. Whether that changed it: a repeat changes nothing.
+fn toggle_reaction(
+    conv: &mut Conversation,
+    is_target: impl Fn(&LineKind) -> bool,
+    (by, emoji, on): (&String, &String, bool),
+) -> bool {
+    // Looked at before it is taken to change: a repeat changes nothing (and keeps its version).
+    let has = conv.lines.iter().find_map(|line| match &line.kind {
+        LineKind::Chat { reactions, .. } if is_target(&line.kind) => {
+            Some(reactions.get(emoji).is_some_and(|who| who.contains(by)))
+        }
+        _ => None,
+    });
+    if has.is_none_or(|has| has == on) {
+        return false;
+    }
+    let Some(LineKind::Chat { reactions, .. }) = conv.find_mut(is_target) else {
+        return false;
+    };
+    let who = reactions.entry(emoji.clone()).or_default();
+    if on {
+        who.push(by.clone());
+    } else {
+        who.retain(|name| name != by);
+        if who.is_empty() {
+            reactions.remove(emoji);
+        }
+    }
+    true
 }
 
 /// The line of a room message; `me` marks mine, from another tab or an earlier visit, as sent.

@@ -276,12 +276,19 @@ impl ChatHandle {
         }
     }
 
-    /// Adds my reaction `emoji` to message `seq` of `room` (`on`), or takes it back. The chips
-    /// change when the server's `reacted` comes back, in its place in the room.
-    pub fn react(&self, room: &str, seq: u64, emoji: &str, on: bool) {
+    /// Adds my reaction `emoji` (`on`), or takes it back, to a message of conversation `view`: its
+    /// `seq` in a room, its `id` in a private conversation. The chips change when the server's
+    /// `reacted` (or `dm_reacted`) comes back, in its place.
+    pub fn react(&self, view: &View, at: u64, emoji: &str, on: bool) {
+        let (room, seq, dm, id) = match view {
+            View::Room(room) => (room.clone(), at, None, None),
+            View::Direct(peer) => (String::new(), 0, Some(peer.clone()), Some(at)),
+        };
         self.transmit(ClientMsg::React {
-            room: room.to_owned(),
+            room,
             seq,
+            dm,
+            id,
             emoji: emoji.to_owned(),
             on,
             client_id: None,

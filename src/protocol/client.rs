@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{is_false, ErrorCode, FrameError, MAX_REQUEST_ID_CHARS};
+use super::{is_false, is_zero, ErrorCode, FrameError, MAX_REQUEST_ID_CHARS};
 
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,8 +144,16 @@ pub enum ClientMsg {
     /// React to message `seq` of `room` with `emoji` (`on`), or take the reaction back. Everyone
     /// in the room gets `reacted`; with a `client_id`, I also get an `ack`.
     React {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         room: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
         seq: u64,
+        /// Instead of `room` and `seq`: the private message `id` of my conversation with `dm`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dm: Option<String>,
+        /// As `read`'s: on the wire it is the frame's `id` ([`Request::parse`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
         emoji: String,
         on: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,6 +188,28 @@ impl ClientMsg {
             ClientMsg::Edit { client_id, .. }
             | ClientMsg::Delete { client_id, .. }
             | ClientMsg::React { client_id, .. } => client_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a frame about a private message whose `id` is that message's.
+    fn names_direct(&self) -> bool {
+        matches!(
+            self,
+            ClientMsg::Read { dm: Some(_), .. } | ClientMsg::React { dm: Some(_), .. }
+        )
+    }
+
+    /// Where a frame about a private message (`read` or `react` naming `dm`) keeps that message's
+    /// id, which is the frame's `id` on the wire.
+    fn direct_id_mut(&mut self) -> Option<&mut Option<u64>> {
+        match self {
+            ClientMsg::Read {
+                dm: Some(_), id, ..
+            }
+            | ClientMsg::React {
+                dm: Some(_), id, ..
+            } => Some(id),
             _ => None,
         }
     }
@@ -232,23 +262,20 @@ impl Request {
             }
         };
         match serde_json::from_str::<Envelope>(frame) {
-            // `read` of a private conversation: its `id` is the message's, a number.
+            // `read` or `react` in a private conversation: its `id` is the message's, a number.
             Ok(Envelope {
                 id: Some(serde_json::Value::Number(number)),
-                msg: ClientMsg::Read { room, seq, dm, .. },
-            }) if dm.is_some() => match number.as_u64() {
-                Some(dm_id) => Ok(Request {
-                    id: None,
-                    msg: ClientMsg::Read {
-                        room,
-                        seq,
-                        dm,
-                        id: Some(dm_id),
-                    },
-                }),
+                mut msg,
+            }) if msg.names_direct() => match number.as_u64() {
+                Some(dm_id) => {
+                    if let Some(slot) = msg.direct_id_mut() {
+                        *slot = Some(dm_id);
+                    }
+                    Ok(Request { id: None, msg })
+                }
                 None => Err((
                     None,
-                    FrameError::new(ErrorCode::BadFrame, "a read's id is a private message's id"),
+                    FrameError::new(ErrorCode::BadFrame, "this id is a private message's id"),
                 )),
             },
             Ok(Envelope { id, msg }) => match request_id(id) {

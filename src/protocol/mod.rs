@@ -31,8 +31,8 @@ pub use rules::{
     validate_room, validate_text, MAX_FILES_PER_MESSAGE,
 };
 pub use server::{
-    AuditEntry, Change, ChatMessage, DirectMessage, FileInfo, Quote, Reaction, SearchHit,
-    ServerMsg, Stored,
+    AuditEntry, Change, ChatMessage, DirectMessage, DirectReaction, FileInfo, Quote, Reaction,
+    SearchHit, ServerMsg, Stored,
 };
 
 /// This build's protocol version: a client says it in `hello`, the server in `welcome`. A tab whose

@@ -114,6 +114,30 @@ pub struct DirectMessage {
     /// The private message it answers, as it was then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<Box<Quote>>,
+    /// Reactions now: each emoji with who reacted with it, in the order they did.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reactions: BTreeMap<String, Vec<String>>,
+}
+
+/// A reaction added (`on`) or taken back, to private message `id` (`"type":"dm_reacted"`): like a
+/// private message it has its own place among private messages, `log_id`, which `dm_since`
+/// counts, so a reconnect brings exactly the reactions it missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectReaction {
+    /// The private message reacted to.
+    pub id: u64,
+    /// The reaction's own place among private messages.
+    pub log_id: u64,
+    /// Who reacted: one of the two.
+    pub by: String,
+    /// The other one.
+    pub to: String,
+    pub emoji: String,
+    pub on: bool,
+    pub at: String,
+    /// On the connection that asked: its request's `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 /// One moderation action, as the audit log keeps it.
@@ -409,10 +433,16 @@ pub enum ServerMsg {
     },
     /// A private message: to the recipient's connections and to the sender's other ones.
     Dm(DirectMessage),
+    /// A reaction to a private message, added or taken back: to both parties' connections.
+    DmReacted(DirectReaction),
     /// Stored private messages of this session, oldest first, each shaped like a `dm` frame: the
     /// latest ones after `welcome`, or exactly those after `hello.dm_since`.
     DmHistory {
         messages: Vec<DirectMessage>,
+        /// Reactions among the private messages asked for (a catch-up's), in their order, to
+        /// apply after `messages` (each names a message at or before them).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reactions: Vec<DirectReaction>,
         /// `dm_since` was beyond the last private message (the client saw another store): these
         /// are the latest ones, to replace what it shows.
         #[serde(default, skip_serializing_if = "is_false")]

@@ -310,6 +310,7 @@ fn server_frames_have_the_documented_shape() {
         ),
         (
             ServerMsg::Dm(DirectMessage {
+                reactions: Default::default(),
                 id: 4,
                 from: "alice".into(),
                 to: "bob".into(),
@@ -325,6 +326,7 @@ fn server_frames_have_the_documented_shape() {
         ),
         (
             ServerMsg::DmHistory {
+                reactions: Vec::new(),
                 messages: vec![],
                 reset: true,
                 more: false,

@@ -10,7 +10,7 @@ use super::avatar::Avatar;
 use super::reactions::reaction_bar;
 use crate::chat::links::{defused, segments, Segment};
 use crate::chat::mentions::{names, pieces, Piece};
-use crate::chat::{Line, LineKind, Parts, SendState};
+use crate::chat::{Line, LineKind, Parts, SendState, View};
 use crate::client::{self, ChatHandle};
 use crate::protocol::{FileInfo, Quote, MAX_TEXT_CHARS, QUOTE_CHARS};
 
@@ -297,13 +297,14 @@ fn LineView(
                 .filter(|_| !deleted)
                 .map(|quote| reply_button(chat, quote));
             let quote = reply.map(|quote| quote_view(chat, quote));
-            let room = chat.peek(|c| c.conversations.current_room().map(str::to_owned));
-            let reacting = reaction_bar(
-                chat,
-                room,
-                seq.filter(|_| !deleted && mine.is_none_or(|m| m == SendState::Sent)),
-                reactions,
-            );
+            let view = chat.peek(|c| c.conversations.current_view());
+            let stored = !deleted && mine.is_none_or(|m| m == SendState::Sent);
+            let at = match view {
+                View::Room(_) => seq,
+                View::Direct(_) => dm_id,
+            };
+            let reacting =
+                reaction_bar(chat, at.filter(|_| stored).map(|at| (view, at)), reactions);
             let shown = Shown {
                 from: &from,
                 text,

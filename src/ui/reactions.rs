@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
+use crate::chat::View;
 use crate::client::ChatHandle;
 
 /// The picker's emoji, with the words that find them.
@@ -43,15 +44,13 @@ pub const PICKER: &[(&str, &str)] = &[
     ("🍕", "pizza food"),
 ];
 
-/// The reactions of message `seq` of `room`, and the picker (only for a message that can take
-/// them: stored, not deleted).
+/// The reactions of a message, and the picker when it can take them (`target`: stored, not
+/// deleted): its conversation and its place there (`seq` in a room, `id` in a private one).
 pub fn reaction_bar(
     chat: ChatHandle,
-    room: Option<String>,
-    seq: Option<u64>,
+    target: Option<(View, u64)>,
     reactions: BTreeMap<String, Vec<String>>,
 ) -> impl IntoView {
-    let target = room.zip(seq);
     if target.is_none() && reactions.is_empty() {
         return None;
     }
@@ -80,8 +79,8 @@ pub fn reaction_bar(
                         data-emoji=data_emoji
                         data-who=data_who
                         on:click=move |_| {
-                            if let Some((room, seq)) = &target {
-                                chat.react(room, *seq, &toggle, !mine);
+                            if let Some((view, at)) = &target {
+                                chat.react(view, *at, &toggle, !mine);
                             }
                         }
                     >
@@ -93,13 +92,13 @@ pub fn reaction_bar(
             }
         })
         .collect_view();
-    let picker = target.map(|(room, seq)| view! { <li><Picker chat room seq/></li> });
+    let picker = target.map(|(view, at)| view! { <li><Picker chat view at/></li> });
     Some(view! { <ul class="reactions" aria-label="Reactions">{chips} {picker}</ul> })
 }
 
 /// "Add a reaction": a search field and the emoji it finds.
 #[component]
-fn Picker(chat: ChatHandle, room: String, seq: u64) -> impl IntoView {
+fn Picker(chat: ChatHandle, view: View, at: u64) -> impl IntoView {
     let open = RwSignal::new(false);
     let find = RwSignal::new(String::new());
     let shown = move || {
@@ -108,7 +107,7 @@ fn Picker(chat: ChatHandle, room: String, seq: u64) -> impl IntoView {
             .iter()
             .filter(|(_, names)| words.trim().is_empty() || names.contains(words.trim()))
             .map(|(emoji, names)| {
-                let room = room.clone();
+                let view = view.clone();
                 let label = format!("{emoji} {}", names.split(' ').next().unwrap_or(""));
                 view! {
                     <button
@@ -117,7 +116,7 @@ fn Picker(chat: ChatHandle, room: String, seq: u64) -> impl IntoView {
                         aria-label=label
                         title=*names
                         on:click=move |_| {
-                            chat.react(&room, seq, emoji, true);
+                            chat.react(&view, at, emoji, true);
                             open.set(false);
                             find.set(String::new());
                         }

@@ -107,7 +107,10 @@ async fn check(config: StoreConfig) {
             .await
             .expect("read");
         assert_eq!(dms.len(), 1, "person {person}");
-        assert_eq!(dms[0].text, "psst");
+        assert!(
+            matches!(&dms[0], chinwag::server::store::DirectEntry::Message(dm) if dm.text == "psst"),
+            "{dms:?}"
+        );
     }
     assert_eq!(
         store.directs().direct_peer(a, 1).await.expect("read"),

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use chinwag::protocol::{ChatMessage, Stored};
 use chinwag::server::store::{
-    ChangeDraft, ChangeOutcome, Committed, Device, DirectDraft, JoinOutcome, NewMessage, Store,
-    StoreConfig, StoreError,
+    ChangeDraft, ChangeOutcome, Committed, Device, DirectDraft, DirectEntry, JoinOutcome,
+    NewMessage, Store, StoreConfig, StoreError,
 };
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -612,12 +612,16 @@ async fn private_messages_are_read_only_by_their_parties(store: &Store) {
                 action: false,
                 files: Vec::new(),
                 answering: None,
+                reacting: None,
             };
             store
                 .directs()
                 .append_directs(vec![draft])
                 .await
-                .map(|mut stored| stored.remove(0).message)
+                .map(|mut stored| match stored.remove(0).entry {
+                    DirectEntry::Message(message) => message,
+                    DirectEntry::Reacted(reaction) => panic!("a reaction: {reaction:?}"),
+                })
         }
     };
     let one = send("alice", "bob", "psst", "a-1").await.expect("store");
@@ -628,8 +632,13 @@ async fn private_messages_are_read_only_by_their_parties(store: &Store) {
         send("alice", "bob", "psst", "a-1").await.is_err(),
         "a client_id is stored once per sender"
     );
-    let texts = |dms: Vec<chinwag::protocol::DirectMessage>| -> Vec<String> {
-        dms.into_iter().map(|d| d.text).collect()
+    let texts = |dms: Vec<DirectEntry>| -> Vec<String> {
+        dms.into_iter()
+            .map(|entry| match entry {
+                DirectEntry::Message(dm) => dm.text,
+                DirectEntry::Reacted(reaction) => panic!("a reaction: {reaction:?}"),
+            })
+            .collect()
     };
     assert_eq!(
         texts(

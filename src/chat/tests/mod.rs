@@ -22,7 +22,7 @@ pub(super) fn own(view: View, client_id: &str, text: &str, action: bool) -> Outg
         reply: None,
     }
 }
-pub(super) use crate::protocol::{ChatMessage, ClientMsg, DirectMessage, Stored};
+pub(super) use crate::protocol::{ChatMessage, ClientMsg, DirectMessage, DirectReaction, Stored};
 pub(super) use std::collections::BTreeMap;
 
 pub(super) fn message(seq: u64, from: &str, text: &str) -> ServerMsg {
@@ -109,6 +109,7 @@ pub(super) fn typing(nick: &str, active: bool) -> ServerMsg {
 
 pub(super) fn dm(from: &str, to: &str, text: &str, client_id: Option<&str>) -> ServerMsg {
     ServerMsg::Dm(DirectMessage {
+        reactions: Default::default(),
         id: 0,
         from: from.into(),
         to: to.into(),

@@ -151,6 +151,7 @@ fn script() -> Vec<ServerMsg> {
         dm_from_carol,
         dm("me", "carol", "hi", Some("c-dm")),
         ServerMsg::DmHistory {
+            reactions: Vec::new(),
             messages: vec![],
             reset: false,
             more: false,

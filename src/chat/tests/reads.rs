@@ -125,9 +125,11 @@ fn a_private_conversation_reads_by_message_id() {
     let mut chat = Chat::default();
     chat.apply(&welcome_with(&[], &[("bob", 7)]), 0.0);
     let first_load = ServerMsg::DmHistory {
+        reactions: Vec::new(),
         messages: [7, 8, 9]
             .into_iter()
             .map(|id| DirectMessage {
+                reactions: Default::default(),
                 id,
                 from: "bob".into(),
                 to: "alice".into(),

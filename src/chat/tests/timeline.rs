@@ -151,6 +151,7 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
     let mut chat = welcomed("me", &["me", "bob"]);
     assert_eq!(chat.timeline.dm_since(), None);
     let stored = |id: u64, text: &str| DirectMessage {
+        reactions: Default::default(),
         id,
         from: "bob".into(),
         to: "me".into(),
@@ -164,6 +165,7 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
     // The first load is history, not unread.
     chat.apply(
         &ServerMsg::DmHistory {
+            reactions: Vec::new(),
             messages: vec![stored(3, "old")],
             reset: false,
             more: false,
@@ -182,6 +184,7 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
     // A catch-up overlapping the live one adds only what is new, and counts it.
     chat.apply(
         &ServerMsg::DmHistory {
+            reactions: Vec::new(),
             messages: vec![stored(4, "new"), stored(5, "newer")],
             reset: false,
             more: false,
@@ -196,6 +199,72 @@ fn private_messages_are_kept_once_by_id_and_set_dm_since() {
     assert_eq!(conv.lines.len(), 3);
     assert_eq!(conv.unread, 2);
     assert_eq!(chat.timeline.dm_since(), Some(5));
+}
+
+#[test]
+fn reactions_to_private_messages_change_their_chips_and_move_dm_since() {
+    let mut chat = welcomed("me", &["me", "bob"]);
+    let stored = DirectMessage {
+        reactions: BTreeMap::from([("🎉".to_owned(), vec!["bob".to_owned()])]),
+        id: 3,
+        from: "me".into(),
+        to: "bob".into(),
+        text: "lunch?".into(),
+        at: "2026-12-07T22:00:00.000Z".into(),
+        client_id: None,
+        action: false,
+        files: Vec::new(),
+        reply_to: None,
+    };
+    chat.apply(&ServerMsg::Dm(stored), 0.0);
+    let reaction = |log_id: u64, by: &str, emoji: &str, on: bool| DirectReaction {
+        id: 3,
+        log_id,
+        by: by.into(),
+        to: if by == "me" { "bob" } else { "me" }.into(),
+        emoji: emoji.into(),
+        on,
+        at: "2026-12-07T22:01:00.000Z".into(),
+        reply_to: None,
+    };
+    let chips = |chat: &Chat| {
+        let (_, conv) = chat.conversations.directs().next().expect("a conversation");
+        match &conv.lines[0].kind {
+            LineKind::Chat { reactions, .. } => reactions.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(chips(&chat)["🎉"], ["bob"], "carried by the message");
+    // Live, mine (from another tab) and theirs.
+    assert!(chat.apply(&ServerMsg::DmReacted(reaction(4, "me", "👍", true)), 0.0));
+    assert!(!chat.apply(&ServerMsg::DmReacted(reaction(4, "me", "👍", true)), 0.0));
+    // A catch-up: applied after its messages, in order; a repeat changes nothing.
+    chat.apply(
+        &ServerMsg::DmHistory {
+            reactions: vec![
+                reaction(5, "bob", "👍", true),
+                reaction(6, "bob", "🎉", false),
+                reaction(7, "me", "👍", false),
+            ],
+            messages: Vec::new(),
+            reset: false,
+            more: false,
+            before: None,
+            complete: false,
+            reply_to: None,
+            with: None,
+        },
+        0.0,
+    );
+    assert_eq!(
+        chips(&chat),
+        BTreeMap::from([("👍".to_owned(), vec!["bob".to_owned()])])
+    );
+    assert_eq!(
+        chat.timeline.dm_since(),
+        Some(7),
+        "reactions count in dm_since"
+    );
 }
 
 #[test]

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::Json;
 use crate::protocol::{
-    Change, ChatMessage, DirectMessage, ErrorCode, FileInfo, Quote, Reaction, SearchHit, ServerMsg,
-    Stored,
+    Change, ChatMessage, DirectMessage, DirectReaction, ErrorCode, FileInfo, Quote, Reaction,
+    SearchHit, ServerMsg, Stored,
 };
 
 /// Reading one frame's fields: each accessor is `None` when the field is missing or of the wrong
@@ -188,6 +188,20 @@ fn direct_message(f: &Fields) -> Option<DirectMessage> {
         action: f.flag("action")?,
         files: files(f)?,
         reply_to: f.optional("reply_to", |value| quote(&Fields(value)).map(Box::new))?,
+        reactions: f.opt_map("reactions", strings)?,
+    })
+}
+
+fn direct_reaction(f: &Fields) -> Option<DirectReaction> {
+    Some(DirectReaction {
+        id: f.uint("id")?,
+        log_id: f.uint("log_id")?,
+        by: f.str("by")?,
+        to: f.str("to")?,
+        emoji: f.str("emoji")?,
+        on: f.bool("on")?,
+        at: f.str("at")?,
+        reply_to: f.opt_str("reply_to")?,
     })
 }
 
@@ -358,8 +372,13 @@ impl ServerMsg {
                 active: f.bool("active")?,
             },
             "dm" => ServerMsg::Dm(direct_message(&f)?),
+            "dm_reacted" => ServerMsg::DmReacted(direct_reaction(&f)?),
             "dm_history" => ServerMsg::DmHistory {
                 messages: list(json.get("messages"), direct_message)?,
+                reactions: match json.get("reactions") {
+                    None => Vec::new(),
+                    some => list(some, direct_reaction)?,
+                },
                 reset: f.flag("reset")?,
                 more: f.flag("more")?,
                 before: f.opt_uint("before")?,

@@ -234,12 +234,16 @@ impl ClientMsg {
             ClientMsg::React {
                 room,
                 seq,
+                dm,
+                id,
                 emoji,
                 on,
                 client_id,
             } => Writer::new("react")
-                .str("room", room)
-                .uint("seq", *seq)
+                .opt_str("room", Some(room.as_str()).filter(|room| !room.is_empty()))
+                .opt_uint("seq", Some(*seq).filter(|seq| *seq != 0))
+                .opt_str("dm", dm.as_deref())
+                .opt_uint("id", *id)
                 .str("emoji", emoji)
                 .bool("on", *on)
                 .opt_str("client_id", client_id.as_deref())

@@ -26,6 +26,19 @@ fn message(text: &str, client_id: Option<&str>, action: bool) -> ChatMessage {
     }
 }
 
+fn direct_reaction(emoji: &str, on: bool) -> crate::protocol::DirectReaction {
+    crate::protocol::DirectReaction {
+        id: 12,
+        log_id: u64::MAX,
+        by: "ana".into(),
+        to: "bo".into(),
+        emoji: emoji.into(),
+        on,
+        at: "2026-12-07T22:00:00Z".into(),
+        reply_to: on.then(|| "r-1".into()),
+    }
+}
+
 fn change(text: Option<&str>) -> Change {
     Change {
         room: "general".into(),
@@ -41,6 +54,7 @@ fn change(text: Option<&str>) -> Change {
 
 fn direct(text: &str) -> DirectMessage {
     DirectMessage {
+        reactions: Default::default(),
         id: 7,
         from: "ana".into(),
         to: "bo".into(),
@@ -225,7 +239,13 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             active: false,
         },
         ServerMsg::Dm(direct(text)),
+        ServerMsg::Dm(DirectMessage {
+            reactions: BTreeMap::from([("👍".to_owned(), vec![text.to_owned(), "bo".to_owned()])]),
+            ..direct("reacted to")
+        }),
+        ServerMsg::DmReacted(direct_reaction(text, true)),
         ServerMsg::DmHistory {
+            reactions: vec![direct_reaction("🎉", true), direct_reaction("👍", false)],
             messages: vec![direct(text), direct("second")],
             reset: true,
             more: true,
@@ -235,6 +255,7 @@ fn server_frames(text: &str) -> Vec<ServerMsg> {
             with: None,
         },
         ServerMsg::DmHistory {
+            reactions: Vec::new(),
             messages: vec![],
             reset: false,
             more: false,
@@ -364,6 +385,24 @@ fn client_frames(text: &str) -> Vec<ClientMsg> {
         },
         ClientMsg::Audit { before: Some(9) },
         ClientMsg::Audit { before: None },
+        ClientMsg::React {
+            room: "general".into(),
+            seq: 17,
+            dm: None,
+            id: None,
+            emoji: "👍".into(),
+            on: true,
+            client_id: Some("x-1".into()),
+        },
+        ClientMsg::React {
+            room: String::new(),
+            seq: 0,
+            dm: Some(text.into()),
+            id: Some(12),
+            emoji: "🎉".into(),
+            on: false,
+            client_id: None,
+        },
     ]
 }
 

@@ -1,4 +1,5 @@
-//! Private messages: group commit and delivery.
+//! Private messages (and reactions to them, which take their places among them): group commit and
+//! delivery.
 //!
 //! Private messages queue on one server-wide queue; one committer at a time takes everything
 //! queued and has the store commit it in one transaction, which gives them consecutive ids in
@@ -19,7 +20,7 @@ use tungstenite::Utf8Bytes;
 
 use super::batch::{not_stored, Batch};
 use super::{ConnId, Hub};
-use crate::protocol::{FrameError, ServerMsg};
+use crate::protocol::FrameError;
 use crate::server::bus::Event;
 use crate::server::session::PersonId;
 use crate::server::store::{DirectDraft, StoreError, StoredDirect};
@@ -88,10 +89,11 @@ impl Hub {
                 Ok(stored) if stored.len() == waiters.len() => {
                     let mut replies = Vec::with_capacity(waiters.len());
                     for (dm, (from, to, origin, reply)) in stored.into_iter().zip(waiters) {
-                        let frame = Utf8Bytes::from(ServerMsg::Dm(dm.message.clone()).to_json());
+                        let frame = Utf8Bytes::from(dm.entry.frame().to_json());
+                        let id = dm.entry.id();
                         self.shared.bus.publish(
                             &Event::Dm {
-                                id: dm.message.id,
+                                id,
                                 from: from.get(),
                                 to: to.get(),
                                 prev_from: dm.prev_from,
@@ -100,7 +102,7 @@ impl Hub {
                             Some(frame.as_str()),
                         );
                         self.shared.presence.deliver_dm(
-                            dm.message.id,
+                            id,
                             (from, dm.prev_from),
                             (to, dm.prev_to),
                             &frame,

@@ -10,7 +10,9 @@ use futures::future::BoxFuture;
 use super::{Hub, HubConfig, Log};
 use crate::protocol::{ChatMessage, DirectMessage, Stored};
 use crate::server::metrics::Metrics;
-use crate::server::store::{Committed, DirectDraft, NewMessage, StoreError, StoredDirect};
+use crate::server::store::{
+    Committed, DirectDraft, DirectEntry, NewMessage, StoreError, StoredDirect,
+};
 
 /// Room messages numbered per room and private messages numbered in order, kept nowhere (so there
 /// is nothing to read back: one server's hub never needs to).
@@ -76,7 +78,7 @@ impl Log for MemoryLog {
                     latest.insert(d.from_person, id);
                     latest.insert(d.to_person, id);
                     StoredDirect {
-                        message: DirectMessage {
+                        entry: DirectEntry::Message(DirectMessage {
                             id,
                             from: d.from,
                             to: d.to,
@@ -86,7 +88,8 @@ impl Log for MemoryLog {
                             action: d.action,
                             files: d.files,
                             reply_to: None,
-                        },
+                            reactions: Default::default(),
+                        }),
                         prev_from,
                         prev_to,
                     }

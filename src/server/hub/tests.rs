@@ -120,6 +120,7 @@ fn dm_draft(from: &str, to: &str, text: &str) -> DirectDraft {
         action: false,
         files: Vec::new(),
         answering: None,
+        reacting: None,
     }
 }
 
@@ -568,7 +569,7 @@ async fn a_private_message_reaches_both_parties_and_nobody_else() {
         )
         .await
         .expect("stored");
-    let dm = ServerMsg::Dm(sent.message).to_json();
+    let dm = sent.entry.frame().to_json();
     assert_eq!(frame_text(b1_inbox.recv().await), dm);
     assert_eq!(frame_text(a2_inbox.recv().await), dm, "my other tab");
     assert!(a1_inbox.try_recv().is_none(), "not back to the sending tab");
@@ -755,8 +756,8 @@ async fn private_messages_share_commits_instead_of_waiting_on_each_other() {
                 )
                 .await
                 .expect("stored")
-                .message
-                .id
+                .entry
+                .id()
             })
         })
         .collect();

@@ -512,6 +512,8 @@ impl Accounts<'_> {
             "INSERT INTO unlinked_objects (hash) \
              SELECT avatar FROM people WHERE id = $1 AND avatar IS NOT NULL \
              ON CONFLICT DO NOTHING",
+            "DELETE FROM direct_reactions WHERE id IN \
+             (SELECT id FROM direct_messages WHERE from_person = $1 OR to_person = $1)",
             "DELETE FROM direct_messages WHERE from_person = $1 OR to_person = $1",
             "DELETE FROM nick_claims WHERE person_id = $1",
             "UPDATE messages SET person_id = NULL WHERE person_id = $1",

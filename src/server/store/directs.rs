@@ -13,8 +13,15 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{direct, signed, unsigned, value_rows, Store, StoreError, DIRECT_COLUMNS};
-use crate::protocol::{DirectMessage, FileInfo, Quote, QUOTE_CHARS};
+use super::{direct_entry, signed, unsigned, value_rows, Store, StoreError, DIRECT_COLUMNS};
+use crate::protocol::{DirectMessage, DirectReaction, FileInfo, Quote, ServerMsg, QUOTE_CHARS};
+
+/// A row of `direct_messages` that is a private message.
+pub(super) const KIND_MESSAGE: i64 = 0;
+/// A row that adds the reaction `text` to private message `target`.
+pub(super) const KIND_REACT: i64 = 3;
+/// A row that takes the reaction `text` back from private message `target`.
+pub(super) const KIND_UNREACT: i64 = 4;
 
 /// A private message about to be stored: who sends it to whom, by person and by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +38,59 @@ pub struct DirectDraft {
     pub files: Vec<FileInfo>,
     /// The id of the private message between the two it answers (quoted in the commit).
     pub answering: Option<u64>,
+    /// Not a message: a reaction (`text`, one emoji) to private message `target` between the
+    /// two, added (`on`) or taken back. It takes its place among private messages all the same.
+    pub reacting: Option<Reacting>,
 }
 
-/// A private message as stored, with the id of each party's private message before it (0 if none).
+/// What a reaction draft does ([`DirectDraft::reacting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reacting {
+    pub target: u64,
+    pub on: bool,
+}
+
+/// An entry among a person's private messages, in id order: a message, or a reaction to one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectEntry {
+    Message(DirectMessage),
+    Reacted(DirectReaction),
+}
+
+impl DirectEntry {
+    /// Its place among private messages.
+    pub fn id(&self) -> u64 {
+        match self {
+            DirectEntry::Message(message) => message.id,
+            DirectEntry::Reacted(reaction) => reaction.log_id,
+        }
+    }
+
+    /// The live frame that carries it: `dm` or `dm_reacted`.
+    pub fn frame(&self) -> ServerMsg {
+        match self {
+            DirectEntry::Message(message) => ServerMsg::Dm(message.clone()),
+            DirectEntry::Reacted(reaction) => ServerMsg::DmReacted(reaction.clone()),
+        }
+    }
+}
+
+/// Whether a reaction to a private message would change anything ([`Directs::reaction_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionState {
+    /// The reacting person has this emoji on the message now.
+    pub mine: bool,
+    /// Someone has this emoji on it.
+    pub there: bool,
+    /// How many different emoji it carries.
+    pub distinct: usize,
+}
+
+/// A private message (or a reaction to one) as stored, with the id of each party's private message
+/// before it (0 if none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredDirect {
-    pub message: DirectMessage,
+    pub entry: DirectEntry,
     pub prev_from: u64,
     pub prev_to: u64,
 }
@@ -79,11 +133,18 @@ impl Directs<'_> {
         let mut quotes = Vec::with_capacity(drafts.len());
         for draft in &drafts {
             quotes.push(match draft.answering {
-                Some(id) => Some(quote_in(store, &mut tx, draft, id).await?),
-                None => None,
+                Some(id) if draft.reacting.is_none() => {
+                    Some(quote_in(store, &mut tx, draft, id).await?)
+                }
+                _ => None,
             });
         }
         insert_directs(store, &mut tx, first, &drafts, &quotes).await?;
+        for draft in &drafts {
+            if let Some(reacting) = draft.reacting {
+                set_reaction(store, &mut tx, draft, reacting).await?;
+            }
+        }
         let mut attached = Vec::with_capacity(drafts.len());
         for (id, draft) in (first..).zip(&drafts) {
             attached.push(if draft.files.is_empty() {
@@ -103,16 +164,29 @@ impl Directs<'_> {
             .zip(quotes)
             .map(
                 |((((id, prev_from, prev_to), draft), files), quote)| StoredDirect {
-                    message: DirectMessage {
-                        id,
-                        from: draft.from,
-                        to: draft.to,
-                        text: draft.text,
-                        at: draft.at,
-                        client_id: draft.client_id,
-                        action: draft.action,
-                        files,
-                        reply_to: quote.map(Box::new),
+                    entry: match draft.reacting {
+                        Some(reacting) => DirectEntry::Reacted(DirectReaction {
+                            id: reacting.target,
+                            log_id: id,
+                            by: draft.from,
+                            to: draft.to,
+                            emoji: draft.text,
+                            on: reacting.on,
+                            at: draft.at,
+                            reply_to: None,
+                        }),
+                        None => DirectEntry::Message(DirectMessage {
+                            id,
+                            from: draft.from,
+                            to: draft.to,
+                            text: draft.text,
+                            at: draft.at,
+                            client_id: draft.client_id,
+                            action: draft.action,
+                            files,
+                            reply_to: quote.map(Box::new),
+                            reactions: Default::default(),
+                        }),
                     },
                     prev_from,
                     prev_to,
@@ -121,10 +195,49 @@ impl Directs<'_> {
             .collect())
     }
 
+    /// Where person `person`'s reaction `emoji` to private message `id` between people `a` and
+    /// `b` stands: `None` if there is no such message between them.
+    pub async fn reaction_state(
+        self,
+        (a, b): (i64, i64),
+        id: u64,
+        person: i64,
+        emoji: &str,
+    ) -> Result<Option<ReactionState>, StoreError> {
+        if !self.answerable(a, b, id).await? {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            &self
+                .0
+                .sql("SELECT emoji, person_id FROM direct_reactions WHERE id = $1"),
+        )
+        .bind(signed(id))
+        .fetch_all(&self.0.pool)
+        .await?;
+        let mut state = ReactionState {
+            mine: false,
+            there: false,
+            distinct: 0,
+        };
+        let mut seen = std::collections::HashSet::new();
+        for row in &rows {
+            let theirs: String = row.try_get("emoji")?;
+            let by: i64 = row.try_get("person_id")?;
+            if theirs == emoji {
+                state.there = true;
+                state.mine |= by == person;
+            }
+            seen.insert(theirs);
+        }
+        state.distinct = seen.len();
+        Ok(Some(state))
+    }
+
     /// Whether private message `id` is one between people `a` and `b` (either way), to be answered.
     pub async fn answerable(self, a: i64, b: i64, id: u64) -> Result<bool, StoreError> {
         let row = sqlx::query(&self.0.sql(
-            "SELECT 1 FROM direct_messages WHERE id = $1 \
+            "SELECT 1 FROM direct_messages WHERE id = $1 AND kind = 0 \
              AND ((from_person = $2 AND to_person = $3) OR (from_person = $3 AND to_person = $2))",
         ))
         .bind(signed(id))
@@ -175,27 +288,36 @@ impl Directs<'_> {
         .bind(client_id)
         .fetch_optional(&self.0.pool)
         .await?;
-        let mut found: Vec<DirectMessage> =
-            row.as_ref().map(direct).transpose()?.into_iter().collect();
+        let mut found: Vec<DirectMessage> = row
+            .as_ref()
+            .map(super::direct)
+            .transpose()?
+            .into_iter()
+            .collect();
         self.0.files().fill_directs(&mut found).await?;
         Ok(found.pop())
     }
 
-    /// A person's private messages (sent or received), oldest first: up to `limit` after id
-    /// `after`, or the latest `limit` if `after` is `None`. Nobody else's are ever read. (Two
-    /// indexed reads, one per side of the conversation, so a person's messages cost what they are
-    /// however many others exist.)
+    /// A person's private messages (sent or received), oldest first, each with its reactions now:
+    /// up to `limit` entries after id `after` (reactions among them, in their places), or the
+    /// latest `limit` messages if `after` is `None`. Nobody else's are ever read. (Two indexed
+    /// reads, one per side of the conversation, so a person's messages cost what they are however
+    /// many others exist.)
     pub async fn of_person(
         self,
         person: i64,
         after: Option<u64>,
         limit: u32,
-    ) -> Result<Vec<DirectMessage>, StoreError> {
-        let order = if after.is_some() { "" } else { " DESC" };
+    ) -> Result<Vec<DirectEntry>, StoreError> {
+        let (order, kinds) = if after.is_some() {
+            ("", "")
+        } else {
+            (" DESC", " AND kind = 0")
+        };
         let side = |party: &str| {
             format!(
                 "SELECT * FROM (SELECT {DIRECT_COLUMNS} FROM direct_messages \
-                 WHERE {party} = $1 AND id > $2 ORDER BY id{order} LIMIT $3) AS {party}_side"
+                 WHERE {party} = $1 AND id > $2{kinds} ORDER BY id{order} LIMIT $3) AS {party}_side"
             )
         };
         let rows = sqlx::query(&self.0.sql(&format!(
@@ -208,10 +330,27 @@ impl Directs<'_> {
         .bind(i64::from(limit))
         .fetch_all(&self.0.pool)
         .await?;
-        let mut messages = rows.iter().map(direct).collect::<Result<Vec<_>, _>>()?;
-        messages.sort_by_key(|m| m.id);
-        self.0.files().fill_directs(&mut messages).await?;
-        Ok(messages)
+        let (mut messages, mut reactions) = (Vec::new(), Vec::new());
+        for row in &rows {
+            match direct_entry(row)? {
+                DirectEntry::Message(message) => messages.push(message),
+                DirectEntry::Reacted(reaction) => reactions.push(reaction),
+            }
+        }
+        self.fill(&mut messages).await?;
+        let mut entries: Vec<DirectEntry> = messages
+            .into_iter()
+            .map(DirectEntry::Message)
+            .chain(reactions.into_iter().map(DirectEntry::Reacted))
+            .collect();
+        entries.sort_by_key(DirectEntry::id);
+        Ok(entries)
+    }
+
+    /// Fills in the files and the reactions of `messages`.
+    async fn fill(self, messages: &mut [DirectMessage]) -> Result<(), StoreError> {
+        self.0.files().fill_directs(messages).await?;
+        fill_reactions(self.0, messages).await
     }
 
     /// How many of a person's private messages come after id `after`, counting no further than
@@ -297,7 +436,8 @@ impl Directs<'_> {
             return Ok(DirectGate::Allowed);
         }
         let answered = sqlx::query(&self.0.sql(
-            "SELECT 1 FROM direct_messages WHERE from_person = $1 AND to_person = $2 LIMIT 1",
+            "SELECT 1 FROM direct_messages \
+             WHERE from_person = $1 AND to_person = $2 AND kind = 0 LIMIT 1",
         ))
         .bind(p.to)
         .bind(p.from)
@@ -308,7 +448,7 @@ impl Directs<'_> {
         }
         let mine: i64 = sqlx::query(&self.0.sql(
             "SELECT COUNT(*) FROM (SELECT 1 FROM direct_messages \
-             WHERE from_person = $1 AND to_person = $2 LIMIT $3) AS mine",
+             WHERE from_person = $1 AND to_person = $2 AND kind = 0 LIMIT $3) AS mine",
         ))
         .bind(p.from)
         .bind(p.to)
@@ -321,9 +461,9 @@ impl Directs<'_> {
         }
         let strangers: i64 = sqlx::query(&self.0.sql(
             "SELECT COUNT(*) FROM (SELECT 1 FROM direct_messages d \
-             WHERE d.to_person = $1 AND d.at >= $2 AND NOT EXISTS \
+             WHERE d.to_person = $1 AND d.at >= $2 AND d.kind = 0 AND NOT EXISTS \
              (SELECT 1 FROM direct_messages a WHERE a.from_person = $1 \
-              AND a.to_person = d.from_person) LIMIT $3) AS strangers",
+              AND a.to_person = d.from_person AND a.kind = 0) LIMIT $3) AS strangers",
         ))
         .bind(p.to)
         .bind(p.day_ago)
@@ -396,7 +536,8 @@ impl Directs<'_> {
             };
             format!(
                 "SELECT * FROM (SELECT {DIRECT_COLUMNS} FROM direct_messages \
-                 WHERE {party} = $1 AND id < $2{filter} ORDER BY id DESC LIMIT $3) AS {party}_side"
+                 WHERE {party} = $1 AND id < $2 AND kind = 0{filter} \
+                 ORDER BY id DESC LIMIT $3) AS {party}_side"
             )
         };
         let sql = self.0.sql(&format!(
@@ -416,10 +557,10 @@ impl Directs<'_> {
         let mut messages = rows
             .iter()
             .take(limit as usize)
-            .map(direct)
+            .map(super::direct)
             .collect::<Result<Vec<_>, _>>()?;
         messages.sort_by_key(|m| m.id);
-        self.0.files().fill_directs(&mut messages).await?;
+        self.fill(&mut messages).await?;
         Ok((messages, complete))
     }
 
@@ -478,8 +619,8 @@ async fn insert_directs(
 ) -> Result<(), StoreError> {
     let insert = store.sql(&format!(
         "INSERT INTO direct_messages (id, from_person, to_person, sender, recipient, text, at, \
-         client_id, action, reply_id, reply_from, reply_text) VALUES {}",
-        value_rows(drafts.len(), 12, &[])
+         client_id, action, reply_id, reply_from, reply_text, kind, target) VALUES {}",
+        value_rows(drafts.len(), 14, &[])
     ));
     let mut query = sqlx::query(&insert);
     for ((id, draft), quote) in (first..).zip(drafts).zip(quotes) {
@@ -496,9 +637,79 @@ async fn insert_directs(
             .bind(i64::from(draft.action))
             .bind(quote.and_then(|q| q.id).map(signed))
             .bind(quote.map(|q| q.from.as_str()))
-            .bind(quote.filter(|q| !q.deleted).map(|q| q.text.as_str()));
+            .bind(quote.filter(|q| !q.deleted).map(|q| q.text.as_str()))
+            .bind(match draft.reacting {
+                None => KIND_MESSAGE,
+                Some(Reacting { on: true, .. }) => KIND_REACT,
+                Some(Reacting { on: false, .. }) => KIND_UNREACT,
+            })
+            .bind(draft.reacting.map(|r| signed(r.target)));
     }
     query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Adds or takes back the reaction a draft carries (again changes nothing: the caller looked
+/// first, and a racing twin only repeats it).
+async fn set_reaction(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    draft: &DirectDraft,
+    reacting: Reacting,
+) -> Result<(), StoreError> {
+    let statement = if reacting.on {
+        "INSERT INTO direct_reactions (id, person_id, emoji, nick, at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM direct_reactions WHERE id = $1 AND person_id = $2 AND emoji = $3"
+    };
+    let sql = store.sql(statement);
+    let mut query = sqlx::query(&sql)
+        .bind(signed(reacting.target))
+        .bind(draft.from_person)
+        .bind(&draft.text);
+    if reacting.on {
+        query = query.bind(&draft.from).bind(&draft.at);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Fills in the reactions of `messages`: each emoji with who reacted, by their name now, in the
+/// order they reacted.
+async fn fill_reactions(store: &Store, messages: &mut [DirectMessage]) -> Result<(), StoreError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = (1..=messages.len()).map(|n| format!("${n}")).collect();
+    let sql = store.sql(&format!(
+        "SELECT r.id, r.emoji, COALESCE(p.nick, r.nick) AS nick FROM direct_reactions r \
+         LEFT JOIN people p ON p.id = r.person_id \
+         WHERE r.id IN ({}) ORDER BY r.id, r.at, r.person_id",
+        ids.join(", ")
+    ));
+    let mut query = sqlx::query(&sql);
+    for message in messages.iter() {
+        query = query.bind(signed(message.id));
+    }
+    let rows = query.fetch_all(&store.pool).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut by_id: HashMap<u64, std::collections::BTreeMap<String, Vec<String>>> = HashMap::new();
+    for row in &rows {
+        by_id
+            .entry(unsigned(row.try_get("id")?)?)
+            .or_default()
+            .entry(row.try_get("emoji")?)
+            .or_default()
+            .push(row.try_get("nick")?);
+    }
+    for message in messages {
+        if let Some(reactions) = by_id.remove(&message.id) {
+            message.reactions = reactions;
+        }
+    }
     Ok(())
 }
 
@@ -511,7 +722,7 @@ async fn quote_in(
     id: u64,
 ) -> Result<Quote, StoreError> {
     let row = sqlx::query(&store.sql(
-        "SELECT sender, text FROM direct_messages WHERE id = $1 \
+        "SELECT sender, text FROM direct_messages WHERE id = $1 AND kind = 0 \
          AND ((from_person = $2 AND to_person = $3) OR (from_person = $3 AND to_person = $2))",
     ))
     .bind(signed(id))

@@ -40,7 +40,10 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
 pub use accounts::{Accounts, Deleted, StoredPasskey};
-pub use directs::{DirectDraft, DirectGate, DirectParties, DirectSend, Directs, StoredDirect};
+pub use directs::{
+    DirectDraft, DirectEntry, DirectGate, DirectParties, DirectSend, Directs, Reacting,
+    ReactionState, StoredDirect,
+};
 pub use files::{FileRecords, FileUsage, StoredFile};
 pub use messages::{ChangeDraft, ChangeOutcome, Committed, Messages, NewMessage, Page};
 pub use moderation::{
@@ -294,8 +297,8 @@ fn mentions_of(row: &AnyRow) -> Result<Vec<String>, StoreError> {
 }
 
 /// The columns a private message is read back with.
-const DIRECT_COLUMNS: &str =
-    "id, sender, recipient, text, at, client_id, action, reply_id, reply_from, reply_text";
+const DIRECT_COLUMNS: &str = "id, sender, recipient, text, at, client_id, action, reply_id, \
+     reply_from, reply_text, kind, target";
 
 fn message(row: &AnyRow) -> Result<ChatMessage, StoreError> {
     let flag =
@@ -372,6 +375,27 @@ fn entry(row: &AnyRow) -> Result<Stored, StoreError> {
     })
 }
 
+/// A row of `direct_messages`: a private message, or a reaction to one.
+fn direct_entry(row: &AnyRow) -> Result<directs::DirectEntry, StoreError> {
+    let kind: i64 = row.try_get("kind")?;
+    if kind != directs::KIND_REACT && kind != directs::KIND_UNREACT {
+        return direct(row).map(directs::DirectEntry::Message);
+    }
+    let target: Option<i64> = row.try_get("target")?;
+    Ok(directs::DirectEntry::Reacted(
+        crate::protocol::DirectReaction {
+            id: unsigned(target.unwrap_or_default())?,
+            log_id: unsigned(row.try_get("id")?)?,
+            by: row.try_get("sender")?,
+            to: row.try_get("recipient")?,
+            emoji: row.try_get("text")?,
+            on: kind == directs::KIND_REACT,
+            at: row.try_get("at")?,
+            reply_to: None,
+        },
+    ))
+}
+
 fn direct(row: &AnyRow) -> Result<DirectMessage, StoreError> {
     let action: i64 = row.try_get("action")?;
     Ok(DirectMessage {
@@ -384,6 +408,7 @@ fn direct(row: &AnyRow) -> Result<DirectMessage, StoreError> {
         action: action != 0,
         files: Vec::new(),
         reply_to: direct_quote_of(row)?.map(Box::new),
+        reactions: Default::default(),
     })
 }
 

@@ -317,8 +317,9 @@ impl Search<'_> {
         };
         sql.text(matching, &terms);
         let me = sql.param(Bind::Int(who.person));
-        sql.conditions
-            .push(format!("(m.from_person = {me} OR m.to_person = {me})"));
+        sql.conditions.push(format!(
+            "m.kind = 0 AND (m.from_person = {me} OR m.to_person = {me})"
+        ));
         if let Some(from) = who.from {
             sql.int("m.from_person = {}", from);
         }

@@ -21,7 +21,7 @@ use super::live::{Cursor, Live, Stale};
 use super::socket::End;
 use super::{Connection, Ctx, WsIo};
 use crate::protocol::{DirectMessage, ErrorCode, ServerMsg, Stored};
-use crate::server::store::StoreError;
+use crate::server::store::{DirectEntry, StoreError};
 
 /// How many messages a room's latest page holds (a fresh connection, a join, scrolling up).
 pub const HISTORY_PAGE: u32 = 50;
@@ -322,7 +322,7 @@ impl<S: WsIo> Connection<S> {
                 Ok(latest) => latest,
                 Err(err) => return self.directs_stale(live, err).await,
             };
-            let encoded: Vec<(String, u64)> = latest.iter().map(encode_direct).collect();
+            let encoded: Vec<(String, u64)> = latest.iter().map(encode_direct_entry).collect();
             let (fitting, _) = fitting_tail_encoded(encoded);
             if beyond {
                 live.dm_delivered = 0;
@@ -394,11 +394,11 @@ impl<S: WsIo> Connection<S> {
             page.truncate(limit as usize);
             let reached = page
                 .last()
-                .is_some_and(|last| upto.is_some_and(|upto| last.id >= upto));
+                .is_some_and(|last| upto.is_some_and(|upto| last.id() >= upto));
             let mut encoded: Vec<(String, u64)> = page
                 .iter()
-                .filter(|dm| upto.is_none_or(|upto| dm.id <= upto))
-                .map(encode_direct)
+                .filter(|entry| upto.is_none_or(|upto| entry.id() <= upto))
+                .map(encode_direct_entry)
                 .collect();
             drop(page);
             let (kept, cut) = holdable(encoded.iter().map(|(json, _)| json.len()));
@@ -533,6 +533,20 @@ pub fn encode_direct(dm: &DirectMessage) -> (String, u64) {
     (json, dm.id)
 }
 
+/// A private message, or a reaction to one, encoded as its live frame (`dm`, `dm_reacted`), with
+/// its id.
+pub fn encode_direct_entry(entry: &DirectEntry) -> (String, u64) {
+    match entry {
+        DirectEntry::Message(dm) => encode_direct(dm),
+        DirectEntry::Reacted(_) => (entry.frame().to_json(), entry.id()),
+    }
+}
+
+/// Whether an encoded private entry is a reaction: serde writes the frame's tag first.
+fn is_reaction(json: &str) -> bool {
+    json.starts_with(r#"{"type":"dm_reacted""#)
+}
+
 /// The newest messages of a page that fit in one frame, oldest first, and whether older ones were
 /// cut off to fit.
 pub fn fitting_tail(entries: &[Stored]) -> (Vec<(String, u64)>, bool) {
@@ -620,10 +634,17 @@ pub struct DmHistoryFrame<'a> {
 }
 
 /// A `dm_history` frame from private messages already encoded.
-pub fn dm_history_frame(messages: &[(String, u64)], header: DmHistoryFrame<'_>) -> Utf8Bytes {
+pub fn dm_history_frame(entries: &[(String, u64)], header: DmHistoryFrame<'_>) -> Utf8Bytes {
+    let (reactions, messages): (Vec<_>, Vec<_>) =
+        entries.iter().partition(|(json, _)| is_reaction(json));
     let mut frame = String::from(r#"{"type":"dm_history","messages":["#);
     push_joined(&mut frame, messages);
     frame.push(']');
+    if !reactions.is_empty() {
+        frame.push_str(r#","reactions":["#);
+        push_joined(&mut frame, reactions);
+        frame.push(']');
+    }
     if header.reset {
         frame.push_str(r#","reset":true"#);
     }
@@ -664,8 +685,8 @@ fn holdable(sizes: impl Iterator<Item = usize>) -> (usize, bool) {
     (kept, cut)
 }
 
-fn push_joined(frame: &mut String, messages: &[(String, u64)]) {
-    for (i, (json, _)) in messages.iter().enumerate() {
+fn push_joined<'a>(frame: &mut String, messages: impl IntoIterator<Item = &'a (String, u64)>) {
+    for (i, (json, _)) in messages.into_iter().enumerate() {
         if i > 0 {
             frame.push(',');
         }

@@ -854,6 +854,36 @@ async fn reactions_replies_and_search_agree_across_servers() {
         );
     });
 
+    // A reaction to a private message, through the other server: delivered once, to the author.
+    alice.send(json!({"type":"dm","to":"bob","text":"lunch?","client_id":"a-dm"}));
+    bob.wait_until(CONVERGE, "bob has alice's private message", |s| {
+        !s.of("dm").is_empty()
+    })
+    .await;
+    let id = bob.with(|s| s.of("dm")[0]["id"].clone());
+    bob.send(json!({"type":"react","dm":"alice","id":id,"emoji":"🎉","on":true,"client_id":"b-3"}));
+    bob.wait_acked(&["b-3".to_owned()], CONVERGE).await;
+    alice
+        .wait_until(CONVERGE, "alice has bob's reaction", |s| {
+            !s.of("dm_reacted").is_empty()
+        })
+        .await;
+    // A later private message arrives after anything sent before it: then count the copies.
+    bob.send(json!({"type":"dm","to":"alice","text":"after","client_id":"b-4"}));
+    alice
+        .wait_until(CONVERGE, "alice has bob's later message", |s| {
+            s.of("dm").iter().any(|dm| dm["text"] == "after")
+        })
+        .await;
+    alice.with(|s| {
+        let reacted = s.of("dm_reacted");
+        assert_eq!(reacted.len(), 1, "{reacted:?}");
+        assert_eq!(
+            (&reacted[0]["id"], &reacted[0]["by"], &reacted[0]["emoji"]),
+            (&id, &json!("bob"), &json!("🎉"))
+        );
+    });
+
     // Each finds, through its own server, what the other wrote through theirs.
     alice.send(json!({"type":"search","q":"agreed","id":"s-a"}));
     bob.send(json!({"type":"search","q":"depl","id":"s-b"}));

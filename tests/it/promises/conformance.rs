@@ -239,6 +239,24 @@ async fn the_server_answers_the_documents_requests_as_the_document_shows() {
     bob.send(json!({"type":"nick","nick":"bob"})).await;
     bob.say("hi @alice", "b-1").await;
     bob.say(&"x".repeat(4001), "c-1").await;
+    // A reaction to a private message: the document's names an id of its own.
+    alice
+        .send(json!({"type":"dm","to":"bob","text":"lunch?","client_id":"dm-r"}))
+        .await;
+    let lunch = loop {
+        let frame = alice.recv().await;
+        if frame["type"] == "ack" && frame["client_id"] == "dm-r" {
+            seen.push(frame.clone());
+            break frame["id"].clone();
+        }
+        seen.push(frame);
+    };
+    alice
+        .send(
+            json!({"type":"react","dm":"bob","id":lunch,"emoji":"👍","on":true,"client_id":"x-2"}),
+        )
+        .await;
+    drain(&mut [&mut alice, &mut bob], &mut seen).await;
     // The document's ban closed the troll's connection; back, and muted again.
     let (mut troll, _) = Client::resume(&server, &troll_token).await;
     alice

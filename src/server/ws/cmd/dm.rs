@@ -7,7 +7,7 @@ use crate::protocol::{validate_client_id, validate_post, ErrorCode, FrameError, 
 use crate::server::clock::{now_rfc3339, rfc3339_ago};
 use crate::server::posting::postable_files;
 use crate::server::session::{nick, PersonId};
-use crate::server::store::{DirectDraft, DirectGate, DirectSend};
+use crate::server::store::{DirectDraft, DirectEntry, DirectGate, DirectSend};
 use crate::server::text::ensure_visible;
 use crate::server::ws::{Connection, Ctx, Live, Me, WsIo};
 
@@ -62,13 +62,18 @@ pub async fn apply<S: WsIo>(
                     action,
                     files,
                     answering,
+                    reacting: None,
                 };
                 let stored = conn
                     .ctx
                     .hub
                     .send_direct(draft, me.person.id, person, conn.id)
                     .await?;
-                (stored.message, stored.prev_from)
+                // A message's draft is stored as a message.
+                let DirectEntry::Message(dm) = stored.entry else {
+                    return Err(FrameError::new(ErrorCode::Unavailable, "not stored").into());
+                };
+                (dm, stored.prev_from)
             }
         }
     };
@@ -153,7 +158,7 @@ async fn admitted(ctx: &Ctx, me: &Me, to: PersonId, to_nick: &str) -> Result<(),
 /// that name in the store, online or not (their private messages wait in the store for their next
 /// connection). Returns their id and their name as they spell it; `unknown_user` when nobody goes
 /// by that name.
-async fn recipient(ctx: &Ctx, to: &str) -> Result<(PersonId, String), FrameError> {
+pub(super) async fn recipient(ctx: &Ctx, to: &str) -> Result<(PersonId, String), FrameError> {
     let key = nick::key(to);
     if let Some(online) = ctx.hub.presence().find_online(&key) {
         return Ok((online.person, online.nick));

@@ -210,6 +210,8 @@ impl<S: WsIo> Connection<S> {
             ClientMsg::React {
                 room,
                 seq,
+                dm,
+                id,
                 emoji,
                 on,
                 client_id,
@@ -217,6 +219,8 @@ impl<S: WsIo> Connection<S> {
                 let react = react::React {
                     room,
                     seq,
+                    dm,
+                    id,
                     emoji,
                     on,
                     client_id,
