@@ -707,6 +707,28 @@ pub async fn until_frame(client: &mut Client, kind: &str) -> Value {
     }
 }
 
+/// The answer to the request that carried `client_id`: its `ack` or its `error`, whatever comes
+/// before it.
+pub async fn answer_to(client: &mut Client, client_id: &str) -> Value {
+    loop {
+        let frame = client.recv().await;
+        if frame["client_id"] == client_id && (frame["type"] == "ack" || frame["type"] == "error") {
+            return frame;
+        }
+    }
+}
+
+/// Message `seq` among a `history` frame's entries.
+pub fn message_of(history: &Value, seq: u64) -> Value {
+    history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["seq"] == seq && m["type"] == "message")
+        .cloned()
+        .unwrap_or_else(|| panic!("message {seq} in {history}"))
+}
+
 /// A server with [`test_config`] on a fresh PostgreSQL database (dropped with the `Database`).
 pub async fn start_on_postgres() -> (crate::cluster::harness::Database, TestServer) {
     let db = crate::cluster::harness::Database::create().await;

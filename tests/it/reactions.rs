@@ -11,12 +11,10 @@ use crate::common::*;
 
 async fn post(client: &mut Client, text: &str, id: &str) -> u64 {
     client.say(text, id).await;
-    loop {
-        let frame = until_frame(client, "ack").await;
-        if frame["client_id"] == id {
-            return frame["seq"].as_u64().expect("seq");
-        }
-    }
+    let ack = answer_to(client, id).await;
+    ack["seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("an ack with a seq: {ack}"))
 }
 
 /// Reacts and returns the answer: the `ack` (or the `error`) naming `id`.
@@ -26,22 +24,7 @@ async fn react(client: &mut Client, seq: u64, emoji: &str, on: bool, id: &str) -
             json!({"type":"react","room":"general","seq":seq,"emoji":emoji,"on":on,"client_id":id}),
         )
         .await;
-    loop {
-        let frame = client.recv().await;
-        if frame["client_id"] == id && (frame["type"] == "ack" || frame["type"] == "error") {
-            return frame;
-        }
-    }
-}
-
-fn message_of(history: &Value, seq: u64) -> Value {
-    history["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .find(|m| m["seq"] == seq && m["type"] == "message")
-        .cloned()
-        .unwrap_or_else(|| panic!("message {seq} in {history}"))
+    answer_to(client, id).await
 }
 
 async fn live_in_history_and_on_catch_up(server: &TestServer) {
@@ -186,12 +169,10 @@ async fn private(client: &mut Client, to: &str, text: &str, client_id: &str) -> 
     client
         .send(json!({"type":"dm","to":to,"text":text,"client_id":client_id}))
         .await;
-    loop {
-        let frame = client.recv().await;
-        if frame["type"] == "ack" && frame["client_id"] == client_id {
-            return frame["id"].as_u64().expect("id");
-        }
-    }
+    let ack = answer_to(client, client_id).await;
+    ack["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("an ack with an id: {ack}"))
 }
 
 /// Reacts to private message `id` of the conversation with `with`; returns the `ack` or `error`.
@@ -205,12 +186,7 @@ async fn react_private(
     client
         .send(json!({"type":"react","dm":with,"id":id,"emoji":emoji,"on":on,"client_id":client_id}))
         .await;
-    loop {
-        let frame = client.recv().await;
-        if frame["client_id"] == client_id && (frame["type"] == "ack" || frame["type"] == "error") {
-            return frame;
-        }
-    }
+    answer_to(client, client_id).await
 }
 
 /// Connects `token` with `dm_since` and returns its private catch-up (the `dm_history` frames,

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{start_on_postgres, until_frame, Client, TestServer};
+use crate::common::{answer_to, message_of, start_on_postgres, until_frame, Client, TestServer};
 
 async fn post(client: &mut Client, text: &str, client_id: &str, reply_to: Option<u64>) -> Value {
     let mut frame = json!({"type":"say","room":"general","text":text,"client_id":client_id});
@@ -13,33 +13,7 @@ async fn post(client: &mut Client, text: &str, client_id: &str, reply_to: Option
         frame["reply_to"] = json!(seq);
     }
     client.send(frame).await;
-    loop {
-        let frame = client.recv().await;
-        if frame["client_id"] == client_id
-            && ["ack", "error"].contains(&frame["type"].as_str().unwrap_or(""))
-        {
-            return frame;
-        }
-    }
-}
-
-async fn next_message(client: &mut Client) -> Value {
-    loop {
-        let frame = client.recv().await;
-        if frame["type"] == "message" {
-            return frame;
-        }
-    }
-}
-
-fn message_of(history: &Value, seq: u64) -> Value {
-    history["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .find(|m| m["seq"] == seq && m["type"] == "message")
-        .cloned()
-        .unwrap_or_else(|| panic!("message {seq} in {history}"))
+    answer_to(client, client_id).await
 }
 
 #[tokio::test]
@@ -51,12 +25,12 @@ async fn a_reply_carries_its_quote_live_in_history_and_after_a_delete_only_that_
     let original = post(&mut alice, &long, "a-1", None).await["seq"]
         .as_u64()
         .expect("seq");
-    next_message(&mut bob).await;
+    until_frame(&mut bob, "message").await;
 
     let ack = post(&mut bob, "agreed", "b-1", Some(original)).await;
     assert_eq!(ack["type"], "ack", "{ack}");
     let reply = ack["seq"].as_u64().expect("seq");
-    let live = next_message(&mut alice).await;
+    let live = until_frame(&mut alice, "message").await;
     let quoted: String = long.chars().take(120).collect();
     assert_eq!(
         live["reply_to"],
@@ -132,14 +106,7 @@ async fn private(
         frame["reply_to"] = json!(id);
     }
     client.send(frame).await;
-    loop {
-        let frame = client.recv().await;
-        if frame["client_id"] == client_id
-            && ["ack", "error"].contains(&frame["type"].as_str().unwrap_or(""))
-        {
-            return frame;
-        }
-    }
+    answer_to(client, client_id).await
 }
 
 async fn a_private_reply_quotes_a_message_of_the_same_two_and_no_one_elses(server: &TestServer) {
