@@ -193,6 +193,32 @@ pub struct Quote {
     pub deleted: bool,
 }
 
+impl Quote {
+    /// A quote of a message as it is now: its author and first
+    /// [`QUOTE_CHARS`](crate::protocol::QUOTE_CHARS) characters. A room message is named by its
+    /// `seq` (and `id` none), a private one by its `id` (and `seq` 0).
+    pub fn of(seq: u64, id: Option<u64>, from: &str, text: &str) -> Quote {
+        Quote {
+            seq,
+            id,
+            from: from.to_owned(),
+            text: text.chars().take(super::QUOTE_CHARS).collect(),
+            deleted: false,
+        }
+    }
+
+    /// A quote of a message that is not there: deleted, or never was.
+    pub fn gone(seq: u64, id: Option<u64>) -> Quote {
+        Quote {
+            seq,
+            id,
+            from: String::new(),
+            text: String::new(),
+            deleted: true,
+        }
+    }
+}
+
 /// A message found by `search`: a room's (`room`, `seq`) or a private one (`dm`, the other
 /// party, and `id`). `marks` are where the query's words are in `text`, as `[start, end)`
 /// offsets in characters (Unicode scalar values).

@@ -559,3 +559,13 @@ fn a_newer_servers_frames_never_break_parsing() {
     };
     assert_eq!(version, 0);
 }
+
+#[test]
+fn a_quote_keeps_the_first_characters_not_bytes() {
+    let text = "é".repeat(QUOTE_CHARS + 30);
+    let quote = Quote::of(7, None, "ana", &text);
+    assert_eq!(quote.text.chars().count(), QUOTE_CHARS);
+    assert!((quote.seq, quote.id, quote.deleted) == (7, None, false));
+    let gone = Quote::gone(0, Some(12));
+    assert!(gone.deleted && gone.text.is_empty() && gone.from.is_empty());
+}

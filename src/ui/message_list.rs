@@ -12,7 +12,7 @@ use crate::chat::links::{defused, segments, Segment};
 use crate::chat::mentions::{names, pieces, Piece};
 use crate::chat::{Line, LineKind, Parts, SendState, View};
 use crate::client::{self, ChatHandle};
-use crate::protocol::{FileInfo, Quote, MAX_TEXT_CHARS, QUOTE_CHARS};
+use crate::protocol::{FileInfo, Quote, MAX_TEXT_CHARS};
 
 /// The messages of the open conversation, oldest first; follows new ones unless the reader has
 /// scrolled up. A polite live region, so screen readers announce what arrives.
@@ -374,13 +374,7 @@ fn quote_of_line(seq: Option<u64>, dm_id: Option<u64>, from: &str, text: &str) -
         (None, Some(id)) => (0, Some(id)),
         (None, None) => return None,
     };
-    Some(Quote {
-        seq,
-        id,
-        from: from.to_owned(),
-        text: text.chars().take(QUOTE_CHARS).collect(),
-        deleted: false,
-    })
+    Some(Quote::of(seq, id, from, text))
 }
 
 /// Reply, on a stored message: the composer then answers it (with the cursor in it).

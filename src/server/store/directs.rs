@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{direct_entry, signed, unsigned, value_rows, Store, StoreError, DIRECT_COLUMNS};
-use crate::protocol::{DirectMessage, DirectReaction, FileInfo, Quote, ServerMsg, QUOTE_CHARS};
+use crate::protocol::{DirectMessage, DirectReaction, FileInfo, Quote, ServerMsg};
 
 /// A row of `direct_messages` that is a private message.
 pub(super) const KIND_MESSAGE: i64 = 0;
@@ -713,8 +713,8 @@ async fn fill_reactions(store: &Store, messages: &mut [DirectMessage]) -> Result
     Ok(())
 }
 
-/// What a reply to private message `id` quotes of it: its author and first [`QUOTE_CHARS`]
-/// characters, if it is one between the draft's two parties; else that it is not there.
+/// What a reply to private message `id` quotes of it ([`Quote::of`]), if it is one between the
+/// draft's two parties; else that it is not there.
 async fn quote_in(
     store: &Store,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -730,20 +730,13 @@ async fn quote_in(
     .bind(draft.to_person)
     .fetch_optional(&mut **tx)
     .await?;
-    let mut quote = Quote {
-        seq: 0,
-        id: Some(id),
-        from: String::new(),
-        text: String::new(),
-        deleted: true,
-    };
-    if let Some(row) = row {
-        let text: String = row.try_get("text")?;
-        quote.from = row.try_get("sender")?;
-        quote.text = text.chars().take(QUOTE_CHARS).collect();
-        quote.deleted = false;
+    match row {
+        Some(row) => {
+            let (from, text): (String, String) = (row.try_get("sender")?, row.try_get("text")?);
+            Ok(Quote::of(0, Some(id), &from, &text))
+        }
+        None => Ok(Quote::gone(0, Some(id))),
     }
-    Ok(quote)
 }
 
 /// Each draft's id (from `first` on) and the ids of its sender's and recipient's private message

@@ -21,7 +21,7 @@ use sqlx::Row;
 
 use super::log::{original, take_position};
 use super::{entry, message, signed, unsigned, value_rows, Store, StoreError, MESSAGE_COLUMNS};
-use crate::protocol::{Change, ChatMessage, FileInfo, Quote, Stored, QUOTE_CHARS};
+use crate::protocol::{Change, ChatMessage, FileInfo, Quote, Stored};
 
 /// A log row that is a message.
 pub(super) const KIND_MESSAGE: i64 = 0;
@@ -614,7 +614,7 @@ fn stored_messages<'d>(
 }
 
 /// What a reply to message `seq` of `room` quotes of it: its author and first
-/// [`QUOTE_CHARS`] characters, or that it was deleted (or never was).
+/// [`crate::protocol::QUOTE_CHARS`] characters, or that it was deleted (or never was).
 async fn quote_in(
     store: &Store,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -628,22 +628,13 @@ async fn quote_in(
     .bind(signed(seq))
     .fetch_optional(&mut **tx)
     .await?;
-    let mut quote = Quote {
-        seq,
-        id: None,
-        from: String::new(),
-        text: String::new(),
-        deleted: true,
-    };
-    if let Some(row) = row {
-        if row.try_get::<i64, _>("deleted")? == 0 {
-            let text: String = row.try_get("text")?;
-            quote.from = row.try_get("sender")?;
-            quote.text = text.chars().take(QUOTE_CHARS).collect();
-            quote.deleted = false;
+    match row {
+        Some(row) if row.try_get::<i64, _>("deleted")? == 0 => {
+            let (from, text): (String, String) = (row.try_get("sender")?, row.try_get("text")?);
+            Ok(Quote::of(seq, None, &from, &text))
         }
+        _ => Ok(Quote::gone(seq, None)),
     }
-    Ok(quote)
 }
 
 /// Whether the person is a moderator is the store's word, read in the change's transaction: a

@@ -102,14 +102,7 @@ impl Sql {
         statement: &str,
     ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
         let sql = store.sql(statement);
-        let mut query = sqlx::query(&sql);
-        for bind in self.binds {
-            query = match bind {
-                Bind::Text(text) => query.bind(text),
-                Bind::Int(n) => query.bind(n),
-            };
-        }
-        Ok(query.fetch_all(&store.pool).await?)
+        Ok(self.bound(&sql).fetch_all(&store.pool).await?)
     }
 
     /// As [`Sql::fetch`], planned for these values every time (PostgreSQL): a cached generic
@@ -124,16 +117,21 @@ impl Sql {
         sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
             .execute(&mut *tx)
             .await?;
-        let mut query = sqlx::query(&sql);
+        let rows = self.bound(&sql).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// `sql` with this query's values bound, in order.
+    fn bound(self, sql: &str) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+        let mut query = sqlx::query(sql);
         for bind in self.binds {
             query = match bind {
                 Bind::Text(text) => query.bind(text),
                 Bind::Int(n) => query.bind(n),
             };
         }
-        let rows = query.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(rows)
+        query
     }
 }
 
