@@ -168,6 +168,18 @@ async fn drain(clients: &mut [&mut Client], into: &mut Vec<Value>) {
     }
 }
 
+/// Everything `client` receives up to the answer to `client_id` (its `ack` or `error`), kept for
+/// matching; returns that answer.
+async fn answer_kept(client: &mut Client, client_id: &str, into: &mut Vec<Value>) -> Value {
+    loop {
+        let frame = client.recv().await;
+        into.push(frame.clone());
+        if frame["client_id"] == client_id && (frame["type"] == "ack" || frame["type"] == "error") {
+            return frame;
+        }
+    }
+}
+
 /// A field the document shows with a placeholder (`"<only if new>"`) may be absent.
 fn without_placeholders(mut shown: Value) -> Value {
     if let Value::Object(fields) = &mut shown {
@@ -239,23 +251,18 @@ async fn the_server_answers_the_documents_requests_as_the_document_shows() {
     bob.send(json!({"type":"nick","nick":"bob"})).await;
     bob.say("hi @alice", "b-1").await;
     bob.say(&"x".repeat(4001), "c-1").await;
-    // A reaction to a private message: the document's names an id of its own.
+    // A reaction to a private message: the document's names an id of its own. Each answer is
+    // waited for (its frames come before it), however long the store takes.
     alice
         .send(json!({"type":"dm","to":"bob","text":"lunch?","client_id":"dm-r"}))
         .await;
-    let lunch = loop {
-        let frame = alice.recv().await;
-        if frame["type"] == "ack" && frame["client_id"] == "dm-r" {
-            seen.push(frame.clone());
-            break frame["id"].clone();
-        }
-        seen.push(frame);
-    };
-    alice
-        .send(
-            json!({"type":"react","dm":"bob","id":lunch,"emoji":"👍","on":true,"client_id":"x-2"}),
-        )
-        .await;
+    let sent = answer_kept(&mut alice, "dm-r", &mut seen).await;
+    assert_eq!(sent["type"], "ack", "{sent}");
+    let react = json!({"type":"react","dm":"bob","id":sent["id"],"emoji":"👍","on":true,
+                       "client_id":"x-2"});
+    alice.send(react).await;
+    let reacted = answer_kept(&mut alice, "x-2", &mut seen).await;
+    assert_eq!(reacted["type"], "ack", "{reacted}");
     drain(&mut [&mut alice, &mut bob], &mut seen).await;
     // The document's ban closed the troll's connection; back, and muted again.
     let (mut troll, _) = Client::resume(&server, &troll_token).await;
