@@ -47,6 +47,7 @@ pub mod metrics;
 pub mod net;
 pub mod origin;
 pub mod posting;
+pub mod push;
 pub mod search;
 pub mod session;
 pub mod state;
@@ -118,6 +119,7 @@ pub async fn serve(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let store = Store::open(&config.store).await?;
+    let vapid = Arc::new(push::vapid_keys(&store).await?);
     let files = open_files(&config.files)?;
     let metrics = Metrics::new();
     let sessions = Sessions::new(
@@ -159,6 +161,7 @@ pub async fn serve(
         passkeys: passkeys(config.http.public_url.as_ref(), &listener),
         http: Arc::new(config.http),
         files,
+        vapid,
         shutdown: shutdown_rx.clone(),
     };
     let maintenance = start_background(&state).await?;

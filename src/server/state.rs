@@ -15,6 +15,7 @@ use super::hub::Hub;
 use super::limits::{AddressLimits, ConnectionLimits, Limits};
 use super::metrics::Metrics;
 use super::session::Sessions;
+use super::store::push::VapidKeys;
 use super::store::Store;
 
 /// Cloned into every handler by axum; each field is itself a cheap handle.
@@ -35,6 +36,8 @@ pub struct AppState {
     pub passkeys: Passkeys,
     /// Shared files: their storage and limits.
     pub files: Files,
+    /// The VAPID key pair Web Push is signed with (the store's, the same on every server).
+    pub vapid: Arc<VapidKeys>,
     /// Turns `true` once when the server starts shutting down; every connection watches it so it
     /// can tell its client to come back (close code 1012) instead of vanishing.
     pub shutdown: watch::Receiver<bool>,

@@ -24,6 +24,7 @@ mod moderation;
 mod order;
 mod ownership;
 mod promises;
+mod push;
 mod reactions;
 mod replies;
 mod rooms;

@@ -19,6 +19,7 @@ pub mod html;
 pub mod moderation;
 pub mod ops;
 pub mod page;
+pub mod push;
 pub mod worker;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -125,6 +126,8 @@ fn form_routes(state: &AppState) -> Router<AppState> {
         .route("/account/invite", post(account::devices::invite))
         .route("/account/delete", post(account::devices::delete))
         .route("/link/{token}", post(account::links::use_link))
+        .route("/push/subscribe", post(push::subscribe))
+        .route("/push/unsubscribe", post(push::unsubscribe))
         .route("/upload", post(files::upload).layer(one_file))
         .route("/avatar", post(avatars::change).layer(one_file))
         .route("/account/avatar", post(avatars::form).layer(one_file))
@@ -144,6 +147,7 @@ fn page_routes() -> Router<AppState> {
         .route("/link/{token}", get(account::links::show))
         .route("/invite/{token}", get(account::links::invite))
         .route("/sw.js", get(worker::script))
+        .route("/push/key", get(push::key))
 }
 
 /// Health checks, and `/metrics` unless it is served on an address of its own.

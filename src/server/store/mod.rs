@@ -30,6 +30,7 @@ mod log;
 pub mod messages;
 pub mod moderation;
 pub mod people;
+pub mod push;
 pub mod reactions;
 pub mod reads;
 pub mod rooms;
@@ -246,6 +247,10 @@ impl Store {
 
     pub fn rooms(&self) -> Rooms<'_> {
         Rooms(self)
+    }
+
+    pub fn push(&self) -> push::Push<'_> {
+        push::Push(self)
     }
 
     pub fn reactions(&self) -> Reactions<'_> {

@@ -449,6 +449,14 @@ impl People<'_> {
             .bind(expired_before)
             .execute(&mut *tx)
             .await?;
+        // Push subscriptions go with their sessions, however those ended (signed out, banned,
+        // expired, the person deleted); until then they are never read back.
+        sqlx::query(
+            "DELETE FROM push_subscriptions WHERE NOT EXISTS \
+             (SELECT 1 FROM sessions s WHERE s.id = push_subscriptions.session_id)",
+        )
+        .execute(&mut *tx)
+        .await?;
         let gone = format!(
             "SELECT s.id FROM people s WHERE s.last_seen < $1 AND s.moderator = 0 AND s.bot = 0 \
              AND NOT {SECURED} AND NOT EXISTS (SELECT 1 FROM sessions d WHERE d.person_id = s.id)"
