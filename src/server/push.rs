@@ -19,8 +19,8 @@ use super::clock::now_rfc3339;
 use super::store::push::{PushSubscription, VapidKeys};
 use super::store::{Store, StoreError};
 
-/// The longest endpoint kept (push services' are a few hundred characters).
-pub const MAX_ENDPOINT_CHARS: usize = 2048;
+/// The longest endpoint kept, in bytes (push services' are a few hundred).
+pub const MAX_ENDPOINT_BYTES: usize = 2048;
 
 /// The store's VAPID key pair, made now if the store has none.
 pub async fn vapid_keys(store: &Store) -> Result<VapidKeys, StoreError> {
@@ -48,7 +48,7 @@ fn public_of(private: &[u8]) -> Option<String> {
 /// Why a subscription was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BadSubscription {
-    #[error("the endpoint must be an https address on a named host, at most 2048 characters")]
+    #[error("the endpoint must be an https address on a named host, at most 2048 bytes")]
     Endpoint,
     #[error("p256dh must be a P-256 public key (65 bytes, base64url)")]
     Key,
@@ -57,28 +57,22 @@ pub enum BadSubscription {
 }
 
 /// Checks a subscription as a browser posts it: the endpoint (see the module's doc), the
-/// browser's public key and its authentication secret.
-pub fn validate(subscription: &PushSubscription) -> Result<(), BadSubscription> {
-    if !endpoint_allowed(&subscription.endpoint) {
-        return Err(BadSubscription::Endpoint);
-    }
+/// browser's public key and its authentication secret. Returns it with its endpoint as the URL
+/// parser reads it, which is what is kept and later called.
+pub fn validate(mut subscription: PushSubscription) -> Result<PushSubscription, BadSubscription> {
+    subscription.endpoint = allowed_endpoint(&subscription.endpoint)?;
     let key = decode(&subscription.p256dh).ok_or(BadSubscription::Key)?;
     if key.len() != 65 || p256::PublicKey::from_sec1_bytes(&key).is_err() {
         return Err(BadSubscription::Key);
     }
     match decode(&subscription.auth) {
-        Some(auth) if auth.len() == 16 => Ok(()),
+        Some(auth) if auth.len() == 16 => Ok(subscription),
         _ => Err(BadSubscription::Auth),
     }
 }
 
-fn endpoint_allowed(endpoint: &str) -> bool {
-    if endpoint.chars().count() > MAX_ENDPOINT_CHARS {
-        return false;
-    }
-    let Ok(url) = url::Url::parse(endpoint) else {
-        return false;
-    };
+fn allowed_endpoint(endpoint: &str) -> Result<String, BadSubscription> {
+    let url = url::Url::parse(endpoint).map_err(|_| BadSubscription::Endpoint)?;
     let named = match url.host() {
         Some(url::Host::Domain(host)) => {
             let host = host.trim_end_matches('.').to_ascii_lowercase();
@@ -86,7 +80,14 @@ fn endpoint_allowed(endpoint: &str) -> bool {
         }
         _ => false,
     };
-    url.scheme() == "https" && named && url.username().is_empty() && url.password().is_none()
+    let allowed = url.scheme() == "https"
+        && named
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.as_str().len() <= MAX_ENDPOINT_BYTES;
+    allowed
+        .then(|| url.as_str().to_owned())
+        .ok_or(BadSubscription::Endpoint)
 }
 
 /// Unpadded (or padded) base64url, as browsers write the keys.
@@ -126,7 +127,8 @@ mod tests {
             "https://fcm.googleapis.com/fcm/send/abc:123",
             "https://updates.push.services.mozilla.com/wpush/v2/gAAAA",
         ] {
-            assert_eq!(validate(&subscription(ok)), Ok(()), "{ok}");
+            let kept = validate(subscription(ok)).unwrap_or_else(|bad| panic!("{ok}: {bad}"));
+            assert_eq!(kept.endpoint, ok);
         }
         for bad in [
             "http://fcm.googleapis.com/fcm/send/abc",
@@ -139,16 +141,22 @@ mod tests {
             "not a url",
         ] {
             assert_eq!(
-                validate(&subscription(bad)),
+                validate(subscription(bad)),
                 Err(BadSubscription::Endpoint),
                 "{bad}"
             );
         }
-        let long = format!("https://push.example/{}", "a".repeat(MAX_ENDPOINT_CHARS));
+        let long = format!(
+            "https://push.example/{}",
+            "é".repeat(MAX_ENDPOINT_BYTES / 2)
+        );
         assert_eq!(
-            validate(&subscription(&long)),
+            validate(subscription(&long)),
             Err(BadSubscription::Endpoint)
         );
+        // What is kept is what the parser reads, and later called.
+        let kept = validate(subscription("https://Push.Example/a\tb")).expect("allowed");
+        assert_eq!(kept.endpoint, "https://push.example/ab");
     }
 
     #[test]
@@ -157,14 +165,14 @@ mod tests {
         let mut bad_key = good.clone();
         bad_key.p256dh = URL_SAFE_NO_PAD.encode([4u8; 65]);
         assert_eq!(
-            validate(&bad_key),
+            validate(bad_key.clone()),
             Err(BadSubscription::Key),
             "not on the curve"
         );
         bad_key.p256dh = "!!".into();
-        assert_eq!(validate(&bad_key), Err(BadSubscription::Key));
+        assert_eq!(validate(bad_key), Err(BadSubscription::Key));
         let mut bad_auth = good;
         bad_auth.auth = URL_SAFE_NO_PAD.encode([1u8; 15]);
-        assert_eq!(validate(&bad_auth), Err(BadSubscription::Auth));
+        assert_eq!(validate(bad_auth), Err(BadSubscription::Auth));
     }
 }

@@ -81,9 +81,10 @@ pub async fn subscribe(
         p256dh: body.keys.p256dh,
         auth: body.keys.auth,
     };
-    if let Err(bad) = validate(&subscription) {
-        return error(StatusCode::BAD_REQUEST, "bad_request", &bad.to_string());
-    }
+    let subscription = match validate(subscription) {
+        Ok(subscription) => subscription,
+        Err(bad) => return error(StatusCode::BAD_REQUEST, "bad_request", &bad.to_string()),
+    };
     let owner = (me.person.id.get(), me.session.get());
     match state
         .store

@@ -503,6 +503,7 @@ impl Accounts<'_> {
             "DELETE FROM ceremonies WHERE person_id = $1",
             "DELETE FROM device_links WHERE person_id = $1",
             "DELETE FROM sessions WHERE person_id = $1",
+            "DELETE FROM push_subscriptions WHERE person_id = $1",
             "DELETE FROM read_positions WHERE person_id = $1",
             "DELETE FROM dm_read_positions WHERE person_id = $1 OR peer = $1",
             "DELETE FROM memberships WHERE person_id = $1",

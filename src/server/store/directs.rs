@@ -420,16 +420,7 @@ impl Directs<'_> {
     /// number from all such people together. (Read before the message is queued: a few racing
     /// sends may pass a cap by one each.)
     pub async fn direct_gate(self, p: DirectSend<'_>) -> Result<DirectGate, StoreError> {
-        let blocked = sqlx::query(
-            &self
-                .0
-                .sql("SELECT 1 FROM blocks WHERE person_id = $1 AND blocked = $2"),
-        )
-        .bind(p.to)
-        .bind(p.from)
-        .fetch_optional(&self.0.pool)
-        .await?;
-        if blocked.is_some() {
+        if self.blocks(p.to, p.from).await? {
             return Ok(DirectGate::Blocked);
         }
         if p.from == p.to {
@@ -476,6 +467,20 @@ impl Directs<'_> {
         } else {
             DirectGate::Allowed
         })
+    }
+
+    /// Whether person `id` blocked person `blocked`.
+    pub async fn blocks(self, id: i64, blocked: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            &self
+                .0
+                .sql("SELECT 1 FROM blocks WHERE person_id = $1 AND blocked = $2"),
+        )
+        .bind(id)
+        .bind(blocked)
+        .fetch_optional(&self.0.pool)
+        .await?;
+        Ok(row.is_some())
     }
 
     /// Records that person `id` blocks person `blocked` (again is no error).

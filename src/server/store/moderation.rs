@@ -720,6 +720,7 @@ impl Moderation<'_> {
         .iter()
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?;
+        super::push::forget_ended(self.0, &mut tx, id).await?;
         sqlx::query(&self.0.sql(
             "INSERT INTO sessions (token_hash, person_id, created_at, last_seen) \
              VALUES ($1, $2, $3, $3)",

@@ -551,6 +551,7 @@ impl People<'_> {
             .map(|row| row.try_get(0))
             .collect::<Result<_, _>>()?,
         };
+        super::push::forget_ended(self.0, &mut tx, person).await?;
         tx.commit().await?;
         Ok(rows)
     }

@@ -7,8 +7,9 @@
 //! A subscription belongs to one session, that is one device, of one person: the browser's
 //! `endpoint` names it, and subscribing again (the browser renewed it, or another person signed
 //! in on the device) replaces it. A person keeps at most [`MAX_PER_PERSON`] (the newest); one whose
-//! session ended is never read back, and goes at the next sweep of sessions
-//! (`People::sweep_people`); one the push service says is gone is forgotten at once.
+//! session ends goes with it (signed out, the person deleted: [`forget_ended`]; expired: the sweep
+//! of sessions, `People::sweep_people`), and is never read back meanwhile; one the push service
+//! says is gone is forgotten at once.
 
 use sqlx::Row;
 
@@ -42,6 +43,23 @@ pub struct PushSubscription {
     pub p256dh: String,
     /// The browser's authentication secret, unpadded base64url.
     pub auth: String,
+}
+
+/// Forgets person `person`'s subscriptions whose sessions are gone, in the transaction that ended
+/// them: a device that signs out is not notified again.
+pub(super) async fn forget_ended(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    person: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(&store.sql(
+        "DELETE FROM push_subscriptions WHERE person_id = $1 AND NOT EXISTS \
+         (SELECT 1 FROM sessions s WHERE s.id = push_subscriptions.session_id)",
+    ))
+    .bind(person)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Web Push, as a view of the store ([`Store::push`]).

@@ -19,9 +19,7 @@ use crate::protocol::{
     MAX_REACTIONS_PER_MESSAGE,
 };
 use crate::server::clock::now_rfc3339;
-use crate::server::store::{
-    DirectDraft, DirectEntry, DirectGate, DirectSend, ReactOutcome, Reacting, ReactionDraft,
-};
+use crate::server::store::{DirectDraft, DirectEntry, ReactOutcome, Reacting, ReactionDraft};
 use crate::server::ws::{Connection, Live, WsIo};
 
 /// The longest emoji accepted, in bytes (a family joined with zero-width joiners and skin tones
@@ -194,17 +192,7 @@ async fn in_direct<S: WsIo>(
         let (peer, to_nick) = super::dm::recipient(&conn.ctx, &with).await?;
         let mine = me.person.id.get();
         let store = &conn.ctx.store;
-        let gate = store
-            .directs()
-            .direct_gate(DirectSend {
-                from: mine,
-                to: peer.get(),
-                max_unanswered: u32::MAX,
-                max_strangers: u32::MAX,
-                day_ago: "",
-            })
-            .await?;
-        if gate == DirectGate::Blocked {
+        if store.directs().blocks(peer.get(), mine).await? {
             return Err(FrameError::new(
                 ErrorCode::Forbidden,
                 format!("{to_nick} does not take private messages from you"),
