@@ -20,6 +20,7 @@ use super::account::form_allowed;
 use super::files::requester;
 use crate::server::clock::now_rfc3339;
 use crate::server::push::validate;
+use crate::server::session::Found;
 use crate::server::state::AppState;
 use crate::server::store::push::PushSubscription;
 
@@ -59,15 +60,9 @@ pub async fn subscribe(
     jar: CookieJar,
     body: Result<Json<Subscribe>, JsonRejection>,
 ) -> Response {
-    if !form_allowed(&state, peer) {
-        return error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many requests",
-        );
-    }
-    let Some(me) = requester(&state, &headers, &jar).await else {
-        return error(StatusCode::UNAUTHORIZED, "signed_out", "sign in first");
+    let me = match poster(&state, peer, &headers, &jar).await {
+        Ok(me) => me,
+        Err(refused) => return refused,
     };
     let Ok(Json(body)) = body else {
         return error(
@@ -108,15 +103,9 @@ pub async fn unsubscribe(
     jar: CookieJar,
     body: Result<Json<Unsubscribe>, JsonRejection>,
 ) -> Response {
-    if !form_allowed(&state, peer) {
-        return error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many requests",
-        );
-    }
-    let Some(me) = requester(&state, &headers, &jar).await else {
-        return error(StatusCode::UNAUTHORIZED, "signed_out", "sign in first");
+    let me = match poster(&state, peer, &headers, &jar).await {
+        Ok(me) => me,
+        Err(refused) => return refused,
     };
     let Ok(Json(body)) = body else {
         return error(StatusCode::BAD_REQUEST, "bad_request", "name the endpoint");
@@ -133,6 +122,25 @@ pub async fn unsubscribe(
             error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
         }
     }
+}
+
+/// Who posts, within the address's rate of form posts: their session, or the refusal.
+async fn poster(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    jar: &CookieJar,
+) -> Result<Found, Response> {
+    if !form_allowed(state, peer) {
+        return Err(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests",
+        ));
+    }
+    requester(state, headers, jar)
+        .await
+        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "signed_out", "sign in first"))
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {

@@ -19,8 +19,10 @@ use crate::protocol::{
     MAX_REACTIONS_PER_MESSAGE,
 };
 use crate::server::clock::now_rfc3339;
-use crate::server::store::{DirectDraft, DirectEntry, ReactOutcome, Reacting, ReactionDraft};
-use crate::server::ws::{Connection, Live, WsIo};
+use crate::server::store::{
+    DirectDraft, DirectEntry, ReactOutcome, Reacting, ReactionDraft, ReactionState,
+};
+use crate::server::ws::{Connection, Ctx, Live, WsIo};
 
 /// The longest emoji accepted, in bytes (a family joined with zero-width joiners and skin tones
 /// is about 35).
@@ -144,13 +146,7 @@ async fn in_room<S: WsIo>(
             )
             .into())
         }
-        ReactOutcome::Full => {
-            return Err(FrameError::new(
-                ErrorCode::Forbidden,
-                format!("a message carries at most {MAX_REACTIONS_PER_MESSAGE} different emoji"),
-            )
-            .into())
-        }
+        ReactOutcome::Full => return Err(too_many().into()),
     };
     let position = reaction.log_seq;
     let stored = Stored::Reacted(reaction);
@@ -191,24 +187,7 @@ async fn in_direct<S: WsIo>(
         let order = me.person.in_order().await;
         let (peer, to_nick) = super::dm::recipient(&conn.ctx, &with).await?;
         let mine = me.person.id.get();
-        let store = &conn.ctx.store;
-        if store.directs().blocks(peer.get(), mine).await? {
-            return Err(FrameError::new(
-                ErrorCode::Forbidden,
-                format!("{to_nick} does not take private messages from you"),
-            )
-            .into());
-        }
-        let state = store
-            .directs()
-            .reaction_state((mine, peer.get()), id, mine, &emoji)
-            .await?
-            .ok_or_else(|| {
-                FrameError::new(
-                    ErrorCode::NotFound,
-                    format!("there is no private message {id} between you and {to_nick}"),
-                )
-            })?;
+        let state = standing(&conn.ctx, (mine, peer.get(), &to_nick), id, &emoji).await?;
         if state.mine == on {
             drop(order);
             let unchanged = direct_ack(client_id, &to_nick, None, reply_to);
@@ -216,11 +195,7 @@ async fn in_direct<S: WsIo>(
             return Ok(());
         }
         if on && !state.there && state.distinct >= MAX_REACTIONS_PER_MESSAGE {
-            return Err(FrameError::new(
-                ErrorCode::Forbidden,
-                format!("a message carries at most {MAX_REACTIONS_PER_MESSAGE} different emoji"),
-            )
-            .into());
+            return Err(too_many().into());
         }
         let draft = DirectDraft {
             from_person: mine,
@@ -257,6 +232,41 @@ async fn in_direct<S: WsIo>(
         conn.socket.send(&ack).await?;
     }
     Ok(())
+}
+
+/// Where `mine`'s reaction `emoji` to private message `id` of their conversation with `peer`
+/// (called `to_nick`) stands: `forbidden` if `peer` blocked them, `not_found` if the message is
+/// not one between the two.
+async fn standing(
+    ctx: &Ctx,
+    (mine, peer, to_nick): (i64, i64, &str),
+    id: u64,
+    emoji: &str,
+) -> Result<ReactionState, FrameError> {
+    let directs = ctx.store.directs();
+    if directs.blocks(peer, mine).await? {
+        return Err(FrameError::new(
+            ErrorCode::Forbidden,
+            format!("{to_nick} does not take private messages from you"),
+        ));
+    }
+    directs
+        .reaction_state((mine, peer), id, mine, emoji)
+        .await?
+        .ok_or_else(|| {
+            FrameError::new(
+                ErrorCode::NotFound,
+                format!("there is no private message {id} between you and {to_nick}"),
+            )
+        })
+}
+
+/// A reaction past the message's different emoji.
+fn too_many() -> FrameError {
+    FrameError::new(
+        ErrorCode::Forbidden,
+        format!("a message carries at most {MAX_REACTIONS_PER_MESSAGE} different emoji"),
+    )
 }
 
 /// The `ack` of a reaction to a private message: its place among private messages, or none when
